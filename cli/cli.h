@@ -1,0 +1,17 @@
+/* Shared declarations of the CLI: exit codes and the subcommand table. */
+#ifndef SIAMESE_CLI_H
+#define SIAMESE_CLI_H
+
+#include <stdio.h>
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRUPTED = 130 };
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} cli_command;
+
+int cli_smoke(int argc, char **argv);
+
+#endif

@@ -1,0 +1,39 @@
+/* siamese: the command-line tool's entry point; dispatches to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "siamese.h"
+
+static const cli_command commands[] = {
+    {"smoke", "train a few steps on random data (engine smoke test)", cli_smoke},
+};
+
+static void print_usage(FILE *out) {
+    fprintf(out,
+            "usage: siamese [--help] [--version] COMMAND [ARGS]\n\n"
+            "Learn image similarity with a Siamese convolutional network (contrastive loss).\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'siamese COMMAND --help' for the options of one command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        print_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("siamese %s\n", siamese_version());
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "siamese: unknown command '%s' (see 'siamese --help')\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}

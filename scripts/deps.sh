@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, tests, benchmarks and demo need (idempotent, quick when present).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libdnnl-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
+  libjansson-dev libcairo2-dev zlib1g-dev
+  libcriterion-dev
+  python3-torch python3-pil python3-numpy
+  dataset-fashion-mnist
+  unzip
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi

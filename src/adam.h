@@ -1,0 +1,24 @@
+/* Adam with PyTorch 1.13's exact update over flat parameter, gradient, m and v buffers. */
+#ifndef SM_ADAM_H
+#define SM_ADAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sm_adam {
+    float lr, beta1, beta2, eps, weight_decay;
+    int64_t step;   /* steps taken so far */
+    size_t n;       /* number of parameters */
+    float *m;       /* [n] first moment (exp_avg) */
+    float *v;       /* [n] second moment (exp_avg_sq) */
+} sm_adam;
+
+/* Allocates zeroed m and v for n parameters; returns 0 on success, -1 when memory ran out. */
+int sm_adam_init(sm_adam *adam, size_t n, float lr, float beta1, float beta2, float eps,
+                 float weight_decay);
+void sm_adam_free(sm_adam *adam);
+
+/* One update of params [n] from grads [n], exactly as torch.optim.Adam (single-tensor path). */
+void sm_adam_step(sm_adam *adam, float *params, const float *grads);
+
+#endif

@@ -1,0 +1,24 @@
+/* Internal error reporting: a status plus a message that names the file or token and the reason. */
+#ifndef SM_ERRORS_H
+#define SM_ERRORS_H
+
+#include "siamese.h"
+
+#define SM_ERRMSG_MAX 512
+
+typedef struct sm_err {
+    siamese_status status;
+    char msg[SM_ERRMSG_MAX];
+} sm_err;
+
+/* Records status and a printf-style message in err (err may be NULL); returns status. */
+siamese_status sm_fail(sm_err *err, siamese_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Clears err to SIAMESE_OK with an empty message. */
+void sm_err_clear(sm_err *err);
+
+/* Prefixes the message already in err with "prefix: " (used to add a file name). */
+void sm_err_prefix(sm_err *err, const char *prefix);
+
+#endif

@@ -1,0 +1,41 @@
+/* The network engine: runs an sm_arch forward and backward on oneDNN over flat buffers. */
+#ifndef SM_NET_H
+#define SM_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "errors.h"
+
+typedef struct sm_net sm_net;
+
+/* Builds the engine for arch. Parameters start at zero (see sm_init_params). max_batch is the
+ * largest number of images a forward pass will get (2B for B pairs); primitives and
+ * activation memory are created once per batch size actually used and reused afterwards. */
+siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, sm_err *err);
+void sm_net_free(sm_net *net);
+
+const sm_arch *sm_net_arch(const sm_net *net);
+const sm_param_table *sm_net_table(const sm_net *net);
+
+/* Flat buffers, laid out by sm_net_table(): PyTorch layouts (conv OIHW, linear [out, in]).
+ * params and grads have table->n_params floats; buffers table->n_buffers; counters
+ * table->n_counters. Callers may write params at any time between steps. */
+float *sm_net_params(sm_net *net);
+float *sm_net_grads(sm_net *net);
+float *sm_net_buffers(sm_net *net);
+int64_t *sm_net_counters(sm_net *net);
+
+/* x: [n, c, h, w] plain NCHW floats (n <= max_batch); emb: [n, embedding_dim].
+ * training = 1 keeps what backward needs and uses batch statistics in batchnorm. */
+siamese_status sm_net_forward(sm_net *net, const float *x, int n, int training, float *emb,
+                              sm_err *err);
+
+/* Backpropagates d_emb [n, embedding_dim] through the last training forward and ADDS the
+ * parameter gradients into sm_net_grads(). No gradient is computed for the input images. */
+siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err);
+
+void sm_net_zero_grads(sm_net *net);
+
+#endif

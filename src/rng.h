@@ -1,0 +1,21 @@
+/* A small seeded random generator (xoshiro256**) owned by whoever needs randomness; no globals. */
+#ifndef SM_RNG_H
+#define SM_RNG_H
+
+#include <stdint.h>
+
+typedef struct sm_rng {
+    uint64_t s[4];
+} sm_rng;
+
+/* Seeds the state from one 64-bit seed (splitmix64). */
+void sm_rng_seed(sm_rng *rng, uint64_t seed);
+uint64_t sm_rng_next(sm_rng *rng);
+/* Uniform double in [0, 1) with 53 random bits. */
+double sm_rng_uniform(sm_rng *rng);
+/* Uniform integer in [0, bound) without modulo bias; bound > 0. */
+uint64_t sm_rng_below(sm_rng *rng, uint64_t bound);
+/* Fisher-Yates shuffle of n ints. */
+void sm_rng_shuffle_int(sm_rng *rng, int *v, int n);
+
+#endif

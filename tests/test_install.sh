@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the built library into a temporary prefix and builds a tiny program with pkg-config.
+set -euo pipefail
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$SIAMESE_BINARY_DIR" --prefix "$prefix" >/dev/null
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig"
+cat > "$prefix/hello.c" <<'C'
+#include <siamese.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    if (strcmp(siamese_status_str(SIAMESE_ERR_FORMAT), "bad file format") != 0) return 1;
+    printf("siamese %s\n", siamese_version());
+    return 0;
+}
+C
+cc -std=c11 -Wall -Werror "$prefix/hello.c" -o "$prefix/hello" $(pkg-config --cflags --libs siamese) \
+   -Wl,-rpath,"$(pkg-config --variable=libdir siamese)"
+out=$("$prefix/hello")
+echo "$out"
+[ "$out" = "siamese $(pkg-config --modversion siamese)" ]
+# The static library links too (with its private dependencies).
+cc -std=c11 "$prefix/hello.c" -o "$prefix/hello_static" $(pkg-config --cflags siamese) \
+   "$(pkg-config --variable=libdir siamese)/libsiamese.a" $(pkg-config --static --libs siamese | sed 's/-lsiamese//')
+"$prefix/hello_static" >/dev/null

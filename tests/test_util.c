@@ -1,0 +1,103 @@
+/* Helpers shared by the Criterion tests (see test_util.h). */
+#define _XOPEN_SOURCE 700
+#include "test_util.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char path_slots[8][4096];
+static int path_slot;
+
+static const char *format_path(const char *base, const char *relative) {
+    char *slot = path_slots[path_slot++ % 8];
+    snprintf(slot, sizeof path_slots[0], "%s/%s", base, relative);
+    return slot;
+}
+
+const char *tu_source_path(const char *relative) { return format_path(SIAMESE_SOURCE_DIR, relative); }
+
+const char *tu_data_path(const char *relative) {
+    const char *dir = getenv("SIAMESE_DATA_DIR");
+    if (!dir || !*dir) dir = SIAMESE_SOURCE_DIR "/../shared/data";
+    return format_path(dir, relative);
+}
+
+char *tu_make_temp_dir(void) {
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    char *path = malloc(4096);
+    if (!path) return NULL;
+    snprintf(path, 4096, "%s/siamese-test-XXXXXX", base);
+    if (!mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+void tu_rmtree(const char *path) {
+    if (path) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+double tu_max_rel_err_f(const float *a, const float *b, size_t n) {
+    double scale = 1e-30, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs((double)b[i]));
+        diff = fmax(diff, fabs((double)a[i] - (double)b[i]));
+    }
+    return diff / scale;
+}
+
+double tu_max_rel_err_d(const double *a, const double *b, size_t n) {
+    double scale = 1e-300, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(b[i]));
+        diff = fmax(diff, fabs(a[i] - b[i]));
+    }
+    return diff / scale;
+}
+
+unsigned char *tu_read_file(const char *path, size_t *size) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)len + 1);
+    if (buf && fread(buf, 1, (size_t)len, fp) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    if (buf) {
+        buf[len] = 0;
+        if (size) *size = (size_t)len;
+    }
+    return buf;
+}
+
+static uint64_t splitmix(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void tu_fill_uniform(float *v, size_t n, float lo, float hi, uint64_t seed) {
+    for (size_t i = 0; i < n; i++)
+        v[i] = lo + (hi - lo) * (float)((splitmix(&seed) >> 40) * (1.0 / 16777216.0));
+}
+
+void tu_fill_uniform_d(double *v, size_t n, double lo, double hi, uint64_t seed) {
+    for (size_t i = 0; i < n; i++)
+        v[i] = lo + (hi - lo) * ((splitmix(&seed) >> 11) * (1.0 / 9007199254740992.0));
+}
