@@ -1,0 +1,33 @@
+/* The model handle behind siamese_model: architecture, engine, and the settings saved with it. */
+#ifndef SM_MODEL_H
+#define SM_MODEL_H
+
+#include <stdint.h>
+
+#include "arch.h"
+#include "errors.h"
+#include "net.h"
+#include "siamese.h"
+
+#define SM_ARCH_TEXT_MAX 4096
+
+struct siamese_model {
+    sm_err err;                       /* last error on this handle */
+    sm_arch arch;                     /* layers with inferred shapes */
+    char arch_text[SM_ARCH_TEXT_MAX]; /* canonical text (sm_arch_format) */
+    sm_net *net;                      /* parameters live in the engine's flat buffers */
+    float margin;
+    siamese_metric metric;
+    float threshold;                  /* < 0 when the model carries none */
+    uint64_t seed;
+    int threads;
+};
+
+/* Allocates a model for arch with an engine and zeroed parameters (no initialization).
+ * On failure returns NULL and fills err. Used by create (then sm_init_params) and load. */
+siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err);
+
+/* Returns a handle holding only an error message (NULL if even that allocation fails). */
+siamese_model *sm_model_error_handle(const sm_err *err);
+
+#endif
