@@ -137,6 +137,17 @@ siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, co
 siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, const float *a, const float *b,
                                         const float *labels, int n, float *loss, float *distances);
 
+/* ---------------------------------------------------------------- evaluation */
+
+/* Pair distances d[n] with labels y[n] (0 similar, 1 dissimilar): the area under the ROC curve
+ * for "dissimilar when d > t" (ties count one half). Returns NaN unless both labels occur. */
+double siamese_roc_auc(const float *distances, const float *labels, int n);
+
+/* The threshold t maximizing accuracy of "dissimilar when d > t" (midway between neighbouring
+ * distances) and that accuracy. Returns SIAMESE_ERR_INVALID_ARG when n < 1. */
+siamese_status siamese_best_threshold(const float *distances, const float *labels, int n,
+                                      float *threshold, float *accuracy);
+
 /* ==== IMAGE API (issue 3) ==== */
 
 /* ==== END IMAGE API ==== */
