@@ -150,6 +150,57 @@ siamese_status siamese_best_threshold(const float *distances, const float *label
 
 /* ==== IMAGE API (issue 3) ==== */
 
+/* An 8-bit image: rows top to bottom, pixels interleaved (HWC). channels: 1 = grey (Pillow "L"),
+ * 3 = RGB; a decode without conversion (channels option 0) may also give 2 = grey+alpha ("LA")
+ * or 4 = RGBA. data holds width * height * channels bytes and is owned by the struct. */
+typedef struct siamese_image {
+    int width;
+    int height;
+    int channels;
+    uint8_t *data;
+} siamese_image;
+
+/* How to decode, convert and resize. Default (siamese_image_default_options) = the recipe:
+ * RGB, 256x256, exact path, limits 16384 per side and 2^28 pixels. */
+typedef struct siamese_image_options {
+    int max_side;       /* largest accepted width or height in the file (default 16384) */
+    int64_t max_pixels; /* largest accepted width * height in the file (default 2^28) */
+    int channels;       /* 1 = Pillow convert("L"), 3 = convert("RGB"), 0 = as decoded (1-4) */
+    int width;          /* > 0 with height > 0: resize exactly like Pillow resize((width, height), */
+    int height;         /* BILINEAR); both 0: keep the decoded size */
+    int fast_jpeg;      /* nonzero: a JPEG at least 2x the target in both sides is decoded with
+                           DCT scaling first (each pixel within +-3 levels of the exact path) */
+} siamese_image_options;
+
+siamese_image_options siamese_image_default_options(void);
+
+/* Decodes a JPEG, PNG, PGM/PPM/PBM, WebP or GIF (first frame) file, detected from its bytes,
+ * then converts and resizes as options say (NULL = defaults). On failure out is left empty
+ * ({0, 0, 0, NULL}) and, when errmsg is not NULL, errmsg receives a message naming the file and
+ * the reason (truncated to errmsg_size). Errors: SIAMESE_ERR_IO (cannot read),
+ * SIAMESE_ERR_FORMAT (empty, truncated, corrupt, not an image), SIAMESE_ERR_LIMIT (too large),
+ * SIAMESE_ERR_NOMEM, SIAMESE_ERR_INVALID_ARG. */
+siamese_status siamese_image_load(const char *path, const siamese_image_options *options,
+                                  siamese_image *out, char *errmsg, size_t errmsg_size);
+/* The same from an encoded file held in memory. */
+siamese_status siamese_image_decode(const void *data, size_t size,
+                                    const siamese_image_options *options, siamese_image *out,
+                                    char *errmsg, size_t errmsg_size);
+
+/* Pillow-exact convert: channels 1 = convert("L"), 3 = convert("RGB"). out is a new image. */
+siamese_status siamese_image_convert(const siamese_image *image, int channels, siamese_image *out);
+/* Pillow-exact resize((width, height), BILINEAR) (antialiased). out is a new image. */
+siamese_status siamese_image_resize(const siamese_image *image, int width, int height,
+                                    siamese_image *out);
+
+/* ToTensor: out[c][y][x] = data[y][x][c] / 255, then, when mean and std are not NULL,
+ * (value - mean[c]) / std[c]. out holds channels * height * width floats; nothing is allocated. */
+siamese_status siamese_image_to_tensor(const siamese_image *image, const float *mean,
+                                       const float *std, float *out);
+
+/* Frees the pixels and empties the struct. NULL and empty images are fine. */
+void siamese_image_free(siamese_image *image);
+
 /* ==== END IMAGE API ==== */
 
 /* ==== DATASET API (issue 3) ==== */
