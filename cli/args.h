@@ -1,0 +1,47 @@
+/* A small option parser shared by the subcommands: --name VALUE, --name=VALUE, flags, --help. */
+#ifndef SIAMESE_CLI_ARGS_H
+#define SIAMESE_CLI_ARGS_H
+
+#include <stdint.h>
+
+typedef enum cli_opt_kind {
+    CLI_OPT_FLAG,   /* int: set to 1 */
+    CLI_OPT_STRING, /* const char * */
+    CLI_OPT_INT,    /* int */
+    CLI_OPT_FLOAT,  /* float */
+    CLI_OPT_U64     /* uint64_t */
+} cli_opt_kind;
+
+typedef struct cli_option {
+    const char *name;     /* long name without dashes: "epochs" */
+    char short_name;      /* 'o', or 0 */
+    cli_opt_kind kind;
+    void *target;
+    const char *metavar;  /* "N", "FILE" (ignored for flags) */
+    const char *help;     /* one line; the default is appended from the target's value */
+} cli_option;
+
+typedef struct cli_spec {
+    const char *command;      /* "train" */
+    const char *usage;        /* "DATA -o RUN_DIR [options]" */
+    const char *description;  /* a paragraph */
+    const cli_option *options;
+    int n_options;
+    int min_positional, max_positional;
+    const char *epilog;       /* examples, or NULL */
+} cli_spec;
+
+enum { CLI_PARSE_OK = 0, CLI_PARSE_HELP = 1, CLI_PARSE_ERROR = 2 };
+
+/* Parses argv[1..argc-1] (argv[0] is the command name) into the options' targets and collects
+ * positional arguments. Prints help to stdout (CLI_PARSE_HELP) or a usage error naming the
+ * option to stderr (CLI_PARSE_ERROR). */
+int cli_parse(const cli_spec *spec, int argc, char **argv, const char **positional,
+              int *n_positional);
+
+void cli_print_help(const cli_spec *spec);
+
+/* True when the option was given on the command line in the last cli_parse call. */
+int cli_was_given(const cli_spec *spec, const char *name);
+
+#endif
