@@ -205,6 +205,215 @@ void siamese_image_free(siamese_image *image);
 
 /* ==== DATASET API (issue 3) ==== */
 
+/* Where images and pairs come from. Errors of every function that takes a dataset (opening,
+ * sampling, splitting, loading, writing) are kept as the dataset's last error message
+ * (siamese_dataset_errmsg). Bad image files never stop anything: each one produces one warning
+ * naming the file and the reason (through params.warning), is skipped and counted. */
+typedef struct siamese_dataset siamese_dataset;
+
+typedef enum siamese_dataset_kind {
+    SIAMESE_DATASET_AUTO = 0, /* detect from the path (see siamese_dataset_open) */
+    SIAMESE_DATASET_FOLDERS,  /* one folder per class: ROOT/<class>/<image> */
+    SIAMESE_DATASET_RECIPE,   /* ROOT/similar_all_images + ROOT/dissimilar_all_images */
+    SIAMESE_DATASET_MANIFEST, /* TSV file: path_a <TAB> path_b <TAB> label */
+    SIAMESE_DATASET_IDX       /* MNIST-style IDX images + labels, raw or gzipped */
+} siamese_dataset_kind;
+
+/* Receives one warning line (no trailing newline), e.g. "a/b.jpg: truncated JPEG; skipped".
+ * May be called from the loader's background thread. */
+typedef void (*siamese_warning_fn)(void *user, const char *message);
+
+typedef struct siamese_dataset_params {
+    siamese_dataset_kind kind;  /* default SIAMESE_DATASET_AUTO */
+    const char *idx_part;       /* IDX folders: only the files whose name starts with this prefix
+                                   ("train", "t10k"); NULL = every part, "train*" parts first */
+    siamese_warning_fn warning; /* NULL = warnings are only counted */
+    void *warning_user;
+} siamese_dataset_params;
+
+siamese_dataset_params siamese_dataset_default_params(void);
+
+/* Opens a dataset. Auto-detection: a .tsv/.txt file = manifest; a file named
+ * *-images-idx3-ubyte[.gz] = that IDX part; a folder holding similar_all_images = recipe layout;
+ * a folder holding *-images-idx3-ubyte[.gz] files = IDX; any other folder = class folders.
+ * Class folders: the classes are the subfolders of path that directly hold files; if none does
+ * and path holds exactly one folder (Stanford Dogs' Images/), that folder is the root; if it
+ * holds several (AT&T's training/ and testing/), their subfolders are the classes, named
+ * "training/s1". Classes and files are sorted by name (byte order); hidden files are skipped;
+ * files at the root are ignored. IDX classes are the label values, in numeric order.
+ * Fails with SIAMESE_ERR_DATA for fewer than two classes (class datasets) or no pairs (pair
+ * datasets), SIAMESE_ERR_FORMAT for a malformed manifest line (file and line number) or IDX
+ * file. On failure *out may hold a handle carrying only the message (read it, then free it). */
+siamese_status siamese_dataset_open(const char *path, const siamese_dataset_params *params,
+                                    siamese_dataset **out);
+void siamese_dataset_free(siamese_dataset *dataset);
+const char *siamese_dataset_errmsg(const siamese_dataset *dataset);
+
+siamese_dataset_kind siamese_dataset_get_kind(const siamese_dataset *dataset);
+/* "folders", "recipe", "manifest", "idx" ("auto" for SIAMESE_DATASET_AUTO). */
+const char *siamese_dataset_kind_name(siamese_dataset_kind kind);
+/* The path the dataset was opened from. */
+const char *siamese_dataset_path(const siamese_dataset *dataset);
+
+/* Classes (0 for recipe and manifest datasets, whose pairs carry the labels). */
+int siamese_dataset_class_count(const siamese_dataset *dataset);
+const char *siamese_dataset_class_name(const siamese_dataset *dataset, int class_index);
+
+/* Images, sorted by class then name (IDX: file order). The name is the image's key: its path
+ * relative to the dataset path (or as written in the manifest), or "<part>#<index>" for IDX. */
+int siamese_dataset_image_count(const siamese_dataset *dataset);
+const char *siamese_dataset_image_name(const siamese_dataset *dataset, int image);
+/* A path that opens the file, or NULL for an image held in memory (IDX). */
+const char *siamese_dataset_image_path(const siamese_dataset *dataset, int image);
+/* The image's class, or -1 when the dataset has no classes. */
+int siamese_dataset_image_class(const siamese_dataset *dataset, int image);
+/* 0 once the image failed to decode (it was skipped with a warning), else 1. */
+int siamese_dataset_image_usable(const siamese_dataset *dataset, int image);
+/* How many files or entries were skipped with a warning so far. */
+int siamese_dataset_skipped_count(const siamese_dataset *dataset);
+
+/* Decodes one image (from its file or from memory) converted and resized as options say. */
+siamese_status siamese_dataset_load_image(siamese_dataset *dataset, int image,
+                                          const siamese_image_options *options,
+                                          siamese_image *out);
+/* Decodes every image once (at its natural size) and marks the ones that fail unusable, each
+ * with one warning. Fails with SIAMESE_ERR_DATA when fewer than two classes (or no pairs) keep
+ * a usable image. */
+siamese_status siamese_dataset_verify(siamese_dataset *dataset,
+                                      const siamese_image_options *options);
+
+/* ---- pairs */
+
+/* Two images of the dataset (indices) and the label: 0 = similar, 1 = dissimilar. */
+typedef struct siamese_pair {
+    int a;
+    int b;
+    int label;
+} siamese_pair;
+
+/* A list of pairs owned by the caller; free it with siamese_pairs_free. */
+typedef struct siamese_pairs {
+    siamese_pair *items;
+    int count;
+} siamese_pairs;
+
+void siamese_pairs_free(siamese_pairs *pairs);
+
+typedef struct siamese_split siamese_split;
+
+/* The recipe's pairs. Class datasets: for each class (in order) per_class similar pairs (two
+ * distinct images of the class; 2*per_class distinct images when the class has that many) and
+ * per_class dissimilar pairs between two distinct classes drawn at random (per_class images from
+ * each, as the tutorial does); all similar pairs first, then all dissimilar ones. Recipe and
+ * manifest datasets: their own pairs. Only usable images are used; with a split, only the images
+ * on side (0 = train, 1 = test). The same seed gives the same pairs. */
+siamese_status siamese_pairs_recipe(siamese_dataset *dataset, const siamese_split *split,
+                                    int side, int per_class, uint64_t seed, siamese_pairs *out);
+/* Online sampling for class datasets: count fresh pairs, alternately similar and dissimilar
+ * (shuffled), classes drawn uniformly, seeded by (seed, epoch). */
+siamese_status siamese_pairs_online(siamese_dataset *dataset, const siamese_split *split,
+                                    int side, int count, uint64_t seed, int epoch,
+                                    siamese_pairs *out);
+
+/* Writes pairs as a manifest (atomically). Image paths are written relative to the manifest's
+ * folder when the image lies below it, else absolute. In-memory (IDX) images cannot be named
+ * in a manifest: SIAMESE_ERR_UNSUPPORTED (use the recipe layout). */
+siamese_status siamese_pairs_write_manifest(siamese_dataset *dataset, const siamese_pairs *pairs,
+                                            const char *path);
+/* Writes the recipe's folder tree: dir/similar_all_images/similar_{i}_{first,second}<ext> and
+ * dir/dissimilar_all_images/dissimilar_{i}_{first,second}<ext> (ext of the source file), as hard
+ * links where possible, else copies; IDX images are written as binary PGM. Existing files are
+ * not overwritten (SIAMESE_ERR_IO). */
+siamese_status siamese_pairs_write_recipe_layout(siamese_dataset *dataset,
+                                                 const siamese_pairs *pairs, const char *dir);
+
+/* ---- splits */
+
+typedef enum siamese_split_kind {
+    SIAMESE_SPLIT_PAIRS = 0, /* the recipe's: shuffle the pairs, the first int(f * n) train */
+    SIAMESE_SPLIT_IMAGES,    /* each image on one side (per class for class datasets); a pair
+                                whose images fall on different sides is dropped */
+    SIAMESE_SPLIT_CLASSES    /* each class on one side: test classes never seen in training */
+} siamese_split_kind;
+
+/* "pairs", "images", "classes"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
+const char *siamese_split_kind_name(siamese_split_kind kind);
+siamese_status siamese_split_kind_parse(const char *name, siamese_split_kind *out);
+
+/* Splits with train fraction train_fraction (0 < f < 1, the recipe's 0.8) from seed.
+ * pairs is required for SIAMESE_SPLIT_PAIRS and for recipe/manifest datasets (NULL = their own
+ * pairs); for images/classes splits of class datasets it may be NULL, and pairs are then sampled
+ * per side with siamese_pairs_recipe / siamese_pairs_online. The split refers to the dataset,
+ * which must outlive it. */
+siamese_status siamese_split_create(siamese_dataset *dataset, siamese_split_kind kind,
+                                    const siamese_pairs *pairs, double train_fraction,
+                                    uint64_t seed, siamese_split **out);
+void siamese_split_free(siamese_split *split);
+siamese_split_kind siamese_split_get_kind(const siamese_split *split);
+uint64_t siamese_split_seed(const siamese_split *split);
+double siamese_split_train_fraction(const siamese_split *split);
+/* 0 = train, 1 = test, -1 = neither or both (pairs splits). */
+int siamese_split_image_side(const siamese_split *split, int image);
+int siamese_split_class_side(const siamese_split *split, int class_index);
+/* The split's pairs on one side (a copy); SIAMESE_ERR_DATA when it was made without pairs. */
+siamese_status siamese_split_pairs(const siamese_split *split, int side, siamese_pairs *out);
+/* Records the split (kind, seed, fraction, test classes or images, pairs by image name) as JSON,
+ * atomically, and reads it back against the same dataset so a later evaluation uses exactly the
+ * same split. Loading fails with SIAMESE_ERR_FORMAT when a name is not in the dataset. */
+siamese_status siamese_split_save(const siamese_split *split, const char *path);
+siamese_status siamese_split_load(siamese_dataset *dataset, const char *path,
+                                  siamese_split **out);
+
+/* ---- loader: batches of pairs as float tensors */
+
+typedef struct siamese_loader siamese_loader;
+
+typedef struct siamese_loader_params {
+    int channels;       /* 3 = RGB (default), 1 = grey */
+    int height;         /* default 256 x 256 (Pillow BILINEAR resize) */
+    int width;
+    int batch_size;     /* pairs per batch, default 32 */
+    int shuffle;        /* default 1: a new order every epoch, from (seed, epoch) */
+    int drop_last;      /* default 0: the last batch may be smaller */
+    uint64_t seed;
+    size_t cache_bytes; /* decoded images kept in memory, default 1 GiB; past it, decode again */
+    int prefetch;       /* default 1: a background thread prepares the next batch */
+    int fast_jpeg;      /* default 0: see siamese_image_options */
+    const float *mean;  /* both NULL (default) or channels values each: (x - mean) / std */
+    const float *std;
+} siamese_loader_params;
+
+siamese_loader_params siamese_loader_default_params(void);
+
+/* One batch: images [2n, C, H, W] (the n first images of the pairs, then the n second images),
+ * labels [n] (0 = similar, 1 = dissimilar). Valid until the next siamese_loader_next call. */
+typedef struct siamese_batch {
+    const float *images;
+    const float *first;  /* = images */
+    const float *second; /* = images + n * C * H * W */
+    const float *labels;
+    int n;
+} siamese_batch;
+
+/* Decodes and resizes every image of pairs once (into the cache while it fits); images that
+ * fail are skipped with a warning and their pairs dropped. SIAMESE_ERR_DATA when no pair is
+ * left. The dataset must outlive the loader. */
+siamese_status siamese_loader_create(siamese_dataset *dataset, const siamese_pairs *pairs,
+                                     const siamese_loader_params *params, siamese_loader **out);
+void siamese_loader_free(siamese_loader *loader);
+const char *siamese_loader_errmsg(const siamese_loader *loader);
+int siamese_loader_pair_count(const siamese_loader *loader);
+int siamese_loader_batch_count(const siamese_loader *loader);
+/* Starts epoch (0, 1, ...): fixes the order of the pairs and starts preparing batches. */
+siamese_status siamese_loader_start_epoch(siamese_loader *loader, int epoch);
+/* The next batch of the epoch; batch->n == 0 once the epoch is over. Allocates nothing. */
+siamese_status siamese_loader_next(siamese_loader *loader, siamese_batch *batch);
+/* Seconds spent in siamese_loader_next waiting for data, since creation. */
+double siamese_loader_wait_seconds(const siamese_loader *loader);
+/* Bytes of decoded images held in the cache (never more than cache_bytes). */
+size_t siamese_loader_cache_bytes(const siamese_loader *loader);
+int siamese_loader_cached_images(const siamese_loader *loader);
+
 /* ==== END DATASET API ==== */
 
 #ifdef __cplusplus
