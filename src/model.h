@@ -7,6 +7,7 @@
 #include "arch.h"
 #include "errors.h"
 #include "net.h"
+#include "safetensors.h"
 #include "siamese.h"
 
 #define SM_ARCH_TEXT_MAX 4096
@@ -29,5 +30,16 @@ siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err);
 
 /* Returns a handle holding only an error message (NULL if even that allocation fails). */
 siamese_model *sm_model_error_handle(const sm_err *err);
+
+/* Writes the model's tensors and metadata followed by extra tensors and metadata (checkpoints
+ * add the optimizer state), atomically. */
+siamese_status sm_model_save_with(siamese_model *model, const char *path,
+                                  const sm_st_tensor *extra, int n_extra,
+                                  const sm_st_meta *extra_meta, int n_extra_meta, sm_err *err);
+
+/* Builds a validated model from a file already read. Tensors whose names start with
+ * ignore_prefix (may be NULL) are not the model's and are left to the caller. */
+siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
+                                  const char *ignore_prefix, siamese_model **out, sm_err *err);
 
 #endif

@@ -75,22 +75,34 @@ static void describe_metadata(const siamese_model *model, meta_text *m) {
     }
 }
 
+siamese_status sm_model_save_with(siamese_model *model, const char *path,
+                                  const sm_st_tensor *extra, int n_extra,
+                                  const sm_st_meta *extra_meta, int n_extra_meta, sm_err *err) {
+    const sm_param_table *table = sm_net_table(model->net);
+    int n = table->n + n_extra;
+    sm_st_tensor *tensors = calloc(n ? (size_t)n : 1, sizeof *tensors);
+    if (!tensors) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    describe_tensors(model->net, tensors);
+    for (int i = 0; i < n_extra; i++) tensors[table->n + i] = extra[i];
+    meta_text meta;
+    describe_metadata(model, &meta);
+    sm_st_meta all_meta[32];
+    int n_meta = 0;
+    for (int i = 0; i < meta.n; i++) all_meta[n_meta++] = meta.entries[i];
+    for (int i = 0; i < n_extra_meta && n_meta < 32; i++) all_meta[n_meta++] = extra_meta[i];
+    siamese_status status = sm_safetensors_write(path, tensors, n, all_meta, n_meta, err);
+    free(tensors);
+    return status;
+}
+
 siamese_status siamese_model_save(siamese_model *model, const char *path) {
     if (!model) return SIAMESE_ERR_INVALID_ARG;
     if (!path || !model->net)
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
                        "model save: %s", path ? "the model holds no network" : "no path");
-    const sm_param_table *table = sm_net_table(model->net);
-    sm_st_tensor *tensors = calloc(table->n ? (size_t)table->n : 1, sizeof *tensors);
-    if (!tensors) return sm_fail(&model->err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
-    describe_tensors(model->net, tensors);
-    meta_text meta;
-    describe_metadata(model, &meta);
     sm_err err;
     sm_err_clear(&err);
-    siamese_status status =
-        sm_safetensors_write(path, tensors, table->n, meta.entries, meta.n, &err);
-    free(tensors);
+    siamese_status status = sm_model_save_with(model, path, NULL, 0, NULL, 0, &err);
     if (status != SIAMESE_OK) model->err = err;
     return status;
 }
@@ -232,7 +244,8 @@ static siamese_status check_tensor(const char *path, const sm_tensor_info *info,
 
 /* Every table tensor present with the right dtype and shape, and nothing else in the file. */
 static siamese_status check_tensors(const char *path, const sm_st_file *file,
-                                    const sm_param_table *table, sm_err *err) {
+                                    const sm_param_table *table, const char *ignore_prefix,
+                                    sm_err *err) {
     for (int i = 0; i < table->n; i++) {
         siamese_status status =
             check_tensor(path, &table->t[i], sm_safetensors_find(file, table->t[i].name), err);
@@ -240,6 +253,7 @@ static siamese_status check_tensors(const char *path, const sm_st_file *file,
     }
     for (int i = 0; i < sm_safetensors_count(file); i++) {
         const char *name = sm_safetensors_get(file, i)->name;
+        if (ignore_prefix && !strncmp(name, ignore_prefix, strlen(ignore_prefix))) continue;
         if (sm_param_table_find(table, name) < 0)
             return sm_fail(err, SIAMESE_ERR_SHAPE,
                            "%s: tensor '%s' is not part of the architecture", path, name);
@@ -316,7 +330,7 @@ static void copy_values(const sm_st_file *file, sm_net *net) {
 
 /* Validates the whole file against its architecture; fills s on success. */
 static siamese_status validate_file(const char *path, const sm_st_file *file, file_settings *s,
-                                    sm_err *err) {
+                                    const char *ignore_prefix, sm_err *err) {
     siamese_status status = read_format(path, file, err);
     if (status == SIAMESE_OK) status = read_arch(path, file, s, err);
     if (status == SIAMESE_OK) status = read_settings(path, file, s, err);
@@ -324,7 +338,7 @@ static siamese_status validate_file(const char *path, const sm_st_file *file, fi
     sm_param_table *table = malloc(sizeof *table);
     if (!table) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
     sm_param_table_build(&s->arch, table);
-    status = check_tensors(path, file, table, err);
+    status = check_tensors(path, file, table, ignore_prefix, err);
     free(table);
     if (status != SIAMESE_OK && !s->from_metadata) {
         char reason[SM_ERRMSG_MAX];
@@ -336,11 +350,11 @@ static siamese_status validate_file(const char *path, const sm_st_file *file, fi
     return status;
 }
 
-static siamese_status load_validated(const char *path, sm_st_file *file, siamese_model **out,
-                                     sm_err *err) {
+siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
+                                  const char *ignore_prefix, siamese_model **out, sm_err *err) {
     file_settings *s = malloc(sizeof *s);
     if (!s) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
-    siamese_status status = validate_file(path, file, s, err);
+    siamese_status status = validate_file(path, file, s, ignore_prefix, err);
     siamese_model *model = NULL;
     if (status == SIAMESE_OK) {
         model = sm_model_alloc(&s->arch, err);
@@ -373,7 +387,7 @@ siamese_status siamese_model_load(const char *path, siamese_model **out) {
     }
     sm_st_file *file = NULL;
     siamese_status status = sm_safetensors_read(path, &file, &err);
-    if (status == SIAMESE_OK) status = load_validated(path, file, out, &err);
+    if (status == SIAMESE_OK) status = sm_model_from_file(path, file, NULL, out, &err);
     sm_safetensors_free(file);
     if (status != SIAMESE_OK) {
         err.status = status;
