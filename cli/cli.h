@@ -13,5 +13,6 @@ typedef struct cli_command {
 } cli_command;
 
 int cli_smoke(int argc, char **argv);
+int cli_pairs(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     {"smoke", "train a few steps on random data (engine smoke test)", cli_smoke},
+    {"pairs", "write the recipe's pairs of a dataset as a manifest or folder tree", cli_pairs},
 };
 
 static void print_usage(FILE *out) {
