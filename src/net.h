@@ -38,4 +38,15 @@ siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err);
 
 void sm_net_zero_grads(sm_net *net);
 
+/* Profiling for benchmarks: while fwd / bwd are non-NULL (arrays of arch->n_layers + 1
+ * doubles), every forward / backward adds the seconds spent in each layer to them (a relu
+ * fused into the conv before it counts for the conv; slot n_layers: the input and output
+ * reorders). Timing waits after every step, so it slows the run slightly. */
+void sm_net_set_timers(sm_net *net, double *fwd, double *bwd);
+
+/* Writes one line per step of the plan for batch n ("fwd layer  0 convolution jit:avx512...")
+ * naming the oneDNN implementation chosen; builds the plan if needed. Returns the length
+ * the full text needs (0 on error, with err filled). */
+size_t sm_net_describe(sm_net *net, int n, int training, char *buf, size_t size, sm_err *err);
+
 #endif

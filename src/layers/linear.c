@@ -1,0 +1,104 @@
+/* linear on oneDNN inner products: y = x W^T + b with W in PyTorch's plain [out, in] layout, used in place. */
+#include "layers/layers.h"
+
+typedef struct linear_mds {
+    int64_t wei[2];  /* [out, in] */
+    int64_t bias[1]; /* [out] */
+    dnnl_memory_desc_t src, w, b, dst_any;
+} linear_mds;
+
+static void linear_mds_fill(linear_mds *m, const sm_layer *layer, const sm_value *flat)
+{
+    int64_t n = flat->md.dims[0], in = flat->md.dims[1];
+    m->wei[0] = layer->out;
+    m->wei[1] = in;
+    m->bias[0] = layer->out;
+    int64_t dst[2] = {n, layer->out};
+    m->src = flat->md;
+    sm_md_plain(&m->w, 2, m->wei);
+    sm_md_plain(&m->b, 1, m->bias);
+    sm_md_any(&m->dst_any, 2, dst);
+}
+
+static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, linear_mds *m,
+                                       const sm_layer_params *p, const sm_value *src,
+                                       const sm_value *out, const_dnnl_primitive_desc_t fwd)
+{
+    dnnl_inner_product_desc_t d;
+    SM_DNNL_TRY(dnnl_inner_product_backward_weights_desc_init(
+                    &d, &src->md, &m->w, layer->has_bias ? &m->b : NULL, &out->md),
+                b->err, "linear backward-weights descriptor");
+    dnnl_primitive_desc_t pd = NULL;
+    siamese_status st = sm_builder_pd(b, &d, 0, fwd, &pd, "linear backward weights");
+    if (st != SIAMESE_OK) return st;
+    dnnl_memory_t dw = NULL, db = NULL;
+    st = sm_builder_transient(b, &m->w, &dw);
+    if (st == SIAMESE_OK && layer->has_bias) st = sm_builder_transient(b, &m->b, &db);
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src->mem},
+                                  {DNNL_ARG_DIFF_DST, out->diff},
+                                  {DNNL_ARG_DIFF_WEIGHTS, dw},
+                                  {DNNL_ARG_DIFF_BIAS, db}};
+        st = sm_builder_step(b, 1, pd, args, layer->has_bias ? 4 : 3);
+    }
+    if (st == SIAMESE_OK) st = sm_builder_accumulate(b, dw, 2, m->wei, p->dw);
+    if (st == SIAMESE_OK && layer->has_bias) st = sm_builder_accumulate(b, db, 1, m->bias, p->db);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+static siamese_status backward_data(sm_builder *b, linear_mds *m, const sm_value *src,
+                                    const sm_value *out, const_dnnl_primitive_desc_t fwd,
+                                    dnnl_memory_t w)
+{
+    dnnl_inner_product_desc_t d;
+    SM_DNNL_TRY(dnnl_inner_product_backward_data_desc_init(&d, &src->md, &m->w, &out->md),
+                b->err, "linear backward-data descriptor");
+    dnnl_primitive_desc_t pd = NULL;
+    siamese_status st = sm_builder_pd(b, &d, 0, fwd, &pd, "linear backward data");
+    if (st != SIAMESE_OK) return st;
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, out->diff},
+                              {DNNL_ARG_WEIGHTS, w},
+                              {DNNL_ARG_DIFF_SRC, src->diff}};
+    st = sm_builder_step(b, 1, pd, args, 3);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
+                               const sm_value *in, sm_value *out)
+{
+    sm_value flat;
+    siamese_status st = sm_flatten_build(b, in, &flat);
+    if (st != SIAMESE_OK) return st;
+    linear_mds m;
+    linear_mds_fill(&m, layer, &flat);
+    dnnl_inner_product_desc_t d;
+    SM_DNNL_TRY(dnnl_inner_product_forward_desc_init(
+                    &d, b->training ? dnnl_forward_training : dnnl_forward_inference, &m.src,
+                    &m.w, layer->has_bias ? &m.b : NULL, &m.dst_any),
+                b->err, "linear forward descriptor");
+    dnnl_primitive_desc_t pd = NULL;
+    st = sm_builder_pd(b, &d, 0, NULL, &pd, "linear forward");
+    if (st != SIAMESE_OK) return st;
+    dnnl_memory_t w = NULL, bias = NULL;
+    st = sm_builder_external(b, &m.w, p->w, &w);
+    if (st == SIAMESE_OK && layer->has_bias) st = sm_builder_external(b, &m.b, p->b, &bias);
+    if (st == SIAMESE_OK)
+        st = sm_builder_value(b, &flat, b->training,
+                              dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), out);
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, flat.mem},
+                                  {DNNL_ARG_WEIGHTS, w},
+                                  {DNNL_ARG_DST, out->mem},
+                                  {DNNL_ARG_BIAS, bias}};
+        st = sm_builder_step(b, 0, pd, args, layer->has_bias ? 4 : 3);
+    }
+    if (st == SIAMESE_OK && b->training) {
+        st = sm_builder_begin_group(b);
+        if (st == SIAMESE_OK) st = backward_weights(b, layer, &m, p, &flat, out, pd);
+        if (st == SIAMESE_OK && flat.diff) st = backward_data(b, &m, &flat, out, pd, w);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
