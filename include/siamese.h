@@ -400,7 +400,8 @@ typedef struct siamese_batch {
 
 /* Decodes and resizes every image of pairs once (into the cache while it fits); images that
  * fail are skipped with a warning and their pairs dropped. SIAMESE_ERR_DATA when no pair is
- * left. The dataset must outlive the loader. */
+ * left. The dataset must outlive the loader. On failure *out holds a handle carrying only the
+ * message (also copied to the dataset's errmsg), or NULL when memory ran out: free it. */
 siamese_status siamese_loader_create(siamese_dataset *dataset, const siamese_pairs *pairs,
                                      const siamese_loader_params *params, siamese_loader **out);
 void siamese_loader_free(siamese_loader *loader);
@@ -409,6 +410,12 @@ int siamese_loader_pair_count(const siamese_loader *loader);
 int siamese_loader_batch_count(const siamese_loader *loader);
 /* Starts epoch (0, 1, ...): fixes the order of the pairs and starts preparing batches. */
 siamese_status siamese_loader_start_epoch(siamese_loader *loader, int epoch);
+/* The same, resuming at batch first_batch of the epoch (same order as from its start). */
+siamese_status siamese_loader_start_epoch_at(siamese_loader *loader, int epoch, int first_batch);
+/* Replaces the pairs (online sampling: new pairs every epoch). Images not seen before are
+ * decoded once (cached while the budget lasts); bad ones are skipped with a warning. Call
+ * siamese_loader_start_epoch afterwards. SIAMESE_ERR_DATA when no usable pair is left. */
+siamese_status siamese_loader_set_pairs(siamese_loader *loader, const siamese_pairs *pairs);
 /* The next batch of the epoch; batch->n == 0 once the epoch is over. Allocates nothing. */
 siamese_status siamese_loader_next(siamese_loader *loader, siamese_batch *batch);
 /* Seconds spent in siamese_loader_next waiting for data, since creation. */

@@ -1,11 +1,10 @@
-/* A memory-bounded cache of decoded images: one arena sized once from the byte budget. */
+/* A memory-bounded cache of decoded images: one arena that grows up to the byte budget. */
 #include "image_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int sm_image_cache_init(sm_image_cache *cache, int n_images, size_t image_bytes, size_t budget,
-                        int wanted) {
+int sm_image_cache_init(sm_image_cache *cache, int n_images, size_t image_bytes, size_t budget) {
     memset(cache, 0, sizeof *cache);
     cache->image_bytes = image_bytes;
     cache->n_images = n_images;
@@ -13,12 +12,7 @@ int sm_image_cache_init(sm_image_cache *cache, int n_images, size_t image_bytes,
     if (!cache->slot_of) return -1;
     for (int i = 0; i < n_images; i++) cache->slot_of[i] = -1;
     size_t fit = image_bytes ? budget / image_bytes : 0;
-    if (fit > (size_t)wanted) fit = (size_t)wanted;
-    if (fit > 0) {
-        cache->arena = malloc(fit * image_bytes); /* fit * image_bytes <= budget: no overflow */
-        if (!cache->arena) fit = 0;               /* run uncached rather than fail */
-    }
-    cache->capacity = (int)fit;
+    cache->capacity = fit > (size_t)n_images ? n_images : (int)fit;
     return 0;
 }
 
@@ -33,9 +27,24 @@ uint8_t *sm_image_cache_get(const sm_image_cache *cache, int image) {
     return cache->arena + (size_t)cache->slot_of[image] * cache->image_bytes;
 }
 
+/* Makes room for one more slot; 0 on success. */
+static int grow(sm_image_cache *cache) {
+    if (cache->used < cache->allocated) return 0;
+    if (cache->allocated >= cache->capacity) return -1;
+    int slots = cache->allocated < 32 ? 64 : cache->allocated * 2;
+    if (slots > cache->capacity) slots = cache->capacity;
+    /* slots * image_bytes <= budget, so the product does not overflow */
+    uint8_t *bigger = realloc(cache->arena, (size_t)slots * cache->image_bytes);
+    if (!bigger) return -1;
+    cache->arena = bigger;
+    cache->allocated = slots;
+    return 0;
+}
+
 uint8_t *sm_image_cache_reserve(sm_image_cache *cache, int image) {
-    if (cache->used >= cache->capacity || image < 0 || image >= cache->n_images) return NULL;
+    if (image < 0 || image >= cache->n_images) return NULL;
     if (cache->slot_of[image] >= 0) return sm_image_cache_get(cache, image);
+    if (grow(cache)) return NULL;
     cache->slot_of[image] = cache->used++;
     return sm_image_cache_get(cache, image);
 }

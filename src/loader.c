@@ -25,6 +25,7 @@ struct siamese_loader {
     int batch_count;
     size_t image_floats; /* C * H * W */
     sm_image_cache cache;
+    unsigned char *checked; /* [n_images]: decoded successfully once */
     /* two batch slots */
     float *images[2];
     float *labels[2];
@@ -126,13 +127,14 @@ static void *worker_main(void *arg) {
 
 /* ---- creation: decode every image once */
 
-/* Marks the images the pairs use; returns how many. */
-static int mark_needed(const siamese_dataset *ds, const siamese_pairs *pairs, unsigned char *needed) {
+/* Marks the images the pairs use that were not decoded yet; returns how many. */
+static int mark_needed(const siamese_dataset *ds, const siamese_pairs *pairs,
+                       const unsigned char *checked, unsigned char *needed) {
     int n = 0;
     for (int i = 0; i < pairs->count; i++) {
         int ab[2] = {pairs->items[i].a, pairs->items[i].b};
         for (int k = 0; k < 2; k++)
-            if (!needed[ab[k]] && ds->images[ab[k]].usable) needed[ab[k]] = 1, n++;
+            if (!needed[ab[k]] && !checked[ab[k]] && ds->images[ab[k]].usable) needed[ab[k]] = 1, n++;
     }
     return n;
 }
@@ -162,7 +164,10 @@ static siamese_status warm_cache(siamese_loader *ld, const unsigned char *needed
     }
     siamese_status st = SIAMESE_OK;
     for (int i = 0; i < n && st == SIAMESE_OK; i++) {
-        if (!failed[i]) continue;
+        if (!failed[i]) {
+            if (needed[i]) ld->checked[i] = 1;
+            continue;
+        }
         sm_err err;
         sm_err_clear(&err);
         sm_image_cache_drop(&ld->cache, i);
@@ -214,6 +219,9 @@ static void setup_params(siamese_loader *ld, const siamese_loader_params *p) {
 
 /* Keeps the pairs whose two images decoded. */
 static siamese_status keep_usable_pairs(siamese_loader *ld, const siamese_pairs *pairs) {
+    free(ld->pairs);
+    free(ld->order);
+    ld->n_pairs = 0;
     ld->pairs = malloc((size_t)(pairs->count + 1) * sizeof *ld->pairs);
     ld->order = malloc((size_t)(pairs->count + 1) * sizeof *ld->order);
     if (!ld->pairs || !ld->order) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
@@ -253,21 +261,30 @@ static siamese_status check_pairs(siamese_loader *ld, const siamese_pairs *pairs
     return SIAMESE_OK;
 }
 
+/* Decodes the images of pairs not decoded yet, then keeps the usable pairs. */
+static siamese_status take_pairs(siamese_loader *ld, const siamese_pairs *pairs) {
+    siamese_status st = check_pairs(ld, pairs);
+    if (st != SIAMESE_OK) return st;
+    unsigned char *needed = calloc((size_t)ld->ds->n_images + 1, 1);
+    if (!needed) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    mark_needed(ld->ds, pairs, ld->checked, needed);
+    st = warm_cache(ld, needed);
+    free(needed);
+    if (st == SIAMESE_OK) st = keep_usable_pairs(ld, pairs);
+    return st;
+}
+
 static siamese_status loader_setup(siamese_loader *ld, const siamese_pairs *pairs,
                                    const siamese_loader_params *p) {
     siamese_status st = check_params(ld, p);
     if (st == SIAMESE_OK) st = check_pairs(ld, pairs);
     if (st != SIAMESE_OK) return st;
     setup_params(ld, p);
-    unsigned char *needed = calloc((size_t)ld->ds->n_images + 1, 1);
-    if (!needed) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
-    int wanted = mark_needed(ld->ds, pairs, needed);
-    if (sm_image_cache_init(&ld->cache, ld->ds->n_images, ld->image_floats / 1, p->cache_bytes,
-                            wanted))
-        st = sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
-    if (st == SIAMESE_OK) st = warm_cache(ld, needed);
-    free(needed);
-    if (st == SIAMESE_OK) st = keep_usable_pairs(ld, pairs);
+    ld->checked = calloc((size_t)ld->ds->n_images + 1, 1);
+    if (!ld->checked ||
+        sm_image_cache_init(&ld->cache, ld->ds->n_images, ld->image_floats, p->cache_bytes))
+        return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    st = take_pairs(ld, pairs);
     if (st == SIAMESE_OK) st = alloc_slots(ld);
     return st;
 }
@@ -287,13 +304,9 @@ siamese_status siamese_loader_create(siamese_dataset *ds, const siamese_pairs *p
         if (pthread_create(&ld->thread, NULL, worker_main, ld) == 0) ld->thread_started = 1;
         else ld->p.prefetch = 0; /* run synchronously rather than fail */
     }
-    if (st != SIAMESE_OK) {
-        sm_fail(&ds->err, st, "%s", ld->err.msg);
-        siamese_loader_free(ld);
-        return st;
-    }
-    *out = ld;
-    return SIAMESE_OK;
+    if (st != SIAMESE_OK) sm_fail(&ds->err, st, "%s", ld->err.msg);
+    *out = ld; /* on failure a handle carrying the message: read it, then free it */
+    return st;
 }
 
 void siamese_loader_free(siamese_loader *ld) {
@@ -308,6 +321,7 @@ void siamese_loader_free(siamese_loader *ld) {
     pthread_mutex_destroy(&ld->mu);
     pthread_cond_destroy(&ld->cv);
     sm_image_cache_free(&ld->cache);
+    free(ld->checked);
     for (int s = 0; s < 2; s++) {
         free(ld->images[s]);
         free(ld->labels[s]);
@@ -339,20 +353,39 @@ static void make_order(siamese_loader *ld, int epoch) {
     sm_rng_shuffle_int(&rng, ld->order, ld->n_pairs);
 }
 
-siamese_status siamese_loader_start_epoch(siamese_loader *ld, int epoch) {
-    if (epoch < 0) return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "epoch %d < 0", epoch);
-    pthread_mutex_lock(&ld->mu);
+/* Stops the worker from starting another batch and waits for the one in progress; mu held. */
+static void pause_worker(siamese_loader *ld) {
     ld->active = 0;
     while (ld->busy) pthread_cond_wait(&ld->cv, &ld->mu);
     ld->slot_batch[0] = ld->slot_batch[1] = -1;
     ld->held = -1;
-    ld->consume_index = 0;
-    ld->next_fill = 0;
+}
+
+siamese_status siamese_loader_start_epoch_at(siamese_loader *ld, int epoch, int first_batch) {
+    if (epoch < 0) return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "epoch %d < 0", epoch);
+    if (first_batch < 0 || first_batch > ld->batch_count)
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "batch %d is not in 0..%d", first_batch,
+                       ld->batch_count);
+    pthread_mutex_lock(&ld->mu);
+    pause_worker(ld);
+    ld->consume_index = first_batch;
+    ld->next_fill = first_batch;
     make_order(ld, epoch);
     ld->active = 1;
     pthread_cond_broadcast(&ld->cv);
     pthread_mutex_unlock(&ld->mu);
     return SIAMESE_OK;
+}
+
+siamese_status siamese_loader_start_epoch(siamese_loader *ld, int epoch) {
+    return siamese_loader_start_epoch_at(ld, epoch, 0);
+}
+
+siamese_status siamese_loader_set_pairs(siamese_loader *ld, const siamese_pairs *pairs) {
+    pthread_mutex_lock(&ld->mu);
+    pause_worker(ld);
+    pthread_mutex_unlock(&ld->mu);
+    return take_pairs(ld, pairs);
 }
 
 /* Waits for (or, without prefetch, assembles) batch b in slot s; called with mu held. */
