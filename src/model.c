@@ -115,6 +115,12 @@ void sm_model_apply_threads(const siamese_model *model) {
     if (model && model->threads > 0) omp_set_num_threads(model->threads);
 }
 
+void siamese_model_set_threads(siamese_model *model, int threads) {
+    if (!model || threads < 0) return;
+    model->threads = threads;
+    omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
+}
+
 siamese_status siamese_model_create(const siamese_model_params *params, siamese_model **out) {
     if (!out) return SIAMESE_ERR_INVALID_ARG;
     *out = NULL;
