@@ -1,6 +1,8 @@
 /* Train/test splits over pairs, images or classes: seeded, and recorded as JSON so a later
  * evaluation uses exactly the same split. */
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,14 +244,17 @@ static json_t *test_names_json(const siamese_split *s) {
 
 static json_t *split_json(const siamese_split *s) {
     const siamese_dataset *ds = s->ds;
-    json_t *root = json_pack("{sssisssfsIsisi}", "format", SPLIT_FORMAT, "version", 1, "kind",
-                             siamese_split_kind_name(s->kind), "train_fraction", s->train_fraction,
-                             "seed", (json_int_t)(s->seed & 0x7fffffffffffffffull), "image_count",
-                             ds->n_images, "class_count", ds->n_classes);
+    json_t *root = json_pack("{sssisssf}", "format", SPLIT_FORMAT, "version", 1, "kind",
+                             siamese_split_kind_name(s->kind), "train_fraction", s->train_fraction);
     if (!root) return NULL;
-    int bad = json_object_set_new(root, "dataset", json_string(ds->path)) ||
-              json_object_set_new(root, "seed_hex", json_sprintf("%016llx",
-                                                                  (unsigned long long)s->seed));
+    int bad = 0;
+    if (s->seed <= (uint64_t)INT64_MAX) /* seed_hex holds every seed; this is for readers */
+        bad = json_object_set_new(root, "seed", json_integer((json_int_t)s->seed));
+    bad = bad || json_object_set_new(root, "seed_hex", json_sprintf("%016llx",
+                                                                   (unsigned long long)s->seed)) ||
+          json_object_set_new(root, "image_count", json_integer(ds->n_images)) ||
+          json_object_set_new(root, "class_count", json_integer(ds->n_classes)) ||
+          json_object_set_new(root, "dataset", json_string(ds->path));
     if (!bad && s->kind == SIAMESE_SPLIT_CLASSES)
         bad = json_object_set_new(root, "test_classes", test_names_json(s));
     if (!bad && s->kind == SIAMESE_SPLIT_IMAGES)
@@ -264,6 +269,36 @@ static json_t *split_json(const siamese_split *s) {
     return root;
 }
 
+/* Writes root with one line per member, and one line per item of its lists. */
+static int write_json_lines(FILE *fp, json_t *root) {
+    const char *key;
+    json_t *value;
+    int first = 1, bad = fputs("{", fp) == EOF;
+    json_object_foreach(root, key, value) {
+        json_t *name = json_string(key);
+        char *name_text = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
+        json_decref(name);
+        if (!name_text) return -1;
+        bad |= fprintf(fp, "%s\n %s: ", first ? "" : ",", name_text) < 0;
+        free(name_text);
+        first = 0;
+        if (json_is_array(value) && json_array_size(value) > 0) {
+            size_t i;
+            json_t *item;
+            bad |= fputs("[", fp) == EOF;
+            json_array_foreach(value, i, item) {
+                bad |= fputs(i ? ",\n  " : "\n  ", fp) == EOF;
+                bad |= json_dumpf(item, fp, JSON_COMPACT | JSON_ENCODE_ANY) != 0;
+            }
+            bad |= fputs("\n ]", fp) == EOF;
+        } else {
+            bad |= json_dumpf(value, fp, JSON_COMPACT | JSON_ENCODE_ANY) != 0;
+        }
+    }
+    bad |= fputs("\n}\n", fp) == EOF;
+    return bad ? -1 : 0;
+}
+
 siamese_status siamese_split_save(const siamese_split *s, const char *path) {
     sm_err *err = &s->ds->err;
     json_t *root = split_json(s);
@@ -271,7 +306,7 @@ siamese_status siamese_split_save(const siamese_split *s, const char *path) {
     sm_atomic_file af;
     siamese_status st = sm_atomic_open(&af, path, err);
     if (st == SIAMESE_OK) {
-        if (json_dumpf(root, af.fp, JSON_INDENT(1) | JSON_COMPACT) || fputc('\n', af.fp) == EOF) {
+        if (write_json_lines(af.fp, root)) {
             sm_atomic_abort(&af);
             st = sm_fail(err, SIAMESE_ERR_IO, "%s: write failed", path);
         } else {
