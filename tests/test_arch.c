@@ -202,8 +202,8 @@ Test(arch, presets_for_small_grey_images) {
     sm_arch a;
     sm_shape in;
     parse_ok(sm_arch_preset_text("mnist", &in), in, &a);
-    assert_shape(a.layers[3].out_shape, 32, 14, 14);
-    assert_shape(a.layers[7].out_shape, 64, 7, 7);
+    assert_shape(a.layers[3].out_shape, 16, 14, 14);
+    assert_shape(a.layers[7].out_shape, 32, 7, 7);
     cr_assert_eq(sm_arch_embedding_dim(&a), 64);
     parse_ok(sm_arch_preset_text("omniglot", &in), in, &a);
     assert_shape(a.layers[0].out_shape, 32, 51, 51);

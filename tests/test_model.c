@@ -36,12 +36,12 @@ Test(model, mnist_preset_getters) {
     cr_assert_eq(siamese_model_height(m), 28);
     cr_assert_eq(siamese_model_width(m), 28);
     cr_assert_eq(siamese_model_embedding_dim(m), 64);
-    cr_assert_eq(siamese_model_param_count(m), 838528);
+    cr_assert_eq(siamese_model_param_count(m), 213984);
     cr_assert_eq(siamese_model_margin(m), 2.0f);
     cr_assert_eq(siamese_model_metric(m), SIAMESE_METRIC_EUCLIDEAN);
     cr_assert_str_eq(siamese_model_arch(m),
-                     "conv(32,k=3,p=1) batchnorm relu maxpool(2) conv(64,k=3,p=1) batchnorm relu "
-                     "maxpool(2) flatten linear(256) relu linear(64)");
+                     "conv(16,k=3,p=1) batchnorm relu maxpool(2) conv(32,k=3,p=1) batchnorm relu "
+                     "maxpool(2) flatten linear(128) relu linear(64)");
     cr_assert(siamese_model_threshold(m) < 0);
     siamese_model_set_threshold(m, 0.75f);
     cr_assert_eq(siamese_model_threshold(m), 0.75f);
