@@ -192,6 +192,7 @@ static int compare_strings(const void *a, const void *b) {
 /* Grouped classes are added group by group: renumbers classes in name order and sorts the images by (class, name). */
 static siamese_status sort_classes(siamese_dataset *ds) {
     int n = ds->n_classes;
+    if (n < 2) return SIAMESE_OK; /* one class's images are already in name order */
     char **old = malloc((size_t)n * sizeof *old);
     int *remap = malloc((size_t)n * sizeof *remap);
     if (!old || !remap) {

@@ -97,7 +97,7 @@ static siamese_status read_pair_folder(siamese_dataset *ds, const char *root, co
                         files.names[i], prefix, prefix);
     }
     if (st == SIAMESE_OK) {
-        qsort(entries, (size_t)n, sizeof *entries, compare_entries);
+        if (n > 1) qsort(entries, (size_t)n, sizeof *entries, compare_entries);
         st = add_recipe_pairs(ds, folder, sub, entries, n, label);
     }
     free(entries);
