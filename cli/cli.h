@@ -13,6 +13,7 @@ typedef struct cli_command {
 } cli_command;
 
 int cli_smoke(int argc, char **argv);
+int cli_train(int argc, char **argv);
 int cli_pairs(int argc, char **argv);
 
 #endif

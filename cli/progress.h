@@ -1,0 +1,25 @@
+/* Training progress for humans and machines: a redrawn terminal line, plain log lines, or JSON. */
+#ifndef SIAMESE_CLI_PROGRESS_H
+#define SIAMESE_CLI_PROGRESS_H
+
+#include "siamese.h"
+
+typedef enum progress_mode { PROGRESS_AUTO, PROGRESS_QUIET, PROGRESS_JSON } progress_mode;
+
+typedef struct progress {
+    progress_mode mode;
+    int terminal;         /* stderr is a terminal: redraw one line */
+    double last_draw;     /* monotonic seconds of the last redraw */
+    int line_open;        /* a redrawn line is on screen without its newline */
+    siamese_train_event last_epoch;
+    int have_epoch;
+    int warnings;
+} progress;
+
+void progress_init(progress *p, progress_mode mode);
+/* The siamese_train_callback: user is a progress *. */
+void progress_event(void *user, const siamese_train_event *event);
+/* Ends a redrawn line before other output. */
+void progress_finish(progress *p);
+
+#endif

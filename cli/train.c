@@ -1,0 +1,148 @@
+/* siamese train: trains a Siamese network on a dataset into a run folder, or resumes one. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "progress.h"
+#include "siamese.h"
+
+static volatile int stop_requested;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    stop_requested = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
+}
+
+/* Parses "CxHxW" (or "HxW" meaning 3 channels). */
+static int parse_geometry(const char *text, int *c, int *h, int *w) {
+    char extra;
+    if (sscanf(text, "%dx%dx%d%c", c, h, w, &extra) == 3) return *c > 0 && *h > 0 && *w > 0;
+    *c = 3;
+    if (sscanf(text, "%dx%d%c", h, w, &extra) == 2) return *h > 0 && *w > 0;
+    return 0;
+}
+
+typedef struct train_flags {
+    const char *output, *resume, *input, *metric, *split;
+    int cache_mb, quiet, json;
+} train_flags;
+
+static int apply_flags(const train_flags *f, siamese_train_params *p) {
+    if (f->input && !parse_geometry(f->input, &p->channels, &p->height, &p->width)) {
+        fprintf(stderr, "siamese train: --input '%s' is not CxHxW (for example 3x256x256)\n", f->input);
+        return 0;
+    }
+    if (f->metric && siamese_metric_parse(f->metric, &p->metric) != SIAMESE_OK) {
+        fprintf(stderr, "siamese train: unknown --metric '%s' (euclidean, cosine, correlation)\n", f->metric);
+        return 0;
+    }
+    if (f->split && siamese_split_kind_parse(f->split, &p->split) != SIAMESE_OK) {
+        fprintf(stderr, "siamese train: unknown --split '%s' (pairs, images, classes)\n", f->split);
+        return 0;
+    }
+    if (f->cache_mb < 0) {
+        fprintf(stderr, "siamese train: --cache-mb must not be negative\n");
+        return 0;
+    }
+    p->cache_bytes = (size_t)f->cache_mb << 20;
+    return 1;
+}
+
+static void print_summary(const progress *pr, const char *run_dir) {
+    if (pr->mode == PROGRESS_JSON) return;
+    printf("model:      %s/model.safetensors (best: %s/best.safetensors)\n", run_dir, run_dir);
+    printf("loss plot:  %s/loss.png\n", run_dir);
+    printf("metrics:    %s/metrics.jsonl\n", run_dir);
+    if (pr->have_epoch)
+        printf("final test: loss %.4f, ROC AUC %.4f, accuracy %.3f at threshold %.4f\n",
+               (double)pr->last_epoch.test_loss, (double)pr->last_epoch.test_auc,
+               (double)pr->last_epoch.test_accuracy, (double)pr->last_epoch.threshold);
+}
+
+int cli_train(int argc, char **argv) {
+    siamese_train_params p = siamese_train_default_params();
+    train_flags f = {NULL, NULL, NULL, "euclidean", "pairs", 1024, 0, 0};
+    float train_fraction = 0.8f;
+    const cli_option options[] = {
+        {"output", 'o', CLI_OPT_STRING, &f.output, "RUN_DIR", "folder for the model, checkpoints, metrics and plots"},
+        {"resume", 0, CLI_OPT_STRING, &f.resume, "RUN_DIR", "continue an interrupted run exactly where it stopped"},
+        {"arch", 0, CLI_OPT_STRING, &p.arch, "SPEC", "preset (seed, mnist, omniglot) or architecture text"},
+        {"input", 0, CLI_OPT_STRING, &f.input, "CxHxW", "input geometry (default: the preset's)"},
+        {"sampler", 0, CLI_OPT_STRING, &p.sampler, "KIND", "pairs: recipe (fixed) or online (fresh every epoch)"},
+        {"per-class", 0, CLI_OPT_INT, &p.per_class, "K", "recipe sampler: similar and dissimilar pairs per class"},
+        {"pairs-per-epoch", 0, CLI_OPT_INT, &p.pairs_per_epoch, "N", "online sampler: training pairs per epoch"},
+        {"split", 0, CLI_OPT_STRING, &f.split, "KIND", "train/test split over pairs, images or classes"},
+        {"train-fraction", 0, CLI_OPT_FLOAT, &train_fraction, "F", "share of the data used for training"},
+        {"batch", 'b', CLI_OPT_INT, &p.batch_size, "N", "pairs per batch"},
+        {"lr", 0, CLI_OPT_FLOAT, &p.learning_rate, "RATE", "Adam learning rate"},
+        {"weight-decay", 0, CLI_OPT_FLOAT, &p.weight_decay, "W", "Adam weight decay"},
+        {"margin", 0, CLI_OPT_FLOAT, &p.margin, "M", "contrastive margin"},
+        {"metric", 0, CLI_OPT_STRING, &f.metric, "NAME", "distance: euclidean, cosine or correlation"},
+        {"epochs", 'e', CLI_OPT_INT, &p.epochs, "N", "epochs (with --resume: extend the run to N)"},
+        {"seed", 0, CLI_OPT_U64, &p.seed, "N", "seed of every random choice"},
+        {"threads", 'j', CLI_OPT_INT, &p.threads, "N", "threads (0 = all cores)"},
+        {"log-every", 0, CLI_OPT_INT, &p.log_every, "N", "batches between loss lines"},
+        {"cache-mb", 0, CLI_OPT_INT, &f.cache_mb, "MB", "memory for decoded images"},
+        {"fast-jpeg", 0, CLI_OPT_FLAG, &p.fast_jpeg, NULL, "DCT-scaled decoding of large JPEGs (within 3 levels)"},
+        {"quiet", 'q', CLI_OPT_FLAG, &f.quiet, NULL, "print only warnings, errors and the summary"},
+        {"json", 0, CLI_OPT_FLAG, &f.json, NULL, "one JSON object per event on stdout"},
+    };
+    const cli_spec spec = {
+        "train", "DATA -o RUN_DIR [options]  |  --resume RUN_DIR",
+        "Trains a Siamese network with contrastive loss. DATA is a folder of class folders\n"
+        "(Stanford Dogs Images/, AT&T s1..s40), the recipe's similar_all_images/dissimilar_all_images\n"
+        "layout, a pairs manifest (TSV: path_a, path_b, label; 0 = similar), or a folder of IDX files\n"
+        "(MNIST, Fashion-MNIST). The defaults are the reference recipe: seed network, RGB 256x256,\n"
+        "3 + 3 pairs per class, 80/20 split over pairs, batch 32, Adam 5e-4, margin 2, 100 epochs.\n"
+        "Ctrl-C saves a checkpoint after the current step; --resume continues from it.",
+        options, (int)(sizeof options / sizeof options[0]), 0, 1,
+        "examples:\n"
+        "  siamese train Images/ -o runs/dogs\n"
+        "  siamese train /usr/share/datasets/fashion-mnist --arch mnist --sampler online \\\n"
+        "      --split classes --epochs 3 -o runs/fashion\n"
+        "  siamese train --resume runs/dogs"};
+    const char *positional[1];
+    int n_positional;
+    int rc = cli_parse(&spec, argc, argv, positional, &n_positional);
+    if (rc != CLI_PARSE_OK) return rc == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    p.train_fraction = train_fraction;
+    if (!f.resume && (n_positional != 1 || !f.output)) {
+        fprintf(stderr, "siamese train: give DATA and -o RUN_DIR, or --resume RUN_DIR (see --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (f.resume && (n_positional || f.output)) {
+        fprintf(stderr, "siamese train: --resume takes its data and settings from the run folder\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (!apply_flags(&f, &p)) return CLI_EXIT_USAGE;
+
+    progress pr;
+    progress_init(&pr, f.json ? PROGRESS_JSON : f.quiet ? PROGRESS_QUIET : PROGRESS_AUTO);
+    p.callback = progress_event;
+    p.callback_user = &pr;
+    p.stop = &stop_requested;
+    signal(SIGINT, on_interrupt);
+
+    char errmsg[1024];
+    const char *run_dir = f.resume ? f.resume : f.output;
+    siamese_train_params *resume_params = &p;
+    if (f.resume && !cli_was_given(&spec, "epochs")) p.epochs = 0;
+    siamese_status st = f.resume ? siamese_train_resume(run_dir, resume_params, errmsg, sizeof errmsg)
+                                 : siamese_train(positional[0], run_dir, &p, errmsg, sizeof errmsg);
+    progress_finish(&pr);
+    if (st == SIAMESE_ERR_INTERRUPTED) {
+        fprintf(stderr, "siamese train: %s\n", errmsg);
+        return CLI_EXIT_INTERRUPTED;
+    }
+    if (st != SIAMESE_OK) {
+        fprintf(stderr, "siamese train: %s\n", errmsg);
+        return CLI_EXIT_FAIL;
+    }
+    if (pr.warnings) fprintf(stderr, "%d file(s) skipped with a warning\n", pr.warnings);
+    print_summary(&pr, run_dir);
+    return CLI_EXIT_OK;
+}
