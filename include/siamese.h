@@ -426,6 +426,79 @@ int siamese_loader_cached_images(const siamese_loader *loader);
 
 /* ==== END DATASET API ==== */
 
+/* ---------------------------------------------------------------- training runs */
+
+/* What a training run reports to its caller (the library never prints). */
+typedef enum siamese_event_kind {
+    SIAMESE_EVENT_STEP,       /* after every training step */
+    SIAMESE_EVENT_LOG,        /* every log_every steps of an epoch (the recipe's loss print) */
+    SIAMESE_EVENT_EPOCH,      /* after an epoch's evaluation on the test pairs */
+    SIAMESE_EVENT_CHECKPOINT, /* a checkpoint was written (message = its path) */
+    SIAMESE_EVENT_WARNING,    /* a skipped file or another notice (message) */
+    SIAMESE_EVENT_INFO        /* a line about the setup (message) */
+} siamese_event_kind;
+
+typedef struct siamese_train_event {
+    siamese_event_kind kind;
+    int epoch;            /* 0-based */
+    int epochs;
+    int batch;            /* 0-based batch of the epoch */
+    int batches;          /* batches per epoch */
+    int64_t step;         /* training steps since the start of the run */
+    float loss;           /* this step's training loss */
+    float test_loss;      /* EPOCH: mean loss over the test pairs */
+    float test_auc;       /* EPOCH: ROC AUC of the test distances */
+    float test_accuracy;  /* EPOCH: accuracy at the best threshold */
+    float threshold;      /* EPOCH: that threshold */
+    double pairs_per_second;
+    double elapsed;       /* seconds since the run (or the resumed run) started */
+    double eta;           /* seconds left, estimated */
+    double data_wait;     /* seconds spent waiting for data so far */
+    const char *message;
+} siamese_train_event;
+
+typedef void (*siamese_train_callback)(void *user, const siamese_train_event *event);
+
+typedef struct siamese_train_params {
+    const char *arch;        /* preset or architecture text, default "seed" */
+    int channels, height, width; /* 0 = the preset's input */
+    siamese_metric metric;
+    float margin;            /* 2.0 */
+    float learning_rate;     /* 5e-4 */
+    float weight_decay;      /* 0 */
+    int batch_size;          /* pairs per batch, 32 */
+    int epochs;              /* 100 */
+    uint64_t seed;           /* every random choice of the run */
+    int threads;             /* 0 = all cores */
+    const char *sampler;     /* "recipe" (fixed pairs) or "online" (fresh pairs every epoch) */
+    int per_class;           /* recipe sampler: similar and dissimilar pairs per class, 3 */
+    int pairs_per_epoch;     /* online sampler: pairs per epoch (test pairs: a fifth of it) */
+    siamese_split_kind split; /* SIAMESE_SPLIT_PAIRS, the recipe's 80/20 */
+    double train_fraction;   /* 0.8 */
+    int log_every;           /* steps between LOG events and metrics lines, 10 */
+    size_t cache_bytes;      /* decoded-image cache, 1 GiB */
+    int fast_jpeg;           /* DCT-scaled JPEG decoding for large sources */
+    siamese_train_callback callback;
+    void *callback_user;
+    const volatile int *stop; /* when it becomes nonzero, the run saves a checkpoint after the
+                                 current step and returns SIAMESE_ERR_INTERRUPTED */
+} siamese_train_params;
+
+siamese_train_params siamese_train_default_params(void);
+
+/* Trains on the dataset at data_path and writes into run_dir (created if missing):
+ * model.safetensors (last), best.safetensors (best test ROC AUC), checkpoint.safetensors
+ * (every epoch and on interrupt), metrics.jsonl, loss.png, config.json and split.json.
+ * On failure errmsg (if not NULL) receives a message naming the file and the reason. */
+siamese_status siamese_train(const char *data_path, const char *run_dir,
+                             const siamese_train_params *params, char *errmsg, size_t errmsg_size);
+
+/* Continues the run in run_dir exactly where its checkpoint stopped, with the settings in its
+ * config.json; callback, callback_user, stop and threads are taken from params (may be NULL),
+ * and params->epochs, when larger than the recorded value, extends the run. */
+siamese_status siamese_train_resume(const char *run_dir, const siamese_train_params *params,
+                                    char *errmsg, size_t errmsg_size);
+
 #ifdef __cplusplus
 }
 #endif
