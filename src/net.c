@@ -307,8 +307,9 @@ static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, sm_
         if (s->prim) {
             dnnl_status_t st = dnnl_primitive_execute(s->prim, net->stream, s->nargs, s->args);
             if (st != dnnl_success) return execute_failed(net, s, st, err);
-        } else {
-            s->fn(s->fn_arg);
+        } else if (s->fn(s->fn_arg) != 0) {
+            return sm_fail(err, SIAMESE_ERR_BACKEND, "engine: host step of layer %d failed",
+                           s->layer + 1);
         }
         if (times) {
             dnnl_stream_wait(net->stream);

@@ -14,7 +14,7 @@ typedef struct running_update {
 } running_update;
 
 /* running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance. */
-static void update_running_stats(void *arg)
+static int update_running_stats(void *arg)
 {
     running_update *u = arg;
     void *pm = NULL, *pv = NULL;
@@ -29,6 +29,7 @@ static void update_running_stats(void *arg)
                                     (1.0 - u->momentum) * u->running_var[c]);
     }
     if (u->num_batches_tracked) (*u->num_batches_tracked)++;
+    return 0;
 }
 
 static unsigned bn_flags(const sm_layer_params *p)

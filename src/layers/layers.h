@@ -53,7 +53,8 @@ void sm_arena_free(sm_arena *a);
 
 #define SM_STEP_MAX_ARGS 12
 
-typedef void (*sm_host_fn)(void *arg);
+/* A host step; returns 0 on success. */
+typedef int (*sm_host_fn)(void *arg);
 
 /* One thing to run: a oneDNN primitive with its arguments, or a host function. */
 typedef struct sm_step {
@@ -181,7 +182,8 @@ siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src
  * whose gradient is reordered back in a backward group of its own). */
 siamese_status sm_builder_conform(sm_builder *b, const sm_value *in,
                                   const dnnl_memory_desc_t *md, sm_value *out);
-/* Accumulates a weight-gradient temporary into the flat gradient buffer (plain layout). */
+/* Accumulates a weight-gradient temporary into the flat gradient buffer (plain layout): a
+ * single-threaded host loop for small tensors, a reorder with a sum post-op for large ones. */
 siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims,
                                      const int64_t *dims, float *grad);
 

@@ -307,11 +307,40 @@ siamese_status sm_builder_conform(sm_builder *b, const sm_value *in,
     return st;
 }
 
+/* grad[0..count) += tmp[0..count), on one thread (tiny tensors: no parallel region). */
+typedef struct small_accumulate {
+    dnnl_memory_t tmp;
+    float *grad;
+    int64_t count;
+} small_accumulate;
+
+static int run_small_accumulate(void *arg)
+{
+    small_accumulate *a = arg;
+    void *p = NULL;
+    if (dnnl_memory_get_data_handle(a->tmp, &p) != dnnl_success || !p) return -1;
+    const float *t = p;
+    for (int64_t i = 0; i < a->count; i++) a->grad[i] += t[i];
+    return 0;
+}
+
+#define SM_SMALL_ACCUMULATE 16384
+
 siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims,
                                      const int64_t *dims, float *grad)
 {
+    const dnnl_memory_desc_t *tmd = NULL;
+    SM_DNNL_TRY(dnnl_memory_get_memory_desc(tmp, &tmd), b->err, "memory query");
     dnnl_memory_desc_t md;
     sm_md_plain(&md, ndims, dims);
+    if (sm_md_equal(tmd, &md) && sm_md_elems(&md) <= SM_SMALL_ACCUMULATE) {
+        small_accumulate *a = malloc(sizeof *a);
+        if (!a) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
+        a->tmp = tmp;
+        a->grad = grad;
+        a->count = sm_md_elems(&md);
+        return sm_builder_host_step(b, 1, run_small_accumulate, a);
+    }
     dnnl_memory_t g;
     siamese_status st = sm_builder_external(b, &md, grad, &g);
     if (st != SIAMESE_OK) return st;
