@@ -47,7 +47,7 @@ siamese_status sm_image_alloc(sm_image *out, int width, int height, int channels
     if ((size_t)height > SIZE_MAX / row)
         return sm_fail(err, SIAMESE_ERR_LIMIT, "image %dx%dx%d is too large", width, height,
                        channels);
-    out->data = malloc(row * (size_t)height);
+    out->data = sm_pixels_alloc(row * (size_t)height);
     if (!out->data)
         return sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory for a %dx%dx%d image", width, height,
                        channels);
@@ -59,7 +59,9 @@ siamese_status sm_image_alloc(sm_image *out, int width, int height, int channels
 
 void sm_image_free(sm_image *image) {
     if (!image) return;
-    free(image->data);
+    if (image->data)
+        sm_pixels_free(image->data,
+                       (size_t)image->width * (size_t)image->height * (size_t)image->channels);
     memset(image, 0, sizeof *image);
 }
 

@@ -62,6 +62,11 @@ siamese_status sm_image_check_size(int width, int height, const sm_image_options
 siamese_status sm_image_alloc(sm_image *out, int width, int height, int channels, sm_err *err);
 void sm_image_free(sm_image *image);
 
+/* Pixel and scratch buffers: malloc plus a small process-wide cache of freed blocks (thread-safe;
+ * off under ASan). size at free may be smaller than at allocation, never larger. */
+void *sm_pixels_alloc(size_t size);
+void sm_pixels_free(void *ptr, size_t size);
+
 /* Pillow-exact convert("L") (channels 1) or convert("RGB") (channels 3) into a new image.
  * Converting to the same channel count copies. */
 siamese_status sm_image_convert(const sm_image *src, int channels, sm_image *out, sm_err *err);

@@ -15,6 +15,11 @@ typedef struct axis_coeffs {
     int ksize;
     int *bounds;
     int32_t *k;
+    /* The same weights over exactly ksize taps starting at start[i] (zero weights pad the window,
+     * shifted left at the right border), so inner loops have a fixed trip count. NULL when the
+     * input is shorter than ksize. Zero-weight taps add 0: results are identical. */
+    int *start;
+    int32_t *kpad;
 } axis_coeffs;
 
 static double triangle(double x) {
@@ -25,8 +30,34 @@ static double triangle(double x) {
 static void axis_free(axis_coeffs *c) {
     free(c->bounds);
     free(c->k);
+    free(c->start);
+    free(c->kpad);
     c->bounds = NULL;
     c->k = NULL;
+    c->start = NULL;
+    c->kpad = NULL;
+}
+
+/* Builds start/kpad from bounds/k (see axis_coeffs); leaves them NULL if not possible. */
+static void axis_pad(axis_coeffs *c, int in_size, int out_size) {
+    const int ks = c->ksize;
+    if (in_size < ks) return;
+    c->start = malloc((size_t)out_size * sizeof *c->start);
+    c->kpad = calloc((size_t)out_size * (size_t)ks, sizeof *c->kpad);
+    if (!c->start || !c->kpad) {
+        free(c->start);
+        free(c->kpad);
+        c->start = NULL;
+        c->kpad = NULL;
+        return;
+    }
+    for (int i = 0; i < out_size; i++) {
+        int xmin = c->bounds[2 * i], n = c->bounds[2 * i + 1];
+        int start = xmin + ks > in_size ? in_size - ks : xmin;
+        c->start[i] = start;
+        for (int t = 0; t < n; t++)
+            c->kpad[(size_t)i * ks + (xmin - start) + t] = c->k[(size_t)i * ks + t];
+    }
 }
 
 /* The filter support grows with the downscale factor (antialiasing); taps are found by rounding
@@ -35,6 +66,8 @@ static void axis_free(axis_coeffs *c) {
 static siamese_status axis_precompute(int in_size, int out_size, axis_coeffs *c, sm_err *err) {
     c->bounds = NULL;
     c->k = NULL;
+    c->start = NULL;
+    c->kpad = NULL;
     double scale = (double)in_size / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = 1.0 * filterscale;
@@ -71,19 +104,76 @@ static siamese_status axis_precompute(int in_size, int out_size, axis_coeffs *c,
         c->bounds[2 * xx + 1] = xmax;
     }
     free(w);
+    axis_pad(c, in_size, out_size);
     return SIAMESE_OK;
 }
 
+/* Pillow's clip8: 255 when v >= 2^30, 0 when v <= 0, else v >> 22. Written branch-free as
+ * clamp(v >> 22, 0, 255), which gives the same value for every int32 (arithmetic shift). */
 static inline uint8_t clip8(int32_t v) {
-    if (v >= ((int32_t)1 << PRECISION_BITS << 8)) return 255;
-    if (v <= 0) return 0;
-    return (uint8_t)(v >> PRECISION_BITS);
+    int32_t s = v >> PRECISION_BITS;
+    s = s < 0 ? 0 : s;
+    return (uint8_t)(s > 255 ? 255 : s);
+}
+
+/* RGB rows with a fixed number of taps KS (a constant after inlining: loops unroll). */
+static inline void horizontal_rgb_fixed(const uint8_t *in, uint8_t *out, int out_w,
+                                        const axis_coeffs *c, const int KS) {
+    for (int xx = 0; xx < out_w; xx++) {
+        const int32_t *k = c->kpad + (size_t)xx * KS;
+        const uint8_t *p = in + (size_t)c->start[xx] * 3;
+        int32_t s0 = HALF_ONE, s1 = HALF_ONE, s2 = HALF_ONE;
+        for (int t = 0; t < KS; t++) {
+            s0 += p[3 * t] * k[t];
+            s1 += p[3 * t + 1] * k[t];
+            s2 += p[3 * t + 2] * k[t];
+        }
+        out[3 * xx] = clip8(s0);
+        out[3 * xx + 1] = clip8(s1);
+        out[3 * xx + 2] = clip8(s2);
+    }
+}
+
+static inline void horizontal_grey_fixed(const uint8_t *in, uint8_t *out, int out_w,
+                                         const axis_coeffs *c, const int KS) {
+    for (int xx = 0; xx < out_w; xx++) {
+        const int32_t *k = c->kpad + (size_t)xx * KS;
+        const uint8_t *p = in + c->start[xx];
+        int32_t s = HALF_ONE;
+        for (int t = 0; t < KS; t++) s += p[t] * k[t];
+        out[xx] = clip8(s);
+    }
+}
+
+/* The hot loops compiled twice, for AVX2 (32-bit vector multiplies) and the baseline; the
+ * loader picks one at run time. Same integer arithmetic, so the same results. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define SM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SM_CLONES
+#endif
+
+SM_CLONES static void horizontal_rgb3(const uint8_t *in, uint8_t *out, int out_w,
+                                      const axis_coeffs *c) {
+    horizontal_rgb_fixed(in, out, out_w, c, 3);
+}
+
+SM_CLONES static void horizontal_rgb5(const uint8_t *in, uint8_t *out, int out_w,
+                                      const axis_coeffs *c) {
+    horizontal_rgb_fixed(in, out, out_w, c, 5);
 }
 
 /* One row, horizontally: out[xx][c] = clip8(sum_t in[xmin + t][c] * k[t]). */
 static void horizontal_row(const uint8_t *in, uint8_t *out, int out_w, int channels,
                            const axis_coeffs *c) {
     const int ks = c->ksize;
+    if (c->kpad && (ks == 3 || ks == 5) && (channels == 3 || channels == 1)) {
+        if (channels == 3 && ks == 3) horizontal_rgb3(in, out, out_w, c);
+        else if (channels == 3) horizontal_rgb5(in, out, out_w, c);
+        else if (ks == 3) horizontal_grey_fixed(in, out, out_w, c, 3);
+        else horizontal_grey_fixed(in, out, out_w, c, 5);
+        return;
+    }
     if (channels == 3) {
         for (int xx = 0; xx < out_w; xx++) {
             const int32_t *k = c->k + (size_t)xx * ks;
@@ -124,8 +214,29 @@ static void horizontal_row(const uint8_t *in, uint8_t *out, int out_w, int chann
     }
 }
 
+/* One output row from exactly KS input rows (padded weights): a single vectorizable pass. */
+static inline void vertical_row_fixed(const uint8_t *in, size_t stride, uint8_t *out,
+                                      size_t row_len, const int32_t *k, int start, const int KS) {
+    const uint8_t *r0 = in + (size_t)start * stride;
+    if (KS == 2) {
+        const uint8_t *r1 = r0 + stride;
+        const int32_t k0 = k[0], k1 = k[1];
+        for (size_t i = 0; i < row_len; i++) out[i] = clip8(HALF_ONE + r0[i] * k0 + r1[i] * k1);
+    } else {
+        const uint8_t *r1 = r0 + stride, *r2 = r1 + stride;
+        const int32_t k0 = k[0], k1 = k[1], k2 = k[2];
+        for (size_t i = 0; i < row_len; i++)
+            out[i] = clip8(HALF_ONE + r0[i] * k0 + r1[i] * k1 + r2[i] * k2);
+    }
+}
+
+SM_CLONES static void vertical_row3(const uint8_t *in, size_t stride, uint8_t *out,
+                                    size_t row_len, const int32_t *k, int start) {
+    vertical_row_fixed(in, stride, out, row_len, k, start, 3);
+}
+
 /* One output row, vertically: accumulate whole input rows times their weight (vectorizable). */
-static void vertical_row(const uint8_t *in, size_t stride, uint8_t *out, size_t row_len,
+SM_CLONES static void vertical_row(const uint8_t *in, size_t stride, uint8_t *out, size_t row_len,
                          const int32_t *k, int ymin, int n, int32_t *acc) {
     for (size_t i = 0; i < row_len; i++) acc[i] = HALF_ONE;
     for (int t = 0; t < n; t++) {
@@ -149,8 +260,9 @@ siamese_status sm_image_resize(const sm_image *src, int width, int height, sm_im
         memcpy(out->data, src->data, (size_t)width * (size_t)height * (size_t)ch);
         return SIAMESE_OK;
     }
-    axis_coeffs hc = {0, NULL, NULL}, vc = {0, NULL, NULL};
+    axis_coeffs hc = {0, NULL, NULL, NULL, NULL}, vc = {0, NULL, NULL, NULL, NULL};
     uint8_t *tmp = NULL;
+    size_t tmp_size = 0;
     int32_t *acc = NULL;
     st = axis_precompute(src->height, height, &vc, err);
     if (st == SIAMESE_OK) st = axis_precompute(src->width, width, &hc, err);
@@ -163,7 +275,8 @@ siamese_status sm_image_resize(const sm_image *src, int width, int height, sm_im
         yfirst = vc.bounds[0];
         int ylast = vc.bounds[2 * height - 2] + vc.bounds[2 * height - 1];
         size_t tstride = (size_t)width * ch;
-        tmp = malloc(tstride * (size_t)(ylast - yfirst));
+        tmp_size = tstride * (size_t)(ylast - yfirst);
+        tmp = sm_pixels_alloc(tmp_size);
         if (!tmp) {
             st = sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory for a resize buffer");
             goto done;
@@ -184,13 +297,24 @@ siamese_status sm_image_resize(const sm_image *src, int width, int height, sm_im
         st = sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory for a resize buffer");
         goto done;
     }
-    for (int yy = 0; yy < height; yy++)
-        vertical_row(vin, vstride, out->data + (size_t)yy * row_len, row_len,
-                     vc.k + (size_t)yy * vc.ksize, vc.bounds[2 * yy] - yfirst,
-                     vc.bounds[2 * yy + 1], acc);
+    /* upscaling uses at most 2 taps per output (3 with padding); the padded window may reach
+     * rows the horizontal pass skipped only if it starts before yfirst or ends at/after ylast,
+     * so the fixed path is taken only when the window stays inside the computed rows */
+    const int vrows = need_h ? vc.bounds[2 * height - 2] + vc.bounds[2 * height - 1] - yfirst
+                             : src->height;
+    for (int yy = 0; yy < height; yy++) {
+        uint8_t *dst = out->data + (size_t)yy * row_len;
+        const int ks = vc.ksize;
+        if (vc.kpad && ks == 3 && vc.start[yy] - yfirst >= 0 && vc.start[yy] - yfirst + ks <= vrows)
+            vertical_row3(vin, vstride, dst, row_len, vc.kpad + (size_t)yy * ks,
+                          vc.start[yy] - yfirst);
+        else
+            vertical_row(vin, vstride, dst, row_len, vc.k + (size_t)yy * ks,
+                         vc.bounds[2 * yy] - yfirst, vc.bounds[2 * yy + 1], acc);
+    }
 done:
     free(acc);
-    free(tmp);
+    sm_pixels_free(tmp, tmp_size);
     axis_free(&hc);
     axis_free(&vc);
     if (st != SIAMESE_OK) sm_image_free(out);

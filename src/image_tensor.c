@@ -11,17 +11,28 @@ siamese_status sm_image_to_tensor(const sm_image *image, const float *mean, cons
     for (int c = 0; c < c_count; c++) {
         if (std && std[c] == 0.0f) return SIAMESE_ERR_INVALID_ARG;
     }
+    /* per channel, the float of every byte value, computed with the same float operations
+     * torchvision uses (x / 255, then (x - mean) / std) */
+    float lut[4][256];
     for (int c = 0; c < c_count; c++) {
-        const uint8_t *in = image->data + c;
-        float *dst = out + (size_t)c * plane;
-        if (mean) {
-            /* torchvision: Normalize((x / 255 - mean) / std) applied after ToTensor */
-            const float m = mean[c], s = std[c];
-            for (size_t i = 0; i < plane; i++)
-                dst[i] = ((float)in[i * (size_t)c_count] / 255.0f - m) / s;
-        } else {
-            for (size_t i = 0; i < plane; i++) dst[i] = (float)in[i * (size_t)c_count] / 255.0f;
+        for (int v = 0; v < 256; v++) {
+            float x = (float)v / 255.0f;
+            lut[c][v] = mean ? (x - mean[c]) / std[c] : x;
         }
+    }
+    const uint8_t *in = image->data;
+    if (c_count == 3) {
+        float *r = out, *g = out + plane, *b = out + 2 * plane;
+        for (size_t i = 0; i < plane; i++) {
+            r[i] = lut[0][in[3 * i]];
+            g[i] = lut[1][in[3 * i + 1]];
+            b[i] = lut[2][in[3 * i + 2]];
+        }
+        return SIAMESE_OK;
+    }
+    for (int c = 0; c < c_count; c++) {
+        float *dst = out + (size_t)c * plane;
+        for (size_t i = 0; i < plane; i++) dst[i] = lut[c][in[i * (size_t)c_count + c]];
     }
     return SIAMESE_OK;
 }
