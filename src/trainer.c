@@ -190,6 +190,33 @@ static siamese_status forward_and_loss(siamese_trainer *t, int training, const f
     return SIAMESE_OK;
 }
 
+/* Under the Euclidean metric the loss depends on e1 - e2 only, so it does not change when a
+ * constant is added to both embeddings: the biases of the network's affine tail (the conv,
+ * flatten and linear layers after the last relu, pool or batchnorm) have an exact gradient of 0.
+ * PyTorch gets exactly 0 too (it runs the branches separately and d_e2 = -d_e1, so the two sums
+ * cancel bit for bit), and Adam then leaves those biases alone. One backward over 2n images sums
+ * the rows in another order and leaves rounding residue that Adam would blow up to steps of
+ * about lr, so the trainer sets those gradients to their exact value. */
+static void zero_invariant_bias_grads(siamese_trainer *t) {
+    const siamese_model *m = t->model;
+    if (m->metric != SIAMESE_METRIC_EUCLIDEAN) return;
+    const sm_param_table *table = sm_net_table(m->net);
+    float *grads = sm_net_grads(m->net);
+    int first_affine = m->arch.n_layers;
+    while (first_affine > 0) {
+        sm_layer_kind kind = m->arch.layers[first_affine - 1].kind;
+        if (kind != SM_LAYER_LINEAR && kind != SM_LAYER_CONV2D && kind != SM_LAYER_FLATTEN) break;
+        first_affine--;
+    }
+    for (int i = 0; i < table->n; i++) {
+        const sm_tensor_info *ti = &table->t[i];
+        size_t len = strlen(ti->name);
+        if (ti->layer >= first_affine && ti->role == SM_TENSOR_PARAM && len > 5 &&
+            strcmp(ti->name + len - 5, ".bias") == 0)
+            memset(grads + ti->offset, 0, ti->count * sizeof(float));
+    }
+}
+
 static siamese_status numeric_failure(siamese_trainer *t, const char *what) {
     restore_running_stats(t);
     return sm_fail(&t->err, SIAMESE_ERR_NUMERIC,
@@ -223,6 +250,7 @@ siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, co
     }
     if (!all_finite(sm_net_grads(net), sm_net_table(net)->n_params))
         return numeric_failure(t, "a gradient");
+    zero_invariant_bias_grads(t);
     sm_adam_step(&t->adam, sm_net_params(net), sm_net_grads(net));
     return SIAMESE_OK;
 }

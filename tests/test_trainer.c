@@ -197,3 +197,37 @@ Test(trainer, rejects_bad_arguments) {
     siamese_trainer_free(NULL);
     siamese_model_free(m);
 }
+
+/* Under the Euclidean metric the loss ignores a constant added to both embeddings, so the biases
+ * of the affine tail get an exact zero gradient (as in PyTorch) and Adam leaves them alone. */
+Test(trainer, euclidean_leaves_affine_tail_biases_alone) {
+    const char *arch = "conv(4,k=3) relu flatten linear(8) linear(3)";
+    siamese_metric metrics[2] = {SIAMESE_METRIC_EUCLIDEAN, SIAMESE_METRIC_COSINE};
+    for (int k = 0; k < 2; k++) {
+        siamese_model *m = tiny_model(arch, metrics[k]);
+        siamese_trainer *t = NULL;
+        cr_assert_eq(siamese_trainer_create(m, NULL, &t), SIAMESE_OK);
+        const sm_param_table *table = sm_net_table(m->net);
+        const sm_tensor_info *b1 = &table->t[sm_param_table_find(table, "fc1.bias")];
+        const sm_tensor_info *b2 = &table->t[sm_param_table_find(table, "fc2.bias")];
+        const sm_tensor_info *c1 = &table->t[sm_param_table_find(table, "cnn1.bias")];
+        float keep1[8], keep2[3], keepc[4];
+        float *params = sm_net_params(m->net);
+        memcpy(keep1, params + b1->offset, sizeof keep1);
+        memcpy(keep2, params + b2->offset, sizeof keep2);
+        memcpy(keepc, params + c1->offset, sizeof keepc);
+        enum { n = 6 };
+        float a[n * IMG], b[n * IMG], y[n], loss;
+        for (int step = 0; step < 3; step++) {
+            make_batch(a, b, y, n, (uint64_t)step + 40);
+            cr_assert_eq(siamese_trainer_step(t, a, b, y, n, &loss), SIAMESE_OK);
+        }
+        int tail_same = memcmp(keep1, params + b1->offset, sizeof keep1) == 0 &&
+                        memcmp(keep2, params + b2->offset, sizeof keep2) == 0;
+        cr_assert_eq(tail_same, k == 0, "%s: tail biases %s", siamese_metric_name(metrics[k]),
+                     tail_same ? "unchanged" : "moved");
+        cr_assert(memcmp(keepc, params + c1->offset, sizeof keepc) != 0, "conv bias must train");
+        siamese_trainer_free(t);
+        siamese_model_free(m);
+    }
+}
