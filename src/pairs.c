@@ -1,5 +1,6 @@
 /* Pair samplers: the recipe's (k similar + k dissimilar per class) and online (fresh balanced
  * pairs every epoch), both drawn only from the run's seed. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,6 +180,11 @@ siamese_status siamese_pairs_recipe(siamese_dataset *ds, const siamese_split *sp
         return st;
     }
     size_t per_list = (size_t)g.n_usable * (size_t)per_class;
+    if (per_list > INT_MAX / 2) {
+        groups_free(&g);
+        return sm_fail(&ds->err, SIAMESE_ERR_LIMIT, "%d classes x %d pairs is too many pairs",
+                       g.n_usable, per_class);
+    }
     siamese_pair *pairs = malloc(2 * per_list * sizeof *pairs);
     siamese_pair *dissimilar = malloc(per_list * sizeof *dissimilar);
     int *scratch = malloc((size_t)(ds->n_images + 1) * sizeof *scratch);
