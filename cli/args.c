@@ -29,14 +29,12 @@ void cli_print_help(const cli_spec *spec) {
            spec->description);
     for (int i = 0; i < spec->n_options; i++) {
         const cli_option *o = &spec->options[i];
-        char left[64];
+        char left[64], flag[8] = "    ";
+        if (o->short_name) snprintf(flag, sizeof flag, "-%c, ", o->short_name);
         if (o->kind == CLI_OPT_FLAG)
-            snprintf(left, sizeof left, "%s%c%s--%s", o->short_name ? "-" : "",
-                     o->short_name ? o->short_name : ' ', o->short_name ? ", " : " ", o->name);
+            snprintf(left, sizeof left, "%s--%s", flag, o->name);
         else
-            snprintf(left, sizeof left, "%s%c%s--%s %s", o->short_name ? "-" : "",
-                     o->short_name ? o->short_name : ' ', o->short_name ? ", " : " ", o->name,
-                     o->metavar ? o->metavar : "VALUE");
+            snprintf(left, sizeof left, "%s--%s %s", flag, o->name, o->metavar ? o->metavar : "VALUE");
         printf("  %-28s %s", left, o->help);
         print_default(o);
         printf("\n");

@@ -103,7 +103,7 @@ int cli_train(int argc, char **argv) {
         "examples:\n"
         "  siamese train Images/ -o runs/dogs\n"
         "  siamese train /usr/share/datasets/fashion-mnist --arch mnist --sampler online \\\n"
-        "      --split classes --epochs 3 -o runs/fashion\n"
+        "      --split images --epochs 3 -o runs/fashion\n"
         "  siamese train --resume runs/dogs"};
     const char *positional[1];
     int n_positional;
