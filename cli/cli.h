@@ -12,7 +12,6 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } cli_command;
 
-int cli_smoke(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_pairs(int argc, char **argv);
 

@@ -7,7 +7,6 @@
 
 static const cli_command commands[] = {
     {"train", "train a Siamese network on a dataset (or resume a run)", cli_train},
-    {"smoke", "train a few steps on random data (engine smoke test)", cli_smoke},
     {"pairs", "write the recipe's pairs of a dataset as a manifest or folder tree", cli_pairs},
 };
 
