@@ -110,20 +110,25 @@ static siamese_status make_split(train_run *run, int resuming) {
     return st == SIAMESE_OK ? st : dataset_error(run, st);
 }
 
+siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split *split,
+                                   const siamese_train_params *p, int side, int epoch,
+                                   siamese_pairs *out) {
+    if (siamese_split_get_kind(split) == SIAMESE_SPLIT_PAIRS ||
+        siamese_dataset_class_count(dataset) == 0)
+        return siamese_split_pairs(split, side, out);
+    if (!strcmp(p->sampler, "online")) {
+        int count = side == 0 ? p->pairs_per_epoch : (p->pairs_per_epoch + 4) / 5;
+        return siamese_pairs_online(dataset, split, side, count, p->seed ^ SEED_PAIRS,
+                                    side == 0 ? epoch : 0, out);
+    }
+    return siamese_pairs_recipe(dataset, split, side, p->per_class,
+                                p->seed ^ SEED_PAIRS ^ (uint64_t)side, out);
+}
+
 /* Pairs of one side for one epoch (fixed pairs ignore the epoch). */
 static siamese_status side_pairs(train_run *run, int side, int epoch, siamese_pairs *out) {
-    const siamese_train_params *p = &run->config.params;
-    siamese_status st;
-    if (siamese_split_get_kind(run->split) == SIAMESE_SPLIT_PAIRS ||
-        siamese_dataset_class_count(run->dataset) == 0)
-        st = siamese_split_pairs(run->split, side, out);
-    else if (!strcmp(p->sampler, "online")) {
-        int count = side == 0 ? p->pairs_per_epoch : (p->pairs_per_epoch + 4) / 5;
-        st = siamese_pairs_online(run->dataset, run->split, side, count, p->seed ^ SEED_PAIRS,
-                                  side == 0 ? epoch : 0, out);
-    } else
-        st = siamese_pairs_recipe(run->dataset, run->split, side, p->per_class,
-                                  p->seed ^ SEED_PAIRS ^ (uint64_t)side, out);
+    siamese_status st = sm_train_side_pairs(run->dataset, run->split, &run->config.params, side,
+                                            epoch, out);
     return st == SIAMESE_OK ? st : dataset_error(run, st);
 }
 

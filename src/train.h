@@ -27,6 +27,14 @@ siamese_status sm_train_config_init(sm_train_config *config, const char *data_pa
 siamese_status sm_train_config_save(const sm_train_config *config, const char *path, sm_err *err);
 siamese_status sm_train_config_load(sm_train_config *config, const char *path, sm_err *err);
 
+/* The pairs a run with settings p uses on one side of split in epoch (fixed pairs and the test
+ * side ignore the epoch): the split's own pairs for pairs splits and pair datasets, else pairs
+ * sampled on that side as p's sampler says. Errors are kept in the dataset's message. Lets
+ * 'siamese test' find a finished run's test pairs again. */
+siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split *split,
+                                   const siamese_train_params *p, int side, int epoch,
+                                   siamese_pairs *out);
+
 /* Where a run stands: saved in checkpoints. */
 typedef struct sm_train_state {
     int epoch;         /* the epoch in progress (or next to start) */
