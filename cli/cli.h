@@ -14,5 +14,7 @@ typedef struct cli_command {
 
 int cli_train(int argc, char **argv);
 int cli_pairs(int argc, char **argv);
+int cli_test(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 
 #endif

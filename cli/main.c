@@ -8,6 +8,8 @@
 static const cli_command commands[] = {
     {"train", "train a Siamese network on a dataset (or resume a run)", cli_train},
     {"pairs", "write the recipe's pairs of a dataset as a manifest or folder tree", cli_pairs},
+    {"test", "the recipe's visual check: the first test image against the next five", cli_test},
+    {"compare", "dissimilarity of two images, or of every pair in a manifest", cli_compare},
 };
 
 static void print_usage(FILE *out) {

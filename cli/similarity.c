@@ -1,0 +1,89 @@
+/* Helpers shared by 'siamese test' and 'siamese compare' (see similarity.h). */
+#include "similarity.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "model.h"
+
+int cli_open_model(const char *command, const char *path, int threads, siamese_model **out) {
+    siamese_model *model = NULL;
+    siamese_status st = siamese_model_load(path, &model);
+    if (st != SIAMESE_OK) {
+        const char *msg = model ? siamese_model_errmsg(model) : "";
+        if (*msg)
+            fprintf(stderr, "siamese %s: %s\n", command, msg);
+        else
+            fprintf(stderr, "siamese %s: %s: %s\n", command, path, siamese_status_str(st));
+        siamese_model_free(model);
+        *out = NULL;
+        return 0;
+    }
+    if (threads > 0) siamese_model_set_threads(model, threads);
+    *out = model;
+    return 1;
+}
+
+siamese_image_options cli_model_image_options(const siamese_model *model) {
+    siamese_image_options o = siamese_image_default_options();
+    o.channels = siamese_model_channels(model);
+    o.height = siamese_model_height(model);
+    o.width = siamese_model_width(model);
+    o.fast_jpeg = 0;
+    return o;
+}
+
+size_t cli_model_image_floats(const siamese_model *model) {
+    return (size_t)siamese_model_channels(model) * (size_t)siamese_model_height(model) *
+           (size_t)siamese_model_width(model);
+}
+
+float *cli_alloc_tensors(const siamese_model *model, size_t n) {
+    size_t per = cli_model_image_floats(model);
+    if (n == 0 || per == 0 || n > SIZE_MAX / sizeof(float) / per) return NULL;
+    return malloc(n * per * sizeof(float));
+}
+
+int cli_embed(const char *command, siamese_model *model, const float *images, int n, float **out) {
+    size_t dim = (size_t)siamese_model_embedding_dim(model);
+    float *emb = n > 0 && dim > 0 && (size_t)n <= SIZE_MAX / sizeof(float) / dim
+                     ? malloc((size_t)n * dim * sizeof(float))
+                     : NULL;
+    if (!emb) {
+        fprintf(stderr, "siamese %s: out of memory for %d embeddings\n", command, n);
+        return 0;
+    }
+    siamese_status st = siamese_model_embed(model, images, n, emb);
+    if (st != SIAMESE_OK) {
+        fprintf(stderr, "siamese %s: embedding failed: %s\n", command,
+                *siamese_model_errmsg(model) ? siamese_model_errmsg(model) : siamese_status_str(st));
+        free(emb);
+        return 0;
+    }
+    *out = emb;
+    return 1;
+}
+
+const char *cli_verdict(double distance, double threshold) {
+    if (!(threshold >= 0)) return NULL;
+    return distance <= threshold ? "similar" : "dissimilar";
+}
+
+void cli_json_string(FILE *out, const char *text) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
