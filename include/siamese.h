@@ -101,6 +101,8 @@ siamese_metric siamese_model_metric(const siamese_model *model);
 /* The decision threshold stored with the model, or a negative value when it has none. */
 float siamese_model_threshold(const siamese_model *model);
 void siamese_model_set_threshold(siamese_model *model, float threshold);
+/* Threads used by this model's computations (0 = all cores). */
+void siamese_model_set_threads(siamese_model *model, int threads);
 
 /* Embeds n images, images: [n, channels, height, width] floats, out: [n, embedding_dim]. */
 siamese_status siamese_model_embed(siamese_model *model, const float *images, int n, float *out);

@@ -34,9 +34,6 @@ siamese_model *sm_model_error_handle(const sm_err *err);
 /* Sets OpenMP's thread count to model->threads when that is > 0 (0 leaves all cores). */
 void sm_model_apply_threads(const siamese_model *model);
 
-/* The number of threads embedding and training use (0 = all cores); applied right away. */
-void siamese_model_set_threads(siamese_model *model, int threads);
-
 /* Writes the model's tensors and metadata followed by extra tensors and metadata (checkpoints
  * add the optimizer state), atomically. */
 siamese_status sm_model_save_with(siamese_model *model, const char *path,
