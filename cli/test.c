@@ -21,6 +21,7 @@ typedef struct test_args {
     uint64_t seed;
     int json;
     int threads;
+    int no_split;
 } test_args;
 
 /* What the check shows: x0 (first image of the first usable test pair) and, for row i, x1 = the
@@ -82,15 +83,25 @@ static int find_test_pairs(siamese_dataset *ds, const char *model_path, const te
     beside(model_path, "config.json", config_path, sizeof config_path);
     if (a->split) snprintf(split_path, sizeof split_path, "%s", a->split);
     siamese_status st;
-    if (!a->split && !file_exists(split_path)) {
+    if (!a->split && (a->no_split || !file_exists(split_path))) {
         st = siamese_pairs_recipe(ds, NULL, 0, 3, a->seed, pairs);
         if (st != SIAMESE_OK) return dataset_fail(ds, st);
-        snprintf(source, source_size, "all pairs of the dataset (recipe, seed %llu), %d pairs",
-                 (unsigned long long)a->seed, pairs->count);
+        if (siamese_dataset_class_count(ds) > 0)
+            snprintf(source, source_size, "all pairs of the dataset (recipe, seed %llu), %d pairs",
+                     (unsigned long long)a->seed, pairs->count);
+        else
+            snprintf(source, source_size, "all pairs of the dataset (its own), %d pairs",
+                     pairs->count);
         return CLI_EXIT_OK;
     }
     st = siamese_split_load(ds, split_path, split);
-    if (st != SIAMESE_OK) return dataset_fail(ds, st);
+    if (st != SIAMESE_OK) {
+        dataset_fail(ds, st);
+        if (!a->split)
+            fprintf(stderr, "siamese test: (the split beside the model belongs to its training "
+                            "data; --no-split uses all pairs of DATA instead)\n");
+        return CLI_EXIT_FAIL;
+    }
     const char *drawn = "recorded in the split";
     if (siamese_split_pairs(*split, 1, pairs) != SIAMESE_OK) {
         sm_train_config config;
@@ -316,10 +327,12 @@ static int run_test(const char *model_path, const char *data, const test_args *a
 }
 
 int cli_test(int argc, char **argv) {
-    test_args a = {NULL, "test_pairs.png", 5, 0, 0, 0};
+    test_args a = {NULL, "test_pairs.png", 5, 0, 0, 0, 0};
     const cli_option options[] = {
         {"split", 0, CLI_OPT_STRING, &a.split, "FILE",
          "split record whose test side to use (default: split.json beside MODEL, if any)"},
+        {"no-split", 0, CLI_OPT_FLAG, &a.no_split, NULL,
+         "ignore split.json beside MODEL: use all pairs of DATA"},
         {"count", 'n', CLI_OPT_INT, &a.count, "N", "images compared with the first one"},
         {"png", 'o', CLI_OPT_STRING, &a.png, "FILE", "picture of the pairs to write"},
         {"seed", 's', CLI_OPT_U64, &a.seed, "N",
@@ -338,9 +351,9 @@ int cli_test(int argc, char **argv) {
         "Test pairs: the test side of the split recorded beside MODEL (split.json, or --split),\n"
         "in its order; when the split holds no pairs (images or classes splits), they are drawn\n"
         "again exactly as the training run drew them (config.json beside MODEL), else by the\n"
-        "recipe (3 + 3 per class) from --seed. Without a split: all pairs of DATA as the recipe\n"
-        "draws them from --seed. Pairs with an image that does not decode are skipped with a\n"
-        "warning, as the training loader does.\n\n"
+        "recipe (3 + 3 per class) from --seed. Without a split (or with --no-split): all pairs\n"
+        "of DATA as the recipe draws them from --seed. Pairs with an image that does not decode\n"
+        "are skipped with a warning, as the training loader does.\n\n"
         "Images are decoded and resized to the model's input (Pillow-exact), embedded, and\n"
         "compared with the model's metric. Prints a table (dissimilarity with 2 decimals as the\n"
         "tutorial; --json gives 9 digits) with a verdict when the model carries a threshold\n"

@@ -85,6 +85,25 @@ grep -q "all pairs of the dataset" "$tmp/out" || fail "bare model: source line: 
 expect 0 "$cli" test bare/model.safetensors "$data" --split run/split.json -o bare.png
 grep -q "run/split.json" "$tmp/out" || fail "--split was not used"
 
+# the run's split does not fit other data: exit 1 with a hint; --no-split uses all pairs of DATA
+other=$tmp/other
+for c in 12 13 14; do
+    mkdir -p "$other/s$c" && ln -s "$att/s$c"/*.pgm "$other/s$c/" || { echo "FAIL: cannot link $att/s$c" >&2; exit 1; }
+done
+expect 1 "$cli" test "$model" "$other" -o other.png
+grep_err "split.json"
+grep_err "no-split"
+expect 0 "$cli" test "$model" "$other" --no-split -o other.png
+[ "$(rows)" -eq 5 ] || fail "--no-split: want 5 rows, got $(rows)"
+
+# a test pair whose image does not decode is skipped with a warning naming it (as the loader does)
+x0=$(grep -E '^ +1  ' "$tmp/out" | awk '{print $2}')
+rm "$other/$x0" && head -c 100 "$att/$x0" >"$other/$x0"
+expect 0 "$cli" test "$model" "$other" --no-split -o other.png
+grep_err "$x0"
+[ "$(rows)" -eq 5 ] || fail "with a corrupt image: want 5 rows, got $(rows)"
+grep -E '^ +1  ' "$tmp/out" | awk '{print $2}' | grep -qx "$x0" && fail "the corrupt image is still x0"
+
 # compare: an image with itself is ~0; another image; the picture; metrics and thresholds
 a=$data/s1/1.pgm b=$data/s2/1.pgm
 expect 0 "$cli" compare "$model" "$a" "$a"
