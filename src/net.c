@@ -241,7 +241,7 @@ static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err)
     }
     if (st == SIAMESE_OK) st = build_io(net, &b, 0, &v);
     if (st == SIAMESE_OK) return sm_builder_finish(&b);
-    sm_seq_free(&b.bwd_tmp);
+    sm_builder_abort(&b);
     return st;
 }
 

@@ -568,3 +568,29 @@ Test(net_vs_ref, bad_calls_fail_cleanly)
     sm_net_free(net);
     sm_net_free(NULL);
 }
+
+/* A plan that cannot be built (batchnorm training on one value per channel) fails with a
+ * message naming the layer, and the engine keeps working for other batch sizes. */
+Test(net_vs_ref, failed_plan_leaves_engine_usable)
+{
+    sm_shape in = {2, 1, 1};
+    int n = 3;
+    sm_net *net = make_net("linear(4) relu batchnorm linear(2)", in, n, 96);
+    float x[6], emb[6], demb[6];
+    tu_fill_uniform(x, 6, -1.0f, 1.0f, 97);
+    tu_fill_uniform(demb, 6, -1.0f, 1.0f, 98);
+    sm_err err;
+    sm_err_clear(&err);
+    cr_expect_eq(sm_net_forward(net, x, 1, 1, emb, &err), SIAMESE_ERR_SHAPE);
+    cr_expect(strstr(err.msg, "bn1") != NULL, "message names the layer: %s", err.msg);
+    refnet r;
+    refnet_init(&r, net);
+    double fe, be;
+    check_train_step(net, &r, n, 99, "after a failed plan", &fe, &be);
+    cr_assert_eq(sm_net_forward(net, x, 1, 0, emb, &err), SIAMESE_OK, "%s", err.msg);
+    ref_forward(&r, x, 1, 0);
+    double e = rel_err(emb, r.act[sm_net_arch(net)->n_layers], 2);
+    cr_expect_leq(e, TOL, "inference with one image relative error %.3g", e);
+    refnet_free(&r);
+    sm_net_free(net);
+}

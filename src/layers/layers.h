@@ -136,7 +136,7 @@ typedef struct sm_builder {
     sm_seq bwd_tmp;           /* backward steps in build order */
     int group_start[SM_MAX_GROUPS];
     int n_groups;
-    size_t scratch_need;
+    int n_bind_at_start[8];   /* arena bindings before this plan, restored on failure */
     sm_err *err;
 } sm_builder;
 
@@ -148,6 +148,8 @@ void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_
                      sm_err *err);
 /* Puts the backward groups in running order and sizes and binds every region. */
 siamese_status sm_builder_finish(sm_builder *b);
+/* After a failed build: forgets the plan's bindings (its memories are about to be destroyed). */
+void sm_builder_abort(sm_builder *b);
 /* A step running pd's primitive (created here, owned by the plan) with args; binds the pd's
  * scratchpad (user mode) when it has one. The caller keeps and destroys pd. */
 siamese_status sm_builder_step(sm_builder *b, int backward, dnnl_primitive_desc_t pd,

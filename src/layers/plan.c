@@ -78,6 +78,15 @@ void sm_plan_free(sm_plan *plan)
 
 /* ---- builder ---- */
 
+#define SM_N_ARENAS 8
+
+static void all_arenas(sm_arenas *a, sm_arena *out[SM_N_ARENAS])
+{
+    sm_arena *all[SM_N_ARENAS] = {&a->act,  &a->diff[0],   &a->diff[1],    &a->ping[0],
+                                  &a->ping[1], &a->infer_misc, &a->transient, &a->scratch};
+    memcpy(out, all, sizeof all);
+}
+
 void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_plan *plan,
                      sm_err *err)
 {
@@ -88,6 +97,17 @@ void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_
     b->n = plan->n;
     b->training = plan->training;
     b->err = err;
+    sm_arena *all[SM_N_ARENAS];
+    all_arenas(arenas, all);
+    for (int i = 0; i < SM_N_ARENAS; i++) b->n_bind_at_start[i] = all[i]->n_bind;
+}
+
+void sm_builder_abort(sm_builder *b)
+{
+    sm_seq_free(&b->bwd_tmp);
+    sm_arena *all[SM_N_ARENAS];
+    all_arenas(b->arenas, all);
+    for (int i = 0; i < SM_N_ARENAS; i++) all[i]->n_bind = b->n_bind_at_start[i];
 }
 
 siamese_status sm_builder_begin_group(sm_builder *b)
@@ -107,14 +127,19 @@ siamese_status sm_builder_finish(sm_builder *b)
         for (int i = b->group_start[g]; i < end && st == SIAMESE_OK; i++)
             st = sm_seq_push(&b->plan->bwd, &b->bwd_tmp.v[i], b->err);
     }
+    if (st != SIAMESE_OK) {
+        sm_builder_abort(b);
+        return st;
+    }
     sm_seq_free(&b->bwd_tmp);
-    if (st != SIAMESE_OK) return st;
-    sm_arenas *a = b->arenas;
-    sm_arena *all[] = {&a->act, &a->diff[0], &a->diff[1], &a->ping[0], &a->ping[1],
-                       &a->infer_misc, &a->transient, &a->scratch};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    sm_arena *all[SM_N_ARENAS];
+    all_arenas(b->arenas, all);
+    for (int i = 0; i < SM_N_ARENAS; i++) {
         st = sm_arena_commit(all[i], b->err);
-        if (st != SIAMESE_OK) return st;
+        if (st != SIAMESE_OK) {
+            sm_builder_abort(b);
+            return st;
+        }
     }
     return SIAMESE_OK;
 }
