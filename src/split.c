@@ -124,21 +124,49 @@ static void assign_sides(signed char *side, int *items, int n, double fraction, 
     for (int i = 0; i < n; i++) side[items[i]] = (signed char)(i >= train);
 }
 
+/* Image indices grouped by class (class order, image order within a class; images without a
+ * class last), with start[k] .. start[k + 1] the k-th group (the last group holds the
+ * classless ones). IDX images come in file order, so grouping cannot rely on adjacency. */
+static int *images_by_class(const siamese_dataset *ds, int *start) {
+    int groups = ds->n_classes + 1;
+    int *items = malloc((ds->n_images ? (size_t)ds->n_images : 1) * sizeof *items);
+    if (!items) return NULL;
+    for (int k = 0; k <= groups; k++) start[k] = 0;
+    for (int i = 0; i < ds->n_images; i++) {
+        int c = ds->images[i].class_id;
+        start[(c < 0 ? ds->n_classes : c) + 1]++;
+    }
+    for (int k = 0; k < groups; k++) start[k + 1] += start[k];
+    int *fill = malloc((size_t)groups * sizeof *fill);
+    if (!fill) {
+        free(items);
+        return NULL;
+    }
+    memcpy(fill, start, (size_t)groups * sizeof *fill);
+    for (int i = 0; i < ds->n_images; i++) {
+        int c = ds->images[i].class_id;
+        items[fill[c < 0 ? ds->n_classes : c]++] = i;
+    }
+    free(fill);
+    return items;
+}
+
 /* Images split per class (every class on both sides when it has enough images), or over all
- * images when the dataset has no classes. Images are sorted by class, so classes are runs. */
+ * images when the dataset has no classes. */
 static siamese_status split_over_images(siamese_split *s, sm_rng *rng) {
     siamese_dataset *ds = s->ds;
-    int *items = identity(ds->n_images);
-    if (!items) return SIAMESE_ERR_NOMEM;
-    int begin = 0;
-    while (begin < ds->n_images) {
-        int end = begin + 1;
-        while (end < ds->n_images && ds->images[end].class_id == ds->images[begin].class_id) end++;
-        if (ds->images[begin].class_id < 0) end = ds->n_images;
-        assign_sides(s->image_side, items + begin, end - begin, s->train_fraction, rng);
-        begin = end;
+    int *start = malloc(((size_t)ds->n_classes + 2) * sizeof *start);
+    int *items = start ? images_by_class(ds, start) : NULL;
+    if (!items) {
+        free(start);
+        return SIAMESE_ERR_NOMEM;
     }
+    for (int k = 0; k <= ds->n_classes; k++)
+        if (start[k + 1] > start[k])
+            assign_sides(s->image_side, items + start[k], start[k + 1] - start[k],
+                         s->train_fraction, rng);
     free(items);
+    free(start);
     return SIAMESE_OK;
 }
 

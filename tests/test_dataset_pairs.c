@@ -346,3 +346,20 @@ Test(pairs, manifest_split_by_images_and_writers) {
     siamese_dataset_free(m);
     siamese_pairs_free(&p);
 }
+
+/* IDX images come in file order with interleaved labels: the split must still be per class. */
+Test(pairs, image_split_of_interleaved_idx_classes_is_per_class) {
+    char *dir = tu_make_temp_dir();
+    df_write_idx_part(dir, "train", 100, 4, 4, 5, 0); /* labels 0,1,2,3,4,0,1,... */
+    siamese_dataset *idx = df_open(dir, NULL, SIAMESE_OK);
+    siamese_split *s = NULL;
+    cr_assert_eq(siamese_split_create(idx, SIAMESE_SPLIT_IMAGES, NULL, 0.8, 3, &s), SIAMESE_OK);
+    int train_per_class[5] = {0};
+    for (int i = 0; i < siamese_dataset_image_count(idx); i++)
+        if (siamese_split_image_side(s, i) == 0) train_per_class[siamese_dataset_image_class(idx, i)]++;
+    for (int c = 0; c < 5; c++) cr_assert_eq(train_per_class[c], 16, "class %d: %d", c, train_per_class[c]);
+    siamese_split_free(s);
+    siamese_dataset_free(idx);
+    tu_rmtree(dir);
+    free(dir);
+}
