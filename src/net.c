@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "layers/layers.h"
@@ -131,10 +132,7 @@ void sm_net_free(sm_net *net)
     if (!net) return;
     for (int i = 0; i < net->n_plans; i++) sm_plan_free(net->plans[i]);
     free(net->plans);
-    sm_arena *all[] = {&net->arenas.act, &net->arenas.diff[0], &net->arenas.diff[1],
-                       &net->arenas.ping[0], &net->arenas.ping[1], &net->arenas.infer_misc,
-                       &net->arenas.transient, &net->arenas.scratch};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sm_arena_free(all[i]);
+    sm_arenas_free(&net->arenas);
     if (net->stream) dnnl_stream_destroy(net->stream);
     if (net->engine) dnnl_engine_destroy(net->engine);
     free(net->params);
@@ -245,12 +243,29 @@ static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err)
     return st;
 }
 
+/* Forgets plan i (its primitives were made for another thread count). */
+static void drop_plan(sm_net *net, int i)
+{
+    sm_plan *plan = net->plans[i];
+    if (net->last_train == plan) net->last_train = NULL;
+    sm_arenas_forget(&net->arenas, plan);
+    sm_plan_free(plan);
+    net->plans[i] = net->plans[--net->n_plans];
+}
+
+/* The plan for (n, mode), built on first use. oneDNN's kernels keep the thread count they
+ * were created for, so a plan made before omp_set_num_threads() changed it is rebuilt. */
 static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, sm_err *err)
 {
+    int threads = omp_get_max_threads();
     for (int i = 0; i < net->n_plans; i++) {
         if (net->plans[i]->n == n && net->plans[i]->training == training) {
-            *out = net->plans[i];
-            return SIAMESE_OK;
+            if (net->plans[i]->threads == threads) {
+                *out = net->plans[i];
+                return SIAMESE_OK;
+            }
+            drop_plan(net, i);
+            break;
         }
     }
     if (net->n_plans == net->cap_plans) {
@@ -264,6 +279,7 @@ static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, 
     if (!plan) return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for a plan");
     plan->n = n;
     plan->training = training;
+    plan->threads = threads;
     siamese_status st = build_plan(net, plan, err);
     if (st != SIAMESE_OK) {
         sm_plan_free(plan);

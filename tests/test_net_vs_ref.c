@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,6 +503,25 @@ Test(net_vs_ref, batch_sizes_share_one_engine)
     refnet_free(&r);
     sm_net_free(net);
     report("several batch sizes", &log);
+}
+
+/* Changing the OpenMP thread count between steps rebuilds the plans for it; results stay
+ * right. */
+Test(net_vs_ref, thread_count_change)
+{
+    int threads = omp_get_max_threads();
+    sm_net *net = make_net("conv(20,k=3,s=2) relu maxpool(2) linear(5)", (sm_shape){3, 17, 15}, 4,
+                           110);
+    refnet r;
+    refnet_init(&r, net);
+    double fe, be;
+    check_train_step(net, &r, 4, 111, "default threads", &fe, &be);
+    omp_set_num_threads(1);
+    check_train_step(net, &r, 4, 112, "one thread", &fe, &be);
+    omp_set_num_threads(threads);
+    check_train_step(net, &r, 4, 113, "threads restored", &fe, &be);
+    refnet_free(&r);
+    sm_net_free(net);
 }
 
 /* Inference and training forwards give the same embeddings when no layer depends on mode. */

@@ -73,7 +73,8 @@ size_t sm_arena_reserve(sm_arena *a, size_t *cursor, size_t bytes)
     return off;
 }
 
-siamese_status sm_arena_bind(sm_arena *a, dnnl_memory_t mem, size_t offset, sm_err *err)
+siamese_status sm_arena_bind(sm_arena *a, dnnl_memory_t mem, size_t offset, const void *owner,
+                             sm_err *err)
 {
     if (a->n_bind == a->cap_bind) {
         int cap = a->cap_bind ? a->cap_bind * 2 : 32;
@@ -84,8 +85,17 @@ siamese_status sm_arena_bind(sm_arena *a, dnnl_memory_t mem, size_t offset, sm_e
     }
     a->bind[a->n_bind].mem = mem;
     a->bind[a->n_bind].offset = offset;
+    a->bind[a->n_bind].owner = owner;
     a->n_bind++;
     return SIAMESE_OK;
+}
+
+void sm_arena_forget(sm_arena *a, const void *owner)
+{
+    int k = 0;
+    for (int i = 0; i < a->n_bind; i++)
+        if (a->bind[i].owner != owner) a->bind[k++] = a->bind[i];
+    a->n_bind = k;
 }
 
 siamese_status sm_arena_commit(sm_arena *a, sm_err *err)

@@ -33,6 +33,7 @@ int64_t sm_md_elems(const dnnl_memory_desc_t *md);
 typedef struct sm_binding {
     dnnl_memory_t mem;
     size_t offset;
+    const void *owner; /* the plan the memory belongs to */
 } sm_binding;
 
 typedef struct sm_arena {
@@ -45,7 +46,10 @@ typedef struct sm_arena {
 
 /* Reserves bytes at *cursor (64-byte aligned); returns the offset and advances the cursor. */
 size_t sm_arena_reserve(sm_arena *a, size_t *cursor, size_t bytes);
-siamese_status sm_arena_bind(sm_arena *a, dnnl_memory_t mem, size_t offset, sm_err *err);
+siamese_status sm_arena_bind(sm_arena *a, dnnl_memory_t mem, size_t offset, const void *owner,
+                             sm_err *err);
+/* Drops every binding of owner (its memories are about to be destroyed). */
+void sm_arena_forget(sm_arena *a, const void *owner);
 siamese_status sm_arena_commit(sm_arena *a, sm_err *err);
 void sm_arena_free(sm_arena *a);
 
@@ -85,6 +89,7 @@ typedef struct sm_owned {
 typedef struct sm_plan {
     int n;
     int training;
+    int threads;              /* omp_get_max_threads() when the primitives were created */
     sm_seq fwd;
     sm_seq bwd;
     sm_owned own;
@@ -136,7 +141,6 @@ typedef struct sm_builder {
     sm_seq bwd_tmp;           /* backward steps in build order */
     int group_start[SM_MAX_GROUPS];
     int n_groups;
-    int n_bind_at_start[8];   /* arena bindings before this plan, restored on failure */
     sm_err *err;
 } sm_builder;
 
@@ -150,6 +154,10 @@ void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_
 siamese_status sm_builder_finish(sm_builder *b);
 /* After a failed build: forgets the plan's bindings (its memories are about to be destroyed). */
 void sm_builder_abort(sm_builder *b);
+/* Forgets plan's bindings in every region; call before sm_plan_free of a built plan. */
+void sm_arenas_forget(sm_arenas *arenas, const sm_plan *plan);
+/* Frees every region. */
+void sm_arenas_free(sm_arenas *arenas);
 /* A step running pd's primitive (created here, owned by the plan) with args; binds the pd's
  * scratchpad (user mode) when it has one. The caller keeps and destroys pd. */
 siamese_status sm_builder_step(sm_builder *b, int backward, dnnl_primitive_desc_t pd,

@@ -97,17 +97,26 @@ void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_
     b->n = plan->n;
     b->training = plan->training;
     b->err = err;
+}
+
+void sm_arenas_forget(sm_arenas *arenas, const sm_plan *plan)
+{
     sm_arena *all[SM_N_ARENAS];
     all_arenas(arenas, all);
-    for (int i = 0; i < SM_N_ARENAS; i++) b->n_bind_at_start[i] = all[i]->n_bind;
+    for (int i = 0; i < SM_N_ARENAS; i++) sm_arena_forget(all[i], plan);
+}
+
+void sm_arenas_free(sm_arenas *arenas)
+{
+    sm_arena *all[SM_N_ARENAS];
+    all_arenas(arenas, all);
+    for (int i = 0; i < SM_N_ARENAS; i++) sm_arena_free(all[i]);
 }
 
 void sm_builder_abort(sm_builder *b)
 {
     sm_seq_free(&b->bwd_tmp);
-    sm_arena *all[SM_N_ARENAS];
-    all_arenas(b->arenas, all);
-    for (int i = 0; i < SM_N_ARENAS; i++) all[i]->n_bind = b->n_bind_at_start[i];
+    sm_arenas_forget(b->arenas, b->plan);
 }
 
 siamese_status sm_builder_begin_group(sm_builder *b)
@@ -194,7 +203,7 @@ static siamese_status placed(sm_builder *b, sm_arena *a, size_t offset,
 {
     siamese_status st = sm_builder_external(b, md, NULL, mem);
     if (st != SIAMESE_OK) return st;
-    return sm_arena_bind(a, *mem, offset, b->err);
+    return sm_arena_bind(a, *mem, offset, b->plan, b->err);
 }
 
 static siamese_status reserved(sm_builder *b, sm_arena *a, size_t *cursor,
