@@ -209,7 +209,6 @@ static siamese_status build_io(sm_net *net, sm_builder *b, int first, const sm_v
     for (int k = 0; k < v->md.ndims; k++) dims[k] = v->md.dims[k];
     dnnl_memory_desc_t md;
     sm_md_plain(&md, v->md.ndims, dims);
-    plan->emb_elems = sm_md_elems(&md);
     siamese_status st = sm_builder_external(b, &md, NULL, &plan->user_emb);
     if (st == SIAMESE_OK) st = sm_builder_reorder(b, 0, v->mem, plan->user_emb, 0);
     if (st == SIAMESE_OK && b->training && v->diff) {

@@ -365,6 +365,16 @@ Test(net_vs_ref, conv_relu_fused)
     report("conv2d+relu (fused)", &log);
 }
 
+/* Weight gradients big enough to be accumulated by a oneDNN reorder with a sum post-op (the
+ * small ones are summed on the host). */
+Test(net_vs_ref, large_weight_gradients)
+{
+    err_log log = {0};
+    run_case("conv(32,k=3,p=1) relu conv(64,k=3) relu conv(16,k=2,s=2)", (sm_shape){3, 11, 9},
+             2, 120, &log);
+    report("conv2d (large weights)", &log);
+}
+
 /* relu on its own: after a linear layer, after a pooling layer, and as the first layer. */
 Test(net_vs_ref, relu_standalone)
 {

@@ -96,7 +96,6 @@ typedef struct sm_plan {
     dnnl_memory_t user_x;     /* [n, c, h, w] plain, handle set per call */
     dnnl_memory_t user_emb;   /* [n, emb] plain, handle set per call */
     dnnl_memory_t user_demb;  /* [n, emb] plain, handle set per call (train) */
-    int64_t emb_elems;
 } sm_plan;
 
 /* The memory regions plans draw from. Train and inference plans use separate regions so an
@@ -106,7 +105,7 @@ typedef struct sm_arenas {
     sm_arena diff[2];     /* train: gradients of activations, ping-pong by value parity */
     sm_arena ping[2];     /* inference: activations, ping-pong by value parity */
     sm_arena infer_misc;  /* inference: reordered weights and the like */
-    sm_arena transient;   /* train backward: weight-gradient temporaries, reset per layer */
+    sm_arena transient;   /* train backward: weight-gradient temporaries, reset per group */
     sm_arena scratch;     /* every primitive's scratchpad (user-managed), at offset 0 */
 } sm_arenas;
 
