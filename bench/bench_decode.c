@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "siamese.h"
+#include "util.h"
 
 #define DEFAULT_ZIP SIAMESE_SOURCE_DIR "/../shared/data/stanford_dogs_224/stanford_dogs_224_subset40.zip"
 #define PILLOW_SCRIPT SIAMESE_SOURCE_DIR "/bench/pillow_decode.py"
@@ -47,12 +47,6 @@ static void collect(const char *dir, path_list *list) {
     closedir(d);
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -61,7 +55,7 @@ static int cmp_double(const void *a, const void *b) {
 /* One pass over the files: load (decode, RGB, 256x256) and ToTensor into a reused buffer. */
 static double ours_rate(path_list *list, int count, float *tensor) {
     siamese_image_options o = siamese_image_default_options();
-    double start = now();
+    double start = sm_now_seconds();
     for (int i = 0; i < count; i++) {
         siamese_image img;
         char msg[256];
@@ -72,7 +66,7 @@ static double ours_rate(path_list *list, int count, float *tensor) {
         siamese_image_to_tensor(&img, NULL, NULL, tensor);
         siamese_image_free(&img);
     }
-    return count / (now() - start);
+    return count / (sm_now_seconds() - start);
 }
 
 int main(int argc, char **argv) {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 void cli_pair_list_free(cli_pair_list *list) {
     for (int i = 0; i < list->count; i++) {
         free(list->items[i].a);
@@ -19,20 +21,10 @@ void cli_pair_list_free(cli_pair_list *list) {
     list->count = list->cap = 0;
 }
 
-static char *copy_string(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-    if (c) memcpy(c, s, n);
-    return c;
-}
-
 /* name as is when absolute, else joined to dir (dir "" = the current folder). */
 static char *resolve(const char *dir, const char *name) {
-    if (name[0] == '/' || !dir[0]) return copy_string(name);
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *path = malloc(n);
-    if (path) snprintf(path, n, "%s/%s", dir, name);
-    return path;
+    if (name[0] == '/' || !dir[0]) return sm_strdup(name);
+    return sm_path_join(dir, name);
 }
 
 static void strip_line_end(char *s) {
@@ -76,8 +68,8 @@ static int add_entry(cli_pair_list *list, const char *dir, char *field[3], int l
         list->cap = cap;
     }
     cli_pair_entry *e = &list->items[list->count];
-    e->a = copy_string(field[0]);
-    e->b = copy_string(field[1]);
+    e->a = sm_strdup(field[0]);
+    e->b = sm_strdup(field[1]);
     e->path_a = resolve(dir, field[0]);
     e->path_b = resolve(dir, field[1]);
     e->label = label;

@@ -8,24 +8,6 @@
 
 #include "image.h"
 
-char *sm_strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *copy = malloc(n);
-    if (copy) memcpy(copy, s, n);
-    return copy;
-}
-
-char *sm_path_join(const char *dir, const char *name) {
-    size_t a = strlen(dir), b = strlen(name);
-    int slash = a > 0 && dir[a - 1] != '/';
-    char *out = malloc(a + (size_t)slash + b + 1);
-    if (!out) return NULL;
-    memcpy(out, dir, a);
-    if (slash) out[a] = '/';
-    memcpy(out + a + (size_t)slash, name, b + 1);
-    return out;
-}
-
 /* Grows *items (of elem bytes) so that one more fits; 0 on success. */
 static int grow(void **items, int *cap, int count, size_t elem) {
     if (count < *cap) return 0;

@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "siamese.h"
+#include "util.h"
 
 typedef struct sm_ds_image {
     char *name;             /* key: path relative to the dataset path, or "<part>#<index>" */
@@ -35,10 +36,7 @@ struct siamese_dataset {
     sm_err err;
 };
 
-/* ---- building (dataset.c) */
-char *sm_strdup(const char *s);
-/* "dir/name" in a new string (NULL when memory runs out). */
-char *sm_path_join(const char *dir, const char *name);
+/* ---- building (dataset.c); sm_strdup and sm_path_join come from util.h */
 /* Adds a class named name; returns its index or -1 when memory runs out. */
 int sm_ds_add_class(siamese_dataset *ds, const char *name);
 /* Adds an image (name and path are copied; path may be NULL); returns its index or -1. */

@@ -4,12 +4,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dataset.h"
 #include "image.h"
 #include "image_cache.h"
 #include "rng.h"
+#include "util.h"
 
 #define STREAM_SHUFFLE 0x53485546464c4500ull /* "SHUFFLE" */
 
@@ -43,12 +43,6 @@ struct siamese_loader {
     double wait_seconds;
     sm_err err;
 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 siamese_loader_params siamese_loader_default_params(void) {
     siamese_loader_params p;
@@ -400,7 +394,7 @@ static void obtain_batch(siamese_loader *ld, int b, int s) {
 
 siamese_status siamese_loader_next(siamese_loader *ld, siamese_batch *batch) {
     memset(batch, 0, sizeof *batch);
-    double t0 = now_seconds();
+    double t0 = sm_now_seconds();
     pthread_mutex_lock(&ld->mu);
     if (!ld->active) {
         pthread_mutex_unlock(&ld->mu);
@@ -422,7 +416,7 @@ siamese_status siamese_loader_next(siamese_loader *ld, siamese_batch *batch) {
         *batch = (siamese_batch){ld->images[s], ld->images[s],
                                  ld->images[s] + (size_t)n * ld->image_floats, ld->labels[s], n};
     }
-    ld->wait_seconds += now_seconds() - t0;
+    ld->wait_seconds += sm_now_seconds() - t0;
     pthread_mutex_unlock(&ld->mu);
     return st;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "util.h"
 
 #define SM_ST_HEADER_MAX ((uint64_t)100 << 20) /* 100 MiB, as the reference implementation */
 #define SM_ST_META_KEY "__metadata__"
@@ -264,13 +265,6 @@ static siamese_status bad(reader *r, const char *fmt, const char *a, const char 
     return sm_fail(r->err, SIAMESE_ERR_FORMAT, "%s: %s", r->path, what);
 }
 
-static char *copy_string(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *out = malloc(n);
-    if (out) memcpy(out, s, n);
-    return out;
-}
-
 /* Reads a non-negative JSON integer. */
 static int json_size(const json_t *v, uint64_t *out) {
     if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
@@ -292,7 +286,7 @@ static siamese_status parse_metadata(reader *r, json_t *obj) {
     json_object_foreach(obj, key, value) {
         if (!json_is_string(value))
             return bad(r, "__metadata__ value of '%s' is not a string", key, NULL);
-        char *k = copy_string(key), *v = copy_string(json_string_value(value));
+        char *k = sm_strdup(key), *v = sm_strdup(json_string_value(value));
         f->meta_strings[2 * f->n_meta] = k;
         f->meta_strings[2 * f->n_meta + 1] = v;
         f->meta[f->n_meta].key = k;
@@ -363,7 +357,7 @@ static siamese_status parse_tensor(reader *r, const char *name, json_t *entry, i
     if (status != SIAMESE_OK) return status;
     status = parse_offsets(r, name, offs, t, &r->begin[index], &r->end[index]);
     if (status != SIAMESE_OK) return status;
-    r->file->names[index] = copy_string(name);
+    r->file->names[index] = sm_strdup(name);
     if (!r->file->names[index])
         return sm_fail(r->err, SIAMESE_ERR_NOMEM, "%s: out of memory", r->path);
     t->name = r->file->names[index];

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "model.h"
 #include "train.h"
 #include "trainer.h"
+#include "util.h"
 
 #define SEED_PAIRS 0x50414952ull   /* "PAIR" */
 #define SEED_SPLIT 0x53504c54ull   /* "SPLT" */
@@ -35,12 +35,6 @@ typedef struct train_run {
     double step_seconds;     /* smoothed time per step */
     sm_err err;
 } train_run;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void run_path(const train_run *run, const char *name, char *out, size_t size) {
     snprintf(out, size, "%s/%s", run->run_dir, name);
@@ -235,7 +229,7 @@ static siamese_status draw_loss_plot(train_run *run) {
 
 /* ---------------------------------------------------------------- the loop */
 
-static double session_elapsed(const train_run *run) { return now_seconds() - run->session_start; }
+static double session_elapsed(const train_run *run) { return sm_now_seconds() - run->session_start; }
 
 static void fill_progress(const train_run *run, siamese_train_event *e, int epoch, int batch) {
     const siamese_train_params *p = &run->config.params;
@@ -254,7 +248,7 @@ static void fill_progress(const train_run *run, siamese_train_event *e, int epoc
 
 static siamese_status train_step(train_run *run, const siamese_batch *batch, int epoch, int index,
                                  float *loss_out) {
-    double t0 = now_seconds();
+    double t0 = sm_now_seconds();
     float loss = NAN;
     siamese_status st = siamese_trainer_step(run->trainer, batch->first, batch->second,
                                              batch->labels, batch->n, &loss);
@@ -264,7 +258,7 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
                        "training stopped, the last checkpoint is kept (try a lower learning rate)",
                        epoch + 1, index + 1);
     if (st != SIAMESE_OK) return sm_fail(&run->err, st, "%s", siamese_trainer_errmsg(run->trainer));
-    double dt = now_seconds() - t0;
+    double dt = sm_now_seconds() - t0;
     run->step_seconds = run->step_seconds > 0 ? 0.9 * run->step_seconds + 0.1 * dt : dt;
     run->state.step++;
     *loss_out = loss;
@@ -331,7 +325,7 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     run->state.batch = 0;
     fill_progress(run, &e, epoch, siamese_loader_batch_count(run->train_loader) - 1);
     run->state.elapsed += session_elapsed(run);
-    run->session_start = now_seconds();
+    run->session_start = sm_now_seconds();
     siamese_model_set_threshold(run->model, e.threshold);
     if (improved(run, &e)) {
         run->state.best_auc = isfinite(e.test_auc) ? e.test_auc : 0;
@@ -353,7 +347,7 @@ static siamese_status stop_requested(train_run *run, int epoch, int next_batch) 
     run->state.epoch = epoch;
     run->state.batch = next_batch;
     run->state.elapsed += session_elapsed(run);
-    run->session_start = now_seconds();
+    run->session_start = sm_now_seconds();
     siamese_status st = save_checkpoint(run);
     if (st == SIAMESE_OK) draw_loss_plot(run);
     if (st != SIAMESE_OK) return st;
@@ -464,7 +458,7 @@ static train_run *run_alloc(char *errmsg, size_t size) {
     if (!run && errmsg && size) snprintf(errmsg, size, "out of memory");
     if (run) {
         run->state.best_auc = -1;
-        run->session_start = now_seconds();
+        run->session_start = sm_now_seconds();
     }
     return run;
 }
