@@ -26,6 +26,11 @@ static int read_exactly(int fd, unsigned char *buf, size_t size) {
 }
 
 siamese_status sm_read_file(const char *path, unsigned char **data, size_t *size, sm_err *err) {
+    return sm_read_file_max(path, SIZE_MAX - 1, data, size, err);
+}
+
+siamese_status sm_read_file_max(const char *path, size_t max_bytes, unsigned char **data,
+                                size_t *size, sm_err *err) {
     *data = NULL;
     *size = 0;
     int fd = open(path, O_RDONLY);
@@ -40,9 +45,11 @@ siamese_status sm_read_file(const char *path, unsigned char **data, size_t *size
         close(fd);
         return sm_fail(err, SIAMESE_ERR_IO, "%s: not a regular file", path);
     }
-    if (st.st_size < 0 || (uint64_t)st.st_size >= (uint64_t)SIZE_MAX) {
+    if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)max_bytes ||
+        (uint64_t)st.st_size >= (uint64_t)SIZE_MAX) {
         close(fd);
-        return sm_fail(err, SIAMESE_ERR_LIMIT, "%s: file too large", path);
+        return sm_fail(err, SIAMESE_ERR_LIMIT, "%s: file of %lld bytes is too large", path,
+                       (long long)st.st_size);
     }
     size_t len = (size_t)st.st_size;
     unsigned char *buf = malloc(len + 1);

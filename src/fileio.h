@@ -10,6 +10,9 @@
 /* Reads the whole file into a malloc'd buffer (NUL-terminated for convenience; *size excludes
  * the NUL). Errors name the path and the reason. */
 siamese_status sm_read_file(const char *path, unsigned char **data, size_t *size, sm_err *err);
+/* The same, refusing (SIAMESE_ERR_LIMIT) a file larger than max_bytes. */
+siamese_status sm_read_file_max(const char *path, size_t max_bytes, unsigned char **data,
+                                size_t *size, sm_err *err);
 
 /* An atomic write in progress: write to ->fp, then commit or abort. */
 typedef struct sm_atomic_file {

@@ -1,11 +1,11 @@
 /* Image pipeline: options, limits, allocation, decode dispatch, load = decode + convert + resize. */
 #include "image.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "fileio.h"
 
 #define DEFAULT_MAX_SIDE 16384
 #define DEFAULT_MAX_PIXELS ((int64_t)1 << 28)
@@ -132,51 +132,14 @@ siamese_status sm_image_load_memory(const uint8_t *data, size_t size, const char
     return st;
 }
 
-/* Reads a whole regular file with a size cap; errors name the reason (prefixed by the caller). */
-static siamese_status read_whole_file(const char *path, uint8_t **data, size_t *size,
-                                      sm_err *err) {
-    *data = NULL;
-    *size = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return sm_fail(err, SIAMESE_ERR_IO, "cannot open: %s", strerror(errno));
-    struct stat sb;
-    siamese_status st = SIAMESE_OK;
-    if (fstat(fileno(fp), &sb) != 0)
-        st = sm_fail(err, SIAMESE_ERR_IO, "cannot stat: %s", strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        st = sm_fail(err, SIAMESE_ERR_IO, "not a regular file");
-    else if ((uint64_t)sb.st_size > MAX_FILE_BYTES)
-        st = sm_fail(err, SIAMESE_ERR_LIMIT, "file of %lld bytes is too large",
-                     (long long)sb.st_size);
-    size_t len = st == SIAMESE_OK ? (size_t)sb.st_size : 0;
-    uint8_t *buf = NULL;
-    if (st == SIAMESE_OK) {
-        buf = malloc(len ? len : 1);
-        if (!buf) st = sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory reading %zu bytes", len);
-    }
-    if (st == SIAMESE_OK && len > 0 && fread(buf, 1, len, fp) != len)
-        st = sm_fail(err, SIAMESE_ERR_IO, "read error: %s", ferror(fp) ? strerror(errno) : "short read");
-    fclose(fp);
-    if (st != SIAMESE_OK) {
-        free(buf);
-        return st;
-    }
-    *data = buf;
-    *size = len;
-    return SIAMESE_OK;
-}
-
 siamese_status sm_image_load_file(const char *path, const sm_image_options *opts, sm_image *out,
                                   sm_err *err) {
     memset(out, 0, sizeof *out);
     if (!path) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "no image path");
     uint8_t *data;
     size_t size;
-    siamese_status st = read_whole_file(path, &data, &size, err);
-    if (st != SIAMESE_OK) {
-        sm_err_prefix(err, path);
-        return st;
-    }
+    siamese_status st = sm_read_file_max(path, MAX_FILE_BYTES, &data, &size, err);
+    if (st != SIAMESE_OK) return st;
     st = sm_image_load_memory(data, size, path, opts, out, err);
     free(data);
     return st;
