@@ -1,7 +1,7 @@
 /* xoshiro256** seeded by splitmix64: the only source of randomness in the library. */
 #include "rng.h"
 
-static uint64_t splitmix64(uint64_t *x) {
+uint64_t sm_splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -11,7 +11,7 @@ static uint64_t splitmix64(uint64_t *x) {
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void sm_rng_seed(sm_rng *rng, uint64_t seed) {
-    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++) rng->s[i] = sm_splitmix64(&seed);
 }
 
 uint64_t sm_rng_next(sm_rng *rng) {

@@ -8,6 +8,8 @@ typedef struct sm_rng {
     uint64_t s[4];
 } sm_rng;
 
+/* splitmix64: advances *state by the golden-ratio step and returns its mixed value. */
+uint64_t sm_splitmix64(uint64_t *state);
 /* Seeds the state from one 64-bit seed (splitmix64). */
 void sm_rng_seed(sm_rng *rng, uint64_t seed);
 uint64_t sm_rng_next(sm_rng *rng);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "rng.h"
 #include "safetensors.h"
 #include "test_util.h"
 
@@ -28,12 +29,10 @@
 
 /* ---------------------------------------------------------------- the formula of formula.py */
 
+/* One splitmix64 output of the counter (stream << 32) | i, top 24 bits as a double in [0, 1). */
 static double formula_u01(uint64_t stream, uint64_t i) {
-    uint64_t z = ((stream << 32) | i) + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 40) * 0x1p-24;
+    uint64_t counter = (stream << 32) | i;
+    return (double)(sm_splitmix64(&counter) >> 40) * 0x1p-24;
 }
 
 static void formula_images(uint64_t stream, float *x, size_t n) {

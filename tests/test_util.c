@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rng.h"
+
 static char path_slots[8][4096];
 static int path_slot;
 
@@ -85,19 +87,12 @@ unsigned char *tu_read_file(const char *path, size_t *size) {
     return buf;
 }
 
-static uint64_t splitmix(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 void tu_fill_uniform(float *v, size_t n, float lo, float hi, uint64_t seed) {
     for (size_t i = 0; i < n; i++)
-        v[i] = lo + (hi - lo) * (float)((splitmix(&seed) >> 40) * (1.0 / 16777216.0));
+        v[i] = lo + (hi - lo) * (float)((sm_splitmix64(&seed) >> 40) * (1.0 / 16777216.0));
 }
 
 void tu_fill_uniform_d(double *v, size_t n, double lo, double hi, uint64_t seed) {
     for (size_t i = 0; i < n; i++)
-        v[i] = lo + (hi - lo) * ((splitmix(&seed) >> 11) * (1.0 / 9007199254740992.0));
+        v[i] = lo + (hi - lo) * ((sm_splitmix64(&seed) >> 11) * (1.0 / 9007199254740992.0));
 }
