@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "similarity.h"
 #include "util.h"
 
 void progress_init(progress *p, progress_mode mode) {
@@ -65,17 +67,6 @@ static const char *event_name(siamese_event_kind kind) {
     return "event";
 }
 
-static void print_json_string(const char *s) {
-    putchar('"');
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_json_number(const char *key, double v) {
     if (isfinite(v)) printf(",\"%s\":%.9g", key, v);
     else printf(",\"%s\":null", key);
@@ -85,7 +76,7 @@ static void print_json_event(const siamese_train_event *e) {
     printf("{\"event\":\"%s\"", event_name(e->kind));
     if (e->message) {
         printf(",\"message\":");
-        print_json_string(e->message);
+        cli_json_string(stdout, e->message);
     } else {
         printf(",\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"batches\":%d,\"step\":%lld", e->epoch,
                e->epochs, e->batch, e->batches, (long long)e->step);

@@ -1,5 +1,5 @@
 /* Helpers shared by 'siamese test' and 'siamese compare': the model, image tensors, embeddings,
- * verdicts and JSON text. */
+ * verdicts and JSON text (the last also for train's --json progress). */
 #ifndef SIAMESE_CLI_SIMILARITY_H
 #define SIAMESE_CLI_SIMILARITY_H
 
