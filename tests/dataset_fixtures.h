@@ -11,22 +11,14 @@
 #include <zlib.h>
 
 #include "siamese.h"
-
-/* "dir/rel" in a static rotating buffer. */
-static inline const char *df_path(const char *dir, const char *rel) {
-    static char slots[8][4096];
-    static int next;
-    char *s = slots[next++ % 8];
-    snprintf(s, sizeof slots[0], "%s/%s", dir, rel);
-    return s;
-}
+#include "test_util.h"
 
 static inline void df_mkdir(const char *dir, const char *rel) {
-    cr_assert_eq(mkdir(df_path(dir, rel), 0777), 0, "mkdir %s", rel);
+    cr_assert_eq(mkdir(tu_path(dir, rel), 0777), 0, "mkdir %s", rel);
 }
 
 static inline void df_write(const char *dir, const char *rel, const void *data, size_t size) {
-    FILE *fp = fopen(df_path(dir, rel), "wb");
+    FILE *fp = fopen(tu_path(dir, rel), "wb");
     cr_assert_not_null(fp, "cannot create %s", rel);
     cr_assert_eq(fwrite(data, 1, size, fp), size);
     fclose(fp);
@@ -65,7 +57,7 @@ static inline void df_write_idx(const char *dir, const char *rel, const uint8_t 
     }
     if (size) memcpy(buf + hl, payload, size);
     if (gz) {
-        gzFile g = gzopen(df_path(dir, rel), "wb");
+        gzFile g = gzopen(tu_path(dir, rel), "wb");
         cr_assert_not_null(g);
         cr_assert_eq(gzwrite(g, buf, (unsigned)(hl + size)), (int)(hl + size));
         gzclose(g);

@@ -240,7 +240,7 @@ Test(pairs, class_split_classes_disjoint) {
 static void check_roundtrip(siamese_split_kind kind, const siamese_pairs *pairs) {
     siamese_split *s = NULL, *r = NULL;
     cr_assert_eq(siamese_split_create(ds, kind, pairs, 0.75, 0xfedcba9876543210ull, &s), SIAMESE_OK);
-    const char *path = df_path(tmp, "split.json");
+    const char *path = tu_path(tmp, "split.json");
     cr_assert_eq(siamese_split_save(s, path), SIAMESE_OK, "%s", siamese_dataset_errmsg(ds));
     cr_assert_eq(siamese_split_load(ds, path, &r), SIAMESE_OK, "%s", siamese_dataset_errmsg(ds));
     cr_assert_eq(siamese_split_get_kind(r), kind);
@@ -277,7 +277,7 @@ Test(pairs, split_record_for_another_dataset_is_rejected) {
     siamese_split *s = NULL, *r = NULL;
     cr_assert_eq(siamese_split_create(ds, SIAMESE_SPLIT_CLASSES, NULL, 0.8, 1, &s), SIAMESE_OK);
     char path[4096];
-    snprintf(path, sizeof path, "%s", df_path(tmp, "split.json"));
+    snprintf(path, sizeof path, "%s", tu_path(tmp, "split.json"));
     cr_assert_eq(siamese_split_save(s, path), SIAMESE_OK);
     siamese_split_free(s);
     char *other = tu_make_temp_dir();
@@ -289,19 +289,19 @@ Test(pairs, split_record_for_another_dataset_is_rejected) {
     tu_rmtree(other);
     free(other);
     df_write_text(tmp, "bad.json", "{\"format\": \"something else\"}");
-    cr_assert_eq(siamese_split_load(ds, df_path(tmp, "bad.json"), &r), SIAMESE_ERR_FORMAT);
+    cr_assert_eq(siamese_split_load(ds, tu_path(tmp, "bad.json"), &r), SIAMESE_ERR_FORMAT);
     df_write_text(tmp, "broken.json", "{\"format\": ");
-    cr_assert_eq(siamese_split_load(ds, df_path(tmp, "broken.json"), &r), SIAMESE_ERR_FORMAT);
-    cr_assert_eq(siamese_split_load(ds, df_path(tmp, "missing.json"), &r), SIAMESE_ERR_IO);
+    cr_assert_eq(siamese_split_load(ds, tu_path(tmp, "broken.json"), &r), SIAMESE_ERR_FORMAT);
+    cr_assert_eq(siamese_split_load(ds, tu_path(tmp, "missing.json"), &r), SIAMESE_ERR_IO);
 }
 
 Test(pairs, manifest_split_by_images_and_writers) {
     /* pairs written as a manifest read back identically (names relative to its folder) */
     siamese_pairs p;
     cr_assert_eq(siamese_pairs_recipe(ds, NULL, 0, 3, 1, &p), SIAMESE_OK);
-    cr_assert_eq(siamese_pairs_write_manifest(ds, &p, df_path(tmp, "pairs.tsv")), SIAMESE_OK, "%s",
+    cr_assert_eq(siamese_pairs_write_manifest(ds, &p, tu_path(tmp, "pairs.tsv")), SIAMESE_OK, "%s",
                  siamese_dataset_errmsg(ds));
-    siamese_dataset *m = df_open(df_path(tmp, "pairs.tsv"), NULL, SIAMESE_OK);
+    siamese_dataset *m = df_open(tu_path(tmp, "pairs.tsv"), NULL, SIAMESE_OK);
     siamese_pairs q;
     cr_assert_eq(siamese_pairs_recipe(m, NULL, 0, 3, 0, &q), SIAMESE_OK);
     cr_assert_eq(q.count, p.count);
@@ -322,9 +322,9 @@ Test(pairs, manifest_split_by_images_and_writers) {
     siamese_pairs_free(&tr);
     siamese_split_free(s);
     /* recipe layout: the same pairs again, as links */
-    cr_assert_eq(siamese_pairs_write_recipe_layout(ds, &p, df_path(tmp, "recipe")), SIAMESE_OK, "%s",
+    cr_assert_eq(siamese_pairs_write_recipe_layout(ds, &p, tu_path(tmp, "recipe")), SIAMESE_OK, "%s",
                  siamese_dataset_errmsg(ds));
-    siamese_dataset *r = df_open(df_path(tmp, "recipe"), NULL, SIAMESE_OK);
+    siamese_dataset *r = df_open(tu_path(tmp, "recipe"), NULL, SIAMESE_OK);
     siamese_pairs rp;
     cr_assert_eq(siamese_pairs_recipe(r, NULL, 0, 3, 0, &rp), SIAMESE_OK);
     cr_assert_eq(rp.count, p.count);
@@ -338,7 +338,7 @@ Test(pairs, manifest_split_by_images_and_writers) {
         cr_assert_eq(rp.items[i].label, p.items[i].label);
     }
     /* writing again over existing files is refused */
-    cr_assert_eq(siamese_pairs_write_recipe_layout(ds, &p, df_path(tmp, "recipe")), SIAMESE_ERR_IO);
+    cr_assert_eq(siamese_pairs_write_recipe_layout(ds, &p, tu_path(tmp, "recipe")), SIAMESE_ERR_IO);
     cr_assert(strstr(siamese_dataset_errmsg(ds), "already exists"), "%s", siamese_dataset_errmsg(ds));
     siamese_pairs_free(&rp);
     siamese_dataset_free(r);

@@ -37,7 +37,7 @@ Test(dataset_sources, class_folders_sorted_by_name_hidden_skipped) {
     for (int i = 0; i < 4; i++) {
         cr_assert_str_eq(siamese_dataset_image_name(ds, i), want[i]);
         cr_assert_eq(siamese_dataset_image_class(ds, i), want_class[i]);
-        cr_assert_str_eq(siamese_dataset_image_path(ds, i), df_path(tmp, want[i]));
+        cr_assert_str_eq(siamese_dataset_image_path(ds, i), tu_path(tmp, want[i]));
     }
     siamese_dataset_free(ds);
 }
@@ -87,11 +87,11 @@ Test(dataset_sources, missing_folder_is_an_io_error_naming_it) {
     siamese_dataset_params p = siamese_dataset_default_params();
     p.kind = SIAMESE_DATASET_FOLDERS;
     siamese_dataset *ds = NULL;
-    cr_assert_eq(siamese_dataset_open(df_path(tmp, "nope"), &p, &ds), SIAMESE_ERR_IO);
+    cr_assert_eq(siamese_dataset_open(tu_path(tmp, "nope"), &p, &ds), SIAMESE_ERR_IO);
     cr_assert(strstr(siamese_dataset_errmsg(ds), "nope"));
     siamese_dataset_free(ds);
     ds = NULL; /* auto-detection of a missing path: reported as a file that cannot be opened */
-    cr_assert_eq(siamese_dataset_open(df_path(tmp, "nope"), NULL, &ds), SIAMESE_ERR_IO);
+    cr_assert_eq(siamese_dataset_open(tu_path(tmp, "nope"), NULL, &ds), SIAMESE_ERR_IO);
     cr_assert(strstr(siamese_dataset_errmsg(ds), "nope"));
     siamese_dataset_free(ds);
 }
@@ -155,19 +155,19 @@ Test(dataset_sources, manifest_comments_blank_lines_relative_paths) {
     snprintf(text, sizeof text,
              "# a comment\n\n   # indented comment\nimg/a.pgm\timg/b.pgm\t0\r\n"
              "img/b.pgm\t%s\t 1 \n\t\n",
-             df_path(tmp, "m/img/a.pgm"));
+             tu_path(tmp, "m/img/a.pgm"));
     df_write_text(tmp, "m/pairs.tsv", text);
-    siamese_dataset *ds = df_open(df_path(tmp, "m/pairs.tsv"), NULL, SIAMESE_OK);
+    siamese_dataset *ds = df_open(tu_path(tmp, "m/pairs.tsv"), NULL, SIAMESE_OK);
     cr_assert_eq(siamese_dataset_get_kind(ds), SIAMESE_DATASET_MANIFEST);
     cr_assert_eq(siamese_dataset_image_count(ds), 3); /* the absolute name is its own image */
     siamese_pairs pairs;
     cr_assert_eq(siamese_pairs_recipe(ds, NULL, 0, 3, 0, &pairs), SIAMESE_OK);
     cr_assert_eq(pairs.count, 2);
     cr_assert_str_eq(siamese_dataset_image_name(ds, pairs.items[0].a), "img/a.pgm");
-    cr_assert_str_eq(siamese_dataset_image_path(ds, pairs.items[0].a), df_path(tmp, "m/img/a.pgm"));
+    cr_assert_str_eq(siamese_dataset_image_path(ds, pairs.items[0].a), tu_path(tmp, "m/img/a.pgm"));
     cr_assert_eq(pairs.items[0].label, 0);
     cr_assert_eq(pairs.items[1].label, 1);
-    cr_assert_str_eq(siamese_dataset_image_path(ds, pairs.items[1].b), df_path(tmp, "m/img/a.pgm"));
+    cr_assert_str_eq(siamese_dataset_image_path(ds, pairs.items[1].b), tu_path(tmp, "m/img/a.pgm"));
     cr_assert_eq(pairs.items[1].a, pairs.items[0].b); /* same written name: same image */
     siamese_pairs_free(&pairs);
     siamese_dataset_free(ds);
@@ -175,7 +175,7 @@ Test(dataset_sources, manifest_comments_blank_lines_relative_paths) {
 
 static void expect_malformed(const char *text, const char *line_tag, const char *reason) {
     df_write_text(tmp, "bad.tsv", text);
-    siamese_dataset *ds = df_open(df_path(tmp, "bad.tsv"), NULL, SIAMESE_ERR_FORMAT);
+    siamese_dataset *ds = df_open(tu_path(tmp, "bad.tsv"), NULL, SIAMESE_ERR_FORMAT);
     const char *msg = siamese_dataset_errmsg(ds);
     cr_assert(strstr(msg, "bad.tsv"), "%s", msg);
     cr_assert(strstr(msg, line_tag), "want %s in: %s", line_tag, msg);
@@ -193,7 +193,7 @@ Test(dataset_sources, malformed_manifest_lines_name_file_and_line) {
 
 Test(dataset_sources, manifest_without_pairs_is_a_data_error) {
     df_write_text(tmp, "empty.tsv", "# nothing here\n\n");
-    siamese_dataset *ds = df_open(df_path(tmp, "empty.tsv"), NULL, SIAMESE_ERR_DATA);
+    siamese_dataset *ds = df_open(tu_path(tmp, "empty.tsv"), NULL, SIAMESE_ERR_DATA);
     siamese_dataset_free(ds);
 }
 
@@ -234,7 +234,7 @@ Test(dataset_sources, idx_gzipped) { check_idx_dataset(1); }
 
 Test(dataset_sources, idx_single_images_file) {
     df_write_idx_part(tmp, "train", 10, 3, 3, 2, 1);
-    siamese_dataset *ds = df_open(df_path(tmp, "train-images-idx3-ubyte.gz"), NULL, SIAMESE_OK);
+    siamese_dataset *ds = df_open(tu_path(tmp, "train-images-idx3-ubyte.gz"), NULL, SIAMESE_OK);
     cr_assert_eq(siamese_dataset_image_count(ds), 10);
     siamese_dataset_free(ds);
 }
@@ -279,7 +279,7 @@ Test(dataset_sources, idx_corrupt_headers_are_rejected) {
 Test(dataset_sources, idx_corrupt_gzip_stream) {
     df_write_idx_part(tmp, "train", 40, 8, 8, 2, 1);
     size_t size;
-    unsigned char *gz = tu_read_file(df_path(tmp, "train-images-idx3-ubyte.gz"), &size);
+    unsigned char *gz = tu_read_file(tu_path(tmp, "train-images-idx3-ubyte.gz"), &size);
     cr_assert_not_null(gz);
     for (size_t i = 20; i < size - 8; i++) gz[i] ^= 0x5a;
     df_write(tmp, "train-images-idx3-ubyte.gz", gz, size);

@@ -8,16 +8,8 @@
 #include "test_util.h"
 
 static siamese_model *create(const char *arch, int c, int h, int w, uint64_t seed) {
-    siamese_model_params p = siamese_model_default_params();
-    p.arch = arch;
-    p.channels = c;
-    p.height = h;
-    p.width = w;
-    p.seed = seed;
-    siamese_model *m = NULL;
-    siamese_status st = siamese_model_create(&p, &m);
-    cr_assert_eq(st, SIAMESE_OK, "create %s: %s", arch, m ? siamese_model_errmsg(m) : "");
-    return m;
+    siamese_model_params p = tu_model_params(arch, c, h, w, seed);
+    return tu_create_model(&p);
 }
 
 Test(model, default_params_are_the_recipe) {

@@ -1,6 +1,5 @@
 /* Model files: save/load round trips, PyTorch-written files, and every way a file can be unfit. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,40 +12,14 @@
 
 #define SMALL_ARCH "conv(4,k=3) relu maxpool(2) conv(6,k=3,p=1) relu flatten linear(8) linear(3)"
 
-static char *tmp_dir;
+TestSuite(model_file, .init = tu_temp_init, .fini = tu_temp_fini);
 
-static void setup(void) {
-    tmp_dir = tu_make_temp_dir();
-    cr_assert_not_null(tmp_dir);
-}
-
-static void teardown(void) {
-    tu_rmtree(tmp_dir);
-    free(tmp_dir);
-}
-
-TestSuite(model_file, .init = setup, .fini = teardown);
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][4096];
-    static int slot;
-    char *out = buf[slot++ % 4];
-    snprintf(out, sizeof buf[0], "%s/%s", tmp_dir, name);
-    return out;
-}
+static const char *tmp_path(const char *name) { return tu_path(tu_temp, name); }
 
 static siamese_model *create_model(const char *arch, int c, int h, int w, uint64_t seed) {
-    siamese_model_params p = siamese_model_default_params();
-    p.arch = arch;
-    p.channels = c;
-    p.height = h;
-    p.width = w;
-    p.seed = seed;
+    siamese_model_params p = tu_model_params(arch, c, h, w, seed);
     p.threads = 1;
-    siamese_model *m = NULL;
-    siamese_status st = siamese_model_create(&p, &m);
-    cr_assert_eq(st, SIAMESE_OK, "create %s: %s", arch, m ? siamese_model_errmsg(m) : "no handle");
-    return m;
+    return tu_create_model(&p);
 }
 
 static siamese_model *small_model(void) { return create_model(SMALL_ARCH, 3, 12, 12, 7); }
@@ -427,16 +400,7 @@ Test(model_file, malformed_files_fail_cleanly) {
 
 /* ---------------------------------------------------------------- atomic saves */
 
-static int count_temp_files(void) {
-    DIR *d = opendir(tmp_dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
-}
+static int count_temp_files(void) { return tu_count_entries_containing(tu_temp, ".tmp."); }
 
 Test(model_file, failed_save_keeps_the_previous_file) {
     siamese_model *old = create_model("conv(2,k=3) linear(2)", 1, 6, 6, 1);

@@ -1,6 +1,5 @@
 /* safetensors reader/writer: round trips, every malformed-file case, and atomic writes. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,27 +10,9 @@
 #include "safetensors.h"
 #include "test_util.h"
 
-static char *tmp_dir;
+TestSuite(safetensors, .init = tu_temp_init, .fini = tu_temp_fini);
 
-static void setup(void) {
-    tmp_dir = tu_make_temp_dir();
-    cr_assert_not_null(tmp_dir);
-}
-
-static void teardown(void) {
-    tu_rmtree(tmp_dir);
-    free(tmp_dir);
-}
-
-TestSuite(safetensors, .init = setup, .fini = teardown);
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][4096];
-    static int slot;
-    char *out = buf[slot++ % 4];
-    snprintf(out, sizeof buf[0], "%s/%s", tmp_dir, name);
-    return out;
-}
+static const char *tmp_path(const char *name) { return tu_path(tu_temp, name); }
 
 static void write_bytes(const char *path, const void *data, size_t size) {
     FILE *fp = fopen(path, "wb");
@@ -387,16 +368,7 @@ Test(safetensors, writer_rejects_duplicate_names_and_bad_shapes) {
 
 /* ---------------------------------------------------------------- atomic writes */
 
-static int count_temp_files(const char *dir) {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
-}
+static int count_temp_files(const char *dir) { return tu_count_entries_containing(dir, ".tmp."); }
 
 Test(safetensors, write_into_missing_folder_fails_cleanly) {
     float x[2] = {1, 2};
@@ -437,7 +409,7 @@ Test(safetensors, failed_write_leaves_old_file_and_no_temp_files) {
     cr_assert_not_null(now);
     cr_assert_eq(now_size, old_size);
     cr_assert_eq(memcmp(now, old, old_size), 0, "old file changed by a failed write");
-    cr_assert_eq(count_temp_files(tmp_dir), 0, "temporary file left behind");
+    cr_assert_eq(count_temp_files(tu_temp), 0, "temporary file left behind");
     free(now);
     free(old);
 }
@@ -453,7 +425,7 @@ Test(safetensors, successful_write_replaces_old_file_and_leaves_no_temp_files) {
     cr_assert_eq(sm_safetensors_meta_count(f), 0);
     cr_assert_eq(*(const uint8_t *)sm_safetensors_get(f, 0)->data, 9);
     sm_safetensors_free(f);
-    cr_assert_eq(count_temp_files(tmp_dir), 0);
+    cr_assert_eq(count_temp_files(tu_temp), 0);
 }
 
 Test(safetensors, atomic_abort_removes_temp_file) {
@@ -463,11 +435,11 @@ Test(safetensors, atomic_abort_removes_temp_file) {
     sm_atomic_file af;
     sm_err err;
     cr_assert_eq(sm_atomic_open(&af, path, &err), SIAMESE_OK, "%s", err.msg);
-    cr_assert_eq(count_temp_files(tmp_dir), 1);
+    cr_assert_eq(count_temp_files(tu_temp), 1);
     fputs("half-written", af.fp);
     sm_atomic_abort(&af);
     sm_atomic_abort(&af); /* harmless twice */
-    cr_assert_eq(count_temp_files(tmp_dir), 0);
+    cr_assert_eq(count_temp_files(tu_temp), 0);
     size_t now_size;
     unsigned char *now = tu_read_file(path, &now_size);
     cr_assert_eq(now_size, old_size);
@@ -485,7 +457,7 @@ Test(safetensors, read_file_reports_path_and_reason) {
     cr_assert_null(data);
     cr_assert_not_null(strstr(err.msg, path));
     cr_assert_not_null(strstr(err.msg, "No such file"), "%s", err.msg);
-    cr_assert_eq(sm_read_file(tmp_dir, &data, &size, &err), SIAMESE_ERR_IO);
+    cr_assert_eq(sm_read_file(tu_temp, &data, &size, &err), SIAMESE_ERR_IO);
     cr_assert_not_null(strstr(err.msg, "not a regular file"), "%s", err.msg);
     write_bytes(path, "abc", 3);
     cr_assert_eq(sm_read_file(path, &data, &size, &err), SIAMESE_OK);

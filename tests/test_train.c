@@ -9,6 +9,7 @@
 
 #include "siamese.h"
 #include "test_util.h"
+#include "util.h"
 
 #define SMALL_ARCH "conv(8,k=5,s=2) relu maxpool(2) conv(16,k=3) relu linear(16)"
 
@@ -29,14 +30,8 @@ static siamese_train_params small_params(void) {
 
 static const char *faces(void) { return tu_data_path("att_faces/training"); }
 
-static char *join(const char *dir, const char *name) {
-    char *p = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", dir, name);
-    return p;
-}
-
 static int file_exists(const char *dir, const char *name) {
-    char *p = join(dir, name);
+    char *p = sm_path_join(dir, name);
     struct stat st;
     int ok = stat(p, &st) == 0 && st.st_size > 0;
     free(p);
@@ -62,7 +57,7 @@ static void on_event(void *user, const siamese_train_event *e) {
 }
 
 static unsigned char *read_all(const char *dir, const char *name, size_t *size) {
-    char *p = join(dir, name);
+    char *p = sm_path_join(dir, name);
     unsigned char *data = tu_read_file(p, size);
     free(p);
     return data;
@@ -70,7 +65,7 @@ static unsigned char *read_all(const char *dir, const char *name, size_t *size) 
 
 Test(train, golden_run_writes_every_output_and_learns, .timeout = 300) {
     char *dir = tu_make_temp_dir();
-    char *run = join(dir, "run");
+    char *run = sm_path_join(dir, "run");
     siamese_train_params p = small_params();
     p.epochs = 6;
     stopper s = {0};
@@ -88,7 +83,7 @@ Test(train, golden_run_writes_every_output_and_learns, .timeout = 300) {
     cr_assert(s.last_auc > 0.5f, "test AUC %f", (double)s.last_auc);
 
     /* The model loads, carries its threshold, and metrics has one epoch line per epoch. */
-    char *model_path = join(run, "model.safetensors");
+    char *model_path = sm_path_join(run, "model.safetensors");
     siamese_model *m = NULL;
     cr_assert_eq(siamese_model_load(model_path, &m), SIAMESE_OK, "%s", m ? siamese_model_errmsg(m) : "");
     cr_assert_geq(siamese_model_threshold(m), 0.0f);
@@ -104,7 +99,7 @@ Test(train, golden_run_writes_every_output_and_learns, .timeout = 300) {
     cr_assert(strstr(metrics, "\"pairs_per_sec\""));
     cr_assert(strstr(metrics, "\"data_wait\""));
     free(metrics);
-    char *png = join(run, "loss.png");
+    char *png = sm_path_join(run, "loss.png");
     cairo_surface_t *img = cairo_image_surface_create_from_png(png);
     cr_assert_eq(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
     cairo_surface_destroy(img);
@@ -143,7 +138,7 @@ static unsigned char *train_maybe_interrupted(const char *run, int64_t stop_step
 
 Test(train, interrupted_and_resumed_run_is_bitwise_identical, .timeout = 300) {
     char *dir = tu_make_temp_dir();
-    char *straight = join(dir, "straight"), *mid_epoch = join(dir, "mid"), *boundary = join(dir, "edge");
+    char *straight = sm_path_join(dir, "straight"), *mid_epoch = sm_path_join(dir, "mid"), *boundary = sm_path_join(dir, "edge");
     size_t n0, n1, n2;
     unsigned char *a = train_maybe_interrupted(straight, 0, &n0);
     /* 37 classes x 6 pairs, 80% = 177 train pairs = 12 batches of 16 per epoch. */
@@ -168,7 +163,7 @@ Test(train, interrupted_and_resumed_run_is_bitwise_identical, .timeout = 300) {
 
 Test(train, bad_settings_and_data_fail_clearly) {
     char *dir = tu_make_temp_dir();
-    char *run = join(dir, "run");
+    char *run = sm_path_join(dir, "run");
     char err[1024];
     siamese_train_params p = small_params();
     p.sampler = "online"; /* online pairs need an image or class split */

@@ -15,17 +15,9 @@
 #define IMG (C * H * W)
 
 static siamese_model *tiny_model(const char *arch, siamese_metric metric) {
-    siamese_model_params p = siamese_model_default_params();
-    p.arch = arch;
-    p.channels = C;
-    p.height = H;
-    p.width = W;
+    siamese_model_params p = tu_model_params(arch, C, H, W, 3);
     p.metric = metric;
-    p.seed = 3;
-    siamese_model *m = NULL;
-    siamese_status st = siamese_model_create(&p, &m);
-    cr_assert_eq(st, SIAMESE_OK, "create: %s", m ? siamese_model_errmsg(m) : "no handle");
-    return m;
+    return tu_create_model(&p);
 }
 
 /* Class 0: a bright top half; class 1: a bright bottom half; both with noise. */

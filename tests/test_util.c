@@ -2,6 +2,8 @@
 #define _XOPEN_SOURCE 700
 #include "test_util.h"
 
+#include <criterion/criterion.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,21 +13,22 @@
 
 #include "rng.h"
 
-static char path_slots[8][4096];
+#define PATH_SLOTS 16
+static char path_slots[PATH_SLOTS][4096];
 static int path_slot;
 
-static const char *format_path(const char *base, const char *relative) {
-    char *slot = path_slots[path_slot++ % 8];
-    snprintf(slot, sizeof path_slots[0], "%s/%s", base, relative);
+const char *tu_path(const char *dir, const char *relative) {
+    char *slot = path_slots[path_slot++ % PATH_SLOTS];
+    snprintf(slot, sizeof path_slots[0], "%s/%s", dir, relative);
     return slot;
 }
 
-const char *tu_source_path(const char *relative) { return format_path(SIAMESE_SOURCE_DIR, relative); }
+const char *tu_source_path(const char *relative) { return tu_path(SIAMESE_SOURCE_DIR, relative); }
 
 const char *tu_data_path(const char *relative) {
     const char *dir = getenv("SIAMESE_DATA_DIR");
     if (!dir || !*dir) dir = SIAMESE_SOURCE_DIR "/../shared/data";
-    return format_path(dir, relative);
+    return tu_path(dir, relative);
 }
 
 char *tu_make_temp_dir(void) {
@@ -48,6 +51,30 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 void tu_rmtree(const char *path) {
     if (path) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *tu_temp;
+
+void tu_temp_init(void) {
+    tu_temp = tu_make_temp_dir();
+    cr_assert_not_null(tu_temp);
+}
+
+void tu_temp_fini(void) {
+    tu_rmtree(tu_temp);
+    free(tu_temp);
+    tu_temp = NULL;
+}
+
+int tu_count_entries_containing(const char *dir, const char *part) {
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "cannot open %s", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, part)) n++;
+    closedir(d);
+    return n;
 }
 
 double tu_max_rel_err_f(const float *a, const float *b, size_t n) {
@@ -95,4 +122,21 @@ void tu_fill_uniform(float *v, size_t n, float lo, float hi, uint64_t seed) {
 void tu_fill_uniform_d(double *v, size_t n, double lo, double hi, uint64_t seed) {
     for (size_t i = 0; i < n; i++)
         v[i] = lo + (hi - lo) * ((sm_splitmix64(&seed) >> 11) * (1.0 / 9007199254740992.0));
+}
+
+siamese_model_params tu_model_params(const char *arch, int c, int h, int w, uint64_t seed) {
+    siamese_model_params p = siamese_model_default_params();
+    p.arch = arch;
+    p.channels = c;
+    p.height = h;
+    p.width = w;
+    p.seed = seed;
+    return p;
+}
+
+siamese_model *tu_create_model(const siamese_model_params *p) {
+    siamese_model *m = NULL;
+    siamese_status st = siamese_model_create(p, &m);
+    cr_assert_eq(st, SIAMESE_OK, "create %s: %s", p->arch, m ? siamese_model_errmsg(m) : "no handle");
+    return m;
 }

@@ -1,17 +1,29 @@
-/* Helpers shared by the Criterion tests: fixtures, temp folders, relative errors, random data. */
+/* Helpers shared by the Criterion tests: fixture and data paths, temp folders, relative errors,
+ * random data, small models. */
 #ifndef SM_TEST_UTIL_H
 #define SM_TEST_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Path of a file under the source tree ("tests/fixtures/x") in a static buffer per call slot. */
+#include "siamese.h"
+
+/* "dir/relative" in a static buffer from a ring of 16 (valid for the next 15 path calls). */
+const char *tu_path(const char *dir, const char *relative);
+/* Path of a file under the source tree ("tests/fixtures/x"), like tu_path. */
 const char *tu_source_path(const char *relative);
 /* Path of ../shared/data/<relative> (SIAMESE_DATA_DIR overrides the data folder). */
 const char *tu_data_path(const char *relative);
 /* Creates a fresh temporary folder and returns its path (malloc'd); tu_rmtree removes it. */
 char *tu_make_temp_dir(void);
 void tu_rmtree(const char *path);
+/* A fresh temporary folder for every test of a suite: TestSuite(name, .init = tu_temp_init,
+ * .fini = tu_temp_fini) makes and removes it; tu_temp is its path meanwhile. */
+extern char *tu_temp;
+void tu_temp_init(void);
+void tu_temp_fini(void);
+/* The number of entries in folder dir whose name contains part (asserts dir opens). */
+int tu_count_entries_containing(const char *dir, const char *part);
 /* max_i |a_i - b_i| / max(max_i |b_i|, tiny): the relative error used for parity checks. */
 double tu_max_rel_err_f(const float *a, const float *b, size_t n);
 double tu_max_rel_err_d(const double *a, const double *b, size_t n);
@@ -20,5 +32,9 @@ unsigned char *tu_read_file(const char *path, size_t *size);
 /* Deterministic pseudo-random floats in [lo, hi). */
 void tu_fill_uniform(float *v, size_t n, float lo, float hi, uint64_t seed);
 void tu_fill_uniform_d(double *v, size_t n, double lo, double hi, uint64_t seed);
+/* Default model params with the given architecture, input shape (0 = the preset's) and seed. */
+siamese_model_params tu_model_params(const char *arch, int c, int h, int w, uint64_t seed);
+/* siamese_model_create that asserts success (the message names the architecture). */
+siamese_model *tu_create_model(const siamese_model_params *p);
 
 #endif
