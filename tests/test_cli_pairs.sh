@@ -1,20 +1,7 @@
 #!/usr/bin/env bash
 # 'siamese pairs': manifest and recipe-layout output, seeding, bad files, usage and data errors.
 set -u
-cli=${SIAMESE_CLI:?SIAMESE_CLI must name the built siamese program}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-
-# expect CODE CMD...: runs CMD, stdout in $tmp/out, stderr in $tmp/err, checks the exit code.
-expect() {
-    local want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got, want $want: $* (stderr: $(cat "$tmp/err"))"
-}
-grep_err() { grep -q -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 pgm() { # pgm FILE SEED: a 6x5 binary PGM
     { printf 'P5\n6 5\n255\n'; head -c 30 /dev/zero | tr '\0' "\\$(printf '%03o' $(( $2 % 200 + 20 )))"; } >"$1"
@@ -100,5 +87,4 @@ expect 1 "$cli" pairs broken.tsv -o x.tsv
 grep_err "broken.tsv:2:"
 [ -e x.tsv ] && fail "a failed run left x.tsv behind"
 
-if [ "$failures" -ne 0 ]; then echo "$failures failure(s)" >&2; exit 1; fi
-echo "test_cli_pairs: all checks passed"
+finish test_cli_pairs

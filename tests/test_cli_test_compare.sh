@@ -3,23 +3,10 @@
 # the PNG grid, distances, verdicts, pair lists, JSON lines, data errors (exit 1) and usage errors
 # (exit 2), and no output files left after a failure.
 set -u
-cli=${SIAMESE_CLI:?SIAMESE_CLI must name the built siamese program}
 data_dir=${SIAMESE_DATA_DIR:-${SIAMESE_SOURCE_DIR:?SIAMESE_SOURCE_DIR must name the source tree}/../shared/data}
 att=$data_dir/att_faces/training
 [ -d "$att/s1" ] || { echo "FAIL: AT&T faces not found at $att" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-
-# expect CODE CMD...: runs CMD, stdout in $tmp/out, stderr in $tmp/err, checks the exit code.
-expect() {
-    local want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got, want $want: $* (stderr: $(cat "$tmp/err"))"
-}
-grep_err() { grep -q -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 is_png() { [ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
 # table rows: lines starting with a row number
 rows() { grep -cE '^ *[0-9]+  ' "$tmp/out"; }
@@ -184,5 +171,4 @@ expect 2 "$cli" compare "$model" "$a" --pairs two.tsv
 expect 2 "$cli" compare "$model" --pairs two.tsv --png x.png
 expect 2 "$cli" compare "$model" "$a" "$b" --threshold -1
 
-if [ "$failures" -ne 0 ]; then echo "$failures failure(s)" >&2; exit 1; fi
-echo "test_cli_test_compare: all checks passed"
+finish test_cli_test_compare

@@ -1,0 +1,22 @@
+# Shared by the CLI script tests (source it): $cli, a temporary folder $tmp removed on exit,
+# failure counting and the expect/grep_err checks.
+cli=${SIAMESE_CLI:?SIAMESE_CLI must name the built siamese program}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# expect CODE CMD...: runs CMD, stdout in $tmp/out, stderr in $tmp/err, checks the exit code.
+expect() {
+    local want=$1; shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "exit $got, want $want: $* (stderr: $(cat "$tmp/err"))"
+}
+grep_err() { grep -q -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
+
+# finish NAME: exits 1 when any check failed, else says all checks of NAME passed.
+finish() {
+    if [ "$failures" -ne 0 ]; then echo "$failures failure(s)" >&2; exit 1; fi
+    echo "$1: all checks passed"
+}
