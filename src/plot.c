@@ -34,6 +34,26 @@ static siamese_status write_png_atomically(cairo_surface_t *surface, const char 
     return sm_atomic_commit(&af, err);
 }
 
+/* A white RGB canvas of width x height; *surface receives its surface. */
+static cairo_t *white_canvas(int width, int height, cairo_surface_t **surface) {
+    *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(*surface);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    return cr;
+}
+
+/* Writes the drawing to path unless cairo failed, then frees the canvas. */
+static siamese_status finish_canvas(cairo_t *cr, cairo_surface_t *surface, const char *path,
+                                    sm_err *err) {
+    siamese_status st = cairo_status(cr) == CAIRO_STATUS_SUCCESS
+                            ? write_png_atomically(surface, path, err)
+                            : sm_fail(err, SIAMESE_ERR_NOMEM, "%s: cairo drawing failed", path);
+    cairo_destroy(cr);
+    cairo_surface_destroy(surface);
+    return st;
+}
+
 typedef struct plot_range {
     double lo, hi;
 } plot_range;
@@ -157,19 +177,12 @@ siamese_status sm_plot_lines(const char *path, const char *title, const char *x_
     f.y.lo -= pad;
     f.y.hi += pad;
 
-    cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PLOT_WIDTH, PLOT_HEIGHT);
-    cairo_t *cr = cairo_create(surface);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
+    cairo_surface_t *surface;
+    cairo_t *cr = white_canvas(PLOT_WIDTH, PLOT_HEIGHT, &surface);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     draw_axes(cr, &f, title ? title : "", x_label ? x_label : "", y_label ? y_label : "");
     for (int s = 0; s < n_series; s++) draw_series(cr, &f, &series[s], s);
-    siamese_status st = cairo_status(cr) == CAIRO_STATUS_SUCCESS
-                            ? write_png_atomically(surface, path, err)
-                            : sm_fail(err, SIAMESE_ERR_NOMEM, "%s: cairo drawing failed", path);
-    cairo_destroy(cr);
-    cairo_surface_destroy(surface);
-    return st;
+    return finish_canvas(cr, surface, path, err);
 }
 
 /* Paints one uint8 image scaled to fit a cell x cell square at (x, y). */
@@ -215,11 +228,8 @@ siamese_status sm_plot_pairs(const char *path, const sm_plot_pair *pairs, int n_
             return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: pair %d has an invalid image", path, i);
     int width = 2 * PAIR_CELL + 3 * PAIR_GAP;
     int row_h = CAPTION_H + PAIR_CELL + PAIR_GAP;
-    cairo_surface_t *surface =
-        cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, PAIR_GAP + n_pairs * row_h);
-    cairo_t *cr = cairo_create(surface);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
+    cairo_surface_t *surface;
+    cairo_t *cr = white_canvas(width, PAIR_GAP + n_pairs * row_h, &surface);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
     cairo_set_font_size(cr, 16);
     for (int i = 0; i < n_pairs; i++) {
@@ -229,10 +239,5 @@ siamese_status sm_plot_pairs(const char *path, const sm_plot_pair *pairs, int n_
         draw_image(cr, &pairs[i].first, PAIR_GAP, top + CAPTION_H);
         draw_image(cr, &pairs[i].second, 2 * PAIR_GAP + PAIR_CELL, top + CAPTION_H);
     }
-    siamese_status st = cairo_status(cr) == CAIRO_STATUS_SUCCESS
-                            ? write_png_atomically(surface, path, err)
-                            : sm_fail(err, SIAMESE_ERR_NOMEM, "%s: cairo drawing failed", path);
-    cairo_destroy(cr);
-    cairo_surface_destroy(surface);
-    return st;
+    return finish_canvas(cr, surface, path, err);
 }
