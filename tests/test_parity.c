@@ -89,32 +89,27 @@ static size_t count_of(const sm_st_tensor *t) {
     return n;
 }
 
-/* A malloc'd copy of a fixture tensor as floats (F32) and its element count. */
-static float *floats(const sm_st_file *f, const char *name, size_t *n) {
-    const sm_st_tensor *t = need(f, name, SM_DT_F32);
+/* A malloc'd copy of the fixture tensor name (which must have dtype) and its element count. */
+static void *copy_of(const sm_st_file *f, const char *name, sm_dtype dtype, size_t *n) {
+    const sm_st_tensor *t = need(f, name, dtype);
     *n = count_of(t);
-    float *out = malloc((*n ? *n : 1) * sizeof *out);
+    size_t bytes = *n * sm_dtype_size(dtype);
+    void *out = malloc(bytes ? bytes : 1);
     cr_assert_not_null(out);
-    memcpy(out, t->data, *n * sizeof *out);
+    memcpy(out, t->data, bytes);
     return out;
+}
+
+static float *floats(const sm_st_file *f, const char *name, size_t *n) {
+    return copy_of(f, name, SM_DT_F32, n);
 }
 
 static double *doubles(const sm_st_file *f, const char *name, size_t *n) {
-    const sm_st_tensor *t = need(f, name, SM_DT_F64);
-    *n = count_of(t);
-    double *out = malloc((*n ? *n : 1) * sizeof *out);
-    cr_assert_not_null(out);
-    memcpy(out, t->data, *n * sizeof *out);
-    return out;
+    return copy_of(f, name, SM_DT_F64, n);
 }
 
 static int64_t *int64s(const sm_st_file *f, const char *name, size_t *n) {
-    const sm_st_tensor *t = need(f, name, SM_DT_I64);
-    *n = count_of(t);
-    int64_t *out = malloc((*n ? *n : 1) * sizeof *out);
-    cr_assert_not_null(out);
-    memcpy(out, t->data, *n * sizeof *out);
-    return out;
+    return copy_of(f, name, SM_DT_I64, n);
 }
 
 /* ---------------------------------------------------------------- comparisons */
