@@ -104,6 +104,24 @@ void siamese_model_set_threshold(siamese_model *model, float threshold);
 /* Threads used by this model's computations (0 = all cores). */
 void siamese_model_set_threads(siamese_model *model, int threads);
 
+/* Arithmetic of the network's layers. BF16 runs convolutions and the large linear layers on
+ * the CPU's AVX512-BF16 units (bf16 activations and weight copies, fp32 accumulation); the
+ * parameters, the loss and Adam stay fp32. */
+typedef enum siamese_precision {
+    SIAMESE_PRECISION_FP32 = 0,
+    SIAMESE_PRECISION_BF16 = 1
+} siamese_precision;
+
+const char *siamese_precision_name(siamese_precision precision);
+/* Parses "fp32" or "bf16"; SIAMESE_ERR_INVALID_ARG for anything else. */
+siamese_status siamese_precision_parse(const char *name, siamese_precision *out);
+/* 1 when this CPU (as oneDNN sees it) has bf16 kernels. */
+int siamese_bf16_supported(void);
+/* Sets the model's precision and returns the one in effect: FP32 when BF16 is asked for on a
+ * CPU without bf16 support (the caller tells the user; the library never prints). */
+siamese_precision siamese_model_set_precision(siamese_model *model, siamese_precision precision);
+siamese_precision siamese_model_precision(const siamese_model *model);
+
 /* Embeds n images, images: [n, channels, height, width] floats, out: [n, embedding_dim]. */
 siamese_status siamese_model_embed(siamese_model *model, const float *images, int n, float *out);
 
@@ -497,7 +515,8 @@ siamese_status siamese_train(const char *data_path, const char *run_dir,
 
 /* Continues the run in run_dir exactly where its checkpoint stopped, with the settings in its
  * config.json; callback, callback_user, stop and threads are taken from params (may be NULL),
- * and params->epochs, when larger than the recorded value, extends the run. */
+ * and params->epochs, when > 0, replaces the recorded number of epochs (to extend or shorten
+ * the run). */
 siamese_status siamese_train_resume(const char *run_dir, const siamese_train_params *params,
                                     char *errmsg, size_t errmsg_size);
 

@@ -25,6 +25,7 @@ struct sm_net {
     int n_plans, cap_plans;
     sm_plan *last_train; /* plan of the last training forward; backward runs through it */
     double *time_fwd, *time_bwd;
+    int bf16;            /* convolutions and large linear layers in bf16 */
 };
 
 /* ---- creation ---- */
@@ -160,6 +161,27 @@ void sm_net_set_timers(sm_net *net, double *fwd, double *bwd)
     net->time_bwd = bwd;
 }
 
+int sm_bf16_supported(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
+           (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}
+
+static void drop_all_plans(sm_net *net);
+
+int sm_net_set_bf16(sm_net *net, int bf16)
+{
+    bf16 = bf16 && sm_bf16_supported();
+    if (bf16 != net->bf16) {
+        drop_all_plans(net);
+        net->bf16 = bf16;
+    }
+    return bf16;
+}
+
+int sm_net_bf16(const sm_net *net) { return net->bf16; }
+
 /* ---- plans ---- */
 
 static int layer_has_params(const sm_layer *l)
@@ -223,6 +245,7 @@ static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err)
 {
     sm_builder b;
     sm_builder_init(&b, net->engine, &net->arenas, plan, err);
+    b.bf16 = net->bf16;
     sm_shape s = net->arch.input;
     int64_t dims[4] = {plan->n, s.c, s.h, s.w};
     dnnl_memory_desc_t md;
@@ -250,6 +273,11 @@ static void drop_plan(sm_net *net, int i)
     sm_arenas_forget(&net->arenas, plan);
     sm_plan_free(plan);
     net->plans[i] = net->plans[--net->n_plans];
+}
+
+static void drop_all_plans(sm_net *net)
+{
+    while (net->n_plans > 0) drop_plan(net, net->n_plans - 1);
 }
 
 /* The plan for (n, mode), built on first use. oneDNN's kernels keep the thread count they

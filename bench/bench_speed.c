@@ -1,0 +1,521 @@
+/* Side-by-side speed of the seed network against the recipe's PyTorch code: training and inference throughput, peak memory, and the fraction of the machine's peak. */
+#define _GNU_SOURCE
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "model.h"
+#include "net.h"
+#include "rng.h"
+#include "siamese.h"
+
+typedef struct options {
+    int steps, warmup;             /* ours */
+    int torch_steps, torch_warmup; /* PyTorch (about 10x slower) */
+    int pairs;
+    int layers;  /* per-layer timings */
+    int impls;   /* oneDNN implementation of every step */
+    int torch;   /* run the PyTorch peer */
+    const char *precision;
+    const char *child; /* "train" / "infer": this process is a measured child */
+} options;
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: bench_speed [--steps N] [--warmup N] [--torch-steps N] [--torch-warmup N]\n"
+            "                   [--pairs B] [--precision fp32|bf16] [--layers] [--impls]\n"
+            "                   [--no-torch]\n"
+            "Times the seed network's training step (B pairs = 2B images of 3x256x256, Adam) and\n"
+            "its inference (2B images, no gradients) against the recipe's PyTorch code, each in a\n"
+            "process of its own for its peak memory, then the machine's FMA peak and a large\n"
+            "oneDNN convolution, and prints a table.\n");
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = (options){5, 2, 3, 1, 32, 0, 0, 1, "fp32", NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--steps") && more) o->steps = atoi(argv[++i]);
+        else if (!strcmp(a, "--warmup") && more) o->warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "--torch-steps") && more) o->torch_steps = atoi(argv[++i]);
+        else if (!strcmp(a, "--torch-warmup") && more) o->torch_warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "--pairs") && more) o->pairs = atoi(argv[++i]);
+        else if (!strcmp(a, "--precision") && more) o->precision = argv[++i];
+        else if (!strcmp(a, "--child") && more) o->child = argv[++i];
+        else if (!strcmp(a, "--layers")) o->layers = 1;
+        else if (!strcmp(a, "--impls")) o->impls = 1;
+        else if (!strcmp(a, "--no-torch")) o->torch = 0;
+        else {
+            usage();
+            return -1;
+        }
+    }
+    if (o->steps < 1 || o->warmup < 0 || o->torch_steps < 1 || o->torch_warmup < 0 ||
+        o->pairs < 1 || (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16"))) {
+        usage();
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- clocks, medians */
+
+static double clock_seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+static double now(void) { return clock_seconds(CLOCK_MONOTONIC); }
+static double cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+/* ---------------------------------------------------------------- work counts */
+
+/* Multiply-adds of one layer's forward for n images (conv and linear only). */
+static double layer_macs(const sm_layer *l, int n)
+{
+    if (l->kind == SM_LAYER_CONV2D)
+        return (double)n * l->out_shape.c * l->out_shape.h * l->out_shape.w * l->in.c * l->kh *
+               l->kw;
+    if (l->kind == SM_LAYER_LINEAR) return (double)n * l->in.c * l->in.h * l->in.w * l->out;
+    return 0.0;
+}
+
+/* FLOPs of a forward, and of a training step: forward, backward-weights, and backward-data for
+ * every parameter layer but the first (no gradient for the input images). */
+static double forward_flops(const sm_arch *a, int n)
+{
+    double f = 0.0;
+    for (int i = 0; i < a->n_layers; i++) f += 2.0 * layer_macs(&a->layers[i], n);
+    return f;
+}
+
+static double step_flops(const sm_arch *a, int n)
+{
+    double total = 0.0;
+    int seen = 0;
+    for (int i = 0; i < a->n_layers; i++) {
+        double m = layer_macs(&a->layers[i], n);
+        total += (seen ? 6.0 : 4.0) * m;
+        if (m > 0.0) seen = 1;
+    }
+    return total;
+}
+
+/* ---------------------------------------------------------------- the measured children */
+
+static siamese_precision precision_of(const options *o)
+{
+    return strcmp(o->precision, "bf16") ? SIAMESE_PRECISION_FP32 : SIAMESE_PRECISION_BF16;
+}
+
+static siamese_model *make_model(const options *o)
+{
+    siamese_model_params mp = siamese_model_default_params();
+    mp.seed = 1;
+    siamese_model *m = NULL;
+    if (siamese_model_create(&mp, &m) != SIAMESE_OK) {
+        fprintf(stderr, "bench_speed: %s\n", m ? siamese_model_errmsg(m) : "out of memory");
+        siamese_model_free(m);
+        return NULL;
+    }
+    siamese_precision want = precision_of(o);
+    if (siamese_model_set_precision(m, want) != want)
+        printf("notice: this CPU has no bf16 support; computing in fp32\n");
+    return m;
+}
+
+static float *random_images(size_t count, uint64_t seed)
+{
+    float *v = malloc(count * sizeof *v);
+    if (!v) return NULL;
+    sm_rng rng;
+    sm_rng_seed(&rng, seed);
+    for (size_t i = 0; i < count; i++) v[i] = (float)sm_rng_uniform(&rng);
+    return v;
+}
+
+static void print_layers(const sm_arch *a, const double *fwd, const double *bwd, int steps,
+                         int n, double step_seconds)
+{
+    static const char *kinds[] = {"conv2d", "relu", "maxpool2d", "linear", "flatten", "batchnorm"};
+    printf("\nper-layer seconds per step (a relu after a conv is fused into the conv):\n");
+    printf("  %-3s %-10s %-6s %9s %9s %9s %9s\n", "#", "kind", "name", "forward", "backward",
+           "fwd GF/s", "bwd GF/s");
+    double tf = 0, tb = 0;
+    for (int i = 0; i <= a->n_layers; i++) {
+        double f = fwd[i] / steps, b = bwd ? bwd[i] / steps : 0.0;
+        tf += f;
+        tb += b;
+        if (f == 0.0 && b == 0.0) continue;
+        double m = i < a->n_layers ? layer_macs(&a->layers[i], n) : 0.0;
+        double bflops = 2.0 * m * (i == 0 ? 1.0 : 2.0);
+        printf("  %-3d %-10s %-6s %9.4f %9.4f %9.1f %9.1f\n", i,
+               i < a->n_layers ? kinds[a->layers[i].kind] : "io",
+               i < a->n_layers ? a->layers[i].name : "", f, b,
+               f > 0 ? 2.0 * m / f * 1e-9 : 0.0, b > 0 ? bflops / b * 1e-9 : 0.0);
+    }
+    printf("  layers total  %16.4f %9.4f\n", tf, tb);
+    if (bwd)
+        printf("  other (input copy, loss, finite check, Adam): %.4f\n", step_seconds - tf - tb);
+}
+
+static void print_impls(siamese_model *m, int n, int training)
+{
+    sm_err err;
+    sm_err_clear(&err);
+    size_t need = sm_net_describe(m->net, n, training, NULL, 0, &err);
+    char *buf = need ? malloc(need + 1) : NULL;
+    if (buf && sm_net_describe(m->net, n, training, buf, need + 1, &err)) printf("%s", buf);
+    free(buf);
+}
+
+/* Runs warm-up + timed steps of one kind in this process and prints a "result" line. */
+static int run_child(const options *o)
+{
+    int training = !strcmp(o->child, "train");
+    siamese_model *m = make_model(o);
+    if (!m) return 1;
+    int B = o->pairs, n = 2 * B;
+    size_t img = (size_t)siamese_model_channels(m) * siamese_model_height(m) *
+                 siamese_model_width(m);
+    float *images = random_images((size_t)n * img, 7);
+    float *labels = malloc((size_t)B * sizeof *labels);
+    float *emb = malloc((size_t)n * (size_t)siamese_model_embedding_dim(m) * sizeof *emb);
+    int L = m->arch.n_layers;
+    double *tf = calloc((size_t)L + 1, sizeof *tf), *tb = calloc((size_t)L + 1, sizeof *tb);
+    double *times = calloc((size_t)o->steps, sizeof *times);
+    double *cpus = calloc((size_t)o->steps, sizeof *cpus);
+    siamese_trainer *t = NULL;
+    siamese_trainer_params tp = siamese_trainer_default_params();
+    tp.max_pairs = B;
+    int rc = 1;
+    if (!images || !labels || !emb || !tf || !tb || !times || !cpus) goto done;
+    for (int i = 0; i < B; i++) labels[i] = (float)(i % 2);
+    if (training && siamese_trainer_create(m, &tp, &t) != SIAMESE_OK) {
+        fprintf(stderr, "bench_speed: %s\n", t ? siamese_trainer_errmsg(t) : "out of memory");
+        goto done;
+    }
+    if (o->impls) print_impls(m, n, training);
+    for (int i = 0; i < o->warmup + o->steps; i++) {
+        if (i == o->warmup && o->layers) sm_net_set_timers(m->net, tf, training ? tb : NULL);
+        double s = now(), c = cpu_now();
+        float loss = 0.0f;
+        siamese_status st = training
+                                ? siamese_trainer_step(t, images, images + (size_t)B * img,
+                                                       labels, B, &loss)
+                                : siamese_model_embed(m, images, n, emb);
+        if (st != SIAMESE_OK) {
+            fprintf(stderr, "bench_speed: %s\n",
+                    training ? siamese_trainer_errmsg(t) : siamese_model_errmsg(m));
+            goto done;
+        }
+        if (i < o->warmup) continue;
+        times[i - o->warmup] = now() - s;
+        cpus[i - o->warmup] = cpu_now() - c;
+        printf("  ours %s step %d: %.3f s (cpu %.3f s)%s%.4f\n", o->child, i - o->warmup + 1,
+               times[i - o->warmup], cpus[i - o->warmup], training ? " loss " : " emb[0] ",
+               training ? loss : emb[0]);
+        fflush(stdout);
+    }
+    sm_net_set_timers(m->net, NULL, NULL);
+    double med = median(times, o->steps), cmed = median(cpus, o->steps);
+    if (o->layers) print_layers(&m->arch, tf, training ? tb : NULL, o->steps, n, med);
+    printf("result median_seconds=%.5f median_cpu_seconds=%.5f maxrss_kb=%ld\n", med, cmed,
+           peak_rss_kb());
+    rc = 0;
+done:
+    siamese_trainer_free(t);
+    siamese_model_free(m);
+    free(images);
+    free(labels);
+    free(emb);
+    free(tf);
+    free(tb);
+    free(times);
+    free(cpus);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- running the children */
+
+typedef struct measured {
+    double seconds, cpu_seconds;
+    long maxrss_kb;
+    int ok;
+} measured;
+
+static void parse_result_line(const char *line, measured *r)
+{
+    const char *s = strstr(line, "median_seconds=");
+    const char *c = strstr(line, "median_cpu_seconds=");
+    const char *k = strstr(line, "maxrss_kb=");
+    if (!s || !c || !k) return;
+    r->seconds = atof(s + strlen("median_seconds="));
+    r->cpu_seconds = atof(c + strlen("median_cpu_seconds="));
+    r->maxrss_kb = atol(k + strlen("maxrss_kb="));
+    r->ok = r->seconds > 0;
+}
+
+/* Runs argv in a process of its own, echoing its output, and reads its "result" line. */
+static measured run_measured(char *const argv[])
+{
+    measured r = {0, 0, 0, 0};
+    int fd[2];
+    if (pipe(fd) != 0) return r;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return r;
+    if (pid == 0) {
+        dup2(fd[1], STDOUT_FILENO);
+        close(fd[0]);
+        close(fd[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    FILE *in = fdopen(fd[0], "r");
+    char line[1024];
+    while (in && fgets(line, sizeof line, in)) {
+        if (!strncmp(line, "result ", 7) || !strncmp(line, "torch result ", 13))
+            parse_result_line(line, &r);
+        else
+            fputs(line, stdout);
+        fflush(stdout);
+    }
+    if (in) fclose(in);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) r.ok = 0;
+    return r;
+}
+
+static measured run_ours(const options *o, const char *kind)
+{
+    char steps[16], warmup[16], pairs[16];
+    snprintf(steps, sizeof steps, "%d", o->steps);
+    snprintf(warmup, sizeof warmup, "%d", o->warmup);
+    snprintf(pairs, sizeof pairs, "%d", o->pairs);
+    char *argv[16] = {"/proc/self/exe", "--child", (char *)kind, "--steps", steps, "--warmup",
+                      warmup, "--pairs", pairs, "--precision", (char *)o->precision};
+    int k = 11;
+    if (o->layers) argv[k++] = "--layers";
+    if (o->impls) argv[k++] = "--impls";
+    argv[k] = NULL;
+    return run_measured(argv);
+}
+
+static measured run_torch(const options *o, const char *kind)
+{
+    char script[1024], steps[16], warmup[16], pairs[16];
+    snprintf(script, sizeof script, "%s/bench/torch_speed.py", SIAMESE_SOURCE_DIR);
+    snprintf(steps, sizeof steps, "%d", o->torch_steps);
+    snprintf(warmup, sizeof warmup, "%d", o->torch_warmup);
+    snprintf(pairs, sizeof pairs, "%d", o->pairs);
+    char *argv[] = {"/usr/bin/python3", script, "--mode", (char *)kind, "--steps", steps,
+                    "--warmup", warmup, "--batch", pairs, NULL};
+    return run_measured(argv);
+}
+
+/* ---------------------------------------------------------------- the machine's peak */
+
+#define FMA_CHAINS 12
+
+/* iters rounds of FMA_CHAINS independent AVX-512 FMA chains (fp32, 16 lanes, 2 FLOPs each). */
+__attribute__((target("avx512f"))) static float fma_chains(long iters)
+{
+    __m512 acc[FMA_CHAINS];
+    for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm512_set1_ps((float)k * 1e-3f);
+    const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-6f);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm512_fmadd_ps(acc[k], mul, add);
+    __m512 s = acc[0];
+    for (int k = 1; k < FMA_CHAINS; k++) s = _mm512_add_ps(s, acc[k]);
+    return _mm512_reduce_add_ps(s);
+}
+
+/* The same with AVX512-BF16 dot products (vdpbf16ps: 32 bf16 multiply-adds per instruction). */
+__attribute__((target("avx512f,avx512bf16"))) static float bf16_chains(long iters)
+{
+    __m512 acc[FMA_CHAINS];
+    for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm512_set1_ps((float)k * 1e-3f);
+    const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80);
+    for (long i = 0; i < iters; i++)
+        for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm512_dpbf16_ps(acc[k], a, a);
+    __m512 s = acc[0];
+    for (int k = 1; k < FMA_CHAINS; k++) s = _mm512_add_ps(s, acc[k]);
+    return _mm512_reduce_add_ps(s);
+}
+
+/* Best GFLOP/s of kernel on every thread at once; flops_per_iter counts one thread's round. */
+static double peak_probe(float (*kernel)(long), double flops_per_iter)
+{
+    long iters = 1 << 20;
+    double best = 0.0;
+    for (int round = 0; round < 3; round++) {
+        double t0 = now();
+        float sink = 0.0f;
+#pragma omp parallel reduction(+ : sink)
+        sink += kernel(iters);
+        double dt = now() - t0;
+        if (sink == 12345.0f) printf(" ");
+        double gflops = omp_get_max_threads() * (double)iters * flops_per_iter / dt * 1e-9;
+        if (gflops > best) best = gflops;
+        if (dt < 0.3) iters *= 2, round--;
+    }
+    return best;
+}
+
+/* GFLOP/s of a large oneDNN convolution: the seed network's cnn2 (256 -> 256 channels, 5x5,
+ * 31x31 input) forward on 2B images, median of 3 after a warm-up. */
+static double conv_probe(const options *o)
+{
+    sm_arch arch;
+    sm_err err;
+    sm_err_clear(&err);
+    sm_shape in = {256, 31, 31};
+    if (sm_arch_parse("conv(256,k=5)", in, &arch, &err) != SIAMESE_OK) return -1.0;
+    int n = 2 * o->pairs;
+    sm_net *net = NULL;
+    if (sm_net_create(&arch, n, &net, &err) != SIAMESE_OK) return -1.0;
+    if (precision_of(o) == SIAMESE_PRECISION_BF16) sm_net_set_bf16(net, 1);
+    size_t count = (size_t)n * in.c * in.h * in.w;
+    float *x = random_images(count, 3);
+    float *y = malloc((size_t)n * 256 * 27 * 27 * sizeof *y);
+    double t[3], result = -1.0;
+    if (x && y && sm_net_forward(net, x, n, 0, y, &err) == SIAMESE_OK) {
+        int k = 0;
+        for (; k < 3; k++) {
+            double s = now();
+            if (sm_net_forward(net, x, n, 0, y, &err) != SIAMESE_OK) break;
+            t[k] = now() - s;
+        }
+        if (k == 3) result = forward_flops(&arch, n) / median(t, 3) * 1e-9;
+    }
+    free(x);
+    free(y);
+    sm_net_free(net);
+    return result;
+}
+
+/* ---------------------------------------------------------------- the table */
+
+typedef struct results {
+    measured train, infer, torch_train, torch_infer;
+    double fma, bf16, conv;
+} results;
+
+static void print_ratio_row(const char *what, double ours, double theirs, const char *fmt_unit)
+{
+    printf("%-26s %12.2f", what, ours);
+    if (theirs > 0) printf(" %12.2f %9.2fx", theirs, ours / theirs);
+    else printf(" %12s %10s", "-", "-");
+    printf("  %s\n", fmt_unit);
+}
+
+static void print_table(const options *o, const sm_arch *arch, const results *r)
+{
+    int n = 2 * o->pairs;
+    double tflops = step_flops(arch, n), iflops = forward_flops(arch, n);
+    const measured *tt = &r->torch_train, *ti = &r->torch_infer;
+    printf("\n== siamese %s vs PyTorch 1.13 fp32, seed network, %d pairs (%d images of 3x256x256), "
+           "%d threads ==\n", o->precision, o->pairs, n, omp_get_max_threads());
+    printf("%-26s %12s %12s %10s\n", "", "ours", "pytorch", "ratio");
+    print_ratio_row("train pairs/s", r->train.ok ? o->pairs / r->train.seconds : 0,
+                    tt->ok ? o->pairs / tt->seconds : 0, "(median step)");
+    print_ratio_row("train CPU-s per step", r->train.cpu_seconds, tt->ok ? tt->cpu_seconds : 0,
+                    "(ratio = ours / pytorch)");
+    print_ratio_row("inference embeddings/s", r->infer.ok ? n / r->infer.seconds : 0,
+                    ti->ok ? n / ti->seconds : 0, "(median batch, no gradients)");
+    print_ratio_row("train peak RSS MiB", r->train.maxrss_kb / 1024.0,
+                    tt->ok ? tt->maxrss_kb / 1024.0 : 0, "(ratio = ours / pytorch)");
+    print_ratio_row("inference peak RSS MiB", r->infer.maxrss_kb / 1024.0,
+                    ti->ok ? ti->maxrss_kb / 1024.0 : 0, "(ratio = ours / pytorch)");
+    double tg = r->train.ok ? tflops / r->train.seconds * 1e-9 : 0;
+    double ig = r->infer.ok ? iflops / r->infer.seconds * 1e-9 : 0;
+    printf("%-26s %12.1f  = %.0f%% of FMA peak %.0f GFLOP/s\n", "train GFLOP/s", tg,
+           100.0 * tg / r->fma, r->fma);
+    printf("%-26s %12.1f  = %.0f%% of FMA peak\n", "inference GFLOP/s", ig, 100.0 * ig / r->fma);
+    printf("%-26s %12.1f  = %.0f%% of FMA peak (%s)\n", "large oneDNN conv GFLOP/s", r->conv,
+           100.0 * r->conv / r->fma, o->precision);
+    if (r->bf16 > 0)
+        printf("%-26s %12.1f  (train = %.0f%% of it)\n", "bf16 dot-product peak", r->bf16,
+               100.0 * tg / r->bf16);
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse_options(argc, argv, &o)) return 2;
+    if (o.child) return run_child(&o);
+
+    sm_shape input;
+    const char *text = sm_arch_preset_text("seed", &input);
+    sm_arch arch;
+    sm_err err;
+    sm_err_clear(&err);
+    if (sm_arch_parse(text, input, &arch, &err) != SIAMESE_OK) {
+        fprintf(stderr, "bench_speed: %s\n", err.msg);
+        return 1;
+    }
+    int n = 2 * o.pairs;
+    printf("seed network: %s\n%d pairs = %d images of 3x256x256 per step, %d threads, %s\n",
+           text, o.pairs, n, omp_get_max_threads(), o.precision);
+    printf("work: %.1f GFLOP per training step, %.1f GFLOP per inference batch\n",
+           step_flops(&arch, n) * 1e-9, forward_flops(&arch, n) * 1e-9);
+
+    results r;
+    memset(&r, 0, sizeof r);
+    printf("\n-- ours, training (own process)\n");
+    r.train = run_ours(&o, "train");
+    printf("\n-- ours, inference (own process)\n");
+    r.infer = run_ours(&o, "infer");
+    if (o.torch) {
+        printf("\n-- PyTorch, training (own process)\n");
+        r.torch_train = run_torch(&o, "train");
+        printf("\n-- PyTorch, inference (own process)\n");
+        r.torch_infer = run_torch(&o, "infer");
+    }
+    printf("\n-- machine peak\n");
+    r.fma = peak_probe(fma_chains, FMA_CHAINS * 16 * 2);
+    printf("AVX-512 FMA probe, %d threads: %.1f GFLOP/s\n", omp_get_max_threads(), r.fma);
+    if (__builtin_cpu_supports("avx512bf16")) {
+        r.bf16 = peak_probe(bf16_chains, FMA_CHAINS * 32 * 2);
+        printf("AVX512-BF16 dot-product probe: %.1f GFLOP/s\n", r.bf16);
+    }
+    r.conv = conv_probe(&o);
+    printf("oneDNN conv 256->256 5x5 on %dx256x31x31 (%s): %.1f GFLOP/s\n", n, o.precision,
+           r.conv);
+    print_table(&o, &arch, &r);
+    return r.train.ok && r.infer.ok && (!o.torch || (r.torch_train.ok && r.torch_infer.ok)) ? 0
+                                                                                          : 1;
+}
