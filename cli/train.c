@@ -82,7 +82,7 @@ int cli_train(int argc, char **argv) {
         {"weight-decay", 0, CLI_OPT_FLOAT, &p.weight_decay, "W", "Adam weight decay"},
         {"margin", 0, CLI_OPT_FLOAT, &p.margin, "M", "contrastive margin"},
         {"metric", 0, CLI_OPT_STRING, &f.metric, "NAME", "distance: euclidean, cosine or correlation"},
-        {"epochs", 'e', CLI_OPT_INT, &p.epochs, "N", "epochs (with --resume: extend the run to N)"},
+        {"epochs", 'e', CLI_OPT_INT, &p.epochs, "N", "epochs (with --resume: the run's new total)"},
         {"seed", 0, CLI_OPT_U64, &p.seed, "N", "seed of every random choice"},
         {"threads", 'j', CLI_OPT_INT, &p.threads, "N", "threads (0 = all cores)"},
         {"log-every", 0, CLI_OPT_INT, &p.log_every, "N", "batches between loss lines"},

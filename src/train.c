@@ -523,7 +523,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
         p->callback_user = params->callback_user;
         p->stop = params->stop;
         if (params->threads > 0) p->threads = params->threads;
-        if (params->epochs > p->epochs) p->epochs = params->epochs;
+        if (params->epochs > 0) p->epochs = params->epochs;
         st = sm_train_config_save(&run->config, path, &run->err);
     }
     if (st == SIAMESE_OK) st = restore_checkpoint(run);

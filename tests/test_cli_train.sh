@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# 'siamese train': usage and data errors, JSON progress, Ctrl-C saves a checkpoint (exit 130),
+# and --resume finishes the run.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+
+faces=${SIAMESE_SOURCE_DIR:?}/../shared/data/att_faces/training
+arch="conv(8,k=5,s=2) relu maxpool(2) conv(16,k=3) relu linear(16)"
+small=(--arch "$arch" --input 1x56x46 --batch 8 --threads 1 --seed 3)
+
+# --help and usage errors
+expect 0 "$cli" train --help
+grep -q -- "--resume" "$tmp/out" || fail "--help does not list --resume"
+grep -q "^  train " <("$cli" --help) || fail "'train' missing from siamese --help"
+expect 2 "$cli" train
+expect 2 "$cli" train "$faces"
+grep_err "RUN_DIR"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --bogus
+grep_err "--bogus"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --input 0x256x256
+expect 2 "$cli" train "$faces" -o "$tmp/r" --metric manhattan
+grep_err "manhattan"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --epochs three
+expect 2 "$cli" train --resume "$tmp/r" "$faces"
+
+# bad data and settings: exit 1 naming the path or the reason
+expect 1 "$cli" train "$tmp/nowhere" -o "$tmp/r"
+grep_err "$tmp/nowhere"
+expect 1 "$cli" train "$faces" -o "$tmp/r" --arch "conv(8,k=3) reluu"
+grep_err "reluu"
+expect 1 "$cli" train "$faces" -o "$tmp/r" --sampler online
+grep_err "split"
+expect 1 "$cli" train --resume "$tmp/empty_run"
+
+# --json: one JSON object per event on stdout, epoch events with the test metrics
+expect 0 "$cli" train "$faces" -o "$tmp/json_run" "${small[@]}" --epochs 1 --json
+grep -q '^{"event":"epoch",.*"test_auc":' "$tmp/out" || fail "no epoch event in --json output"
+grep -vq '^{"event":' "$tmp/out" && fail "non-JSON line in --json output: $(grep -v '^{' "$tmp/out" | head -1)"
+for f in model.safetensors best.safetensors checkpoint.safetensors metrics.jsonl loss.png config.json split.json; do
+    [ -s "$tmp/json_run/$f" ] || fail "missing $f"
+done
+
+# Ctrl-C: the current step finishes, a checkpoint is saved, exit 130; --resume completes
+run=$tmp/int_run
+"$cli" train "$faces" -o "$run" "${small[@]}" --epochs 40 --log-every 1 >"$tmp/int_out" 2>"$tmp/int_err" &
+pid=$!
+for _ in $(seq 600); do
+    [ -s "$run/metrics.jsonl" ] && break
+    sleep 0.1
+done
+kill -INT "$pid"
+wait "$pid"
+code=$?
+[ "$code" -eq 130 ] || fail "SIGINT: exit $code, want 130 ($(cat "$tmp/int_err"))"
+grep -q "resume" "$tmp/int_err" || fail "SIGINT: no resume hint: $(cat "$tmp/int_err")"
+[ -s "$run/checkpoint.safetensors" ] || fail "SIGINT: no checkpoint"
+expect 0 "$cli" train --resume "$run" --epochs 2 -q
+grep -q "final test" "$tmp/out" || fail "resume: no summary: $(cat "$tmp/out")"
+[ "$(grep -c '"type":"epoch"' "$run/metrics.jsonl")" -eq 2 ] || fail "resume: want 2 epoch lines"
+
+finish test_cli_train
