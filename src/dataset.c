@@ -83,13 +83,9 @@ siamese_dataset_params siamese_dataset_default_params(void) {
     return p;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 static int is_idx_images_name(const char *name) {
-    return ends_with(name, "-images-idx3-ubyte") || ends_with(name, "-images-idx3-ubyte.gz");
+    return sm_ends_with(name, "-images-idx3-ubyte") ||
+           sm_ends_with(name, "-images-idx3-ubyte.gz");
 }
 
 /* A folder holding at least one *-images-idx3-ubyte[.gz] file. */

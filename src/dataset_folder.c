@@ -185,10 +185,6 @@ static int compare_images(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Grouped classes are added group by group: renumbers classes in name order and sorts the images by (class, name). */
 static siamese_status sort_classes(siamese_dataset *ds) {
     int n = ds->n_classes;
@@ -201,9 +197,9 @@ static siamese_status sort_classes(siamese_dataset *ds) {
         return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     }
     memcpy(old, ds->class_names, (size_t)n * sizeof *old);
-    qsort(ds->class_names, (size_t)n, sizeof *ds->class_names, compare_strings);
+    qsort(ds->class_names, (size_t)n, sizeof *ds->class_names, sm_compare_strings);
     for (int c = 0; c < n; c++) {
-        char **hit = bsearch(&old[c], ds->class_names, (size_t)n, sizeof *old, compare_strings);
+        char **hit = bsearch(&old[c], ds->class_names, (size_t)n, sizeof *old, sm_compare_strings);
         remap[c] = (int)(hit - ds->class_names);
     }
     for (int i = 0; i < ds->n_images; i++) ds->images[i].class_id = remap[ds->images[i].class_id];

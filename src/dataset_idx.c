@@ -116,16 +116,11 @@ siamese_status sm_idx_read(const char *path, int ndims, int dims[3], uint8_t **d
 
 /* ---- the IDX dataset source */
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 /* For "X-images-idx3-ubyte[.gz]" returns the length of X, else -1. */
 static int images_prefix_len(const char *name) {
     static const char *suffixes[] = {"-images-idx3-ubyte", "-images-idx3-ubyte.gz"};
     for (int i = 0; i < 2; i++)
-        if (ends_with(name, suffixes[i])) return (int)(strlen(name) - strlen(suffixes[i]));
+        if (sm_ends_with(name, suffixes[i])) return (int)(strlen(name) - strlen(suffixes[i]));
     return -1;
 }
 
@@ -240,7 +235,7 @@ static siamese_status open_idx_folder(siamese_dataset *ds, const char *dir, cons
         if (images_prefix_len(name) < 0 || (want && strncmp(name, want, strlen(want)))) continue;
         size_t len = strlen(name);
         /* the raw file sorts just before its .gz twin: keep the raw one */
-        if (ends_with(name, ".gz") && i > 0 && strlen(files.names[i - 1]) == len - 3 &&
+        if (sm_ends_with(name, ".gz") && i > 0 && strlen(files.names[i - 1]) == len - 3 &&
             !strncmp(files.names[i - 1], name, len - 3))
             continue;
         parts[n++] = files.names[i];

@@ -123,22 +123,6 @@ static siamese_status read_manifest(siamese_dataset *ds, const char *path, manif
     return st;
 }
 
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The manifest's folder ("." for a bare file name), malloc'd. */
-static char *folder_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return sm_strdup(".");
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *dir = malloc(n + 1);
-    if (!dir) return NULL;
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    return dir;
-}
-
 /* Adds the distinct names of m as images, in name order; names[] receives them sorted. */
 static siamese_status add_images(siamese_dataset *ds, manifest *m, const char *dir, char ***sorted,
                                  int *n_sorted) {
@@ -149,7 +133,7 @@ static siamese_status add_images(siamese_dataset *ds, manifest *m, const char *d
         names[2 * i] = m->lines[i].a;
         names[2 * i + 1] = m->lines[i].b;
     }
-    qsort(names, total, sizeof *names, compare_strings);
+    qsort(names, total, sizeof *names, sm_compare_strings);
     int n = 0;
     for (size_t i = 0; i < total; i++)
         if (n == 0 || strcmp(names[n - 1], names[i])) names[n++] = names[i];
@@ -168,14 +152,14 @@ static siamese_status add_images(siamese_dataset *ds, manifest *m, const char *d
 }
 
 static int find_name(char **sorted, int n, const char *name) {
-    char **hit = bsearch(&name, sorted, (size_t)n, sizeof *sorted, compare_strings);
+    char **hit = bsearch(&name, sorted, (size_t)n, sizeof *sorted, sm_compare_strings);
     return (int)(hit - sorted);
 }
 
 siamese_status sm_ds_open_manifest(siamese_dataset *ds, const char *path) {
     manifest m = {NULL, 0, 0};
     siamese_status st = read_manifest(ds, path, &m);
-    char *dir = st == SIAMESE_OK ? folder_of(path) : NULL;
+    char *dir = st == SIAMESE_OK ? sm_folder_of(path) : NULL;
     if (st == SIAMESE_OK && !dir) st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     char **sorted = NULL;
     int n_sorted = 0;

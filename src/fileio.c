@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* Reads exactly size bytes from fd into buf; returns 0 or an errno value (EIO if the file
  * shrank while being read). */
 static int read_exactly(int fd, unsigned char *buf, size_t size) {
@@ -79,19 +81,6 @@ static char *concat(const char *s, const char *suffix) {
     return out;
 }
 
-/* The folder holding path ("." when path has no slash), malloc'd, or NULL. */
-static char *folder_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return concat(".", "");
-    if (slash == path) return concat("/", "");
-    size_t n = (size_t)(slash - path);
-    char *out = malloc(n + 1);
-    if (!out) return NULL;
-    memcpy(out, path, n);
-    out[n] = '\0';
-    return out;
-}
-
 static void free_paths(sm_atomic_file *af) {
     free(af->final_path);
     free(af->tmp_path);
@@ -101,7 +90,7 @@ static void free_paths(sm_atomic_file *af) {
 
 siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err) {
     af->fp = NULL;
-    af->final_path = concat(path, "");
+    af->final_path = sm_strdup(path);
     af->tmp_path = concat(path, ".tmp.XXXXXX");
     if (!af->final_path || !af->tmp_path) {
         free_paths(af);
@@ -132,7 +121,7 @@ siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err)
 
 /* fsyncs the folder holding path so the rename itself is durable; returns 0 or an errno. */
 static int sync_folder(const char *path) {
-    char *dir = folder_of(path);
+    char *dir = sm_folder_of(path);
     if (!dir) return ENOMEM;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     free(dir);

@@ -1,4 +1,4 @@
-/* Small general helpers: string copies, path joining, a monotonic clock (see util.h). */
+/* Small general helpers: strings, paths, a monotonic clock (see util.h). */
 #include "util.h"
 
 #include <stdlib.h>
@@ -21,6 +21,26 @@ char *sm_path_join(const char *dir, const char *name) {
     if (slash) out[a] = '/';
     memcpy(out + a + (size_t)slash, name, b + 1);
     return out;
+}
+
+char *sm_folder_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return sm_strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (!dir) return NULL;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return dir;
+}
+
+int sm_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+int sm_compare_strings(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 double sm_now_seconds(void) {

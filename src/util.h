@@ -1,5 +1,5 @@
-/* Small general helpers shared across the library and the CLI: string copies, path joining,
- * a monotonic clock. */
+/* Small general helpers shared across the library and the CLI: strings, paths, a monotonic
+ * clock. */
 #ifndef SM_UTIL_H
 #define SM_UTIL_H
 
@@ -7,6 +7,13 @@
 char *sm_strdup(const char *s);
 /* "dir/name" in a new string (no extra slash when dir ends with one; NULL when memory runs out). */
 char *sm_path_join(const char *dir, const char *name);
+/* The folder holding path ("." for a bare file name, "/" for a file in the root), malloc'd, or
+ * NULL when memory runs out. */
+char *sm_folder_of(const char *path);
+/* 1 when s ends with suffix. */
+int sm_ends_with(const char *s, const char *suffix);
+/* qsort/bsearch comparator for an array of char * (byte order, strcmp). */
+int sm_compare_strings(const void *a, const void *b);
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC), for measuring intervals. */
 double sm_now_seconds(void);
 
