@@ -12,7 +12,7 @@
 #include "siamese.h"
 #include "util.h"
 
-#define DEFAULT_ZIP SIAMESE_SOURCE_DIR "/../shared/data/stanford_dogs_224/stanford_dogs_224_subset40.zip"
+#define DEFAULT_ZIP SIAMESE_DATA_DIR_DEFAULT "/stanford_dogs_224/stanford_dogs_224_subset40.zip"
 #define PILLOW_SCRIPT SIAMESE_SOURCE_DIR "/bench/pillow_decode.py"
 
 typedef struct path_list {

@@ -3,7 +3,7 @@
 # the PNG grid, distances, verdicts, pair lists, JSON lines, data errors (exit 1) and usage errors
 # (exit 2), and no output files left after a failure.
 set -u
-data_dir=${SIAMESE_DATA_DIR:-${SIAMESE_SOURCE_DIR:?SIAMESE_SOURCE_DIR must name the source tree}/../shared/data}
+data_dir=${SIAMESE_DATA_DIR:?SIAMESE_DATA_DIR must name the shared datasets}
 att=$data_dir/att_faces/training
 [ -d "$att/s1" ] || { echo "FAIL: AT&T faces not found at $att" >&2; exit 1; }
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"

@@ -4,7 +4,7 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
-faces=${SIAMESE_SOURCE_DIR:?}/../shared/data/att_faces/training
+faces=${SIAMESE_DATA_DIR:?SIAMESE_DATA_DIR must name the shared datasets}/att_faces/training
 arch="conv(8,k=5,s=2) relu maxpool(2) conv(16,k=3) relu linear(16)"
 small=(--arch "$arch" --input 1x56x46 --batch 8 --threads 1 --seed 3)
 

@@ -27,7 +27,7 @@ const char *tu_source_path(const char *relative) { return tu_path(SIAMESE_SOURCE
 
 const char *tu_data_path(const char *relative) {
     const char *dir = getenv("SIAMESE_DATA_DIR");
-    if (!dir || !*dir) dir = SIAMESE_SOURCE_DIR "/../shared/data";
+    if (!dir || !*dir) dir = SIAMESE_DATA_DIR_DEFAULT;
     return tu_path(dir, relative);
 }
 

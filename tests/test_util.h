@@ -12,7 +12,7 @@
 const char *tu_path(const char *dir, const char *relative);
 /* Path of a file under the source tree ("tests/fixtures/x"), like tu_path. */
 const char *tu_source_path(const char *relative);
-/* Path of ../shared/data/<relative> (SIAMESE_DATA_DIR overrides the data folder). */
+/* Path of <shared data>/<relative>: $SIAMESE_DATA_DIR, else the folder CMake found. */
 const char *tu_data_path(const char *relative);
 /* Creates a fresh temporary folder and returns its path (malloc'd); tu_rmtree removes it. */
 char *tu_make_temp_dir(void);
