@@ -27,7 +27,7 @@ static int parse_geometry(const char *text, int *c, int *h, int *w) {
 }
 
 typedef struct train_flags {
-    const char *output, *resume, *input, *metric, *split;
+    const char *output, *resume, *input, *metric, *split, *precision;
     int cache_mb, quiet, json;
 } train_flags;
 
@@ -42,6 +42,10 @@ static int apply_flags(const train_flags *f, siamese_train_params *p) {
     }
     if (f->split && siamese_split_kind_parse(f->split, &p->split) != SIAMESE_OK) {
         fprintf(stderr, "siamese train: unknown --split '%s' (pairs, images, classes)\n", f->split);
+        return 0;
+    }
+    if (f->precision && siamese_precision_parse(f->precision, &p->precision) != SIAMESE_OK) {
+        fprintf(stderr, "siamese train: unknown --precision '%s' (fp32, bf16)\n", f->precision);
         return 0;
     }
     if (f->cache_mb < 0) {
@@ -65,7 +69,7 @@ static void print_summary(const progress *pr, const char *run_dir) {
 
 int cli_train(int argc, char **argv) {
     siamese_train_params p = siamese_train_default_params();
-    train_flags f = {NULL, NULL, NULL, "euclidean", "pairs", 1024, 0, 0};
+    train_flags f = {NULL, NULL, NULL, "euclidean", "pairs", "fp32", 1024, 0, 0};
     float train_fraction = 0.8f;
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &f.output, "RUN_DIR", "folder for the model, checkpoints, metrics and plots"},
@@ -88,6 +92,7 @@ int cli_train(int argc, char **argv) {
         {"log-every", 0, CLI_OPT_INT, &p.log_every, "N", "batches between loss lines"},
         {"cache-mb", 0, CLI_OPT_INT, &f.cache_mb, "MB", "memory for decoded images"},
         {"fast-jpeg", 0, CLI_OPT_FLAG, &p.fast_jpeg, NULL, "DCT-scaled decoding of large JPEGs (within 3 levels)"},
+        {"precision", 0, CLI_OPT_STRING, &f.precision, "P", "fp32, or bf16 on CPUs with AVX512-BF16 (fp32 master weights)"},
         {"quiet", 'q', CLI_OPT_FLAG, &f.quiet, NULL, "print only warnings, errors and the summary"},
         {"json", 0, CLI_OPT_FLAG, &f.json, NULL, "one JSON object per event on stdout"},
     };

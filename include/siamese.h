@@ -498,6 +498,8 @@ typedef struct siamese_train_params {
     int log_every;           /* steps between LOG events and metrics lines, 10 */
     size_t cache_bytes;      /* decoded-image cache, 1 GiB */
     int fast_jpeg;           /* DCT-scaled JPEG decoding for large sources */
+    siamese_precision precision; /* FP32 (default) or BF16; BF16 on a CPU without it: FP32 and
+                                    a WARNING event */
     siamese_train_callback callback;
     void *callback_user;
     const volatile int *stop; /* when it becomes nonzero, the run saves a checkpoint after the

@@ -192,6 +192,9 @@ static siamese_status create_model(train_run *run) {
 
 static siamese_status create_trainer(train_run *run) {
     const siamese_train_params *p = &run->config.params;
+    if (siamese_model_set_precision(run->model, p->precision) != p->precision)
+        emit_message(run, SIAMESE_EVENT_WARNING,
+                     "this CPU has no bf16 kernels (AVX512-BF16): computing in fp32");
     siamese_trainer_params tp = siamese_trainer_default_params();
     tp.learning_rate = p->learning_rate;
     tp.weight_decay = p->weight_decay;

@@ -81,7 +81,7 @@ siamese_status sm_train_config_init(sm_train_config *config, const char *data_pa
 static json_t *config_to_json(const sm_train_config *c) {
     const siamese_train_params *p = &c->params;
     return json_pack("{s:s, s:s, s:s, s:[i,i,i], s:s, s:f, s:f, s:f, s:i, s:i, s:I, s:i, s:s, "
-                     "s:i, s:i, s:s, s:f, s:i, s:I, s:b}",
+                     "s:i, s:i, s:s, s:f, s:i, s:I, s:b, s:s}",
                      "siamese_version", siamese_version(), "data", c->data_path, "arch", c->arch,
                      "input", p->channels, p->height, p->width, "metric",
                      siamese_metric_name(p->metric), "margin", (double)p->margin,
@@ -91,7 +91,8 @@ static json_t *config_to_json(const sm_train_config *c) {
                      "per_class", p->per_class, "pairs_per_epoch", p->pairs_per_epoch, "split",
                      siamese_split_kind_name(p->split), "train_fraction", p->train_fraction,
                      "log_every", p->log_every, "cache_bytes", (json_int_t)p->cache_bytes,
-                     "fast_jpeg", p->fast_jpeg);
+                     "fast_jpeg", p->fast_jpeg, "precision",
+                     siamese_precision_name(p->precision));
 }
 
 siamese_status sm_train_config_save(const sm_train_config *config, const char *path, sm_err *err) {
@@ -121,13 +122,13 @@ siamese_status sm_train_config_load(sm_train_config *config, const char *path, s
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: line %d: %s", path, jerr.line, jerr.text);
     siamese_train_params p = siamese_train_default_params();
     const char *data = NULL, *arch = NULL, *metric = NULL, *sampler = NULL, *split = NULL,
-               *version = NULL;
+               *version = NULL, *precision = "fp32"; /* runs from before bf16 have none */
     json_int_t seed = 0, cache = 0;
     int fast_jpeg = 0;
     double margin = 0, lr = 0, wd = 0;
     if (json_unpack_ex(root, &jerr, 0,
                        "{s:s, s:s, s:s, s:[i,i,i], s:s, s:F, s:F, s:F, s:i, s:i, s:I, s:i, s:s, "
-                       "s:i, s:i, s:s, s:F, s:i, s:I, s:b}",
+                       "s:i, s:i, s:s, s:F, s:i, s:I, s:b, s?s}",
                        "siamese_version", &version, "data", &data, "arch", &arch, "input",
                        &p.channels, &p.height, &p.width, "metric", &metric, "margin", &margin,
                        "learning_rate", &lr, "weight_decay", &wd, "batch_size", &p.batch_size,
@@ -135,7 +136,7 @@ siamese_status sm_train_config_load(sm_train_config *config, const char *path, s
                        &sampler, "per_class", &p.per_class, "pairs_per_epoch",
                        &p.pairs_per_epoch, "split", &split, "train_fraction", &p.train_fraction,
                        "log_every", &p.log_every, "cache_bytes", &cache, "fast_jpeg",
-                       &fast_jpeg) != 0) {
+                       &fast_jpeg, "precision", &precision) != 0) {
         json_decref(root);
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: %s", path, jerr.text);
     }
@@ -152,6 +153,8 @@ siamese_status sm_train_config_load(sm_train_config *config, const char *path, s
         st = sm_fail(err, SIAMESE_ERR_FORMAT, "%s: unknown metric '%s'", path, metric);
     else if (siamese_split_kind_parse(split, &p.split) != SIAMESE_OK)
         st = sm_fail(err, SIAMESE_ERR_FORMAT, "%s: unknown split '%s'", path, split);
+    else if (siamese_precision_parse(precision, &p.precision) != SIAMESE_OK)
+        st = sm_fail(err, SIAMESE_ERR_FORMAT, "%s: unknown precision '%s'", path, precision);
     if (st == SIAMESE_OK) {
         st = sm_train_config_init(config, data, &p, err);
         if (st != SIAMESE_OK) sm_err_prefix(err, path);

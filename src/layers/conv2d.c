@@ -1,4 +1,4 @@
-/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads. */
+/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads; fp32 or bf16 compute. */
 #include <string.h>
 
 #include "layers/layers.h"
@@ -112,7 +112,7 @@ static siamese_status backward_data(sm_builder *b, const conv_dims *d, const sm_
                                     const_dnnl_primitive_desc_t fwd, dnnl_memory_t fwd_w)
 {
     dnnl_memory_desc_t w_any;
-    sm_md_any(&w_any, 4, d->wei);
+    sm_md_any_typed(&w_any, 4, d->wei, b->bf16 ? dnnl_bf16 : dnnl_f32);
     dnnl_convolution_desc_t cd;
     SM_DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &src->md,
                                                          &w_any, &out->md, d->strides, d->pad_l,
@@ -138,11 +138,13 @@ static siamese_status backward_data(sm_builder *b, const conv_dims *d, const sm_
 static siamese_status forward_pd(sm_builder *b, const sm_layer *layer, const conv_dims *d,
                                  int fuse_relu, dnnl_primitive_desc_t *pd)
 {
+    /* bf16: bf16 activations and weight copies, fp32 bias and accumulation. */
+    dnnl_data_type_t dt = b->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, bias, dst;
-    sm_md_any(&src, 4, d->src);
-    sm_md_any(&wei, 4, d->wei);
+    sm_md_any_typed(&src, 4, d->src, dt);
+    sm_md_any_typed(&wei, 4, d->wei, dt);
     sm_md_plain(&bias, 1, d->bias);
-    sm_md_any(&dst, 4, d->dst);
+    sm_md_any_typed(&dst, 4, d->dst, dt);
     dnnl_convolution_desc_t cd;
     SM_DNNL_TRY(dnnl_convolution_forward_desc_init(
                     &cd, b->training ? dnnl_forward_training : dnnl_forward_inference,

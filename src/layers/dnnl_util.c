@@ -43,9 +43,15 @@ void sm_md_plain(dnnl_memory_desc_t *md, int ndims, const int64_t *dims)
 
 void sm_md_any(dnnl_memory_desc_t *md, int ndims, const int64_t *dims)
 {
+    sm_md_any_typed(md, ndims, dims, dnnl_f32);
+}
+
+void sm_md_any_typed(dnnl_memory_desc_t *md, int ndims, const int64_t *dims,
+                     dnnl_data_type_t dt)
+{
     dnnl_dims_t d = {0};
     for (int i = 0; i < ndims; i++) d[i] = dims[i];
-    dnnl_memory_desc_init_by_tag(md, ndims, d, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(md, ndims, d, dt, dnnl_format_tag_any);
 }
 
 int sm_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)

@@ -23,6 +23,9 @@ siamese_status sm_dnnl_fail(dnnl_status_t st, sm_err *err, const char *what);
 /* Plain fp32 descriptors: 1-D [a] (x), 2-D [a, b] (ab), 4-D [a, b, c, d] (abcd = nchw / oihw). */
 void sm_md_plain(dnnl_memory_desc_t *md, int ndims, const int64_t *dims);
 void sm_md_any(dnnl_memory_desc_t *md, int ndims, const int64_t *dims);
+/* Layout left to the primitive, element type dt (f32 or bf16). */
+void sm_md_any_typed(dnnl_memory_desc_t *md, int ndims, const int64_t *dims,
+                     dnnl_data_type_t dt);
 int sm_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
 /* Logical element count of a descriptor. */
 int64_t sm_md_elems(const dnnl_memory_desc_t *md);

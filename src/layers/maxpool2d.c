@@ -10,7 +10,7 @@ siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm
     dnnl_dims_t pad_r = {layer->ph, layer->pw};
     int64_t dst_dims[4] = {b->n, layer->out_shape.c, layer->out_shape.h, layer->out_shape.w};
     dnnl_memory_desc_t dst_any;
-    sm_md_any(&dst_any, 4, dst_dims);
+    sm_md_any_typed(&dst_any, 4, dst_dims, in->md.data_type);
     dnnl_pooling_v2_desc_t fd;
     SM_DNNL_TRY(dnnl_pooling_v2_forward_desc_init(
                     &fd, b->training ? dnnl_forward_training : dnnl_forward_inference,
