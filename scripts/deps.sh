@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config
   libdnnl-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
-  libjansson-dev libcairo2-dev zlib1g-dev
+  libjansson-dev libcairo2-dev zlib1g-dev fonts-dejavu-core
   libcriterion-dev
   python3-torch python3-pil python3-numpy
   dataset-fashion-mnist
