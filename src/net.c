@@ -26,6 +26,7 @@ struct sm_net {
     sm_plan *last_train; /* plan of the last training forward; backward runs through it */
     double *time_fwd, *time_bwd;
     int bf16;            /* convolutions and large linear layers in bf16 */
+    int no_fusion;       /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
 };
 
 /* ---- creation ---- */
@@ -117,6 +118,8 @@ siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, s
                        n_params);
     }
     map_layer_params(net);
+    const char *toggle = getenv("SIAMESE_ENGINE_NO_FUSION");
+    net->no_fusion = toggle && strcmp(toggle, "1") == 0;
     dnnl_status_t s = dnnl_engine_create(&net->engine, dnnl_cpu, 0);
     if (s == dnnl_success) s = dnnl_stream_create(&net->stream, net->engine,
                                                   dnnl_stream_default_flags);
@@ -199,7 +202,7 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
     if (layer_has_params(l)) *grad_needed = 1;
     switch (l->kind) {
     case SM_LAYER_CONV2D: {
-        int fuse = *i + 1 < net->arch.n_layers &&
+        int fuse = !net->no_fusion && *i + 1 < net->arch.n_layers &&
                    net->arch.layers[*i + 1].kind == SM_LAYER_RELU;
         siamese_status st = sm_conv2d_build(b, l, fuse, p, in, out);
         if (fuse) (*i)++;

@@ -31,7 +31,7 @@ typedef struct train_run {
     sm_train_state state;
     float *test_distances;   /* [test pairs] */
     double session_start;
-    double wait_at_start;    /* data wait of earlier sessions */
+    double wait_at_start;    /* data wait of earlier sessions plus decoding before the batches */
     double step_seconds;     /* smoothed time per step */
     sm_err err;
 } train_run;
@@ -140,10 +140,14 @@ static siamese_loader_params loader_params(const train_run *run, int shuffle) {
     return lp;
 }
 
+/* Decoding before the batches (loader creation, new online pairs) is time spent waiting for data
+ * too: it counts in data_wait with the waits for batches. */
 static siamese_status make_loader(train_run *run, const siamese_pairs *pairs, int shuffle,
                                   siamese_loader **out) {
     siamese_loader_params lp = loader_params(run, shuffle);
+    double t0 = sm_now_seconds();
     siamese_status st = siamese_loader_create(run->dataset, pairs, &lp, out);
+    run->wait_at_start += sm_now_seconds() - t0;
     if (st != SIAMESE_OK)
         sm_fail(&run->err, st, "%s", *out ? siamese_loader_errmsg(*out) : "out of memory");
     return st;
@@ -157,7 +161,9 @@ static siamese_status prepare_train_pairs(train_run *run, int epoch) {
     siamese_status st = side_pairs(run, 0, epoch, &run->train_pairs);
     if (st != SIAMESE_OK) return st;
     if (!run->train_loader) return make_loader(run, &run->train_pairs, 1, &run->train_loader);
+    double t0 = sm_now_seconds();
     st = siamese_loader_set_pairs(run->train_loader, &run->train_pairs);
+    run->wait_at_start += sm_now_seconds() - t0;
     return st == SIAMESE_OK ? st
                             : sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
 }
@@ -412,13 +418,22 @@ static void run_free(train_run *run) {
     free(run);
 }
 
-static siamese_status make_run_dir(train_run *run, const char *dir) {
+/* Creates the run folder; a fresh run (fresh = 1) refuses one that holds a run already, unless
+ * overwrite is set, so an earlier run's model and checkpoint are never lost by mistake. */
+static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, int overwrite) {
     if (strlen(dir) >= sizeof run->run_dir)
         return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
     strcpy(run->run_dir, dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return sm_fail(&run->err, SIAMESE_ERR_IO, "%s: cannot create the run folder: %s", dir,
                        strerror(errno));
+    char config[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, "config.json", config, sizeof config);
+    struct stat st;
+    if (fresh && !overwrite && stat(config, &st) == 0)
+        return sm_fail(&run->err, SIAMESE_ERR_IO,
+                       "%s already holds a training run; continue it with --resume %s, or choose "
+                       "another folder (or --overwrite)", dir, dir);
     return SIAMESE_OK;
 }
 
@@ -476,7 +491,7 @@ siamese_status siamese_train(const char *data_path, const char *run_dir,
     if (!run) return SIAMESE_ERR_NOMEM;
     siamese_status st = sm_train_config_init(&run->config, data_path, params, &run->err);
     char path[SM_TRAIN_TEXT_MAX + 32];
-    if (st == SIAMESE_OK) st = make_run_dir(run, run_dir);
+    if (st == SIAMESE_OK) st = make_run_dir(run, run_dir, 1, run->config.params.overwrite);
     if (st == SIAMESE_OK) st = create_model(run);
     if (st == SIAMESE_OK) st = create_trainer(run);
     if (st == SIAMESE_OK) st = prepare_data(run, 0);
@@ -515,7 +530,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     train_run *run = run_alloc(errmsg, errmsg_size);
     if (!run) return SIAMESE_ERR_NOMEM;
     char path[SM_TRAIN_TEXT_MAX + 32];
-    siamese_status st = make_run_dir(run, run_dir);
+    siamese_status st = make_run_dir(run, run_dir, 0, 1);
     if (st == SIAMESE_OK) {
         run_path(run, "config.json", path, sizeof path);
         st = sm_train_config_load(&run->config, path, &run->err);
