@@ -95,6 +95,7 @@ int cli_train(int argc, char **argv) {
         {"precision", 0, CLI_OPT_STRING, &f.precision, "P", "fp32, or bf16 on CPUs with AVX512-BF16 (fp32 master weights)"},
         {"quiet", 'q', CLI_OPT_FLAG, &f.quiet, NULL, "print only warnings, errors and the summary"},
         {"json", 0, CLI_OPT_FLAG, &f.json, NULL, "one JSON object per event on stdout"},
+        {"overwrite", 0, CLI_OPT_FLAG, &p.overwrite, NULL, "train into RUN_DIR even if it holds an earlier run"},
     };
     const cli_spec spec = {
         "train", "DATA -o RUN_DIR [options]  |  --resume RUN_DIR",

@@ -504,6 +504,7 @@ typedef struct siamese_train_params {
     void *callback_user;
     const volatile int *stop; /* when it becomes nonzero, the run saves a checkpoint after the
                                  current step and returns SIAMESE_ERR_INTERRUPTED */
+    int overwrite;           /* 0: refuse a run folder that already holds a run (config.json) */
 } siamese_train_params;
 
 siamese_train_params siamese_train_default_params(void);

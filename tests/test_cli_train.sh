@@ -40,6 +40,11 @@ for f in model.safetensors best.safetensors checkpoint.safetensors metrics.jsonl
     [ -s "$tmp/json_run/$f" ] || fail "missing $f"
 done
 
+# an existing run is never overwritten by mistake
+expect 1 "$cli" train "$faces" -o "$tmp/json_run" "${small[@]}" --epochs 1
+grep_err "resume"
+expect 0 "$cli" train "$faces" -o "$tmp/json_run" "${small[@]}" --epochs 1 --overwrite -q
+
 # Ctrl-C: the current step finishes, a checkpoint is saved, exit 130; --resume completes
 run=$tmp/int_run
 "$cli" train "$faces" -o "$run" "${small[@]}" --epochs 40 --log-every 1 >"$tmp/int_out" 2>"$tmp/int_err" &
