@@ -199,6 +199,14 @@ siamese_status sm_builder_conform(sm_builder *b, const sm_value *in,
  * single-threaded host loop for small tensors, a reorder with a sum post-op for large ones. */
 siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims,
                                      const int64_t *dims, float *grad);
+/* A backward-weights step of primitive pd (conv or inner product) from src and out's gradient
+ * into temporaries of layouts dw_md and db_md (NULL: no bias), then their accumulation into the
+ * flat gradients p->dw (w_ndims dims wei) and p->db (dims bias). */
+siamese_status sm_builder_weight_grads(sm_builder *b, dnnl_primitive_desc_t pd, const sm_value *src,
+                                       const sm_value *out, const dnnl_memory_desc_t *dw_md,
+                                       const dnnl_memory_desc_t *db_md, int w_ndims,
+                                       const int64_t *wei, const int64_t *bias,
+                                       const sm_layer_params *p);
 
 /* ---------------------------------------------------------------- one builder per kind */
 

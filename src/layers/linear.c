@@ -85,18 +85,8 @@ static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, lin
     dnnl_primitive_desc_t pd = NULL;
     siamese_status st = sm_builder_pd(b, &d, 0, fwd, &pd, "linear backward weights");
     if (st != SIAMESE_OK) return st;
-    dnnl_memory_t dw = NULL, db = NULL;
-    st = sm_builder_transient(b, &m->w, &dw);
-    if (st == SIAMESE_OK && layer->has_bias) st = sm_builder_transient(b, &m->b, &db);
-    if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src->mem},
-                                  {DNNL_ARG_DIFF_DST, out->diff},
-                                  {DNNL_ARG_DIFF_WEIGHTS, dw},
-                                  {DNNL_ARG_DIFF_BIAS, db}};
-        st = sm_builder_step(b, 1, pd, args, layer->has_bias ? 4 : 3);
-    }
-    if (st == SIAMESE_OK) st = sm_builder_accumulate(b, dw, 2, m->wei, p->dw);
-    if (st == SIAMESE_OK && layer->has_bias) st = sm_builder_accumulate(b, db, 1, m->bias, p->db);
+    st = sm_builder_weight_grads(b, pd, src, out, &m->w, layer->has_bias ? &m->b : NULL, 2,
+                                 m->wei, m->bias, p);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }

@@ -380,3 +380,24 @@ siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims
     if (st != SIAMESE_OK) return st;
     return sm_builder_reorder(b, 1, tmp, g, 1);
 }
+
+siamese_status sm_builder_weight_grads(sm_builder *b, dnnl_primitive_desc_t pd, const sm_value *src,
+                                       const sm_value *out, const dnnl_memory_desc_t *dw_md,
+                                       const dnnl_memory_desc_t *db_md, int w_ndims,
+                                       const int64_t *wei, const int64_t *bias,
+                                       const sm_layer_params *p)
+{
+    dnnl_memory_t dw = NULL, db = NULL;
+    siamese_status st = sm_builder_transient(b, dw_md, &dw);
+    if (st == SIAMESE_OK && db_md) st = sm_builder_transient(b, db_md, &db);
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src->mem},
+                                  {DNNL_ARG_DIFF_DST, out->diff},
+                                  {DNNL_ARG_DIFF_WEIGHTS, dw},
+                                  {DNNL_ARG_DIFF_BIAS, db}};
+        st = sm_builder_step(b, 1, pd, args, db_md ? 4 : 3);
+    }
+    if (st == SIAMESE_OK) st = sm_builder_accumulate(b, dw, w_ndims, wei, p->dw);
+    if (st == SIAMESE_OK && db_md) st = sm_builder_accumulate(b, db, 1, bias, p->db);
+    return st;
+}
