@@ -12,7 +12,9 @@
 static const cli_spec *given_spec;
 static unsigned char given[CLI_MAX_OPTIONS];
 
+/* Appends the target's value as the default, unless the help text states its own. */
 static void print_default(const cli_option *o) {
+    if (strstr(o->help, "(default")) return;
     switch (o->kind) {
     case CLI_OPT_FLAG: break;
     case CLI_OPT_STRING:
