@@ -164,13 +164,7 @@ siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_re
     }
     if (st == SIAMESE_OK)
         st = sm_builder_value(b, &src, b->training, query(pd, dnnl_query_dst_md), out);
-    if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src.mem},
-                                  {DNNL_ARG_WEIGHTS, w},
-                                  {DNNL_ARG_DST, out->mem},
-                                  {DNNL_ARG_BIAS, bias}};
-        st = sm_builder_step(b, 0, pd, args, layer->has_bias ? 4 : 3);
-    }
+    if (st == SIAMESE_OK) st = sm_builder_forward_step(b, pd, src.mem, w, bias, out);
     if (st == SIAMESE_OK && b->training) {
         st = sm_builder_begin_group(b);
         if (st == SIAMESE_OK && fuse_relu) st = relu_backward(b, out);

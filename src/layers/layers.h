@@ -199,6 +199,10 @@ siamese_status sm_builder_conform(sm_builder *b, const sm_value *in,
  * single-threaded host loop for small tensors, a reorder with a sum post-op for large ones. */
 siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims,
                                      const int64_t *dims, float *grad);
+/* The forward step of primitive pd (conv or inner product): src and weights w, plus bias when
+ * it is not NULL, into out. */
+siamese_status sm_builder_forward_step(sm_builder *b, dnnl_primitive_desc_t pd, dnnl_memory_t src,
+                                       dnnl_memory_t w, dnnl_memory_t bias, const sm_value *out);
 /* A backward-weights step of primitive pd (conv or inner product) from src and out's gradient
  * into temporaries of layouts dw_md and db_md (NULL: no bias), then their accumulation into the
  * flat gradients p->dw (w_ndims dims wei) and p->db (dims bias). */

@@ -131,13 +131,7 @@ siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_la
     if (st == SIAMESE_OK)
         st = sm_builder_value(b, &flat, b->training,
                               dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), out);
-    if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, flat.mem},
-                                  {DNNL_ARG_WEIGHTS, w},
-                                  {DNNL_ARG_DST, out->mem},
-                                  {DNNL_ARG_BIAS, bias}};
-        st = sm_builder_step(b, 0, pd, args, layer->has_bias ? 4 : 3);
-    }
+    if (st == SIAMESE_OK) st = sm_builder_forward_step(b, pd, flat.mem, w, bias, out);
     if (st == SIAMESE_OK && b->training) {
         st = sm_builder_begin_group(b);
         if (st == SIAMESE_OK) st = backward_weights(b, layer, &m, p, &flat, out, pd);

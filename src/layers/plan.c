@@ -401,3 +401,13 @@ siamese_status sm_builder_weight_grads(sm_builder *b, dnnl_primitive_desc_t pd, 
     if (st == SIAMESE_OK && db_md) st = sm_builder_accumulate(b, db, 1, bias, p->db);
     return st;
 }
+
+siamese_status sm_builder_forward_step(sm_builder *b, dnnl_primitive_desc_t pd, dnnl_memory_t src,
+                                       dnnl_memory_t w, dnnl_memory_t bias, const sm_value *out)
+{
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src},
+                              {DNNL_ARG_WEIGHTS, w},
+                              {DNNL_ARG_DST, out->mem},
+                              {DNNL_ARG_BIAS, bias}};
+    return sm_builder_step(b, 0, pd, args, bias ? 4 : 3);
+}
