@@ -9,6 +9,7 @@
 
 #include "loss.h"
 #include "model.h"
+#include "util.h"
 
 struct siamese_trainer {
     sm_err err;
@@ -210,9 +211,8 @@ static void zero_invariant_bias_grads(siamese_trainer *t) {
     }
     for (int i = 0; i < table->n; i++) {
         const sm_tensor_info *ti = &table->t[i];
-        size_t len = strlen(ti->name);
-        if (ti->layer >= first_affine && ti->role == SM_TENSOR_PARAM && len > 5 &&
-            strcmp(ti->name + len - 5, ".bias") == 0)
+        if (ti->layer >= first_affine && ti->role == SM_TENSOR_PARAM &&
+            sm_ends_with(ti->name, ".bias"))
             memset(grads + ti->offset, 0, ti->count * sizeof(float));
     }
 }
