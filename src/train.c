@@ -30,6 +30,7 @@ typedef struct train_run {
     sm_train_history history;
     sm_train_state state;
     float *test_distances;   /* [test pairs] */
+    float *test_labels;      /* [test pairs] */
     double session_start;
     double wait_at_start;    /* data wait of earlier sessions plus decoding before the batches */
     double step_seconds;     /* smoothed time per step */
@@ -172,8 +173,10 @@ static siamese_status prepare_test_pairs(train_run *run) {
     siamese_status st = side_pairs(run, 1, 0, &run->test_pairs);
     if (st == SIAMESE_OK) st = make_loader(run, &run->test_pairs, 0, &run->test_loader);
     if (st != SIAMESE_OK) return st;
-    run->test_distances = malloc((size_t)siamese_loader_pair_count(run->test_loader) * sizeof(float));
-    return run->test_distances ? SIAMESE_OK
+    size_t n = (size_t)siamese_loader_pair_count(run->test_loader);
+    run->test_distances = malloc(n * sizeof(float));
+    run->test_labels = malloc(n * sizeof(float));
+    return run->test_distances && run->test_labels ? SIAMESE_OK
                                : sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
 }
 
@@ -292,8 +295,7 @@ static siamese_status evaluate(train_run *run, siamese_train_event *e) {
     siamese_status st = siamese_loader_start_epoch(run->test_loader, 0);
     double loss_sum = 0;
     int seen = 0;
-    float *labels = malloc((size_t)siamese_loader_pair_count(run->test_loader) * sizeof *labels);
-    if (!labels) return sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
+    float *labels = run->test_labels;
     for (siamese_batch b; st == SIAMESE_OK;) {
         st = siamese_loader_next(run->test_loader, &b);
         if (st != SIAMESE_OK || b.n == 0) break;
@@ -309,7 +311,6 @@ static siamese_status evaluate(train_run *run, siamese_train_event *e) {
         e->test_auc = (float)siamese_roc_auc(run->test_distances, labels, seen);
         siamese_best_threshold(run->test_distances, labels, seen, &e->threshold, &e->test_accuracy);
     }
-    free(labels);
     if (st != SIAMESE_OK && st != SIAMESE_ERR_NUMERIC)
         sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->test_loader));
     return st == SIAMESE_ERR_NUMERIC ? SIAMESE_OK : st;
@@ -415,6 +416,7 @@ static void run_free(train_run *run) {
     sm_metrics_close(&run->metrics);
     sm_history_free(&run->history);
     free(run->test_distances);
+    free(run->test_labels);
     free(run);
 }
 
