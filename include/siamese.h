@@ -104,8 +104,8 @@ void siamese_model_set_threshold(siamese_model *model, float threshold);
 /* Threads used by this model's computations (0 = all cores). */
 void siamese_model_set_threads(siamese_model *model, int threads);
 
-/* Arithmetic of the network's layers. BF16 runs convolutions and the large linear layers on
- * the CPU's AVX512-BF16 units (bf16 activations and weight copies, fp32 accumulation); the
+/* Arithmetic of the network's layers. BF16 runs the convolutions on the CPU's AVX512-BF16
+ * units (bf16 activations and weight copies, fp32 accumulation); the linear layers, the
  * parameters, the loss and Adam stay fp32. */
 typedef enum siamese_precision {
     SIAMESE_PRECISION_FP32 = 0,

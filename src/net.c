@@ -25,7 +25,7 @@ struct sm_net {
     int n_plans, cap_plans;
     sm_plan *last_train; /* plan of the last training forward; backward runs through it */
     double *time_fwd, *time_bwd;
-    int bf16;            /* convolutions and large linear layers in bf16 */
+    int bf16;            /* convolutions in bf16; linear layers stay fp32 */
     int no_fusion;       /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
 };
 

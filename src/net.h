@@ -40,8 +40,8 @@ void sm_net_zero_grads(sm_net *net);
 
 /* 1 when oneDNN's effective ISA on this CPU includes the AVX512-BF16 kernels. */
 int sm_bf16_supported(void);
-/* bf16 = 1 computes convolutions and large linear layers in bf16 (fp32 master weights, fp32
- * gradients); plans are rebuilt on the next call. Returns the setting in effect: 0 when the
+/* bf16 = 1 computes the convolutions in bf16 (fp32 master weights, fp32 gradients; linear
+ * layers stay fp32); plans are rebuilt on the next call. Returns the setting in effect: 0 when the
  * CPU has no bf16 kernels. */
 int sm_net_set_bf16(sm_net *net, int bf16);
 int sm_net_bf16(const sm_net *net);

@@ -138,7 +138,7 @@ typedef struct sm_builder {
     sm_arenas *arenas;
     int n;
     int training;
-    int bf16;                 /* convolutions and large linear layers in bf16 */
+    int bf16;                 /* convolutions in bf16; linear layers stay fp32 */
     int layer;                /* layer being built (tags steps) */
     size_t act_cursor, misc_cursor, transient_cursor;
     sm_seq bwd_tmp;           /* backward steps in build order */
