@@ -22,6 +22,7 @@ typedef struct compare_args {
     float threshold;
     int json;
     int threads;
+    const char *precision;
 } compare_args;
 
 /* The model and how its distances are read. */
@@ -245,7 +246,7 @@ static int check_usage(const compare_args *a, int n_positional, int threshold_gi
 }
 
 int cli_compare(int argc, char **argv) {
-    compare_args a = {NULL, NULL, NULL, -1.0f, 0, 0};
+    compare_args a = {NULL, NULL, NULL, -1.0f, 0, 0, NULL};
     const cli_option options[] = {
         {"pairs", 'p', CLI_OPT_STRING, &a.pairs, "FILE",
          "compare every pair of a TSV list: path_a, path_b[, label]"},
@@ -256,6 +257,8 @@ int cli_compare(int argc, char **argv) {
          "verdict threshold: similar when the dissimilarity is <= T (default: the model's)"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object per pair"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
+        {"precision", 0, CLI_OPT_STRING, &a.precision, "P",
+         "fp32 (default), or bf16 on CPUs with AVX512-BF16 (faster, distances differ slightly)"},
     };
     const cli_spec spec = {
         "compare", "MODEL A B [--png out.png]  |  MODEL --pairs FILE [--json]",
@@ -292,8 +295,10 @@ int cli_compare(int argc, char **argv) {
                 a.metric);
         return CLI_EXIT_USAGE;
     }
+    cli_compute compute = {a.threads, SIAMESE_PRECISION_FP32};
+    if (!cli_parse_precision("compare", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     compare_setup s;
-    if (!cli_open_model("compare", positional[0], a.threads, &s.model)) return CLI_EXIT_FAIL;
+    if (!cli_open_model("compare", positional[0], &compute, &s.model)) return CLI_EXIT_FAIL;
     s.metric = a.metric ? metric : siamese_model_metric(s.model);
     s.threshold = pick_threshold(&s, &a, threshold_given);
     s.options = cli_model_image_options(s.model);

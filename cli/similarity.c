@@ -6,7 +6,15 @@
 
 #include "model.h"
 
-int cli_open_model(const char *command, const char *path, int threads, siamese_model **out) {
+int cli_parse_precision(const char *command, const char *name, siamese_precision *out) {
+    *out = SIAMESE_PRECISION_FP32;
+    if (!name || siamese_precision_parse(name, out) == SIAMESE_OK) return 1;
+    fprintf(stderr, "siamese %s: unknown --precision '%s' (fp32, bf16)\n", command, name);
+    return 0;
+}
+
+int cli_open_model(const char *command, const char *path, const cli_compute *compute,
+                   siamese_model **out) {
     siamese_model *model = NULL;
     siamese_status st = siamese_model_load(path, &model);
     if (st != SIAMESE_OK) {
@@ -19,7 +27,10 @@ int cli_open_model(const char *command, const char *path, int threads, siamese_m
         *out = NULL;
         return 0;
     }
-    if (threads > 0) siamese_model_set_threads(model, threads);
+    if (compute->threads > 0) siamese_model_set_threads(model, compute->threads);
+    if (siamese_model_set_precision(model, compute->precision) != compute->precision)
+        fprintf(stderr, "siamese %s: this CPU has no bf16 kernels (AVX512-BF16): computing in fp32\n",
+                command);
     *out = model;
     return 1;
 }

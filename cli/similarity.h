@@ -1,5 +1,5 @@
 /* Helpers shared by 'siamese test' and 'siamese compare': the model, image tensors, embeddings,
- * verdicts and JSON text (the last also for train's --json progress). */
+ * verdicts and JSON text (--precision and JSON text also for 'siamese train'). */
 #ifndef SIAMESE_CLI_SIMILARITY_H
 #define SIAMESE_CLI_SIMILARITY_H
 
@@ -8,9 +8,20 @@
 
 #include "siamese.h"
 
-/* Loads the model at path (threads > 0 sets its thread count). On failure prints
+/* How a command computes with a loaded model. */
+typedef struct cli_compute {
+    int threads;                 /* > 0 sets the model's thread count; 0 = all cores */
+    siamese_precision precision; /* bf16 on a CPU without it falls back to fp32 with a notice */
+} cli_compute;
+
+/* Parses --precision NAME (NULL = fp32). On an unknown name prints "siamese COMMAND: unknown
+ * --precision" to stderr and returns 0. */
+int cli_parse_precision(const char *command, const char *name, siamese_precision *out);
+
+/* Loads the model at path and sets its threads and precision. On failure prints
  * "siamese COMMAND: <message>" to stderr and returns 0. */
-int cli_open_model(const char *command, const char *path, int threads, siamese_model **out);
+int cli_open_model(const char *command, const char *path, const cli_compute *compute,
+                   siamese_model **out);
 
 /* Decode options giving the images the model takes: its channels, height and width, resized
  * exactly like Pillow (no fast JPEG path). */

@@ -22,6 +22,7 @@ typedef struct test_args {
     int json;
     int threads;
     int no_split;
+    const char *precision;
 } test_args;
 
 /* What the check shows: x0 (first image of the first usable test pair) and, for row i, x1 = the
@@ -290,9 +291,10 @@ static void print_json(siamese_dataset *ds, siamese_model *model, const siamese_
     }
 }
 
-static int run_test(const char *model_path, const char *data, const test_args *a) {
+static int run_test(const char *model_path, const char *data, const test_args *a,
+                    const cli_compute *compute) {
     siamese_model *model = NULL;
-    if (!cli_open_model("test", model_path, a->threads, &model)) return CLI_EXIT_FAIL;
+    if (!cli_open_model("test", model_path, compute, &model)) return CLI_EXIT_FAIL;
     siamese_dataset_params dp = siamese_dataset_default_params();
     dp.warning = print_warning;
     siamese_dataset *ds = NULL;
@@ -327,7 +329,7 @@ static int run_test(const char *model_path, const char *data, const test_args *a
 }
 
 int cli_test(int argc, char **argv) {
-    test_args a = {NULL, "test_pairs.png", 5, 0, 0, 0, 0};
+    test_args a = {NULL, "test_pairs.png", 5, 0, 0, 0, 0, NULL};
     const cli_option options[] = {
         {"split", 0, CLI_OPT_STRING, &a.split, "FILE",
          "split record whose test side to use (default: split.json beside MODEL, if any)"},
@@ -339,6 +341,8 @@ int cli_test(int argc, char **argv) {
          "seed of the pairs when the run folder does not say how they were drawn"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object per row instead of the table"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
+        {"precision", 0, CLI_OPT_STRING, &a.precision, "P",
+         "fp32 (default), or bf16 on CPUs with AVX512-BF16 (faster, distances differ slightly)"},
     };
     const cli_spec spec = {
         "test", "MODEL DATA [options]",
@@ -382,5 +386,7 @@ int cli_test(int argc, char **argv) {
                                                             : "--png needs a file name");
         return CLI_EXIT_USAGE;
     }
-    return run_test(positional[0], positional[1], &a);
+    cli_compute compute = {a.threads, SIAMESE_PRECISION_FP32};
+    if (!cli_parse_precision("test", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
+    return run_test(positional[0], positional[1], &a, &compute);
 }

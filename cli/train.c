@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "progress.h"
+#include "similarity.h"
 #include "siamese.h"
 
 static volatile int stop_requested;
@@ -44,10 +45,7 @@ static int apply_flags(const train_flags *f, siamese_train_params *p) {
         fprintf(stderr, "siamese train: unknown --split '%s' (pairs, images, classes)\n", f->split);
         return 0;
     }
-    if (f->precision && siamese_precision_parse(f->precision, &p->precision) != SIAMESE_OK) {
-        fprintf(stderr, "siamese train: unknown --precision '%s' (fp32, bf16)\n", f->precision);
-        return 0;
-    }
+    if (f->precision && !cli_parse_precision("train", f->precision, &p->precision)) return 0;
     if (f->cache_mb < 0) {
         fprintf(stderr, "siamese train: --cache-mb must not be negative\n");
         return 0;

@@ -128,6 +128,20 @@ expect 0 "$cli" compare "$model" --pairs two.tsv
 one=$("$cli" compare "$model" "$a" "$b" | awk '/^dissimilarity:/ {print $2}')
 [ "$(sed -n 2p "$tmp/out" | cut -f3)" = "$one" ] || fail "batched distance $(sed -n 2p "$tmp/out" | cut -f3) != single $one"
 
+# --precision bf16: on a CPU with bf16 kernels a different distance within bf16 rounding; on
+# one without, the fp32 distance and a notice
+expect 0 "$cli" compare "$model" "$a" "$b" --precision bf16
+half=$(awk '/^dissimilarity:/ {print $2}' "$tmp/out")
+if grep -q "no bf16 kernels" "$tmp/err"; then
+    [ "$half" = "$one" ] || fail "the fp32 fallback gave $half, not fp32's $one"
+else
+    awk -v h="$half" -v f="$one" 'BEGIN { d = h - f; if (d < 0) d = -d
+        exit !(h != "" && h != f && d <= 0.02 * f + 1e-3) }' ||
+        fail "bf16 distance $half: want near fp32's $one, and computed in bf16"
+fi
+expect 0 "$cli" test "$model" "$data" --count 3 --json --precision bf16
+json_ok 3
+
 # data errors: exit 1 naming the file, nothing written
 expect 1 "$cli" compare "$model" "$a" missing.png --png none.png
 grep_err "missing.png"
@@ -170,5 +184,9 @@ expect 2 "$cli" compare "$model" "$a" "$b" --metric manhattan
 expect 2 "$cli" compare "$model" "$a" --pairs two.tsv
 expect 2 "$cli" compare "$model" --pairs two.tsv --png x.png
 expect 2 "$cli" compare "$model" "$a" "$b" --threshold -1
+expect 2 "$cli" compare "$model" "$a" "$b" --precision fp16
+grep_err "unknown --precision 'fp16'"
+expect 2 "$cli" test "$model" "$data" --precision fp16
+grep_err "unknown --precision 'fp16'"
 
 finish test_cli_test_compare
