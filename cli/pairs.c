@@ -73,8 +73,7 @@ int cli_pairs(int argc, char **argv) {
          "similar and dissimilar pairs drawn per class"},
         {"seed", 's', CLI_OPT_U64, &a.seed, "N", "random seed: the same seed gives the same pairs"},
         {"layout", 0, CLI_OPT_STRING, &a.layout, "KIND",
-         "manifest (TSV: path_a, path_b, label) or recipe (similar_all_images/ and "
-         "dissimilar_all_images/ with hard links)"},
+         "manifest (TSV: path_a, path_b, label) or recipe (the tutorial's folders)"},
         {"idx-part", 0, CLI_OPT_STRING, &a.idx_part, "PREFIX",
          "IDX folders: use only the files starting with PREFIX (train, t10k)"},
         {"no-verify", 0, CLI_OPT_FLAG, &a.no_verify, NULL,
@@ -82,11 +81,11 @@ int cli_pairs(int argc, char **argv) {
     };
     const cli_spec spec = {
         "pairs", "DATA -o OUTPUT [options]",
-        "Draws the reference recipe's pairs from DATA: for every class, K similar pairs (two "
-        "different images of the class) and K dissimilar pairs (images of two different classes "
-        "drawn at random). Label 0 = similar, 1 = dissimilar. DATA is a folder of class folders "
-        "(Stanford Dogs Images/, AT&T s1..s40), a folder of IDX files (MNIST), the recipe's "
-        "folder layout or a pairs manifest. Every image is decoded once first; files that do not "
+        "Draws the reference recipe's pairs from DATA: for every class, K similar pairs (two\n"
+        "different images of the class) and K dissimilar pairs (images of two different classes\n"
+        "drawn at random). Label 0 = similar, 1 = dissimilar. DATA is a folder of class folders\n"
+        "(Stanford Dogs Images/, AT&T s1..s40), a folder of IDX files (MNIST), the recipe's\n"
+        "folder layout or a pairs manifest. Every image is decoded once first; files that do not\n"
         "decode are skipped with a warning.",
         options, (int)(sizeof options / sizeof options[0]), 1, 1,
         "examples:\n"
