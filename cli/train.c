@@ -7,8 +7,8 @@
 #include "args.h"
 #include "cli.h"
 #include "progress.h"
-#include "similarity.h"
 #include "siamese.h"
+#include "similarity.h"
 
 static volatile int stop_requested;
 
