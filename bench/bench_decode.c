@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "siamese.h"
-#include "util.h"
+#include "base/util.h"
 
 #define DEFAULT_ZIP SIAMESE_DATA_DIR_DEFAULT "/stanford_dogs_224/stanford_dogs_224_subset40.zip"
 #define PILLOW_SCRIPT SIAMESE_SOURCE_DIR "/bench/pillow_decode.py"

@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arch.h"
-#include "model.h"
-#include "net.h"
-#include "rng.h"
+#include "nn/arch.h"
+#include "model/model.h"
+#include "nn/net.h"
+#include "base/rng.h"
 #include "siamese.h"
 
 typedef struct options {

@@ -7,7 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "pair_list.h"
-#include "plot.h"
+#include "report/plot.h"
 #include "siamese.h"
 #include "similarity.h"
 

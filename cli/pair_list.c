@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 void cli_pair_list_free(cli_pair_list *list) {
     for (int i = 0; i < list->count; i++) {

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "similarity.h"
-#include "util.h"
+#include "base/util.h"
 
 void progress_init(progress *p, progress_mode mode) {
     memset(p, 0, sizeof *p);

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model.h"
+#include "model/model.h"
 
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out) {
     *out = SIAMESE_PRECISION_FP32;

@@ -7,10 +7,10 @@
 
 #include "args.h"
 #include "cli.h"
-#include "plot.h"
+#include "report/plot.h"
 #include "siamese.h"
 #include "similarity.h"
-#include "train.h"
+#include "run/run.h"
 
 #define TEST_MAX_COUNT 999 /* the PNG grid draws at most 1000 pairs */
 
@@ -105,10 +105,10 @@ static int find_test_pairs(siamese_dataset *ds, const char *model_path, const te
     }
     const char *drawn = "recorded in the split";
     if (siamese_split_pairs(*split, 1, pairs) != SIAMESE_OK) {
-        sm_train_config config;
+        sm_run_config config;
         sm_err err;
         if (file_exists(config_path)) {
-            if (sm_train_config_load(&config, config_path, &err) != SIAMESE_OK) {
+            if (sm_run_config_load(&config, config_path, &err) != SIAMESE_OK) {
                 fprintf(stderr, "siamese test: %s\n", err.msg);
                 return CLI_EXIT_FAIL;
             }

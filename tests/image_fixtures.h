@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "image/image.h"
 #include "test_util.h"
 
 #define IF_DIR "tests/fixtures/images"

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "adam.h"
+#include "nn/adam.h"
 #include "fixtures/adam_torch.h"
 #include "test_util.h"
 

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "arch.h"
+#include "nn/arch.h"
 
 static sm_shape shape(int c, int h, int w) {
     sm_shape s = {c, h, w};

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "init.h"
-#include "net.h"
-#include "rng.h"
+#include "nn/init.h"
+#include "nn/net.h"
+#include "base/rng.h"
 #include "siamese.h"
 #include "test_util.h"
-#include "train.h"
+#include "run/run.h"
 
 /* The seed network's layer kinds at reduced widths, and one conv alone (no relu or pooling whose
  * decisions bf16 rounding can flip). Both end in 4 outputs. */
@@ -132,12 +132,12 @@ Test(bf16, precision_is_kept_in_config_json)
     const char *path = tu_path(dir, "config.json");
     siamese_train_params p = siamese_train_default_params();
     p.precision = SIAMESE_PRECISION_BF16;
-    sm_train_config c, back;
+    sm_run_config c, back;
     sm_err err;
     sm_err_clear(&err);
-    cr_assert_eq(sm_train_config_init(&c, "/data", &p, &err), SIAMESE_OK, "%s", err.msg);
-    cr_assert_eq(sm_train_config_save(&c, path, &err), SIAMESE_OK, "%s", err.msg);
-    cr_assert_eq(sm_train_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_run_config_init(&c, "/data", &p, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_run_config_save(&c, path, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
     cr_assert_eq(back.params.precision, SIAMESE_PRECISION_BF16);
     tu_rmtree(dir);
     free(dir);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "init.h"
+#include "nn/init.h"
 
 typedef struct init_case {
     sm_arch arch;

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "loss.h"
+#include "nn/loss.h"
 #include "test_util.h"
 
 #define N 6

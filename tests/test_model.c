@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "test_util.h"
 
 static siamese_model *create(const char *arch, int c, int h, int w, uint64_t seed) {

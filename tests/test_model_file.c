@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "model.h"
-#include "safetensors.h"
+#include "model/model.h"
+#include "model/safetensors.h"
 #include "test_util.h"
 
 #define SMALL_ARCH "conv(4,k=3) relu maxpool(2) conv(6,k=3,p=1) relu flatten linear(8) linear(3)"

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
-#include "net.h"
-#include "ref/ref.h"
+#include "nn/arch.h"
+#include "nn/net.h"
+#include "oracle/oracle.h"
 #include "test_util.h"
 
 #define TOL 1e-4

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
-#include "rng.h"
-#include "safetensors.h"
+#include "model/model.h"
+#include "base/rng.h"
+#include "model/safetensors.h"
 #include "test_util.h"
 
 #define TOL 1e-4

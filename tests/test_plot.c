@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "plot.h"
+#include "report/plot.h"
 #include "test_util.h"
 
 static int count_non_white(cairo_surface_t *s) {

@@ -1,4 +1,4 @@
-/* Reference kernels (src/ref): exact values, PyTorch shapes, and central finite-difference
+/* Reference kernels (tests/oracle): exact values, PyTorch shapes, and central finite-difference
  * gradient checks in double for every layer and for a whole small network. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/ref.h"
-#include "rng.h"
+#include "oracle/oracle.h"
+#include "base/rng.h"
 #include "test_util.h"
 
 #define FD_STEP 1e-6 /* central difference step */

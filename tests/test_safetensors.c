@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "fileio.h"
-#include "safetensors.h"
+#include "base/fileio.h"
+#include "model/safetensors.h"
 #include "test_util.h"
 
 TestSuite(safetensors, .init = tu_temp_init, .fini = tu_temp_fini);

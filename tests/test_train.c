@@ -9,7 +9,7 @@
 
 #include "siamese.h"
 #include "test_util.h"
-#include "util.h"
+#include "base/util.h"
 
 #define SMALL_ARCH "conv(8,k=5,s=2) relu maxpool(2) conv(16,k=3) relu linear(16)"
 

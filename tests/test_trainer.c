@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "test_util.h"
-#include "trainer.h"
+#include "run/trainer.h"
 
 #define C 1
 #define H 8

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 #define PATH_SLOTS 16
 static char path_slots[PATH_SLOTS][4096];

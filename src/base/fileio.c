@@ -1,0 +1,181 @@
+/* File helpers: read a whole file into memory, and atomic writes via a temporary file + rename. */
+#include "base/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+/* Reads exactly size bytes from fd into buf; returns 0 or an errno value (EIO if the file
+ * shrank while being read). */
+static int read_exactly(int fd, unsigned char *buf, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+        ssize_t got = read(fd, buf + done, size - done);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (got == 0) return EIO;
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+siamese_status sm_read_file(const char *path, unsigned char **data, size_t *size, sm_err *err) {
+    return sm_read_file_max(path, SIZE_MAX - 1, data, size, err);
+}
+
+siamese_status sm_read_file_max(const char *path, size_t max_bytes, unsigned char **data,
+                                size_t *size, sm_err *err) {
+    *data = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return sm_fail(err, SIAMESE_ERR_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)max_bytes ||
+        (uint64_t)st.st_size >= (uint64_t)SIZE_MAX) {
+        close(fd);
+        return sm_fail(err, SIAMESE_ERR_LIMIT, "%s: file of %lld bytes is too large", path,
+                       (long long)st.st_size);
+    }
+    size_t len = (size_t)st.st_size;
+    unsigned char *buf = malloc(len + 1);
+    if (!buf) {
+        close(fd);
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, len);
+    }
+    int e = read_exactly(fd, buf, len);
+    close(fd);
+    if (e != 0) {
+        free(buf);
+        return sm_fail(err, SIAMESE_ERR_IO, "%s: read failed: %s", path, strerror(e));
+    }
+    buf[len] = '\0';
+    *data = buf;
+    *size = len;
+    return SIAMESE_OK;
+}
+
+/* A malloc'd copy of s with suffix appended, or NULL. */
+static char *concat(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    char *out = malloc(a + b + 1);
+    if (!out) return NULL;
+    memcpy(out, s, a);
+    memcpy(out + a, suffix, b + 1);
+    return out;
+}
+
+static void free_paths(sm_atomic_file *af) {
+    free(af->final_path);
+    free(af->tmp_path);
+    af->final_path = NULL;
+    af->tmp_path = NULL;
+}
+
+siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err) {
+    af->fp = NULL;
+    af->final_path = sm_strdup(path);
+    af->tmp_path = concat(path, ".tmp.XXXXXX");
+    if (!af->final_path || !af->tmp_path) {
+        free_paths(af);
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    int fd = mkstemp(af->tmp_path);
+    if (fd < 0) {
+        int e = errno;
+        free_paths(af);
+        return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot create temporary file: %s", path,
+                       strerror(e));
+    }
+    /* mkstemp creates 0600; give the file the usual permissions the umask allows. */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+    af->fp = fdopen(fd, "wb");
+    if (!af->fp) {
+        int e = errno;
+        close(fd);
+        unlink(af->tmp_path);
+        free_paths(af);
+        return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot open temporary file: %s", path,
+                       strerror(e));
+    }
+    return SIAMESE_OK;
+}
+
+/* fsyncs the folder holding path so the rename itself is durable; returns 0 or an errno. */
+static int sync_folder(const char *path) {
+    char *dir = sm_folder_of(path);
+    if (!dir) return ENOMEM;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
+    if (fd < 0) return errno;
+    int rc = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    /* Some file systems refuse fsync on folders; that does not make the write less atomic. */
+    if (rc == EINVAL || rc == EBADF) rc = 0;
+    return rc;
+}
+
+/* Flushes and fsyncs af->fp, then closes it; returns 0 or an errno value. */
+static int flush_and_close(sm_atomic_file *af) {
+    int rc = 0;
+    if (ferror(af->fp)) rc = EIO;
+    if (fflush(af->fp) != 0 && rc == 0) rc = errno ? errno : EIO;
+    if (rc == 0 && fsync(fileno(af->fp)) != 0) rc = errno;
+    if (fclose(af->fp) != 0 && rc == 0) rc = errno ? errno : EIO;
+    af->fp = NULL;
+    return rc;
+}
+
+siamese_status sm_atomic_commit(sm_atomic_file *af, sm_err *err) {
+    if (!af->fp || !af->tmp_path)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "atomic write: no file open");
+    errno = 0;
+    int e = flush_and_close(af);
+    if (e != 0) {
+        sm_fail(err, SIAMESE_ERR_IO, "%s: write failed: %s", af->final_path, strerror(e));
+        sm_atomic_abort(af);
+        return SIAMESE_ERR_IO;
+    }
+    if (rename(af->tmp_path, af->final_path) != 0) {
+        e = errno;
+        sm_fail(err, SIAMESE_ERR_IO, "%s: cannot rename temporary file into place: %s",
+                af->final_path, strerror(e));
+        sm_atomic_abort(af);
+        return SIAMESE_ERR_IO;
+    }
+    e = sync_folder(af->final_path);
+    siamese_status status = SIAMESE_OK;
+    if (e != 0)
+        status = sm_fail(err, SIAMESE_ERR_IO, "%s: cannot sync folder: %s", af->final_path,
+                         strerror(e));
+    free_paths(af);
+    return status;
+}
+
+void sm_atomic_abort(sm_atomic_file *af) {
+    if (!af) return;
+    if (af->fp) {
+        fclose(af->fp);
+        af->fp = NULL;
+    }
+    if (af->tmp_path) unlink(af->tmp_path);
+    free_paths(af);
+}

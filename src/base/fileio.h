@@ -1,0 +1,32 @@
+/* File helpers: read a whole file, and atomic writes (temporary file, fsync, rename). */
+#ifndef SM_FILEIO_H
+#define SM_FILEIO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/errors.h"
+
+/* Reads the whole file into a malloc'd buffer (NUL-terminated for convenience; *size excludes
+ * the NUL). Errors name the path and the reason. */
+siamese_status sm_read_file(const char *path, unsigned char **data, size_t *size, sm_err *err);
+/* The same, refusing (SIAMESE_ERR_LIMIT) a file larger than max_bytes. */
+siamese_status sm_read_file_max(const char *path, size_t max_bytes, unsigned char **data,
+                                size_t *size, sm_err *err);
+
+/* An atomic write in progress: write to ->fp, then commit or abort. */
+typedef struct sm_atomic_file {
+    FILE *fp;
+    char *final_path;
+    char *tmp_path;
+} sm_atomic_file;
+
+/* Creates "<path>.tmp.XXXXXX" in the same folder. */
+siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err);
+/* Flushes, fsyncs, renames over path and fsyncs the folder. On failure the temp file is removed
+ * and the old file at path (if any) is untouched. */
+siamese_status sm_atomic_commit(sm_atomic_file *af, sm_err *err);
+/* Removes the temporary file; the old file at path is untouched. Safe after commit. */
+void sm_atomic_abort(sm_atomic_file *af);
+
+#endif

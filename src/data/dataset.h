@@ -1,0 +1,95 @@
+/* Datasets (internal): the image list, classes, stored pairs and warnings shared by the sources,
+ * samplers, splits and the loader. */
+#ifndef SM_DATASET_H
+#define SM_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errors.h"
+#include "siamese.h"
+#include "base/util.h"
+
+typedef struct sm_ds_image {
+    char *name;             /* key: path relative to the dataset path, or "<part>#<index>" */
+    char *path;             /* openable path; NULL for in-memory images */
+    const uint8_t *pixels;  /* in-memory grey image (IDX), width x height bytes; else NULL */
+    int class_id;           /* -1 when the dataset has no classes */
+    int usable;             /* 0 once it failed to decode */
+} sm_ds_image;
+
+struct siamese_dataset {
+    siamese_dataset_kind kind;
+    char *path;
+    char **class_names;
+    int n_classes, cap_classes;
+    sm_ds_image *images;
+    int n_images, cap_images;
+    siamese_pair *pairs; /* stored pairs of recipe and manifest datasets */
+    int n_pairs, cap_pairs;
+    uint8_t **idx_blocks; /* pixel blocks of IDX parts (owned) */
+    int n_idx_blocks;
+    int idx_width, idx_height;
+    siamese_warning_fn warning;
+    void *warning_user;
+    int skipped; /* guarded by being touched only from one thread at a time, see loader.c */
+    sm_err err;
+};
+
+/* ---- building (dataset.c); sm_strdup and sm_path_join come from util.h */
+/* Adds a class named name; returns its index or -1 when memory runs out. */
+int sm_ds_add_class(siamese_dataset *ds, const char *name);
+/* Adds an image (name and path are copied; path may be NULL); returns its index or -1. */
+int sm_ds_add_image(siamese_dataset *ds, const char *name, const char *path,
+                    const uint8_t *pixels, int class_id);
+/* Adds a stored pair; returns SIAMESE_OK or SIAMESE_ERR_NOMEM. */
+siamese_status sm_ds_add_pair(siamese_dataset *ds, int a, int b, int label);
+/* Reports one skipped file or entry: counts it and sends "message" to the warning callback. */
+void sm_ds_warn(siamese_dataset *ds, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The number of classes holding at least min_images usable images. */
+int sm_ds_classes_with(const siamese_dataset *ds, int min_images);
+
+/* ---- sources (one file each) */
+siamese_status sm_ds_open_folders(siamese_dataset *ds, const char *path);
+siamese_status sm_ds_open_recipe(siamese_dataset *ds, const char *path);
+siamese_status sm_ds_open_manifest(siamese_dataset *ds, const char *path);
+/* path: a folder of IDX files or one *-images-idx3-ubyte[.gz] file; part: prefix filter. */
+siamese_status sm_ds_open_idx(siamese_dataset *ds, const char *path, const char *part);
+
+/* ---- folder listing (dataset_folder.c) */
+typedef struct sm_dir_list {
+    char **names; /* sorted by strcmp, hidden entries skipped */
+    int count;
+} sm_dir_list;
+/* Lists the entries of dir: want_dirs selects subfolders (1) or regular files (0). */
+siamese_status sm_list_dir(const char *dir, int want_dirs, sm_dir_list *out, sm_err *err);
+void sm_dir_list_free(sm_dir_list *list);
+int sm_is_dir(const char *path);
+
+/* ---- IDX files (dataset_idx.c) */
+/* Reads an IDX file (raw or gzip) of unsigned bytes with ndims dimensions (1 or 3): dims
+ * receives the sizes, *data the payload (malloc'd). */
+siamese_status sm_idx_read(const char *path, int ndims, int dims[3], uint8_t **data, sm_err *err);
+
+/* ---- decoding one image of the dataset (dataset.c) */
+siamese_status sm_ds_decode(const siamese_dataset *ds, int image, const siamese_image_options *opts,
+                            siamese_image *out, sm_err *err);
+
+/* ---- splits (split.c) */
+struct siamese_split {
+    siamese_dataset *ds;
+    siamese_split_kind kind;
+    uint64_t seed;
+    double train_fraction;
+    signed char *image_side; /* [n_images]: 0 train, 1 test, -1 neither / both */
+    signed char *class_side; /* [n_classes] or NULL */
+    siamese_pair *pairs[2];  /* train and test pairs when the split has pairs */
+    int n_pairs[2];
+    int has_pairs;
+};
+
+/* ---- seeds (pairs.c) */
+/* A seed for one use (stream) of the run's seed, e.g. (seed, epoch). */
+uint64_t sm_seed_mix(uint64_t seed, uint64_t stream);
+
+#endif

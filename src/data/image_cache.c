@@ -1,0 +1,58 @@
+/* A memory-bounded cache of decoded images: one arena that grows up to the byte budget. */
+#include "data/image_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int sm_image_cache_init(sm_image_cache *cache, int n_images, size_t image_bytes, size_t budget) {
+    memset(cache, 0, sizeof *cache);
+    cache->image_bytes = image_bytes;
+    cache->n_images = n_images;
+    cache->slot_of = malloc((size_t)(n_images + 1) * sizeof *cache->slot_of);
+    if (!cache->slot_of) return -1;
+    for (int i = 0; i < n_images; i++) cache->slot_of[i] = -1;
+    size_t fit = image_bytes ? budget / image_bytes : 0;
+    cache->capacity = fit > (size_t)n_images ? n_images : (int)fit;
+    return 0;
+}
+
+void sm_image_cache_free(sm_image_cache *cache) {
+    free(cache->arena);
+    free(cache->slot_of);
+    memset(cache, 0, sizeof *cache);
+}
+
+uint8_t *sm_image_cache_get(const sm_image_cache *cache, int image) {
+    if (image < 0 || image >= cache->n_images || cache->slot_of[image] < 0) return NULL;
+    return cache->arena + (size_t)cache->slot_of[image] * cache->image_bytes;
+}
+
+/* Makes room for one more slot; 0 on success. */
+static int grow(sm_image_cache *cache) {
+    if (cache->used < cache->allocated) return 0;
+    if (cache->allocated >= cache->capacity) return -1;
+    int slots = cache->allocated < 32 ? 64 : cache->allocated * 2;
+    if (slots > cache->capacity) slots = cache->capacity;
+    /* slots * image_bytes <= budget, so the product does not overflow */
+    uint8_t *bigger = realloc(cache->arena, (size_t)slots * cache->image_bytes);
+    if (!bigger) return -1;
+    cache->arena = bigger;
+    cache->allocated = slots;
+    return 0;
+}
+
+uint8_t *sm_image_cache_reserve(sm_image_cache *cache, int image) {
+    if (image < 0 || image >= cache->n_images) return NULL;
+    if (cache->slot_of[image] >= 0) return sm_image_cache_get(cache, image);
+    if (grow(cache)) return NULL;
+    cache->slot_of[image] = cache->used++;
+    return sm_image_cache_get(cache, image);
+}
+
+void sm_image_cache_drop(sm_image_cache *cache, int image) {
+    if (image >= 0 && image < cache->n_images) cache->slot_of[image] = -1;
+}
+
+size_t sm_image_cache_bytes(const sm_image_cache *cache) {
+    return (size_t)cache->used * cache->image_bytes;
+}

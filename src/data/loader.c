@@ -1,0 +1,422 @@
+/* The loader: decodes each image of the pairs once into a bounded cache, then assembles batches of
+ * 2B float images (first images, then second images) in preallocated buffers, double-buffered
+ * by a background thread. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/dataset.h"
+#include "image/image.h"
+#include "data/image_cache.h"
+#include "base/rng.h"
+#include "base/util.h"
+
+#define STREAM_SHUFFLE 0x53485546464c4500ull /* "SHUFFLE" */
+
+struct siamese_loader {
+    siamese_dataset *ds;
+    siamese_loader_params p;
+    float mean[4], std[4];
+    int normalize;
+    siamese_image_options opts;
+    siamese_pair *pairs; /* usable pairs */
+    int n_pairs;
+    int *order;          /* pair order of the current epoch */
+    int batch_count;
+    size_t image_floats; /* C * H * W */
+    sm_image_cache cache;
+    unsigned char *checked; /* [n_images]: decoded successfully once */
+    /* two batch slots */
+    float *images[2];
+    float *labels[2];
+    int slot_n[2];
+    int slot_batch[2]; /* batch held by the slot, -1 = empty */
+    siamese_status slot_status[2];
+    sm_err slot_err[2];
+    /* worker */
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop, active, busy, next_fill;
+    int consume_index, held;
+    double wait_seconds;
+    sm_err err;
+};
+
+siamese_loader_params siamese_loader_default_params(void) {
+    siamese_loader_params p;
+    memset(&p, 0, sizeof p);
+    p.channels = 3;
+    p.height = 256;
+    p.width = 256;
+    p.batch_size = 32;
+    p.shuffle = 1;
+    p.cache_bytes = (size_t)1 << 30;
+    p.prefetch = 1;
+    return p;
+}
+
+/* ---- one image into a tensor slot */
+
+/* Writes image into out[C*H*W]: from the cache, else decoded again (past the cache bound). */
+static siamese_status image_to_tensor(siamese_loader *ld, int image, float *out, sm_err *err) {
+    const float *mean = ld->normalize ? ld->mean : NULL, *std = ld->normalize ? ld->std : NULL;
+    uint8_t *cached = sm_image_cache_get(&ld->cache, image);
+    if (cached) {
+        siamese_image view = {ld->p.width, ld->p.height, ld->p.channels, cached};
+        return sm_image_to_tensor(&view, mean, std, out);
+    }
+    siamese_image img;
+    siamese_status st = sm_ds_decode(ld->ds, image, &ld->opts, &img, err);
+    if (st == SIAMESE_OK) st = sm_image_to_tensor(&img, mean, std, out);
+    sm_image_free(&img);
+    return st;
+}
+
+/* Assembles batch b into slot s. Reads only immutable state and the slot. */
+static siamese_status fill_slot(siamese_loader *ld, int s, int b) {
+    int first = b * ld->p.batch_size;
+    int n = ld->n_pairs - first < ld->p.batch_size ? ld->n_pairs - first : ld->p.batch_size;
+    siamese_status st = SIAMESE_OK;
+    sm_err_clear(&ld->slot_err[s]);
+    for (int j = 0; j < n && st == SIAMESE_OK; j++) {
+        const siamese_pair *pair = &ld->pairs[ld->order[first + j]];
+        st = image_to_tensor(ld, pair->a, ld->images[s] + (size_t)j * ld->image_floats,
+                             &ld->slot_err[s]);
+        if (st == SIAMESE_OK)
+            st = image_to_tensor(ld, pair->b, ld->images[s] + (size_t)(n + j) * ld->image_floats,
+                                 &ld->slot_err[s]);
+        ld->labels[s][j] = (float)pair->label;
+    }
+    ld->slot_n[s] = n;
+    return st;
+}
+
+/* ---- the background thread */
+
+static int worker_has_job(const siamese_loader *ld) {
+    return ld->active && ld->next_fill < ld->batch_count && ld->slot_batch[ld->next_fill % 2] < 0;
+}
+
+static void *worker_main(void *arg) {
+    siamese_loader *ld = arg;
+    pthread_mutex_lock(&ld->mu);
+    for (;;) {
+        while (!ld->stop && !worker_has_job(ld)) pthread_cond_wait(&ld->cv, &ld->mu);
+        if (ld->stop) break;
+        int b = ld->next_fill++, s = b % 2;
+        ld->busy = 1;
+        pthread_mutex_unlock(&ld->mu);
+        siamese_status st = fill_slot(ld, s, b);
+        pthread_mutex_lock(&ld->mu);
+        ld->busy = 0;
+        ld->slot_status[s] = st;
+        ld->slot_batch[s] = b;
+        pthread_cond_broadcast(&ld->cv);
+    }
+    pthread_mutex_unlock(&ld->mu);
+    return NULL;
+}
+
+/* ---- creation: decode every image once */
+
+/* Marks the images the pairs use that were not decoded yet; returns how many. */
+static int mark_needed(const siamese_dataset *ds, const siamese_pairs *pairs,
+                       const unsigned char *checked, unsigned char *needed) {
+    int n = 0;
+    for (int i = 0; i < pairs->count; i++) {
+        int ab[2] = {pairs->items[i].a, pairs->items[i].b};
+        for (int k = 0; k < 2; k++)
+            if (!needed[ab[k]] && !checked[ab[k]] && ds->images[ab[k]].usable) needed[ab[k]] = 1, n++;
+    }
+    return n;
+}
+
+/* Decodes one needed image into its cache slot (or just to check it when not cached). */
+static siamese_status warm_one(siamese_loader *ld, int image, uint8_t *slot, sm_err *err) {
+    siamese_image img;
+    siamese_status st = sm_ds_decode(ld->ds, image, &ld->opts, &img, err);
+    if (st == SIAMESE_OK && slot) memcpy(slot, img.data, ld->cache.image_bytes);
+    sm_image_free(&img);
+    return st;
+}
+
+/* Decodes every needed image once, in parallel; failures are warned about in image order. */
+static siamese_status warm_cache(siamese_loader *ld, const unsigned char *needed) {
+    siamese_dataset *ds = ld->ds;
+    int n = ds->n_images;
+    unsigned char *failed = calloc((size_t)n + 1, 1);
+    if (!failed) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        if (needed[i]) sm_image_cache_reserve(&ld->cache, i);
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int i = 0; i < n; i++) {
+        if (!needed[i]) continue;
+        sm_err err;
+        if (warm_one(ld, i, sm_image_cache_get(&ld->cache, i), &err) != SIAMESE_OK) failed[i] = 1;
+    }
+    siamese_status st = SIAMESE_OK;
+    for (int i = 0; i < n && st == SIAMESE_OK; i++) {
+        if (!failed[i]) {
+            if (needed[i]) ld->checked[i] = 1;
+            continue;
+        }
+        sm_err err;
+        sm_err_clear(&err);
+        sm_image_cache_drop(&ld->cache, i);
+        siamese_status why = warm_one(ld, i, NULL, &err); /* again, for the message */
+        if (why == SIAMESE_ERR_NOMEM) st = sm_fail(&ld->err, why, "out of memory");
+        else if (why != SIAMESE_OK) {
+            ds->images[i].usable = 0;
+            sm_ds_warn(ds, "%s; skipped", err.msg);
+        }
+    }
+    free(failed);
+    return st;
+}
+
+static siamese_status check_params(siamese_loader *ld, const siamese_loader_params *p) {
+    if (p->channels != 1 && p->channels != 3)
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "channels must be 1 or 3, got %d",
+                       p->channels);
+    if (p->width <= 0 || p->height <= 0 || p->width > 16384 || p->height > 16384 ||
+        (int64_t)p->width * p->height > (1 << 26))
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "image size %dx%d out of range",
+                       p->width, p->height);
+    if (p->batch_size <= 0 || p->batch_size > (1 << 16))
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "batch size %d out of range",
+                       p->batch_size);
+    if ((p->mean == NULL) != (p->std == NULL))
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "give both mean and std, or neither");
+    for (int c = 0; p->std && c < p->channels; c++)
+        if (!(p->std[c] > 0))
+            return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "std[%d] must be positive", c);
+    return SIAMESE_OK;
+}
+
+static void setup_params(siamese_loader *ld, const siamese_loader_params *p) {
+    ld->p = *p;
+    ld->normalize = p->mean != NULL;
+    for (int c = 0; ld->normalize && c < p->channels; c++) {
+        ld->mean[c] = p->mean[c];
+        ld->std[c] = p->std[c];
+    }
+    ld->p.mean = ld->p.std = NULL;
+    ld->opts = siamese_image_default_options();
+    ld->opts.channels = p->channels;
+    ld->opts.width = p->width;
+    ld->opts.height = p->height;
+    ld->opts.fast_jpeg = p->fast_jpeg;
+    ld->image_floats = (size_t)p->channels * (size_t)p->width * (size_t)p->height;
+}
+
+/* Keeps the pairs whose two images decoded. */
+static siamese_status keep_usable_pairs(siamese_loader *ld, const siamese_pairs *pairs) {
+    free(ld->pairs);
+    free(ld->order);
+    ld->n_pairs = 0;
+    ld->pairs = malloc((size_t)(pairs->count + 1) * sizeof *ld->pairs);
+    ld->order = malloc((size_t)(pairs->count + 1) * sizeof *ld->order);
+    if (!ld->pairs || !ld->order) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < pairs->count; i++)
+        if (ld->ds->images[pairs->items[i].a].usable && ld->ds->images[pairs->items[i].b].usable)
+            ld->pairs[ld->n_pairs++] = pairs->items[i];
+    if (ld->n_pairs == 0)
+        return sm_fail(&ld->err, SIAMESE_ERR_DATA, "%s: no usable pairs (every pair has an image that failed to decode)",
+                       ld->ds->path);
+    ld->batch_count = ld->p.drop_last ? ld->n_pairs / ld->p.batch_size
+                                      : (ld->n_pairs + ld->p.batch_size - 1) / ld->p.batch_size;
+    if (ld->batch_count == 0)
+        return sm_fail(&ld->err, SIAMESE_ERR_DATA, "%d pairs make no full batch of %d", ld->n_pairs,
+                       ld->p.batch_size);
+    return SIAMESE_OK;
+}
+
+static siamese_status alloc_slots(siamese_loader *ld) {
+    size_t floats = 2 * (size_t)ld->p.batch_size * ld->image_floats;
+    for (int s = 0; s < 2; s++) {
+        ld->images[s] = malloc(floats * sizeof(float));
+        ld->labels[s] = malloc((size_t)ld->p.batch_size * sizeof(float));
+        ld->slot_batch[s] = -1;
+        if (!ld->images[s] || !ld->labels[s])
+            return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory for batch buffers");
+    }
+    return SIAMESE_OK;
+}
+
+static siamese_status check_pairs(siamese_loader *ld, const siamese_pairs *pairs) {
+    if (!pairs || pairs->count <= 0)
+        return sm_fail(&ld->err, SIAMESE_ERR_DATA, "%s: no pairs to load", ld->ds->path);
+    for (int i = 0; i < pairs->count; i++)
+        if (pairs->items[i].a < 0 || pairs->items[i].a >= ld->ds->n_images ||
+            pairs->items[i].b < 0 || pairs->items[i].b >= ld->ds->n_images)
+            return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "pair %d names no image", i);
+    return SIAMESE_OK;
+}
+
+/* Decodes the images of pairs not decoded yet, then keeps the usable pairs. */
+static siamese_status take_pairs(siamese_loader *ld, const siamese_pairs *pairs) {
+    siamese_status st = check_pairs(ld, pairs);
+    if (st != SIAMESE_OK) return st;
+    unsigned char *needed = calloc((size_t)ld->ds->n_images + 1, 1);
+    if (!needed) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    mark_needed(ld->ds, pairs, ld->checked, needed);
+    st = warm_cache(ld, needed);
+    free(needed);
+    if (st == SIAMESE_OK) st = keep_usable_pairs(ld, pairs);
+    return st;
+}
+
+static siamese_status loader_setup(siamese_loader *ld, const siamese_pairs *pairs,
+                                   const siamese_loader_params *p) {
+    siamese_status st = check_params(ld, p);
+    if (st == SIAMESE_OK) st = check_pairs(ld, pairs);
+    if (st != SIAMESE_OK) return st;
+    setup_params(ld, p);
+    ld->checked = calloc((size_t)ld->ds->n_images + 1, 1);
+    if (!ld->checked ||
+        sm_image_cache_init(&ld->cache, ld->ds->n_images, ld->image_floats, p->cache_bytes))
+        return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    st = take_pairs(ld, pairs);
+    if (st == SIAMESE_OK) st = alloc_slots(ld);
+    return st;
+}
+
+siamese_status siamese_loader_create(siamese_dataset *ds, const siamese_pairs *pairs,
+                                     const siamese_loader_params *params, siamese_loader **out) {
+    *out = NULL;
+    siamese_loader_params p = params ? *params : siamese_loader_default_params();
+    siamese_loader *ld = calloc(1, sizeof *ld);
+    if (!ld) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    ld->ds = ds;
+    ld->held = -1;
+    pthread_mutex_init(&ld->mu, NULL);
+    pthread_cond_init(&ld->cv, NULL);
+    siamese_status st = loader_setup(ld, pairs, &p);
+    if (st == SIAMESE_OK && ld->p.prefetch) {
+        if (pthread_create(&ld->thread, NULL, worker_main, ld) == 0) ld->thread_started = 1;
+        else ld->p.prefetch = 0; /* run synchronously rather than fail */
+    }
+    if (st != SIAMESE_OK) sm_fail(&ds->err, st, "%s", ld->err.msg);
+    *out = ld; /* on failure a handle carrying the message: read it, then free it */
+    return st;
+}
+
+void siamese_loader_free(siamese_loader *ld) {
+    if (!ld) return;
+    if (ld->thread_started) {
+        pthread_mutex_lock(&ld->mu);
+        ld->stop = 1;
+        pthread_cond_broadcast(&ld->cv);
+        pthread_mutex_unlock(&ld->mu);
+        pthread_join(ld->thread, NULL);
+    }
+    pthread_mutex_destroy(&ld->mu);
+    pthread_cond_destroy(&ld->cv);
+    sm_image_cache_free(&ld->cache);
+    free(ld->checked);
+    for (int s = 0; s < 2; s++) {
+        free(ld->images[s]);
+        free(ld->labels[s]);
+    }
+    free(ld->pairs);
+    free(ld->order);
+    free(ld);
+}
+
+const char *siamese_loader_errmsg(const siamese_loader *ld) { return ld ? ld->err.msg : ""; }
+int siamese_loader_pair_count(const siamese_loader *ld) { return ld->n_pairs; }
+int siamese_loader_batch_count(const siamese_loader *ld) { return ld->batch_count; }
+size_t siamese_loader_cache_bytes(const siamese_loader *ld) { return sm_image_cache_bytes(&ld->cache); }
+int siamese_loader_cached_images(const siamese_loader *ld) { return ld->cache.used; }
+
+double siamese_loader_wait_seconds(const siamese_loader *ld) {
+    pthread_mutex_lock((pthread_mutex_t *)&ld->mu);
+    double w = ld->wait_seconds;
+    pthread_mutex_unlock((pthread_mutex_t *)&ld->mu);
+    return w;
+}
+
+/* The epoch's pair order: identity, or shuffled from (seed, epoch). */
+static void make_order(siamese_loader *ld, int epoch) {
+    for (int i = 0; i < ld->n_pairs; i++) ld->order[i] = i;
+    if (!ld->p.shuffle) return;
+    sm_rng rng;
+    sm_rng_seed(&rng, sm_seed_mix(sm_seed_mix(ld->p.seed, STREAM_SHUFFLE), (uint64_t)epoch));
+    sm_rng_shuffle_int(&rng, ld->order, ld->n_pairs);
+}
+
+/* Stops the worker from starting another batch and waits for the one in progress; mu held. */
+static void pause_worker(siamese_loader *ld) {
+    ld->active = 0;
+    while (ld->busy) pthread_cond_wait(&ld->cv, &ld->mu);
+    ld->slot_batch[0] = ld->slot_batch[1] = -1;
+    ld->held = -1;
+}
+
+siamese_status siamese_loader_start_epoch_at(siamese_loader *ld, int epoch, int first_batch) {
+    if (epoch < 0) return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "epoch %d < 0", epoch);
+    if (first_batch < 0 || first_batch > ld->batch_count)
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "batch %d is not in 0..%d", first_batch,
+                       ld->batch_count);
+    pthread_mutex_lock(&ld->mu);
+    pause_worker(ld);
+    ld->consume_index = first_batch;
+    ld->next_fill = first_batch;
+    make_order(ld, epoch);
+    ld->active = 1;
+    pthread_cond_broadcast(&ld->cv);
+    pthread_mutex_unlock(&ld->mu);
+    return SIAMESE_OK;
+}
+
+siamese_status siamese_loader_start_epoch(siamese_loader *ld, int epoch) {
+    return siamese_loader_start_epoch_at(ld, epoch, 0);
+}
+
+siamese_status siamese_loader_set_pairs(siamese_loader *ld, const siamese_pairs *pairs) {
+    pthread_mutex_lock(&ld->mu);
+    pause_worker(ld);
+    pthread_mutex_unlock(&ld->mu);
+    return take_pairs(ld, pairs);
+}
+
+/* Waits for (or, without prefetch, assembles) batch b in slot s; called with mu held. */
+static void obtain_batch(siamese_loader *ld, int b, int s) {
+    if (!ld->thread_started) {
+        ld->slot_status[s] = fill_slot(ld, s, b);
+        ld->slot_batch[s] = b;
+        return;
+    }
+    while (ld->slot_batch[s] != b) pthread_cond_wait(&ld->cv, &ld->mu);
+}
+
+siamese_status siamese_loader_next(siamese_loader *ld, siamese_batch *batch) {
+    memset(batch, 0, sizeof *batch);
+    double t0 = sm_now_seconds();
+    pthread_mutex_lock(&ld->mu);
+    if (!ld->active) {
+        pthread_mutex_unlock(&ld->mu);
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "start an epoch before asking for batches");
+    }
+    if (ld->held >= 0) {
+        ld->slot_batch[ld->held] = -1;
+        ld->held = -1;
+        pthread_cond_broadcast(&ld->cv);
+    }
+    siamese_status st = SIAMESE_OK;
+    if (ld->consume_index < ld->batch_count) {
+        int b = ld->consume_index++, s = b % 2;
+        obtain_batch(ld, b, s);
+        ld->held = s;
+        st = ld->slot_status[s];
+        if (st != SIAMESE_OK) sm_fail(&ld->err, st, "%s", ld->slot_err[s].msg);
+        int n = ld->slot_n[s];
+        *batch = (siamese_batch){ld->images[s], ld->images[s],
+                                 ld->images[s] + (size_t)n * ld->image_floats, ld->labels[s], n};
+    }
+    ld->wait_seconds += sm_now_seconds() - t0;
+    pthread_mutex_unlock(&ld->mu);
+    return st;
+}

@@ -1,0 +1,220 @@
+/* Model handles: creation from a preset or architecture text with PyTorch initialization, getters,
+ * and embedding images in chunks through the engine. Saving and loading live in model_io.c. */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "nn/init.h"
+#include "base/rng.h"
+
+#define SM_MODEL_MAX_BATCH 65536            /* images per engine call (the engine's cap) */
+#define SM_EMBED_CHUNK_MAX 256              /* images per chunk when embedding */
+#define SM_EMBED_CHUNK_FLOATS ((size_t)1 << 26) /* activation budget of one chunk (256 MB) */
+
+static const sm_shape recipe_input = {3, 256, 256};
+
+siamese_model_params siamese_model_default_params(void) {
+    siamese_model_params p;
+    memset(&p, 0, sizeof p);
+    p.arch = "seed";
+    p.margin = 2.0f;
+    p.metric = SIAMESE_METRIC_EUCLIDEAN;
+    p.seed = 0;
+    p.threads = 0;
+    return p;
+}
+
+/* ---------------------------------------------------------------- handles */
+
+siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err) {
+    siamese_model *model = calloc(1, sizeof *model);
+    if (!model) {
+        sm_fail(err, SIAMESE_ERR_NOMEM, "model: out of memory");
+        return NULL;
+    }
+    model->arch = *arch;
+    size_t len = sm_arch_format(arch, model->arch_text, sizeof model->arch_text);
+    if (len >= sizeof model->arch_text) {
+        sm_fail(err, SIAMESE_ERR_SPEC, "model: architecture text of %zu characters is too long "
+                "(at most %d)", len, SM_ARCH_TEXT_MAX - 1);
+        free(model);
+        return NULL;
+    }
+    if (sm_net_create(arch, SM_MODEL_MAX_BATCH, &model->net, err) != SIAMESE_OK) {
+        free(model);
+        return NULL;
+    }
+    model->margin = 2.0f;
+    model->metric = SIAMESE_METRIC_EUCLIDEAN;
+    model->threshold = -1.0f;
+    sm_err_clear(&model->err);
+    return model;
+}
+
+siamese_model *sm_model_error_handle(const sm_err *err) {
+    siamese_model *model = calloc(1, sizeof *model);
+    if (!model) return NULL;
+    model->threshold = -1.0f;
+    if (err) model->err = *err;
+    if (model->err.status == SIAMESE_OK) model->err.status = SIAMESE_ERR_INVALID_ARG;
+    return model;
+}
+
+void siamese_model_free(siamese_model *model) {
+    if (!model) return;
+    sm_net_free(model->net);
+    free(model);
+}
+
+const char *siamese_model_errmsg(const siamese_model *model) {
+    return model ? model->err.msg : "no model";
+}
+
+/* ---------------------------------------------------------------- creation */
+
+static siamese_status check_model_params(const siamese_model_params *p, sm_err *err) {
+    if (!p->arch || !p->arch[0]) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: no architecture");
+    if (p->channels < 0 || p->height < 0 || p->width < 0)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: negative input geometry %dx%dx%d",
+                       p->channels, p->height, p->width);
+    if (!(p->margin > 0.0f) || !isfinite(p->margin))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: margin %g must be positive",
+                       (double)p->margin);
+    if (p->metric != SIAMESE_METRIC_EUCLIDEAN && p->metric != SIAMESE_METRIC_COSINE &&
+        p->metric != SIAMESE_METRIC_CORRELATION)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: unknown metric %d", (int)p->metric);
+    if (p->threads < 0)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: threads %d must be >= 0", p->threads);
+    return SIAMESE_OK;
+}
+
+/* A preset name gives its text and input; other text is an architecture for 3x256x256 images
+ * (the recipe's input). Non-zero channels/height/width override either. */
+static siamese_status parse_model_arch(const siamese_model_params *p, sm_arch *arch, sm_err *err) {
+    sm_shape input = recipe_input;
+    const char *text = sm_arch_preset_text(p->arch, &input);
+    if (!text) text = p->arch;
+    if (p->channels) input.c = p->channels;
+    if (p->height) input.h = p->height;
+    if (p->width) input.w = p->width;
+    return sm_arch_parse(text, input, arch, err);
+}
+
+static void init_model_params(siamese_model *model) {
+    sm_rng rng;
+    sm_rng_seed(&rng, model->seed);
+    sm_init_params(sm_net_table(model->net), &model->arch, &rng, sm_net_params(model->net),
+                   sm_net_buffers(model->net), sm_net_counters(model->net));
+}
+
+void sm_model_apply_threads(const siamese_model *model) {
+    if (model && model->threads > 0) omp_set_num_threads(model->threads);
+}
+
+void siamese_model_set_threads(siamese_model *model, int threads) {
+    if (!model || threads < 0) return;
+    model->threads = threads;
+    omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
+}
+
+siamese_status siamese_model_create(const siamese_model_params *params, siamese_model **out) {
+    if (!out) return SIAMESE_ERR_INVALID_ARG;
+    *out = NULL;
+    sm_err err;
+    sm_err_clear(&err);
+    siamese_model_params defaults = siamese_model_default_params();
+    const siamese_model_params *p = params ? params : &defaults;
+    sm_arch *arch = malloc(sizeof *arch);
+    siamese_status st = arch ? check_model_params(p, &err)
+                             : sm_fail(&err, SIAMESE_ERR_NOMEM, "model: out of memory");
+    if (!st) st = parse_model_arch(p, arch, &err);
+    siamese_model *model = NULL;
+    if (!st) {
+        if (p->threads > 0) omp_set_num_threads(p->threads);
+        model = sm_model_alloc(arch, &err);
+        if (!model) st = err.status ? err.status : SIAMESE_ERR_NOMEM;
+    }
+    free(arch);
+    if (st) {
+        *out = sm_model_error_handle(&err);
+        return st;
+    }
+    model->margin = p->margin;
+    model->metric = p->metric;
+    model->seed = p->seed;
+    model->threads = p->threads;
+    init_model_params(model);
+    *out = model;
+    return SIAMESE_OK;
+}
+
+/* ---------------------------------------------------------------- getters */
+
+int siamese_model_channels(const siamese_model *model) {
+    return model && model->net ? model->arch.input.c : 0;
+}
+int siamese_model_height(const siamese_model *model) {
+    return model && model->net ? model->arch.input.h : 0;
+}
+int siamese_model_width(const siamese_model *model) {
+    return model && model->net ? model->arch.input.w : 0;
+}
+int siamese_model_embedding_dim(const siamese_model *model) {
+    return model && model->net ? sm_arch_embedding_dim(&model->arch) : 0;
+}
+size_t siamese_model_param_count(const siamese_model *model) {
+    return model && model->net ? sm_net_table(model->net)->n_params : 0;
+}
+const char *siamese_model_arch(const siamese_model *model) {
+    return model ? model->arch_text : "";
+}
+float siamese_model_margin(const siamese_model *model) { return model ? model->margin : 0.0f; }
+siamese_metric siamese_model_metric(const siamese_model *model) {
+    return model ? model->metric : SIAMESE_METRIC_EUCLIDEAN;
+}
+float siamese_model_threshold(const siamese_model *model) {
+    return model ? model->threshold : -1.0f;
+}
+void siamese_model_set_threshold(siamese_model *model, float threshold) {
+    if (!model) return;
+    model->threshold = isfinite(threshold) && threshold >= 0.0f ? threshold : -1.0f;
+}
+
+/* ---------------------------------------------------------------- embedding */
+
+/* Images per engine call: as many as fit the activation budget, at most SM_EMBED_CHUNK_MAX. */
+static int embed_chunk(const sm_arch *arch) {
+    size_t widest = (size_t)arch->input.c * arch->input.h * arch->input.w;
+    for (int i = 0; i < arch->n_layers; i++) {
+        sm_shape s = arch->layers[i].out_shape;
+        size_t n = (size_t)s.c * s.h * s.w;
+        if (n > widest) widest = n;
+    }
+    size_t chunk = SM_EMBED_CHUNK_FLOATS / (widest ? widest : 1);
+    if (chunk > SM_EMBED_CHUNK_MAX) chunk = SM_EMBED_CHUNK_MAX;
+    return chunk < 1 ? 1 : (int)chunk;
+}
+
+siamese_status siamese_model_embed(siamese_model *model, const float *images, int n, float *out) {
+    if (!model) return SIAMESE_ERR_INVALID_ARG;
+    if (!model->net)
+        return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "embed: the model failed to load");
+    if (!images || !out || n < 0)
+        return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
+                       "embed: needs images, an output buffer and n >= 0 (got %d)", n);
+    sm_model_apply_threads(model);
+    size_t image_floats = (size_t)model->arch.input.c * model->arch.input.h * model->arch.input.w;
+    size_t dim = (size_t)sm_arch_embedding_dim(&model->arch);
+    int chunk = embed_chunk(&model->arch);
+    for (int start = 0; start < n; start += chunk) {
+        int count = n - start < chunk ? n - start : chunk;
+        siamese_status st = sm_net_forward(model->net, images + (size_t)start * image_floats, count,
+                                           0, out + (size_t)start * dim, &model->err);
+        if (st) return st;
+    }
+    return SIAMESE_OK;
+}

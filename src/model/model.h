@@ -1,0 +1,48 @@
+/* The model handle behind siamese_model: architecture, engine, and the settings saved with it. */
+#ifndef SM_MODEL_H
+#define SM_MODEL_H
+
+#include <stdint.h>
+
+#include "nn/arch.h"
+#include "base/errors.h"
+#include "nn/net.h"
+#include "model/safetensors.h"
+#include "siamese.h"
+
+#define SM_ARCH_TEXT_MAX 4096
+
+struct siamese_model {
+    sm_err err;                       /* last error on this handle */
+    sm_arch arch;                     /* layers with inferred shapes */
+    char arch_text[SM_ARCH_TEXT_MAX]; /* canonical text (sm_arch_format) */
+    sm_net *net;                      /* parameters live in the engine's flat buffers */
+    float margin;
+    siamese_metric metric;
+    float threshold;                  /* < 0 when the model carries none */
+    uint64_t seed;
+    int threads;
+};
+
+/* Allocates a model for arch with an engine and zeroed parameters (no initialization).
+ * On failure returns NULL and fills err. Used by create (then sm_init_params) and load. */
+siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err);
+
+/* Returns a handle holding only an error message (NULL if even that allocation fails). */
+siamese_model *sm_model_error_handle(const sm_err *err);
+
+/* Sets OpenMP's thread count to model->threads when that is > 0 (0 leaves all cores). */
+void sm_model_apply_threads(const siamese_model *model);
+
+/* Writes the model's tensors and metadata followed by extra tensors and metadata (checkpoints
+ * add the optimizer state), atomically. */
+siamese_status sm_model_save_with(siamese_model *model, const char *path,
+                                  const sm_st_tensor *extra, int n_extra,
+                                  const sm_st_meta *extra_meta, int n_extra_meta, sm_err *err);
+
+/* Builds a validated model from a file already read. Tensors whose names start with
+ * ignore_prefix (may be NULL) are not the model's and are left to the caller. */
+siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
+                                  const char *ignore_prefix, siamese_model **out, sm_err *err);
+
+#endif

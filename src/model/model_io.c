@@ -1,0 +1,397 @@
+/* Model files: save and load a siamese_model as safetensors with PyTorch names and our metadata. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "model/safetensors.h"
+
+#define SM_FORMAT_NAME "siamese/1"
+#define SM_FORMAT_FAMILY "siamese/"
+
+/* ---------------------------------------------------------------- save */
+
+/* Describes every tensor of the table as a safetensors entry pointing into the net's buffers. */
+static void describe_tensors(sm_net *net, sm_st_tensor *out) {
+    const sm_param_table *table = sm_net_table(net);
+    float *params = sm_net_params(net);
+    float *buffers = sm_net_buffers(net);
+    int64_t *counters = sm_net_counters(net);
+    for (int i = 0; i < table->n; i++) {
+        const sm_tensor_info *info = &table->t[i];
+        sm_st_tensor *t = &out[i];
+        memset(t, 0, sizeof *t);
+        t->name = info->name;
+        t->ndim = info->ndim;
+        for (int d = 0; d < info->ndim; d++) t->shape[d] = info->dims[d];
+        switch (info->role) {
+        case SM_TENSOR_PARAM:
+            t->dtype = SM_DT_F32;
+            t->data = params + info->offset;
+            break;
+        case SM_TENSOR_BUFFER:
+            t->dtype = SM_DT_F32;
+            t->data = buffers + info->offset;
+            break;
+        case SM_TENSOR_COUNTER:
+            t->dtype = SM_DT_I64;
+            t->data = counters + info->offset;
+            break;
+        }
+    }
+}
+
+/* Text of every metadata value, kept alive while the file is written. */
+typedef struct meta_text {
+    char input[64], margin[32], threshold[32], embedding_dim[32];
+    sm_st_meta entries[8];
+    int n;
+} meta_text;
+
+static void add_meta(meta_text *m, const char *key, const char *value) {
+    m->entries[m->n].key = key;
+    m->entries[m->n].value = value;
+    m->n++;
+}
+
+static void describe_metadata(const siamese_model *model, meta_text *m) {
+    const sm_shape *in = &model->arch.input;
+    m->n = 0;
+    snprintf(m->input, sizeof m->input, "%dx%dx%d", in->c, in->h, in->w);
+    snprintf(m->margin, sizeof m->margin, "%.9g", (double)model->margin);
+    snprintf(m->embedding_dim, sizeof m->embedding_dim, "%d",
+             sm_arch_embedding_dim(&model->arch));
+    add_meta(m, "format", SM_FORMAT_NAME);
+    add_meta(m, "arch", model->arch_text);
+    add_meta(m, "input", m->input);
+    add_meta(m, "embedding_dim", m->embedding_dim);
+    add_meta(m, "margin", m->margin);
+    add_meta(m, "metric", siamese_metric_name(model->metric));
+    if (model->threshold >= 0) {
+        snprintf(m->threshold, sizeof m->threshold, "%.9g", (double)model->threshold);
+        add_meta(m, "threshold", m->threshold);
+    }
+}
+
+siamese_status sm_model_save_with(siamese_model *model, const char *path,
+                                  const sm_st_tensor *extra, int n_extra,
+                                  const sm_st_meta *extra_meta, int n_extra_meta, sm_err *err) {
+    const sm_param_table *table = sm_net_table(model->net);
+    int n = table->n + n_extra;
+    sm_st_tensor *tensors = calloc(n ? (size_t)n : 1, sizeof *tensors);
+    if (!tensors) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    describe_tensors(model->net, tensors);
+    for (int i = 0; i < n_extra; i++) tensors[table->n + i] = extra[i];
+    meta_text meta;
+    describe_metadata(model, &meta);
+    sm_st_meta all_meta[32];
+    int n_meta = 0;
+    for (int i = 0; i < meta.n; i++) all_meta[n_meta++] = meta.entries[i];
+    for (int i = 0; i < n_extra_meta && n_meta < 32; i++) all_meta[n_meta++] = extra_meta[i];
+    siamese_status status = sm_safetensors_write(path, tensors, n, all_meta, n_meta, err);
+    free(tensors);
+    return status;
+}
+
+siamese_status siamese_model_save(siamese_model *model, const char *path) {
+    if (!model) return SIAMESE_ERR_INVALID_ARG;
+    if (!path || !model->net)
+        return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
+                       "model save: %s", path ? "the model holds no network" : "no path");
+    sm_err err;
+    sm_err_clear(&err);
+    siamese_status status = sm_model_save_with(model, path, NULL, 0, NULL, 0, &err);
+    if (status != SIAMESE_OK) model->err = err;
+    return status;
+}
+
+/* ---------------------------------------------------------------- load: metadata */
+
+/* What the file's metadata says, with the defaults of a plain PyTorch state_dict. */
+typedef struct file_settings {
+    sm_arch arch;
+    float margin;
+    siamese_metric metric;
+    float threshold;
+    int from_metadata; /* 0 when the seed preset was assumed */
+} file_settings;
+
+static int parse_int_token(const char *s, char **end, int *out) {
+    errno = 0;
+    long v = strtol(s, end, 10);
+    if (*end == s || errno != 0 || v <= 0 || v > 1000000) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Parses "CxHxW". */
+static int parse_input(const char *text, sm_shape *shape) {
+    char *end;
+    if (parse_int_token(text, &end, &shape->c) != 0 || *end != 'x') return -1;
+    if (parse_int_token(end + 1, &end, &shape->h) != 0 || *end != 'x') return -1;
+    if (parse_int_token(end + 1, &end, &shape->w) != 0 || *end != '\0') return -1;
+    return 0;
+}
+
+static int parse_float(const char *text, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !isfinite(v) || fabs(v) > 3.0e38) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+static siamese_status read_format(const char *path, const sm_st_file *file, sm_err *err) {
+    const char *format = sm_safetensors_meta(file, "format");
+    if (format && strncmp(format, SM_FORMAT_FAMILY, strlen(SM_FORMAT_FAMILY)) == 0 &&
+        strcmp(format, SM_FORMAT_NAME) != 0)
+        return sm_fail(err, SIAMESE_ERR_UNSUPPORTED,
+                       "%s: model format '%s' is newer than this library reads (%s)", path,
+                       format, SM_FORMAT_NAME);
+    return SIAMESE_OK;
+}
+
+static siamese_status read_arch(const char *path, const sm_st_file *file, file_settings *s,
+                                sm_err *err) {
+    const char *arch = sm_safetensors_meta(file, "arch");
+    const char *input = sm_safetensors_meta(file, "input");
+    sm_shape shape;
+    if (!arch) {
+        arch = sm_arch_preset_text("seed", &shape);
+        if (!arch) return sm_fail(err, SIAMESE_ERR_SPEC, "%s: the seed preset is missing", path);
+        s->from_metadata = 0;
+    } else {
+        if (!input)
+            return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: __metadata__ has 'arch' but no 'input'",
+                           path);
+        if (parse_input(input, &shape) != 0)
+            return sm_fail(err, SIAMESE_ERR_FORMAT,
+                           "%s: __metadata__ 'input' is '%s', expected CxHxW such as 3x256x256",
+                           path, input);
+        s->from_metadata = 1;
+    }
+    siamese_status status = sm_arch_parse(arch, shape, &s->arch, err);
+    if (status != SIAMESE_OK) sm_err_prefix(err, path);
+    return status;
+}
+
+static siamese_status read_settings(const char *path, const sm_st_file *file, file_settings *s,
+                                    sm_err *err) {
+    s->margin = 2.0f;
+    s->metric = SIAMESE_METRIC_EUCLIDEAN;
+    s->threshold = -1.0f;
+    const char *margin = sm_safetensors_meta(file, "margin");
+    if (margin && (parse_float(margin, &s->margin) != 0 || s->margin < 0))
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: __metadata__ 'margin' is '%s', not a margin",
+                       path, margin);
+    const char *metric = sm_safetensors_meta(file, "metric");
+    if (metric && siamese_metric_parse(metric, &s->metric) != SIAMESE_OK)
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: __metadata__ 'metric' '%s' is unknown", path,
+                       metric);
+    const char *threshold = sm_safetensors_meta(file, "threshold");
+    if (threshold && parse_float(threshold, &s->threshold) != 0)
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: __metadata__ 'threshold' is '%s', not a number",
+                       path, threshold);
+    const char *dim = sm_safetensors_meta(file, "embedding_dim");
+    if (dim) {
+        char want[32];
+        snprintf(want, sizeof want, "%d", sm_arch_embedding_dim(&s->arch));
+        if (strcmp(dim, want) != 0)
+            return sm_fail(err, SIAMESE_ERR_SHAPE,
+                           "%s: __metadata__ 'embedding_dim' is %s but the architecture gives %s",
+                           path, dim, want);
+    }
+    return SIAMESE_OK;
+}
+
+/* ---------------------------------------------------------------- load: tensors */
+
+static int dtype_fits_role(sm_dtype dtype, sm_tensor_role role) {
+    if (role == SM_TENSOR_COUNTER) return dtype == SM_DT_I64 || dtype == SM_DT_I32;
+    return dtype == SM_DT_F32 || dtype == SM_DT_F64 || dtype == SM_DT_F16 || dtype == SM_DT_BF16;
+}
+
+static void format_shape(char *buf, size_t size, int ndim, const int64_t *dims) {
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "",
+                                 (long long)dims[d]);
+    if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+static siamese_status check_tensor(const char *path, const sm_tensor_info *info,
+                                   const sm_st_tensor *t, sm_err *err) {
+    if (!t) return sm_fail(err, SIAMESE_ERR_SHAPE, "%s: tensor '%s' is missing", path, info->name);
+    if (!dtype_fits_role(t->dtype, info->role))
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: tensor '%s' has dtype %s, expected %s", path,
+                       info->name, sm_dtype_name(t->dtype),
+                       info->role == SM_TENSOR_COUNTER ? "I64" : "F32");
+    int same = t->ndim == info->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == info->dims[d];
+    if (!same) {
+        char got[160], want[160];
+        format_shape(got, sizeof got, t->ndim, t->shape);
+        format_shape(want, sizeof want, info->ndim, info->dims);
+        return sm_fail(err, SIAMESE_ERR_SHAPE,
+                       "%s: tensor '%s' has shape %s but the architecture needs %s", path,
+                       info->name, got, want);
+    }
+    return SIAMESE_OK;
+}
+
+/* Every table tensor present with the right dtype and shape, and nothing else in the file. */
+static siamese_status check_tensors(const char *path, const sm_st_file *file,
+                                    const sm_param_table *table, const char *ignore_prefix,
+                                    sm_err *err) {
+    for (int i = 0; i < table->n; i++) {
+        siamese_status status =
+            check_tensor(path, &table->t[i], sm_safetensors_find(file, table->t[i].name), err);
+        if (status != SIAMESE_OK) return status;
+    }
+    for (int i = 0; i < sm_safetensors_count(file); i++) {
+        const char *name = sm_safetensors_get(file, i)->name;
+        if (ignore_prefix && !strncmp(name, ignore_prefix, strlen(ignore_prefix))) continue;
+        if (sm_param_table_find(table, name) < 0)
+            return sm_fail(err, SIAMESE_ERR_SHAPE,
+                           "%s: tensor '%s' is not part of the architecture", path, name);
+    }
+    return SIAMESE_OK;
+}
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    float magnitude;
+    if (exp == 0) magnitude = ldexpf((float)mant, -24);
+    else if (exp == 31) magnitude = mant ? NAN : INFINITY;
+    else magnitude = ldexpf((float)(mant | 0x400), (int)exp - 25);
+    return sign ? -magnitude : magnitude;
+}
+
+static void copy_floats(const sm_st_tensor *t, float *dst, size_t count) {
+    const unsigned char *src = t->data;
+    for (size_t i = 0; i < count; i++) {
+        switch (t->dtype) {
+        case SM_DT_F64: {
+            double v;
+            memcpy(&v, src + 8 * i, 8);
+            dst[i] = (float)v;
+            break;
+        }
+        case SM_DT_F16: {
+            uint16_t v;
+            memcpy(&v, src + 2 * i, 2);
+            dst[i] = half_to_float(v);
+            break;
+        }
+        case SM_DT_BF16: {
+            uint16_t v;
+            memcpy(&v, src + 2 * i, 2);
+            uint32_t bits = (uint32_t)v << 16;
+            memcpy(&dst[i], &bits, 4);
+            break;
+        }
+        default:
+            memcpy(&dst[i], src + 4 * i, 4);
+            break;
+        }
+    }
+}
+
+static void copy_counters(const sm_st_tensor *t, int64_t *dst, size_t count) {
+    const unsigned char *src = t->data;
+    for (size_t i = 0; i < count; i++) {
+        if (t->dtype == SM_DT_I32) {
+            int32_t v;
+            memcpy(&v, src + 4 * i, 4);
+            dst[i] = v;
+        } else {
+            memcpy(&dst[i], src + 8 * i, 8);
+        }
+    }
+}
+
+/* Copies every tensor into the model's buffers (all checks have passed already). */
+static void copy_values(const sm_st_file *file, sm_net *net) {
+    const sm_param_table *table = sm_net_table(net);
+    for (int i = 0; i < table->n; i++) {
+        const sm_tensor_info *info = &table->t[i];
+        const sm_st_tensor *t = sm_safetensors_find(file, info->name);
+        if (info->role == SM_TENSOR_PARAM)
+            copy_floats(t, sm_net_params(net) + info->offset, info->count);
+        else if (info->role == SM_TENSOR_BUFFER)
+            copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
+        else
+            copy_counters(t, sm_net_counters(net) + info->offset, info->count);
+    }
+}
+
+/* Validates the whole file against its architecture; fills s on success. */
+static siamese_status validate_file(const char *path, const sm_st_file *file, file_settings *s,
+                                    const char *ignore_prefix, sm_err *err) {
+    siamese_status status = read_format(path, file, err);
+    if (status == SIAMESE_OK) status = read_arch(path, file, s, err);
+    if (status == SIAMESE_OK) status = read_settings(path, file, s, err);
+    if (status != SIAMESE_OK) return status;
+    sm_param_table *table = malloc(sizeof *table);
+    if (!table) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    sm_param_table_build(&s->arch, table);
+    status = check_tensors(path, file, table, ignore_prefix, err);
+    free(table);
+    if (status != SIAMESE_OK && !s->from_metadata) {
+        char reason[SM_ERRMSG_MAX];
+        memcpy(reason, err->msg, sizeof reason);
+        sm_fail(err, status,
+                "%s: no 'arch' in __metadata__, and the tensors are not the seed network's: %s",
+                path, reason);
+    }
+    return status;
+}
+
+siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
+                                  const char *ignore_prefix, siamese_model **out, sm_err *err) {
+    file_settings *s = malloc(sizeof *s);
+    if (!s) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    siamese_status status = validate_file(path, file, s, ignore_prefix, err);
+    siamese_model *model = NULL;
+    if (status == SIAMESE_OK) {
+        model = sm_model_alloc(&s->arch, err);
+        if (!model) {
+            status = err->status != SIAMESE_OK ? err->status : SIAMESE_ERR_NOMEM;
+            sm_err_prefix(err, path);
+        }
+    }
+    if (model) {
+        copy_values(file, model->net);
+        model->margin = s->margin;
+        model->metric = s->metric;
+        model->threshold = s->threshold;
+        sm_err_clear(&model->err);
+    }
+    free(s);
+    *out = model;
+    return status;
+}
+
+siamese_status siamese_model_load(const char *path, siamese_model **out) {
+    if (!out) return SIAMESE_ERR_INVALID_ARG;
+    *out = NULL;
+    sm_err err;
+    sm_err_clear(&err);
+    if (!path) {
+        sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "model load: no path");
+        *out = sm_model_error_handle(&err);
+        return err.status;
+    }
+    sm_st_file *file = NULL;
+    siamese_status status = sm_safetensors_read(path, &file, &err);
+    if (status == SIAMESE_OK) status = sm_model_from_file(path, file, NULL, out, &err);
+    sm_safetensors_free(file);
+    if (status != SIAMESE_OK) {
+        err.status = status;
+        *out = sm_model_error_handle(&err);
+    }
+    return status;
+}

@@ -1,0 +1,778 @@
+/* Network descriptions: the architecture text form, shape inference, presets and the parameter table.
+ *
+ * Syntax (whitespace separates layers; '#' starts a comment that runs to the end of the line):
+ *
+ *   spec   := layer+
+ *   layer  := KIND [ '(' [ arg { ',' arg } ] ')' ]
+ *   arg    := VALUE | KEY '=' VALUE          (positional arguments come before keyword ones)
+ *
+ *   conv(OUT, k=K, s=1, p=0, bias=1, name=)   2-D convolution; also "conv2d". K, s and p take
+ *                                             "N" or "HxW" ("k=3x5"). Positional: OUT, k, s, p.
+ *   maxpool(K, s=K, p=0)                      max pooling, PyTorch floor rounding; also
+ *                                             "maxpool2d", "pool". Positional: k, s, p.
+ *   linear(OUT, bias=1, name=)                fully connected; also "fc". Positional: OUT.
+ *                                             After a spatial layer it flattens implicitly (an
+ *                                             explicit flatten layer is inserted).
+ *   batchnorm(eps=1e-5, momentum=0.1, name=)  BatchNorm2d over channels; also "bn", "batchnorm2d".
+ *   relu                                      max(0, x)
+ *   flatten                                   [C, H, W] -> [C*H*W] in PyTorch's view order
+ *
+ * Names are parameter prefixes (PyTorch state_dict: "cnn1.weight"): by default the i-th conv is
+ * cnnI, the i-th linear fcI and the i-th batchnorm bnI, counted per kind from 1; name= overrides
+ * it ([A-Za-z_][A-Za-z0-9_]*, unique). Shapes follow PyTorch: out = floor((in + 2p - k) / s) + 1.
+ * Syntax errors are SIAMESE_ERR_SPEC and quote the token and its 1-based position; geometry
+ * errors are SIAMESE_ERR_SHAPE and name the layer (1-based index, kind, name) and its shapes. */
+#include "nn/arch.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SM_DIM_MAX (1 << 20)          /* cap on any single size in a spec */
+#define SM_ACT_MAX ((int64_t)INT_MAX) /* cap on per-image activation elements */
+#define SM_TENSOR_MAX ((int64_t)1 << 34) /* cap on the elements of one parameter tensor */
+
+/* ------------------------------------------------------------------ presets */
+
+typedef struct preset {
+    const char *name;
+    sm_shape input;
+    const char *text;
+} preset;
+
+static const preset presets[] = {
+    /* The reference recipe's SiameseNetwork, exactly (1-D embedding, no activation between fcs). */
+    {"seed", {3, 256, 256},
+     "conv(256,k=11,s=4) relu maxpool(3,s=2) conv(256,k=5) relu maxpool(2,s=2) "
+     "conv(384,k=3) relu flatten linear(1024) linear(256) linear(1)"},
+    /* 28x28 grey (MNIST, Fashion-MNIST): 28 -> 14 -> 7, 64-d embedding, 214k parameters.
+     * Fashion-MNIST test-pair ROC AUC 0.94 after 300 steps of 32 random balanced pairs. */
+    {"mnist", {1, 28, 28},
+     "conv(16,k=3,p=1) bn relu maxpool(2) conv(32,k=3,p=1) bn relu maxpool(2) "
+     "flatten linear(128) relu linear(64)"},
+    /* 105x105 grey (Omniglot): 105 -> 51 -> 25 -> 12 -> 6, 128-d embedding. */
+    {"omniglot", {1, 105, 105},
+     "conv(32,k=5,s=2) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
+     "conv(128,k=3,p=1) bn relu maxpool(2) flatten linear(512) relu linear(128)"},
+};
+
+const char *sm_arch_preset_text(const char *name, sm_shape *default_input) {
+    if (!name) return NULL;
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(presets[i].name, name) == 0) {
+            if (default_input) *default_input = presets[i].input;
+            return presets[i].text;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ layer kinds */
+
+static const char *kind_name(sm_layer_kind kind) {
+    switch (kind) {
+    case SM_LAYER_CONV2D: return "conv";
+    case SM_LAYER_RELU: return "relu";
+    case SM_LAYER_MAXPOOL2D: return "maxpool";
+    case SM_LAYER_LINEAR: return "linear";
+    case SM_LAYER_FLATTEN: return "flatten";
+    case SM_LAYER_BATCHNORM2D: return "batchnorm";
+    }
+    return "?";
+}
+
+static const char *auto_prefix(sm_layer_kind kind) {
+    switch (kind) {
+    case SM_LAYER_CONV2D: return "cnn";
+    case SM_LAYER_LINEAR: return "fc";
+    case SM_LAYER_BATCHNORM2D: return "bn";
+    default: return NULL;
+    }
+}
+
+static int lookup_kind(const char *word, size_t len, sm_layer_kind *kind) {
+    static const struct {
+        const char *word;
+        sm_layer_kind kind;
+    } table[] = {
+        {"conv", SM_LAYER_CONV2D},       {"conv2d", SM_LAYER_CONV2D},
+        {"maxpool", SM_LAYER_MAXPOOL2D}, {"maxpool2d", SM_LAYER_MAXPOOL2D},
+        {"pool", SM_LAYER_MAXPOOL2D},    {"linear", SM_LAYER_LINEAR},
+        {"fc", SM_LAYER_LINEAR},         {"batchnorm", SM_LAYER_BATCHNORM2D},
+        {"batchnorm2d", SM_LAYER_BATCHNORM2D}, {"bn", SM_LAYER_BATCHNORM2D},
+        {"relu", SM_LAYER_RELU},         {"flatten", SM_LAYER_FLATTEN},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strlen(table[i].word) == len && strncmp(table[i].word, word, len) == 0) {
+            *kind = table[i].kind;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int has_parameters(sm_layer_kind kind) {
+    return kind == SM_LAYER_CONV2D || kind == SM_LAYER_LINEAR || kind == SM_LAYER_BATCHNORM2D;
+}
+
+/* ------------------------------------------------------------------ the scanner */
+
+typedef struct scanner {
+    const char *text;
+    size_t pos;
+    sm_err *err;
+} scanner;
+
+/* A span of the text: where a token starts and how long it is. */
+typedef struct span {
+    size_t start, len;
+} span;
+
+static siamese_status spec_error(scanner *sc, span at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "<reason> at position P: 'token'" */
+static siamese_status spec_error(scanner *sc, span at, const char *fmt, ...) {
+    char reason[SM_ERRMSG_MAX / 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    int shown = at.len > 40 ? 40 : (int)at.len;
+    if (at.len == 0)
+        return sm_fail(sc->err, SIAMESE_ERR_SPEC, "architecture: %s at position %zu", reason,
+                       at.start + 1);
+    return sm_fail(sc->err, SIAMESE_ERR_SPEC, "architecture: %s at position %zu: '%.*s%s'", reason,
+                   at.start + 1, shown, sc->text + at.start, at.len > 40 ? "..." : "");
+}
+
+static void skip_space_and_comments(scanner *sc) {
+    for (;;) {
+        char c = sc->text[sc->pos];
+        if (c == '#') {
+            while (sc->text[sc->pos] && sc->text[sc->pos] != '\n') sc->pos++;
+        } else if (isspace((unsigned char)c)) {
+            sc->pos++;
+        } else {
+            return;
+        }
+    }
+}
+
+/* Inside parentheses only blanks are allowed (no comments). */
+static void skip_blanks(scanner *sc) {
+    while (isspace((unsigned char)sc->text[sc->pos])) sc->pos++;
+}
+
+static int is_word_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+
+static span scan_word(scanner *sc) {
+    span s = {sc->pos, 0};
+    while (is_word_char(sc->text[sc->pos])) sc->pos++;
+    s.len = sc->pos - s.start;
+    return s;
+}
+
+/* A value (or key) runs to the next blank, ',', ')', '=' or '(' ; blanks after it are skipped. */
+static span scan_value(scanner *sc) {
+    skip_blanks(sc);
+    span s = {sc->pos, 0};
+    while (sc->text[sc->pos] && !strchr(",)=(", sc->text[sc->pos]) &&
+           !isspace((unsigned char)sc->text[sc->pos]))
+        sc->pos++;
+    s.len = sc->pos - s.start;
+    skip_blanks(sc);
+    return s;
+}
+
+static int span_is(const scanner *sc, span s, const char *word) {
+    return strlen(word) == s.len && strncmp(sc->text + s.start, word, s.len) == 0;
+}
+
+/* ------------------------------------------------------------------ values */
+
+/* A decimal integer in [lo, hi] occupying exactly len characters at p. */
+static int parse_int_range(const char *p, size_t len, int lo, int hi, int *out) {
+    if (len == 0 || len > 9) return 0;
+    long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)p[i])) return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (v < lo || v > hi) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static siamese_status parse_int_value(scanner *sc, span v, const char *what, int lo, int *out) {
+    if (!parse_int_range(sc->text + v.start, v.len, lo, SM_DIM_MAX, out))
+        return spec_error(sc, v, "bad number for %s (want an integer from %d to %d)", what, lo,
+                          SM_DIM_MAX);
+    return SIAMESE_OK;
+}
+
+/* "N" or "HxW". */
+static siamese_status parse_pair_value(scanner *sc, span v, const char *what, int lo, int *h,
+                                       int *w) {
+    const char *p = sc->text + v.start;
+    const char *x = memchr(p, 'x', v.len);
+    if (!x) {
+        if (!parse_int_range(p, v.len, lo, SM_DIM_MAX, h)) goto bad;
+        *w = *h;
+        return SIAMESE_OK;
+    }
+    size_t hl = (size_t)(x - p);
+    if (!parse_int_range(p, hl, lo, SM_DIM_MAX, h) ||
+        !parse_int_range(x + 1, v.len - hl - 1, lo, SM_DIM_MAX, w))
+        goto bad;
+    return SIAMESE_OK;
+bad:
+    return spec_error(sc, v, "bad number for %s (want N or HxW, integers from %d to %d)", what, lo,
+                      SM_DIM_MAX);
+}
+
+static siamese_status parse_float_value(scanner *sc, span v, const char *what, double lo,
+                                        double hi, int lo_open, float *out) {
+    char buf[64];
+    if (v.len == 0 || v.len >= sizeof buf) goto bad;
+    memcpy(buf, sc->text + v.start, v.len);
+    buf[v.len] = '\0';
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(buf, &end);
+    if (errno || *end || !isfinite(d) || d > hi || d < lo || (lo_open && d == lo)) goto bad;
+    *out = (float)d;
+    return SIAMESE_OK;
+bad:
+    return spec_error(sc, v, "bad number for %s (want a number in %s%g, %g])", what,
+                      lo_open ? "(" : "[", lo, hi);
+}
+
+static siamese_status parse_name_value(scanner *sc, span v, char *name) {
+    const char *p = sc->text + v.start;
+    int ok = v.len > 0 && v.len < SM_NAME_MAX && (isalpha((unsigned char)p[0]) || p[0] == '_');
+    for (size_t i = 0; ok && i < v.len; i++) ok = is_word_char(p[i]);
+    if (!ok)
+        return spec_error(sc, v, "bad name (want [A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
+                          SM_NAME_MAX - 1);
+    memcpy(name, p, v.len);
+    name[v.len] = '\0';
+    return SIAMESE_OK;
+}
+
+/* ------------------------------------------------------------------ arguments of one layer */
+
+/* What a layer's argument list set explicitly. */
+typedef struct layer_args {
+    int have_out, have_k, have_s;
+} layer_args;
+
+static void layer_defaults(sm_layer *l, sm_layer_kind kind) {
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->sh = l->sw = 1;
+    l->has_bias = 1;
+    l->bn_eps = 1e-5f;
+    l->bn_momentum = 0.1f;
+}
+
+/* The keys a layer kind accepts, in positional order first ("" ends the positional part). */
+static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
+    static const char *const conv_keys[] = {"out", "k", "s", "p", "bias", "name", NULL};
+    static const char *const pool_keys[] = {"k", "s", "p", NULL};
+    static const char *const linear_keys[] = {"out", "bias", "name", NULL};
+    static const char *const bn_keys[] = {"eps", "momentum", "name", NULL};
+    static const char *const no_keys[] = {NULL};
+    switch (kind) {
+    case SM_LAYER_CONV2D: *n_positional = 4; return conv_keys;
+    case SM_LAYER_MAXPOOL2D: *n_positional = 3; return pool_keys;
+    case SM_LAYER_LINEAR: *n_positional = 1; return linear_keys;
+    case SM_LAYER_BATCHNORM2D: *n_positional = 0; return bn_keys;
+    default: *n_positional = 0; return no_keys;
+    }
+}
+
+static siamese_status set_arg(scanner *sc, sm_layer *l, layer_args *seen, const char *key,
+                              span v) {
+    if (strcmp(key, "out") == 0) {
+        seen->have_out = 1;
+        return parse_int_value(sc, v, l->kind == SM_LAYER_LINEAR ? "output features"
+                                                                 : "output channels",
+                               1, &l->out);
+    }
+    if (strcmp(key, "k") == 0) {
+        seen->have_k = 1;
+        return parse_pair_value(sc, v, "kernel k", 1, &l->kh, &l->kw);
+    }
+    if (strcmp(key, "s") == 0) {
+        seen->have_s = 1;
+        return parse_pair_value(sc, v, "stride s", 1, &l->sh, &l->sw);
+    }
+    if (strcmp(key, "p") == 0) return parse_pair_value(sc, v, "padding p", 0, &l->ph, &l->pw);
+    if (strcmp(key, "bias") == 0) {
+        if (span_is(sc, v, "1") || span_is(sc, v, "true")) l->has_bias = 1;
+        else if (span_is(sc, v, "0") || span_is(sc, v, "false")) l->has_bias = 0;
+        else return spec_error(sc, v, "bad value for bias (want 0 or 1)");
+        return SIAMESE_OK;
+    }
+    if (strcmp(key, "eps") == 0) return parse_float_value(sc, v, "eps", 0, 1, 1, &l->bn_eps);
+    if (strcmp(key, "momentum") == 0)
+        return parse_float_value(sc, v, "momentum", 0, 1, 0, &l->bn_momentum);
+    /* name */
+    return parse_name_value(sc, v, l->name);
+}
+
+static int key_index(const char *const *keys, const scanner *sc, span k) {
+    for (int i = 0; keys[i]; i++)
+        if (span_is(sc, k, keys[i])) return i;
+    return -1;
+}
+
+/* Parses "( arg, arg, ... )" after the layer word; the scanner sits on '('. */
+static siamese_status parse_arg_list(scanner *sc, sm_layer *l, span word, layer_args *seen) {
+    int n_positional = 0;
+    const char *const *keys = layer_keys(l->kind, &n_positional);
+    int given[8] = {0};
+    int positional_done = 0, index = 0;
+    sc->pos++; /* '(' */
+    skip_blanks(sc);
+    if (sc->text[sc->pos] == ')') {
+        sc->pos++;
+        return SIAMESE_OK;
+    }
+    for (;;) {
+        span v = scan_value(sc);
+        int key = -1;
+        if (sc->text[sc->pos] == '=') {
+            span k = v;
+            key = key_index(keys, sc, k);
+            if (key < 0)
+                return spec_error(sc, k, "unknown argument for %s", kind_name(l->kind));
+            sc->pos++; /* '=' */
+            v = scan_value(sc);
+            positional_done = 1;
+        } else {
+            if (v.len == 0)
+                return spec_error(sc, (span){sc->pos, sc->text[sc->pos] ? 1u : 0u},
+                                  "missing value");
+            if (positional_done)
+                return spec_error(sc, v, "positional argument after a keyword argument");
+            if (index >= n_positional)
+                return spec_error(sc, v, "too many arguments for %s", kind_name(l->kind));
+            key = index;
+        }
+        if (v.len == 0)
+            return spec_error(sc, (span){sc->pos, sc->text[sc->pos] ? 1u : 0u}, "missing value");
+        if (given[key])
+            return spec_error(sc, v, "argument %s given twice", keys[key]);
+        given[key] = 1;
+        siamese_status st = set_arg(sc, l, seen, keys[key], v);
+        if (st) return st;
+        index++;
+        char c = sc->text[sc->pos];
+        if (c == ',') {
+            sc->pos++;
+            continue;
+        }
+        if (c == ')') {
+            sc->pos++;
+            return SIAMESE_OK;
+        }
+        span tail = {word.start, v.start + v.len - word.start};
+        if (c == '\0' || isalpha((unsigned char)c)) return spec_error(sc, tail, "missing ')'");
+        return spec_error(sc, (span){sc->pos, 1}, "unexpected character in %s arguments",
+                          kind_name(l->kind));
+    }
+}
+
+/* Checks that the arguments a kind needs are present and fills kind-dependent defaults. */
+static siamese_status finish_layer_args(scanner *sc, sm_layer *l, span whole,
+                                        const layer_args *seen) {
+    if ((l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_LINEAR) && !seen->have_out)
+        return spec_error(sc, whole, "%s needs its output size, e.g. %s", kind_name(l->kind),
+                          l->kind == SM_LAYER_CONV2D ? "conv(64,k=3)" : "linear(128)");
+    if ((l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_MAXPOOL2D) && !seen->have_k)
+        return spec_error(sc, whole, "%s needs a kernel size, e.g. %s", kind_name(l->kind),
+                          l->kind == SM_LAYER_CONV2D ? "conv(64,k=3)" : "maxpool(2)");
+    if (l->kind == SM_LAYER_MAXPOOL2D && !seen->have_s) {
+        l->sh = l->kh;
+        l->sw = l->kw;
+    }
+    if (l->kind == SM_LAYER_MAXPOOL2D) l->has_bias = 0;
+    return SIAMESE_OK;
+}
+
+/* One layer starting at the scanner position (not at the end of the text). */
+static siamese_status parse_layer(scanner *sc, sm_layer *l) {
+    span word = scan_word(sc);
+    if (word.len == 0) {
+        span bad = {sc->pos, 1};
+        return spec_error(sc, bad, "unexpected character (want a layer name)");
+    }
+    sm_layer_kind kind;
+    if (!lookup_kind(sc->text + word.start, word.len, &kind))
+        return spec_error(sc, word,
+                          "unknown layer (want conv, maxpool, linear, batchnorm, relu or flatten)");
+    layer_defaults(l, kind);
+    layer_args seen = {0, 0, 0};
+    if (sc->text[sc->pos] == '(') {
+        siamese_status st = parse_arg_list(sc, l, word, &seen);
+        if (st) return st;
+    } else if (sc->text[sc->pos] && !isspace((unsigned char)sc->text[sc->pos]) &&
+               sc->text[sc->pos] != '#') {
+        span rest = {word.start, word.len + 1};
+        return spec_error(sc, rest, "unexpected character after layer name");
+    }
+    span whole = {word.start, sc->pos - word.start};
+    return finish_layer_args(sc, l, whole, &seen);
+}
+
+/* ------------------------------------------------------------------ shape inference */
+
+static void describe_layer(const sm_arch *arch, int i, char *buf, size_t size) {
+    const sm_layer *l = &arch->layers[i];
+    if (l->name[0])
+        snprintf(buf, size, "layer %d (%s %s)", i + 1, kind_name(l->kind), l->name);
+    else
+        snprintf(buf, size, "layer %d (%s)", i + 1, kind_name(l->kind));
+}
+
+static siamese_status shape_error(sm_err *err, const sm_arch *arch, int i, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* "layer 4 (conv cnn2) on input 256x3x3: <reason>" */
+static siamese_status shape_error(sm_err *err, const sm_arch *arch, int i, const char *fmt, ...) {
+    char who[96], reason[SM_ERRMSG_MAX / 2];
+    describe_layer(arch, i, who, sizeof who);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    const sm_shape *in = &arch->layers[i].in;
+    return sm_fail(err, SIAMESE_ERR_SHAPE, "architecture: %s on input %dx%dx%d: %s", who, in->c,
+                   in->h, in->w, reason);
+}
+
+/* PyTorch: floor((in + 2p - k) / s) + 1, or 0 when the kernel does not fit. */
+static int64_t window_out(int64_t in, int k, int s, int p) {
+    int64_t span_in = in + 2 * (int64_t)p - k;
+    if (span_in < 0) return 0;
+    return span_in / s + 1;
+}
+
+static siamese_status infer_window(sm_arch *arch, int i, int flat, sm_err *err) {
+    sm_layer *l = &arch->layers[i];
+    const char *what = l->kind == SM_LAYER_CONV2D ? "convolution" : "pooling";
+    if (flat) return shape_error(err, arch, i, "%s needs spatial input, not flat features", what);
+    if (l->kind == SM_LAYER_MAXPOOL2D && (2 * l->ph > l->kh || 2 * l->pw > l->kw))
+        return shape_error(err, arch, i, "padding %dx%d is more than half the kernel %dx%d", l->ph,
+                           l->pw, l->kh, l->kw);
+    int64_t oh = window_out(l->in.h, l->kh, l->sh, l->ph);
+    int64_t ow = window_out(l->in.w, l->kw, l->sw, l->pw);
+    if (oh < 1 || ow < 1)
+        return shape_error(err, arch, i, "kernel %dx%d is larger than the padded input %lldx%lld",
+                           l->kh, l->kw, (long long)l->in.h + 2 * l->ph,
+                           (long long)l->in.w + 2 * l->pw);
+    int64_t oc = l->kind == SM_LAYER_CONV2D ? l->out : l->in.c;
+    if (oc * oh * ow > SM_ACT_MAX)
+        return shape_error(err, arch, i, "output %lldx%lldx%lld is too large", (long long)oc,
+                           (long long)oh, (long long)ow);
+    if (l->kind == SM_LAYER_CONV2D &&
+        (int64_t)l->out * l->in.c * l->kh * l->kw > SM_TENSOR_MAX)
+        return shape_error(err, arch, i, "weight tensor is too large");
+    l->out_shape = (sm_shape){(int)oc, (int)oh, (int)ow};
+    return SIAMESE_OK;
+}
+
+static siamese_status infer_layer(sm_arch *arch, int i, int flat, sm_err *err) {
+    sm_layer *l = &arch->layers[i];
+    int64_t features = (int64_t)l->in.c * l->in.h * l->in.w;
+    switch (l->kind) {
+    case SM_LAYER_CONV2D:
+    case SM_LAYER_MAXPOOL2D:
+        return infer_window(arch, i, flat, err);
+    case SM_LAYER_RELU:
+    case SM_LAYER_BATCHNORM2D:
+        l->out_shape = l->in;
+        return SIAMESE_OK;
+    case SM_LAYER_FLATTEN:
+        l->out_shape = (sm_shape){(int)features, 1, 1};
+        return SIAMESE_OK;
+    case SM_LAYER_LINEAR:
+        if (l->in.h != 1 || l->in.w != 1)
+            return shape_error(err, arch, i, "needs flat input (internal: flatten missing)");
+        if ((int64_t)l->out * features > SM_TENSOR_MAX)
+            return shape_error(err, arch, i, "weight tensor %dx%lld is too large", l->out,
+                               (long long)features);
+        l->out_shape = (sm_shape){l->out, 1, 1};
+        return SIAMESE_OK;
+    }
+    return shape_error(err, arch, i, "unknown layer kind");
+}
+
+static siamese_status infer_shapes(sm_arch *arch, sm_err *err) {
+    sm_shape cur = arch->input;
+    int flat = 0; /* after flatten or linear the features have no spatial layout */
+    for (int i = 0; i < arch->n_layers; i++) {
+        arch->layers[i].in = cur;
+        siamese_status st = infer_layer(arch, i, flat, err);
+        if (st) return st;
+        cur = arch->layers[i].out_shape;
+        if (arch->layers[i].kind == SM_LAYER_FLATTEN || arch->layers[i].kind == SM_LAYER_LINEAR)
+            flat = 1;
+    }
+    return SIAMESE_OK;
+}
+
+/* ------------------------------------------------------------------ names */
+
+static void auto_name(sm_layer_kind kind, int ordinal, char *out) {
+    snprintf(out, SM_NAME_MAX, "%s%d", auto_prefix(kind), ordinal);
+}
+
+static siamese_status assign_names(sm_arch *arch, sm_err *err) {
+    int count[6] = {0};
+    for (int i = 0; i < arch->n_layers; i++) {
+        sm_layer *l = &arch->layers[i];
+        if (!has_parameters(l->kind)) {
+            l->name[0] = '\0';
+            continue;
+        }
+        int ordinal = ++count[l->kind];
+        if (!l->name[0]) auto_name(l->kind, ordinal, l->name);
+    }
+    for (int i = 0; i < arch->n_layers; i++) {
+        for (int j = 0; j < i; j++) {
+            if (arch->layers[i].name[0] && strcmp(arch->layers[i].name, arch->layers[j].name) == 0)
+                return sm_fail(err, SIAMESE_ERR_SPEC,
+                               "architecture: layers %d (%s) and %d (%s) are both named '%s'",
+                               j + 1, kind_name(arch->layers[j].kind), i + 1,
+                               kind_name(arch->layers[i].kind), arch->layers[i].name);
+        }
+    }
+    return SIAMESE_OK;
+}
+
+/* ------------------------------------------------------------------ parse */
+
+static siamese_status append_layer(sm_arch *arch, const sm_layer *l, scanner *sc, span at) {
+    if (arch->n_layers >= SM_MAX_LAYERS)
+        return spec_error(sc, at, "too many layers (at most %d)", SM_MAX_LAYERS);
+    arch->layers[arch->n_layers++] = *l;
+    return SIAMESE_OK;
+}
+
+static siamese_status parse_layers(scanner *sc, sm_arch *arch) {
+    int flat = 0; /* the current output is flat features (after flatten or linear) */
+    for (;;) {
+        skip_space_and_comments(sc);
+        if (!sc->text[sc->pos]) break;
+        size_t start = sc->pos;
+        sm_layer l;
+        siamese_status st = parse_layer(sc, &l);
+        if (st) return st;
+        span at = {start, sc->pos - start};
+        if (l.kind == SM_LAYER_LINEAR && !flat) { /* implicit flatten */
+            sm_layer flatten;
+            layer_defaults(&flatten, SM_LAYER_FLATTEN);
+            flatten.has_bias = 0;
+            if ((st = append_layer(arch, &flatten, sc, at))) return st;
+            flat = 1;
+        }
+        if (l.kind == SM_LAYER_FLATTEN || l.kind == SM_LAYER_RELU || l.kind == SM_LAYER_BATCHNORM2D)
+            l.has_bias = 0;
+        if (l.kind == SM_LAYER_FLATTEN || l.kind == SM_LAYER_LINEAR) flat = 1;
+        if ((st = append_layer(arch, &l, sc, at))) return st;
+    }
+    return SIAMESE_OK;
+}
+
+static siamese_status check_input(sm_shape input, sm_err *err) {
+    if (input.c < 1 || input.h < 1 || input.w < 1 || input.c > SM_DIM_MAX ||
+        input.h > SM_DIM_MAX || input.w > SM_DIM_MAX ||
+        (int64_t)input.c * input.h * input.w > SM_ACT_MAX)
+        return sm_fail(err, SIAMESE_ERR_SHAPE, "architecture: invalid input shape %dx%dx%d",
+                       input.c, input.h, input.w);
+    return SIAMESE_OK;
+}
+
+static siamese_status check_trainable(const sm_arch *arch, sm_err *err) {
+    for (int i = 0; i < arch->n_layers; i++)
+        if (arch->layers[i].kind == SM_LAYER_CONV2D || arch->layers[i].kind == SM_LAYER_LINEAR)
+            return SIAMESE_OK;
+    return sm_fail(err, SIAMESE_ERR_SPEC, "architecture: no conv or linear layer to train");
+}
+
+siamese_status sm_arch_parse(const char *text, sm_shape input, sm_arch *arch, sm_err *err) {
+    if (!text || !arch) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "architecture: NULL argument");
+    memset(arch, 0, sizeof *arch);
+    arch->input = input;
+    scanner sc = {text, 0, err};
+    siamese_status st = parse_layers(&sc, arch);
+    if (!st && arch->n_layers == 0)
+        st = sm_fail(err, SIAMESE_ERR_SPEC, "architecture: empty (no layers)");
+    if (!st) st = check_trainable(arch, err);
+    if (!st) st = assign_names(arch, err);
+    if (!st) st = check_input(input, err);
+    if (!st) st = infer_shapes(arch, err);
+    return st;
+}
+
+int sm_arch_embedding_dim(const sm_arch *arch) {
+    if (!arch || arch->n_layers == 0) return 0;
+    sm_shape s = arch->layers[arch->n_layers - 1].out_shape;
+    return s.c * s.h * s.w;
+}
+
+/* ------------------------------------------------------------------ format */
+
+typedef struct out_buf {
+    char *buf;
+    size_t size, len;
+} out_buf;
+
+static void emit(out_buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void emit(out_buf *o, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = o->len < o->size ? o->size - o->len : 0;
+    int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0) o->len += (size_t)n;
+}
+
+static void emit_pair(out_buf *o, const char *key, int h, int w) {
+    if (h == w) emit(o, ",%s=%d", key, h);
+    else emit(o, ",%s=%dx%d", key, h, w);
+}
+
+/* The shortest decimal that reads back as the same float. */
+static void emit_float(out_buf *o, const char *key, float v) {
+    char tmp[48];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
+        if (strtof(tmp, NULL) == v) break;
+    }
+    emit(o, ",%s=%s", key, tmp);
+}
+
+static void emit_layer(out_buf *o, const sm_layer *l, int ordinal) {
+    char auto_buf[SM_NAME_MAX];
+    const char *prefix = auto_prefix(l->kind);
+    if (prefix) auto_name(l->kind, ordinal, auto_buf);
+    switch (l->kind) {
+    case SM_LAYER_CONV2D:
+        emit(o, "conv(%d", l->out);
+        emit_pair(o, "k", l->kh, l->kw);
+        if (l->sh != 1 || l->sw != 1) emit_pair(o, "s", l->sh, l->sw);
+        if (l->ph || l->pw) emit_pair(o, "p", l->ph, l->pw);
+        if (!l->has_bias) emit(o, ",bias=0");
+        break;
+    case SM_LAYER_MAXPOOL2D:
+        if (l->kh == l->kw) emit(o, "maxpool(%d", l->kh);
+        else emit(o, "maxpool(%dx%d", l->kh, l->kw);
+        if (l->sh != l->kh || l->sw != l->kw) emit_pair(o, "s", l->sh, l->sw);
+        if (l->ph || l->pw) emit_pair(o, "p", l->ph, l->pw);
+        break;
+    case SM_LAYER_LINEAR:
+        emit(o, "linear(%d", l->out);
+        if (!l->has_bias) emit(o, ",bias=0");
+        break;
+    case SM_LAYER_BATCHNORM2D:
+        emit(o, "batchnorm(");
+        if (l->bn_eps != 1e-5f) emit_float(o, "eps", l->bn_eps);
+        if (l->bn_momentum != 0.1f) emit_float(o, "momentum", l->bn_momentum);
+        break;
+    case SM_LAYER_RELU: emit(o, "relu"); return;
+    case SM_LAYER_FLATTEN: emit(o, "flatten"); return;
+    }
+    if (prefix && strcmp(l->name, auto_buf) != 0) emit(o, ",name=%s", l->name);
+    emit(o, ")");
+}
+
+/* "batchnorm(,eps=...)" -> "batchnorm(eps=...)"; "batchnorm()" -> "batchnorm". */
+static void tidy_empty_args(char *buf) {
+    char *p;
+    while ((p = strstr(buf, "(,")) != NULL) memmove(p + 1, p + 2, strlen(p + 2) + 1);
+    while ((p = strstr(buf, "()")) != NULL) memmove(p, p + 2, strlen(p + 2) + 1);
+}
+
+size_t sm_arch_format(const sm_arch *arch, char *buf, size_t size) {
+    char local[SM_MAX_LAYERS * 128]; /* a layer formats to at most ~120 characters */
+    out_buf o = {local, sizeof local, 0};
+    int count[6] = {0};
+    local[0] = '\0';
+    for (int i = 0; i < arch->n_layers; i++) {
+        const sm_layer *l = &arch->layers[i];
+        if (i) emit(&o, " ");
+        emit_layer(&o, l, has_parameters(l->kind) ? ++count[l->kind] : 0);
+    }
+    tidy_empty_args(local);
+    size_t len = strlen(local);
+    if (buf && size) {
+        size_t n = len < size - 1 ? len : size - 1;
+        memcpy(buf, local, n);
+        buf[n] = '\0';
+    }
+    return len;
+}
+
+/* ------------------------------------------------------------------ parameter table */
+
+static void add_tensor(sm_param_table *t, const sm_layer *l, int layer, const char *suffix,
+                       sm_tensor_role role, int ndim, const int64_t *dims) {
+    sm_tensor_info *ti = &t->t[t->n++];
+    memset(ti, 0, sizeof *ti);
+    snprintf(ti->name, sizeof ti->name, "%s.%s", l->name, suffix);
+    ti->role = role;
+    ti->layer = layer;
+    ti->ndim = ndim;
+    size_t count = 1;
+    for (int d = 0; d < ndim; d++) {
+        ti->dims[d] = dims[d];
+        count *= (size_t)dims[d];
+    }
+    ti->count = count;
+    size_t *cursor = role == SM_TENSOR_PARAM ? &t->n_params
+                     : role == SM_TENSOR_BUFFER ? &t->n_buffers
+                                                : &t->n_counters;
+    ti->offset = *cursor;
+    *cursor += count;
+}
+
+void sm_param_table_build(const sm_arch *arch, sm_param_table *table) {
+    memset(table, 0, sizeof *table);
+    for (int i = 0; i < arch->n_layers; i++) {
+        const sm_layer *l = &arch->layers[i];
+        int64_t in_features = (int64_t)l->in.c * l->in.h * l->in.w;
+        if (l->kind == SM_LAYER_CONV2D) {
+            int64_t w[4] = {l->out, l->in.c, l->kh, l->kw}, b[1] = {l->out};
+            add_tensor(table, l, i, "weight", SM_TENSOR_PARAM, 4, w);
+            if (l->has_bias) add_tensor(table, l, i, "bias", SM_TENSOR_PARAM, 1, b);
+        } else if (l->kind == SM_LAYER_LINEAR) {
+            int64_t w[2] = {l->out, in_features}, b[1] = {l->out};
+            add_tensor(table, l, i, "weight", SM_TENSOR_PARAM, 2, w);
+            if (l->has_bias) add_tensor(table, l, i, "bias", SM_TENSOR_PARAM, 1, b);
+        } else if (l->kind == SM_LAYER_BATCHNORM2D) {
+            int64_t c[1] = {l->in.c};
+            add_tensor(table, l, i, "weight", SM_TENSOR_PARAM, 1, c);
+            add_tensor(table, l, i, "bias", SM_TENSOR_PARAM, 1, c);
+            add_tensor(table, l, i, "running_mean", SM_TENSOR_BUFFER, 1, c);
+            add_tensor(table, l, i, "running_var", SM_TENSOR_BUFFER, 1, c);
+            add_tensor(table, l, i, "num_batches_tracked", SM_TENSOR_COUNTER, 0, NULL);
+        }
+    }
+}
+
+int sm_param_table_find(const sm_param_table *table, const char *name) {
+    if (!table || !name) return -1;
+    for (int i = 0; i < table->n; i++)
+        if (strcmp(table->t[i].name, name) == 0) return i;
+    return -1;
+}

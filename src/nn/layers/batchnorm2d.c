@@ -1,0 +1,145 @@
+/* batchnorm2d on oneDNN: batch statistics and PyTorch's running-statistics update in training, running statistics in inference. */
+#include <stdlib.h>
+
+#include "nn/layers/layers.h"
+
+/* What the running-statistics update needs after a training forward. */
+typedef struct running_update {
+    dnnl_memory_t mean, var; /* batch statistics (biased variance) */
+    float *running_mean, *running_var;
+    int64_t *num_batches_tracked;
+    int channels;
+    double count;            /* values per channel: n * h * w */
+    double momentum;
+} running_update;
+
+/* running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance. */
+static int update_running_stats(void *arg)
+{
+    running_update *u = arg;
+    void *pm = NULL, *pv = NULL;
+    dnnl_memory_get_data_handle(u->mean, &pm);
+    dnnl_memory_get_data_handle(u->var, &pv);
+    const float *mean = pm, *var = pv;
+    double unbias = u->count / (u->count - 1.0);
+    for (int c = 0; c < u->channels; c++) {
+        u->running_mean[c] = (float)(u->momentum * mean[c] +
+                                     (1.0 - u->momentum) * u->running_mean[c]);
+        u->running_var[c] = (float)(u->momentum * var[c] * unbias +
+                                    (1.0 - u->momentum) * u->running_var[c]);
+    }
+    if (u->num_batches_tracked) (*u->num_batches_tracked)++;
+    return 0;
+}
+
+static unsigned bn_flags(const sm_layer_params *p)
+{
+    return (p->w ? dnnl_use_scale : 0u) | (p->b ? dnnl_use_shift : 0u);
+}
+
+static siamese_status add_running_update(sm_builder *b, const sm_layer *layer,
+                                         const sm_layer_params *p, const sm_value *in,
+                                         dnnl_memory_t mean, dnnl_memory_t var)
+{
+    running_update *u = calloc(1, sizeof *u);
+    if (!u) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
+    u->mean = mean;
+    u->var = var;
+    u->running_mean = p->running_mean;
+    u->running_var = p->running_var;
+    u->num_batches_tracked = p->num_batches_tracked;
+    u->channels = (int)in->md.dims[1];
+    u->count = (double)sm_md_elems(&in->md) / (double)u->channels;
+    u->momentum = layer->bn_momentum;
+    return sm_builder_host_step(b, 0, update_running_stats, u);
+}
+
+static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
+                               const sm_value *in, const sm_value *out,
+                               const_dnnl_primitive_desc_t fwd, dnnl_memory_t scale,
+                               dnnl_memory_t shift, dnnl_memory_t mean, dnnl_memory_t var)
+{
+    dnnl_batch_normalization_desc_t d;
+    SM_DNNL_TRY(dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &in->md, &in->md,
+                                                            layer->bn_eps, bn_flags(p)),
+                b->err, "batchnorm backward descriptor");
+    siamese_status st = sm_builder_begin_group(b);
+    dnnl_primitive_desc_t pd = NULL;
+    if (st == SIAMESE_OK) st = sm_builder_pd(b, &d, 0, fwd, &pd, "batchnorm backward");
+    if (st != SIAMESE_OK) return st;
+    int64_t c[1] = {in->md.dims[1]};
+    dnnl_memory_desc_t cmd;
+    sm_md_plain(&cmd, 1, c);
+    dnnl_memory_t dscale = NULL, dshift = NULL, dsrc = in->diff;
+    if (p->w) st = sm_builder_transient(b, &cmd, &dscale);
+    if (st == SIAMESE_OK && p->b) st = sm_builder_transient(b, &cmd, &dshift);
+    if (st == SIAMESE_OK && !dsrc) st = sm_builder_transient(b, &in->md, &dsrc);
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[SM_STEP_MAX_ARGS] = {{DNNL_ARG_SRC, in->mem},
+                                                  {DNNL_ARG_MEAN, mean},
+                                                  {DNNL_ARG_VARIANCE, var},
+                                                  {DNNL_ARG_DIFF_DST, out->diff},
+                                                  {DNNL_ARG_DIFF_SRC, dsrc}};
+        int nargs = 5;
+        if (p->w) {
+            args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCALE, scale};
+            args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SCALE, dscale};
+        }
+        if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SHIFT, dshift};
+        if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, shift};
+        st = sm_builder_step(b, 1, pd, args, nargs);
+    }
+    if (st == SIAMESE_OK && p->w) st = sm_builder_accumulate(b, dscale, 1, c, p->dw);
+    if (st == SIAMESE_OK && p->b) st = sm_builder_accumulate(b, dshift, 1, c, p->db);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer,
+                                    const sm_layer_params *p, const sm_value *in, sm_value *out)
+{
+    int64_t c[1] = {in->md.dims[1]};
+    if (b->training && sm_md_elems(&in->md) / c[0] < 2)
+        return sm_fail(b->err, SIAMESE_ERR_SHAPE,
+                       "layer %s: batchnorm2d needs more than one value per channel in training",
+                       layer->name);
+    unsigned flags = bn_flags(p) | (b->training ? 0u : dnnl_use_global_stats);
+    dnnl_batch_normalization_desc_t d;
+    SM_DNNL_TRY(dnnl_batch_normalization_forward_desc_init(
+                    &d, b->training ? dnnl_forward_training : dnnl_forward_inference, &in->md,
+                    layer->bn_eps, flags),
+                b->err, "batchnorm forward descriptor");
+    dnnl_primitive_desc_t pd = NULL;
+    siamese_status st = sm_builder_pd(b, &d, 0, NULL, &pd, "batchnorm forward");
+    if (st != SIAMESE_OK) return st;
+
+    dnnl_memory_desc_t cmd;
+    sm_md_plain(&cmd, 1, c);
+    dnnl_memory_t scale = NULL, shift = NULL, mean = NULL, var = NULL;
+    if (p->w) st = sm_builder_external(b, &cmd, p->w, &scale);
+    if (st == SIAMESE_OK && p->b) st = sm_builder_external(b, &cmd, p->b, &shift);
+    if (st == SIAMESE_OK && b->training) {
+        st = sm_builder_persistent(b, &cmd, &mean);
+        if (st == SIAMESE_OK) st = sm_builder_persistent(b, &cmd, &var);
+    } else if (st == SIAMESE_OK) {
+        st = sm_builder_external(b, &cmd, p->running_mean, &mean);
+        if (st == SIAMESE_OK) st = sm_builder_external(b, &cmd, p->running_var, &var);
+    }
+    if (st == SIAMESE_OK)
+        st = sm_builder_value(b, in, b->training,
+                              dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), out);
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[SM_STEP_MAX_ARGS] = {{DNNL_ARG_SRC, in->mem},
+                                                  {DNNL_ARG_DST, out->mem},
+                                                  {DNNL_ARG_MEAN, mean},
+                                                  {DNNL_ARG_VARIANCE, var}};
+        int nargs = 4;
+        if (p->w) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCALE, scale};
+        if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, shift};
+        st = sm_builder_step(b, 0, pd, args, nargs);
+    }
+    if (st == SIAMESE_OK && b->training) st = add_running_update(b, layer, p, in, mean, var);
+    if (st == SIAMESE_OK && b->training) st = backward(b, layer, p, in, out, pd, scale, shift, mean, var);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}

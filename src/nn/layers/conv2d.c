@@ -1,0 +1,176 @@
+/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads; fp32 or bf16 compute. */
+#include <string.h>
+
+#include "nn/layers/layers.h"
+
+typedef struct conv_dims {
+    dnnl_dims_t strides, pad_l, pad_r;
+    int64_t src[4];  /* [n, c, h, w] */
+    int64_t wei[4];  /* [o, c, kh, kw] OIHW */
+    int64_t bias[1]; /* [o] */
+    int64_t dst[4];  /* [n, o, oh, ow] */
+} conv_dims;
+
+static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n)
+{
+    memset(d, 0, sizeof *d);
+    d->strides[0] = layer->sh;
+    d->strides[1] = layer->sw;
+    d->pad_l[0] = layer->ph;
+    d->pad_l[1] = layer->pw;
+    /* Right padding equal to the left one: oneDNN's integer division then gives PyTorch's
+     * floor rounding of the output size. */
+    d->pad_r[0] = layer->ph;
+    d->pad_r[1] = layer->pw;
+    int64_t src[4] = {n, layer->in.c, layer->in.h, layer->in.w};
+    int64_t wei[4] = {layer->out, layer->in.c, layer->kh, layer->kw};
+    int64_t dst[4] = {n, layer->out_shape.c, layer->out_shape.h, layer->out_shape.w};
+    memcpy(d->src, src, sizeof src);
+    memcpy(d->wei, wei, sizeof wei);
+    memcpy(d->dst, dst, sizeof dst);
+    d->bias[0] = layer->out;
+}
+
+static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
+{
+    return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
+/* Memory holding the weights in layout md: the flat parameters themselves when md is plain
+ * OIHW, otherwise a copy refreshed by a reorder step before every use. */
+static siamese_status weights_in_layout(sm_builder *b, int backward, const conv_dims *d,
+                                        const dnnl_memory_desc_t *md, float *params,
+                                        dnnl_memory_t *mem)
+{
+    dnnl_memory_desc_t plain;
+    sm_md_plain(&plain, 4, d->wei);
+    if (sm_md_equal(&plain, md)) return sm_builder_external(b, &plain, params, mem);
+    dnnl_memory_t user;
+    siamese_status st = sm_builder_external(b, &plain, params, &user);
+    if (st == SIAMESE_OK) st = sm_builder_persistent(b, md, mem);
+    if (st == SIAMESE_OK) st = sm_builder_reorder(b, backward, user, *mem, 0);
+    return st;
+}
+
+static siamese_status relu_backward(sm_builder *b, const sm_value *out)
+{
+    dnnl_eltwise_desc_t fd, bd;
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    SM_DNNL_TRY(dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training,
+                                               dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
+                                               0.0f, 0.0f),
+                b->err, "relu forward descriptor");
+    SM_DNNL_TRY(dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
+                                                &out->md, 0.0f, 0.0f),
+                b->err, "relu backward descriptor");
+    siamese_status st = sm_builder_pd(b, &fd, 0, NULL, &fpd, "fused relu forward");
+    if (st == SIAMESE_OK) st = sm_builder_pd(b, &bd, 0, fpd, &bpd, "fused relu backward");
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_DST, out->mem},
+                                  {DNNL_ARG_DIFF_DST, out->diff},
+                                  {DNNL_ARG_DIFF_SRC, out->diff}};
+        st = sm_builder_step(b, 1, bpd, args, 3);
+    }
+    if (bpd) dnnl_primitive_desc_destroy(bpd);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    return st;
+}
+
+static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, const conv_dims *d,
+                                       const sm_layer_params *p, const sm_value *src,
+                                       const sm_value *out, const_dnnl_primitive_desc_t fwd)
+{
+    dnnl_memory_desc_t w_any, b_md;
+    sm_md_any(&w_any, 4, d->wei);
+    sm_md_plain(&b_md, 1, d->bias);
+    dnnl_convolution_desc_t cd;
+    SM_DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
+                    &cd, dnnl_convolution_direct, &src->md, &w_any,
+                    layer->has_bias ? &b_md : NULL, &out->md, d->strides, d->pad_l, d->pad_r),
+                b->err, "conv backward-weights descriptor");
+    dnnl_primitive_desc_t pd = NULL;
+    siamese_status st = sm_builder_pd(b, &cd, 0, fwd, &pd, "conv backward weights");
+    if (st != SIAMESE_OK) return st;
+    st = sm_builder_weight_grads(b, pd, src, out, query(pd, dnnl_query_diff_weights_md),
+                                 layer->has_bias ? &b_md : NULL, 4, d->wei, d->bias, p);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+static siamese_status backward_data(sm_builder *b, const conv_dims *d, const sm_layer_params *p,
+                                    const sm_value *src, const sm_value *out,
+                                    const_dnnl_primitive_desc_t fwd, dnnl_memory_t fwd_w)
+{
+    dnnl_memory_desc_t w_any;
+    sm_md_any_typed(&w_any, 4, d->wei, b->bf16 ? dnnl_bf16 : dnnl_f32);
+    dnnl_convolution_desc_t cd;
+    SM_DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &src->md,
+                                                         &w_any, &out->md, d->strides, d->pad_l,
+                                                         d->pad_r),
+                b->err, "conv backward-data descriptor");
+    dnnl_primitive_desc_t pd = NULL;
+    siamese_status st = sm_builder_pd(b, &cd, 0, fwd, &pd, "conv backward data");
+    if (st != SIAMESE_OK) return st;
+    const dnnl_memory_desc_t *wmd = query(pd, dnnl_query_weights_md);
+    dnnl_memory_t w = fwd_w;
+    if (!sm_md_equal(wmd, query(fwd, dnnl_query_weights_md)))
+        st = weights_in_layout(b, 1, d, wmd, p->w, &w);
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, out->diff},
+                                  {DNNL_ARG_WEIGHTS, w},
+                                  {DNNL_ARG_DIFF_SRC, src->diff}};
+        st = sm_builder_step(b, 1, pd, args, 3);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+static siamese_status forward_pd(sm_builder *b, const sm_layer *layer, const conv_dims *d,
+                                 int fuse_relu, dnnl_primitive_desc_t *pd)
+{
+    /* bf16: bf16 activations and weight copies, fp32 bias and accumulation. */
+    dnnl_data_type_t dt = b->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t src, wei, bias, dst;
+    sm_md_any_typed(&src, 4, d->src, dt);
+    sm_md_any_typed(&wei, 4, d->wei, dt);
+    sm_md_plain(&bias, 1, d->bias);
+    sm_md_any_typed(&dst, 4, d->dst, dt);
+    dnnl_convolution_desc_t cd;
+    SM_DNNL_TRY(dnnl_convolution_forward_desc_init(
+                    &cd, b->training ? dnnl_forward_training : dnnl_forward_inference,
+                    dnnl_convolution_direct, &src, &wei, layer->has_bias ? &bias : NULL, &dst,
+                    d->strides, d->pad_l, d->pad_r),
+                b->err, "conv forward descriptor");
+    return sm_builder_pd(b, &cd, fuse_relu, NULL, pd, "conv forward");
+}
+
+siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_relu,
+                               const sm_layer_params *p, const sm_value *in, sm_value *out)
+{
+    conv_dims d;
+    conv_dims_fill(&d, layer, b->n);
+    dnnl_primitive_desc_t pd = NULL;
+    siamese_status st = forward_pd(b, layer, &d, fuse_relu, &pd);
+    if (st != SIAMESE_OK) return st;
+
+    sm_value src;
+    dnnl_memory_t w = NULL, bias = NULL;
+    st = sm_builder_conform(b, in, query(pd, dnnl_query_src_md), &src);
+    if (st == SIAMESE_OK) st = weights_in_layout(b, 0, &d, query(pd, dnnl_query_weights_md), p->w, &w);
+    if (st == SIAMESE_OK && layer->has_bias) {
+        dnnl_memory_desc_t bmd;
+        sm_md_plain(&bmd, 1, d.bias);
+        st = sm_builder_external(b, &bmd, p->b, &bias);
+    }
+    if (st == SIAMESE_OK)
+        st = sm_builder_value(b, &src, b->training, query(pd, dnnl_query_dst_md), out);
+    if (st == SIAMESE_OK) st = sm_builder_forward_step(b, pd, src.mem, w, bias, out);
+    if (st == SIAMESE_OK && b->training) {
+        st = sm_builder_begin_group(b);
+        if (st == SIAMESE_OK && fuse_relu) st = relu_backward(b, out);
+        if (st == SIAMESE_OK) st = backward_weights(b, layer, &d, p, &src, out, pd);
+        if (st == SIAMESE_OK && src.diff) st = backward_data(b, &d, p, &src, out, pd, w);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}

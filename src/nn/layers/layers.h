@@ -1,0 +1,232 @@
+/* Internal interface of the oneDNN layer wrappers: arenas, plan steps, values and one builder per layer kind. */
+#ifndef SM_LAYERS_H
+#define SM_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "nn/arch.h"
+#include "base/errors.h"
+
+/* ---------------------------------------------------------------- dnnl_util.c */
+
+/* Maps a failed oneDNN call to SIAMESE_ERR_BACKEND (or NOMEM) with a message naming what. */
+siamese_status sm_dnnl_fail(dnnl_status_t st, sm_err *err, const char *what);
+#define SM_DNNL_TRY(call, err, what)                                                         \
+    do {                                                                                     \
+        dnnl_status_t sm_dnnl_st_ = (call);                                                  \
+        if (sm_dnnl_st_ != dnnl_success) return sm_dnnl_fail(sm_dnnl_st_, (err), (what));    \
+    } while (0)
+
+/* Plain fp32 descriptors: 1-D [a] (x), 2-D [a, b] (ab), 4-D [a, b, c, d] (abcd = nchw / oihw). */
+void sm_md_plain(dnnl_memory_desc_t *md, int ndims, const int64_t *dims);
+void sm_md_any(dnnl_memory_desc_t *md, int ndims, const int64_t *dims);
+/* Layout left to the primitive, element type dt (f32 or bf16). */
+void sm_md_any_typed(dnnl_memory_desc_t *md, int ndims, const int64_t *dims,
+                     dnnl_data_type_t dt);
+int sm_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
+/* Logical element count of a descriptor. */
+int64_t sm_md_elems(const dnnl_memory_desc_t *md);
+
+/* One aligned block that memory objects point into at fixed offsets. Plans reserve from
+ * offset 0 (they are never live at the same time); commit grows the block to the largest
+ * reservation and re-points every memory object bound to it. */
+typedef struct sm_binding {
+    dnnl_memory_t mem;
+    size_t offset;
+    const void *owner; /* the plan the memory belongs to */
+} sm_binding;
+
+typedef struct sm_arena {
+    char *base;
+    size_t cap;   /* bytes allocated */
+    size_t need;  /* largest end offset any plan reserved */
+    sm_binding *bind;
+    int n_bind, cap_bind;
+} sm_arena;
+
+/* Reserves bytes at *cursor (64-byte aligned); returns the offset and advances the cursor. */
+size_t sm_arena_reserve(sm_arena *a, size_t *cursor, size_t bytes);
+siamese_status sm_arena_bind(sm_arena *a, dnnl_memory_t mem, size_t offset, const void *owner,
+                             sm_err *err);
+/* Drops every binding of owner (its memories are about to be destroyed). */
+void sm_arena_forget(sm_arena *a, const void *owner);
+siamese_status sm_arena_commit(sm_arena *a, sm_err *err);
+void sm_arena_free(sm_arena *a);
+
+/* ---------------------------------------------------------------- plan.c */
+
+#define SM_STEP_MAX_ARGS 12
+
+/* A host step; returns 0 on success. */
+typedef int (*sm_host_fn)(void *arg);
+
+/* One thing to run: a oneDNN primitive with its arguments, or a host function. */
+typedef struct sm_step {
+    dnnl_primitive_t prim;
+    int nargs;
+    dnnl_exec_arg_t args[SM_STEP_MAX_ARGS];
+    sm_host_fn fn;
+    void *fn_arg;
+    int layer; /* for per-layer timing; -1 for the network's input/output reorders */
+} sm_step;
+
+typedef struct sm_seq {
+    sm_step *v;
+    int n, cap;
+} sm_seq;
+
+/* Primitives, memories and host-argument blocks owned by one plan, destroyed with it. */
+typedef struct sm_owned {
+    dnnl_primitive_t *prims;
+    int n_prims, cap_prims;
+    dnnl_memory_t *mems;
+    int n_mems, cap_mems;
+    void **blobs;
+    int n_blobs, cap_blobs;
+} sm_owned;
+
+/* Everything to run one batch size in one mode: forward steps, backward steps (train). */
+typedef struct sm_plan {
+    int n;
+    int training;
+    int threads;              /* omp_get_max_threads() when the primitives were created */
+    sm_seq fwd;
+    sm_seq bwd;
+    sm_owned own;
+    dnnl_memory_t user_x;     /* [n, c, h, w] plain, handle set per call */
+    dnnl_memory_t user_emb;   /* [n, emb] plain, handle set per call */
+    dnnl_memory_t user_demb;  /* [n, emb] plain, handle set per call (train) */
+} sm_plan;
+
+/* The memory regions plans draw from. Train and inference plans use separate regions so an
+ * inference forward never clobbers what a pending backward needs. */
+typedef struct sm_arenas {
+    sm_arena act;         /* train: every activation and what backward keeps */
+    sm_arena diff[2];     /* train: gradients of activations, ping-pong by value parity */
+    sm_arena ping[2];     /* inference: activations, ping-pong by value parity */
+    sm_arena infer_misc;  /* inference: reordered weights and the like */
+    sm_arena transient;   /* train backward: weight-gradient temporaries, reset per group */
+    sm_arena scratch;     /* every primitive's scratchpad (user-managed), at offset 0 */
+} sm_arenas;
+
+/* An activation of the plan: its layout, memory, and (train) the memory of its gradient. */
+typedef struct sm_value {
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+    dnnl_memory_t diff;  /* NULL when no gradient is needed for it */
+    int id;              /* parity picks the ping-pong region */
+    size_t offset;       /* in its activation region */
+    size_t diff_offset;  /* in diff[id & 1] */
+} sm_value;
+
+/* Where a layer's tensors live in the flat buffers (NULL when absent). */
+typedef struct sm_layer_params {
+    float *w, *dw;           /* conv OIHW / linear [out, in] / batchnorm weight */
+    float *b, *db;           /* bias */
+    float *running_mean, *running_var;
+    int64_t *num_batches_tracked;
+} sm_layer_params;
+
+#define SM_MAX_GROUPS (SM_MAX_LAYERS * 4)
+
+typedef struct sm_builder {
+    dnnl_engine_t engine;
+    sm_plan *plan;
+    sm_arenas *arenas;
+    int n;
+    int training;
+    int bf16;                 /* convolutions in bf16; linear layers stay fp32 */
+    int layer;                /* layer being built (tags steps) */
+    size_t act_cursor, misc_cursor, transient_cursor;
+    sm_seq bwd_tmp;           /* backward steps in build order */
+    int group_start[SM_MAX_GROUPS];
+    int n_groups;
+    sm_err *err;
+} sm_builder;
+
+siamese_status sm_seq_push(sm_seq *s, const sm_step *step, sm_err *err);
+void sm_seq_free(sm_seq *s);
+void sm_plan_free(sm_plan *plan);
+
+void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_plan *plan,
+                     sm_err *err);
+/* Puts the backward groups in running order and sizes and binds every region. */
+siamese_status sm_builder_finish(sm_builder *b);
+/* After a failed build: forgets the plan's bindings (its memories are about to be destroyed). */
+void sm_builder_abort(sm_builder *b);
+/* Forgets plan's bindings in every region; call before sm_plan_free of a built plan. */
+void sm_arenas_forget(sm_arenas *arenas, const sm_plan *plan);
+/* Frees every region. */
+void sm_arenas_free(sm_arenas *arenas);
+/* A step running pd's primitive (created here, owned by the plan) with args; binds the pd's
+ * scratchpad (user mode) when it has one. The caller keeps and destroys pd. */
+siamese_status sm_builder_step(sm_builder *b, int backward, dnnl_primitive_desc_t pd,
+                               const dnnl_exec_arg_t *args, int nargs);
+/* A host function step; the plan takes ownership of arg (malloc'd) and frees it. */
+siamese_status sm_builder_host_step(sm_builder *b, int backward, sm_host_fn fn, void *arg);
+/* Starts a new group of backward steps; groups run in reverse order of creation. */
+siamese_status sm_builder_begin_group(sm_builder *b);
+/* Attribute with user-managed scratchpad (and optionally fused relu / accumulate). */
+siamese_status sm_builder_attr(sm_builder *b, int relu, int sum, dnnl_primitive_attr_t *attr);
+/* Creates a primitive descriptor for op_desc with a user-scratchpad attribute. */
+siamese_status sm_builder_pd(sm_builder *b, const void *op_desc, int relu,
+                             const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
+                             const char *what);
+/* Memory objects: over external storage, or reserved in a region. */
+siamese_status sm_builder_external(sm_builder *b, const dnnl_memory_desc_t *md, void *ptr,
+                                   dnnl_memory_t *mem);
+siamese_status sm_builder_persistent(sm_builder *b, const dnnl_memory_desc_t *md,
+                                     dnnl_memory_t *mem);
+siamese_status sm_builder_transient(sm_builder *b, const dnnl_memory_desc_t *md,
+                                    dnnl_memory_t *mem);
+/* A new activation with layout md following value prev (parity prev->id + 1). */
+siamese_status sm_builder_value(sm_builder *b, const sm_value *prev, int with_diff,
+                                const dnnl_memory_desc_t *md, sm_value *out);
+/* The same storage as v seen through another descriptor of equal size (flatten). */
+siamese_status sm_builder_alias(sm_builder *b, const sm_value *v, const dnnl_memory_desc_t *md,
+                                sm_value *out);
+/* Reorder from src to dst as a step; sum = 1 accumulates into dst. */
+siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src,
+                                  dnnl_memory_t dst, int sum);
+/* Returns in itself when its layout is md, otherwise a new value filled by a reorder (and
+ * whose gradient is reordered back in a backward group of its own). */
+siamese_status sm_builder_conform(sm_builder *b, const sm_value *in,
+                                  const dnnl_memory_desc_t *md, sm_value *out);
+/* Accumulates a weight-gradient temporary into the flat gradient buffer (plain layout): a
+ * single-threaded host loop for small tensors, a reorder with a sum post-op for large ones. */
+siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims,
+                                     const int64_t *dims, float *grad);
+/* The forward step of primitive pd (conv or inner product): src and weights w, plus bias when
+ * it is not NULL, into out. */
+siamese_status sm_builder_forward_step(sm_builder *b, dnnl_primitive_desc_t pd, dnnl_memory_t src,
+                                       dnnl_memory_t w, dnnl_memory_t bias, const sm_value *out);
+/* A backward-weights step of primitive pd (conv or inner product) from src and out's gradient
+ * into temporaries of layouts dw_md and db_md (NULL: no bias), then their accumulation into the
+ * flat gradients p->dw (w_ndims dims wei) and p->db (dims bias). */
+siamese_status sm_builder_weight_grads(sm_builder *b, dnnl_primitive_desc_t pd, const sm_value *src,
+                                       const sm_value *out, const dnnl_memory_desc_t *dw_md,
+                                       const dnnl_memory_desc_t *db_md, int w_ndims,
+                                       const int64_t *wei, const int64_t *bias,
+                                       const sm_layer_params *p);
+
+/* ---------------------------------------------------------------- one builder per kind */
+
+/* Each appends its forward steps (and in training its backward group) to the plan and fills
+ * out with the layer's output value. */
+siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_relu,
+                               const sm_layer_params *p, const sm_value *in, sm_value *out);
+/* [n, c, h, w] in any layout -> [n, c*h*w] plain in torch .view(n, -1) order. */
+siamese_status sm_flatten_build(sm_builder *b, const sm_value *in, sm_value *out);
+siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out);
+siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm_value *in,
+                                  int with_diff, sm_value *out);
+siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
+                               const sm_value *in, sm_value *out);
+siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer,
+                                    const sm_layer_params *p, const sm_value *in,
+                                    sm_value *out);
+
+#endif

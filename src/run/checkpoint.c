@@ -1,0 +1,144 @@
+/* Checkpoints: the model, Adam's moments and the run's position in one safetensors file. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "model/safetensors.h"
+#include "run/run.h"
+
+#define CKPT_PREFIX "optimizer."
+
+typedef struct state_text {
+    char epoch[32], batch[32], step[32], adam_step[32], elapsed[48], data_wait[48], best_auc[32],
+        best_loss[32];
+} state_text;
+
+static int describe_state(const sm_train_state *s, const sm_adam *adam, state_text *t,
+                          sm_st_meta *meta) {
+    snprintf(t->epoch, sizeof t->epoch, "%d", s->epoch);
+    snprintf(t->batch, sizeof t->batch, "%d", s->batch);
+    snprintf(t->step, sizeof t->step, "%" PRId64, s->step);
+    snprintf(t->adam_step, sizeof t->adam_step, "%" PRId64, adam->step);
+    snprintf(t->elapsed, sizeof t->elapsed, "%.17g", s->elapsed);
+    snprintf(t->data_wait, sizeof t->data_wait, "%.17g", s->data_wait);
+    snprintf(t->best_auc, sizeof t->best_auc, "%.9g", (double)s->best_auc);
+    snprintf(t->best_loss, sizeof t->best_loss, "%.9g", (double)s->best_loss);
+    const char *keys[] = {"checkpoint.epoch", "checkpoint.batch", "checkpoint.step",
+                          "checkpoint.adam_step", "checkpoint.elapsed", "checkpoint.data_wait",
+                          "checkpoint.best_auc", "checkpoint.best_loss"};
+    const char *values[] = {t->epoch, t->batch, t->step, t->adam_step, t->elapsed,
+                            t->data_wait, t->best_auc, t->best_loss};
+    for (int i = 0; i < 8; i++) meta[i] = (sm_st_meta){keys[i], values[i]};
+    return 8;
+}
+
+static sm_st_tensor moment_tensor(const char *name, const float *data, size_t n) {
+    sm_st_tensor t;
+    memset(&t, 0, sizeof t);
+    t.name = name;
+    t.dtype = SM_DT_F32;
+    t.ndim = 1;
+    t.shape[0] = (int64_t)n;
+    t.data = data;
+    return t;
+}
+
+siamese_status sm_checkpoint_save(const char *path, siamese_model *model, const sm_adam *adam,
+                                  const sm_train_state *state, sm_err *err) {
+    sm_st_tensor moments[2] = {moment_tensor(CKPT_PREFIX "exp_avg", adam->m, adam->n),
+                               moment_tensor(CKPT_PREFIX "exp_avg_sq", adam->v, adam->n)};
+    state_text text;
+    sm_st_meta meta[8];
+    int n_meta = describe_state(state, adam, &text, meta);
+    return sm_model_save_with(model, path, moments, 2, meta, n_meta, err);
+}
+
+static int parse_i64(const char *text, int64_t *out) {
+    if (!text) return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < 0) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_double(const char *text, double *out) {
+    if (!text) return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+static siamese_status read_state(const char *path, const sm_st_file *file, sm_train_state *s,
+                                 int64_t *adam_step, sm_err *err) {
+    int64_t epoch, batch;
+    double best_auc, best_loss;
+    int ok = parse_i64(sm_safetensors_meta(file, "checkpoint.epoch"), &epoch) &&
+             parse_i64(sm_safetensors_meta(file, "checkpoint.batch"), &batch) &&
+             parse_i64(sm_safetensors_meta(file, "checkpoint.step"), &s->step) &&
+             parse_i64(sm_safetensors_meta(file, "checkpoint.adam_step"), adam_step) &&
+             parse_double(sm_safetensors_meta(file, "checkpoint.elapsed"), &s->elapsed) &&
+             parse_double(sm_safetensors_meta(file, "checkpoint.data_wait"), &s->data_wait) &&
+             parse_double(sm_safetensors_meta(file, "checkpoint.best_auc"), &best_auc) &&
+             parse_double(sm_safetensors_meta(file, "checkpoint.best_loss"), &best_loss) &&
+             epoch < 1000000000 && batch < 1000000000;
+    if (!ok)
+        return sm_fail(err, SIAMESE_ERR_FORMAT,
+                       "%s: not a training checkpoint (checkpoint.* metadata missing or malformed)",
+                       path);
+    s->epoch = (int)epoch;
+    s->batch = (int)batch;
+    s->best_auc = (float)best_auc;
+    s->best_loss = (float)best_loss;
+    return SIAMESE_OK;
+}
+
+static siamese_status find_moment(const char *path, const sm_st_file *file, const char *name,
+                                  size_t n, const sm_st_tensor **out, sm_err *err) {
+    const sm_st_tensor *t = sm_safetensors_find(file, name);
+    if (!t || t->dtype != SM_DT_F32 || t->ndim != 1 || t->shape[0] != (int64_t)n)
+        return sm_fail(err, SIAMESE_ERR_FORMAT,
+                       "%s: tensor '%s' is missing or is not F32 [%zu]", path, name, n);
+    *out = t;
+    return SIAMESE_OK;
+}
+
+siamese_status sm_checkpoint_load(const char *path, sm_checkpoint *ckpt, sm_err *err) {
+    memset(ckpt, 0, sizeof *ckpt);
+    const sm_st_tensor *m = NULL, *v = NULL;
+    siamese_status st = sm_safetensors_read(path, &ckpt->file, err);
+    if (st == SIAMESE_OK) st = read_state(path, ckpt->file, &ckpt->state, &ckpt->adam_step, err);
+    if (st == SIAMESE_OK) st = sm_model_from_file(path, ckpt->file, CKPT_PREFIX, &ckpt->model, err);
+    if (st == SIAMESE_OK) {
+        ckpt->n = sm_net_table(ckpt->model->net)->n_params;
+        st = find_moment(path, ckpt->file, CKPT_PREFIX "exp_avg", ckpt->n, &m, err);
+    }
+    if (st == SIAMESE_OK) st = find_moment(path, ckpt->file, CKPT_PREFIX "exp_avg_sq", ckpt->n, &v, err);
+    if (st != SIAMESE_OK) {
+        sm_checkpoint_close(ckpt);
+        return st;
+    }
+    ckpt->exp_avg = m->data;
+    ckpt->exp_avg_sq = v->data;
+    return SIAMESE_OK;
+}
+
+void sm_checkpoint_restore_adam(const sm_checkpoint *ckpt, sm_adam *adam) {
+    memcpy(adam->m, ckpt->exp_avg, ckpt->n * sizeof(float));
+    memcpy(adam->v, ckpt->exp_avg_sq, ckpt->n * sizeof(float));
+    adam->step = ckpt->adam_step;
+}
+
+void sm_checkpoint_close(sm_checkpoint *ckpt) {
+    siamese_model_free(ckpt->model);
+    sm_safetensors_free(ckpt->file);
+    memset(ckpt, 0, sizeof *ckpt);
+}

@@ -1,0 +1,556 @@
+/* The training run: data and split, the epoch loop, evaluation, checkpoints, models and reports. */
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/model.h"
+#include "run/run.h"
+#include "run/trainer.h"
+#include "base/util.h"
+
+#define SEED_PAIRS 0x50414952ull   /* "PAIR" */
+#define SEED_SPLIT 0x53504c54ull   /* "SPLT" */
+#define SEED_LOADER 0x4c4f4144ull  /* "LOAD" */
+
+/* Everything a run holds; released by run_free. */
+typedef struct train_run {
+    sm_run_config config;
+    char run_dir[SM_TRAIN_TEXT_MAX];
+    siamese_dataset *dataset;
+    siamese_split *split;
+    siamese_pairs train_pairs, test_pairs;
+    siamese_loader *train_loader, *test_loader;
+    siamese_model *model;
+    siamese_trainer *trainer;
+    sm_metrics_file metrics;
+    sm_train_history history;
+    sm_train_state state;
+    float *test_distances;   /* [test pairs] */
+    float *test_labels;      /* [test pairs] */
+    double session_start;
+    double wait_at_start;    /* data wait of earlier sessions plus decoding before the batches */
+    double step_seconds;     /* smoothed time per step */
+    sm_err err;
+} train_run;
+
+static void run_path(const train_run *run, const char *name, char *out, size_t size) {
+    snprintf(out, size, "%s/%s", run->run_dir, name);
+}
+
+static void emit(const train_run *run, siamese_train_event *event) {
+    const siamese_train_params *p = &run->config.params;
+    if (p->callback) p->callback(p->callback_user, event);
+}
+
+static void emit_message(const train_run *run, siamese_event_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void emit_message(const train_run *run, siamese_event_kind kind, const char *fmt, ...) {
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    siamese_train_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = kind;
+    e.message = text;
+    emit(run, &e);
+}
+
+static void forward_warning(void *user, const char *message) {
+    emit_message((const train_run *)user, SIAMESE_EVENT_WARNING, "%s", message);
+}
+
+/* ---------------------------------------------------------------- data */
+
+static siamese_status open_dataset(train_run *run) {
+    siamese_dataset_params dp = siamese_dataset_default_params();
+    dp.warning = forward_warning;
+    dp.warning_user = run;
+    siamese_status st = siamese_dataset_open(run->config.data_path, &dp, &run->dataset);
+    if (st != SIAMESE_OK)
+        sm_fail(&run->err, st, "%s", run->dataset ? siamese_dataset_errmsg(run->dataset) : "out of memory");
+    return st;
+}
+
+static siamese_status dataset_error(train_run *run, siamese_status st) {
+    return sm_fail(&run->err, st, "%s", siamese_dataset_errmsg(run->dataset));
+}
+
+/* The split, from split.json when resuming, else made from the seed and recorded. */
+static siamese_status make_split(train_run *run, int resuming) {
+    const siamese_train_params *p = &run->config.params;
+    char path[SM_TRAIN_TEXT_MAX + 16];
+    run_path(run, "split.json", path, sizeof path);
+    siamese_status st;
+    if (resuming) {
+        st = siamese_split_load(run->dataset, path, &run->split);
+        return st == SIAMESE_OK ? st : dataset_error(run, st);
+    }
+    siamese_pairs all = {0};
+    int class_data = siamese_dataset_class_count(run->dataset) > 0;
+    if (p->split == SIAMESE_SPLIT_PAIRS && class_data) {
+        st = siamese_pairs_recipe(run->dataset, NULL, 0, p->per_class, p->seed ^ SEED_PAIRS, &all);
+        if (st != SIAMESE_OK) return dataset_error(run, st);
+    }
+    st = siamese_split_create(run->dataset, p->split, all.count ? &all : NULL, p->train_fraction,
+                              p->seed ^ SEED_SPLIT, &run->split);
+    siamese_pairs_free(&all);
+    if (st == SIAMESE_OK) st = siamese_split_save(run->split, path);
+    return st == SIAMESE_OK ? st : dataset_error(run, st);
+}
+
+siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split *split,
+                                   const siamese_train_params *p, int side, int epoch,
+                                   siamese_pairs *out) {
+    if (siamese_split_get_kind(split) == SIAMESE_SPLIT_PAIRS ||
+        siamese_dataset_class_count(dataset) == 0)
+        return siamese_split_pairs(split, side, out);
+    if (!strcmp(p->sampler, "online")) {
+        int count = side == 0 ? p->pairs_per_epoch : (p->pairs_per_epoch + 4) / 5;
+        return siamese_pairs_online(dataset, split, side, count, p->seed ^ SEED_PAIRS,
+                                    side == 0 ? epoch : 0, out);
+    }
+    return siamese_pairs_recipe(dataset, split, side, p->per_class,
+                                p->seed ^ SEED_PAIRS ^ (uint64_t)side, out);
+}
+
+/* Pairs of one side for one epoch (fixed pairs ignore the epoch). */
+static siamese_status side_pairs(train_run *run, int side, int epoch, siamese_pairs *out) {
+    siamese_status st = sm_train_side_pairs(run->dataset, run->split, &run->config.params, side,
+                                            epoch, out);
+    return st == SIAMESE_OK ? st : dataset_error(run, st);
+}
+
+static siamese_loader_params loader_params(const train_run *run, int shuffle) {
+    const siamese_train_params *p = &run->config.params;
+    siamese_loader_params lp = siamese_loader_default_params();
+    lp.channels = siamese_model_channels(run->model);
+    lp.height = siamese_model_height(run->model);
+    lp.width = siamese_model_width(run->model);
+    lp.batch_size = p->batch_size;
+    lp.shuffle = shuffle;
+    lp.seed = p->seed ^ SEED_LOADER;
+    lp.cache_bytes = p->cache_bytes;
+    lp.fast_jpeg = p->fast_jpeg;
+    return lp;
+}
+
+/* Decoding before the batches (loader creation, new online pairs) is time spent waiting for data
+ * too: it counts in data_wait with the waits for batches. */
+static siamese_status make_loader(train_run *run, const siamese_pairs *pairs, int shuffle,
+                                  siamese_loader **out) {
+    siamese_loader_params lp = loader_params(run, shuffle);
+    double t0 = sm_now_seconds();
+    siamese_status st = siamese_loader_create(run->dataset, pairs, &lp, out);
+    run->wait_at_start += sm_now_seconds() - t0;
+    if (st != SIAMESE_OK)
+        sm_fail(&run->err, st, "%s", *out ? siamese_loader_errmsg(*out) : "out of memory");
+    return st;
+}
+
+/* Train pairs for epoch: the loader is made once, and given new pairs each epoch when online. */
+static siamese_status prepare_train_pairs(train_run *run, int epoch) {
+    int online = !strcmp(run->config.params.sampler, "online");
+    if (run->train_loader && !online) return SIAMESE_OK;
+    siamese_pairs_free(&run->train_pairs);
+    siamese_status st = side_pairs(run, 0, epoch, &run->train_pairs);
+    if (st != SIAMESE_OK) return st;
+    if (!run->train_loader) return make_loader(run, &run->train_pairs, 1, &run->train_loader);
+    double t0 = sm_now_seconds();
+    st = siamese_loader_set_pairs(run->train_loader, &run->train_pairs);
+    run->wait_at_start += sm_now_seconds() - t0;
+    return st == SIAMESE_OK ? st
+                            : sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
+}
+
+static siamese_status prepare_test_pairs(train_run *run) {
+    siamese_status st = side_pairs(run, 1, 0, &run->test_pairs);
+    if (st == SIAMESE_OK) st = make_loader(run, &run->test_pairs, 0, &run->test_loader);
+    if (st != SIAMESE_OK) return st;
+    size_t n = (size_t)siamese_loader_pair_count(run->test_loader);
+    run->test_distances = malloc(n * sizeof(float));
+    run->test_labels = malloc(n * sizeof(float));
+    return run->test_distances && run->test_labels ? SIAMESE_OK
+                               : sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
+}
+
+/* ---------------------------------------------------------------- model and trainer */
+
+static siamese_status create_model(train_run *run) {
+    const siamese_train_params *p = &run->config.params;
+    siamese_model_params mp = siamese_model_default_params();
+    mp.arch = p->arch;
+    mp.channels = p->channels;
+    mp.height = p->height;
+    mp.width = p->width;
+    mp.margin = p->margin;
+    mp.metric = p->metric;
+    mp.seed = p->seed;
+    mp.threads = p->threads;
+    siamese_status st = siamese_model_create(&mp, &run->model);
+    if (st != SIAMESE_OK)
+        sm_fail(&run->err, st, "%s", run->model ? siamese_model_errmsg(run->model) : "out of memory");
+    return st;
+}
+
+static siamese_status create_trainer(train_run *run) {
+    const siamese_train_params *p = &run->config.params;
+    if (siamese_model_set_precision(run->model, p->precision) != p->precision)
+        emit_message(run, SIAMESE_EVENT_WARNING,
+                     "this CPU has no bf16 kernels (AVX512-BF16): computing in fp32");
+    siamese_trainer_params tp = siamese_trainer_default_params();
+    tp.learning_rate = p->learning_rate;
+    tp.weight_decay = p->weight_decay;
+    tp.max_pairs = p->batch_size;
+    siamese_status st = siamese_trainer_create(run->model, &tp, &run->trainer);
+    if (st != SIAMESE_OK)
+        sm_fail(&run->err, st, "%s", run->trainer ? siamese_trainer_errmsg(run->trainer) : "out of memory");
+    return st;
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+static siamese_status save_model(train_run *run, const char *name) {
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, name, path, sizeof path);
+    siamese_status st = siamese_model_save(run->model, path);
+    return st == SIAMESE_OK ? st : sm_fail(&run->err, st, "%s", siamese_model_errmsg(run->model));
+}
+
+static siamese_status save_checkpoint(train_run *run) {
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, "checkpoint.safetensors", path, sizeof path);
+    run->state.data_wait = run->wait_at_start + siamese_loader_wait_seconds(run->train_loader);
+    siamese_status st = sm_checkpoint_save(path, run->model, sm_trainer_adam(run->trainer),
+                                           &run->state, &run->err);
+    if (st == SIAMESE_OK) emit_message(run, SIAMESE_EVENT_CHECKPOINT, "%s", path);
+    return st;
+}
+
+static siamese_status draw_loss_plot(train_run *run) {
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, "loss.png", path, sizeof path);
+    return sm_history_plot(&run->history, path, &run->err);
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static double session_elapsed(const train_run *run) { return sm_now_seconds() - run->session_start; }
+
+static void fill_progress(const train_run *run, siamese_train_event *e, int epoch, int batch) {
+    const siamese_train_params *p = &run->config.params;
+    int batches = siamese_loader_batch_count(run->train_loader);
+    e->epoch = epoch;
+    e->epochs = p->epochs;
+    e->batch = batch;
+    e->batches = batches;
+    e->step = run->state.step;
+    e->elapsed = run->state.elapsed + session_elapsed(run);
+    e->data_wait = run->wait_at_start + siamese_loader_wait_seconds(run->train_loader);
+    double steps_left = (double)(p->epochs - epoch) * batches - (batch + 1);
+    e->eta = run->step_seconds * (steps_left > 0 ? steps_left : 0);
+    e->pairs_per_second = run->step_seconds > 0 ? p->batch_size / run->step_seconds : 0;
+}
+
+static siamese_status train_step(train_run *run, const siamese_batch *batch, int epoch, int index,
+                                 float *loss_out) {
+    double t0 = sm_now_seconds();
+    float loss = NAN;
+    siamese_status st = siamese_trainer_step(run->trainer, batch->first, batch->second,
+                                             batch->labels, batch->n, &loss);
+    if (st == SIAMESE_ERR_NUMERIC)
+        return sm_fail(&run->err, st,
+                       "epoch %d, batch %d: the loss or a gradient is not finite (NaN or Inf); "
+                       "training stopped, the last checkpoint is kept (try a lower learning rate)",
+                       epoch + 1, index + 1);
+    if (st != SIAMESE_OK) return sm_fail(&run->err, st, "%s", siamese_trainer_errmsg(run->trainer));
+    double dt = sm_now_seconds() - t0;
+    run->step_seconds = run->step_seconds > 0 ? 0.9 * run->step_seconds + 0.1 * dt : dt;
+    run->state.step++;
+    *loss_out = loss;
+    siamese_train_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = SIAMESE_EVENT_STEP;
+    e.loss = loss;
+    fill_progress(run, &e, epoch, index);
+    emit(run, &e);
+    if (index % run->config.params.log_every == 0) {
+        e.kind = SIAMESE_EVENT_LOG;
+        emit(run, &e);
+        st = sm_metrics_write_event(&run->metrics, &e, &run->err);
+        if (st == SIAMESE_OK && sm_history_add_log(&run->history, (double)run->state.step, loss) != SIAMESE_OK)
+            st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
+    }
+    return st;
+}
+
+/* Test loss, ROC AUC and best-threshold accuracy over the test pairs. */
+static siamese_status evaluate(train_run *run, siamese_train_event *e) {
+    siamese_status st = siamese_loader_start_epoch(run->test_loader, 0);
+    double loss_sum = 0;
+    int seen = 0;
+    float *labels = run->test_labels;
+    for (siamese_batch b; st == SIAMESE_OK;) {
+        st = siamese_loader_next(run->test_loader, &b);
+        if (st != SIAMESE_OK || b.n == 0) break;
+        float loss;
+        st = siamese_trainer_evaluate(run->trainer, b.first, b.second, b.labels, b.n, &loss,
+                                      run->test_distances + seen);
+        memcpy(labels + seen, b.labels, (size_t)b.n * sizeof *labels);
+        loss_sum += (double)loss * b.n;
+        seen += b.n;
+    }
+    if (st == SIAMESE_OK && seen > 0) {
+        e->test_loss = (float)(loss_sum / seen);
+        e->test_auc = (float)siamese_roc_auc(run->test_distances, labels, seen);
+        siamese_best_threshold(run->test_distances, labels, seen, &e->threshold, &e->test_accuracy);
+    }
+    if (st != SIAMESE_OK && st != SIAMESE_ERR_NUMERIC)
+        sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->test_loader));
+    return st == SIAMESE_ERR_NUMERIC ? SIAMESE_OK : st;
+}
+
+static int improved(const train_run *run, const siamese_train_event *e) {
+    if (run->state.best_auc < 0) return 1;
+    if (isfinite(e->test_auc) && e->test_auc != run->state.best_auc)
+        return e->test_auc > run->state.best_auc;
+    return e->test_loss < run->state.best_loss;
+}
+
+static siamese_status finish_epoch(train_run *run, int epoch, double train_loss) {
+    siamese_train_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = SIAMESE_EVENT_EPOCH;
+    e.loss = (float)train_loss;
+    e.test_loss = e.test_auc = NAN;
+    siamese_status st = evaluate(run, &e);
+    if (st != SIAMESE_OK) return st;
+    run->state.epoch = epoch + 1;
+    run->state.batch = 0;
+    fill_progress(run, &e, epoch, siamese_loader_batch_count(run->train_loader) - 1);
+    run->state.elapsed += session_elapsed(run);
+    run->session_start = sm_now_seconds();
+    siamese_model_set_threshold(run->model, e.threshold);
+    if (improved(run, &e)) {
+        run->state.best_auc = isfinite(e.test_auc) ? e.test_auc : 0;
+        run->state.best_loss = e.test_loss;
+        st = save_model(run, "best.safetensors");
+    }
+    if (st == SIAMESE_OK) st = save_model(run, "model.safetensors");
+    if (st == SIAMESE_OK) st = save_checkpoint(run);
+    if (st == SIAMESE_OK) st = sm_metrics_write_event(&run->metrics, &e, &run->err);
+    if (st == SIAMESE_OK && sm_history_add_epoch(&run->history, (double)run->state.step, e.test_loss) != SIAMESE_OK)
+        st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
+    if (st == SIAMESE_OK) st = draw_loss_plot(run);
+    if (st == SIAMESE_OK) emit(run, &e);
+    return st;
+}
+
+/* Saves where the run stands after an interrupt (the current step is complete). */
+static siamese_status stop_requested(train_run *run, int epoch, int next_batch) {
+    run->state.epoch = epoch;
+    run->state.batch = next_batch;
+    run->state.elapsed += session_elapsed(run);
+    run->session_start = sm_now_seconds();
+    siamese_status st = save_checkpoint(run);
+    if (st == SIAMESE_OK) draw_loss_plot(run);
+    if (st != SIAMESE_OK) return st;
+    return sm_fail(&run->err, SIAMESE_ERR_INTERRUPTED,
+                   "interrupted at epoch %d, batch %d; checkpoint saved (resume with --resume %s)",
+                   epoch + 1, next_batch, run->run_dir);
+}
+
+static int stop_flag(const train_run *run) {
+    const volatile int *stop = run->config.params.stop;
+    return stop && *stop;
+}
+
+static siamese_status run_epoch(train_run *run, int epoch) {
+    siamese_status st = prepare_train_pairs(run, epoch);
+    int first = run->state.batch;
+    if (st == SIAMESE_OK) st = siamese_loader_start_epoch_at(run->train_loader, epoch, first);
+    if (st != SIAMESE_OK) return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
+    double loss_sum = 0;
+    int steps = 0;
+    for (int index = first;; index++) {
+        siamese_batch b;
+        st = siamese_loader_next(run->train_loader, &b);
+        if (st != SIAMESE_OK) return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
+        if (b.n == 0) break;
+        float loss = NAN;
+        st = train_step(run, &b, epoch, index, &loss);
+        if (st != SIAMESE_OK) return st;
+        loss_sum += loss;
+        steps++;
+        if (stop_flag(run)) return stop_requested(run, epoch, index + 1);
+    }
+    return finish_epoch(run, epoch, steps ? loss_sum / steps : NAN);
+}
+
+static siamese_status run_epochs(train_run *run) {
+    siamese_status st = SIAMESE_OK;
+    for (int epoch = run->state.epoch; st == SIAMESE_OK && epoch < run->config.params.epochs; epoch++) {
+        if (stop_flag(run)) return stop_requested(run, epoch, run->state.batch);
+        st = run_epoch(run, epoch);
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- setup and teardown */
+
+static void run_free(train_run *run) {
+    siamese_loader_free(run->train_loader);
+    siamese_loader_free(run->test_loader);
+    siamese_pairs_free(&run->train_pairs);
+    siamese_pairs_free(&run->test_pairs);
+    siamese_split_free(run->split);
+    siamese_trainer_free(run->trainer);
+    siamese_model_free(run->model);
+    siamese_dataset_free(run->dataset);
+    sm_metrics_close(&run->metrics);
+    sm_history_free(&run->history);
+    free(run->test_distances);
+    free(run->test_labels);
+    free(run);
+}
+
+/* Creates the run folder; a fresh run (fresh = 1) refuses one that holds a run already, unless
+ * overwrite is set, so an earlier run's model and checkpoint are never lost by mistake. */
+static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, int overwrite) {
+    if (strlen(dir) >= sizeof run->run_dir)
+        return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
+    strcpy(run->run_dir, dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return sm_fail(&run->err, SIAMESE_ERR_IO, "%s: cannot create the run folder: %s", dir,
+                       strerror(errno));
+    char config[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, "config.json", config, sizeof config);
+    struct stat st;
+    if (fresh && !overwrite && stat(config, &st) == 0)
+        return sm_fail(&run->err, SIAMESE_ERR_IO,
+                       "%s already holds a training run; continue it with --resume %s, or choose "
+                       "another folder (or --overwrite)", dir, dir);
+    return SIAMESE_OK;
+}
+
+static siamese_status report_setup(train_run *run) {
+    emit_message(run, SIAMESE_EVENT_INFO,
+                 "data: %s (%s, %d classes, %d images); pairs: %d train, %d test; model: %s, "
+                 "%zu parameters, input %dx%dx%d",
+                 run->config.data_path, siamese_dataset_kind_name(siamese_dataset_get_kind(run->dataset)),
+                 siamese_dataset_class_count(run->dataset), siamese_dataset_image_count(run->dataset),
+                 siamese_loader_pair_count(run->train_loader), siamese_loader_pair_count(run->test_loader),
+                 run->config.params.arch, siamese_model_param_count(run->model),
+                 siamese_model_channels(run->model), siamese_model_height(run->model),
+                 siamese_model_width(run->model));
+    return SIAMESE_OK;
+}
+
+/* Opens the data, split, loaders and metrics shared by fresh and resumed runs. */
+static siamese_status prepare_data(train_run *run, int resuming) {
+    siamese_status st = open_dataset(run);
+    if (st == SIAMESE_OK) st = make_split(run, resuming);
+    if (st == SIAMESE_OK) st = prepare_test_pairs(run);
+    if (st == SIAMESE_OK) st = prepare_train_pairs(run, run->state.epoch);
+    if (st != SIAMESE_OK) return st;
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, "metrics.jsonl", path, sizeof path);
+    st = sm_metrics_open(&run->metrics, path, resuming ? run->state.step : -1, &run->history, &run->err);
+    if (st == SIAMESE_OK) st = report_setup(run);
+    return st;
+}
+
+static siamese_status finish_run(train_run *run, siamese_status st, char *errmsg, size_t size) {
+    if (st != SIAMESE_OK && errmsg && size) snprintf(errmsg, size, "%s", run->err.msg);
+    else if (errmsg && size) errmsg[0] = '\0';
+    run_free(run);
+    return st;
+}
+
+static train_run *run_alloc(char *errmsg, size_t size) {
+    train_run *run = calloc(1, sizeof *run);
+    if (!run && errmsg && size) snprintf(errmsg, size, "out of memory");
+    if (run) {
+        run->state.best_auc = -1;
+        run->session_start = sm_now_seconds();
+    }
+    return run;
+}
+
+siamese_status siamese_train(const char *data_path, const char *run_dir,
+                             const siamese_train_params *params, char *errmsg, size_t errmsg_size) {
+    if (!data_path || !run_dir) {
+        if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "no data path or run folder");
+        return SIAMESE_ERR_INVALID_ARG;
+    }
+    train_run *run = run_alloc(errmsg, errmsg_size);
+    if (!run) return SIAMESE_ERR_NOMEM;
+    siamese_status st = sm_run_config_init(&run->config, data_path, params, &run->err);
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    if (st == SIAMESE_OK) st = make_run_dir(run, run_dir, 1, run->config.params.overwrite);
+    if (st == SIAMESE_OK) st = create_model(run);
+    if (st == SIAMESE_OK) st = create_trainer(run);
+    if (st == SIAMESE_OK) st = prepare_data(run, 0);
+    if (st == SIAMESE_OK) {
+        run_path(run, "config.json", path, sizeof path);
+        st = sm_run_config_save(&run->config, path, &run->err);
+    }
+    if (st == SIAMESE_OK) st = run_epochs(run);
+    return finish_run(run, st, errmsg, errmsg_size);
+}
+
+/* Loads the checkpoint into a fresh trainer and the run state. */
+static siamese_status restore_checkpoint(train_run *run) {
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, "checkpoint.safetensors", path, sizeof path);
+    sm_checkpoint ckpt;
+    siamese_status st = sm_checkpoint_load(path, &ckpt, &run->err);
+    if (st != SIAMESE_OK) return st;
+    run->model = ckpt.model;
+    ckpt.model = NULL;
+    run->state = ckpt.state;
+    if (run->config.params.threads > 0) siamese_model_set_threads(run->model, run->config.params.threads);
+    st = create_trainer(run);
+    if (st == SIAMESE_OK) sm_checkpoint_restore_adam(&ckpt, sm_trainer_adam(run->trainer));
+    sm_checkpoint_close(&ckpt);
+    run->wait_at_start = run->state.data_wait;
+    return st;
+}
+
+siamese_status siamese_train_resume(const char *run_dir, const siamese_train_params *params,
+                                    char *errmsg, size_t errmsg_size) {
+    if (!run_dir) {
+        if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "no run folder");
+        return SIAMESE_ERR_INVALID_ARG;
+    }
+    train_run *run = run_alloc(errmsg, errmsg_size);
+    if (!run) return SIAMESE_ERR_NOMEM;
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    siamese_status st = make_run_dir(run, run_dir, 0, 1);
+    if (st == SIAMESE_OK) {
+        run_path(run, "config.json", path, sizeof path);
+        st = sm_run_config_load(&run->config, path, &run->err);
+    }
+    if (st == SIAMESE_OK && params) {
+        siamese_train_params *p = &run->config.params;
+        p->callback = params->callback;
+        p->callback_user = params->callback_user;
+        p->stop = params->stop;
+        if (params->threads > 0) p->threads = params->threads;
+        if (params->epochs > 0) p->epochs = params->epochs;
+        st = sm_run_config_save(&run->config, path, &run->err);
+    }
+    if (st == SIAMESE_OK) st = restore_checkpoint(run);
+    if (st == SIAMESE_OK) st = prepare_data(run, 1);
+    if (st == SIAMESE_OK)
+        emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
+                     run->state.epoch + 1, run->state.batch, (long long)run->state.step);
+    if (st == SIAMESE_OK) st = run_epochs(run);
+    return finish_run(run, st, errmsg, errmsg_size);
+}

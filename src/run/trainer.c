@@ -1,0 +1,281 @@
+/* Training steps: both branches of n pairs as one batch of 2n images, contrastive loss, one
+ * backward into one gradient buffer, finiteness checks, then PyTorch's Adam. A step allocates
+ * nothing: the input, embedding and gradient buffers are sized for max_pairs at creation. */
+#include "run/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/loss.h"
+#include "model/model.h"
+#include "base/util.h"
+
+struct siamese_trainer {
+    sm_err err;
+    siamese_model *model;
+    siamese_trainer_params params;
+    sm_adam adam;
+    size_t image_floats; /* C * H * W */
+    int dim;             /* embedding length */
+    float *input;        /* [2 * max_pairs, C, H, W]: the a images, then the b images */
+    float *emb;          /* [2 * max_pairs, dim] */
+    float *d_emb;        /* [2 * max_pairs, dim] */
+    float *saved_buffers;    /* batchnorm running statistics before the step */
+    int64_t *saved_counters; /* batchnorm num_batches_tracked before the step */
+};
+
+siamese_trainer_params siamese_trainer_default_params(void) {
+    siamese_trainer_params p;
+    p.learning_rate = 5e-4f;
+    p.beta1 = 0.9f;
+    p.beta2 = 0.999f;
+    p.eps = 1e-8f;
+    p.weight_decay = 0.0f;
+    p.max_pairs = 32;
+    return p;
+}
+
+sm_adam *sm_trainer_adam(siamese_trainer *trainer) { return trainer ? &trainer->adam : NULL; }
+siamese_model *sm_trainer_model(siamese_trainer *trainer) { return trainer ? trainer->model : NULL; }
+
+const char *siamese_trainer_errmsg(const siamese_trainer *trainer) {
+    return trainer ? trainer->err.msg : "no trainer";
+}
+
+void siamese_trainer_free(siamese_trainer *trainer) {
+    if (!trainer) return;
+    sm_adam_free(&trainer->adam);
+    free(trainer->input);
+    free(trainer->emb);
+    free(trainer->d_emb);
+    free(trainer->saved_buffers);
+    free(trainer->saved_counters);
+    free(trainer);
+}
+
+/* ---------------------------------------------------------------- creation */
+
+static int finite_positive(float x) { return isfinite(x) && x > 0.0f; }
+
+static siamese_status check_trainer_params(const siamese_trainer_params *p, sm_err *err) {
+    if (!finite_positive(p->learning_rate))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: learning rate %g must be positive",
+                       (double)p->learning_rate);
+    if (!(p->beta1 >= 0.0f && p->beta1 < 1.0f) || !(p->beta2 >= 0.0f && p->beta2 < 1.0f))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: betas %g, %g must be in [0, 1)",
+                       (double)p->beta1, (double)p->beta2);
+    if (!(p->eps >= 0.0f) || !isfinite(p->eps))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: eps %g must be >= 0", (double)p->eps);
+    if (!(p->weight_decay >= 0.0f) || !isfinite(p->weight_decay))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: weight decay %g must be >= 0",
+                       (double)p->weight_decay);
+    if (p->max_pairs < 1 || p->max_pairs > 32768)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: max_pairs %d must be in 1..32768",
+                       p->max_pairs);
+    return SIAMESE_OK;
+}
+
+/* count elements of size bytes, or NULL (also when count * size overflows). */
+static void *alloc_array(size_t count, size_t size) {
+    if (count == 0) count = 1;
+    if (count > SIZE_MAX / size) return NULL;
+    return malloc(count * size);
+}
+
+static siamese_status alloc_trainer_buffers(siamese_trainer *t, sm_err *err) {
+    const sm_param_table *table = sm_net_table(t->model->net);
+    size_t images = 2 * (size_t)t->params.max_pairs;
+    if (t->image_floats > SIZE_MAX / images)
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "trainer: batch too large");
+    t->input = alloc_array(images * t->image_floats, sizeof(float));
+    t->emb = alloc_array(images * (size_t)t->dim, sizeof(float));
+    t->d_emb = alloc_array(images * (size_t)t->dim, sizeof(float));
+    t->saved_buffers = alloc_array(table->n_buffers, sizeof(float));
+    t->saved_counters = alloc_array(table->n_counters, sizeof(int64_t));
+    if (!t->input || !t->emb || !t->d_emb || !t->saved_buffers || !t->saved_counters)
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "trainer: cannot allocate buffers for %d pairs",
+                       t->params.max_pairs);
+    const siamese_trainer_params *p = &t->params;
+    if (sm_adam_init(&t->adam, table->n_params, p->learning_rate, p->beta1, p->beta2, p->eps,
+                     p->weight_decay) != 0)
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "trainer: cannot allocate Adam state for %zu "
+                       "parameters", table->n_params);
+    return SIAMESE_OK;
+}
+
+siamese_status siamese_trainer_create(siamese_model *model, const siamese_trainer_params *params,
+                                      siamese_trainer **out) {
+    if (!out) return SIAMESE_ERR_INVALID_ARG;
+    *out = NULL;
+    siamese_trainer *t = calloc(1, sizeof *t);
+    if (!t) return SIAMESE_ERR_NOMEM;
+    t->params = params ? *params : siamese_trainer_default_params();
+    siamese_status st = SIAMESE_OK;
+    if (!model || !model->net)
+        st = sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG, "trainer: needs a valid model");
+    if (!st) st = check_trainer_params(&t->params, &t->err);
+    if (!st) {
+        t->model = model;
+        t->image_floats = (size_t)model->arch.input.c * model->arch.input.h * model->arch.input.w;
+        t->dim = sm_arch_embedding_dim(&model->arch);
+        st = alloc_trainer_buffers(t, &t->err);
+    }
+    if (st) {
+        /* keep the handle so the caller can read the message, but free what it holds */
+        sm_err err = t->err;
+        siamese_trainer_free(t);
+        t = calloc(1, sizeof *t);
+        if (t) t->err = err;
+    }
+    *out = t;
+    return st;
+}
+
+/* ---------------------------------------------------------------- steps */
+
+static siamese_status check_batch(siamese_trainer *t, const float *a, const float *b,
+                                  const float *labels, int n, const void *result) {
+    if (!t->model)
+        return sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG, "trainer: not created successfully");
+    if (!a || !b || !labels || !result)
+        return sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG, "trainer: NULL images, labels or output");
+    if (n < 1 || n > t->params.max_pairs)
+        return sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG,
+                       "trainer: %d pairs, want 1 to max_pairs = %d", n, t->params.max_pairs);
+    return SIAMESE_OK;
+}
+
+/* input = [a; b]: the two branches as one batch of 2n images. */
+static void stack_pairs(siamese_trainer *t, const float *a, const float *b, int n) {
+    size_t bytes = (size_t)n * t->image_floats * sizeof(float);
+    memcpy(t->input, a, bytes);
+    memcpy(t->input + (size_t)n * t->image_floats, b, bytes);
+}
+
+static int all_finite(const float *v, size_t n) {
+    int bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static)
+    for (size_t i = 0; i < n; i++) bad |= !isfinite(v[i]);
+    return !bad;
+}
+
+static void save_running_stats(siamese_trainer *t) {
+    const sm_param_table *table = sm_net_table(t->model->net);
+    if (table->n_buffers)
+        memcpy(t->saved_buffers, sm_net_buffers(t->model->net), table->n_buffers * sizeof(float));
+    if (table->n_counters)
+        memcpy(t->saved_counters, sm_net_counters(t->model->net),
+               table->n_counters * sizeof(int64_t));
+}
+
+static void restore_running_stats(siamese_trainer *t) {
+    const sm_param_table *table = sm_net_table(t->model->net);
+    if (table->n_buffers)
+        memcpy(sm_net_buffers(t->model->net), t->saved_buffers, table->n_buffers * sizeof(float));
+    if (table->n_counters)
+        memcpy(sm_net_counters(t->model->net), t->saved_counters,
+               table->n_counters * sizeof(int64_t));
+}
+
+/* Forward of both branches and the loss; training also fills d_emb. */
+static siamese_status forward_and_loss(siamese_trainer *t, int training, const float *labels,
+                                       int n, double *loss, float *distances) {
+    siamese_model *m = t->model;
+    siamese_status st = sm_net_forward(m->net, t->input, 2 * n, training, t->emb, &t->err);
+    if (st) return st;
+    size_t half = (size_t)n * t->dim;
+    *loss = sm_contrastive_loss(m->metric, m->margin, n, t->dim, t->emb, t->emb + half, labels,
+                                distances, training ? t->d_emb : NULL,
+                                training ? t->d_emb + half : NULL);
+    return SIAMESE_OK;
+}
+
+/* Under the Euclidean metric the loss depends on e1 - e2 only, so it does not change when a
+ * constant is added to both embeddings: the biases of the network's affine tail (the conv,
+ * flatten and linear layers after the last relu, pool or batchnorm) have an exact gradient of 0.
+ * PyTorch gets exactly 0 too (it runs the branches separately and d_e2 = -d_e1, so the two sums
+ * cancel bit for bit), and Adam then leaves those biases alone. One backward over 2n images sums
+ * the rows in another order and leaves rounding residue that Adam would blow up to steps of
+ * about lr, so the trainer sets those gradients to their exact value. */
+static void zero_invariant_bias_grads(siamese_trainer *t) {
+    const siamese_model *m = t->model;
+    if (m->metric != SIAMESE_METRIC_EUCLIDEAN) return;
+    const sm_param_table *table = sm_net_table(m->net);
+    float *grads = sm_net_grads(m->net);
+    int first_affine = m->arch.n_layers;
+    while (first_affine > 0) {
+        sm_layer_kind kind = m->arch.layers[first_affine - 1].kind;
+        if (kind != SM_LAYER_LINEAR && kind != SM_LAYER_CONV2D && kind != SM_LAYER_FLATTEN) break;
+        first_affine--;
+    }
+    for (int i = 0; i < table->n; i++) {
+        const sm_tensor_info *ti = &table->t[i];
+        if (ti->layer >= first_affine && ti->role == SM_TENSOR_PARAM &&
+            sm_ends_with(ti->name, ".bias"))
+            memset(grads + ti->offset, 0, ti->count * sizeof(float));
+    }
+}
+
+static siamese_status numeric_failure(siamese_trainer *t, const char *what) {
+    restore_running_stats(t);
+    return sm_fail(&t->err, SIAMESE_ERR_NUMERIC,
+                   "trainer: step %lld: %s is not finite; parameters left unchanged",
+                   (long long)t->adam.step + 1, what);
+}
+
+siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, const float *b,
+                                    const float *labels, int n, float *loss) {
+    if (!trainer) return SIAMESE_ERR_INVALID_ARG;
+    siamese_trainer *t = trainer;
+    siamese_status st = check_batch(t, a, b, labels, n, loss);
+    if (st) return st;
+    sm_net *net = t->model->net;
+    sm_model_apply_threads(t->model);
+    stack_pairs(t, a, b, n);
+    save_running_stats(t);
+    double value = 0;
+    st = forward_and_loss(t, 1, labels, n, &value, NULL);
+    if (st) {
+        restore_running_stats(t);
+        return st;
+    }
+    *loss = (float)value;
+    if (!isfinite(value)) return numeric_failure(t, "the loss");
+    sm_net_zero_grads(net);
+    st = sm_net_backward(net, t->d_emb, &t->err);
+    if (st) {
+        restore_running_stats(t);
+        return st;
+    }
+    if (!all_finite(sm_net_grads(net), sm_net_table(net)->n_params))
+        return numeric_failure(t, "a gradient");
+    zero_invariant_bias_grads(t);
+    sm_adam_step(&t->adam, sm_net_params(net), sm_net_grads(net));
+    return SIAMESE_OK;
+}
+
+/* Evaluation takes any n: it runs in chunks of max_pairs and averages the per-pair losses. */
+siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, const float *a, const float *b,
+                                        const float *labels, int n, float *loss,
+                                        float *distances) {
+    if (!trainer) return SIAMESE_ERR_INVALID_ARG;
+    siamese_trainer *t = trainer;
+    int chunk = t->params.max_pairs;
+    siamese_status st = check_batch(t, a, b, labels, n < chunk ? n : chunk, loss);
+    if (st) return st;
+    sm_model_apply_threads(t->model);
+    double total = 0;
+    for (int start = 0; start < n; start += chunk) {
+        int count = n - start < chunk ? n - start : chunk;
+        size_t offset = (size_t)start * t->image_floats;
+        stack_pairs(t, a + offset, b + offset, count);
+        double value = 0;
+        st = forward_and_loss(t, 0, labels + start, count, &value,
+                              distances ? distances + start : NULL);
+        if (st) return st;
+        total += value * count;
+    }
+    *loss = (float)(total / n);
+    return SIAMESE_OK;
+}

@@ -1,0 +1,15 @@
+/* The trainer behind siamese_trainer (internal): the optimizer state that checkpoints save. */
+#ifndef SM_TRAINER_H
+#define SM_TRAINER_H
+
+#include "nn/adam.h"
+#include "siamese.h"
+
+/* The trainer's Adam state (m, v and step, over the model's flat parameter buffer). Checkpoint
+ * code may read it, or overwrite m, v and step to resume a run. */
+sm_adam *sm_trainer_adam(siamese_trainer *trainer);
+
+/* The model the trainer updates. */
+siamese_model *sm_trainer_model(siamese_trainer *trainer);
+
+#endif
