@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "siamese.h"
 #include "base/util.h"
+#include "siamese.h"
 
 #define DEFAULT_ZIP SIAMESE_DATA_DIR_DEFAULT "/stanford_dogs_224/stanford_dogs_224_subset40.zip"
 #define PILLOW_SCRIPT SIAMESE_SOURCE_DIR "/bench/pillow_decode.py"
@@ -78,7 +78,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-pillow")) pillow = 0;
         else {
-            fprintf(stderr, "usage: %s [--dir DIR] [--count N] [--reps R] [--no-pillow]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--dir DIR] [--count N] [--reps R] [--no-pillow]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -122,7 +123,8 @@ int main(int argc, char **argv) {
         for (int i = 0; i < count; i++) fprintf(fp, "%s\n", list.items[i]);
         fclose(fp);
         char cmd[8192];
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' %d 0", PILLOW_SCRIPT, list_path, reps);
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' %d 0", PILLOW_SCRIPT, list_path,
+                 reps);
         FILE *py = popen(cmd, "r");
         double theirs = 0;
         char line[256];

@@ -11,25 +11,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nn/arch.h"
-#include "model/model.h"
-#include "nn/net.h"
 #include "base/rng.h"
+#include "model/model.h"
+#include "nn/arch.h"
+#include "nn/net.h"
 #include "siamese.h"
 
 typedef struct options {
     int steps, warmup;             /* ours */
     int torch_steps, torch_warmup; /* PyTorch (about 10x slower) */
     int pairs;
-    int layers;  /* per-layer timings */
-    int impls;   /* oneDNN implementation of every step */
-    int torch;   /* run the PyTorch peer */
+    int layers; /* per-layer timings */
+    int impls;  /* oneDNN implementation of every step */
+    int torch;  /* run the PyTorch peer */
     const char *precision;
     const char *child; /* "train" / "infer": this process is a measured child */
 } options;
 
-static void usage(void)
-{
+static void usage(void) {
     fprintf(stderr,
             "usage: bench_speed [--steps N] [--warmup N] [--torch-steps N] [--torch-warmup N]\n"
             "                   [--pairs B] [--precision fp32|bf16] [--layers] [--impls]\n"
@@ -40,8 +39,7 @@ static void usage(void)
             "oneDNN convolution, and prints a table.\n");
 }
 
-static int parse_options(int argc, char **argv, options *o)
-{
+static int parse_options(int argc, char **argv, options *o) {
     *o = (options){5, 2, 3, 1, 32, 0, 0, 1, "fp32", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -71,8 +69,7 @@ static int parse_options(int argc, char **argv, options *o)
 
 /* ---------------------------------------------------------------- clocks, medians */
 
-static double clock_seconds(clockid_t id)
-{
+static double clock_seconds(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -80,20 +77,17 @@ static double clock_seconds(clockid_t id)
 static double now(void) { return clock_seconds(CLOCK_MONOTONIC); }
 static double cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n)
-{
+static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static long peak_rss_kb(void)
-{
+static long peak_rss_kb(void) {
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
@@ -101,8 +95,7 @@ static long peak_rss_kb(void)
 /* ---------------------------------------------------------------- work counts */
 
 /* Multiply-adds of one layer's forward for n images (conv and linear only). */
-static double layer_macs(const sm_layer *l, int n)
-{
+static double layer_macs(const sm_layer *l, int n) {
     if (l->kind == SM_LAYER_CONV2D)
         return (double)n * l->out_shape.c * l->out_shape.h * l->out_shape.w * l->in.c * l->kh *
                l->kw;
@@ -112,15 +105,13 @@ static double layer_macs(const sm_layer *l, int n)
 
 /* FLOPs of a forward, and of a training step: forward, backward-weights, and backward-data for
  * every parameter layer but the first (no gradient for the input images). */
-static double forward_flops(const sm_arch *a, int n)
-{
+static double forward_flops(const sm_arch *a, int n) {
     double f = 0.0;
     for (int i = 0; i < a->n_layers; i++) f += 2.0 * layer_macs(&a->layers[i], n);
     return f;
 }
 
-static double step_flops(const sm_arch *a, int n)
-{
+static double step_flops(const sm_arch *a, int n) {
     double total = 0.0;
     int seen = 0;
     for (int i = 0; i < a->n_layers; i++) {
@@ -133,13 +124,11 @@ static double step_flops(const sm_arch *a, int n)
 
 /* ---------------------------------------------------------------- the measured children */
 
-static siamese_precision precision_of(const options *o)
-{
+static siamese_precision precision_of(const options *o) {
     return strcmp(o->precision, "bf16") ? SIAMESE_PRECISION_FP32 : SIAMESE_PRECISION_BF16;
 }
 
-static siamese_model *make_model(const options *o)
-{
+static siamese_model *make_model(const options *o) {
     siamese_model_params mp = siamese_model_default_params();
     mp.seed = 1;
     siamese_model *m = NULL;
@@ -154,8 +143,7 @@ static siamese_model *make_model(const options *o)
     return m;
 }
 
-static float *random_images(size_t count, uint64_t seed)
-{
+static float *random_images(size_t count, uint64_t seed) {
     float *v = malloc(count * sizeof *v);
     if (!v) return NULL;
     sm_rng rng;
@@ -164,9 +152,8 @@ static float *random_images(size_t count, uint64_t seed)
     return v;
 }
 
-static void print_layers(const sm_arch *a, const double *fwd, const double *bwd, int steps,
-                         int n, double step_seconds)
-{
+static void print_layers(const sm_arch *a, const double *fwd, const double *bwd, int steps, int n,
+                         double step_seconds) {
     static const char *kinds[] = {"conv2d", "relu", "maxpool2d", "linear", "flatten", "batchnorm"};
     printf("\nper-layer seconds per step (a relu after a conv is fused into the conv):\n");
     printf("  %-3s %-10s %-6s %9s %9s %9s %9s\n", "#", "kind", "name", "forward", "backward",
@@ -181,16 +168,15 @@ static void print_layers(const sm_arch *a, const double *fwd, const double *bwd,
         double bflops = 2.0 * m * (i == 0 ? 1.0 : 2.0);
         printf("  %-3d %-10s %-6s %9.4f %9.4f %9.1f %9.1f\n", i,
                i < a->n_layers ? kinds[a->layers[i].kind] : "io",
-               i < a->n_layers ? a->layers[i].name : "", f, b,
-               f > 0 ? 2.0 * m / f * 1e-9 : 0.0, b > 0 ? bflops / b * 1e-9 : 0.0);
+               i < a->n_layers ? a->layers[i].name : "", f, b, f > 0 ? 2.0 * m / f * 1e-9 : 0.0,
+               b > 0 ? bflops / b * 1e-9 : 0.0);
     }
     printf("  layers total  %16.4f %9.4f\n", tf, tb);
     if (bwd)
         printf("  other (input copy, loss, finite check, Adam): %.4f\n", step_seconds - tf - tb);
 }
 
-static void print_impls(siamese_model *m, int n, int training)
-{
+static void print_impls(siamese_model *m, int n, int training) {
     sm_err err;
     sm_err_clear(&err);
     size_t need = sm_net_describe(m->net, n, training, NULL, 0, &err);
@@ -200,14 +186,13 @@ static void print_impls(siamese_model *m, int n, int training)
 }
 
 /* Runs warm-up + timed steps of one kind in this process and prints a "result" line. */
-static int run_child(const options *o)
-{
+static int run_child(const options *o) {
     int training = !strcmp(o->child, "train");
     siamese_model *m = make_model(o);
     if (!m) return 1;
     int B = o->pairs, n = 2 * B;
-    size_t img = (size_t)siamese_model_channels(m) * siamese_model_height(m) *
-                 siamese_model_width(m);
+    size_t img =
+        (size_t)siamese_model_channels(m) * siamese_model_height(m) * siamese_model_width(m);
     float *images = random_images((size_t)n * img, 7);
     float *labels = malloc((size_t)B * sizeof *labels);
     float *emb = malloc((size_t)n * (size_t)siamese_model_embedding_dim(m) * sizeof *emb);
@@ -230,10 +215,9 @@ static int run_child(const options *o)
         if (i == o->warmup && o->layers) sm_net_set_timers(m->net, tf, training ? tb : NULL);
         double s = now(), c = cpu_now();
         float loss = 0.0f;
-        siamese_status st = training
-                                ? siamese_trainer_step(t, images, images + (size_t)B * img,
-                                                       labels, B, &loss)
-                                : siamese_model_embed(m, images, n, emb);
+        siamese_status st =
+            training ? siamese_trainer_step(t, images, images + (size_t)B * img, labels, B, &loss)
+                     : siamese_model_embed(m, images, n, emb);
         if (st != SIAMESE_OK) {
             fprintf(stderr, "bench_speed: %s\n",
                     training ? siamese_trainer_errmsg(t) : siamese_model_errmsg(m));
@@ -274,8 +258,7 @@ typedef struct measured {
     int ok;
 } measured;
 
-static void parse_result_line(const char *line, measured *r)
-{
+static void parse_result_line(const char *line, measured *r) {
     const char *s = strstr(line, "median_seconds=");
     const char *c = strstr(line, "median_cpu_seconds=");
     const char *k = strstr(line, "maxrss_kb=");
@@ -287,8 +270,7 @@ static void parse_result_line(const char *line, measured *r)
 }
 
 /* Runs argv in a process of its own, echoing its output, and reads its "result" line. */
-static measured run_measured(char *const argv[])
-{
+static measured run_measured(char *const argv[]) {
     measured r = {0, 0, 0, 0};
     int fd[2];
     if (pipe(fd) != 0) return r;
@@ -308,8 +290,7 @@ static measured run_measured(char *const argv[])
     while (in && fgets(line, sizeof line, in)) {
         if (!strncmp(line, "result ", 7) || !strncmp(line, "torch result ", 13))
             parse_result_line(line, &r);
-        else
-            fputs(line, stdout);
+        else fputs(line, stdout);
         fflush(stdout);
     }
     if (in) fclose(in);
@@ -319,14 +300,14 @@ static measured run_measured(char *const argv[])
     return r;
 }
 
-static measured run_ours(const options *o, const char *kind)
-{
+static measured run_ours(const options *o, const char *kind) {
     char steps[16], warmup[16], pairs[16];
     snprintf(steps, sizeof steps, "%d", o->steps);
     snprintf(warmup, sizeof warmup, "%d", o->warmup);
     snprintf(pairs, sizeof pairs, "%d", o->pairs);
-    char *argv[16] = {"/proc/self/exe", "--child", (char *)kind, "--steps", steps, "--warmup",
-                      warmup, "--pairs", pairs, "--precision", (char *)o->precision};
+    char *argv[16] = {"/proc/self/exe",    "--child", (char *)kind, "--steps", steps,
+                      "--warmup",          warmup,    "--pairs",    pairs,     "--precision",
+                      (char *)o->precision};
     int k = 11;
     if (o->layers) argv[k++] = "--layers";
     if (o->impls) argv[k++] = "--impls";
@@ -334,15 +315,14 @@ static measured run_ours(const options *o, const char *kind)
     return run_measured(argv);
 }
 
-static measured run_torch(const options *o, const char *kind)
-{
+static measured run_torch(const options *o, const char *kind) {
     char script[1024], steps[16], warmup[16], pairs[16];
     snprintf(script, sizeof script, "%s/bench/torch_speed.py", SIAMESE_SOURCE_DIR);
     snprintf(steps, sizeof steps, "%d", o->torch_steps);
     snprintf(warmup, sizeof warmup, "%d", o->torch_warmup);
     snprintf(pairs, sizeof pairs, "%d", o->pairs);
-    char *argv[] = {"/usr/bin/python3", script, "--mode", (char *)kind, "--steps", steps,
-                    "--warmup", warmup, "--batch", pairs, NULL};
+    char *argv[] = {"/usr/bin/python3", script, "--mode",  (char *)kind, "--steps", steps,
+                    "--warmup",         warmup, "--batch", pairs,        NULL};
     return run_measured(argv);
 }
 
@@ -351,8 +331,7 @@ static measured run_torch(const options *o, const char *kind)
 #define FMA_CHAINS 12
 
 /* iters rounds of FMA_CHAINS independent AVX-512 FMA chains (fp32, 16 lanes, 2 FLOPs each). */
-__attribute__((target("avx512f"))) static float fma_chains(long iters)
-{
+__attribute__((target("avx512f"))) static float fma_chains(long iters) {
     __m512 acc[FMA_CHAINS];
     for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm512_set1_ps((float)k * 1e-3f);
     const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-6f);
@@ -364,8 +343,7 @@ __attribute__((target("avx512f"))) static float fma_chains(long iters)
 }
 
 /* The same with AVX512-BF16 dot products (vdpbf16ps: 32 bf16 multiply-adds per instruction). */
-__attribute__((target("avx512f,avx512bf16"))) static float bf16_chains(long iters)
-{
+__attribute__((target("avx512f,avx512bf16"))) static float bf16_chains(long iters) {
     __m512 acc[FMA_CHAINS];
     for (int k = 0; k < FMA_CHAINS; k++) acc[k] = _mm512_set1_ps((float)k * 1e-3f);
     const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80);
@@ -377,8 +355,7 @@ __attribute__((target("avx512f,avx512bf16"))) static float bf16_chains(long iter
 }
 
 /* Best GFLOP/s of kernel on every thread at once; flops_per_iter counts one thread's round. */
-static double peak_probe(float (*kernel)(long), double flops_per_iter)
-{
+static double peak_probe(float (*kernel)(long), double flops_per_iter) {
     long iters = 1 << 20;
     double best = 0.0;
     for (int round = 0; round < 3; round++) {
@@ -397,8 +374,7 @@ static double peak_probe(float (*kernel)(long), double flops_per_iter)
 
 /* GFLOP/s of a large oneDNN convolution: the seed network's cnn2 (256 -> 256 channels, 5x5,
  * 31x31 input) forward on 2B images, median of 3 after a warm-up. */
-static double conv_probe(const options *o)
-{
+static double conv_probe(const options *o) {
     sm_arch arch;
     sm_err err;
     sm_err_clear(&err);
@@ -434,21 +410,20 @@ typedef struct results {
     double fma, bf16, conv;
 } results;
 
-static void print_ratio_row(const char *what, double ours, double theirs, const char *fmt_unit)
-{
+static void print_ratio_row(const char *what, double ours, double theirs, const char *fmt_unit) {
     printf("%-26s %12.2f", what, ours);
     if (theirs > 0) printf(" %12.2f %9.2fx", theirs, ours / theirs);
     else printf(" %12s %10s", "-", "-");
     printf("  %s\n", fmt_unit);
 }
 
-static void print_table(const options *o, const sm_arch *arch, const results *r)
-{
+static void print_table(const options *o, const sm_arch *arch, const results *r) {
     int n = 2 * o->pairs;
     double tflops = step_flops(arch, n), iflops = forward_flops(arch, n);
     const measured *tt = &r->torch_train, *ti = &r->torch_infer;
     printf("\n== siamese %s vs PyTorch 1.13 fp32, seed network, %d pairs (%d images of 3x256x256), "
-           "%d threads ==\n", o->precision, o->pairs, n, omp_get_max_threads());
+           "%d threads ==\n",
+           o->precision, o->pairs, n, omp_get_max_threads());
     printf("%-26s %12s %12s %10s\n", "", "ours", "pytorch", "ratio");
     print_ratio_row("train pairs/s", r->train.ok ? o->pairs / r->train.seconds : 0,
                     tt->ok ? o->pairs / tt->seconds : 0, "(median step)");
@@ -472,8 +447,7 @@ static void print_table(const options *o, const sm_arch *arch, const results *r)
                100.0 * tg / r->bf16);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     options o;
     if (parse_options(argc, argv, &o)) return 2;
     if (o.child) return run_child(&o);
@@ -488,8 +462,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int n = 2 * o.pairs;
-    printf("seed network: %s\n%d pairs = %d images of 3x256x256 per step, %d threads, %s\n",
-           text, o.pairs, n, omp_get_max_threads(), o.precision);
+    printf("seed network: %s\n%d pairs = %d images of 3x256x256 per step, %d threads, %s\n", text,
+           o.pairs, n, omp_get_max_threads(), o.precision);
     printf("work: %.1f GFLOP per training step, %.1f GFLOP per inference batch\n",
            step_flops(&arch, n) * 1e-9, forward_flops(&arch, n) * 1e-9);
 
@@ -513,9 +487,7 @@ int main(int argc, char **argv)
         printf("AVX512-BF16 dot-product probe: %.1f GFLOP/s\n", r.bf16);
     }
     r.conv = conv_probe(&o);
-    printf("oneDNN conv 256->256 5x5 on %dx256x31x31 (%s): %.1f GFLOP/s\n", n, o.precision,
-           r.conv);
+    printf("oneDNN conv 256->256 5x5 on %dx256x31x31 (%s): %.1f GFLOP/s\n", n, o.precision, r.conv);
     print_table(&o, &arch, &r);
-    return r.train.ok && r.infer.ok && (!o.torch || (r.torch_train.ok && r.torch_infer.ok)) ? 0
-                                                                                          : 1;
+    return r.train.ok && r.infer.ok && (!o.torch || (r.torch_train.ok && r.torch_infer.ok)) ? 0 : 1;
 }

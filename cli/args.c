@@ -16,13 +16,20 @@ static unsigned char given[CLI_MAX_OPTIONS];
 static void print_default(const cli_option *o) {
     if (strstr(o->help, "(default")) return;
     switch (o->kind) {
-    case CLI_OPT_FLAG: break;
+    case CLI_OPT_FLAG:
+        break;
     case CLI_OPT_STRING:
         if (*(const char **)o->target) printf(" (default: %s)", *(const char **)o->target);
         break;
-    case CLI_OPT_INT: printf(" (default: %d)", *(int *)o->target); break;
-    case CLI_OPT_FLOAT: printf(" (default: %g)", (double)*(float *)o->target); break;
-    case CLI_OPT_U64: printf(" (default: %" PRIu64 ")", *(uint64_t *)o->target); break;
+    case CLI_OPT_INT:
+        printf(" (default: %d)", *(int *)o->target);
+        break;
+    case CLI_OPT_FLOAT:
+        printf(" (default: %g)", (double)*(float *)o->target);
+        break;
+    case CLI_OPT_U64:
+        printf(" (default: %" PRIu64 ")", *(uint64_t *)o->target);
+        break;
     }
 }
 
@@ -33,10 +40,10 @@ void cli_print_help(const cli_spec *spec) {
         const cli_option *o = &spec->options[i];
         char left[64], flag[8] = "    ";
         if (o->short_name) snprintf(flag, sizeof flag, "-%c, ", o->short_name);
-        if (o->kind == CLI_OPT_FLAG)
-            snprintf(left, sizeof left, "%s--%s", flag, o->name);
+        if (o->kind == CLI_OPT_FLAG) snprintf(left, sizeof left, "%s--%s", flag, o->name);
         else
-            snprintf(left, sizeof left, "%s--%s %s", flag, o->name, o->metavar ? o->metavar : "VALUE");
+            snprintf(left, sizeof left, "%s--%s %s", flag, o->name,
+                     o->metavar ? o->metavar : "VALUE");
         printf("  %-28s %s", left, o->help);
         print_default(o);
         printf("\n");
@@ -70,8 +77,12 @@ static int store_value(const cli_option *o, const char *text) {
     char *end = NULL;
     errno = 0;
     switch (o->kind) {
-    case CLI_OPT_FLAG: *(int *)o->target = 1; return 1;
-    case CLI_OPT_STRING: *(const char **)o->target = text; return 1;
+    case CLI_OPT_FLAG:
+        *(int *)o->target = 1;
+        return 1;
+    case CLI_OPT_STRING:
+        *(const char **)o->target = text;
+        return 1;
     case CLI_OPT_INT: {
         long v = strtol(text, &end, 10);
         if (errno || end == text || *end || v < -2147483647L || v > 2147483647L) return 0;
@@ -95,8 +106,8 @@ static int store_value(const cli_option *o, const char *text) {
     return 0;
 }
 
-static int apply_option(const cli_spec *spec, const cli_option *o, const char *inline_value,
-                        int *i, int argc, char **argv) {
+static int apply_option(const cli_spec *spec, const cli_option *o, const char *inline_value, int *i,
+                        int argc, char **argv) {
     given[o - spec->options] = 1;
     if (o->kind == CLI_OPT_FLAG) {
         if (inline_value) return usage_error(spec, "option --%s takes no value", o->name);
@@ -130,7 +141,10 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, const char **position
             positional[(*n_positional)++] = arg;
             continue;
         }
-        if (!strcmp(arg, "--")) { only_positional = 1; continue; }
+        if (!strcmp(arg, "--")) {
+            only_positional = 1;
+            continue;
+        }
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             cli_print_help(spec);
             return CLI_PARSE_HELP;

@@ -13,22 +13,22 @@ typedef enum cli_opt_kind {
 } cli_opt_kind;
 
 typedef struct cli_option {
-    const char *name;     /* long name without dashes: "epochs" */
-    char short_name;      /* 'o', or 0 */
+    const char *name; /* long name without dashes: "epochs" */
+    char short_name;  /* 'o', or 0 */
     cli_opt_kind kind;
     void *target;
-    const char *metavar;  /* "N", "FILE" (ignored for flags) */
-    const char *help;     /* one line; the default is appended from the target's value */
+    const char *metavar; /* "N", "FILE" (ignored for flags) */
+    const char *help;    /* one line; the default is appended from the target's value */
 } cli_option;
 
 typedef struct cli_spec {
-    const char *command;      /* "train" */
-    const char *usage;        /* "DATA -o RUN_DIR [options]" */
-    const char *description;  /* a paragraph */
+    const char *command;     /* "train" */
+    const char *usage;       /* "DATA -o RUN_DIR [options]" */
+    const char *description; /* a paragraph */
     const cli_option *options;
     int n_options;
     int min_positional, max_positional;
-    const char *epilog;       /* examples, or NULL */
+    const char *epilog; /* examples, or NULL */
 } cli_spec;
 
 enum { CLI_PARSE_OK = 0, CLI_PARSE_HELP = 1, CLI_PARSE_ERROR = 2 };

@@ -12,7 +12,7 @@
 #include "similarity.h"
 
 #define COMPARE_BATCH_BYTES ((size_t)64 << 20) /* image tensors decoded per embedding batch */
-#define COMPARE_BATCH_MAX 256                   /* pairs per embedding batch at most */
+#define COMPARE_BATCH_MAX 256                  /* pairs per embedding batch at most */
 #define COMPARE_ERRMSG 512
 
 typedef struct compare_args {
@@ -56,10 +56,8 @@ static int load_tensor(const compare_setup *s, const char *path, float *out, sia
     if (siamese_image_load(path, &s->options, &im, errmsg, errmsg_size) != SIAMESE_OK) return 0;
     siamese_status st = siamese_image_to_tensor(&im, NULL, NULL, out);
     if (st != SIAMESE_OK) snprintf(errmsg, errmsg_size, "%s: %s", path, siamese_status_str(st));
-    if (keep && st == SIAMESE_OK)
-        *keep = im;
-    else
-        siamese_image_free(&im);
+    if (keep && st == SIAMESE_OK) *keep = im;
+    else siamese_image_free(&im);
     return st == SIAMESE_OK;
 }
 
@@ -101,12 +99,12 @@ static void print_one(const compare_setup *s, const char *a, const char *b, doub
         return;
     }
     printf("dissimilarity: %.6f (%s)\n", d, siamese_metric_name(s->metric));
-    if (verdict)
-        printf("verdict:       %s (similar at or below %.4f)\n", verdict, s->threshold);
+    if (verdict) printf("verdict:       %s (similar at or below %.4f)\n", verdict, s->threshold);
 }
 
 /* A B: two files, one embedding batch of two images. */
-static int compare_two(const compare_setup *s, const char *a, const char *b, const compare_args *args) {
+static int compare_two(const compare_setup *s, const char *a, const char *b,
+                       const compare_args *args) {
     float *images = cli_alloc_tensors(s->model, 2);
     siamese_image ia = {0, 0, 0, NULL}, ib = {0, 0, 0, NULL};
     char errmsg[COMPARE_ERRMSG];
@@ -157,7 +155,8 @@ static int decode_batch(const compare_setup *s, const char *list_path, const cli
     return 0;
 }
 
-static void print_list(const compare_setup *s, const cli_pair_list *list, const double *d, int json) {
+static void print_list(const compare_setup *s, const cli_pair_list *list, const double *d,
+                       int json) {
     for (int i = 0; i < list->count; i++) {
         const cli_pair_entry *e = &list->items[i];
         const char *verdict = cli_verdict(d[i], s->threshold);
@@ -188,8 +187,9 @@ static void print_accuracy(const compare_setup *s, const cli_pair_list *list, co
         right += (d[i] > s->threshold) == (list->items[i].label == 1);
     }
     if (labelled > 0 && s->threshold >= 0)
-        fprintf(stderr, "siamese compare: %d of %d labelled pairs agree with the verdict (%.1f%%)\n",
-                right, labelled, 100.0 * right / labelled);
+        fprintf(stderr,
+                "siamese compare: %d of %d labelled pairs agree with the verdict (%.1f%%)\n", right,
+                labelled, 100.0 * right / labelled);
 }
 
 /* --pairs FILE: every pair, embedded in batches; nothing is printed unless all pairs succeed. */
@@ -206,7 +206,7 @@ static int compare_list(const compare_setup *s, const char *list_path, int json)
     if (batch > list.count) batch = list.count;
     float *images = cli_alloc_tensors(s->model, 2 * (size_t)batch);
     double *d = malloc((size_t)list.count * sizeof *d);
-    char (*errors)[COMPARE_ERRMSG] = malloc(2 * (size_t)batch * sizeof *errors);
+    char(*errors)[COMPARE_ERRMSG] = malloc(2 * (size_t)batch * sizeof *errors);
     int ok = images && d && errors;
     if (!ok) fprintf(stderr, "siamese compare: out of memory\n");
     for (int first = 0; ok && first < list.count; first += batch) {
@@ -228,18 +228,12 @@ static int compare_list(const compare_setup *s, const char *list_path, int json)
 /* Checks the argument combinations; returns 0 after printing a usage error. */
 static int check_usage(const compare_args *a, int n_positional, int threshold_given) {
     const char *problem = NULL;
-    if (a->pairs && n_positional != 1)
-        problem = "with --pairs FILE give only MODEL";
-    else if (!a->pairs && n_positional != 3)
-        problem = "give MODEL A B, or MODEL --pairs FILE";
-    else if (a->pairs && a->png)
-        problem = "--png draws one pair: it does not go with --pairs";
-    else if (a->png && !*a->png)
-        problem = "--png needs a file name";
-    else if (threshold_given && !(a->threshold >= 0))
-        problem = "--threshold must be a number >= 0";
-    else if (a->threads < 0)
-        problem = "--threads must not be negative";
+    if (a->pairs && n_positional != 1) problem = "with --pairs FILE give only MODEL";
+    else if (!a->pairs && n_positional != 3) problem = "give MODEL A B, or MODEL --pairs FILE";
+    else if (a->pairs && a->png) problem = "--png draws one pair: it does not go with --pairs";
+    else if (a->png && !*a->png) problem = "--png needs a file name";
+    else if (threshold_given && !(a->threshold >= 0)) problem = "--threshold must be a number >= 0";
+    else if (a->threads < 0) problem = "--threads must not be negative";
     if (!problem) return 1;
     fprintf(stderr, "siamese compare: %s (see 'siamese compare --help')\n", problem);
     return 0;
@@ -250,7 +244,8 @@ int cli_compare(int argc, char **argv) {
     const cli_option options[] = {
         {"pairs", 'p', CLI_OPT_STRING, &a.pairs, "FILE",
          "compare every pair of a TSV list: path_a, path_b[, label]"},
-        {"png", 'o', CLI_OPT_STRING, &a.png, "FILE", "draw the pair with its dissimilarity above it"},
+        {"png", 'o', CLI_OPT_STRING, &a.png, "FILE",
+         "draw the pair with its dissimilarity above it"},
         {"metric", 'm', CLI_OPT_STRING, &a.metric, "NAME",
          "euclidean, cosine or correlation (default: the model's)"},
         {"threshold", 't', CLI_OPT_FLOAT, &a.threshold, "T",
@@ -261,7 +256,8 @@ int cli_compare(int argc, char **argv) {
          "fp32 (default), or bf16 on CPUs with AVX512-BF16 (faster, distances differ slightly)"},
     };
     const cli_spec spec = {
-        "compare", "MODEL A B [--png out.png]  |  MODEL --pairs FILE [--json]",
+        "compare",
+        "MODEL A B [--png out.png]  |  MODEL --pairs FILE [--json]",
         "Measures how dissimilar two images are under a trained model: both are decoded,\n"
         "resized to the model's input (Pillow-exact), embedded, and compared with the model's\n"
         "metric (or --metric). A verdict (similar / dissimilar) is added when a threshold is\n"
@@ -271,11 +267,15 @@ int cli_compare(int argc, char **argv) {
         "--pairs FILE compares every pair of a list: TSV lines 'path_a<TAB>path_b[<TAB>label]'\n"
         "(label 0 similar, 1 dissimilar; '#' comments; relative paths are read from the list's\n"
         "folder; manifests written by 'siamese pairs' fit). Images are embedded in batches.\n"
-        "Output: one line per pair, 'path_a<TAB>path_b<TAB>dissimilarity[<TAB>verdict][<TAB>label]'\n"
+        "Output: one line per pair, "
+        "'path_a<TAB>path_b<TAB>dissimilarity[<TAB>verdict][<TAB>label]'\n"
         "(paths as written in the list), or one JSON object per line with --json. Nothing is\n"
         "printed unless every pair succeeds; a labelled list also gets an agreement summary on\n"
         "stderr.",
-        options, (int)(sizeof options / sizeof options[0]), 1, 3,
+        options,
+        (int)(sizeof options / sizeof options[0]),
+        1,
+        3,
         "examples:\n"
         "  siamese compare runs/dogs/best.safetensors a.jpg b.jpg\n"
         "  siamese compare model.safetensors a.jpg b.jpg --png pair.png --metric cosine\n"

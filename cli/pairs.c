@@ -80,14 +80,18 @@ int cli_pairs(int argc, char **argv) {
          "do not decode every image first (undecodable files then end up in pairs)"},
     };
     const cli_spec spec = {
-        "pairs", "DATA -o OUTPUT [options]",
+        "pairs",
+        "DATA -o OUTPUT [options]",
         "Draws the reference recipe's pairs from DATA: for every class, K similar pairs (two\n"
         "different images of the class) and K dissimilar pairs (images of two different classes\n"
         "drawn at random). Label 0 = similar, 1 = dissimilar. DATA is a folder of class folders\n"
         "(Stanford Dogs Images/, AT&T s1..s40), a folder of IDX files (MNIST), the recipe's\n"
         "folder layout or a pairs manifest. Every image is decoded once first; files that do not\n"
         "decode are skipped with a warning.",
-        options, (int)(sizeof options / sizeof options[0]), 1, 1,
+        options,
+        (int)(sizeof options / sizeof options[0]),
+        1,
+        1,
         "examples:\n"
         "  siamese pairs data/Images -o pairs.tsv --seed 1\n"
         "  siamese pairs data/att_faces --per-class 5 --layout recipe -o att_recipe\n"

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "similarity.h"
 #include "base/util.h"
+#include "similarity.h"
 
 void progress_init(progress *p, progress_mode mode) {
     memset(p, 0, sizeof *p);
@@ -33,15 +33,16 @@ static void draw_step_line(progress *p, const siamese_train_event *e) {
     p->last_draw = t;
     char eta[32];
     format_duration(e->eta, eta, sizeof eta);
-    fprintf(stderr, "\r\033[Kepoch %d/%d  batch %d/%d  %.2f pairs/s  loss %.4f  ETA %s", e->epoch + 1,
-            e->epochs, e->batch + 1, e->batches, e->pairs_per_second, (double)e->loss, eta);
+    fprintf(stderr, "\r\033[Kepoch %d/%d  batch %d/%d  %.2f pairs/s  loss %.4f  ETA %s",
+            e->epoch + 1, e->epochs, e->batch + 1, e->batches, e->pairs_per_second, (double)e->loss,
+            eta);
     fflush(stderr);
     p->line_open = 1;
 }
 
 static void print_log_line(const siamese_train_event *e) {
-    fprintf(stderr, "epoch %d/%d, batch %d/%d: loss %.6f (%.2f pairs/s)\n", e->epoch + 1,
-            e->epochs, e->batch + 1, e->batches, (double)e->loss, e->pairs_per_second);
+    fprintf(stderr, "epoch %d/%d, batch %d/%d: loss %.6f (%.2f pairs/s)\n", e->epoch + 1, e->epochs,
+            e->batch + 1, e->batches, (double)e->loss, e->pairs_per_second);
 }
 
 static void print_epoch_line(const siamese_train_event *e) {
@@ -57,12 +58,18 @@ static void print_epoch_line(const siamese_train_event *e) {
 
 static const char *event_name(siamese_event_kind kind) {
     switch (kind) {
-    case SIAMESE_EVENT_STEP: return "step";
-    case SIAMESE_EVENT_LOG: return "log";
-    case SIAMESE_EVENT_EPOCH: return "epoch";
-    case SIAMESE_EVENT_CHECKPOINT: return "checkpoint";
-    case SIAMESE_EVENT_WARNING: return "warning";
-    case SIAMESE_EVENT_INFO: return "info";
+    case SIAMESE_EVENT_STEP:
+        return "step";
+    case SIAMESE_EVENT_LOG:
+        return "log";
+    case SIAMESE_EVENT_EPOCH:
+        return "epoch";
+    case SIAMESE_EVENT_CHECKPOINT:
+        return "checkpoint";
+    case SIAMESE_EVENT_WARNING:
+        return "warning";
+    case SIAMESE_EVENT_INFO:
+        return "info";
     }
     return "event";
 }

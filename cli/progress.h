@@ -8,9 +8,9 @@ typedef enum progress_mode { PROGRESS_AUTO, PROGRESS_QUIET, PROGRESS_JSON } prog
 
 typedef struct progress {
     progress_mode mode;
-    int terminal;         /* stderr is a terminal: redraw one line */
-    double last_draw;     /* monotonic seconds of the last redraw */
-    int line_open;        /* a redrawn line is on screen without its newline */
+    int terminal;     /* stderr is a terminal: redraw one line */
+    double last_draw; /* monotonic seconds of the last redraw */
+    int line_open;    /* a redrawn line is on screen without its newline */
     siamese_train_event last_epoch;
     int have_epoch;
     int warnings;

@@ -19,17 +19,16 @@ int cli_open_model(const char *command, const char *path, const cli_compute *com
     siamese_status st = siamese_model_load(path, &model);
     if (st != SIAMESE_OK) {
         const char *msg = model ? siamese_model_errmsg(model) : "";
-        if (*msg)
-            fprintf(stderr, "siamese %s: %s\n", command, msg);
-        else
-            fprintf(stderr, "siamese %s: %s: %s\n", command, path, siamese_status_str(st));
+        if (*msg) fprintf(stderr, "siamese %s: %s\n", command, msg);
+        else fprintf(stderr, "siamese %s: %s: %s\n", command, path, siamese_status_str(st));
         siamese_model_free(model);
         *out = NULL;
         return 0;
     }
     if (compute->threads > 0) siamese_model_set_threads(model, compute->threads);
     if (siamese_model_set_precision(model, compute->precision) != compute->precision)
-        fprintf(stderr, "siamese %s: this CPU has no bf16 kernels (AVX512-BF16): computing in fp32\n",
+        fprintf(stderr,
+                "siamese %s: this CPU has no bf16 kernels (AVX512-BF16): computing in fp32\n",
                 command);
     *out = model;
     return 1;
@@ -67,7 +66,8 @@ int cli_embed(const char *command, siamese_model *model, const float *images, in
     siamese_status st = siamese_model_embed(model, images, n, emb);
     if (st != SIAMESE_OK) {
         fprintf(stderr, "siamese %s: embedding failed: %s\n", command,
-                *siamese_model_errmsg(model) ? siamese_model_errmsg(model) : siamese_status_str(st));
+                *siamese_model_errmsg(model) ? siamese_model_errmsg(model)
+                                             : siamese_status_str(st));
         free(emb);
         return 0;
     }
@@ -84,16 +84,24 @@ void cli_json_string(FILE *out, const char *text) {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
         default:
-            if (*p < 0x20)
-                fprintf(out, "\\u%04x", *p);
-            else
-                fputc(*p, out);
+            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+            else fputc(*p, out);
         }
     }
     fputc('"', out);

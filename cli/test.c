@@ -8,9 +8,9 @@
 #include "args.h"
 #include "cli.h"
 #include "report/plot.h"
+#include "run/run.h"
 #include "siamese.h"
 #include "similarity.h"
-#include "run/run.h"
 
 #define TEST_MAX_COUNT 999 /* the PNG grid draws at most 1000 pairs */
 
@@ -28,8 +28,8 @@ typedef struct test_args {
 /* What the check shows: x0 (first image of the first usable test pair) and, for row i, x1 = the
  * second image of the next usable test pair, as the tutorial's batch-size-1 loader yields them. */
 typedef struct test_rows {
-    int first_pair;          /* index of x0's pair in the test pairs */
-    int x0;                  /* dataset image of x0 */
+    int first_pair; /* index of x0's pair in the test pairs */
+    int x0;         /* dataset image of x0 */
     siamese_image x0_image;
     int n;                   /* rows */
     int *pair;               /* [n] index of row i's pair in the test pairs */
@@ -60,15 +60,14 @@ static int file_exists(const char *path) {
 /* path of NAME in the folder holding model_path. */
 static void beside(const char *model_path, const char *name, char *out, size_t size) {
     const char *slash = strrchr(model_path, '/');
-    if (!slash)
-        snprintf(out, size, "%s", name);
-    else
-        snprintf(out, size, "%.*s/%s", (int)(slash - model_path), model_path, name);
+    if (!slash) snprintf(out, size, "%s", name);
+    else snprintf(out, size, "%.*s/%s", (int)(slash - model_path), model_path, name);
 }
 
 static int dataset_fail(siamese_dataset *ds, siamese_status st) {
     fprintf(stderr, "siamese test: %s\n",
-            ds && *siamese_dataset_errmsg(ds) ? siamese_dataset_errmsg(ds) : siamese_status_str(st));
+            ds && *siamese_dataset_errmsg(ds) ? siamese_dataset_errmsg(ds)
+                                              : siamese_status_str(st));
     return CLI_EXIT_FAIL;
 }
 
@@ -171,7 +170,8 @@ static int pick_rows(siamese_dataset *ds, const siamese_pairs *pairs, int count,
         return CLI_EXIT_FAIL;
     }
     if (r->n < count)
-        fprintf(stderr, "siamese test: warning: only %d usable test pairs: %d row%s instead of %d\n",
+        fprintf(stderr,
+                "siamese test: warning: only %d usable test pairs: %d row%s instead of %d\n",
                 r->n + 1, r->n, r->n == 1 ? "" : "s", count);
     return CLI_EXIT_OK;
 }
@@ -208,7 +208,7 @@ static sm_plot_image plot_image(const siamese_image *im) {
 /* Draws each (x0, x1) pair with "Dissimilarity: 0.73" above it; the PNG is written atomically. */
 static int draw(const test_rows *r, const char *path) {
     sm_plot_pair *cells = calloc((size_t)r->n, sizeof *cells);
-    char (*captions)[64] = calloc((size_t)r->n, sizeof *captions);
+    char(*captions)[64] = calloc((size_t)r->n, sizeof *captions);
     int code = CLI_EXIT_OK;
     if (!cells || !captions) {
         fprintf(stderr, "siamese test: out of memory\n");
@@ -236,7 +236,7 @@ static const char *label_name(int label) { return label ? "dissimilar" : "simila
 static const char *class_relation(siamese_dataset *ds, int x0, int x1) {
     if (siamese_dataset_class_count(ds) == 0) return NULL;
     return siamese_dataset_image_class(ds, x0) == siamese_dataset_image_class(ds, x1) ? "same"
-                                                                                    : "different";
+                                                                                      : "different";
 }
 
 static int max_len(siamese_dataset *ds, const int *images, int n, int at_least) {
@@ -262,7 +262,8 @@ static void print_table(siamese_dataset *ds, siamese_model *model, const siamese
            classes ? "classes    " : "", "dissimilarity", threshold >= 0 ? "  verdict" : "");
     for (int i = 0; i < r->n; i++) {
         printf("%3d  %-*s  %-*s  %-10s  ", i + 1, wa, siamese_dataset_image_name(ds, r->x0), wb,
-               siamese_dataset_image_name(ds, r->x1[i]), label_name(pairs->items[r->pair[i]].label));
+               siamese_dataset_image_name(ds, r->x1[i]),
+               label_name(pairs->items[r->pair[i]].label));
         if (classes) printf("%-9s  ", class_relation(ds, r->x0, r->x1[i]));
         printf("%13.2f", r->distance[i]);
         if (threshold >= 0) printf("  %s", cli_verdict(r->distance[i], threshold));
@@ -279,7 +280,8 @@ static void print_json(siamese_dataset *ds, siamese_model *model, const siamese_
         printf(",\"x1\":");
         cli_json_string(stdout, siamese_dataset_image_name(ds, r->x1[i]));
         int label = pairs->items[r->pair[i]].label;
-        printf(",\"pair\":%d,\"label\":%d,\"label_name\":\"%s\"", r->pair[i], label, label_name(label));
+        printf(",\"pair\":%d,\"label\":%d,\"label_name\":\"%s\"", r->pair[i], label,
+               label_name(label));
         const char *relation = class_relation(ds, r->x0, r->x1[i]);
         if (relation) printf(",\"same_class\":%s", relation[0] == 's' ? "true" : "false");
         printf(",\"dissimilarity\":%.9g,\"metric\":\"%s\"", r->distance[i],
@@ -345,7 +347,8 @@ int cli_test(int argc, char **argv) {
          "fp32 (default), or bf16 on CPUs with AVX512-BF16 (faster, distances differ slightly)"},
     };
     const cli_spec spec = {
-        "test", "MODEL DATA [options]",
+        "test",
+        "MODEL DATA [options]",
         "The reference recipe's visual check: the first test image against the next ones.\n"
         "Exactly as the tutorial's loop over a batch-size-1 test loader (x0 from the first batch,\n"
         "then '_, x1, label2 = next(dataiter)' N times): x0 is the FIRST image of test pair 0 and\n"
@@ -363,7 +366,10 @@ int cli_test(int argc, char **argv) {
         "tutorial; --json gives 9 digits) with a verdict when the model carries a threshold\n"
         "(similar when the dissimilarity is at most the threshold), and writes a PNG grid of\n"
         "the pairs with 'Dissimilarity: 0.73' above each.",
-        options, (int)(sizeof options / sizeof options[0]), 2, 2,
+        options,
+        (int)(sizeof options / sizeof options[0]),
+        2,
+        2,
         "examples:\n"
         "  siamese test runs/dogs/best.safetensors Images/\n"
         "  siamese test runs/fashion/model.safetensors /usr/share/datasets/fashion-mnist \\\n"
@@ -382,8 +388,8 @@ int cli_test(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     if (!a.png || !*a.png || a.threads < 0) {
-        fprintf(stderr, "siamese test: %s\n", a.threads < 0 ? "--threads must not be negative"
-                                                            : "--png needs a file name");
+        fprintf(stderr, "siamese test: %s\n",
+                a.threads < 0 ? "--threads must not be negative" : "--png needs a file name");
         return CLI_EXIT_USAGE;
     }
     cli_compute compute = {a.threads, SIAMESE_PRECISION_FP32};

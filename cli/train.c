@@ -34,11 +34,13 @@ typedef struct train_flags {
 
 static int apply_flags(const train_flags *f, siamese_train_params *p) {
     if (f->input && !parse_geometry(f->input, &p->channels, &p->height, &p->width)) {
-        fprintf(stderr, "siamese train: --input '%s' is not CxHxW (for example 3x256x256)\n", f->input);
+        fprintf(stderr, "siamese train: --input '%s' is not CxHxW (for example 3x256x256)\n",
+                f->input);
         return 0;
     }
     if (f->metric && siamese_metric_parse(f->metric, &p->metric) != SIAMESE_OK) {
-        fprintf(stderr, "siamese train: unknown --metric '%s' (euclidean, cosine, correlation)\n", f->metric);
+        fprintf(stderr, "siamese train: unknown --metric '%s' (euclidean, cosine, correlation)\n",
+                f->metric);
         return 0;
     }
     if (f->split && siamese_split_kind_parse(f->split, &p->split) != SIAMESE_OK) {
@@ -70,40 +72,60 @@ int cli_train(int argc, char **argv) {
     train_flags f = {NULL, NULL, NULL, "euclidean", "pairs", "fp32", 1024, 0, 0};
     float train_fraction = 0.8f;
     const cli_option options[] = {
-        {"output", 'o', CLI_OPT_STRING, &f.output, "RUN_DIR", "folder for the model, checkpoints, metrics and plots"},
-        {"resume", 0, CLI_OPT_STRING, &f.resume, "RUN_DIR", "continue an interrupted run exactly where it stopped"},
-        {"arch", 0, CLI_OPT_STRING, &p.arch, "SPEC", "preset (seed, mnist, omniglot) or architecture text"},
+        {"output", 'o', CLI_OPT_STRING, &f.output, "RUN_DIR",
+         "folder for the model, checkpoints, metrics and plots"},
+        {"resume", 0, CLI_OPT_STRING, &f.resume, "RUN_DIR",
+         "continue an interrupted run exactly where it stopped"},
+        {"arch", 0, CLI_OPT_STRING, &p.arch, "SPEC",
+         "preset (seed, mnist, omniglot) or architecture text"},
         {"input", 0, CLI_OPT_STRING, &f.input, "CxHxW", "input geometry (default: the preset's)"},
-        {"sampler", 0, CLI_OPT_STRING, &p.sampler, "KIND", "pairs: recipe (fixed) or online (fresh every epoch)"},
-        {"per-class", 0, CLI_OPT_INT, &p.per_class, "K", "recipe sampler: similar and dissimilar pairs per class"},
-        {"pairs-per-epoch", 0, CLI_OPT_INT, &p.pairs_per_epoch, "N", "online sampler: training pairs per epoch"},
-        {"split", 0, CLI_OPT_STRING, &f.split, "KIND", "train/test split over pairs, images or classes"},
-        {"train-fraction", 0, CLI_OPT_FLOAT, &train_fraction, "F", "share of the data used for training"},
+        {"sampler", 0, CLI_OPT_STRING, &p.sampler, "KIND",
+         "pairs: recipe (fixed) or online (fresh every epoch)"},
+        {"per-class", 0, CLI_OPT_INT, &p.per_class, "K",
+         "recipe sampler: similar and dissimilar pairs per class"},
+        {"pairs-per-epoch", 0, CLI_OPT_INT, &p.pairs_per_epoch, "N",
+         "online sampler: training pairs per epoch"},
+        {"split", 0, CLI_OPT_STRING, &f.split, "KIND",
+         "train/test split over pairs, images or classes"},
+        {"train-fraction", 0, CLI_OPT_FLOAT, &train_fraction, "F",
+         "share of the data used for training"},
         {"batch", 'b', CLI_OPT_INT, &p.batch_size, "N", "pairs per batch"},
         {"lr", 0, CLI_OPT_FLOAT, &p.learning_rate, "RATE", "Adam learning rate"},
         {"weight-decay", 0, CLI_OPT_FLOAT, &p.weight_decay, "W", "Adam weight decay"},
         {"margin", 0, CLI_OPT_FLOAT, &p.margin, "M", "contrastive margin"},
-        {"metric", 0, CLI_OPT_STRING, &f.metric, "NAME", "distance: euclidean, cosine or correlation"},
+        {"metric", 0, CLI_OPT_STRING, &f.metric, "NAME",
+         "distance: euclidean, cosine or correlation"},
         {"epochs", 'e', CLI_OPT_INT, &p.epochs, "N", "epochs (with --resume: the run's new total)"},
         {"seed", 0, CLI_OPT_U64, &p.seed, "N", "seed of every random choice"},
         {"threads", 'j', CLI_OPT_INT, &p.threads, "N", "threads (0 = all cores)"},
         {"log-every", 0, CLI_OPT_INT, &p.log_every, "N", "batches between loss lines"},
         {"cache-mb", 0, CLI_OPT_INT, &f.cache_mb, "MB", "memory for decoded images"},
-        {"fast-jpeg", 0, CLI_OPT_FLAG, &p.fast_jpeg, NULL, "DCT-scaled decoding of large JPEGs (within 3 levels)"},
-        {"precision", 0, CLI_OPT_STRING, &f.precision, "P", "fp32, or bf16 on CPUs with AVX512-BF16 (fp32 master weights)"},
+        {"fast-jpeg", 0, CLI_OPT_FLAG, &p.fast_jpeg, NULL,
+         "DCT-scaled decoding of large JPEGs (within 3 levels)"},
+        {"precision", 0, CLI_OPT_STRING, &f.precision, "P",
+         "fp32, or bf16 on CPUs with AVX512-BF16 (fp32 master weights)"},
         {"quiet", 'q', CLI_OPT_FLAG, &f.quiet, NULL, "print only warnings, errors and the summary"},
         {"json", 0, CLI_OPT_FLAG, &f.json, NULL, "one JSON object per event on stdout"},
-        {"overwrite", 0, CLI_OPT_FLAG, &p.overwrite, NULL, "train into RUN_DIR even if it holds an earlier run"},
+        {"overwrite", 0, CLI_OPT_FLAG, &p.overwrite, NULL,
+         "train into RUN_DIR even if it holds an earlier run"},
     };
     const cli_spec spec = {
-        "train", "DATA -o RUN_DIR [options]  |  --resume RUN_DIR",
+        "train",
+        "DATA -o RUN_DIR [options]  |  --resume RUN_DIR",
         "Trains a Siamese network with contrastive loss. DATA is a folder of class folders\n"
-        "(Stanford Dogs Images/, AT&T s1..s40), the recipe's similar_all_images/dissimilar_all_images\n"
-        "layout, a pairs manifest (TSV: path_a, path_b, label; 0 = similar), or a folder of IDX files\n"
-        "(MNIST, Fashion-MNIST). The defaults are the reference recipe: seed network, RGB 256x256,\n"
-        "3 + 3 pairs per class, 80/20 split over pairs, batch 32, Adam 5e-4, margin 2, 100 epochs.\n"
+        "(Stanford Dogs Images/, AT&T s1..s40), the recipe's "
+        "similar_all_images/dissimilar_all_images\n"
+        "layout, a pairs manifest (TSV: path_a, path_b, label; 0 = similar), or a folder of IDX "
+        "files\n"
+        "(MNIST, Fashion-MNIST). The defaults are the reference recipe: seed network, RGB "
+        "256x256,\n"
+        "3 + 3 pairs per class, 80/20 split over pairs, batch 32, Adam 5e-4, margin 2, 100 "
+        "epochs.\n"
         "Ctrl-C saves a checkpoint after the current step; --resume continues from it.",
-        options, (int)(sizeof options / sizeof options[0]), 0, 1,
+        options,
+        (int)(sizeof options / sizeof options[0]),
+        0,
+        1,
         "examples:\n"
         "  siamese train Images/ -o runs/dogs\n"
         "  siamese train /usr/share/datasets/fashion-mnist --arch mnist --sampler online \\\n"
@@ -115,11 +137,13 @@ int cli_train(int argc, char **argv) {
     if (rc != CLI_PARSE_OK) return rc == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     p.train_fraction = train_fraction;
     if (!f.resume && (n_positional != 1 || !f.output)) {
-        fprintf(stderr, "siamese train: give DATA and -o RUN_DIR, or --resume RUN_DIR (see --help)\n");
+        fprintf(stderr,
+                "siamese train: give DATA and -o RUN_DIR, or --resume RUN_DIR (see --help)\n");
         return CLI_EXIT_USAGE;
     }
     if (f.resume && (n_positional || f.output)) {
-        fprintf(stderr, "siamese train: --resume takes its data and settings from the run folder\n");
+        fprintf(stderr,
+                "siamese train: --resume takes its data and settings from the run folder\n");
         return CLI_EXIT_USAGE;
     }
     if (!apply_flags(&f, &p)) return CLI_EXIT_USAGE;
@@ -135,8 +159,9 @@ int cli_train(int argc, char **argv) {
     const char *run_dir = f.resume ? f.resume : f.output;
     siamese_train_params *resume_params = &p;
     if (f.resume && !cli_was_given(&spec, "epochs")) p.epochs = 0;
-    siamese_status st = f.resume ? siamese_train_resume(run_dir, resume_params, errmsg, sizeof errmsg)
-                                 : siamese_train(positional[0], run_dir, &p, errmsg, sizeof errmsg);
+    siamese_status st = f.resume
+                            ? siamese_train_resume(run_dir, resume_params, errmsg, sizeof errmsg)
+                            : siamese_train(positional[0], run_dir, &p, errmsg, sizeof errmsg);
     progress_finish(&pr);
     if (st == SIAMESE_ERR_INTERRUPTED) {
         fprintf(stderr, "siamese train: %s\n", errmsg);

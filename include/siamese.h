@@ -59,14 +59,14 @@ double siamese_distance(siamese_metric metric, const float *a, const float *b, i
 typedef struct siamese_model siamese_model;
 
 typedef struct siamese_model_params {
-    const char *arch;     /* preset name ("seed", "mnist", "omniglot") or architecture text */
-    int channels;         /* input geometry; 0 = the preset's own */
+    const char *arch; /* preset name ("seed", "mnist", "omniglot") or architecture text */
+    int channels;     /* input geometry; 0 = the preset's own */
     int height;
     int width;
-    float margin;         /* contrastive margin, default 2.0 */
+    float margin;          /* contrastive margin, default 2.0 */
     siamese_metric metric; /* default SIAMESE_METRIC_EUCLIDEAN */
-    uint64_t seed;        /* initialization seed: the same seed gives the same model */
-    int threads;          /* 0 = all cores */
+    uint64_t seed;         /* initialization seed: the same seed gives the same model */
+    int threads;           /* 0 = all cores */
 } siamese_model_params;
 
 siamese_model_params siamese_model_default_params(void);
@@ -186,9 +186,9 @@ typedef struct siamese_image_options {
     int max_side;       /* largest accepted width or height in the file (default 16384) */
     int64_t max_pixels; /* largest accepted width * height in the file (default 2^28) */
     int channels;       /* 1 = Pillow convert("L"), 3 = convert("RGB"), 0 = as decoded (1-4) */
-    int width;          /* > 0 with height > 0: resize exactly like Pillow resize((width, height), */
-    int height;         /* BILINEAR); both 0: keep the decoded size */
-    int fast_jpeg;      /* JPEG DCT-scaled decoding (1/2, 1/4, 1/8) before the exact resize:
+    int width;     /* > 0 with height > 0: resize exactly like Pillow resize((width, height), */
+    int height;    /* BILINEAR); both 0: keep the decoded size */
+    int fast_jpeg; /* JPEG DCT-scaled decoding (1/2, 1/4, 1/8) before the exact resize:
                            0 = off (default, Pillow-exact); 1 = only when the scaled image stays
                            >= 16x the target (every sample within +-3 levels of the exact path);
                            2 = whenever it stays >= 2x the target (faster; measured max 16,
@@ -297,8 +297,7 @@ int siamese_dataset_skipped_count(const siamese_dataset *dataset);
 
 /* Decodes one image (from its file or from memory) converted and resized as options say. */
 siamese_status siamese_dataset_load_image(siamese_dataset *dataset, int image,
-                                          const siamese_image_options *options,
-                                          siamese_image *out);
+                                          const siamese_image_options *options, siamese_image *out);
 /* Decodes every image once (at its natural size) and marks the ones that fail unusable, each
  * with one warning. Fails with SIAMESE_ERR_DATA when fewer than two classes (or no pairs) keep
  * a usable image. */
@@ -330,13 +329,12 @@ typedef struct siamese_split siamese_split;
  * each, as the tutorial does); all similar pairs first, then all dissimilar ones. Recipe and
  * manifest datasets: their own pairs. Only usable images are used; with a split, only the images
  * on side (0 = train, 1 = test). The same seed gives the same pairs. */
-siamese_status siamese_pairs_recipe(siamese_dataset *dataset, const siamese_split *split,
-                                    int side, int per_class, uint64_t seed, siamese_pairs *out);
+siamese_status siamese_pairs_recipe(siamese_dataset *dataset, const siamese_split *split, int side,
+                                    int per_class, uint64_t seed, siamese_pairs *out);
 /* Online sampling for class datasets: count fresh pairs, alternately similar and dissimilar
  * (shuffled), classes drawn uniformly, seeded by (seed, epoch). */
-siamese_status siamese_pairs_online(siamese_dataset *dataset, const siamese_split *split,
-                                    int side, int count, uint64_t seed, int epoch,
-                                    siamese_pairs *out);
+siamese_status siamese_pairs_online(siamese_dataset *dataset, const siamese_split *split, int side,
+                                    int count, uint64_t seed, int epoch, siamese_pairs *out);
 
 /* Writes pairs as a manifest (atomically). Image paths are written relative to the manifest's
  * folder when the image lies below it, else absolute. In-memory (IDX) images cannot be named
@@ -384,20 +382,19 @@ siamese_status siamese_split_pairs(const siamese_split *split, int side, siamese
  * atomically, and reads it back against the same dataset so a later evaluation uses exactly the
  * same split. Loading fails with SIAMESE_ERR_FORMAT when a name is not in the dataset. */
 siamese_status siamese_split_save(const siamese_split *split, const char *path);
-siamese_status siamese_split_load(siamese_dataset *dataset, const char *path,
-                                  siamese_split **out);
+siamese_status siamese_split_load(siamese_dataset *dataset, const char *path, siamese_split **out);
 
 /* ---- loader: batches of pairs as float tensors */
 
 typedef struct siamese_loader siamese_loader;
 
 typedef struct siamese_loader_params {
-    int channels;       /* 3 = RGB (default), 1 = grey */
-    int height;         /* default 256 x 256 (Pillow BILINEAR resize) */
+    int channels; /* 3 = RGB (default), 1 = grey */
+    int height;   /* default 256 x 256 (Pillow BILINEAR resize) */
     int width;
-    int batch_size;     /* pairs per batch, default 32 */
-    int shuffle;        /* default 1: a new order every epoch, from (seed, epoch) */
-    int drop_last;      /* default 0: the last batch may be smaller */
+    int batch_size; /* pairs per batch, default 32 */
+    int shuffle;    /* default 1: a new order every epoch, from (seed, epoch) */
+    int drop_last;  /* default 0: the last batch may be smaller */
     uint64_t seed;
     size_t cache_bytes; /* decoded images kept in memory, default 1 GiB; past it, decode again */
     int prefetch;       /* default 1: a background thread prepares the next batch */
@@ -460,51 +457,51 @@ typedef enum siamese_event_kind {
 
 typedef struct siamese_train_event {
     siamese_event_kind kind;
-    int epoch;            /* 0-based */
+    int epoch; /* 0-based */
     int epochs;
-    int batch;            /* 0-based batch of the epoch */
-    int batches;          /* batches per epoch */
-    int64_t step;         /* training steps since the start of the run */
-    float loss;           /* this step's training loss */
-    float test_loss;      /* EPOCH: mean loss over the test pairs */
-    float test_auc;       /* EPOCH: ROC AUC of the test distances */
-    float test_accuracy;  /* EPOCH: accuracy at the best threshold */
-    float threshold;      /* EPOCH: that threshold */
+    int batch;           /* 0-based batch of the epoch */
+    int batches;         /* batches per epoch */
+    int64_t step;        /* training steps since the start of the run */
+    float loss;          /* this step's training loss */
+    float test_loss;     /* EPOCH: mean loss over the test pairs */
+    float test_auc;      /* EPOCH: ROC AUC of the test distances */
+    float test_accuracy; /* EPOCH: accuracy at the best threshold */
+    float threshold;     /* EPOCH: that threshold */
     double pairs_per_second;
-    double elapsed;       /* seconds since the run (or the resumed run) started */
-    double eta;           /* seconds left, estimated */
-    double data_wait;     /* seconds spent waiting for data so far */
+    double elapsed;   /* seconds since the run (or the resumed run) started */
+    double eta;       /* seconds left, estimated */
+    double data_wait; /* seconds spent waiting for data so far */
     const char *message;
 } siamese_train_event;
 
 typedef void (*siamese_train_callback)(void *user, const siamese_train_event *event);
 
 typedef struct siamese_train_params {
-    const char *arch;        /* preset or architecture text, default "seed" */
+    const char *arch;            /* preset or architecture text, default "seed" */
     int channels, height, width; /* 0 = the preset's input */
     siamese_metric metric;
-    float margin;            /* 2.0 */
-    float learning_rate;     /* 5e-4 */
-    float weight_decay;      /* 0 */
-    int batch_size;          /* pairs per batch, 32 */
-    int epochs;              /* 100 */
-    uint64_t seed;           /* every random choice of the run */
-    int threads;             /* 0 = all cores */
-    const char *sampler;     /* "recipe" (fixed pairs) or "online" (fresh pairs every epoch) */
-    int per_class;           /* recipe sampler: similar and dissimilar pairs per class, 3 */
-    int pairs_per_epoch;     /* online sampler: pairs per epoch (test pairs: a fifth of it) */
-    siamese_split_kind split; /* SIAMESE_SPLIT_PAIRS, the recipe's 80/20 */
-    double train_fraction;   /* 0.8 */
-    int log_every;           /* steps between LOG events and metrics lines, 10 */
-    size_t cache_bytes;      /* decoded-image cache, 1 GiB */
-    int fast_jpeg;           /* DCT-scaled JPEG decoding for large sources */
+    float margin;                /* 2.0 */
+    float learning_rate;         /* 5e-4 */
+    float weight_decay;          /* 0 */
+    int batch_size;              /* pairs per batch, 32 */
+    int epochs;                  /* 100 */
+    uint64_t seed;               /* every random choice of the run */
+    int threads;                 /* 0 = all cores */
+    const char *sampler;         /* "recipe" (fixed pairs) or "online" (fresh pairs every epoch) */
+    int per_class;               /* recipe sampler: similar and dissimilar pairs per class, 3 */
+    int pairs_per_epoch;         /* online sampler: pairs per epoch (test pairs: a fifth of it) */
+    siamese_split_kind split;    /* SIAMESE_SPLIT_PAIRS, the recipe's 80/20 */
+    double train_fraction;       /* 0.8 */
+    int log_every;               /* steps between LOG events and metrics lines, 10 */
+    size_t cache_bytes;          /* decoded-image cache, 1 GiB */
+    int fast_jpeg;               /* DCT-scaled JPEG decoding for large sources */
     siamese_precision precision; /* FP32 (default) or BF16; BF16 on a CPU without it: FP32 and
                                     a WARNING event */
     siamese_train_callback callback;
     void *callback_user;
     const volatile int *stop; /* when it becomes nonzero, the run saves a checkpoint after the
                                  current step and returns SIAMESE_ERR_INTERRUPTED */
-    int overwrite;           /* 0: refuse a run folder that already holds a run (config.json) */
+    int overwrite;            /* 0: refuse a run folder that already holds a run (config.json) */
 } siamese_train_params;
 
 siamese_train_params siamese_train_default_params(void);

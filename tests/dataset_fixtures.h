@@ -36,7 +36,8 @@ static inline void df_write_pgm(const char *dir, const char *rel, int w, int h, 
     unsigned char *buf = malloc((size_t)hl + n);
     cr_assert_not_null(buf);
     memcpy(buf, header, (size_t)hl);
-    for (size_t i = 0; i < n; i++) buf[hl + i] = (unsigned char)((seed * 2654435761u + i * 40503u) >> 7);
+    for (size_t i = 0; i < n; i++)
+        buf[hl + i] = (unsigned char)((seed * 2654435761u + i * 40503u) >> 7);
     df_write(dir, rel, buf, (size_t)hl + n);
     free(buf);
 }

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn/adam.h"
 #include "fixtures/adam_torch.h"
+#include "nn/adam.h"
 #include "test_util.h"
 
 static void assert_bits_equal(const float *got, const float *want, int n, const char *what) {
@@ -13,7 +13,8 @@ static void assert_bits_equal(const float *got, const float *want, int n, const 
                   (double)got[i], (double)want[i]);
 }
 
-static void run_torch_case(float wd, const float *p_want, const float *m_want, const float *v_want) {
+static void run_torch_case(float wd, const float *p_want, const float *m_want,
+                           const float *v_want) {
     sm_adam adam;
     cr_assert_eq(sm_adam_init(&adam, ADAM_N, 5e-4f, 0.9f, 0.999f, 1e-8f, wd), 0);
     float p[ADAM_N];
@@ -43,7 +44,7 @@ Test(adam, first_step_moves_by_lr_times_sign) {
     sm_adam_step(&adam, p, g);
     cr_assert_float_eq(p[0], 1.0f - 1e-3f, 1e-7);
     cr_assert_float_eq(p[1], -2.0f + 1e-3f, 1e-7);
-    cr_assert_eq(p[2], 0.5f); /* zero gradient: no move */
+    cr_assert_eq(p[2], 0.5f);                                     /* zero gradient: no move */
     cr_assert_float_eq(p[3], -1e-3 * 1e-9 / (1e-9 + 1e-8), 1e-9); /* eps dominates */
     cr_assert_float_eq(adam.m[1], -0.4f, 1e-7);
     cr_assert_float_eq(adam.v[1], 0.016f, 1e-9);

@@ -101,11 +101,12 @@ Test(arch, batchnorm_tensors_in_state_dict_order) {
     parse_ok("conv(4,k=3,bias=0) bn relu linear(2)", shape(1, 5, 5), &arch);
     sm_param_table t;
     sm_param_table_build(&arch, &t);
-    const char *names[] = {"cnn1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean",
-                           "bn1.running_var", "bn1.num_batches_tracked", "fc1.weight", "fc1.bias"};
-    sm_tensor_role roles[] = {SM_TENSOR_PARAM, SM_TENSOR_PARAM, SM_TENSOR_PARAM,
+    const char *names[] = {"cnn1.weight",      "bn1.weight",      "bn1.bias",
+                           "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked",
+                           "fc1.weight",       "fc1.bias"};
+    sm_tensor_role roles[] = {SM_TENSOR_PARAM,  SM_TENSOR_PARAM,  SM_TENSOR_PARAM,
                               SM_TENSOR_BUFFER, SM_TENSOR_BUFFER, SM_TENSOR_COUNTER,
-                              SM_TENSOR_PARAM, SM_TENSOR_PARAM};
+                              SM_TENSOR_PARAM,  SM_TENSOR_PARAM};
     cr_assert_eq(t.n, 8);
     for (int i = 0; i < 8; i++) {
         cr_assert_str_eq(t.t[i].name, names[i]);
@@ -127,8 +128,10 @@ Test(arch, format_round_trip) {
     const char *texts[] = {
         "conv(256,k=11,s=4) relu maxpool(3,s=2) conv(256,k=5) relu maxpool(2,s=2) conv(384,k=3) "
         "relu flatten linear(1024) linear(256) linear(1)",
-        "conv(8, k=3x5, s=2x1, p=1x2, bias=0, name=stem)  # a comment\n bn(eps=0.001, momentum=0.2) "
-        "relu pool(3, s=1, p=1) conv2d(16, 3) batchnorm2d fc(10, bias=false) relu linear(3,name=head)",
+        "conv(8, k=3x5, s=2x1, p=1x2, bias=0, name=stem)  # a comment\n bn(eps=0.001, "
+        "momentum=0.2) "
+        "relu pool(3, s=1, p=1) conv2d(16, 3) batchnorm2d fc(10, bias=false) relu "
+        "linear(3,name=head)",
         "linear(5) relu linear(2, name=fc1)",
     };
     const char *canonical[] = {

@@ -5,17 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "nn/init.h"
 #include "nn/net.h"
-#include "base/rng.h"
+#include "run/run.h"
 #include "siamese.h"
 #include "test_util.h"
-#include "run/run.h"
 
 /* The seed network's layer kinds at reduced widths, and one conv alone (no relu or pooling whose
  * decisions bf16 rounding can flip). Both end in 4 outputs. */
-#define REDUCED_ARCH                                                                          \
-    "conv(16,k=5,s=2) relu maxpool(3,s=2) conv(32,k=3) relu maxpool(2,s=2) conv(24,k=3) relu " \
+#define REDUCED_ARCH                                                                               \
+    "conv(16,k=5,s=2) relu maxpool(3,s=2) conv(32,k=3) relu maxpool(2,s=2) conv(24,k=3) relu "     \
     "flatten linear(64) linear(16) linear(4)"
 #define ONE_CONV_ARCH "conv(16,k=5,s=2) flatten linear(4)"
 #define N_IMAGES 8
@@ -27,8 +27,7 @@ typedef struct run_result {
 } run_result;
 
 /* One training forward and backward (same init and inputs every time). */
-static void forward_backward(const char *text, int bf16, run_result *r)
-{
+static void forward_backward(const char *text, int bf16, run_result *r) {
     sm_shape in = {3, 48, 48};
     sm_arch arch;
     sm_err err;
@@ -56,8 +55,7 @@ static void forward_backward(const char *text, int bf16, run_result *r)
     sm_net_free(net);
 }
 
-static double rel_l2(const float *a, const float *ref, size_t n)
-{
+static double rel_l2(const float *a, const float *ref, size_t n) {
     double d = 0, r = 0;
     for (size_t i = 0; i < n; i++) {
         d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
@@ -68,8 +66,7 @@ static double rel_l2(const float *a, const float *ref, size_t n)
 
 /* Runs text in fp32 and bf16 and checks embeddings, the whole gradient and every tensor's
  * gradient (relative L2 errors). */
-static void compare(const char *text, double emb_tol, double grad_tol, double tensor_tol)
-{
+static void compare(const char *text, double emb_tol, double grad_tol, double tensor_tol) {
     run_result f32, b16;
     forward_backward(text, 0, &f32);
     forward_backward(text, 1, &b16);
@@ -90,8 +87,7 @@ static void compare(const char *text, double emb_tol, double grad_tol, double te
 
 /* bf16 keeps 8 bits of mantissa (relative rounding 2^-9, 0.2%). One bf16 conv stays within
  * about 1% everywhere. */
-Test(bf16, one_conv_within_bf16_precision_of_fp32)
-{
+Test(bf16, one_conv_within_bf16_precision_of_fp32) {
     if (!sm_bf16_supported()) cr_skip_test("this CPU has no bf16 kernels");
     compare(ONE_CONV_ARCH, 1e-2, 2e-2, 2e-2);
 }
@@ -100,14 +96,12 @@ Test(bf16, one_conv_within_bf16_precision_of_fp32)
  * maxpool choices (near ties), and the first layers' weight gradients on random data are sums
  * with heavy cancellation: measured here 0.06% on embeddings, 2% on the whole gradient,
  * 0.4-10% per tensor (largest for cnn1). */
-Test(bf16, seed_layer_kinds_within_bf16_tolerance_of_fp32)
-{
+Test(bf16, seed_layer_kinds_within_bf16_tolerance_of_fp32) {
     if (!sm_bf16_supported()) cr_skip_test("this CPU has no bf16 kernels");
     compare(REDUCED_ARCH, 1e-2, 3e-2, 0.15);
 }
 
-Test(bf16, model_precision_setting_and_names)
-{
+Test(bf16, model_precision_setting_and_names) {
     siamese_precision p;
     cr_assert_eq(siamese_precision_parse("bf16", &p), SIAMESE_OK);
     cr_assert_eq(p, SIAMESE_PRECISION_BF16);
@@ -126,8 +120,7 @@ Test(bf16, model_precision_setting_and_names)
     siamese_model_free(m);
 }
 
-Test(bf16, precision_is_kept_in_config_json)
-{
+Test(bf16, precision_is_kept_in_config_json) {
     char *dir = tu_make_temp_dir();
     const char *path = tu_path(dir, "config.json");
     siamese_train_params p = siamese_train_default_params();
@@ -148,8 +141,7 @@ typedef struct warnings {
     int steps;
 } warnings;
 
-static void count_notices(void *user, const siamese_train_event *e)
-{
+static void count_notices(void *user, const siamese_train_event *e) {
     warnings *w = user;
     if (e->kind == SIAMESE_EVENT_WARNING && e->message && strstr(e->message, "bf16"))
         w->bf16_notices++;
@@ -158,8 +150,7 @@ static void count_notices(void *user, const siamese_train_event *e)
 
 /* oneDNN limited to AVX-512 without BF16, as on an older CPU: bf16 falls back to fp32, the
  * model says so, and a training run reports it through its event callback. */
-Test(bf16, falls_back_to_fp32_with_a_notice_without_bf16, .timeout = 120)
-{
+Test(bf16, falls_back_to_fp32_with_a_notice_without_bf16, .timeout = 120) {
     cr_assert_eq(dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2), dnnl_success);
     cr_assert_eq(sm_bf16_supported(), 0);
     cr_assert_eq(siamese_bf16_supported(), 0);
@@ -183,9 +174,9 @@ Test(bf16, falls_back_to_fp32_with_a_notice_without_bf16, .timeout = 120)
     p.callback = count_notices;
     p.callback_user = &w;
     char err[1024];
-    cr_assert_eq(siamese_train(tu_data_path("att_faces/training"), tu_path(dir, "run"), &p, err,
-                               sizeof err),
-                 SIAMESE_OK, "%s", err);
+    cr_assert_eq(
+        siamese_train(tu_data_path("att_faces/training"), tu_path(dir, "run"), &p, err, sizeof err),
+        SIAMESE_OK, "%s", err);
     cr_assert_eq(w.bf16_notices, 1);
     cr_assert_gt(w.steps, 0);
     tu_rmtree(dir);

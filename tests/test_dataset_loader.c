@@ -80,7 +80,8 @@ static void check_epoch_in_order(siamese_loader *ld, const siamese_pairs *pairs,
             expected_tensor(q->a, p, want);
             cr_assert(!memcmp(b.first + j * chw, want, chw * sizeof *want), "pair %d first", index);
             expected_tensor(q->b, p, want);
-            cr_assert(!memcmp(b.second + j * chw, want, chw * sizeof *want), "pair %d second", index);
+            cr_assert(!memcmp(b.second + j * chw, want, chw * sizeof *want), "pair %d second",
+                      index);
             cr_assert_eq(b.labels[j], (float)q->label);
         }
     }
@@ -113,7 +114,9 @@ static void check_in_order(int channels, int prefetch, size_t cache_bytes, const
     siamese_pairs_free(&pairs);
 }
 
-Test(loader, batches_match_direct_decode_rgb_prefetch) { check_in_order(3, 1, 1 << 20, NULL, NULL); }
+Test(loader, batches_match_direct_decode_rgb_prefetch) {
+    check_in_order(3, 1, 1 << 20, NULL, NULL);
+}
 Test(loader, batches_match_direct_decode_grey_sync) { check_in_order(1, 0, 1 << 20, NULL, NULL); }
 Test(loader, batches_match_without_cache) { check_in_order(3, 1, 0, NULL, NULL); }
 Test(loader, batches_match_normalized) {
@@ -219,14 +222,13 @@ Test(loader, set_pairs_and_drop_last) {
 
 Test(loader, bad_files_skipped_with_warnings_and_counted) {
     /* three of class c0's files go bad after the listing */
-    df_write(tmp, "c0/0.pgm", "", 0);                       /* empty */
-    df_write_text(tmp, "c0/1.pgm", "P5\n9 7\n255\nshort");  /* truncated */
-    df_write_text(tmp, "c0/2.pgm", "hello, not an image");  /* not an image */
+    df_write(tmp, "c0/0.pgm", "", 0);                      /* empty */
+    df_write_text(tmp, "c0/1.pgm", "P5\n9 7\n255\nshort"); /* truncated */
+    df_write_text(tmp, "c0/2.pgm", "hello, not an image"); /* not an image */
     siamese_pairs pairs;
     cr_assert_eq(siamese_pairs_online(ds, NULL, 0, 60, 2, 0, &pairs), SIAMESE_OK);
     int bad_pairs = 0;
-    for (int i = 0; i < pairs.count; i++)
-        bad_pairs += pairs.items[i].a < 3 || pairs.items[i].b < 3;
+    for (int i = 0; i < pairs.count; i++) bad_pairs += pairs.items[i].a < 3 || pairs.items[i].b < 3;
     cr_assert(bad_pairs > 0);
     siamese_loader_params p = small_params(3);
     siamese_loader *ld = NULL;
@@ -260,7 +262,8 @@ Test(loader, no_usable_pairs_is_a_data_error) {
     siamese_loader_params p = small_params(3);
     siamese_loader *ld = NULL;
     cr_assert_eq(siamese_loader_create(ds, &pairs, &p, &ld), SIAMESE_ERR_DATA);
-    cr_assert(strstr(siamese_loader_errmsg(ld), "no usable pairs"), "%s", siamese_loader_errmsg(ld));
+    cr_assert(strstr(siamese_loader_errmsg(ld), "no usable pairs"), "%s",
+              siamese_loader_errmsg(ld));
     cr_assert_eq(warnings.count, 2);
     siamese_loader_free(ld);
     /* verify then finds the class empty: three classes remain usable */
@@ -310,7 +313,8 @@ Test(loader, idx_images_come_from_memory) {
     for (int j = 0; j < b.n; j++)
         for (int k = 0; k < 6; k++) {
             int a = pairs.items[j].a;
-            cr_assert_float_eq(b.first[j * 6 + k], (float)(uint8_t)((a * 6 + k) * 7) / 255.0f, 1e-7);
+            cr_assert_float_eq(b.first[j * 6 + k], (float)(uint8_t)((a * 6 + k) * 7) / 255.0f,
+                               1e-7);
         }
     siamese_loader_free(ld);
     siamese_pairs_free(&pairs);

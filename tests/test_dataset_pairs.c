@@ -72,7 +72,8 @@ Test(pairs, recipe_counts_and_guarantees) {
             cr_assert_eq(class_of(d[m].a), class_of(d[0].a));
             cr_assert_eq(class_of(d[m].b), class_of(d[0].b));
         }
-        if (class_of(d[0].a) != 6) cr_assert(d[0].a != d[1].a && d[1].a != d[2].a && d[0].a != d[2].a);
+        if (class_of(d[0].a) != 6)
+            cr_assert(d[0].a != d[1].a && d[1].a != d[2].a && d[0].a != d[2].a);
     }
     siamese_pairs_free(&p);
 }
@@ -232,14 +233,16 @@ Test(pairs, class_split_classes_disjoint) {
         siamese_pairs_free(&p);
     }
     siamese_split_free(s);
-    cr_assert_eq(siamese_split_create(ds, SIAMESE_SPLIT_CLASSES, NULL, 0.1, 11, &s), SIAMESE_ERR_DATA);
+    cr_assert_eq(siamese_split_create(ds, SIAMESE_SPLIT_CLASSES, NULL, 0.1, 11, &s),
+                 SIAMESE_ERR_DATA);
     cr_assert_eq(siamese_split_create(ds, SIAMESE_SPLIT_CLASSES, NULL, 1.0, 11, &s),
                  SIAMESE_ERR_INVALID_ARG);
 }
 
 static void check_roundtrip(siamese_split_kind kind, const siamese_pairs *pairs) {
     siamese_split *s = NULL, *r = NULL;
-    cr_assert_eq(siamese_split_create(ds, kind, pairs, 0.75, 0xfedcba9876543210ull, &s), SIAMESE_OK);
+    cr_assert_eq(siamese_split_create(ds, kind, pairs, 0.75, 0xfedcba9876543210ull, &s),
+                 SIAMESE_OK);
     const char *path = tu_path(tmp, "split.json");
     cr_assert_eq(siamese_split_save(s, path), SIAMESE_OK, "%s", siamese_dataset_errmsg(ds));
     cr_assert_eq(siamese_split_load(ds, path, &r), SIAMESE_OK, "%s", siamese_dataset_errmsg(ds));
@@ -322,8 +325,8 @@ Test(pairs, manifest_split_by_images_and_writers) {
     siamese_pairs_free(&tr);
     siamese_split_free(s);
     /* recipe layout: the same pairs again, as links */
-    cr_assert_eq(siamese_pairs_write_recipe_layout(ds, &p, tu_path(tmp, "recipe")), SIAMESE_OK, "%s",
-                 siamese_dataset_errmsg(ds));
+    cr_assert_eq(siamese_pairs_write_recipe_layout(ds, &p, tu_path(tmp, "recipe")), SIAMESE_OK,
+                 "%s", siamese_dataset_errmsg(ds));
     siamese_dataset *r = df_open(tu_path(tmp, "recipe"), NULL, SIAMESE_OK);
     siamese_pairs rp;
     cr_assert_eq(siamese_pairs_recipe(r, NULL, 0, 3, 0, &rp), SIAMESE_OK);
@@ -339,7 +342,8 @@ Test(pairs, manifest_split_by_images_and_writers) {
     }
     /* writing again over existing files is refused */
     cr_assert_eq(siamese_pairs_write_recipe_layout(ds, &p, tu_path(tmp, "recipe")), SIAMESE_ERR_IO);
-    cr_assert(strstr(siamese_dataset_errmsg(ds), "already exists"), "%s", siamese_dataset_errmsg(ds));
+    cr_assert(strstr(siamese_dataset_errmsg(ds), "already exists"), "%s",
+              siamese_dataset_errmsg(ds));
     siamese_pairs_free(&rp);
     siamese_dataset_free(r);
     siamese_pairs_free(&q);
@@ -356,8 +360,10 @@ Test(pairs, image_split_of_interleaved_idx_classes_is_per_class) {
     cr_assert_eq(siamese_split_create(idx, SIAMESE_SPLIT_IMAGES, NULL, 0.8, 3, &s), SIAMESE_OK);
     int train_per_class[5] = {0};
     for (int i = 0; i < siamese_dataset_image_count(idx); i++)
-        if (siamese_split_image_side(s, i) == 0) train_per_class[siamese_dataset_image_class(idx, i)]++;
-    for (int c = 0; c < 5; c++) cr_assert_eq(train_per_class[c], 16, "class %d: %d", c, train_per_class[c]);
+        if (siamese_split_image_side(s, i) == 0)
+            train_per_class[siamese_dataset_image_class(idx, i)]++;
+    for (int c = 0; c < 5; c++)
+        cr_assert_eq(train_per_class[c], 16, "class %d: %d", c, train_per_class[c]);
     siamese_split_free(s);
     siamese_dataset_free(idx);
     tu_rmtree(dir);

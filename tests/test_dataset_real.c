@@ -17,10 +17,11 @@ static int same_pairs(const siamese_pairs *x, const siamese_pairs *y) {
 static void expect_per_class(siamese_dataset *ds, int classes, int per_class) {
     cr_assert_eq(siamese_dataset_class_count(ds), classes);
     int *count = calloc((size_t)classes, sizeof *count);
-    for (int i = 0; i < siamese_dataset_image_count(ds); i++) count[siamese_dataset_image_class(ds, i)]++;
+    for (int i = 0; i < siamese_dataset_image_count(ds); i++)
+        count[siamese_dataset_image_class(ds, i)]++;
     for (int c = 0; c < classes; c++)
-        cr_assert_eq(count[c], per_class, "class %s has %d images", siamese_dataset_class_name(ds, c),
-                     count[c]);
+        cr_assert_eq(count[c], per_class, "class %s has %d images",
+                     siamese_dataset_class_name(ds, c), count[c]);
     free(count);
 }
 
@@ -39,7 +40,8 @@ static void expect_recipe_pairs(siamese_dataset *ds, int want, siamese_pairs *ou
         const siamese_pair *p = &out->items[i];
         int ca = siamese_dataset_image_class(ds, p->a), cb = siamese_dataset_image_class(ds, p->b);
         cr_assert_neq(p->a, p->b);
-        cr_assert_eq(ca == cb, p->label == 0, "pair %d: classes %d %d label %d", i, ca, cb, p->label);
+        cr_assert_eq(ca == cb, p->label == 0, "pair %d: classes %d %d label %d", i, ca, cb,
+                     p->label);
         similar += p->label == 0;
     }
     cr_assert_eq(similar, want / 2);
@@ -120,7 +122,8 @@ Test(real_data, stanford_dogs_subset) {
     expect_per_class(ds, 120, 40);
     cr_assert_eq(siamese_dataset_image_count(ds), 4800);
     cr_assert_str_eq(siamese_dataset_class_name(ds, 0), "n02085620-Chihuahua");
-    cr_assert_str_eq(siamese_dataset_image_name(ds, 0), "Images/n02085620-Chihuahua/n02085620_10074.jpg");
+    cr_assert_str_eq(siamese_dataset_image_name(ds, 0),
+                     "Images/n02085620-Chihuahua/n02085620_10074.jpg");
     siamese_pairs pairs;
     expect_recipe_pairs(ds, 720, &pairs); /* 120 classes x (3 similar + 3 dissimilar) */
     /* pairs split as the recipe does: int(0.8 * 720) = 576 train, 144 test; recorded and reloaded */

@@ -8,8 +8,14 @@
 #include "test_util.h"
 
 static char *tmp;
-static void setup(void) { tmp = tu_make_temp_dir(); cr_assert_not_null(tmp); }
-static void teardown(void) { tu_rmtree(tmp); free(tmp); }
+static void setup(void) {
+    tmp = tu_make_temp_dir();
+    cr_assert_not_null(tmp);
+}
+static void teardown(void) {
+    tu_rmtree(tmp);
+    free(tmp);
+}
 
 TestSuite(dataset_sources, .init = setup, .fini = teardown);
 
@@ -122,7 +128,8 @@ Test(dataset_sources, recipe_layout_pairs_in_index_order) {
     for (int i = 0; i < 12; i++) {
         char want[128];
         snprintf(want, sizeof want, "similar_all_images/similar_%d_first.jpg", i);
-        cr_assert_str_eq(siamese_dataset_image_name(ds, pairs.items[i].a), want); /* 2 after 1, 10 after 9 */
+        cr_assert_str_eq(siamese_dataset_image_name(ds, pairs.items[i].a),
+                         want); /* 2 after 1, 10 after 9 */
         snprintf(want, sizeof want, "similar_all_images/similar_%d_second.jpg", i);
         cr_assert_str_eq(siamese_dataset_image_name(ds, pairs.items[i].b), want);
         cr_assert_eq(pairs.items[i].label, 0);

@@ -100,7 +100,10 @@ Test(image_bad, flipped_bytes_never_crash) {
     cr_expect_gt(failures, cases / 4, "only %d of %d flips detected", failures, cases);
 }
 
-static void put_be16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put_be16(uint8_t *p, unsigned v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
 static void put_be32(uint8_t *p, uint32_t v) {
     put_be16(p, v >> 16);
     put_be16(p + 2, v & 0xFFFF);
@@ -145,9 +148,15 @@ Test(image_bad, absurd_header_sizes) {
     cr_expect_eq(expect_failure(gif, size, &o, "GIF screen 65535"), SIAMESE_ERR_LIMIT);
     free(gif);
 
-    const char *pnm[] = {"P6\n99999999 99999999\n255\n", "P6\n37 23\n0\n", "P6\n37 23\n70000\n",
-                         "P6\n37 99999999999\n255\n", "P5\n-3 4\n255\n", "P5 3 4 255 ab",
-                         "P2\n2 1\n7\n3 9\n", "P1\n2 2\n0 1 2 0\n", "P3\n1 1\n255\n1 2\n"};
+    const char *pnm[] = {"P6\n99999999 99999999\n255\n",
+                         "P6\n37 23\n0\n",
+                         "P6\n37 23\n70000\n",
+                         "P6\n37 99999999999\n255\n",
+                         "P5\n-3 4\n255\n",
+                         "P5 3 4 255 ab",
+                         "P2\n2 1\n7\n3 9\n",
+                         "P1\n2 2\n0 1 2 0\n",
+                         "P3\n1 1\n255\n1 2\n"};
     for (size_t i = 0; i < sizeof pnm / sizeof pnm[0]; i++)
         expect_failure((const uint8_t *)pnm[i], strlen(pnm[i]), &o, pnm[i]);
     cr_expect_eq(expect_failure((const uint8_t *)pnm[0], strlen(pnm[0]), &o, pnm[0]),
@@ -162,14 +171,14 @@ Test(image_bad, limits_are_enforced_for_every_format) {
         sm_err err;
         sm_image_options o = if_opts(3, 0, 0);
         o.max_side = 36; /* fixtures are 37x23 (GIF canvases too) */
-        cr_expect_eq(sm_image_load_file(tu_source_path(names[i]), &o, &img, &err), SIAMESE_ERR_LIMIT,
-                     "%s", names[i]);
+        cr_expect_eq(sm_image_load_file(tu_source_path(names[i]), &o, &img, &err),
+                     SIAMESE_ERR_LIMIT, "%s", names[i]);
         cr_expect(strstr(err.msg, names[i]) != NULL && strstr(err.msg, "limit"), "%s", err.msg);
         o.max_side = 37;
         o.max_pixels = 37 * 23 - 1;
         if (strstr(names[i], "progressive")) o.max_pixels = 120 * 90 - 1, o.max_side = 120;
-        cr_expect_eq(sm_image_load_file(tu_source_path(names[i]), &o, &img, &err), SIAMESE_ERR_LIMIT,
-                     "%s", names[i]);
+        cr_expect_eq(sm_image_load_file(tu_source_path(names[i]), &o, &img, &err),
+                     SIAMESE_ERR_LIMIT, "%s", names[i]);
         o.max_pixels++;
         cr_expect_eq(sm_image_load_file(tu_source_path(names[i]), &o, &img, &err), SIAMESE_OK,
                      "%s: %s", names[i], err.msg);

@@ -125,8 +125,9 @@ Test(image_decode, public_api) {
     cr_expect_eq(o.max_pixels, (int64_t)1 << 28);
     siamese_image img;
     char msg[256];
-    cr_assert_eq(siamese_image_load(tu_source_path(IF_DIR "/src/png_rgb8.png"), NULL, &img, msg,
-                                    sizeof msg), SIAMESE_OK);
+    cr_assert_eq(
+        siamese_image_load(tu_source_path(IF_DIR "/src/png_rgb8.png"), NULL, &img, msg, sizeof msg),
+        SIAMESE_OK);
     cr_expect_eq(img.width, 256);
     cr_expect_eq(img.height, 256);
     cr_expect_eq(img.channels, 3);
@@ -146,7 +147,8 @@ Test(image_decode, public_api) {
                  SIAMESE_ERR_IO);
     cr_expect(strstr(msg, "/nonexistent/x.png") != NULL, "message: %s", msg);
     cr_expect_null(img.data);
-    cr_expect_eq(siamese_image_decode("BM\0\0", 4, NULL, &img, msg, sizeof msg), SIAMESE_ERR_FORMAT);
+    cr_expect_eq(siamese_image_decode("BM\0\0", 4, NULL, &img, msg, sizeof msg),
+                 SIAMESE_ERR_FORMAT);
     cr_expect(strstr(msg, "not a recognized image") != NULL, "message: %s", msg);
     o.channels = 2;
     cr_expect_eq(siamese_image_load(tu_source_path(IF_DIR "/src/png_rgb8.png"), &o, &img, NULL, 0),

@@ -22,10 +22,10 @@ Test(loss, euclidean_adds_eps_to_the_difference) {
     cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_EUCLIDEAN, 4, c, c, NULL, NULL), 2e-6, 1e-18);
     /* order matters: a - b + eps differs from b - a + eps */
     double x[1] = {0.25}, y[1] = {0.0};
-    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_EUCLIDEAN, 1, x, y, NULL, NULL),
-                       0.25 + 1e-6, 1e-15);
-    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_EUCLIDEAN, 1, y, x, NULL, NULL),
-                       0.25 - 1e-6, 1e-15);
+    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_EUCLIDEAN, 1, x, y, NULL, NULL), 0.25 + 1e-6,
+                       1e-15);
+    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_EUCLIDEAN, 1, y, x, NULL, NULL), 0.25 - 1e-6,
+                       1e-15);
 }
 
 Test(loss, cosine_and_correlation_values) {
@@ -40,16 +40,20 @@ Test(loss, cosine_and_correlation_values) {
     cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_COSINE, 2, z, z, ga, gb), 1.0, 1e-15);
     double u[3] = {1, 2, 3}, v[3] = {2, 4, 6}, w[3] = {3, 2, 1}, k[3] = {5, 5, 5};
     double p[3] = {1, 0, 2}; /* centered: (0,-1,1) vs u centered (-1,0,1): r = 1/2 */
-    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, v, NULL, NULL), 0.0, 1e-15);
-    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, w, NULL, NULL), 2.0, 1e-15);
-    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, p, NULL, NULL), 0.5, 1e-15);
+    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, v, NULL, NULL), 0.0,
+                       1e-15);
+    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, w, NULL, NULL), 2.0,
+                       1e-15);
+    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, p, NULL, NULL), 0.5,
+                       1e-15);
     /* a constant vector has no variance: r = 0, distance 1, finite gradient */
     double gu[3], gk[3];
     cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, k, gu, gk), 1.0, 1e-15);
     for (int i = 0; i < 3; i++) cr_assert(isfinite(gu[i]) && isfinite(gk[i]));
     /* correlation ignores offset and scale, cosine does not */
     double s[3] = {11, 12, 13};
-    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, s, NULL, NULL), 0.0, 1e-15);
+    cr_assert_float_eq(sm_distance_f64(SIAMESE_METRIC_CORRELATION, 3, u, s, NULL, NULL), 0.0,
+                       1e-15);
     cr_assert(sm_distance_f64(SIAMESE_METRIC_COSINE, 3, u, s, NULL, NULL) > 1e-3);
 }
 
@@ -59,8 +63,8 @@ Test(loss, contrastive_hand_computed) {
     double dist[3];
     double d0 = 0.5 + 1e-6, d1 = 0.5 - 1e-6, d2 = 3.0 + 1e-6;
     double want = (d0 * d0 + (2 - d1) * (2 - d1) + 0.0) / 3;
-    double loss = sm_contrastive_loss_f64(SIAMESE_METRIC_EUCLIDEAN, 2.0, 3, 1, e1, e2, y, dist,
-                                          NULL, NULL);
+    double loss =
+        sm_contrastive_loss_f64(SIAMESE_METRIC_EUCLIDEAN, 2.0, 3, 1, e1, e2, y, dist, NULL, NULL);
     cr_assert_float_eq(loss, want, 1e-14);
     cr_assert_float_eq(dist[0], d0, 1e-15);
     cr_assert_float_eq(dist[1], d1, 1e-15);
@@ -120,9 +124,11 @@ static void gradient_check(siamese_metric metric, uint64_t seed) {
         for (int i = 0; i < N * DIM; i++) {
             double keep = es[side][i];
             es[side][i] = keep + h;
-            double lp = sm_contrastive_loss_f64(metric, margin, N, DIM, e1, e2, y, NULL, NULL, NULL);
+            double lp =
+                sm_contrastive_loss_f64(metric, margin, N, DIM, e1, e2, y, NULL, NULL, NULL);
             es[side][i] = keep - h;
-            double lm = sm_contrastive_loss_f64(metric, margin, N, DIM, e1, e2, y, NULL, NULL, NULL);
+            double lm =
+                sm_contrastive_loss_f64(metric, margin, N, DIM, e1, e2, y, NULL, NULL, NULL);
             es[side][i] = keep;
             num[i] = (lp - lm) / (2 * h);
         }

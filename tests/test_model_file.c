@@ -56,19 +56,21 @@ static void assert_same_params(siamese_model *a, siamese_model *b) {
     cr_assert_eq(ta->n_params, tb->n_params);
     cr_assert_eq(ta->n_buffers, tb->n_buffers);
     cr_assert_eq(ta->n_counters, tb->n_counters);
-    cr_assert_eq(memcmp(sm_net_params(a->net), sm_net_params(b->net),
-                        ta->n_params * sizeof(float)), 0, "parameters differ");
+    cr_assert_eq(memcmp(sm_net_params(a->net), sm_net_params(b->net), ta->n_params * sizeof(float)),
+                 0, "parameters differ");
     if (ta->n_buffers)
-        cr_assert_eq(memcmp(sm_net_buffers(a->net), sm_net_buffers(b->net),
-                            ta->n_buffers * sizeof(float)), 0, "buffers differ");
+        cr_assert_eq(
+            memcmp(sm_net_buffers(a->net), sm_net_buffers(b->net), ta->n_buffers * sizeof(float)),
+            0, "buffers differ");
     if (ta->n_counters)
         cr_assert_eq(memcmp(sm_net_counters(a->net), sm_net_counters(b->net),
-                            ta->n_counters * sizeof(int64_t)), 0, "counters differ");
+                            ta->n_counters * sizeof(int64_t)),
+                     0, "counters differ");
 }
 
 static void assert_same_embeddings(siamese_model *a, siamese_model *b, int n) {
-    size_t per = (size_t)siamese_model_channels(a) * siamese_model_height(a) *
-                 siamese_model_width(a);
+    size_t per =
+        (size_t)siamese_model_channels(a) * siamese_model_height(a) * siamese_model_width(a);
     int dim = siamese_model_embedding_dim(a);
     float *x = malloc(per * n * sizeof *x);
     float *ea = malloc((size_t)n * dim * sizeof *ea), *eb = malloc((size_t)n * dim * sizeof *eb);
@@ -179,8 +181,9 @@ Test(model_file, pytorch_written_file_loads) {
     for (int i = 0; i < t->n; i++) {
         const sm_st_tensor *st = sm_safetensors_find(f, t->t[i].name);
         cr_assert_not_null(st, "%s", t->t[i].name);
-        cr_assert_eq(memcmp(st->data, sm_net_params(m->net) + t->t[i].offset,
-                            t->t[i].count * sizeof(float)), 0, "%s differs", t->t[i].name);
+        cr_assert_eq(
+            memcmp(st->data, sm_net_params(m->net) + t->t[i].offset, t->t[i].count * sizeof(float)),
+            0, "%s differs", t->t[i].name);
     }
     sm_safetensors_free(f);
     siamese_model_free(m);
@@ -218,10 +221,10 @@ Test(model_file, seed_state_dict_without_metadata_loads_as_seed, .timeout = 300)
 /* Writes m's tensors with one change: drop (name), replace shape/dtype, or add a tensor. */
 typedef struct tamper {
     const char *drop;
-    const char *reshape;  /* this tensor gets shape {2, 2} of F32 */
-    const char *retype;   /* this tensor is written as I32 (same element count) */
-    const char *as_f64;   /* every parameter is written as F64 */
-    const char *add;      /* extra tensor of shape {1} */
+    const char *reshape; /* this tensor gets shape {2, 2} of F32 */
+    const char *retype;  /* this tensor is written as I32 (same element count) */
+    const char *as_f64;  /* every parameter is written as F64 */
+    const char *add;     /* extra tensor of shape {1} */
     const sm_st_meta *meta;
     int n_meta;
 } tamper;
@@ -336,7 +339,9 @@ Test(model_file, bad_metadata) {
         {{"metric", "manhattan"}, SIAMESE_ERR_FORMAT, "'metric' 'manhattan' is unknown"},
         {{"margin", "two"}, SIAMESE_ERR_FORMAT, "'margin' is 'two'"},
         {{"threshold", "nan"}, SIAMESE_ERR_FORMAT, "'threshold' is 'nan'"},
-        {{"embedding_dim", "4"}, SIAMESE_ERR_SHAPE, "'embedding_dim' is 4 but the architecture gives 3"},
+        {{"embedding_dim", "4"},
+         SIAMESE_ERR_SHAPE,
+         "'embedding_dim' is 4 but the architecture gives 3"},
         {{"format", "siamese/2"}, SIAMESE_ERR_UNSUPPORTED, "model format 'siamese/2'"},
         {{"arch", "conv(4,k=3) frobnicate"}, SIAMESE_ERR_SPEC, "frobnicate"},
         {{"arch", "conv(4,k=30) linear(2)"}, SIAMESE_ERR_SHAPE, "cnn1"},

@@ -18,8 +18,7 @@
 
 /* ---------------------------------------------------------------- small helpers */
 
-static void *xcalloc(size_t n, size_t size)
-{
+static void *xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size);
     cr_assert_not_null(p, "out of memory");
     return p;
@@ -27,15 +26,13 @@ static void *xcalloc(size_t n, size_t size)
 
 static size_t per_image(sm_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
 
-static double *to_double(const float *v, size_t n)
-{
+static double *to_double(const float *v, size_t n) {
     double *d = xcalloc(n, sizeof *d);
     for (size_t i = 0; i < n; i++) d[i] = v[i];
     return d;
 }
 
-static double rel_err(const float *got, const double *want, size_t n)
-{
+static double rel_err(const float *got, const double *want, size_t n) {
     double *g = to_double(got, n);
     double e = tu_max_rel_err_d(g, want, n);
     free(g);
@@ -54,8 +51,7 @@ typedef struct err_log {
     double fwd, bwd;
 } err_log;
 
-static void note(err_log *log, double fwd, double bwd)
-{
+static void note(err_log *log, double fwd, double bwd) {
     if (fwd > log->fwd) log->fwd = fwd;
     if (bwd > log->bwd) log->bwd = bwd;
 }
@@ -67,13 +63,12 @@ typedef struct refnet {
     const sm_param_table *t;
     int n;
     double *p, *g, *buf; /* parameters, gradients, buffers (double copies of the engine's) */
-    double *act[SM_MAX_LAYERS + 1];  /* act[0] input, act[i + 1] output of layer i */
+    double *act[SM_MAX_LAYERS + 1]; /* act[0] input, act[i + 1] output of layer i */
     double *mean[SM_MAX_LAYERS], *invstd[SM_MAX_LAYERS];
     int training;
 } refnet;
 
-static double *tensor(const refnet *r, double *base, int layer, const char *suffix)
-{
+static double *tensor(const refnet *r, double *base, int layer, const char *suffix) {
     for (int i = 0; i < r->t->n; i++) {
         const sm_tensor_info *ti = &r->t->t[i];
         size_t a = strlen(ti->name), b = strlen(suffix);
@@ -83,8 +78,7 @@ static double *tensor(const refnet *r, double *base, int layer, const char *suff
     return NULL;
 }
 
-static void refnet_clear(refnet *r)
-{
+static void refnet_clear(refnet *r) {
     for (int i = 0; i <= SM_MAX_LAYERS; i++) {
         free(r->act[i]);
         r->act[i] = NULL;
@@ -96,8 +90,7 @@ static void refnet_clear(refnet *r)
     }
 }
 
-static void refnet_init(refnet *r, sm_net *net)
-{
+static void refnet_init(refnet *r, sm_net *net) {
     memset(r, 0, sizeof *r);
     r->a = sm_net_arch(net);
     r->t = sm_net_table(net);
@@ -106,32 +99,27 @@ static void refnet_init(refnet *r, sm_net *net)
     r->buf = to_double(sm_net_buffers(net), r->t->n_buffers);
 }
 
-static void refnet_free(refnet *r)
-{
+static void refnet_free(refnet *r) {
     refnet_clear(r);
     free(r->p);
     free(r->g);
     free(r->buf);
 }
 
-static sm_conv_geom conv_geom(const sm_layer *l, int n)
-{
-    sm_conv_geom g = {n, l->in.c, l->in.h, l->in.w, l->out, l->kh, l->kw,
-                      l->sh, l->sw, l->ph, l->pw, 0, 0};
+static sm_conv_geom conv_geom(const sm_layer *l, int n) {
+    sm_conv_geom g = {n,     l->in.c, l->in.h, l->in.w, l->out, l->kh, l->kw,
+                      l->sh, l->sw,   l->ph,   l->pw,   0,      0};
     cr_assert(sm_conv_geom_finish(&g), "bad conv geometry");
     return g;
 }
 
-static sm_pool_geom pool_geom(const sm_layer *l, int n)
-{
-    sm_pool_geom g = {n, l->in.c, l->in.h, l->in.w, l->kh, l->kw, l->sh, l->sw, l->ph, l->pw,
-                      0, 0};
+static sm_pool_geom pool_geom(const sm_layer *l, int n) {
+    sm_pool_geom g = {n, l->in.c, l->in.h, l->in.w, l->kh, l->kw, l->sh, l->sw, l->ph, l->pw, 0, 0};
     cr_assert(sm_pool_geom_finish(&g), "bad pool geometry");
     return g;
 }
 
-static void ref_forward(refnet *r, const float *x, int n, int training)
-{
+static void ref_forward(refnet *r, const float *x, int n, int training) {
     refnet_clear(r);
     r->n = n;
     r->training = training;
@@ -148,14 +136,20 @@ static void ref_forward(refnet *r, const float *x, int n, int training)
             sm_ref_conv2d_forward(&g, xin, w, b, y);
             break;
         }
-        case SM_LAYER_RELU: sm_ref_relu_forward((long)(n * in_e), xin, y); break;
+        case SM_LAYER_RELU:
+            sm_ref_relu_forward((long)(n * in_e), xin, y);
+            break;
         case SM_LAYER_MAXPOOL2D: {
             sm_pool_geom g = pool_geom(l, n);
             sm_ref_maxpool2d_forward(&g, xin, y);
             break;
         }
-        case SM_LAYER_LINEAR: sm_ref_linear_forward(n, (int)in_e, l->out, xin, w, b, y); break;
-        case SM_LAYER_FLATTEN: memcpy(y, xin, (size_t)n * in_e * sizeof *y); break;
+        case SM_LAYER_LINEAR:
+            sm_ref_linear_forward(n, (int)in_e, l->out, xin, w, b, y);
+            break;
+        case SM_LAYER_FLATTEN:
+            memcpy(y, xin, (size_t)n * in_e * sizeof *y);
+            break;
         case SM_LAYER_BATCHNORM2D: {
             int c = l->in.c, hw = l->in.h * l->in.w;
             double *rm = tensor(r, r->buf, i, ".running_mean");
@@ -163,8 +157,8 @@ static void ref_forward(refnet *r, const float *x, int n, int training)
             if (training) {
                 r->mean[i] = xcalloc((size_t)c, sizeof(double));
                 r->invstd[i] = xcalloc((size_t)c, sizeof(double));
-                sm_ref_batchnorm2d_forward_train(n, c, hw, xin, w, b, l->bn_eps, l->bn_momentum,
-                                                 rm, rv, y, r->mean[i], r->invstd[i]);
+                sm_ref_batchnorm2d_forward_train(n, c, hw, xin, w, b, l->bn_eps, l->bn_momentum, rm,
+                                                 rv, y, r->mean[i], r->invstd[i]);
             } else {
                 sm_ref_batchnorm2d_forward_infer(n, c, hw, xin, w, b, l->bn_eps, rm, rv, y);
             }
@@ -175,8 +169,7 @@ static void ref_forward(refnet *r, const float *x, int n, int training)
     }
 }
 
-static void ref_backward(refnet *r, const float *d_emb)
-{
+static void ref_backward(refnet *r, const float *d_emb) {
     int n = r->n, L = r->a->n_layers;
     double *dcur = to_double(d_emb, (size_t)n * per_image(r->a->layers[L - 1].out_shape));
     for (int i = L - 1; i >= 0; i--) {
@@ -193,7 +186,9 @@ static void ref_backward(refnet *r, const float *d_emb)
             sm_ref_conv2d_backward(&g, xin, w, dcur, dx, dw, db);
             break;
         }
-        case SM_LAYER_RELU: sm_ref_relu_backward((long)(n * in_e), xin, dcur, dprev); break;
+        case SM_LAYER_RELU:
+            sm_ref_relu_backward((long)(n * in_e), xin, dcur, dprev);
+            break;
         case SM_LAYER_MAXPOOL2D: {
             sm_pool_geom g = pool_geom(l, n);
             sm_ref_maxpool2d_backward(&g, xin, dcur, dprev);
@@ -220,8 +215,7 @@ static void ref_backward(refnet *r, const float *d_emb)
 
 /* Parses text, builds the engine and fills parameters (and batchnorm buffers) with values of
  * a sensible scale: weights +-1/sqrt(fan_in), biases +-0.2, batchnorm gamma in [0.5, 1.5]. */
-static sm_net *make_net(const char *text, sm_shape input, int max_batch, uint64_t seed)
-{
+static sm_net *make_net(const char *text, sm_shape input, int max_batch, uint64_t seed) {
     sm_arch arch;
     sm_err err;
     sm_err_clear(&err);
@@ -238,7 +232,8 @@ static sm_net *make_net(const char *text, sm_shape input, int max_batch, uint64_
         if (ti->role == SM_TENSOR_COUNTER) continue;
         float lo = -0.2f, hi = 0.2f;
         if (l->kind == SM_LAYER_BATCHNORM2D) {
-            if (strstr(ti->name, ".weight") || strstr(ti->name, "running_var")) lo = 0.5f, hi = 1.5f;
+            if (strstr(ti->name, ".weight") || strstr(ti->name, "running_var"))
+                lo = 0.5f, hi = 1.5f;
         } else if (ti->ndim >= 2) {
             hi = (float)(1.0 / sqrt((double)(ti->count / (size_t)ti->dims[0])));
             lo = -hi;
@@ -248,8 +243,7 @@ static sm_net *make_net(const char *text, sm_shape input, int max_batch, uint64_
     return net;
 }
 
-static float *random_floats(size_t n, float lo, float hi, uint64_t seed)
-{
+static float *random_floats(size_t n, float lo, float hi, uint64_t seed) {
     float *v = xcalloc(n, sizeof *v);
     tu_fill_uniform(v, n, lo, hi, seed);
     return v;
@@ -258,8 +252,7 @@ static float *random_floats(size_t n, float lo, float hi, uint64_t seed)
 static size_t emb_dim(sm_net *net) { return (size_t)sm_arch_embedding_dim(sm_net_arch(net)); }
 
 /* Max relative error over every parameter gradient, each compared against factor * ref. */
-static double grads_err(sm_net *net, const refnet *r, double factor, const char *what)
-{
+static double grads_err(sm_net *net, const refnet *r, double factor, const char *what) {
     const sm_param_table *t = sm_net_table(net);
     double worst = 0.0;
     for (int i = 0; i < t->n; i++) {
@@ -278,8 +271,7 @@ static double grads_err(sm_net *net, const refnet *r, double factor, const char 
 /* One training forward + two backward calls (gradients must accumulate) against the
  * reference; returns the forward and backward errors through *fe / *be. */
 static void check_train_step(sm_net *net, refnet *r, int n, uint64_t seed, const char *what,
-                             double *fe, double *be)
-{
+                             double *fe, double *be) {
     const sm_arch *a = sm_net_arch(net);
     size_t E = emb_dim(net);
     float *x = random_floats((size_t)n * per_image(a->input), -1.0f, 1.0f, seed);
@@ -306,8 +298,7 @@ static void check_train_step(sm_net *net, refnet *r, int n, uint64_t seed, const
     free(demb);
 }
 
-static void run_case(const char *text, sm_shape input, int n, uint64_t seed, err_log *log)
-{
+static void run_case(const char *text, sm_shape input, int n, uint64_t seed, err_log *log) {
     sm_net *net = make_net(text, input, n, seed);
     refnet r;
     refnet_init(&r, net);
@@ -318,8 +309,7 @@ static void run_case(const char *text, sm_shape input, int n, uint64_t seed, err
     sm_net_free(net);
 }
 
-static void report(const char *kind, const err_log *log)
-{
+static void report(const char *kind, const err_log *log) {
     cr_log_info("%s: max relative error forward %.3g, backward %.3g", kind, log->fwd, log->bwd);
     fprintf(stderr, "[net_vs_ref] %-22s forward %.3g backward %.3g\n", kind, log->fwd, log->bwd);
 }
@@ -329,8 +319,7 @@ static void report(const char *kind, const err_log *log)
 /* Two convolutions (so the second one's backward-data is checked through the first one's
  * weight gradients): odd sizes, rectangular kernels, strides 1-4, paddings, with and without
  * bias, batch sizes 1-5. */
-Test(net_vs_ref, conv2d_random_shapes)
-{
+Test(net_vs_ref, conv2d_random_shapes) {
     err_log log = {0};
     rng_state = 12345;
     int done = 0;
@@ -356,28 +345,25 @@ Test(net_vs_ref, conv2d_random_shapes)
 }
 
 /* conv followed by relu is fused (post-op forward, relu backward from the saved output). */
-Test(net_vs_ref, conv_relu_fused)
-{
+Test(net_vs_ref, conv_relu_fused) {
     err_log log = {0};
     run_case("conv(6,k=3) relu conv(3,k=2,s=2) relu", (sm_shape){3, 9, 11}, 3, 1, &log);
-    run_case("conv(17,k=3x2,s=2,p=1) relu conv(5,k=3) relu linear(4)", (sm_shape){2, 13, 10}, 4,
-             2, &log);
+    run_case("conv(17,k=3x2,s=2,p=1) relu conv(5,k=3) relu linear(4)", (sm_shape){2, 13, 10}, 4, 2,
+             &log);
     report("conv2d+relu (fused)", &log);
 }
 
 /* Weight gradients big enough to be accumulated by a oneDNN reorder with a sum post-op (the
  * small ones are summed on the host). */
-Test(net_vs_ref, large_weight_gradients)
-{
+Test(net_vs_ref, large_weight_gradients) {
     err_log log = {0};
-    run_case("conv(32,k=3,p=1) relu conv(64,k=3) relu conv(16,k=2,s=2)", (sm_shape){3, 11, 9},
-             2, 120, &log);
+    run_case("conv(32,k=3,p=1) relu conv(64,k=3) relu conv(16,k=2,s=2)", (sm_shape){3, 11, 9}, 2,
+             120, &log);
     report("conv2d (large weights)", &log);
 }
 
 /* relu on its own: after a linear layer, after a pooling layer, and as the first layer. */
-Test(net_vs_ref, relu_standalone)
-{
+Test(net_vs_ref, relu_standalone) {
     err_log log = {0};
     run_case("linear(9) relu linear(3)", (sm_shape){2, 3, 5}, 5, 3, &log);
     run_case("conv(4,k=3) maxpool(2) relu conv(2,k=1)", (sm_shape){3, 10, 9}, 2, 4, &log);
@@ -387,8 +373,7 @@ Test(net_vs_ref, relu_standalone)
 
 /* Pooling windows of many shapes; a 1x1 conv before it carries the gradient back. Random
  * inputs make every window's values distinct. */
-Test(net_vs_ref, maxpool2d_random_shapes)
-{
+Test(net_vs_ref, maxpool2d_random_shapes) {
     err_log log = {0};
     rng_state = 777;
     int done = 0;
@@ -409,21 +394,18 @@ Test(net_vs_ref, maxpool2d_random_shapes)
 
 /* Linear layers on flat input, after an implicit flatten of a blocked conv output (20
  * channels: oneDNN pads them to a 16-channel block) and after an explicit flatten. */
-Test(net_vs_ref, linear_and_flatten)
-{
+Test(net_vs_ref, linear_and_flatten) {
     err_log log = {0};
     run_case("linear(7) linear(3)", (sm_shape){2, 3, 5}, 4, 11, &log);
     run_case("linear(5,bias=0) linear(1)", (sm_shape){1, 1, 13}, 1, 12, &log);
     run_case("conv(20,k=3) linear(5)", (sm_shape){3, 7, 6}, 3, 13, &log);
-    run_case("conv(33,k=2,s=2) relu flatten linear(6) linear(2)", (sm_shape){2, 9, 9}, 2, 14,
-             &log);
+    run_case("conv(33,k=2,s=2) relu flatten linear(6) linear(2)", (sm_shape){2, 9, 9}, 2, 14, &log);
     report("linear/flatten", &log);
 }
 
 /* batchnorm2d: training (batch statistics, running statistics, counter), then inference with
  * the running statistics. */
-Test(net_vs_ref, batchnorm2d_train_then_infer)
-{
+Test(net_vs_ref, batchnorm2d_train_then_infer) {
     err_log log = {0};
     sm_shape in = {3, 8, 7};
     int n = 4;
@@ -462,12 +444,12 @@ Test(net_vs_ref, batchnorm2d_train_then_infer)
 
 /* ---------------------------------------------------------------- whole networks */
 
-#define SEED_SMALL "conv(8,k=11,s=4) relu maxpool(3,s=2) conv(8,k=5) relu maxpool(2,s=2) " \
-                   "conv(12,k=3) relu linear(32) linear(16) linear(1)"
+#define SEED_SMALL                                                                                 \
+    "conv(8,k=11,s=4) relu maxpool(3,s=2) conv(8,k=5) relu maxpool(2,s=2) "                        \
+    "conv(12,k=3) relu linear(32) linear(16) linear(1)"
 
 /* The recipe's network at reduced widths: embeddings and every gradient. */
-Test(net_vs_ref, seed_network_reduced)
-{
+Test(net_vs_ref, seed_network_reduced) {
     err_log log = {0};
     run_case(SEED_SMALL, (sm_shape){3, 96, 96}, 4, 50, &log);
     report("seed (reduced widths)", &log);
@@ -476,8 +458,7 @@ Test(net_vs_ref, seed_network_reduced)
 /* Two batch sizes through one engine (each gets its own plan; memory grows to the larger),
  * then the first size again, and an inference forward between a training forward and its
  * backward must not disturb the backward. */
-Test(net_vs_ref, batch_sizes_share_one_engine)
-{
+Test(net_vs_ref, batch_sizes_share_one_engine) {
     err_log log = {0};
     sm_shape in = {3, 96, 96};
     sm_net *net = make_net(SEED_SMALL, in, 5, 60);
@@ -517,11 +498,10 @@ Test(net_vs_ref, batch_sizes_share_one_engine)
 
 /* Changing the OpenMP thread count between steps rebuilds the plans for it; results stay
  * right. */
-Test(net_vs_ref, thread_count_change)
-{
+Test(net_vs_ref, thread_count_change) {
     int threads = omp_get_max_threads();
-    sm_net *net = make_net("conv(20,k=3,s=2) relu maxpool(2) linear(5)", (sm_shape){3, 17, 15}, 4,
-                           110);
+    sm_net *net =
+        make_net("conv(20,k=3,s=2) relu maxpool(2) linear(5)", (sm_shape){3, 17, 15}, 4, 110);
     refnet r;
     refnet_init(&r, net);
     double fe, be;
@@ -535,8 +515,7 @@ Test(net_vs_ref, thread_count_change)
 }
 
 /* Inference and training forwards give the same embeddings when no layer depends on mode. */
-Test(net_vs_ref, inference_matches_training_forward)
-{
+Test(net_vs_ref, inference_matches_training_forward) {
     sm_shape in = {3, 96, 96};
     int n = 3;
     sm_net *net = make_net(SEED_SMALL, in, n, 80);
@@ -558,8 +537,7 @@ Test(net_vs_ref, inference_matches_training_forward)
 }
 
 /* Parameters written between steps (as Adam does) are used by the next forward. */
-Test(net_vs_ref, forward_rereads_parameters)
-{
+Test(net_vs_ref, forward_rereads_parameters) {
     sm_shape in = {3, 12, 12};
     int n = 2;
     sm_net *net = make_net("conv(20,k=3) relu linear(4)", in, n, 90);
@@ -583,8 +561,7 @@ Test(net_vs_ref, forward_rereads_parameters)
     sm_net_free(net);
 }
 
-Test(net_vs_ref, bad_calls_fail_cleanly)
-{
+Test(net_vs_ref, bad_calls_fail_cleanly) {
     sm_shape in = {1, 4, 4};
     sm_net *net = make_net("linear(2)", in, 2, 95);
     float x[3 * 16] = {0}, emb[6] = {0}, demb[6] = {0};
@@ -601,8 +578,7 @@ Test(net_vs_ref, bad_calls_fail_cleanly)
 
 /* A plan that cannot be built (batchnorm training on one value per channel) fails with a
  * message naming the layer, and the engine keeps working for other batch sizes. */
-Test(net_vs_ref, failed_plan_leaves_engine_usable)
-{
+Test(net_vs_ref, failed_plan_leaves_engine_usable) {
     sm_shape in = {2, 1, 1};
     int n = 3;
     sm_net *net = make_net("linear(4) relu batchnorm linear(2)", in, n, 96);

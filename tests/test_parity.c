@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
 #include "base/rng.h"
+#include "model/model.h"
 #include "model/safetensors.h"
 #include "test_util.h"
 
 #define TOL 1e-4
-#define STEPS 3          /* losses are compared at every step */
+#define STEPS 3 /* losses are compared at every step */
 #define PROBE 64
 #define LR 5e-4f
 /* Later losses of the full-size seed network depend on gradient elements at float32 noise (see
@@ -117,11 +117,11 @@ static int64_t *int64s(const sm_st_file *f, const char *name, size_t *n) {
 /* Worst relative errors seen per quantity, printed for the record. */
 typedef struct worst {
     double emb, loss, grad, late_loss;
-    int n_adam;                /* parameter checks after these numbers of Adam steps: */
+    int n_adam; /* parameter checks after these numbers of Adam steps: */
     int adam_steps[STEPS];
-    double adam[STEPS];        /* worst error of the strict elements */
-    size_t loose[STEPS];       /* elements held only to Adam's bound */
-    size_t compared[STEPS];    /* of all compared */
+    double adam[STEPS];     /* worst error of the strict elements */
+    size_t loose[STEPS];    /* elements held only to Adam's bound */
+    size_t compared[STEPS]; /* of all compared */
 } worst;
 
 /* max |ours - ref| / max |ref|; a reference that is exactly zero (the fc biases under the
@@ -225,8 +225,10 @@ static double compare_adam(const sm_st_file *ref, const sm_tensor_info *info, co
             diff = fmax(diff, isfinite(d) ? d : INFINITY);
         } else {
             ++*loose;
-            cr_expect_leq(d, bound, "%s[%zu]: moved %.3g from the reference, more than Adam's "
-                          "bound %.3g", info->name, k, d, bound);
+            cr_expect_leq(d, bound,
+                          "%s[%zu]: moved %.3g from the reference, more than Adam's "
+                          "bound %.3g",
+                          info->name, k, d, bound);
         }
     }
     if (n)
@@ -337,8 +339,8 @@ static void run_parity(parity_case *pc, worst *w) {
     double zero_scale = max_abs_grad(pc->ref, table);
     for (int step = 0; step < STEPS; step++) {
         float loss;
-        cr_assert_eq(siamese_trainer_step(trainer, x1, x2, labels, pairs, &loss), SIAMESE_OK,
-                     "%s", siamese_trainer_errmsg(trainer));
+        cr_assert_eq(siamese_trainer_step(trainer, x1, x2, labels, pairs, &loss), SIAMESE_OK, "%s",
+                     siamese_trainer_errmsg(trainer));
         char name[64];
         snprintf(name, sizeof name, "loss step %d", step + 1);
         double err = fabs((double)loss - losses[step]) / fabs(losses[step]);

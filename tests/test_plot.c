@@ -27,13 +27,19 @@ Test(plot, loss_curve_is_a_png_with_lines) {
     char path[4200];
     snprintf(path, sizeof path, "%s/loss.png", dir);
     double x[50], y[50], ex[5], ey[5];
-    for (int i = 0; i < 50; i++) { x[i] = 10.0 * i; y[i] = 1.6 * exp(-i / 20.0) + 0.1; }
-    for (int i = 0; i < 5; i++) { ex[i] = 100.0 * i; ey[i] = 1.2 - 0.1 * i; }
+    for (int i = 0; i < 50; i++) {
+        x[i] = 10.0 * i;
+        y[i] = 1.6 * exp(-i / 20.0) + 0.1;
+    }
+    for (int i = 0; i < 5; i++) {
+        ex[i] = 100.0 * i;
+        ey[i] = 1.2 - 0.1 * i;
+    }
     ey[2] = NAN; /* skipped, not drawn */
     sm_plot_series s[2] = {{"train loss", x, y, 50, 0}, {"test loss", ex, ey, 5, 1}};
     sm_err err = {0};
-    cr_assert_eq(sm_plot_lines(path, "Contrastive loss", "iteration", "loss", s, 2, &err), SIAMESE_OK,
-                 "%s", err.msg);
+    cr_assert_eq(sm_plot_lines(path, "Contrastive loss", "iteration", "loss", s, 2, &err),
+                 SIAMESE_OK, "%s", err.msg);
     cairo_surface_t *png = cairo_image_surface_create_from_png(path);
     cr_assert_eq(cairo_surface_status(png), CAIRO_STATUS_SUCCESS);
     cr_assert_eq(cairo_image_surface_get_width(png), 900);

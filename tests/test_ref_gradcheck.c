@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
 #include "base/rng.h"
+#include "oracle/oracle.h"
 #include "test_util.h"
 
 #define FD_STEP 1e-6 /* central difference step */
@@ -87,16 +87,25 @@ static size_t pool_y_size(const sm_pool_geom *g) { return (size_t)g->n * g->c * 
 /* ---------------------------------------------------------------- geometry */
 
 static int conv_out(int h, int k, int s, int p, int *ow_out) {
-    sm_conv_geom g = {.n = 1, .c = 1, .h = h, .w = h, .o = 1, .kh = k, .kw = k, .sh = s, .sw = s,
-                      .ph = p, .pw = p};
+    sm_conv_geom g = {.n = 1,
+                      .c = 1,
+                      .h = h,
+                      .w = h,
+                      .o = 1,
+                      .kh = k,
+                      .kw = k,
+                      .sh = s,
+                      .sw = s,
+                      .ph = p,
+                      .pw = p};
     int ok = sm_conv_geom_finish(&g);
     if (ow_out) *ow_out = g.ow;
     return ok ? g.oh : 0;
 }
 
 static int pool_out(int h, int k, int s, int p) {
-    sm_pool_geom g = {.n = 1, .c = 1, .h = h, .w = h, .kh = k, .kw = k, .sh = s, .sw = s, .ph = p,
-                      .pw = p};
+    sm_pool_geom g = {
+        .n = 1, .c = 1, .h = h, .w = h, .kh = k, .kw = k, .sh = s, .sw = s, .ph = p, .pw = p};
     return sm_pool_geom_finish(&g) ? g.oh : 0;
 }
 
@@ -116,7 +125,7 @@ Test(ref_geom, seed_network_shapes) {
 
 Test(ref_geom, floor_rounding_and_padding) {
     cr_assert_eq(pool_out(62, 3, 2, 0), 30);
-    cr_assert_eq(pool_out(7, 2, 2, 0), 3);  /* ceil mode would give 4 */
+    cr_assert_eq(pool_out(7, 2, 2, 0), 3); /* ceil mode would give 4 */
     cr_assert_eq(pool_out(5, 3, 2, 1), 3);
     cr_assert_eq(pool_out(6, 3, 3, 1), 2);
     cr_assert_eq(pool_out(3, 3, 1, 0), 1);
@@ -125,24 +134,33 @@ Test(ref_geom, floor_rounding_and_padding) {
     cr_assert_eq(conv_out(1, 3, 1, 1, NULL), 1);
     cr_assert_eq(conv_out(4, 2, 1, 3, NULL), 9); /* conv padding may exceed the kernel */
 
-    sm_conv_geom g = {.n = 2, .c = 3, .h = 9, .w = 8, .o = 4, .kh = 3, .kw = 2, .sh = 2, .sw = 3,
-                      .ph = 1, .pw = 0};
+    sm_conv_geom g = {.n = 2,
+                      .c = 3,
+                      .h = 9,
+                      .w = 8,
+                      .o = 4,
+                      .kh = 3,
+                      .kw = 2,
+                      .sh = 2,
+                      .sw = 3,
+                      .ph = 1,
+                      .pw = 0};
     cr_assert(sm_conv_geom_finish(&g));
     cr_assert_eq(g.oh, 5);
     cr_assert_eq(g.ow, 3);
-    sm_pool_geom pg = {.n = 1, .c = 1, .h = 9, .w = 8, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 1,
-                       .pw = 1};
+    sm_pool_geom pg = {
+        .n = 1, .c = 1, .h = 9, .w = 8, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 1, .pw = 1};
     cr_assert(sm_pool_geom_finish(&pg));
     cr_assert_eq(pg.oh, 5);
     cr_assert_eq(pg.ow, 9);
 }
 
 Test(ref_geom, invalid_geometry_is_rejected) {
-    cr_assert_eq(pool_out(62, 3, 2, 2), 0);   /* PyTorch: padding at most kernel / 2 */
-    cr_assert_eq(pool_out(2, 3, 1, 0), 0);    /* window larger than the input */
-    cr_assert_eq(pool_out(8, 2, 0, 0), 0);    /* zero stride */
-    cr_assert_eq(pool_out(8, 0, 1, 0), 0);    /* zero kernel */
-    cr_assert_eq(pool_out(0, 1, 1, 0), 0);    /* empty input */
+    cr_assert_eq(pool_out(62, 3, 2, 2), 0); /* PyTorch: padding at most kernel / 2 */
+    cr_assert_eq(pool_out(2, 3, 1, 0), 0);  /* window larger than the input */
+    cr_assert_eq(pool_out(8, 2, 0, 0), 0);  /* zero stride */
+    cr_assert_eq(pool_out(8, 0, 1, 0), 0);  /* zero kernel */
+    cr_assert_eq(pool_out(0, 1, 1, 0), 0);  /* empty input */
     cr_assert_eq(conv_out(4, 7, 1, 1, NULL), 0);
     cr_assert_eq(conv_out(8, 3, 1, -1, NULL), 0);
     cr_assert_eq(conv_out(8, 3, -2, 0, NULL), 0);
@@ -155,8 +173,8 @@ Test(ref_geom, invalid_geometry_is_rejected) {
     g.c = 1;
     g.o = 0;
     cr_assert_eq(sm_conv_geom_finish(&g), 0);
-    sm_pool_geom pg = {.n = 1, .c = 1, .h = 8, .w = 8, .kh = 3, .kw = 1, .sh = 1, .sw = 1, .ph = 1,
-                       .pw = 1};
+    sm_pool_geom pg = {
+        .n = 1, .c = 1, .h = 8, .w = 8, .kh = 3, .kw = 1, .sh = 1, .sw = 1, .ph = 1, .pw = 1};
     cr_assert_eq(sm_pool_geom_finish(&pg), 0); /* pw = 1 > kw / 2 = 0 */
 }
 
@@ -198,8 +216,17 @@ Test(ref_exact, conv_by_hand) {
 
 Test(ref_exact, conv_without_bias_and_full_padding_windows) {
     /* ph = 3 > kh: the outer output rows see only padding and equal the bias. */
-    sm_conv_geom g = {.n = 1, .c = 1, .h = 2, .w = 2, .o = 1, .kh = 2, .kw = 2, .sh = 1, .sw = 1,
-                      .ph = 3, .pw = 0};
+    sm_conv_geom g = {.n = 1,
+                      .c = 1,
+                      .h = 2,
+                      .w = 2,
+                      .o = 1,
+                      .kh = 2,
+                      .kw = 2,
+                      .sh = 1,
+                      .sw = 1,
+                      .ph = 3,
+                      .pw = 0};
     cr_assert(sm_conv_geom_finish(&g));
     cr_assert_eq(g.oh, 7);
     cr_assert_eq(g.ow, 1);
@@ -224,14 +251,15 @@ Test(ref_exact, maxpool_values_and_padding_is_minus_infinity) {
 
     /* All-negative input with padding: padded cells must not contribute a 0. */
     const double neg[9] = {-9, -8, -7, -6, -5, -4, -3, -2, -1};
-    sm_pool_geom gp = {.n = 1, .c = 1, .h = 3, .w = 3, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
-                       .ph = 1, .pw = 1};
+    sm_pool_geom gp = {
+        .n = 1, .c = 1, .h = 3, .w = 3, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1};
     cr_assert(sm_pool_geom_finish(&gp));
     cr_assert_eq(gp.oh, 2);
     double yp[4];
     sm_ref_maxpool2d_forward(&gp, neg, yp);
     const double want_p[4] = {-5, -4, -2, -1};
-    for (int i = 0; i < 4; i++) cr_expect_float_eq(yp[i], want_p[i], 1e-15, "yp[%d] = %g", i, yp[i]);
+    for (int i = 0; i < 4; i++)
+        cr_expect_float_eq(yp[i], want_p[i], 1e-15, "yp[%d] = %g", i, yp[i]);
     double dyp[4] = {1, 10, 100, 1000}, dxp[9] = {0};
     sm_ref_maxpool2d_backward(&gp, neg, dyp, dxp);
     const double want_dxp[9] = {0, 0, 0, 0, 1, 10, 0, 100, 1000};
@@ -273,8 +301,8 @@ Test(ref_exact, relu_gradient_is_zero_at_zero) {
 }
 
 Test(ref_exact, linear_by_hand) {
-    const double x[4] = {1, 2, 3, 4};         /* [2, 2] */
-    const double w[6] = {1, 0, 0, 1, 1, -1};  /* [3, 2] */
+    const double x[4] = {1, 2, 3, 4};        /* [2, 2] */
+    const double w[6] = {1, 0, 0, 1, 1, -1}; /* [3, 2] */
     const double b[3] = {0.5, -0.5, 0};
     double y[6];
     sm_ref_linear_forward(2, 2, 3, x, w, b, y);
@@ -283,8 +311,17 @@ Test(ref_exact, linear_by_hand) {
 }
 
 Test(ref_exact, backward_adds_into_gradients) {
-    sm_conv_geom g = {.n = 2, .c = 2, .h = 5, .w = 4, .o = 3, .kh = 3, .kw = 2, .sh = 2, .sw = 1,
-                      .ph = 1, .pw = 1};
+    sm_conv_geom g = {.n = 2,
+                      .c = 2,
+                      .h = 5,
+                      .w = 4,
+                      .o = 3,
+                      .kh = 3,
+                      .kw = 2,
+                      .sh = 2,
+                      .sw = 1,
+                      .ph = 1,
+                      .pw = 1};
     cr_assert(sm_conv_geom_finish(&g));
     size_t nx = conv_x_size(&g), nw = conv_w_size(&g), ny = conv_y_size(&g);
     double *x = uniform(nx, -1, 1, 1), *w = uniform(nw, -1, 1, 2), *dy = uniform(ny, -1, 1, 3);
@@ -341,7 +378,8 @@ Test(ref_exact, batchnorm_running_statistics_and_output) {
     double rm[2] = {0.0, 1.0}, rv[2] = {1.0, 2.0};
     double y[8], mean[2], invstd[2];
     const double eps = 1e-5, momentum = 0.1;
-    sm_ref_batchnorm2d_forward_train(2, 2, 2, x, gamma, beta, eps, momentum, rm, rv, y, mean, invstd);
+    sm_ref_batchnorm2d_forward_train(2, 2, 2, x, gamma, beta, eps, momentum, rm, rv, y, mean,
+                                     invstd);
 
     cr_expect_float_eq(mean[0], 3.0, 1e-14);
     cr_expect_float_eq(mean[1], 11.0, 1e-14);
@@ -353,14 +391,15 @@ Test(ref_exact, batchnorm_running_statistics_and_output) {
     cr_expect_float_eq(rv[1], 0.9 * 2.0 + 0.1 * 4.0, 1e-14);
 
     const double s0 = 1.0 / sqrt(3.5 + eps), s1 = 1.0 / sqrt(3.0 + eps);
-    const double want_y[8] = {2 * (1 - 3) * s0 + 1,       2 * (2 - 3) * s0 + 1,
-                              0.5 * (10 - 11) * s1 - 1,   0.5 * (10 - 11) * s1 - 1,
-                              2 * (3 - 3) * s0 + 1,       2 * (6 - 3) * s0 + 1,
-                              0.5 * (10 - 11) * s1 - 1,   0.5 * (14 - 11) * s1 - 1};
+    const double want_y[8] = {2 * (1 - 3) * s0 + 1,     2 * (2 - 3) * s0 + 1,
+                              0.5 * (10 - 11) * s1 - 1, 0.5 * (10 - 11) * s1 - 1,
+                              2 * (3 - 3) * s0 + 1,     2 * (6 - 3) * s0 + 1,
+                              0.5 * (10 - 11) * s1 - 1, 0.5 * (14 - 11) * s1 - 1};
     for (int i = 0; i < 8; i++) cr_expect_float_eq(y[i], want_y[i], 1e-13, "y[%d] = %g", i, y[i]);
 
     /* A second step moves the running stats again from where they are. */
-    sm_ref_batchnorm2d_forward_train(2, 2, 2, x, gamma, beta, eps, momentum, rm, rv, y, mean, invstd);
+    sm_ref_batchnorm2d_forward_train(2, 2, 2, x, gamma, beta, eps, momentum, rm, rv, y, mean,
+                                     invstd);
     cr_expect_float_eq(rm[0], 0.9 * 0.3 + 0.1 * 3.0, 1e-14);
     cr_expect_float_eq(rv[1], 0.9 * 2.2 + 0.1 * 4.0, 1e-14);
 
@@ -373,7 +412,8 @@ Test(ref_exact, batchnorm_running_statistics_and_output) {
                 double want = gamma[ch] * (x[i] - rm[ch]) / sqrt(rv[ch] + eps) + beta[ch];
                 cr_expect_float_eq(y[i], want, 1e-13, "infer y[%d] = %g", i, y[i]);
             }
-    cr_expect_float_eq(y[0], 2.0 * (1.0 - 0.57) / sqrt(0.9 * (0.9 + 1.4 / 3.0) + 1.4 / 3.0 + eps) + 1.0,
+    cr_expect_float_eq(y[0],
+                       2.0 * (1.0 - 0.57) / sqrt(0.9 * (0.9 + 1.4 / 3.0) + 1.4 / 3.0 + eps) + 1.0,
                        1e-13, "infer y[0] by hand");
 }
 
@@ -416,14 +456,94 @@ static void check_conv(sm_conv_geom g, uint64_t seed) {
 Test(ref_gradcheck, conv2d_geometries) {
     /* n, c, h, w, o, kh, kw, sh, sw, ph, pw */
     const sm_conv_geom cases[] = {
-        {.n = 2, .c = 3, .h = 7, .w = 6, .o = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 0, .pw = 0},
-        {.n = 1, .c = 2, .h = 9, .w = 8, .o = 3, .kh = 3, .kw = 2, .sh = 2, .sw = 2, .ph = 1, .pw = 0},
-        {.n = 2, .c = 2, .h = 10, .w = 11, .o = 3, .kh = 4, .kw = 3, .sh = 3, .sw = 3, .ph = 2, .pw = 1},
-        {.n = 1, .c = 3, .h = 5, .w = 5, .o = 2, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .ph = 2, .pw = 2},
-        {.n = 1, .c = 2, .h = 8, .w = 7, .o = 2, .kh = 1, .kw = 1, .sh = 2, .sw = 3, .ph = 0, .pw = 0},
-        {.n = 2, .c = 2, .h = 6, .w = 9, .o = 3, .kh = 2, .kw = 4, .sh = 1, .sw = 2, .ph = 1, .pw = 2},
-        {.n = 1, .c = 1, .h = 4, .w = 5, .o = 2, .kh = 2, .kw = 3, .sh = 1, .sw = 1, .ph = 3, .pw = 0},
-        {.n = 1, .c = 3, .h = 13, .w = 12, .o = 2, .kh = 5, .kw = 4, .sh = 3, .sw = 2, .ph = 0, .pw = 1},
+        {.n = 2,
+         .c = 3,
+         .h = 7,
+         .w = 6,
+         .o = 4,
+         .kh = 3,
+         .kw = 3,
+         .sh = 1,
+         .sw = 1,
+         .ph = 0,
+         .pw = 0},
+        {.n = 1,
+         .c = 2,
+         .h = 9,
+         .w = 8,
+         .o = 3,
+         .kh = 3,
+         .kw = 2,
+         .sh = 2,
+         .sw = 2,
+         .ph = 1,
+         .pw = 0},
+        {.n = 2,
+         .c = 2,
+         .h = 10,
+         .w = 11,
+         .o = 3,
+         .kh = 4,
+         .kw = 3,
+         .sh = 3,
+         .sw = 3,
+         .ph = 2,
+         .pw = 1},
+        {.n = 1,
+         .c = 3,
+         .h = 5,
+         .w = 5,
+         .o = 2,
+         .kh = 5,
+         .kw = 5,
+         .sh = 1,
+         .sw = 1,
+         .ph = 2,
+         .pw = 2},
+        {.n = 1,
+         .c = 2,
+         .h = 8,
+         .w = 7,
+         .o = 2,
+         .kh = 1,
+         .kw = 1,
+         .sh = 2,
+         .sw = 3,
+         .ph = 0,
+         .pw = 0},
+        {.n = 2,
+         .c = 2,
+         .h = 6,
+         .w = 9,
+         .o = 3,
+         .kh = 2,
+         .kw = 4,
+         .sh = 1,
+         .sw = 2,
+         .ph = 1,
+         .pw = 2},
+        {.n = 1,
+         .c = 1,
+         .h = 4,
+         .w = 5,
+         .o = 2,
+         .kh = 2,
+         .kw = 3,
+         .sh = 1,
+         .sw = 1,
+         .ph = 3,
+         .pw = 0},
+        {.n = 1,
+         .c = 3,
+         .h = 13,
+         .w = 12,
+         .o = 2,
+         .kh = 5,
+         .kw = 4,
+         .sh = 3,
+         .sw = 2,
+         .ph = 0,
+         .pw = 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(cases[i], 100 + 10 * i);
 }
@@ -442,7 +562,8 @@ static double relu_loss(void *ctx) {
 }
 
 Test(ref_gradcheck, relu) {
-    relu_case rc = {.n = 200, .x = uniform(200, 0.1, 1.0, 7), .y = zeros(200), .r = uniform(200, -1, 1, 8)};
+    relu_case rc = {
+        .n = 200, .x = uniform(200, 0.1, 1.0, 7), .y = zeros(200), .r = uniform(200, -1, 1, 8)};
     for (long i = 0; i < rc.n; i += 2) rc.x[i] = -rc.x[i]; /* |x| >= 0.1: far from the kink */
     double *dx = zeros(200);
     sm_ref_relu_backward(rc.n, rc.x, rc.r, dx);
@@ -466,12 +587,15 @@ static double pool_loss(void *ctx) {
 static void check_pool(sm_pool_geom g, uint64_t seed) {
     cr_assert(sm_pool_geom_finish(&g), "bad test geometry");
     size_t nx = pool_x_size(&g), ny = pool_y_size(&g);
-    pool_case pc = {.g = g, .x = distinct_values(nx, -0.005 * (double)nx, seed), .y = zeros(ny),
+    pool_case pc = {.g = g,
+                    .x = distinct_values(nx, -0.005 * (double)nx, seed),
+                    .y = zeros(ny),
                     .r = uniform(ny, -1, 1, seed + 1)};
     double *dx = zeros(nx);
     sm_ref_maxpool2d_backward(&g, pc.x, pc.r, dx);
     char what[96];
-    snprintf(what, sizeof what, "maxpool k%dx%d s%d,%d p%d,%d dx", g.kh, g.kw, g.sh, g.sw, g.ph, g.pw);
+    snprintf(what, sizeof what, "maxpool k%dx%d s%d,%d p%d,%d dx", g.kh, g.kw, g.sh, g.sw, g.ph,
+             g.pw);
     fd_error(what, pool_loss, &pc, pc.x, nx, dx);
     free(pc.x), free(pc.y), free(pc.r), free(dx);
 }
@@ -503,7 +627,9 @@ static double linear_loss(void *ctx) {
 
 Test(ref_gradcheck, linear) {
     const int n = 3, in = 7, out = 5;
-    linear_case lc = {.n = n, .in = in, .out = out,
+    linear_case lc = {.n = n,
+                      .in = in,
+                      .out = out,
                       .x = uniform((size_t)n * in, -1, 1, 21),
                       .w = uniform((size_t)out * in, -1, 1, 22),
                       .b = uniform((size_t)out, -1, 1, 23),
@@ -534,7 +660,9 @@ static double bn_loss(void *ctx) {
 Test(ref_gradcheck, batchnorm2d_training) {
     const int n = 3, c = 4, hw = 6;
     size_t nx = (size_t)n * c * hw;
-    bn_case bc = {.n = n, .c = c, .hw = hw,
+    bn_case bc = {.n = n,
+                  .c = c,
+                  .hw = hw,
                   .x = uniform(nx, -2, 3, 31),
                   .gamma = uniform((size_t)c, 0.5, 1.5, 32),
                   .beta = uniform((size_t)c, -1, 1, 33),
@@ -544,11 +672,13 @@ Test(ref_gradcheck, batchnorm2d_training) {
                   .invstd = zeros((size_t)c)};
     bn_loss(&bc); /* fills mean / invstd */
     double *dx = zeros(nx), *dgamma = zeros((size_t)c), *dbeta = zeros((size_t)c);
-    sm_ref_batchnorm2d_backward(n, c, hw, bc.x, bc.gamma, bc.mean, bc.invstd, bc.r, dx, dgamma, dbeta);
+    sm_ref_batchnorm2d_backward(n, c, hw, bc.x, bc.gamma, bc.mean, bc.invstd, bc.r, dx, dgamma,
+                                dbeta);
     fd_error("batchnorm dx", bn_loss, &bc, bc.x, nx, dx);
     fd_error("batchnorm dgamma", bn_loss, &bc, bc.gamma, (size_t)c, dgamma);
     fd_error("batchnorm dbeta", bn_loss, &bc, bc.beta, (size_t)c, dbeta);
-    free(bc.x), free(bc.gamma), free(bc.beta), free(bc.y), free(bc.r), free(bc.mean), free(bc.invstd);
+    free(bc.x), free(bc.gamma), free(bc.beta), free(bc.y), free(bc.r), free(bc.mean),
+        free(bc.invstd);
     free(dx), free(dgamma), free(dbeta);
 }
 
@@ -560,19 +690,28 @@ typedef struct tiny_net {
     sm_conv_geom c1, c2;
     sm_pool_geom p1;
     int flat, hidden, out;
-    double *x, *w1, *b1, *w2, *b2, *w3, *b3, *w4, *b4, *r;     /* inputs and parameters */
-    double *a1, *h1, *q1, *a2, *h2, *f1, *y;                  /* activations */
+    double *x, *w1, *b1, *w2, *b2, *w3, *b3, *w4, *b4, *r; /* inputs and parameters */
+    double *a1, *h1, *q1, *a2, *h2, *f1, *y;               /* activations */
 } tiny_net;
 
 static void tiny_net_init(tiny_net *t) {
-    t->c1 = (sm_conv_geom){.n = 2, .c = 3, .h = 15, .w = 15, .o = 4, .kh = 3, .kw = 3, .sh = 1,
-                           .sw = 1, .ph = 1, .pw = 1};
+    t->c1 = (sm_conv_geom){.n = 2,
+                           .c = 3,
+                           .h = 15,
+                           .w = 15,
+                           .o = 4,
+                           .kh = 3,
+                           .kw = 3,
+                           .sh = 1,
+                           .sw = 1,
+                           .ph = 1,
+                           .pw = 1};
     cr_assert(sm_conv_geom_finish(&t->c1));
-    t->p1 = (sm_pool_geom){.n = 2, .c = 4, .h = t->c1.oh, .w = t->c1.ow, .kh = 3, .kw = 3, .sh = 2,
-                           .sw = 2};
+    t->p1 = (sm_pool_geom){
+        .n = 2, .c = 4, .h = t->c1.oh, .w = t->c1.ow, .kh = 3, .kw = 3, .sh = 2, .sw = 2};
     cr_assert(sm_pool_geom_finish(&t->p1));
-    t->c2 = (sm_conv_geom){.n = 2, .c = 4, .h = t->p1.oh, .w = t->p1.ow, .o = 5, .kh = 3, .kw = 3,
-                           .sh = 2, .sw = 2};
+    t->c2 = (sm_conv_geom){
+        .n = 2, .c = 4, .h = t->p1.oh, .w = t->p1.ow, .o = 5, .kh = 3, .kw = 3, .sh = 2, .sw = 2};
     cr_assert(sm_conv_geom_finish(&t->c2));
     t->flat = t->c2.o * t->c2.oh * t->c2.ow;
     cr_assert_eq(t->flat, 45);
@@ -598,8 +737,8 @@ static void tiny_net_init(tiny_net *t) {
 }
 
 static void tiny_net_free(tiny_net *t) {
-    double *all[] = {t->x, t->w1, t->b1, t->w2, t->b2, t->w3, t->b3, t->w4, t->b4, t->r,
-                     t->a1, t->h1, t->q1, t->a2, t->h2, t->f1, t->y};
+    double *all[] = {t->x, t->w1, t->b1, t->w2, t->b2, t->w3, t->b3, t->w4, t->b4,
+                     t->r, t->a1, t->h1, t->q1, t->a2, t->h2, t->f1, t->y};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
 }
 
@@ -619,8 +758,10 @@ static double tiny_net_loss(void *ctx) {
  * maximum wins by at least `margin`, so finite differences never cross a kink or a tie. */
 static void assert_away_from_kinks(const tiny_net *t, double margin) {
     size_t n1 = conv_y_size(&t->c1), n2 = conv_y_size(&t->c2);
-    for (size_t i = 0; i < n1; i++) cr_assert_gt(fabs(t->a1[i]), margin, "conv1 output %zu near 0", i);
-    for (size_t i = 0; i < n2; i++) cr_assert_gt(fabs(t->a2[i]), margin, "conv2 output %zu near 0", i);
+    for (size_t i = 0; i < n1; i++)
+        cr_assert_gt(fabs(t->a1[i]), margin, "conv1 output %zu near 0", i);
+    for (size_t i = 0; i < n2; i++)
+        cr_assert_gt(fabs(t->a2[i]), margin, "conv2 output %zu near 0", i);
     const sm_pool_geom *g = &t->p1;
     for (int p = 0; p < g->n * g->c; p++)
         for (int oy = 0; oy < g->oh; oy++)
@@ -635,7 +776,8 @@ static void assert_away_from_kinks(const tiny_net *t, double margin) {
                         else if (v > second) second = v;
                     }
                 if (best > 0.0)
-                    cr_assert_gt(best - second, margin, "pool window %d/%d/%d nearly tied", p, oy, ox);
+                    cr_assert_gt(best - second, margin, "pool window %d/%d/%d nearly tied", p, oy,
+                                 ox);
             }
 }
 
@@ -647,7 +789,8 @@ Test(ref_gradcheck, whole_small_network) {
 
     size_t n_x = conv_x_size(&t.c1), n_w1 = conv_w_size(&t.c1), n_w2 = conv_w_size(&t.c2);
     size_t n_w3 = (size_t)t.hidden * t.flat, n_w4 = (size_t)t.out * t.hidden;
-    double *dx = zeros(n_x), *dw1 = zeros(n_w1), *db1 = zeros(4), *dw2 = zeros(n_w2), *db2 = zeros(5);
+    double *dx = zeros(n_x), *dw1 = zeros(n_w1), *db1 = zeros(4), *dw2 = zeros(n_w2),
+           *db2 = zeros(5);
     double *dw3 = zeros(n_w3), *db3 = zeros((size_t)t.hidden), *dw4 = zeros(n_w4);
     double *db4 = zeros((size_t)t.out);
     double *df1 = zeros(2 * (size_t)t.hidden), *dh2 = zeros(conv_y_size(&t.c2));

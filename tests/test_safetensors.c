@@ -161,9 +161,9 @@ Test(safetensors, empty_header_object_is_a_valid_empty_file) {
 
 Test(safetensors, unaligned_data_section_still_reads) {
     /* Header of 3 bytes past an 8-byte boundary: the reader realigns the data itself. */
-    const char *path = write_raw("unaligned.safetensors",
-                                 "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
-                                 8);
+    const char *path =
+        write_raw("unaligned.safetensors",
+                  "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
     sm_st_file *f = expect_good(path);
     const sm_st_tensor *t = sm_safetensors_find(f, "x");
     cr_assert_eq(((uintptr_t)t->data) % 8, 0);
@@ -190,10 +190,10 @@ Test(safetensors, truncated_at_every_interesting_point) {
     cr_assert_not_null(buf);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
-    size_t cuts[] = {1, 4, 7, 8, 9, 8 + hlen / 2, 8 + hlen - 1, 8 + hlen, 8 + hlen + 1,
-                     8 + hlen + 20, size - 1};
-    const char *reasons[] = {"too short", "too short", "too short", "past the end",
-                             "past the end", "past the end", "past the end", "beyond the end",
+    size_t cuts[] = {
+        1, 4, 7, 8, 9, 8 + hlen / 2, 8 + hlen - 1, 8 + hlen, 8 + hlen + 1, 8 + hlen + 20, size - 1};
+    const char *reasons[] = {"too short",      "too short",      "too short",     "past the end",
+                             "past the end",   "past the end",   "past the end",  "beyond the end",
                              "beyond the end", "beyond the end", "beyond the end"};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         char name[64];
@@ -332,8 +332,7 @@ Test(safetensors, metadata_must_be_strings) {
                SIAMESE_ERR_FORMAT, "value of 'margin' is not a string");
     expect_bad(write_raw("metaarr.safetensors", "{\"__metadata__\":[\"x\"]}", 0),
                SIAMESE_ERR_FORMAT, "__metadata__ is not a JSON object");
-    expect_bad(write_raw("metadup.safetensors",
-                         "{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", 0),
+    expect_bad(write_raw("metadup.safetensors", "{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", 0),
                SIAMESE_ERR_FORMAT, "repeats a name");
 }
 
@@ -393,8 +392,8 @@ Test(safetensors, failed_write_leaves_old_file_and_no_temp_files) {
     size_t n = 100000;
     float *big = calloc(n, sizeof *big);
     cr_assert_not_null(big);
-    sm_st_tensor t = {.name = "big", .dtype = SM_DT_F32, .ndim = 1, .shape = {(int64_t)n},
-                      .data = big};
+    sm_st_tensor t = {
+        .name = "big", .dtype = SM_DT_F32, .ndim = 1, .shape = {(int64_t)n}, .data = big};
     sm_err err;
     sm_err_clear(&err);
     siamese_status status = sm_safetensors_write(path, &t, 1, NULL, 0, &err);

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/util.h"
 #include "siamese.h"
 #include "test_util.h"
-#include "base/util.h"
 
 #define SMALL_ARCH "conv(8,k=5,s=2) relu maxpool(2) conv(16,k=3) relu linear(16)"
 
@@ -74,7 +74,8 @@ Test(train, golden_run_writes_every_output_and_learns, .timeout = 300) {
     char err[1024];
     cr_assert_eq(siamese_train(faces(), run, &p, err, sizeof err), SIAMESE_OK, "%s", err);
     const char *outputs[] = {"model.safetensors", "best.safetensors", "checkpoint.safetensors",
-                             "metrics.jsonl", "loss.png", "config.json", "split.json"};
+                             "metrics.jsonl",     "loss.png",         "config.json",
+                             "split.json"};
     for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
         cr_assert(file_exists(run, outputs[i]), "%s missing", outputs[i]);
     cr_assert_eq(s.epochs_seen, 6);
@@ -85,7 +86,8 @@ Test(train, golden_run_writes_every_output_and_learns, .timeout = 300) {
     /* The model loads, carries its threshold, and metrics has one epoch line per epoch. */
     char *model_path = sm_path_join(run, "model.safetensors");
     siamese_model *m = NULL;
-    cr_assert_eq(siamese_model_load(model_path, &m), SIAMESE_OK, "%s", m ? siamese_model_errmsg(m) : "");
+    cr_assert_eq(siamese_model_load(model_path, &m), SIAMESE_OK, "%s",
+                 m ? siamese_model_errmsg(m) : "");
     cr_assert_geq(siamese_model_threshold(m), 0.0f);
     cr_assert_eq(siamese_model_channels(m), 1);
     cr_assert_eq(siamese_model_height(m), 56);
@@ -138,7 +140,8 @@ static unsigned char *train_maybe_interrupted(const char *run, int64_t stop_step
 
 Test(train, interrupted_and_resumed_run_is_bitwise_identical, .timeout = 300) {
     char *dir = tu_make_temp_dir();
-    char *straight = sm_path_join(dir, "straight"), *mid_epoch = sm_path_join(dir, "mid"), *boundary = sm_path_join(dir, "edge");
+    char *straight = sm_path_join(dir, "straight"), *mid_epoch = sm_path_join(dir, "mid"),
+         *boundary = sm_path_join(dir, "edge");
     size_t n0, n1, n2;
     unsigned char *a = train_maybe_interrupted(straight, 0, &n0);
     /* 37 classes x 6 pairs, 80% = 177 train pairs = 12 batches of 16 per epoch. */
@@ -155,8 +158,12 @@ Test(train, interrupted_and_resumed_run_is_bitwise_identical, .timeout = 300) {
     for (char *q = metrics; (q = strstr(q, "\"type\":\"epoch\"")); q++) epochs++;
     cr_assert_eq(epochs, 3);
     free(metrics);
-    free(a); free(b); free(c);
-    free(straight); free(mid_epoch); free(boundary);
+    free(a);
+    free(b);
+    free(c);
+    free(straight);
+    free(mid_epoch);
+    free(boundary);
     tu_rmtree(dir);
     free(dir);
 }

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "model/model.h"
-#include "test_util.h"
 #include "run/trainer.h"
+#include "test_util.h"
 
 #define C 1
 #define H 8
@@ -147,8 +147,8 @@ Test(trainer, evaluate_matches_embeddings_and_distances) {
         double want = 0;
         for (int i = 0; i < n; i++) {
             double d = siamese_distance(metrics[k], ea + 4 * i, eb + 4 * i, 4);
-            cr_assert_float_eq(dist[i], d, 1e-4 * (1 + d), "pair %d: %g vs %g", i,
-                               (double)dist[i], d);
+            cr_assert_float_eq(dist[i], d, 1e-4 * (1 + d), "pair %d: %g vs %g", i, (double)dist[i],
+                               d);
             double hinge = fmax(0.0, 2.0 - d);
             want += y[i] ? hinge * hinge : d * d;
         }

@@ -45,7 +45,9 @@ char *tu_make_temp_dir(void) {
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
+    (void)sb;
+    (void)flag;
+    (void)ftw;
     return remove(path);
 }
 
@@ -137,6 +139,7 @@ siamese_model_params tu_model_params(const char *arch, int c, int h, int w, uint
 siamese_model *tu_create_model(const siamese_model_params *p) {
     siamese_model *m = NULL;
     siamese_status st = siamese_model_create(p, &m);
-    cr_assert_eq(st, SIAMESE_OK, "create %s: %s", p->arch, m ? siamese_model_errmsg(m) : "no handle");
+    cr_assert_eq(st, SIAMESE_OK, "create %s: %s", p->arch,
+                 m ? siamese_model_errmsg(m) : "no handle");
     return m;
 }

@@ -32,19 +32,32 @@ void sm_err_prefix(sm_err *err, const char *prefix) {
 
 const char *siamese_status_str(siamese_status status) {
     switch (status) {
-    case SIAMESE_OK: return "ok";
-    case SIAMESE_ERR_INVALID_ARG: return "invalid argument";
-    case SIAMESE_ERR_NOMEM: return "out of memory";
-    case SIAMESE_ERR_IO: return "input/output error";
-    case SIAMESE_ERR_FORMAT: return "bad file format";
-    case SIAMESE_ERR_SPEC: return "bad architecture description";
-    case SIAMESE_ERR_SHAPE: return "shape mismatch";
-    case SIAMESE_ERR_BACKEND: return "oneDNN backend error";
-    case SIAMESE_ERR_LIMIT: return "limit exceeded";
-    case SIAMESE_ERR_NUMERIC: return "non-finite value";
-    case SIAMESE_ERR_DATA: return "unusable dataset";
-    case SIAMESE_ERR_INTERRUPTED: return "interrupted";
-    case SIAMESE_ERR_UNSUPPORTED: return "unsupported";
+    case SIAMESE_OK:
+        return "ok";
+    case SIAMESE_ERR_INVALID_ARG:
+        return "invalid argument";
+    case SIAMESE_ERR_NOMEM:
+        return "out of memory";
+    case SIAMESE_ERR_IO:
+        return "input/output error";
+    case SIAMESE_ERR_FORMAT:
+        return "bad file format";
+    case SIAMESE_ERR_SPEC:
+        return "bad architecture description";
+    case SIAMESE_ERR_SHAPE:
+        return "shape mismatch";
+    case SIAMESE_ERR_BACKEND:
+        return "oneDNN backend error";
+    case SIAMESE_ERR_LIMIT:
+        return "limit exceeded";
+    case SIAMESE_ERR_NUMERIC:
+        return "non-finite value";
+    case SIAMESE_ERR_DATA:
+        return "unusable dataset";
+    case SIAMESE_ERR_INTERRUPTED:
+        return "interrupted";
+    case SIAMESE_ERR_UNSUPPORTED:
+        return "unsupported";
     }
     return "unknown status";
 }

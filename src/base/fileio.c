@@ -164,8 +164,8 @@ siamese_status sm_atomic_commit(sm_atomic_file *af, sm_err *err) {
     e = sync_folder(af->final_path);
     siamese_status status = SIAMESE_OK;
     if (e != 0)
-        status = sm_fail(err, SIAMESE_ERR_IO, "%s: cannot sync folder: %s", af->final_path,
-                         strerror(e));
+        status =
+            sm_fail(err, SIAMESE_ERR_IO, "%s: cannot sync folder: %s", af->final_path, strerror(e));
     free_paths(af);
     return status;
 }

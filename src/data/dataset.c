@@ -21,16 +21,15 @@ static int grow(void **items, int *cap, int count, size_t elem) {
 }
 
 int sm_ds_add_class(siamese_dataset *ds, const char *name) {
-    if (grow((void **)&ds->class_names, &ds->cap_classes, ds->n_classes, sizeof(char *)))
-        return -1;
+    if (grow((void **)&ds->class_names, &ds->cap_classes, ds->n_classes, sizeof(char *))) return -1;
     char *copy = sm_strdup(name);
     if (!copy) return -1;
     ds->class_names[ds->n_classes] = copy;
     return ds->n_classes++;
 }
 
-int sm_ds_add_image(siamese_dataset *ds, const char *name, const char *path,
-                    const uint8_t *pixels, int class_id) {
+int sm_ds_add_image(siamese_dataset *ds, const char *name, const char *path, const uint8_t *pixels,
+                    int class_id) {
     if (grow((void **)&ds->images, &ds->cap_images, ds->n_images, sizeof(sm_ds_image))) return -1;
     sm_ds_image *im = &ds->images[ds->n_images];
     im->name = sm_strdup(name);
@@ -84,8 +83,7 @@ siamese_dataset_params siamese_dataset_default_params(void) {
 }
 
 static int is_idx_images_name(const char *name) {
-    return sm_ends_with(name, "-images-idx3-ubyte") ||
-           sm_ends_with(name, "-images-idx3-ubyte.gz");
+    return sm_ends_with(name, "-images-idx3-ubyte") || sm_ends_with(name, "-images-idx3-ubyte.gz");
 }
 
 /* A folder holding at least one *-images-idx3-ubyte[.gz] file. */
@@ -116,11 +114,16 @@ static siamese_dataset_kind detect_kind(const char *path) {
 static siamese_status open_kind(siamese_dataset *ds, const char *path,
                                 const siamese_dataset_params *p) {
     switch (ds->kind) {
-    case SIAMESE_DATASET_FOLDERS: return sm_ds_open_folders(ds, path);
-    case SIAMESE_DATASET_RECIPE: return sm_ds_open_recipe(ds, path);
-    case SIAMESE_DATASET_MANIFEST: return sm_ds_open_manifest(ds, path);
-    case SIAMESE_DATASET_IDX: return sm_ds_open_idx(ds, path, p->idx_part);
-    default: return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG, "%s: unknown dataset kind", path);
+    case SIAMESE_DATASET_FOLDERS:
+        return sm_ds_open_folders(ds, path);
+    case SIAMESE_DATASET_RECIPE:
+        return sm_ds_open_recipe(ds, path);
+    case SIAMESE_DATASET_MANIFEST:
+        return sm_ds_open_manifest(ds, path);
+    case SIAMESE_DATASET_IDX:
+        return sm_ds_open_idx(ds, path, p->idx_part);
+    default:
+        return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG, "%s: unknown dataset kind", path);
     }
 }
 
@@ -163,11 +166,16 @@ siamese_dataset_kind siamese_dataset_get_kind(const siamese_dataset *ds) { retur
 
 const char *siamese_dataset_kind_name(siamese_dataset_kind kind) {
     switch (kind) {
-    case SIAMESE_DATASET_FOLDERS: return "folders";
-    case SIAMESE_DATASET_RECIPE: return "recipe";
-    case SIAMESE_DATASET_MANIFEST: return "manifest";
-    case SIAMESE_DATASET_IDX: return "idx";
-    default: return "auto";
+    case SIAMESE_DATASET_FOLDERS:
+        return "folders";
+    case SIAMESE_DATASET_RECIPE:
+        return "recipe";
+    case SIAMESE_DATASET_MANIFEST:
+        return "manifest";
+    case SIAMESE_DATASET_IDX:
+        return "idx";
+    default:
+        return "auto";
     }
 }
 

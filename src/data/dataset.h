@@ -7,15 +7,15 @@
 #include <stdint.h>
 
 #include "base/errors.h"
-#include "siamese.h"
 #include "base/util.h"
+#include "siamese.h"
 
 typedef struct sm_ds_image {
-    char *name;             /* key: path relative to the dataset path, or "<part>#<index>" */
-    char *path;             /* openable path; NULL for in-memory images */
-    const uint8_t *pixels;  /* in-memory grey image (IDX), width x height bytes; else NULL */
-    int class_id;           /* -1 when the dataset has no classes */
-    int usable;             /* 0 once it failed to decode */
+    char *name;            /* key: path relative to the dataset path, or "<part>#<index>" */
+    char *path;            /* openable path; NULL for in-memory images */
+    const uint8_t *pixels; /* in-memory grey image (IDX), width x height bytes; else NULL */
+    int class_id;          /* -1 when the dataset has no classes */
+    int usable;            /* 0 once it failed to decode */
 } sm_ds_image;
 
 struct siamese_dataset {
@@ -40,8 +40,8 @@ struct siamese_dataset {
 /* Adds a class named name; returns its index or -1 when memory runs out. */
 int sm_ds_add_class(siamese_dataset *ds, const char *name);
 /* Adds an image (name and path are copied; path may be NULL); returns its index or -1. */
-int sm_ds_add_image(siamese_dataset *ds, const char *name, const char *path,
-                    const uint8_t *pixels, int class_id);
+int sm_ds_add_image(siamese_dataset *ds, const char *name, const char *path, const uint8_t *pixels,
+                    int class_id);
 /* Adds a stored pair; returns SIAMESE_OK or SIAMESE_ERR_NOMEM. */
 siamese_status sm_ds_add_pair(siamese_dataset *ds, int a, int b, int label);
 /* Reports one skipped file or entry: counts it and sends "message" to the warning callback. */

@@ -117,11 +117,11 @@ static siamese_status add_classes_of(siamese_dataset *ds, const char *root, cons
     for (int i = 0; i < dirs.count && st == SIAMESE_OK; i++) {
         char *dir = sm_path_join(root, dirs.names[i]);
         char *class_name = *group ? sm_path_join(group, dirs.names[i]) : sm_strdup(dirs.names[i]);
-        char *name_prefix = *prefix ? sm_path_join(prefix, dirs.names[i]) : sm_strdup(dirs.names[i]);
+        char *name_prefix =
+            *prefix ? sm_path_join(prefix, dirs.names[i]) : sm_strdup(dirs.names[i]);
         if (!dir || !class_name || !name_prefix)
             st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-        else if (holds_files(dir))
-            st = add_class_folder(ds, dir, class_name, name_prefix);
+        else if (holds_files(dir)) st = add_class_folder(ds, dir, class_name, name_prefix);
         free(dir);
         free(class_name);
         free(name_prefix);

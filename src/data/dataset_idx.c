@@ -9,8 +9,8 @@
 #include <zlib.h>
 
 #define IDX_MAX_SIDE 16384
-#define IDX_MAX_PIXELS (1 << 28)              /* per image */
-#define IDX_MAX_BYTES ((uint64_t)1 << 34)     /* per file payload */
+#define IDX_MAX_PIXELS (1 << 28)          /* per image */
+#define IDX_MAX_BYTES ((uint64_t)1 << 34) /* per file payload */
 #define IDX_MAX_COUNT (INT_MAX / 4)
 
 /* Reads exactly size bytes; returns 0, or -1 with a reason in err. */
@@ -47,8 +47,8 @@ static siamese_status check_header(const uint8_t magic[4], const uint32_t *dims,
         return sm_fail(err, SIAMESE_ERR_FORMAT,
                        "%s: IDX element type 0x%02x is not unsigned bytes (0x08)", path, magic[2]);
     if (magic[3] != ndims)
-        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: IDX file has %d dimensions, expected %d",
-                       path, magic[3], ndims);
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: IDX file has %d dimensions, expected %d", path,
+                       magic[3], ndims);
     if (dims[0] > IDX_MAX_COUNT)
         return sm_fail(err, SIAMESE_ERR_LIMIT, "%s: %u items is over the limit", path, dims[0]);
     uint64_t per_item = 1;
@@ -87,8 +87,9 @@ static siamese_status read_idx_open(gzFile gz, const char *path, int ndims, int 
     siamese_status st = check_header(header, d, ndims, path, &payload, err);
     if (st != SIAMESE_OK) return st;
     uint8_t *buf = malloc(payload ? (size_t)payload : 1);
-    if (!buf) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory for %llu bytes", path,
-                             (unsigned long long)payload);
+    if (!buf)
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory for %llu bytes", path,
+                       (unsigned long long)payload);
     if (gz_read_exactly(gz, buf, payload, path, err)) {
         free(buf);
         return err ? err->status : SIAMESE_ERR_FORMAT;
@@ -107,8 +108,9 @@ static siamese_status read_idx_open(gzFile gz, const char *path, int ndims, int 
 siamese_status sm_idx_read(const char *path, int ndims, int dims[3], uint8_t **data, sm_err *err) {
     *data = NULL;
     gzFile gz = gzopen(path, "rb");
-    if (!gz) return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot open: %s", path,
-                            errno ? strerror(errno) : "out of memory");
+    if (!gz)
+        return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot open: %s", path,
+                       errno ? strerror(errno) : "out of memory");
     siamese_status st = read_idx_open(gz, path, ndims, dims, data, err);
     gzclose(gz);
     return st;
@@ -147,7 +149,8 @@ static siamese_status ensure_classes(siamese_dataset *ds, int max_label) {
     while (ds->n_classes <= max_label) {
         char name[16];
         snprintf(name, sizeof name, "%d", ds->n_classes);
-        if (sm_ds_add_class(ds, name) < 0) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+        if (sm_ds_add_class(ds, name) < 0)
+            return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     }
     return SIAMESE_OK;
 }
@@ -187,8 +190,8 @@ static siamese_status add_part(siamese_dataset *ds, const char *images_path,
         st = ensure_classes(ds, labels[i]);
         char name[96];
         snprintf(name, sizeof name, "%s#%d", part, i);
-        if (st == SIAMESE_OK && sm_ds_add_image(ds, name, NULL, pixels + image_bytes * (size_t)i,
-                                                labels[i]) < 0)
+        if (st == SIAMESE_OK &&
+            sm_ds_add_image(ds, name, NULL, pixels + image_bytes * (size_t)i, labels[i]) < 0)
             st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     }
     free(labels);
@@ -212,8 +215,8 @@ static siamese_status add_part_file(siamese_dataset *ds, const char *dir, const 
     siamese_status st;
     if (!images) st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     else if (!labels)
-        st = sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: no labels file %s-labels-idx1-ubyte[.gz] beside it",
-                     images, part);
+        st = sm_fail(&ds->err, SIAMESE_ERR_IO,
+                     "%s: no labels file %s-labels-idx1-ubyte[.gz] beside it", images, part);
     else st = add_part(ds, images, labels, part);
     free(images);
     free(labels);

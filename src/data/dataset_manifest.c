@@ -56,7 +56,8 @@ static int parse_label(const char *s, int *label) {
     while (*s == ' ') s++;
     if ((*s != '0' && *s != '1')) return -1;
     *label = *s - '0';
-    for (s++; *s == ' '; s++) {}
+    for (s++; *s == ' '; s++) {
+    }
     return *s ? -1 : 0;
 }
 
@@ -64,7 +65,8 @@ static siamese_status add_line(siamese_dataset *ds, manifest *m, const char *a, 
                                int label) {
     if (m->count == m->cap) {
         int cap = m->cap ? m->cap * 2 : 256;
-        manifest_line *bigger = cap > (1 << 28) ? NULL : realloc(m->lines, (size_t)cap * sizeof *bigger);
+        manifest_line *bigger =
+            cap > (1 << 28) ? NULL : realloc(m->lines, (size_t)cap * sizeof *bigger);
         if (!bigger) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
         m->lines = bigger;
         m->cap = cap;

@@ -86,15 +86,16 @@ static siamese_status read_pair_folder(siamese_dataset *ds, const char *root, co
     }
     sm_dir_list files;
     siamese_status st = sm_list_dir(folder, 0, &files, &ds->err);
-    recipe_entry *entries = st == SIAMESE_OK && files.count
-                                ? malloc((size_t)files.count * sizeof *entries) : NULL;
+    recipe_entry *entries =
+        st == SIAMESE_OK && files.count ? malloc((size_t)files.count * sizeof *entries) : NULL;
     if (st == SIAMESE_OK && files.count && !entries)
         st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     int n = 0;
     for (int i = 0; st == SIAMESE_OK && i < files.count; i++) {
         if (parse_recipe_name(files.names[i], prefix, &entries[n]) == 0) n++;
-        else sm_ds_warn(ds, "%s/%s: not named %s_<i>_first or %s_<i>_second; skipped", folder,
-                        files.names[i], prefix, prefix);
+        else
+            sm_ds_warn(ds, "%s/%s: not named %s_<i>_first or %s_<i>_second; skipped", folder,
+                       files.names[i], prefix, prefix);
     }
     if (st == SIAMESE_OK) {
         if (n > 1) qsort(entries, (size_t)n, sizeof *entries, compare_entries);

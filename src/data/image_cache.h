@@ -6,12 +6,12 @@
 #include <stdint.h>
 
 typedef struct sm_image_cache {
-    uint8_t *arena;      /* allocated * image_bytes bytes; grows, never past the budget */
-    size_t image_bytes;  /* bytes of one decoded image (H * W * C) */
-    int capacity;        /* images that fit in the budget */
-    int allocated;       /* slots in the arena */
+    uint8_t *arena;     /* allocated * image_bytes bytes; grows, never past the budget */
+    size_t image_bytes; /* bytes of one decoded image (H * W * C) */
+    int capacity;       /* images that fit in the budget */
+    int allocated;      /* slots in the arena */
     int used;
-    int32_t *slot_of;    /* [n_images]: arena slot, or -1 when not cached */
+    int32_t *slot_of; /* [n_images]: arena slot, or -1 when not cached */
     int n_images;
 } sm_image_cache;
 

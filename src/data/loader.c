@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
-#include "image/image.h"
-#include "data/image_cache.h"
 #include "base/rng.h"
 #include "base/util.h"
+#include "data/dataset.h"
+#include "data/image_cache.h"
+#include "image/image.h"
 
 #define STREAM_SHUFFLE 0x53485546464c4500ull /* "SHUFFLE" */
 
@@ -21,7 +21,7 @@ struct siamese_loader {
     siamese_image_options opts;
     siamese_pair *pairs; /* usable pairs */
     int n_pairs;
-    int *order;          /* pair order of the current epoch */
+    int *order; /* pair order of the current epoch */
     int batch_count;
     size_t image_floats; /* C * H * W */
     sm_image_cache cache;
@@ -128,7 +128,8 @@ static int mark_needed(const siamese_dataset *ds, const siamese_pairs *pairs,
     for (int i = 0; i < pairs->count; i++) {
         int ab[2] = {pairs->items[i].a, pairs->items[i].b};
         for (int k = 0; k < 2; k++)
-            if (!needed[ab[k]] && !checked[ab[k]] && ds->images[ab[k]].usable) needed[ab[k]] = 1, n++;
+            if (!needed[ab[k]] && !checked[ab[k]] && ds->images[ab[k]].usable)
+                needed[ab[k]] = 1, n++;
     }
     return n;
 }
@@ -182,8 +183,8 @@ static siamese_status check_params(siamese_loader *ld, const siamese_loader_para
                        p->channels);
     if (p->width <= 0 || p->height <= 0 || p->width > 16384 || p->height > 16384 ||
         (int64_t)p->width * p->height > (1 << 26))
-        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "image size %dx%d out of range",
-                       p->width, p->height);
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "image size %dx%d out of range", p->width,
+                       p->height);
     if (p->batch_size <= 0 || p->batch_size > (1 << 16))
         return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "batch size %d out of range",
                        p->batch_size);
@@ -223,7 +224,8 @@ static siamese_status keep_usable_pairs(siamese_loader *ld, const siamese_pairs 
         if (ld->ds->images[pairs->items[i].a].usable && ld->ds->images[pairs->items[i].b].usable)
             ld->pairs[ld->n_pairs++] = pairs->items[i];
     if (ld->n_pairs == 0)
-        return sm_fail(&ld->err, SIAMESE_ERR_DATA, "%s: no usable pairs (every pair has an image that failed to decode)",
+        return sm_fail(&ld->err, SIAMESE_ERR_DATA,
+                       "%s: no usable pairs (every pair has an image that failed to decode)",
                        ld->ds->path);
     ld->batch_count = ld->p.drop_last ? ld->n_pairs / ld->p.batch_size
                                       : (ld->n_pairs + ld->p.batch_size - 1) / ld->p.batch_size;
@@ -328,7 +330,9 @@ void siamese_loader_free(siamese_loader *ld) {
 const char *siamese_loader_errmsg(const siamese_loader *ld) { return ld ? ld->err.msg : ""; }
 int siamese_loader_pair_count(const siamese_loader *ld) { return ld->n_pairs; }
 int siamese_loader_batch_count(const siamese_loader *ld) { return ld->batch_count; }
-size_t siamese_loader_cache_bytes(const siamese_loader *ld) { return sm_image_cache_bytes(&ld->cache); }
+size_t siamese_loader_cache_bytes(const siamese_loader *ld) {
+    return sm_image_cache_bytes(&ld->cache);
+}
 int siamese_loader_cached_images(const siamese_loader *ld) { return ld->cache.used; }
 
 double siamese_loader_wait_seconds(const siamese_loader *ld) {
@@ -398,7 +402,8 @@ siamese_status siamese_loader_next(siamese_loader *ld, siamese_batch *batch) {
     pthread_mutex_lock(&ld->mu);
     if (!ld->active) {
         pthread_mutex_unlock(&ld->mu);
-        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "start an epoch before asking for batches");
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG,
+                       "start an epoch before asking for batches");
     }
     if (ld->held >= 0) {
         ld->slot_batch[ld->held] = -1;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
 #include "base/rng.h"
+#include "data/dataset.h"
 
 #define STREAM_RECIPE 0x5245434950450000ull /* "RECIPE" */
 #define STREAM_ONLINE 0x4f4e4c494e450000ull /* "ONLINE" */
@@ -19,10 +19,10 @@ uint64_t sm_seed_mix(uint64_t seed, uint64_t stream) {
 /* Eligible images grouped by class: members[start[c] .. start[c+1]) in image order. */
 typedef struct class_groups {
     int *members;
-    int *start; /* n_classes + 1 */
+    int *start;          /* n_classes + 1 */
     int *usable_classes; /* classes with >= 1 eligible image */
     int n_usable;
-    int *pair_classes;   /* classes with >= 2 eligible images */
+    int *pair_classes; /* classes with >= 2 eligible images */
     int n_pair_classes;
 } class_groups;
 
@@ -131,8 +131,8 @@ static siamese_status stored_pairs(siamese_dataset *ds, const siamese_split *spl
     return SIAMESE_OK;
 }
 
-static siamese_status check_sampling_args(siamese_dataset *ds, const siamese_split *split,
-                                          int side, int n, siamese_pairs *out) {
+static siamese_status check_sampling_args(siamese_dataset *ds, const siamese_split *split, int side,
+                                          int n, siamese_pairs *out) {
     if (!out) return SIAMESE_ERR_INVALID_ARG;
     out->items = NULL;
     out->count = 0;
@@ -156,7 +156,8 @@ static void sample_recipe(const class_groups *g, int k, sm_rng *rng, int *scratc
         int c = g->usable_classes[u];
         if (class_size(g, c) >= 2 * k) {
             draw_images(g, c, 2 * k, rng, scratch, x);
-            for (int m = 0; m < k; m++) similar[(*n_similar)++] = (siamese_pair){x[2 * m], x[2 * m + 1], 0};
+            for (int m = 0; m < k; m++)
+                similar[(*n_similar)++] = (siamese_pair){x[2 * m], x[2 * m + 1], 0};
         } else if (class_size(g, c) >= 2) {
             for (int m = 0; m < k; m++) draw_similar(g, c, rng, &similar[(*n_similar)++]);
         }
@@ -247,7 +248,8 @@ siamese_status siamese_pairs_online(siamese_dataset *ds, const siamese_split *sp
                 int a = g.usable_classes[ci], b = g.usable_classes[cj];
                 pairs[i] = (siamese_pair){
                     g.members[g.start[a] + (int)sm_rng_below(&rng, (uint64_t)class_size(&g, a))],
-                    g.members[g.start[b] + (int)sm_rng_below(&rng, (uint64_t)class_size(&g, b))], 1};
+                    g.members[g.start[b] + (int)sm_rng_below(&rng, (uint64_t)class_size(&g, b))],
+                    1};
             }
         }
         shuffle_pairs(&rng, pairs, count);

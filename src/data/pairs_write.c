@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data/dataset.h"
 #include "base/fileio.h"
+#include "data/dataset.h"
 
 static siamese_status check_pairs(siamese_dataset *ds, const siamese_pairs *pairs) {
     if (!pairs || pairs->count <= 0)
@@ -40,12 +40,14 @@ static char *manifest_folder(const char *path) {
 }
 
 /* Writes the image's path, relative to folder when below it, else absolute. */
-static siamese_status write_image_path(siamese_dataset *ds, FILE *fp, const char *folder, int image) {
+static siamese_status write_image_path(siamese_dataset *ds, FILE *fp, const char *folder,
+                                       int image) {
     const char *path = ds->images[image].path;
     if (!path)
-        return sm_fail(&ds->err, SIAMESE_ERR_UNSUPPORTED,
-                       "%s: an in-memory image cannot be named in a manifest (use the recipe layout)",
-                       ds->images[image].name);
+        return sm_fail(
+            &ds->err, SIAMESE_ERR_UNSUPPORTED,
+            "%s: an in-memory image cannot be named in a manifest (use the recipe layout)",
+            ds->images[image].name);
     char *real = realpath(path, NULL);
     if (!real) return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: %s", path, strerror(errno));
     if (strpbrk(real, "\t\n\r")) {
@@ -67,15 +69,17 @@ siamese_status siamese_pairs_write_manifest(siamese_dataset *ds, const siamese_p
     siamese_status st = check_pairs(ds, pairs);
     if (st != SIAMESE_OK) return st;
     char *folder = manifest_folder(path);
-    if (!folder) return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: cannot resolve its folder: %s", path,
-                                strerror(errno));
+    if (!folder)
+        return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: cannot resolve its folder: %s", path,
+                       strerror(errno));
     sm_atomic_file af;
     st = sm_atomic_open(&af, path, &ds->err);
     if (st != SIAMESE_OK) {
         free(folder);
         return st;
     }
-    fprintf(af.fp, "# siamese pairs from %s: path_a<TAB>path_b<TAB>label (0 = similar, 1 = dissimilar)\n",
+    fprintf(af.fp,
+            "# siamese pairs from %s: path_a<TAB>path_b<TAB>label (0 = similar, 1 = dissimilar)\n",
             ds->path);
     for (int i = 0; i < pairs->count && st == SIAMESE_OK; i++) {
         st = write_image_path(ds, af.fp, folder, pairs->items[i].a);

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
 #include "base/fileio.h"
 #include "base/rng.h"
+#include "data/dataset.h"
 
 #define STREAM_SPLIT 0x53504c4954000000ull /* "SPLIT" */
 #define SPLIT_FORMAT "siamese-split"
@@ -209,8 +209,8 @@ static siamese_status check_split_args(siamese_dataset *ds, siamese_split_kind k
                        "%s: a %s dataset has no classes to split", ds->path,
                        siamese_dataset_kind_name(ds->kind));
     for (int i = 0; pairs && i < pairs->count; i++)
-        if (pairs->items[i].a < 0 || pairs->items[i].a >= ds->n_images ||
-            pairs->items[i].b < 0 || pairs->items[i].b >= ds->n_images)
+        if (pairs->items[i].a < 0 || pairs->items[i].a >= ds->n_images || pairs->items[i].b < 0 ||
+            pairs->items[i].b >= ds->n_images)
             return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG, "pair %d names no image", i);
     return SIAMESE_OK;
 }
@@ -230,7 +230,8 @@ siamese_status siamese_split_create(siamese_dataset *ds, siamese_split_kind kind
     if (kind == SIAMESE_SPLIT_PAIRS) st = split_over_pairs(s, pairs, &rng);
     else if (kind == SIAMESE_SPLIT_IMAGES) st = split_over_images(s, &rng);
     else st = split_over_classes(s, &rng);
-    if (st == SIAMESE_OK && kind != SIAMESE_SPLIT_PAIRS && pairs) st = pairs_follow_images(s, pairs);
+    if (st == SIAMESE_OK && kind != SIAMESE_SPLIT_PAIRS && pairs)
+        st = pairs_follow_images(s, pairs);
     if (st != SIAMESE_OK) {
         if (st == SIAMESE_ERR_NOMEM) sm_fail(&ds->err, st, "out of memory");
         siamese_split_free(s);
@@ -278,8 +279,9 @@ static json_t *split_json(const siamese_split *s) {
     int bad = 0;
     if (s->seed <= (uint64_t)INT64_MAX) /* seed_hex holds every seed; this is for readers */
         bad = json_object_set_new(root, "seed", json_integer((json_int_t)s->seed));
-    bad = bad || json_object_set_new(root, "seed_hex", json_sprintf("%016llx",
-                                                                   (unsigned long long)s->seed)) ||
+    bad = bad ||
+          json_object_set_new(root, "seed_hex",
+                              json_sprintf("%016llx", (unsigned long long)s->seed)) ||
           json_object_set_new(root, "image_count", json_integer(ds->n_images)) ||
           json_object_set_new(root, "class_count", json_integer(ds->n_classes)) ||
           json_object_set_new(root, "dataset", json_string(ds->path));
@@ -288,8 +290,10 @@ static json_t *split_json(const siamese_split *s) {
     if (!bad && s->kind == SIAMESE_SPLIT_IMAGES)
         bad = json_object_set_new(root, "test_images", test_names_json(s));
     if (!bad && s->has_pairs)
-        bad = json_object_set_new(root, "train_pairs", pair_list_json(ds, s->pairs[0], s->n_pairs[0])) ||
-              json_object_set_new(root, "test_pairs", pair_list_json(ds, s->pairs[1], s->n_pairs[1]));
+        bad =
+            json_object_set_new(root, "train_pairs",
+                                pair_list_json(ds, s->pairs[0], s->n_pairs[0])) ||
+            json_object_set_new(root, "test_pairs", pair_list_json(ds, s->pairs[1], s->n_pairs[1]));
     if (bad) {
         json_decref(root);
         return NULL;
@@ -352,7 +356,6 @@ typedef struct name_index {
     int *order; /* image indices sorted by name */
 } name_index;
 
-
 static int find_image(const name_index *ix, const char *name) {
     int lo = 0, hi = ix->ds->n_images - 1;
     while (lo <= hi) {
@@ -391,7 +394,8 @@ static siamese_status read_pairs(siamese_split *s, const name_index *ix, json_t 
         const char *a, *b;
         int label;
         if (json_unpack(item, "[ssi]", &a, &b, &label) || (label != 0 && label != 1))
-            return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: pair %zu is not [name, name, 0|1]", path, i);
+            return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: pair %zu is not [name, name, 0|1]", path,
+                           i);
         int ia = find_image(ix, a), ib = find_image(ix, b);
         if (ia < 0 || ib < 0)
             return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: image '%s' is not in the dataset %s", path,
@@ -423,14 +427,15 @@ static siamese_status read_test_names(siamese_split *s, const name_index *ix, js
         const char *name = json_string_value(item);
         int id = !name ? -1 : classes ? find_class(ds, name) : find_image(ix, name);
         if (id < 0)
-            return sm_fail(&ds->err, SIAMESE_ERR_FORMAT, "%s: test %s '%s' is not in the dataset %s",
-                           path, classes ? "class" : "image", name ? name : "(not a string)",
-                           ds->path);
+            return sm_fail(&ds->err, SIAMESE_ERR_FORMAT,
+                           "%s: test %s '%s' is not in the dataset %s", path,
+                           classes ? "class" : "image", name ? name : "(not a string)", ds->path);
         if (classes) s->class_side[id] = 1;
         else s->image_side[id] = 1;
     }
     if (classes)
-        for (int k = 0; k < ds->n_images; k++) s->image_side[k] = s->class_side[ds->images[k].class_id];
+        for (int k = 0; k < ds->n_images; k++)
+            s->image_side[k] = s->class_side[ds->images[k].class_id];
     return SIAMESE_OK;
 }
 
@@ -439,8 +444,8 @@ static siamese_status parse_header(siamese_dataset *ds, json_t *root, const char
     const char *format = NULL, *kind_name = NULL, *seed_hex = NULL;
     int version = 0, images = -1, classes = -1;
     if (json_unpack(root, "{s:s, s:i, s:s, s:F, s:s, s:i, s:i}", "format", &format, "version",
-                    &version, "kind", &kind_name, "train_fraction", fraction, "seed_hex",
-                    &seed_hex, "image_count", &images, "class_count", &classes) ||
+                    &version, "kind", &kind_name, "train_fraction", fraction, "seed_hex", &seed_hex,
+                    "image_count", &images, "class_count", &classes) ||
         strcmp(format, SPLIT_FORMAT) || version != 1 ||
         siamese_split_kind_parse(kind_name, kind) != SIAMESE_OK)
         return sm_fail(&ds->err, SIAMESE_ERR_FORMAT, "%s: not a siamese split record (version 1)",
@@ -464,7 +469,8 @@ static siamese_status read_split(siamese_split *s, json_t *root, const char *pat
         st = read_test_names(s, &ix, json_object_get(root, "test_classes"), path);
     if (st == SIAMESE_OK && s->kind == SIAMESE_SPLIT_IMAGES)
         st = read_test_names(s, &ix, json_object_get(root, "test_images"), path);
-    json_t *train = json_object_get(root, "train_pairs"), *test = json_object_get(root, "test_pairs");
+    json_t *train = json_object_get(root, "train_pairs"),
+           *test = json_object_get(root, "test_pairs");
     if (st == SIAMESE_OK && (train || test || s->kind == SIAMESE_SPLIT_PAIRS)) {
         size_t n = json_array_size(train) > json_array_size(test) ? json_array_size(train)
                                                                   : json_array_size(test);

@@ -70,12 +70,18 @@ siamese_status sm_image_decode(const uint8_t *data, size_t size, const sm_image_
     memset(out, 0, sizeof *out);
     if (size == 0) return sm_fail(err, SIAMESE_ERR_FORMAT, "empty file");
     switch (sm_image_detect(data, size)) {
-    case SM_IMAGE_JPEG: return sm_decode_jpeg(data, size, opts, out, err);
-    case SM_IMAGE_PNG: return sm_decode_png(data, size, opts, out, err);
-    case SM_IMAGE_PNM: return sm_decode_pnm(data, size, opts, out, err);
-    case SM_IMAGE_WEBP: return sm_decode_webp(data, size, opts, out, err);
-    case SM_IMAGE_GIF: return sm_decode_gif(data, size, opts, out, err);
-    case SM_IMAGE_UNKNOWN: break;
+    case SM_IMAGE_JPEG:
+        return sm_decode_jpeg(data, size, opts, out, err);
+    case SM_IMAGE_PNG:
+        return sm_decode_png(data, size, opts, out, err);
+    case SM_IMAGE_PNM:
+        return sm_decode_pnm(data, size, opts, out, err);
+    case SM_IMAGE_WEBP:
+        return sm_decode_webp(data, size, opts, out, err);
+    case SM_IMAGE_GIF:
+        return sm_decode_gif(data, size, opts, out, err);
+    case SM_IMAGE_UNKNOWN:
+        break;
     }
     return sm_fail(err, SIAMESE_ERR_FORMAT, "not a recognized image (JPEG, PNG, PNM, WebP, GIF)");
 }
@@ -157,8 +163,9 @@ siamese_status siamese_image_load(const char *path, const siamese_image_options 
                                   siamese_image *out, char *errmsg, size_t errmsg_size) {
     sm_err err;
     sm_err_clear(&err);
-    if (!out) return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "no output image"), &err,
-                                  errmsg, errmsg_size);
+    if (!out)
+        return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "no output image"), &err, errmsg,
+                            errmsg_size);
     return copy_message(sm_image_load_file(path, options, out, &err), &err, errmsg, errmsg_size);
 }
 
@@ -167,15 +174,16 @@ siamese_status siamese_image_decode(const void *data, size_t size,
                                     char *errmsg, size_t errmsg_size) {
     sm_err err;
     sm_err_clear(&err);
-    if (!out) return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "no output image"), &err,
-                                  errmsg, errmsg_size);
+    if (!out)
+        return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "no output image"), &err, errmsg,
+                            errmsg_size);
     return copy_message(sm_image_load_memory(data, size, NULL, options, out, &err), &err, errmsg,
                         errmsg_size);
 }
 
 static int image_is_valid(const siamese_image *image) {
-    return image && image->data && image->width > 0 && image->height > 0 &&
-           image->channels >= 1 && image->channels <= 4;
+    return image && image->data && image->width > 0 && image->height > 0 && image->channels >= 1 &&
+           image->channels <= 4;
 }
 
 siamese_status siamese_image_convert(const siamese_image *image, int channels, siamese_image *out) {

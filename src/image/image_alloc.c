@@ -16,8 +16,8 @@
 #ifndef CACHE_SLOTS
 #define CACHE_SLOTS 16
 #endif
-#define MIN_CACHED ((size_t)16 << 10)  /* small blocks come cheaply from malloc anyway */
-#define MAX_CACHED ((size_t)64 << 20)  /* never keep huge blocks */
+#define MIN_CACHED ((size_t)16 << 10) /* small blocks come cheaply from malloc anyway */
+#define MAX_CACHED ((size_t)64 << 20) /* never keep huge blocks */
 
 #if CACHE_SLOTS > 0
 typedef struct cached_block {

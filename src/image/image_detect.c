@@ -21,12 +21,18 @@ sm_image_format sm_image_detect(const uint8_t *data, size_t size) {
 
 const char *sm_image_format_name(sm_image_format format) {
     switch (format) {
-    case SM_IMAGE_JPEG: return "JPEG";
-    case SM_IMAGE_PNG: return "PNG";
-    case SM_IMAGE_PNM: return "PNM";
-    case SM_IMAGE_WEBP: return "WebP";
-    case SM_IMAGE_GIF: return "GIF";
-    case SM_IMAGE_UNKNOWN: break;
+    case SM_IMAGE_JPEG:
+        return "JPEG";
+    case SM_IMAGE_PNG:
+        return "PNG";
+    case SM_IMAGE_PNM:
+        return "PNM";
+    case SM_IMAGE_WEBP:
+        return "WebP";
+    case SM_IMAGE_GIF:
+        return "GIF";
+    case SM_IMAGE_UNKNOWN:
+        break;
     }
     return "unknown";
 }

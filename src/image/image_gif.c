@@ -48,11 +48,13 @@ static siamese_status seek_first_image(GifFileType *gif, first_frame *ff, sm_err
         if (type != EXTENSION_RECORD_TYPE) continue;
         int code;
         GifByteType *ext;
-        if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) return gif_error(gif, "extension", err);
+        if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR)
+            return gif_error(gif, "extension", err);
         if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4)
             ff->transparent = (ext[1] & 1) ? ext[4] : -1;
         while (ext) {
-            if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) return gif_error(gif, "extension", err);
+            if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR)
+                return gif_error(gif, "extension", err);
         }
     }
 }

@@ -21,8 +21,7 @@ static int fast_denominator(int width, int height, const sm_image_options *opts)
     int best = 1;
     for (int d = 2; d <= 8; d *= 2) {
         int w = (width + d - 1) / d, h = (height + d - 1) / d; /* TJSCALED rounds up */
-        if ((int64_t)w >= ratio * opts->width && (int64_t)h >= ratio * opts->height)
-            best = d;
+        if ((int64_t)w >= ratio * opts->width && (int64_t)h >= ratio * opts->height) best = d;
     }
     return best;
 }
@@ -38,7 +37,8 @@ static int has_adobe_marker(const uint8_t *data, size_t size) {
         uint8_t marker = data[pos + 1];
         if (marker == 0xDA || marker == 0xD9) break; /* start of scan / end of image */
         size_t len = ((size_t)data[pos + 2] << 8) | data[pos + 3];
-        if (marker == 0xEE && len >= 7 && pos + 9 <= size && memcmp(data + pos + 4, "Adobe", 5) == 0)
+        if (marker == 0xEE && len >= 7 && pos + 9 <= size &&
+            memcmp(data + pos + 4, "Adobe", 5) == 0)
             return 1;
         pos += 2 + len;
     }

@@ -12,9 +12,9 @@ typedef struct png_ctx {
     const uint8_t *data;
     size_t size;
     size_t pos;
-    uint8_t *pixels;      /* the decoded rows (16-bit grey: 2 bytes per sample) */
+    uint8_t *pixels; /* the decoded rows (16-bit grey: 2 bytes per sample) */
     png_bytep *rows;
-    char message[200];    /* libpng's error message */
+    char message[200]; /* libpng's error message */
 } png_ctx;
 
 static void read_from_memory(png_structp png, png_bytep dst, size_t n) {
@@ -30,7 +30,10 @@ static void on_error(png_structp png, png_const_charp msg) {
     png_longjmp(png, 1);
 }
 
-static void on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
+static void on_warning(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
 
 /* Sets libpng's transformations; returns the number of 8-bit channels produced (the 16-bit
  * grey case keeps 16-bit samples and returns 1, see grey16_to_8). */
@@ -55,10 +58,14 @@ static int set_transforms(png_structp png, png_infop info, int *grey16) {
         }
     }
     switch (color) {
-    case PNG_COLOR_TYPE_GRAY: return 1;
-    case PNG_COLOR_TYPE_GRAY_ALPHA: return 2;
-    case PNG_COLOR_TYPE_RGB: return 3;
-    default: return 4;
+    case PNG_COLOR_TYPE_GRAY:
+        return 1;
+    case PNG_COLOR_TYPE_GRAY_ALPHA:
+        return 2;
+    case PNG_COLOR_TYPE_RGB:
+        return 3;
+    default:
+        return 4;
     }
 }
 

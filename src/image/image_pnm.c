@@ -13,7 +13,9 @@ typedef struct pnm_reader {
     size_t pos;
 } pnm_reader;
 
-static int is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+static int is_space(int c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
 
 /* Skips a comment: everything up to and including the next CR or LF. */
 static void skip_comment(pnm_reader *r) {
@@ -70,7 +72,8 @@ static unsigned scale_sample(unsigned long v, unsigned long maxval, unsigned out
  * 255; grey with maxval > 255 is mode I scaled to 65535, which convert clips to 255. */
 static uint8_t final_sample(unsigned long v, unsigned long maxval, int grey_i) {
     if (grey_i) {
-        unsigned v16 = maxval == 65535 ? (unsigned)(v > 65535 ? 65535 : v) : scale_sample(v, maxval, 65535);
+        unsigned v16 =
+            maxval == 65535 ? (unsigned)(v > 65535 ? 65535 : v) : scale_sample(v, maxval, 65535);
         return (uint8_t)(v16 > 255 ? 255 : v16);
     }
     if (maxval == 255) return (uint8_t)(v > 255 ? 255 : v);
@@ -121,7 +124,8 @@ static siamese_status decode_binary_samples(pnm_reader *r, unsigned long maxval,
                                             sm_image *out, sm_err *err) {
     size_t n = (size_t)out->width * out->height * out->channels;
     size_t bytes = maxval > 255 ? 2 : 1;
-    if (n > (r->size - r->pos) / bytes) return sm_fail(err, SIAMESE_ERR_FORMAT, "truncated PNM data");
+    if (n > (r->size - r->pos) / bytes)
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "truncated PNM data");
     const uint8_t *p = r->data + r->pos;
     if (bytes == 1 && maxval == 255) {
         memcpy(out->data, p, n);

@@ -230,14 +230,14 @@ static inline void vertical_row_fixed(const uint8_t *in, size_t stride, uint8_t 
     }
 }
 
-SM_CLONES static void vertical_row3(const uint8_t *in, size_t stride, uint8_t *out,
-                                    size_t row_len, const int32_t *k, int start) {
+SM_CLONES static void vertical_row3(const uint8_t *in, size_t stride, uint8_t *out, size_t row_len,
+                                    const int32_t *k, int start) {
     vertical_row_fixed(in, stride, out, row_len, k, start, 3);
 }
 
 /* One output row, vertically: accumulate whole input rows times their weight (vectorizable). */
 SM_CLONES static void vertical_row(const uint8_t *in, size_t stride, uint8_t *out, size_t row_len,
-                         const int32_t *k, int ymin, int n, int32_t *acc) {
+                                   const int32_t *k, int ymin, int n, int32_t *acc) {
     for (size_t i = 0; i < row_len; i++) acc[i] = HALF_ONE;
     for (int t = 0; t < n; t++) {
         const uint8_t *row = in + (size_t)(ymin + t) * stride;
@@ -300,8 +300,8 @@ siamese_status sm_image_resize(const sm_image *src, int width, int height, sm_im
     /* upscaling uses at most 2 taps per output (3 with padding); the padded window may reach
      * rows the horizontal pass skipped only if it starts before yfirst or ends at/after ylast,
      * so the fixed path is taken only when the window stays inside the computed rows */
-    const int vrows = need_h ? vc.bounds[2 * height - 2] + vc.bounds[2 * height - 1] - yfirst
-                             : src->height;
+    const int vrows =
+        need_h ? vc.bounds[2 * height - 2] + vc.bounds[2 * height - 1] - yfirst : src->height;
     for (int yy = 0; yy < height; yy++) {
         uint8_t *dst = out->data + (size_t)yy * row_len;
         const int ks = vc.ksize;

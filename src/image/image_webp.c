@@ -12,7 +12,8 @@ siamese_status sm_decode_webp(const uint8_t *data, size_t size, const sm_image_o
     VP8StatusCode rc = WebPGetFeatures(data, size, &features);
     if (rc == VP8_STATUS_NOT_ENOUGH_DATA)
         return sm_fail(err, SIAMESE_ERR_FORMAT, "truncated WebP header");
-    if (rc != VP8_STATUS_OK) return sm_fail(err, SIAMESE_ERR_FORMAT, "bad WebP header (code %d)", (int)rc);
+    if (rc != VP8_STATUS_OK)
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "bad WebP header (code %d)", (int)rc);
     if (features.has_animation)
         return sm_fail(err, SIAMESE_ERR_UNSUPPORTED, "animated WebP is not supported");
     siamese_status st = sm_image_check_size(features.width, features.height, opts, err);

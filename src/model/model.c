@@ -8,11 +8,11 @@
 
 #include <omp.h>
 
-#include "nn/init.h"
 #include "base/rng.h"
+#include "nn/init.h"
 
-#define SM_MODEL_MAX_BATCH 65536            /* images per engine call (the engine's cap) */
-#define SM_EMBED_CHUNK_MAX 256              /* images per chunk when embedding */
+#define SM_MODEL_MAX_BATCH 65536                /* images per engine call (the engine's cap) */
+#define SM_EMBED_CHUNK_MAX 256                  /* images per chunk when embedding */
 #define SM_EMBED_CHUNK_FLOATS ((size_t)1 << 26) /* activation budget of one chunk (256 MB) */
 
 static const sm_shape recipe_input = {3, 256, 256};
@@ -39,8 +39,10 @@ siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err) {
     model->arch = *arch;
     size_t len = sm_arch_format(arch, model->arch_text, sizeof model->arch_text);
     if (len >= sizeof model->arch_text) {
-        sm_fail(err, SIAMESE_ERR_SPEC, "model: architecture text of %zu characters is too long "
-                "(at most %d)", len, SM_ARCH_TEXT_MAX - 1);
+        sm_fail(err, SIAMESE_ERR_SPEC,
+                "model: architecture text of %zu characters is too long "
+                "(at most %d)",
+                len, SM_ARCH_TEXT_MAX - 1);
         free(model);
         return NULL;
     }
@@ -77,7 +79,8 @@ const char *siamese_model_errmsg(const siamese_model *model) {
 /* ---------------------------------------------------------------- creation */
 
 static siamese_status check_model_params(const siamese_model_params *p, sm_err *err) {
-    if (!p->arch || !p->arch[0]) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: no architecture");
+    if (!p->arch || !p->arch[0])
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: no architecture");
     if (p->channels < 0 || p->height < 0 || p->width < 0)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: negative input geometry %dx%dx%d",
                        p->channels, p->height, p->width);
@@ -169,9 +172,7 @@ int siamese_model_embedding_dim(const siamese_model *model) {
 size_t siamese_model_param_count(const siamese_model *model) {
     return model && model->net ? sm_net_table(model->net)->n_params : 0;
 }
-const char *siamese_model_arch(const siamese_model *model) {
-    return model ? model->arch_text : "";
-}
+const char *siamese_model_arch(const siamese_model *model) { return model ? model->arch_text : ""; }
 float siamese_model_margin(const siamese_model *model) { return model ? model->margin : 0.0f; }
 siamese_metric siamese_model_metric(const siamese_model *model) {
     return model ? model->metric : SIAMESE_METRIC_EUCLIDEAN;

@@ -4,10 +4,10 @@
 
 #include <stdint.h>
 
-#include "nn/arch.h"
 #include "base/errors.h"
-#include "nn/net.h"
 #include "model/safetensors.h"
+#include "nn/arch.h"
+#include "nn/net.h"
 #include "siamese.h"
 
 #define SM_ARCH_TEXT_MAX 4096
@@ -19,7 +19,7 @@ struct siamese_model {
     sm_net *net;                      /* parameters live in the engine's flat buffers */
     float margin;
     siamese_metric metric;
-    float threshold;                  /* < 0 when the model carries none */
+    float threshold; /* < 0 when the model carries none */
     uint64_t seed;
     int threads;
 };
@@ -36,9 +36,9 @@ void sm_model_apply_threads(const siamese_model *model);
 
 /* Writes the model's tensors and metadata followed by extra tensors and metadata (checkpoints
  * add the optimizer state), atomically. */
-siamese_status sm_model_save_with(siamese_model *model, const char *path,
-                                  const sm_st_tensor *extra, int n_extra,
-                                  const sm_st_meta *extra_meta, int n_extra_meta, sm_err *err);
+siamese_status sm_model_save_with(siamese_model *model, const char *path, const sm_st_tensor *extra,
+                                  int n_extra, const sm_st_meta *extra_meta, int n_extra_meta,
+                                  sm_err *err);
 
 /* Builds a validated model from a file already read. Tensors whose names start with
  * ignore_prefix (may be NULL) are not the model's and are left to the caller. */

@@ -61,8 +61,7 @@ static void describe_metadata(const siamese_model *model, meta_text *m) {
     m->n = 0;
     snprintf(m->input, sizeof m->input, "%dx%dx%d", in->c, in->h, in->w);
     snprintf(m->margin, sizeof m->margin, "%.9g", (double)model->margin);
-    snprintf(m->embedding_dim, sizeof m->embedding_dim, "%d",
-             sm_arch_embedding_dim(&model->arch));
+    snprintf(m->embedding_dim, sizeof m->embedding_dim, "%d", sm_arch_embedding_dim(&model->arch));
     add_meta(m, "format", SM_FORMAT_NAME);
     add_meta(m, "arch", model->arch_text);
     add_meta(m, "input", m->input);
@@ -75,9 +74,9 @@ static void describe_metadata(const siamese_model *model, meta_text *m) {
     }
 }
 
-siamese_status sm_model_save_with(siamese_model *model, const char *path,
-                                  const sm_st_tensor *extra, int n_extra,
-                                  const sm_st_meta *extra_meta, int n_extra_meta, sm_err *err) {
+siamese_status sm_model_save_with(siamese_model *model, const char *path, const sm_st_tensor *extra,
+                                  int n_extra, const sm_st_meta *extra_meta, int n_extra_meta,
+                                  sm_err *err) {
     const sm_param_table *table = sm_net_table(model->net);
     int n = table->n + n_extra;
     sm_st_tensor *tensors = calloc(n ? (size_t)n : 1, sizeof *tensors);
@@ -98,8 +97,8 @@ siamese_status sm_model_save_with(siamese_model *model, const char *path,
 siamese_status siamese_model_save(siamese_model *model, const char *path) {
     if (!model) return SIAMESE_ERR_INVALID_ARG;
     if (!path || !model->net)
-        return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
-                       "model save: %s", path ? "the model holds no network" : "no path");
+        return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "model save: %s",
+                       path ? "the model holds no network" : "no path");
     sm_err err;
     sm_err_clear(&err);
     siamese_status status = sm_model_save_with(model, path, NULL, 0, NULL, 0, &err);
@@ -149,8 +148,8 @@ static siamese_status read_format(const char *path, const sm_st_file *file, sm_e
     if (format && strncmp(format, SM_FORMAT_FAMILY, strlen(SM_FORMAT_FAMILY)) == 0 &&
         strcmp(format, SM_FORMAT_NAME) != 0)
         return sm_fail(err, SIAMESE_ERR_UNSUPPORTED,
-                       "%s: model format '%s' is newer than this library reads (%s)", path,
-                       format, SM_FORMAT_NAME);
+                       "%s: model format '%s' is newer than this library reads (%s)", path, format,
+                       SM_FORMAT_NAME);
     return SIAMESE_OK;
 }
 
@@ -193,8 +192,8 @@ static siamese_status read_settings(const char *path, const sm_st_file *file, fi
                        metric);
     const char *threshold = sm_safetensors_meta(file, "threshold");
     if (threshold && parse_float(threshold, &s->threshold) != 0)
-        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: __metadata__ 'threshold' is '%s', not a number",
-                       path, threshold);
+        return sm_fail(err, SIAMESE_ERR_FORMAT,
+                       "%s: __metadata__ 'threshold' is '%s', not a number", path, threshold);
     const char *dim = sm_safetensors_meta(file, "embedding_dim");
     if (dim) {
         char want[32];
@@ -217,8 +216,8 @@ static int dtype_fits_role(sm_dtype dtype, sm_tensor_role role) {
 static void format_shape(char *buf, size_t size, int ndim, const int64_t *dims) {
     size_t used = (size_t)snprintf(buf, size, "[");
     for (int d = 0; d < ndim && used < size; d++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "",
-                                 (long long)dims[d]);
+        used +=
+            (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "", (long long)dims[d]);
     if (used < size) snprintf(buf + used, size - used, "]");
 }
 
@@ -323,8 +322,7 @@ static void copy_values(const sm_st_file *file, sm_net *net) {
             copy_floats(t, sm_net_params(net) + info->offset, info->count);
         else if (info->role == SM_TENSOR_BUFFER)
             copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
-        else
-            copy_counters(t, sm_net_counters(net) + info->offset, info->count);
+        else copy_counters(t, sm_net_counters(net) + info->offset, info->count);
     }
 }
 

@@ -4,13 +4,11 @@
 #include "model/model.h"
 #include "nn/net.h"
 
-const char *siamese_precision_name(siamese_precision precision)
-{
+const char *siamese_precision_name(siamese_precision precision) {
     return precision == SIAMESE_PRECISION_BF16 ? "bf16" : "fp32";
 }
 
-siamese_status siamese_precision_parse(const char *name, siamese_precision *out)
-{
+siamese_status siamese_precision_parse(const char *name, siamese_precision *out) {
     if (name && strcmp(name, "fp32") == 0) *out = SIAMESE_PRECISION_FP32;
     else if (name && strcmp(name, "bf16") == 0) *out = SIAMESE_PRECISION_BF16;
     else return SIAMESE_ERR_INVALID_ARG;
@@ -19,15 +17,13 @@ siamese_status siamese_precision_parse(const char *name, siamese_precision *out)
 
 int siamese_bf16_supported(void) { return sm_bf16_supported(); }
 
-siamese_precision siamese_model_set_precision(siamese_model *model, siamese_precision precision)
-{
+siamese_precision siamese_model_set_precision(siamese_model *model, siamese_precision precision) {
     if (!model || !model->net) return SIAMESE_PRECISION_FP32;
     int bf16 = sm_net_set_bf16(model->net, precision == SIAMESE_PRECISION_BF16);
     return bf16 ? SIAMESE_PRECISION_BF16 : SIAMESE_PRECISION_FP32;
 }
 
-siamese_precision siamese_model_precision(const siamese_model *model)
-{
+siamese_precision siamese_model_precision(const siamese_model *model) {
     return model && model->net && sm_net_bf16(model->net) ? SIAMESE_PRECISION_BF16
                                                           : SIAMESE_PRECISION_FP32;
 }

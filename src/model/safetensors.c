@@ -16,13 +16,13 @@
 #endif
 
 struct sm_st_file {
-    unsigned char *buf;    /* the whole file, shifted so the data section is 8-byte aligned */
+    unsigned char *buf; /* the whole file, shifted so the data section is 8-byte aligned */
     int n;
     sm_st_tensor *tensors; /* sorted by data offset */
     char **names;
     int n_meta;
     sm_st_meta *meta;
-    char **meta_strings;   /* 2 * n_meta owned strings */
+    char **meta_strings; /* 2 * n_meta owned strings */
 };
 
 /* ---------------------------------------------------------------- dtypes */
@@ -31,10 +31,10 @@ static const struct {
     const char *name;
     size_t size;
 } dtype_table[SM_DT_COUNT] = {
-    [SM_DT_F32] = {"F32", 4},  [SM_DT_F16] = {"F16", 2},  [SM_DT_BF16] = {"BF16", 2},
-    [SM_DT_F64] = {"F64", 8},  [SM_DT_I64] = {"I64", 8},  [SM_DT_I32] = {"I32", 4},
-    [SM_DT_U8] = {"U8", 1},    [SM_DT_I8] = {"I8", 1},    [SM_DT_I16] = {"I16", 2},
-    [SM_DT_U16] = {"U16", 2},  [SM_DT_U32] = {"U32", 4},  [SM_DT_U64] = {"U64", 8},
+    [SM_DT_F32] = {"F32", 4},   [SM_DT_F16] = {"F16", 2}, [SM_DT_BF16] = {"BF16", 2},
+    [SM_DT_F64] = {"F64", 8},   [SM_DT_I64] = {"I64", 8}, [SM_DT_I32] = {"I32", 4},
+    [SM_DT_U8] = {"U8", 1},     [SM_DT_I8] = {"I8", 1},   [SM_DT_I16] = {"I16", 2},
+    [SM_DT_U16] = {"U16", 2},   [SM_DT_U32] = {"U32", 4}, [SM_DT_U64] = {"U64", 8},
     [SM_DT_BOOL] = {"BOOL", 1},
 };
 
@@ -113,8 +113,8 @@ static siamese_status add_metadata(json_t *root, const char *path, const sm_st_m
                            meta[i].key);
         json_t *value = json_string(meta[i].value);
         if (!value)
-            return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
-                           "%s: metadata '%s' is not valid UTF-8", path, meta[i].key);
+            return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: metadata '%s' is not valid UTF-8",
+                           path, meta[i].key);
         if (json_object_set_new(obj, meta[i].key, value) != 0)
             return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory building the header", path);
     }
@@ -128,8 +128,8 @@ static siamese_status add_tensors(json_t *root, const char *path, const sm_st_te
         const sm_st_tensor *t = &tensors[i];
         size_t bytes;
         if (!t->name || !t->name[0] || strcmp(t->name, SM_ST_META_KEY) == 0)
-            return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: tensor %d has an invalid name",
-                           path, i);
+            return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: tensor %d has an invalid name", path,
+                           i);
         if (json_object_get(root, t->name))
             return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: duplicate tensor name '%s'", path,
                            t->name);
@@ -254,8 +254,8 @@ sm_st_meta sm_safetensors_meta_get(const sm_st_file *file, int index) {
 typedef struct reader {
     const char *path;
     sm_st_file *file;
-    size_t data_len;         /* bytes after the header */
-    size_t *begin, *end;     /* per tensor, parallel to file->tensors before sorting */
+    size_t data_len;     /* bytes after the header */
+    size_t *begin, *end; /* per tensor, parallel to file->tensors before sorting */
     sm_err *err;
 } reader;
 
@@ -300,20 +300,20 @@ static siamese_status parse_metadata(reader *r, json_t *obj) {
 static siamese_status parse_shape(reader *r, const char *name, json_t *shape, sm_st_tensor *t) {
     if (!json_is_array(shape)) return bad(r, "tensor '%s': shape is not an array", name, NULL);
     size_t nd = json_array_size(shape);
-    if (nd > SM_ST_MAX_DIMS) return bad(r, "tensor '%s': shape has too many dimensions", name, NULL);
+    if (nd > SM_ST_MAX_DIMS)
+        return bad(r, "tensor '%s': shape has too many dimensions", name, NULL);
     t->ndim = (int)nd;
     for (size_t d = 0; d < nd; d++) {
         uint64_t dim;
         if (json_size(json_array_get(shape, d), &dim) != 0 || dim > (uint64_t)INT64_MAX)
-            return bad(r, "tensor '%s': shape has a negative or non-integer dimension", name,
-                       NULL);
+            return bad(r, "tensor '%s': shape has a negative or non-integer dimension", name, NULL);
         t->shape[d] = (int64_t)dim;
     }
     return SIAMESE_OK;
 }
 
-static siamese_status parse_offsets(reader *r, const char *name, json_t *offs, const sm_st_tensor *t,
-                                    size_t *begin, size_t *end) {
+static siamese_status parse_offsets(reader *r, const char *name, json_t *offs,
+                                    const sm_st_tensor *t, size_t *begin, size_t *end) {
     uint64_t b, e;
     if (!json_is_array(offs) || json_array_size(offs) != 2 ||
         json_size(json_array_get(offs, 0), &b) != 0 || json_size(json_array_get(offs, 1), &e) != 0)
@@ -328,8 +328,7 @@ static siamese_status parse_offsets(reader *r, const char *name, json_t *offs, c
     if (tensor_bytes(t, &bytes) != 0)
         return bad(r, "tensor '%s': shape has too many elements", name, NULL);
     if ((uint64_t)bytes != e - b)
-        return bad(r, "tensor '%s': data_offsets %s do not match its shape and dtype", name,
-                   range);
+        return bad(r, "tensor '%s': data_offsets %s do not match its shape and dtype", name, range);
     *begin = (size_t)b;
     *end = (size_t)e;
     return SIAMESE_OK;

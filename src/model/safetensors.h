@@ -9,9 +9,21 @@
 
 #define SM_ST_MAX_DIMS 8
 
-typedef enum sm_dtype { SM_DT_F32, SM_DT_F16, SM_DT_BF16, SM_DT_F64, SM_DT_I64, SM_DT_I32,
-                        SM_DT_U8, SM_DT_I8, SM_DT_I16, SM_DT_U16, SM_DT_U32, SM_DT_U64,
-                        SM_DT_BOOL } sm_dtype;
+typedef enum sm_dtype {
+    SM_DT_F32,
+    SM_DT_F16,
+    SM_DT_BF16,
+    SM_DT_F64,
+    SM_DT_I64,
+    SM_DT_I32,
+    SM_DT_U8,
+    SM_DT_I8,
+    SM_DT_I16,
+    SM_DT_U16,
+    SM_DT_U32,
+    SM_DT_U64,
+    SM_DT_BOOL
+} sm_dtype;
 #define SM_DT_COUNT 13
 
 typedef struct sm_st_tensor {
@@ -19,7 +31,7 @@ typedef struct sm_st_tensor {
     sm_dtype dtype;
     int ndim;
     int64_t shape[SM_ST_MAX_DIMS];
-    const void *data;  /* little-endian bytes, count(shape) * size(dtype); in a file read by
+    const void *data; /* little-endian bytes, count(shape) * size(dtype); in a file read by
                         * sm_safetensors_read the data section starts 8-byte aligned, but a
                         * tensor may not be aligned for its dtype: copy with memcpy */
 } sm_st_tensor;

@@ -54,24 +54,23 @@ static adam_scalars step_scalars(const sm_adam *adam) {
 }
 
 /* The update of elements [0, n); the body is shared by the FMA and the portable build. */
-#define ADAM_UPDATE_LOOP(FMA)                                                          \
-    _Pragma("omp parallel for schedule(static)")                                       \
-    for (ptrdiff_t i = 0; i < n; i++) {                                                \
-        float g = grads[i];                                                            \
-        if (use_wd) g = FMA(params[i], s.wd, g);                                       \
-        float mi = FMA(g, s.one_minus_beta1, m[i] * s.beta1);                          \
-        float vi = FMA(s.one_minus_beta2 * g, g, v[i] * s.beta2);                      \
-        m[i] = mi;                                                                     \
-        v[i] = vi;                                                                     \
-        float denom = sqrtf(vi) / s.bc2_sqrt + s.eps;                                  \
-        params[i] = params[i] + (s.neg_step_size * mi) / denom;                        \
+#define ADAM_UPDATE_LOOP(FMA)                                                                      \
+    _Pragma("omp parallel for schedule(static)") for (ptrdiff_t i = 0; i < n; i++) {               \
+        float g = grads[i];                                                                        \
+        if (use_wd) g = FMA(params[i], s.wd, g);                                                   \
+        float mi = FMA(g, s.one_minus_beta1, m[i] * s.beta1);                                      \
+        float vi = FMA(s.one_minus_beta2 * g, g, v[i] * s.beta2);                                  \
+        m[i] = mi;                                                                                 \
+        v[i] = vi;                                                                                 \
+        float denom = sqrtf(vi) / s.bc2_sqrt + s.eps;                                              \
+        params[i] = params[i] + (s.neg_step_size * mi) / denom;                                    \
     }
 
 /* AVX2 + FMA: eight lanes at a time with the same IEEE operations in the same order, so the
  * result is identical to the scalar loop; the tail goes through the scalar body. */
-__attribute__((target("avx2,fma"))) static void update_avx2(ptrdiff_t n, adam_scalars s,
-                                                           int use_wd, float *params,
-                                                           const float *grads, float *m, float *v) {
+__attribute__((target("avx2,fma"))) static void update_avx2(ptrdiff_t n, adam_scalars s, int use_wd,
+                                                            float *params, const float *grads,
+                                                            float *m, float *v) {
     const __m256 wd = _mm256_set1_ps(s.wd), b1 = _mm256_set1_ps(s.beta1);
     const __m256 omb1 = _mm256_set1_ps(s.one_minus_beta1), b2 = _mm256_set1_ps(s.beta2);
     const __m256 omb2 = _mm256_set1_ps(s.one_minus_beta2), bc2 = _mm256_set1_ps(s.bc2_sqrt);
@@ -83,8 +82,8 @@ __attribute__((target("avx2,fma"))) static void update_avx2(ptrdiff_t n, adam_sc
         __m256 p = _mm256_loadu_ps(params + i), g = _mm256_loadu_ps(grads + i);
         if (use_wd) g = _mm256_fmadd_ps(p, wd, g);
         __m256 mi = _mm256_fmadd_ps(g, omb1, _mm256_mul_ps(_mm256_loadu_ps(m + i), b1));
-        __m256 vi = _mm256_fmadd_ps(_mm256_mul_ps(omb2, g), g,
-                                    _mm256_mul_ps(_mm256_loadu_ps(v + i), b2));
+        __m256 vi =
+            _mm256_fmadd_ps(_mm256_mul_ps(omb2, g), g, _mm256_mul_ps(_mm256_loadu_ps(v + i), b2));
         _mm256_storeu_ps(m + i, mi);
         _mm256_storeu_ps(v + i, vi);
         __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), bc2), eps);
@@ -149,6 +148,5 @@ void sm_adam_step(sm_adam *adam, float *params, const float *grads) {
         update_avx2((ptrdiff_t)adam->n, s, use_wd, params, grads, adam->m, adam->v);
     else if (__builtin_cpu_supports("fma"))
         update_fma((ptrdiff_t)adam->n, s, use_wd, params, grads, adam->m, adam->v);
-    else
-        update_portable((ptrdiff_t)adam->n, s, use_wd, params, grads, adam->m, adam->v);
+    else update_portable((ptrdiff_t)adam->n, s, use_wd, params, grads, adam->m, adam->v);
 }

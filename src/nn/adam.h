@@ -7,10 +7,10 @@
 
 typedef struct sm_adam {
     float lr, beta1, beta2, eps, weight_decay;
-    int64_t step;   /* steps taken so far */
-    size_t n;       /* number of parameters */
-    float *m;       /* [n] first moment (exp_avg) */
-    float *v;       /* [n] second moment (exp_avg_sq) */
+    int64_t step; /* steps taken so far */
+    size_t n;     /* number of parameters */
+    float *m;     /* [n] first moment (exp_avg) */
+    float *v;     /* [n] second moment (exp_avg_sq) */
 } sm_adam;
 
 /* Allocates zeroed m and v for n parameters; returns 0 on success, -1 when memory ran out. */

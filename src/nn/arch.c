@@ -33,8 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SM_DIM_MAX (1 << 20)          /* cap on any single size in a spec */
-#define SM_ACT_MAX ((int64_t)INT_MAX) /* cap on per-image activation elements */
+#define SM_DIM_MAX (1 << 20)             /* cap on any single size in a spec */
+#define SM_ACT_MAX ((int64_t)INT_MAX)    /* cap on per-image activation elements */
 #define SM_TENSOR_MAX ((int64_t)1 << 34) /* cap on the elements of one parameter tensor */
 
 /* ------------------------------------------------------------------ presets */
@@ -47,16 +47,19 @@ typedef struct preset {
 
 static const preset presets[] = {
     /* The reference recipe's SiameseNetwork, exactly (1-D embedding, no activation between fcs). */
-    {"seed", {3, 256, 256},
+    {"seed",
+     {3, 256, 256},
      "conv(256,k=11,s=4) relu maxpool(3,s=2) conv(256,k=5) relu maxpool(2,s=2) "
      "conv(384,k=3) relu flatten linear(1024) linear(256) linear(1)"},
     /* 28x28 grey (MNIST, Fashion-MNIST): 28 -> 14 -> 7, 64-d embedding, 214k parameters.
      * Fashion-MNIST test-pair ROC AUC 0.94 after 300 steps of 32 random balanced pairs. */
-    {"mnist", {1, 28, 28},
+    {"mnist",
+     {1, 28, 28},
      "conv(16,k=3,p=1) bn relu maxpool(2) conv(32,k=3,p=1) bn relu maxpool(2) "
      "flatten linear(128) relu linear(64)"},
     /* 105x105 grey (Omniglot): 105 -> 51 -> 25 -> 12 -> 6, 128-d embedding. */
-    {"omniglot", {1, 105, 105},
+    {"omniglot",
+     {1, 105, 105},
      "conv(32,k=5,s=2) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
      "conv(128,k=3,p=1) bn relu maxpool(2) flatten linear(512) relu linear(128)"},
 };
@@ -76,22 +79,32 @@ const char *sm_arch_preset_text(const char *name, sm_shape *default_input) {
 
 static const char *kind_name(sm_layer_kind kind) {
     switch (kind) {
-    case SM_LAYER_CONV2D: return "conv";
-    case SM_LAYER_RELU: return "relu";
-    case SM_LAYER_MAXPOOL2D: return "maxpool";
-    case SM_LAYER_LINEAR: return "linear";
-    case SM_LAYER_FLATTEN: return "flatten";
-    case SM_LAYER_BATCHNORM2D: return "batchnorm";
+    case SM_LAYER_CONV2D:
+        return "conv";
+    case SM_LAYER_RELU:
+        return "relu";
+    case SM_LAYER_MAXPOOL2D:
+        return "maxpool";
+    case SM_LAYER_LINEAR:
+        return "linear";
+    case SM_LAYER_FLATTEN:
+        return "flatten";
+    case SM_LAYER_BATCHNORM2D:
+        return "batchnorm";
     }
     return "?";
 }
 
 static const char *auto_prefix(sm_layer_kind kind) {
     switch (kind) {
-    case SM_LAYER_CONV2D: return "cnn";
-    case SM_LAYER_LINEAR: return "fc";
-    case SM_LAYER_BATCHNORM2D: return "bn";
-    default: return NULL;
+    case SM_LAYER_CONV2D:
+        return "cnn";
+    case SM_LAYER_LINEAR:
+        return "fc";
+    case SM_LAYER_BATCHNORM2D:
+        return "bn";
+    default:
+        return NULL;
     }
 }
 
@@ -100,12 +113,18 @@ static int lookup_kind(const char *word, size_t len, sm_layer_kind *kind) {
         const char *word;
         sm_layer_kind kind;
     } table[] = {
-        {"conv", SM_LAYER_CONV2D},       {"conv2d", SM_LAYER_CONV2D},
-        {"maxpool", SM_LAYER_MAXPOOL2D}, {"maxpool2d", SM_LAYER_MAXPOOL2D},
-        {"pool", SM_LAYER_MAXPOOL2D},    {"linear", SM_LAYER_LINEAR},
-        {"fc", SM_LAYER_LINEAR},         {"batchnorm", SM_LAYER_BATCHNORM2D},
-        {"batchnorm2d", SM_LAYER_BATCHNORM2D}, {"bn", SM_LAYER_BATCHNORM2D},
-        {"relu", SM_LAYER_RELU},         {"flatten", SM_LAYER_FLATTEN},
+        {"conv", SM_LAYER_CONV2D},
+        {"conv2d", SM_LAYER_CONV2D},
+        {"maxpool", SM_LAYER_MAXPOOL2D},
+        {"maxpool2d", SM_LAYER_MAXPOOL2D},
+        {"pool", SM_LAYER_MAXPOOL2D},
+        {"linear", SM_LAYER_LINEAR},
+        {"fc", SM_LAYER_LINEAR},
+        {"batchnorm", SM_LAYER_BATCHNORM2D},
+        {"batchnorm2d", SM_LAYER_BATCHNORM2D},
+        {"bn", SM_LAYER_BATCHNORM2D},
+        {"relu", SM_LAYER_RELU},
+        {"flatten", SM_LAYER_FLATTEN},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].word) == len && strncmp(table[i].word, word, len) == 0) {
@@ -236,8 +255,8 @@ bad:
                       SM_DIM_MAX);
 }
 
-static siamese_status parse_float_value(scanner *sc, span v, const char *what, double lo,
-                                        double hi, int lo_open, float *out) {
+static siamese_status parse_float_value(scanner *sc, span v, const char *what, double lo, double hi,
+                                        int lo_open, float *out) {
     char buf[64];
     if (v.len == 0 || v.len >= sizeof buf) goto bad;
     memcpy(buf, sc->text + v.start, v.len);
@@ -289,21 +308,29 @@ static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
     static const char *const bn_keys[] = {"eps", "momentum", "name", NULL};
     static const char *const no_keys[] = {NULL};
     switch (kind) {
-    case SM_LAYER_CONV2D: *n_positional = 4; return conv_keys;
-    case SM_LAYER_MAXPOOL2D: *n_positional = 3; return pool_keys;
-    case SM_LAYER_LINEAR: *n_positional = 1; return linear_keys;
-    case SM_LAYER_BATCHNORM2D: *n_positional = 0; return bn_keys;
-    default: *n_positional = 0; return no_keys;
+    case SM_LAYER_CONV2D:
+        *n_positional = 4;
+        return conv_keys;
+    case SM_LAYER_MAXPOOL2D:
+        *n_positional = 3;
+        return pool_keys;
+    case SM_LAYER_LINEAR:
+        *n_positional = 1;
+        return linear_keys;
+    case SM_LAYER_BATCHNORM2D:
+        *n_positional = 0;
+        return bn_keys;
+    default:
+        *n_positional = 0;
+        return no_keys;
     }
 }
 
-static siamese_status set_arg(scanner *sc, sm_layer *l, layer_args *seen, const char *key,
-                              span v) {
+static siamese_status set_arg(scanner *sc, sm_layer *l, layer_args *seen, const char *key, span v) {
     if (strcmp(key, "out") == 0) {
         seen->have_out = 1;
-        return parse_int_value(sc, v, l->kind == SM_LAYER_LINEAR ? "output features"
-                                                                 : "output channels",
-                               1, &l->out);
+        return parse_int_value(
+            sc, v, l->kind == SM_LAYER_LINEAR ? "output features" : "output channels", 1, &l->out);
     }
     if (strcmp(key, "k") == 0) {
         seen->have_k = 1;
@@ -351,8 +378,7 @@ static siamese_status parse_arg_list(scanner *sc, sm_layer *l, span word, layer_
         if (sc->text[sc->pos] == '=') {
             span k = v;
             key = key_index(keys, sc, k);
-            if (key < 0)
-                return spec_error(sc, k, "unknown argument for %s", kind_name(l->kind));
+            if (key < 0) return spec_error(sc, k, "unknown argument for %s", kind_name(l->kind));
             sc->pos++; /* '=' */
             v = scan_value(sc);
             positional_done = 1;
@@ -368,8 +394,7 @@ static siamese_status parse_arg_list(scanner *sc, sm_layer *l, span word, layer_
         }
         if (v.len == 0)
             return spec_error(sc, (span){sc->pos, sc->text[sc->pos] ? 1u : 0u}, "missing value");
-        if (given[key])
-            return spec_error(sc, v, "argument %s given twice", keys[key]);
+        if (given[key]) return spec_error(sc, v, "argument %s given twice", keys[key]);
         given[key] = 1;
         siamese_status st = set_arg(sc, l, seen, keys[key], v);
         if (st) return st;
@@ -436,10 +461,8 @@ static siamese_status parse_layer(scanner *sc, sm_layer *l) {
 
 static void describe_layer(const sm_arch *arch, int i, char *buf, size_t size) {
     const sm_layer *l = &arch->layers[i];
-    if (l->name[0])
-        snprintf(buf, size, "layer %d (%s %s)", i + 1, kind_name(l->kind), l->name);
-    else
-        snprintf(buf, size, "layer %d (%s)", i + 1, kind_name(l->kind));
+    if (l->name[0]) snprintf(buf, size, "layer %d (%s %s)", i + 1, kind_name(l->kind), l->name);
+    else snprintf(buf, size, "layer %d (%s)", i + 1, kind_name(l->kind));
 }
 
 static siamese_status shape_error(sm_err *err, const sm_arch *arch, int i, const char *fmt, ...)
@@ -482,8 +505,7 @@ static siamese_status infer_window(sm_arch *arch, int i, int flat, sm_err *err) 
     if (oc * oh * ow > SM_ACT_MAX)
         return shape_error(err, arch, i, "output %lldx%lldx%lld is too large", (long long)oc,
                            (long long)oh, (long long)ow);
-    if (l->kind == SM_LAYER_CONV2D &&
-        (int64_t)l->out * l->in.c * l->kh * l->kw > SM_TENSOR_MAX)
+    if (l->kind == SM_LAYER_CONV2D && (int64_t)l->out * l->in.c * l->kh * l->kw > SM_TENSOR_MAX)
         return shape_error(err, arch, i, "weight tensor is too large");
     l->out_shape = (sm_shape){(int)oc, (int)oh, (int)ow};
     return SIAMESE_OK;
@@ -593,9 +615,8 @@ static siamese_status parse_layers(scanner *sc, sm_arch *arch) {
 }
 
 static siamese_status check_input(sm_shape input, sm_err *err) {
-    if (input.c < 1 || input.h < 1 || input.w < 1 || input.c > SM_DIM_MAX ||
-        input.h > SM_DIM_MAX || input.w > SM_DIM_MAX ||
-        (int64_t)input.c * input.h * input.w > SM_ACT_MAX)
+    if (input.c < 1 || input.h < 1 || input.w < 1 || input.c > SM_DIM_MAX || input.h > SM_DIM_MAX ||
+        input.w > SM_DIM_MAX || (int64_t)input.c * input.h * input.w > SM_ACT_MAX)
         return sm_fail(err, SIAMESE_ERR_SHAPE, "architecture: invalid input shape %dx%dx%d",
                        input.c, input.h, input.w);
     return SIAMESE_OK;
@@ -689,8 +710,12 @@ static void emit_layer(out_buf *o, const sm_layer *l, int ordinal) {
         if (l->bn_eps != 1e-5f) emit_float(o, "eps", l->bn_eps);
         if (l->bn_momentum != 0.1f) emit_float(o, "momentum", l->bn_momentum);
         break;
-    case SM_LAYER_RELU: emit(o, "relu"); return;
-    case SM_LAYER_FLATTEN: emit(o, "flatten"); return;
+    case SM_LAYER_RELU:
+        emit(o, "relu");
+        return;
+    case SM_LAYER_FLATTEN:
+        emit(o, "flatten");
+        return;
     }
     if (prefix && strcmp(l->name, auto_buf) != 0) emit(o, ",name=%s", l->name);
     emit(o, ")");
@@ -739,7 +764,7 @@ static void add_tensor(sm_param_table *t, const sm_layer *l, int layer, const ch
         count *= (size_t)dims[d];
     }
     ti->count = count;
-    size_t *cursor = role == SM_TENSOR_PARAM ? &t->n_params
+    size_t *cursor = role == SM_TENSOR_PARAM    ? &t->n_params
                      : role == SM_TENSOR_BUFFER ? &t->n_buffers
                                                 : &t->n_counters;
     ti->offset = *cursor;

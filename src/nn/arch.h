@@ -64,27 +64,27 @@ int sm_arch_embedding_dim(const sm_arch *arch);
 /* ---- the parameter table: every tensor of a model, in PyTorch's state_dict order ---- */
 
 typedef enum sm_tensor_role {
-    SM_TENSOR_PARAM,   /* trained by Adam; lives in the flat parameter buffer */
-    SM_TENSOR_BUFFER,  /* batchnorm running_mean / running_var; lives in the flat buffer array */
-    SM_TENSOR_COUNTER  /* batchnorm num_batches_tracked (int64); lives in the counter array */
+    SM_TENSOR_PARAM,  /* trained by Adam; lives in the flat parameter buffer */
+    SM_TENSOR_BUFFER, /* batchnorm running_mean / running_var; lives in the flat buffer array */
+    SM_TENSOR_COUNTER /* batchnorm num_batches_tracked (int64); lives in the counter array */
 } sm_tensor_role;
 
 typedef struct sm_tensor_info {
     char name[SM_NAME_MAX + 24]; /* "cnn1.weight" */
     sm_tensor_role role;
-    int layer;          /* index into arch->layers */
+    int layer; /* index into arch->layers */
     int ndim;
-    int64_t dims[4];    /* PyTorch layout: conv OIHW, linear [out, in] */
-    size_t offset;      /* element offset in the buffer its role names */
-    size_t count;       /* number of elements */
+    int64_t dims[4]; /* PyTorch layout: conv OIHW, linear [out, in] */
+    size_t offset;   /* element offset in the buffer its role names */
+    size_t count;    /* number of elements */
 } sm_tensor_info;
 
 typedef struct sm_param_table {
     int n;
     sm_tensor_info t[SM_MAX_TENSORS];
-    size_t n_params;    /* floats in the parameter buffer */
-    size_t n_buffers;   /* floats in the buffer array */
-    size_t n_counters;  /* int64 counters */
+    size_t n_params;   /* floats in the parameter buffer */
+    size_t n_buffers;  /* floats in the buffer array */
+    size_t n_counters; /* int64 counters */
 } sm_param_table;
 
 void sm_param_table_build(const sm_arch *arch, sm_param_table *table);

@@ -33,14 +33,15 @@ static void init_batchnorm_tensor(const sm_tensor_info *t, float *params, float 
     if (t->role == SM_TENSOR_COUNTER) {
         for (size_t i = 0; i < t->count; i++) counters[t->offset + i] = 0;
     } else if (t->role == SM_TENSOR_BUFFER) {
-        fill_constant(buffers + t->offset, t->count, is_suffix(t->name, ".running_var") ? 1.0f : 0.0f);
+        fill_constant(buffers + t->offset, t->count,
+                      is_suffix(t->name, ".running_var") ? 1.0f : 0.0f);
     } else {
         fill_constant(params + t->offset, t->count, is_suffix(t->name, ".weight") ? 1.0f : 0.0f);
     }
 }
 
-void sm_init_params(const sm_param_table *table, const sm_arch *arch, sm_rng *rng,
-                    float *params, float *buffers, int64_t *counters) {
+void sm_init_params(const sm_param_table *table, const sm_arch *arch, sm_rng *rng, float *params,
+                    float *buffers, int64_t *counters) {
     for (int i = 0; i < table->n; i++) {
         const sm_tensor_info *t = &table->t[i];
         const sm_layer *l = &arch->layers[t->layer];

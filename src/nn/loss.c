@@ -94,9 +94,12 @@ static double cosine_like(int dim, vec a, vec b, int center, double scale, vec g
 static double pair_distance(siamese_metric metric, int dim, vec a, vec b, double scale, vec ga,
                             vec gb) {
     switch (metric) {
-    case SIAMESE_METRIC_COSINE: return cosine_like(dim, a, b, 0, scale, ga, gb);
-    case SIAMESE_METRIC_CORRELATION: return cosine_like(dim, a, b, 1, scale, ga, gb);
-    case SIAMESE_METRIC_EUCLIDEAN: break;
+    case SIAMESE_METRIC_COSINE:
+        return cosine_like(dim, a, b, 0, scale, ga, gb);
+    case SIAMESE_METRIC_CORRELATION:
+        return cosine_like(dim, a, b, 1, scale, ga, gb);
+    case SIAMESE_METRIC_EUCLIDEAN:
+        break;
     }
     return euclidean(dim, a, b, scale, ga, gb);
 }
@@ -208,9 +211,12 @@ double siamese_distance(siamese_metric metric, const float *a, const float *b, i
 
 const char *siamese_metric_name(siamese_metric metric) {
     switch (metric) {
-    case SIAMESE_METRIC_EUCLIDEAN: return "euclidean";
-    case SIAMESE_METRIC_COSINE: return "cosine";
-    case SIAMESE_METRIC_CORRELATION: return "correlation";
+    case SIAMESE_METRIC_EUCLIDEAN:
+        return "euclidean";
+    case SIAMESE_METRIC_COSINE:
+        return "cosine";
+    case SIAMESE_METRIC_CORRELATION:
+        return "correlation";
     }
     return "unknown";
 }

@@ -25,14 +25,13 @@ struct sm_net {
     int n_plans, cap_plans;
     sm_plan *last_train; /* plan of the last training forward; backward runs through it */
     double *time_fwd, *time_bwd;
-    int bf16;            /* convolutions in bf16; linear layers stay fp32 */
-    int no_fusion;       /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
+    int bf16;      /* convolutions in bf16; linear layers stay fp32 */
+    int no_fusion; /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
 };
 
 /* ---- creation ---- */
 
-static void *alloc_floats(size_t n, size_t elem)
-{
+static void *alloc_floats(size_t n, size_t elem) {
     if (n > SIZE_MAX / elem - 64) return NULL;
     void *p = NULL;
     size_t bytes = (n ? n : 1) * elem;
@@ -41,15 +40,13 @@ static void *alloc_floats(size_t n, size_t elem)
     return p;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
+static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
 /* Points each layer's sm_layer_params into the flat buffers, by the table's names. */
-static void map_layer_params(sm_net *net)
-{
+static void map_layer_params(sm_net *net) {
     for (int i = 0; i < net->table.n; i++) {
         const sm_tensor_info *t = &net->table.t[i];
         sm_layer_params *p = &net->lp[t->layer];
@@ -70,13 +67,9 @@ static void map_layer_params(sm_net *net)
     }
 }
 
-static int shape_equal(sm_shape a, sm_shape b)
-{
-    return a.c == b.c && a.h == b.h && a.w == b.w;
-}
+static int shape_equal(sm_shape a, sm_shape b) { return a.c == b.c && a.h == b.h && a.w == b.w; }
 
-static siamese_status check_arch(const sm_arch *arch, sm_err *err)
-{
+static siamese_status check_arch(const sm_arch *arch, sm_err *err) {
     if (arch->n_layers < 1 || arch->n_layers > SM_MAX_LAYERS)
         return sm_fail(err, SIAMESE_ERR_SHAPE, "engine: architecture has %d layers",
                        arch->n_layers);
@@ -85,8 +78,8 @@ static siamese_status check_arch(const sm_arch *arch, sm_err *err)
         const sm_layer *l = &arch->layers[i];
         if (!shape_equal(l->in, prev))
             return sm_fail(err, SIAMESE_ERR_SHAPE,
-                           "engine: layer %d input %dx%dx%d does not follow %dx%dx%d", i,
-                           l->in.c, l->in.h, l->in.w, prev.c, prev.h, prev.w);
+                           "engine: layer %d input %dx%dx%d does not follow %dx%dx%d", i, l->in.c,
+                           l->in.h, l->in.w, prev.c, prev.h, prev.w);
         if (l->out_shape.c < 1 || l->out_shape.h < 1 || l->out_shape.w < 1)
             return sm_fail(err, SIAMESE_ERR_SHAPE, "engine: layer %d has an empty output", i);
         prev = l->out_shape;
@@ -94,8 +87,7 @@ static siamese_status check_arch(const sm_arch *arch, sm_err *err)
     return SIAMESE_OK;
 }
 
-siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, sm_err *err)
-{
+siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, sm_err *err) {
     *out = NULL;
     if (!arch || max_batch < 1)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "engine: bad architecture or batch %d",
@@ -114,15 +106,14 @@ siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, s
     if (!net->params || !net->grads || !net->buffers || !net->counters) {
         size_t n_params = net->table.n_params;
         sm_net_free(net);
-        return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: cannot allocate %zu parameters",
-                       n_params);
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: cannot allocate %zu parameters", n_params);
     }
     map_layer_params(net);
     const char *toggle = getenv("SIAMESE_ENGINE_NO_FUSION");
     net->no_fusion = toggle && strcmp(toggle, "1") == 0;
     dnnl_status_t s = dnnl_engine_create(&net->engine, dnnl_cpu, 0);
-    if (s == dnnl_success) s = dnnl_stream_create(&net->stream, net->engine,
-                                                  dnnl_stream_default_flags);
+    if (s == dnnl_success)
+        s = dnnl_stream_create(&net->stream, net->engine, dnnl_stream_default_flags);
     if (s != dnnl_success) {
         sm_net_free(net);
         return sm_dnnl_fail(s, err, "CPU engine");
@@ -131,8 +122,7 @@ siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, s
     return SIAMESE_OK;
 }
 
-void sm_net_free(sm_net *net)
-{
+void sm_net_free(sm_net *net) {
     if (!net) return;
     for (int i = 0; i < net->n_plans; i++) sm_plan_free(net->plans[i]);
     free(net->plans);
@@ -153,19 +143,14 @@ float *sm_net_grads(sm_net *net) { return net->grads; }
 float *sm_net_buffers(sm_net *net) { return net->buffers; }
 int64_t *sm_net_counters(sm_net *net) { return net->counters; }
 
-void sm_net_zero_grads(sm_net *net)
-{
-    memset(net->grads, 0, net->table.n_params * sizeof(float));
-}
+void sm_net_zero_grads(sm_net *net) { memset(net->grads, 0, net->table.n_params * sizeof(float)); }
 
-void sm_net_set_timers(sm_net *net, double *fwd, double *bwd)
-{
+void sm_net_set_timers(sm_net *net, double *fwd, double *bwd) {
     net->time_fwd = fwd;
     net->time_bwd = bwd;
 }
 
-int sm_bf16_supported(void)
-{
+int sm_bf16_supported(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
            (unsigned)dnnl_cpu_isa_avx512_core_bf16;
@@ -173,8 +158,7 @@ int sm_bf16_supported(void)
 
 static void drop_all_plans(sm_net *net);
 
-int sm_net_set_bf16(sm_net *net, int bf16)
-{
+int sm_net_set_bf16(sm_net *net, int bf16) {
     bf16 = bf16 && sm_bf16_supported();
     if (bf16 != net->bf16) {
         drop_all_plans(net);
@@ -187,15 +171,13 @@ int sm_net_bf16(const sm_net *net) { return net->bf16; }
 
 /* ---- plans ---- */
 
-static int layer_has_params(const sm_layer *l)
-{
+static int layer_has_params(const sm_layer *l) {
     return l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_LINEAR ||
            l->kind == SM_LAYER_BATCHNORM2D;
 }
 
 static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_needed,
-                                  const sm_value *in, sm_value *out)
-{
+                                  const sm_value *in, sm_value *out) {
     const sm_layer *l = &net->arch.layers[*i];
     const sm_layer_params *p = &net->lp[*i];
     b->layer = *i;
@@ -208,17 +190,21 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
         if (fuse) (*i)++;
         return st;
     }
-    case SM_LAYER_RELU: return sm_relu_build(b, in, *grad_needed, out);
-    case SM_LAYER_MAXPOOL2D: return sm_maxpool2d_build(b, l, in, *grad_needed, out);
-    case SM_LAYER_LINEAR: return sm_linear_build(b, l, p, in, out);
-    case SM_LAYER_FLATTEN: return sm_flatten_build(b, in, out);
-    case SM_LAYER_BATCHNORM2D: return sm_batchnorm2d_build(b, l, p, in, out);
+    case SM_LAYER_RELU:
+        return sm_relu_build(b, in, *grad_needed, out);
+    case SM_LAYER_MAXPOOL2D:
+        return sm_maxpool2d_build(b, l, in, *grad_needed, out);
+    case SM_LAYER_LINEAR:
+        return sm_linear_build(b, l, p, in, out);
+    case SM_LAYER_FLATTEN:
+        return sm_flatten_build(b, in, out);
+    case SM_LAYER_BATCHNORM2D:
+        return sm_batchnorm2d_build(b, l, p, in, out);
     }
     return sm_fail(b->err, SIAMESE_ERR_SPEC, "engine: layer %d has an unknown kind", *i);
 }
 
-static siamese_status build_io(sm_net *net, sm_builder *b, int first, const sm_value *v)
-{
+static siamese_status build_io(sm_net *net, sm_builder *b, int first, const sm_value *v) {
     sm_plan *plan = b->plan;
     b->layer = net->arch.n_layers;
     if (first) {
@@ -244,8 +230,7 @@ static siamese_status build_io(sm_net *net, sm_builder *b, int first, const sm_v
     return st;
 }
 
-static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err)
-{
+static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err) {
     sm_builder b;
     sm_builder_init(&b, net->engine, &net->arenas, plan, err);
     b.bf16 = net->bf16;
@@ -269,8 +254,7 @@ static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err)
 }
 
 /* Forgets plan i (its primitives were made for another thread count). */
-static void drop_plan(sm_net *net, int i)
-{
+static void drop_plan(sm_net *net, int i) {
     sm_plan *plan = net->plans[i];
     if (net->last_train == plan) net->last_train = NULL;
     sm_arenas_forget(&net->arenas, plan);
@@ -278,15 +262,13 @@ static void drop_plan(sm_net *net, int i)
     net->plans[i] = net->plans[--net->n_plans];
 }
 
-static void drop_all_plans(sm_net *net)
-{
+static void drop_all_plans(sm_net *net) {
     while (net->n_plans > 0) drop_plan(net, net->n_plans - 1);
 }
 
 /* The plan for (n, mode), built on first use. oneDNN's kernels keep the thread count they
  * were created for, so a plan made before omp_set_num_threads() changed it is rebuilt. */
-static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, sm_err *err)
-{
+static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, sm_err *err) {
     int threads = omp_get_max_threads();
     for (int i = 0; i < net->n_plans; i++) {
         if (net->plans[i]->n == n && net->plans[i]->training == training) {
@@ -322,31 +304,27 @@ static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, 
 
 /* ---- execution ---- */
 
-static double now_seconds(void)
-{
+static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static siamese_status execute_failed(const sm_net *net, const sm_step *s, dnnl_status_t st,
-                                     sm_err *err)
-{
+                                     sm_err *err) {
     const_dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
     if (dnnl_primitive_get_primitive_desc(s->prim, &pd) == dnnl_success)
         dnnl_primitive_desc_query(pd, dnnl_query_primitive_kind, 0, &kind);
     char what[96];
     if (s->layer < net->arch.n_layers)
-        snprintf(what, sizeof what, "%s of layer %d (%s)", dnnl_prim_kind2str(kind),
-                 s->layer + 1, net->arch.layers[s->layer].name);
-    else
-        snprintf(what, sizeof what, "%s of the network input/output", dnnl_prim_kind2str(kind));
+        snprintf(what, sizeof what, "%s of layer %d (%s)", dnnl_prim_kind2str(kind), s->layer + 1,
+                 net->arch.layers[s->layer].name);
+    else snprintf(what, sizeof what, "%s of the network input/output", dnnl_prim_kind2str(kind));
     return sm_dnnl_fail(st, err, what);
 }
 
-static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, sm_err *err)
-{
+static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, sm_err *err) {
     for (int i = 0; i < seq->n; i++) {
         const sm_step *s = &seq->v[i];
         double t0 = times ? now_seconds() : 0.0;
@@ -367,8 +345,7 @@ static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, sm_
 }
 
 siamese_status sm_net_forward(sm_net *net, const float *x, int n, int training, float *emb,
-                              sm_err *err)
-{
+                              sm_err *err) {
     if (!net || !x || !emb || n < 1 || n > net->max_batch)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "engine: forward needs images, an output and 1 <= n <= %d (got %d)",
@@ -378,16 +355,14 @@ siamese_status sm_net_forward(sm_net *net, const float *x, int n, int training, 
     siamese_status st = get_plan(net, n, training, &plan, err);
     if (st != SIAMESE_OK) return st;
     if (training) net->last_train = NULL;
-    SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_x, (void *)(uintptr_t)x), err,
-                "set input");
+    SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_x, (void *)(uintptr_t)x), err, "set input");
     SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_emb, emb), err, "set output");
     st = run_seq(net, &plan->fwd, net->time_fwd, err);
     if (st == SIAMESE_OK && training) net->last_train = plan;
     return st;
 }
 
-siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err)
-{
+siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err) {
     if (!net || !d_emb)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "engine: backward needs d_emb");
     sm_plan *plan = net->last_train;
@@ -402,8 +377,7 @@ siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err)
 
 /* ---- description (benchmarks) ---- */
 
-size_t sm_net_describe(sm_net *net, int n, int training, char *buf, size_t size, sm_err *err)
-{
+size_t sm_net_describe(sm_net *net, int n, int training, char *buf, size_t size, sm_err *err) {
     if (size) buf[0] = '\0';
     sm_plan *plan = NULL;
     if (!net || n < 1 || n > net->max_batch || get_plan(net, n, training ? 1 : 0, &plan, err))
@@ -422,8 +396,7 @@ size_t sm_net_describe(sm_net *net, int n, int training, char *buf, size_t size,
                 kind = dnnl_prim_kind2str(pk);
             }
             int w = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0,
-                             "%s layer %2d %-22s %s\n", k ? "bwd" : "fwd", s->layer, kind,
-                             impl);
+                             "%s layer %2d %-22s %s\n", k ? "bwd" : "fwd", s->layer, kind, impl);
             if (w > 0) len += (size_t)w;
         }
     }

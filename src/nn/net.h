@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn/arch.h"
 #include "base/errors.h"
+#include "nn/arch.h"
 
 typedef struct sm_net sm_net;
 

@@ -10,8 +10,17 @@
 
 #define PLOT_PI 3.14159265358979323846
 
-enum { PLOT_WIDTH = 900, PLOT_HEIGHT = 560, MARGIN_LEFT = 80, MARGIN_RIGHT = 30,
-       MARGIN_TOP = 50, MARGIN_BOTTOM = 60, PAIR_CELL = 192, PAIR_GAP = 12, CAPTION_H = 34 };
+enum {
+    PLOT_WIDTH = 900,
+    PLOT_HEIGHT = 560,
+    MARGIN_LEFT = 80,
+    MARGIN_RIGHT = 30,
+    MARGIN_TOP = 50,
+    MARGIN_BOTTOM = 60,
+    PAIR_CELL = 192,
+    PAIR_GAP = 12,
+    CAPTION_H = 34
+};
 
 static const double palette[][3] = {
     {0.12, 0.47, 0.71}, {0.84, 0.15, 0.16}, {0.17, 0.63, 0.17}, {0.58, 0.40, 0.74}};
@@ -65,8 +74,14 @@ static void range_include(plot_range *r, double v) {
 }
 
 static void range_finish(plot_range *r) {
-    if (r->lo > r->hi) { r->lo = 0; r->hi = 1; }
-    if (r->hi - r->lo < 1e-12) { r->lo -= 0.5; r->hi += 0.5; }
+    if (r->lo > r->hi) {
+        r->lo = 0;
+        r->hi = 1;
+    }
+    if (r->hi - r->lo < 1e-12) {
+        r->lo -= 0.5;
+        r->hi += 0.5;
+    }
 }
 
 /* A "nice" tick step (1, 2 or 5 times a power of ten) giving about target ticks. */
@@ -139,9 +154,13 @@ static void draw_series(cairo_t *cr, const plot_frame *f, const sm_plot_series *
     cairo_set_line_width(cr, 1.6);
     int pen_down = 0;
     for (int i = 0; i < s->n; i++) {
-        if (!isfinite(s->x[i]) || !isfinite(s->y[i])) { pen_down = 0; continue; }
+        if (!isfinite(s->x[i]) || !isfinite(s->y[i])) {
+            pen_down = 0;
+            continue;
+        }
         double px = frame_px(f, s->x[i]), py = frame_py(f, s->y[i]);
-        if (pen_down) cairo_line_to(cr, px, py); else cairo_move_to(cr, px, py);
+        if (pen_down) cairo_line_to(cr, px, py);
+        else cairo_move_to(cr, px, py);
         pen_down = 1;
     }
     cairo_stroke(cr);
@@ -163,8 +182,12 @@ static void draw_series(cairo_t *cr, const plot_frame *f, const sm_plot_series *
 siamese_status sm_plot_lines(const char *path, const char *title, const char *x_label,
                              const char *y_label, const sm_plot_series *series, int n_series,
                              sm_err *err) {
-    plot_frame f = {{INFINITY, -INFINITY}, {INFINITY, -INFINITY}, MARGIN_LEFT,
-                    PLOT_WIDTH - MARGIN_RIGHT, MARGIN_TOP, PLOT_HEIGHT - MARGIN_BOTTOM};
+    plot_frame f = {{INFINITY, -INFINITY},
+                    {INFINITY, -INFINITY},
+                    MARGIN_LEFT,
+                    PLOT_WIDTH - MARGIN_RIGHT,
+                    MARGIN_TOP,
+                    PLOT_HEIGHT - MARGIN_BOTTOM};
     for (int s = 0; s < n_series; s++)
         for (int i = 0; i < series[s].n; i++) {
             if (!isfinite(series[s].y[i])) continue;
@@ -225,7 +248,8 @@ siamese_status sm_plot_pairs(const char *path, const sm_plot_pair *pairs, int n_
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: cannot draw %d pairs", path, n_pairs);
     for (int i = 0; i < n_pairs; i++)
         if (!image_is_valid(&pairs[i].first) || !image_is_valid(&pairs[i].second))
-            return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: pair %d has an invalid image", path, i);
+            return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: pair %d has an invalid image", path,
+                           i);
     int width = 2 * PAIR_CELL + 3 * PAIR_GAP;
     int row_h = CAPTION_H + PAIR_CELL + PAIR_GAP;
     cairo_surface_t *surface;

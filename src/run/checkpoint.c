@@ -27,11 +27,11 @@ static int describe_state(const sm_train_state *s, const sm_adam *adam, state_te
     snprintf(t->data_wait, sizeof t->data_wait, "%.17g", s->data_wait);
     snprintf(t->best_auc, sizeof t->best_auc, "%.9g", (double)s->best_auc);
     snprintf(t->best_loss, sizeof t->best_loss, "%.9g", (double)s->best_loss);
-    const char *keys[] = {"checkpoint.epoch", "checkpoint.batch", "checkpoint.step",
-                          "checkpoint.adam_step", "checkpoint.elapsed", "checkpoint.data_wait",
-                          "checkpoint.best_auc", "checkpoint.best_loss"};
-    const char *values[] = {t->epoch, t->batch, t->step, t->adam_step, t->elapsed,
-                            t->data_wait, t->best_auc, t->best_loss};
+    const char *keys[] = {"checkpoint.epoch",     "checkpoint.batch",    "checkpoint.step",
+                          "checkpoint.adam_step", "checkpoint.elapsed",  "checkpoint.data_wait",
+                          "checkpoint.best_auc",  "checkpoint.best_loss"};
+    const char *values[] = {t->epoch,   t->batch,     t->step,     t->adam_step,
+                            t->elapsed, t->data_wait, t->best_auc, t->best_loss};
     for (int i = 0; i < 8; i++) meta[i] = (sm_st_meta){keys[i], values[i]};
     return 8;
 }
@@ -105,8 +105,8 @@ static siamese_status find_moment(const char *path, const sm_st_file *file, cons
                                   size_t n, const sm_st_tensor **out, sm_err *err) {
     const sm_st_tensor *t = sm_safetensors_find(file, name);
     if (!t || t->dtype != SM_DT_F32 || t->ndim != 1 || t->shape[0] != (int64_t)n)
-        return sm_fail(err, SIAMESE_ERR_FORMAT,
-                       "%s: tensor '%s' is missing or is not F32 [%zu]", path, name, n);
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: tensor '%s' is missing or is not F32 [%zu]",
+                       path, name, n);
     *out = t;
     return SIAMESE_OK;
 }
@@ -121,7 +121,8 @@ siamese_status sm_checkpoint_load(const char *path, sm_checkpoint *ckpt, sm_err 
         ckpt->n = sm_net_table(ckpt->model->net)->n_params;
         st = find_moment(path, ckpt->file, CKPT_PREFIX "exp_avg", ckpt->n, &m, err);
     }
-    if (st == SIAMESE_OK) st = find_moment(path, ckpt->file, CKPT_PREFIX "exp_avg_sq", ckpt->n, &v, err);
+    if (st == SIAMESE_OK)
+        st = find_moment(path, ckpt->file, CKPT_PREFIX "exp_avg_sq", ckpt->n, &v, err);
     if (st != SIAMESE_OK) {
         sm_checkpoint_close(ckpt);
         return st;

@@ -1,20 +1,20 @@
 /* The training run: data and split, the epoch loop, evaluation, checkpoints, models and reports. */
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/util.h"
 #include "model/model.h"
 #include "run/run.h"
 #include "run/trainer.h"
-#include "base/util.h"
 
-#define SEED_PAIRS 0x50414952ull   /* "PAIR" */
-#define SEED_SPLIT 0x53504c54ull   /* "SPLT" */
-#define SEED_LOADER 0x4c4f4144ull  /* "LOAD" */
+#define SEED_PAIRS 0x50414952ull  /* "PAIR" */
+#define SEED_SPLIT 0x53504c54ull  /* "SPLT" */
+#define SEED_LOADER 0x4c4f4144ull /* "LOAD" */
 
 /* Everything a run holds; released by run_free. */
 typedef struct train_run {
@@ -29,11 +29,11 @@ typedef struct train_run {
     sm_metrics_file metrics;
     sm_train_history history;
     sm_train_state state;
-    float *test_distances;   /* [test pairs] */
-    float *test_labels;      /* [test pairs] */
+    float *test_distances; /* [test pairs] */
+    float *test_labels;    /* [test pairs] */
     double session_start;
-    double wait_at_start;    /* data wait of earlier sessions plus decoding before the batches */
-    double step_seconds;     /* smoothed time per step */
+    double wait_at_start; /* data wait of earlier sessions plus decoding before the batches */
+    double step_seconds;  /* smoothed time per step */
     sm_err err;
 } train_run;
 
@@ -74,7 +74,8 @@ static siamese_status open_dataset(train_run *run) {
     dp.warning_user = run;
     siamese_status st = siamese_dataset_open(run->config.data_path, &dp, &run->dataset);
     if (st != SIAMESE_OK)
-        sm_fail(&run->err, st, "%s", run->dataset ? siamese_dataset_errmsg(run->dataset) : "out of memory");
+        sm_fail(&run->err, st, "%s",
+                run->dataset ? siamese_dataset_errmsg(run->dataset) : "out of memory");
     return st;
 }
 
@@ -122,8 +123,8 @@ siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split
 
 /* Pairs of one side for one epoch (fixed pairs ignore the epoch). */
 static siamese_status side_pairs(train_run *run, int side, int epoch, siamese_pairs *out) {
-    siamese_status st = sm_train_side_pairs(run->dataset, run->split, &run->config.params, side,
-                                            epoch, out);
+    siamese_status st =
+        sm_train_side_pairs(run->dataset, run->split, &run->config.params, side, epoch, out);
     return st == SIAMESE_OK ? st : dataset_error(run, st);
 }
 
@@ -165,8 +166,9 @@ static siamese_status prepare_train_pairs(train_run *run, int epoch) {
     double t0 = sm_now_seconds();
     st = siamese_loader_set_pairs(run->train_loader, &run->train_pairs);
     run->wait_at_start += sm_now_seconds() - t0;
-    return st == SIAMESE_OK ? st
-                            : sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
+    return st == SIAMESE_OK
+               ? st
+               : sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
 }
 
 static siamese_status prepare_test_pairs(train_run *run) {
@@ -176,8 +178,9 @@ static siamese_status prepare_test_pairs(train_run *run) {
     size_t n = (size_t)siamese_loader_pair_count(run->test_loader);
     run->test_distances = malloc(n * sizeof(float));
     run->test_labels = malloc(n * sizeof(float));
-    return run->test_distances && run->test_labels ? SIAMESE_OK
-                               : sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
+    return run->test_distances && run->test_labels
+               ? SIAMESE_OK
+               : sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
 }
 
 /* ---------------------------------------------------------------- model and trainer */
@@ -195,7 +198,8 @@ static siamese_status create_model(train_run *run) {
     mp.threads = p->threads;
     siamese_status st = siamese_model_create(&mp, &run->model);
     if (st != SIAMESE_OK)
-        sm_fail(&run->err, st, "%s", run->model ? siamese_model_errmsg(run->model) : "out of memory");
+        sm_fail(&run->err, st, "%s",
+                run->model ? siamese_model_errmsg(run->model) : "out of memory");
     return st;
 }
 
@@ -210,7 +214,8 @@ static siamese_status create_trainer(train_run *run) {
     tp.max_pairs = p->batch_size;
     siamese_status st = siamese_trainer_create(run->model, &tp, &run->trainer);
     if (st != SIAMESE_OK)
-        sm_fail(&run->err, st, "%s", run->trainer ? siamese_trainer_errmsg(run->trainer) : "out of memory");
+        sm_fail(&run->err, st, "%s",
+                run->trainer ? siamese_trainer_errmsg(run->trainer) : "out of memory");
     return st;
 }
 
@@ -227,8 +232,8 @@ static siamese_status save_checkpoint(train_run *run) {
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "checkpoint.safetensors", path, sizeof path);
     run->state.data_wait = run->wait_at_start + siamese_loader_wait_seconds(run->train_loader);
-    siamese_status st = sm_checkpoint_save(path, run->model, sm_trainer_adam(run->trainer),
-                                           &run->state, &run->err);
+    siamese_status st =
+        sm_checkpoint_save(path, run->model, sm_trainer_adam(run->trainer), &run->state, &run->err);
     if (st == SIAMESE_OK) emit_message(run, SIAMESE_EVENT_CHECKPOINT, "%s", path);
     return st;
 }
@@ -241,7 +246,9 @@ static siamese_status draw_loss_plot(train_run *run) {
 
 /* ---------------------------------------------------------------- the loop */
 
-static double session_elapsed(const train_run *run) { return sm_now_seconds() - run->session_start; }
+static double session_elapsed(const train_run *run) {
+    return sm_now_seconds() - run->session_start;
+}
 
 static void fill_progress(const train_run *run, siamese_train_event *e, int epoch, int batch) {
     const siamese_train_params *p = &run->config.params;
@@ -284,7 +291,8 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
         e.kind = SIAMESE_EVENT_LOG;
         emit(run, &e);
         st = sm_metrics_write_event(&run->metrics, &e, &run->err);
-        if (st == SIAMESE_OK && sm_history_add_log(&run->history, (double)run->state.step, loss) != SIAMESE_OK)
+        if (st == SIAMESE_OK &&
+            sm_history_add_log(&run->history, (double)run->state.step, loss) != SIAMESE_OK)
             st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
     }
     return st;
@@ -345,7 +353,8 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     if (st == SIAMESE_OK) st = save_model(run, "model.safetensors");
     if (st == SIAMESE_OK) st = save_checkpoint(run);
     if (st == SIAMESE_OK) st = sm_metrics_write_event(&run->metrics, &e, &run->err);
-    if (st == SIAMESE_OK && sm_history_add_epoch(&run->history, (double)run->state.step, e.test_loss) != SIAMESE_OK)
+    if (st == SIAMESE_OK &&
+        sm_history_add_epoch(&run->history, (double)run->state.step, e.test_loss) != SIAMESE_OK)
         st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
     if (st == SIAMESE_OK) st = draw_loss_plot(run);
     if (st == SIAMESE_OK) emit(run, &e);
@@ -375,13 +384,15 @@ static siamese_status run_epoch(train_run *run, int epoch) {
     siamese_status st = prepare_train_pairs(run, epoch);
     int first = run->state.batch;
     if (st == SIAMESE_OK) st = siamese_loader_start_epoch_at(run->train_loader, epoch, first);
-    if (st != SIAMESE_OK) return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
+    if (st != SIAMESE_OK)
+        return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
     double loss_sum = 0;
     int steps = 0;
     for (int index = first;; index++) {
         siamese_batch b;
         st = siamese_loader_next(run->train_loader, &b);
-        if (st != SIAMESE_OK) return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
+        if (st != SIAMESE_OK)
+            return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
         if (b.n == 0) break;
         float loss = NAN;
         st = train_step(run, &b, epoch, index, &loss);
@@ -395,7 +406,8 @@ static siamese_status run_epoch(train_run *run, int epoch) {
 
 static siamese_status run_epochs(train_run *run) {
     siamese_status st = SIAMESE_OK;
-    for (int epoch = run->state.epoch; st == SIAMESE_OK && epoch < run->config.params.epochs; epoch++) {
+    for (int epoch = run->state.epoch; st == SIAMESE_OK && epoch < run->config.params.epochs;
+         epoch++) {
         if (stop_flag(run)) return stop_requested(run, epoch, run->state.batch);
         st = run_epoch(run, epoch);
     }
@@ -435,20 +447,22 @@ static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, i
     if (fresh && !overwrite && stat(config, &st) == 0)
         return sm_fail(&run->err, SIAMESE_ERR_IO,
                        "%s already holds a training run; continue it with --resume %s, or choose "
-                       "another folder (or --overwrite)", dir, dir);
+                       "another folder (or --overwrite)",
+                       dir, dir);
     return SIAMESE_OK;
 }
 
 static siamese_status report_setup(train_run *run) {
-    emit_message(run, SIAMESE_EVENT_INFO,
-                 "data: %s (%s, %d classes, %d images); pairs: %d train, %d test; model: %s, "
-                 "%zu parameters, input %dx%dx%d",
-                 run->config.data_path, siamese_dataset_kind_name(siamese_dataset_get_kind(run->dataset)),
-                 siamese_dataset_class_count(run->dataset), siamese_dataset_image_count(run->dataset),
-                 siamese_loader_pair_count(run->train_loader), siamese_loader_pair_count(run->test_loader),
-                 run->config.params.arch, siamese_model_param_count(run->model),
-                 siamese_model_channels(run->model), siamese_model_height(run->model),
-                 siamese_model_width(run->model));
+    emit_message(
+        run, SIAMESE_EVENT_INFO,
+        "data: %s (%s, %d classes, %d images); pairs: %d train, %d test; model: %s, "
+        "%zu parameters, input %dx%dx%d",
+        run->config.data_path, siamese_dataset_kind_name(siamese_dataset_get_kind(run->dataset)),
+        siamese_dataset_class_count(run->dataset), siamese_dataset_image_count(run->dataset),
+        siamese_loader_pair_count(run->train_loader), siamese_loader_pair_count(run->test_loader),
+        run->config.params.arch, siamese_model_param_count(run->model),
+        siamese_model_channels(run->model), siamese_model_height(run->model),
+        siamese_model_width(run->model));
     return SIAMESE_OK;
 }
 
@@ -461,7 +475,8 @@ static siamese_status prepare_data(train_run *run, int resuming) {
     if (st != SIAMESE_OK) return st;
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "metrics.jsonl", path, sizeof path);
-    st = sm_metrics_open(&run->metrics, path, resuming ? run->state.step : -1, &run->history, &run->err);
+    st = sm_metrics_open(&run->metrics, path, resuming ? run->state.step : -1, &run->history,
+                         &run->err);
     if (st == SIAMESE_OK) st = report_setup(run);
     return st;
 }
@@ -515,7 +530,8 @@ static siamese_status restore_checkpoint(train_run *run) {
     run->model = ckpt.model;
     ckpt.model = NULL;
     run->state = ckpt.state;
-    if (run->config.params.threads > 0) siamese_model_set_threads(run->model, run->config.params.threads);
+    if (run->config.params.threads > 0)
+        siamese_model_set_threads(run->model, run->config.params.threads);
     st = create_trainer(run);
     if (st == SIAMESE_OK) sm_checkpoint_restore_adam(&ckpt, sm_trainer_adam(run->trainer));
     sm_checkpoint_close(&ckpt);

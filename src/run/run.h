@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "nn/adam.h"
 #include "base/errors.h"
+#include "nn/adam.h"
 #include "siamese.h"
 
 #define SM_TRAIN_TEXT_MAX 4096
@@ -22,7 +22,7 @@ typedef struct sm_run_config {
 
 /* Copies params (with defaults for NULL strings) into config and points its strings inside. */
 siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
-                                    const siamese_train_params *params, sm_err *err);
+                                  const siamese_train_params *params, sm_err *err);
 /* config.json: every setting plus the library version, written atomically. */
 siamese_status sm_run_config_save(const sm_run_config *config, const char *path, sm_err *err);
 siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_err *err);
@@ -37,13 +37,13 @@ siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split
 
 /* Where a run stands: saved in checkpoints. */
 typedef struct sm_train_state {
-    int epoch;         /* the epoch in progress (or next to start) */
-    int batch;         /* the next batch of that epoch */
-    int64_t step;      /* training steps done */
-    double elapsed;    /* seconds of training before this session */
-    double data_wait;  /* seconds waited for data before this session */
-    float best_auc;    /* best test ROC AUC so far, -1 when none */
-    float best_loss;   /* test loss of the best model */
+    int epoch;        /* the epoch in progress (or next to start) */
+    int batch;        /* the next batch of that epoch */
+    int64_t step;     /* training steps done */
+    double elapsed;   /* seconds of training before this session */
+    double data_wait; /* seconds waited for data before this session */
+    float best_auc;   /* best test ROC AUC so far, -1 when none */
+    float best_loss;  /* test loss of the best model */
 } sm_train_state;
 
 /* checkpoint.safetensors: the model's tensors, Adam's m and v ("optimizer.exp_avg",

@@ -45,27 +45,30 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
                        "online pair sampling draws new pairs every epoch, so it needs a split "
                        "over images or classes, not over pairs");
     if (p->batch_size < 1 || p->batch_size > 65536)
-        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "batch size %d is out of range", p->batch_size);
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "batch size %d is out of range",
+                       p->batch_size);
     if (p->epochs < 1) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "epochs must be at least 1");
     if (!(p->learning_rate > 0))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "learning rate must be positive");
     if (!(p->margin > 0)) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "margin must be positive");
     if (!(p->train_fraction > 0 && p->train_fraction < 1))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "train fraction must be between 0 and 1");
-    if (p->per_class < 1) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "pairs per class must be at least 1");
+    if (p->per_class < 1)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "pairs per class must be at least 1");
     if (p->pairs_per_epoch < 2)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "pairs per epoch must be at least 2");
-    if (p->log_every < 1) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "log interval must be at least 1");
+    if (p->log_every < 1)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "log interval must be at least 1");
     return SIAMESE_OK;
 }
 
 siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
-                                    const siamese_train_params *params, sm_err *err) {
+                                  const siamese_train_params *params, sm_err *err) {
     siamese_train_params defaults = siamese_train_default_params();
     if (!params) params = &defaults;
     config->params = *params;
-    siamese_status st = copy_text(config->data_path, sizeof config->data_path, data_path,
-                                  "the data path", err);
+    siamese_status st =
+        copy_text(config->data_path, sizeof config->data_path, data_path, "the data path", err);
     if (st == SIAMESE_OK)
         st = copy_text(config->arch, sizeof config->arch, params->arch ? params->arch : "seed",
                        "the architecture", err);
@@ -84,15 +87,14 @@ static json_t *config_to_json(const sm_run_config *c) {
                      "s:i, s:i, s:s, s:f, s:i, s:I, s:b, s:s}",
                      "siamese_version", siamese_version(), "data", c->data_path, "arch", c->arch,
                      "input", p->channels, p->height, p->width, "metric",
-                     siamese_metric_name(p->metric), "margin", (double)p->margin,
-                     "learning_rate", (double)p->learning_rate, "weight_decay",
-                     (double)p->weight_decay, "batch_size", p->batch_size, "epochs", p->epochs,
-                     "seed", (json_int_t)p->seed, "threads", p->threads, "sampler", c->sampler,
-                     "per_class", p->per_class, "pairs_per_epoch", p->pairs_per_epoch, "split",
+                     siamese_metric_name(p->metric), "margin", (double)p->margin, "learning_rate",
+                     (double)p->learning_rate, "weight_decay", (double)p->weight_decay,
+                     "batch_size", p->batch_size, "epochs", p->epochs, "seed", (json_int_t)p->seed,
+                     "threads", p->threads, "sampler", c->sampler, "per_class", p->per_class,
+                     "pairs_per_epoch", p->pairs_per_epoch, "split",
                      siamese_split_kind_name(p->split), "train_fraction", p->train_fraction,
                      "log_every", p->log_every, "cache_bytes", (json_int_t)p->cache_bytes,
-                     "fast_jpeg", p->fast_jpeg, "precision",
-                     siamese_precision_name(p->precision));
+                     "fast_jpeg", p->fast_jpeg, "precision", siamese_precision_name(p->precision));
 }
 
 siamese_status sm_run_config_save(const sm_run_config *config, const char *path, sm_err *err) {
@@ -133,10 +135,10 @@ siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_er
                        &p.channels, &p.height, &p.width, "metric", &metric, "margin", &margin,
                        "learning_rate", &lr, "weight_decay", &wd, "batch_size", &p.batch_size,
                        "epochs", &p.epochs, "seed", &seed, "threads", &p.threads, "sampler",
-                       &sampler, "per_class", &p.per_class, "pairs_per_epoch",
-                       &p.pairs_per_epoch, "split", &split, "train_fraction", &p.train_fraction,
-                       "log_every", &p.log_every, "cache_bytes", &cache, "fast_jpeg",
-                       &fast_jpeg, "precision", &precision) != 0) {
+                       &sampler, "per_class", &p.per_class, "pairs_per_epoch", &p.pairs_per_epoch,
+                       "split", &split, "train_fraction", &p.train_fraction, "log_every",
+                       &p.log_every, "cache_bytes", &cache, "fast_jpeg", &fast_jpeg, "precision",
+                       &precision) != 0) {
         json_decref(root);
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: %s", path, jerr.text);
     }

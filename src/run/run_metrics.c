@@ -66,8 +66,10 @@ static json_t *event_to_json(const siamese_train_event *e) {
     json_object_set_new(o, "step", json_integer((json_int_t)e->step));
     json_object_set_new(o, "train_loss", isfinite(e->loss) ? json_real(e->loss) : json_null());
     if (is_epoch) {
-        json_object_set_new(o, "test_loss", isfinite(e->test_loss) ? json_real(e->test_loss) : json_null());
-        json_object_set_new(o, "test_auc", isfinite(e->test_auc) ? json_real(e->test_auc) : json_null());
+        json_object_set_new(o, "test_loss",
+                            isfinite(e->test_loss) ? json_real(e->test_loss) : json_null());
+        json_object_set_new(o, "test_auc",
+                            isfinite(e->test_auc) ? json_real(e->test_auc) : json_null());
         json_object_set_new(o, "test_accuracy", json_real(e->test_accuracy));
         json_object_set_new(o, "threshold", json_real(e->threshold));
     }
@@ -82,7 +84,8 @@ static json_t *event_to_json(const siamese_train_event *e) {
 siamese_status sm_metrics_write_event(sm_metrics_file *m, const siamese_train_event *event,
                                       sm_err *err) {
     json_t *o = event_to_json(event);
-    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8)) : NULL;
+    char *line =
+        o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8)) : NULL;
     json_decref(o);
     if (!line) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", m->path);
     int ok = fputs(line, m->fp) >= 0 && fputc('\n', m->fp) != EOF && fflush(m->fp) == 0;
@@ -98,10 +101,13 @@ static int keep_line(const char *line, int64_t keep_up_to_step, sm_train_history
     json_int_t step = json_integer_value(json_object_get(o, "step"));
     int keep = type && step <= keep_up_to_step;
     if (keep && !strcmp(type, "batch"))
-        keep = sm_history_add_log(h, (double)step, json_number_value(json_object_get(o, "train_loss"))) == SIAMESE_OK;
+        keep =
+            sm_history_add_log(h, (double)step,
+                               json_number_value(json_object_get(o, "train_loss"))) == SIAMESE_OK;
     else if (keep && !strcmp(type, "epoch")) {
         json_t *tl = json_object_get(o, "test_loss");
-        keep = sm_history_add_epoch(h, (double)step, json_is_number(tl) ? json_number_value(tl) : NAN) == SIAMESE_OK;
+        keep = sm_history_add_epoch(h, (double)step,
+                                    json_is_number(tl) ? json_number_value(tl) : NAN) == SIAMESE_OK;
     }
     json_decref(o);
     return keep;

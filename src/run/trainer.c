@@ -7,20 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/loss.h"
-#include "model/model.h"
 #include "base/util.h"
+#include "model/model.h"
+#include "nn/loss.h"
 
 struct siamese_trainer {
     sm_err err;
     siamese_model *model;
     siamese_trainer_params params;
     sm_adam adam;
-    size_t image_floats; /* C * H * W */
-    int dim;             /* embedding length */
-    float *input;        /* [2 * max_pairs, C, H, W]: the a images, then the b images */
-    float *emb;          /* [2 * max_pairs, dim] */
-    float *d_emb;        /* [2 * max_pairs, dim] */
+    size_t image_floats;     /* C * H * W */
+    int dim;                 /* embedding length */
+    float *input;            /* [2 * max_pairs, C, H, W]: the a images, then the b images */
+    float *emb;              /* [2 * max_pairs, dim] */
+    float *d_emb;            /* [2 * max_pairs, dim] */
     float *saved_buffers;    /* batchnorm running statistics before the step */
     int64_t *saved_counters; /* batchnorm num_batches_tracked before the step */
 };
@@ -37,7 +37,9 @@ siamese_trainer_params siamese_trainer_default_params(void) {
 }
 
 sm_adam *sm_trainer_adam(siamese_trainer *trainer) { return trainer ? &trainer->adam : NULL; }
-siamese_model *sm_trainer_model(siamese_trainer *trainer) { return trainer ? trainer->model : NULL; }
+siamese_model *sm_trainer_model(siamese_trainer *trainer) {
+    return trainer ? trainer->model : NULL;
+}
 
 const char *siamese_trainer_errmsg(const siamese_trainer *trainer) {
     return trainer ? trainer->err.msg : "no trainer";
@@ -66,7 +68,8 @@ static siamese_status check_trainer_params(const siamese_trainer_params *p, sm_e
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: betas %g, %g must be in [0, 1)",
                        (double)p->beta1, (double)p->beta2);
     if (!(p->eps >= 0.0f) || !isfinite(p->eps))
-        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: eps %g must be >= 0", (double)p->eps);
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: eps %g must be >= 0",
+                       (double)p->eps);
     if (!(p->weight_decay >= 0.0f) || !isfinite(p->weight_decay))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: weight decay %g must be >= 0",
                        (double)p->weight_decay);
@@ -99,8 +102,10 @@ static siamese_status alloc_trainer_buffers(siamese_trainer *t, sm_err *err) {
     const siamese_trainer_params *p = &t->params;
     if (sm_adam_init(&t->adam, table->n_params, p->learning_rate, p->beta1, p->beta2, p->eps,
                      p->weight_decay) != 0)
-        return sm_fail(err, SIAMESE_ERR_NOMEM, "trainer: cannot allocate Adam state for %zu "
-                       "parameters", table->n_params);
+        return sm_fail(err, SIAMESE_ERR_NOMEM,
+                       "trainer: cannot allocate Adam state for %zu "
+                       "parameters",
+                       table->n_params);
     return SIAMESE_OK;
 }
 
@@ -179,8 +184,8 @@ static void restore_running_stats(siamese_trainer *t) {
 }
 
 /* Forward of both branches and the loss; training also fills d_emb. */
-static siamese_status forward_and_loss(siamese_trainer *t, int training, const float *labels,
-                                       int n, double *loss, float *distances) {
+static siamese_status forward_and_loss(siamese_trainer *t, int training, const float *labels, int n,
+                                       double *loss, float *distances) {
     siamese_model *m = t->model;
     siamese_status st = sm_net_forward(m->net, t->input, 2 * n, training, t->emb, &t->err);
     if (st) return st;
@@ -257,8 +262,7 @@ siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, co
 
 /* Evaluation takes any n: it runs in chunks of max_pairs and averages the per-pair losses. */
 siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, const float *a, const float *b,
-                                        const float *labels, int n, float *loss,
-                                        float *distances) {
+                                        const float *labels, int n, float *loss, float *distances) {
     if (!trainer) return SIAMESE_ERR_INVALID_ARG;
     siamese_trainer *t = trainer;
     int chunk = t->params.max_pairs;

@@ -4,9 +4,7 @@
 #include <math.h>
 
 /* Index of x[s, ch, k] in a dense [n, c, hw] tensor. */
-static long at3(int s, int ch, int k, int c, int hw) {
-    return ((long)s * c + ch) * hw + k;
-}
+static long at3(int s, int ch, int k, int c, int hw) { return ((long)s * c + ch) * hw + k; }
 
 static double channel_mean(int n, int c, int hw, const double *x, int ch) {
     double sum = 0.0;
@@ -60,7 +58,8 @@ void sm_ref_batchnorm2d_forward_train(int n, int c, int hw, const double *x /* [
 void sm_ref_batchnorm2d_forward_infer(int n, int c, int hw, const double *x /* [n, c, hw] */,
                                       const double *gamma /* [c] */, const double *beta /* [c] */,
                                       double eps, const double *running_mean /* [c] */,
-                                      const double *running_var /* [c] */, double *y /* [n, c, hw] */) {
+                                      const double *running_var /* [c] */,
+                                      double *y /* [n, c, hw] */) {
     for (int ch = 0; ch < c; ch++)
         normalize_channel(n, c, hw, x, ch, running_mean[ch], 1.0 / sqrt(running_var[ch] + eps),
                           gamma[ch], beta[ch], y);
@@ -71,7 +70,8 @@ void sm_ref_batchnorm2d_forward_infer(int n, int c, int hw, const double *x /* [
  * dx += gamma invstd (dy - sum(dy)/m - xhat sum(dy xhat)/m). */
 void sm_ref_batchnorm2d_backward(int n, int c, int hw, const double *x /* [n, c, hw] */,
                                  const double *gamma /* [c] */, const double *save_mean /* [c] */,
-                                 const double *save_invstd /* [c] */, const double *dy /* [n, c, hw] */,
+                                 const double *save_invstd /* [c] */,
+                                 const double *dy /* [n, c, hw] */,
                                  double *dx /* [n, c, hw] or NULL */, double *dgamma /* [c] */,
                                  double *dbeta /* [c] */) {
     double count = (double)n * hw;

@@ -34,7 +34,8 @@ void sm_ref_conv2d_forward(const sm_conv_geom *g, const double *x /* [n, c, h, w
 
 /* Adds dL/dx, dL/dw and dL/db for dy = dL/dy, following the forward sum term by term. */
 void sm_ref_conv2d_backward(const sm_conv_geom *g, const double *x /* [n, c, h, w] */,
-                            const double *w /* [o, c, kh, kw] */, const double *dy /* [n, o, oh, ow] */,
+                            const double *w /* [o, c, kh, kw] */,
+                            const double *dy /* [n, o, oh, ow] */,
                             double *dx /* [n, c, h, w] or NULL */, double *dw /* [o, c, kh, kw] */,
                             double *db /* [o] or NULL */) {
     for (int n = 0; n < g->n; n++)

@@ -30,8 +30,8 @@ int sm_conv_geom_finish(sm_conv_geom *g) {
     int oh = floor_output_size(g->h, g->kh, g->sh, g->ph);
     int ow = floor_output_size(g->w, g->kw, g->sw, g->pw);
     if (oh == 0 || ow == 0) return 0;
-    if (!element_count_fits(g->n, g->c, g->h, g->w) || !element_count_fits(g->o, g->c, g->kh, g->kw) ||
-        !element_count_fits(g->n, g->o, oh, ow))
+    if (!element_count_fits(g->n, g->c, g->h, g->w) ||
+        !element_count_fits(g->o, g->c, g->kh, g->kw) || !element_count_fits(g->n, g->o, oh, ow))
         return 0;
     g->oh = oh;
     g->ow = ow;
@@ -46,7 +46,8 @@ int sm_pool_geom_finish(sm_pool_geom *g) {
     int oh = floor_output_size(g->h, g->kh, g->sh, g->ph);
     int ow = floor_output_size(g->w, g->kw, g->sw, g->pw);
     if (oh == 0 || ow == 0) return 0;
-    if (!element_count_fits(g->n, g->c, g->h, g->w) || !element_count_fits(g->n, g->c, oh, ow)) return 0;
+    if (!element_count_fits(g->n, g->c, g->h, g->w) || !element_count_fits(g->n, g->c, oh, ow))
+        return 0;
     g->oh = oh;
     g->ow = ow;
     return 1;

@@ -34,13 +34,15 @@ void sm_ref_maxpool2d_forward(const sm_pool_geom *g, const double *x /* [n, c, h
         for (int oy = 0; oy < g->oh; oy++)
             for (int ox = 0; ox < g->ow; ox++) {
                 long best = window_argmax(g, x + p * in_plane, oy, ox);
-                y[p * out_plane + (long)oy * g->ow + ox] = best < 0 ? -INFINITY : x[p * in_plane + best];
+                y[p * out_plane + (long)oy * g->ow + ox] =
+                    best < 0 ? -INFINITY : x[p * in_plane + best];
             }
 }
 
 /* dx[argmax of each window] += dy of that window. */
 void sm_ref_maxpool2d_backward(const sm_pool_geom *g, const double *x /* [n, c, h, w] */,
-                               const double *dy /* [n, c, oh, ow] */, double *dx /* [n, c, h, w] */) {
+                               const double *dy /* [n, c, oh, ow] */,
+                               double *dx /* [n, c, h, w] */) {
     long planes = (long)g->n * g->c;
     long in_plane = (long)g->h * g->w, out_plane = (long)g->oh * g->ow;
     for (long p = 0; p < planes; p++)

@@ -5,16 +5,16 @@
 #define SM_ORACLE_H
 
 typedef struct sm_conv_geom {
-    int n, c, h, w;       /* input  [n, c, h, w] */
-    int o, kh, kw;        /* weight [o, c, kh, kw] */
-    int sh, sw, ph, pw;   /* stride, zero padding */
-    int oh, ow;           /* output [n, o, oh, ow] = floor((h + 2ph - kh) / sh) + 1 */
+    int n, c, h, w;     /* input  [n, c, h, w] */
+    int o, kh, kw;      /* weight [o, c, kh, kw] */
+    int sh, sw, ph, pw; /* stride, zero padding */
+    int oh, ow;         /* output [n, o, oh, ow] = floor((h + 2ph - kh) / sh) + 1 */
 } sm_conv_geom;
 
 typedef struct sm_pool_geom {
-    int n, c, h, w;       /* input  [n, c, h, w] */
+    int n, c, h, w; /* input  [n, c, h, w] */
     int kh, kw, sh, sw, ph, pw;
-    int oh, ow;           /* PyTorch floor rounding, padding counts as -inf */
+    int oh, ow; /* PyTorch floor rounding, padding counts as -inf */
 } sm_pool_geom;
 
 /* Fills oh/ow from the other fields; returns 0 if the output would be empty or invalid. */

@@ -9,13 +9,12 @@ typedef struct running_update {
     float *running_mean, *running_var;
     int64_t *num_batches_tracked;
     int channels;
-    double count;            /* values per channel: n * h * w */
+    double count; /* values per channel: n * h * w */
     double momentum;
 } running_update;
 
 /* running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance. */
-static int update_running_stats(void *arg)
-{
+static int update_running_stats(void *arg) {
     running_update *u = arg;
     void *pm = NULL, *pv = NULL;
     dnnl_memory_get_data_handle(u->mean, &pm);
@@ -23,24 +22,22 @@ static int update_running_stats(void *arg)
     const float *mean = pm, *var = pv;
     double unbias = u->count / (u->count - 1.0);
     for (int c = 0; c < u->channels; c++) {
-        u->running_mean[c] = (float)(u->momentum * mean[c] +
-                                     (1.0 - u->momentum) * u->running_mean[c]);
-        u->running_var[c] = (float)(u->momentum * var[c] * unbias +
-                                    (1.0 - u->momentum) * u->running_var[c]);
+        u->running_mean[c] =
+            (float)(u->momentum * mean[c] + (1.0 - u->momentum) * u->running_mean[c]);
+        u->running_var[c] =
+            (float)(u->momentum * var[c] * unbias + (1.0 - u->momentum) * u->running_var[c]);
     }
     if (u->num_batches_tracked) (*u->num_batches_tracked)++;
     return 0;
 }
 
-static unsigned bn_flags(const sm_layer_params *p)
-{
+static unsigned bn_flags(const sm_layer_params *p) {
     return (p->w ? dnnl_use_scale : 0u) | (p->b ? dnnl_use_shift : 0u);
 }
 
 static siamese_status add_running_update(sm_builder *b, const sm_layer *layer,
                                          const sm_layer_params *p, const sm_value *in,
-                                         dnnl_memory_t mean, dnnl_memory_t var)
-{
+                                         dnnl_memory_t mean, dnnl_memory_t var) {
     running_update *u = calloc(1, sizeof *u);
     if (!u) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
     u->mean = mean;
@@ -57,8 +54,7 @@ static siamese_status add_running_update(sm_builder *b, const sm_layer *layer,
 static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
                                const sm_value *in, const sm_value *out,
                                const_dnnl_primitive_desc_t fwd, dnnl_memory_t scale,
-                               dnnl_memory_t shift, dnnl_memory_t mean, dnnl_memory_t var)
-{
+                               dnnl_memory_t shift, dnnl_memory_t mean, dnnl_memory_t var) {
     dnnl_batch_normalization_desc_t d;
     SM_DNNL_TRY(dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &in->md, &in->md,
                                                             layer->bn_eps, bn_flags(p)),
@@ -95,9 +91,8 @@ static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_la
     return st;
 }
 
-siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer,
-                                    const sm_layer_params *p, const sm_value *in, sm_value *out)
-{
+siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
+                                    const sm_value *in, sm_value *out) {
     int64_t c[1] = {in->md.dims[1]};
     if (b->training && sm_md_elems(&in->md) / c[0] < 2)
         return sm_fail(b->err, SIAMESE_ERR_SHAPE,
@@ -139,7 +134,8 @@ siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer,
         st = sm_builder_step(b, 0, pd, args, nargs);
     }
     if (st == SIAMESE_OK && b->training) st = add_running_update(b, layer, p, in, mean, var);
-    if (st == SIAMESE_OK && b->training) st = backward(b, layer, p, in, out, pd, scale, shift, mean, var);
+    if (st == SIAMESE_OK && b->training)
+        st = backward(b, layer, p, in, out, pd, scale, shift, mean, var);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }

@@ -11,8 +11,7 @@ typedef struct conv_dims {
     int64_t dst[4];  /* [n, o, oh, ow] */
 } conv_dims;
 
-static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n)
-{
+static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n) {
     memset(d, 0, sizeof *d);
     d->strides[0] = layer->sh;
     d->strides[1] = layer->sw;
@@ -31,8 +30,7 @@ static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n)
     d->bias[0] = layer->out;
 }
 
-static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
-{
+static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
     return dnnl_primitive_desc_query_md(pd, what, 0);
 }
 
@@ -40,8 +38,7 @@ static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_quer
  * OIHW, otherwise a copy refreshed by a reorder step before every use. */
 static siamese_status weights_in_layout(sm_builder *b, int backward, const conv_dims *d,
                                         const dnnl_memory_desc_t *md, float *params,
-                                        dnnl_memory_t *mem)
-{
+                                        dnnl_memory_t *mem) {
     dnnl_memory_desc_t plain;
     sm_md_plain(&plain, 4, d->wei);
     if (sm_md_equal(&plain, md)) return sm_builder_external(b, &plain, params, mem);
@@ -52,13 +49,12 @@ static siamese_status weights_in_layout(sm_builder *b, int backward, const conv_
     return st;
 }
 
-static siamese_status relu_backward(sm_builder *b, const sm_value *out)
-{
+static siamese_status relu_backward(sm_builder *b, const sm_value *out) {
     dnnl_eltwise_desc_t fd, bd;
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
     SM_DNNL_TRY(dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training,
-                                               dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
-                                               0.0f, 0.0f),
+                                               dnnl_eltwise_relu_use_dst_for_bwd, &out->md, 0.0f,
+                                               0.0f),
                 b->err, "relu forward descriptor");
     SM_DNNL_TRY(dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
                                                 &out->md, 0.0f, 0.0f),
@@ -78,15 +74,14 @@ static siamese_status relu_backward(sm_builder *b, const sm_value *out)
 
 static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, const conv_dims *d,
                                        const sm_layer_params *p, const sm_value *src,
-                                       const sm_value *out, const_dnnl_primitive_desc_t fwd)
-{
+                                       const sm_value *out, const_dnnl_primitive_desc_t fwd) {
     dnnl_memory_desc_t w_any, b_md;
     sm_md_any(&w_any, 4, d->wei);
     sm_md_plain(&b_md, 1, d->bias);
     dnnl_convolution_desc_t cd;
     SM_DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
-                    &cd, dnnl_convolution_direct, &src->md, &w_any,
-                    layer->has_bias ? &b_md : NULL, &out->md, d->strides, d->pad_l, d->pad_r),
+                    &cd, dnnl_convolution_direct, &src->md, &w_any, layer->has_bias ? &b_md : NULL,
+                    &out->md, d->strides, d->pad_l, d->pad_r),
                 b->err, "conv backward-weights descriptor");
     dnnl_primitive_desc_t pd = NULL;
     siamese_status st = sm_builder_pd(b, &cd, 0, fwd, &pd, "conv backward weights");
@@ -99,8 +94,7 @@ static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, con
 
 static siamese_status backward_data(sm_builder *b, const conv_dims *d, const sm_layer_params *p,
                                     const sm_value *src, const sm_value *out,
-                                    const_dnnl_primitive_desc_t fwd, dnnl_memory_t fwd_w)
-{
+                                    const_dnnl_primitive_desc_t fwd, dnnl_memory_t fwd_w) {
     dnnl_memory_desc_t w_any;
     sm_md_any_typed(&w_any, 4, d->wei, b->bf16 ? dnnl_bf16 : dnnl_f32);
     dnnl_convolution_desc_t cd;
@@ -116,9 +110,8 @@ static siamese_status backward_data(sm_builder *b, const conv_dims *d, const sm_
     if (!sm_md_equal(wmd, query(fwd, dnnl_query_weights_md)))
         st = weights_in_layout(b, 1, d, wmd, p->w, &w);
     if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, out->diff},
-                                  {DNNL_ARG_WEIGHTS, w},
-                                  {DNNL_ARG_DIFF_SRC, src->diff}};
+        dnnl_exec_arg_t args[] = {
+            {DNNL_ARG_DIFF_DST, out->diff}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, src->diff}};
         st = sm_builder_step(b, 1, pd, args, 3);
     }
     dnnl_primitive_desc_destroy(pd);
@@ -126,8 +119,7 @@ static siamese_status backward_data(sm_builder *b, const conv_dims *d, const sm_
 }
 
 static siamese_status forward_pd(sm_builder *b, const sm_layer *layer, const conv_dims *d,
-                                 int fuse_relu, dnnl_primitive_desc_t *pd)
-{
+                                 int fuse_relu, dnnl_primitive_desc_t *pd) {
     /* bf16: bf16 activations and weight copies, fp32 bias and accumulation. */
     dnnl_data_type_t dt = b->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, bias, dst;
@@ -145,8 +137,7 @@ static siamese_status forward_pd(sm_builder *b, const sm_layer *layer, const con
 }
 
 siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_relu,
-                               const sm_layer_params *p, const sm_value *in, sm_value *out)
-{
+                               const sm_layer_params *p, const sm_value *in, sm_value *out) {
     conv_dims d;
     conv_dims_fill(&d, layer, b->n);
     dnnl_primitive_desc_t pd = NULL;
@@ -156,7 +147,8 @@ siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_re
     sm_value src;
     dnnl_memory_t w = NULL, bias = NULL;
     st = sm_builder_conform(b, in, query(pd, dnnl_query_src_md), &src);
-    if (st == SIAMESE_OK) st = weights_in_layout(b, 0, &d, query(pd, dnnl_query_weights_md), p->w, &w);
+    if (st == SIAMESE_OK)
+        st = weights_in_layout(b, 0, &d, query(pd, dnnl_query_weights_md), p->w, &w);
     if (st == SIAMESE_OK && layer->has_bias) {
         dnnl_memory_desc_t bmd;
         sm_md_plain(&bmd, 1, d.bias);

@@ -1,8 +1,7 @@
 /* flatten: [n, c, h, w] in any layout -> [n, c*h*w] in torch .view(n, -1) order; free when already plain. */
 #include "nn/layers/layers.h"
 
-siamese_status sm_flatten_build(sm_builder *b, const sm_value *in, sm_value *out)
-{
+siamese_status sm_flatten_build(sm_builder *b, const sm_value *in, sm_value *out) {
     if (in->md.ndims == 2) {
         *out = *in;
         return SIAMESE_OK;

@@ -7,25 +7,24 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "nn/arch.h"
 #include "base/errors.h"
+#include "nn/arch.h"
 
 /* ---------------------------------------------------------------- dnnl_util.c */
 
 /* Maps a failed oneDNN call to SIAMESE_ERR_BACKEND (or NOMEM) with a message naming what. */
 siamese_status sm_dnnl_fail(dnnl_status_t st, sm_err *err, const char *what);
-#define SM_DNNL_TRY(call, err, what)                                                         \
-    do {                                                                                     \
-        dnnl_status_t sm_dnnl_st_ = (call);                                                  \
-        if (sm_dnnl_st_ != dnnl_success) return sm_dnnl_fail(sm_dnnl_st_, (err), (what));    \
+#define SM_DNNL_TRY(call, err, what)                                                               \
+    do {                                                                                           \
+        dnnl_status_t sm_dnnl_st_ = (call);                                                        \
+        if (sm_dnnl_st_ != dnnl_success) return sm_dnnl_fail(sm_dnnl_st_, (err), (what));          \
     } while (0)
 
 /* Plain fp32 descriptors: 1-D [a] (x), 2-D [a, b] (ab), 4-D [a, b, c, d] (abcd = nchw / oihw). */
 void sm_md_plain(dnnl_memory_desc_t *md, int ndims, const int64_t *dims);
 void sm_md_any(dnnl_memory_desc_t *md, int ndims, const int64_t *dims);
 /* Layout left to the primitive, element type dt (f32 or bf16). */
-void sm_md_any_typed(dnnl_memory_desc_t *md, int ndims, const int64_t *dims,
-                     dnnl_data_type_t dt);
+void sm_md_any_typed(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt);
 int sm_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
 /* Logical element count of a descriptor. */
 int64_t sm_md_elems(const dnnl_memory_desc_t *md);
@@ -41,8 +40,8 @@ typedef struct sm_binding {
 
 typedef struct sm_arena {
     char *base;
-    size_t cap;   /* bytes allocated */
-    size_t need;  /* largest end offset any plan reserved */
+    size_t cap;  /* bytes allocated */
+    size_t need; /* largest end offset any plan reserved */
     sm_binding *bind;
     int n_bind, cap_bind;
 } sm_arena;
@@ -92,40 +91,40 @@ typedef struct sm_owned {
 typedef struct sm_plan {
     int n;
     int training;
-    int threads;              /* omp_get_max_threads() when the primitives were created */
+    int threads; /* omp_get_max_threads() when the primitives were created */
     sm_seq fwd;
     sm_seq bwd;
     sm_owned own;
-    dnnl_memory_t user_x;     /* [n, c, h, w] plain, handle set per call */
-    dnnl_memory_t user_emb;   /* [n, emb] plain, handle set per call */
-    dnnl_memory_t user_demb;  /* [n, emb] plain, handle set per call (train) */
+    dnnl_memory_t user_x;    /* [n, c, h, w] plain, handle set per call */
+    dnnl_memory_t user_emb;  /* [n, emb] plain, handle set per call */
+    dnnl_memory_t user_demb; /* [n, emb] plain, handle set per call (train) */
 } sm_plan;
 
 /* The memory regions plans draw from. Train and inference plans use separate regions so an
  * inference forward never clobbers what a pending backward needs. */
 typedef struct sm_arenas {
-    sm_arena act;         /* train: every activation and what backward keeps */
-    sm_arena diff[2];     /* train: gradients of activations, ping-pong by value parity */
-    sm_arena ping[2];     /* inference: activations, ping-pong by value parity */
-    sm_arena infer_misc;  /* inference: reordered weights and the like */
-    sm_arena transient;   /* train backward: weight-gradient temporaries, reset per group */
-    sm_arena scratch;     /* every primitive's scratchpad (user-managed), at offset 0 */
+    sm_arena act;        /* train: every activation and what backward keeps */
+    sm_arena diff[2];    /* train: gradients of activations, ping-pong by value parity */
+    sm_arena ping[2];    /* inference: activations, ping-pong by value parity */
+    sm_arena infer_misc; /* inference: reordered weights and the like */
+    sm_arena transient;  /* train backward: weight-gradient temporaries, reset per group */
+    sm_arena scratch;    /* every primitive's scratchpad (user-managed), at offset 0 */
 } sm_arenas;
 
 /* An activation of the plan: its layout, memory, and (train) the memory of its gradient. */
 typedef struct sm_value {
     dnnl_memory_desc_t md;
     dnnl_memory_t mem;
-    dnnl_memory_t diff;  /* NULL when no gradient is needed for it */
-    int id;              /* parity picks the ping-pong region */
-    size_t offset;       /* in its activation region */
-    size_t diff_offset;  /* in diff[id & 1] */
+    dnnl_memory_t diff; /* NULL when no gradient is needed for it */
+    int id;             /* parity picks the ping-pong region */
+    size_t offset;      /* in its activation region */
+    size_t diff_offset; /* in diff[id & 1] */
 } sm_value;
 
 /* Where a layer's tensors live in the flat buffers (NULL when absent). */
 typedef struct sm_layer_params {
-    float *w, *dw;           /* conv OIHW / linear [out, in] / batchnorm weight */
-    float *b, *db;           /* bias */
+    float *w, *dw; /* conv OIHW / linear [out, in] / batchnorm weight */
+    float *b, *db; /* bias */
     float *running_mean, *running_var;
     int64_t *num_batches_tracked;
 } sm_layer_params;
@@ -138,10 +137,10 @@ typedef struct sm_builder {
     sm_arenas *arenas;
     int n;
     int training;
-    int bf16;                 /* convolutions in bf16; linear layers stay fp32 */
-    int layer;                /* layer being built (tags steps) */
+    int bf16;  /* convolutions in bf16; linear layers stay fp32 */
+    int layer; /* layer being built (tags steps) */
     size_t act_cursor, misc_cursor, transient_cursor;
-    sm_seq bwd_tmp;           /* backward steps in build order */
+    sm_seq bwd_tmp; /* backward steps in build order */
     int group_start[SM_MAX_GROUPS];
     int n_groups;
     sm_err *err;
@@ -189,12 +188,12 @@ siamese_status sm_builder_value(sm_builder *b, const sm_value *prev, int with_di
 siamese_status sm_builder_alias(sm_builder *b, const sm_value *v, const dnnl_memory_desc_t *md,
                                 sm_value *out);
 /* Reorder from src to dst as a step; sum = 1 accumulates into dst. */
-siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src,
-                                  dnnl_memory_t dst, int sum);
+siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src, dnnl_memory_t dst,
+                                  int sum);
 /* Returns in itself when its layout is md, otherwise a new value filled by a reorder (and
  * whose gradient is reordered back in a backward group of its own). */
-siamese_status sm_builder_conform(sm_builder *b, const sm_value *in,
-                                  const dnnl_memory_desc_t *md, sm_value *out);
+siamese_status sm_builder_conform(sm_builder *b, const sm_value *in, const dnnl_memory_desc_t *md,
+                                  sm_value *out);
 /* Accumulates a weight-gradient temporary into the flat gradient buffer (plain layout): a
  * single-threaded host loop for small tensors, a reorder with a sum post-op for large ones. */
 siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims,
@@ -225,8 +224,7 @@ siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm
                                   int with_diff, sm_value *out);
 siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
                                const sm_value *in, sm_value *out);
-siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer,
-                                    const sm_layer_params *p, const sm_value *in,
-                                    sm_value *out);
+siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
+                                    const sm_value *in, sm_value *out);
 
 #endif

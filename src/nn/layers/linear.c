@@ -9,8 +9,7 @@ typedef struct linear_mds {
     dnnl_memory_desc_t src, w, b, dst_any;
 } linear_mds;
 
-static void linear_mds_fill(linear_mds *m, const sm_layer *layer, const sm_value *flat)
-{
+static void linear_mds_fill(linear_mds *m, const sm_layer *layer, const sm_value *flat) {
     int64_t n = flat->md.dims[0], in = flat->md.dims[1];
     m->wei[0] = layer->out;
     m->wei[1] = in;
@@ -31,16 +30,15 @@ typedef struct gemm_dw {
     int64_t n, in, out;
 } gemm_dw;
 
-static int run_gemm_dw(void *arg)
-{
+static int run_gemm_dw(void *arg) {
     gemm_dw *g = arg;
     void *px = NULL, *pdy = NULL;
     if (dnnl_memory_get_data_handle(g->x, &px) != dnnl_success ||
         dnnl_memory_get_data_handle(g->dy, &pdy) != dnnl_success || !px || !pdy)
         return -1;
     const float *x = px, *dy = pdy;
-    if (dnnl_sgemm('T', 'N', g->out, g->in, g->n, 1.0f, dy, g->out, x, g->in, 1.0f, g->dw,
-                   g->in) != dnnl_success)
+    if (dnnl_sgemm('T', 'N', g->out, g->in, g->n, 1.0f, dy, g->out, x, g->in, 1.0f, g->dw, g->in) !=
+        dnnl_success)
         return -1;
     if (g->db) {
         for (int64_t o = 0; o < g->out; o++) {
@@ -54,8 +52,7 @@ static int run_gemm_dw(void *arg)
 
 static siamese_status gemm_backward_weights(sm_builder *b, const sm_layer *layer,
                                             const linear_mds *m, const sm_layer_params *p,
-                                            const sm_value *src, const sm_value *out)
-{
+                                            const sm_value *src, const sm_value *out) {
     gemm_dw *g = malloc(sizeof *g);
     if (!g) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
     g->x = src->mem;
@@ -70,8 +67,7 @@ static siamese_status gemm_backward_weights(sm_builder *b, const sm_layer *layer
 
 static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, linear_mds *m,
                                        const sm_layer_params *p, const sm_value *src,
-                                       const sm_value *out, const_dnnl_primitive_desc_t fwd)
-{
+                                       const sm_value *out, const_dnnl_primitive_desc_t fwd) {
     int64_t dy_dims[2] = {src->md.dims[0], m->wei[0]}, x_dims[2] = {src->md.dims[0], m->wei[1]};
     dnnl_memory_desc_t plain_dy, plain_x;
     sm_md_plain(&plain_dy, 2, dy_dims);
@@ -85,33 +81,30 @@ static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, lin
     dnnl_primitive_desc_t pd = NULL;
     siamese_status st = sm_builder_pd(b, &d, 0, fwd, &pd, "linear backward weights");
     if (st != SIAMESE_OK) return st;
-    st = sm_builder_weight_grads(b, pd, src, out, &m->w, layer->has_bias ? &m->b : NULL, 2,
-                                 m->wei, m->bias, p);
+    st = sm_builder_weight_grads(b, pd, src, out, &m->w, layer->has_bias ? &m->b : NULL, 2, m->wei,
+                                 m->bias, p);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
 
 static siamese_status backward_data(sm_builder *b, linear_mds *m, const sm_value *src,
                                     const sm_value *out, const_dnnl_primitive_desc_t fwd,
-                                    dnnl_memory_t w)
-{
+                                    dnnl_memory_t w) {
     dnnl_inner_product_desc_t d;
-    SM_DNNL_TRY(dnnl_inner_product_backward_data_desc_init(&d, &src->md, &m->w, &out->md),
-                b->err, "linear backward-data descriptor");
+    SM_DNNL_TRY(dnnl_inner_product_backward_data_desc_init(&d, &src->md, &m->w, &out->md), b->err,
+                "linear backward-data descriptor");
     dnnl_primitive_desc_t pd = NULL;
     siamese_status st = sm_builder_pd(b, &d, 0, fwd, &pd, "linear backward data");
     if (st != SIAMESE_OK) return st;
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, out->diff},
-                              {DNNL_ARG_WEIGHTS, w},
-                              {DNNL_ARG_DIFF_SRC, src->diff}};
+    dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_DIFF_DST, out->diff}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, src->diff}};
     st = sm_builder_step(b, 1, pd, args, 3);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
 
 siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
-                               const sm_value *in, sm_value *out)
-{
+                               const sm_value *in, sm_value *out) {
     sm_value flat;
     siamese_status st = sm_flatten_build(b, in, &flat);
     if (st != SIAMESE_OK) return st;
@@ -119,8 +112,8 @@ siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_la
     linear_mds_fill(&m, layer, &flat);
     dnnl_inner_product_desc_t d;
     SM_DNNL_TRY(dnnl_inner_product_forward_desc_init(
-                    &d, b->training ? dnnl_forward_training : dnnl_forward_inference, &m.src,
-                    &m.w, layer->has_bias ? &m.b : NULL, &m.dst_any),
+                    &d, b->training ? dnnl_forward_training : dnnl_forward_inference, &m.src, &m.w,
+                    layer->has_bias ? &m.b : NULL, &m.dst_any),
                 b->err, "linear forward descriptor");
     dnnl_primitive_desc_t pd = NULL;
     st = sm_builder_pd(b, &d, 0, NULL, &pd, "linear forward");

@@ -2,8 +2,7 @@
 #include "nn/layers/layers.h"
 
 siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm_value *in,
-                                  int with_diff, sm_value *out)
-{
+                                  int with_diff, sm_value *out) {
     dnnl_dims_t strides = {layer->sh, layer->sw}, kernel = {layer->kh, layer->kw};
     dnnl_dims_t dilation = {0, 0}, pad_l = {layer->ph, layer->pw};
     /* Right padding equal to the left one: integer division gives PyTorch's floor rounding. */
@@ -28,15 +27,14 @@ siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm
         st = sm_builder_value(b, in, b->training && with_diff,
                               dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), out);
     if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, out->mem},
-                                  {DNNL_ARG_WORKSPACE, ws}};
+        dnnl_exec_arg_t args[] = {
+            {DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, out->mem}, {DNNL_ARG_WORKSPACE, ws}};
         st = sm_builder_step(b, 0, fpd, args, has_ws ? 3 : 2);
     }
     if (st == SIAMESE_OK && b->training && in->diff) {
         dnnl_pooling_v2_desc_t bd;
-        dnnl_status_t s = dnnl_pooling_v2_backward_desc_init(&bd, dnnl_pooling_max, &in->md,
-                                                             &out->md, strides, kernel,
-                                                             dilation, pad_l, pad_r);
+        dnnl_status_t s = dnnl_pooling_v2_backward_desc_init(
+            &bd, dnnl_pooling_max, &in->md, &out->md, strides, kernel, dilation, pad_l, pad_r);
         if (s != dnnl_success) st = sm_dnnl_fail(s, b->err, "maxpool backward descriptor");
         if (st == SIAMESE_OK) st = sm_builder_begin_group(b);
         if (st == SIAMESE_OK) st = sm_builder_pd(b, &bd, 0, fpd, &bpd, "maxpool backward");

@@ -6,8 +6,7 @@
 
 /* ---- growable arrays ---- */
 
-static int grow(void **v, int *cap, int n, size_t elem)
-{
+static int grow(void **v, int *cap, int n, size_t elem) {
     if (n < *cap) return 0;
     int c = *cap ? *cap * 2 : 16;
     void *p = realloc(*v, (size_t)c * elem);
@@ -17,22 +16,19 @@ static int grow(void **v, int *cap, int n, size_t elem)
     return 0;
 }
 
-siamese_status sm_seq_push(sm_seq *s, const sm_step *step, sm_err *err)
-{
+siamese_status sm_seq_push(sm_seq *s, const sm_step *step, sm_err *err) {
     if (grow((void **)&s->v, &s->cap, s->n, sizeof *s->v))
         return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for steps");
     s->v[s->n++] = *step;
     return SIAMESE_OK;
 }
 
-void sm_seq_free(sm_seq *s)
-{
+void sm_seq_free(sm_seq *s) {
     free(s->v);
     memset(s, 0, sizeof *s);
 }
 
-static siamese_status own_prim(sm_owned *o, dnnl_primitive_t p, sm_err *err)
-{
+static siamese_status own_prim(sm_owned *o, dnnl_primitive_t p, sm_err *err) {
     if (grow((void **)&o->prims, &o->cap_prims, o->n_prims, sizeof *o->prims)) {
         dnnl_primitive_destroy(p);
         return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for primitives");
@@ -41,8 +37,7 @@ static siamese_status own_prim(sm_owned *o, dnnl_primitive_t p, sm_err *err)
     return SIAMESE_OK;
 }
 
-static siamese_status own_mem(sm_owned *o, dnnl_memory_t m, sm_err *err)
-{
+static siamese_status own_mem(sm_owned *o, dnnl_memory_t m, sm_err *err) {
     if (grow((void **)&o->mems, &o->cap_mems, o->n_mems, sizeof *o->mems)) {
         dnnl_memory_destroy(m);
         return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for memories");
@@ -51,8 +46,7 @@ static siamese_status own_mem(sm_owned *o, dnnl_memory_t m, sm_err *err)
     return SIAMESE_OK;
 }
 
-static siamese_status own_blob(sm_owned *o, void *blob, sm_err *err)
-{
+static siamese_status own_blob(sm_owned *o, void *blob, sm_err *err) {
     if (grow((void **)&o->blobs, &o->cap_blobs, o->n_blobs, sizeof *o->blobs)) {
         free(blob);
         return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for host steps");
@@ -61,8 +55,7 @@ static siamese_status own_blob(sm_owned *o, void *blob, sm_err *err)
     return SIAMESE_OK;
 }
 
-void sm_plan_free(sm_plan *plan)
-{
+void sm_plan_free(sm_plan *plan) {
     if (!plan) return;
     sm_owned *o = &plan->own;
     for (int i = 0; i < o->n_prims; i++) dnnl_primitive_destroy(o->prims[i]);
@@ -80,16 +73,14 @@ void sm_plan_free(sm_plan *plan)
 
 #define SM_N_ARENAS 8
 
-static void all_arenas(sm_arenas *a, sm_arena *out[SM_N_ARENAS])
-{
-    sm_arena *all[SM_N_ARENAS] = {&a->act,  &a->diff[0],   &a->diff[1],    &a->ping[0],
+static void all_arenas(sm_arenas *a, sm_arena *out[SM_N_ARENAS]) {
+    sm_arena *all[SM_N_ARENAS] = {&a->act,     &a->diff[0],    &a->diff[1],   &a->ping[0],
                                   &a->ping[1], &a->infer_misc, &a->transient, &a->scratch};
     memcpy(out, all, sizeof all);
 }
 
 void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_plan *plan,
-                     sm_err *err)
-{
+                     sm_err *err) {
     memset(b, 0, sizeof *b);
     b->engine = engine;
     b->arenas = arenas;
@@ -99,28 +90,24 @@ void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_
     b->err = err;
 }
 
-void sm_arenas_forget(sm_arenas *arenas, const sm_plan *plan)
-{
+void sm_arenas_forget(sm_arenas *arenas, const sm_plan *plan) {
     sm_arena *all[SM_N_ARENAS];
     all_arenas(arenas, all);
     for (int i = 0; i < SM_N_ARENAS; i++) sm_arena_forget(all[i], plan);
 }
 
-void sm_arenas_free(sm_arenas *arenas)
-{
+void sm_arenas_free(sm_arenas *arenas) {
     sm_arena *all[SM_N_ARENAS];
     all_arenas(arenas, all);
     for (int i = 0; i < SM_N_ARENAS; i++) sm_arena_free(all[i]);
 }
 
-void sm_builder_abort(sm_builder *b)
-{
+void sm_builder_abort(sm_builder *b) {
     sm_seq_free(&b->bwd_tmp);
     sm_arenas_forget(b->arenas, b->plan);
 }
 
-siamese_status sm_builder_begin_group(sm_builder *b)
-{
+siamese_status sm_builder_begin_group(sm_builder *b) {
     if (b->n_groups == SM_MAX_GROUPS)
         return sm_fail(b->err, SIAMESE_ERR_LIMIT, "engine: too many backward groups");
     b->group_start[b->n_groups++] = b->bwd_tmp.n;
@@ -128,8 +115,7 @@ siamese_status sm_builder_begin_group(sm_builder *b)
     return SIAMESE_OK;
 }
 
-siamese_status sm_builder_finish(sm_builder *b)
-{
+siamese_status sm_builder_finish(sm_builder *b) {
     siamese_status st = SIAMESE_OK;
     for (int g = b->n_groups - 1; g >= 0 && st == SIAMESE_OK; g--) {
         int end = g + 1 < b->n_groups ? b->group_start[g + 1] : b->bwd_tmp.n;
@@ -153,8 +139,7 @@ siamese_status sm_builder_finish(sm_builder *b)
     return SIAMESE_OK;
 }
 
-siamese_status sm_builder_attr(sm_builder *b, int relu, int sum, dnnl_primitive_attr_t *attr)
-{
+siamese_status sm_builder_attr(sm_builder *b, int relu, int sum, dnnl_primitive_attr_t *attr) {
     SM_DNNL_TRY(dnnl_primitive_attr_create(attr), b->err, "attribute");
     dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
     if (s == dnnl_success && (relu || sum)) {
@@ -176,8 +161,7 @@ siamese_status sm_builder_attr(sm_builder *b, int relu, int sum, dnnl_primitive_
 
 siamese_status sm_builder_pd(sm_builder *b, const void *op_desc, int relu,
                              const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
-                             const char *what)
-{
+                             const char *what) {
     dnnl_primitive_attr_t attr = NULL;
     siamese_status st = sm_builder_attr(b, relu, 0, &attr);
     if (st != SIAMESE_OK) return st;
@@ -191,45 +175,39 @@ siamese_status sm_builder_pd(sm_builder *b, const void *op_desc, int relu,
 }
 
 siamese_status sm_builder_external(sm_builder *b, const dnnl_memory_desc_t *md, void *ptr,
-                                   dnnl_memory_t *mem)
-{
+                                   dnnl_memory_t *mem) {
     SM_DNNL_TRY(dnnl_memory_create(mem, md, b->engine, ptr ? ptr : DNNL_MEMORY_NONE), b->err,
                 "memory");
     return own_mem(&b->plan->own, *mem, b->err);
 }
 
 static siamese_status placed(sm_builder *b, sm_arena *a, size_t offset,
-                             const dnnl_memory_desc_t *md, dnnl_memory_t *mem)
-{
+                             const dnnl_memory_desc_t *md, dnnl_memory_t *mem) {
     siamese_status st = sm_builder_external(b, md, NULL, mem);
     if (st != SIAMESE_OK) return st;
     return sm_arena_bind(a, *mem, offset, b->plan, b->err);
 }
 
 static siamese_status reserved(sm_builder *b, sm_arena *a, size_t *cursor,
-                               const dnnl_memory_desc_t *md, dnnl_memory_t *mem, size_t *off)
-{
+                               const dnnl_memory_desc_t *md, dnnl_memory_t *mem, size_t *off) {
     size_t o = sm_arena_reserve(a, cursor, dnnl_memory_desc_get_size(md));
     if (off) *off = o;
     return placed(b, a, o, md, mem);
 }
 
 siamese_status sm_builder_persistent(sm_builder *b, const dnnl_memory_desc_t *md,
-                                     dnnl_memory_t *mem)
-{
+                                     dnnl_memory_t *mem) {
     if (b->training) return reserved(b, &b->arenas->act, &b->act_cursor, md, mem, NULL);
     return reserved(b, &b->arenas->infer_misc, &b->misc_cursor, md, mem, NULL);
 }
 
 siamese_status sm_builder_transient(sm_builder *b, const dnnl_memory_desc_t *md,
-                                    dnnl_memory_t *mem)
-{
+                                    dnnl_memory_t *mem) {
     return reserved(b, &b->arenas->transient, &b->transient_cursor, md, mem, NULL);
 }
 
 siamese_status sm_builder_value(sm_builder *b, const sm_value *prev, int with_diff,
-                                const dnnl_memory_desc_t *md, sm_value *out)
-{
+                                const dnnl_memory_desc_t *md, sm_value *out) {
     memset(out, 0, sizeof *out);
     out->md = *md;
     out->id = prev ? prev->id + 1 : 0;
@@ -249,8 +227,7 @@ siamese_status sm_builder_value(sm_builder *b, const sm_value *prev, int with_di
 }
 
 siamese_status sm_builder_alias(sm_builder *b, const sm_value *v, const dnnl_memory_desc_t *md,
-                                sm_value *out)
-{
+                                sm_value *out) {
     if (dnnl_memory_desc_get_size(md) > dnnl_memory_desc_get_size(&v->md))
         return sm_fail(b->err, SIAMESE_ERR_SHAPE, "engine: alias larger than its value");
     *out = *v;
@@ -262,14 +239,12 @@ siamese_status sm_builder_alias(sm_builder *b, const sm_value *v, const dnnl_mem
     return st;
 }
 
-static siamese_status push_step(sm_builder *b, int backward, const sm_step *step)
-{
+static siamese_status push_step(sm_builder *b, int backward, const sm_step *step) {
     return sm_seq_push(backward ? &b->bwd_tmp : &b->plan->fwd, step, b->err);
 }
 
 siamese_status sm_builder_step(sm_builder *b, int backward, dnnl_primitive_desc_t pd,
-                               const dnnl_exec_arg_t *args, int nargs)
-{
+                               const dnnl_exec_arg_t *args, int nargs) {
     sm_step step;
     memset(&step, 0, sizeof step);
     step.layer = b->layer;
@@ -293,8 +268,7 @@ siamese_status sm_builder_step(sm_builder *b, int backward, dnnl_primitive_desc_
     return push_step(b, backward, &step);
 }
 
-siamese_status sm_builder_host_step(sm_builder *b, int backward, sm_host_fn fn, void *arg)
-{
+siamese_status sm_builder_host_step(sm_builder *b, int backward, sm_host_fn fn, void *arg) {
     siamese_status st = own_blob(&b->plan->own, arg, b->err);
     if (st != SIAMESE_OK) return st;
     sm_step step;
@@ -305,9 +279,8 @@ siamese_status sm_builder_host_step(sm_builder *b, int backward, sm_host_fn fn, 
     return push_step(b, backward, &step);
 }
 
-siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src,
-                                  dnnl_memory_t dst, int sum)
-{
+siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src, dnnl_memory_t dst,
+                                  int sum) {
     const dnnl_memory_desc_t *smd = NULL, *dmd = NULL;
     SM_DNNL_TRY(dnnl_memory_get_memory_desc(src, &smd), b->err, "memory query");
     SM_DNNL_TRY(dnnl_memory_get_memory_desc(dst, &dmd), b->err, "memory query");
@@ -315,8 +288,7 @@ siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src
     siamese_status st = sm_builder_attr(b, 0, sum, &attr);
     if (st != SIAMESE_OK) return st;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, smd, b->engine, dmd, b->engine,
-                                                         attr);
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, smd, b->engine, dmd, b->engine, attr);
     dnnl_primitive_attr_destroy(attr);
     if (s != dnnl_success) return sm_dnnl_fail(s, b->err, "reorder");
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
@@ -325,9 +297,8 @@ siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src
     return st;
 }
 
-siamese_status sm_builder_conform(sm_builder *b, const sm_value *in,
-                                  const dnnl_memory_desc_t *md, sm_value *out)
-{
+siamese_status sm_builder_conform(sm_builder *b, const sm_value *in, const dnnl_memory_desc_t *md,
+                                  sm_value *out) {
     if (sm_md_equal(&in->md, md)) {
         *out = *in;
         return SIAMESE_OK;
@@ -348,8 +319,7 @@ typedef struct small_accumulate {
     int64_t count;
 } small_accumulate;
 
-static int run_small_accumulate(void *arg)
-{
+static int run_small_accumulate(void *arg) {
     small_accumulate *a = arg;
     void *p = NULL;
     if (dnnl_memory_get_data_handle(a->tmp, &p) != dnnl_success || !p) return -1;
@@ -361,8 +331,7 @@ static int run_small_accumulate(void *arg)
 #define SM_SMALL_ACCUMULATE 16384
 
 siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims,
-                                     const int64_t *dims, float *grad)
-{
+                                     const int64_t *dims, float *grad) {
     const dnnl_memory_desc_t *tmd = NULL;
     SM_DNNL_TRY(dnnl_memory_get_memory_desc(tmp, &tmd), b->err, "memory query");
     dnnl_memory_desc_t md;
@@ -385,8 +354,7 @@ siamese_status sm_builder_weight_grads(sm_builder *b, dnnl_primitive_desc_t pd, 
                                        const sm_value *out, const dnnl_memory_desc_t *dw_md,
                                        const dnnl_memory_desc_t *db_md, int w_ndims,
                                        const int64_t *wei, const int64_t *bias,
-                                       const sm_layer_params *p)
-{
+                                       const sm_layer_params *p) {
     dnnl_memory_t dw = NULL, db = NULL;
     siamese_status st = sm_builder_transient(b, dw_md, &dw);
     if (st == SIAMESE_OK && db_md) st = sm_builder_transient(b, db_md, &db);
@@ -403,8 +371,7 @@ siamese_status sm_builder_weight_grads(sm_builder *b, dnnl_primitive_desc_t pd, 
 }
 
 siamese_status sm_builder_forward_step(sm_builder *b, dnnl_primitive_desc_t pd, dnnl_memory_t src,
-                                       dnnl_memory_t w, dnnl_memory_t bias, const sm_value *out)
-{
+                                       dnnl_memory_t w, dnnl_memory_t bias, const sm_value *out) {
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src},
                               {DNNL_ARG_WEIGHTS, w},
                               {DNNL_ARG_DST, out->mem},

@@ -1,8 +1,7 @@
 /* relu on oneDNN (standalone; after a conv it is fused into the conv): forward, and backward from the saved output. */
 #include "nn/layers/layers.h"
 
-siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out)
-{
+siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out) {
     dnnl_eltwise_desc_t fd;
     SM_DNNL_TRY(dnnl_eltwise_forward_desc_init(
                     &fd, b->training ? dnnl_forward_training : dnnl_forward_inference,
@@ -19,8 +18,8 @@ siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, s
     }
     if (st == SIAMESE_OK && b->training && in->diff) {
         dnnl_eltwise_desc_t bd;
-        dnnl_status_t s = dnnl_eltwise_backward_desc_init(
-            &bd, dnnl_eltwise_relu_use_dst_for_bwd, &in->md, &out->md, 0.0f, 0.0f);
+        dnnl_status_t s = dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd,
+                                                          &in->md, &out->md, 0.0f, 0.0f);
         if (s != dnnl_success) st = sm_dnnl_fail(s, b->err, "relu backward descriptor");
         if (st == SIAMESE_OK) st = sm_builder_begin_group(b);
         if (st == SIAMESE_OK) st = sm_builder_pd(b, &bd, 0, fpd, &bpd, "relu backward");
