@@ -10,6 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Every public function is exported from the shared library; everything else is hidden. */
+#if defined(SIAMESE_BUILDING_LIBRARY) && defined(__GNUC__)
+#define SIAMESE_API __attribute__((visibility("default")))
+#else
+#define SIAMESE_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -33,10 +40,10 @@ typedef enum siamese_status {
 } siamese_status;
 
 /* A short English description of a status ("bad file format"). Never NULL. */
-const char *siamese_status_str(siamese_status status);
+SIAMESE_API const char *siamese_status_str(siamese_status status);
 
 /* The library version, "MAJOR.MINOR.PATCH". */
-const char *siamese_version(void);
+SIAMESE_API const char *siamese_version(void);
 
 /* ---------------------------------------------------------------- distances */
 
@@ -47,12 +54,12 @@ typedef enum siamese_metric {
 } siamese_metric;
 
 /* "euclidean", "cosine", "correlation". */
-const char *siamese_metric_name(siamese_metric metric);
+SIAMESE_API const char *siamese_metric_name(siamese_metric metric);
 /* Parses a metric name; returns SIAMESE_ERR_INVALID_ARG for an unknown name. */
-siamese_status siamese_metric_parse(const char *name, siamese_metric *out);
+SIAMESE_API siamese_status siamese_metric_parse(const char *name, siamese_metric *out);
 
 /* The dissimilarity of two embeddings of length dim under metric. */
-double siamese_distance(siamese_metric metric, const float *a, const float *b, int dim);
+SIAMESE_API double siamese_distance(siamese_metric metric, const float *a, const float *b, int dim);
 
 /* ---------------------------------------------------------------- models */
 
@@ -69,40 +76,41 @@ typedef struct siamese_model_params {
     int threads;           /* 0 = all cores */
 } siamese_model_params;
 
-siamese_model_params siamese_model_default_params(void);
+SIAMESE_API siamese_model_params siamese_model_default_params(void);
 
 /* Creates a freshly initialized model (PyTorch default initialization from params->seed).
  * On failure *out may hold a handle carrying only the error message (read it with
  * siamese_model_errmsg, then free it), or NULL when memory ran out. */
-siamese_status siamese_model_create(const siamese_model_params *params, siamese_model **out);
+SIAMESE_API siamese_status siamese_model_create(const siamese_model_params *params,
+                                                siamese_model **out);
 
 /* Loads a model written by siamese_model_save (or by PyTorch's safetensors with our
  * metadata). Nothing is half-loaded: on failure *out is as for siamese_model_create. */
-siamese_status siamese_model_load(const char *path, siamese_model **out);
+SIAMESE_API siamese_status siamese_model_load(const char *path, siamese_model **out);
 
 /* Writes the model atomically (temporary file, fsync, rename) as safetensors. */
-siamese_status siamese_model_save(siamese_model *model, const char *path);
+SIAMESE_API siamese_status siamese_model_save(siamese_model *model, const char *path);
 
-void siamese_model_free(siamese_model *model);
+SIAMESE_API void siamese_model_free(siamese_model *model);
 
 /* The message of the last error on this handle ("" when none). Never NULL for a non-NULL handle. */
-const char *siamese_model_errmsg(const siamese_model *model);
+SIAMESE_API const char *siamese_model_errmsg(const siamese_model *model);
 
 /* Geometry of the images the model takes and the length of its embeddings. */
-int siamese_model_channels(const siamese_model *model);
-int siamese_model_height(const siamese_model *model);
-int siamese_model_width(const siamese_model *model);
-int siamese_model_embedding_dim(const siamese_model *model);
-size_t siamese_model_param_count(const siamese_model *model);
+SIAMESE_API int siamese_model_channels(const siamese_model *model);
+SIAMESE_API int siamese_model_height(const siamese_model *model);
+SIAMESE_API int siamese_model_width(const siamese_model *model);
+SIAMESE_API int siamese_model_embedding_dim(const siamese_model *model);
+SIAMESE_API size_t siamese_model_param_count(const siamese_model *model);
 /* The architecture in canonical text form. */
-const char *siamese_model_arch(const siamese_model *model);
-float siamese_model_margin(const siamese_model *model);
-siamese_metric siamese_model_metric(const siamese_model *model);
+SIAMESE_API const char *siamese_model_arch(const siamese_model *model);
+SIAMESE_API float siamese_model_margin(const siamese_model *model);
+SIAMESE_API siamese_metric siamese_model_metric(const siamese_model *model);
 /* The decision threshold stored with the model, or a negative value when it has none. */
-float siamese_model_threshold(const siamese_model *model);
-void siamese_model_set_threshold(siamese_model *model, float threshold);
+SIAMESE_API float siamese_model_threshold(const siamese_model *model);
+SIAMESE_API void siamese_model_set_threshold(siamese_model *model, float threshold);
 /* Threads used by this model's computations (0 = all cores). */
-void siamese_model_set_threads(siamese_model *model, int threads);
+SIAMESE_API void siamese_model_set_threads(siamese_model *model, int threads);
 
 /* Arithmetic of the network's layers. BF16 runs the convolutions on the CPU's AVX512-BF16
  * units (bf16 activations and weight copies, fp32 accumulation); the linear layers, the
@@ -112,18 +120,20 @@ typedef enum siamese_precision {
     SIAMESE_PRECISION_BF16 = 1
 } siamese_precision;
 
-const char *siamese_precision_name(siamese_precision precision);
+SIAMESE_API const char *siamese_precision_name(siamese_precision precision);
 /* Parses "fp32" or "bf16"; SIAMESE_ERR_INVALID_ARG for anything else. */
-siamese_status siamese_precision_parse(const char *name, siamese_precision *out);
+SIAMESE_API siamese_status siamese_precision_parse(const char *name, siamese_precision *out);
 /* 1 when this CPU (as oneDNN sees it) has bf16 kernels. */
-int siamese_bf16_supported(void);
+SIAMESE_API int siamese_bf16_supported(void);
 /* Sets the model's precision and returns the one in effect: FP32 when BF16 is asked for on a
  * CPU without bf16 support (the caller tells the user; the library never prints). */
-siamese_precision siamese_model_set_precision(siamese_model *model, siamese_precision precision);
-siamese_precision siamese_model_precision(const siamese_model *model);
+SIAMESE_API siamese_precision siamese_model_set_precision(siamese_model *model,
+                                                          siamese_precision precision);
+SIAMESE_API siamese_precision siamese_model_precision(const siamese_model *model);
 
 /* Embeds n images, images: [n, channels, height, width] floats, out: [n, embedding_dim]. */
-siamese_status siamese_model_embed(siamese_model *model, const float *images, int n, float *out);
+SIAMESE_API siamese_status siamese_model_embed(siamese_model *model, const float *images, int n,
+                                               float *out);
 
 /* ---------------------------------------------------------------- training */
 
@@ -138,35 +148,38 @@ typedef struct siamese_trainer_params {
     int max_pairs;       /* largest batch of pairs a step will get, default 32 */
 } siamese_trainer_params;
 
-siamese_trainer_params siamese_trainer_default_params(void);
+SIAMESE_API siamese_trainer_params siamese_trainer_default_params(void);
 
 /* A trainer updates model in place; the model must outlive it. */
-siamese_status siamese_trainer_create(siamese_model *model, const siamese_trainer_params *params,
-                                      siamese_trainer **out);
-void siamese_trainer_free(siamese_trainer *trainer);
-const char *siamese_trainer_errmsg(const siamese_trainer *trainer);
+SIAMESE_API siamese_status siamese_trainer_create(siamese_model *model,
+                                                  const siamese_trainer_params *params,
+                                                  siamese_trainer **out);
+SIAMESE_API void siamese_trainer_free(siamese_trainer *trainer);
+SIAMESE_API const char *siamese_trainer_errmsg(const siamese_trainer *trainer);
 
 /* One optimization step on n pairs: a, b: [n, C, H, W]; labels: [n], 0 = similar, 1 = dissimilar.
  * Both branches run as one batch of 2n images. *loss receives the mean contrastive loss.
  * Returns SIAMESE_ERR_NUMERIC, leaving the parameters untouched, if the loss or a gradient is
  * not finite. */
-siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, const float *b,
-                                    const float *labels, int n, float *loss);
+SIAMESE_API siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a,
+                                                const float *b, const float *labels, int n,
+                                                float *loss);
 
 /* The mean loss and per-pair distances of n pairs without updating anything. */
-siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, const float *a, const float *b,
-                                        const float *labels, int n, float *loss, float *distances);
+SIAMESE_API siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, const float *a,
+                                                    const float *b, const float *labels, int n,
+                                                    float *loss, float *distances);
 
 /* ---------------------------------------------------------------- evaluation */
 
 /* Pair distances d[n] with labels y[n] (0 similar, 1 dissimilar): the area under the ROC curve
  * for "dissimilar when d > t" (ties count one half). Returns NaN unless both labels occur. */
-double siamese_roc_auc(const float *distances, const float *labels, int n);
+SIAMESE_API double siamese_roc_auc(const float *distances, const float *labels, int n);
 
 /* The threshold t maximizing accuracy of "dissimilar when d > t" (midway between neighbouring
  * distances) and that accuracy. Returns SIAMESE_ERR_INVALID_ARG when n < 1. */
-siamese_status siamese_best_threshold(const float *distances, const float *labels, int n,
-                                      float *threshold, float *accuracy);
+SIAMESE_API siamese_status siamese_best_threshold(const float *distances, const float *labels,
+                                                  int n, float *threshold, float *accuracy);
 
 /* ==== IMAGE API (issue 3) ==== */
 
@@ -195,7 +208,7 @@ typedef struct siamese_image_options {
                            mean < 2 levels on photos) */
 } siamese_image_options;
 
-siamese_image_options siamese_image_default_options(void);
+SIAMESE_API siamese_image_options siamese_image_default_options(void);
 
 /* Decodes a JPEG, PNG, PGM/PPM/PBM, WebP or GIF (first frame) file, detected from its bytes,
  * then converts and resizes as options say (NULL = defaults). On failure out is left empty
@@ -203,26 +216,29 @@ siamese_image_options siamese_image_default_options(void);
  * the reason (truncated to errmsg_size). Errors: SIAMESE_ERR_IO (cannot read),
  * SIAMESE_ERR_FORMAT (empty, truncated, corrupt, not an image), SIAMESE_ERR_LIMIT (too large),
  * SIAMESE_ERR_NOMEM, SIAMESE_ERR_INVALID_ARG. */
-siamese_status siamese_image_load(const char *path, const siamese_image_options *options,
-                                  siamese_image *out, char *errmsg, size_t errmsg_size);
+SIAMESE_API siamese_status siamese_image_load(const char *path,
+                                              const siamese_image_options *options,
+                                              siamese_image *out, char *errmsg, size_t errmsg_size);
 /* The same from an encoded file held in memory. */
-siamese_status siamese_image_decode(const void *data, size_t size,
-                                    const siamese_image_options *options, siamese_image *out,
-                                    char *errmsg, size_t errmsg_size);
+SIAMESE_API siamese_status siamese_image_decode(const void *data, size_t size,
+                                                const siamese_image_options *options,
+                                                siamese_image *out, char *errmsg,
+                                                size_t errmsg_size);
 
 /* Pillow-exact convert: channels 1 = convert("L"), 3 = convert("RGB"). out is a new image. */
-siamese_status siamese_image_convert(const siamese_image *image, int channels, siamese_image *out);
+SIAMESE_API siamese_status siamese_image_convert(const siamese_image *image, int channels,
+                                                 siamese_image *out);
 /* Pillow-exact resize((width, height), BILINEAR) (antialiased). out is a new image. */
-siamese_status siamese_image_resize(const siamese_image *image, int width, int height,
-                                    siamese_image *out);
+SIAMESE_API siamese_status siamese_image_resize(const siamese_image *image, int width, int height,
+                                                siamese_image *out);
 
 /* ToTensor: out[c][y][x] = data[y][x][c] / 255, then, when mean and std are not NULL,
  * (value - mean[c]) / std[c]. out holds channels * height * width floats; nothing is allocated. */
-siamese_status siamese_image_to_tensor(const siamese_image *image, const float *mean,
-                                       const float *std, float *out);
+SIAMESE_API siamese_status siamese_image_to_tensor(const siamese_image *image, const float *mean,
+                                                   const float *std, float *out);
 
 /* Frees the pixels and empties the struct. NULL and empty images are fine. */
-void siamese_image_free(siamese_image *image);
+SIAMESE_API void siamese_image_free(siamese_image *image);
 
 /* ==== END IMAGE API ==== */
 
@@ -254,7 +270,7 @@ typedef struct siamese_dataset_params {
     void *warning_user;
 } siamese_dataset_params;
 
-siamese_dataset_params siamese_dataset_default_params(void);
+SIAMESE_API siamese_dataset_params siamese_dataset_default_params(void);
 
 /* Opens a dataset. Auto-detection: a .tsv/.txt file = manifest; a file named
  * *-images-idx3-ubyte[.gz] = that IDX part; a folder holding similar_all_images = recipe layout;
@@ -267,42 +283,44 @@ siamese_dataset_params siamese_dataset_default_params(void);
  * Fails with SIAMESE_ERR_DATA for fewer than two classes (class datasets) or no pairs (pair
  * datasets), SIAMESE_ERR_FORMAT for a malformed manifest line (file and line number) or IDX
  * file. On failure *out may hold a handle carrying only the message (read it, then free it). */
-siamese_status siamese_dataset_open(const char *path, const siamese_dataset_params *params,
-                                    siamese_dataset **out);
-void siamese_dataset_free(siamese_dataset *dataset);
-const char *siamese_dataset_errmsg(const siamese_dataset *dataset);
+SIAMESE_API siamese_status siamese_dataset_open(const char *path,
+                                                const siamese_dataset_params *params,
+                                                siamese_dataset **out);
+SIAMESE_API void siamese_dataset_free(siamese_dataset *dataset);
+SIAMESE_API const char *siamese_dataset_errmsg(const siamese_dataset *dataset);
 
-siamese_dataset_kind siamese_dataset_get_kind(const siamese_dataset *dataset);
+SIAMESE_API siamese_dataset_kind siamese_dataset_get_kind(const siamese_dataset *dataset);
 /* "folders", "recipe", "manifest", "idx" ("auto" for SIAMESE_DATASET_AUTO). */
-const char *siamese_dataset_kind_name(siamese_dataset_kind kind);
+SIAMESE_API const char *siamese_dataset_kind_name(siamese_dataset_kind kind);
 /* The path the dataset was opened from. */
-const char *siamese_dataset_path(const siamese_dataset *dataset);
+SIAMESE_API const char *siamese_dataset_path(const siamese_dataset *dataset);
 
 /* Classes (0 for recipe and manifest datasets, whose pairs carry the labels). */
-int siamese_dataset_class_count(const siamese_dataset *dataset);
-const char *siamese_dataset_class_name(const siamese_dataset *dataset, int class_index);
+SIAMESE_API int siamese_dataset_class_count(const siamese_dataset *dataset);
+SIAMESE_API const char *siamese_dataset_class_name(const siamese_dataset *dataset, int class_index);
 
 /* Images, sorted by class then name (IDX: file order). The name is the image's key: its path
  * relative to the dataset path (or as written in the manifest), or "<part>#<index>" for IDX. */
-int siamese_dataset_image_count(const siamese_dataset *dataset);
-const char *siamese_dataset_image_name(const siamese_dataset *dataset, int image);
+SIAMESE_API int siamese_dataset_image_count(const siamese_dataset *dataset);
+SIAMESE_API const char *siamese_dataset_image_name(const siamese_dataset *dataset, int image);
 /* A path that opens the file, or NULL for an image held in memory (IDX). */
-const char *siamese_dataset_image_path(const siamese_dataset *dataset, int image);
+SIAMESE_API const char *siamese_dataset_image_path(const siamese_dataset *dataset, int image);
 /* The image's class, or -1 when the dataset has no classes. */
-int siamese_dataset_image_class(const siamese_dataset *dataset, int image);
+SIAMESE_API int siamese_dataset_image_class(const siamese_dataset *dataset, int image);
 /* 0 once the image failed to decode (it was skipped with a warning), else 1. */
-int siamese_dataset_image_usable(const siamese_dataset *dataset, int image);
+SIAMESE_API int siamese_dataset_image_usable(const siamese_dataset *dataset, int image);
 /* How many files or entries were skipped with a warning so far. */
-int siamese_dataset_skipped_count(const siamese_dataset *dataset);
+SIAMESE_API int siamese_dataset_skipped_count(const siamese_dataset *dataset);
 
 /* Decodes one image (from its file or from memory) converted and resized as options say. */
-siamese_status siamese_dataset_load_image(siamese_dataset *dataset, int image,
-                                          const siamese_image_options *options, siamese_image *out);
+SIAMESE_API siamese_status siamese_dataset_load_image(siamese_dataset *dataset, int image,
+                                                      const siamese_image_options *options,
+                                                      siamese_image *out);
 /* Decodes every image once (at its natural size) and marks the ones that fail unusable, each
  * with one warning. Fails with SIAMESE_ERR_DATA when fewer than two classes (or no pairs) keep
  * a usable image. */
-siamese_status siamese_dataset_verify(siamese_dataset *dataset,
-                                      const siamese_image_options *options);
+SIAMESE_API siamese_status siamese_dataset_verify(siamese_dataset *dataset,
+                                                  const siamese_image_options *options);
 
 /* ---- pairs */
 
@@ -319,7 +337,7 @@ typedef struct siamese_pairs {
     int count;
 } siamese_pairs;
 
-void siamese_pairs_free(siamese_pairs *pairs);
+SIAMESE_API void siamese_pairs_free(siamese_pairs *pairs);
 
 typedef struct siamese_split siamese_split;
 
@@ -329,24 +347,28 @@ typedef struct siamese_split siamese_split;
  * each, as the tutorial does); all similar pairs first, then all dissimilar ones. Recipe and
  * manifest datasets: their own pairs. Only usable images are used; with a split, only the images
  * on side (0 = train, 1 = test). The same seed gives the same pairs. */
-siamese_status siamese_pairs_recipe(siamese_dataset *dataset, const siamese_split *split, int side,
-                                    int per_class, uint64_t seed, siamese_pairs *out);
+SIAMESE_API siamese_status siamese_pairs_recipe(siamese_dataset *dataset,
+                                                const siamese_split *split, int side, int per_class,
+                                                uint64_t seed, siamese_pairs *out);
 /* Online sampling for class datasets: count fresh pairs, alternately similar and dissimilar
  * (shuffled), classes drawn uniformly, seeded by (seed, epoch). */
-siamese_status siamese_pairs_online(siamese_dataset *dataset, const siamese_split *split, int side,
-                                    int count, uint64_t seed, int epoch, siamese_pairs *out);
+SIAMESE_API siamese_status siamese_pairs_online(siamese_dataset *dataset,
+                                                const siamese_split *split, int side, int count,
+                                                uint64_t seed, int epoch, siamese_pairs *out);
 
 /* Writes pairs as a manifest (atomically). Image paths are written relative to the manifest's
  * folder when the image lies below it, else absolute. In-memory (IDX) images cannot be named
  * in a manifest: SIAMESE_ERR_UNSUPPORTED (use the recipe layout). */
-siamese_status siamese_pairs_write_manifest(siamese_dataset *dataset, const siamese_pairs *pairs,
-                                            const char *path);
+SIAMESE_API siamese_status siamese_pairs_write_manifest(siamese_dataset *dataset,
+                                                        const siamese_pairs *pairs,
+                                                        const char *path);
 /* Writes the recipe's folder tree: dir/similar_all_images/similar_{i}_{first,second}<ext> and
  * dir/dissimilar_all_images/dissimilar_{i}_{first,second}<ext> (ext of the source file), as hard
  * links where possible, else copies; IDX images are written as binary PGM. Existing files are
  * not overwritten (SIAMESE_ERR_IO). */
-siamese_status siamese_pairs_write_recipe_layout(siamese_dataset *dataset,
-                                                 const siamese_pairs *pairs, const char *dir);
+SIAMESE_API siamese_status siamese_pairs_write_recipe_layout(siamese_dataset *dataset,
+                                                             const siamese_pairs *pairs,
+                                                             const char *dir);
 
 /* ---- splits */
 
@@ -358,31 +380,33 @@ typedef enum siamese_split_kind {
 } siamese_split_kind;
 
 /* "pairs", "images", "classes"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
-const char *siamese_split_kind_name(siamese_split_kind kind);
-siamese_status siamese_split_kind_parse(const char *name, siamese_split_kind *out);
+SIAMESE_API const char *siamese_split_kind_name(siamese_split_kind kind);
+SIAMESE_API siamese_status siamese_split_kind_parse(const char *name, siamese_split_kind *out);
 
 /* Splits with train fraction train_fraction (0 < f < 1, the recipe's 0.8) from seed.
  * pairs is required for SIAMESE_SPLIT_PAIRS and for recipe/manifest datasets (NULL = their own
  * pairs); for images/classes splits of class datasets it may be NULL, and pairs are then sampled
  * per side with siamese_pairs_recipe / siamese_pairs_online. The split refers to the dataset,
  * which must outlive it. */
-siamese_status siamese_split_create(siamese_dataset *dataset, siamese_split_kind kind,
-                                    const siamese_pairs *pairs, double train_fraction,
-                                    uint64_t seed, siamese_split **out);
-void siamese_split_free(siamese_split *split);
-siamese_split_kind siamese_split_get_kind(const siamese_split *split);
-uint64_t siamese_split_seed(const siamese_split *split);
-double siamese_split_train_fraction(const siamese_split *split);
+SIAMESE_API siamese_status siamese_split_create(siamese_dataset *dataset, siamese_split_kind kind,
+                                                const siamese_pairs *pairs, double train_fraction,
+                                                uint64_t seed, siamese_split **out);
+SIAMESE_API void siamese_split_free(siamese_split *split);
+SIAMESE_API siamese_split_kind siamese_split_get_kind(const siamese_split *split);
+SIAMESE_API uint64_t siamese_split_seed(const siamese_split *split);
+SIAMESE_API double siamese_split_train_fraction(const siamese_split *split);
 /* 0 = train, 1 = test, -1 = neither or both (pairs splits). */
-int siamese_split_image_side(const siamese_split *split, int image);
-int siamese_split_class_side(const siamese_split *split, int class_index);
+SIAMESE_API int siamese_split_image_side(const siamese_split *split, int image);
+SIAMESE_API int siamese_split_class_side(const siamese_split *split, int class_index);
 /* The split's pairs on one side (a copy); SIAMESE_ERR_DATA when it was made without pairs. */
-siamese_status siamese_split_pairs(const siamese_split *split, int side, siamese_pairs *out);
+SIAMESE_API siamese_status siamese_split_pairs(const siamese_split *split, int side,
+                                               siamese_pairs *out);
 /* Records the split (kind, seed, fraction, test classes or images, pairs by image name) as JSON,
  * atomically, and reads it back against the same dataset so a later evaluation uses exactly the
  * same split. Loading fails with SIAMESE_ERR_FORMAT when a name is not in the dataset. */
-siamese_status siamese_split_save(const siamese_split *split, const char *path);
-siamese_status siamese_split_load(siamese_dataset *dataset, const char *path, siamese_split **out);
+SIAMESE_API siamese_status siamese_split_save(const siamese_split *split, const char *path);
+SIAMESE_API siamese_status siamese_split_load(siamese_dataset *dataset, const char *path,
+                                              siamese_split **out);
 
 /* ---- loader: batches of pairs as float tensors */
 
@@ -403,7 +427,7 @@ typedef struct siamese_loader_params {
     const float *std;
 } siamese_loader_params;
 
-siamese_loader_params siamese_loader_default_params(void);
+SIAMESE_API siamese_loader_params siamese_loader_default_params(void);
 
 /* One batch: images [2n, C, H, W] (the n first images of the pairs, then the n second images),
  * labels [n] (0 = similar, 1 = dissimilar). Valid until the next siamese_loader_next call. */
@@ -419,27 +443,31 @@ typedef struct siamese_batch {
  * fail are skipped with a warning and their pairs dropped. SIAMESE_ERR_DATA when no pair is
  * left. The dataset must outlive the loader. On failure *out holds a handle carrying only the
  * message (also copied to the dataset's errmsg), or NULL when memory ran out: free it. */
-siamese_status siamese_loader_create(siamese_dataset *dataset, const siamese_pairs *pairs,
-                                     const siamese_loader_params *params, siamese_loader **out);
-void siamese_loader_free(siamese_loader *loader);
-const char *siamese_loader_errmsg(const siamese_loader *loader);
-int siamese_loader_pair_count(const siamese_loader *loader);
-int siamese_loader_batch_count(const siamese_loader *loader);
+SIAMESE_API siamese_status siamese_loader_create(siamese_dataset *dataset,
+                                                 const siamese_pairs *pairs,
+                                                 const siamese_loader_params *params,
+                                                 siamese_loader **out);
+SIAMESE_API void siamese_loader_free(siamese_loader *loader);
+SIAMESE_API const char *siamese_loader_errmsg(const siamese_loader *loader);
+SIAMESE_API int siamese_loader_pair_count(const siamese_loader *loader);
+SIAMESE_API int siamese_loader_batch_count(const siamese_loader *loader);
 /* Starts epoch (0, 1, ...): fixes the order of the pairs and starts preparing batches. */
-siamese_status siamese_loader_start_epoch(siamese_loader *loader, int epoch);
+SIAMESE_API siamese_status siamese_loader_start_epoch(siamese_loader *loader, int epoch);
 /* The same, resuming at batch first_batch of the epoch (same order as from its start). */
-siamese_status siamese_loader_start_epoch_at(siamese_loader *loader, int epoch, int first_batch);
+SIAMESE_API siamese_status siamese_loader_start_epoch_at(siamese_loader *loader, int epoch,
+                                                         int first_batch);
 /* Replaces the pairs (online sampling: new pairs every epoch). Images not seen before are
  * decoded once (cached while the budget lasts); bad ones are skipped with a warning. Call
  * siamese_loader_start_epoch afterwards. SIAMESE_ERR_DATA when no usable pair is left. */
-siamese_status siamese_loader_set_pairs(siamese_loader *loader, const siamese_pairs *pairs);
+SIAMESE_API siamese_status siamese_loader_set_pairs(siamese_loader *loader,
+                                                    const siamese_pairs *pairs);
 /* The next batch of the epoch; batch->n == 0 once the epoch is over. Allocates nothing. */
-siamese_status siamese_loader_next(siamese_loader *loader, siamese_batch *batch);
+SIAMESE_API siamese_status siamese_loader_next(siamese_loader *loader, siamese_batch *batch);
 /* Seconds spent in siamese_loader_next waiting for data, since creation. */
-double siamese_loader_wait_seconds(const siamese_loader *loader);
+SIAMESE_API double siamese_loader_wait_seconds(const siamese_loader *loader);
 /* Bytes of decoded images held in the cache (never more than cache_bytes). */
-size_t siamese_loader_cache_bytes(const siamese_loader *loader);
-int siamese_loader_cached_images(const siamese_loader *loader);
+SIAMESE_API size_t siamese_loader_cache_bytes(const siamese_loader *loader);
+SIAMESE_API int siamese_loader_cached_images(const siamese_loader *loader);
 
 /* ==== END DATASET API ==== */
 
@@ -504,21 +532,23 @@ typedef struct siamese_train_params {
     int overwrite;            /* 0: refuse a run folder that already holds a run (config.json) */
 } siamese_train_params;
 
-siamese_train_params siamese_train_default_params(void);
+SIAMESE_API siamese_train_params siamese_train_default_params(void);
 
 /* Trains on the dataset at data_path and writes into run_dir (created if missing):
  * model.safetensors (last), best.safetensors (best test ROC AUC), checkpoint.safetensors
  * (every epoch and on interrupt), metrics.jsonl, loss.png, config.json and split.json.
  * On failure errmsg (if not NULL) receives a message naming the file and the reason. */
-siamese_status siamese_train(const char *data_path, const char *run_dir,
-                             const siamese_train_params *params, char *errmsg, size_t errmsg_size);
+SIAMESE_API siamese_status siamese_train(const char *data_path, const char *run_dir,
+                                         const siamese_train_params *params, char *errmsg,
+                                         size_t errmsg_size);
 
 /* Continues the run in run_dir exactly where its checkpoint stopped, with the settings in its
  * config.json; callback, callback_user, stop and threads are taken from params (may be NULL),
  * and params->epochs, when > 0, replaces the recorded number of epochs (to extend or shorten
  * the run). */
-siamese_status siamese_train_resume(const char *run_dir, const siamese_train_params *params,
-                                    char *errmsg, size_t errmsg_size);
+SIAMESE_API siamese_status siamese_train_resume(const char *run_dir,
+                                                const siamese_train_params *params, char *errmsg,
+                                                size_t errmsg_size);
 
 #ifdef __cplusplus
 }
