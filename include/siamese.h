@@ -550,6 +550,18 @@ SIAMESE_API siamese_status siamese_train_resume(const char *run_dir,
                                                 const siamese_train_params *params, char *errmsg,
                                                 size_t errmsg_size);
 
+/* ---------------------------------------------------------------- search */
+
+/* Exact k nearest neighbours of nq queries among ng gallery rows (both row-major [n, dim]) under
+ * metric, with exactly siamese_distance's dissimilarities. out_index and out_distance are
+ * [nq, k], nearest first, ties broken by the lower gallery index; slots past the available rows
+ * hold -1 and INFINITY. exclude (NULL = none) holds one gallery row per query to skip, or -1.
+ * Candidates come from a GEMM on all cores; every result is then recomputed exactly and proven
+ * (the order equals a brute force). */
+SIAMESE_API siamese_status siamese_knn(siamese_metric metric, const float *queries, int nq,
+                                       const float *gallery, int ng, int dim, int k,
+                                       const int *exclude, int *out_index, float *out_distance);
+
 #ifdef __cplusplus
 }
 #endif
