@@ -471,6 +471,54 @@ SIAMESE_API int siamese_loader_cached_images(const siamese_loader *loader);
 
 /* ==== END DATASET API ==== */
 
+/* ---------------------------------------------------------------- embedding sets */
+
+/* Progress of a long computation: done of total items. */
+typedef void (*siamese_progress_fn)(void *user, int done, int total);
+
+typedef struct siamese_embed_params {
+    int batch_size;             /* images per forward pass, default 64 */
+    int threads;                /* decoding threads, 0 = all cores (the model keeps its own) */
+    siamese_warning_fn warning; /* one line per skipped file; NULL = only counted */
+    void *warning_user;
+    siamese_progress_fn progress; /* NULL = none; called after every batch */
+    void *progress_user;
+} siamese_embed_params;
+
+SIAMESE_API siamese_embed_params siamese_embed_default_params(void);
+
+/* The embeddings of a set of images, in the order of the dataset (or of the file list), without
+ * the images that did not decode. */
+typedef struct siamese_embeddings {
+    int count, dim;
+    float *vectors; /* [count, dim] row-major */
+    int *labels;    /* [count] class index, -1 when unknown */
+    char **names;   /* [count] dataset image names (keys), or the path as given */
+    char **paths;   /* [count] file paths, NULL entries for in-memory (IDX) images */
+    int class_count;
+    char **class_names; /* [class_count] */
+    int skipped;        /* files that did not decode (warned, not embedded) */
+    int *image_index;   /* [count] the dataset image of each row; -1 for siamese_embed_files */
+} siamese_embeddings;
+
+/* Embeds every usable image of the dataset: each decoded once (in parallel) at the model's input
+ * geometry exactly as training's loader does (Pillow-exact resize, no normalization), then
+ * batched through siamese_model_embed. Images that fail to decode are warned about, marked
+ * unusable in the dataset, counted in skipped and left out; images already unusable are counted
+ * too. SIAMESE_ERR_DATA when no image decodes. On failure *out is empty and errmsg (if not NULL)
+ * receives a message naming the file and the reason. */
+SIAMESE_API siamese_status siamese_embed_dataset(siamese_model *model, siamese_dataset *dataset,
+                                                 const siamese_embed_params *params,
+                                                 siamese_embeddings *out, char *errmsg,
+                                                 size_t errmsg_size);
+/* Embeds the listed image files (labels -1, names = paths). */
+SIAMESE_API siamese_status siamese_embed_files(siamese_model *model, const char *const *paths,
+                                               int n, const siamese_embed_params *params,
+                                               siamese_embeddings *out, char *errmsg,
+                                               size_t errmsg_size);
+/* Frees the members and zeroes the struct; NULL is fine. */
+SIAMESE_API void siamese_embeddings_free(siamese_embeddings *e);
+
 /* ---------------------------------------------------------------- training runs */
 
 /* What a training run reports to its caller (the library never prints). */
