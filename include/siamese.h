@@ -519,6 +519,61 @@ SIAMESE_API siamese_status siamese_embed_files(siamese_model *model, const char 
 /* Frees the members and zeroes the struct; NULL is fine. */
 SIAMESE_API void siamese_embeddings_free(siamese_embeddings *e);
 
+/* ==== TRAINING TOOLS API (issue 12) ==== */
+
+/* Checks an augmentation spec: comma-separated presets ("koch": Koch et al.'s affine
+ * distortions, "photo": resized crop, flip, brightness and contrast; "none") and terms
+ * "rotate=DEG", "shear=S", "scale=LO:HI", "translate=PX", "flip" (or "flip=P"),
+ * "brightness=B", "contrast=C", "crop=LO:HI" (area fractions); later terms override earlier
+ * ones. SIAMESE_ERR_INVALID_ARG with a message naming the term when one is unknown or out of
+ * range (errmsg may be NULL). */
+SIAMESE_API siamese_status siamese_augment_check(const char *spec, char *errmsg,
+                                                 size_t errmsg_size);
+
+/* Which pairs of a batch of labelled images (P classes x K images) the loss uses. */
+typedef enum siamese_mining {
+    SIAMESE_MINING_NONE = 0, /* pairs as sampled (recipe and online samplers) */
+    SIAMESE_MINING_ALL,      /* every positive and every negative pair of the batch */
+    SIAMESE_MINING_HARD,     /* per anchor: its farthest positive and its nearest negative */
+    SIAMESE_MINING_SEMIHARD  /* every positive; per anchor the negatives with
+                                dp < D < dp + margin (dp: its farthest positive), else its
+                                nearest negative */
+} siamese_mining;
+
+/* "none", "all", "hard", "semihard"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
+SIAMESE_API const char *siamese_mining_name(siamese_mining mining);
+SIAMESE_API siamese_status siamese_mining_parse(const char *name, siamese_mining *out);
+
+/* One optimization step on one batch of n labelled images: images [n, C, H, W], classes [n].
+ * The network runs once on the n images; the pairs of the batch chosen by mining (ALL when
+ * NONE) each get the contrastive loss (same class = similar), and the mean over them is
+ * backpropagated through the embeddings. n may be at most 2 * max_pairs. *loss receives the mean
+ * loss, *pairs (optional) the number of pairs used. SIAMESE_ERR_NUMERIC as siamese_trainer_step. */
+SIAMESE_API siamese_status siamese_trainer_step_batch(siamese_trainer *trainer, const float *images,
+                                                      const int *classes, int n,
+                                                      siamese_mining mining, float *loss,
+                                                      int *pairs);
+
+/* The learning rate over a run of total_steps steps: warmup_steps of linear warmup from
+ * lr / warmup_steps, then CONSTANT, STEP (times gamma every step_every steps after warmup) or
+ * COSINE (half a cosine from lr down to 0 at the last step). */
+typedef enum siamese_lr_schedule {
+    SIAMESE_LR_CONSTANT = 0,
+    SIAMESE_LR_STEP,
+    SIAMESE_LR_COSINE
+} siamese_lr_schedule;
+
+/* "constant", "step", "cosine"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
+SIAMESE_API const char *siamese_lr_schedule_name(siamese_lr_schedule schedule);
+SIAMESE_API siamese_status siamese_lr_schedule_parse(const char *name, siamese_lr_schedule *out);
+
+/* The learning rate of step (0-based) under the schedule. */
+SIAMESE_API double siamese_lr_at(siamese_lr_schedule schedule, double lr, int64_t step,
+                                 int64_t total_steps, int64_t warmup_steps, int64_t step_every,
+                                 double gamma);
+
+/* ==== END TRAINING TOOLS API ==== */
+
 /* ---------------------------------------------------------------- training runs */
 
 /* What a training run reports to its caller (the library never prints). */

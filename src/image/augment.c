@@ -1,0 +1,164 @@
+/* Augmentation of one 8-bit image: random resized crop, horizontal flip and affine distortion
+ * composed into one inverse map sampled bilinearly, then brightness and contrast jitter. */
+#include "image/augment.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/rng.h"
+
+#define STREAM_AUGMENT 0x4155474d454e5400ull /* "AUGMENT" */
+#define CROP_TRIES 10                        /* as torchvision's RandomResizedCrop */
+
+uint64_t sm_augment_sample_seed(uint64_t seed, int epoch, int64_t index, int side) {
+    uint64_t x = seed ^ STREAM_AUGMENT;
+    uint64_t h = sm_splitmix64(&x);
+    x = h ^ (uint64_t)(uint32_t)epoch;
+    h = sm_splitmix64(&x);
+    x = h ^ (uint64_t)index;
+    h = sm_splitmix64(&x);
+    x = h ^ (uint64_t)side;
+    return sm_splitmix64(&x);
+}
+
+static double uniform(sm_rng *rng, double lo, double hi) {
+    return lo + (hi - lo) * sm_rng_uniform(rng);
+}
+
+/* The draws of one sample. */
+typedef struct draws {
+    double angle, shear_x, shear_y, scale_x, scale_y, shift_x, shift_y;
+    int flip;
+    double crop_x, crop_y, crop_w, crop_h; /* crop box in source pixels */
+    double brightness, contrast;
+} draws;
+
+/* torchvision's RandomResizedCrop box: area fraction in [lo, hi], aspect ratio log-uniform in
+ * [3/4, 4/3]; after CROP_TRIES misses, the whole image. */
+static void draw_crop(const sm_augment *a, sm_rng *rng, int w, int h, draws *d) {
+    d->crop_x = d->crop_y = 0;
+    d->crop_w = w;
+    d->crop_h = h;
+    if (a->crop_lo <= 0) return;
+    for (int i = 0; i < CROP_TRIES; i++) {
+        double area = (double)w * h * uniform(rng, a->crop_lo, a->crop_hi);
+        double ratio = exp(uniform(rng, log(3.0 / 4.0), log(4.0 / 3.0)));
+        double cw = sqrt(area * ratio), ch = sqrt(area / ratio);
+        if (cw <= w && ch <= h) {
+            d->crop_w = cw;
+            d->crop_h = ch;
+            d->crop_x = uniform(rng, 0, w - cw);
+            d->crop_y = uniform(rng, 0, h - ch);
+            return;
+        }
+    }
+}
+
+/* Every value is drawn in a fixed order, so one term never shifts another's draws. */
+static void draw_all(const sm_augment *a, uint64_t seed, int w, int h, draws *d) {
+    sm_rng rng;
+    sm_rng_seed(&rng, seed);
+    const double pi = 3.14159265358979323846;
+    d->angle = uniform(&rng, -a->rotate, a->rotate) * pi / 180.0;
+    d->shear_x = uniform(&rng, -a->shear, a->shear);
+    d->shear_y = uniform(&rng, -a->shear, a->shear);
+    int scaled = a->scale_lo > 0;
+    d->scale_x = scaled ? uniform(&rng, a->scale_lo, a->scale_hi) : 1.0;
+    d->scale_y = scaled ? uniform(&rng, a->scale_lo, a->scale_hi) : 1.0;
+    d->shift_x = uniform(&rng, -a->translate, a->translate);
+    d->shift_y = uniform(&rng, -a->translate, a->translate);
+    d->flip = sm_rng_uniform(&rng) < a->flip;
+    d->brightness = uniform(&rng, 1 - a->brightness, 1 + a->brightness);
+    d->contrast = uniform(&rng, 1 - a->contrast, 1 + a->contrast);
+    draw_crop(a, &rng, w, h, d);
+}
+
+static int has_geometry(const sm_augment *a) {
+    return a->rotate > 0 || a->shear > 0 || a->scale_lo > 0 || a->translate > 0 || a->crop_lo > 0;
+}
+
+/* Bilinear sample of channel c at continuous point (x, y) (pixel centers at i + 0.5), the edge
+ * pixels extended outwards. */
+static double sample(const siamese_image *im, int c, double x, double y) {
+    double fx = x - 0.5, fy = y - 0.5;
+    double x0f = floor(fx), y0f = floor(fy);
+    double wx = fx - x0f, wy = fy - y0f;
+    int x0 = (int)x0f, y0 = (int)y0f, x1 = x0 + 1, y1 = y0 + 1;
+    int wmax = im->width - 1, hmax = im->height - 1;
+    x0 = x0 < 0 ? 0 : x0 > wmax ? wmax : x0;
+    x1 = x1 < 0 ? 0 : x1 > wmax ? wmax : x1;
+    y0 = y0 < 0 ? 0 : y0 > hmax ? hmax : y0;
+    y1 = y1 < 0 ? 0 : y1 > hmax ? hmax : y1;
+    const uint8_t *p = im->data;
+    size_t stride = (size_t)im->width * im->channels;
+    double p00 = p[y0 * stride + (size_t)x0 * im->channels + c];
+    double p01 = p[y0 * stride + (size_t)x1 * im->channels + c];
+    double p10 = p[y1 * stride + (size_t)x0 * im->channels + c];
+    double p11 = p[y1 * stride + (size_t)x1 * im->channels + c];
+    return (1 - wy) * ((1 - wx) * p00 + wx * p01) + wy * ((1 - wx) * p10 + wx * p11);
+}
+
+static uint8_t to_byte(double v) { return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)(v + 0.5); }
+
+/* Output pixel (x, y) takes the source point: undo the affine distortion (rotation R, shear Sh,
+ * scale S about the center, then the shift), mirror when flipped, then map into the crop box. */
+static void warp(const draws *d, const siamese_image *src, siamese_image *dst) {
+    int w = src->width, h = src->height, ch = src->channels;
+    double cs = cos(d->angle), sn = sin(d->angle);
+    /* M = R * Sh * S */
+    double m00 = (cs - sn * d->shear_y) * d->scale_x, m01 = (cs * d->shear_x - sn) * d->scale_y;
+    double m10 = (sn + cs * d->shear_y) * d->scale_x, m11 = (sn * d->shear_x + cs) * d->scale_y;
+    double det = m00 * m11 - m01 * m10;
+    if (fabs(det) < 1e-12) det = det < 0 ? -1e-12 : 1e-12;
+    double i00 = m11 / det, i01 = -m01 / det, i10 = -m10 / det, i11 = m00 / det;
+    double cx = w / 2.0, cy = h / 2.0, kx = d->crop_w / w, ky = d->crop_h / h;
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            double ux = x + 0.5 - cx - d->shift_x, uy = y + 0.5 - cy - d->shift_y;
+            double qx = i00 * ux + i01 * uy + cx, qy = i10 * ux + i11 * uy + cy;
+            if (d->flip) qx = w - qx;
+            double sx = d->crop_x + qx * kx, sy = d->crop_y + qy * ky;
+            uint8_t *out = dst->data + ((size_t)y * w + x) * ch;
+            for (int c = 0; c < ch; c++) out[c] = to_byte(sample(src, c, sx, sy));
+        }
+    }
+}
+
+/* An exact mirror image (no resampling). */
+static void mirror(const siamese_image *src, siamese_image *dst) {
+    int w = src->width, ch = src->channels;
+    for (int y = 0; y < src->height; y++) {
+        const uint8_t *in = src->data + (size_t)y * w * ch;
+        uint8_t *out = dst->data + (size_t)y * w * ch;
+        for (int x = 0; x < w; x++) memcpy(out + (size_t)x * ch, in + (size_t)(w - 1 - x) * ch, ch);
+    }
+}
+
+/* The grey level of pixel i (Pillow's L weights for RGB, else the mean of the channels). */
+static double grey(const uint8_t *px, int ch) {
+    if (ch >= 3) return 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
+    return px[0];
+}
+
+/* Brightness scales every value; contrast then blends with the mean grey level (torchvision's
+ * adjust_brightness and adjust_contrast), rounded once at the end. */
+static void jitter(const draws *d, siamese_image *im) {
+    size_t pixels = (size_t)im->width * im->height;
+    int ch = im->channels;
+    double mean = 0;
+    for (size_t i = 0; i < pixels; i++) mean += grey(im->data + i * ch, ch);
+    mean = mean / (double)pixels * d->brightness;
+    double k = d->contrast * d->brightness, offset = (1 - d->contrast) * mean;
+    for (size_t i = 0; i < pixels * ch; i++) im->data[i] = to_byte(k * im->data[i] + offset);
+}
+
+void sm_augment_apply(const sm_augment *aug, uint64_t sample_seed, const siamese_image *src,
+                      siamese_image *dst) {
+    size_t bytes = (size_t)src->width * src->height * src->channels;
+    draws d;
+    draw_all(aug, sample_seed, src->width, src->height, &d);
+    if (has_geometry(aug)) warp(&d, src, dst);
+    else if (d.flip) mirror(src, dst);
+    else memcpy(dst->data, src->data, bytes);
+    if (aug->brightness > 0 || aug->contrast > 0) jitter(&d, dst);
+}

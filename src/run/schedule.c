@@ -1,0 +1,43 @@
+/* Learning-rate schedules: linear warmup, then constant, step decay or cosine annealing. */
+#include <math.h>
+#include <string.h>
+
+#include "siamese.h"
+
+const char *siamese_lr_schedule_name(siamese_lr_schedule schedule) {
+    switch (schedule) {
+    case SIAMESE_LR_CONSTANT:
+        return "constant";
+    case SIAMESE_LR_STEP:
+        return "step";
+    case SIAMESE_LR_COSINE:
+        return "cosine";
+    }
+    return "unknown";
+}
+
+siamese_status siamese_lr_schedule_parse(const char *name, siamese_lr_schedule *out) {
+    for (int s = SIAMESE_LR_CONSTANT; s <= SIAMESE_LR_COSINE; s++) {
+        if (name && out && !strcmp(name, siamese_lr_schedule_name((siamese_lr_schedule)s))) {
+            *out = (siamese_lr_schedule)s;
+            return SIAMESE_OK;
+        }
+    }
+    return SIAMESE_ERR_INVALID_ARG;
+}
+
+double siamese_lr_at(siamese_lr_schedule schedule, double lr, int64_t step, int64_t total_steps,
+                     int64_t warmup_steps, int64_t step_every, double gamma) {
+    if (step < 0) step = 0;
+    if (warmup_steps > 0 && step < warmup_steps) return lr * (double)(step + 1) / warmup_steps;
+    int64_t after = step - (warmup_steps > 0 ? warmup_steps : 0);
+    if (schedule == SIAMESE_LR_STEP && step_every > 0)
+        return lr * pow(gamma, (double)(after / step_every));
+    if (schedule == SIAMESE_LR_COSINE) {
+        int64_t span = total_steps - (warmup_steps > 0 ? warmup_steps : 0) - 1;
+        if (span <= 0) return lr;
+        double t = after >= span ? 1.0 : (double)after / span;
+        return lr * 0.5 * (1.0 + cos(3.14159265358979323846 * t));
+    }
+    return lr;
+}
