@@ -11,6 +11,7 @@
 
 #define QUERY_BLOCK 256         /* queries per GEMM */
 #define SCORES_PER_BLOCK 262144 /* query x gallery scores per thread buffer (1 MB) */
+#define MAX_GALLERY_BLOCK 1024  /* gallery rows per block: stats then GEMM read it from L2 */
 #define SPARE_MIN 8             /* candidates kept beyond k (at least k more) */
 #define COSINE_EPS 1e-8         /* as nn/loss.c: each norm is clamped to at least eps */
 #define PAIRWISE_EPS 1e-6       /* as nn/loss.c: PyTorch pairwise_distance adds eps */
@@ -51,26 +52,70 @@ typedef struct knn_job {
 
 /* ---------------------------------------------------------------- keys and error bounds */
 
-/* Stats of one row of dim floats, accumulated in double (rows are short and cache-hot). */
-static stats row_stats(siamese_metric metric, const float *x, int dim) {
+/* Stats of row x from its sum and sum of squares (float sums the compiler vectorises; their
+ * rounding is inside key_tolerance's bound); correlation centres in a second pass over the
+ * cache-hot row. */
+static stats stats_from_sums(siamese_metric metric, const float *x, int dim, float sum, float sq) {
     stats s = {0, 0, 0, 1};
-    double sum = 0, sq = 0;
-    for (int i = 0; i < dim; i++) {
-        sum += x[i];
-        sq += (double)x[i] * x[i];
-    }
     if (metric == SIAMESE_METRIC_EUCLIDEAN) {
-        s.sq = (float)sq;
-        s.scale = (float)sqrt(sq);
+        s.sq = sq;
+        s.scale = sqrtf(sq);
         return s;
     }
-    double mean = metric == SIAMESE_METRIC_CORRELATION ? sum / dim : 0.0, centred = 0;
-    for (int i = 0; i < dim; i++) centred += (x[i] - mean) * (x[i] - mean);
-    double norm = fmax(sqrt(centred), COSINE_EPS);
+    float mean = metric == SIAMESE_METRIC_CORRELATION ? sum / (float)dim : 0.0f, centred = sq;
+    if (metric == SIAMESE_METRIC_CORRELATION) {
+        centred = 0;
+#pragma omp simd reduction(+ : centred)
+        for (int i = 0; i < dim; i++) centred += (x[i] - mean) * (x[i] - mean);
+    }
+    double norm = fmax(sqrt((double)centred), COSINE_EPS);
     s.inv = (float)(1.0 / norm);
-    s.mean = (float)mean;
-    s.scale = metric == SIAMESE_METRIC_CORRELATION ? (float)(sqrt(sq) / norm) : 1.0f;
+    s.mean = mean;
+    s.scale = metric == SIAMESE_METRIC_CORRELATION ? (float)(sqrt((double)sq) / norm) : 1.0f;
     return s;
+}
+
+static stats row_stats(siamese_metric metric, const float *x, int dim) {
+    float sum = 0, sq = 0;
+#pragma omp simd reduction(+ : sum, sq)
+    for (int i = 0; i < dim; i++) {
+        sum += x[i];
+        sq += x[i] * x[i];
+    }
+    return stats_from_sums(metric, x, dim, sum, sq);
+}
+
+/* Stats of n rows; returns the largest error scale among them. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static float
+block_stats(siamese_metric metric, const float *rows, int n, int dim, stats *out) {
+    float max_scale = 0;
+    for (int j = 0; j < n; j++) {
+        out[j] = row_stats(metric, rows + (size_t)j * dim, dim);
+        if (out[j].scale > max_scale) max_scale = out[j].scale;
+    }
+    return max_scale;
+}
+
+/* One query: stats and dot products of n rows in a single pass over memory (the GEMM's second
+ * read of the block is what limits a lone query). Returns the largest error scale. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static float
+block_stats_dots(siamese_metric metric, const float *query, const float *rows, int n, int dim,
+                 stats *out, float *dots) {
+    float max_scale = 0;
+    for (int j = 0; j < n; j++) {
+        const float *x = rows + (size_t)j * dim;
+        float sum = 0, sq = 0, dot = 0;
+#pragma omp simd reduction(+ : sum, sq, dot)
+        for (int i = 0; i < dim; i++) {
+            sum += x[i];
+            sq += x[i] * x[i];
+            dot += x[i] * query[i];
+        }
+        out[j] = stats_from_sums(metric, x, dim, sum, sq);
+        dots[j] = dot;
+        if (out[j].scale > max_scale) max_scale = out[j].scale;
+    }
+    return max_scale;
 }
 
 /* Turns n dot products a.b (a = query with stats qa) into keys, in place. The key is the
@@ -97,7 +142,7 @@ static double exact_key(siamese_metric metric, stats qa, double d) {
  * dot products of dim terms (any summation order), the norms, and (euclidean) the 1e-6 that
  * pairwise_distance adds to the difference. */
 static double key_tolerance(siamese_metric metric, int dim, stats qa, double gscale) {
-    double u = (2.0 * dim + 16) * UNIT_ROUNDOFF;
+    double u = (3.0 * dim + 16) * UNIT_ROUNDOFF;
     if (metric == SIAMESE_METRIC_EUCLIDEAN) {
         double s = qa.scale + gscale;
         return u * s * s * 1.01 + 2 * PAIRWISE_EPS * sqrt((double)dim) * s + 2 * dim * 1e-12;
@@ -162,13 +207,17 @@ static siamese_status scan_block(knn_job *job, int t, int q0, int qn, int g0, in
                                  stats *gstats) {
     int dim = job->dim;
     const float *gal = job->gallery + (size_t)g0 * dim;
-    for (int j = 0; j < gn; j++) {
-        gstats[j] = row_stats(job->metric, gal + (size_t)j * dim, dim);
-        if (gstats[j].scale > job->max_scale[t]) job->max_scale[t] = gstats[j].scale;
+    const float *queries = job->queries + (size_t)q0 * dim;
+    float max_scale;
+    if (qn == 1) {
+        max_scale = block_stats_dots(job->metric, queries, gal, gn, dim, gstats, dots);
+    } else {
+        max_scale = block_stats(job->metric, gal, gn, dim, gstats);
+        if (dnnl_sgemm('N', 'T', qn, gn, dim, 1.0f, queries, dim, gal, dim, 0.0f, dots, gn) !=
+            dnnl_success)
+            return SIAMESE_ERR_BACKEND;
     }
-    if (dnnl_sgemm('N', 'T', qn, gn, dim, 1.0f, job->queries + (size_t)q0 * dim, dim, gal, dim,
-                   0.0f, dots, gn) != dnnl_success)
-        return SIAMESE_ERR_BACKEND;
+    if (max_scale > job->max_scale[t]) job->max_scale[t] = max_scale;
     for (int q = 0; q < qn; q++) {
         float *row = dots + (size_t)q * gn;
         dots_to_keys(job->metric, dim, job->qstats[q0 + q], gstats, row, gn);
@@ -181,7 +230,7 @@ static siamese_status scan_block(knn_job *job, int t, int q0, int qn, int g0, in
 /* All gallery blocks for queries [q0, q0 + qn), threads taking blocks in turn. */
 static siamese_status scan_queries(knn_job *job, int q0, int qn) {
     int gblock = SCORES_PER_BLOCK / qn;
-    if (gblock > 16384) gblock = 16384;
+    if (gblock > MAX_GALLERY_BLOCK) gblock = MAX_GALLERY_BLOCK;
     if (gblock < 256) gblock = 256;
     int nblocks = (job->ng + gblock - 1) / gblock;
     siamese_status status = SIAMESE_OK;

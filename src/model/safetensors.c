@@ -1,9 +1,14 @@
 /* safetensors files: a strict reader that validates every header field and an atomic writer. */
 #include "model/safetensors.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
 #include "base/util.h"
@@ -17,6 +22,8 @@
 
 struct sm_st_file {
     unsigned char *buf; /* the whole file, shifted so the data section is 8-byte aligned */
+    void *map;          /* or the file mapped read-only (sm_safetensors_map), map_size bytes */
+    size_t map_size;
     int n;
     sm_st_tensor *tensors; /* sorted by data offset */
     char **names;
@@ -222,6 +229,7 @@ void sm_safetensors_free(sm_st_file *file) {
     free(file->meta);
     free(file->tensors);
     free(file->buf);
+    if (file->map) munmap(file->map, file->map_size);
     free(file);
 }
 
@@ -439,25 +447,49 @@ static siamese_status parse_header(reader *r, json_t *root, const unsigned char 
     return SIAMESE_OK;
 }
 
-/* Reads the header length and moves the data section to an 8-byte aligned address. */
-static siamese_status frame_file(reader *r, unsigned char **buf, size_t size, size_t *header_len,
-                                 size_t *shift) {
+/* Reads and checks the header length of a file of size bytes. */
+static siamese_status header_length(reader *r, const unsigned char *buf, size_t size,
+                                    size_t *header_len) {
     if (size < 8) return bad(r, "file is too short for a safetensors header", NULL, NULL);
     uint64_t len = 0;
-    for (int i = 7; i >= 0; i--) len = (len << 8) | (*buf)[i];
+    for (int i = 7; i >= 0; i--) len = (len << 8) | buf[i];
     if (len < 2) return bad(r, "header length is too small", NULL, NULL);
     if (len > SM_ST_HEADER_MAX) return bad(r, "header length is implausibly large", NULL, NULL);
     if (len > size - 8) return bad(r, "header length runs past the end of the file", NULL, NULL);
     *header_len = (size_t)len;
-    *shift = (8 - (8 + (size_t)len) % 8) % 8;
+    r->data_len = size - 8 - (size_t)len;
+    return SIAMESE_OK;
+}
+
+/* Reads the header length and moves the data section to an 8-byte aligned address. */
+static siamese_status frame_file(reader *r, unsigned char **buf, size_t size, size_t *header_len,
+                                 size_t *shift) {
+    siamese_status status = header_length(r, *buf, size, header_len);
+    if (status != SIAMESE_OK) return status;
+    *shift = (8 - (8 + *header_len) % 8) % 8;
     if (*shift) {
         unsigned char *grown = realloc(*buf, size + 8);
         if (!grown) return sm_fail(r->err, SIAMESE_ERR_NOMEM, "%s: out of memory", r->path);
         memmove(grown + *shift, grown, size);
         *buf = grown;
     }
-    r->data_len = size - 8 - (size_t)len;
     return SIAMESE_OK;
+}
+
+/* Parses the JSON header at base + 8 (header_len bytes) and the tensors after it. */
+static siamese_status parse_framed(reader *r, const unsigned char *base, size_t header_len) {
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)base + 8, header_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root && strstr(jerr.text, "duplicate"))
+        return bad(r, "header repeats a name (%s)", jerr.text, NULL);
+    if (!root) {
+        char where[64];
+        snprintf(where, sizeof where, "%d", jerr.position);
+        return bad(r, "header is not valid JSON (%s at byte %s)", jerr.text, where);
+    }
+    siamese_status status = parse_header(r, root, base + 8 + header_len);
+    json_decref(root);
+    return status;
 }
 
 static siamese_status read_into(reader *r) {
@@ -468,28 +500,38 @@ static siamese_status read_into(reader *r) {
     r->file->buf = buf;
     status = frame_file(r, &r->file->buf, size, &header_len, &shift);
     if (status != SIAMESE_OK) return status;
-    const unsigned char *base = r->file->buf + shift;
-    json_error_t jerr;
-    json_t *root = json_loadb((const char *)base + 8, header_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root && strstr(jerr.text, "duplicate"))
-        return bad(r, "header repeats a name (%s)", jerr.text, NULL);
-    if (!root) {
-        char where[64];
-        snprintf(where, sizeof where, "%d", jerr.position);
-        return bad(r, "header is not valid JSON (%s at byte %s)", jerr.text, where);
-    }
-    status = parse_header(r, root, base + 8 + header_len);
-    json_decref(root);
-    return status;
+    return parse_framed(r, r->file->buf + shift, header_len);
 }
 
-siamese_status sm_safetensors_read(const char *path, sm_st_file **out, sm_err *err) {
+static siamese_status map_into(reader *r) {
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sm_fail(r->err, SIAMESE_ERR_IO, "%s: cannot open (%s)", r->path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return sm_fail(r->err, SIAMESE_ERR_IO, "%s: not a regular file", r->path);
+    }
+    size_t size = (size_t)st.st_size;
+    void *map = size > 0 ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (map == MAP_FAILED)
+        return sm_fail(r->err, SIAMESE_ERR_IO, "%s: cannot map (%s)", r->path, strerror(errno));
+    r->file->map = map;
+    r->file->map_size = size;
+    size_t header_len = 0;
+    siamese_status status = header_length(r, map, size, &header_len);
+    return status == SIAMESE_OK ? parse_framed(r, map, header_len) : status;
+}
+
+/* Reads (or maps) path into a validated file. */
+static siamese_status open_file(const char *path, int mapped, sm_st_file **out, sm_err *err) {
     *out = NULL;
     if (!path) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "safetensors read: no path");
     reader r = {.path = path, .err = err};
     r.file = calloc(1, sizeof *r.file);
     if (!r.file) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
-    siamese_status status = read_into(&r);
+    siamese_status status = mapped ? map_into(&r) : read_into(&r);
     free(r.begin);
     free(r.end);
     if (status != SIAMESE_OK) {
@@ -498,4 +540,12 @@ siamese_status sm_safetensors_read(const char *path, sm_st_file **out, sm_err *e
     }
     *out = r.file;
     return SIAMESE_OK;
+}
+
+siamese_status sm_safetensors_read(const char *path, sm_st_file **out, sm_err *err) {
+    return open_file(path, 0, out, err);
+}
+
+siamese_status sm_safetensors_map(const char *path, sm_st_file **out, sm_err *err) {
+    return open_file(path, 1, out, err);
 }

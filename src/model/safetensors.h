@@ -51,6 +51,10 @@ typedef struct sm_st_file sm_st_file;
 /* Validates strictly: header length, JSON, dtypes, shapes, offsets contiguous and in bounds,
  * duplicate names, total file length. Errors name the path and the reason. */
 siamese_status sm_safetensors_read(const char *path, sm_st_file **out, sm_err *err);
+/* The same checks on the file mapped read-only: tensor data stays on disk until touched (a
+ * large index opens without reading it). The data section is 8-byte aligned only when the
+ * header length is a multiple of 8, as sm_safetensors_write makes it. */
+siamese_status sm_safetensors_map(const char *path, sm_st_file **out, sm_err *err);
 void sm_safetensors_free(sm_st_file *file);
 int sm_safetensors_count(const sm_st_file *file);
 const sm_st_tensor *sm_safetensors_get(const sm_st_file *file, int index);
