@@ -67,10 +67,41 @@ static void print_summary(const progress *pr, const char *run_dir) {
                (double)pr->last_epoch.test_accuracy, (double)pr->last_epoch.threshold);
 }
 
+/* The help paragraph, with the recipe's numbers as the library's defaults state them. */
+static void describe(const siamese_train_params *p, char *buf, size_t size) {
+    siamese_image_options input = siamese_image_default_options();
+    snprintf(buf, size,
+             "Trains a Siamese network with contrastive loss. DATA is a folder of class folders\n"
+             "(Stanford Dogs Images/, AT&T s1..s40), the recipe's "
+             "similar_all_images/dissimilar_all_images\n"
+             "layout, a pairs manifest (TSV: path_a, path_b, label; 0 = similar), or a folder of "
+             "IDX files\n"
+             "(MNIST, Fashion-MNIST). The defaults are the reference recipe: %s network, %s "
+             "%dx%d,\n"
+             "%d + %d pairs per class, %.0f/%.0f split over %s, batch %d, Adam %g, margin %g, %d "
+             "epochs.\n"
+             "Ctrl-C saves a checkpoint after the current step; --resume continues from it.",
+             p->arch, input.channels == 3 ? "RGB" : "grey", input.width, input.height, p->per_class,
+             p->per_class, 100 * p->train_fraction, 100 * (1 - p->train_fraction),
+             siamese_split_kind_name(p->split), p->batch_size, (double)p->learning_rate,
+             (double)p->margin, p->epochs);
+}
+
 int cli_train(int argc, char **argv) {
     siamese_train_params p = siamese_train_default_params();
-    train_flags f = {NULL, NULL, NULL, "euclidean", "pairs", "fp32", 1024, 0, 0};
-    float train_fraction = 0.8f;
+    /* every default comes from the library's: the CLI states none of its own */
+    train_flags f = {NULL,
+                     NULL,
+                     NULL,
+                     siamese_metric_name(p.metric),
+                     siamese_split_kind_name(p.split),
+                     siamese_precision_name(p.precision),
+                     (int)(p.cache_bytes >> 20),
+                     0,
+                     0};
+    float train_fraction = (float)p.train_fraction; /* the option parser reads floats */
+    char description[1024];
+    describe(&p, description, sizeof description);
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &f.output, "RUN_DIR",
          "folder for the model, checkpoints, metrics and plots"},
@@ -112,16 +143,7 @@ int cli_train(int argc, char **argv) {
     const cli_spec spec = {
         "train",
         "DATA -o RUN_DIR [options]  |  --resume RUN_DIR",
-        "Trains a Siamese network with contrastive loss. DATA is a folder of class folders\n"
-        "(Stanford Dogs Images/, AT&T s1..s40), the recipe's "
-        "similar_all_images/dissimilar_all_images\n"
-        "layout, a pairs manifest (TSV: path_a, path_b, label; 0 = similar), or a folder of IDX "
-        "files\n"
-        "(MNIST, Fashion-MNIST). The defaults are the reference recipe: seed network, RGB "
-        "256x256,\n"
-        "3 + 3 pairs per class, 80/20 split over pairs, batch 32, Adam 5e-4, margin 2, 100 "
-        "epochs.\n"
-        "Ctrl-C saves a checkpoint after the current step; --resume continues from it.",
+        description,
         options,
         (int)(sizeof options / sizeof options[0]),
         0,
@@ -135,7 +157,7 @@ int cli_train(int argc, char **argv) {
     int n_positional;
     int rc = cli_parse(&spec, argc, argv, positional, &n_positional);
     if (rc != CLI_PARSE_OK) return rc == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    p.train_fraction = train_fraction;
+    if (cli_was_given(&spec, "train-fraction")) p.train_fraction = train_fraction;
     if (!f.resume && (n_positional != 1 || !f.output)) {
         fprintf(stderr,
                 "siamese train: give DATA and -o RUN_DIR, or --resume RUN_DIR (see --help)\n");

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#define IDX_MAX_SIDE 16384
-#define IDX_MAX_PIXELS (1 << 28)          /* per image */
+#include "base/recipe.h"
+
 #define IDX_MAX_BYTES ((uint64_t)1 << 34) /* per file payload */
 #define IDX_MAX_COUNT (INT_MAX / 4)
 
@@ -56,8 +56,8 @@ static siamese_status check_header(const uint8_t magic[4], const uint32_t *dims,
         if (dims[1] == 0 || dims[2] == 0)
             return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: zero image size %ux%u", path, dims[2],
                            dims[1]);
-        if (dims[1] > IDX_MAX_SIDE || dims[2] > IDX_MAX_SIDE ||
-            (uint64_t)dims[1] * dims[2] > IDX_MAX_PIXELS)
+        if (dims[1] > SM_IMAGE_MAX_SIDE || dims[2] > SM_IMAGE_MAX_SIDE ||
+            (uint64_t)dims[1] * dims[2] > (uint64_t)SM_IMAGE_MAX_PIXELS)
             return sm_fail(err, SIAMESE_ERR_LIMIT, "%s: image size %ux%u is over the limits", path,
                            dims[2], dims[1]);
         per_item = (uint64_t)dims[1] * dims[2];

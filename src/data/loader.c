@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/recipe.h"
 #include "base/rng.h"
 #include "base/util.h"
 #include "data/dataset.h"
@@ -47,12 +48,12 @@ struct siamese_loader {
 siamese_loader_params siamese_loader_default_params(void) {
     siamese_loader_params p;
     memset(&p, 0, sizeof p);
-    p.channels = 3;
-    p.height = 256;
-    p.width = 256;
-    p.batch_size = 32;
+    p.channels = SM_RECIPE_CHANNELS;
+    p.height = SM_RECIPE_HEIGHT;
+    p.width = SM_RECIPE_WIDTH;
+    p.batch_size = SM_RECIPE_BATCH_SIZE;
     p.shuffle = 1;
-    p.cache_bytes = (size_t)1 << 30;
+    p.cache_bytes = SM_DEFAULT_CACHE_BYTES;
     p.prefetch = 1;
     return p;
 }
@@ -181,11 +182,11 @@ static siamese_status check_params(siamese_loader *ld, const siamese_loader_para
     if (p->channels != 1 && p->channels != 3)
         return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "channels must be 1 or 3, got %d",
                        p->channels);
-    if (p->width <= 0 || p->height <= 0 || p->width > 16384 || p->height > 16384 ||
-        (int64_t)p->width * p->height > (1 << 26))
+    if (p->width <= 0 || p->height <= 0 || p->width > SM_IMAGE_MAX_SIDE ||
+        p->height > SM_IMAGE_MAX_SIDE || (int64_t)p->width * p->height > (1 << 26))
         return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "image size %dx%d out of range", p->width,
                        p->height);
-    if (p->batch_size <= 0 || p->batch_size > (1 << 16))
+    if (p->batch_size <= 0 || p->batch_size > SM_MAX_BATCH_SIZE)
         return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "batch size %d out of range",
                        p->batch_size);
     if ((p->mean == NULL) != (p->std == NULL))

@@ -6,27 +6,26 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/recipe.h"
 
-#define DEFAULT_MAX_SIDE 16384
-#define DEFAULT_MAX_PIXELS ((int64_t)1 << 28)
 #define MAX_FILE_BYTES ((size_t)1 << 31) /* 2 GiB: far more than any allowed image needs */
 
 siamese_image_options siamese_image_default_options(void) {
     siamese_image_options o;
     memset(&o, 0, sizeof o);
-    o.max_side = DEFAULT_MAX_SIDE;
-    o.max_pixels = DEFAULT_MAX_PIXELS;
-    o.channels = 3;
-    o.width = 256;
-    o.height = 256;
+    o.max_side = SM_IMAGE_MAX_SIDE;
+    o.max_pixels = SM_IMAGE_MAX_PIXELS;
+    o.channels = SM_RECIPE_CHANNELS;
+    o.width = SM_RECIPE_WIDTH;
+    o.height = SM_RECIPE_HEIGHT;
     o.fast_jpeg = 0;
     return o;
 }
 
 siamese_status sm_image_check_size(int width, int height, const sm_image_options *opts,
                                    sm_err *err) {
-    int max_side = opts && opts->max_side > 0 ? opts->max_side : DEFAULT_MAX_SIDE;
-    int64_t max_pixels = opts && opts->max_pixels > 0 ? opts->max_pixels : DEFAULT_MAX_PIXELS;
+    int max_side = opts && opts->max_side > 0 ? opts->max_side : SM_IMAGE_MAX_SIDE;
+    int64_t max_pixels = opts && opts->max_pixels > 0 ? opts->max_pixels : SM_IMAGE_MAX_PIXELS;
     if (width <= 0 || height <= 0)
         return sm_fail(err, SIAMESE_ERR_FORMAT, "invalid image size %dx%d", width, height);
     if (width > max_side || height > max_side)

@@ -8,6 +8,7 @@
 
 #include <omp.h>
 
+#include "base/recipe.h"
 #include "base/rng.h"
 #include "nn/init.h"
 
@@ -15,13 +16,13 @@
 #define SM_EMBED_CHUNK_MAX 256                  /* images per chunk when embedding */
 #define SM_EMBED_CHUNK_FLOATS ((size_t)1 << 26) /* activation budget of one chunk (256 MB) */
 
-static const sm_shape recipe_input = {3, 256, 256};
+static const sm_shape recipe_input = {SM_RECIPE_CHANNELS, SM_RECIPE_HEIGHT, SM_RECIPE_WIDTH};
 
 siamese_model_params siamese_model_default_params(void) {
     siamese_model_params p;
     memset(&p, 0, sizeof p);
-    p.arch = "seed";
-    p.margin = 2.0f;
+    p.arch = SM_RECIPE_ARCH;
+    p.margin = SM_RECIPE_MARGIN;
     p.metric = SIAMESE_METRIC_EUCLIDEAN;
     p.seed = 0;
     p.threads = 0;
@@ -50,7 +51,7 @@ siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err) {
         free(model);
         return NULL;
     }
-    model->margin = 2.0f;
+    model->margin = SM_RECIPE_MARGIN;
     model->metric = SIAMESE_METRIC_EUCLIDEAN;
     model->threshold = -1.0f;
     sm_err_clear(&model->err);

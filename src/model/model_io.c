@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/recipe.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 
@@ -159,7 +160,7 @@ static siamese_status read_arch(const char *path, const sm_st_file *file, file_s
     const char *input = sm_safetensors_meta(file, "input");
     sm_shape shape;
     if (!arch) {
-        arch = sm_arch_preset_text("seed", &shape);
+        arch = sm_arch_preset_text(SM_RECIPE_ARCH, &shape);
         if (!arch) return sm_fail(err, SIAMESE_ERR_SPEC, "%s: the seed preset is missing", path);
         s->from_metadata = 0;
     } else {
@@ -179,7 +180,7 @@ static siamese_status read_arch(const char *path, const sm_st_file *file, file_s
 
 static siamese_status read_settings(const char *path, const sm_st_file *file, file_settings *s,
                                     sm_err *err) {
-    s->margin = 2.0f;
+    s->margin = SM_RECIPE_MARGIN;
     s->metric = SIAMESE_METRIC_EUCLIDEAN;
     s->threshold = -1.0f;
     const char *margin = sm_safetensors_meta(file, "margin");

@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/recipe.h"
+
 #define SM_DIM_MAX (1 << 20)             /* cap on any single size in a spec */
 #define SM_ACT_MAX ((int64_t)INT_MAX)    /* cap on per-image activation elements */
 #define SM_TENSOR_MAX ((int64_t)1 << 34) /* cap on the elements of one parameter tensor */
@@ -47,8 +49,8 @@ typedef struct preset {
 
 static const preset presets[] = {
     /* The reference recipe's SiameseNetwork, exactly (1-D embedding, no activation between fcs). */
-    {"seed",
-     {3, 256, 256},
+    {SM_RECIPE_ARCH,
+     {SM_RECIPE_CHANNELS, SM_RECIPE_HEIGHT, SM_RECIPE_WIDTH},
      "conv(256,k=11,s=4) relu maxpool(3,s=2) conv(256,k=5) relu maxpool(2,s=2) "
      "conv(384,k=3) relu flatten linear(1024) linear(256) linear(1)"},
     /* 28x28 grey (MNIST, Fashion-MNIST): 28 -> 14 -> 7, 64-d embedding, 214k parameters.

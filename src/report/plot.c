@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/recipe.h"
 
 #define PLOT_PI 3.14159265358979323846
 
@@ -238,8 +239,8 @@ static void draw_image(cairo_t *cr, const sm_plot_image *img, double x, double y
 }
 
 static int image_is_valid(const sm_plot_image *img) {
-    return img->pixels && img->width > 0 && img->height > 0 && img->width <= 16384 &&
-           img->height <= 16384 && (img->channels == 1 || img->channels == 3);
+    return img->pixels && img->width > 0 && img->height > 0 && img->width <= SM_IMAGE_MAX_SIDE &&
+           img->height <= SM_IMAGE_MAX_SIDE && (img->channels == 1 || img->channels == 3);
 }
 
 siamese_status sm_plot_pairs(const char *path, const sm_plot_pair *pairs, int n_pairs,

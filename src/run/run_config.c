@@ -4,26 +4,27 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/recipe.h"
 #include "run/run.h"
 
 siamese_train_params siamese_train_default_params(void) {
     siamese_train_params p;
     memset(&p, 0, sizeof p);
-    p.arch = "seed";
+    p.arch = SM_RECIPE_ARCH;
     p.metric = SIAMESE_METRIC_EUCLIDEAN;
-    p.margin = 2.0f;
-    p.learning_rate = 5e-4f;
+    p.margin = SM_RECIPE_MARGIN;
+    p.learning_rate = SM_RECIPE_LEARNING_RATE;
     p.weight_decay = 0.0f;
-    p.batch_size = 32;
-    p.epochs = 100;
+    p.batch_size = SM_RECIPE_BATCH_SIZE;
+    p.epochs = SM_RECIPE_EPOCHS;
     p.seed = 0;
-    p.sampler = "recipe";
-    p.per_class = 3;
-    p.pairs_per_epoch = 10000;
+    p.sampler = SM_DEFAULT_SAMPLER;
+    p.per_class = SM_RECIPE_PER_CLASS;
+    p.pairs_per_epoch = SM_DEFAULT_PAIRS_PER_EPOCH;
     p.split = SIAMESE_SPLIT_PAIRS;
-    p.train_fraction = 0.8;
-    p.log_every = 10;
-    p.cache_bytes = (size_t)1 << 30;
+    p.train_fraction = SM_RECIPE_TRAIN_FRACTION;
+    p.log_every = SM_RECIPE_LOG_EVERY;
+    p.cache_bytes = SM_DEFAULT_CACHE_BYTES;
     return p;
 }
 
@@ -44,7 +45,7 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "online pair sampling draws new pairs every epoch, so it needs a split "
                        "over images or classes, not over pairs");
-    if (p->batch_size < 1 || p->batch_size > 65536)
+    if (p->batch_size < 1 || p->batch_size > SM_MAX_BATCH_SIZE)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "batch size %d is out of range",
                        p->batch_size);
     if (p->epochs < 1) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "epochs must be at least 1");
@@ -70,11 +71,12 @@ siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
     siamese_status st =
         copy_text(config->data_path, sizeof config->data_path, data_path, "the data path", err);
     if (st == SIAMESE_OK)
-        st = copy_text(config->arch, sizeof config->arch, params->arch ? params->arch : "seed",
-                       "the architecture", err);
+        st = copy_text(config->arch, sizeof config->arch,
+                       params->arch ? params->arch : SM_RECIPE_ARCH, "the architecture", err);
     if (st == SIAMESE_OK)
         st = copy_text(config->sampler, sizeof config->sampler,
-                       params->sampler ? params->sampler : "recipe", "the sampler name", err);
+                       params->sampler ? params->sampler : SM_DEFAULT_SAMPLER, "the sampler name",
+                       err);
     if (st != SIAMESE_OK) return st;
     config->params.arch = config->arch;
     config->params.sampler = config->sampler;

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/recipe.h"
 #include "base/util.h"
 #include "model/model.h"
+#include "nn/batch_pairs.h"
 #include "nn/loss.h"
 
 struct siamese_trainer {
@@ -23,16 +25,18 @@ struct siamese_trainer {
     float *d_emb;            /* [2 * max_pairs, dim] */
     float *saved_buffers;    /* batchnorm running statistics before the step */
     int64_t *saved_counters; /* batchnorm num_batches_tracked before the step */
+    /* batch losses over up to 2 * max_pairs images, allocated by the first labelled step */
+    sm_batch_pairs_work pairs_work;
 };
 
 siamese_trainer_params siamese_trainer_default_params(void) {
     siamese_trainer_params p;
-    p.learning_rate = 5e-4f;
-    p.beta1 = 0.9f;
-    p.beta2 = 0.999f;
-    p.eps = 1e-8f;
+    p.learning_rate = SM_RECIPE_LEARNING_RATE;
+    p.beta1 = SM_ADAM_BETA1;
+    p.beta2 = SM_ADAM_BETA2;
+    p.eps = SM_ADAM_EPS;
     p.weight_decay = 0.0f;
-    p.max_pairs = 32;
+    p.max_pairs = SM_RECIPE_BATCH_SIZE;
     return p;
 }
 
@@ -51,6 +55,7 @@ void siamese_trainer_free(siamese_trainer *trainer) {
     free(trainer->input);
     free(trainer->emb);
     free(trainer->d_emb);
+    sm_batch_pairs_work_free(&trainer->pairs_work);
     free(trainer->saved_buffers);
     free(trainer->saved_counters);
     free(trainer);
@@ -229,13 +234,28 @@ static siamese_status numeric_failure(siamese_trainer *t, const char *what) {
                    (long long)t->adam.step + 1, what);
 }
 
+/* Backward from d_emb through the last training forward, checks, then the Adam update. */
+static siamese_status backward_and_update(siamese_trainer *t) {
+    sm_net *net = t->model->net;
+    sm_net_zero_grads(net);
+    siamese_status st = sm_net_backward(net, t->d_emb, &t->err);
+    if (st) {
+        restore_running_stats(t);
+        return st;
+    }
+    if (!all_finite(sm_net_grads(net), sm_net_table(net)->n_params))
+        return numeric_failure(t, "a gradient");
+    zero_invariant_bias_grads(t);
+    sm_adam_step(&t->adam, sm_net_params(net), sm_net_grads(net));
+    return SIAMESE_OK;
+}
+
 siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, const float *b,
                                     const float *labels, int n, float *loss) {
     if (!trainer) return SIAMESE_ERR_INVALID_ARG;
     siamese_trainer *t = trainer;
     siamese_status st = check_batch(t, a, b, labels, n, loss);
     if (st) return st;
-    sm_net *net = t->model->net;
     sm_model_apply_threads(t->model);
     stack_pairs(t, a, b, n);
     save_running_stats(t);
@@ -247,17 +267,61 @@ siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, co
     }
     *loss = (float)value;
     if (!isfinite(value)) return numeric_failure(t, "the loss");
-    sm_net_zero_grads(net);
-    st = sm_net_backward(net, t->d_emb, &t->err);
+    return backward_and_update(t);
+}
+
+/* ---------------------------------------------------------------- batches of labelled images */
+
+static siamese_status check_labelled_batch(siamese_trainer *t, const float *images,
+                                           const int *classes, int n, const float *loss) {
+    if (!t->model)
+        return sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG, "trainer: not created successfully");
+    if (!images || !classes || !loss)
+        return sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG, "trainer: NULL images, classes or loss");
+    if (n < 2 || n > 2 * t->params.max_pairs)
+        return sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG,
+                       "trainer: %d images, want 2 to 2 * max_pairs = %d", n,
+                       2 * t->params.max_pairs);
+    if (!t->pairs_work.emb &&
+        sm_batch_pairs_work_init(&t->pairs_work, 2 * t->params.max_pairs, t->dim) != 0)
+        return sm_fail(&t->err, SIAMESE_ERR_NOMEM,
+                       "trainer: cannot allocate the pair buffers for %d images",
+                       2 * t->params.max_pairs);
+    return SIAMESE_OK;
+}
+
+/* The mean loss over the batch's selected pairs (in double), its gradient into d_emb. */
+static double labelled_batch_loss(siamese_trainer *t, const int *classes, int n,
+                                  siamese_mining mining, int *pairs) {
+    sm_batch_pairs_work *w = &t->pairs_work;
+    size_t count = (size_t)n * t->dim;
+    for (size_t i = 0; i < count; i++) w->emb[i] = t->emb[i];
+    double loss =
+        sm_batch_pairs_loss(w, t->model->metric, t->model->margin, mining, n, classes, 1, pairs);
+    for (size_t i = 0; i < count; i++) t->d_emb[i] = (float)w->grad[i];
+    return loss;
+}
+
+/* The network runs once on the n images; the pair losses only see their embeddings. The buffers
+ * for the pairs are allocated at the first call and reused. */
+siamese_status siamese_trainer_step_batch(siamese_trainer *trainer, const float *images,
+                                          const int *classes, int n, siamese_mining mining,
+                                          float *loss, int *pairs) {
+    if (!trainer) return SIAMESE_ERR_INVALID_ARG;
+    siamese_trainer *t = trainer;
+    siamese_status st = check_labelled_batch(t, images, classes, n, loss);
+    if (st) return st;
+    sm_model_apply_threads(t->model);
+    save_running_stats(t);
+    st = sm_net_forward(t->model->net, images, n, 1, t->emb, &t->err);
     if (st) {
         restore_running_stats(t);
         return st;
     }
-    if (!all_finite(sm_net_grads(net), sm_net_table(net)->n_params))
-        return numeric_failure(t, "a gradient");
-    zero_invariant_bias_grads(t);
-    sm_adam_step(&t->adam, sm_net_params(net), sm_net_grads(net));
-    return SIAMESE_OK;
+    double value = labelled_batch_loss(t, classes, n, mining, pairs);
+    *loss = (float)value;
+    if (!isfinite(value)) return numeric_failure(t, "the loss");
+    return backward_and_update(t);
 }
 
 /* Evaluation takes any n: it runs in chunks of max_pairs and averages the per-pair losses. */

@@ -1,0 +1,41 @@
+/* The reference recipe's defaults and the library's limits: the one place each value is written.
+ * The *_default_params() functions, the parameter checks and the file readers use these names;
+ * the CLI reads them through the public *_default_params() (see DESIGN.md for the recipe). */
+#ifndef SM_RECIPE_H
+#define SM_RECIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- the recipe: the PyTorch tutorial the "seed" preset reproduces */
+
+#define SM_RECIPE_ARCH "seed"         /* the tutorial's SiameseNetwork */
+#define SM_RECIPE_CHANNELS 3          /* RGB ... */
+#define SM_RECIPE_HEIGHT 256          /* ... resized to 256x256 */
+#define SM_RECIPE_WIDTH 256           /*     (Pillow BILINEAR, scaled to [0, 1]) */
+#define SM_RECIPE_MARGIN 2.0f         /* contrastive margin */
+#define SM_RECIPE_LEARNING_RATE 5e-4f /* Adam */
+#define SM_RECIPE_BATCH_SIZE 32       /* pairs per batch */
+#define SM_RECIPE_EPOCHS 100
+#define SM_RECIPE_PER_CLASS 3        /* similar and dissimilar pairs drawn per class */
+#define SM_RECIPE_TRAIN_FRACTION 0.8 /* 80/20 split over pairs */
+#define SM_RECIPE_LOG_EVERY 10       /* batches between loss prints */
+
+/* Adam's other settings: PyTorch's defaults, which the recipe keeps. */
+#define SM_ADAM_BETA1 0.9f
+#define SM_ADAM_BETA2 0.999f
+#define SM_ADAM_EPS 1e-8f
+
+/* ---- defaults beyond the recipe */
+
+#define SM_DEFAULT_SAMPLER "recipe"              /* fixed pairs; "online" draws new ones */
+#define SM_DEFAULT_PAIRS_PER_EPOCH 10000         /* online sampler */
+#define SM_DEFAULT_CACHE_BYTES ((size_t)1 << 30) /* decoded images kept in memory: 1 GiB */
+
+/* ---- limits */
+
+#define SM_IMAGE_MAX_SIDE 16384                /* width or height of an image read or drawn */
+#define SM_IMAGE_MAX_PIXELS ((int64_t)1 << 28) /* width * height of an image read */
+#define SM_MAX_BATCH_SIZE 65536                /* pairs per training or loader batch */
+
+#endif
