@@ -107,10 +107,15 @@ Test(arch, batchnorm_tensors_in_state_dict_order) {
     sm_tensor_role roles[] = {SM_TENSOR_PARAM,  SM_TENSOR_PARAM,  SM_TENSOR_PARAM,
                               SM_TENSOR_BUFFER, SM_TENSOR_BUFFER, SM_TENSOR_COUNTER,
                               SM_TENSOR_PARAM,  SM_TENSOR_PARAM};
+    sm_tensor_slot slots[] = {SM_SLOT_WEIGHT,      SM_SLOT_WEIGHT,
+                              SM_SLOT_BIAS,        SM_SLOT_RUNNING_MEAN,
+                              SM_SLOT_RUNNING_VAR, SM_SLOT_NUM_BATCHES_TRACKED,
+                              SM_SLOT_WEIGHT,      SM_SLOT_BIAS};
     cr_assert_eq(t.n, 8);
     for (int i = 0; i < 8; i++) {
         cr_assert_str_eq(t.t[i].name, names[i]);
         cr_assert_eq(t.t[i].role, roles[i], "%s role", names[i]);
+        cr_assert_eq(t.t[i].slot, slots[i], "%s slot", names[i]);
     }
     cr_assert_eq(t.n_params, 36 + 4 + 4 + 2 * 36 + 2);
     cr_assert_eq(t.n_buffers, 8);

@@ -232,8 +232,7 @@ static sm_net *make_net(const char *text, sm_shape input, int max_batch, uint64_
         if (ti->role == SM_TENSOR_COUNTER) continue;
         float lo = -0.2f, hi = 0.2f;
         if (l->kind == SM_LAYER_BATCHNORM2D) {
-            if (strstr(ti->name, ".weight") || strstr(ti->name, "running_var"))
-                lo = 0.5f, hi = 1.5f;
+            if (ti->slot == SM_SLOT_WEIGHT || ti->slot == SM_SLOT_RUNNING_VAR) lo = 0.5f, hi = 1.5f;
         } else if (ti->ndim >= 2) {
             hi = (float)(1.0 / sqrt((double)(ti->count / (size_t)ti->dims[0])));
             lo = -hi;

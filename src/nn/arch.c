@@ -752,12 +752,25 @@ size_t sm_arch_format(const sm_arch *arch, char *buf, size_t size) {
 
 /* ------------------------------------------------------------------ parameter table */
 
-static void add_tensor(sm_param_table *t, const sm_layer *l, int layer, const char *suffix,
-                       sm_tensor_role role, int ndim, const int64_t *dims) {
+/* Each slot's PyTorch name and where its values live. */
+static const struct {
+    const char *name;
+    sm_tensor_role role;
+} slots[] = {
+    [SM_SLOT_WEIGHT] = {"weight", SM_TENSOR_PARAM},
+    [SM_SLOT_BIAS] = {"bias", SM_TENSOR_PARAM},
+    [SM_SLOT_RUNNING_MEAN] = {"running_mean", SM_TENSOR_BUFFER},
+    [SM_SLOT_RUNNING_VAR] = {"running_var", SM_TENSOR_BUFFER},
+    [SM_SLOT_NUM_BATCHES_TRACKED] = {"num_batches_tracked", SM_TENSOR_COUNTER},
+};
+
+static void add_tensor(sm_param_table *t, const sm_layer *l, int layer, sm_tensor_slot slot,
+                       int ndim, const int64_t *dims) {
     sm_tensor_info *ti = &t->t[t->n++];
     memset(ti, 0, sizeof *ti);
-    snprintf(ti->name, sizeof ti->name, "%s.%s", l->name, suffix);
-    ti->role = role;
+    snprintf(ti->name, sizeof ti->name, "%s.%s", l->name, slots[slot].name);
+    ti->slot = slot;
+    sm_tensor_role role = ti->role = slots[slot].role;
     ti->layer = layer;
     ti->ndim = ndim;
     size_t count = 1;
@@ -780,19 +793,19 @@ void sm_param_table_build(const sm_arch *arch, sm_param_table *table) {
         int64_t in_features = (int64_t)l->in.c * l->in.h * l->in.w;
         if (l->kind == SM_LAYER_CONV2D) {
             int64_t w[4] = {l->out, l->in.c, l->kh, l->kw}, b[1] = {l->out};
-            add_tensor(table, l, i, "weight", SM_TENSOR_PARAM, 4, w);
-            if (l->has_bias) add_tensor(table, l, i, "bias", SM_TENSOR_PARAM, 1, b);
+            add_tensor(table, l, i, SM_SLOT_WEIGHT, 4, w);
+            if (l->has_bias) add_tensor(table, l, i, SM_SLOT_BIAS, 1, b);
         } else if (l->kind == SM_LAYER_LINEAR) {
             int64_t w[2] = {l->out, in_features}, b[1] = {l->out};
-            add_tensor(table, l, i, "weight", SM_TENSOR_PARAM, 2, w);
-            if (l->has_bias) add_tensor(table, l, i, "bias", SM_TENSOR_PARAM, 1, b);
+            add_tensor(table, l, i, SM_SLOT_WEIGHT, 2, w);
+            if (l->has_bias) add_tensor(table, l, i, SM_SLOT_BIAS, 1, b);
         } else if (l->kind == SM_LAYER_BATCHNORM2D) {
             int64_t c[1] = {l->in.c};
-            add_tensor(table, l, i, "weight", SM_TENSOR_PARAM, 1, c);
-            add_tensor(table, l, i, "bias", SM_TENSOR_PARAM, 1, c);
-            add_tensor(table, l, i, "running_mean", SM_TENSOR_BUFFER, 1, c);
-            add_tensor(table, l, i, "running_var", SM_TENSOR_BUFFER, 1, c);
-            add_tensor(table, l, i, "num_batches_tracked", SM_TENSOR_COUNTER, 0, NULL);
+            add_tensor(table, l, i, SM_SLOT_WEIGHT, 1, c);
+            add_tensor(table, l, i, SM_SLOT_BIAS, 1, c);
+            add_tensor(table, l, i, SM_SLOT_RUNNING_MEAN, 1, c);
+            add_tensor(table, l, i, SM_SLOT_RUNNING_VAR, 1, c);
+            add_tensor(table, l, i, SM_SLOT_NUM_BATCHES_TRACKED, 0, NULL);
         }
     }
 }

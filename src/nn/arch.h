@@ -69,8 +69,19 @@ typedef enum sm_tensor_role {
     SM_TENSOR_COUNTER /* batchnorm num_batches_tracked (int64); lives in the counter array */
 } sm_tensor_role;
 
+/* Which tensor of its layer this is, recorded when the table is built: the one answer to "is
+ * this a weight, a bias, ...", so nothing matches name suffixes. The slot fixes the role. */
+typedef enum sm_tensor_slot {
+    SM_SLOT_WEIGHT,             /* conv OIHW, linear [out, in], batchnorm gamma (PARAM) */
+    SM_SLOT_BIAS,               /* conv, linear, batchnorm beta (PARAM) */
+    SM_SLOT_RUNNING_MEAN,       /* batchnorm (BUFFER) */
+    SM_SLOT_RUNNING_VAR,        /* batchnorm (BUFFER) */
+    SM_SLOT_NUM_BATCHES_TRACKED /* batchnorm (COUNTER) */
+} sm_tensor_slot;
+
 typedef struct sm_tensor_info {
-    char name[SM_NAME_MAX + 24]; /* "cnn1.weight" */
+    char name[SM_NAME_MAX + 24]; /* "cnn1.weight": the layer's name, '.', the slot's name */
+    sm_tensor_slot slot;
     sm_tensor_role role;
     int layer; /* index into arch->layers */
     int ndim;

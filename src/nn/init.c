@@ -18,25 +18,24 @@ static void fill_constant(float *v, size_t n, float value) {
     for (size_t i = 0; i < n; i++) v[i] = value;
 }
 
-static int is_suffix(const char *name, const char *suffix) {
-    size_t n = 0, s = 0;
-    while (name[n]) n++;
-    while (suffix[s]) s++;
-    if (s > n) return 0;
-    for (size_t i = 0; i < s; i++)
-        if (name[n - s + i] != suffix[i]) return 0;
-    return 1;
-}
-
 static void init_batchnorm_tensor(const sm_tensor_info *t, float *params, float *buffers,
                                   int64_t *counters) {
-    if (t->role == SM_TENSOR_COUNTER) {
+    switch (t->slot) {
+    case SM_SLOT_WEIGHT:
+        fill_constant(params + t->offset, t->count, 1.0f);
+        break;
+    case SM_SLOT_BIAS:
+        fill_constant(params + t->offset, t->count, 0.0f);
+        break;
+    case SM_SLOT_RUNNING_MEAN:
+        fill_constant(buffers + t->offset, t->count, 0.0f);
+        break;
+    case SM_SLOT_RUNNING_VAR:
+        fill_constant(buffers + t->offset, t->count, 1.0f);
+        break;
+    case SM_SLOT_NUM_BATCHES_TRACKED:
         for (size_t i = 0; i < t->count; i++) counters[t->offset + i] = 0;
-    } else if (t->role == SM_TENSOR_BUFFER) {
-        fill_constant(buffers + t->offset, t->count,
-                      is_suffix(t->name, ".running_var") ? 1.0f : 0.0f);
-    } else {
-        fill_constant(params + t->offset, t->count, is_suffix(t->name, ".weight") ? 1.0f : 0.0f);
+        break;
     }
 }
 

@@ -40,29 +40,30 @@ static void *alloc_floats(size_t n, size_t elem) {
     return p;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-/* Points each layer's sm_layer_params into the flat buffers, by the table's names. */
+/* Points each layer's sm_layer_params into the flat buffers, by the table's slots. The values
+ * stay zero until sm_init_params or a model file fills them. */
 static void map_layer_params(sm_net *net) {
     for (int i = 0; i < net->table.n; i++) {
         const sm_tensor_info *t = &net->table.t[i];
         sm_layer_params *p = &net->lp[t->layer];
-        if (t->role == SM_TENSOR_PARAM && ends_with(t->name, ".weight")) {
+        switch (t->slot) {
+        case SM_SLOT_WEIGHT:
             p->w = net->params + t->offset;
             p->dw = net->grads + t->offset;
-        } else if (t->role == SM_TENSOR_PARAM && ends_with(t->name, ".bias")) {
+            break;
+        case SM_SLOT_BIAS:
             p->b = net->params + t->offset;
             p->db = net->grads + t->offset;
-        } else if (t->role == SM_TENSOR_BUFFER && ends_with(t->name, ".running_mean")) {
+            break;
+        case SM_SLOT_RUNNING_MEAN:
             p->running_mean = net->buffers + t->offset;
-        } else if (t->role == SM_TENSOR_BUFFER && ends_with(t->name, ".running_var")) {
+            break;
+        case SM_SLOT_RUNNING_VAR:
             p->running_var = net->buffers + t->offset;
-            for (size_t k = 0; k < t->count; k++) p->running_var[k] = 1.0f;
-        } else if (t->role == SM_TENSOR_COUNTER) {
+            break;
+        case SM_SLOT_NUM_BATCHES_TRACKED:
             p->num_batches_tracked = net->counters + t->offset;
+            break;
         }
     }
 }

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "base/recipe.h"
-#include "base/util.h"
 #include "model/model.h"
 #include "nn/batch_pairs.h"
 #include "nn/loss.h"
@@ -41,9 +40,6 @@ siamese_trainer_params siamese_trainer_default_params(void) {
 }
 
 sm_adam *sm_trainer_adam(siamese_trainer *trainer) { return trainer ? &trainer->adam : NULL; }
-siamese_model *sm_trainer_model(siamese_trainer *trainer) {
-    return trainer ? trainer->model : NULL;
-}
 
 const char *siamese_trainer_errmsg(const siamese_trainer *trainer) {
     return trainer ? trainer->err.msg : "no trainer";
@@ -221,8 +217,7 @@ static void zero_invariant_bias_grads(siamese_trainer *t) {
     }
     for (int i = 0; i < table->n; i++) {
         const sm_tensor_info *ti = &table->t[i];
-        if (ti->layer >= first_affine && ti->role == SM_TENSOR_PARAM &&
-            sm_ends_with(ti->name, ".bias"))
+        if (ti->layer >= first_affine && ti->slot == SM_SLOT_BIAS)
             memset(grads + ti->offset, 0, ti->count * sizeof(float));
     }
 }

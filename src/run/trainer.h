@@ -9,7 +9,4 @@
  * code may read it, or overwrite m, v and step to resume a run. */
 sm_adam *sm_trainer_adam(siamese_trainer *trainer);
 
-/* The model the trainer updates. */
-siamese_model *sm_trainer_model(siamese_trainer *trainer);
-
 #endif
