@@ -653,6 +653,51 @@ SIAMESE_API siamese_status siamese_train_resume(const char *run_dir,
                                                 const siamese_train_params *params, char *errmsg,
                                                 size_t errmsg_size);
 
+/* ---------------------------------------------------------------- evaluation protocols */
+
+/* A metric with its 95% bootstrap interval (low = high = NaN when no interval was computed). */
+typedef struct siamese_interval {
+    double value, low, high;
+} siamese_interval;
+
+typedef struct siamese_verification_params {
+    float model_threshold; /* also score "similar when d <= model_threshold"; < 0 = none (-1) */
+    int bootstrap;         /* resamples of the pairs for the intervals, 0 = none; default 1000 */
+    uint64_t seed;         /* of the resamples */
+} siamese_verification_params;
+
+SIAMESE_API siamese_verification_params siamese_verification_default_params(void);
+
+/* Verification of pair distances: a pair is called similar when d <= t. TAR (true accept rate)
+ * = similar pairs accepted / similar pairs, FAR = dissimilar pairs accepted / dissimilar pairs,
+ * both at thresholds t on the distinct distances. */
+typedef struct siamese_verification {
+    int pairs, similar, dissimilar;
+    siamese_interval auc;        /* as siamese_roc_auc */
+    siamese_interval eer;        /* FAR = 1 - TAR, linearly interpolated between ROC points */
+    double eer_threshold;        /* (the point before the first distance sits at that distance) */
+    siamese_interval tar_far_1;  /* the largest TAR with FAR <= 1% */
+    double tar_far_1_threshold;  /* the largest distance giving it; NaN when none */
+    siamese_interval tar_far_01; /* ... FAR <= 0.1% */
+    double tar_far_01_threshold;
+    siamese_interval accuracy_best; /* as siamese_best_threshold */
+    double best_threshold;
+    siamese_interval accuracy_model; /* at params.model_threshold; NaN when none */
+    double model_threshold;
+} siamese_verification;
+
+/* Scores n pair distances with labels (0 = similar, 1 = dissimilar). SIAMESE_ERR_INVALID_ARG for
+ * n < 1, SIAMESE_ERR_DATA unless both labels occur, SIAMESE_ERR_NUMERIC for a NaN distance. */
+SIAMESE_API siamese_status siamese_eval_verification(const float *distances, const float *labels,
+                                                     int n,
+                                                     const siamese_verification_params *params,
+                                                     siamese_verification *out);
+/* Distances of pairs of rows of an embedding set: out[i] = distance(vectors[a[i]], vectors[b[i]])
+ * under metric, on all cores. */
+SIAMESE_API siamese_status siamese_eval_pair_distances(siamese_metric metric, const float *vectors,
+                                                       int dim, const int *a, const int *b, int n,
+                                                       float *out);
+
 /* ---------------------------------------------------------------- search */
 
 /* Exact k nearest neighbours of nq queries among ng gallery rows (both row-major [n, dim]) under

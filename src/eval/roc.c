@@ -1,7 +1,10 @@
-/* Verification metrics over pair distances: ROC AUC (rank statistic) and best-accuracy threshold. */
+/* Verification metrics over pair distances: ROC AUC (rank statistic), best-accuracy threshold,
+ * and the grouped, weighted ROC walk behind EER, TAR@FAR and bootstrap resamples. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "eval/eval.h"
 #include "siamese.h"
 
 typedef struct scored_pair {
@@ -78,4 +81,174 @@ siamese_status siamese_best_threshold(const float *distances, const float *label
     if (threshold) *threshold = (float)best_t;
     if (accuracy) *accuracy = (float)best / (float)n;
     return SIAMESE_OK;
+}
+
+/* ---------------------------------------------------------------- grouped, weighted curves */
+
+typedef struct indexed_distance {
+    float distance;
+    int index;
+} indexed_distance;
+
+static int by_distance_then_index(const void *a, const void *b) {
+    const indexed_distance *x = a, *y = b;
+    if (x->distance != y->distance)
+        return (x->distance > y->distance) - (x->distance < y->distance);
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+void sm_roc_free(sm_roc *roc) {
+    if (!roc) return;
+    free(roc->distance);
+    free(roc->group_of);
+    free(roc->dissimilar);
+    memset(roc, 0, sizeof *roc);
+}
+
+siamese_status sm_roc_build(const float *distances, const float *labels, int n, sm_roc *out) {
+    memset(out, 0, sizeof *out);
+    if (n < 1 || !distances || !labels) return SIAMESE_ERR_INVALID_ARG;
+    for (int i = 0; i < n; i++)
+        if (isnan(distances[i])) return SIAMESE_ERR_NUMERIC;
+    indexed_distance *s = malloc((size_t)n * sizeof *s);
+    out->distance = malloc((size_t)n * sizeof *out->distance);
+    out->group_of = malloc((size_t)n * sizeof *out->group_of);
+    out->dissimilar = malloc((size_t)n * sizeof *out->dissimilar);
+    if (!s || !out->distance || !out->group_of || !out->dissimilar) {
+        free(s);
+        sm_roc_free(out);
+        return SIAMESE_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        s[i] = (indexed_distance){distances[i], i};
+        out->dissimilar[i] = labels[i] > 0.5f;
+    }
+    qsort(s, (size_t)n, sizeof *s, by_distance_then_index);
+    for (int i = 0; i < n; i++) {
+        if (i == 0 || s[i].distance != s[i - 1].distance)
+            out->distance[out->groups++] = (double)s[i].distance;
+        out->group_of[s[i].index] = out->groups - 1;
+    }
+    out->n = n;
+    free(s);
+    return SIAMESE_OK;
+}
+
+siamese_status sm_roc_counts_alloc(const sm_roc *roc, sm_roc_counts *out) {
+    memset(out, 0, sizeof *out);
+    out->similar = calloc((size_t)roc->groups, sizeof(double));
+    out->dissimilar = calloc((size_t)roc->groups, sizeof(double));
+    if (out->similar && out->dissimilar) return SIAMESE_OK;
+    sm_roc_counts_free(out);
+    return SIAMESE_ERR_NOMEM;
+}
+
+void sm_roc_counts_free(sm_roc_counts *c) {
+    if (!c) return;
+    free(c->similar);
+    free(c->dissimilar);
+    memset(c, 0, sizeof *c);
+}
+
+void sm_roc_count(const sm_roc *roc, const int *weights, sm_roc_counts *c) {
+    memset(c->similar, 0, (size_t)roc->groups * sizeof(double));
+    memset(c->dissimilar, 0, (size_t)roc->groups * sizeof(double));
+    for (int i = 0; i < roc->n; i++) {
+        double w = weights ? weights[i] : 1;
+        if (roc->dissimilar[i]) c->dissimilar[roc->group_of[i]] += w;
+        else c->similar[roc->group_of[i]] += w;
+    }
+    c->total_similar = c->total_dissimilar = 0;
+    for (int g = 0; g < roc->groups; g++) {
+        c->total_similar += c->similar[g];
+        c->total_dissimilar += c->dissimilar[g];
+    }
+}
+
+double sm_roc_auc_of(const sm_roc *roc, const sm_roc_counts *c) {
+    if (c->total_similar <= 0 || c->total_dissimilar <= 0) return NAN;
+    /* Mann-Whitney U, as siamese_roc_auc: a tie counts one half. */
+    double similar_below = 0, wins = 0;
+    for (int g = 0; g < roc->groups; g++) {
+        wins += c->dissimilar[g] * (similar_below + 0.5 * c->similar[g]);
+        similar_below += c->similar[g];
+    }
+    return wins / (c->total_similar * c->total_dissimilar);
+}
+
+/* ROC point after group g (g = -1: accept nothing): true and false accept rates. */
+typedef struct roc_walk {
+    double tar, far;
+    double accepted_similar, accepted_dissimilar;
+} roc_walk;
+
+static void walk_step(const sm_roc_counts *c, int g, roc_walk *w) {
+    w->accepted_similar += c->similar[g];
+    w->accepted_dissimilar += c->dissimilar[g];
+    w->tar = w->accepted_similar / c->total_similar;
+    w->far = w->accepted_dissimilar / c->total_dissimilar;
+}
+
+double sm_roc_eer(const sm_roc *roc, const sm_roc_counts *c, double *threshold) {
+    if (threshold) *threshold = NAN;
+    if (c->total_similar <= 0 || c->total_dissimilar <= 0) return NAN;
+    /* FAR - FRR rises from -1 (accept nothing, threshold taken as the smallest distance) to +1;
+     * the EER is where the segment between two ROC points crosses zero. */
+    roc_walk w = {0, 0, 0, 0};
+    double prev_diff = -1, prev_far = 0, prev_t = roc->distance[0];
+    for (int g = 0; g < roc->groups; g++) {
+        walk_step(c, g, &w);
+        double diff = w.far - (1 - w.tar);
+        if (diff >= 0) {
+            double a = -prev_diff / (diff - prev_diff);
+            if (threshold) *threshold = prev_t + a * (roc->distance[g] - prev_t);
+            return prev_far + a * (w.far - prev_far);
+        }
+        prev_diff = diff;
+        prev_far = w.far;
+        prev_t = roc->distance[g];
+    }
+    return NAN; /* not reached: the last point has diff = +1 */
+}
+
+double sm_roc_tar_at_far(const sm_roc *roc, const sm_roc_counts *c, double far, double *threshold) {
+    if (threshold) *threshold = NAN;
+    if (c->total_similar <= 0 || c->total_dissimilar <= 0) return NAN;
+    roc_walk w = {0, 0, 0, 0};
+    double best = 0;
+    for (int g = 0; g < roc->groups; g++) {
+        walk_step(c, g, &w);
+        if (w.far > far) break; /* FAR only grows */
+        if (w.tar >= best) {
+            best = w.tar;
+            if (threshold) *threshold = roc->distance[g];
+        }
+    }
+    return best;
+}
+
+double sm_roc_accuracy_at(const sm_roc *roc, const sm_roc_counts *c, double t) {
+    double total = c->total_similar + c->total_dissimilar, correct = c->total_dissimilar;
+    if (total <= 0) return NAN;
+    for (int g = 0; g < roc->groups && roc->distance[g] <= t; g++)
+        correct += c->similar[g] - c->dissimilar[g];
+    return correct / total;
+}
+
+double sm_roc_best_accuracy(const sm_roc *roc, const sm_roc_counts *c, double *threshold) {
+    double total = c->total_similar + c->total_dissimilar;
+    if (threshold) *threshold = NAN;
+    if (total <= 0) return NAN;
+    /* As siamese_best_threshold: the first maximum, midway to the next distance. */
+    double correct = c->total_dissimilar, best = correct, best_t = roc->distance[0] - 1e-6;
+    for (int g = 0; g < roc->groups; g++) {
+        correct += c->similar[g] - c->dissimilar[g];
+        if (correct > best) {
+            best = correct;
+            best_t = g + 1 < roc->groups ? 0.5 * (roc->distance[g] + roc->distance[g + 1])
+                                         : roc->distance[g] + 1e-6;
+        }
+    }
+    if (threshold) *threshold = best_t;
+    return best / total;
 }

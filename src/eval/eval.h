@@ -1,0 +1,54 @@
+/* Evaluation internals: distances grouped for weighted ROC sums, bootstrap resampling. */
+#ifndef SM_EVAL_H
+#define SM_EVAL_H
+
+#include <stdint.h>
+
+#include "siamese.h"
+
+/* Pair distances sorted ascending and grouped by equal value. A bootstrap resample is a weight
+ * per pair; the group sums are all the metrics need. */
+typedef struct sm_roc {
+    int n;            /* pairs */
+    int groups;       /* distinct distances */
+    double *distance; /* [groups] ascending */
+    int *group_of;    /* [n] the group of pair i (input order) */
+    int *dissimilar;  /* [n] 1 when pair i is dissimilar */
+} sm_roc;
+
+/* Group sums of one (weighted) pair set: similar and dissimilar pairs at each distance. */
+typedef struct sm_roc_counts {
+    double *similar;    /* [groups] */
+    double *dissimilar; /* [groups] */
+    double total_similar, total_dissimilar;
+} sm_roc_counts;
+
+siamese_status sm_roc_build(const float *distances, const float *labels, int n, sm_roc *out);
+void sm_roc_free(sm_roc *roc);
+siamese_status sm_roc_counts_alloc(const sm_roc *roc, sm_roc_counts *out);
+void sm_roc_counts_free(sm_roc_counts *c);
+/* Sums weights (NULL = every pair once) into the groups. */
+void sm_roc_count(const sm_roc *roc, const int *weights, sm_roc_counts *c);
+
+/* Metrics of counted pairs ("similar when d <= t"); NaN when a label is missing. */
+double sm_roc_auc_of(const sm_roc *roc, const sm_roc_counts *c);
+/* Equal error rate (linear interpolation between ROC points), and its threshold. */
+double sm_roc_eer(const sm_roc *roc, const sm_roc_counts *c, double *threshold);
+/* Largest TAR with FAR <= far, and the threshold giving it (NaN when only "accept nothing"). */
+double sm_roc_tar_at_far(const sm_roc *roc, const sm_roc_counts *c, double far, double *threshold);
+/* Accuracy of "similar when d <= t". */
+double sm_roc_accuracy_at(const sm_roc *roc, const sm_roc_counts *c, double t);
+/* Best accuracy over thresholds, and the threshold (midway between neighbouring distances). */
+double sm_roc_best_accuracy(const sm_roc *roc, const sm_roc_counts *c, double *threshold);
+
+/* ---- bootstrap (bootstrap.c) */
+/* counts[i] = how often item i is drawn in resample b of n draws from n items (seeded). */
+void sm_bootstrap_draw(uint64_t seed, int b, int n, int *counts);
+/* The 95% percentile interval of samples (NaNs dropped; numpy's linear percentile); sorts them. */
+siamese_interval sm_interval_from(double value, double *samples, int count);
+/* value with low = high = NaN. */
+siamese_interval sm_interval_none(double value);
+/* numpy.percentile(v, q) with linear interpolation on n sorted values, q in [0, 100]. */
+double sm_percentile_sorted(const double *v, int n, double q);
+
+#endif
