@@ -63,7 +63,7 @@ static double ours_rate(path_list *list, int count, float *tensor) {
             fprintf(stderr, "%s\n", msg);
             exit(1);
         }
-        siamese_image_to_tensor(&img, NULL, NULL, tensor);
+        siamese_image_to_tensor(&img, NULL, NULL, tensor, NULL, 0);
         siamese_image_free(&img);
     }
     return count / (sm_now_seconds() - start);

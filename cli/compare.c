@@ -54,8 +54,9 @@ static int load_tensor(const compare_setup *s, const char *path, float *out, sia
                        char *errmsg, size_t errmsg_size) {
     siamese_image im = {0, 0, 0, NULL};
     if (siamese_image_load(path, &s->options, &im, errmsg, errmsg_size) != SIAMESE_OK) return 0;
-    siamese_status st = siamese_image_to_tensor(&im, NULL, NULL, out);
-    if (st != SIAMESE_OK) snprintf(errmsg, errmsg_size, "%s: %s", path, siamese_status_str(st));
+    char why[256];
+    siamese_status st = siamese_image_to_tensor(&im, NULL, NULL, out, why, sizeof why);
+    if (st != SIAMESE_OK) snprintf(errmsg, errmsg_size, "%s: %s", path, why);
     if (keep && st == SIAMESE_OK) *keep = im;
     else siamese_image_free(&im);
     return st == SIAMESE_OK;

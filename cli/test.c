@@ -184,12 +184,14 @@ static int measure(siamese_model *model, test_rows *r) {
         fprintf(stderr, "siamese test: out of memory for %d images\n", r->n + 1);
         return CLI_EXIT_FAIL;
     }
-    siamese_status st = siamese_image_to_tensor(&r->x0_image, NULL, NULL, images);
+    char why[256];
+    siamese_status st = siamese_image_to_tensor(&r->x0_image, NULL, NULL, images, why, sizeof why);
     for (int i = 0; st == SIAMESE_OK && i < r->n; i++)
-        st = siamese_image_to_tensor(&r->x1_image[i], NULL, NULL, images + (size_t)(i + 1) * per);
+        st = siamese_image_to_tensor(&r->x1_image[i], NULL, NULL, images + (size_t)(i + 1) * per,
+                                     why, sizeof why);
     float *emb = NULL;
     int ok = st == SIAMESE_OK && cli_embed("test", model, images, r->n + 1, &emb);
-    if (st != SIAMESE_OK) fprintf(stderr, "siamese test: %s\n", siamese_status_str(st));
+    if (st != SIAMESE_OK) fprintf(stderr, "siamese test: %s\n", why);
     free(images);
     if (!ok) return CLI_EXIT_FAIL;
     int dim = siamese_model_embedding_dim(model);

@@ -225,17 +225,23 @@ SIAMESE_API siamese_status siamese_image_decode(const void *data, size_t size,
                                                 siamese_image *out, char *errmsg,
                                                 size_t errmsg_size);
 
+/* The three steps below report like siamese_image_load: on failure errmsg (when not NULL)
+ * receives the reason, truncated to errmsg_size; on success it is set to "". */
+
 /* Pillow-exact convert: channels 1 = convert("L"), 3 = convert("RGB"). out is a new image. */
 SIAMESE_API siamese_status siamese_image_convert(const siamese_image *image, int channels,
-                                                 siamese_image *out);
+                                                 siamese_image *out, char *errmsg,
+                                                 size_t errmsg_size);
 /* Pillow-exact resize((width, height), BILINEAR) (antialiased). out is a new image. */
 SIAMESE_API siamese_status siamese_image_resize(const siamese_image *image, int width, int height,
-                                                siamese_image *out);
+                                                siamese_image *out, char *errmsg,
+                                                size_t errmsg_size);
 
 /* ToTensor: out[c][y][x] = data[y][x][c] / 255, then, when mean and std are not NULL,
  * (value - mean[c]) / std[c]. out holds channels * height * width floats; nothing is allocated. */
 SIAMESE_API siamese_status siamese_image_to_tensor(const siamese_image *image, const float *mean,
-                                                   const float *std, float *out);
+                                                   const float *std, float *out, char *errmsg,
+                                                   size_t errmsg_size);
 
 /* Frees the pixels and empties the struct. NULL and empty images are fine. */
 SIAMESE_API void siamese_image_free(siamese_image *image);

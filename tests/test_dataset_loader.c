@@ -54,7 +54,7 @@ static void expected_tensor(int image, const siamese_loader_params *p, float *ou
     o.height = p->height;
     siamese_image img;
     cr_assert_eq(siamese_dataset_load_image(ds, image, &o, &img), SIAMESE_OK);
-    cr_assert_eq(siamese_image_to_tensor(&img, p->mean, p->std, out), SIAMESE_OK);
+    cr_assert_eq(siamese_image_to_tensor(&img, p->mean, p->std, out, NULL, 0), SIAMESE_OK);
     siamese_image_free(&img);
 }
 

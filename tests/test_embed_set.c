@@ -44,7 +44,7 @@ static void embed_one(const char *path, float *out) {
     siamese_image img;
     cr_assert_eq(siamese_image_load(path, &o, &img, NULL, 0), SIAMESE_OK, "%s", path);
     float t[64];
-    cr_assert_eq(siamese_image_to_tensor(&img, NULL, NULL, t), SIAMESE_OK);
+    cr_assert_eq(siamese_image_to_tensor(&img, NULL, NULL, t, NULL, 0), SIAMESE_OK);
     siamese_image_free(&img);
     cr_assert_eq(siamese_model_embed(model, t, 1, out), SIAMESE_OK);
 }

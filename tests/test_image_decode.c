@@ -133,10 +133,10 @@ Test(image_decode, public_api) {
     cr_expect_eq(img.channels, 3);
     cr_expect_str_empty(msg);
     siamese_image grey;
-    cr_assert_eq(siamese_image_convert(&img, 1, &grey), SIAMESE_OK);
+    cr_assert_eq(siamese_image_convert(&img, 1, &grey, msg, sizeof msg), SIAMESE_OK);
     cr_expect_eq(grey.channels, 1);
     siamese_image small;
-    cr_assert_eq(siamese_image_resize(&grey, 10, 5, &small), SIAMESE_OK);
+    cr_assert_eq(siamese_image_resize(&grey, 10, 5, &small, msg, sizeof msg), SIAMESE_OK);
     cr_expect_eq(small.width * small.height * small.channels, 50);
     siamese_image_free(&small);
     siamese_image_free(&grey);

@@ -23,7 +23,7 @@ Test(image_tensor, values_and_layout) {
         }
     img.data[0] = 255;
     img.data[1] = 0;
-    cr_assert_eq(siamese_image_to_tensor(&img, NULL, NULL, out), SIAMESE_OK);
+    cr_assert_eq(siamese_image_to_tensor(&img, NULL, NULL, out, NULL, 0), SIAMESE_OK);
     cr_expect_eq(out[0], 1.0f);
     cr_expect_eq(out[6], 0.0f);
     cr_expect_eq(sm_image_to_tensor(&img, mean, NULL, out), SIAMESE_ERR_INVALID_ARG);
@@ -45,5 +45,38 @@ Test(image_tensor, grey_image_single_plane) {
         cr_expect(out[i] >= 0.0f && out[i] <= 1.0f);
         cr_expect_eq(out[i], img.data[i] / 255.0f);
     }
+    sm_image_free(&img);
+}
+
+/* Convert, resize and to-tensor say why they refuse, not only a status code. */
+Test(image_tensor, public_steps_report_why) {
+    siamese_image img;
+    cr_assert_eq(sm_image_alloc(&img, 4, 3, 3, NULL), SIAMESE_OK);
+    memset(img.data, 7, 36);
+    siamese_image empty = {0, 0, 0, NULL}, out;
+    char msg[256];
+    float t[36];
+    const float mean[3] = {0.5f, 0.5f, 0.5f}, zero_std[3] = {1, 0, 1};
+    cr_expect_eq(siamese_image_to_tensor(&img, mean, NULL, t, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_expect(strstr(msg, "both mean and std"), "%s", msg);
+    cr_expect_eq(siamese_image_to_tensor(&img, mean, zero_std, t, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_expect(strstr(msg, "std[1]"), "%s", msg);
+    cr_expect_eq(siamese_image_to_tensor(&empty, NULL, NULL, t, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_expect(strstr(msg, "no pixels"), "%s", msg);
+    cr_expect_eq(siamese_image_to_tensor(&img, NULL, NULL, t, msg, sizeof msg), SIAMESE_OK);
+    cr_expect_str_empty(msg);
+    cr_expect_eq(siamese_image_convert(&img, 2, &out, msg, sizeof msg), SIAMESE_ERR_INVALID_ARG);
+    cr_expect(strstr(msg, "2 channels"), "%s", msg);
+    cr_expect_null(out.data);
+    cr_expect_eq(siamese_image_convert(&empty, 1, &out, msg, sizeof msg), SIAMESE_ERR_INVALID_ARG);
+    cr_expect(strstr(msg, "convert: the image has no pixels"), "%s", msg);
+    cr_expect_eq(siamese_image_resize(&img, 0, 5, &out, msg, sizeof msg), SIAMESE_ERR_INVALID_ARG);
+    cr_expect(strstr(msg, "0x5"), "%s", msg);
+    cr_expect_eq(siamese_image_resize(&img, 2, 2, &out, NULL, 0), SIAMESE_OK); /* errmsg optional */
+    cr_expect_eq(out.width * out.height * out.channels, 12);
+    siamese_image_free(&out);
     sm_image_free(&img);
 }

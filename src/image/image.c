@@ -180,29 +180,51 @@ siamese_status siamese_image_decode(const void *data, size_t size,
                         errmsg_size);
 }
 
-static int image_is_valid(const siamese_image *image) {
-    return image && image->data && image->width > 0 && image->height > 0 && image->channels >= 1 &&
-           image->channels <= 4;
+/* Why image cannot be converted or resized, or SIAMESE_OK. */
+static siamese_status check_image(const char *what, const siamese_image *image, sm_err *err) {
+    if (!image || !image->data || image->width <= 0 || image->height <= 0)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: the image has no pixels", what);
+    if (image->channels < 1 || image->channels > 4)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "%s: the image has %d channels (1 to 4 are possible)", what,
+                       image->channels);
+    return SIAMESE_OK;
 }
 
-siamese_status siamese_image_convert(const siamese_image *image, int channels, siamese_image *out) {
-    if (!out) return SIAMESE_ERR_INVALID_ARG;
+siamese_status siamese_image_convert(const siamese_image *image, int channels, siamese_image *out,
+                                     char *errmsg, size_t errmsg_size) {
+    sm_err err;
+    sm_err_clear(&err);
+    if (!out)
+        return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "convert: no output image"),
+                            &err, errmsg, errmsg_size);
     memset(out, 0, sizeof *out);
-    if (!image_is_valid(image)) return SIAMESE_ERR_INVALID_ARG;
-    return sm_image_convert(image, channels, out, NULL);
+    siamese_status st = check_image("convert", image, &err);
+    if (st == SIAMESE_OK) st = sm_image_convert(image, channels, out, &err);
+    return copy_message(st, &err, errmsg, errmsg_size);
 }
 
 siamese_status siamese_image_resize(const siamese_image *image, int width, int height,
-                                    siamese_image *out) {
-    if (!out) return SIAMESE_ERR_INVALID_ARG;
+                                    siamese_image *out, char *errmsg, size_t errmsg_size) {
+    sm_err err;
+    sm_err_clear(&err);
+    if (!out)
+        return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "resize: no output image"), &err,
+                            errmsg, errmsg_size);
     memset(out, 0, sizeof *out);
-    if (!image_is_valid(image)) return SIAMESE_ERR_INVALID_ARG;
-    return sm_image_resize(image, width, height, out, NULL);
+    siamese_status st = check_image("resize", image, &err);
+    if (st == SIAMESE_OK) st = sm_image_resize(image, width, height, out, &err);
+    return copy_message(st, &err, errmsg, errmsg_size);
 }
 
 siamese_status siamese_image_to_tensor(const siamese_image *image, const float *mean,
-                                       const float *std, float *out) {
-    return sm_image_to_tensor(image, mean, std, out);
+                                       const float *std, float *out, char *errmsg,
+                                       size_t errmsg_size) {
+    sm_err err;
+    sm_err_clear(&err);
+    siamese_status st = sm_image_tensor_check(image, mean, std, out, &err);
+    if (st == SIAMESE_OK) st = sm_image_to_tensor(image, mean, std, out);
+    return copy_message(st, &err, errmsg, errmsg_size);
 }
 
 void siamese_image_free(siamese_image *image) { sm_image_free(image); }

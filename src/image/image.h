@@ -77,5 +77,8 @@ siamese_status sm_image_resize(const sm_image *src, int width, int height, sm_im
  * allocates. mean and std are both NULL or both hold image->channels values. */
 siamese_status sm_image_to_tensor(const sm_image *image, const float *mean, const float *std,
                                   float *out);
+/* The checks sm_image_to_tensor makes, with a message saying which one failed. */
+siamese_status sm_image_tensor_check(const sm_image *image, const float *mean, const float *std,
+                                     const float *out, sm_err *err);
 
 #endif
