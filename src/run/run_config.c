@@ -1,5 +1,7 @@
 /* Training-run settings: the recipe's defaults, and config.json written and read back for resume. */
 #include <jansson.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,20 +85,216 @@ siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
     return check_params(&config->params, err);
 }
 
-static json_t *config_to_json(const sm_run_config *c) {
+/* ---------------------------------------------------------------- config.json: one field table */
+
+typedef enum field_kind {
+    FIELD_VERSION, /* the library version that wrote the file (read, not used) */
+    FIELD_TEXT,    /* char array of the config */
+    FIELD_INPUT,   /* [channels, height, width] */
+    FIELD_INT,
+    FIELD_U64,
+    FIELD_SIZE,
+    FIELD_FLOAT,
+    FIELD_DOUBLE,
+    FIELD_BOOL, /* int, 0 or 1 */
+    FIELD_METRIC,
+    FIELD_SPLIT,
+    FIELD_PRECISION
+} field_kind;
+
+/* One setting: its key in config.json and where it lives in sm_run_config. Saving writes the
+ * fields in this order; loading reads every one of them and nothing else. */
+typedef struct config_field {
+    const char *key;
+    field_kind kind;
+    size_t offset;       /* in sm_run_config */
+    size_t size;         /* FIELD_TEXT: the array's size */
+    const char *missing; /* NULL: required; else the value of runs written before the field */
+} config_field;
+
+#define TEXT(key, member)                                                                          \
+    { key, FIELD_TEXT, offsetof(sm_run_config, member), sizeof(((sm_run_config *)0)->member), NULL }
+#define PARAM(key, kind, member)                                                                   \
+    { key, kind, offsetof(sm_run_config, params.member), 0, NULL }
+
+static const config_field fields[] = {
+    {"siamese_version", FIELD_VERSION, 0, 0, NULL},
+    TEXT("data", data_path),
+    TEXT("arch", arch),
+    {"input", FIELD_INPUT, 0, 0, NULL},
+    PARAM("metric", FIELD_METRIC, metric),
+    PARAM("margin", FIELD_FLOAT, margin),
+    PARAM("learning_rate", FIELD_FLOAT, learning_rate),
+    PARAM("weight_decay", FIELD_FLOAT, weight_decay),
+    PARAM("batch_size", FIELD_INT, batch_size),
+    PARAM("epochs", FIELD_INT, epochs),
+    PARAM("seed", FIELD_U64, seed),
+    PARAM("threads", FIELD_INT, threads),
+    TEXT("sampler", sampler),
+    PARAM("per_class", FIELD_INT, per_class),
+    PARAM("pairs_per_epoch", FIELD_INT, pairs_per_epoch),
+    PARAM("split", FIELD_SPLIT, split),
+    PARAM("train_fraction", FIELD_DOUBLE, train_fraction),
+    PARAM("log_every", FIELD_INT, log_every),
+    PARAM("cache_bytes", FIELD_SIZE, cache_bytes),
+    PARAM("fast_jpeg", FIELD_BOOL, fast_jpeg),
+    {"precision", FIELD_PRECISION, offsetof(sm_run_config, params.precision), 0, "fp32"},
+};
+#define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
+
+static json_t *field_to_json(const config_field *f, const sm_run_config *c) {
+    const char *at = (const char *)c + f->offset;
     const siamese_train_params *p = &c->params;
-    return json_pack("{s:s, s:s, s:s, s:[i,i,i], s:s, s:f, s:f, s:f, s:i, s:i, s:I, s:i, s:s, "
-                     "s:i, s:i, s:s, s:f, s:i, s:I, s:b, s:s}",
-                     "siamese_version", siamese_version(), "data", c->data_path, "arch", c->arch,
-                     "input", p->channels, p->height, p->width, "metric",
-                     siamese_metric_name(p->metric), "margin", (double)p->margin, "learning_rate",
-                     (double)p->learning_rate, "weight_decay", (double)p->weight_decay,
-                     "batch_size", p->batch_size, "epochs", p->epochs, "seed", (json_int_t)p->seed,
-                     "threads", p->threads, "sampler", c->sampler, "per_class", p->per_class,
-                     "pairs_per_epoch", p->pairs_per_epoch, "split",
-                     siamese_split_kind_name(p->split), "train_fraction", p->train_fraction,
-                     "log_every", p->log_every, "cache_bytes", (json_int_t)p->cache_bytes,
-                     "fast_jpeg", p->fast_jpeg, "precision", siamese_precision_name(p->precision));
+    switch (f->kind) {
+    case FIELD_VERSION:
+        return json_string(siamese_version());
+    case FIELD_TEXT:
+        return json_string(at);
+    case FIELD_INPUT:
+        return json_pack("[i,i,i]", p->channels, p->height, p->width);
+    case FIELD_INT:
+        return json_integer(*(const int *)at);
+    case FIELD_U64: /* stored as its two's complement bits: seeds above 2^63 come back exactly */
+        return json_integer((json_int_t) * (const uint64_t *)at);
+    case FIELD_SIZE:
+        return json_integer((json_int_t) * (const size_t *)at);
+    case FIELD_FLOAT:
+        return json_real(*(const float *)at);
+    case FIELD_DOUBLE:
+        return json_real(*(const double *)at);
+    case FIELD_BOOL:
+        return json_boolean(*(const int *)at);
+    case FIELD_METRIC:
+        return json_string(siamese_metric_name(*(const siamese_metric *)at));
+    case FIELD_SPLIT:
+        return json_string(siamese_split_kind_name(*(const siamese_split_kind *)at));
+    case FIELD_PRECISION:
+        return json_string(siamese_precision_name(*(const siamese_precision *)at));
+    }
+    return NULL;
+}
+
+static json_t *config_to_json(const sm_run_config *c) {
+    json_t *root = json_object();
+    for (int i = 0; root && i < N_FIELDS; i++)
+        if (json_object_set_new(root, fields[i].key, field_to_json(&fields[i], c)) != 0) {
+            json_decref(root);
+            root = NULL;
+        }
+    return root;
+}
+
+static siamese_status bad_value(const char *path, const config_field *f, const char *want,
+                                sm_err *err) {
+    return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: '%s' is not %s", path, f->key, want);
+}
+
+/* An integer field in [lo, hi]. */
+static siamese_status read_integer(const char *path, const config_field *f, const json_t *v,
+                                   json_int_t lo, json_int_t hi, json_int_t *out, sm_err *err) {
+    if (!json_is_integer(v)) return bad_value(path, f, "an integer", err);
+    *out = json_integer_value(v);
+    if (*out < lo || *out > hi) return bad_value(path, f, "an integer in range", err);
+    return SIAMESE_OK;
+}
+
+/* Text: a text field or the name of an enum value. */
+static siamese_status read_name(const char *path, const config_field *f, const json_t *v,
+                                sm_run_config *c, sm_err *err) {
+    const char *text = json_string_value(v);
+    char *at = (char *)c + f->offset;
+    if (!text) return bad_value(path, f, "text", err);
+    int ok = 1;
+    switch (f->kind) {
+    case FIELD_TEXT:
+        if (strlen(text) >= f->size)
+            return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: '%s' is too long (%zu bytes)", path,
+                           f->key, strlen(text));
+        memcpy(at, text, strlen(text) + 1);
+        break;
+    case FIELD_METRIC:
+        ok = siamese_metric_parse(text, (siamese_metric *)at) == SIAMESE_OK;
+        break;
+    case FIELD_SPLIT:
+        ok = siamese_split_kind_parse(text, (siamese_split_kind *)at) == SIAMESE_OK;
+        break;
+    case FIELD_PRECISION:
+        ok = siamese_precision_parse(text, (siamese_precision *)at) == SIAMESE_OK;
+        break;
+    default: /* FIELD_VERSION: any text */
+        break;
+    }
+    return ok ? SIAMESE_OK
+              : sm_fail(err, SIAMESE_ERR_FORMAT, "%s: unknown %s '%s'", path, f->key, text);
+}
+
+static siamese_status field_from_json(const char *path, const config_field *f, const json_t *v,
+                                      sm_run_config *c, sm_err *err) {
+    char *at = (char *)c + f->offset;
+    siamese_train_params *p = &c->params;
+    json_int_t i = 0;
+    siamese_status st = SIAMESE_OK;
+    switch (f->kind) {
+    case FIELD_INPUT:
+        if (json_unpack((json_t *)v, "[i,i,i]", &p->channels, &p->height, &p->width) != 0)
+            return bad_value(path, f, "[channels, height, width]", err);
+        return SIAMESE_OK;
+    case FIELD_INT:
+        st = read_integer(path, f, v, INT_MIN, INT_MAX, &i, err);
+        if (st == SIAMESE_OK) *(int *)at = (int)i;
+        return st;
+    case FIELD_U64:
+        st = read_integer(path, f, v, INT64_MIN, INT64_MAX, &i, err);
+        if (st == SIAMESE_OK) *(uint64_t *)at = (uint64_t)i;
+        return st;
+    case FIELD_SIZE:
+        st = read_integer(path, f, v, 0, INT64_MAX, &i, err);
+        if (st == SIAMESE_OK) *(size_t *)at = (size_t)i;
+        return st;
+    case FIELD_FLOAT:
+    case FIELD_DOUBLE:
+        if (!json_is_number(v)) return bad_value(path, f, "a number", err);
+        if (f->kind == FIELD_FLOAT) *(float *)at = (float)json_number_value(v);
+        else *(double *)at = json_number_value(v);
+        return SIAMESE_OK;
+    case FIELD_BOOL:
+        if (!json_is_boolean(v)) return bad_value(path, f, "true or false", err);
+        *(int *)at = json_is_true(v);
+        return SIAMESE_OK;
+    default:
+        return read_name(path, f, v, c, err);
+    }
+}
+
+static const config_field *find_field(const char *key) {
+    for (int i = 0; i < N_FIELDS; i++)
+        if (!strcmp(fields[i].key, key)) return &fields[i];
+    return NULL;
+}
+
+/* Every field of the table from root (the missing value for older runs), and no other key. */
+static siamese_status config_from_json(const char *path, json_t *root, sm_run_config *c,
+                                       sm_err *err) {
+    if (!json_is_object(root))
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: not a JSON object", path);
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        if (!find_field(key))
+            return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: unknown setting '%s'", path, key);
+    }
+    siamese_status st = SIAMESE_OK;
+    for (int i = 0; st == SIAMESE_OK && i < N_FIELDS; i++) {
+        const config_field *f = &fields[i];
+        json_t *v = json_object_get(root, f->key), *fallback = NULL;
+        if (!v && !f->missing)
+            return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: the setting '%s' is missing", path,
+                           f->key);
+        if (!v) v = fallback = json_string(f->missing);
+        st = field_from_json(path, f, v, c, err);
+        json_decref(fallback);
+    }
+    return st;
 }
 
 siamese_status sm_run_config_save(const sm_run_config *config, const char *path, sm_err *err) {
@@ -124,45 +322,19 @@ siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_er
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: line %d: %s", path, jerr.line, jerr.text);
-    siamese_train_params p = siamese_train_default_params();
-    const char *data = NULL, *arch = NULL, *metric = NULL, *sampler = NULL, *split = NULL,
-               *version = NULL, *precision = "fp32"; /* runs from before bf16 have none */
-    json_int_t seed = 0, cache = 0;
-    int fast_jpeg = 0;
-    double margin = 0, lr = 0, wd = 0;
-    if (json_unpack_ex(root, &jerr, 0,
-                       "{s:s, s:s, s:s, s:[i,i,i], s:s, s:F, s:F, s:F, s:i, s:i, s:I, s:i, s:s, "
-                       "s:i, s:i, s:s, s:F, s:i, s:I, s:b, s?s}",
-                       "siamese_version", &version, "data", &data, "arch", &arch, "input",
-                       &p.channels, &p.height, &p.width, "metric", &metric, "margin", &margin,
-                       "learning_rate", &lr, "weight_decay", &wd, "batch_size", &p.batch_size,
-                       "epochs", &p.epochs, "seed", &seed, "threads", &p.threads, "sampler",
-                       &sampler, "per_class", &p.per_class, "pairs_per_epoch", &p.pairs_per_epoch,
-                       "split", &split, "train_fraction", &p.train_fraction, "log_every",
-                       &p.log_every, "cache_bytes", &cache, "fast_jpeg", &fast_jpeg, "precision",
-                       &precision) != 0) {
-        json_decref(root);
-        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: %s", path, jerr.text);
-    }
-    p.margin = (float)margin;
-    p.learning_rate = (float)lr;
-    p.weight_decay = (float)wd;
-    p.seed = (uint64_t)seed;
-    p.cache_bytes = (size_t)cache;
-    p.fast_jpeg = fast_jpeg;
-    p.arch = arch;
-    p.sampler = sampler;
-    siamese_status st = SIAMESE_OK;
-    if (siamese_metric_parse(metric, &p.metric) != SIAMESE_OK)
-        st = sm_fail(err, SIAMESE_ERR_FORMAT, "%s: unknown metric '%s'", path, metric);
-    else if (siamese_split_kind_parse(split, &p.split) != SIAMESE_OK)
-        st = sm_fail(err, SIAMESE_ERR_FORMAT, "%s: unknown split '%s'", path, split);
-    else if (siamese_precision_parse(precision, &p.precision) != SIAMESE_OK)
-        st = sm_fail(err, SIAMESE_ERR_FORMAT, "%s: unknown precision '%s'", path, precision);
+    sm_run_config *loaded = malloc(sizeof *loaded);
+    siamese_status st = loaded ? SIAMESE_OK : sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
     if (st == SIAMESE_OK) {
-        st = sm_run_config_init(config, data, &p, err);
-        if (st != SIAMESE_OK) sm_err_prefix(err, path);
+        loaded->params = siamese_train_default_params();
+        st = config_from_json(path, root, loaded, err);
     }
     json_decref(root);
+    if (st == SIAMESE_OK) {
+        loaded->params.arch = loaded->arch;
+        loaded->params.sampler = loaded->sampler;
+        st = sm_run_config_init(config, loaded->data_path, &loaded->params, err);
+        if (st != SIAMESE_OK) sm_err_prefix(err, path);
+    }
+    free(loaded);
     return st;
 }

@@ -1,0 +1,156 @@
+/* The files a training run writes and reads back: config.json (every setting survives a save and
+ * a load; a missing, unknown or malformed setting is a clear error). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run/run.h"
+#include "siamese.h"
+#include "test_util.h"
+
+/* Settings that differ from every default, so a field that is not saved or not loaded shows. */
+static siamese_train_params unusual_params(void) {
+    siamese_train_params p = siamese_train_default_params();
+    p.arch = "conv(4,k=3) relu linear(2)";
+    p.channels = 1;
+    p.height = 28;
+    p.width = 23;
+    p.metric = SIAMESE_METRIC_COSINE;
+    p.margin = 1.25f;
+    p.learning_rate = 3e-4f;
+    p.weight_decay = 1e-5f;
+    p.batch_size = 17;
+    p.epochs = 7;
+    p.seed = 0xfedcba9876543210u; /* above 2^63 */
+    p.threads = 3;
+    p.sampler = "online";
+    p.per_class = 5;
+    p.pairs_per_epoch = 1234;
+    p.split = SIAMESE_SPLIT_CLASSES;
+    p.train_fraction = 0.7;
+    p.log_every = 3;
+    p.cache_bytes = (size_t)12345 << 20;
+    p.fast_jpeg = 1;
+    p.precision = SIAMESE_PRECISION_BF16;
+    return p;
+}
+
+static void save_unusual(const char *path) {
+    siamese_train_params p = unusual_params();
+    static sm_run_config c;
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_run_config_init(&c, "/data/faces", &p, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_run_config_save(&c, path, &err), SIAMESE_OK, "%s", err.msg);
+}
+
+Test(run_config, every_setting_survives_save_and_load) {
+    char *dir = tu_make_temp_dir();
+    char *path = strdup(tu_path(dir, "config.json"));
+    save_unusual(path);
+    static sm_run_config back;
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    siamese_train_params want = unusual_params(), *got = &back.params;
+    cr_assert_str_eq(back.data_path, "/data/faces");
+    cr_assert_str_eq(got->arch, want.arch);
+    cr_assert_eq(got->arch, back.arch, "strings point into the config");
+    cr_assert_eq(got->channels, want.channels);
+    cr_assert_eq(got->height, want.height);
+    cr_assert_eq(got->width, want.width);
+    cr_assert_eq(got->metric, want.metric);
+    cr_assert_eq(got->margin, want.margin);
+    cr_assert_eq(got->learning_rate, want.learning_rate);
+    cr_assert_eq(got->weight_decay, want.weight_decay);
+    cr_assert_eq(got->batch_size, want.batch_size);
+    cr_assert_eq(got->epochs, want.epochs);
+    cr_assert_eq(got->seed, want.seed);
+    cr_assert_eq(got->threads, want.threads);
+    cr_assert_str_eq(got->sampler, want.sampler);
+    cr_assert_eq(got->per_class, want.per_class);
+    cr_assert_eq(got->pairs_per_epoch, want.pairs_per_epoch);
+    cr_assert_eq(got->split, want.split);
+    cr_assert_eq(got->train_fraction, want.train_fraction);
+    cr_assert_eq(got->log_every, want.log_every);
+    cr_assert_eq(got->cache_bytes, want.cache_bytes);
+    cr_assert_eq(got->fast_jpeg, want.fast_jpeg);
+    cr_assert_eq(got->precision, want.precision);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* Writes text to path. */
+static void write_text(const char *path, const char *text) {
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp, "cannot write %s", path);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* The saved unusual config with `from` replaced by `to` (the first occurrence). */
+static void edit_saved(const char *path, const char *from, const char *to) {
+    save_unusual(path);
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    char *at = strstr(text, from);
+    cr_assert_not_null(at, "'%s' not in %s", from, text);
+    char edited[8192];
+    snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    write_text(path, edited);
+}
+
+/* Loading fails with status and a message naming the file, want1 and want2. */
+static void expect_load_error(const char *path, siamese_status status, const char *want1,
+                              const char *want2) {
+    static sm_run_config back;
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_run_config_load(&back, path, &err), status, "%s", err.msg);
+    cr_assert(strstr(err.msg, path), "message does not name the file: %s", err.msg);
+    cr_assert(strstr(err.msg, want1) && strstr(err.msg, want2), "%s", err.msg);
+}
+
+Test(run_config, missing_unknown_or_malformed_settings_are_clear_errors) {
+    char *dir = tu_make_temp_dir();
+    char *path = strdup(tu_path(dir, "config.json"));
+    edit_saved(path, "\"margin\":", "\"marginal\":");
+    expect_load_error(path, SIAMESE_ERR_FORMAT, "unknown setting", "'marginal'");
+    edit_saved(path, "\"epochs\": 7,", "");
+    expect_load_error(path, SIAMESE_ERR_FORMAT, "'epochs'", "missing");
+    edit_saved(path, "\"epochs\": 7", "\"epochs\": \"seven\"");
+    expect_load_error(path, SIAMESE_ERR_FORMAT, "'epochs'", "not an integer");
+    edit_saved(path, "\"epochs\": 7", "\"epochs\": 4294967296");
+    expect_load_error(path, SIAMESE_ERR_FORMAT, "'epochs'", "range");
+    edit_saved(path, "\"fast_jpeg\": true", "\"fast_jpeg\": 1");
+    expect_load_error(path, SIAMESE_ERR_FORMAT, "'fast_jpeg'", "true or false");
+    edit_saved(path, "\"cosine\"", "\"manhattan\"");
+    expect_load_error(path, SIAMESE_ERR_FORMAT, "unknown metric", "'manhattan'");
+    edit_saved(path, "\"epochs\": 7", "\"epochs\": 0");
+    expect_load_error(path, SIAMESE_ERR_INVALID_ARG, "epochs", "at least 1");
+    write_text(path, "[1, 2]");
+    expect_load_error(path, SIAMESE_ERR_FORMAT, "not a JSON object", "");
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+Test(run_config, runs_from_before_bf16_load_as_fp32) {
+    char *dir = tu_make_temp_dir();
+    char *path = strdup(tu_path(dir, "config.json"));
+    edit_saved(path, ",\n  \"precision\": \"bf16\"", "");
+    static sm_run_config back;
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(back.params.precision, SIAMESE_PRECISION_FP32);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
