@@ -7,7 +7,6 @@
 #include "args.h"
 #include "cli.h"
 #include "pair_list.h"
-#include "report/plot.h"
 #include "siamese.h"
 #include "similarity.h"
 
@@ -78,12 +77,10 @@ static int draw_pair(const char *path, const siamese_image *a, const siamese_ima
                      double distance) {
     char caption[64];
     snprintf(caption, sizeof caption, "Dissimilarity: %.2f", distance);
-    sm_plot_pair cell = {{a->data, a->width, a->height, a->channels},
-                         {b->data, b->width, b->height, b->channels},
-                         caption};
-    sm_err err;
-    if (sm_plot_pairs(path, &cell, 1, &err) == SIAMESE_OK) return 1;
-    fprintf(stderr, "siamese compare: %s\n", err.msg);
+    siamese_captioned_pair cell = {a, b, caption};
+    char why[1024];
+    if (siamese_draw_pairs(path, &cell, 1, why, sizeof why) == SIAMESE_OK) return 1;
+    fprintf(stderr, "siamese compare: %s\n", why);
     return 0;
 }
 

@@ -7,8 +7,6 @@
 
 #include "args.h"
 #include "cli.h"
-#include "report/plot.h"
-#include "run/run.h"
 #include "siamese.h"
 #include "similarity.h"
 
@@ -57,6 +55,14 @@ static int file_exists(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+/* The folder holding model_path ("." when it has none). */
+static void folder_of(const char *model_path, char *out, size_t size) {
+    const char *slash = strrchr(model_path, '/');
+    if (!slash) snprintf(out, size, ".");
+    else if (slash == model_path) snprintf(out, size, "/");
+    else snprintf(out, size, "%.*s", (int)(slash - model_path), model_path);
+}
+
 /* path of NAME in the folder holding model_path. */
 static void beside(const char *model_path, const char *name, char *out, size_t size) {
     const char *slash = strrchr(model_path, '/');
@@ -96,7 +102,8 @@ static int find_test_pairs(siamese_dataset *ds, const char *model_path, const te
     }
     st = siamese_split_load(ds, split_path, split);
     if (st != SIAMESE_OK) {
-        dataset_fail(ds, st);
+        fprintf(stderr, "siamese test: %s\n",
+                *split ? siamese_split_errmsg(*split) : siamese_status_str(st));
         if (!a->split)
             fprintf(stderr, "siamese test: (the split beside the model belongs to its training "
                             "data; --no-split uses all pairs of DATA instead)\n");
@@ -104,14 +111,14 @@ static int find_test_pairs(siamese_dataset *ds, const char *model_path, const te
     }
     const char *drawn = "recorded in the split";
     if (siamese_split_pairs(*split, 1, pairs) != SIAMESE_OK) {
-        sm_run_config config;
-        sm_err err;
         if (file_exists(config_path)) {
-            if (sm_run_config_load(&config, config_path, &err) != SIAMESE_OK) {
-                fprintf(stderr, "siamese test: %s\n", err.msg);
+            char run_dir[4096], why[1024];
+            folder_of(model_path, run_dir, sizeof run_dir);
+            if (siamese_train_side_pairs(run_dir, ds, *split, 1, pairs, why, sizeof why) !=
+                SIAMESE_OK) {
+                fprintf(stderr, "siamese test: %s\n", why);
                 return CLI_EXIT_FAIL;
             }
-            st = sm_train_side_pairs(ds, *split, &config.params, 1, 0, pairs);
             drawn = "drawn as the run's config.json says";
         } else {
             st = siamese_pairs_recipe(ds, *split, 1, 3, a->seed, pairs);
@@ -202,14 +209,9 @@ static int measure(siamese_model *model, test_rows *r) {
     return CLI_EXIT_OK;
 }
 
-static sm_plot_image plot_image(const siamese_image *im) {
-    sm_plot_image p = {im->data, im->width, im->height, im->channels};
-    return p;
-}
-
 /* Draws each (x0, x1) pair with "Dissimilarity: 0.73" above it; the PNG is written atomically. */
 static int draw(const test_rows *r, const char *path) {
-    sm_plot_pair *cells = calloc((size_t)r->n, sizeof *cells);
+    siamese_captioned_pair *cells = calloc((size_t)r->n, sizeof *cells);
     char(*captions)[64] = calloc((size_t)r->n, sizeof *captions);
     int code = CLI_EXIT_OK;
     if (!cells || !captions) {
@@ -218,13 +220,14 @@ static int draw(const test_rows *r, const char *path) {
     }
     for (int i = 0; code == CLI_EXIT_OK && i < r->n; i++) {
         snprintf(captions[i], sizeof captions[i], "Dissimilarity: %.2f", r->distance[i]);
-        cells[i].first = plot_image(&r->x0_image);
-        cells[i].second = plot_image(&r->x1_image[i]);
+        cells[i].first = &r->x0_image;
+        cells[i].second = &r->x1_image[i];
         cells[i].caption = captions[i];
     }
-    sm_err err;
-    if (code == CLI_EXIT_OK && sm_plot_pairs(path, cells, r->n, &err) != SIAMESE_OK) {
-        fprintf(stderr, "siamese test: %s\n", err.msg);
+    char why[1024];
+    if (code == CLI_EXIT_OK &&
+        siamese_draw_pairs(path, cells, r->n, why, sizeof why) != SIAMESE_OK) {
+        fprintf(stderr, "siamese test: %s\n", why);
         code = CLI_EXIT_FAIL;
     }
     free(cells);

@@ -246,13 +246,28 @@ SIAMESE_API siamese_status siamese_image_to_tensor(const siamese_image *image, c
 /* Frees the pixels and empties the struct. NULL and empty images are fine. */
 SIAMESE_API void siamese_image_free(siamese_image *image);
 
+/* ---- pictures (issue 9: what 'siamese test' and 'siamese compare --png' draw) */
+
+/* One row of a picture of pairs: two images side by side, a caption above them. */
+typedef struct siamese_captioned_pair {
+    const siamese_image *first; /* 1 (grey) or 3 (RGB) channels */
+    const siamese_image *second;
+    const char *caption; /* e.g. "Dissimilarity: 0.73"; NULL = none */
+} siamese_captioned_pair;
+
+/* Draws n pairs (1 to 1000) as a PNG, one per row, each with its caption above it (the recipe's
+ * imshow of a pair with "Dissimilarity: 0.73"), images scaled to a common cell size. The file
+ * is written atomically. On failure errmsg (when not NULL) names the file and the reason. */
+SIAMESE_API siamese_status siamese_draw_pairs(const char *path, const siamese_captioned_pair *pairs,
+                                              int n, char *errmsg, size_t errmsg_size);
+
 /* ==== END IMAGE API ==== */
 
 /* ==== DATASET API (issue 3) ==== */
 
 /* Where images and pairs come from. Errors of every function that takes a dataset (opening,
- * sampling, splitting, loading, writing) are kept as the dataset's last error message
- * (siamese_dataset_errmsg). Bad image files never stop anything: each one produces one warning
+ * sampling, making a split or a loader, writing) are kept as the dataset's last error message
+ * (siamese_dataset_errmsg); functions on a split or a loader keep theirs on that handle. Bad image files never stop anything: each one produces one warning
  * naming the file and the reason (through params.warning), is skipped and counted. */
 typedef struct siamese_dataset siamese_dataset;
 
@@ -390,6 +405,8 @@ SIAMESE_API const char *siamese_split_kind_name(siamese_split_kind kind);
 SIAMESE_API siamese_status siamese_split_kind_parse(const char *name, siamese_split_kind *out);
 
 /* Splits with train fraction train_fraction (0 < f < 1, the recipe's 0.8) from seed.
+ * On failure *out holds a split carrying only the message (siamese_split_errmsg; the dataset's
+ * errmsg says the same; free it), or NULL when memory ran out.
  * pairs is required for SIAMESE_SPLIT_PAIRS and for recipe/manifest datasets (NULL = their own
  * pairs); for images/classes splits of class datasets it may be NULL, and pairs are then sampled
  * per side with siamese_pairs_recipe / siamese_pairs_online. The split refers to the dataset,
@@ -398,6 +415,8 @@ SIAMESE_API siamese_status siamese_split_create(siamese_dataset *dataset, siames
                                                 const siamese_pairs *pairs, double train_fraction,
                                                 uint64_t seed, siamese_split **out);
 SIAMESE_API void siamese_split_free(siamese_split *split);
+/* The message of the last error on this split ("" when none); never NULL. */
+SIAMESE_API const char *siamese_split_errmsg(const siamese_split *split);
 SIAMESE_API siamese_split_kind siamese_split_get_kind(const siamese_split *split);
 SIAMESE_API uint64_t siamese_split_seed(const siamese_split *split);
 SIAMESE_API double siamese_split_train_fraction(const siamese_split *split);
@@ -409,7 +428,8 @@ SIAMESE_API siamese_status siamese_split_pairs(const siamese_split *split, int s
                                                siamese_pairs *out);
 /* Records the split (kind, seed, fraction, test classes or images, pairs by image name) as JSON,
  * atomically, and reads it back against the same dataset so a later evaluation uses exactly the
- * same split. Loading fails with SIAMESE_ERR_FORMAT when a name is not in the dataset. */
+ * same split. Loading fails with SIAMESE_ERR_FORMAT when a name is not in the dataset; *out is
+ * then as for siamese_split_create. */
 SIAMESE_API siamese_status siamese_split_save(const siamese_split *split, const char *path);
 SIAMESE_API siamese_status siamese_split_load(siamese_dataset *dataset, const char *path,
                                               siamese_split **out);
@@ -431,6 +451,9 @@ typedef struct siamese_loader_params {
     int fast_jpeg;      /* default 0: see siamese_image_options */
     const float *mean;  /* both NULL (default) or channels values each: (x - mean) / std */
     const float *std;
+    const char *augment; /* NULL (default) or an augmentation spec (siamese_augment_check),
+                            drawn per image from (seed, epoch, position in the epoch, first or
+                            second image of the pair) and applied before the tensor */
 } siamese_loader_params;
 
 SIAMESE_API siamese_loader_params siamese_loader_default_params(void);
@@ -594,7 +617,7 @@ typedef enum siamese_event_kind {
 
 typedef struct siamese_train_event {
     siamese_event_kind kind;
-    int epoch; /* 0-based */
+    int epoch; /* 0-based here; 1-based on the console, in metrics.jsonl and in --json */
     int epochs;
     int batch;           /* 0-based batch of the epoch */
     int batches;         /* batches per epoch */

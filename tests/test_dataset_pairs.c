@@ -233,10 +233,36 @@ Test(pairs, class_split_classes_disjoint) {
         siamese_pairs_free(&p);
     }
     siamese_split_free(s);
+    /* a failed split is handed out carrying only its message, which the dataset repeats */
     cr_assert_eq(siamese_split_create(ds, SIAMESE_SPLIT_CLASSES, NULL, 0.1, 11, &s),
                  SIAMESE_ERR_DATA);
+    cr_assert(strstr(siamese_split_errmsg(s), "leaves a side empty"), "%s",
+              siamese_split_errmsg(s));
+    cr_assert_str_eq(siamese_dataset_errmsg(ds), siamese_split_errmsg(s));
+    siamese_split_free(s);
     cr_assert_eq(siamese_split_create(ds, SIAMESE_SPLIT_CLASSES, NULL, 1.0, 11, &s),
                  SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_split_errmsg(s), "train fraction"), "%s", siamese_split_errmsg(s));
+    siamese_split_free(s);
+}
+
+/* Functions on a split keep their message on the split, not on the dataset. */
+Test(pairs, split_errors_live_on_the_split) {
+    siamese_split *s = NULL;
+    cr_assert_eq(siamese_split_create(ds, SIAMESE_SPLIT_CLASSES, NULL, 0.8, 11, &s), SIAMESE_OK);
+    cr_assert_str_empty(siamese_split_errmsg(s));
+    cr_assert_str_empty(siamese_split_errmsg(NULL));
+    siamese_pairs p;
+    cr_assert_eq(siamese_split_pairs(s, 1, &p), SIAMESE_ERR_DATA); /* made without pairs */
+    cr_assert(strstr(siamese_split_errmsg(s), "without pairs"), "%s", siamese_split_errmsg(s));
+    cr_assert_eq(siamese_split_pairs(s, 2, &p), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_split_errmsg(s), "side"), "%s", siamese_split_errmsg(s));
+    cr_assert_eq(siamese_split_save(s, "/nonexistent/dir/split.json"), SIAMESE_ERR_IO);
+    cr_assert(strstr(siamese_split_errmsg(s), "/nonexistent/dir"), "%s", siamese_split_errmsg(s));
+    cr_assert_str_empty(siamese_dataset_errmsg(ds));
+    cr_assert_eq(siamese_split_save(s, tu_path(tmp, "split.json")), SIAMESE_OK);
+    cr_assert_str_empty(siamese_split_errmsg(s)); /* a success clears the last message */
+    siamese_split_free(s);
 }
 
 static void check_roundtrip(siamese_split_kind kind, const siamese_pairs *pairs) {
@@ -288,14 +314,20 @@ Test(pairs, split_record_for_another_dataset_is_rejected) {
     siamese_dataset *ds2 = df_open(other, NULL, SIAMESE_OK);
     cr_assert_eq(siamese_split_load(ds2, path, &r), SIAMESE_ERR_FORMAT);
     cr_assert(strstr(siamese_dataset_errmsg(ds2), "split.json"), "%s", siamese_dataset_errmsg(ds2));
+    cr_assert(strstr(siamese_split_errmsg(r), "split.json"), "%s", siamese_split_errmsg(r));
+    siamese_split_free(r);
     siamese_dataset_free(ds2);
     tu_rmtree(other);
     free(other);
     df_write_text(tmp, "bad.json", "{\"format\": \"something else\"}");
     cr_assert_eq(siamese_split_load(ds, tu_path(tmp, "bad.json"), &r), SIAMESE_ERR_FORMAT);
+    siamese_split_free(r);
     df_write_text(tmp, "broken.json", "{\"format\": ");
     cr_assert_eq(siamese_split_load(ds, tu_path(tmp, "broken.json"), &r), SIAMESE_ERR_FORMAT);
+    siamese_split_free(r);
     cr_assert_eq(siamese_split_load(ds, tu_path(tmp, "missing.json"), &r), SIAMESE_ERR_IO);
+    cr_assert(strstr(siamese_split_errmsg(r), "missing.json"), "%s", siamese_split_errmsg(r));
+    siamese_split_free(r);
 }
 
 Test(pairs, manifest_split_by_images_and_writers) {
@@ -318,6 +350,7 @@ Test(pairs, manifest_split_by_images_and_writers) {
     siamese_split *s = NULL;
     cr_assert_eq(siamese_split_create(m, SIAMESE_SPLIT_CLASSES, NULL, 0.8, 1, &s),
                  SIAMESE_ERR_INVALID_ARG);
+    siamese_split_free(s);
     cr_assert_eq(siamese_split_create(m, SIAMESE_SPLIT_IMAGES, NULL, 0.8, 1, &s), SIAMESE_OK);
     siamese_pairs tr;
     cr_assert_eq(siamese_split_pairs(s, 0, &tr), SIAMESE_OK);

@@ -179,3 +179,33 @@ void sm_atomic_abort(sm_atomic_file *af) {
     if (af->tmp_path) unlink(af->tmp_path);
     free_paths(af);
 }
+
+/* mkdir of one folder; EEXIST is fine when a folder is there. */
+static int make_one_dir(const char *path) {
+    struct stat sb;
+    if (mkdir(path, 0777) == 0) return 0;
+    if (errno == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return 0;
+    if (errno == EEXIST) errno = ENOTDIR;
+    return -1;
+}
+
+siamese_status sm_make_dirs(const char *path, sm_err *err) {
+    if (!path || !*path) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "no folder name");
+    char *copy = sm_strdup(path);
+    if (!copy) return sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
+    siamese_status st = SIAMESE_OK;
+    /* each parent in turn ("a", "a/b", ...), then the folder itself */
+    for (char *p = copy + 1; st == SIAMESE_OK && *p; p++) {
+        if (*p != '/' || p[-1] == '/') continue;
+        *p = '\0';
+        if (make_one_dir(copy) != 0)
+            st = sm_fail(err, SIAMESE_ERR_IO, "%s: cannot create the folder %s: %s", path, copy,
+                         strerror(errno));
+        *p = '/';
+    }
+    if (st == SIAMESE_OK && make_one_dir(copy) != 0)
+        st =
+            sm_fail(err, SIAMESE_ERR_IO, "%s: cannot create the folder: %s", path, strerror(errno));
+    free(copy);
+    return st;
+}

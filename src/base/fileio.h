@@ -1,4 +1,4 @@
-/* File helpers: read a whole file, and atomic writes (temporary file, fsync, rename). */
+/* File helpers: read a whole file, atomic writes (temporary file, fsync, rename), folders. */
 #ifndef SM_FILEIO_H
 #define SM_FILEIO_H
 
@@ -28,5 +28,9 @@ siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err)
 siamese_status sm_atomic_commit(sm_atomic_file *af, sm_err *err);
 /* Removes the temporary file; the old file at path is untouched. Safe after commit. */
 void sm_atomic_abort(sm_atomic_file *af);
+
+/* Creates the folder path and any missing parent folders (mkdir -p). A folder already there is
+ * fine; a file in the way is an error naming it. */
+siamese_status sm_make_dirs(const char *path, sm_err *err);
 
 #endif

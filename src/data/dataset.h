@@ -86,6 +86,7 @@ struct siamese_split {
     siamese_pair *pairs[2];  /* train and test pairs when the split has pairs */
     int n_pairs[2];
     int has_pairs;
+    sm_err err; /* the last error of a function on this split */
 };
 
 /* ---- seeds (pairs.c) */

@@ -28,6 +28,12 @@ siamese_status siamese_split_kind_parse(const char *name, siamese_split_kind *ou
     return SIAMESE_ERR_INVALID_ARG;
 }
 
+/* A split's error record: not part of its value, so functions taking a const split may still
+ * leave their message there (the split itself was allocated writable by split_alloc). */
+static sm_err *split_err(const siamese_split *s) { return (sm_err *)&s->err; }
+
+const char *siamese_split_errmsg(const siamese_split *split) { return split ? split->err.msg : ""; }
+
 void siamese_split_free(siamese_split *split) {
     if (!split) return;
     free(split->image_side);
@@ -50,17 +56,19 @@ int siamese_split_class_side(const siamese_split *s, int c) {
 }
 
 siamese_status siamese_split_pairs(const siamese_split *s, int side, siamese_pairs *out) {
+    if (!s || !out) return SIAMESE_ERR_INVALID_ARG;
+    sm_err_clear(split_err(s));
     out->items = NULL;
     out->count = 0;
     if (side < 0 || side > 1)
-        return sm_fail(&s->ds->err, SIAMESE_ERR_INVALID_ARG, "split side must be 0 or 1");
+        return sm_fail(split_err(s), SIAMESE_ERR_INVALID_ARG, "split side must be 0 or 1");
     if (!s->has_pairs)
-        return sm_fail(&s->ds->err, SIAMESE_ERR_DATA,
+        return sm_fail(split_err(s), SIAMESE_ERR_DATA,
                        "this %s split was made without pairs: sample them per side",
                        siamese_split_kind_name(s->kind));
     int n = s->n_pairs[side];
     out->items = malloc((size_t)(n + 1) * sizeof *out->items);
-    if (!out->items) return sm_fail(&s->ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    if (!out->items) return sm_fail(split_err(s), SIAMESE_ERR_NOMEM, "out of memory");
     memcpy(out->items, s->pairs[side], (size_t)n * sizeof *out->items);
     out->count = n;
     return SIAMESE_OK;
@@ -174,7 +182,7 @@ static siamese_status split_over_classes(siamese_split *s, sm_rng *rng) {
     siamese_dataset *ds = s->ds;
     int train = (int)(s->train_fraction * ds->n_classes);
     if (train < 1 || train >= ds->n_classes)
-        return sm_fail(&ds->err, SIAMESE_ERR_DATA,
+        return sm_fail(&s->err, SIAMESE_ERR_DATA,
                        "%s: a class split of %d classes with train fraction %g leaves a side empty",
                        ds->path, ds->n_classes, s->train_fraction);
     int *items = identity(ds->n_classes);
@@ -195,36 +203,46 @@ static siamese_status pairs_follow_images(siamese_split *s, const siamese_pairs 
     return SIAMESE_OK;
 }
 
-static siamese_status check_split_args(siamese_dataset *ds, siamese_split_kind kind,
+static siamese_status check_split_args(siamese_split *s, siamese_split_kind kind,
                                        const siamese_pairs *pairs, double fraction) {
+    const siamese_dataset *ds = s->ds;
     if (!(fraction > 0 && fraction < 1))
-        return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG, "train fraction %g is not in (0, 1)",
+        return sm_fail(&s->err, SIAMESE_ERR_INVALID_ARG, "train fraction %g is not in (0, 1)",
                        fraction);
     if ((unsigned)kind > SIAMESE_SPLIT_CLASSES)
-        return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG, "unknown split kind %d", (int)kind);
+        return sm_fail(&s->err, SIAMESE_ERR_INVALID_ARG, "unknown split kind %d", (int)kind);
     if (kind == SIAMESE_SPLIT_PAIRS && !pairs)
-        return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG, "a pairs split needs pairs");
+        return sm_fail(&s->err, SIAMESE_ERR_INVALID_ARG, "a pairs split needs pairs");
     if (kind == SIAMESE_SPLIT_CLASSES && ds->n_classes == 0)
-        return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG,
-                       "%s: a %s dataset has no classes to split", ds->path,
-                       siamese_dataset_kind_name(ds->kind));
+        return sm_fail(&s->err, SIAMESE_ERR_INVALID_ARG, "%s: a %s dataset has no classes to split",
+                       ds->path, siamese_dataset_kind_name(ds->kind));
     for (int i = 0; pairs && i < pairs->count; i++)
         if (pairs->items[i].a < 0 || pairs->items[i].a >= ds->n_images || pairs->items[i].b < 0 ||
             pairs->items[i].b >= ds->n_images)
-            return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG, "pair %d names no image", i);
+            return sm_fail(&s->err, SIAMESE_ERR_INVALID_ARG, "pair %d names no image", i);
     return SIAMESE_OK;
+}
+
+/* Hands out the new split. A failed one is handed out too, carrying only its message (which the
+ * dataset also keeps, as for a failed loader). */
+static siamese_status split_made(siamese_split *s, siamese_status st, siamese_split **out) {
+    if (st != SIAMESE_OK) sm_fail(&s->ds->err, st, "%s", s->err.msg);
+    *out = s;
+    return st;
 }
 
 siamese_status siamese_split_create(siamese_dataset *ds, siamese_split_kind kind,
                                     const siamese_pairs *pairs, double train_fraction,
                                     uint64_t seed, siamese_split **out) {
+    if (!out) return SIAMESE_ERR_INVALID_ARG;
     *out = NULL;
+    if (!ds) return SIAMESE_ERR_INVALID_ARG;
     siamese_pairs own = {ds->pairs, ds->n_pairs};
     if (!pairs && ds->n_classes == 0) pairs = &own;
-    siamese_status st = check_split_args(ds, kind, pairs, train_fraction);
-    if (st != SIAMESE_OK) return st;
     siamese_split *s = split_alloc(ds, kind, train_fraction, seed);
     if (!s) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    siamese_status st = check_split_args(s, kind, pairs, train_fraction);
+    if (st != SIAMESE_OK) return split_made(s, st, out);
     sm_rng rng;
     sm_rng_seed(&rng, sm_seed_mix(seed, STREAM_SPLIT + (uint64_t)kind));
     if (kind == SIAMESE_SPLIT_PAIRS) st = split_over_pairs(s, pairs, &rng);
@@ -232,13 +250,8 @@ siamese_status siamese_split_create(siamese_dataset *ds, siamese_split_kind kind
     else st = split_over_classes(s, &rng);
     if (st == SIAMESE_OK && kind != SIAMESE_SPLIT_PAIRS && pairs)
         st = pairs_follow_images(s, pairs);
-    if (st != SIAMESE_OK) {
-        if (st == SIAMESE_ERR_NOMEM) sm_fail(&ds->err, st, "out of memory");
-        siamese_split_free(s);
-        return st;
-    }
-    *out = s;
-    return SIAMESE_OK;
+    if (st == SIAMESE_ERR_NOMEM) sm_fail(&s->err, st, "out of memory");
+    return split_made(s, st, out);
 }
 
 /* ---- recording */
@@ -332,7 +345,9 @@ static int write_json_lines(FILE *fp, json_t *root) {
 }
 
 siamese_status siamese_split_save(const siamese_split *s, const char *path) {
-    sm_err *err = &s->ds->err;
+    if (!s || !path) return SIAMESE_ERR_INVALID_ARG;
+    sm_err *err = split_err(s);
+    sm_err_clear(err);
     json_t *root = split_json(s);
     if (!root) return sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
     sm_atomic_file af;
@@ -384,7 +399,7 @@ static void sort_by_name(const siamese_dataset *ds, int *v, int *tmp, int n) {
 
 static siamese_status read_pairs(siamese_split *s, const name_index *ix, json_t *list, int side,
                                  const char *path) {
-    sm_err *err = &s->ds->err;
+    sm_err *err = &s->err;
     if (!json_is_array(list))
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: %s_pairs is not a list", path,
                        side ? "test" : "train");
@@ -417,7 +432,7 @@ static siamese_status read_test_names(siamese_split *s, const name_index *ix, js
     siamese_dataset *ds = s->ds;
     int classes = s->kind == SIAMESE_SPLIT_CLASSES;
     if (!json_is_array(list))
-        return sm_fail(&ds->err, SIAMESE_ERR_FORMAT, "%s: missing list of test %s", path,
+        return sm_fail(&s->err, SIAMESE_ERR_FORMAT, "%s: missing list of test %s", path,
                        classes ? "classes" : "images");
     if (classes) memset(s->class_side, 0, (size_t)ds->n_classes);
     else memset(s->image_side, 0, (size_t)ds->n_images);
@@ -427,9 +442,9 @@ static siamese_status read_test_names(siamese_split *s, const name_index *ix, js
         const char *name = json_string_value(item);
         int id = !name ? -1 : classes ? find_class(ds, name) : find_image(ix, name);
         if (id < 0)
-            return sm_fail(&ds->err, SIAMESE_ERR_FORMAT,
-                           "%s: test %s '%s' is not in the dataset %s", path,
-                           classes ? "class" : "image", name ? name : "(not a string)", ds->path);
+            return sm_fail(&s->err, SIAMESE_ERR_FORMAT, "%s: test %s '%s' is not in the dataset %s",
+                           path, classes ? "class" : "image", name ? name : "(not a string)",
+                           ds->path);
         if (classes) s->class_side[id] = 1;
         else s->image_side[id] = 1;
     }
@@ -439,20 +454,20 @@ static siamese_status read_test_names(siamese_split *s, const name_index *ix, js
     return SIAMESE_OK;
 }
 
-static siamese_status parse_header(siamese_dataset *ds, json_t *root, const char *path,
-                                   siamese_split_kind *kind, double *fraction, uint64_t *seed) {
+static siamese_status parse_header(siamese_split *s, json_t *root, const char *path) {
+    const siamese_dataset *ds = s->ds;
     const char *format = NULL, *kind_name = NULL, *seed_hex = NULL;
     int version = 0, images = -1, classes = -1;
     if (json_unpack(root, "{s:s, s:i, s:s, s:F, s:s, s:i, s:i}", "format", &format, "version",
-                    &version, "kind", &kind_name, "train_fraction", fraction, "seed_hex", &seed_hex,
-                    "image_count", &images, "class_count", &classes) ||
+                    &version, "kind", &kind_name, "train_fraction", &s->train_fraction, "seed_hex",
+                    &seed_hex, "image_count", &images, "class_count", &classes) ||
         strcmp(format, SPLIT_FORMAT) || version != 1 ||
-        siamese_split_kind_parse(kind_name, kind) != SIAMESE_OK)
-        return sm_fail(&ds->err, SIAMESE_ERR_FORMAT, "%s: not a siamese split record (version 1)",
+        siamese_split_kind_parse(kind_name, &s->kind) != SIAMESE_OK)
+        return sm_fail(&s->err, SIAMESE_ERR_FORMAT, "%s: not a siamese split record (version 1)",
                        path);
-    *seed = strtoull(seed_hex, NULL, 16);
+    s->seed = strtoull(seed_hex, NULL, 16);
     if (images != ds->n_images || classes != ds->n_classes)
-        return sm_fail(&ds->err, SIAMESE_ERR_FORMAT,
+        return sm_fail(&s->err, SIAMESE_ERR_FORMAT,
                        "%s: recorded for a dataset of %d images and %d classes; %s has %d and %d",
                        path, images, classes, ds->path, ds->n_images, ds->n_classes);
     return SIAMESE_OK;
@@ -463,7 +478,7 @@ static siamese_status read_split(siamese_split *s, json_t *root, const char *pat
     name_index ix = {ds, identity(ds->n_images)};
     int *tmp = malloc((size_t)(ds->n_images + 1) * sizeof *tmp);
     siamese_status st = SIAMESE_OK;
-    if (!ix.order || !tmp) st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    if (!ix.order || !tmp) st = sm_fail(&s->err, SIAMESE_ERR_NOMEM, "out of memory");
     else sort_by_name(ds, ix.order, tmp, ds->n_images);
     if (st == SIAMESE_OK && s->kind == SIAMESE_SPLIT_CLASSES)
         st = read_test_names(s, &ix, json_object_get(root, "test_classes"), path);
@@ -475,7 +490,7 @@ static siamese_status read_split(siamese_split *s, json_t *root, const char *pat
         size_t n = json_array_size(train) > json_array_size(test) ? json_array_size(train)
                                                                   : json_array_size(test);
         if (n > (1u << 28) || alloc_pair_lists(s, (int)n))
-            st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+            st = sm_fail(&s->err, SIAMESE_ERR_NOMEM, "out of memory");
         if (st == SIAMESE_OK) st = read_pairs(s, &ix, train, 0, path);
         if (st == SIAMESE_OK) st = read_pairs(s, &ix, test, 1, path);
     }
@@ -485,24 +500,19 @@ static siamese_status read_split(siamese_split *s, json_t *root, const char *pat
 }
 
 siamese_status siamese_split_load(siamese_dataset *ds, const char *path, siamese_split **out) {
+    if (!out) return SIAMESE_ERR_INVALID_ARG;
     *out = NULL;
+    if (!ds || !path) return SIAMESE_ERR_INVALID_ARG;
+    siamese_split *s = split_alloc(ds, SIAMESE_SPLIT_PAIRS, 0, 0);
+    if (!s) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root && jerr.line < 0) return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s", jerr.text);
-    if (!root)
-        return sm_fail(&ds->err, SIAMESE_ERR_FORMAT, "%s:%d: %s", path, jerr.line, jerr.text);
-    siamese_split_kind kind = SIAMESE_SPLIT_PAIRS;
-    double fraction = 0;
-    uint64_t seed = 0;
-    siamese_status st = parse_header(ds, root, path, &kind, &fraction, &seed);
-    siamese_split *s = st == SIAMESE_OK ? split_alloc(ds, kind, fraction, seed) : NULL;
-    if (st == SIAMESE_OK && !s) st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    siamese_status st = SIAMESE_OK;
+    if (!root && jerr.line < 0) st = sm_fail(&s->err, SIAMESE_ERR_IO, "%s", jerr.text);
+    else if (!root)
+        st = sm_fail(&s->err, SIAMESE_ERR_FORMAT, "%s:%d: %s", path, jerr.line, jerr.text);
+    if (st == SIAMESE_OK) st = parse_header(s, root, path);
     if (st == SIAMESE_OK) st = read_split(s, root, path);
     json_decref(root);
-    if (st != SIAMESE_OK) {
-        siamese_split_free(s);
-        return st;
-    }
-    *out = s;
-    return SIAMESE_OK;
+    return split_made(s, st, out);
 }

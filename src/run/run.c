@@ -1,5 +1,4 @@
 /* The training run: data and split, the epoch loop, evaluation, checkpoints, models and reports. */
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/fileio.h"
 #include "base/util.h"
 #include "model/model.h"
 #include "run/run.h"
@@ -83,6 +83,10 @@ static siamese_status dataset_error(train_run *run, siamese_status st) {
     return sm_fail(&run->err, st, "%s", siamese_dataset_errmsg(run->dataset));
 }
 
+static siamese_status split_error(train_run *run, siamese_status st) {
+    return sm_fail(&run->err, st, "%s", siamese_split_errmsg(run->split));
+}
+
 /* The split, from split.json when resuming, else made from the seed and recorded. */
 static siamese_status make_split(train_run *run, int resuming) {
     const siamese_train_params *p = &run->config.params;
@@ -91,7 +95,7 @@ static siamese_status make_split(train_run *run, int resuming) {
     siamese_status st;
     if (resuming) {
         st = siamese_split_load(run->dataset, path, &run->split);
-        return st == SIAMESE_OK ? st : dataset_error(run, st);
+        return st == SIAMESE_OK ? st : split_error(run, st);
     }
     siamese_pairs all = {0};
     int class_data = siamese_dataset_class_count(run->dataset) > 0;
@@ -103,29 +107,57 @@ static siamese_status make_split(train_run *run, int resuming) {
                               p->seed ^ SEED_SPLIT, &run->split);
     siamese_pairs_free(&all);
     if (st == SIAMESE_OK) st = siamese_split_save(run->split, path);
-    return st == SIAMESE_OK ? st : dataset_error(run, st);
+    return st == SIAMESE_OK ? st : split_error(run, st);
 }
 
 siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split *split,
                                    const siamese_train_params *p, int side, int epoch,
-                                   siamese_pairs *out) {
+                                   siamese_pairs *out, sm_err *err) {
+    siamese_status st;
     if (siamese_split_get_kind(split) == SIAMESE_SPLIT_PAIRS ||
-        siamese_dataset_class_count(dataset) == 0)
-        return siamese_split_pairs(split, side, out);
+        siamese_dataset_class_count(dataset) == 0) {
+        st = siamese_split_pairs(split, side, out);
+        return st == SIAMESE_OK ? st : sm_fail(err, st, "%s", siamese_split_errmsg(split));
+    }
     if (!strcmp(p->sampler, "online")) {
         int count = side == 0 ? p->pairs_per_epoch : (p->pairs_per_epoch + 4) / 5;
-        return siamese_pairs_online(dataset, split, side, count, p->seed ^ SEED_PAIRS,
-                                    side == 0 ? epoch : 0, out);
+        st = siamese_pairs_online(dataset, split, side, count, p->seed ^ SEED_PAIRS,
+                                  side == 0 ? epoch : 0, out);
+    } else {
+        st = siamese_pairs_recipe(dataset, split, side, p->per_class,
+                                  p->seed ^ SEED_PAIRS ^ (uint64_t)side, out);
     }
-    return siamese_pairs_recipe(dataset, split, side, p->per_class,
-                                p->seed ^ SEED_PAIRS ^ (uint64_t)side, out);
+    return st == SIAMESE_OK ? st : sm_fail(err, st, "%s", siamese_dataset_errmsg(dataset));
+}
+
+siamese_status siamese_train_side_pairs(const char *run_dir, siamese_dataset *dataset,
+                                        const siamese_split *split, int side, siamese_pairs *out,
+                                        char *errmsg, size_t errmsg_size) {
+    sm_err err;
+    sm_err_clear(&err);
+    siamese_status st = SIAMESE_OK;
+    if (out) *out = (siamese_pairs){NULL, 0};
+    if (!run_dir || !dataset || !split || !out || side < 0 || side > 1)
+        st = sm_fail(&err, SIAMESE_ERR_INVALID_ARG,
+                     "side pairs need a run folder, its dataset and split, and a side 0 or 1");
+    sm_run_config *config = st == SIAMESE_OK ? malloc(sizeof *config) : NULL;
+    if (st == SIAMESE_OK && !config) st = sm_fail(&err, SIAMESE_ERR_NOMEM, "out of memory");
+    if (st == SIAMESE_OK) {
+        char path[SM_TRAIN_TEXT_MAX + 32];
+        snprintf(path, sizeof path, "%s/config.json", run_dir);
+        st = sm_run_config_load(config, path, &err);
+    }
+    if (st == SIAMESE_OK)
+        st = sm_train_side_pairs(dataset, split, &config->params, side, 0, out, &err);
+    free(config);
+    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
+    return st;
 }
 
 /* Pairs of one side for one epoch (fixed pairs ignore the epoch). */
 static siamese_status side_pairs(train_run *run, int side, int epoch, siamese_pairs *out) {
-    siamese_status st =
-        sm_train_side_pairs(run->dataset, run->split, &run->config.params, side, epoch, out);
-    return st == SIAMESE_OK ? st : dataset_error(run, st);
+    return sm_train_side_pairs(run->dataset, run->split, &run->config.params, side, epoch, out,
+                               &run->err);
 }
 
 static siamese_loader_params loader_params(const train_run *run, int shuffle) {
@@ -304,12 +336,17 @@ static siamese_status evaluate(train_run *run, siamese_train_event *e) {
     double loss_sum = 0;
     int seen = 0;
     float *labels = run->test_labels;
+    const char *failed = siamese_loader_errmsg(run->test_loader);
     for (siamese_batch b; st == SIAMESE_OK;) {
         st = siamese_loader_next(run->test_loader, &b);
         if (st != SIAMESE_OK || b.n == 0) break;
         float loss;
         st = siamese_trainer_evaluate(run->trainer, b.first, b.second, b.labels, b.n, &loss,
                                       run->test_distances + seen);
+        if (st != SIAMESE_OK) {
+            failed = siamese_trainer_errmsg(run->trainer);
+            break;
+        }
         memcpy(labels + seen, b.labels, (size_t)b.n * sizeof *labels);
         loss_sum += (double)loss * b.n;
         seen += b.n;
@@ -320,7 +357,7 @@ static siamese_status evaluate(train_run *run, siamese_train_event *e) {
         siamese_best_threshold(run->test_distances, labels, seen, &e->threshold, &e->test_accuracy);
     }
     if (st != SIAMESE_OK && st != SIAMESE_ERR_NUMERIC)
-        sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->test_loader));
+        sm_fail(&run->err, st, "evaluation on the test pairs: %s", failed);
     return st == SIAMESE_ERR_NUMERIC ? SIAMESE_OK : st;
 }
 
@@ -381,9 +418,10 @@ static int stop_flag(const train_run *run) {
 }
 
 static siamese_status run_epoch(train_run *run, int epoch) {
-    siamese_status st = prepare_train_pairs(run, epoch);
+    siamese_status st = prepare_train_pairs(run, epoch); /* its message is in run->err */
+    if (st != SIAMESE_OK) return st;
     int first = run->state.batch;
-    if (st == SIAMESE_OK) st = siamese_loader_start_epoch_at(run->train_loader, epoch, first);
+    st = siamese_loader_start_epoch_at(run->train_loader, epoch, first);
     if (st != SIAMESE_OK)
         return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
     double loss_sum = 0;
@@ -432,15 +470,14 @@ static void run_free(train_run *run) {
     free(run);
 }
 
-/* Creates the run folder; a fresh run (fresh = 1) refuses one that holds a run already, unless
+/* Creates the run folder and any missing parents; a fresh run (fresh = 1) refuses one that holds a run already, unless
  * overwrite is set, so an earlier run's model and checkpoint are never lost by mistake. */
 static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, int overwrite) {
     if (strlen(dir) >= sizeof run->run_dir)
         return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
     strcpy(run->run_dir, dir);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return sm_fail(&run->err, SIAMESE_ERR_IO, "%s: cannot create the run folder: %s", dir,
-                       strerror(errno));
+    siamese_status made = sm_make_dirs(dir, &run->err);
+    if (made != SIAMESE_OK) return made;
     char config[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "config.json", config, sizeof config);
     struct stat st;

@@ -29,11 +29,11 @@ siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_er
 
 /* The pairs a run with settings p uses on one side of split in epoch (fixed pairs and the test
  * side ignore the epoch): the split's own pairs for pairs splits and pair datasets, else pairs
- * sampled on that side as p's sampler says. Errors are kept in the dataset's message. Lets
- * 'siamese test' find a finished run's test pairs again. */
+ * sampled on that side as p's sampler says. err receives the message of the split or dataset
+ * that failed. siamese_train_side_pairs is the public face. */
 siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split *split,
                                    const siamese_train_params *p, int side, int epoch,
-                                   siamese_pairs *out);
+                                   siamese_pairs *out, sm_err *err);
 
 /* Where a run stands: saved in checkpoints. */
 typedef struct sm_train_state {
