@@ -727,6 +727,65 @@ SIAMESE_API siamese_status siamese_eval_pair_distances(siamese_metric metric, co
                                                        int dim, const int *a, const int *b, int n,
                                                        float *out);
 
+typedef struct siamese_fewshot_params {
+    int way;               /* classes per episode, default 5 */
+    int shot;              /* support images per class, default 1 */
+    int queries;           /* query images per class and episode, default 1 */
+    int episodes;          /* default 1000 */
+    uint64_t seed;         /* of the episodes */
+    siamese_metric metric; /* default SIAMESE_METRIC_EUCLIDEAN (give the model's) */
+} siamese_fewshot_params;
+
+SIAMESE_API siamese_fewshot_params siamese_fewshot_default_params(void);
+
+typedef struct siamese_fewshot {
+    int episodes, queries, correct;
+    int classes_used;          /* classes with at least shot + queries images */
+    int classes_excluded;      /* classes with fewer (never drawn) */
+    siamese_interval accuracy; /* mean over episodes, +-1.96 standard errors */
+} siamese_fewshot;
+
+/* n-way k-shot accuracy of an embedding set (rows with label < 0 are ignored): each episode
+ * draws way classes, then shot support and queries query images of each (seeded, independent
+ * of the thread count); a query goes to the nearest support image (shot 1) or the nearest class
+ * mean (shot > 1), a tie to the class drawn first. SIAMESE_ERR_INVALID_ARG for bad parameters,
+ * SIAMESE_ERR_DATA when fewer than way classes have shot + queries images; errmsg says which. */
+SIAMESE_API siamese_status siamese_eval_fewshot(const float *vectors, const int *labels, int n,
+                                                int dim, const siamese_fewshot_params *params,
+                                                siamese_fewshot *out, char *errmsg,
+                                                size_t errmsg_size);
+
+/* Lake et al.'s one-shot runs (Omniglot all_runs: run01..run20, each with training/, test/ and
+ * class_labels.txt whose lines read "run01/test/item01.png run01/training/class08.png"). */
+typedef struct siamese_oneshot_run {
+    char *name; /* "run01" */
+    int correct, total;
+} siamese_oneshot_run;
+
+typedef struct siamese_lake_runs {
+    int run_count;
+    siamese_oneshot_run *runs;
+    int correct, total; /* over all runs */
+    double accuracy;    /* correct / total */
+    int images;         /* distinct images embedded */
+    int skipped_images; /* files that did not decode */
+    int skipped;        /* test images not scored (they did not decode) */
+} siamese_lake_runs;
+
+/* 1 when path is one run folder (training/ and test/) or holds run folders. */
+SIAMESE_API int siamese_lake_runs_detect(const char *path);
+/* Scores the runs exactly as Lake's classification demo does: for each line of a run's
+ * class_labels.txt, the test image goes to the nearest (model metric) of the run's training
+ * images named in that file (sorted by path, the first wins a tie); right when it is the one on
+ * its line. Paths in the file are relative to the runs folder (else to the run folder). Every
+ * image is embedded once. A run without class_labels.txt or naming a missing file fails
+ * (SIAMESE_ERR_IO, errmsg names the file). */
+SIAMESE_API siamese_status siamese_eval_lake_runs(siamese_model *model, const char *path,
+                                                  const siamese_embed_params *params,
+                                                  siamese_lake_runs *out, char *errmsg,
+                                                  size_t errmsg_size);
+SIAMESE_API void siamese_lake_runs_free(siamese_lake_runs *r);
+
 /* ---------------------------------------------------------------- search */
 
 /* Exact k nearest neighbours of nq queries among ng gallery rows (both row-major [n, dim]) under
