@@ -10,6 +10,8 @@
 #include "base/util.h"
 #include "data/dataset.h"
 #include "data/image_cache.h"
+#include "data/loader_labelled.h"
+#include "image/augment.h"
 #include "image/image.h"
 
 #define STREAM_SHUFFLE 0x53485546464c4500ull /* "SHUFFLE" */
@@ -43,6 +45,12 @@ struct siamese_loader {
     int consume_index, held;
     double wait_seconds;
     sm_err err;
+    /* training tools (issue 12) */
+    int labelled;        /* batches of labelled images: each pair is (image, image, class) */
+    sm_augment augment;  /* drawn per image from (seed, epoch, position, side) */
+    int augmenting;      /* augment changes something */
+    int epoch;           /* the epoch in progress */
+    uint8_t *scratch[2]; /* one augmented image per batch slot */
 };
 
 siamese_loader_params siamese_loader_default_params(void) {
@@ -60,17 +68,33 @@ siamese_loader_params siamese_loader_default_params(void) {
 
 /* ---- one image into a tensor slot */
 
-/* Writes image into out[C*H*W]: from the cache, else decoded again (past the cache bound). */
-static siamese_status image_to_tensor(siamese_loader *ld, int image, float *out, sm_err *err) {
+/* Where an image goes in a batch: slot s, position index of the epoch, side 0/1 of a pair. */
+typedef struct image_place {
+    int slot;
+    int64_t index;
+    int side;
+} image_place;
+
+/* Writes image into out[C*H*W]: from the cache, else decoded again (past the cache bound);
+ * augmented (into the slot's scratch image) when the loader augments. */
+static siamese_status image_to_tensor(siamese_loader *ld, int image, image_place at, float *out,
+                                      sm_err *err) {
     const float *mean = ld->normalize ? ld->mean : NULL, *std = ld->normalize ? ld->std : NULL;
-    uint8_t *cached = sm_image_cache_get(&ld->cache, image);
-    if (cached) {
-        siamese_image view = {ld->p.width, ld->p.height, ld->p.channels, cached};
-        return sm_image_to_tensor(&view, mean, std, out);
+    siamese_image img = {0, 0, 0, NULL}, view = {ld->p.width, ld->p.height, ld->p.channels, NULL};
+    siamese_status st = SIAMESE_OK;
+    view.data = sm_image_cache_get(&ld->cache, image);
+    if (!view.data) {
+        st = sm_ds_decode(ld->ds, image, &ld->opts, &img, err);
+        view = img;
     }
-    siamese_image img;
-    siamese_status st = sm_ds_decode(ld->ds, image, &ld->opts, &img, err);
-    if (st == SIAMESE_OK) st = sm_image_to_tensor(&img, mean, std, out);
+    if (st == SIAMESE_OK && ld->augmenting) {
+        siamese_image augmented = view;
+        augmented.data = ld->scratch[at.slot];
+        uint64_t seed = sm_augment_sample_seed(ld->p.seed, ld->epoch, at.index, at.side);
+        sm_augment_apply(&ld->augment, seed, &view, &augmented);
+        view = augmented;
+    }
+    if (st == SIAMESE_OK) st = sm_image_to_tensor(&view, mean, std, out);
     sm_image_free(&img);
     return st;
 }
@@ -83,11 +107,14 @@ static siamese_status fill_slot(siamese_loader *ld, int s, int b) {
     sm_err_clear(&ld->slot_err[s]);
     for (int j = 0; j < n && st == SIAMESE_OK; j++) {
         const siamese_pair *pair = &ld->pairs[ld->order[first + j]];
-        st = image_to_tensor(ld, pair->a, ld->images[s] + (size_t)j * ld->image_floats,
+        image_place at = {s, (int64_t)first + j, 0};
+        st = image_to_tensor(ld, pair->a, at, ld->images[s] + (size_t)j * ld->image_floats,
                              &ld->slot_err[s]);
-        if (st == SIAMESE_OK)
-            st = image_to_tensor(ld, pair->b, ld->images[s] + (size_t)(n + j) * ld->image_floats,
-                                 &ld->slot_err[s]);
+        at.side = 1;
+        if (st == SIAMESE_OK && !ld->labelled)
+            st =
+                image_to_tensor(ld, pair->b, at, ld->images[s] + (size_t)(n + j) * ld->image_floats,
+                                &ld->slot_err[s]);
         ld->labels[s][j] = (float)pair->label;
     }
     ld->slot_n[s] = n;
@@ -194,7 +221,7 @@ static siamese_status check_params(siamese_loader *ld, const siamese_loader_para
     for (int c = 0; p->std && c < p->channels; c++)
         if (!(p->std[c] > 0))
             return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "std[%d] must be positive", c);
-    return SIAMESE_OK;
+    return sm_augment_parse(p->augment, &ld->augment, &ld->err);
 }
 
 static void setup_params(siamese_loader *ld, const siamese_loader_params *p) {
@@ -205,6 +232,8 @@ static void setup_params(siamese_loader *ld, const siamese_loader_params *p) {
         ld->std[c] = p->std[c];
     }
     ld->p.mean = ld->p.std = NULL;
+    ld->p.augment = NULL; /* parsed into ld->augment by check_params */
+    ld->augmenting = !sm_augment_is_identity(&ld->augment);
     ld->opts = siamese_image_default_options();
     ld->opts.channels = p->channels;
     ld->opts.width = p->width;
@@ -242,7 +271,8 @@ static siamese_status alloc_slots(siamese_loader *ld) {
         ld->images[s] = malloc(floats * sizeof(float));
         ld->labels[s] = malloc((size_t)ld->p.batch_size * sizeof(float));
         ld->slot_batch[s] = -1;
-        if (!ld->images[s] || !ld->labels[s])
+        if (ld->augmenting) ld->scratch[s] = malloc(ld->cache.image_bytes);
+        if (!ld->images[s] || !ld->labels[s] || (ld->augmenting && !ld->scratch[s]))
             return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory for batch buffers");
     }
     return SIAMESE_OK;
@@ -322,6 +352,7 @@ void siamese_loader_free(siamese_loader *ld) {
     for (int s = 0; s < 2; s++) {
         free(ld->images[s]);
         free(ld->labels[s]);
+        free(ld->scratch[s]);
     }
     free(ld->pairs);
     free(ld->order);
@@ -345,6 +376,7 @@ double siamese_loader_wait_seconds(const siamese_loader *ld) {
 
 /* The epoch's pair order: identity, or shuffled from (seed, epoch). */
 static void make_order(siamese_loader *ld, int epoch) {
+    ld->epoch = epoch;
     for (int i = 0; i < ld->n_pairs; i++) ld->order[i] = i;
     if (!ld->p.shuffle) return;
     sm_rng rng;
@@ -419,10 +451,49 @@ siamese_status siamese_loader_next(siamese_loader *ld, siamese_batch *batch) {
         st = ld->slot_status[s];
         if (st != SIAMESE_OK) sm_fail(&ld->err, st, "%s", ld->slot_err[s].msg);
         int n = ld->slot_n[s];
-        *batch = (siamese_batch){ld->images[s], ld->images[s],
-                                 ld->images[s] + (size_t)n * ld->image_floats, ld->labels[s], n};
+        const float *second = ld->labelled ? NULL : ld->images[s] + (size_t)n * ld->image_floats;
+        *batch = (siamese_batch){ld->images[s], ld->images[s], second, ld->labels[s], n};
     }
     ld->wait_seconds += sm_now_seconds() - t0;
     pthread_mutex_unlock(&ld->mu);
+    return st;
+}
+
+/* ---- labelled images (P x K batches) */
+
+/* The images as pairs (image, image, class): the loader's cache and batching serve them. */
+static siamese_status labelled_pairs(const int *images, const int *classes, int count,
+                                     siamese_pairs *out) {
+    out->count = 0;
+    out->items = malloc((size_t)(count > 0 ? count : 1) * sizeof *out->items);
+    if (!out->items) return SIAMESE_ERR_NOMEM;
+    for (int i = 0; i < count; i++)
+        out->items[i] = (siamese_pair){images[i], images[i], classes[i]};
+    out->count = count;
+    return SIAMESE_OK;
+}
+
+siamese_status sm_loader_create_labelled(siamese_dataset *ds, const int *images, const int *classes,
+                                         int count, const siamese_loader_params *params,
+                                         siamese_loader **out) {
+    *out = NULL;
+    siamese_pairs pairs;
+    if (labelled_pairs(images, classes, count, &pairs) != SIAMESE_OK)
+        return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    siamese_loader_params p = params ? *params : siamese_loader_default_params();
+    p.shuffle = 0;
+    siamese_status st = siamese_loader_create(ds, &pairs, &p, out);
+    if (*out) (*out)->labelled = 1; /* the worker fills nothing before an epoch starts */
+    siamese_pairs_free(&pairs);
+    return st;
+}
+
+siamese_status sm_loader_set_labelled(siamese_loader *ld, const int *images, const int *classes,
+                                      int count) {
+    siamese_pairs pairs;
+    if (labelled_pairs(images, classes, count, &pairs) != SIAMESE_OK)
+        return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    siamese_status st = siamese_loader_set_pairs(ld, &pairs);
+    siamese_pairs_free(&pairs);
     return st;
 }
