@@ -237,11 +237,11 @@ static int draw(const test_rows *r, const char *path) {
 
 static const char *label_name(int label) { return label ? "dissimilar" : "similar"; }
 
-/* "same" / "different" class of x0 and x1, or NULL for datasets without classes. */
-static const char *class_relation(siamese_dataset *ds, int x0, int x1) {
+/* "yes" / "no": whether x0 and x1 share a class; NULL for datasets without classes. */
+static const char *same_class(siamese_dataset *ds, int x0, int x1) {
     if (siamese_dataset_class_count(ds) == 0) return NULL;
-    return siamese_dataset_image_class(ds, x0) == siamese_dataset_image_class(ds, x1) ? "same"
-                                                                                      : "different";
+    return siamese_dataset_image_class(ds, x0) == siamese_dataset_image_class(ds, x1) ? "yes"
+                                                                                      : "no";
 }
 
 static int max_len(siamese_dataset *ds, const int *images, int n, int at_least) {
@@ -253,26 +253,31 @@ static int max_len(siamese_dataset *ds, const int *images, int n, int at_least) 
     return w;
 }
 
+/* Columns: whether x0 and x1 share a class (the truth about the compared images, when DATA has
+ * classes), the dissimilarity, the verdict, and last, the tutorial's label2: the label of test
+ * pair i, which says nothing about (x0, x1). */
 static void print_table(siamese_dataset *ds, siamese_model *model, const siamese_pairs *pairs,
                         const test_rows *r, const char *source) {
     double threshold = siamese_model_threshold(model);
+    int classes = siamese_dataset_class_count(ds) > 0;
     printf("# %s\n# x0 = first image of test pair %d; x1 = second image of each next test pair; "
            "metric %s",
            source, r->first_pair, siamese_metric_name(siamese_model_metric(model)));
     if (threshold >= 0) printf(", threshold %.4f", threshold);
-    printf("\n");
+    printf("\n# %stutorial label: the label of the test pair x1 comes from (the tutorial's "
+           "label2), not about x0 and x1\n",
+           classes ? "same class: whether x0 and x1 share a class; " : "");
     int wa = max_len(ds, &r->x0, 1, 5), wb = max_len(ds, r->x1, r->n, 5);
-    int classes = siamese_dataset_class_count(ds) > 0;
-    printf("%3s  %-*s  %-*s  %-10s  %s%13s%s\n", "#", wa, "x0", wb, "x1", "pair_label",
-           classes ? "classes    " : "", "dissimilarity", threshold >= 0 ? "  verdict" : "");
+    printf("%3s  %-*s  %-*s  %s%13s%s  %s\n", "#", wa, "x0", wb, "x1",
+           classes ? "same class  " : "", "dissimilarity", threshold >= 0 ? "  verdict   " : "",
+           "tutorial label");
     for (int i = 0; i < r->n; i++) {
-        printf("%3d  %-*s  %-*s  %-10s  ", i + 1, wa, siamese_dataset_image_name(ds, r->x0), wb,
-               siamese_dataset_image_name(ds, r->x1[i]),
-               label_name(pairs->items[r->pair[i]].label));
-        if (classes) printf("%-9s  ", class_relation(ds, r->x0, r->x1[i]));
+        printf("%3d  %-*s  %-*s  ", i + 1, wa, siamese_dataset_image_name(ds, r->x0), wb,
+               siamese_dataset_image_name(ds, r->x1[i]));
+        if (classes) printf("%-10s  ", same_class(ds, r->x0, r->x1[i]));
         printf("%13.2f", r->distance[i]);
-        if (threshold >= 0) printf("  %s", cli_verdict(r->distance[i], threshold));
-        printf("\n");
+        if (threshold >= 0) printf("  %-10s", cli_verdict(r->distance[i], threshold));
+        printf("  %s\n", label_name(pairs->items[r->pair[i]].label));
     }
 }
 
@@ -284,17 +289,16 @@ static void print_json(siamese_dataset *ds, siamese_model *model, const siamese_
         cli_json_string(stdout, siamese_dataset_image_name(ds, r->x0));
         printf(",\"x1\":");
         cli_json_string(stdout, siamese_dataset_image_name(ds, r->x1[i]));
-        int label = pairs->items[r->pair[i]].label;
-        printf(",\"pair\":%d,\"label\":%d,\"label_name\":\"%s\"", r->pair[i], label,
-               label_name(label));
-        const char *relation = class_relation(ds, r->x0, r->x1[i]);
-        if (relation) printf(",\"same_class\":%s", relation[0] == 's' ? "true" : "false");
+        const char *same = same_class(ds, r->x0, r->x1[i]);
+        if (same) printf(",\"same_class\":%s", same[0] == 'y' ? "true" : "false");
         printf(",\"dissimilarity\":%.9g,\"metric\":\"%s\"", r->distance[i],
                siamese_metric_name(siamese_model_metric(model)));
         if (threshold >= 0)
             printf(",\"threshold\":%.9g,\"verdict\":\"%s\"", threshold,
                    cli_verdict(r->distance[i], threshold));
-        printf("}\n");
+        int label = pairs->items[r->pair[i]].label; /* the tutorial's label2: about pair i */
+        printf(",\"pair\":%d,\"tutorial_label\":%d,\"tutorial_label_name\":\"%s\"}\n", r->pair[i],
+               label, label_name(label));
     }
 }
 
@@ -357,9 +361,10 @@ int cli_test(int argc, char **argv) {
         "The reference recipe's visual check: the first test image against the next ones.\n"
         "Exactly as the tutorial's loop over a batch-size-1 test loader (x0 from the first batch,\n"
         "then '_, x1, label2 = next(dataiter)' N times): x0 is the FIRST image of test pair 0 and\n"
-        "row i compares it with the SECOND image of test pair i (i = 1..N). The pair label shown\n"
-        "is pair i's own label (the tutorial's label2), not a statement about (x0, x1); the\n"
-        "'classes' column says whether x0 and x1 really share a class when DATA has classes.\n\n"
+        "row i compares it with the SECOND image of test pair i (i = 1..N). 'same class' says\n"
+        "whether x0 and x1 really share a class (when DATA has classes); the last column,\n"
+        "'tutorial label', is pair i's own label (the tutorial's label2), which says nothing\n"
+        "about (x0, x1): it is shown only to compare with the tutorial's output.\n\n"
         "Test pairs: the test side of the split recorded beside MODEL (split.json, or --split),\n"
         "in its order; when the split holds no pairs (images or classes splits), they are drawn\n"
         "again exactly as the training run drew them (config.json beside MODEL), else by the\n"

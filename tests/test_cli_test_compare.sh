@@ -43,7 +43,16 @@ model=run/model.safetensors
 expect 0 "$cli" test "$model" "$data" --png grid.png
 [ "$(rows)" -eq 5 ] || fail "want 5 rows, got $(rows): $(cat "$tmp/out")"
 grep -q "split.json" "$tmp/out" || fail "test does not say it used the run's split"
-[ "$(grep -cE '  (similar|dissimilar)$' "$tmp/out")" -eq 5 ] || fail "rows lack verdicts: $(cat "$tmp/out")"
+# columns: #, x0, x1, same class (yes/no, from the class folders), dissimilarity, verdict, and
+# last the tutorial's label of pair i, which is not about (x0, x1)
+grep -qE '^ +# +x0 +x1 +same class +dissimilarity +verdict +tutorial label$' "$tmp/out" ||
+    fail "table header: $(grep -E '^ +# ' "$tmp/out")"
+[ "$(grep -E '^ *[0-9]+  ' "$tmp/out" | awk '($6 == "similar" || $6 == "dissimilar") &&
+      ($7 == "similar" || $7 == "dissimilar") && NF == 7' | wc -l)" -eq 5 ] ||
+    fail "rows lack verdicts or tutorial labels: $(cat "$tmp/out")"
+[ "$(grep -E '^ *[0-9]+  ' "$tmp/out" | awk '{split($2, a, "/"); split($3, b, "/")
+      if ($4 == (a[1] == b[1] ? "yes" : "no")) n++} END {print n + 0}')" -eq 5 ] ||
+    fail "same class disagrees with the class folders of x0 and x1: $(cat "$tmp/out")"
 is_png grid.png || fail "grid.png is not a PNG"
 grep -q "grid.png" "$tmp/out" || fail "test does not say where the picture is"
 x0=$(grep -E '^ +1  ' "$tmp/out" | awk '{print $2}')
@@ -56,6 +65,8 @@ expect 0 "$cli" test "$model" "$data" --png grid.png
 cmp -s table5.txt "$tmp/out" || fail "two runs of test differ"
 expect 0 "$cli" test "$model" "$data" --count 3 --json
 json_ok 3
+[ "$(grep -cE '^\{"index":[0-9]+,"x0":"[^"]*","x1":"[^"]*","same_class":(true|false),.*"tutorial_label":[01],' "$tmp/out")" -eq 3 ] ||
+    fail "JSON rows do not lead with same_class and end with the tutorial label: $(head -1 "$tmp/out")"
 grep -q '"verdict":"' "$tmp/out" || fail "JSON rows lack the verdict"
 is_png test_pairs.png || fail "the default picture test_pairs.png is missing"
 expect 0 "$cli" test "$model" "$data" --count 9 -o nine.png

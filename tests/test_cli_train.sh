@@ -52,6 +52,14 @@ pid=$!
 for _ in $(seq 600); do
     [ -s "$run/metrics.jsonl" ] && break
     sleep 0.1
+# missing parent folders are made, as README's "-o runs/dogs" needs in a fresh clone; a file in
+# the way fails naming it
+expect 0 "$cli" train "$faces" -o "$tmp/new/runs/faces" "${small[@]}" --epochs 1 -q
+[ -s "$tmp/new/runs/faces/model.safetensors" ] || fail "no model in a run folder with new parents"
+: >"$tmp/a_file"
+expect 1 "$cli" train "$faces" -o "$tmp/a_file/runs/faces" "${small[@]}" --epochs 1 -q
+grep_err "a_file"
+
 done
 kill -INT "$pid"
 wait "$pid"
