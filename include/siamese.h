@@ -798,6 +798,75 @@ SIAMESE_API siamese_status siamese_knn(siamese_metric metric, const float *queri
                                        const float *gallery, int ng, int dim, int k,
                                        const int *exclude, int *out_index, float *out_distance);
 
+/* The model's fingerprint: what must match for embeddings to be comparable, as one line
+ * "arch=<hash>;weights=<hash>;input=CxHxW;dim=D;metric=<name>". */
+SIAMESE_API siamese_status siamese_model_fingerprint(siamese_model *model, char *buf, size_t size);
+
+/* An index: embeddings with their items (absolute file paths, or names of in-memory images), class
+ * labels and the fingerprint of the model that made them. A file written by siamese_index_save is
+ * safetensors (see src/index/index_file.c for the layout); siamese_index_open maps it, so a large
+ * index opens without reading its embeddings, which stay on disk until searched. Updates happen
+ * in memory; siamese_index_save writes a new file atomically (the old one stays intact until the
+ * rename). Errors are kept as the handle's last message (siamese_index_errmsg), naming the file. */
+typedef struct siamese_index siamese_index;
+
+/* An empty index for model's embeddings; model_path (may be NULL) is recorded so that queries can
+ * later be embedded with the same model. On failure *out may hold a handle with only the message. */
+SIAMESE_API siamese_status siamese_index_create(siamese_model *model, const char *model_path,
+                                                siamese_index **out);
+/* Opens an index file; SIAMESE_ERR_FORMAT (message naming the file) for a truncated or corrupt
+ * one. On failure *out may hold a handle with only the message. */
+SIAMESE_API siamese_status siamese_index_open(const char *path, siamese_index **out);
+SIAMESE_API siamese_status siamese_index_save(siamese_index *index, const char *path);
+SIAMESE_API void siamese_index_free(siamese_index *index);
+SIAMESE_API const char *siamese_index_errmsg(const siamese_index *index);
+
+SIAMESE_API int siamese_index_count(const siamese_index *index);
+SIAMESE_API int siamese_index_dim(const siamese_index *index);
+SIAMESE_API siamese_metric siamese_index_metric(const siamese_index *index);
+SIAMESE_API const char *siamese_index_fingerprint(const siamese_index *index);
+/* The recorded model path, or NULL. */
+SIAMESE_API const char *siamese_index_model_path(const siamese_index *index);
+/* Row row's item, label (-1 = none) and embedding; NULL / -1 out of range. */
+SIAMESE_API const char *siamese_index_item(const siamese_index *index, int row);
+SIAMESE_API int siamese_index_label(const siamese_index *index, int row);
+SIAMESE_API const float *siamese_index_vector(const siamese_index *index, int row);
+SIAMESE_API int siamese_index_class_count(const siamese_index *index);
+SIAMESE_API const char *siamese_index_class_name(const siamese_index *index, int class_index);
+/* The row of an item (as recorded, or a path that resolves to it), or -1. */
+SIAMESE_API int siamese_index_find(siamese_index *index, const char *item);
+
+/* SIAMESE_OK when model made this index; else SIAMESE_ERR_FORMAT with a message saying what
+ * differs (architecture, weights, input geometry, embedding length or metric). */
+SIAMESE_API siamese_status siamese_index_check_model(siamese_index *index, siamese_model *model);
+
+/* Adds the rows of e (an item already present is replaced); class labels are matched by class
+ * name, new classes are appended. */
+SIAMESE_API siamese_status siamese_index_add(siamese_index *index, const siamese_embeddings *e);
+/* Removes the rows of the n items (unknown items are ignored); *removed (may be NULL) counts them. */
+SIAMESE_API siamese_status siamese_index_remove(siamese_index *index, const char *const *items,
+                                                int n, int *removed);
+/* siamese_knn of nq queries against the index's rows with its metric (rows, not items). */
+SIAMESE_API siamese_status siamese_index_search(siamese_index *index, const float *queries, int nq,
+                                                int k, const int *exclude, int *out_index,
+                                                float *out_distance);
+/* Writes prefix.npy (float32 [count, dim], numpy format 1.0) and prefix.paths.txt (one item per
+ * line, in row order), each atomically. */
+SIAMESE_API siamese_status siamese_index_export_npy(siamese_index *index, const char *prefix);
+
+/* One cell of a picture grid: an image (1 grey or 3 RGB channels; NULL = blank) and the caption
+ * drawn above it (NULL = none). */
+typedef struct siamese_captioned_image {
+    const siamese_image *image;
+    const char *caption;
+} siamese_captioned_image;
+
+/* Draws rows x cols cells (row-major, at most 10000) as a PNG, each image scaled into a square
+ * cell under its caption: e.g. a query, then its neighbours captioned "Dissimilarity: 0.73".
+ * Written atomically; on failure errmsg (when not NULL) names the file and the reason. */
+SIAMESE_API siamese_status siamese_draw_grid(const char *path, const siamese_captioned_image *cells,
+                                             int rows, int cols, char *errmsg, size_t errmsg_size);
+
 #ifdef __cplusplus
 }
 #endif

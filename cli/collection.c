@@ -1,0 +1,291 @@
+/* Helpers shared by the collection commands (see collection.h). */
+#include "collection.h"
+
+#include "similarity.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CLI_ERRMSG 1024
+
+/* ---------------------------------------------------------------- progress and warnings */
+
+/* What the embedding callbacks print for one command. */
+typedef struct embed_report {
+    const char *command;
+    int terminal; /* stderr is a terminal: redraw one progress line */
+    int line_open;
+    double last_draw;
+    int strict; /* remember the first warning: it becomes the error */
+    char first_warning[CLI_ERRMSG];
+} embed_report;
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void end_line(embed_report *r) {
+    if (r->line_open) fputc('\n', stderr);
+    r->line_open = 0;
+}
+
+static void on_warning(void *user, const char *message) {
+    embed_report *r = user;
+#pragma omp critical(cli_embed_report)
+    {
+        if (r->strict) {
+            if (!r->first_warning[0]) snprintf(r->first_warning, CLI_ERRMSG, "%s", message);
+        } else {
+            end_line(r);
+            fprintf(stderr, "siamese %s: warning: %s\n", r->command, message);
+        }
+    }
+}
+
+static void on_progress(void *user, int done, int total) {
+    embed_report *r = user;
+    double t = now_seconds();
+    if (!r->terminal || (done < total && t - r->last_draw < 0.2)) return;
+    r->last_draw = t;
+    fprintf(stderr, "\rembedding %d/%d images", done, total);
+    r->line_open = 1;
+    if (done == total) end_line(r);
+}
+
+/* ---------------------------------------------------------------- gathering files */
+
+/* A growing list of malloc'd paths. */
+typedef struct path_list {
+    char **items;
+    int count, cap;
+} path_list;
+
+static int list_push(path_list *l, const char *path) {
+    if (l->count == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        char **grown = realloc(l->items, (size_t)cap * sizeof(char *));
+        if (!grown) return 0;
+        l->items = grown;
+        l->cap = cap;
+    }
+    char *copy = malloc(strlen(path) + 1);
+    if (!copy) return 0;
+    strcpy(copy, path);
+    l->items[l->count++] = copy;
+    return 1;
+}
+
+static void list_free(path_list *l) {
+    for (int i = 0; i < l->count; i++) free(l->items[i]);
+    free(l->items);
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Every regular file below dir (hidden entries skipped), sorted. */
+static int walk(const char *dir, path_list *out) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    path_list here = {0};
+    struct dirent *e;
+    int ok = 1;
+    while (ok && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        char *path = malloc(len);
+        ok = path != NULL;
+        if (ok) snprintf(path, len, "%s/%s", dir, e->d_name);
+        ok = ok && list_push(&here, path);
+        free(path);
+    }
+    closedir(d);
+    if (here.count) qsort(here.items, (size_t)here.count, sizeof(char *), by_name);
+    for (int i = 0; ok && i < here.count; i++) {
+        struct stat st;
+        if (stat(here.items[i], &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) ok = walk(here.items[i], out);
+        else if (S_ISREG(st.st_mode)) ok = list_push(out, here.items[i]);
+    }
+    list_free(&here);
+    return ok;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The lines of a .txt list (blank lines and "#" comments skipped). */
+static int read_list(const char *command, const char *path, path_list *out) {
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        fprintf(stderr, "siamese %s: %s: cannot open\n", command, path);
+        return 0;
+    }
+    char line[4096];
+    int ok = 1;
+    while (ok && fgets(line, sizeof line, fp)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] && line[0] != '#') ok = list_push(out, line);
+    }
+    fclose(fp);
+    return ok;
+}
+
+/* Files named by sources: folders walked, .txt lists read, anything else taken as a file. */
+static int gather(const char *command, const char *const *sources, int n, path_list *out) {
+    for (int i = 0; i < n; i++) {
+        int ok = is_dir(sources[i])              ? walk(sources[i], out)
+                 : ends_with(sources[i], ".txt") ? read_list(command, sources[i], out)
+                                                 : list_push(out, sources[i]);
+        if (!ok) {
+            fprintf(stderr, "siamese %s: %s: cannot read\n", command, sources[i]);
+            return 0;
+        }
+    }
+    if (out->count == 0) fprintf(stderr, "siamese %s: no image files given\n", command);
+    return out->count > 0;
+}
+
+/* ---------------------------------------------------------------- embedding */
+
+/* A source that is one dataset (class folders, IDX, recipe layout), or NULL when it is not. */
+static siamese_dataset *open_dataset(const char *source, embed_report *r) {
+    struct stat st;
+    if (stat(source, &st) != 0) return NULL;
+    if (!S_ISDIR(st.st_mode) && !strstr(source, "idx3-ubyte")) return NULL;
+    siamese_dataset_params p = siamese_dataset_default_params();
+    p.warning = on_warning;
+    p.warning_user = r;
+    siamese_dataset *ds = NULL;
+    if (siamese_dataset_open(source, &p, &ds) == SIAMESE_OK && siamese_dataset_class_count(ds) > 0)
+        return ds;
+    siamese_dataset_free(ds);
+    return NULL;
+}
+
+int cli_embed_sources(const char *command, siamese_model *model, const char *const *sources, int n,
+                      int strict, int quiet, siamese_embeddings *out) {
+    embed_report r = {command, !quiet && isatty(2), 0, 0, strict, ""};
+    siamese_embed_params p = siamese_embed_default_params();
+    p.warning = on_warning;
+    p.warning_user = &r;
+    p.progress = on_progress;
+    p.progress_user = &r;
+    char errmsg[CLI_ERRMSG] = "";
+    siamese_status st;
+    siamese_dataset *ds = n == 1 ? open_dataset(sources[0], &r) : NULL;
+    if (ds) {
+        st = siamese_embed_dataset(model, ds, &p, out, errmsg, sizeof errmsg);
+        siamese_dataset_free(ds);
+    } else {
+        path_list files = {0};
+        if (!gather(command, sources, n, &files)) {
+            list_free(&files);
+            return 0;
+        }
+        st = siamese_embed_files(model, (const char *const *)files.items, files.count, &p, out,
+                                 errmsg, sizeof errmsg);
+        list_free(&files);
+    }
+    end_line(&r);
+    if (st == SIAMESE_OK && strict && out->skipped > 0) {
+        siamese_embeddings_free(out);
+        fprintf(stderr, "siamese %s: %s\n", command, r.first_warning);
+        return 0;
+    }
+    if (st != SIAMESE_OK) {
+        fprintf(stderr, "siamese %s: %s\n", command,
+                r.first_warning[0] && strict ? r.first_warning
+                : errmsg[0]                  ? errmsg
+                                             : siamese_status_str(st));
+        return 0;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- index and model */
+
+int cli_open_index(const char *command, const char *path, siamese_index **out) {
+    siamese_index *index = NULL;
+    siamese_status st = siamese_index_open(path, &index);
+    if (st == SIAMESE_OK) {
+        *out = index;
+        return 1;
+    }
+    const char *msg = index ? siamese_index_errmsg(index) : "";
+    if (*msg) fprintf(stderr, "siamese %s: %s\n", command, msg);
+    else fprintf(stderr, "siamese %s: %s: %s\n", command, path, siamese_status_str(st));
+    siamese_index_free(index);
+    *out = NULL;
+    return 0;
+}
+
+int cli_open_index_model(const char *command, siamese_index *index, const char *model_path,
+                         int threads, siamese_model **out) {
+    const char *path = model_path ? model_path : siamese_index_model_path(index);
+    *out = NULL;
+    if (!path) {
+        fprintf(stderr, "siamese %s: the index records no model: give --model\n", command);
+        return 0;
+    }
+    siamese_model *model = NULL;
+    if (siamese_model_load(path, &model) != SIAMESE_OK) {
+        fprintf(stderr, "siamese %s: %s%s\n", command, model ? siamese_model_errmsg(model) : path,
+                model_path ? "" : " (the index's model; give another with --model)");
+        siamese_model_free(model);
+        return 0;
+    }
+    if (threads > 0) siamese_model_set_threads(model, threads);
+    if (siamese_index_check_model(index, model) != SIAMESE_OK) {
+        fprintf(stderr, "siamese %s: %s: %s\n", command, path, siamese_index_errmsg(index));
+        siamese_model_free(model);
+        return 0;
+    }
+    *out = model;
+    return 1;
+}
+
+const char *cli_row_class(const siamese_index *index, int row) {
+    const char *name = siamese_index_class_name(index, siamese_index_label(index, row));
+    return name ? name : "-";
+}
+
+void cli_print_neighbours(const siamese_index *index, const char *query, const int *rows,
+                          const float *distances, int k, int json) {
+    if (json) {
+        printf("{\"query\":");
+        cli_json_string(stdout, query);
+        printf(",\"metric\":\"%s\",\"neighbours\":[",
+               siamese_metric_name(siamese_index_metric(index)));
+        for (int j = 0; j < k && rows[j] >= 0; j++) {
+            printf("%s{\"rank\":%d,\"item\":", j ? "," : "", j + 1);
+            cli_json_string(stdout, siamese_index_item(index, rows[j]));
+            printf(",\"class\":");
+            if (siamese_index_label(index, rows[j]) >= 0)
+                cli_json_string(stdout, cli_row_class(index, rows[j]));
+            else printf("null");
+            printf(",\"dissimilarity\":%.9g}", distances[j]);
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("query %s\n", query);
+    for (int j = 0; j < k && rows[j] >= 0; j++)
+        printf("%4d  %.6f  %-16s  %s\n", j + 1, distances[j], cli_row_class(index, rows[j]),
+               siamese_index_item(index, rows[j]));
+}

@@ -1,0 +1,38 @@
+/* Helpers shared by the collection commands (embed, index, search, similar, verify, identify):
+ * embedding a folder, dataset or file list with a progress line, and opening an index with the
+ * model that made it. */
+#ifndef SIAMESE_CLI_COLLECTION_H
+#define SIAMESE_CLI_COLLECTION_H
+
+#include "siamese.h"
+
+/* Embeds the images named by sources: a single dataset (class folders, IDX, recipe layout), or
+ * a folder without classes (every file below it), or image files, or .txt lists of image paths
+ * (one per line). Files that do not decode are warned about on stderr and skipped, unless
+ * strict (then the first one is an error naming it). Prints a progress line on a terminal
+ * unless quiet. On failure prints "siamese COMMAND: <message>" and returns 0. */
+int cli_embed_sources(const char *command, siamese_model *model, const char *const *sources, int n,
+                      int strict, int quiet, siamese_embeddings *out);
+
+/* Opens the index at path; on failure prints "siamese COMMAND: <message naming the file>". */
+int cli_open_index(const char *command, const char *path, siamese_index **out);
+
+/* Loads the model that made index: model_path when not NULL, else the path recorded in the
+ * index; refuses (with a message saying what differs) a model that did not make the index. */
+int cli_open_index_model(const char *command, siamese_index *index, const char *model_path,
+                         int threads, siamese_model **out);
+
+/* Loads the model at model_path and builds an index of its embeddings of sources (as
+ * cli_embed_sources); prints a summary on stderr unless quiet. */
+int cli_build_index(const char *command, const char *model_path, const char *const *sources, int n,
+                    int threads, int quiet, siamese_index **out);
+
+/* The class name of an index row, or "-" when it has none. */
+const char *cli_row_class(const siamese_index *index, int row);
+
+/* Prints the k neighbours (rows, distances; -1 rows end the list) of one query: a table under a
+ * "query NAME" line, or with json one JSON object on one line. */
+void cli_print_neighbours(const siamese_index *index, const char *query, const int *rows,
+                          const float *distances, int k, int json);
+
+#endif

@@ -1,0 +1,118 @@
+/* siamese embed: the embeddings of every image of a folder tree, dataset or list, as safetensors
+ * (an index file) or as numpy's .npy with a paths list. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "collection.h"
+#include "siamese.h"
+
+/* Builds an index of model's embeddings of sources (also what 'index build' writes). */
+int cli_build_index(const char *command, const char *model_path, const char *const *sources, int n,
+                    int threads, int quiet, siamese_index **out) {
+    siamese_model *model = NULL;
+    siamese_embeddings e = {0};
+    siamese_index *index = NULL;
+    int ok = 1;
+    if (siamese_model_load(model_path, &model) != SIAMESE_OK) {
+        fprintf(stderr, "siamese %s: %s\n", command,
+                model ? siamese_model_errmsg(model) : model_path);
+        ok = 0;
+    }
+    if (ok && threads > 0) siamese_model_set_threads(model, threads);
+    ok = ok && cli_embed_sources(command, model, sources, n, 0, quiet, &e);
+    if (ok && siamese_index_create(model, model_path, &index) != SIAMESE_OK) {
+        fprintf(stderr, "siamese %s: %s\n", command, index ? siamese_index_errmsg(index) : "");
+        ok = 0;
+    }
+    if (ok && siamese_index_add(index, &e) != SIAMESE_OK) {
+        fprintf(stderr, "siamese %s: %s\n", command, siamese_index_errmsg(index));
+        ok = 0;
+    }
+    if (ok && !quiet)
+        fprintf(stderr, "embedded %d images (%d skipped), %d classes, %d dimensions\n", e.count,
+                e.skipped, siamese_index_class_count(index), siamese_index_dim(index));
+    siamese_embeddings_free(&e);
+    siamese_model_free(model);
+    if (!ok) {
+        siamese_index_free(index);
+        index = NULL;
+    }
+    *out = index;
+    return ok;
+}
+
+/* FILE without a trailing ".npy" (the prefix of FILE.npy and FILE.paths.txt). */
+static char *npy_prefix(const char *file) {
+    size_t n = strlen(file);
+    char *prefix = malloc(n + 1);
+    if (!prefix) return NULL;
+    strcpy(prefix, file);
+    if (n > 4 && strcmp(prefix + n - 4, ".npy") == 0) prefix[n - 4] = '\0';
+    return prefix;
+}
+
+static int write_output(siamese_index *index, const char *file, int npy, int quiet) {
+    char *prefix = npy ? npy_prefix(file) : NULL;
+    siamese_status st = npy ? (prefix ? siamese_index_export_npy(index, prefix) : SIAMESE_ERR_NOMEM)
+                            : siamese_index_save(index, file);
+    if (st != SIAMESE_OK)
+        fprintf(stderr, "siamese embed: %s\n",
+                *siamese_index_errmsg(index) ? siamese_index_errmsg(index)
+                                             : siamese_status_str(st));
+    else if (!quiet && npy) fprintf(stderr, "wrote %s.npy and %s.paths.txt\n", prefix, prefix);
+    else if (!quiet) fprintf(stderr, "wrote %s\n", file);
+    free(prefix);
+    return st == SIAMESE_OK;
+}
+
+int cli_embed_command(int argc, char **argv) {
+    const char *output = NULL, *format = "safetensors";
+    int threads = 0, quiet = 0;
+    const cli_option options[] = {
+        {"output", 'o', CLI_OPT_STRING, &output, "FILE", "where to write the embeddings"},
+        {"format", 'f', CLI_OPT_STRING, &format, "NAME",
+         "safetensors, or npy (writes FILE.npy and FILE.paths.txt)"},
+        {"threads", 'j', CLI_OPT_INT, &threads, "N", "threads (0 = all cores)"},
+        {"quiet", 'q', CLI_OPT_FLAG, &quiet, NULL, "no progress or summary on stderr"},
+    };
+    const cli_spec spec = {
+        "embed",
+        "MODEL DATA... -o FILE [--format safetensors|npy]",
+        "Embeds every image of DATA with the model, in batches on all cores. DATA is a dataset\n"
+        "(class folders, an IDX file or folder, the recipe's layout), a folder of images without\n"
+        "classes (every file below it), image files, or .txt lists of image paths. Files that do\n"
+        "not decode are warned about, skipped and counted.\n\n"
+        "safetensors output: 'embeddings' [N, D] float32, 'labels' [N] int32 (class, -1 = none),\n"
+        "'items' (the N absolute paths, NUL-separated) and in the metadata the class names, the\n"
+        "model's path and fingerprint: the same file 'siamese index build' writes, so it can be\n"
+        "searched. npy output: FILE.npy (float32 [N, D]) and FILE.paths.txt (one path per line).",
+        options,
+        (int)(sizeof options / sizeof options[0]),
+        2,
+        argc,
+        "examples:\n"
+        "  siamese embed runs/faces/best.safetensors /work/shared/data/att_faces -o faces.st\n"
+        "  siamese embed model.safetensors photos/ -o photos --format npy\n"
+        "exit status: 0 ok, 1 bad model, data or output file, 2 usage error"};
+    const char **positional = malloc((size_t)argc * sizeof(char *));
+    int n = 0;
+    int parsed = positional ? cli_parse(&spec, argc, argv, positional, &n) : CLI_PARSE_ERROR;
+    int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (parsed == CLI_PARSE_OK && !output)
+        fprintf(stderr, "siamese embed: give the output file with -o FILE\n");
+    else if (parsed == CLI_PARSE_OK && strcmp(format, "npy") && strcmp(format, "safetensors"))
+        fprintf(stderr, "siamese embed: unknown --format '%s' (safetensors, npy)\n", format);
+    else if (parsed == CLI_PARSE_OK) {
+        siamese_index *index = NULL;
+        int ok = cli_build_index("embed", positional[0], positional + 1, n - 1, threads, quiet,
+                                 &index) &&
+                 write_output(index, output, strcmp(format, "npy") == 0, quiet);
+        siamese_index_free(index);
+        code = ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    }
+    free(positional);
+    return code;
+}

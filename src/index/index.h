@@ -1,0 +1,39 @@
+/* The index handle behind siamese_index: rows (embedding, item, label), classes, the model's
+ * fingerprint; the rows live in the mapped file until an update copies them to the heap. */
+#ifndef SM_INDEX_H
+#define SM_INDEX_H
+
+#include "base/errors.h"
+#include "model/safetensors.h"
+#include "siamese.h"
+
+#define SM_FINGERPRINT_MAX 256
+#define SM_INDEX_FORMAT "siamese-index"
+#define SM_INDEX_FORMAT_VERSION "1"
+
+struct siamese_index {
+    sm_err err;
+    sm_st_file *file;     /* the mapped file the rows come from, or NULL */
+    const float *vectors; /* [count, dim]: into the mapping, or = owned */
+    float *owned;         /* [capacity, dim] heap rows once updated (NULL while mapped) */
+    int count, dim, capacity;
+    int *labels;  /* [capacity] class of each row, -1 = none */
+    char **items; /* [capacity] the file path (absolute when it existed) or name of each row */
+    int class_count;
+    char **class_names;
+    siamese_metric metric;
+    char fingerprint[SM_FINGERPRINT_MAX];
+    char *model_path; /* as recorded (absolute when the model file existed), may be NULL */
+    int *slots;       /* open-addressing table item -> row + 1 (0 = empty), or NULL (stale) */
+    int slot_count;   /* a power of two */
+};
+
+/* Reads a file written by sm_index_write into an empty handle (index->err has the reason). */
+siamese_status sm_index_read(siamese_index *index, const char *path);
+/* Writes the index atomically. */
+siamese_status sm_index_write(siamese_index *index, const char *path);
+
+/* An empty handle (NULL when memory runs out). */
+siamese_index *sm_index_alloc(void);
+
+#endif
