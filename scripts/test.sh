@@ -1,16 +1,50 @@
 #!/usr/bin/env bash
-# The whole test suite: installs dependencies, builds, runs ctest, then again under ASan+UBSan.
+# The whole test suite: installs dependencies, checks the formatting, builds, runs ctest, then
+# builds and runs it again under ASan+UBSan.
+#   scripts/test.sh           every test (labels unit, data, slow), Release and sanitizer builds
+#   scripts/test.sh --quick   the unit tests only (ctest -L unit), Release build only
+# Tests that need the shared data sets are skipped, not failed, when they are missing (README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 
+quick=0
+case "${1:-}" in
+"") ;;
+--quick) quick=1 ;;
+-h | --help)
+  sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+  ;;
+*)
+  echo "usage: scripts/test.sh [--quick]" >&2
+  exit 2
+  ;;
+esac
+ctest_args=(--output-on-failure -j 1)
+if [ "$quick" -eq 1 ]; then ctest_args+=(-L '^unit$'); fi
+
+# run_ctest DIR: the (selected) tests of build DIR, then why each skipped test was skipped.
+run_ctest() {
+  (cd "$1" && ctest "${ctest_args[@]}")
+  grep -h '^SKIP:' "$1/Testing/Temporary/LastTest.log" 2>/dev/null | sort -u || true
+}
+
 "$root/scripts/deps.sh"
+
+echo "== formatting (scripts/format.sh --check) =="
+"$root/scripts/format.sh" --check
 
 echo "== release build =="
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$root/build" -j "$jobs"
-(cd "$root/build" && ctest --output-on-failure -j 1)
+run_ctest "$root/build"
+
+if [ "$quick" -eq 1 ]; then
+  echo "== unit tests passed =="
+  exit 0
+fi
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSIAMESE_SANITIZE=ON >/dev/null
@@ -18,6 +52,6 @@ cmake --build "$root/build-asan" -j "$jobs"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:suppressions=$root/tests/asan.supp"
 export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-(cd "$root/build-asan" && SIAMESE_SANITIZED=1 ctest --output-on-failure -j 1)
+SIAMESE_SANITIZED=1 run_ctest "$root/build-asan"
 
 echo "== all tests passed =="

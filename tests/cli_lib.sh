@@ -15,6 +15,20 @@ expect() {
 }
 grep_err() { grep -q -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
 
+# require_data VAR REL: sets VAR to REL's path under the shared data sets ($SIAMESE_DATA_DIR, else
+# the folder CMake found); when it is missing, says what to put where and exits 77, which ctest
+# shows as "Skipped". Call it before any check.
+require_data() {
+    local dir=${SIAMESE_DATA_DIR:-${SIAMESE_DATA_DIR_DEFAULT:-../shared/data}}
+    if [ ! -e "$dir/$2" ]; then
+        echo "SKIP: data set missing: $dir/$2. Put the shared data sets (att_faces," \
+            "stanford_dogs_224, mnist, fashion_mnist) in ../shared/data beside the checkout," \
+            "or set SIAMESE_DATA_DIR to their folder"
+        exit 77
+    fi
+    printf -v "$1" '%s' "$dir/$2"
+}
+
 # finish NAME: exits 1 when any check failed, else says all checks of NAME passed.
 finish() {
     if [ "$failures" -ne 0 ]; then echo "$failures failure(s)" >&2; exit 1; fi

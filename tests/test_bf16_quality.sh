@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bf16 training keeps the quality: bench/bf16_quality.sh --fashion (300 steps on Fashion-MNIST in
 # fp32 and in bf16) meets the issue's targets, final loss within 3% and test ROC AUC within 0.01.
+# ctest-label: slow
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 bench=${SIAMESE_SOURCE_DIR:?SIAMESE_SOURCE_DIR must name the source tree}/bench/bf16_quality.sh
-fashion=${SIAMESE_DATA_DIR:?SIAMESE_DATA_DIR must name the shared datasets}/fashion_mnist
+require_data fashion fashion_mnist
 
 expect 0 bash "$bench" --fashion -j 2 --seed 1 --keep "$tmp/runs" "$fashion" "$cli"
 [ "$(grep -c 'within 3%: met\|within 0.01: met' "$tmp/out")" -eq 2 ] ||

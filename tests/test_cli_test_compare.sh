@@ -2,11 +2,10 @@
 # 'siamese test' and 'siamese compare': a small model trained on a few AT&T classes, the table and
 # the PNG grid, distances, verdicts, pair lists, JSON lines, data errors (exit 1) and usage errors
 # (exit 2), and no output files left after a failure.
+# ctest-label: data
 set -u
-data_dir=${SIAMESE_DATA_DIR:?SIAMESE_DATA_DIR must name the shared datasets}
-att=$data_dir/att_faces/training
-[ -d "$att/s1" ] || { echo "FAIL: AT&T faces not found at $att" >&2; exit 1; }
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+require_data att att_faces/training
 is_png() { [ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
 # table rows: lines starting with a row number
 rows() { grep -cE '^ *[0-9]+  ' "$tmp/out"; }
@@ -65,9 +64,9 @@ expect 0 "$cli" test "$model" "$data" --png grid.png
 cmp -s table5.txt "$tmp/out" || fail "two runs of test differ"
 expect 0 "$cli" test "$model" "$data" --count 3 --json
 json_ok 3
+grep -q '"verdict":"' "$tmp/out" || fail "JSON rows lack the verdict"
 [ "$(grep -cE '^\{"index":[0-9]+,"x0":"[^"]*","x1":"[^"]*","same_class":(true|false),.*"tutorial_label":[01],' "$tmp/out")" -eq 3 ] ||
     fail "JSON rows do not lead with same_class and end with the tutorial label: $(head -1 "$tmp/out")"
-grep -q '"verdict":"' "$tmp/out" || fail "JSON rows lack the verdict"
 is_png test_pairs.png || fail "the default picture test_pairs.png is missing"
 expect 0 "$cli" test "$model" "$data" --count 9 -o nine.png
 [ "$(rows)" -eq 9 ] || fail "--count 9: want 9 rows, got $(rows)"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # 'siamese train': usage and data errors, JSON progress, Ctrl-C saves a checkpoint (exit 130),
 # and --resume finishes the run.
+# ctest-label: slow
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
-faces=${SIAMESE_DATA_DIR:?SIAMESE_DATA_DIR must name the shared datasets}/att_faces/training
+require_data faces att_faces/training
 arch="conv(8,k=5,s=2) relu maxpool(2) conv(16,k=3) relu linear(16)"
 small=(--arch "$arch" --input 1x56x46 --batch 8 --threads 1 --seed 3)
 
@@ -39,19 +40,18 @@ grep -vq '^{"event":' "$tmp/out" && fail "non-JSON line in --json output: $(grep
 for f in model.safetensors best.safetensors checkpoint.safetensors metrics.jsonl loss.png config.json split.json; do
     [ -s "$tmp/json_run/$f" ] || fail "missing $f"
 done
+# one serializer: every metrics.jsonl line is also a --json line; epochs count from 1 as printed
+grep -q '^{"event":"epoch","epoch":1,"epochs":1,' "$tmp/out" || fail "--json epoch is not 1-based"
+missing=$(grep -vxFf "$tmp/out" "$tmp/json_run/metrics.jsonl")
+[ -z "$missing" ] || fail "metrics.jsonl line not in --json output: $(echo "$missing" | head -1)"
+expect 0 "$cli" train "$faces" -o "$tmp/json_run" "${small[@]}" --epochs 1 --overwrite
+grep_err "^epoch 1/1 done"
 
 # an existing run is never overwritten by mistake
 expect 1 "$cli" train "$faces" -o "$tmp/json_run" "${small[@]}" --epochs 1
 grep_err "resume"
 expect 0 "$cli" train "$faces" -o "$tmp/json_run" "${small[@]}" --epochs 1 --overwrite -q
 
-# Ctrl-C: the current step finishes, a checkpoint is saved, exit 130; --resume completes
-run=$tmp/int_run
-"$cli" train "$faces" -o "$run" "${small[@]}" --epochs 40 --log-every 1 >"$tmp/int_out" 2>"$tmp/int_err" &
-pid=$!
-for _ in $(seq 600); do
-    [ -s "$run/metrics.jsonl" ] && break
-    sleep 0.1
 # missing parent folders are made, as README's "-o runs/dogs" needs in a fresh clone; a file in
 # the way fails naming it
 expect 0 "$cli" train "$faces" -o "$tmp/new/runs/faces" "${small[@]}" --epochs 1 -q
@@ -60,6 +60,13 @@ expect 0 "$cli" train "$faces" -o "$tmp/new/runs/faces" "${small[@]}" --epochs 1
 expect 1 "$cli" train "$faces" -o "$tmp/a_file/runs/faces" "${small[@]}" --epochs 1 -q
 grep_err "a_file"
 
+# Ctrl-C: the current step finishes, a checkpoint is saved, exit 130; --resume completes
+run=$tmp/int_run
+"$cli" train "$faces" -o "$run" "${small[@]}" --epochs 40 --log-every 1 >"$tmp/int_out" 2>"$tmp/int_err" &
+pid=$!
+for _ in $(seq 600); do
+    [ -s "$run/metrics.jsonl" ] && break
+    sleep 0.1
 done
 kill -INT "$pid"
 wait "$pid"
@@ -69,6 +76,6 @@ grep -q "resume" "$tmp/int_err" || fail "SIGINT: no resume hint: $(cat "$tmp/int
 [ -s "$run/checkpoint.safetensors" ] || fail "SIGINT: no checkpoint"
 expect 0 "$cli" train --resume "$run" --epochs 2 -q
 grep -q "final test" "$tmp/out" || fail "resume: no summary: $(cat "$tmp/out")"
-[ "$(grep -c '"type":"epoch"' "$run/metrics.jsonl")" -eq 2 ] || fail "resume: want 2 epoch lines"
+[ "$(grep -c '"event":"epoch"' "$run/metrics.jsonl")" -eq 2 ] || fail "resume: want 2 epoch lines"
 
 finish test_cli_train

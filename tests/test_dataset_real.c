@@ -1,5 +1,6 @@
 /* Integration on the real datasets in ../shared/data: AT&T faces (PGM), the Stanford Dogs subset
  * (JPEG zip, unzipped here), Fashion-MNIST and MNIST (IDX gz): counts, pairs, seeding, loading. */
+/* ctest-label: data */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

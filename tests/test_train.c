@@ -1,4 +1,5 @@
 /* Golden training runs on AT&T faces: outputs present and valid, loss goes down, resume is exact. */
+/* ctest-label: slow */
 #include <cairo.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -95,7 +96,7 @@ Test(train, golden_run_writes_every_output_and_learns, .timeout = 300) {
     size_t size;
     char *metrics = (char *)read_all(run, "metrics.jsonl", &size);
     int epochs = 0;
-    for (char *q = metrics; (q = strstr(q, "\"type\":\"epoch\"")); q++) epochs++;
+    for (char *q = metrics; (q = strstr(q, "\"event\":\"epoch\"")); q++) epochs++;
     cr_assert_eq(epochs, 6);
     cr_assert(strstr(metrics, "\"test_auc\""));
     cr_assert(strstr(metrics, "\"pairs_per_sec\""));
@@ -155,7 +156,7 @@ Test(train, interrupted_and_resumed_run_is_bitwise_identical, .timeout = 300) {
     size_t size;
     char *metrics = (char *)read_all(mid_epoch, "metrics.jsonl", &size);
     int epochs = 0;
-    for (char *q = metrics; (q = strstr(q, "\"type\":\"epoch\"")); q++) epochs++;
+    for (char *q = metrics; (q = strstr(q, "\"event\":\"epoch\"")); q++) epochs++;
     cr_assert_eq(epochs, 3);
     free(metrics);
     free(a);

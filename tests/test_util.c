@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
 #include <dirent.h>
 #include <ftw.h>
 #include <math.h>
@@ -28,7 +29,16 @@ const char *tu_source_path(const char *relative) { return tu_path(SIAMESE_SOURCE
 const char *tu_data_path(const char *relative) {
     const char *dir = getenv("SIAMESE_DATA_DIR");
     if (!dir || !*dir) dir = SIAMESE_DATA_DIR_DEFAULT;
-    return tu_path(dir, relative);
+    const char *path = tu_path(dir, relative);
+    if (access(path, F_OK) != 0) {
+        /* Printed too because Criterion shows skip messages only with --verbose. */
+        fprintf(stderr,
+                "SKIP: data set missing: %s. Put the shared data sets (" TU_DATA_SETS ") in "
+                "../shared/data beside the checkout, or set SIAMESE_DATA_DIR to their folder\n",
+                path);
+        cr_skip_test("data set missing: %s (set SIAMESE_DATA_DIR)", path);
+    }
+    return path;
 }
 
 char *tu_make_temp_dir(void) {
@@ -142,4 +152,22 @@ siamese_model *tu_create_model(const siamese_model_params *p) {
     cr_assert_eq(st, SIAMESE_OK, "create %s: %s", p->arch,
                  m ? siamese_model_errmsg(m) : "no handle");
     return m;
+}
+
+/* Every test of this program skipped (e.g. its data set is missing): main exits with 77, which
+ * CMake's SKIP_RETURN_CODE turns into "Skipped" in ctest rather than "Passed". */
+static int all_tests_skipped;
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats) {
+    all_tests_skipped = stats->nb_tests > 0 && stats->tests_skipped == stats->nb_tests;
+}
+
+/* Criterion's own main, plus the exit code 77 when everything was skipped. */
+int main(int argc, char *argv[]) {
+    struct criterion_test_set *tests = criterion_initialize();
+    int result = 0;
+    if (criterion_handle_args(argc, argv, true)) result = !criterion_run_all_tests(tests);
+    criterion_finalize(tests);
+    if (result == 0 && all_tests_skipped) return TU_EXIT_SKIPPED;
+    return result;
 }

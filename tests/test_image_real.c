@@ -1,6 +1,9 @@
-/* The JPEG fast path (DCT-scaled decoding) against the exact path on real Stanford Dogs photos. */
+/* Real Stanford Dogs photos from the shared data sets: the exact path matches Pillow's resize, and
+ * the JPEG fast path (DCT-scaled decoding) stays close to the exact path. */
+/* ctest-label: data */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -88,6 +91,40 @@ Test(image_jpeg_fast, aggressive_mode_is_close) {
     fast_stats s = compare_paths(dir, 2, 100); /* 112 < 2 x 100 */
     cr_expect_eq(s.scaled_side, 224);
     cr_expect_eq(s.max_diff, 0);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* Real photos: Pillow's convert("RGB").resize((256, 256), BILINEAR), compared by hash and samples. */
+Test(image_resize, stanford_dogs_match_pillow) {
+    static char lines[8][256];
+    int n = if_manifest(IF_DIR "/dogs.txt", lines, 8);
+    cr_assert_geq(n, 3);
+    char *dir = tu_make_temp_dir();
+    cr_assert_not_null(dir);
+    for (int i = 0; i < n; i++) {
+        char member[200], hash[32];
+        int consumed;
+        cr_assert_eq(sscanf(lines[i], "%199s %31s%n", member, hash, &consumed), 2);
+        cr_assert_eq(if_unzip_dogs(dir, member), 0, "cannot unzip %s", member);
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, member);
+        sm_image img;
+        sm_err err;
+        sm_image_options o = if_opts(3, 256, 256);
+        cr_assert_eq(sm_image_load_file(path, &o, &img, &err), SIAMESE_OK, "%s", err.msg);
+        char got[32];
+        snprintf(got, sizeof got, "%016" PRIx64, if_fnv1a64(img.data, (size_t)256 * 256 * 3));
+        cr_expect_str_eq(got, hash, "%s: hash of our 256x256 differs from Pillow's", member);
+        const char *p = lines[i] + consumed;
+        int x, y, r, g, b, used;
+        while (sscanf(p, " %d,%d,%d,%d,%d%n", &x, &y, &r, &g, &b, &used) == 5) {
+            const uint8_t *q = img.data + ((size_t)y * 256 + x) * 3;
+            cr_expect(q[0] == r && q[1] == g && q[2] == b, "%s pixel (%d,%d)", member, x, y);
+            p += used;
+        }
+        sm_image_free(&img);
+    }
     tu_rmtree(dir);
     free(dir);
 }
