@@ -786,6 +786,37 @@ SIAMESE_API siamese_status siamese_eval_lake_runs(siamese_model *model, const ch
                                                   size_t errmsg_size);
 SIAMESE_API void siamese_lake_runs_free(siamese_lake_runs *r);
 
+typedef struct siamese_retrieval_params {
+    siamese_metric metric; /* default SIAMESE_METRIC_EUCLIDEAN (give the model's) */
+    int bootstrap;         /* resamples of the queries for the intervals, 0 = none; 1000 */
+    uint64_t seed;
+} siamese_retrieval_params;
+
+SIAMESE_API siamese_retrieval_params siamese_retrieval_default_params(void);
+
+/* Means over the queries that have at least one relevant gallery item (same label), with the
+ * definitions of Musgrave et al. 2020, as pytorch-metric-learning: Recall@k = a relevant item
+ * among the k nearest; precision@k = relevant items among the k nearest / k; R-precision =
+ * relevant among the R nearest / R (R = relevant items in the gallery); MAP@R = (1/R) times the
+ * sum of precision@i over the relevant ranks i <= R. Ties rank the lower gallery index first. */
+typedef struct siamese_retrieval {
+    int queries;                                    /* queries scored */
+    int queries_skipped;                            /* queries with no relevant gallery item */
+    siamese_interval recall_1, recall_5, recall_10; /* recall_1 = precision@1 */
+    siamese_interval precision_5, precision_10;
+    siamese_interval r_precision, map_at_r;
+} siamese_retrieval;
+
+/* Ranks the gallery for each query with siamese_knn (exclude[q] = a gallery row to skip for
+ * query q, such as the query itself, or -1; NULL = none) and scores it. */
+SIAMESE_API siamese_status siamese_eval_retrieval(const float *queries, const int *query_labels,
+                                                  int nq, const float *gallery,
+                                                  const int *gallery_labels, int ng, int dim,
+                                                  const int *exclude,
+                                                  const siamese_retrieval_params *params,
+                                                  siamese_retrieval *out, char *errmsg,
+                                                  size_t errmsg_size);
+
 /* ---------------------------------------------------------------- search */
 
 /* Exact k nearest neighbours of nq queries among ng gallery rows (both row-major [n, dim]) under

@@ -51,4 +51,11 @@ siamese_interval sm_interval_none(double value);
 /* numpy.percentile(v, q) with linear interpolation on n sorted values, q in [0, 100]. */
 double sm_percentile_sorted(const double *v, int n, double q);
 
+/* ---- retrieval (retrieval.c) */
+#define SM_RETRIEVAL_METRICS 7
+/* One query's Recall@1/5/10, precision@5/10, R-precision and MAP@R from its ranked gallery
+ * neighbours [k] (-1 = none) and R = relevant > 0 (gallery items sharing its label). */
+void sm_retrieval_query(const int *neighbours, int k, int label, const int *gallery_labels,
+                        int relevant, double out[SM_RETRIEVAL_METRICS]);
+
 #endif
