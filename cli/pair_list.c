@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/util.h"
-
 void cli_pair_list_free(cli_pair_list *list) {
     for (int i = 0; i < list->count; i++) {
         free(list->items[i].a);
@@ -21,10 +19,13 @@ void cli_pair_list_free(cli_pair_list *list) {
     list->count = list->cap = 0;
 }
 
-/* name as is when absolute, else joined to dir (dir "" = the current folder). */
+/* name as is when absolute, else joined to dir (dir "" = the current folder); malloc'd. */
 static char *resolve(const char *dir, const char *name) {
-    if (name[0] == '/' || !dir[0]) return sm_strdup(name);
-    return sm_path_join(dir, name);
+    if (name[0] == '/' || !dir[0]) return strdup(name);
+    size_t size = strlen(dir) + strlen(name) + 2;
+    char *out = malloc(size);
+    if (out) snprintf(out, size, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+    return out;
 }
 
 static void strip_line_end(char *s) {
@@ -68,8 +69,8 @@ static int add_entry(cli_pair_list *list, const char *dir, char *field[3], int l
         list->cap = cap;
     }
     cli_pair_entry *e = &list->items[list->count];
-    e->a = sm_strdup(field[0]);
-    e->b = sm_strdup(field[1]);
+    e->a = strdup(field[0]);
+    e->b = strdup(field[1]);
     e->path_a = resolve(dir, field[0]);
     e->path_b = resolve(dir, field[1]);
     e->label = label;

@@ -4,8 +4,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model/model.h"
-
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out) {
     *out = SIAMESE_PRECISION_FP32;
     if (!name || siamese_precision_parse(name, out) == SIAMESE_OK) return 1;
