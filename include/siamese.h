@@ -632,6 +632,9 @@ typedef struct siamese_train_event {
     double eta;       /* seconds left, estimated */
     double data_wait; /* seconds spent waiting for data so far */
     const char *message;
+    float val_loss; /* EPOCH with validation classes: mean loss over their pairs, else NaN */
+    float val_auc;  /* EPOCH with validation classes: ROC AUC of their pairs, else NaN */
+    float lr;       /* STEP, LOG: the learning rate of this step */
 } siamese_train_event;
 
 typedef void (*siamese_train_callback)(void *user, const siamese_train_event *event);
@@ -662,6 +665,21 @@ typedef struct siamese_train_params {
     const volatile int *stop; /* when it becomes nonzero, the run saves a checkpoint after the
                                  current step and returns SIAMESE_ERR_INTERRUPTED */
     int overwrite;            /* 0: refuse a run folder that already holds a run (config.json) */
+    /* training tools (issue 12); the defaults keep the recipe exactly */
+    const char *augment;   /* augmentation spec for training images (siamese_augment_check),
+                             NULL = none; test and validation images are never augmented */
+    int pk_classes;        /* sampler "pk": P classes x K images per batch (batch_size is */
+    int pk_images;         /* unused), default 16 x 4; an epoch is one pass over the images */
+    siamese_mining mining; /* sampler "pk": which pairs of each batch (NONE = ALL); other
+                              samplers: NONE only */
+    siamese_lr_schedule lr_schedule; /* CONSTANT */
+    int warmup_steps;                /* linear warmup steps, 0 */
+    int lr_step_epochs;              /* STEP: epochs between decays, 0 = a third of the run */
+    float lr_gamma;                  /* STEP: factor at each decay, 0.1 */
+    int patience;        /* stop after this many epochs without a better model, 0 = never */
+    double val_fraction; /* > 0: this share of the training classes is held out; the best
+                            model and patience then follow their validation AUC, not the test
+                            pairs' (needs a split over images or classes) */
 } siamese_train_params;
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);

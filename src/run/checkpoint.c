@@ -14,8 +14,10 @@
 
 typedef struct state_text {
     char epoch[32], batch[32], step[32], adam_step[32], elapsed[48], data_wait[48], best_auc[32],
-        best_loss[32];
+        best_loss[32], best_epoch[32];
 } state_text;
+
+#define STATE_KEYS 9
 
 static int describe_state(const sm_train_state *s, const sm_adam *adam, state_text *t,
                           sm_st_meta *meta) {
@@ -27,13 +29,16 @@ static int describe_state(const sm_train_state *s, const sm_adam *adam, state_te
     snprintf(t->data_wait, sizeof t->data_wait, "%.17g", s->data_wait);
     snprintf(t->best_auc, sizeof t->best_auc, "%.9g", (double)s->best_auc);
     snprintf(t->best_loss, sizeof t->best_loss, "%.9g", (double)s->best_loss);
-    const char *keys[] = {"checkpoint.epoch",     "checkpoint.batch",    "checkpoint.step",
-                          "checkpoint.adam_step", "checkpoint.elapsed",  "checkpoint.data_wait",
-                          "checkpoint.best_auc",  "checkpoint.best_loss"};
-    const char *values[] = {t->epoch,   t->batch,     t->step,     t->adam_step,
-                            t->elapsed, t->data_wait, t->best_auc, t->best_loss};
-    for (int i = 0; i < 8; i++) meta[i] = (sm_st_meta){keys[i], values[i]};
-    return 8;
+    snprintf(t->best_epoch, sizeof t->best_epoch, "%d", s->best_epoch);
+    const char *keys[STATE_KEYS] = {
+        "checkpoint.epoch",     "checkpoint.batch",     "checkpoint.step",
+        "checkpoint.adam_step", "checkpoint.elapsed",   "checkpoint.data_wait",
+        "checkpoint.best_auc",  "checkpoint.best_loss", "checkpoint.best_epoch"};
+    const char *values[STATE_KEYS] = {t->epoch,     t->batch,     t->step,
+                                      t->adam_step, t->elapsed,   t->data_wait,
+                                      t->best_auc,  t->best_loss, t->best_epoch};
+    for (int i = 0; i < STATE_KEYS; i++) meta[i] = (sm_st_meta){keys[i], values[i]};
+    return STATE_KEYS;
 }
 
 static sm_st_tensor moment_tensor(const char *name, const float *data, size_t n) {
@@ -52,7 +57,7 @@ siamese_status sm_checkpoint_save(const char *path, siamese_model *model, const 
     sm_st_tensor moments[2] = {moment_tensor(CKPT_PREFIX "exp_avg", adam->m, adam->n),
                                moment_tensor(CKPT_PREFIX "exp_avg_sq", adam->v, adam->n)};
     state_text text;
-    sm_st_meta meta[8];
+    sm_st_meta meta[STATE_KEYS];
     int n_meta = describe_state(state, adam, &text, meta);
     return sm_model_save_with(model, path, moments, 2, meta, n_meta, err);
 }
@@ -98,6 +103,13 @@ static siamese_status read_state(const char *path, const sm_st_file *file, sm_tr
     s->batch = (int)batch;
     s->best_auc = (float)best_auc;
     s->best_loss = (float)best_loss;
+    /* checkpoints from before early stopping: patience counts from the checkpoint's epoch */
+    int64_t best_epoch = s->epoch;
+    const char *text = sm_safetensors_meta(file, "checkpoint.best_epoch");
+    if (text && (!parse_i64(text, &best_epoch) || best_epoch > s->epoch))
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: checkpoint.best_epoch '%s' is malformed", path,
+                       text);
+    s->best_epoch = (int)best_epoch;
     return SIAMESE_OK;
 }
 

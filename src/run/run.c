@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "model/model.h"
 #include "run/run.h"
+#include "run/run_tools.h"
 #include "run/trainer.h"
 
 #define SEED_PAIRS 0x50414952ull  /* "PAIR" */
@@ -34,6 +35,7 @@ typedef struct train_run {
     double session_start;
     double wait_at_start; /* data wait of earlier sessions plus decoding before the batches */
     double step_seconds;  /* smoothed time per step */
+    sm_run_tools tools;   /* P x K batches, validation classes (issue 12) */
     sm_err err;
 } train_run;
 
@@ -156,7 +158,9 @@ siamese_status siamese_train_side_pairs(const char *run_dir, siamese_dataset *da
 
 /* Pairs of one side for one epoch (fixed pairs ignore the epoch). */
 static siamese_status side_pairs(train_run *run, int side, int epoch, siamese_pairs *out) {
-    return sm_train_side_pairs(run->dataset, run->split, &run->config.params, side, epoch, out,
+    const siamese_split *split =
+        side == 0 ? sm_run_tools_train_split(&run->tools, run->split) : run->split;
+    return sm_train_side_pairs(run->dataset, split, &run->config.params, side, epoch, out,
                                &run->err);
 }
 
@@ -171,6 +175,7 @@ static siamese_loader_params loader_params(const train_run *run, int shuffle) {
     lp.seed = p->seed ^ SEED_LOADER;
     lp.cache_bytes = p->cache_bytes;
     lp.fast_jpeg = p->fast_jpeg;
+    lp.augment = shuffle ? p->augment : NULL; /* only the training loader shuffles and augments */
     return lp;
 }
 
@@ -187,8 +192,20 @@ static siamese_status make_loader(train_run *run, const siamese_pairs *pairs, in
     return st;
 }
 
+/* The epoch's P x K batches (sampler "pk"), drawn fresh every epoch. */
+static siamese_status prepare_pk_batches(train_run *run, int epoch) {
+    siamese_loader_params lp = loader_params(run, 1);
+    double t0 = sm_now_seconds();
+    siamese_status st =
+        sm_run_tools_pk_loader(&run->tools, run->dataset, run->split, &run->config.params, &lp,
+                               epoch, &run->train_loader, &run->err);
+    run->wait_at_start += sm_now_seconds() - t0;
+    return st;
+}
+
 /* Train pairs for epoch: the loader is made once, and given new pairs each epoch when online. */
 static siamese_status prepare_train_pairs(train_run *run, int epoch) {
+    if (run->tools.pk) return prepare_pk_batches(run, epoch);
     int online = !strcmp(run->config.params.sampler, "online");
     if (run->train_loader && !online) return SIAMESE_OK;
     siamese_pairs_free(&run->train_pairs);
@@ -243,7 +260,7 @@ static siamese_status create_trainer(train_run *run) {
     siamese_trainer_params tp = siamese_trainer_default_params();
     tp.learning_rate = p->learning_rate;
     tp.weight_decay = p->weight_decay;
-    tp.max_pairs = p->batch_size;
+    tp.max_pairs = sm_run_tools_max_pairs(p);
     siamese_status st = siamese_trainer_create(run->model, &tp, &run->trainer);
     if (st != SIAMESE_OK)
         sm_fail(&run->err, st, "%s",
@@ -301,8 +318,13 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
                                  float *loss_out) {
     double t0 = sm_now_seconds();
     float loss = NAN;
-    siamese_status st = siamese_trainer_step(run->trainer, batch->first, batch->second,
-                                             batch->labels, batch->n, &loss);
+    const siamese_train_params *p = &run->config.params;
+    double lr = sm_run_tools_lr(p, run->state.step, siamese_loader_batch_count(run->train_loader));
+    sm_trainer_adam(run->trainer)->lr = (float)lr;
+    siamese_status st = run->tools.pk
+                            ? sm_run_tools_step(&run->tools, run->trainer, batch, p->mining, &loss)
+                            : siamese_trainer_step(run->trainer, batch->first, batch->second,
+                                                   batch->labels, batch->n, &loss);
     if (st == SIAMESE_ERR_NUMERIC)
         return sm_fail(&run->err, st,
                        "epoch %d, batch %d: the loss or a gradient is not finite (NaN or Inf); "
@@ -317,6 +339,7 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
     memset(&e, 0, sizeof e);
     e.kind = SIAMESE_EVENT_STEP;
     e.loss = loss;
+    e.lr = (float)lr;
     fill_progress(run, &e, epoch, index);
     emit(run, &e);
     if (index % run->config.params.log_every == 0) {
@@ -330,42 +353,37 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
     return st;
 }
 
-/* Test loss, ROC AUC and best-threshold accuracy over the test pairs. */
+/* Test loss, ROC AUC and best-threshold accuracy over the test pairs; with validation classes,
+ * their loss and ROC AUC too. */
 static siamese_status evaluate(train_run *run, siamese_train_event *e) {
-    siamese_status st = siamese_loader_start_epoch(run->test_loader, 0);
-    double loss_sum = 0;
-    int seen = 0;
-    float *labels = run->test_labels;
-    const char *failed = siamese_loader_errmsg(run->test_loader);
-    for (siamese_batch b; st == SIAMESE_OK;) {
-        st = siamese_loader_next(run->test_loader, &b);
-        if (st != SIAMESE_OK || b.n == 0) break;
-        float loss;
-        st = siamese_trainer_evaluate(run->trainer, b.first, b.second, b.labels, b.n, &loss,
-                                      run->test_distances + seen);
-        if (st != SIAMESE_OK) {
-            failed = siamese_trainer_errmsg(run->trainer);
-            break;
-        }
-        memcpy(labels + seen, b.labels, (size_t)b.n * sizeof *labels);
-        loss_sum += (double)loss * b.n;
-        seen += b.n;
+    sm_pair_eval test, val = {NAN, NAN, 0, 0};
+    siamese_status st = sm_evaluate_pairs(run->trainer, run->test_loader, run->test_distances,
+                                          run->test_labels, &test, &run->err);
+    if (st != SIAMESE_OK) {
+        sm_err_prefix(&run->err, "evaluation on the test pairs");
+        return st;
     }
-    if (st == SIAMESE_OK && seen > 0) {
-        e->test_loss = (float)(loss_sum / seen);
-        e->test_auc = (float)siamese_roc_auc(run->test_distances, labels, seen);
-        siamese_best_threshold(run->test_distances, labels, seen, &e->threshold, &e->test_accuracy);
-    }
-    if (st != SIAMESE_OK && st != SIAMESE_ERR_NUMERIC)
-        sm_fail(&run->err, st, "evaluation on the test pairs: %s", failed);
-    return st == SIAMESE_ERR_NUMERIC ? SIAMESE_OK : st;
+    if (run->tools.val_loader)
+        st = sm_evaluate_pairs(run->trainer, run->tools.val_loader, run->tools.val_distances,
+                               run->tools.val_labels, &val, &run->err);
+    if (st != SIAMESE_OK) sm_err_prefix(&run->err, "evaluation on the validation pairs");
+    e->test_loss = test.loss;
+    e->test_auc = test.auc;
+    e->threshold = test.threshold;
+    e->test_accuracy = test.accuracy;
+    e->val_loss = val.loss;
+    e->val_auc = val.auc;
+    return st;
 }
 
+/* The best model so far by ROC AUC (then loss): on the validation classes when the run has
+ * them, never on the test pairs then; else on the test pairs (the recipe's way). */
 static int improved(const train_run *run, const siamese_train_event *e) {
+    int val = run->tools.val_loader != NULL;
+    float auc = val ? e->val_auc : e->test_auc, loss = val ? e->val_loss : e->test_loss;
     if (run->state.best_auc < 0) return 1;
-    if (isfinite(e->test_auc) && e->test_auc != run->state.best_auc)
-        return e->test_auc > run->state.best_auc;
-    return e->test_loss < run->state.best_loss;
+    if (isfinite(auc) && auc != run->state.best_auc) return auc > run->state.best_auc;
+    return loss < run->state.best_loss;
 }
 
 static siamese_status finish_epoch(train_run *run, int epoch, double train_loss) {
@@ -383,8 +401,11 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     run->session_start = sm_now_seconds();
     siamese_model_set_threshold(run->model, e.threshold);
     if (improved(run, &e)) {
-        run->state.best_auc = isfinite(e.test_auc) ? e.test_auc : 0;
-        run->state.best_loss = e.test_loss;
+        int val = run->tools.val_loader != NULL;
+        float auc = val ? e.val_auc : e.test_auc;
+        run->state.best_auc = isfinite(auc) ? auc : 0;
+        run->state.best_loss = val ? e.val_loss : e.test_loss;
+        run->state.best_epoch = epoch + 1;
         st = save_model(run, "best.safetensors");
     }
     if (st == SIAMESE_OK) st = save_model(run, "model.safetensors");
@@ -442,12 +463,25 @@ static siamese_status run_epoch(train_run *run, int epoch) {
     return finish_epoch(run, epoch, steps ? loss_sum / steps : NAN);
 }
 
+/* Early stopping: patience epochs have passed since the best model (an INFO event says so). */
+static int patience_ran_out(const train_run *run) {
+    int patience = run->config.params.patience;
+    if (patience <= 0 || run->state.epoch - run->state.best_epoch < patience) return 0;
+    emit_message(run, SIAMESE_EVENT_INFO,
+                 "early stop after epoch %d: no better %s ROC AUC for %d epochs (best %.4f after "
+                 "epoch %d, kept as best.safetensors)",
+                 run->state.epoch, run->tools.val_loader ? "validation" : "test", patience,
+                 (double)run->state.best_auc, run->state.best_epoch);
+    return 1;
+}
+
 static siamese_status run_epochs(train_run *run) {
     siamese_status st = SIAMESE_OK;
     for (int epoch = run->state.epoch; st == SIAMESE_OK && epoch < run->config.params.epochs;
          epoch++) {
         if (stop_flag(run)) return stop_requested(run, epoch, run->state.batch);
         st = run_epoch(run, epoch);
+        if (st == SIAMESE_OK && patience_ran_out(run)) break;
     }
     return st;
 }
@@ -465,6 +499,7 @@ static void run_free(train_run *run) {
     siamese_dataset_free(run->dataset);
     sm_metrics_close(&run->metrics);
     sm_history_free(&run->history);
+    sm_run_tools_free(&run->tools);
     free(run->test_distances);
     free(run->test_labels);
     free(run);
@@ -500,13 +535,24 @@ static siamese_status report_setup(train_run *run) {
         run->config.params.arch, siamese_model_param_count(run->model),
         siamese_model_channels(run->model), siamese_model_height(run->model),
         siamese_model_width(run->model));
+    char tools[1024];
+    sm_run_tools_describe(&run->tools, &run->config.params, tools, sizeof tools);
+    if (tools[0]) emit_message(run, SIAMESE_EVENT_INFO, "training: %s", tools);
     return SIAMESE_OK;
+}
+
+/* P x K batches and validation classes, when the settings ask for them. */
+static siamese_status open_tools(train_run *run) {
+    siamese_loader_params lp = loader_params(run, 0);
+    return sm_run_tools_open(&run->tools, run->dataset, run->split, &run->config.params, &lp,
+                             &run->err);
 }
 
 /* Opens the data, split, loaders and metrics shared by fresh and resumed runs. */
 static siamese_status prepare_data(train_run *run, int resuming) {
     siamese_status st = open_dataset(run);
     if (st == SIAMESE_OK) st = make_split(run, resuming);
+    if (st == SIAMESE_OK) st = open_tools(run);
     if (st == SIAMESE_OK) st = prepare_test_pairs(run);
     if (st == SIAMESE_OK) st = prepare_train_pairs(run, run->state.epoch);
     if (st != SIAMESE_OK) return st;

@@ -17,6 +17,7 @@ typedef struct sm_run_config {
     char data_path[SM_TRAIN_TEXT_MAX];
     char arch[SM_TRAIN_TEXT_MAX];
     char sampler[16];
+    char augment[1024];
     siamese_train_params params; /* string fields point into this struct */
 } sm_run_config;
 
@@ -44,6 +45,7 @@ typedef struct sm_train_state {
     double data_wait; /* seconds waited for data before this session */
     float best_auc;   /* best test ROC AUC so far, -1 when none */
     float best_loss;  /* test loss of the best model */
+    int best_epoch;   /* epochs done when the best model was saved (patience counts from it) */
 } sm_train_state;
 
 /* checkpoint.safetensors: the model's tensors, Adam's m and v ("optimizer.exp_avg",

@@ -7,6 +7,7 @@
 
 #include "base/fileio.h"
 #include "base/recipe.h"
+#include "image/augment.h"
 #include "run/run.h"
 
 siamese_train_params siamese_train_default_params(void) {
@@ -27,6 +28,9 @@ siamese_train_params siamese_train_default_params(void) {
     p.train_fraction = SM_RECIPE_TRAIN_FRACTION;
     p.log_every = SM_RECIPE_LOG_EVERY;
     p.cache_bytes = SM_DEFAULT_CACHE_BYTES;
+    p.pk_classes = 16;
+    p.pk_images = 4;
+    p.lr_gamma = 0.1f;
     return p;
 }
 
@@ -39,14 +43,47 @@ static siamese_status copy_text(char *dst, size_t size, const char *src, const c
     return SIAMESE_OK;
 }
 
+/* The training tools' settings (issue 12): sampler "pk" and mining, augmentation, schedule,
+ * patience and validation classes. */
+static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
+    int pk = !strcmp(p->sampler, "pk");
+    if (p->mining != SIAMESE_MINING_NONE && !pk)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "--mining %s needs batches of labelled images: use --sampler pk (the %s "
+                       "sampler gives pairs)",
+                       siamese_mining_name(p->mining), p->sampler);
+    if (pk && (p->pk_classes < 2 || p->pk_images < 2 || p->pk_classes > 4096 ||
+               p->pk_images > 4096 || p->pk_classes * p->pk_images > 65536))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "P x K = %d x %d: P and K must each be at least 2 (P x K at most 65536)",
+                       p->pk_classes, p->pk_images);
+    sm_augment augment;
+    if (sm_augment_parse(p->augment, &augment, err) != SIAMESE_OK) return err->status;
+    if (p->warmup_steps < 0 || p->lr_step_epochs < 0 || p->patience < 0)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "warmup steps, step-decay epochs and patience must not be negative");
+    if (!(p->lr_gamma > 0 && p->lr_gamma <= 1))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "the step-decay factor %g must be in (0, 1]",
+                       (double)p->lr_gamma);
+    if (!(p->val_fraction >= 0 && p->val_fraction < 1))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "the validation share %g must be in [0, 1)",
+                       p->val_fraction);
+    if (p->val_fraction > 0 && p->split == SIAMESE_SPLIT_PAIRS)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "validation classes need a split over images or classes, not over pairs");
+    return SIAMESE_OK;
+}
+
 static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
-    if (strcmp(p->sampler, "recipe") != 0 && strcmp(p->sampler, "online") != 0)
+    if (strcmp(p->sampler, "recipe") != 0 && strcmp(p->sampler, "online") != 0 &&
+        strcmp(p->sampler, "pk") != 0)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
-                       "unknown pair sampler '%s' (expected recipe or online)", p->sampler);
-    if (!strcmp(p->sampler, "online") && p->split == SIAMESE_SPLIT_PAIRS)
+                       "unknown pair sampler '%s' (expected recipe, online or pk)", p->sampler);
+    if (strcmp(p->sampler, "recipe") != 0 && p->split == SIAMESE_SPLIT_PAIRS)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
-                       "online pair sampling draws new pairs every epoch, so it needs a split "
-                       "over images or classes, not over pairs");
+                       "%s sampling draws new %s every epoch, so it needs a split over images or "
+                       "classes, not over pairs",
+                       p->sampler, !strcmp(p->sampler, "pk") ? "batches" : "pairs");
     if (p->batch_size < 1 || p->batch_size > SM_MAX_BATCH_SIZE)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "batch size %d is out of range",
                        p->batch_size);
@@ -62,7 +99,7 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "pairs per epoch must be at least 2");
     if (p->log_every < 1)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "log interval must be at least 1");
-    return SIAMESE_OK;
+    return check_tools(p, err);
 }
 
 siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
@@ -79,9 +116,13 @@ siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
         st = copy_text(config->sampler, sizeof config->sampler,
                        params->sampler ? params->sampler : SM_DEFAULT_SAMPLER, "the sampler name",
                        err);
+    if (st == SIAMESE_OK)
+        st = copy_text(config->augment, sizeof config->augment,
+                       params->augment ? params->augment : "", "the augmentation spec", err);
     if (st != SIAMESE_OK) return st;
     config->params.arch = config->arch;
     config->params.sampler = config->sampler;
+    config->params.augment = config->augment;
     return check_params(&config->params, err);
 }
 
@@ -99,7 +140,9 @@ typedef enum field_kind {
     FIELD_BOOL, /* int, 0 or 1 */
     FIELD_METRIC,
     FIELD_SPLIT,
-    FIELD_PRECISION
+    FIELD_PRECISION,
+    FIELD_MINING,
+    FIELD_LR_SCHEDULE
 } field_kind;
 
 /* One setting: its key in config.json and where it lives in sm_run_config. Saving writes the
@@ -116,6 +159,8 @@ typedef struct config_field {
     { key, FIELD_TEXT, offsetof(sm_run_config, member), sizeof(((sm_run_config *)0)->member), NULL }
 #define PARAM(key, kind, member)                                                                   \
     { key, kind, offsetof(sm_run_config, params.member), 0, NULL }
+#define NEWER(key, kind, member)                                                                   \
+    { key, kind, offsetof(sm_run_config, params.member), 0, "" }
 
 static const config_field fields[] = {
     {"siamese_version", FIELD_VERSION, 0, 0, NULL},
@@ -139,6 +184,18 @@ static const config_field fields[] = {
     PARAM("cache_bytes", FIELD_SIZE, cache_bytes),
     PARAM("fast_jpeg", FIELD_BOOL, fast_jpeg),
     {"precision", FIELD_PRECISION, offsetof(sm_run_config, params.precision), 0, "fp32"},
+    /* training tools (issue 12): runs from before them keep the defaults ("" = the default) */
+    {"augment", FIELD_TEXT, offsetof(sm_run_config, augment), sizeof(((sm_run_config *)0)->augment),
+     ""},
+    NEWER("pk_classes", FIELD_INT, pk_classes),
+    NEWER("pk_images", FIELD_INT, pk_images),
+    {"mining", FIELD_MINING, offsetof(sm_run_config, params.mining), 0, "none"},
+    {"lr_schedule", FIELD_LR_SCHEDULE, offsetof(sm_run_config, params.lr_schedule), 0, "constant"},
+    NEWER("warmup_steps", FIELD_INT, warmup_steps),
+    NEWER("lr_step_epochs", FIELD_INT, lr_step_epochs),
+    NEWER("lr_gamma", FIELD_FLOAT, lr_gamma),
+    NEWER("patience", FIELD_INT, patience),
+    NEWER("val_fraction", FIELD_DOUBLE, val_fraction),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
@@ -170,6 +227,10 @@ static json_t *field_to_json(const config_field *f, const sm_run_config *c) {
         return json_string(siamese_split_kind_name(*(const siamese_split_kind *)at));
     case FIELD_PRECISION:
         return json_string(siamese_precision_name(*(const siamese_precision *)at));
+    case FIELD_MINING:
+        return json_string(siamese_mining_name(*(const siamese_mining *)at));
+    case FIELD_LR_SCHEDULE:
+        return json_string(siamese_lr_schedule_name(*(const siamese_lr_schedule *)at));
     }
     return NULL;
 }
@@ -220,6 +281,12 @@ static siamese_status read_name(const char *path, const config_field *f, const j
         break;
     case FIELD_PRECISION:
         ok = siamese_precision_parse(text, (siamese_precision *)at) == SIAMESE_OK;
+        break;
+    case FIELD_MINING:
+        ok = siamese_mining_parse(text, (siamese_mining *)at) == SIAMESE_OK;
+        break;
+    case FIELD_LR_SCHEDULE:
+        ok = siamese_lr_schedule_parse(text, (siamese_lr_schedule *)at) == SIAMESE_OK;
         break;
     default: /* FIELD_VERSION: any text */
         break;
@@ -290,6 +357,7 @@ static siamese_status config_from_json(const char *path, json_t *root, sm_run_co
         if (!v && !f->missing)
             return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: the setting '%s' is missing", path,
                            f->key);
+        if (!v && !*f->missing) continue; /* "" : keep the default */
         if (!v) v = fallback = json_string(f->missing);
         st = field_from_json(path, f, v, c, err);
         json_decref(fallback);
