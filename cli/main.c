@@ -10,6 +10,8 @@ static const cli_command commands[] = {
     {"pairs", "write the recipe's pairs of a dataset as a manifest or folder tree", cli_pairs},
     {"test", "the recipe's visual check: the first test image against the next five", cli_test},
     {"compare", "dissimilarity of two images, or of every pair in a manifest", cli_compare},
+    {"eval", "score a model: verification, n-way k-shot, retrieval, Lake's one-shot runs",
+     cli_eval},
     {"embed", "embeddings of every image of a folder, dataset or list (safetensors, npy)",
      cli_embed_command},
     {"index", "build, update or describe an index of a collection's embeddings", cli_index},

@@ -835,6 +835,13 @@ SIAMESE_API siamese_status siamese_eval_retrieval(const float *queries, const in
                                                   siamese_retrieval *out, char *errmsg,
                                                   size_t errmsg_size);
 
+/* Writes dir/roc.png (TAR against FAR), dir/det.png (log10 FRR against log10 FAR) and
+ * dir/distances.png (the similar and dissimilar distance histograms, threshold marked when
+ * finite), each atomically; dir is created when missing (its parent must exist). */
+SIAMESE_API siamese_status siamese_eval_write_pictures(const float *distances, const float *labels,
+                                                       int n, double threshold, const char *dir,
+                                                       char *errmsg, size_t errmsg_size);
+
 /* ---------------------------------------------------------------- search */
 
 /* Exact k nearest neighbours of nq queries among ng gallery rows (both row-major [n, dim]) under

@@ -1,0 +1,305 @@
+/* siamese eval: judge a model by the protocols the field uses (verification, n-way k-shot,
+ * retrieval, Lake's one-shot runs) on a dataset embedded once. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "cli.h"
+#include "eval_data.h"
+#include "eval_print.h"
+#include "siamese.h"
+#include "similarity.h"
+
+typedef struct eval_args {
+    const char *protocol;
+    int per_class, all_pairs, bootstrap;
+    uint64_t seed;
+    int way, shot, episodes;
+    const char *metric;
+    int threads, batch, json, quiet;
+    const char *png_dir;
+    const char *precision;
+} eval_args;
+
+enum { RUN_VERIFICATION = 1, RUN_FEWSHOT = 2, RUN_RETRIEVAL = 4 };
+
+/* Everything computed, owned here until printed. */
+typedef struct eval_state {
+    siamese_model *model;
+    siamese_metric metric;
+    eval_set set;
+    float *distances, *labels;
+    int n_pairs, dropped;
+    siamese_verification verification;
+    siamese_fewshot fewshot;
+    siamese_retrieval retrieval;
+    siamese_lake_runs lake;
+    eval_results results;
+} eval_state;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int parse_protocols(const char *name, int *out) {
+    if (!name || !strcmp(name, "verification")) *out = RUN_VERIFICATION;
+    else if (!strcmp(name, "fewshot")) *out = RUN_FEWSHOT;
+    else if (!strcmp(name, "retrieval")) *out = RUN_RETRIEVAL;
+    else if (!strcmp(name, "all")) *out = RUN_VERIFICATION | RUN_FEWSHOT | RUN_RETRIEVAL;
+    else return 0;
+    return 1;
+}
+
+static const char *check_usage(const eval_args *a) {
+    if (a->per_class < 1) return "--pairs-per-class must be at least 1";
+    if (a->bootstrap < 0 || a->bootstrap > 100000) return "--bootstrap must be 0 to 100000";
+    if (a->way < 2) return "--way must be at least 2";
+    if (a->shot < 1) return "--shot must be at least 1";
+    if (a->episodes < 1) return "--episodes must be at least 1";
+    if (a->threads < 0) return "--threads must be 0 (all cores) or more";
+    if (a->batch < 1 || a->batch > 4096) return "--batch must be 1 to 4096";
+    return NULL;
+}
+
+static int run_verification(eval_state *s, const eval_args *a) {
+    eval_pair_options po = {a->per_class, a->all_pairs, a->seed};
+    if (!eval_set_pairs("eval", &s->set, s->metric, &po, &s->distances, &s->labels, &s->n_pairs,
+                        &s->dropped))
+        return 0;
+    siamese_verification_params vp = siamese_verification_default_params();
+    vp.bootstrap = a->bootstrap;
+    vp.seed = a->seed;
+    vp.model_threshold =
+        s->metric == siamese_model_metric(s->model) ? siamese_model_threshold(s->model) : -1.0f;
+    siamese_status st =
+        siamese_eval_verification(s->distances, s->labels, s->n_pairs, &vp, &s->verification);
+    if (st != SIAMESE_OK) {
+        fprintf(stderr, "siamese eval: verification of %d pairs: %s%s\n", s->n_pairs,
+                siamese_status_str(st),
+                st == SIAMESE_ERR_DATA ? " (the pairs need both similar and dissimilar ones)" : "");
+        return 0;
+    }
+    s->results.verification = &s->verification;
+    s->results.pairs_dropped = s->dropped;
+    if (a->png_dir) {
+        char msg[1024];
+        if (siamese_eval_write_pictures(s->distances, s->labels, s->n_pairs,
+                                        s->verification.best_threshold, a->png_dir, msg,
+                                        sizeof msg) != SIAMESE_OK) {
+            fprintf(stderr, "siamese eval: %s\n", msg);
+            return 0;
+        }
+        s->results.png_dir = a->png_dir;
+    }
+    return 1;
+}
+
+static int needs_classes(const eval_state *s, const char *protocol) {
+    if (siamese_dataset_class_count(s->set.ds) > 0) return 1;
+    fprintf(stderr,
+            "siamese eval: %s needs a dataset with classes; %s is a %s dataset (pairs only)\n",
+            protocol, siamese_dataset_path(s->set.ds),
+            siamese_dataset_kind_name(siamese_dataset_get_kind(s->set.ds)));
+    return 0;
+}
+
+static int run_fewshot(eval_state *s, const eval_args *a) {
+    if (!needs_classes(s, "--protocol fewshot")) return 0;
+    siamese_fewshot_params fp = siamese_fewshot_default_params();
+    fp.way = a->way, fp.shot = a->shot, fp.episodes = a->episodes, fp.seed = a->seed;
+    fp.metric = s->metric;
+    char msg[512];
+    const siamese_embeddings *e = &s->set.emb;
+    if (siamese_eval_fewshot(e->vectors, e->labels, e->count, e->dim, &fp, &s->fewshot, msg,
+                             sizeof msg) != SIAMESE_OK) {
+        fprintf(stderr, "siamese eval: %s: %s\n", siamese_dataset_path(s->set.ds), msg);
+        return 0;
+    }
+    s->results.fewshot = &s->fewshot;
+    s->results.way = a->way, s->results.shot = a->shot;
+    return 1;
+}
+
+static int run_retrieval(eval_state *s, const eval_args *a) {
+    if (!needs_classes(s, "--protocol retrieval")) return 0;
+    const siamese_embeddings *e = &s->set.emb;
+    int *self = malloc((size_t)e->count * sizeof *self);
+    if (!self) {
+        fprintf(stderr, "siamese eval: out of memory\n");
+        return 0;
+    }
+    for (int i = 0; i < e->count; i++) self[i] = i;
+    siamese_retrieval_params rp = siamese_retrieval_default_params();
+    rp.metric = s->metric, rp.bootstrap = a->bootstrap, rp.seed = a->seed;
+    char msg[512];
+    siamese_status st =
+        siamese_eval_retrieval(e->vectors, e->labels, e->count, e->vectors, e->labels, e->count,
+                               e->dim, self, &rp, &s->retrieval, msg, sizeof msg);
+    free(self);
+    if (st != SIAMESE_OK) {
+        fprintf(stderr, "siamese eval: retrieval: %s\n", msg);
+        return 0;
+    }
+    s->results.retrieval = &s->retrieval;
+    return 1;
+}
+
+static int run_lake(eval_state *s, const eval_args *a, const char *path) {
+    siamese_embed_params ep = siamese_embed_default_params();
+    ep.batch_size = a->batch;
+    ep.threads = a->threads;
+    char msg[1024];
+    double t0 = now_seconds();
+    if (siamese_eval_lake_runs(s->model, path, &ep, &s->lake, msg, sizeof msg) != SIAMESE_OK) {
+        fprintf(stderr, "siamese eval: %s\n", msg);
+        return 0;
+    }
+    s->results.embed_seconds = now_seconds() - t0;
+    s->results.lake = &s->lake;
+    s->results.images = s->lake.images;
+    s->results.skipped = s->lake.skipped_images;
+    return 1;
+}
+
+static int run_dataset(eval_state *s, const eval_args *a, const char *path, int protocols) {
+    if (!eval_set_open("eval", s->model, path, a->batch, a->threads, a->quiet || a->json, &s->set))
+        return 0;
+    s->results.data_kind = siamese_dataset_kind_name(siamese_dataset_get_kind(s->set.ds));
+    s->results.images = s->set.emb.count;
+    s->results.classes = s->set.emb.class_count;
+    s->results.skipped = s->set.emb.skipped;
+    s->results.embed_seconds = s->set.embed_seconds;
+    if ((protocols & RUN_VERIFICATION) && !run_verification(s, a)) return 0;
+    if ((protocols & RUN_FEWSHOT) && !run_fewshot(s, a)) return 0;
+    if ((protocols & RUN_RETRIEVAL) && !run_retrieval(s, a)) return 0;
+    return 1;
+}
+
+static void free_state(eval_state *s) {
+    free(s->distances);
+    free(s->labels);
+    siamese_lake_runs_free(&s->lake);
+    eval_set_free(&s->set);
+    siamese_model_free(s->model);
+}
+
+/* Resolves the protocols and the metric; 0 after a usage message. */
+static int resolve(const eval_args *a, const cli_spec *spec, const char *data, int *protocols,
+                   int *lake) {
+    if (!parse_protocols(a->protocol, protocols)) {
+        fprintf(stderr,
+                "siamese eval: unknown --protocol '%s' (verification, fewshot, retrieval, all)\n",
+                a->protocol);
+        return 0;
+    }
+    *lake = siamese_lake_runs_detect(data);
+    if (*lake && cli_was_given(spec, "protocol") && *protocols != RUN_FEWSHOT) {
+        fprintf(stderr,
+                "siamese eval: %s is a folder of one-shot runs: only --protocol fewshot "
+                "applies (scored as each run's class_labels.txt says)\n",
+                data);
+        return 0;
+    }
+    if (*lake && (cli_was_given(spec, "way") || cli_was_given(spec, "shot") ||
+                  cli_was_given(spec, "episodes"))) {
+        fprintf(stderr,
+                "siamese eval: %s is a folder of one-shot runs: its class_labels.txt "
+                "fix the episodes; --way, --shot and --episodes do not apply\n",
+                data);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_eval(int argc, char **argv) {
+    eval_args a = {NULL, 10, 0, 1000, 0, 5, 1, 1000, NULL, 0, 64, 0, 0, NULL, NULL};
+    const cli_option options[] = {
+        {"protocol", 'p', CLI_OPT_STRING, &a.protocol, "NAME",
+         "verification (default), fewshot, retrieval or all"},
+        {"pairs-per-class", 0, CLI_OPT_INT, &a.per_class, "K",
+         "verification on a class dataset: K similar and K dissimilar pairs per class"},
+        {"all-pairs", 0, CLI_OPT_FLAG, &a.all_pairs, NULL,
+         "verification: every similar pair, and as many dissimilar ones drawn at random"},
+        {"bootstrap", 'b', CLI_OPT_INT, &a.bootstrap, "N",
+         "resamples for the 95% intervals (0 = none)"},
+        {"seed", 's', CLI_OPT_U64, &a.seed, "S", "seed of pairs, episodes and resamples"},
+        {"way", 0, CLI_OPT_INT, &a.way, "N", "fewshot: classes per episode"},
+        {"shot", 0, CLI_OPT_INT, &a.shot, "K", "fewshot: support images per class"},
+        {"episodes", 0, CLI_OPT_INT, &a.episodes, "E", "fewshot: episodes"},
+        {"metric", 'm', CLI_OPT_STRING, &a.metric, "NAME",
+         "euclidean, cosine or correlation (default: the model's)"},
+        {"png-dir", 0, CLI_OPT_STRING, &a.png_dir, "DIR",
+         "verification pictures: roc.png, det.png, distances.png"},
+        {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object on stdout instead of the table"},
+        {"quiet", 'q', CLI_OPT_FLAG, &a.quiet, NULL, "no progress line, no warnings"},
+        {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
+        {"batch", 0, CLI_OPT_INT, &a.batch, "N", "images per forward pass"},
+        {"precision", 0, CLI_OPT_STRING, &a.precision, "P", "fp32 (default) or bf16"},
+    };
+    const cli_spec spec = {
+        "eval",
+        "MODEL DATA [--protocol verification|fewshot|retrieval|all] [options]",
+        "Scores a model the way the field does. Every image of DATA is decoded and embedded\n"
+        "once (batched, all cores); the protocols then work on the embeddings.\n\n"
+        "verification: pairs of a manifest or recipe layout as they are, or drawn from a class\n"
+        "dataset (--pairs-per-class, --all-pairs). ROC AUC, EER, TAR at FAR 1% and 0.1%,\n"
+        "accuracy at the best threshold and at the model's own, each with a 95% bootstrap\n"
+        "interval. fewshot: n-way k-shot episodes (nearest support image, or nearest class\n"
+        "mean for k > 1). retrieval: every image a query against the rest: Recall@1/5/10,\n"
+        "precision@5/10, R-precision and MAP@R (Musgrave et al. 2020). DATA may also be Lake's\n"
+        "Omniglot one-shot runs folder (run01..run20 with training/, test/, class_labels.txt):\n"
+        "it is scored exactly as each class_labels.txt says, per run and overall.\n"
+        "Files that do not decode are skipped with a warning and counted.",
+        options,
+        (int)(sizeof options / sizeof options[0]),
+        2,
+        2,
+        "examples:\n"
+        "  siamese eval model.safetensors data/att_faces\n"
+        "  siamese eval model.safetensors data/omniglot/images_evaluation --protocol all --way 20\n"
+        "  siamese eval model.safetensors all_runs/\n"
+        "  siamese eval model.safetensors pairs.tsv --json --png-dir plots/\n"
+        "exit status: 0 ok, 1 bad model, data or output folder, 2 usage error"};
+    const char *positional[2];
+    int n_positional = 0;
+    int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
+    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
+    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    const char *problem = check_usage(&a);
+    if (problem) {
+        fprintf(stderr, "siamese eval: %s (see 'siamese eval --help')\n", problem);
+        return CLI_EXIT_USAGE;
+    }
+    int protocols = 0, lake = 0;
+    if (!resolve(&a, &spec, positional[1], &protocols, &lake)) return CLI_EXIT_USAGE;
+    siamese_metric metric = SIAMESE_METRIC_EUCLIDEAN;
+    if (a.metric && siamese_metric_parse(a.metric, &metric) != SIAMESE_OK) {
+        fprintf(stderr, "siamese eval: unknown --metric '%s' (euclidean, cosine, correlation)\n",
+                a.metric);
+        return CLI_EXIT_USAGE;
+    }
+    cli_compute compute = {a.threads, SIAMESE_PRECISION_FP32};
+    if (!cli_parse_precision("eval", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
+    eval_state s;
+    memset(&s, 0, sizeof s);
+    double t0 = now_seconds();
+    if (!cli_open_model("eval", positional[0], &compute, &s.model)) return CLI_EXIT_FAIL;
+    s.metric = a.metric ? metric : siamese_model_metric(s.model);
+    s.results.model_path = positional[0];
+    s.results.data_path = positional[1];
+    s.results.metric = siamese_metric_name(s.metric);
+    s.results.bootstrap = a.bootstrap;
+    int ok = lake ? run_lake(&s, &a, positional[1]) : run_dataset(&s, &a, positional[1], protocols);
+    s.results.total_seconds = now_seconds() - t0;
+    if (ok) {
+        if (a.json) eval_print_json(stdout, &s.results);
+        else eval_print_table(stdout, &s.results);
+    }
+    free_state(&s);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}

@@ -1,0 +1,36 @@
+/* What 'siamese eval' and 'siamese calibrate' share: a dataset embedded once (with a progress
+ * line on a terminal) and the verification pairs drawn from it, as distances and labels. */
+#ifndef SIAMESE_CLI_EVAL_DATA_H
+#define SIAMESE_CLI_EVAL_DATA_H
+
+#include <stdint.h>
+
+#include "siamese.h"
+
+typedef struct eval_set {
+    siamese_dataset *ds;
+    siamese_embeddings emb;
+    int *row_of_image; /* [dataset images]: the embedding row, -1 when not embedded */
+    double embed_seconds;
+} eval_set;
+
+/* Opens data_path and embeds every image. Prints "siamese COMMAND: <message>" and returns 0 on
+ * failure. quiet: no progress line, no warnings echo (they are still counted). */
+int eval_set_open(const char *command, siamese_model *model, const char *data_path, int batch,
+                  int threads, int quiet, eval_set *out);
+void eval_set_free(eval_set *s);
+
+typedef struct eval_pair_options {
+    int per_class; /* class datasets: similar and dissimilar pairs per class (the recipe's) */
+    int all_pairs; /* class datasets: every similar pair and as many dissimilar ones */
+    uint64_t seed;
+} eval_pair_options;
+
+/* The verification pairs of the set: a pair dataset's own (pairs with an image that did not
+ * decode are dropped and counted in *dropped), else drawn as options say. distances/labels are
+ * malloc'd [*n]. Prints a message and returns 0 on failure (no pairs, memory). */
+int eval_set_pairs(const char *command, eval_set *s, siamese_metric metric,
+                   const eval_pair_options *o, float **distances, float **labels, int *n,
+                   int *dropped);
+
+#endif

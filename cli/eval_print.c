@@ -1,0 +1,215 @@
+/* 'siamese eval' output: a table for people, one JSON object for programs. */
+#include "eval_print.h"
+
+#include <math.h>
+
+#include "similarity.h"
+
+/* "0.9512  [0.9480, 0.9543]", or the value alone without an interval. */
+static void print_interval(FILE *out, const char *name, siamese_interval v) {
+    fprintf(out, "  %-24s", name);
+    if (isnan(v.value)) {
+        fprintf(out, "     n/a");
+        return;
+    }
+    fprintf(out, "%8.4f", v.value);
+    if (!isnan(v.low)) fprintf(out, "  [%.4f, %.4f]", v.low, v.high);
+    else fprintf(out, "                  ");
+}
+
+static void print_threshold(FILE *out, double t) {
+    if (!isnan(t)) fprintf(out, "  at distance %.6g", t);
+    fputc('\n', out);
+}
+
+static void table_verification(FILE *out, const eval_results *r) {
+    const siamese_verification *v = r->verification;
+    fprintf(out, "\nverification: %d pairs (%d similar, %d dissimilar)", v->pairs, v->similar,
+            v->dissimilar);
+    if (r->pairs_dropped) fprintf(out, ", %d dropped (image skipped)", r->pairs_dropped);
+    fprintf(out, "; %s distance; similar when d <= t\n", r->metric);
+    print_interval(out, "ROC AUC", v->auc);
+    fputc('\n', out);
+    print_interval(out, "EER", v->eer);
+    print_threshold(out, v->eer_threshold);
+    print_interval(out, "TAR @ FAR 1%", v->tar_far_1);
+    print_threshold(out, v->tar_far_1_threshold);
+    print_interval(out, "TAR @ FAR 0.1%", v->tar_far_01);
+    print_threshold(out, v->tar_far_01_threshold);
+    print_interval(out, "accuracy, best threshold", v->accuracy_best);
+    print_threshold(out, v->best_threshold);
+    if (!isnan(v->model_threshold)) {
+        print_interval(out, "accuracy, model thresh.", v->accuracy_model);
+        print_threshold(out, v->model_threshold);
+    } else {
+        fprintf(out, "  (the model stores no threshold)\n");
+    }
+}
+
+static void table_fewshot(FILE *out, const eval_results *r) {
+    const siamese_fewshot *f = r->fewshot;
+    fprintf(out, "\n%d-way %d-shot: %d episodes, %d queries, %d classes", r->way, r->shot,
+            f->episodes, f->queries, f->classes_used);
+    if (f->classes_excluded)
+        fprintf(out, " (%d with too few images left out)", f->classes_excluded);
+    fputc('\n', out);
+    print_interval(out, "accuracy", f->accuracy);
+    fputc('\n', out);
+}
+
+static void table_retrieval(FILE *out, const eval_results *r) {
+    const siamese_retrieval *q = r->retrieval;
+    fprintf(out, "\nretrieval: %d queries, each against the rest", q->queries);
+    if (q->queries_skipped) fprintf(out, " (%d alone in their class left out)", q->queries_skipped);
+    fputc('\n', out);
+    const char *names[] = {"Recall@1",     "Recall@5",    "Recall@10", "precision@5",
+                           "precision@10", "R-precision", "MAP@R"};
+    const siamese_interval *v[] = {&q->recall_1,    &q->recall_5,     &q->recall_10,
+                                   &q->precision_5, &q->precision_10, &q->r_precision,
+                                   &q->map_at_r};
+    for (int i = 0; i < 7; i++) {
+        print_interval(out, names[i], *v[i]);
+        fputc('\n', out);
+    }
+}
+
+static void table_lake(FILE *out, const eval_results *r) {
+    const siamese_lake_runs *l = r->lake;
+    fprintf(out, "\none-shot runs (Lake et al.): %d runs, %d images embedded", l->run_count,
+            l->images);
+    if (l->skipped_images) fprintf(out, ", %d skipped", l->skipped_images);
+    fputc('\n', out);
+    for (int i = 0; i < l->run_count; i++)
+        fprintf(out, "  %-10s %3d/%-3d %6.1f%%\n", l->runs[i].name, l->runs[i].correct,
+                l->runs[i].total,
+                l->runs[i].total ? 100.0 * l->runs[i].correct / l->runs[i].total : 0.0);
+    fprintf(out, "  %-10s %3d/%-3d %6.1f%%  (20-way one-shot accuracy)\n", "overall", l->correct,
+            l->total, 100.0 * l->accuracy);
+    if (l->skipped) fprintf(out, "  %d test images not scored (did not decode)\n", l->skipped);
+}
+
+void eval_print_table(FILE *out, const eval_results *r) {
+    fprintf(out, "model %s\ndata  %s", r->model_path, r->data_path);
+    if (r->lake) fprintf(out, " (one-shot runs)\n");
+    else
+        fprintf(out, " (%s, %d images embedded, %d classes, %d skipped)\n", r->data_kind, r->images,
+                r->classes, r->skipped);
+    if (r->bootstrap > 0 && (r->verification || r->retrieval))
+        fprintf(out, "intervals: 95%% bootstrap, %d resamples", r->bootstrap);
+    if (r->fewshot)
+        fprintf(out, "%sfew-shot: 95%% over episodes",
+                r->bootstrap > 0 && (r->verification || r->retrieval) ? "; " : "");
+    if ((r->bootstrap > 0 && (r->verification || r->retrieval)) || r->fewshot) fputc('\n', out);
+    if (r->verification) table_verification(out, r);
+    if (r->fewshot) table_fewshot(out, r);
+    if (r->retrieval) table_retrieval(out, r);
+    if (r->lake) table_lake(out, r);
+    fprintf(out, "\ntime: %.2f s (embedding %.2f s)\n", r->total_seconds, r->embed_seconds);
+    if (r->png_dir) fprintf(out, "pictures in %s\n", r->png_dir);
+}
+
+/* ---- JSON */
+
+static void json_number(FILE *out, double v) {
+    if (isfinite(v)) fprintf(out, "%.10g", v);
+    else fputs("null", out);
+}
+
+static void json_interval(FILE *out, const char *name, siamese_interval v, int comma) {
+    fprintf(out, "\"%s\":{\"value\":", name);
+    json_number(out, v.value);
+    fputs(",\"low\":", out);
+    json_number(out, v.low);
+    fputs(",\"high\":", out);
+    json_number(out, v.high);
+    fprintf(out, "}%s", comma ? "," : "");
+}
+
+static void json_key_number(FILE *out, const char *name, double v, int comma) {
+    fprintf(out, "\"%s\":", name);
+    json_number(out, v);
+    if (comma) fputc(',', out);
+}
+
+static void json_verification(FILE *out, const eval_results *r) {
+    const siamese_verification *v = r->verification;
+    fprintf(out,
+            ",\"verification\":{\"pairs\":%d,\"similar\":%d,\"dissimilar\":%d,"
+            "\"pairs_dropped\":%d,",
+            v->pairs, v->similar, v->dissimilar, r->pairs_dropped);
+    json_interval(out, "auc", v->auc, 1);
+    json_interval(out, "eer", v->eer, 1);
+    json_key_number(out, "eer_threshold", v->eer_threshold, 1);
+    json_interval(out, "tar_at_far_1e-2", v->tar_far_1, 1);
+    json_key_number(out, "tar_at_far_1e-2_threshold", v->tar_far_1_threshold, 1);
+    json_interval(out, "tar_at_far_1e-3", v->tar_far_01, 1);
+    json_key_number(out, "tar_at_far_1e-3_threshold", v->tar_far_01_threshold, 1);
+    json_interval(out, "accuracy_best", v->accuracy_best, 1);
+    json_key_number(out, "best_threshold", v->best_threshold, 1);
+    json_interval(out, "accuracy_model", v->accuracy_model, 1);
+    json_key_number(out, "model_threshold", v->model_threshold, 0);
+    fputc('}', out);
+}
+
+static void json_fewshot(FILE *out, const eval_results *r) {
+    const siamese_fewshot *f = r->fewshot;
+    fprintf(out,
+            ",\"fewshot\":{\"way\":%d,\"shot\":%d,\"episodes\":%d,\"queries\":%d,\"correct\":%d,"
+            "\"classes_used\":%d,\"classes_excluded\":%d,",
+            r->way, r->shot, f->episodes, f->queries, f->correct, f->classes_used,
+            f->classes_excluded);
+    json_interval(out, "accuracy", f->accuracy, 0);
+    fputc('}', out);
+}
+
+static void json_retrieval(FILE *out, const eval_results *r) {
+    const siamese_retrieval *q = r->retrieval;
+    fprintf(out, ",\"retrieval\":{\"queries\":%d,\"queries_skipped\":%d,", q->queries,
+            q->queries_skipped);
+    json_interval(out, "recall_at_1", q->recall_1, 1);
+    json_interval(out, "recall_at_5", q->recall_5, 1);
+    json_interval(out, "recall_at_10", q->recall_10, 1);
+    json_interval(out, "precision_at_5", q->precision_5, 1);
+    json_interval(out, "precision_at_10", q->precision_10, 1);
+    json_interval(out, "r_precision", q->r_precision, 1);
+    json_interval(out, "map_at_r", q->map_at_r, 0);
+    fputc('}', out);
+}
+
+static void json_lake(FILE *out, const eval_results *r) {
+    const siamese_lake_runs *l = r->lake;
+    fprintf(out,
+            ",\"oneshot_runs\":{\"runs\":%d,\"correct\":%d,\"total\":%d,\"accuracy\":%.10g,"
+            "\"images\":%d,\"skipped_images\":%d,\"not_scored\":%d,\"per_run\":[",
+            l->run_count, l->correct, l->total, l->accuracy, l->images, l->skipped_images,
+            l->skipped);
+    for (int i = 0; i < l->run_count; i++) {
+        fprintf(out, "%s{\"run\":", i ? "," : "");
+        cli_json_string(out, l->runs[i].name);
+        fprintf(out, ",\"correct\":%d,\"total\":%d}", l->runs[i].correct, l->runs[i].total);
+    }
+    fputs("]}", out);
+}
+
+void eval_print_json(FILE *out, const eval_results *r) {
+    fputs("{\"model\":", out);
+    cli_json_string(out, r->model_path);
+    fputs(",\"data\":", out);
+    cli_json_string(out, r->data_path);
+    fputs(",\"kind\":", out);
+    cli_json_string(out, r->lake ? "oneshot_runs" : r->data_kind);
+    fputs(",\"metric\":", out);
+    cli_json_string(out, r->metric);
+    fprintf(out, ",\"images\":%d,\"classes\":%d,\"skipped\":%d,\"bootstrap\":%d", r->images,
+            r->classes, r->skipped, r->bootstrap);
+    fprintf(out, ",\"embed_seconds\":%.4f,\"seconds\":%.4f", r->embed_seconds, r->total_seconds);
+    if (r->verification) json_verification(out, r);
+    if (r->fewshot) json_fewshot(out, r);
+    if (r->retrieval) json_retrieval(out, r);
+    if (r->lake) json_lake(out, r);
+    if (r->png_dir) {
+        fputs(",\"png_dir\":", out);
+        cli_json_string(out, r->png_dir);
+    }
+    fputs("}\n", out);
+}
