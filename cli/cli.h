@@ -20,5 +20,8 @@ int cli_eval(int argc, char **argv);
 int cli_embed_command(int argc, char **argv);
 int cli_index(int argc, char **argv);
 int cli_search(int argc, char **argv);
+int cli_similar(int argc, char **argv);
+int cli_verify(int argc, char **argv);
+int cli_identify(int argc, char **argv);
 
 #endif

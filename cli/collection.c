@@ -4,6 +4,7 @@
 #include "similarity.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@ typedef struct embed_report {
     int terminal; /* stderr is a terminal: redraw one progress line */
     int line_open;
     double last_draw;
-    int strict; /* remember the first warning: it becomes the error */
+    pthread_mutex_t lock; /* warnings may come from decoding threads */
+    int strict;           /* remember the first warning: it becomes the error */
     char first_warning[CLI_ERRMSG];
 } embed_report;
 
@@ -38,15 +40,14 @@ static void end_line(embed_report *r) {
 
 static void on_warning(void *user, const char *message) {
     embed_report *r = user;
-#pragma omp critical(cli_embed_report)
-    {
-        if (r->strict) {
-            if (!r->first_warning[0]) snprintf(r->first_warning, CLI_ERRMSG, "%s", message);
-        } else {
-            end_line(r);
-            fprintf(stderr, "siamese %s: warning: %s\n", r->command, message);
-        }
+    pthread_mutex_lock(&r->lock);
+    if (r->strict) {
+        if (!r->first_warning[0]) snprintf(r->first_warning, CLI_ERRMSG, "%s", message);
+    } else {
+        end_line(r);
+        fprintf(stderr, "siamese %s: warning: %s\n", r->command, message);
     }
+    pthread_mutex_unlock(&r->lock);
 }
 
 static void on_progress(void *user, int done, int total) {
@@ -180,7 +181,7 @@ static siamese_dataset *open_dataset(const char *source, embed_report *r) {
 
 int cli_embed_sources(const char *command, siamese_model *model, const char *const *sources, int n,
                       int strict, int quiet, siamese_embeddings *out) {
-    embed_report r = {command, !quiet && isatty(2), 0, 0, strict, ""};
+    embed_report r = {command, !quiet && isatty(2), 0, 0, PTHREAD_MUTEX_INITIALIZER, strict, ""};
     siamese_embed_params p = siamese_embed_default_params();
     p.warning = on_warning;
     p.warning_user = &r;
@@ -216,6 +217,10 @@ int cli_embed_sources(const char *command, siamese_model *model, const char *con
         return 0;
     }
     return 1;
+}
+
+const char *cli_embedding_name(const siamese_embeddings *e, int i) {
+    return e->paths && e->paths[i] ? e->paths[i] : e->names[i];
 }
 
 /* ---------------------------------------------------------------- index and model */

@@ -14,6 +14,9 @@
 int cli_embed_sources(const char *command, siamese_model *model, const char *const *sources, int n,
                       int strict, int quiet, siamese_embeddings *out);
 
+/* How row i of e was named: its file path when it has one, else its name. */
+const char *cli_embedding_name(const siamese_embeddings *e, int i);
+
 /* Opens the index at path; on failure prints "siamese COMMAND: <message naming the file>". */
 int cli_open_index(const char *command, const char *path, siamese_index **out);
 

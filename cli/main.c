@@ -16,6 +16,9 @@ static const cli_command commands[] = {
      cli_embed_command},
     {"index", "build, update or describe an index of a collection's embeddings", cli_index},
     {"search", "the k most similar images of an index for each query image", cli_search},
+    {"similar", "more like this: the nearest items of an item already in an index", cli_similar},
+    {"verify", "same or different: two images against the model's threshold", cli_verify},
+    {"identify", "the enrolled identity nearest to a probe image, or unknown", cli_identify},
 };
 
 static void print_usage(FILE *out) {

@@ -42,7 +42,8 @@ static int draw_results(const char *png, const siamese_index *index, const siame
         int query = i / cols, j = i % cols - 1;
         int row = j >= 0 ? rows[query * k + j] : -1;
         if (j >= 0 && row < 0) continue;
-        load_for_grid(j < 0 ? q->names[query] : siamese_index_item(index, row), &images[i]);
+        load_for_grid(j < 0 ? cli_embedding_name(q, query) : siamese_index_item(index, row),
+                      &images[i]);
         if (j < 0) snprintf(captions[i], sizeof captions[i], "Query");
         else snprintf(captions[i], sizeof captions[i], "Dissimilarity: %.2f", dist[query * k + j]);
         cells[i] = (siamese_captioned_image){images[i].data ? &images[i] : NULL, captions[i]};
@@ -74,8 +75,8 @@ static int search(const search_args *a, const char *index_path, const char *cons
         if (!ok) fprintf(stderr, "siamese search: %s\n", siamese_index_errmsg(index));
     }
     for (int i = 0; ok && i < q.count; i++)
-        cli_print_neighbours(index, q.names[i], rows + (size_t)i * a->k, dist + (size_t)i * a->k,
-                             a->k, a->json);
+        cli_print_neighbours(index, cli_embedding_name(&q, i), rows + (size_t)i * a->k,
+                             dist + (size_t)i * a->k, a->k, a->json);
     if (ok && a->png) {
         ok = draw_results(a->png, index, &q, rows, dist, a->k);
         if (ok && !a->quiet) fprintf(stderr, "results drawn in %s\n", a->png);
