@@ -4,11 +4,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/util.h"
-#include "similarity.h"
 
 void progress_init(progress *p, progress_mode mode) {
     memset(p, 0, sizeof *p);
@@ -56,50 +56,17 @@ static void print_epoch_line(const siamese_train_event *e) {
             e->elapsed > 0 ? 100.0 * e->data_wait / e->elapsed : 0.0);
 }
 
-static const char *event_name(siamese_event_kind kind) {
-    switch (kind) {
-    case SIAMESE_EVENT_STEP:
-        return "step";
-    case SIAMESE_EVENT_LOG:
-        return "log";
-    case SIAMESE_EVENT_EPOCH:
-        return "epoch";
-    case SIAMESE_EVENT_CHECKPOINT:
-        return "checkpoint";
-    case SIAMESE_EVENT_WARNING:
-        return "warning";
-    case SIAMESE_EVENT_INFO:
-        return "info";
-    }
-    return "event";
-}
-
-static void print_json_number(const char *key, double v) {
-    if (isfinite(v)) printf(",\"%s\":%.9g", key, v);
-    else printf(",\"%s\":null", key);
-}
-
+/* The library's JSON line for the event, the same as metrics.jsonl's. */
 static void print_json_event(const siamese_train_event *e) {
-    printf("{\"event\":\"%s\"", event_name(e->kind));
-    if (e->message) {
-        printf(",\"message\":");
-        cli_json_string(stdout, e->message);
-    } else {
-        printf(",\"epoch\":%d,\"epochs\":%d,\"batch\":%d,\"batches\":%d,\"step\":%lld", e->epoch,
-               e->epochs, e->batch, e->batches, (long long)e->step);
-        print_json_number("loss", e->loss);
-        if (e->kind == SIAMESE_EVENT_EPOCH) {
-            print_json_number("test_loss", e->test_loss);
-            print_json_number("test_auc", e->test_auc);
-            print_json_number("test_accuracy", e->test_accuracy);
-            print_json_number("threshold", e->threshold);
-        }
-        print_json_number("pairs_per_sec", e->pairs_per_second);
-        print_json_number("elapsed", e->elapsed);
-        print_json_number("eta", e->eta);
-        print_json_number("data_wait", e->data_wait);
+    char line[8192];
+    int n = siamese_train_event_json(e, line, sizeof line);
+    if (n >= 0 && (size_t)n < sizeof line) {
+        printf("%s\n", line);
+    } else if (n > 0) { /* a long message */
+        char *big = malloc((size_t)n + 1);
+        if (big && siamese_train_event_json(e, big, (size_t)n + 1) == n) printf("%s\n", big);
+        free(big);
     }
-    printf("}\n");
     fflush(stdout);
 }
 

@@ -1,6 +1,8 @@
 /* The files a training run writes and reads back: config.json (every setting survives a save and
- * a load; a missing, unknown or malformed setting is a clear error). */
+ * a load; a missing, unknown or malformed setting is a clear error) and the event JSON lines of
+ * metrics.jsonl and 'siamese train --json'. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,4 +155,57 @@ Test(run_config, runs_from_before_bf16_load_as_fp32) {
     free(path);
     tu_rmtree(dir);
     free(dir);
+}
+
+/* ---- the event serializer behind metrics.jsonl and 'siamese train --json' */
+
+Test(train_event_json, epoch_event_fields_counted_from_one) {
+    siamese_train_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = SIAMESE_EVENT_EPOCH;
+    e.epoch = 0;
+    e.epochs = 3;
+    e.batch = 11;
+    e.batches = 12;
+    e.step = 12;
+    e.loss = 0.5f;
+    e.test_loss = 0.25f;
+    e.test_auc = NAN; /* JSON has no NaN */
+    e.test_accuracy = 0.75f;
+    e.threshold = 1.5f;
+    e.pairs_per_second = 100;
+    e.elapsed = 4;
+    e.data_wait = 1;
+    char line[1024];
+    int n = siamese_train_event_json(&e, line, sizeof line);
+    cr_assert_eq(n, (int)strlen(line));
+    cr_assert_str_eq(line,
+                     "{\"event\":\"epoch\",\"epoch\":1,\"epochs\":3,\"batch\":12,\"batches\":12,"
+                     "\"step\":12,\"train_loss\":0.5,\"test_loss\":0.25,\"test_auc\":null,"
+                     "\"test_accuracy\":0.75,\"threshold\":1.5,\"pairs_per_sec\":100.0,"
+                     "\"elapsed\":4.0,\"eta\":0.0,\"data_wait\":1.0,"
+                     "\"data_wait_fraction\":0.25}");
+    /* like snprintf: the full length when the buffer is short, the text cut and terminated */
+    char small[16];
+    cr_assert_eq(siamese_train_event_json(&e, small, sizeof small), n);
+    cr_assert_eq(strlen(small), sizeof small - 1);
+    cr_assert_eq(siamese_train_event_json(NULL, line, sizeof line), -1);
+}
+
+Test(train_event_json, log_and_message_events) {
+    siamese_train_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = SIAMESE_EVENT_LOG;
+    e.epoch = 4;
+    e.batch = 9;
+    e.loss = 0.125f;
+    char line[1024];
+    siamese_train_event_json(&e, line, sizeof line);
+    cr_assert(strstr(line, "{\"event\":\"log\",\"epoch\":5,") == line, "%s", line);
+    cr_assert(strstr(line, "\"batch\":10,") && strstr(line, "\"train_loss\":0.125,"), "%s", line);
+    cr_assert_null(strstr(line, "test_"), "%s", line);
+    e.kind = SIAMESE_EVENT_WARNING;
+    e.message = "a \"quoted\"\tpath";
+    siamese_train_event_json(&e, line, sizeof line);
+    cr_assert_str_eq(line, "{\"event\":\"warning\",\"message\":\"a \\\"quoted\\\"\\tpath\"}");
 }

@@ -54,39 +54,83 @@ siamese_status sm_history_plot(const sm_train_history *h, const char *path, sm_e
                          h->n_epoch ? 2 : 1, err);
 }
 
-/* ---------------------------------------------------------------- metrics.jsonl */
+/* ---------------------------------------------------------------- events as JSON */
 
+static const char *event_name(siamese_event_kind kind) {
+    switch (kind) {
+    case SIAMESE_EVENT_STEP:
+        return "step";
+    case SIAMESE_EVENT_LOG:
+        return "log";
+    case SIAMESE_EVENT_EPOCH:
+        return "epoch";
+    case SIAMESE_EVENT_CHECKPOINT:
+        return "checkpoint";
+    case SIAMESE_EVENT_WARNING:
+        return "warning";
+    case SIAMESE_EVENT_INFO:
+        return "info";
+    }
+    return "event";
+}
+
+/* A number, or null when it is not finite (JSON has no NaN). */
+static int set_number(json_t *o, const char *key, double v) {
+    return json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
+}
+
+/* The one serializer behind metrics.jsonl and 'siamese train --json' (see siamese.h). */
 static json_t *event_to_json(const siamese_train_event *e) {
     json_t *o = json_object();
     if (!o) return NULL;
-    int is_epoch = e->kind == SIAMESE_EVENT_EPOCH;
-    json_object_set_new(o, "type", json_string(is_epoch ? "epoch" : "batch"));
-    json_object_set_new(o, "epoch", json_integer(e->epoch));
-    if (!is_epoch) json_object_set_new(o, "batch", json_integer(e->batch));
-    json_object_set_new(o, "step", json_integer((json_int_t)e->step));
-    json_object_set_new(o, "train_loss", isfinite(e->loss) ? json_real(e->loss) : json_null());
-    if (is_epoch) {
-        json_object_set_new(o, "test_loss",
-                            isfinite(e->test_loss) ? json_real(e->test_loss) : json_null());
-        json_object_set_new(o, "test_auc",
-                            isfinite(e->test_auc) ? json_real(e->test_auc) : json_null());
-        json_object_set_new(o, "test_accuracy", json_real(e->test_accuracy));
-        json_object_set_new(o, "threshold", json_real(e->threshold));
+    int bad = json_object_set_new(o, "event", json_string(event_name(e->kind)));
+    if (e->message) {
+        bad |= json_object_set_new(o, "message", json_string(e->message));
+        return bad ? (json_decref(o), NULL) : o;
     }
-    json_object_set_new(o, "pairs_per_sec", json_real(e->pairs_per_second));
-    json_object_set_new(o, "elapsed", json_real(e->elapsed));
-    json_object_set_new(o, "data_wait", json_real(e->data_wait));
-    json_object_set_new(o, "data_wait_fraction",
-                        json_real(e->elapsed > 0 ? e->data_wait / e->elapsed : 0.0));
-    return o;
+    bad |= json_object_set_new(o, "epoch", json_integer(e->epoch + 1)); /* 1-based, as printed */
+    bad |= json_object_set_new(o, "epochs", json_integer(e->epochs));
+    bad |= json_object_set_new(o, "batch", json_integer(e->batch + 1));
+    bad |= json_object_set_new(o, "batches", json_integer(e->batches));
+    bad |= json_object_set_new(o, "step", json_integer((json_int_t)e->step));
+    bad |= set_number(o, "train_loss", e->loss);
+    if (e->kind == SIAMESE_EVENT_EPOCH) {
+        bad |= set_number(o, "test_loss", e->test_loss);
+        bad |= set_number(o, "test_auc", e->test_auc);
+        bad |= set_number(o, "test_accuracy", e->test_accuracy);
+        bad |= set_number(o, "threshold", e->threshold);
+    }
+    bad |= set_number(o, "pairs_per_sec", e->pairs_per_second);
+    bad |= set_number(o, "elapsed", e->elapsed);
+    bad |= set_number(o, "eta", e->eta);
+    bad |= set_number(o, "data_wait", e->data_wait);
+    bad |= set_number(o, "data_wait_fraction", e->elapsed > 0 ? e->data_wait / e->elapsed : 0.0);
+    return bad ? (json_decref(o), NULL) : o;
 }
+
+/* The event's JSON line in a malloc'd string, or NULL when memory runs out. */
+static char *event_line(const siamese_train_event *e) {
+    json_t *o = event_to_json(e);
+    char *line =
+        o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
+    json_decref(o);
+    return line;
+}
+
+int siamese_train_event_json(const siamese_train_event *event, char *buf, size_t size) {
+    if (!event) return -1;
+    char *line = event_line(event);
+    if (!line) return -1;
+    int n = snprintf(buf, size, "%s", line);
+    free(line);
+    return n;
+}
+
+/* ---------------------------------------------------------------- metrics.jsonl */
 
 siamese_status sm_metrics_write_event(sm_metrics_file *m, const siamese_train_event *event,
                                       sm_err *err) {
-    json_t *o = event_to_json(event);
-    char *line =
-        o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8)) : NULL;
-    json_decref(o);
+    char *line = event_line(event);
     if (!line) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", m->path);
     int ok = fputs(line, m->fp) >= 0 && fputc('\n', m->fp) != EOF && fflush(m->fp) == 0;
     free(line);
@@ -97,10 +141,12 @@ siamese_status sm_metrics_write_event(sm_metrics_file *m, const siamese_train_ev
 static int keep_line(const char *line, int64_t keep_up_to_step, sm_train_history *h) {
     json_t *o = json_loads(line, 0, NULL);
     if (!o) return 0;
-    const char *type = json_string_value(json_object_get(o, "type"));
+    /* runs written before the shared serializer have "type" and "batch" for "event" and "log" */
+    const char *type = json_string_value(json_object_get(o, "event"));
+    if (!type) type = json_string_value(json_object_get(o, "type"));
     json_int_t step = json_integer_value(json_object_get(o, "step"));
     int keep = type && step <= keep_up_to_step;
-    if (keep && !strcmp(type, "batch"))
+    if (keep && (!strcmp(type, "log") || !strcmp(type, "batch")))
         keep =
             sm_history_add_log(h, (double)step,
                                json_number_value(json_object_get(o, "train_loss"))) == SIAMESE_OK;
