@@ -639,6 +639,15 @@ typedef struct siamese_train_event {
 
 typedef void (*siamese_train_callback)(void *user, const siamese_train_event *event);
 
+/* The event as one line of JSON (no newline), exactly as metrics.jsonl and 'siamese train --json'
+ * write it: {"event":"log"|"epoch"|"step"|..., "epoch", "epochs", "batch", "batches", "step",
+ * "train_loss", on EPOCH "test_loss", "test_auc", "test_accuracy", "threshold", then
+ * "pairs_per_sec", "elapsed", "eta", "data_wait", "data_wait_fraction"}, or {"event", "message"}
+ * for events with a message. epoch and batch count from 1 there, as the console prints them;
+ * numbers that are not finite are null. Returns the length of the line like snprintf (>= size:
+ * truncated), or -1 when memory runs out. */
+SIAMESE_API int siamese_train_event_json(const siamese_train_event *event, char *buf, size_t size);
+
 typedef struct siamese_train_params {
     const char *arch;            /* preset or architecture text, default "seed" */
     int channels, height, width; /* 0 = the preset's input */
