@@ -619,10 +619,10 @@ typedef struct siamese_train_event {
     siamese_event_kind kind;
     int epoch; /* 0-based here; 1-based on the console, in metrics.jsonl and in --json */
     int epochs;
-    int batch;           /* 0-based batch of the epoch */
+    int batch;           /* 0-based batch of the epoch (1-based where printed, like epoch) */
     int batches;         /* batches per epoch */
     int64_t step;        /* training steps since the start of the run */
-    float loss;          /* this step's training loss */
+    float loss;          /* this step's training loss (EPOCH: the epoch's mean) */
     float test_loss;     /* EPOCH: mean loss over the test pairs */
     float test_auc;      /* EPOCH: ROC AUC of the test distances */
     float test_accuracy; /* EPOCH: accuracy at the best threshold */
