@@ -641,7 +641,8 @@ typedef void (*siamese_train_callback)(void *user, const siamese_train_event *ev
 
 /* The event as one line of JSON (no newline), exactly as metrics.jsonl and 'siamese train --json'
  * write it: {"event":"log"|"epoch"|"step"|..., "epoch", "epochs", "batch", "batches", "step",
- * "train_loss", on EPOCH "test_loss", "test_auc", "test_accuracy", "threshold", then
+ * "train_loss", on STEP and LOG "lr", on EPOCH "test_loss", "test_auc", "test_accuracy",
+ * "threshold" (and "val_loss", "val_auc" in runs with validation classes), then
  * "pairs_per_sec", "elapsed", "eta", "data_wait", "data_wait_fraction"}, or {"event", "message"}
  * for events with a message. epoch and batch count from 1 there, as the console prints them;
  * numbers that are not finite are null. Returns the length of the line like snprintf (>= size:

@@ -176,6 +176,7 @@ Test(train_event_json, epoch_event_fields_counted_from_one) {
     e.pairs_per_second = 100;
     e.elapsed = 4;
     e.data_wait = 1;
+    e.val_loss = e.val_auc = NAN; /* no validation classes */
     char line[1024];
     int n = siamese_train_event_json(&e, line, sizeof line);
     cr_assert_eq(n, (int)strlen(line));
@@ -190,6 +191,11 @@ Test(train_event_json, epoch_event_fields_counted_from_one) {
     cr_assert_eq(siamese_train_event_json(&e, small, sizeof small), n);
     cr_assert_eq(strlen(small), sizeof small - 1);
     cr_assert_eq(siamese_train_event_json(NULL, line, sizeof line), -1);
+    /* with validation classes */
+    e.val_loss = 0.125f;
+    e.val_auc = 0.875f;
+    siamese_train_event_json(&e, line, sizeof line);
+    cr_assert(strstr(line, "\"threshold\":1.5,\"val_loss\":0.125,\"val_auc\":0.875,"), "%s", line);
 }
 
 Test(train_event_json, log_and_message_events) {
@@ -199,10 +205,12 @@ Test(train_event_json, log_and_message_events) {
     e.epoch = 4;
     e.batch = 9;
     e.loss = 0.125f;
+    e.lr = 0.25f;
     char line[1024];
     siamese_train_event_json(&e, line, sizeof line);
     cr_assert(strstr(line, "{\"event\":\"log\",\"epoch\":5,") == line, "%s", line);
-    cr_assert(strstr(line, "\"batch\":10,") && strstr(line, "\"train_loss\":0.125,"), "%s", line);
+    cr_assert(strstr(line, "\"batch\":10,") && strstr(line, "\"train_loss\":0.125,\"lr\":0.25,"),
+              "%s", line);
     cr_assert_null(strstr(line, "test_"), "%s", line);
     e.kind = SIAMESE_EVENT_WARNING;
     e.message = "a \"quoted\"\tpath";

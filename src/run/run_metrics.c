@@ -94,11 +94,17 @@ static json_t *event_to_json(const siamese_train_event *e) {
     bad |= json_object_set_new(o, "batches", json_integer(e->batches));
     bad |= json_object_set_new(o, "step", json_integer((json_int_t)e->step));
     bad |= set_number(o, "train_loss", e->loss);
+    if (e->kind == SIAMESE_EVENT_STEP || e->kind == SIAMESE_EVENT_LOG)
+        bad |= set_number(o, "lr", e->lr);
     if (e->kind == SIAMESE_EVENT_EPOCH) {
         bad |= set_number(o, "test_loss", e->test_loss);
         bad |= set_number(o, "test_auc", e->test_auc);
         bad |= set_number(o, "test_accuracy", e->test_accuracy);
         bad |= set_number(o, "threshold", e->threshold);
+        if (isfinite(e->val_loss) || isfinite(e->val_auc)) { /* runs with validation classes */
+            bad |= set_number(o, "val_loss", e->val_loss);
+            bad |= set_number(o, "val_auc", e->val_auc);
+        }
     }
     bad |= set_number(o, "pairs_per_sec", e->pairs_per_second);
     bad |= set_number(o, "elapsed", e->elapsed);
