@@ -76,8 +76,10 @@ run_precision() {  # $1 = fp32 | bf16
     echo "$1: $((SECONDS - start)) s" >&2
 }
 
-epoch_values() {  # $1 = precision, $2 = field: prints that field of every epoch, one per line
-    grep '"type":"epoch"' "$work/$1/metrics.jsonl" | sed -E "s/.*\"$2\":([-0-9.eE+]+).*/\\1/"
+# $1 = precision, $2 = field: prints that field of every epoch, one per line ("type" instead of
+# "event" in runs kept from before the shared event serializer)
+epoch_values() {
+    grep -E '"(event|type)":"epoch"' "$work/$1/metrics.jsonl" | sed -E "s/.*\"$2\":([-0-9.eE+]+).*/\\1/"
 }
 
 final_epoch() { epoch_values "$1" "$2" | tail -1; }
