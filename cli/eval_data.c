@@ -53,6 +53,12 @@ int eval_set_open(const char *command, siamese_model *model, const char *data_pa
     memset(out, 0, sizeof *out);
     eval_progress prog = {command, isatty(2), quiet};
     if (!open_dataset(command, data_path, &prog, &out->ds)) return 0;
+    if (siamese_dataset_class_count(out->ds) == 0) { /* count the pairs before any skip */
+        siamese_pairs stored = {NULL, 0};
+        if (siamese_pairs_recipe(out->ds, NULL, 0, 1, 0, &stored) == SIAMESE_OK)
+            out->stored_pairs = stored.count;
+        siamese_pairs_free(&stored);
+    }
     siamese_embed_params ep = siamese_embed_default_params();
     if (batch > 0) ep.batch_size = batch;
     ep.threads = threads;
@@ -153,6 +159,7 @@ static int dataset_pairs(const char *command, eval_set *s, const eval_pair_optio
         if (a < 0 || b < 0) (*dropped)++;
         else ok = push(p, a, b, pairs.items[i].label);
     }
+    if (s->stored_pairs > pairs.count) *dropped += s->stored_pairs - pairs.count;
     siamese_pairs_free(&pairs);
     if (!ok) fprintf(stderr, "siamese %s: out of memory for the pairs\n", command);
     return ok;

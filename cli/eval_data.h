@@ -12,6 +12,7 @@ typedef struct eval_set {
     siamese_embeddings emb;
     int *row_of_image; /* [dataset images]: the embedding row, -1 when not embedded */
     double embed_seconds;
+    int stored_pairs; /* pair datasets: their pairs before any image was skipped */
 } eval_set;
 
 /* Opens data_path and embeds every image. Prints "siamese COMMAND: <message>" and returns 0 on

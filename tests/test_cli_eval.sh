@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# 'siamese eval' on a small model trained on a few AT&T classes: every protocol's table and JSON,
+# pictures, pair manifests, the model's threshold, a file that does not decode, and bad inputs
+# (one-image classes, way > classes, an empty manifest, unknown options): a clear message, exit 1
+# or 2, never a crash.
+# ctest-label: data
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+require_data att att_faces/training
+is_png() { [ -f "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
+json() { jq -e "$1" "$tmp/out" >/dev/null 2>&1 || fail "JSON check '$1' failed: $(head -c 600 "$tmp/out")"; }
+
+# 8 AT&T classes, 10 faces each (symlinks), and a small model trained for a few seconds
+data=$tmp/faces
+for c in 1 2 3 4 8 9 10 11; do
+    mkdir -p "$data/s$c" && ln -s "$att/s$c"/*.pgm "$data/s$c/" || { echo "FAIL: cannot link $att/s$c" >&2; exit 1; }
+done
+cd "$tmp"
+expect 0 "$cli" train "$data" -o run --arch mnist --epochs 2 --per-class 10 -q
+model=run/model.safetensors
+[ -f "$model" ] || { echo "FAIL: training made no model: $(cat "$tmp/err")" >&2; exit 1; }
+
+# verification (default): the table with intervals, the model's stored threshold
+expect 0 "$cli" eval "$model" "$data" --bootstrap 200
+for row in "ROC AUC" "EER" "TAR @ FAR 1%" "TAR @ FAR 0.1%" "accuracy, best threshold" "accuracy, model thresh."; do
+    grep -q "$row" "$tmp/out" || fail "verification table lacks '$row': $(cat "$tmp/out")"
+done
+grep -q "verification: 160 pairs (80 similar, 80 dissimilar)" "$tmp/out" || fail "pair counts: $(cat "$tmp/out")"
+grep -qE "80 images embedded, 8 classes, 0 skipped" "$tmp/out" || fail "image counts: $(cat "$tmp/out")"
+
+# the same seed gives the same numbers; --json is one object with the same AUC
+expect 0 "$cli" eval "$model" "$data" --bootstrap 200 --json
+json '.verification.pairs == 160 and .verification.auc.value > 0.5 and .verification.auc.low <= .verification.auc.value and .verification.auc.value <= .verification.auc.high'
+json '.verification.model_threshold > 0 and (.verification.accuracy_model.value | type) == "number"'
+auc1=$(jq .verification.auc.value "$tmp/out")
+expect 0 "$cli" eval "$model" "$data" --bootstrap 200 --json
+[ "$(jq .verification.auc.value "$tmp/out")" = "$auc1" ] || fail "two runs differ"
+expect 0 "$cli" eval "$model" "$data" --all-pairs --bootstrap 0 --json
+json '.verification.similar == 360 and .verification.dissimilar == 360 and .verification.auc.low == null'
+
+# all protocols on one set of embeddings, pictures
+expect 0 "$cli" eval "$model" "$data" --protocol all --way 4 --episodes 200 --bootstrap 100 --json --png-dir pics
+json '.fewshot.way == 4 and .fewshot.episodes == 200 and .fewshot.queries == 800 and .fewshot.accuracy.value > 0.25'
+json '.retrieval.queries == 80 and .retrieval.recall_at_1.value >= .retrieval.map_at_r.value'
+json '.retrieval.recall_at_10.value >= .retrieval.recall_at_5.value and .retrieval.recall_at_5.value >= .retrieval.recall_at_1.value'
+for f in roc det distances; do is_png "pics/$f.png" || fail "pics/$f.png is not a PNG"; done
+expect 0 "$cli" eval "$model" "$data" --protocol fewshot --way 3 --shot 2 --episodes 50
+grep -q "3-way 2-shot: 50 episodes, 150 queries, 8 classes" "$tmp/out" || fail "fewshot table: $(cat "$tmp/out")"
+
+# a pairs manifest as it is; a file that does not decode is skipped, counted, its pairs dropped
+printf 'not an image' >"$data/s1/broken.pgm"
+"$cli" pairs "$data" -o pairs.tsv >/dev/null 2>&1 || fail "siamese pairs failed"
+printf '%s\t%s\t0\n' "$data/s1/broken.pgm" "$data/s1/1.pgm" >>pairs.tsv
+expect 0 "$cli" eval "$model" pairs.tsv --bootstrap 0
+grep -q "broken.pgm" "$tmp/err" || fail "no warning for the broken file: $(cat "$tmp/err")"
+grep -q "1 skipped" "$tmp/out" || fail "skipped file not counted: $(cat "$tmp/out")"
+grep -q "1 dropped" "$tmp/out" || fail "dropped pair not counted: $(cat "$tmp/out")"
+rm "$data/s1/broken.pgm"
+
+# bad inputs: a clear message and exit 1 (data) or 2 (usage)
+mkdir -p tiny/a tiny/b tiny/c && cp "$att/s1/1.pgm" "$att/s1/2.pgm" tiny/a/ && cp "$att/s2/1.pgm" "$att/s2/2.pgm" tiny/b/ && cp "$att/s3/1.pgm" tiny/c/
+expect 1 "$cli" eval "$model" tiny --protocol fewshot --way 3
+grep_err "3-way 1-shot needs 3 classes with at least 2 images"
+grep_err "only 2 of the 3 classes"
+expect 1 "$cli" eval "$model" "$data" --protocol fewshot --way 9
+grep_err "9-way 1-shot needs 9 classes"
+: >empty.tsv
+expect 1 "$cli" eval "$model" empty.tsv
+grep_err "empty.tsv"
+expect 1 "$cli" eval "$model" pairs.tsv --protocol fewshot
+grep_err "needs a dataset with classes"
+expect 1 "$cli" eval missing.safetensors "$data"
+grep_err "missing.safetensors"
+expect 1 "$cli" eval "$model" "$data" --png-dir /proc/none/pics
+grep_err "/proc/none/pics"
+expect 2 "$cli" eval "$model" "$data" --protocol nonsense
+grep_err "unknown --protocol 'nonsense'"
+expect 2 "$cli" eval "$model" "$data" --way 1
+grep_err "--way must be at least 2"
+expect 2 "$cli" eval "$model"
+expect 0 "$cli" eval --help
+grep -q "MAP@R" "$tmp/out" || fail "eval --help does not name the metrics"
+
+finish test_cli_eval
