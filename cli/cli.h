@@ -17,6 +17,7 @@ int cli_pairs(int argc, char **argv);
 int cli_test(int argc, char **argv);
 int cli_compare(int argc, char **argv);
 int cli_eval(int argc, char **argv);
+int cli_calibrate(int argc, char **argv);
 int cli_embed_command(int argc, char **argv);
 int cli_index(int argc, char **argv);
 int cli_search(int argc, char **argv);

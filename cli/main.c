@@ -12,6 +12,8 @@ static const cli_command commands[] = {
     {"compare", "dissimilarity of two images, or of every pair in a manifest", cli_compare},
     {"eval", "score a model: verification, n-way k-shot, retrieval, Lake's one-shot runs",
      cli_eval},
+    {"calibrate", "choose a model's threshold on a validation set and write it into the model",
+     cli_calibrate},
     {"embed", "embeddings of every image of a folder, dataset or list (safetensors, npy)",
      cli_embed_command},
     {"index", "build, update or describe an index of a collection's embeddings", cli_index},

@@ -852,6 +852,19 @@ SIAMESE_API siamese_status siamese_eval_write_pictures(const float *distances, c
                                                        int n, double threshold, const char *dir,
                                                        char *errmsg, size_t errmsg_size);
 
+/* Where the model's threshold came from: "training: best accuracy on the run's test pairs",
+ * "calibrate: ..." (saved as __metadata__ "threshold_source"); "" when unknown or when the model
+ * has no threshold. siamese_model_set_threshold clears it: set the source after the threshold. */
+SIAMESE_API const char *siamese_model_threshold_source(const siamese_model *model);
+SIAMESE_API void siamese_model_set_threshold_source(siamese_model *model, const char *source);
+
+/* The threshold t with the largest TAR among those with FAR <= far ("similar when d <= t", t on
+ * the distinct distances), and that TAR. *threshold is NaN when no distance qualifies (only
+ * "accept nothing" does). SIAMESE_ERR_DATA unless both labels occur. */
+SIAMESE_API siamese_status siamese_eval_threshold_at_far(const float *distances,
+                                                         const float *labels, int n, double far,
+                                                         double *threshold, double *tar);
+
 /* ---------------------------------------------------------------- search */
 
 /* Exact k nearest neighbours of nq queries among ng gallery rows (both row-major [n, dim]) under

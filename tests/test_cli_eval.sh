@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 'siamese eval' on a small model trained on a few AT&T classes: every protocol's table and JSON,
+# 'siamese eval' and 'siamese calibrate' on a small model trained on a few AT&T classes: every protocol's table and JSON,
 # pictures, pair manifests, the model's threshold, a file that does not decode, and bad inputs
 # (one-image classes, way > classes, an empty manifest, unknown options): a clear message, exit 1
 # or 2, never a crash.
@@ -57,7 +57,41 @@ grep -q "1 skipped" "$tmp/out" || fail "skipped file not counted: $(cat "$tmp/ou
 grep -q "1 dropped" "$tmp/out" || fail "dropped pair not counted: $(cat "$tmp/out")"
 rm "$data/s1/broken.pgm"
 
+# training marks its threshold's source in the model file
+head -c 4000 "$model" | grep -aq '"threshold_source":"training: best accuracy on the run' ||
+    fail "the trained model does not say where its threshold came from"
+
+# calibrate: the threshold eval reports for the target, the weights untouched, atomic output
+expect 0 "$cli" eval "$model" "$data" --bootstrap 0 --json
+auc0=$(jq .verification.auc.value "$tmp/out")
+eer_t=$(jq .verification.eer_threshold "$tmp/out")
+far_t=$(jq '.["verification"]["tar_at_far_1e-2_threshold"]' "$tmp/out")
+expect 0 "$cli" calibrate "$model" "$data" -o cal.safetensors --target eer -q
+grep -q "^threshold .*equal error rate" "$tmp/out" || fail "calibrate summary: $(cat "$tmp/out")"
+head -c 4000 cal.safetensors | grep -aq '"threshold_source":"calibrate: eer on ' || fail "no calibrate source in cal.safetensors"
+expect 0 "$cli" eval cal.safetensors "$data" --bootstrap 0 --json
+[ "$(jq .verification.auc.value "$tmp/out")" = "$auc0" ] || fail "calibration changed the weights"
+jq -e --argjson t "$eer_t" '(.verification.model_threshold - $t) | fabs < 1e-6' "$tmp/out" >/dev/null ||
+    fail "calibrated threshold $(jq .verification.model_threshold "$tmp/out") is not the EER threshold $eer_t"
+expect 0 "$cli" calibrate "$model" "$data" -o cal.safetensors --target far=0.01 -q
+expect 0 "$cli" eval cal.safetensors "$data" --bootstrap 0 --json
+jq -e --argjson t "$far_t" '(.verification.model_threshold - $t) | fabs < 1e-6' "$tmp/out" >/dev/null ||
+    fail "far=0.01 threshold is not eval's TAR@FAR 1% threshold $far_t"
+expect 0 "$cli" calibrate "$model" "$data" -o cal.safetensors -q
+grep -q "best accuracy" "$tmp/out" || fail "best-accuracy is not the default target"
+cp cal.safetensors keep.safetensors
+expect 2 "$cli" calibrate "$model" "$data" -o cal.safetensors --target far=2
+grep_err "--target must be"
+expect 2 "$cli" calibrate "$model" "$data"
+grep_err "-o MODEL2"
+expect 1 "$cli" calibrate "$model" "$data" -o /proc/none/cal.safetensors -q
+grep_err "/proc/none"
+cmp -s cal.safetensors keep.safetensors || fail "a failed calibration touched the existing file"
+
 # bad inputs: a clear message and exit 1 (data) or 2 (usage)
+: >empty.tsv
+expect 1 "$cli" calibrate "$model" empty.tsv -o cal.safetensors
+grep_err "empty.tsv"
 mkdir -p tiny/a tiny/b tiny/c && cp "$att/s1/1.pgm" "$att/s1/2.pgm" tiny/a/ && cp "$att/s2/1.pgm" "$att/s2/2.pgm" tiny/b/ && cp "$att/s3/1.pgm" tiny/c/
 expect 1 "$cli" eval "$model" tiny --protocol fewshot --way 3
 grep_err "3-way 1-shot needs 3 classes with at least 2 images"

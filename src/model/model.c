@@ -184,6 +184,7 @@ float siamese_model_threshold(const siamese_model *model) {
 void siamese_model_set_threshold(siamese_model *model, float threshold) {
     if (!model) return;
     model->threshold = isfinite(threshold) && threshold >= 0.0f ? threshold : -1.0f;
+    model->threshold_source[0] = 0; /* a new threshold: its source is for the caller to say */
 }
 
 /* ---------------------------------------------------------------- embedding */

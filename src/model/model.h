@@ -11,6 +11,7 @@
 #include "siamese.h"
 
 #define SM_ARCH_TEXT_MAX 4096
+#define SM_THRESHOLD_SOURCE_MAX 256
 
 struct siamese_model {
     sm_err err;                       /* last error on this handle */
@@ -20,6 +21,7 @@ struct siamese_model {
     float margin;
     siamese_metric metric;
     float threshold; /* < 0 when the model carries none */
+    char threshold_source[SM_THRESHOLD_SOURCE_MAX]; /* who chose it; "" = unknown */
     uint64_t seed;
     int threads;
 };

@@ -72,6 +72,7 @@ static void describe_metadata(const siamese_model *model, meta_text *m) {
     if (model->threshold >= 0) {
         snprintf(m->threshold, sizeof m->threshold, "%.9g", (double)model->threshold);
         add_meta(m, "threshold", m->threshold);
+        if (model->threshold_source[0]) add_meta(m, "threshold_source", model->threshold_source);
     }
 }
 
@@ -367,6 +368,9 @@ siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
         model->margin = s->margin;
         model->metric = s->metric;
         model->threshold = s->threshold;
+        const char *source = sm_safetensors_meta(file, "threshold_source");
+        if (source && model->threshold >= 0)
+            snprintf(model->threshold_source, sizeof model->threshold_source, "%s", source);
         sm_err_clear(&model->err);
     }
     free(s);

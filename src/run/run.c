@@ -400,6 +400,8 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     run->state.elapsed += session_elapsed(run);
     run->session_start = sm_now_seconds();
     siamese_model_set_threshold(run->model, e.threshold);
+    siamese_model_set_threshold_source(run->model,
+                                       "training: best accuracy on the run's test pairs");
     if (improved(run, &e)) {
         int val = run->tools.val_loader != NULL;
         float auc = val ? e.val_auc : e.test_auc;
