@@ -94,7 +94,7 @@ int cli_embed_command(int argc, char **argv) {
         2,
         argc,
         "examples:\n"
-        "  siamese embed runs/faces/best.safetensors /work/shared/data/att_faces -o faces.st\n"
+        "  siamese embed runs/faces/best.safetensors ../shared/data/att_faces -o faces.st\n"
         "  siamese embed model.safetensors photos/ -o photos --format npy\n"
         "exit status: 0 ok, 1 bad model, data or output file, 2 usage error"};
     const char **positional = malloc((size_t)argc * sizeof(char *));

@@ -146,10 +146,10 @@ int cli_index(int argc, char **argv) {
         1,
         argc,
         "examples:\n"
-        "  siamese index build runs/faces/best.safetensors /work/shared/data/att_faces -o "
+        "  siamese index build runs/faces/best.safetensors ../shared/data/att_faces -o "
         "faces.idx\n"
         "  siamese index add faces.idx new_person/\n"
-        "  siamese index remove faces.idx /work/shared/data/att_faces/training/s1/1.pgm\n"
+        "  siamese index remove faces.idx ../shared/data/att_faces/training/s1/1.pgm\n"
         "  siamese index info faces.idx\n"
         "exit status: 0 ok, 1 bad model, data or index file, 2 usage error"};
     const char **pos = malloc((size_t)argc * sizeof(char *));

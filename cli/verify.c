@@ -84,8 +84,8 @@ int cli_verify(int argc, char **argv) {
         3,
         "examples:\n"
         "  siamese verify runs/faces/best.safetensors "
-        "/work/shared/data/att_faces/training/s1/1.pgm \\\n"
-        "      /work/shared/data/att_faces/training/s1/2.pgm\n"
+        "../shared/data/att_faces/training/s1/1.pgm \\\n"
+        "      ../shared/data/att_faces/training/s1/2.pgm\n"
         "exit status: 0 ok (either verdict), 1 bad model or image, or no threshold, 2 usage error"};
     const char *pos[3];
     int n = 0;
