@@ -21,9 +21,9 @@ grep_err() { grep -q -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/
 require_data() {
     local dir=${SIAMESE_DATA_DIR:-${SIAMESE_DATA_DIR_DEFAULT:-../shared/data}}
     if [ ! -e "$dir/$2" ]; then
-        echo "SKIP: data set missing: $dir/$2. Put the shared data sets (att_faces," \
-            "stanford_dogs_224, mnist, fashion_mnist) in ../shared/data beside the checkout," \
-            "or set SIAMESE_DATA_DIR to their folder"
+        echo "SKIP: data set missing: $dir/$2. Put the shared data sets (their list:" \
+            "shared/data/README.md) in ../shared/data beside the checkout, or set" \
+            "SIAMESE_DATA_DIR to their folder"
         exit 77
     fi
     printf -v "$1" '%s' "$dir/$2"

@@ -33,8 +33,9 @@ const char *tu_data_path(const char *relative) {
     if (access(path, F_OK) != 0) {
         /* Printed too because Criterion shows skip messages only with --verbose. */
         fprintf(stderr,
-                "SKIP: data set missing: %s. Put the shared data sets (" TU_DATA_SETS ") in "
-                "../shared/data beside the checkout, or set SIAMESE_DATA_DIR to their folder\n",
+                "SKIP: data set missing: %s. Put the shared data sets (their list: "
+                "shared/data/README.md) in ../shared/data beside the checkout, or set "
+                "SIAMESE_DATA_DIR to their folder\n",
                 path);
         cr_skip_test("data set missing: %s (set SIAMESE_DATA_DIR)", path);
     }

@@ -15,8 +15,6 @@ const char *tu_source_path(const char *relative);
 /* Path of <shared data>/<relative>: $SIAMESE_DATA_DIR, else the folder CMake found. When the
  * path does not exist the calling test is skipped (cr_skip_test) with a message naming it. */
 const char *tu_data_path(const char *relative);
-/* The shared data sets the tests read (see ../shared/data/README.md). */
-#define TU_DATA_SETS "att_faces, stanford_dogs_224, mnist, fashion_mnist"
 /* Exit code of a test program whose tests were all skipped (ctest SKIP_RETURN_CODE). */
 #define TU_EXIT_SKIPPED 77
 /* Creates a fresh temporary folder and returns its path (malloc'd); tu_rmtree removes it. */
