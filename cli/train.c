@@ -9,6 +9,7 @@
 #include "progress.h"
 #include "siamese.h"
 #include "similarity.h"
+#include "train_tools.h"
 
 static volatile int stop_requested;
 
@@ -100,6 +101,7 @@ int cli_train(int argc, char **argv) {
                      0,
                      0};
     float train_fraction = (float)p.train_fraction; /* the option parser reads floats */
+    train_tools_flags t = train_tools_defaults(&p);
     char description[1024];
     describe(&p, description, sizeof description);
     const cli_option options[] = {
@@ -111,7 +113,7 @@ int cli_train(int argc, char **argv) {
          "preset (seed, mnist, omniglot) or architecture text"},
         {"input", 0, CLI_OPT_STRING, &f.input, "CxHxW", "input geometry (default: the preset's)"},
         {"sampler", 0, CLI_OPT_STRING, &p.sampler, "KIND",
-         "pairs: recipe (fixed) or online (fresh every epoch)"},
+         "recipe (fixed pairs), online (fresh pairs every epoch) or pk (P x K batches)"},
         {"per-class", 0, CLI_OPT_INT, &p.per_class, "K",
          "recipe sampler: similar and dissimilar pairs per class"},
         {"pairs-per-epoch", 0, CLI_OPT_INT, &p.pairs_per_epoch, "N",
@@ -139,6 +141,25 @@ int cli_train(int argc, char **argv) {
         {"json", 0, CLI_OPT_FLAG, &f.json, NULL, "one JSON object per event on stdout"},
         {"overwrite", 0, CLI_OPT_FLAG, &p.overwrite, NULL,
          "train into RUN_DIR even if it holds an earlier run"},
+        {"augment", 0, CLI_OPT_STRING, &t.augment, "SPEC",
+         "augment training images: koch, photo, or terms such as rotate=10,shear=0.3,"
+         "scale=0.8:1.2,translate=2,flip,brightness=0.2,contrast=0.2,crop=0.08:1"},
+        {"pk", 0, CLI_OPT_STRING, &t.pk, "PxK",
+         "batches of P classes x K images, all pairs of each batch (sets --sampler pk; "
+         "default 16x4)"},
+        {"mining", 0, CLI_OPT_STRING, &t.mining, "RULE",
+         "pairs of each P x K batch: all, hard or semihard (default all)"},
+        {"lr-schedule", 0, CLI_OPT_STRING, &t.lr_schedule, "KIND",
+         "learning rate: constant, step or cosine"},
+        {"warmup", 0, CLI_OPT_INT, &p.warmup_steps, "STEPS", "linear learning-rate warmup"},
+        {"lr-step-epochs", 0, CLI_OPT_INT, &p.lr_step_epochs, "N",
+         "step schedule: epochs between decays (0 = a third of the run)"},
+        {"lr-gamma", 0, CLI_OPT_FLOAT, &t.lr_gamma, "G", "step schedule: factor at each decay"},
+        {"patience", 0, CLI_OPT_INT, &p.patience, "N",
+         "stop after N epochs without a better model (0 = never)"},
+        {"val-classes", 0, CLI_OPT_FLOAT, &t.val_fraction, "F",
+         "hold out this share of the training classes to pick the best model and for "
+         "--patience (the test pairs never choose)"},
     };
     const cli_spec spec = {
         "train",
@@ -152,6 +173,9 @@ int cli_train(int argc, char **argv) {
         "  siamese train Images/ -o runs/dogs\n"
         "  siamese train /usr/share/datasets/fashion-mnist --arch mnist --sampler online \\\n"
         "      --split images --epochs 3 -o runs/fashion\n"
+        "  siamese train omniglot/images_background --arch omniglot --split classes \\\n"
+        "      --pk 32x4 --mining semihard --augment koch --lr-schedule cosine --warmup 200 \\\n"
+        "      --val-classes 0.2 --patience 5 --epochs 40 -o runs/omniglot\n"
         "  siamese train --resume runs/dogs"};
     const char *positional[1];
     int n_positional;
@@ -169,6 +193,10 @@ int cli_train(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     if (!apply_flags(&f, &p)) return CLI_EXIT_USAGE;
+    t.pk_given = cli_was_given(&spec, "pk");
+    t.sampler_given = cli_was_given(&spec, "sampler");
+    if (!f.resume && !train_tools_apply(&t, &p)) return CLI_EXIT_USAGE;
+    if (!f.resume && !train_tools_check_data(positional[0], &p)) return CLI_EXIT_USAGE;
 
     progress pr;
     progress_init(&pr, f.json ? PROGRESS_JSON : f.quiet ? PROGRESS_QUIET : PROGRESS_AUTO);

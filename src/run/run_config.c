@@ -394,12 +394,14 @@ siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_er
     siamese_status st = loaded ? SIAMESE_OK : sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
     if (st == SIAMESE_OK) {
         loaded->params = siamese_train_default_params();
+        loaded->augment[0] = '\0'; /* runs from before augmentation have none */
         st = config_from_json(path, root, loaded, err);
     }
     json_decref(root);
     if (st == SIAMESE_OK) {
         loaded->params.arch = loaded->arch;
         loaded->params.sampler = loaded->sampler;
+        loaded->params.augment = loaded->augment;
         st = sm_run_config_init(config, loaded->data_path, &loaded->params, err);
         if (st != SIAMESE_OK) sm_err_prefix(err, path);
     }

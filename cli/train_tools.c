@@ -1,0 +1,93 @@
+/* siamese train's training-tool flags: parsed and checked here so a bad value is a usage error
+ * (exit 2) naming the flag, before any data is read. */
+#include "train_tools.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+train_tools_flags train_tools_defaults(const siamese_train_params *p) {
+    train_tools_flags f;
+    memset(&f, 0, sizeof f);
+    f.mining = NULL;
+    f.lr_schedule = siamese_lr_schedule_name(p->lr_schedule);
+    f.lr_gamma = p->lr_gamma;
+    f.val_fraction = (float)p->val_fraction;
+    return f;
+}
+
+/* "PxK" with both at least 2. */
+static int parse_pk(const char *text, int *p, int *k) {
+    char extra;
+    return sscanf(text, "%dx%d%c", p, k, &extra) == 2 && *p >= 2 && *k >= 2 && *p <= 4096 &&
+           *k <= 4096 && *p * *k <= 65536;
+}
+
+static int usage(const char *fmt, const char *value) {
+    fprintf(stderr, "siamese train: ");
+    fprintf(stderr, fmt, value);
+    fputc('\n', stderr);
+    return 0;
+}
+
+static int apply_sampling(const train_tools_flags *f, siamese_train_params *p) {
+    if (f->pk && !parse_pk(f->pk, &p->pk_classes, &p->pk_images))
+        return usage("--pk '%s' is not PxK with P, K >= 2 (for example 16x4)", f->pk);
+    if (f->pk_given && f->sampler_given && strcmp(p->sampler, "pk") != 0)
+        return usage("--pk sets P x K batches: it needs --sampler pk, not '%s'", p->sampler);
+    if (f->pk_given) p->sampler = "pk";
+    if (f->mining && siamese_mining_parse(f->mining, &p->mining) != SIAMESE_OK)
+        return usage("unknown --mining '%s' (all, hard, semihard)", f->mining);
+    if (f->mining && strcmp(p->sampler, "pk") != 0)
+        return usage("--mining needs batches of labelled images: add --sampler pk (or --pk PxK); "
+                     "the %s sampler gives pairs",
+                     p->sampler);
+    return 1;
+}
+
+static int apply_schedule(const train_tools_flags *f, siamese_train_params *p) {
+    if (siamese_lr_schedule_parse(f->lr_schedule, &p->lr_schedule) != SIAMESE_OK)
+        return usage("unknown --lr-schedule '%s' (constant, step, cosine)", f->lr_schedule);
+    if (p->warmup_steps < 0) return usage("--warmup must not be negative%s", "");
+    if (p->lr_step_epochs < 0) return usage("--lr-step-epochs must not be negative%s", "");
+    if (!(f->lr_gamma > 0 && f->lr_gamma <= 1)) return usage("--lr-gamma must be in (0, 1]%s", "");
+    p->lr_gamma = f->lr_gamma;
+    if (p->patience < 0) return usage("--patience must not be negative%s", "");
+    if (!(f->val_fraction >= 0 && f->val_fraction < 1))
+        return usage("--val-classes must be a share in [0, 1)%s", "");
+    p->val_fraction = f->val_fraction;
+    return 1;
+}
+
+int train_tools_apply(const train_tools_flags *f, siamese_train_params *p) {
+    char msg[512];
+    if (f->augment && siamese_augment_check(f->augment, msg, sizeof msg) != SIAMESE_OK)
+        return usage("--augment: %s", msg);
+    p->augment = f->augment;
+    return apply_sampling(f, p) && apply_schedule(f, p);
+}
+
+int train_tools_check_data(const char *data, const siamese_train_params *p) {
+    if (!p->sampler || strcmp(p->sampler, "pk") != 0) return 1;
+    siamese_dataset *ds = NULL;
+    if (siamese_dataset_open(data, NULL, &ds) != SIAMESE_OK) {
+        siamese_dataset_free(ds);
+        return 1; /* the run reports the data error itself */
+    }
+    int classes = siamese_dataset_class_count(ds), n = siamese_dataset_image_count(ds);
+    int *count = calloc((size_t)classes + 1, sizeof *count), enough = 0;
+    for (int i = 0; count && i < n; i++) {
+        int c = siamese_dataset_image_class(ds, i);
+        if (c >= 0 && siamese_dataset_image_usable(ds, i)) count[c]++;
+    }
+    for (int c = 0; count && c < classes; c++) enough += count[c] >= p->pk_images;
+    int ok = !count || enough >= p->pk_classes;
+    if (!ok)
+        fprintf(stderr,
+                "siamese train: P x K = %d x %d needs %d classes with at least %d images each; %s "
+                "has %d such classes in all (fewer on the training side): lower --pk\n",
+                p->pk_classes, p->pk_images, p->pk_classes, p->pk_images, data, enough);
+    free(count);
+    siamese_dataset_free(ds);
+    return ok;
+}

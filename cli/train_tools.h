@@ -1,0 +1,26 @@
+/* siamese train's training-tool flags (issue 12): augmentation, P x K batches and mining,
+ * learning-rate schedule, early stopping and validation classes. */
+#ifndef SIAMESE_CLI_TRAIN_TOOLS_H
+#define SIAMESE_CLI_TRAIN_TOOLS_H
+
+#include "siamese.h"
+
+typedef struct train_tools_flags {
+    const char *augment, *pk, *mining, *lr_schedule;
+    float lr_gamma, val_fraction;
+    int pk_given, sampler_given; /* set by the caller from cli_was_given */
+} train_tools_flags;
+
+/* Flags holding p's defaults. */
+train_tools_flags train_tools_defaults(const siamese_train_params *p);
+
+/* Checks the flags and writes them into p; on a usage error prints it (naming the flag) and
+ * returns 0. */
+int train_tools_apply(const train_tools_flags *f, siamese_train_params *p);
+
+/* For sampler "pk": 0 (after printing why) when the dataset at data has fewer than P classes
+ * with K usable images in all (the run checks its training side exactly). Opens only the
+ * listing, decodes nothing. */
+int train_tools_check_data(const char *data, const siamese_train_params *p);
+
+#endif
