@@ -6,22 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "image/image.h"
 
-/* Grows *items (of elem bytes) so that one more fits; 0 on success. */
-static int grow(void **items, int *cap, int count, size_t elem) {
-    if (count < *cap) return 0;
-    if (*cap > (1 << 29)) return -1;
-    int new_cap = *cap ? *cap * 2 : 64;
-    void *bigger = realloc(*items, (size_t)new_cap * elem);
-    if (!bigger) return -1;
-    *items = bigger;
-    *cap = new_cap;
-    return 0;
-}
-
 int sm_ds_add_class(siamese_dataset *ds, const char *name) {
-    if (grow((void **)&ds->class_names, &ds->cap_classes, ds->n_classes, sizeof(char *))) return -1;
+    if (sm_grow((void **)&ds->class_names, &ds->cap_classes, ds->n_classes + 1, sizeof(char *)))
+        return -1;
     char *copy = sm_strdup(name);
     if (!copy) return -1;
     ds->class_names[ds->n_classes] = copy;
@@ -30,7 +20,8 @@ int sm_ds_add_class(siamese_dataset *ds, const char *name) {
 
 int sm_ds_add_image(siamese_dataset *ds, const char *name, const char *path, const uint8_t *pixels,
                     int class_id) {
-    if (grow((void **)&ds->images, &ds->cap_images, ds->n_images, sizeof(sm_ds_image))) return -1;
+    if (sm_grow((void **)&ds->images, &ds->cap_images, ds->n_images + 1, sizeof(sm_ds_image)))
+        return -1;
     sm_ds_image *im = &ds->images[ds->n_images];
     im->name = sm_strdup(name);
     im->path = path ? sm_strdup(path) : NULL;
@@ -46,7 +37,7 @@ int sm_ds_add_image(siamese_dataset *ds, const char *name, const char *path, con
 }
 
 siamese_status sm_ds_add_pair(siamese_dataset *ds, int a, int b, int label) {
-    if (grow((void **)&ds->pairs, &ds->cap_pairs, ds->n_pairs, sizeof(siamese_pair)))
+    if (sm_grow((void **)&ds->pairs, &ds->cap_pairs, ds->n_pairs + 1, sizeof(siamese_pair)))
         return SIAMESE_ERR_NOMEM;
     ds->pairs[ds->n_pairs++] = (siamese_pair){a, b, label};
     return SIAMESE_OK;

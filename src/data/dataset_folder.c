@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/alloc.h"
+
 int sm_is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -31,14 +33,7 @@ static int compare_names(const void *a, const void *b) {
 
 /* Appends a copy of name to list (capacity *cap); 0 on success. */
 static int append_name(sm_dir_list *list, int *cap, const char *name) {
-    if (list->count == *cap) {
-        if (*cap > (1 << 28)) return -1;
-        int new_cap = *cap ? *cap * 2 : 32;
-        char **bigger = realloc(list->names, (size_t)new_cap * sizeof *bigger);
-        if (!bigger) return -1;
-        list->names = bigger;
-        *cap = new_cap;
-    }
+    if (sm_grow((void **)&list->names, cap, list->count + 1, sizeof *list->names)) return -1;
     char *copy = sm_strdup(name);
     if (!copy) return -1;
     list->names[list->count++] = copy;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
+
 typedef struct manifest_line {
     char *a, *b; /* image names as written */
     int label;
@@ -63,14 +65,8 @@ static int parse_label(const char *s, int *label) {
 
 static siamese_status add_line(siamese_dataset *ds, manifest *m, const char *a, const char *b,
                                int label) {
-    if (m->count == m->cap) {
-        int cap = m->cap ? m->cap * 2 : 256;
-        manifest_line *bigger =
-            cap > (1 << 28) ? NULL : realloc(m->lines, (size_t)cap * sizeof *bigger);
-        if (!bigger) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-        m->lines = bigger;
-        m->cap = cap;
-    }
+    if (sm_grow((void **)&m->lines, &m->cap, m->count + 1, sizeof *m->lines))
+        return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     manifest_line *l = &m->lines[m->count];
     l->a = sm_strdup(a);
     l->b = sm_strdup(b);

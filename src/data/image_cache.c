@@ -1,6 +1,8 @@
 /* A memory-bounded cache of decoded images: one arena that grows up to the byte budget. */
 #include "data/image_cache.h"
 
+#include "base/alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,24 +29,13 @@ uint8_t *sm_image_cache_get(const sm_image_cache *cache, int image) {
     return cache->arena + (size_t)cache->slot_of[image] * cache->image_bytes;
 }
 
-/* Makes room for one more slot; 0 on success. */
-static int grow(sm_image_cache *cache) {
-    if (cache->used < cache->allocated) return 0;
-    if (cache->allocated >= cache->capacity) return -1;
-    int slots = cache->allocated < 32 ? 64 : cache->allocated * 2;
-    if (slots > cache->capacity) slots = cache->capacity;
-    /* slots * image_bytes <= budget, so the product does not overflow */
-    uint8_t *bigger = realloc(cache->arena, (size_t)slots * cache->image_bytes);
-    if (!bigger) return -1;
-    cache->arena = bigger;
-    cache->allocated = slots;
-    return 0;
-}
-
 uint8_t *sm_image_cache_reserve(sm_image_cache *cache, int image) {
     if (image < 0 || image >= cache->n_images) return NULL;
     if (cache->slot_of[image] >= 0) return sm_image_cache_get(cache, image);
-    if (grow(cache)) return NULL;
+    /* the arena grows as images arrive, up to the budget's capacity */
+    if (sm_grow_max((void **)&cache->arena, &cache->allocated, cache->used + 1, cache->image_bytes,
+                    cache->capacity))
+        return NULL;
     cache->slot_of[image] = cache->used++;
     return sm_image_cache_get(cache, image);
 }

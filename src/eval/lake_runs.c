@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/alloc.h"
 #include "base/errors.h"
 #include "base/fileio.h"
 #include "base/util.h"
@@ -82,13 +83,8 @@ static char *resolve(const char *root, const char *run_dir, const char *token) {
 }
 
 static siamese_status add_trial(lake_job *job, int run, char *test, char *answer) {
-    if (job->n_trials == job->cap_trials) {
-        int cap = job->cap_trials ? job->cap_trials * 2 : 64;
-        trial *t = realloc(job->trials, (size_t)cap * sizeof *t);
-        if (!t) return sm_fail(&job->err, SIAMESE_ERR_NOMEM, "out of memory");
-        job->trials = t;
-        job->cap_trials = cap;
-    }
+    if (sm_grow((void **)&job->trials, &job->cap_trials, job->n_trials + 1, sizeof *job->trials))
+        return sm_fail(&job->err, SIAMESE_ERR_NOMEM, "out of memory");
     job->trials[job->n_trials++] = (trial){run, test, answer};
     return SIAMESE_OK;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "siamese.h"
 
 #define QUERY_BLOCK 256         /* queries per GEMM */
@@ -303,14 +304,9 @@ static exact *rescan_query(const knn_job *job, int q, double kth_key, double tol
         for (int i = 0; i < dim; i++) dot += a[i] * b[i];
         dots_to_keys(job->metric, dim, qa, &gb, &dot, 1);
         if (dot == dot && dot > kth_key + tol) continue;
-        if (n == cap) {
-            cap *= 2;
-            exact *grown = realloc(list, (size_t)cap * sizeof *list);
-            if (!grown) {
-                free(list);
-                return NULL;
-            }
-            list = grown;
+        if (sm_grow((void **)&list, &cap, n + 1, sizeof *list)) {
+            free(list);
+            return NULL;
         }
         list[n++] = (exact){0, g};
     }

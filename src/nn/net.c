@@ -8,6 +8,7 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
+#include "base/alloc.h"
 #include "nn/layers/layers.h"
 #include "nn/net.h"
 
@@ -281,13 +282,8 @@ static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, 
             break;
         }
     }
-    if (net->n_plans == net->cap_plans) {
-        int cap = net->cap_plans ? net->cap_plans * 2 : 4;
-        sm_plan **v = realloc(net->plans, (size_t)cap * sizeof *v);
-        if (!v) return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for plans");
-        net->plans = v;
-        net->cap_plans = cap;
-    }
+    if (sm_grow((void **)&net->plans, &net->cap_plans, net->n_plans + 1, sizeof *net->plans))
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for plans");
     sm_plan *plan = calloc(1, sizeof *plan);
     if (!plan) return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for a plan");
     plan->n = n;

@@ -5,20 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/fileio.h"
 #include "report/plot.h"
 #include "run/run.h"
 
+/* Room for n + 1 entries in the parallel arrays a and b (capacity *cap). */
 static siamese_status grow_pair(double **a, double **b, int n, int *cap) {
-    if (n < *cap) return SIAMESE_OK;
-    int new_cap = *cap ? 2 * *cap : 256;
-    double *na = realloc(*a, (size_t)new_cap * sizeof **a);
-    if (!na) return SIAMESE_ERR_NOMEM;
-    *a = na;
-    double *nb = realloc(*b, (size_t)new_cap * sizeof **b);
-    if (!nb) return SIAMESE_ERR_NOMEM;
-    *b = nb;
-    *cap = new_cap;
+    int cap_b = *cap;
+    if (sm_grow((void **)b, &cap_b, n + 1, sizeof **b) ||
+        sm_grow((void **)a, cap, n + 1, sizeof **a))
+        return SIAMESE_ERR_NOMEM;
     return SIAMESE_OK;
 }
 
