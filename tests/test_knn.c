@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fixtures/knn_numpy.h"
 #include "siamese.h"
 #include "test_util.h"
 
@@ -171,4 +172,26 @@ Test(knn, rejects_bad_arguments) {
                  SIAMESE_ERR_INVALID_ARG);
     cr_assert_eq(siamese_knn(SIAMESE_METRIC_COSINE, v, 1, v, 1, 4, 1, NULL, NULL, d),
                  SIAMESE_ERR_INVALID_ARG);
+}
+
+Test(knn, equals_numpy_brute_force) {
+    /* tests/ref/make_knn_fixture.py: numpy float64, sorted by distance then index */
+    const int *want_index[] = {knn_index_euclidean, knn_index_cosine, knn_index_correlation};
+    const double *want_distance[] = {knn_distance_euclidean, knn_distance_cosine,
+                                     knn_distance_correlation};
+    for (int m = 0; m < 3; m++) {
+        int idx[KNN_NQ * KNN_K];
+        float d[KNN_NQ * KNN_K];
+        cr_assert_eq(siamese_knn(metrics[m], knn_queries, KNN_NQ, knn_gallery, KNN_NG, KNN_DIM,
+                                 KNN_K, NULL, idx, d),
+                     SIAMESE_OK);
+        for (int j = 0; j < KNN_NQ * KNN_K; j++) {
+            cr_assert_eq(idx[j], want_index[m][j], "%s query %d rank %d: row %d, numpy %d",
+                         siamese_metric_name(metrics[m]), j / KNN_K, j % KNN_K, idx[j],
+                         want_index[m][j]);
+            cr_assert_float_eq(d[j], want_distance[m][j], 1e-6 * (1 + want_distance[m][j]),
+                               "%s query %d rank %d", siamese_metric_name(metrics[m]), j / KNN_K,
+                               j % KNN_K);
+        }
+    }
 }

@@ -200,13 +200,13 @@ static int class_of(siamese_index *index, const char *name) {
     return index->class_count++;
 }
 
-/* The item recorded for row i of e: its absolute path when the file exists, else its path or
- * name as given. */
+/* The item recorded for row i of e: the absolute path of its file when it has one that exists,
+ * else its path or name as given (in-memory images have names only). */
 static char *item_of(const siamese_embeddings *e, int i) {
-    const char *given = e->paths && e->paths[i] ? e->paths[i] : e->names ? e->names[i] : NULL;
-    if (!given) return NULL;
-    char *real = realpath(given, NULL);
-    return real ? real : sm_strdup(given);
+    const char *path = e->paths ? e->paths[i] : NULL;
+    if (!path) return e->names && e->names[i] ? sm_strdup(e->names[i]) : NULL;
+    char *real = realpath(path, NULL);
+    return real ? real : sm_strdup(path);
 }
 
 /* Writes row of e into index row (new or replaced). */
