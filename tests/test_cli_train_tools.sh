@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# 'siamese train' with the training tools: usage errors (exit 2) for bad augmentation specs, P x K
+# and mining, schedules; a short AT&T faces run with augmentation, P x K batches, semi-hard mining,
+# cosine schedule and validation classes whose loss goes down; bitwise resume; early stopping.
+# ctest-label: slow
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+
+require_data faces att_faces/training
+arch="conv(8,k=5,s=2) relu maxpool(2) conv(16,k=3) relu linear(16)"
+small=(--arch "$arch" --input 1x56x46 --threads 1 --seed 3 --split classes)
+
+# usage errors name the flag or the term
+expect 2 "$cli" train "$faces" -o "$tmp/r" --augment "koch,wobble=1"
+grep_err "wobble=1"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --augment "rotate=400"
+grep_err "rotate=400"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --mining hard
+grep_err "sampler pk"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --split classes --pk 8x4 --mining hardest
+grep_err "hardest"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --pk 8
+grep_err "PxK"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --sampler online --pk 8x4
+grep_err "sampler pk"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --split classes --pk 64x4
+grep_err "37 such classes"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --lr-schedule linear
+grep_err "linear"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --val-classes 1.5
+grep_err "val-classes"
+[ -e "$tmp/r" ] && fail "a usage error created the run folder"
+
+# a short run with every tool: the training loss goes down, validation metrics are recorded
+tools=(--pk 8x4 --mining semihard --augment koch --lr-schedule cosine --warmup 5 --lr 0.002
+    --val-classes 0.25)
+expect 0 "$cli" train "$faces" -o "$tmp/run" "${small[@]}" "${tools[@]}" --epochs 6 -q
+for kv in '"augment": "koch"' '"mining": "semihard"' '"pk_classes": 8' '"lr_schedule": "cosine"' \
+    '"val_fraction": 0.25'; do
+    grep -qF "$kv" "$tmp/run/config.json" || fail "config.json lacks $kv"
+done
+grep -q '"event":"epoch".*"val_auc":0\.' "$tmp/run/metrics.jsonl" || fail "no validation AUC"
+losses=$(grep '"event":"epoch"' "$tmp/run/metrics.jsonl" | sed 's/.*"train_loss":\([0-9.e+-]*\).*/\1/')
+first=$(echo "$losses" | head -1)
+last=$(echo "$losses" | tail -1)
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.6 * a) }' ||
+    fail "training loss did not go down: $first -> $last"
+
+# resuming reproduces the uninterrupted run bit for bit (P x K batches and augmentation are
+# drawn from the seed, the epoch and the position)
+expect 0 "$cli" train "$faces" -o "$tmp/whole" "${small[@]}" "${tools[@]}" --epochs 2 -q
+expect 0 "$cli" train "$faces" -o "$tmp/parts" "${small[@]}" "${tools[@]}" --epochs 1 -q
+expect 0 "$cli" train --resume "$tmp/parts" --epochs 2 -q
+cmp -s "$tmp/whole/model.safetensors" "$tmp/parts/model.safetensors" ||
+    fail "resumed run differs from the uninterrupted one"
+
+# early stopping: a learning rate too small to change a weight never improves the model
+expect 0 "$cli" train "$faces" -o "$tmp/stop" "${small[@]}" --pk 8x4 --lr 1e-30 --patience 2 \
+    --val-classes 0.25 --epochs 6
+grep_err "early stop after epoch 3"
+[ "$(grep -c '"event":"epoch"' "$tmp/stop/metrics.jsonl")" -eq 3 ] || fail "ran past the patience"
+
+finish test_cli_train_tools
