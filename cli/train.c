@@ -110,7 +110,7 @@ int cli_train(int argc, char **argv) {
         {"resume", 0, CLI_OPT_STRING, &f.resume, "RUN_DIR",
          "continue an interrupted run exactly where it stopped"},
         {"arch", 0, CLI_OPT_STRING, &p.arch, "SPEC",
-         "preset (seed, mnist, omniglot) or architecture text"},
+         "preset (seed, mnist, omniglot, faces) or architecture text"},
         {"input", 0, CLI_OPT_STRING, &f.input, "CxHxW", "input geometry (default: the preset's)"},
         {"sampler", 0, CLI_OPT_STRING, &p.sampler, "KIND",
          "recipe (fixed pairs), online (fresh pairs every epoch) or pk (P x K batches)"},

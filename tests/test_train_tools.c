@@ -8,6 +8,7 @@
 
 #include "data/split_val.h"
 #include "dataset_fixtures.h"
+#include "nn/arch.h"
 #include "run/run.h"
 #include "run/run_tools.h"
 #include "test_util.h"
@@ -166,6 +167,23 @@ Test(train_tools_config, settings_that_do_not_fit_are_rejected) {
     p = tool_params();
     p.warmup_steps = -1;
     expect_rejected(p, "negative");
+}
+
+/* ---- the faces preset */
+
+Test(faces_preset, grey_92x112_to_a_128_d_embedding) {
+    sm_shape in;
+    const char *text = sm_arch_preset_text("faces", &in);
+    cr_assert_not_null(text);
+    cr_assert(in.c == 1 && in.h == 112 && in.w == 92, "%dx%dx%d", in.c, in.h, in.w);
+    sm_arch a;
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_arch_parse(text, in, &a, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_arch_embedding_dim(&a), 128);
+    sm_shape last_pool = a.layers[11].out_shape;
+    cr_assert(last_pool.c == 128 && last_pool.h == 6 && last_pool.w == 5, "%dx%dx%d", last_pool.c,
+              last_pool.h, last_pool.w);
 }
 
 /* ---- validation classes */

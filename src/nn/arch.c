@@ -64,6 +64,12 @@ static const preset presets[] = {
      {1, 105, 105},
      "conv(32,k=5,s=2) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
      "conv(128,k=3,p=1) bn relu maxpool(2) flatten linear(512) relu linear(128)"},
+    /* 92x112 grey (AT&T / ORL faces): 112x92 -> 54x44 -> 27x22 -> 13x11 -> 6x5, 128-d embedding,
+     * 1.1M parameters. */
+    {"faces",
+     {1, 112, 92},
+     "conv(32,k=5,s=2) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
+     "conv(128,k=3,p=1) bn relu maxpool(2) flatten linear(256) relu linear(128)"},
 };
 
 const char *sm_arch_preset_text(const char *name, sm_shape *default_input) {
