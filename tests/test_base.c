@@ -1,9 +1,11 @@
-/* src/base helpers: the array grower. */
+/* src/base helpers: the array grower and the strict number parsers. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "base/alloc.h"
+#include "base/number.h"
 
 Test(grow, makes_room_and_keeps_the_items) {
     int *items = NULL, cap = 0;
@@ -34,4 +36,57 @@ Test(grow, refuses_past_the_limit_and_keeps_the_array) {
     cr_assert_eq(sm_grow((void **)&items, &cap, 1 << 27, SIZE_MAX / 4), -1, "size overflow");
     cr_assert_eq(items, kept);
     free(items);
+}
+
+Test(number, integers_are_whole_decimal_and_in_range) {
+    int v = 7;
+    cr_assert_eq(sm_parse_int("42", 0, 100, &v), 0);
+    cr_assert_eq(v, 42);
+    cr_assert_eq(sm_parse_int("-3", -5, 5, &v), 0);
+    cr_assert_eq(v, -3);
+    const char *bad[] = {"", " 1", "+1", "1 ", "1x", "0x10", "101", "-1", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 7;
+        cr_assert_eq(sm_parse_int(bad[i], 0, 100, &v), -1, "'%s' parsed", bad[i]);
+        cr_assert_eq(v, 7, "'%s' changed the output", bad[i]);
+    }
+    cr_assert_eq(sm_parse_int(NULL, 0, 100, &v), -1);
+    int64_t big;
+    cr_assert_eq(sm_parse_i64("9223372036854775807", 0, INT64_MAX, &big), 0);
+    cr_assert_eq(big, INT64_MAX);
+    cr_assert_eq(sm_parse_i64("9223372036854775808", 0, INT64_MAX, &big), -1, "overflow");
+    /* spans: a number inside longer text */
+    const char *text = "12x34";
+    cr_assert_eq(sm_parse_int_n(text, 2, 1, 99, &v), 0);
+    cr_assert_eq(v, 12);
+    cr_assert_eq(sm_parse_int_n(text + 3, 2, 1, 99, &v), 0);
+    cr_assert_eq(v, 34);
+    cr_assert_eq(sm_parse_int_n(text, 3, 1, 99, &v), -1);
+    cr_assert_eq(sm_parse_int_n(text, 0, 1, 99, &v), -1);
+}
+
+Test(number, unsigned_in_a_base_without_sign) {
+    uint64_t v;
+    cr_assert_eq(sm_parse_u64("fedcba9876543210", 16, &v), 0);
+    cr_assert_eq(v, 0xfedcba9876543210u);
+    cr_assert_eq(sm_parse_u64("18446744073709551615", 10, &v), 0);
+    cr_assert_eq(v, UINT64_MAX);
+    cr_assert_eq(sm_parse_u64("18446744073709551616", 10, &v), -1, "overflow");
+    cr_assert_eq(sm_parse_u64("-1", 10, &v), -1, "strtoull would wrap it");
+    cr_assert_eq(sm_parse_u64("12g", 16, &v), -1);
+}
+
+Test(number, doubles_whole_text) {
+    double d;
+    cr_assert_eq(sm_parse_double("0.0005", &d), 0);
+    cr_assert_eq(d, 0.0005);
+    cr_assert_eq(sm_parse_double("-1e3", &d), 0);
+    cr_assert_eq(d, -1000.0);
+    cr_assert_eq(sm_parse_double("nan", &d), 0, "callers that need finite values check");
+    cr_assert(isnan(d));
+    cr_assert_eq(sm_parse_double("1e999", &d), -1, "out of range");
+    cr_assert_eq(sm_parse_double("1.5x", &d), -1);
+    cr_assert_eq(sm_parse_double(" 1.5", &d), -1);
+    cr_assert_eq(sm_parse_double_n("2.5)", 3, &d), 0);
+    cr_assert_eq(d, 2.5);
 }

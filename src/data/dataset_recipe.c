@@ -2,11 +2,12 @@
  * dissimilar_all_images/dissimilar_{i}_{first,second}.* (label 1), paired by i. */
 #include "data/dataset.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/number.h"
 
 typedef struct recipe_entry {
     long index;
@@ -17,12 +18,11 @@ typedef struct recipe_entry {
 /* Parses "<prefix>_<i>_<first|second>[.ext]"; 0 on success. */
 static int parse_recipe_name(const char *name, const char *prefix, recipe_entry *out) {
     size_t n = strlen(prefix);
-    if (strncmp(name, prefix, n) || name[n] != '_' || !isdigit((unsigned char)name[n + 1]))
+    if (strncmp(name, prefix, n) || name[n] != '_') return -1;
+    const char *digits = name + n + 1, *end = digits + strspn(digits, "0123456789");
+    int64_t index;
+    if (sm_parse_i64_n(digits, (size_t)(end - digits), 0, INT_MAX / 2, &index) || *end != '_')
         return -1;
-    char *end;
-    errno = 0;
-    long index = strtol(name + n + 1, &end, 10);
-    if (errno || index > INT_MAX / 2 || *end != '_') return -1;
     end++;
     int second;
     if (!strncmp(end, "first", 5)) second = 0, end += 5;

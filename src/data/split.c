@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/number.h"
 #include "base/rng.h"
 #include "data/dataset.h"
 
@@ -462,10 +463,10 @@ static siamese_status parse_header(siamese_split *s, json_t *root, const char *p
                     &version, "kind", &kind_name, "train_fraction", &s->train_fraction, "seed_hex",
                     &seed_hex, "image_count", &images, "class_count", &classes) ||
         strcmp(format, SPLIT_FORMAT) || version != 1 ||
-        siamese_split_kind_parse(kind_name, &s->kind) != SIAMESE_OK)
+        siamese_split_kind_parse(kind_name, &s->kind) != SIAMESE_OK ||
+        sm_parse_u64(seed_hex, 16, &s->seed))
         return sm_fail(&s->err, SIAMESE_ERR_FORMAT, "%s: not a siamese split record (version 1)",
                        path);
-    s->seed = strtoull(seed_hex, NULL, 16);
     if (images != ds->n_images || classes != ds->n_classes)
         return sm_fail(&s->err, SIAMESE_ERR_FORMAT,
                        "%s: recorded for a dataset of %d images and %d classes; %s has %d and %d",

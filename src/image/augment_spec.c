@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "image/augment.h"
 
 #define TERM_MAX 64
@@ -30,10 +31,7 @@ int sm_augment_is_identity(const sm_augment *a) {
 
 /* Reads one number filling the whole text; 0 when it is not one. */
 static int read_number(const char *text, double *out) {
-    char *end;
-    if (!*text) return 0;
-    *out = strtod(text, &end);
-    return *end == '\0' && isfinite(*out);
+    return sm_parse_double(text, out) == 0 && isfinite(*out);
 }
 
 /* Reads "LO:HI" (or one number, for LO = HI). */

@@ -4,10 +4,12 @@
  * metric, fingerprint (siamese_model_fingerprint), model (the model's path) and classes (a JSON
  * array of class names, indexed by the labels). */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "base/util.h"
 #include "index/index.h"
 
@@ -90,15 +92,6 @@ static const sm_st_tensor *tensor_of(const sm_st_file *file, const char *name, s
     return t;
 }
 
-static int parse_int(const char *text, int *out) {
-    if (!text || !*text) return -1;
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*end || v < 0 || v > 0x7fffffff) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 static siamese_status read_classes(siamese_index *index, const char *path, const char *text) {
     json_error_t jerr;
     json_t *arr = text ? json_loads(text, 0, &jerr) : NULL;
@@ -176,8 +169,8 @@ static siamese_status read_meta(siamese_index *index, const char *path) {
         return bad(index, path, "no format \"siamese-index\" in its metadata");
     if (!version || strcmp(version, SM_INDEX_FORMAT_VERSION) != 0)
         return bad(index, path, "unknown format_version");
-    if (parse_int(sm_safetensors_meta(f, "count"), &index->count) != 0 ||
-        parse_int(sm_safetensors_meta(f, "dim"), &index->dim) != 0 || index->dim < 1)
+    if (sm_parse_int(sm_safetensors_meta(f, "count"), 0, INT_MAX, &index->count) != 0 ||
+        sm_parse_int(sm_safetensors_meta(f, "dim"), 1, INT_MAX, &index->dim) != 0)
         return bad(index, path, "count or dim missing or invalid");
     if (siamese_metric_parse(sm_safetensors_meta(f, "metric"), &index->metric) != SIAMESE_OK)
         return bad(index, path, "unknown metric");

@@ -1,10 +1,10 @@
 /* Model files: save and load a siamese_model as safetensors with PyTorch names and our metadata. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "base/recipe.h"
 #include "model/model.h"
 #include "model/safetensors.h"
@@ -119,28 +119,23 @@ typedef struct file_settings {
     int from_metadata; /* 0 when the seed preset was assumed */
 } file_settings;
 
-static int parse_int_token(const char *s, char **end, int *out) {
-    errno = 0;
-    long v = strtol(s, end, 10);
-    if (*end == s || errno != 0 || v <= 0 || v > 1000000) return -1;
-    *out = (int)v;
-    return 0;
-}
+#define INPUT_SIDE_MAX 1000000
 
 /* Parses "CxHxW". */
 static int parse_input(const char *text, sm_shape *shape) {
-    char *end;
-    if (parse_int_token(text, &end, &shape->c) != 0 || *end != 'x') return -1;
-    if (parse_int_token(end + 1, &end, &shape->h) != 0 || *end != 'x') return -1;
-    if (parse_int_token(end + 1, &end, &shape->w) != 0 || *end != '\0') return -1;
-    return 0;
+    const char *x1 = strchr(text, 'x'), *x2 = x1 ? strchr(x1 + 1, 'x') : NULL;
+    if (!x2) return -1;
+    return sm_parse_int_n(text, (size_t)(x1 - text), 1, INPUT_SIDE_MAX, &shape->c) ||
+                   sm_parse_int_n(x1 + 1, (size_t)(x2 - x1 - 1), 1, INPUT_SIDE_MAX, &shape->h) ||
+                   sm_parse_int(x2 + 1, 1, INPUT_SIDE_MAX, &shape->w)
+               ? -1
+               : 0;
 }
 
+/* A finite number that fits a float. */
 static int parse_float(const char *text, float *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno != 0 || !isfinite(v) || fabs(v) > 3.0e38) return -1;
+    double v;
+    if (sm_parse_double(text, &v) || !isfinite(v) || fabs(v) > 3.0e38) return -1;
     *out = (float)v;
     return 0;
 }

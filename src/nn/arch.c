@@ -25,7 +25,6 @@
 #include "nn/arch.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -33,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "base/recipe.h"
 
 #define SM_DIM_MAX (1 << 20)             /* cap on any single size in a spec */
@@ -223,21 +223,8 @@ static int span_is(const scanner *sc, span s, const char *word) {
 
 /* ------------------------------------------------------------------ values */
 
-/* A decimal integer in [lo, hi] occupying exactly len characters at p. */
-static int parse_int_range(const char *p, size_t len, int lo, int hi, int *out) {
-    if (len == 0 || len > 9) return 0;
-    long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)p[i])) return 0;
-        v = v * 10 + (p[i] - '0');
-    }
-    if (v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
-}
-
 static siamese_status parse_int_value(scanner *sc, span v, const char *what, int lo, int *out) {
-    if (!parse_int_range(sc->text + v.start, v.len, lo, SM_DIM_MAX, out))
+    if (sm_parse_int_n(sc->text + v.start, v.len, lo, SM_DIM_MAX, out))
         return spec_error(sc, v, "bad number for %s (want an integer from %d to %d)", what, lo,
                           SM_DIM_MAX);
     return SIAMESE_OK;
@@ -249,13 +236,13 @@ static siamese_status parse_pair_value(scanner *sc, span v, const char *what, in
     const char *p = sc->text + v.start;
     const char *x = memchr(p, 'x', v.len);
     if (!x) {
-        if (!parse_int_range(p, v.len, lo, SM_DIM_MAX, h)) goto bad;
+        if (sm_parse_int_n(p, v.len, lo, SM_DIM_MAX, h)) goto bad;
         *w = *h;
         return SIAMESE_OK;
     }
     size_t hl = (size_t)(x - p);
-    if (!parse_int_range(p, hl, lo, SM_DIM_MAX, h) ||
-        !parse_int_range(x + 1, v.len - hl - 1, lo, SM_DIM_MAX, w))
+    if (sm_parse_int_n(p, hl, lo, SM_DIM_MAX, h) ||
+        sm_parse_int_n(x + 1, v.len - hl - 1, lo, SM_DIM_MAX, w))
         goto bad;
     return SIAMESE_OK;
 bad:
@@ -265,14 +252,10 @@ bad:
 
 static siamese_status parse_float_value(scanner *sc, span v, const char *what, double lo, double hi,
                                         int lo_open, float *out) {
-    char buf[64];
-    if (v.len == 0 || v.len >= sizeof buf) goto bad;
-    memcpy(buf, sc->text + v.start, v.len);
-    buf[v.len] = '\0';
-    char *end = NULL;
-    errno = 0;
-    double d = strtod(buf, &end);
-    if (errno || *end || !isfinite(d) || d > hi || d < lo || (lo_open && d == lo)) goto bad;
+    double d;
+    if (sm_parse_double_n(sc->text + v.start, v.len, &d) || !isfinite(d) || d > hi || d < lo ||
+        (lo_open && d == lo))
+        goto bad;
     *out = (float)d;
     return SIAMESE_OK;
 bad:

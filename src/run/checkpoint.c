@@ -1,11 +1,11 @@
 /* Checkpoints: the model, Adam's moments and the run's position in one safetensors file. */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "run/run.h"
@@ -62,40 +62,22 @@ siamese_status sm_checkpoint_save(const char *path, siamese_model *model, const 
     return sm_model_save_with(model, path, moments, 2, meta, n_meta, err);
 }
 
-static int parse_i64(const char *text, int64_t *out) {
-    if (!text) return 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < 0) return 0;
-    *out = v;
-    return 1;
-}
-
-static int parse_double(const char *text, double *out) {
-    if (!text) return 0;
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end) return 0;
-    *out = v;
-    return 1;
-}
+#define STATE_COUNT_MAX 999999999 /* epochs and batches */
 
 static siamese_status read_state(const char *path, const sm_st_file *file, sm_train_state *s,
                                  int64_t *adam_step, sm_err *err) {
     int64_t epoch, batch;
     double best_auc, best_loss;
-    int ok = parse_i64(sm_safetensors_meta(file, "checkpoint.epoch"), &epoch) &&
-             parse_i64(sm_safetensors_meta(file, "checkpoint.batch"), &batch) &&
-             parse_i64(sm_safetensors_meta(file, "checkpoint.step"), &s->step) &&
-             parse_i64(sm_safetensors_meta(file, "checkpoint.adam_step"), adam_step) &&
-             parse_double(sm_safetensors_meta(file, "checkpoint.elapsed"), &s->elapsed) &&
-             parse_double(sm_safetensors_meta(file, "checkpoint.data_wait"), &s->data_wait) &&
-             parse_double(sm_safetensors_meta(file, "checkpoint.best_auc"), &best_auc) &&
-             parse_double(sm_safetensors_meta(file, "checkpoint.best_loss"), &best_loss) &&
-             epoch < 1000000000 && batch < 1000000000;
-    if (!ok)
+    int bad =
+        sm_parse_i64(sm_safetensors_meta(file, "checkpoint.epoch"), 0, STATE_COUNT_MAX, &epoch) ||
+        sm_parse_i64(sm_safetensors_meta(file, "checkpoint.batch"), 0, STATE_COUNT_MAX, &batch) ||
+        sm_parse_i64(sm_safetensors_meta(file, "checkpoint.step"), 0, INT64_MAX, &s->step) ||
+        sm_parse_i64(sm_safetensors_meta(file, "checkpoint.adam_step"), 0, INT64_MAX, adam_step) ||
+        sm_parse_double(sm_safetensors_meta(file, "checkpoint.elapsed"), &s->elapsed) ||
+        sm_parse_double(sm_safetensors_meta(file, "checkpoint.data_wait"), &s->data_wait) ||
+        sm_parse_double(sm_safetensors_meta(file, "checkpoint.best_auc"), &best_auc) ||
+        sm_parse_double(sm_safetensors_meta(file, "checkpoint.best_loss"), &best_loss);
+    if (bad)
         return sm_fail(err, SIAMESE_ERR_FORMAT,
                        "%s: not a training checkpoint (checkpoint.* metadata missing or malformed)",
                        path);
@@ -106,7 +88,7 @@ static siamese_status read_state(const char *path, const sm_st_file *file, sm_tr
     /* checkpoints from before early stopping: patience counts from the checkpoint's epoch */
     int64_t best_epoch = s->epoch;
     const char *text = sm_safetensors_meta(file, "checkpoint.best_epoch");
-    if (text && (!parse_i64(text, &best_epoch) || best_epoch > s->epoch))
+    if (text && sm_parse_i64(text, 0, s->epoch, &best_epoch))
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: checkpoint.best_epoch '%s' is malformed", path,
                        text);
     s->best_epoch = (int)best_epoch;
