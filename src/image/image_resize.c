@@ -214,25 +214,14 @@ static void horizontal_row(const uint8_t *in, uint8_t *out, int out_w, int chann
     }
 }
 
-/* One output row from exactly KS input rows (padded weights): a single vectorizable pass. */
-static inline void vertical_row_fixed(const uint8_t *in, size_t stride, uint8_t *out,
-                                      size_t row_len, const int32_t *k, int start, const int KS) {
-    const uint8_t *r0 = in + (size_t)start * stride;
-    if (KS == 2) {
-        const uint8_t *r1 = r0 + stride;
-        const int32_t k0 = k[0], k1 = k[1];
-        for (size_t i = 0; i < row_len; i++) out[i] = clip8(HALF_ONE + r0[i] * k0 + r1[i] * k1);
-    } else {
-        const uint8_t *r1 = r0 + stride, *r2 = r1 + stride;
-        const int32_t k0 = k[0], k1 = k[1], k2 = k[2];
-        for (size_t i = 0; i < row_len; i++)
-            out[i] = clip8(HALF_ONE + r0[i] * k0 + r1[i] * k1 + r2[i] * k2);
-    }
-}
-
+/* One output row from exactly 3 input rows (padded weights of an upscale, the only fixed-tap
+ * vertical case): a single vectorizable pass. */
 SM_CLONES static void vertical_row3(const uint8_t *in, size_t stride, uint8_t *out, size_t row_len,
                                     const int32_t *k, int start) {
-    vertical_row_fixed(in, stride, out, row_len, k, start, 3);
+    const uint8_t *r0 = in + (size_t)start * stride, *r1 = r0 + stride, *r2 = r1 + stride;
+    const int32_t k0 = k[0], k1 = k[1], k2 = k[2];
+    for (size_t i = 0; i < row_len; i++)
+        out[i] = clip8(HALF_ONE + r0[i] * k0 + r1[i] * k1 + r2[i] * k2);
 }
 
 /* One output row, vertically: accumulate whole input rows times their weight (vectorizable). */

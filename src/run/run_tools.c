@@ -37,7 +37,6 @@ siamese_status sm_evaluate_pairs(siamese_trainer *trainer, siamese_loader *loade
         out->auc = (float)siamese_roc_auc(distances, labels, seen);
         siamese_best_threshold(distances, labels, seen, &out->threshold, &out->accuracy);
     }
-    if (st == SIAMESE_ERR_NUMERIC) return SIAMESE_OK;
     return st == SIAMESE_OK ? st : sm_fail(err, st, "%s", failed);
 }
 
