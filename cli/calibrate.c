@@ -106,7 +106,7 @@ static int calibrate(const calibrate_args *a, const char *model_path, const char
 }
 
 int cli_calibrate(int argc, char **argv) {
-    calibrate_args a = {NULL, "best-accuracy", 10, 0, 0, 0, 64, 0};
+    calibrate_args a = {NULL, "best-accuracy", 10, 0, 0, 0, 0, 0};
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "MODEL2", "the calibrated model file to write"},
         {"target", 't', CLI_OPT_STRING, &a.target, "T", "best-accuracy, eer, or far=X (0 < X < 1)"},
@@ -117,7 +117,8 @@ int cli_calibrate(int argc, char **argv) {
         {"seed", 's', CLI_OPT_U64, &a.seed, "S", "seed of the pairs"},
         {"quiet", 'q', CLI_OPT_FLAG, &a.quiet, NULL, "no progress line, no warnings"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
-        {"batch", 0, CLI_OPT_INT, &a.batch, "N", "images per forward pass"},
+        {"batch", 0, CLI_OPT_INT, &a.batch, "N",
+         "images per forward pass (0 = up to 1024, within 128 MB of input)"},
     };
     const cli_spec spec = {
         "calibrate",
@@ -149,7 +150,7 @@ int cli_calibrate(int argc, char **argv) {
     else if (!parse_target(a.target, &kind, &far))
         problem = "--target must be best-accuracy, eer or far=X with 0 < X < 1";
     else if (a.per_class < 1) problem = "--pairs-per-class must be at least 1";
-    else if (a.batch < 1 || a.batch > 4096) problem = "--batch must be 1 to 4096";
+    else if (a.batch < 0 || a.batch > 4096) problem = "--batch must be 0 (auto) to 4096";
     if (problem) {
         fprintf(stderr, "siamese calibrate: %s (see 'siamese calibrate --help')\n", problem);
         return CLI_EXIT_USAGE;

@@ -62,7 +62,7 @@ static const char *check_usage(const eval_args *a) {
     if (a->shot < 1) return "--shot must be at least 1";
     if (a->episodes < 1) return "--episodes must be at least 1";
     if (a->threads < 0) return "--threads must be 0 (all cores) or more";
-    if (a->batch < 1 || a->batch > 4096) return "--batch must be 1 to 4096";
+    if (a->batch < 0 || a->batch > 4096) return "--batch must be 0 (auto) to 4096";
     return NULL;
 }
 
@@ -151,7 +151,7 @@ static int run_retrieval(eval_state *s, const eval_args *a) {
 
 static int run_lake(eval_state *s, const eval_args *a, const char *path) {
     siamese_embed_params ep = siamese_embed_default_params();
-    ep.batch_size = a->batch;
+    ep.batch_size = a->batch > 0 ? a->batch : eval_auto_batch(s->model);
     ep.threads = a->threads;
     char msg[1024];
     double t0 = now_seconds();
@@ -217,7 +217,7 @@ static int resolve(const eval_args *a, const cli_spec *spec, const char *data, i
 }
 
 int cli_eval(int argc, char **argv) {
-    eval_args a = {NULL, 10, 0, 1000, 0, 5, 1, 1000, NULL, 0, 64, 0, 0, NULL, NULL};
+    eval_args a = {NULL, 10, 0, 1000, 0, 5, 1, 1000, NULL, 0, 0, 0, 0, NULL, NULL};
     const cli_option options[] = {
         {"protocol", 'p', CLI_OPT_STRING, &a.protocol, "NAME",
          "verification (default), fewshot, retrieval or all"},
@@ -238,7 +238,8 @@ int cli_eval(int argc, char **argv) {
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object on stdout instead of the table"},
         {"quiet", 'q', CLI_OPT_FLAG, &a.quiet, NULL, "no progress line, no warnings"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
-        {"batch", 0, CLI_OPT_INT, &a.batch, "N", "images per forward pass"},
+        {"batch", 0, CLI_OPT_INT, &a.batch, "N",
+         "images per forward pass (0 = up to 1024, within 128 MB of input)"},
         {"precision", 0, CLI_OPT_STRING, &a.precision, "P", "fp32 (default) or bf16"},
     };
     const cli_spec spec = {

@@ -48,6 +48,13 @@ static int open_dataset(const char *command, const char *path, eval_progress *pr
     return 0;
 }
 
+int eval_auto_batch(const siamese_model *model) {
+    size_t floats = (size_t)siamese_model_channels(model) * (size_t)siamese_model_height(model) *
+                    (size_t)siamese_model_width(model);
+    size_t fit = ((size_t)32 << 20) / (floats ? floats : 1); /* 32 Mi floats = 128 MB */
+    return fit > 1024 ? 1024 : fit < 16 ? 16 : (int)fit;
+}
+
 int eval_set_open(const char *command, siamese_model *model, const char *data_path, int batch,
                   int threads, int quiet, eval_set *out) {
     memset(out, 0, sizeof *out);
@@ -60,7 +67,7 @@ int eval_set_open(const char *command, siamese_model *model, const char *data_pa
         siamese_pairs_free(&stored);
     }
     siamese_embed_params ep = siamese_embed_default_params();
-    if (batch > 0) ep.batch_size = batch;
+    ep.batch_size = batch > 0 ? batch : eval_auto_batch(model);
     ep.threads = threads;
     ep.warning = print_warning;
     ep.warning_user = &prog;

@@ -15,7 +15,10 @@ typedef struct eval_set {
     int stored_pairs; /* pair datasets: their pairs before any image was skipped */
 } eval_set;
 
-/* Opens data_path and embeds every image. Prints "siamese COMMAND: <message>" and returns 0 on
+/* Images per forward pass when none is given: up to 1024, within 128 MB of input tensors. */
+int eval_auto_batch(const siamese_model *model);
+
+/* Opens data_path and embeds every image (batch 0 = eval_auto_batch). Prints "siamese COMMAND: <message>" and returns 0 on
  * failure. quiet: no progress line, no warnings echo (they are still counted). */
 int eval_set_open(const char *command, siamese_model *model, const char *data_path, int batch,
                   int threads, int quiet, eval_set *out);
