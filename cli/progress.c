@@ -48,11 +48,14 @@ static void print_log_line(const siamese_train_event *e) {
 static void print_epoch_line(const siamese_train_event *e) {
     char elapsed[32];
     format_duration(e->elapsed, elapsed, sizeof elapsed);
+    char val[64] = "";
+    if (isfinite(e->val_auc))
+        snprintf(val, sizeof val, ", validation ROC AUC %.4f", (double)e->val_auc);
     fprintf(stderr,
             "epoch %d/%d done: train loss %.4f, test loss %.4f, test ROC AUC %.4f, accuracy %.3f "
-            "at threshold %.4f [%s, data wait %.1f%%]\n",
+            "at threshold %.4f%s [%s, data wait %.1f%%]\n",
             e->epoch + 1, e->epochs, (double)e->loss, (double)e->test_loss, (double)e->test_auc,
-            (double)e->test_accuracy, (double)e->threshold, elapsed,
+            (double)e->test_accuracy, (double)e->threshold, val, elapsed,
             e->elapsed > 0 ? 100.0 * e->data_wait / e->elapsed : 0.0);
 }
 
