@@ -6,9 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "base/util.h"
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 void progress_init(progress *p, progress_mode mode) {
     memset(p, 0, sizeof *p);
@@ -28,7 +33,7 @@ void progress_finish(progress *p) {
 }
 
 static void draw_step_line(progress *p, const siamese_train_event *e) {
-    double t = sm_now_seconds();
+    double t = now_seconds();
     if (t - p->last_draw < 0.1 && e->batch + 1 < e->batches) return;
     p->last_draw = t;
     char eta[32];

@@ -36,8 +36,8 @@ run_ctest() {
 echo "== formatting (scripts/format.sh --check) =="
 "$root/scripts/format.sh" --check
 
-echo "== release build =="
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+echo "== release build (the CLI linked against libsiamese.so) =="
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DSIAMESE_CLI_SHARED=ON >/dev/null
 cmake --build "$root/build" -j "$jobs"
 run_ctest "$root/build"
 
