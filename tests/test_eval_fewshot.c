@@ -154,6 +154,13 @@ Test(eval_lake, scored_as_class_labels_say) {
     cr_assert(siamese_lake_runs_detect(tmp));
     cr_assert(siamese_lake_runs_detect(tu_path(tmp, "run01")));
     cr_assert(!siamese_lake_runs_detect(tu_path(tmp, "run01/test")));
+    /* a class data set split into training/<class>/ and test/<class>/ is not a run */
+    df_mkdir(tmp, "split");
+    df_mkdir(tmp, "split/training");
+    df_mkdir(tmp, "split/training/a");
+    df_mkdir(tmp, "split/test");
+    df_write_pgm(tmp, "split/training/a/1.pgm", 8, 8, 1);
+    cr_assert(!siamese_lake_runs_detect(tu_path(tmp, "split")));
     siamese_model *m = small_model();
     siamese_lake_runs r;
     char msg[512];

@@ -16,9 +16,18 @@
 
 #define MAX_LABELS_BYTES (1 << 20)
 
+/* A run folder: training/ holding image files directly (one per class) and test/. A data set
+ * split into training/<class>/ and test/<class>/ folders is not one. */
 static int has_run_layout(const char *dir) {
     char *train = sm_path_join(dir, "training"), *test = sm_path_join(dir, "test");
     int yes = train && test && sm_is_dir(train) && sm_is_dir(test);
+    sm_dir_list files;
+    if (yes && sm_list_dir(train, 0, &files, NULL) == SIAMESE_OK) {
+        yes = files.count > 0;
+        sm_dir_list_free(&files);
+    } else {
+        yes = 0;
+    }
     free(train);
     free(test);
     return yes;
