@@ -1,5 +1,6 @@
 /* siamese compare: the dissimilarity of two image files, or of every pair in a list, under a
  * trained model, with a verdict when a threshold is known. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ typedef struct compare_setup {
     siamese_metric metric;
     double threshold; /* < 0: no verdict */
     siamese_image_options options;
+    int threads; /* decoding threads, as --threads (0 = OpenMP's default) */
 } compare_setup;
 
 /* The threshold for verdicts: --threshold when given; else the model's own, but only under the
@@ -134,7 +136,8 @@ static int decode_batch(const compare_setup *s, const char *list_path, const cli
                         int first, int n, float *images, char (*errors)[COMPARE_ERRMSG]) {
     size_t per = cli_model_image_floats(s->model);
     int failed = 0;
-#pragma omp parallel for schedule(dynamic) reduction(| : failed)
+    int threads = s->threads > 0 ? s->threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic) reduction(| : failed) num_threads(threads)
     for (int k = 0; k < 2 * n; k++) {
         const cli_pair_entry *e = &list->items[first + k % n];
         const char *path = k < n ? e->path_a : e->path_b;
@@ -300,6 +303,7 @@ int cli_compare(int argc, char **argv) {
     s.metric = a.metric ? metric : siamese_model_metric(s.model);
     s.threshold = pick_threshold(&s, &a, threshold_given);
     s.options = cli_model_image_options(s.model);
+    s.threads = a.threads;
     int code = a.pairs ? compare_list(&s, a.pairs, a.json)
                        : compare_two(&s, positional[1], positional[2], &a);
     siamese_model_free(s.model);

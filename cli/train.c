@@ -11,7 +11,7 @@
 #include "similarity.h"
 #include "train_tools.h"
 
-static volatile int stop_requested;
+static volatile sig_atomic_t stop_requested;
 
 static void on_interrupt(int sig) {
     (void)sig;

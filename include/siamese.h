@@ -3,10 +3,19 @@
  * Conventions: every handle is opaque; functions return a siamese_status; a handle keeps the
  * message of its last error (siamese_*_errmsg); *_default_params() fills a params struct with
  * the reference recipe's settings; *_free(NULL) is a no-op. The library never prints and never
- * exits. Randomness comes only from the seeds passed in params. */
+ * exits. Randomness comes only from the seeds passed in params.
+ *
+ * Threads: each handle is used by one thread at a time; different handles may be used from
+ * different threads at once (two models embedding in two threads, each with its own thread
+ * count). Functions without a handle (distances, ROC, image decoding, siamese_draw_pairs) are
+ * reentrant. There is no process-wide state: no globals, and no OpenMP setting outlives a call
+ * (a model's or a run's thread count is set on the calling thread for the call and the caller's
+ * own setting restored). The library's threads are OpenMP's inside a call and a loader's
+ * background thread. Each handle type below has a "Threads:" line. */
 #ifndef SIAMESE_H
 #define SIAMESE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +72,8 @@ SIAMESE_API double siamese_distance(siamese_metric metric, const float *a, const
 
 /* ---------------------------------------------------------------- models */
 
+/* Threads: one thread at a time (embedding reuses the model's buffers); a trainer on the model
+ * counts as a use. */
 typedef struct siamese_model siamese_model;
 
 typedef struct siamese_model_params {
@@ -73,7 +84,7 @@ typedef struct siamese_model_params {
     float margin;          /* contrastive margin, default 2.0 */
     siamese_metric metric; /* default SIAMESE_METRIC_EUCLIDEAN */
     uint64_t seed;         /* initialization seed: the same seed gives the same model */
-    int threads;           /* 0 = all cores */
+    int threads;           /* during this model's calls; 0 = all cores (or OMP_NUM_THREADS) */
 } siamese_model_params;
 
 SIAMESE_API siamese_model_params siamese_model_default_params(void);
@@ -109,7 +120,8 @@ SIAMESE_API siamese_metric siamese_model_metric(const siamese_model *model);
 /* The decision threshold stored with the model, or a negative value when it has none. */
 SIAMESE_API float siamese_model_threshold(const siamese_model *model);
 SIAMESE_API void siamese_model_set_threshold(siamese_model *model, float threshold);
-/* Threads used by this model's computations (0 = all cores). */
+/* Threads used by this model's computations, set only for the duration of its calls (0 = the
+ * caller's OpenMP default: all cores, or OMP_NUM_THREADS). */
 SIAMESE_API void siamese_model_set_threads(siamese_model *model, int threads);
 
 /* Arithmetic of the network's layers. BF16 runs the convolutions on the CPU's AVX512-BF16
@@ -137,6 +149,7 @@ SIAMESE_API siamese_status siamese_model_embed(siamese_model *model, const float
 
 /* ---------------------------------------------------------------- training */
 
+/* Threads: one thread at a time, and its model is not used elsewhere meanwhile. */
 typedef struct siamese_trainer siamese_trainer;
 
 typedef struct siamese_trainer_params {
@@ -267,8 +280,11 @@ SIAMESE_API siamese_status siamese_draw_pairs(const char *path, const siamese_ca
 
 /* Where images and pairs come from. Errors of every function that takes a dataset (opening,
  * sampling, making a split or a loader, writing) are kept as the dataset's last error message
- * (siamese_dataset_errmsg); functions on a split or a loader keep theirs on that handle. Bad image files never stop anything: each one produces one warning
- * naming the file and the reason (through params.warning), is skipped and counted. */
+ * (siamese_dataset_errmsg); functions on a split or a loader keep theirs on that handle. Bad
+ * image files never stop anything: each one produces one warning naming the file and the reason
+ * (through params.warning), is skipped and counted.
+ * Threads: one thread at a time; a loader's background thread reads the dataset while the loader
+ * prepares batches, so meanwhile other threads call no function that takes the dataset. */
 typedef struct siamese_dataset siamese_dataset;
 
 typedef enum siamese_dataset_kind {
@@ -360,6 +376,7 @@ typedef struct siamese_pairs {
 
 SIAMESE_API void siamese_pairs_free(siamese_pairs *pairs);
 
+/* Threads: one thread at a time; it reads its dataset, so the dataset's rule applies too. */
 typedef struct siamese_split siamese_split;
 
 /* The recipe's pairs. Class datasets: for each class (in order) per_class similar pairs (two
@@ -436,6 +453,8 @@ SIAMESE_API siamese_status siamese_split_load(siamese_dataset *dataset, const ch
 
 /* ---- loader: batches of pairs as float tensors */
 
+/* Threads: one thread at a time; its background thread is its own (warnings may be delivered
+ * from it, see siamese_warning_fn). */
 typedef struct siamese_loader siamese_loader;
 
 typedef struct siamese_loader_params {
@@ -637,6 +656,8 @@ typedef struct siamese_train_event {
     float lr;       /* STEP, LOG: the learning rate of this step */
 } siamese_train_event;
 
+/* Threads: called on the thread running siamese_train, except WARNING events about skipped
+ * files, which may come from the loader's background thread. */
 typedef void (*siamese_train_callback)(void *user, const siamese_train_event *event);
 
 /* The event as one line of JSON (no newline), exactly as metrics.jsonl and 'siamese train --json'
@@ -659,7 +680,7 @@ typedef struct siamese_train_params {
     int batch_size;              /* pairs per batch, 32 */
     int epochs;                  /* 100 */
     uint64_t seed;               /* every random choice of the run */
-    int threads;                 /* 0 = all cores */
+    int threads;                 /* for the whole run, decoding included; 0 = all cores */
     const char *sampler;         /* "recipe" (fixed pairs) or "online" (fresh pairs every epoch) */
     int per_class;               /* recipe sampler: similar and dissimilar pairs per class, 3 */
     int pairs_per_epoch;         /* online sampler: pairs per epoch (test pairs: a fifth of it) */
@@ -672,9 +693,10 @@ typedef struct siamese_train_params {
                                     a WARNING event */
     siamese_train_callback callback;
     void *callback_user;
-    const volatile int *stop; /* when it becomes nonzero, the run saves a checkpoint after the
-                                 current step and returns SIAMESE_ERR_INTERRUPTED */
-    int overwrite;            /* 0: refuse a run folder that already holds a run (config.json) */
+    /* when *stop becomes nonzero (e.g. set by a signal handler), the run saves a checkpoint
+     * after the current step and returns SIAMESE_ERR_INTERRUPTED */
+    const volatile sig_atomic_t *stop;
+    int overwrite; /* 0: refuse a run folder that already holds a run (config.json) */
     /* training tools (issue 12); the defaults keep the recipe exactly */
     const char *augment;   /* augmentation spec for training images (siamese_augment_check),
                              NULL = none; test and validation images are never augmented */
@@ -694,7 +716,8 @@ typedef struct siamese_train_params {
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);
 
-/* Trains on the dataset at data_path and writes into run_dir (created if missing):
+/* Trains on the dataset at data_path and writes into run_dir (created if missing, with any
+ * missing parent folders):
  * model.safetensors (last), best.safetensors (best test ROC AUC), checkpoint.safetensors
  * (every epoch and on interrupt), metrics.jsonl, loss.png, config.json and split.json.
  * On failure errmsg (if not NULL) receives a message naming the file and the reason. */
@@ -709,6 +732,17 @@ SIAMESE_API siamese_status siamese_train(const char *data_path, const char *run_
 SIAMESE_API siamese_status siamese_train_resume(const char *run_dir,
                                                 const siamese_train_params *params, char *errmsg,
                                                 size_t errmsg_size);
+
+/* The pairs the run in run_dir used on one side (0 = train, 1 = test) of split: the split's own
+ * pairs when it holds them (pairs splits, pair datasets), else drawn again exactly as the run
+ * drew them from the settings in run_dir/config.json (an online run's train pairs: those of its
+ * first epoch). dataset and split are the run's (siamese_split_load of run_dir/split.json).
+ * Lets a finished run's test pairs be found again. On failure errmsg names the file or the
+ * reason. */
+SIAMESE_API siamese_status siamese_train_side_pairs(const char *run_dir, siamese_dataset *dataset,
+                                                    const siamese_split *split, int side,
+                                                    siamese_pairs *out, char *errmsg,
+                                                    size_t errmsg_size);
 
 /* ---------------------------------------------------------------- evaluation protocols */
 
@@ -886,7 +920,8 @@ SIAMESE_API siamese_status siamese_model_fingerprint(siamese_model *model, char 
  * safetensors (see src/index/index_file.c for the layout); siamese_index_open maps it, so a large
  * index opens without reading its embeddings, which stay on disk until searched. Updates happen
  * in memory; siamese_index_save writes a new file atomically (the old one stays intact until the
- * rename). Errors are kept as the handle's last message (siamese_index_errmsg), naming the file. */
+ * rename). Errors are kept as the handle's last message (siamese_index_errmsg), naming the file.
+ * Threads: one thread at a time. */
 typedef struct siamese_index siamese_index;
 
 /* An empty index for model's embeddings; model_path (may be NULL) is recorded so that queries can

@@ -40,7 +40,7 @@ static int file_exists(const char *dir, const char *name) {
 }
 
 typedef struct stopper {
-    volatile int stop;
+    volatile sig_atomic_t stop;
     int64_t at_step;
     int epochs_seen;
     float first_loss, last_epoch_loss, last_auc;

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <omp.h>
-
 #include "base/recipe.h"
 #include "base/rng.h"
 #include "nn/init.h"
@@ -115,14 +113,12 @@ static void init_model_params(siamese_model *model) {
                    sm_net_buffers(model->net), sm_net_counters(model->net));
 }
 
-void sm_model_apply_threads(const siamese_model *model) {
-    if (model && model->threads > 0) omp_set_num_threads(model->threads);
+sm_threads_scope sm_model_threads_enter(const siamese_model *model) {
+    return sm_threads_enter(model ? model->threads : 0);
 }
 
 void siamese_model_set_threads(siamese_model *model, int threads) {
-    if (!model || threads < 0) return;
-    model->threads = threads;
-    omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
+    if (model && threads >= 0) model->threads = threads;
 }
 
 siamese_status siamese_model_create(const siamese_model_params *params, siamese_model **out) {
@@ -138,8 +134,9 @@ siamese_status siamese_model_create(const siamese_model_params *params, siamese_
     if (!st) st = parse_model_arch(p, arch, &err);
     siamese_model *model = NULL;
     if (!st) {
-        if (p->threads > 0) omp_set_num_threads(p->threads);
+        sm_threads_scope threads = sm_threads_enter(p->threads);
         model = sm_model_alloc(arch, &err);
+        sm_threads_leave(threads);
         if (!model) st = err.status ? err.status : SIAMESE_ERR_NOMEM;
     }
     free(arch);
@@ -209,15 +206,16 @@ siamese_status siamese_model_embed(siamese_model *model, const float *images, in
     if (!images || !out || n < 0)
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
                        "embed: needs images, an output buffer and n >= 0 (got %d)", n);
-    sm_model_apply_threads(model);
+    sm_threads_scope threads = sm_model_threads_enter(model);
     size_t image_floats = (size_t)model->arch.input.c * model->arch.input.h * model->arch.input.w;
     size_t dim = (size_t)sm_arch_embedding_dim(&model->arch);
     int chunk = embed_chunk(&model->arch);
-    for (int start = 0; start < n; start += chunk) {
+    siamese_status st = SIAMESE_OK;
+    for (int start = 0; st == SIAMESE_OK && start < n; start += chunk) {
         int count = n - start < chunk ? n - start : chunk;
-        siamese_status st = sm_net_forward(model->net, images + (size_t)start * image_floats, count,
-                                           0, out + (size_t)start * dim, &model->err);
-        if (st) return st;
+        st = sm_net_forward(model->net, images + (size_t)start * image_floats, count, 0,
+                            out + (size_t)start * dim, &model->err);
     }
-    return SIAMESE_OK;
+    sm_threads_leave(threads);
+    return st;
 }

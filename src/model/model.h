@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "base/errors.h"
+#include "base/threads.h"
 #include "model/safetensors.h"
 #include "nn/arch.h"
 #include "nn/net.h"
@@ -33,8 +34,9 @@ siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err);
 /* Returns a handle holding only an error message (NULL if even that allocation fails). */
 siamese_model *sm_model_error_handle(const sm_err *err);
 
-/* Sets OpenMP's thread count to model->threads when that is > 0 (0 leaves all cores). */
-void sm_model_apply_threads(const siamese_model *model);
+/* Starts a call computing with the model's thread count (see base/threads.h); end it with
+ * sm_threads_leave before returning. */
+sm_threads_scope sm_model_threads_enter(const siamese_model *model);
 
 /* Writes the model's tensors and metadata followed by extra tensors and metadata (checkpoints
  * add the optimizer state), atomically. */

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "base/fileio.h"
+#include "base/threads.h"
 #include "base/util.h"
 #include "model/model.h"
 #include "run/run.h"
@@ -436,7 +437,7 @@ static siamese_status stop_requested(train_run *run, int epoch, int next_batch) 
 }
 
 static int stop_flag(const train_run *run) {
-    const volatile int *stop = run->config.params.stop;
+    const volatile sig_atomic_t *stop = run->config.params.stop;
     return stop && *stop;
 }
 
@@ -592,6 +593,8 @@ siamese_status siamese_train(const char *data_path, const char *run_dir,
     train_run *run = run_alloc(errmsg, errmsg_size);
     if (!run) return SIAMESE_ERR_NOMEM;
     siamese_status st = sm_run_config_init(&run->config, data_path, params, &run->err);
+    /* the whole run, decoding included, computes with params->threads */
+    sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     char path[SM_TRAIN_TEXT_MAX + 32];
     if (st == SIAMESE_OK) st = make_run_dir(run, run_dir, 1, run->config.params.overwrite);
     if (st == SIAMESE_OK) st = create_model(run);
@@ -602,6 +605,7 @@ siamese_status siamese_train(const char *data_path, const char *run_dir,
         st = sm_run_config_save(&run->config, path, &run->err);
     }
     if (st == SIAMESE_OK) st = run_epochs(run);
+    sm_threads_leave(threads);
     return finish_run(run, st, errmsg, errmsg_size);
 }
 
@@ -647,11 +651,13 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
         if (params->epochs > 0) p->epochs = params->epochs;
         st = sm_run_config_save(&run->config, path, &run->err);
     }
+    sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     if (st == SIAMESE_OK) st = restore_checkpoint(run);
     if (st == SIAMESE_OK) st = prepare_data(run, 1);
     if (st == SIAMESE_OK)
         emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
                      run->state.epoch + 1, run->state.batch, (long long)run->state.step);
     if (st == SIAMESE_OK) st = run_epochs(run);
+    sm_threads_leave(threads);
     return finish_run(run, st, errmsg, errmsg_size);
 }

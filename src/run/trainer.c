@@ -245,17 +245,12 @@ static siamese_status backward_and_update(siamese_trainer *t) {
     return SIAMESE_OK;
 }
 
-siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, const float *b,
-                                    const float *labels, int n, float *loss) {
-    if (!trainer) return SIAMESE_ERR_INVALID_ARG;
-    siamese_trainer *t = trainer;
-    siamese_status st = check_batch(t, a, b, labels, n, loss);
-    if (st) return st;
-    sm_model_apply_threads(t->model);
+static siamese_status trainer_step(siamese_trainer *t, const float *a, const float *b,
+                                   const float *labels, int n, float *loss) {
     stack_pairs(t, a, b, n);
     save_running_stats(t);
     double value = 0;
-    st = forward_and_loss(t, 1, labels, n, &value, NULL);
+    siamese_status st = forward_and_loss(t, 1, labels, n, &value, NULL);
     if (st) {
         restore_running_stats(t);
         return st;
@@ -263,6 +258,17 @@ siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, co
     *loss = (float)value;
     if (!isfinite(value)) return numeric_failure(t, "the loss");
     return backward_and_update(t);
+}
+
+siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, const float *b,
+                                    const float *labels, int n, float *loss) {
+    if (!trainer) return SIAMESE_ERR_INVALID_ARG;
+    siamese_status st = check_batch(trainer, a, b, labels, n, loss);
+    if (st) return st;
+    sm_threads_scope threads = sm_model_threads_enter(trainer->model);
+    st = trainer_step(trainer, a, b, labels, n, loss);
+    sm_threads_leave(threads);
+    return st;
 }
 
 /* ---------------------------------------------------------------- batches of labelled images */
@@ -299,16 +305,11 @@ static double labelled_batch_loss(siamese_trainer *t, const int *classes, int n,
 
 /* The network runs once on the n images; the pair losses only see their embeddings. The buffers
  * for the pairs are allocated at the first call and reused. */
-siamese_status siamese_trainer_step_batch(siamese_trainer *trainer, const float *images,
-                                          const int *classes, int n, siamese_mining mining,
-                                          float *loss, int *pairs) {
-    if (!trainer) return SIAMESE_ERR_INVALID_ARG;
-    siamese_trainer *t = trainer;
-    siamese_status st = check_labelled_batch(t, images, classes, n, loss);
-    if (st) return st;
-    sm_model_apply_threads(t->model);
+static siamese_status trainer_step_batch(siamese_trainer *t, const float *images,
+                                         const int *classes, int n, siamese_mining mining,
+                                         float *loss, int *pairs) {
     save_running_stats(t);
-    st = sm_net_forward(t->model->net, images, n, 1, t->emb, &t->err);
+    siamese_status st = sm_net_forward(t->model->net, images, n, 1, t->emb, &t->err);
     if (st) {
         restore_running_stats(t);
         return st;
@@ -319,6 +320,18 @@ siamese_status siamese_trainer_step_batch(siamese_trainer *trainer, const float 
     return backward_and_update(t);
 }
 
+siamese_status siamese_trainer_step_batch(siamese_trainer *trainer, const float *images,
+                                          const int *classes, int n, siamese_mining mining,
+                                          float *loss, int *pairs) {
+    if (!trainer) return SIAMESE_ERR_INVALID_ARG;
+    siamese_status st = check_labelled_batch(trainer, images, classes, n, loss);
+    if (st) return st;
+    sm_threads_scope threads = sm_model_threads_enter(trainer->model);
+    st = trainer_step_batch(trainer, images, classes, n, mining, loss, pairs);
+    sm_threads_leave(threads);
+    return st;
+}
+
 /* Evaluation takes any n: it runs in chunks of max_pairs and averages the per-pair losses. */
 siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, const float *a, const float *b,
                                         const float *labels, int n, float *loss, float *distances) {
@@ -327,18 +340,18 @@ siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, const float *a
     int chunk = t->params.max_pairs;
     siamese_status st = check_batch(t, a, b, labels, n < chunk ? n : chunk, loss);
     if (st) return st;
-    sm_model_apply_threads(t->model);
+    sm_threads_scope threads = sm_model_threads_enter(t->model);
     double total = 0;
-    for (int start = 0; start < n; start += chunk) {
+    for (int start = 0; st == SIAMESE_OK && start < n; start += chunk) {
         int count = n - start < chunk ? n - start : chunk;
         size_t offset = (size_t)start * t->image_floats;
         stack_pairs(t, a + offset, b + offset, count);
         double value = 0;
         st = forward_and_loss(t, 0, labels + start, count, &value,
                               distances ? distances + start : NULL);
-        if (st) return st;
         total += value * count;
     }
-    *loss = (float)(total / n);
-    return SIAMESE_OK;
+    sm_threads_leave(threads);
+    if (st == SIAMESE_OK) *loss = (float)(total / n);
+    return st;
 }
