@@ -8,7 +8,7 @@
  * Threads: each handle is used by one thread at a time; different handles may be used from
  * different threads at once (two models embedding in two threads, each with its own thread
  * count). Functions without a handle (distances, ROC, image decoding, siamese_draw_pairs) are
- * reentrant. There is no process-wide state: no globals, and no OpenMP setting outlives a call
+ * reentrant. No process-wide state changes what a call does: no OpenMP setting outlives a call
  * (a model's or a run's thread count is set on the calling thread for the call and the caller's
  * own setting restored). The library's threads are OpenMP's inside a call and a loader's
  * background thread. Each handle type below has a "Threads:" line. */
