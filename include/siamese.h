@@ -10,7 +10,8 @@
  * count). Functions without a handle (distances, ROC, image decoding, siamese_draw_pairs) are
  * reentrant. No process-wide state changes what a call does: no OpenMP setting outlives a call
  * (a model's or a run's thread count is set on the calling thread for the call and the caller's
- * own setting restored). The library's threads are OpenMP's inside a call and a loader's
+ * own setting restored), and the only shared state is thread-safe caching (freed pixel buffers,
+ * oneDNN's primitive cache). The library's threads are OpenMP's inside a call and a loader's
  * background thread. Each handle type below has a "Threads:" line. */
 #ifndef SIAMESE_H
 #define SIAMESE_H
