@@ -21,7 +21,7 @@ struct siamese_model {
     sm_net *net;                      /* parameters live in the engine's flat buffers */
     float margin;
     siamese_metric metric;
-    float threshold; /* < 0 when the model carries none */
+    float threshold;                                /* < 0 when the model carries none */
     char threshold_source[SM_THRESHOLD_SOURCE_MAX]; /* who chose it; "" = unknown */
     uint64_t seed;
     int threads;
