@@ -956,7 +956,8 @@ SIAMESE_API int siamese_index_find(siamese_index *index, const char *item);
 SIAMESE_API siamese_status siamese_index_check_model(siamese_index *index, siamese_model *model);
 
 /* Adds the rows of e (an item already present is replaced); class labels are matched by class
- * name, new classes are appended. */
+ * name, new classes are appended. A file without a class whose folder path ends with the name
+ * of one of the index's classes gets that class (a re-added file keeps its class). */
 SIAMESE_API siamese_status siamese_index_add(siamese_index *index, const siamese_embeddings *e);
 /* Removes the rows of the n items (unknown items are ignored); *removed (may be NULL) counts them. */
 SIAMESE_API siamese_status siamese_index_remove(siamese_index *index, const char *const *items,

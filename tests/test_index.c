@@ -168,6 +168,24 @@ Test(index, adding_an_item_again_replaces_it) {
     siamese_index_free(index);
 }
 
+Test(index, a_loose_file_gets_the_class_its_folder_names) {
+    rows r, loose;
+    make_rows(&r, 4, "img", 11);
+    make_rows(&loose, 3, "unused", 12);
+    char *paths[3] = {"/nonexistent/x/b/new.pgm", "/nonexistent/x/c/new.pgm", "new.pgm"};
+    int none[3] = {-1, -1, -1};
+    loose.e.paths = paths;
+    loose.e.labels = none;
+    siamese_index *index = new_index();
+    cr_assert_eq(siamese_index_add(index, &r.e), SIAMESE_OK);
+    cr_assert_eq(siamese_index_add(index, &loose.e), SIAMESE_OK);
+    cr_assert_str_eq(siamese_index_item(index, 4), paths[0]);
+    cr_assert_eq(siamese_index_label(index, 4), 1, "folder b is class b");
+    cr_assert_eq(siamese_index_label(index, 5), -1, "no class c");
+    cr_assert_eq(siamese_index_label(index, 6), -1, "no folder");
+    siamese_index_free(index);
+}
+
 Test(index, many_rows_keep_lookups) {
     /* past the item table's first sizes: every name still resolves to its row */
     siamese_index *index = new_index();

@@ -209,6 +209,22 @@ static char *item_of(const siamese_embeddings *e, int i) {
     return real ? real : sm_strdup(path);
 }
 
+/* The class of a file without one: the index's class whose name ends the file's folder path
+ * ("s1" or "training/s1" for ".../training/s1/3.pgm"), so a re-added file gets its class back;
+ * -1 when none does. */
+static int class_of_folder(const siamese_index *index, const char *item) {
+    const char *slash = strrchr(item, '/');
+    if (!slash) return -1;
+    size_t folder_len = (size_t)(slash - item);
+    for (int c = 0; c < index->class_count; c++) {
+        size_t n = strlen(index->class_names[c]);
+        if (n < folder_len && item[folder_len - n - 1] == '/' &&
+            strncmp(item + folder_len - n, index->class_names[c], n) == 0)
+            return c;
+    }
+    return -1;
+}
+
 /* Writes row of e into index row (new or replaced). */
 static siamese_status put_row(siamese_index *index, const siamese_embeddings *e, int i) {
     const char *cname = e->labels && e->labels[i] >= 0 && e->labels[i] < e->class_count
@@ -220,6 +236,7 @@ static siamese_status put_row(siamese_index *index, const siamese_embeddings *e,
         free(item);
         return sm_fail(&index->err, SIAMESE_ERR_NOMEM, "index: out of memory");
     }
+    if (label == -1 && e->paths && e->paths[i]) label = class_of_folder(index, item);
     int row = find_exact(index, item);
     if (row < 0) {
         row = index->count++;
