@@ -22,6 +22,7 @@ typedef struct eval_args {
     int threads, batch, json, quiet;
     const char *png_dir;
     const char *precision;
+    const char *queries;
 } eval_args;
 
 enum { RUN_VERIFICATION = 1, RUN_FEWSHOT = 2, RUN_RETRIEVAL = 4 };
@@ -30,7 +31,7 @@ enum { RUN_VERIFICATION = 1, RUN_FEWSHOT = 2, RUN_RETRIEVAL = 4 };
 typedef struct eval_state {
     siamese_model *model;
     siamese_metric metric;
-    eval_set set;
+    eval_set set, query_set;
     float *distances, *labels;
     int n_pairs, dropped;
     siamese_verification verification;
@@ -125,24 +126,58 @@ static int run_fewshot(eval_state *s, const eval_args *a) {
     return 1;
 }
 
+/* Query labels of a separate query set: the gallery's class of the same name, -1 when none. */
+static int *labels_by_class_name(const siamese_embeddings *queries,
+                                 const siamese_embeddings *gallery) {
+    int *out = malloc((size_t)(queries->count > 0 ? queries->count : 1) * sizeof *out);
+    int *map = malloc((size_t)(queries->class_count > 0 ? queries->class_count : 1) * sizeof *map);
+    if (!out || !map) {
+        free(out);
+        free(map);
+        return NULL;
+    }
+    for (int c = 0; c < queries->class_count; c++) {
+        map[c] = -1;
+        for (int g = 0; g < gallery->class_count && map[c] < 0; g++)
+            if (!strcmp(queries->class_names[c], gallery->class_names[g])) map[c] = g;
+    }
+    for (int i = 0; i < queries->count; i++)
+        out[i] = queries->labels[i] >= 0 ? map[queries->labels[i]] : -1;
+    free(map);
+    return out;
+}
+
+/* Every image a query against the rest, or the images of --queries against DATA. */
 static int run_retrieval(eval_state *s, const eval_args *a) {
     if (!needs_classes(s, "--protocol retrieval")) return 0;
-    const siamese_embeddings *e = &s->set.emb;
-    int *self = malloc((size_t)e->count * sizeof *self);
-    if (!self) {
+    const siamese_embeddings *g = &s->set.emb, *q = g;
+    if (a->queries) {
+        if (!eval_set_open("eval", s->model, a->queries, a->batch, a->threads, a->quiet || a->json,
+                           &s->query_set))
+            return 0;
+        q = &s->query_set.emb;
+        s->results.query_path = a->queries;
+    }
+    int *self = malloc((size_t)q->count * sizeof *self);
+    int *labels = a->queries ? labels_by_class_name(q, g) : NULL;
+    if (!self || (a->queries && !labels)) {
         fprintf(stderr, "siamese eval: out of memory\n");
+        free(self);
+        free(labels);
         return 0;
     }
-    for (int i = 0; i < e->count; i++) self[i] = i;
+    for (int i = 0; i < q->count; i++) self[i] = a->queries ? -1 : i;
     siamese_retrieval_params rp = siamese_retrieval_default_params();
     rp.metric = s->metric, rp.bootstrap = a->bootstrap, rp.seed = a->seed;
     char msg[512];
-    siamese_status st =
-        siamese_eval_retrieval(e->vectors, e->labels, e->count, e->vectors, e->labels, e->count,
-                               e->dim, self, &rp, &s->retrieval, msg, sizeof msg);
+    siamese_status st = siamese_eval_retrieval(q->vectors, labels ? labels : q->labels, q->count,
+                                               g->vectors, g->labels, g->count, g->dim, self, &rp,
+                                               &s->retrieval, msg, sizeof msg);
     free(self);
+    free(labels);
     if (st != SIAMESE_OK) {
-        fprintf(stderr, "siamese eval: retrieval: %s\n", msg);
+        fprintf(stderr, "siamese eval: retrieval: %s%s\n", msg,
+                a->queries ? " (query classes are matched to DATA's by folder name)" : "");
         return 0;
     }
     s->results.retrieval = &s->retrieval;
@@ -185,6 +220,7 @@ static void free_state(eval_state *s) {
     free(s->labels);
     siamese_lake_runs_free(&s->lake);
     eval_set_free(&s->set);
+    eval_set_free(&s->query_set);
     siamese_model_free(s->model);
 }
 
@@ -195,6 +231,10 @@ static int resolve(const eval_args *a, const cli_spec *spec, const char *data, i
         fprintf(stderr,
                 "siamese eval: unknown --protocol '%s' (verification, fewshot, retrieval, all)\n",
                 a->protocol);
+        return 0;
+    }
+    if (a->queries && !(*protocols & RUN_RETRIEVAL)) {
+        fprintf(stderr, "siamese eval: --queries applies to --protocol retrieval (or all)\n");
         return 0;
     }
     *lake = siamese_lake_runs_detect(data);
@@ -217,7 +257,7 @@ static int resolve(const eval_args *a, const cli_spec *spec, const char *data, i
 }
 
 int cli_eval(int argc, char **argv) {
-    eval_args a = {NULL, 10, 0, 1000, 0, 5, 1, 1000, NULL, 0, 0, 0, 0, NULL, NULL};
+    eval_args a = {NULL, 10, 0, 1000, 0, 5, 1, 1000, NULL, 0, 0, 0, 0, NULL, NULL, NULL};
     const cli_option options[] = {
         {"protocol", 'p', CLI_OPT_STRING, &a.protocol, "NAME",
          "verification (default), fewshot, retrieval or all"},
@@ -231,6 +271,8 @@ int cli_eval(int argc, char **argv) {
         {"way", 0, CLI_OPT_INT, &a.way, "N", "fewshot: classes per episode"},
         {"shot", 0, CLI_OPT_INT, &a.shot, "K", "fewshot: support images per class"},
         {"episodes", 0, CLI_OPT_INT, &a.episodes, "E", "fewshot: episodes"},
+        {"queries", 0, CLI_OPT_STRING, &a.queries, "QDATA",
+         "retrieval: QDATA's images are the queries, DATA the gallery (classes by name)"},
         {"metric", 'm', CLI_OPT_STRING, &a.metric, "NAME",
          "euclidean, cosine or correlation (default: the model's)"},
         {"png-dir", 0, CLI_OPT_STRING, &a.png_dir, "DIR",
@@ -251,7 +293,8 @@ int cli_eval(int argc, char **argv) {
         "dataset (--pairs-per-class, --all-pairs). ROC AUC, EER, TAR at FAR 1% and 0.1%,\n"
         "accuracy at the best threshold and at the model's own, each with a 95% bootstrap\n"
         "interval. fewshot: n-way k-shot episodes (nearest support image, or nearest class\n"
-        "mean for k > 1). retrieval: every image a query against the rest: Recall@1/5/10,\n"
+        "mean for k > 1). retrieval: every image a query against the rest (or --queries QDATA\n"
+        "against DATA): Recall@1/5/10,\n"
         "precision@5/10, R-precision and MAP@R (Musgrave et al. 2020). DATA may also be Lake's\n"
         "Omniglot one-shot runs folder (run01..run20 with training/, test/, class_labels.txt):\n"
         "it is scored exactly as each class_labels.txt says, per run and overall.\n"

@@ -59,8 +59,11 @@ static void table_fewshot(FILE *out, const eval_results *r) {
 
 static void table_retrieval(FILE *out, const eval_results *r) {
     const siamese_retrieval *q = r->retrieval;
-    fprintf(out, "\nretrieval: %d queries, each against the rest", q->queries);
-    if (q->queries_skipped) fprintf(out, " (%d alone in their class left out)", q->queries_skipped);
+    if (r->query_path)
+        fprintf(out, "\nretrieval: %d queries of %s against DATA", q->queries, r->query_path);
+    else fprintf(out, "\nretrieval: %d queries, each against the rest", q->queries);
+    if (q->queries_skipped)
+        fprintf(out, " (%d without another image of their class left out)", q->queries_skipped);
     fputc('\n', out);
     const char *names[] = {"Recall@1",     "Recall@5",    "Recall@10", "precision@5",
                            "precision@10", "R-precision", "MAP@R"};
@@ -166,6 +169,11 @@ static void json_retrieval(FILE *out, const eval_results *r) {
     const siamese_retrieval *q = r->retrieval;
     fprintf(out, ",\"retrieval\":{\"queries\":%d,\"queries_skipped\":%d,", q->queries,
             q->queries_skipped);
+    if (r->query_path) {
+        fputs("\"query_data\":", out);
+        cli_json_string(out, r->query_path);
+        fputc(',', out);
+    }
     json_interval(out, "recall_at_1", q->recall_1, 1);
     json_interval(out, "recall_at_5", q->recall_5, 1);
     json_interval(out, "recall_at_10", q->recall_10, 1);

@@ -19,7 +19,8 @@ typedef struct eval_results {
     int way, shot;
     const siamese_retrieval *retrieval;
     const siamese_lake_runs *lake;
-    const char *png_dir; /* pictures written there, or NULL */
+    const char *png_dir;    /* pictures written there, or NULL */
+    const char *query_path; /* retrieval queries from another data set, or NULL */
 } eval_results;
 
 void eval_print_table(FILE *out, const eval_results *r);

@@ -44,6 +44,18 @@ json '.fewshot.way == 4 and .fewshot.episodes == 200 and .fewshot.queries == 800
 json '.retrieval.queries == 80 and .retrieval.recall_at_1.value >= .retrieval.map_at_r.value'
 json '.retrieval.recall_at_10.value >= .retrieval.recall_at_5.value and .retrieval.recall_at_5.value >= .retrieval.recall_at_1.value'
 for f in roc det distances; do is_png "pics/$f.png" || fail "pics/$f.png is not a PNG"; done
+# retrieval of separate queries: faces 8-10 of each class against faces 1-7 (classes by name)
+for c in 1 2 3 4 8 9 10 11; do
+    mkdir -p gallery/s$c queries/s$c
+    for i in 1 2 3 4 5 6 7; do ln -s "$att/s$c/$i.pgm" gallery/s$c/; done
+    for i in 8 9 10; do ln -s "$att/s$c/$i.pgm" queries/s$c/; done
+done
+mkdir -p queries/s99 && ln -s "$att/s12/1.pgm" queries/s99/ # a class the gallery lacks
+expect 0 "$cli" eval "$model" gallery --protocol retrieval --queries queries --bootstrap 0 --json
+json '.retrieval.queries == 24 and .retrieval.queries_skipped == 1 and .retrieval.query_data == "queries"'
+json '.retrieval.recall_at_10.value >= .retrieval.recall_at_1.value and .retrieval.recall_at_1.value > 0.2'
+expect 2 "$cli" eval "$model" gallery --queries queries
+grep_err "--queries applies to --protocol retrieval"
 expect 0 "$cli" eval "$model" "$data" --protocol fewshot --way 3 --shot 2 --episodes 50
 grep -q "3-way 2-shot: 50 episodes, 150 queries, 8 classes" "$tmp/out" || fail "fewshot table: $(cat "$tmp/out")"
 
