@@ -1,8 +1,10 @@
 /* A small option parser shared by the subcommands (see args.h). */
 #include "args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,31 @@ static int usage_error(const cli_spec *spec, const char *fmt, const char *what) 
     return CLI_PARSE_ERROR;
 }
 
+int cli_parse_int(const char *text, int lo, int hi, int *out) {
+    char *end = NULL;
+    if (!*text || *text == '+' || isspace((unsigned char)*text)) return 0;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || *end || v < lo || v > hi) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+int cli_parse_ints(const char *text, int *values, int max, int lo, int hi) {
+    char part[32];
+    int n = 0;
+    for (const char *p = text;; n++) {
+        const char *x = strchr(p, 'x');
+        size_t len = x ? (size_t)(x - p) : strlen(p);
+        if (n == max || len >= sizeof part) return 0;
+        memcpy(part, p, len);
+        part[len] = '\0';
+        if (!cli_parse_int(part, lo, hi, &values[n])) return 0;
+        if (!x) return n + 1;
+        p = x + 1;
+    }
+}
+
 /* Stores text into the option's target; returns 0 when the value does not parse. */
 static int store_value(const cli_option *o, const char *text) {
     char *end = NULL;
@@ -83,12 +110,8 @@ static int store_value(const cli_option *o, const char *text) {
     case CLI_OPT_STRING:
         *(const char **)o->target = text;
         return 1;
-    case CLI_OPT_INT: {
-        long v = strtol(text, &end, 10);
-        if (errno || end == text || *end || v < -2147483647L || v > 2147483647L) return 0;
-        *(int *)o->target = (int)v;
-        return 1;
-    }
+    case CLI_OPT_INT:
+        return cli_parse_int(text, -INT_MAX, INT_MAX, (int *)o->target);
     case CLI_OPT_FLOAT: {
         float v = strtof(text, &end);
         if (errno || end == text || *end) return 0;

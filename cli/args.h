@@ -39,6 +39,13 @@ enum { CLI_PARSE_OK = 0, CLI_PARSE_HELP = 1, CLI_PARSE_ERROR = 2 };
 int cli_parse(const cli_spec *spec, int argc, char **argv, const char **positional,
               int *n_positional);
 
+/* The CLI's number parsers (the options' and the commands' own values such as "3x256x256"):
+ * the whole text in base 10, no spaces or '+', within [lo, hi]; 1 on success, 0 otherwise. */
+int cli_parse_int(const char *text, int lo, int hi, int *out);
+/* "AxBxC": up to max numbers separated by 'x', each in [lo, hi]; the count read, or 0 when the
+ * text is not such a list. */
+int cli_parse_ints(const char *text, int *values, int max, int lo, int hi);
+
 void cli_print_help(const cli_spec *spec);
 
 /* True when the option was given on the command line in the last cli_parse call. */

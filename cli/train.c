@@ -1,4 +1,5 @@
 /* siamese train: trains a Siamese network on a dataset into a run folder, or resumes one. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +22,12 @@ static void on_interrupt(int sig) {
 
 /* Parses "CxHxW" (or "HxW" meaning 3 channels). */
 static int parse_geometry(const char *text, int *c, int *h, int *w) {
-    char extra;
-    if (sscanf(text, "%dx%dx%d%c", c, h, w, &extra) == 3) return *c > 0 && *h > 0 && *w > 0;
-    *c = 3;
-    if (sscanf(text, "%dx%d%c", h, w, &extra) == 2) return *h > 0 && *w > 0;
-    return 0;
+    int v[3], n = cli_parse_ints(text, v, 3, 1, INT_MAX);
+    if (n < 2) return 0;
+    *c = n == 3 ? v[0] : 3;
+    *h = v[n - 2];
+    *w = v[n - 1];
+    return 1;
 }
 
 typedef struct train_flags {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
+
 train_tools_flags train_tools_defaults(const siamese_train_params *p) {
     train_tools_flags f;
     memset(&f, 0, sizeof f);
@@ -18,9 +20,11 @@ train_tools_flags train_tools_defaults(const siamese_train_params *p) {
 
 /* "PxK" with both at least 2. */
 static int parse_pk(const char *text, int *p, int *k) {
-    char extra;
-    return sscanf(text, "%dx%d%c", p, k, &extra) == 2 && *p >= 2 && *k >= 2 && *p <= 4096 &&
-           *k <= 4096 && *p * *k <= 65536;
+    int v[2];
+    if (cli_parse_ints(text, v, 2, 2, 4096) != 2 || v[0] * v[1] > 65536) return 0;
+    *p = v[0];
+    *k = v[1];
+    return 1;
 }
 
 static int usage(const char *fmt, const char *value) {

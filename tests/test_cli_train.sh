@@ -19,6 +19,13 @@ grep_err "RUN_DIR"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --bogus
 grep_err "--bogus"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --input 0x256x256
+for geometry in 3x256x256x1 "3x 256x256" 3x256x 256; do
+    expect 2 "$cli" train "$faces" -o "$tmp/r" --input "$geometry"
+    grep_err "is not CxHxW"
+done
+expect 2 "$cli" train "$faces" -o "$tmp/r" --pk 16x4x2
+grep_err "is not PxK"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --epochs " 3"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --metric manhattan
 grep_err "manhattan"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --epochs three
