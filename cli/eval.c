@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "args.h"
 #include "cli.h"
@@ -40,12 +39,6 @@ typedef struct eval_state {
     siamese_lake_runs lake;
     eval_results results;
 } eval_state;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int parse_protocols(const char *name, int *out) {
     if (!name || !strcmp(name, "verification")) *out = RUN_VERIFICATION;
@@ -189,12 +182,12 @@ static int run_lake(eval_state *s, const eval_args *a, const char *path) {
     ep.batch_size = a->batch > 0 ? a->batch : eval_auto_batch(s->model);
     ep.threads = a->threads;
     char msg[1024];
-    double t0 = now_seconds();
+    double t0 = eval_now_seconds();
     if (siamese_eval_lake_runs(s->model, path, &ep, &s->lake, msg, sizeof msg) != SIAMESE_OK) {
         fprintf(stderr, "siamese eval: %s\n", msg);
         return 0;
     }
-    s->results.embed_seconds = now_seconds() - t0;
+    s->results.embed_seconds = eval_now_seconds() - t0;
     s->results.lake = &s->lake;
     s->results.images = s->lake.images;
     s->results.skipped = s->lake.skipped_images;
@@ -331,7 +324,7 @@ int cli_eval(int argc, char **argv) {
     if (!cli_parse_precision("eval", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     eval_state s;
     memset(&s, 0, sizeof s);
-    double t0 = now_seconds();
+    double t0 = eval_now_seconds();
     if (!cli_open_model("eval", positional[0], &compute, &s.model)) return CLI_EXIT_FAIL;
     s.metric = a.metric ? metric : siamese_model_metric(s.model);
     s.results.model_path = positional[0];
@@ -339,7 +332,7 @@ int cli_eval(int argc, char **argv) {
     s.results.metric = siamese_metric_name(s.metric);
     s.results.bootstrap = a.bootstrap;
     int ok = lake ? run_lake(&s, &a, positional[1]) : run_dataset(&s, &a, positional[1], protocols);
-    s.results.total_seconds = now_seconds() - t0;
+    s.results.total_seconds = eval_now_seconds() - t0;
     if (ok) {
         if (a.json) eval_print_json(stdout, &s.results);
         else eval_print_table(stdout, &s.results);

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 typedef struct eval_progress {
     const char *command;
     int terminal;
@@ -28,7 +30,7 @@ static void draw_progress(void *user, int done, int total) {
     fflush(stderr);
 }
 
-static double seconds_now(void) {
+double eval_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -74,9 +76,9 @@ int eval_set_open(const char *command, siamese_model *model, const char *data_pa
     ep.progress = draw_progress;
     ep.progress_user = &prog;
     char msg[1024];
-    double t0 = seconds_now();
+    double t0 = eval_now_seconds();
     siamese_status st = siamese_embed_dataset(model, out->ds, &ep, &out->emb, msg, sizeof msg);
-    out->embed_seconds = seconds_now() - t0;
+    out->embed_seconds = eval_now_seconds() - t0;
     if (st != SIAMESE_OK) {
         fprintf(stderr, "siamese %s: %s: %s\n", command, data_path, msg);
         eval_set_free(out);
@@ -110,18 +112,11 @@ typedef struct row_pairs {
 } row_pairs;
 
 static int push(row_pairs *p, int a, int b, int label) {
-    if (p->n == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 1024;
-        if (cap < p->cap) return 0;
-        int *na = realloc(p->a, (size_t)cap * sizeof(int));
-        if (na) p->a = na;
-        int *nb = na ? realloc(p->b, (size_t)cap * sizeof(int)) : NULL;
-        if (nb) p->b = nb;
-        float *nl = nb ? realloc(p->label, (size_t)cap * sizeof(float)) : NULL;
-        if (!nl) return 0;
-        p->label = nl;
-        p->cap = cap;
-    }
+    int cap_b = p->cap, cap_label = p->cap; /* three arrays, one capacity */
+    if (!cli_grow((void **)&p->b, &cap_b, p->n + 1, sizeof *p->b) ||
+        !cli_grow((void **)&p->label, &cap_label, p->n + 1, sizeof *p->label) ||
+        !cli_grow((void **)&p->a, &p->cap, p->n + 1, sizeof *p->a))
+        return 0;
     p->a[p->n] = a, p->b[p->n] = b, p->label[p->n] = (float)label;
     p->n++;
     return 1;

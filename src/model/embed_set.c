@@ -250,14 +250,20 @@ static siamese_status copy_class_names(embed_job *job, const siamese_dataset *ds
     return SIAMESE_OK;
 }
 
+/* Empties the job and the output, then checks the parameters. */
+static siamese_status begin(embed_job *job, siamese_model *model,
+                            const siamese_embed_params *params, siamese_embeddings *out) {
+    memset(job, 0, sizeof *job);
+    memset(out, 0, sizeof *out);
+    return check_params(job, model, params);
+}
+
 siamese_status siamese_embed_dataset(siamese_model *model, siamese_dataset *dataset,
                                      const siamese_embed_params *params, siamese_embeddings *out,
                                      char *errmsg, size_t errmsg_size) {
     embed_job job;
-    memset(&job, 0, sizeof job);
     if (!out) return SIAMESE_ERR_INVALID_ARG;
-    memset(out, 0, sizeof *out);
-    siamese_status st = check_params(&job, model, params);
+    siamese_status st = begin(&job, model, params, out);
     if (st == SIAMESE_OK && !dataset) st = sm_fail(&job.err, SIAMESE_ERR_INVALID_ARG, "no dataset");
     embed_source src = {dataset, NULL, NULL, 0};
     if (st == SIAMESE_OK) {
@@ -281,10 +287,8 @@ siamese_status siamese_embed_files(siamese_model *model, const char *const *path
                                    const siamese_embed_params *params, siamese_embeddings *out,
                                    char *errmsg, size_t errmsg_size) {
     embed_job job;
-    memset(&job, 0, sizeof job);
     if (!out) return SIAMESE_ERR_INVALID_ARG;
-    memset(out, 0, sizeof *out);
-    siamese_status st = check_params(&job, model, params);
+    siamese_status st = begin(&job, model, params, out);
     if (st == SIAMESE_OK && (n <= 0 || !paths))
         st = sm_fail(&job.err, SIAMESE_ERR_INVALID_ARG, "no image files given");
     for (int i = 0; st == SIAMESE_OK && i < n; i++)
