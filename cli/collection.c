@@ -43,6 +43,9 @@ static void on_warning(void *user, const char *message) {
     pthread_mutex_lock(&r->lock);
     if (r->strict) {
         if (!r->first_warning[0]) snprintf(r->first_warning, CLI_ERRMSG, "%s", message);
+        size_t n = strlen(r->first_warning), tail = strlen("; skipped");
+        if (n > tail && strcmp(r->first_warning + n - tail, "; skipped") == 0)
+            r->first_warning[n - tail] = '\0'; /* here it is an error, nothing is skipped */
     } else {
         end_line(r);
         fprintf(stderr, "siamese %s: warning: %s\n", r->command, message);
