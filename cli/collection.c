@@ -1,6 +1,7 @@
 /* Helpers shared by the collection commands (see collection.h). */
 #include "collection.h"
 
+#include "grow.h"
 #include "similarity.h"
 
 #include <dirent.h>
@@ -72,13 +73,7 @@ typedef struct path_list {
 } path_list;
 
 static int list_push(path_list *l, const char *path) {
-    if (l->count == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 64;
-        char **grown = realloc(l->items, (size_t)cap * sizeof(char *));
-        if (!grown) return 0;
-        l->items = grown;
-        l->cap = cap;
-    }
+    if (!cli_grow((void **)&l->items, &l->cap, l->count + 1, sizeof *l->items)) return 0;
     char *copy = malloc(strlen(path) + 1);
     if (!copy) return 0;
     strcpy(copy, path);

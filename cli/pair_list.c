@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 void cli_pair_list_free(cli_pair_list *list) {
     for (int i = 0; i < list->count; i++) {
         free(list->items[i].a);
@@ -60,14 +62,8 @@ static int parse_label(const char *s, int *label) {
 }
 
 static int add_entry(cli_pair_list *list, const char *dir, char *field[3], int label, long line) {
-    if (list->count == list->cap) {
-        int cap = list->cap ? list->cap * 2 : 64;
-        cli_pair_entry *bigger =
-            cap > (1 << 28) ? NULL : realloc(list->items, (size_t)cap * sizeof *bigger);
-        if (!bigger) return 0;
-        list->items = bigger;
-        list->cap = cap;
-    }
+    if (!cli_grow((void **)&list->items, &list->cap, list->count + 1, sizeof *list->items))
+        return 0;
     cli_pair_entry *e = &list->items[list->count];
     e->a = strdup(field[0]);
     e->b = strdup(field[1]);
