@@ -26,7 +26,7 @@ static siamese_train_params unusual_params(void) {
     p.epochs = 7;
     p.seed = 0xfedcba9876543210u; /* above 2^63 */
     p.threads = 3;
-    p.sampler = "online";
+    p.sampler = "pk";
     p.per_class = 5;
     p.pairs_per_epoch = 1234;
     p.split = SIAMESE_SPLIT_CLASSES;
@@ -35,6 +35,16 @@ static siamese_train_params unusual_params(void) {
     p.cache_bytes = (size_t)12345 << 20;
     p.fast_jpeg = 1;
     p.precision = SIAMESE_PRECISION_BF16;
+    p.augment = "rotate=10,flip";
+    p.pk_classes = 8;
+    p.pk_images = 3;
+    p.mining = SIAMESE_MINING_HARD;
+    p.lr_schedule = SIAMESE_LR_STEP;
+    p.warmup_steps = 9;
+    p.lr_step_epochs = 2;
+    p.lr_gamma = 0.5f;
+    p.patience = 4;
+    p.val_fraction = 0.25;
     return p;
 }
 
@@ -79,6 +89,16 @@ Test(run_config, every_setting_survives_save_and_load) {
     cr_assert_eq(got->cache_bytes, want.cache_bytes);
     cr_assert_eq(got->fast_jpeg, want.fast_jpeg);
     cr_assert_eq(got->precision, want.precision);
+    cr_assert_str_eq(got->augment, want.augment);
+    cr_assert_eq(got->pk_classes, want.pk_classes);
+    cr_assert_eq(got->pk_images, want.pk_images);
+    cr_assert_eq(got->mining, want.mining);
+    cr_assert_eq(got->lr_schedule, want.lr_schedule);
+    cr_assert_eq(got->warmup_steps, want.warmup_steps);
+    cr_assert_eq(got->lr_step_epochs, want.lr_step_epochs);
+    cr_assert_eq(got->lr_gamma, want.lr_gamma);
+    cr_assert_eq(got->patience, want.patience);
+    cr_assert_eq(got->val_fraction, want.val_fraction);
     free(path);
     tu_rmtree(dir);
     free(dir);
@@ -122,20 +142,25 @@ static void expect_load_error(const char *path, siamese_status status, const cha
 Test(run_config, missing_unknown_or_malformed_settings_are_clear_errors) {
     char *dir = tu_make_temp_dir();
     char *path = strdup(tu_path(dir, "config.json"));
-    edit_saved(path, "\"margin\":", "\"marginal\":");
-    expect_load_error(path, SIAMESE_ERR_FORMAT, "unknown setting", "'marginal'");
-    edit_saved(path, "\"epochs\": 7,", "");
-    expect_load_error(path, SIAMESE_ERR_FORMAT, "'epochs'", "missing");
-    edit_saved(path, "\"epochs\": 7", "\"epochs\": \"seven\"");
-    expect_load_error(path, SIAMESE_ERR_FORMAT, "'epochs'", "not an integer");
-    edit_saved(path, "\"epochs\": 7", "\"epochs\": 4294967296");
-    expect_load_error(path, SIAMESE_ERR_FORMAT, "'epochs'", "range");
-    edit_saved(path, "\"fast_jpeg\": true", "\"fast_jpeg\": 1");
-    expect_load_error(path, SIAMESE_ERR_FORMAT, "'fast_jpeg'", "true or false");
-    edit_saved(path, "\"cosine\"", "\"manhattan\"");
-    expect_load_error(path, SIAMESE_ERR_FORMAT, "unknown metric", "'manhattan'");
-    edit_saved(path, "\"epochs\": 7", "\"epochs\": 0");
-    expect_load_error(path, SIAMESE_ERR_INVALID_ARG, "epochs", "at least 1");
+    static const struct {
+        const char *from, *to; /* the edit of the saved file */
+        siamese_status status;
+        const char *want1, *want2; /* in the message */
+    } cases[] = {
+        {"\"margin\":", "\"marginal\":", SIAMESE_ERR_FORMAT, "unknown setting", "'marginal'"},
+        {"\"epochs\": 7,", "", SIAMESE_ERR_FORMAT, "'epochs'", "missing"},
+        {"\"epochs\": 7", "\"epochs\": \"seven\"", SIAMESE_ERR_FORMAT, "'epochs'",
+         "not an integer"},
+        {"\"epochs\": 7", "\"epochs\": 4294967296", SIAMESE_ERR_FORMAT, "'epochs'", "range"},
+        {"\"fast_jpeg\": true", "\"fast_jpeg\": 1", SIAMESE_ERR_FORMAT, "'fast_jpeg'",
+         "true or false"},
+        {"\"cosine\"", "\"manhattan\"", SIAMESE_ERR_FORMAT, "unknown metric", "'manhattan'"},
+        {"\"epochs\": 7", "\"epochs\": 0", SIAMESE_ERR_INVALID_ARG, "epochs", "at least 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        edit_saved(path, cases[i].from, cases[i].to);
+        expect_load_error(path, cases[i].status, cases[i].want1, cases[i].want2);
+    }
     write_text(path, "[1, 2]");
     expect_load_error(path, SIAMESE_ERR_FORMAT, "not a JSON object", "");
     free(path);
