@@ -2,6 +2,7 @@
  * the model that made them; opened memory-mapped, updated in memory, saved atomically. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,11 @@
 #include "index/index.h"
 
 siamese_index *sm_index_alloc(void) { return calloc(1, sizeof(siamese_index)); }
+
+void sm_index_free_item(siamese_index *index, char *item) {
+    uintptr_t p = (uintptr_t)item;
+    if (p < (uintptr_t)index->mapped_items || p >= (uintptr_t)index->mapped_items_end) free(item);
+}
 
 /* A handle carrying only the message, for a failed create or open (or NULL). */
 static siamese_index *error_handle(siamese_index *index) {
@@ -62,7 +68,8 @@ siamese_status siamese_index_save(siamese_index *index, const char *path) {
 
 void siamese_index_free(siamese_index *index) {
     if (!index) return;
-    for (int i = 0; index->items && i < index->count; i++) free(index->items[i]);
+    for (int i = 0; index->items && i < index->count; i++)
+        sm_index_free_item(index, index->items[i]);
     for (int c = 0; index->class_names && c < index->class_count; c++) free(index->class_names[c]);
     free(index->items);
     free(index->labels);
@@ -289,7 +296,7 @@ siamese_status siamese_index_remove(siamese_index *index, const char *const *ite
     int kept = 0;
     for (int row = 0; row < index->count; row++) {
         if (gone[row]) {
-            free(index->items[row]);
+            sm_index_free_item(index, index->items[row]);
             continue;
         }
         if (kept != row) {

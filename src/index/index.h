@@ -18,7 +18,9 @@ struct siamese_index {
     float *owned;         /* [capacity, dim] heap rows once updated (NULL while mapped) */
     int count, dim, capacity;
     int *labels;  /* [capacity] class of each row, -1 = none */
-    char **items; /* [capacity] the file path (absolute when it existed) or name of each row */
+    char **items; /* [capacity] the file path (absolute when it existed) or name of each row:
+                     malloc'd, or pointing into the mapped file's items tensor */
+    const char *mapped_items, *mapped_items_end; /* that tensor's bytes (NULL when none) */
     int class_count;
     char **class_names;
     siamese_metric metric;
@@ -32,6 +34,9 @@ struct siamese_index {
 siamese_status sm_index_read(siamese_index *index, const char *path);
 /* Writes the index atomically. */
 siamese_status sm_index_write(siamese_index *index, const char *path);
+
+/* Frees an item unless it points into the mapped file. */
+void sm_index_free_item(siamese_index *index, char *item);
 
 /* An empty handle (NULL when memory runs out). */
 siamese_index *sm_index_alloc(void);

@@ -117,17 +117,17 @@ static siamese_status read_classes(siamese_index *index, const char *path, const
     return SIAMESE_OK;
 }
 
-/* Splits the items blob into count strings, each checked to end inside the blob. */
+/* Points the count items into the mapped blob (nothing copied), each checked to end inside it. */
 static siamese_status read_items(siamese_index *index, const char *path, const sm_st_tensor *t) {
     const char *p = t->data, *end = p + t->shape[0];
     index->items = calloc((size_t)(index->count ? index->count : 1), sizeof(char *));
     if (!index->items) return sm_fail(&index->err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    index->mapped_items = t->data;
+    index->mapped_items_end = end;
     for (int i = 0; i < index->count; i++) {
         const char *nul = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
         if (!nul) return bad(index, path, "fewer item names than rows");
-        index->items[i] = sm_strdup(p);
-        if (!index->items[i])
-            return sm_fail(&index->err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+        index->items[i] = (char *)p; /* read-only mapping: never written, never freed */
         p = nul + 1;
     }
     if (p != end) return bad(index, path, "more item names than rows");
