@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/fileio.h"
-#include "base/recipe.h"
+#include "report/canvas.h"
 
 #define PLOT_PI 3.14159265358979323846
 
@@ -25,44 +24,6 @@ enum {
 
 static const double palette[][3] = {
     {0.12, 0.47, 0.71}, {0.84, 0.15, 0.16}, {0.17, 0.63, 0.17}, {0.58, 0.40, 0.74}};
-
-static cairo_status_t write_to_file(void *closure, const unsigned char *data, unsigned int len) {
-    return fwrite(data, 1, len, (FILE *)closure) == len ? CAIRO_STATUS_SUCCESS
-                                                        : CAIRO_STATUS_WRITE_ERROR;
-}
-
-/* Writes the surface as PNG to path through a temporary file (nothing left behind on failure). */
-static siamese_status write_png_atomically(cairo_surface_t *surface, const char *path,
-                                           sm_err *err) {
-    sm_atomic_file af;
-    siamese_status st = sm_atomic_open(&af, path, err);
-    if (st != SIAMESE_OK) return st;
-    if (cairo_surface_write_to_png_stream(surface, write_to_file, af.fp) != CAIRO_STATUS_SUCCESS) {
-        sm_atomic_abort(&af);
-        return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot write PNG", path);
-    }
-    return sm_atomic_commit(&af, err);
-}
-
-/* A white RGB canvas of width x height; *surface receives its surface. */
-static cairo_t *white_canvas(int width, int height, cairo_surface_t **surface) {
-    *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-    cairo_t *cr = cairo_create(*surface);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    return cr;
-}
-
-/* Writes the drawing to path unless cairo failed, then frees the canvas. */
-static siamese_status finish_canvas(cairo_t *cr, cairo_surface_t *surface, const char *path,
-                                    sm_err *err) {
-    siamese_status st = cairo_status(cr) == CAIRO_STATUS_SUCCESS
-                            ? write_png_atomically(surface, path, err)
-                            : sm_fail(err, SIAMESE_ERR_NOMEM, "%s: cairo drawing failed", path);
-    cairo_destroy(cr);
-    cairo_surface_destroy(surface);
-    return st;
-}
 
 typedef struct plot_range {
     double lo, hi;
@@ -105,13 +66,6 @@ static double frame_py(const plot_frame *f, double y) {
     return f->bottom - (y - f->y.lo) / (f->y.hi - f->y.lo) * (f->bottom - f->top);
 }
 
-static void draw_text(cairo_t *cr, double x, double y, const char *text, double align_x) {
-    cairo_text_extents_t ext;
-    cairo_text_extents(cr, text, &ext);
-    cairo_move_to(cr, x - align_x * ext.width - ext.x_bearing, y);
-    cairo_show_text(cr, text);
-}
-
 static void draw_axes(cairo_t *cr, const plot_frame *f, const char *title, const char *xl,
                       const char *yl) {
     cairo_set_source_rgb(cr, 0, 0, 0);
@@ -127,7 +81,7 @@ static void draw_axes(cairo_t *cr, const plot_frame *f, const char *title, const
         cairo_line_to(cr, px, f->bottom + 5);
         cairo_stroke(cr);
         snprintf(buf, sizeof buf, "%g", v);
-        draw_text(cr, px, f->bottom + 20, buf, 0.5);
+        sm_canvas_text(cr, px, f->bottom + 20, buf, 0.5);
     }
     for (double v = ceil(f->y.lo / sy) * sy; v <= f->y.hi + 1e-9 * sy; v += sy) {
         double py = frame_py(f, v);
@@ -137,16 +91,16 @@ static void draw_axes(cairo_t *cr, const plot_frame *f, const char *title, const
         cairo_stroke(cr);
         cairo_set_source_rgb(cr, 0, 0, 0);
         snprintf(buf, sizeof buf, "%g", fabs(v) < 1e-12 * sy ? 0.0 : v);
-        draw_text(cr, f->left - 8, py + 4, buf, 1.0);
+        sm_canvas_text(cr, f->left - 8, py + 4, buf, 1.0);
     }
-    draw_text(cr, (f->left + f->right) / 2, f->bottom + 45, xl, 0.5);
+    sm_canvas_text(cr, (f->left + f->right) / 2, f->bottom + 45, xl, 0.5);
     cairo_save(cr);
     cairo_translate(cr, 20, (f->top + f->bottom) / 2);
     cairo_rotate(cr, -PLOT_PI / 2);
-    draw_text(cr, 0, 0, yl, 0.5);
+    sm_canvas_text(cr, 0, 0, yl, 0.5);
     cairo_restore(cr);
     cairo_set_font_size(cr, 16);
-    draw_text(cr, (f->left + f->right) / 2, f->top - 18, title, 0.5);
+    sm_canvas_text(cr, (f->left + f->right) / 2, f->top - 18, title, 0.5);
 }
 
 static void draw_series(cairo_t *cr, const plot_frame *f, const sm_plot_series *s, int index) {
@@ -177,7 +131,7 @@ static void draw_series(cairo_t *cr, const plot_frame *f, const sm_plot_series *
     cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_set_font_size(cr, 12);
-    draw_text(cr, f->right - 138, ly, s->label ? s->label : "", 0);
+    sm_canvas_text(cr, f->right - 138, ly, s->label ? s->label : "", 0);
 }
 
 siamese_status sm_plot_lines(const char *path, const char *title, const char *x_label,
@@ -202,45 +156,11 @@ siamese_status sm_plot_lines(const char *path, const char *title, const char *x_
     f.y.hi += pad;
 
     cairo_surface_t *surface;
-    cairo_t *cr = white_canvas(PLOT_WIDTH, PLOT_HEIGHT, &surface);
+    cairo_t *cr = sm_canvas_create(PLOT_WIDTH, PLOT_HEIGHT, &surface);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     draw_axes(cr, &f, title ? title : "", x_label ? x_label : "", y_label ? y_label : "");
     for (int s = 0; s < n_series; s++) draw_series(cr, &f, &series[s], s);
-    return finish_canvas(cr, surface, path, err);
-}
-
-/* Paints one uint8 image scaled to fit a cell x cell square at (x, y). */
-static void draw_image(cairo_t *cr, const sm_plot_image *img, double x, double y) {
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, img->width, img->height);
-    cairo_surface_flush(s);
-    unsigned char *dst = cairo_image_surface_get_data(s);
-    int stride = cairo_image_surface_get_stride(s);
-    for (int r = 0; r < img->height; r++) {
-        uint32_t *row = (uint32_t *)(void *)(dst + (size_t)r * (size_t)stride);
-        const uint8_t *src = img->pixels + (size_t)r * (size_t)img->width * (size_t)img->channels;
-        for (int c = 0; c < img->width; c++) {
-            const uint8_t *p = src + (size_t)c * (size_t)img->channels;
-            uint32_t red = p[0], green = img->channels == 3 ? p[1] : p[0],
-                     blue = img->channels == 3 ? p[2] : p[0];
-            row[c] = (red << 16) | (green << 8) | blue;
-        }
-    }
-    cairo_surface_mark_dirty(s);
-    double scale = fmin((double)PAIR_CELL / img->width, (double)PAIR_CELL / img->height);
-    cairo_save(cr);
-    cairo_translate(cr, x + (PAIR_CELL - scale * img->width) / 2,
-                    y + (PAIR_CELL - scale * img->height) / 2);
-    cairo_scale(cr, scale, scale);
-    cairo_set_source_surface(cr, s, 0, 0);
-    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
-    cairo_paint(cr);
-    cairo_restore(cr);
-    cairo_surface_destroy(s);
-}
-
-static int image_is_valid(const sm_plot_image *img) {
-    return img->pixels && img->width > 0 && img->height > 0 && img->width <= SM_IMAGE_MAX_SIDE &&
-           img->height <= SM_IMAGE_MAX_SIDE && (img->channels == 1 || img->channels == 3);
+    return sm_canvas_finish(cr, surface, path, err);
 }
 
 siamese_status sm_plot_pairs(const char *path, const sm_plot_pair *pairs, int n_pairs,
@@ -248,21 +168,21 @@ siamese_status sm_plot_pairs(const char *path, const sm_plot_pair *pairs, int n_
     if (n_pairs < 1 || n_pairs > 1000)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: cannot draw %d pairs", path, n_pairs);
     for (int i = 0; i < n_pairs; i++)
-        if (!image_is_valid(&pairs[i].first) || !image_is_valid(&pairs[i].second))
+        if (!sm_canvas_image_valid(&pairs[i].first) || !sm_canvas_image_valid(&pairs[i].second))
             return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: pair %d has an invalid image", path,
                            i);
     int width = 2 * PAIR_CELL + 3 * PAIR_GAP;
     int row_h = CAPTION_H + PAIR_CELL + PAIR_GAP;
     cairo_surface_t *surface;
-    cairo_t *cr = white_canvas(width, PAIR_GAP + n_pairs * row_h, &surface);
+    cairo_t *cr = sm_canvas_create(width, PAIR_GAP + n_pairs * row_h, &surface);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
     cairo_set_font_size(cr, 16);
     for (int i = 0; i < n_pairs; i++) {
         double top = PAIR_GAP + (double)i * row_h;
         cairo_set_source_rgb(cr, 0, 0, 0);
-        draw_text(cr, width / 2.0, top + 22, pairs[i].caption ? pairs[i].caption : "", 0.5);
-        draw_image(cr, &pairs[i].first, PAIR_GAP, top + CAPTION_H);
-        draw_image(cr, &pairs[i].second, 2 * PAIR_GAP + PAIR_CELL, top + CAPTION_H);
+        sm_canvas_text(cr, width / 2.0, top + 22, pairs[i].caption ? pairs[i].caption : "", 0.5);
+        sm_canvas_image(cr, &pairs[i].first, PAIR_GAP, top + CAPTION_H, PAIR_CELL);
+        sm_canvas_image(cr, &pairs[i].second, 2 * PAIR_GAP + PAIR_CELL, top + CAPTION_H, PAIR_CELL);
     }
-    return finish_canvas(cr, surface, path, err);
+    return sm_canvas_finish(cr, surface, path, err);
 }
