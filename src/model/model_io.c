@@ -47,7 +47,7 @@ static void describe_tensors(sm_net *net, sm_st_tensor *out) {
 /* Text of every metadata value, kept alive while the file is written. */
 typedef struct meta_text {
     char input[64], margin[32], threshold[32], embedding_dim[32];
-    sm_st_meta entries[8];
+    sm_st_meta entries[12]; /* room beyond the 8 written today */
     int n;
 } meta_text;
 
