@@ -431,9 +431,10 @@ static siamese_status stop_requested(train_run *run, int epoch, int next_batch) 
     siamese_status st = save_checkpoint(run);
     if (st == SIAMESE_OK) draw_loss_plot(run);
     if (st != SIAMESE_OK) return st;
-    return sm_fail(&run->err, SIAMESE_ERR_INTERRUPTED,
-                   "interrupted at epoch %d, batch %d; checkpoint saved (resume with --resume %s)",
-                   epoch + 1, next_batch, run->run_dir);
+    return sm_fail(
+        &run->err, SIAMESE_ERR_INTERRUPTED,
+        "interrupted in epoch %d after batch %d; checkpoint saved (resume with --resume %s)",
+        epoch + 1, next_batch, run->run_dir);
 }
 
 static int stop_flag(const train_run *run) {
@@ -656,7 +657,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     if (st == SIAMESE_OK) st = prepare_data(run, 1);
     if (st == SIAMESE_OK)
         emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
-                     run->state.epoch + 1, run->state.batch, (long long)run->state.step);
+                     run->state.epoch + 1, run->state.batch + 1, (long long)run->state.step);
     if (st == SIAMESE_OK) st = run_epochs(run);
     sm_threads_leave(threads);
     return finish_run(run, st, errmsg, errmsg_size);
