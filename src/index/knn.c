@@ -45,8 +45,9 @@ typedef struct knn_job {
     int nq, ng, dim, k, keep;
     const int *exclude;
     int threads;
-    heap *heaps;      /* [threads][QUERY_BLOCK] */
-    cand *heap_items; /* [threads][QUERY_BLOCK][keep] */
+    int slots;        /* queries per block: min(nq, QUERY_BLOCK) */
+    heap *heaps;      /* [threads][slots] */
+    cand *heap_items; /* [threads][slots][keep] */
     float *max_scale; /* [threads] largest gallery error scale seen */
     stats *qstats;    /* [nq] */
 } knn_job;
@@ -223,7 +224,7 @@ static siamese_status scan_block(knn_job *job, int t, int q0, int qn, int g0, in
         float *row = dots + (size_t)q * gn;
         dots_to_keys(job->metric, dim, job->qstats[q0 + q], gstats, row, gn);
         int skip = job->exclude ? job->exclude[q0 + q] : -1;
-        heap_offer(&job->heaps[(size_t)t * QUERY_BLOCK + q], job->keep, row, gn, g0, skip);
+        heap_offer(&job->heaps[(size_t)t * job->slots + q], job->keep, row, gn, g0, skip);
     }
     return SIAMESE_OK;
 }
@@ -323,7 +324,7 @@ static siamese_status finish_query(const knn_job *job, int q, int slot, exact *l
     int n = 0, full = 0;
     double bound = INFINITY, gscale = 0;
     for (int t = 0; t < job->threads; t++) {
-        const heap *hp = &job->heaps[(size_t)t * QUERY_BLOCK + slot];
+        const heap *hp = &job->heaps[(size_t)t * job->slots + slot];
         for (int i = 0; i < hp->count; i++) list[n++] = (exact){0, hp->items[i].index};
         if (hp->count == job->keep) {
             full = 1;
@@ -390,9 +391,9 @@ static siamese_status check_args(siamese_metric metric, const float *queries, in
 static siamese_status run_job(knn_job *job, int *out_index, float *out_distance) {
     for (int q = 0; q < job->nq; q++)
         job->qstats[q] = row_stats(job->metric, job->queries + (size_t)q * job->dim, job->dim);
-    for (int q0 = 0; q0 < job->nq; q0 += QUERY_BLOCK) {
-        int qn = job->nq - q0 < QUERY_BLOCK ? job->nq - q0 : QUERY_BLOCK;
-        for (int i = 0; i < job->threads * QUERY_BLOCK; i++)
+    for (int q0 = 0; q0 < job->nq; q0 += job->slots) {
+        int qn = job->nq - q0 < job->slots ? job->nq - q0 : job->slots;
+        for (int i = 0; i < job->threads * job->slots; i++)
             job->heaps[i] = (heap){job->heap_items + (size_t)i * job->keep, 0};
         siamese_status st = job->ng > 0 ? scan_queries(job, q0, qn) : SIAMESE_OK;
         if (st == SIAMESE_OK) st = finish_queries(job, q0, qn, out_index, out_distance);
@@ -407,12 +408,21 @@ siamese_status siamese_knn(siamese_metric metric, const float *queries, int nq,
     siamese_status st =
         check_args(metric, queries, nq, gallery, ng, dim, k, out_index, out_distance);
     if (st != SIAMESE_OK || nq == 0) return st;
-    knn_job job = {metric, queries, gallery, nq,  ng, dim, k, 0, exclude, omp_get_max_threads(),
-                   NULL,   NULL,    NULL,    NULL};
+    knn_job job = {.metric = metric,
+                   .queries = queries,
+                   .gallery = gallery,
+                   .nq = nq,
+                   .ng = ng,
+                   .dim = dim,
+                   .k = k,
+                   .exclude = exclude,
+                   .threads = omp_get_max_threads()};
     int spare = k > SPARE_MIN ? k : SPARE_MIN;
-    job.keep = k + spare > ng ? (ng > 0 ? ng : 1) : k + spare;
-    job.heaps = malloc((size_t)job.threads * QUERY_BLOCK * sizeof *job.heaps);
-    job.heap_items = malloc((size_t)job.threads * QUERY_BLOCK * job.keep * sizeof(cand));
+    long long want = (long long)k + spare;
+    job.keep = want > ng ? (ng > 0 ? ng : 1) : (int)want;
+    job.slots = nq < QUERY_BLOCK ? nq : QUERY_BLOCK;
+    job.heaps = malloc((size_t)job.threads * job.slots * sizeof *job.heaps);
+    job.heap_items = malloc((size_t)job.threads * job.slots * job.keep * sizeof(cand));
     job.max_scale = calloc((size_t)job.threads, sizeof(float));
     job.qstats = malloc((size_t)nq * sizeof(stats));
     st = job.heaps && job.heap_items && job.max_scale && job.qstats
