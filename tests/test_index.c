@@ -1,10 +1,14 @@
 /* siamese_index: add / save / open / search / remove round trips, classes by name, the model
  * check, and truncated or corrupted files refused with a message naming them. */
+#define _DEFAULT_SOURCE /* mincore */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "siamese.h"
 #include "test_util.h"
@@ -292,4 +296,64 @@ Test(index, empty_index_saves_and_searches) {
     cr_assert_eq(idx[0], -1);
     cr_assert(isinf(d[1]));
     siamese_index_free(index);
+}
+
+/* Pages of [p, p + size) resident in memory, by mincore. */
+static size_t resident_pages(const void *p, size_t size) {
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t begin = (uintptr_t)p / page * page, end = (uintptr_t)p + size;
+    size_t n = (end - begin + page - 1) / page, count = 0;
+    unsigned char *v = malloc(n);
+    cr_assert_not_null(v);
+    cr_assert_eq(mincore((void *)begin, end - begin, v), 0);
+    for (size_t i = 0; i < n; i++) count += v[i] & 1;
+    free(v);
+    return count;
+}
+
+Test(index, open_maps_the_embeddings_without_reading_them) {
+    /* 65536 x 256 floats = 64 MB of embeddings, dropped from the page cache before opening; the
+     * kernel's read-ahead around the header and the items (8 MB each here) may bring back some */
+    enum { N = 65536, D = 256 };
+    siamese_model_params p = tu_model_params("linear(256)", 1, 1, 1, 3);
+    siamese_model *wide = tu_create_model(&p);
+    float *vectors = malloc((size_t)N * D * sizeof(float));
+    char **names = malloc(N * sizeof(char *)), *text = malloc((size_t)N * 16);
+    cr_assert(vectors && names && text);
+    tu_fill_uniform(vectors, (size_t)N * D, -1, 1, 13);
+    for (int i = 0; i < N; i++) {
+        names[i] = text + (size_t)i * 16;
+        snprintf(names[i], 16, "n%d", i);
+    }
+    siamese_embeddings e = {.count = N, .dim = D, .vectors = vectors, .names = names};
+    siamese_index *index = NULL;
+    cr_assert_eq(siamese_index_create(wide, NULL, &index), SIAMESE_OK);
+    cr_assert_eq(siamese_index_add(index, &e), SIAMESE_OK);
+    const char *path = tu_path(tu_temp, "big.index");
+    cr_assert_eq(siamese_index_save(index, path), SIAMESE_OK);
+    siamese_index_free(index);
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0);
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+
+    index = open_index(path);
+    const float *rows = siamese_index_vector(index, 0);
+    size_t bytes = (size_t)N * D * sizeof(float), total = bytes / (size_t)sysconf(_SC_PAGESIZE);
+    size_t before = resident_pages(rows, bytes);
+    if (before == total) cr_skip_test("the page cache kept the whole file");
+    cr_assert(before < total / 2, "open read %zu of %zu pages of embeddings", before, total);
+    int idx[1];
+    float d[1];
+    cr_assert_eq(siamese_index_search(index, vectors + 7 * D, 1, 1, NULL, idx, d), SIAMESE_OK);
+    cr_assert_eq(idx[0], 7);
+    size_t after = resident_pages(rows, bytes);
+    cr_assert(after > total * 9 / 10, "a search reads the mapping: %zu -> %zu of %zu pages", before,
+              after, total);
+    siamese_index_free(index);
+    siamese_model_free(wide);
+    free(vectors);
+    free(names);
+    free(text);
 }
