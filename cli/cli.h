@@ -24,5 +24,6 @@ int cli_search(int argc, char **argv);
 int cli_similar(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_identify(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 #endif

@@ -21,6 +21,8 @@ static const cli_command commands[] = {
     {"similar", "more like this: the nearest items of an item already in an index", cli_similar},
     {"verify", "same or different: two images against the model's threshold", cli_verify},
     {"identify", "the enrolled identity nearest to a probe image, or unknown", cli_identify},
+    {"report", "one self-contained HTML page of a training run: curves, mistakes, neighbours",
+     cli_report},
 };
 
 static void print_usage(FILE *out) {

@@ -983,6 +983,44 @@ typedef struct siamese_captioned_image {
 SIAMESE_API siamese_status siamese_draw_grid(const char *path, const siamese_captioned_image *cells,
                                              int rows, int cols, char *errmsg, size_t errmsg_size);
 
+/* ---------------------------------------------------------------- reports (issue 14) */
+
+/* One self-contained HTML page (no network, nothing fetched: charts as inline SVG, pictures as
+ * JPEG data: URIs), readable on a phone and a wide screen, written atomically. Every string read
+ * from a file is escaped. */
+
+/* The report of the training run in run_dir (finished or still running: it shows what exists)
+ * into out_html (NULL = run_dir/report.html):
+ * the settings (config.json), the data (classes, images, pairs, skipped files), training and
+ * test loss per step and epoch, test ROC AUC and accuracy, learning rate, throughput and
+ * data-wait share (metrics.jsonl); and, when the run's model (best.safetensors, else
+ * model.safetensors) and data can be opened, its verification on the run's test pairs (ROC,
+ * DET, distance histograms with the threshold, EER, TAR@FAR), the hardest false accepts and
+ * false rejects and a few test images' nearest neighbours. What is missing is said in the page.
+ * threads: for embedding the test images, 0 = all cores. On failure errmsg names the file and
+ * the reason. */
+SIAMESE_API siamese_status siamese_report_run(const char *run_dir, const char *out_html,
+                                              int threads, char *errmsg, size_t errmsg_size);
+
+/* What an evaluation computed; NULL members (and n_pairs 0) are sections not run. */
+typedef struct siamese_report_eval_input {
+    const char *model_path, *data_path, *data_kind, *metric;
+    int images, classes, skipped, pairs_dropped, bootstrap;
+    const float *distances, *labels; /* [n_pairs] verification pairs, 0 = similar */
+    int n_pairs;
+    const siamese_verification *verification;
+    const siamese_fewshot *fewshot;
+    int way, shot;
+    const siamese_retrieval *retrieval;
+    const siamese_lake_runs *lake;
+} siamese_report_eval_input;
+
+/* The report of an evaluation: what was evaluated, the verification numbers with their
+ * intervals and curves, few-shot, retrieval and Lake's runs numbers with their intervals. */
+SIAMESE_API siamese_status siamese_report_eval(const char *out_html,
+                                               const siamese_report_eval_input *in, char *errmsg,
+                                               size_t errmsg_size);
+
 #ifdef __cplusplus
 }
 #endif

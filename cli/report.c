@@ -1,0 +1,53 @@
+/* siamese report: one self-contained HTML page of a training run folder (finished or running). */
+#include <stdio.h>
+
+#include "args.h"
+#include "cli.h"
+#include "siamese.h"
+
+int cli_report(int argc, char **argv) {
+    const char *out = NULL;
+    int threads = 0;
+    const cli_option options[] = {
+        {"output", 'o', CLI_OPT_STRING, &out, "FILE",
+         "the page to write (default RUN_DIR/report.html)"},
+        {"threads", 'j', CLI_OPT_INT, &threads, "N",
+         "threads for embedding the test images (0 = all cores)"},
+    };
+    const cli_spec spec = {
+        "report",
+        "RUN_DIR [-o report.html]",
+        "Writes one HTML page about a training run that opens from disk in any browser, with\n"
+        "nothing fetched: the settings (config.json), the data (classes, images, pairs, skipped\n"
+        "files), training and test loss per step and epoch, test ROC AUC and accuracy, learning\n"
+        "rate, throughput and time spent waiting for data (metrics.jsonl); then the run's model\n"
+        "(best.safetensors, else model.safetensors) on the run's test pairs: ROC and DET curves,\n"
+        "the distance histograms with the threshold, EER, TAR at FAR 1% and 0.1%, the hardest\n"
+        "false accepts and false rejects, and a few test images' nearest neighbours. A run still\n"
+        "in progress gets what exists so far. The page is written atomically.",
+        options,
+        (int)(sizeof options / sizeof options[0]),
+        1,
+        1,
+        "examples:\n"
+        "  siamese report runs/faces\n"
+        "  siamese report runs/faces -o faces.html\n"
+        "  siamese eval model.safetensors data/att_faces --report eval.html\n"
+        "exit status: 0 ok, 1 not a run folder or the page cannot be written, 2 usage error"};
+    const char *positional[1];
+    int n_positional = 0;
+    int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
+    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
+    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (threads < 0) {
+        fprintf(stderr, "siamese report: --threads must be 0 (all cores) or more\n");
+        return CLI_EXIT_USAGE;
+    }
+    char msg[1024];
+    if (siamese_report_run(positional[0], out, threads, msg, sizeof msg) != SIAMESE_OK) {
+        fprintf(stderr, "siamese report: %s\n", msg);
+        return CLI_EXIT_FAIL;
+    }
+    printf("%s%s\n", out ? out : positional[0], out ? "" : "/report.html");
+    return CLI_EXIT_OK;
+}

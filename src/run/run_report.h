@@ -1,0 +1,42 @@
+/* The run report's parts: metrics.jsonl read back and drawn, and the model judged on the run's
+ * test pairs (data summary, verification, galleries, neighbours). */
+#ifndef SM_RUN_REPORT_H
+#define SM_RUN_REPORT_H
+
+#include <jansson.h>
+
+#include "report/html.h"
+
+/* One "log" line of metrics.jsonl. */
+typedef struct sm_report_log {
+    double step, train_loss, lr, pairs_per_sec, data_wait_fraction;
+} sm_report_log;
+
+/* One "epoch" line (epoch counts from 1, as written). */
+typedef struct sm_report_epoch {
+    int epoch, epochs;
+    double step, train_loss, test_loss, test_auc, test_accuracy, threshold, val_loss, val_auc;
+    double pairs_per_sec, elapsed, data_wait_fraction;
+} sm_report_epoch;
+
+typedef struct sm_report_metrics {
+    sm_report_log *logs;
+    int n_logs, cap_logs;
+    sm_report_epoch *epochs;
+    int n_epochs, cap_epochs;
+    int unreadable_lines; /* not JSON (a line being written while we read, or damage) */
+} sm_report_metrics;
+
+/* Reads metrics.jsonl (a missing file gives no lines, not an error). */
+siamese_status sm_report_metrics_read(const char *path, sm_report_metrics *m, sm_err *err);
+void sm_report_metrics_free(sm_report_metrics *m);
+
+/* Cards of the last epoch, the charts (loss, ROC AUC and accuracy, learning rate, throughput,
+ * data wait) and the table of epochs. */
+void sm_report_metrics_section(sm_html *h, const sm_report_metrics *m);
+
+/* The data summary and the model's section: what the run's data and model show on its test
+ * pairs, or a sentence saying what is missing. */
+void sm_report_model_section(sm_html *h, const char *run_dir, const json_t *config, int threads);
+
+#endif

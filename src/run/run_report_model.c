@@ -1,0 +1,469 @@
+/* The run report's model section: the run's data and split opened again, its test pairs found
+ * (siamese_train_side_pairs), the model embedding their images, then the verification curves,
+ * the hardest mistakes and a few test images' nearest neighbours. Whatever cannot be opened is
+ * said in the page instead. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/util.h"
+#include "report/report_sections.h"
+#include "run/run_report.h"
+#include "siamese.h"
+
+#define MAX_TEST_PAIRS 20000
+#define EMBED_BATCH 64
+#define THUMB_SIDE 96
+#define GALLERY_PAIRS 8
+#define QUERIES 4
+#define NEIGHBOURS 5
+
+typedef struct test_side {
+    siamese_dataset *ds;
+    siamese_split *split;
+    siamese_pairs train, test;
+    siamese_model *model;
+    int fast_jpeg;
+    int *row_of_image; /* [dataset images]: embedding row, -1 = not a usable test image */
+    int *images;       /* [n_images] dataset image of each row */
+    int n_images, dim, skipped;
+    float *vectors;            /* [n_images, dim] */
+    float *distances, *labels; /* [n_pairs] usable test pairs */
+    int *pair;                 /* [n_pairs] index into test.items */
+    int n_pairs;
+    double threshold;
+    const char *threshold_note;
+} test_side;
+
+static void note(sm_html *h, const char *fmt, const char *a, const char *b) {
+    sm_html_raw(h, "<p class=\"note\">");
+    sm_html_textf(h, fmt, a ? a : "", b ? b : "");
+    sm_html_raw(h, "</p>\n");
+}
+
+/* ---------------------------------------------------------------- data and split */
+
+static int open_data(sm_html *h, test_side *t, const char *run_dir, const char *data_path) {
+    siamese_dataset_params dp = siamese_dataset_default_params();
+    if (!data_path) {
+        note(h, "config.json names no data set: no data summary, model curves or galleries.%s%s",
+             NULL, NULL);
+        return 0;
+    }
+    if (siamese_dataset_open(data_path, &dp, &t->ds) != SIAMESE_OK) {
+        note(h,
+             "The run's data set could not be opened (%s): no data summary, model curves or "
+             "galleries. %s",
+             t->ds ? siamese_dataset_errmsg(t->ds) : "out of memory",
+             "Run the report where the data path in config.json is valid.");
+        return 0;
+    }
+    char *split_path = sm_path_join(run_dir, "split.json");
+    siamese_status st =
+        split_path ? siamese_split_load(t->ds, split_path, &t->split) : SIAMESE_ERR_NOMEM;
+    free(split_path);
+    if (st != SIAMESE_OK) {
+        note(h, "The run's split could not be read again (%s)%s.",
+             t->split ? siamese_split_errmsg(t->split) : siamese_status_str(st), NULL);
+        return 0;
+    }
+    char msg[1024];
+    if (siamese_train_side_pairs(run_dir, t->ds, t->split, 1, &t->test, msg, sizeof msg) !=
+            SIAMESE_OK ||
+        siamese_train_side_pairs(run_dir, t->ds, t->split, 0, &t->train, msg, sizeof msg) !=
+            SIAMESE_OK) {
+        note(h, "The run's pairs could not be drawn again (%s)%s.", msg, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+static void kv(sm_html *h, const char *key, const char *fmt, double value, const char *unit) {
+    sm_html_raw(h, "<tr><td>");
+    sm_html_text(h, key);
+    sm_html_raw(h, "</td><td>");
+    sm_html_number(h, fmt, value, unit);
+    sm_html_raw(h, "</td></tr>");
+}
+
+static int similar_count(const siamese_pairs *p) {
+    int n = 0;
+    for (int i = 0; i < p->count; i++) n += p->items[i].label == 0;
+    return n;
+}
+
+/* Classes and images that appear in the test pairs. */
+static void test_coverage(const test_side *t, int *classes, int *images) {
+    int n = siamese_dataset_image_count(t->ds), nc = siamese_dataset_class_count(t->ds);
+    char *seen = calloc((size_t)n + 1, 1), *class_seen = calloc((size_t)nc + 1, 1);
+    *classes = *images = 0;
+    for (int i = 0; seen && class_seen && i < t->test.count; i++) {
+        int ab[2] = {t->test.items[i].a, t->test.items[i].b};
+        for (int k = 0; k < 2; k++) {
+            if (ab[k] < 0 || ab[k] >= n || seen[ab[k]]) continue;
+            seen[ab[k]] = 1, (*images)++;
+            int c = siamese_dataset_image_class(t->ds, ab[k]);
+            if (c >= 0 && c < nc && !class_seen[c]) class_seen[c] = 1, (*classes)++;
+        }
+    }
+    free(seen);
+    free(class_seen);
+}
+
+static void data_summary(sm_html *h, const test_side *t) {
+    sm_html_raw(h, "<div class=\"scroll\"><table class=\"kv\" id=\"data\"><tr><td>data</td><td>");
+    sm_html_text(h, siamese_dataset_path(t->ds));
+    sm_html_raw(h, "</td></tr><tr><td>kind</td><td>");
+    sm_html_text(h, siamese_dataset_kind_name(siamese_dataset_get_kind(t->ds)));
+    sm_html_raw(h, "</td></tr>");
+    kv(h, "classes", "%.0f", siamese_dataset_class_count(t->ds), "classes");
+    kv(h, "images", "%.0f", siamese_dataset_image_count(t->ds), "images");
+    sm_html_raw(h, "<tr><td>split</td><td>");
+    sm_html_text(h, siamese_split_kind_name(siamese_split_get_kind(t->split)));
+    sm_html_printf(h, ", %.0f%% train</td></tr>", siamese_split_train_fraction(t->split) * 100);
+    sm_html_printf(h,
+                   "<tr><td>training pairs</td><td id=\"data-train-pairs\">%d pairs (%d similar, "
+                   "%d dissimilar)</td></tr>",
+                   t->train.count, similar_count(&t->train),
+                   t->train.count - similar_count(&t->train));
+    sm_html_printf(h,
+                   "<tr><td>test pairs</td><td id=\"data-test-pairs\">%d pairs (%d similar, "
+                   "%d dissimilar)</td></tr>",
+                   t->test.count, similar_count(&t->test), t->test.count - similar_count(&t->test));
+    int classes = 0, images = 0;
+    test_coverage(t, &classes, &images);
+    sm_html_printf(h, "<tr><td>test pairs cover</td><td>%d images of %d classes</td></tr>", images,
+                   classes);
+    kv(h, "files skipped (did not decode)", "%.0f", siamese_dataset_skipped_count(t->ds), "files");
+    sm_html_raw(h, "</table></div>\n");
+}
+
+/* ---------------------------------------------------------------- model and embeddings */
+
+static int open_model(sm_html *h, test_side *t, const char *run_dir, int threads,
+                      const char **name) {
+    static const char *const files[] = {"best.safetensors", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char *path = sm_path_join(run_dir, files[i]);
+        struct stat info;
+        int there = path && stat(path, &info) == 0;
+        if (there && siamese_model_load(path, &t->model) == SIAMESE_OK) {
+            free(path);
+            siamese_model_set_threads(t->model, threads);
+            *name = files[i];
+            return 1;
+        }
+        if (there)
+            note(h, "%s could not be read: %s", files[i],
+                 t->model ? siamese_model_errmsg(t->model) : "out of memory");
+        siamese_model_free(t->model);
+        t->model = NULL;
+        free(path);
+    }
+    note(h,
+         "No model file in the run folder yet (best.safetensors and model.safetensors are "
+         "written after each epoch): no curves from the model, no galleries.%s%s",
+         NULL, NULL);
+    return 0;
+}
+
+static siamese_image_options image_options(const test_side *t, int width, int height) {
+    siamese_image_options o = siamese_image_default_options();
+    o.channels = siamese_model_channels(t->model) == 1 ? 1 : 3;
+    o.width = width;
+    o.height = height;
+    o.fast_jpeg = t->fast_jpeg;
+    return o;
+}
+
+/* The test pairs' images that decode, in order of first appearance, capped. */
+static int list_test_images(test_side *t) {
+    int n = siamese_dataset_image_count(t->ds);
+    t->row_of_image = malloc(((size_t)n + 1) * sizeof *t->row_of_image);
+    t->images = malloc(((size_t)n + 1) * sizeof *t->images);
+    if (!t->row_of_image || !t->images) return 0;
+    for (int i = 0; i < n; i++) t->row_of_image[i] = -2; /* -2 unseen, -1 unusable */
+    int pairs = t->test.count < MAX_TEST_PAIRS ? t->test.count : MAX_TEST_PAIRS;
+    for (int i = 0; i < pairs; i++) {
+        int ab[2] = {t->test.items[i].a, t->test.items[i].b};
+        for (int k = 0; k < 2; k++)
+            if (ab[k] >= 0 && ab[k] < n && t->row_of_image[ab[k]] == -2)
+                t->row_of_image[ab[k]] = t->n_images, t->images[t->n_images++] = ab[k];
+    }
+    return 1;
+}
+
+/* Embeds rows [from, from + count) of t->images into t->vectors; undecodable ones get -1. */
+static int embed_batch(test_side *t, float *tensors, int from, int count) {
+    int c = siamese_model_channels(t->model), hh = siamese_model_height(t->model),
+        w = siamese_model_width(t->model);
+    size_t chw = (size_t)c * hh * w;
+    siamese_image_options o = image_options(t, w, hh);
+    for (int i = 0; i < count; i++) {
+        siamese_image img = {0};
+        int image = t->images[from + i];
+        if (siamese_dataset_load_image(t->ds, image, &o, &img) != SIAMESE_OK ||
+            siamese_image_to_tensor(&img, NULL, NULL, tensors + i * chw, NULL, 0) != SIAMESE_OK) {
+            memset(tensors + i * chw, 0, chw * sizeof *tensors);
+            t->row_of_image[image] = -1;
+            t->skipped++;
+        }
+        siamese_image_free(&img);
+    }
+    return siamese_model_embed(t->model, tensors, count, t->vectors + (size_t)from * t->dim) ==
+           SIAMESE_OK;
+}
+
+static int embed_test_images(test_side *t) {
+    if (!list_test_images(t)) return 0;
+    t->dim = siamese_model_embedding_dim(t->model);
+    size_t chw = (size_t)siamese_model_channels(t->model) * siamese_model_height(t->model) *
+                 siamese_model_width(t->model);
+    t->vectors = malloc(((size_t)t->n_images + 1) * t->dim * sizeof *t->vectors);
+    float *tensors = malloc(EMBED_BATCH * chw * sizeof *tensors);
+    int ok = t->vectors && tensors;
+    for (int from = 0; ok && from < t->n_images; from += EMBED_BATCH)
+        ok = embed_batch(t, tensors, from,
+                         t->n_images - from < EMBED_BATCH ? t->n_images - from : EMBED_BATCH);
+    free(tensors);
+    return ok;
+}
+
+static int pair_distances(test_side *t) {
+    int pairs = t->test.count < MAX_TEST_PAIRS ? t->test.count : MAX_TEST_PAIRS;
+    t->distances = malloc(((size_t)pairs + 1) * sizeof *t->distances);
+    t->labels = malloc(((size_t)pairs + 1) * sizeof *t->labels);
+    t->pair = malloc(((size_t)pairs + 1) * sizeof *t->pair);
+    if (!t->distances || !t->labels || !t->pair) return 0;
+    siamese_metric metric = siamese_model_metric(t->model);
+    for (int i = 0; i < pairs; i++) {
+        const siamese_pair *p = &t->test.items[i];
+        int ra = t->row_of_image[p->a], rb = t->row_of_image[p->b];
+        if (ra < 0 || rb < 0) continue;
+        t->distances[t->n_pairs] = (float)siamese_distance(
+            metric, t->vectors + (size_t)ra * t->dim, t->vectors + (size_t)rb * t->dim, t->dim);
+        t->labels[t->n_pairs] = (float)p->label;
+        t->pair[t->n_pairs++] = i;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- pictures */
+
+static void thumbnail(sm_html *h, const test_side *t, int image) {
+    int w = siamese_model_width(t->model), hh = siamese_model_height(t->model);
+    int side = w > hh ? w : hh;
+    int tw = w * THUMB_SIDE / side, th = hh * THUMB_SIDE / side;
+    siamese_image_options o = image_options(t, tw > 0 ? tw : 1, th > 0 ? th : 1);
+    siamese_image img = {0};
+    const char *name = siamese_dataset_image_name(t->ds, image);
+    if (siamese_dataset_load_image(t->ds, image, &o, &img) == SIAMESE_OK)
+        sm_html_jpeg(h, img.data, img.width, img.height, img.channels, name);
+    else note(h, "%s did not decode%s", name, NULL);
+    siamese_image_free(&img);
+}
+
+static const char *class_of(const test_side *t, int image) {
+    int c = siamese_dataset_image_class(t->ds, image);
+    return c >= 0 ? siamese_dataset_class_name(t->ds, c) : NULL;
+}
+
+static void image_name(sm_html *h, const test_side *t, int image) {
+    sm_html_raw(h, "<div class=\"name\">");
+    const char *cls = class_of(t, image);
+    sm_html_text(h, siamese_dataset_image_name(t->ds, image));
+    if (cls && !strstr(siamese_dataset_image_name(t->ds, image), cls)) {
+        sm_html_raw(h, " (");
+        sm_html_text(h, cls);
+        sm_html_raw(h, ")");
+    }
+    sm_html_raw(h, "</div>");
+}
+
+typedef struct ranked {
+    float key;
+    int pair; /* index into the usable pairs */
+} ranked;
+
+static int by_key(const void *a, const void *b) {
+    float x = ((const ranked *)a)->key, y = ((const ranked *)b)->key;
+    return (x > y) - (x < y);
+}
+
+static void gallery_pair(sm_html *h, const test_side *t, int usable) {
+    const siamese_pair *p = &t->test.items[t->pair[usable]];
+    sm_html_raw(h, "<div class=\"pair\"><div class=\"imgs\">");
+    thumbnail(h, t, p->a);
+    thumbnail(h, t, p->b);
+    sm_html_raw(h, "</div><div>dissimilarity ");
+    sm_html_number(h, "%.4f", t->distances[usable], NULL);
+    sm_html_raw(h, " (threshold ");
+    sm_html_number(h, "%.4f", t->threshold, NULL);
+    sm_html_raw(h, ")</div>");
+    image_name(h, t, p->a);
+    image_name(h, t, p->b);
+    sm_html_raw(h, "</div>");
+}
+
+/* 1 when the pair wrong[k] holds the same two images as an earlier one (sampled pairs repeat). */
+static int shown_before(const test_side *t, const ranked *wrong, int k) {
+    const siamese_pair *p = &t->test.items[t->pair[wrong[k].pair]];
+    for (int j = 0; j < k; j++) {
+        const siamese_pair *q = &t->test.items[t->pair[wrong[j].pair]];
+        if ((p->a == q->a && p->b == q->b) || (p->a == q->b && p->b == q->a)) return 1;
+    }
+    return 0;
+}
+
+/* Usable test pairs that the threshold gets wrong, the hardest first (false accepts: the
+ * nearest dissimilar pairs; false rejects: the farthest similar ones). */
+static void gallery(sm_html *h, const test_side *t, int false_accepts) {
+    ranked *wrong = malloc(((size_t)t->n_pairs + 1) * sizeof *wrong);
+    if (!wrong) {
+        h->failed = 1;
+        return;
+    }
+    int n = 0, of_label = 0;
+    for (int i = 0; i < t->n_pairs; i++) {
+        int accepted = t->distances[i] <= t->threshold, dissimilar = t->labels[i] > 0.5f;
+        of_label += dissimilar == false_accepts;
+        if (false_accepts ? accepted && dissimilar : !accepted && !dissimilar)
+            wrong[n++] = (ranked){false_accepts ? t->distances[i] : -t->distances[i], i};
+    }
+    qsort(wrong, (size_t)n, sizeof *wrong, by_key);
+    sm_html_printf(h, "<h3 id=\"%s\">%s: %d of %d %s pairs</h3>",
+                   false_accepts ? "false-accepts" : "false-rejects",
+                   false_accepts ? "Hardest false accepts (dissimilar pairs taken as similar)"
+                                 : "Hardest false rejects (similar pairs taken as dissimilar)",
+                   n, of_label, false_accepts ? "dissimilar" : "similar");
+    sm_html_raw(h, "<div class=\"gallery\">");
+    for (int k = 0, shown = 0; k < n && shown < GALLERY_PAIRS; k++)
+        if (!shown_before(t, wrong, k)) gallery_pair(h, t, wrong[k].pair), shown++;
+    if (n == 0) sm_html_raw(h, "<p class=\"note\">None at this threshold.</p>");
+    sm_html_raw(h, "</div>\n");
+    free(wrong);
+}
+
+static void neighbour_row(sm_html *h, const test_side *t, int query, const int *index,
+                          const float *distance) {
+    int q_image = t->images[query];
+    const char *q_class = class_of(t, q_image);
+    sm_html_raw(h, "<div class=\"nn\"><div class=\"imgs\"><figure class=\"q\">");
+    thumbnail(h, t, q_image);
+    sm_html_raw(h, "<figcaption>query</figcaption></figure>");
+    for (int k = 0; k < NEIGHBOURS && index[k] >= 0; k++) {
+        int image = t->images[index[k]];
+        const char *cls = class_of(t, image);
+        int same = q_class && cls && !strcmp(q_class, cls);
+        sm_html_raw(h, "<figure>");
+        thumbnail(h, t, image);
+        sm_html_printf(h, "<figcaption class=\"%s\">%s ", same ? "same" : "diff",
+                       q_class ? (same ? "same class," : "other class,") : "");
+        sm_html_number(h, "%.4f", distance[k], NULL);
+        sm_html_raw(h, "</figcaption></figure>");
+    }
+    sm_html_raw(h, "</div>");
+    image_name(h, t, q_image);
+    sm_html_raw(h, "</div>");
+}
+
+static void neighbours(sm_html *h, const test_side *t) {
+    int usable[QUERIES], nq = 0;
+    for (int k = 0; k < QUERIES; k++) {
+        int row = (int)((long long)k * t->n_images / QUERIES);
+        if (row < t->n_images && t->row_of_image[t->images[row]] == row) usable[nq++] = row;
+    }
+    if (nq == 0 || t->n_images < 2) return;
+    float *queries = malloc((size_t)nq * t->dim * sizeof *queries);
+    float distance[QUERIES * NEIGHBOURS];
+    int index[QUERIES * NEIGHBOURS];
+    int ok = queries != NULL;
+    for (int q = 0; ok && q < nq; q++)
+        memcpy(queries + (size_t)q * t->dim, t->vectors + (size_t)usable[q] * t->dim,
+               (size_t)t->dim * sizeof *queries);
+    ok = ok && siamese_knn(siamese_model_metric(t->model), queries, nq, t->vectors, t->n_images,
+                           t->dim, NEIGHBOURS, usable, index, distance) == SIAMESE_OK;
+    free(queries);
+    sm_html_printf(h,
+                   "<h3 id=\"neighbours\">Nearest neighbours among the %d test images</h3><p "
+                   "class=\"note\">Each query's %d nearest other test images with their "
+                   "dissimilarity%s.</p>",
+                   t->n_images, NEIGHBOURS,
+                   siamese_dataset_class_count(t->ds) > 0 ? ", green when of the query's class"
+                                                          : "");
+    if (!ok) {
+        note(h, "The neighbour search failed%s%s.", NULL, NULL);
+        return;
+    }
+    sm_html_raw(h, "<div class=\"gallery\">");
+    for (int q = 0; q < nq; q++)
+        neighbour_row(h, t, usable[q], index + q * NEIGHBOURS, distance + q * NEIGHBOURS);
+    sm_html_raw(h, "</div>\n");
+}
+
+/* ---------------------------------------------------------------- the section */
+
+static void model_results(sm_html *h, test_side *t, const char *model_name) {
+    sm_html_raw(h, "<h2 id=\"model\">The model on the test pairs</h2><p>");
+    sm_html_text(h, model_name);
+    sm_html_printf(h, " (%s distance) on %d of the run's %d test pairs",
+                   siamese_metric_name(siamese_model_metric(t->model)), t->n_pairs, t->test.count);
+    if (t->skipped) sm_html_printf(h, "; %d test images did not decode", t->skipped);
+    sm_html_raw(h, ".</p>");
+    siamese_verification_params vp = siamese_verification_default_params();
+    vp.model_threshold = siamese_model_threshold(t->model);
+    vp.bootstrap = t->n_pairs <= 5000 ? 1000 : 200;
+    siamese_verification v;
+    if (siamese_eval_verification(t->distances, t->labels, t->n_pairs, &vp, &v) != SIAMESE_OK) {
+        note(h, "The test pairs cannot be scored (they need similar and dissimilar pairs)%s%s.",
+             NULL, NULL);
+        return;
+    }
+    int has_model_t = vp.model_threshold >= 0;
+    t->threshold = has_model_t ? vp.model_threshold : v.best_threshold;
+    t->threshold_note = has_model_t ? "model threshold" : "best threshold";
+    sm_report_verification(h, t->distances, t->labels, t->n_pairs, &v, t->threshold,
+                           t->threshold_note);
+    sm_html_raw(h, "<h2 id=\"mistakes\">Where it fails</h2>");
+    sm_html_raw(h, "<p class=\"note\">At the ");
+    sm_html_text(h, t->threshold_note);
+    sm_html_raw(h, " ");
+    sm_html_number(h, "%.4f", t->threshold, NULL);
+    sm_html_raw(h, ": a pair is taken as similar when its dissimilarity is at most that.</p>");
+    gallery(h, t, 1);
+    gallery(h, t, 0);
+    neighbours(h, t);
+}
+
+static void test_side_free(test_side *t) {
+    siamese_pairs_free(&t->train);
+    siamese_pairs_free(&t->test);
+    siamese_model_free(t->model);
+    siamese_split_free(t->split);
+    siamese_dataset_free(t->ds);
+    free(t->row_of_image);
+    free(t->images);
+    free(t->vectors);
+    free(t->distances);
+    free(t->labels);
+    free(t->pair);
+}
+
+void sm_report_model_section(sm_html *h, const char *run_dir, const json_t *config, int threads) {
+    test_side t;
+    memset(&t, 0, sizeof t);
+    t.fast_jpeg = json_is_true(json_object_get(config, "fast_jpeg"));
+    sm_html_raw(h, "<h2 id=\"data-summary\">Data</h2>");
+    const char *model_name = NULL;
+    if (open_data(h, &t, run_dir, json_string_value(json_object_get(config, "data")))) {
+        data_summary(h, &t);
+        if (open_model(h, &t, run_dir, threads, &model_name)) {
+            if (embed_test_images(&t) && pair_distances(&t)) model_results(h, &t, model_name);
+            else
+                note(h, "The test images could not be embedded: %s%s",
+                     siamese_model_errmsg(t.model), NULL);
+        }
+    }
+    test_side_free(&t);
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# 'siamese report' in a real browser: a short AT&T faces run's page rendered by Debian's chromium
+# (headless): every picture loads, the numbers in the page equal metrics.jsonl's, the page asks
+# for nothing over the network; a run in progress and hostile strings in config.json; usage errors.
+# ctest-label: slow
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+
+require_data faces att_faces/training
+browser=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$browser" ]; then
+    echo "SKIP: chromium is not installed (scripts/deps.sh --browser installs Debian's chromium)"
+    exit 77
+fi
+
+# chromium headless with nothing of its own on the network; extra arguments follow
+run_browser() {
+    local profile
+    profile=$(mktemp -d "$tmp/profile.XXXXXX")
+    timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-extensions --user-data-dir="$profile" --host-resolver-rules="MAP * ~NOTFOUND" \
+        --virtual-time-budget=10000 "$@" 2>>"$tmp/browser.log"
+}
+
+# usage and run-folder errors leave no page behind
+expect 2 "$cli" report
+expect 2 "$cli" report a b
+expect 2 "$cli" report "$tmp" --bogus
+grep_err "--bogus"
+expect 0 "$cli" report --help
+grep -q "^  report " <("$cli" --help) || fail "'report' missing from siamese --help"
+expect 1 "$cli" report "$tmp/nowhere"
+grep_err "$tmp/nowhere"
+mkdir -p "$tmp/empty"
+expect 1 "$cli" report "$tmp/empty"
+grep_err "not a training run folder"
+[ -e "$tmp/empty/report.html" ] && fail "a page was written for a folder without a run"
+
+# a short run, then its report
+arch="conv(8,k=5,s=2) relu maxpool(2) conv(16,k=3) relu linear(16)"
+expect 0 "$cli" train "$faces" -o "$tmp/run" --arch "$arch" --input 1x56x46 --batch 8 \
+    --threads 2 --seed 3 --epochs 2 --split images -q
+expect 0 "$cli" report "$tmp/run" -j 2
+page="$tmp/run/report.html"
+[ -s "$page" ] || fail "no report.html in the run folder"
+grep -qx "$page" "$tmp/out" || fail "stdout does not name the page: $(cat "$tmp/out")"
+size=$(stat -c %s "$page")
+echo "report of a 2-epoch AT&T faces run: $size bytes"
+[ "$size" -lt 1500000 ] || fail "the page is $size bytes (thumbnails should keep it small)"
+
+# self-contained: no reference to anything but the page itself and data: URIs
+grep -Eio '(https?|wss?|ftp)://[^"<> ]*' "$page" | head -3 >"$tmp/urls"
+[ -s "$tmp/urls" ] && fail "the page names network addresses: $(cat "$tmp/urls")"
+grep -Eo '(src|href)="[^"#][^"]{0,20}' "$page" | grep -v '="data:' | head -3 >"$tmp/refs"
+[ -s "$tmp/refs" ] && fail "the page refers to other files: $(cat "$tmp/refs")"
+grep -Eiq '<link|@import|url\(' "$page" && fail "the page loads a stylesheet or a url()"
+
+# rendered by chromium: every picture decoded, the numbers are metrics.jsonl's
+run_browser --dump-dom "file://$page" >"$tmp/dom.html"
+images=$(sed -n 's/.*<body data-images="\([0-9]*\)".*/\1/p' "$tmp/dom.html")
+loaded=$(sed -n 's/.*data-images-loaded="\([0-9]*\)".*/\1/p' "$tmp/dom.html")
+echo "pictures in the page: ${images:-?}, loaded: ${loaded:-?}"
+[ -n "$images" ] && [ "$images" -gt 0 ] || fail "no pictures counted in the rendered page"
+[ "${images:-x}" = "${loaded:-y}" ] || fail "$loaded of $images pictures loaded"
+grep -q 'id="false-accepts"' "$tmp/dom.html" || fail "no false accepts gallery"
+grep -q 'id="neighbours"' "$tmp/dom.html" || fail "no nearest neighbours"
+grep -q '<svg' "$tmp/dom.html" || fail "no chart"
+
+field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
+checked=0
+while IFS= read -r line; do
+    epoch=$(field epoch "$line")
+    for key in test_auc test_loss train_loss threshold; do
+        want=$(LC_ALL=C printf '%.4f' "$(field "$key" "$line")")
+        row=$(grep -o "<tr id=\"epoch-$epoch\">.*" "$tmp/dom.html" | sed 's|</tr>.*||')
+        grep -q "data-k=\"$key\">$want<" <<<"$row" ||
+            fail "epoch $epoch: $key is not $want in the page: $row"
+        checked=$((checked + 1))
+    done
+done < <(grep '^{"event":"epoch"' "$tmp/run/metrics.jsonl")
+[ "$checked" -eq 8 ] || fail "checked $checked epoch numbers, want 8 (2 epochs x 4)"
+last=$(grep '^{"event":"epoch"' "$tmp/run/metrics.jsonl" | tail -1)
+want=$(LC_ALL=C printf '%.4f' "$(field test_auc "$last")")
+grep -q "id=\"run-test-auc\">$want<" "$tmp/dom.html" || fail "final test ROC AUC is not $want"
+want=$(LC_ALL=C awk -v a="$(field test_accuracy "$last")" 'BEGIN { printf "%.2f", a * 100 }')
+grep -q "id=\"run-test-accuracy\">$want" "$tmp/dom.html" || fail "final test accuracy is not $want %"
+
+# the browser's own record of its requests: none started by a page. chromium's own background
+# requests (updates, accounts) carry the initiator "not an origin"; a page's carry its origin
+# ("null" for a file), as the control page with two network pictures shows.
+page_requests() {
+    run_browser --log-net-log="$tmp/net.json" --dump-dom "file://$1" >/dev/null
+    [ -s "$tmp/net.json" ] || fail "chromium wrote no net log for $1"
+    grep '"initiator":' "$tmp/net.json" | grep -vc '"initiator":"not an origin"'
+}
+printf '<html><body><img src="http://example.com/a.png"><img src="https://example.org/b.png">' \
+    >"$tmp/control.html"
+[ "$(page_requests "$tmp/control.html")" -gt 0 ] ||
+    fail "the net-log check does not see a page's requests (control page)"
+n=$(page_requests "$page")
+[ "$n" -eq 0 ] || fail "the report made $n network requests"
+
+# on a phone-sized and a wide screen (look at them: SIAMESE_KEEP_SCREENSHOTS=DIR keeps them)
+for size in 390,2400 1400,3000; do
+    run_browser --hide-scrollbars --window-size="$size" --screenshot="$tmp/shot-$size.png" \
+        "file://$page" >/dev/null
+    [ -s "$tmp/shot-$size.png" ] || fail "no screenshot at $size"
+done
+if [ -n "${SIAMESE_KEEP_SCREENSHOTS:-}" ]; then cp "$tmp"/shot-*.png "$page" "$SIAMESE_KEEP_SCREENSHOTS"/; fi
+
+# a run in progress: settings, split and the first logged steps, no model yet
+mkdir -p "$tmp/running"
+cp "$tmp/run/config.json" "$tmp/run/split.json" "$tmp/running/"
+grep '^{"event":"log"' "$tmp/run/metrics.jsonl" | head -2 >"$tmp/running/metrics.jsonl"
+expect 0 "$cli" report "$tmp/running" -o "$tmp/running.html"
+grep -q "no epoch finished yet" "$tmp/running.html" || fail "a run in progress is not said so"
+grep -q "No model file in the run folder yet" "$tmp/running.html" || fail "no word on the model"
+grep -q 'id="data-test-pairs"' "$tmp/running.html" || fail "no data summary of a run in progress"
+run_browser --dump-dom "file://$tmp/running.html" >"$tmp/dom2.html"
+grep -q 'data-images="0" data-images-loaded="0"' "$tmp/dom2.html" ||
+    fail "the page of a run in progress did not render (or holds pictures)"
+
+# hostile strings from config.json are text, never markup
+mkdir -p "$tmp/hostile"
+sed 's|"data": *"[^"]*"|"data": "<img src=x onerror=alert(1)>/nowhere"|' "$tmp/run/config.json" \
+    >"$tmp/hostile/config.json"
+expect 0 "$cli" report "$tmp/hostile"
+grep -q "<img src=x" "$tmp/hostile/report.html" && fail "a string from config.json became markup"
+grep -q "&lt;img src=x onerror=alert(1)&gt;" "$tmp/hostile/report.html" ||
+    fail "the data path is not shown escaped"
+
+# a page that cannot be written leaves the old one intact
+cp "$page" "$tmp/before.html"
+expect 1 "$cli" report "$tmp/run" -o "$tmp/no/such/folder/r.html"
+cmp -s "$page" "$tmp/before.html" || fail "a failed report changed the existing page"
+
+finish test_report_browser
