@@ -104,8 +104,12 @@ int cli_train(int argc, char **argv) {
                      0};
     float train_fraction = (float)p.train_fraction; /* the option parser reads floats */
     train_tools_flags t = train_tools_defaults(&p);
-    char description[1024];
+    char description[1024], pk_help[160];
     describe(&p, description, sizeof description);
+    snprintf(pk_help, sizeof pk_help,
+             "batches of P classes x K images, all pairs of each batch (sets --sampler pk; "
+             "default %dx%d)",
+             p.pk_classes, p.pk_images);
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &f.output, "RUN_DIR",
          "folder for the model, checkpoints, metrics and plots"},
@@ -146,9 +150,7 @@ int cli_train(int argc, char **argv) {
         {"augment", 0, CLI_OPT_STRING, &t.augment, "SPEC",
          "augment training images: koch, photo, or terms such as rotate=10,shear=0.3,"
          "scale=0.8:1.2,translate=2,flip,brightness=0.2,contrast=0.2,crop=0.08:1"},
-        {"pk", 0, CLI_OPT_STRING, &t.pk, "PxK",
-         "batches of P classes x K images, all pairs of each batch (sets --sampler pk; "
-         "default 16x4)"},
+        {"pk", 0, CLI_OPT_STRING, &t.pk, "PxK", pk_help},
         {"mining", 0, CLI_OPT_STRING, &t.mining, "RULE",
          "pairs of each P x K batch: all, hard or semihard (default all)"},
         {"lr-schedule", 0, CLI_OPT_STRING, &t.lr_schedule, "KIND",

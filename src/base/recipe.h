@@ -31,11 +31,16 @@
 #define SM_DEFAULT_SAMPLER "recipe"              /* fixed pairs; "online" draws new ones */
 #define SM_DEFAULT_PAIRS_PER_EPOCH 10000         /* online sampler */
 #define SM_DEFAULT_CACHE_BYTES ((size_t)1 << 30) /* decoded images kept in memory: 1 GiB */
+#define SM_DEFAULT_PK_CLASSES 16                 /* sampler "pk": P classes ... */
+#define SM_DEFAULT_PK_IMAGES 4                   /* ... x K images per batch */
+#define SM_DEFAULT_LR_GAMMA 0.1f                 /* step schedule: factor at each decay */
 
 /* ---- limits */
 
 #define SM_IMAGE_MAX_SIDE 16384                /* width or height of an image read or drawn */
 #define SM_IMAGE_MAX_PIXELS ((int64_t)1 << 28) /* width * height of an image read */
 #define SM_MAX_BATCH_SIZE 65536                /* pairs per training or loader batch */
+#define SM_MAX_BATCH_IMAGES 65536              /* images per engine call (P x K at most) */
+#define SM_PK_MAX 4096                         /* P (classes) or K (images) of a P x K batch */
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/recipe.h"
 #include "base/rng.h"
 #include "data/dataset.h"
 
@@ -64,10 +65,10 @@ static siamese_status check_args(siamese_dataset *ds, int p, int k) {
         return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG,
                        "%s: P x K batches need a dataset with classes (class folders or IDX)",
                        ds->path);
-    if (p < 2 || k < 2 || p > 4096 || k > 4096 || p * k > 65536)
+    if (p < 2 || k < 2 || p > SM_PK_MAX || k > SM_PK_MAX || p * k > SM_MAX_BATCH_IMAGES)
         return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG,
-                       "P x K = %d x %d: P and K must each be at least 2 (and P x K at most 65536)",
-                       p, k);
+                       "P x K = %d x %d: P and K must each be at least 2 (and P x K at most %d)", p,
+                       k, SM_MAX_BATCH_IMAGES);
     return SIAMESE_OK;
 }
 

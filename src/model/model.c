@@ -10,7 +10,6 @@
 #include "base/rng.h"
 #include "nn/init.h"
 
-#define SM_MODEL_MAX_BATCH 65536                /* images per engine call (the engine's cap) */
 #define SM_EMBED_CHUNK_MAX 256                  /* images per chunk when embedding */
 #define SM_EMBED_CHUNK_FLOATS ((size_t)1 << 26) /* activation budget of one chunk (256 MB) */
 
@@ -45,7 +44,7 @@ siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err) {
         free(model);
         return NULL;
     }
-    if (sm_net_create(arch, SM_MODEL_MAX_BATCH, &model->net, err) != SIAMESE_OK) {
+    if (sm_net_create(arch, SM_MAX_BATCH_IMAGES, &model->net, err) != SIAMESE_OK) {
         free(model);
         return NULL;
     }

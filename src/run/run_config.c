@@ -28,9 +28,9 @@ siamese_train_params siamese_train_default_params(void) {
     p.train_fraction = SM_RECIPE_TRAIN_FRACTION;
     p.log_every = SM_RECIPE_LOG_EVERY;
     p.cache_bytes = SM_DEFAULT_CACHE_BYTES;
-    p.pk_classes = 16;
-    p.pk_images = 4;
-    p.lr_gamma = 0.1f;
+    p.pk_classes = SM_DEFAULT_PK_CLASSES;
+    p.pk_images = SM_DEFAULT_PK_IMAGES;
+    p.lr_gamma = SM_DEFAULT_LR_GAMMA;
     return p;
 }
 
@@ -52,11 +52,11 @@ static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
                        "--mining %s needs batches of labelled images: use --sampler pk (the %s "
                        "sampler gives pairs)",
                        siamese_mining_name(p->mining), p->sampler);
-    if (pk && (p->pk_classes < 2 || p->pk_images < 2 || p->pk_classes > 4096 ||
-               p->pk_images > 4096 || p->pk_classes * p->pk_images > 65536))
+    if (pk && (p->pk_classes < 2 || p->pk_images < 2 || p->pk_classes > SM_PK_MAX ||
+               p->pk_images > SM_PK_MAX || p->pk_classes * p->pk_images > SM_MAX_BATCH_IMAGES))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
-                       "P x K = %d x %d: P and K must each be at least 2 (P x K at most 65536)",
-                       p->pk_classes, p->pk_images);
+                       "P x K = %d x %d: P and K must each be at least 2 (P x K at most %d)",
+                       p->pk_classes, p->pk_images, SM_MAX_BATCH_IMAGES);
     sm_augment augment;
     if (sm_augment_parse(p->augment, &augment, err) != SIAMESE_OK) return err->status;
     if (p->warmup_steps < 0 || p->lr_step_epochs < 0 || p->patience < 0)

@@ -74,9 +74,9 @@ static siamese_status check_trainer_params(const siamese_trainer_params *p, sm_e
     if (!(p->weight_decay >= 0.0f) || !isfinite(p->weight_decay))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: weight decay %g must be >= 0",
                        (double)p->weight_decay);
-    if (p->max_pairs < 1 || p->max_pairs > 32768)
-        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: max_pairs %d must be in 1..32768",
-                       p->max_pairs);
+    if (p->max_pairs < 1 || p->max_pairs > SM_MAX_BATCH_IMAGES / 2) /* two images a pair */
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: max_pairs %d must be in 1..%d",
+                       p->max_pairs, SM_MAX_BATCH_IMAGES / 2);
     return SIAMESE_OK;
 }
 
