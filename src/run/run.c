@@ -312,7 +312,9 @@ static void fill_progress(const train_run *run, siamese_train_event *e, int epoc
     e->data_wait = run->wait_at_start + siamese_loader_wait_seconds(run->train_loader);
     double steps_left = (double)(p->epochs - epoch) * batches - (batch + 1);
     e->eta = run->step_seconds * (steps_left > 0 ? steps_left : 0);
-    e->pairs_per_second = run->step_seconds > 0 ? p->batch_size / run->step_seconds : 0;
+    /* a P x K batch of n images counts as n / 2 pairs: the same images per second as pairs */
+    double pairs = run->tools.pk ? p->pk_classes * p->pk_images / 2.0 : p->batch_size;
+    e->pairs_per_second = run->step_seconds > 0 ? pairs / run->step_seconds : 0;
 }
 
 static siamese_status train_step(train_run *run, const siamese_batch *batch, int epoch, int index,
