@@ -107,11 +107,19 @@ block_stats_dots(siamese_metric metric, const float *query, const float *rows, i
     for (int j = 0; j < n; j++) {
         const float *x = rows + (size_t)j * dim;
         float sum = 0, sq = 0, dot = 0;
+        if (metric == SIAMESE_METRIC_CORRELATION) {
 #pragma omp simd reduction(+ : sum, sq, dot)
-        for (int i = 0; i < dim; i++) {
-            sum += x[i];
-            sq += x[i] * x[i];
-            dot += x[i] * query[i];
+            for (int i = 0; i < dim; i++) {
+                sum += x[i];
+                sq += x[i] * x[i];
+                dot += x[i] * query[i];
+            }
+        } else { /* the sum is only for the mean */
+#pragma omp simd reduction(+ : sq, dot)
+            for (int i = 0; i < dim; i++) {
+                sq += x[i] * x[i];
+                dot += x[i] * query[i];
+            }
         }
         out[j] = stats_from_sums(metric, x, dim, sum, sq);
         dots[j] = dot;
@@ -295,23 +303,26 @@ static void rank_exact(const knn_job *job, int q, exact *list, int n) {
 static exact *rescan_query(const knn_job *job, int q, double kth_key, double tol, int *n_out) {
     int dim = job->dim, cap = 64, n = 0, skip = job->exclude ? job->exclude[q] : -1;
     exact *list = malloc((size_t)cap * sizeof *list);
-    const float *a = job->queries + (size_t)q * dim;
-    stats qa = job->qstats[q];
-    for (int g = 0; list && g < job->ng; g++) {
-        if (g == skip) continue;
-        const float *b = job->gallery + (size_t)g * dim;
-        stats gb = row_stats(job->metric, b, dim);
-        float dot = 0;
-        for (int i = 0; i < dim; i++) dot += a[i] * b[i];
-        dots_to_keys(job->metric, dim, qa, &gb, &dot, 1);
-        if (dot == dot && dot > kth_key + tol) continue;
-        if (sm_grow((void **)&list, &cap, n + 1, sizeof *list)) {
-            free(list);
-            return NULL;
+    float *keys = malloc(MAX_GALLERY_BLOCK * sizeof *keys);
+    stats *gstats = malloc(MAX_GALLERY_BLOCK * sizeof *gstats);
+    int ok = list && keys && gstats;
+    for (int g0 = 0; ok && g0 < job->ng; g0 += MAX_GALLERY_BLOCK) {
+        int gn = job->ng - g0 < MAX_GALLERY_BLOCK ? job->ng - g0 : MAX_GALLERY_BLOCK;
+        block_stats_dots(job->metric, job->queries + (size_t)q * dim,
+                         job->gallery + (size_t)g0 * dim, gn, dim, gstats, keys);
+        dots_to_keys(job->metric, dim, job->qstats[q], gstats, keys, gn);
+        for (int j = 0; ok && j < gn; j++) {
+            if (g0 + j == skip || (keys[j] == keys[j] && keys[j] > kth_key + tol)) continue;
+            ok = sm_grow((void **)&list, &cap, n + 1, sizeof *list) == 0;
+            if (ok) list[n++] = (exact){0, g0 + j};
         }
-        list[n++] = (exact){0, g};
     }
-    if (!list) return NULL;
+    free(keys);
+    free(gstats);
+    if (!ok) {
+        free(list);
+        return NULL;
+    }
     rank_exact(job, q, list, n);
     *n_out = n;
     return list;
