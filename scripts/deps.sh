@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build, tests, benchmarks and demo need (idempotent, quick when present).
+#   scripts/deps.sh --browser   also Debian's chromium, which renders the HTML reports in tests
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,14 @@ packages=(
   dataset-fashion-mnist
   unzip
 )
+case "${1:-}" in
+"") ;;
+--browser) packages+=(chromium) ;;
+*)
+  echo "usage: scripts/deps.sh [--browser]" >&2
+  exit 2
+  ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

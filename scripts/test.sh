@@ -31,7 +31,8 @@ run_ctest() {
   grep -h '^SKIP:' "$1/Testing/Temporary/LastTest.log" 2>/dev/null | sort -u || true
 }
 
-"$root/scripts/deps.sh"
+# chromium too for the full run: test_report_browser renders the HTML reports in it
+if [ "$quick" -eq 1 ]; then "$root/scripts/deps.sh"; else "$root/scripts/deps.sh" --browser; fi
 
 echo "== formatting (scripts/format.sh --check) =="
 "$root/scripts/format.sh" --check
