@@ -37,6 +37,16 @@ uint64_t sm_rng_below(sm_rng *rng, uint64_t bound) {
     }
 }
 
+void sm_rng_pick_int(sm_rng *rng, int *v, int n, int k, int *out) {
+    for (int i = 0; i < k; i++) {
+        int j = i + (int)sm_rng_below(rng, (uint64_t)(n - i));
+        int t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        out[i] = v[i];
+    }
+}
+
 void sm_rng_shuffle_int(sm_rng *rng, int *v, int n) {
     for (int i = n - 1; i > 0; i--) {
         int j = (int)sm_rng_below(rng, (uint64_t)i + 1);

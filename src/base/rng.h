@@ -19,5 +19,8 @@ double sm_rng_uniform(sm_rng *rng);
 uint64_t sm_rng_below(sm_rng *rng, uint64_t bound);
 /* Fisher-Yates shuffle of n ints. */
 void sm_rng_shuffle_int(sm_rng *rng, int *v, int n);
+/* k distinct items of v[0..n) (k <= n) into out, by a partial Fisher-Yates shuffle that
+ * reorders v. */
+void sm_rng_pick_int(sm_rng *rng, int *v, int n, int k, int *out);
 
 #endif

@@ -43,6 +43,40 @@ siamese_status sm_ds_add_pair(siamese_dataset *ds, int a, int b, int label) {
     return SIAMESE_OK;
 }
 
+static int member_of(const siamese_dataset *ds, const siamese_split *split, int side, int i) {
+    const sm_ds_image *im = &ds->images[i];
+    return im->usable && im->class_id >= 0 &&
+           (!split || siamese_split_image_side(split, i) == side);
+}
+
+/* A counting sort of the eligible images by class. */
+siamese_status sm_class_members_build(siamese_dataset *ds, const siamese_split *split, int side,
+                                      sm_class_members *out) {
+    int nc = ds->n_classes;
+    out->members = malloc((size_t)(ds->n_images + 1) * sizeof *out->members);
+    out->start = calloc((size_t)nc + 1, sizeof *out->start);
+    int *fill = malloc((size_t)(nc + 1) * sizeof *fill);
+    if (!out->members || !out->start || !fill) {
+        free(fill);
+        sm_class_members_free(out);
+        return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < ds->n_images; i++)
+        if (member_of(ds, split, side, i)) out->start[ds->images[i].class_id + 1]++;
+    for (int c = 0; c < nc; c++) out->start[c + 1] += out->start[c];
+    memcpy(fill, out->start, (size_t)nc * sizeof *fill);
+    for (int i = 0; i < ds->n_images; i++)
+        if (member_of(ds, split, side, i)) out->members[fill[ds->images[i].class_id]++] = i;
+    free(fill);
+    return SIAMESE_OK;
+}
+
+void sm_class_members_free(sm_class_members *m) {
+    free(m->members);
+    free(m->start);
+    m->members = m->start = NULL;
+}
+
 void sm_ds_warn(siamese_dataset *ds, const char *fmt, ...) {
     ds->skipped++;
     if (!ds->warning) return;

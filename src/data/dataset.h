@@ -49,6 +49,18 @@ void sm_ds_warn(siamese_dataset *ds, const char *fmt, ...) __attribute__((format
 /* The number of classes holding at least min_images usable images. */
 int sm_ds_classes_with(const siamese_dataset *ds, int min_images);
 
+/* The images the samplers draw from on one side of split (every image when split is NULL):
+ * usable, with a class, grouped by class in image order: members[start[c] .. start[c + 1]). */
+typedef struct sm_class_members {
+    int *members; /* [n_images + 1] */
+    int *start;   /* [n_classes + 1] */
+} sm_class_members;
+
+/* Builds the groups; SIAMESE_ERR_NOMEM (message in the dataset) when memory runs out. */
+siamese_status sm_class_members_build(siamese_dataset *ds, const siamese_split *split, int side,
+                                      sm_class_members *out);
+void sm_class_members_free(sm_class_members *m);
+
 /* ---- sources (one file each) */
 siamese_status sm_ds_open_folders(siamese_dataset *ds, const char *path);
 siamese_status sm_ds_open_recipe(siamese_dataset *ds, const char *path);

@@ -16,7 +16,7 @@ uint64_t sm_seed_mix(uint64_t seed, uint64_t stream) {
     return sm_rng_next(&rng) ^ stream;
 }
 
-/* Eligible images grouped by class: members[start[c] .. start[c+1]) in image order. */
+/* Eligible images grouped by class (sm_class_members): members[start[c] .. start[c+1]). */
 typedef struct class_groups {
     int *members;
     int *start;          /* n_classes + 1 */
@@ -33,30 +33,21 @@ static void groups_free(class_groups *g) {
     free(g->pair_classes);
 }
 
-static int eligible(const siamese_dataset *ds, const siamese_split *split, int side, int i) {
-    const sm_ds_image *im = &ds->images[i];
-    return im->usable && im->class_id >= 0 && (!split || split->image_side[i] == side);
-}
-
 static siamese_status groups_build(siamese_dataset *ds, const siamese_split *split, int side,
                                    class_groups *g) {
     int nc = ds->n_classes;
     memset(g, 0, sizeof *g);
-    g->members = malloc((size_t)(ds->n_images + 1) * sizeof *g->members);
-    g->start = calloc((size_t)nc + 1, sizeof *g->start);
+    sm_class_members cm;
+    siamese_status st = sm_class_members_build(ds, split, side, &cm);
+    if (st != SIAMESE_OK) return st;
+    g->members = cm.members;
+    g->start = cm.start;
     g->usable_classes = malloc((size_t)(nc + 1) * sizeof *g->usable_classes);
     g->pair_classes = malloc((size_t)(nc + 1) * sizeof *g->pair_classes);
-    if (!g->members || !g->start || !g->usable_classes || !g->pair_classes) {
+    if (!g->usable_classes || !g->pair_classes) {
         groups_free(g);
         return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     }
-    for (int i = 0; i < ds->n_images; i++)
-        if (eligible(ds, split, side, i)) g->start[ds->images[i].class_id + 1]++;
-    for (int c = 0; c < nc; c++) g->start[c + 1] += g->start[c];
-    int *fill = g->usable_classes; /* borrowed as the fill cursor, rebuilt below */
-    for (int c = 0; c < nc; c++) fill[c] = g->start[c];
-    for (int i = 0; i < ds->n_images; i++)
-        if (eligible(ds, split, side, i)) g->members[fill[ds->images[i].class_id]++] = i;
     for (int c = 0; c < nc; c++) {
         int n = g->start[c + 1] - g->start[c];
         if (n >= 1) g->usable_classes[g->n_usable++] = c;
@@ -74,13 +65,7 @@ static void draw_images(const class_groups *g, int c, int k, sm_rng *rng, int *s
     const int *m = g->members + g->start[c];
     if (n >= k) {
         memcpy(scratch, m, (size_t)n * sizeof *scratch);
-        for (int i = 0; i < k; i++) {
-            int j = i + (int)sm_rng_below(rng, (uint64_t)(n - i));
-            int t = scratch[i];
-            scratch[i] = scratch[j];
-            scratch[j] = t;
-            out[i] = scratch[i];
-        }
+        sm_rng_pick_int(rng, scratch, n, k, out);
     } else {
         for (int i = 0; i < k; i++) out[i] = m[sm_rng_below(rng, (uint64_t)n)];
     }

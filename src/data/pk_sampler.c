@@ -25,32 +25,20 @@ static void groups_free(pk_groups *g) {
     free(g->classes);
 }
 
-static int eligible(const siamese_dataset *ds, const siamese_split *split, int side, int i) {
-    const sm_ds_image *im = &ds->images[i];
-    return im->usable && im->class_id >= 0 &&
-           (!split || siamese_split_image_side(split, i) == side);
-}
-
 static siamese_status groups_build(siamese_dataset *ds, const siamese_split *split, int side, int k,
                                    pk_groups *g) {
     int nc = ds->n_classes;
     memset(g, 0, sizeof *g);
-    g->members = malloc((size_t)(ds->n_images + 1) * sizeof *g->members);
-    g->start = calloc((size_t)nc + 2, sizeof *g->start);
+    sm_class_members cm;
+    siamese_status st = sm_class_members_build(ds, split, side, &cm);
+    if (st != SIAMESE_OK) return st;
+    g->members = cm.members;
+    g->start = cm.start;
     g->classes = malloc((size_t)(nc + 1) * sizeof *g->classes);
-    int *fill = malloc((size_t)(nc + 1) * sizeof *fill);
-    if (!g->members || !g->start || !g->classes || !fill) {
-        free(fill);
+    if (!g->classes) {
         groups_free(g);
         return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     }
-    for (int i = 0; i < ds->n_images; i++)
-        if (eligible(ds, split, side, i)) g->start[ds->images[i].class_id + 1]++;
-    for (int c = 0; c < nc; c++) g->start[c + 1] += g->start[c];
-    memcpy(fill, g->start, (size_t)nc * sizeof *fill);
-    for (int i = 0; i < ds->n_images; i++)
-        if (eligible(ds, split, side, i)) g->members[fill[ds->images[i].class_id]++] = i;
-    free(fill);
     for (int c = 0; c < nc; c++) {
         int n = g->start[c + 1] - g->start[c];
         if (n < k) continue;
@@ -99,13 +87,7 @@ siamese_status sm_pk_plan(siamese_dataset *ds, const siamese_split *split, int s
 static void draw_class(const pk_groups *g, int c, int k, sm_rng *rng, int *scratch, int *out) {
     int n = g->start[c + 1] - g->start[c];
     memcpy(scratch, g->members + g->start[c], (size_t)n * sizeof *scratch);
-    for (int i = 0; i < k; i++) {
-        int j = i + (int)sm_rng_below(rng, (uint64_t)(n - i));
-        int t = scratch[i];
-        scratch[i] = scratch[j];
-        scratch[j] = t;
-        out[i] = scratch[i];
-    }
+    sm_rng_pick_int(rng, scratch, n, k, out);
 }
 
 static void fill_batches(const pk_groups *g, int p, int k, int batches, sm_rng *rng, int *scratch,
