@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "eval_data.h"
 #include "eval_print.h"
+#include "eval_report.h"
 #include "siamese.h"
 #include "similarity.h"
 
@@ -22,6 +23,7 @@ typedef struct eval_args {
     const char *png_dir;
     const char *precision;
     const char *queries;
+    const char *report;
 } eval_args;
 
 enum { RUN_VERIFICATION = 1, RUN_FEWSHOT = 2, RUN_RETRIEVAL = 4 };
@@ -250,7 +252,7 @@ static int resolve(const eval_args *a, const cli_spec *spec, const char *data, i
 }
 
 int cli_eval(int argc, char **argv) {
-    eval_args a = {NULL, 10, 0, 1000, 0, 5, 1, 1000, NULL, 0, 0, 0, 0, NULL, NULL, NULL};
+    eval_args a = {NULL, 10, 0, 1000, 0, 5, 1, 1000, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL};
     const cli_option options[] = {
         {"protocol", 'p', CLI_OPT_STRING, &a.protocol, "NAME",
          "verification (default), fewshot, retrieval or all"},
@@ -270,6 +272,8 @@ int cli_eval(int argc, char **argv) {
          "euclidean, cosine or correlation (default: the model's)"},
         {"png-dir", 0, CLI_OPT_STRING, &a.png_dir, "DIR",
          "verification pictures: roc.png, det.png, distances.png"},
+        {"report", 0, CLI_OPT_STRING, &a.report, "FILE",
+         "also one self-contained HTML page of the results (curves, intervals)"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object on stdout instead of the table"},
         {"quiet", 'q', CLI_OPT_FLAG, &a.quiet, NULL, "no progress line, no warnings"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
@@ -337,6 +341,8 @@ int cli_eval(int argc, char **argv) {
         if (a.json) eval_print_json(stdout, &s.results);
         else eval_print_table(stdout, &s.results);
     }
+    if (ok && a.report)
+        ok = eval_write_report(a.report, &s.results, s.distances, s.labels, s.n_pairs);
     free_state(&s);
     return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

@@ -130,6 +130,19 @@ grep -q "<img src=x" "$tmp/hostile/report.html" && fail "a string from config.js
 grep -q "&lt;img src=x onerror=alert(1)&gt;" "$tmp/hostile/report.html" ||
     fail "the data path is not shown escaped"
 
+# siamese eval --report: the evaluation's page holds the numbers eval prints
+testing=${faces%/training}/testing
+expect 0 "$cli" eval "$tmp/run/best.safetensors" "$testing" --protocol all --way 3 --bootstrap 50 \
+    --json -q --report "$tmp/eval.html"
+want=$(LC_ALL=C printf '%.4f' "$(sed -n 's/.*"auc":{"value":\([^,]*\),.*/\1/p' "$tmp/out")")
+run_browser --dump-dom "file://$tmp/eval.html" >"$tmp/dom3.html"
+grep -q "id=\"eval-auc\">$want<" "$tmp/dom3.html" || fail "the eval page's ROC AUC is not $want"
+grep -q 'id="eval-fewshot-accuracy"' "$tmp/dom3.html" || fail "no few-shot numbers in the eval page"
+grep -q 'id="eval-map-r"' "$tmp/dom3.html" || fail "no retrieval numbers in the eval page"
+grep -q '95% interval' "$tmp/dom3.html" || fail "no intervals in the eval page"
+expect 1 "$cli" eval "$tmp/run/best.safetensors" "$testing" -q --report "$tmp/no/such/e.html"
+grep_err "$tmp/no/such/e.html"
+
 # a page that cannot be written leaves the old one intact
 cp "$page" "$tmp/before.html"
 expect 1 "$cli" report "$tmp/run" -o "$tmp/no/such/folder/r.html"

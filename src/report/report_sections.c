@@ -100,6 +100,9 @@ static void draw_roc_det(sm_html *h, const double *far, const double *tar, int m
     c = sm_svg_chart_default("DET: false reject rate against false accept rate (log scales)",
                              "false accept rate", "false reject rate");
     c.log_x = c.log_y = 1;
+    c.empty_note = "No point to draw: a log scale cannot show a rate of 0, and every threshold "
+                   "here has a false accept or a false reject rate of 0 (the pairs are separated "
+                   "perfectly or nearly).";
     sm_svg_draw(h, &c, &det, 1);
     free(frr);
 }

@@ -22,7 +22,7 @@ typedef struct axis {
 } axis;
 
 sm_svg_chart sm_svg_chart_default(const char *title, const char *x_label, const char *y_label) {
-    sm_svg_chart c = {title, x_label, y_label, 0, 0, 0, 0, 0, NAN, NULL};
+    sm_svg_chart c = {title, x_label, y_label, 0, 0, 0, 0, 0, NAN, NULL, NULL};
     return c;
 }
 
@@ -210,7 +210,9 @@ static int has_points(const sm_svg_chart *c, const sm_svg_series *s, int n) {
 void sm_svg_draw(sm_html *h, const sm_svg_chart *c, const sm_svg_series *s, int n) {
     sm_html_raw(h, "<figure>");
     if (!has_points(c, s, n)) {
-        sm_html_raw(h, "<p class=\"note\">No points to draw yet.</p>");
+        sm_html_raw(h, "<p class=\"note\">");
+        sm_html_text(h, c->empty_note ? c->empty_note : "No points to draw yet.");
+        sm_html_raw(h, "</p>");
     } else {
         axis x, y;
         data_ranges(c, s, n, &x, &y);

@@ -25,6 +25,7 @@ typedef struct sm_svg_chart {
     double y_min, y_max; /* fixed y range when y_min < y_max, else from the data */
     double mark_x;       /* a dashed vertical line at this x (NaN = none), labelled mark_label */
     const char *mark_label;
+    const char *empty_note; /* said instead of a chart without points; NULL = "not yet" */
 } sm_svg_chart;
 
 /* A chart with default settings (auto range, linear axes, no mark). */
