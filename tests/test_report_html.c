@@ -134,6 +134,8 @@ Test(report_html, save_is_atomic_and_names_the_file) {
     cr_assert_neq(sm_html_save(&h, bad, &err), SIAMESE_OK);
     cr_assert(strstr(err.msg, bad) != NULL, "%s", err.msg);
     sm_html_free(&h);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 Test(report_html, run_report_of_a_run_in_progress) {
@@ -162,6 +164,8 @@ Test(report_html, run_report_of_a_run_in_progress) {
     cr_assert(strstr(page, "config.json is missing") != NULL);
     cr_assert(strstr(page, "http://") == NULL && strstr(page, "https://") == NULL);
     free(page);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 Test(report_html, eval_report_holds_the_numbers) {
@@ -186,4 +190,6 @@ Test(report_html, eval_report_holds_the_numbers) {
     cr_assert(strstr(page, "95% interval") != NULL);
     cr_assert_null(strstr(page, "id=\"fewshot\""));
     free(page);
+    tu_rmtree(dir);
+    free(dir);
 }
