@@ -120,6 +120,34 @@ Test(eval_verification, weighted_resample_equals_the_expanded_pairs) {
         assert_close(sm_roc_tar_at_far(&roc, &c, 0.01, &t), v.tar_far_1.value, "resample tar");
         assert_close(sm_roc_best_accuracy(&roc, &c, &t), v.accuracy_best.value, "resample best");
         assert_close(sm_roc_accuracy_at(&roc, &c, 1.5), v.accuracy_model.value, "resample acc");
+        /* the one-walk summary equals the separate definitions */
+        sm_roc_summary r;
+        const double far[2] = {0.01, 0.001};
+        sm_roc_summarize(&roc, &c, far, 1.5, &r);
+        assert_close(r.auc, sm_roc_auc_of(&roc, &c), "summary auc");
+        assert_close(r.eer, sm_roc_eer(&roc, &c, &t), "summary eer");
+        assert_close(r.eer_threshold, t, "summary eer threshold");
+        assert_close(r.tar[0], sm_roc_tar_at_far(&roc, &c, 0.01, &t), "summary tar 1%");
+        assert_close(r.tar_threshold[0], t, "summary tar 1% threshold");
+        assert_close(r.tar[1], sm_roc_tar_at_far(&roc, &c, 0.001, &t), "summary tar 0.1%");
+        assert_close(r.tar_threshold[1], t, "summary tar 0.1% threshold");
+        assert_close(r.best_accuracy, sm_roc_best_accuracy(&roc, &c, &t), "summary best");
+        assert_close(r.best_threshold, t, "summary best threshold");
+        assert_close(r.model_accuracy, sm_roc_accuracy_at(&roc, &c, 1.5), "summary model acc");
+        /* weights per sorted position: the same sums as those weights moved to the pairs */
+        int by_pair[V1_N];
+        for (int i = 0; i < V1_N; i++) {
+            int p = 0; /* the sorted position of pair i: count the pairs ranked before it */
+            for (int j = 0; j < V1_N; j++) p += V1_D[j] < V1_D[i] || (V1_D[j] == V1_D[i] && j < i);
+            by_pair[i] = w[p];
+        }
+        sm_roc_counts c2;
+        cr_assert_eq(sm_roc_counts_alloc(&roc, &c2), SIAMESE_OK);
+        sm_roc_count_sorted(&roc, w, &c2);
+        sm_roc_count(&roc, by_pair, &c);
+        for (int g = 0; g < roc.groups; g++)
+            cr_assert(c.similar[g] == c2.similar[g] && c.dissimilar[g] == c2.dissimilar[g]);
+        sm_roc_counts_free(&c2);
     }
     sm_roc_counts_free(&c);
     sm_roc_free(&roc);

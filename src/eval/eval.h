@@ -9,11 +9,13 @@
 /* Pair distances sorted ascending and grouped by equal value. A bootstrap resample is a weight
  * per pair; the group sums are all the metrics need. */
 typedef struct sm_roc {
-    int n;            /* pairs */
-    int groups;       /* distinct distances */
-    double *distance; /* [groups] ascending */
-    int *group_of;    /* [n] the group of pair i (input order) */
-    int *dissimilar;  /* [n] 1 when pair i is dissimilar */
+    int n;                            /* pairs */
+    int groups;                       /* distinct distances */
+    double *distance;                 /* [groups] ascending */
+    int *group_of;                    /* [n] the group of pair i (input order) */
+    int *dissimilar;                  /* [n] 1 when pair i is dissimilar */
+    int *group_end;                   /* [groups] one past the last sorted position of each group */
+    unsigned char *sorted_dissimilar; /* [n] the label at each sorted position */
 } sm_roc;
 
 /* Group sums of one (weighted) pair set: similar and dissimilar pairs at each distance. */
@@ -29,6 +31,9 @@ siamese_status sm_roc_counts_alloc(const sm_roc *roc, sm_roc_counts *out);
 void sm_roc_counts_free(sm_roc_counts *c);
 /* Sums weights (NULL = every pair once) into the groups. */
 void sm_roc_count(const sm_roc *roc, const int *weights, sm_roc_counts *c);
+/* The same with weights given per sorted position (a resample drawn in sorted order: one
+ * sequential pass, which is what makes bootstrap resamples cheap). */
+void sm_roc_count_sorted(const sm_roc *roc, const int *weights, sm_roc_counts *c);
 
 /* Metrics of counted pairs ("similar when d <= t"); NaN when a label is missing. */
 double sm_roc_auc_of(const sm_roc *roc, const sm_roc_counts *c);
@@ -40,6 +45,17 @@ double sm_roc_tar_at_far(const sm_roc *roc, const sm_roc_counts *c, double far, 
 double sm_roc_accuracy_at(const sm_roc *roc, const sm_roc_counts *c, double t);
 /* Best accuracy over thresholds, and the threshold (midway between neighbouring distances). */
 double sm_roc_best_accuracy(const sm_roc *roc, const sm_roc_counts *c, double *threshold);
+
+/* Every verification metric of counted pairs in one walk over the groups; equal to the functions
+ * above (which stay the readable definitions). far[2]: the two FAR limits of tar[2]. */
+typedef struct sm_roc_summary {
+    double auc, eer, eer_threshold;
+    double tar[2], tar_threshold[2];
+    double best_accuracy, best_threshold;
+    double model_accuracy; /* NaN when model_threshold < 0 */
+} sm_roc_summary;
+void sm_roc_summarize(const sm_roc *roc, const sm_roc_counts *c, const double far[2],
+                      double model_threshold, sm_roc_summary *out);
 
 /* ---- bootstrap (bootstrap.c) */
 /* counts[i] = how often item i is drawn in resample b of n draws from n items (seeded). */

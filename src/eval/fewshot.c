@@ -53,16 +53,6 @@ static siamese_status group_by_class(const int *labels, int n, int need, class_r
     return SIAMESE_OK;
 }
 
-/* Picks k of the n values of v at random into its first k places (partial Fisher-Yates). */
-static void pick(sm_rng *rng, int *v, int n, int k) {
-    for (int i = 0; i < k; i++) {
-        int j = i + (int)sm_rng_below(rng, (uint64_t)(n - i));
-        int t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-    }
-}
-
 /* Scratch of one episode. */
 typedef struct episode {
     int *classes;      /* [way] */
@@ -108,11 +98,11 @@ static int run_episode(const siamese_fewshot_params *p, const float *vectors, in
     sm_rng_seed(&rng, sm_splitmix64(&state));
     int per = p->shot + p->queries;
     memcpy(ep->classes, cr->eligible, (size_t)cr->n_eligible * sizeof(int));
-    pick(&rng, ep->classes, cr->n_eligible, p->way);
+    sm_rng_pick_int(&rng, ep->classes, cr->n_eligible, p->way, ep->classes);
     for (int w = 0; w < p->way; w++) {
         int c = ep->classes[w], size = cr->start[c + 1] - cr->start[c];
         memcpy(ep->scratch, cr->members + cr->start[c], (size_t)size * sizeof(int));
-        pick(&rng, ep->scratch, size, per);
+        sm_rng_pick_int(&rng, ep->scratch, size, per, ep->scratch);
         memcpy(ep->rows + w * per, ep->scratch, (size_t)per * sizeof(int));
     }
     if (p->shot > 1) class_means(p, vectors, dim, ep);

@@ -102,6 +102,8 @@ void sm_roc_free(sm_roc *roc) {
     free(roc->distance);
     free(roc->group_of);
     free(roc->dissimilar);
+    free(roc->group_end);
+    free(roc->sorted_dissimilar);
     memset(roc, 0, sizeof *roc);
 }
 
@@ -114,7 +116,10 @@ siamese_status sm_roc_build(const float *distances, const float *labels, int n, 
     out->distance = malloc((size_t)n * sizeof *out->distance);
     out->group_of = malloc((size_t)n * sizeof *out->group_of);
     out->dissimilar = malloc((size_t)n * sizeof *out->dissimilar);
-    if (!s || !out->distance || !out->group_of || !out->dissimilar) {
+    out->group_end = malloc((size_t)n * sizeof *out->group_end);
+    out->sorted_dissimilar = malloc((size_t)n);
+    if (!s || !out->distance || !out->group_of || !out->dissimilar || !out->group_end ||
+        !out->sorted_dissimilar) {
         free(s);
         sm_roc_free(out);
         return SIAMESE_ERR_NOMEM;
@@ -128,6 +133,8 @@ siamese_status sm_roc_build(const float *distances, const float *labels, int n, 
         if (i == 0 || s[i].distance != s[i - 1].distance)
             out->distance[out->groups++] = (double)s[i].distance;
         out->group_of[s[i].index] = out->groups - 1;
+        out->group_end[out->groups - 1] = i + 1;
+        out->sorted_dissimilar[i] = (unsigned char)out->dissimilar[s[i].index];
     }
     out->n = n;
     free(s);
@@ -162,6 +169,21 @@ void sm_roc_count(const sm_roc *roc, const int *weights, sm_roc_counts *c) {
     for (int g = 0; g < roc->groups; g++) {
         c->total_similar += c->similar[g];
         c->total_dissimilar += c->dissimilar[g];
+    }
+}
+
+void sm_roc_count_sorted(const sm_roc *roc, const int *weights, sm_roc_counts *c) {
+    c->total_similar = c->total_dissimilar = 0;
+    for (int g = 0, p = 0; g < roc->groups; g++) {
+        double s = 0, d = 0;
+        for (; p < roc->group_end[g]; p++) {
+            if (roc->sorted_dissimilar[p]) d += weights[p];
+            else s += weights[p];
+        }
+        c->similar[g] = s;
+        c->dissimilar[g] = d;
+        c->total_similar += s;
+        c->total_dissimilar += d;
     }
 }
 
@@ -251,4 +273,56 @@ double sm_roc_best_accuracy(const sm_roc *roc, const sm_roc_counts *c, double *t
     }
     if (threshold) *threshold = best_t;
     return best / total;
+}
+
+/* The walk of sm_roc_summarize: running sums over the groups seen so far. */
+typedef struct summary_walk {
+    double similar_below, wins;         /* AUC */
+    double accepted_s, accepted_d;      /* ROC point */
+    double prev_diff, prev_far, prev_t; /* EER segment */
+    int eer_found;
+    double correct, best, correct_model; /* accuracies */
+} summary_walk;
+
+static void summary_step(const sm_roc *roc, const sm_roc_counts *c, const double far[2],
+                         double model_t, int g, summary_walk *w, sm_roc_summary *out) {
+    double s = c->similar[g], d = c->dissimilar[g], t = roc->distance[g];
+    w->wins += d * (w->similar_below + 0.5 * s);
+    w->similar_below += s;
+    w->accepted_s += s;
+    w->accepted_d += d;
+    double tar = w->accepted_s / c->total_similar, fa = w->accepted_d / c->total_dissimilar;
+    double diff = fa - (1 - tar);
+    if (!w->eer_found && diff >= 0) {
+        double a = -w->prev_diff / (diff - w->prev_diff);
+        out->eer_threshold = w->prev_t + a * (t - w->prev_t);
+        out->eer = w->prev_far + a * (fa - w->prev_far);
+        w->eer_found = 1;
+    }
+    w->prev_diff = diff, w->prev_far = fa, w->prev_t = t;
+    for (int k = 0; k < 2; k++)
+        if (fa <= far[k]) out->tar[k] = tar, out->tar_threshold[k] = t;
+    w->correct += s - d;
+    if (w->correct > w->best) {
+        w->best = w->correct;
+        out->best_threshold = g + 1 < roc->groups ? 0.5 * (t + roc->distance[g + 1]) : t + 1e-6;
+    }
+    if (t <= model_t) w->correct_model += s - d;
+}
+
+void sm_roc_summarize(const sm_roc *roc, const sm_roc_counts *c, const double far[2],
+                      double model_threshold, sm_roc_summary *out) {
+    double total = c->total_similar + c->total_dissimilar;
+    *out = (sm_roc_summary){NAN, NAN, NAN, {0, 0}, {NAN, NAN}, NAN, NAN, NAN};
+    if (c->total_similar <= 0 || c->total_dissimilar <= 0) {
+        out->tar[0] = out->tar[1] = NAN;
+        return;
+    }
+    summary_walk w = {0, 0, 0, 0, -1, 0, roc->distance[0], 0, 0, 0, 0};
+    w.correct = w.best = w.correct_model = c->total_dissimilar;
+    out->best_threshold = roc->distance[0] - 1e-6;
+    for (int g = 0; g < roc->groups; g++) summary_step(roc, c, far, model_threshold, g, &w, out);
+    out->auc = w.wins / (c->total_similar * c->total_dissimilar);
+    out->best_accuracy = w.best / total;
+    out->model_accuracy = model_threshold >= 0 ? w.correct_model / total : NAN;
 }

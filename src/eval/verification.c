@@ -20,18 +20,20 @@ enum { M_AUC, M_EER, M_TAR1, M_TAR01, M_ACC_BEST, M_ACC_MODEL, M_COUNT };
 /* Every metric of one counted pair set into m[M_COUNT] (thresholds into out when not NULL). */
 static void score(const sm_roc *roc, const sm_roc_counts *c, double model_threshold, double *m,
                   siamese_verification *out) {
-    double t_eer, t1, t01, t_best;
-    m[M_AUC] = sm_roc_auc_of(roc, c);
-    m[M_EER] = sm_roc_eer(roc, c, &t_eer);
-    m[M_TAR1] = sm_roc_tar_at_far(roc, c, 0.01, &t1);
-    m[M_TAR01] = sm_roc_tar_at_far(roc, c, 0.001, &t01);
-    m[M_ACC_BEST] = sm_roc_best_accuracy(roc, c, &t_best);
-    m[M_ACC_MODEL] = model_threshold >= 0 ? sm_roc_accuracy_at(roc, c, model_threshold) : NAN;
+    static const double far[2] = {0.01, 0.001};
+    sm_roc_summary r;
+    sm_roc_summarize(roc, c, far, model_threshold, &r);
+    m[M_AUC] = r.auc;
+    m[M_EER] = r.eer;
+    m[M_TAR1] = r.tar[0];
+    m[M_TAR01] = r.tar[1];
+    m[M_ACC_BEST] = r.best_accuracy;
+    m[M_ACC_MODEL] = r.model_accuracy;
     if (!out) return;
-    out->eer_threshold = t_eer;
-    out->tar_far_1_threshold = t1;
-    out->tar_far_01_threshold = t01;
-    out->best_threshold = t_best;
+    out->eer_threshold = r.eer_threshold;
+    out->tar_far_1_threshold = r.tar_threshold[0];
+    out->tar_far_01_threshold = r.tar_threshold[1];
+    out->best_threshold = r.best_threshold;
 }
 
 /* samples[k * B + b] = metric k of resample b. */
@@ -47,8 +49,8 @@ static siamese_status resample(const sm_roc *roc, const siamese_verification_par
         for (int b = 0; b < B; b++) {
             if (!ok) continue;
             double m[M_COUNT];
-            sm_bootstrap_draw(p->seed, b, roc->n, weights);
-            sm_roc_count(roc, weights, &c);
+            sm_bootstrap_draw(p->seed, b, roc->n, weights); /* per sorted position */
+            sm_roc_count_sorted(roc, weights, &c);
             score(roc, &c, p->model_threshold, m, NULL);
             for (int k = 0; k < M_COUNT; k++) samples[(size_t)k * B + b] = m[k];
         }
