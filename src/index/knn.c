@@ -149,10 +149,12 @@ static double exact_key(siamese_metric metric, stats qa, double d) {
 }
 
 /* A bound on |approximate key - exact key| for any row whose error scale is at most gscale: float
- * dot products of dim terms (any summation order), the norms, and (euclidean) the 1e-6 that
- * pairwise_distance adds to the difference. */
+ * dot products of dim terms (any summation order: at most dim u |a| |b|), the float norms, and
+ * (euclidean) the 1e-6 that pairwise_distance adds to the difference. Correlation adds the float
+ * means (each off by up to sqrt(dim) u |x|, so dim ma mb by up to 2 dim u |a| |b|). */
 static double key_tolerance(siamese_metric metric, int dim, stats qa, double gscale) {
-    double u = (3.0 * dim + 16) * UNIT_ROUNDOFF;
+    double terms = metric == SIAMESE_METRIC_CORRELATION ? 5.0 * dim + 16 : 3.0 * dim + 16;
+    double u = terms * UNIT_ROUNDOFF;
     if (metric == SIAMESE_METRIC_EUCLIDEAN) {
         double s = qa.scale + gscale;
         return u * s * s * 1.01 + 2 * PAIRWISE_EPS * sqrt((double)dim) * s + 2 * dim * 1e-12;
