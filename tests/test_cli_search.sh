@@ -55,6 +55,10 @@ expect 1 "$cli" search "$tmp/cut.idx" "$q"
 grep_err "$tmp/cut.idx"
 expect 1 "$cli" index info "$tmp/cut.idx"
 grep_err "$tmp/cut.idx"
+cp "$tmp/faces.idx" "$tmp/flipped.idx"
+printf 'X' | dd of="$tmp/flipped.idx" bs=1 seek=20 conv=notrunc status=none
+expect 1 "$cli" search "$tmp/flipped.idx" "$q"
+grep_err "$tmp/flipped.idx"
 expect 0 "$cli" train "$tmp/gallery" -o "$tmp/other" "${small[@]}" --epochs 1 --pairs-per-epoch 64 --seed 4 -q
 expect 1 "$cli" search "$tmp/faces.idx" "$q" --model "$tmp/other/model.safetensors"
 grep_err "another model"
