@@ -291,11 +291,11 @@ int cli_eval(int argc, char **argv) {
         "accuracy at the best threshold and at the model's own, each with a 95% bootstrap\n"
         "interval. fewshot: n-way k-shot episodes (nearest support image, or nearest class\n"
         "mean for k > 1). retrieval: every image a query against the rest (or --queries QDATA\n"
-        "against DATA): Recall@1/5/10,\n"
-        "precision@5/10, R-precision and MAP@R (Musgrave et al. 2020). DATA may also be Lake's\n"
-        "Omniglot one-shot runs folder (run01..run20 with training/, test/, class_labels.txt):\n"
-        "it is scored exactly as each class_labels.txt says, per run and overall.\n"
-        "Files that do not decode are skipped with a warning and counted.",
+        "against DATA): Recall@1/5/10, precision@5/10, R-precision and MAP@R (Musgrave et\n"
+        "al. 2020). DATA may also be Lake's Omniglot one-shot runs folder (run01..run20,\n"
+        "each with training/, test/ and class_labels.txt): it is scored exactly as each\n"
+        "class_labels.txt says, per run and overall. Files that do not decode are skipped\n"
+        "with a warning and counted.",
         options,
         (int)(sizeof options / sizeof options[0]),
         2,
