@@ -1013,6 +1013,7 @@ typedef struct siamese_report_eval_input {
     int way, shot;
     const siamese_retrieval *retrieval;
     const siamese_lake_runs *lake;
+    const char *query_path; /* retrieval queries from another data set, or NULL */
 } siamese_report_eval_input;
 
 /* The report of an evaluation: what was evaluated, the verification numbers with their

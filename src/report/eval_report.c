@@ -26,6 +26,7 @@ static void write_settings(sm_html *h, const siamese_report_eval_input *in) {
     kv_row(h, "model", in->model_path);
     kv_row(h, "data", in->data_path);
     kv_row(h, "data kind", in->data_kind);
+    if (in->query_path) kv_row(h, "retrieval queries from", in->query_path);
     kv_row(h, "metric", in->metric);
     kv_int(h, "images embedded", in->images);
     kv_int(h, "classes", in->classes);
