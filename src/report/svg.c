@@ -94,7 +94,10 @@ static void tick_label(char *buf, size_t size, const axis *a, double v, double s
 static void draw_ticks(sm_html *h, const axis *a, int vertical) {
     double step = a->log ? 1 : nice_step(a->hi - a->lo);
     if (a->integer && step < 1) step = 1;
-    for (double v = ceil(a->lo / step - 1e-9) * step; v <= a->hi + step * 1e-9; v += step) {
+    double first = ceil(a->lo / step - 1e-9) * step;
+    for (int i = 0; i < 40; i++) { /* at most 40 ticks, even when step is lost in v's rounding */
+        double v = first + i * step;
+        if (!(v <= a->hi + step * 1e-9)) break;
         char label[32];
         tick_label(label, sizeof label, a, v, step);
         if (vertical) {

@@ -347,14 +347,16 @@ static void gallery(sm_html *h, const test_side *t, int false_accepts) {
 }
 
 static void neighbour_row(sm_html *h, const test_side *t, int query, const int *index,
-                          const float *distance) {
+                          const float *distance, int k_found) {
     int q_image = t->images[query];
     const char *q_class = class_of(t, q_image);
     sm_html_raw(h, "<div class=\"nn\"><div class=\"imgs\"><figure class=\"q\">");
     thumbnail(h, t, q_image);
     sm_html_raw(h, "<figcaption>query</figcaption></figure>");
-    for (int k = 0; k < NEIGHBOURS && index[k] >= 0; k++) {
+    for (int k = 0, shown = 0; k < k_found && shown < NEIGHBOURS && index[k] >= 0; k++) {
         int image = t->images[index[k]];
+        if (t->row_of_image[image] != index[k]) continue; /* did not decode */
+        shown++;
         const char *cls = class_of(t, image);
         int same = q_class && cls && !strcmp(q_class, cls);
         sm_html_raw(h, "<figure>");
@@ -377,14 +379,16 @@ static void neighbours(sm_html *h, const test_side *t) {
     }
     if (nq == 0 || t->n_images < 2) return;
     float *queries = malloc((size_t)nq * t->dim * sizeof *queries);
-    float distance[QUERIES * NEIGHBOURS];
-    int index[QUERIES * NEIGHBOURS];
+    /* rows of images that did not decode hold zeros: ask for enough to skip them */
+    int k = NEIGHBOURS + (t->skipped < NEIGHBOURS ? t->skipped : NEIGHBOURS);
+    float distance[QUERIES * 2 * NEIGHBOURS];
+    int index[QUERIES * 2 * NEIGHBOURS];
     int ok = queries != NULL;
     for (int q = 0; ok && q < nq; q++)
         memcpy(queries + (size_t)q * t->dim, t->vectors + (size_t)usable[q] * t->dim,
                (size_t)t->dim * sizeof *queries);
     ok = ok && siamese_knn(siamese_model_metric(t->model), queries, nq, t->vectors, t->n_images,
-                           t->dim, NEIGHBOURS, usable, index, distance) == SIAMESE_OK;
+                           t->dim, k, usable, index, distance) == SIAMESE_OK;
     free(queries);
     sm_html_printf(h,
                    "<h3 id=\"neighbours\">Nearest neighbours among the %d test images</h3><p "
@@ -398,8 +402,7 @@ static void neighbours(sm_html *h, const test_side *t) {
         return;
     }
     sm_html_raw(h, "<div class=\"gallery\">");
-    for (int q = 0; q < nq; q++)
-        neighbour_row(h, t, usable[q], index + q * NEIGHBOURS, distance + q * NEIGHBOURS);
+    for (int q = 0; q < nq; q++) neighbour_row(h, t, usable[q], index + q * k, distance + q * k, k);
     sm_html_raw(h, "</div>\n");
 }
 
