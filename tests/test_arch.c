@@ -294,3 +294,65 @@ Test(arch, null_arguments) {
     sm_err err;
     cr_assert_eq(sm_arch_parse(NULL, shape(1, 1, 1), &a, &err), SIAMESE_ERR_INVALID_ARG);
 }
+
+/* torchvision's ResNets: parameter counts (fc of 128 instead of 1000: 1000*(C+1) - 128*(C+1)
+ * fewer) and names. */
+Test(arch, resnet_presets) {
+    static const struct {
+        const char *name;
+        size_t torchvision_params; /* with the 1000-way fc */
+        int fc_in;
+    } cases[] = {
+        {"resnet18", 11689512, 512}, {"resnet34", 21797672, 512}, {"resnet50", 25557032, 2048}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sm_shape in;
+        const char *text = sm_arch_preset_text(cases[k].name, &in);
+        cr_assert_not_null(text, "%s missing", cases[k].name);
+        cr_assert_eq(in.h, 224);
+        static sm_arch arch;
+        parse_ok(text, in, &arch);
+        static sm_param_table t;
+        sm_param_table_build(&arch, &t);
+        size_t want = cases[k].torchvision_params - (size_t)(1000 - 128) * (cases[k].fc_in + 1);
+        cr_assert_eq(t.n_params, want, "%s: %zu parameters, want %zu", cases[k].name, t.n_params,
+                     want);
+        cr_assert_geq(sm_param_table_find(&t, "layer1.0.bn1.running_mean"), 0);
+        cr_assert_geq(sm_param_table_find(&t, "layer2.0.downsample.0.weight"), 0);
+        cr_assert_geq(sm_param_table_find(&t, "layer4.1.conv2.weight"), 0);
+        cr_assert_eq(sm_arch_embedding_dim(&arch), 128);
+        /* The canonical text reads back to the same network. */
+        static char buf[16384];
+        cr_assert_lt(sm_arch_format(&arch, buf, sizeof buf), sizeof buf);
+        static sm_arch again;
+        parse_ok(buf, in, &again);
+        cr_assert_eq(again.n_layers, arch.n_layers);
+    }
+}
+
+/* Block errors name the layer. */
+Test(arch, residual_errors) {
+    sm_shape in = {3, 16, 16};
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"conv(8,k=3) block conv(16,k=3,p=1) add",
+         "layer 4 (add) on input 16x14x14: the main branch gives 16x14x14 but the block input "
+         "gives 8x14x14"},
+        {"conv(8,k=3) block conv(8,k=3,p=1) linear(3)", "the residual block has no add"},
+        {"conv(8,k=3) add", "layer 2 (add) on input 8x14x14: outside a residual block"},
+        {"conv(8,k=3) block block conv(8,k=1) add add", "blocks do not nest"},
+        {"conv(8,k=3) block conv(8,k=1) skip skip add", "second skip"},
+        {"conv(8,k=3) block conv(8,k=1,s=2) skip conv(8,k=1) add", "skip branch gives 8x14x14"},
+        {"conv(8,k=3) scale(eps=1)", "unknown argument for scale"},
+        {"conv(8,k=3) bn(frozen=2)", "bad value for frozen"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sm_arch arch;
+        sm_err err;
+        sm_err_clear(&err);
+        cr_assert_neq(sm_arch_parse(cases[k].text, in, &arch, &err), SIAMESE_OK, "%s parsed",
+                      cases[k].text);
+        cr_assert_not_null(strstr(err.msg, cases[k].want), "%s: message '%s' lacks '%s'",
+                           cases[k].text, err.msg, cases[k].want);
+    }
+}

@@ -32,6 +32,12 @@ static double *to_double(const float *v, size_t n) {
     return d;
 }
 
+static double *to_double_copy(const double *v, size_t n) {
+    double *d = xcalloc(n, sizeof *d);
+    memcpy(d, v, n * sizeof *d);
+    return d;
+}
+
 static double rel_err(const float *got, const double *want, size_t n) {
     double *g = to_double(got, n);
     double e = tu_max_rel_err_d(g, want, n);
@@ -66,6 +72,7 @@ typedef struct refnet {
     double *act[SM_MAX_LAYERS + 1]; /* act[0] input, act[i + 1] output of layer i */
     double *mean[SM_MAX_LAYERS], *invstd[SM_MAX_LAYERS];
     int training;
+    unsigned char frozen[SM_MAX_LAYERS]; /* layers whose parameters get no gradient */
 } refnet;
 
 static double *tensor(const refnet *r, double *base, int layer, const char *suffix) {
@@ -119,6 +126,30 @@ static sm_pool_geom pool_geom(const sm_layer *l, int n) {
     return g;
 }
 
+/* The block layer that opens the block layer i is in, and its skip layer (or -1). */
+static int block_of(const sm_arch *a, int i) {
+    while (a->layers[i].kind != SM_LAYER_BLOCK) i--;
+    return i;
+}
+
+static int skip_of(const sm_arch *a, int i) {
+    for (int k = i; a->layers[k].kind != SM_LAYER_BLOCK; k--)
+        if (a->layers[k].kind == SM_LAYER_SKIP) return k;
+    return -1;
+}
+
+/* Constant statistics for layer i: the running ones (frozen batchnorm; the variance read as
+ * running_var for forward_infer, kept as invstd for backward) or mean 0, variance 1 (scale). */
+static void fixed_stats(refnet *r, int i, const double *rm, const double *rv, double eps) {
+    int c = r->a->layers[i].in.c;
+    r->mean[i] = xcalloc((size_t)c, sizeof(double));
+    r->invstd[i] = xcalloc((size_t)c, sizeof(double));
+    for (int k = 0; k < c; k++) {
+        r->mean[i][k] = rm ? rm[k] : 0.0;
+        r->invstd[i][k] = rv ? 1.0 / sqrt(rv[k] + eps) : 1.0;
+    }
+}
+
 static void ref_forward(refnet *r, const float *x, int n, int training) {
     refnet_clear(r);
     r->n = n;
@@ -150,11 +181,34 @@ static void ref_forward(refnet *r, const float *x, int n, int training) {
         case SM_LAYER_FLATTEN:
             memcpy(y, xin, (size_t)n * in_e * sizeof *y);
             break;
+        case SM_LAYER_BLOCK:
+            memcpy(y, xin, (size_t)n * in_e * sizeof *y);
+            break;
+        case SM_LAYER_SKIP: /* the skip branch starts from the block's input */
+            memcpy(y, r->act[block_of(r->a, i)], (size_t)n * out_e * sizeof *y);
+            break;
+        case SM_LAYER_ADD: {
+            int sk = skip_of(r->a, i);
+            const double *other = sk >= 0 ? r->act[sk] : r->act[block_of(r->a, i)];
+            for (size_t k = 0; k < (size_t)n * out_e; k++) y[k] = xin[k] + other[k];
+            break;
+        }
+        case SM_LAYER_AVGPOOL:
+            sm_ref_avgpool_forward(n, l->in.c, l->in.h * l->in.w, xin, y);
+            break;
+        case SM_LAYER_SCALE:
+            fixed_stats(r, i, NULL, NULL, 0.0);
+            sm_ref_batchnorm2d_forward_infer(n, l->in.c, l->in.h * l->in.w, xin, w, b, 0.0,
+                                             r->mean[i], r->invstd[i], y);
+            break;
         case SM_LAYER_BATCHNORM2D: {
             int c = l->in.c, hw = l->in.h * l->in.w;
             double *rm = tensor(r, r->buf, i, ".running_mean");
             double *rv = tensor(r, r->buf, i, ".running_var");
-            if (training) {
+            if (training && l->bn_frozen) {
+                fixed_stats(r, i, rm, rv, l->bn_eps);
+                sm_ref_batchnorm2d_forward_infer(n, c, hw, xin, w, b, l->bn_eps, rm, rv, y);
+            } else if (training) {
                 r->mean[i] = xcalloc((size_t)c, sizeof(double));
                 r->invstd[i] = xcalloc((size_t)c, sizeof(double));
                 sm_ref_batchnorm2d_forward_train(n, c, hw, xin, w, b, l->bn_eps, l->bn_momentum, rm,
@@ -172,6 +226,8 @@ static void ref_forward(refnet *r, const float *x, int n, int training) {
 static void ref_backward(refnet *r, const float *d_emb) {
     int n = r->n, L = r->a->n_layers;
     double *dcur = to_double(d_emb, (size_t)n * per_image(r->a->layers[L - 1].out_shape));
+    double *d_main = NULL; /* add -> skip: the main branch output's gradient */
+    double *d_x = NULL;    /* add or skip -> block: the block input's gradient through the skip */
     for (int i = L - 1; i >= 0; i--) {
         const sm_layer *l = &r->a->layers[i];
         size_t in_e = per_image(l->in);
@@ -201,14 +257,47 @@ static void ref_backward(refnet *r, const float *d_emb) {
             for (size_t k = 0; k < (size_t)n * in_e; k++) dprev[k] += dcur[k];
             break;
         case SM_LAYER_BATCHNORM2D:
-            sm_ref_batchnorm2d_backward(n, l->in.c, l->in.h * l->in.w, xin, w, r->mean[i],
-                                        r->invstd[i], dcur, dprev, dw, db);
+            if (l->bn_frozen)
+                sm_ref_batchnorm2d_backward_fixed(n, l->in.c, l->in.h * l->in.w, xin, w, r->mean[i],
+                                                  r->invstd[i], dcur, dprev, dw, db);
+            else
+                sm_ref_batchnorm2d_backward(n, l->in.c, l->in.h * l->in.w, xin, w, r->mean[i],
+                                            r->invstd[i], dcur, dprev, dw, db);
+            break;
+        case SM_LAYER_SCALE:
+            sm_ref_batchnorm2d_backward_fixed(n, l->in.c, l->in.h * l->in.w, xin, w, r->mean[i],
+                                              r->invstd[i], dcur, dprev, dw, db);
+            break;
+        case SM_LAYER_AVGPOOL:
+            sm_ref_avgpool_backward(n, l->in.c, l->in.h * l->in.w, dcur, dprev);
+            break;
+        case SM_LAYER_ADD: /* both branches get the output's gradient */
+            for (size_t k = 0; k < (size_t)n * in_e; k++) dprev[k] = dcur[k];
+            if (skip_of(r->a, i) >= 0) {
+                d_main = to_double_copy(dcur, (size_t)n * in_e);
+            } else {
+                d_x = to_double_copy(dcur, (size_t)n * in_e);
+            }
+            break;
+        case SM_LAYER_SKIP: /* dcur: the block input's gradient through the projection */
+            d_x = to_double_copy(dcur, (size_t)n * per_image(l->out_shape));
+            for (size_t k = 0; k < (size_t)n * in_e; k++) dprev[k] = d_main[k];
+            free(d_main);
+            d_main = NULL;
+            break;
+        case SM_LAYER_BLOCK:
+            for (size_t k = 0; k < (size_t)n * in_e; k++) dprev[k] = dcur[k] + d_x[k];
+            free(d_x);
+            d_x = NULL;
             break;
         }
         free(dcur);
         dcur = dprev;
     }
     free(dcur);
+    for (int i = 0; i < r->t->n; i++) /* frozen layers: no parameter gradient */
+        if (r->t->t[i].role == SM_TENSOR_PARAM && r->frozen[r->t->t[i].layer])
+            memset(r->g + r->t->t[i].offset, 0, r->t->t[i].count * sizeof(double));
 }
 
 /* ---------------------------------------------------------------- engine set-up */
@@ -231,7 +320,7 @@ static sm_net *make_net(const char *text, sm_shape input, int max_batch, uint64_
         float *base = ti->role == SM_TENSOR_PARAM ? sm_net_params(net) : sm_net_buffers(net);
         if (ti->role == SM_TENSOR_COUNTER) continue;
         float lo = -0.2f, hi = 0.2f;
-        if (l->kind == SM_LAYER_BATCHNORM2D) {
+        if (l->kind == SM_LAYER_BATCHNORM2D || l->kind == SM_LAYER_SCALE) {
             if (ti->slot == SM_SLOT_WEIGHT || ti->slot == SM_SLOT_RUNNING_VAR) lo = 0.5f, hi = 1.5f;
         } else if (ti->ndim >= 2) {
             hi = (float)(1.0 / sqrt((double)(ti->count / (size_t)ti->dims[0])));
@@ -598,4 +687,91 @@ Test(net_vs_ref, failed_plan_leaves_engine_usable) {
     cr_expect_leq(e, TOL, "inference with one image relative error %.3g", e);
     refnet_free(&r);
     sm_net_free(net);
+}
+
+/* ---------------------------------------------------------------- residual networks */
+
+/* Identity and projected skips, a scale layer, global average pooling: training forward and
+ * backward (the block input's gradient is the sum of both branches'), then inference. */
+#define RESIDUAL_TEXT                                                                              \
+    "conv(8,k=3,p=1,bias=0) bn relu "                                                              \
+    "block conv(8,k=3,p=1,bias=0) bn relu conv(8,k=3,p=1,bias=0) bn add relu "                     \
+    "block conv(16,k=3,s=2,p=1,bias=0) bn relu conv(16,k=3,p=1) scale "                            \
+    "skip conv(16,k=1,s=2,bias=0) bn add relu avgpool linear(5)"
+
+static void check_inference(sm_net *net, refnet *r, int n, uint64_t seed, const char *what,
+                            err_log *log) {
+    size_t E = emb_dim(net);
+    float *x = random_floats((size_t)n * per_image(sm_net_arch(net)->input), -1.0f, 1.0f, seed);
+    float *emb = xcalloc((size_t)n * E, sizeof *emb);
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_net_forward(net, x, n, 0, emb, &err), SIAMESE_OK, "%s: %s", what, err.msg);
+    ref_forward(r, x, n, 0);
+    double e = rel_err(emb, r->act[sm_net_arch(net)->n_layers], (size_t)n * E);
+    cr_expect_leq(e, TOL, "%s: inference relative error %.3g", what, e);
+    note(log, e, 0.0);
+    free(x);
+    free(emb);
+}
+
+Test(net_vs_ref, residual_blocks) {
+    err_log log = {0};
+    sm_shape in = {3, 11, 10};
+    sm_net *net = make_net(RESIDUAL_TEXT, in, 4, 300);
+    refnet r;
+    refnet_init(&r, net);
+    double fe, be;
+    for (int step = 0; step < 2; step++) {
+        check_train_step(net, &r, 4, 301 + (uint64_t)step, "residual train", &fe, &be);
+        note(&log, fe, be);
+    }
+    double e = rel_err(sm_net_buffers(net), r.buf, r.t->n_buffers);
+    cr_expect_leq(e, TOL, "running statistics relative error %.3g", e);
+    check_inference(net, &r, 3, 310, "residual", &log);
+    refnet_free(&r);
+    sm_net_free(net);
+    run_case("conv(4,k=1) block relu add avgpool", (sm_shape){2, 5, 6}, 3, 320, &log);
+    report("residual blocks", &log);
+}
+
+/* Frozen batchnorm (frozen=1 in the text, or sm_net_freeze_layer) uses the running statistics
+ * in training and leaves them as they are; frozen parameters get no gradient. */
+Test(net_vs_ref, frozen_batchnorm_and_parameters) {
+    err_log log = {0};
+    sm_shape in = {3, 9, 8};
+    sm_net *net =
+        make_net("conv(6,k=3,bias=0) bn(frozen=1) relu conv(4,k=3) linear(3)", in, 3, 330);
+    refnet r;
+    refnet_init(&r, net);
+    double fe, be;
+    check_train_step(net, &r, 3, 331, "frozen batchnorm", &fe, &be);
+    note(&log, fe, be);
+    cr_expect_leq(rel_err(sm_net_buffers(net), r.buf, r.t->n_buffers), 0.0,
+                  "frozen running statistics changed");
+    refnet_free(&r);
+    sm_net_free(net);
+
+    net = make_net(RESIDUAL_TEXT, (sm_shape){3, 11, 10}, 4, 340);
+    for (int i = 0; i < 9; i++) sm_net_freeze_layer(net, i, 1, 1); /* the stem and block 1 */
+    refnet_init(&r, net);
+    for (int i = 0; i < 9; i++) r.frozen[i] = 1;
+    const sm_param_table *t = sm_net_table(net);
+    float *before = xcalloc(t->n_buffers, sizeof *before);
+    memcpy(before, sm_net_buffers(net), t->n_buffers * sizeof *before);
+    check_train_step(net, &r, 4, 341, "frozen prefix", &fe, &be);
+    note(&log, fe, be);
+    for (int i = 0; i < t->n; i++) {
+        const sm_tensor_info *ti = &t->t[i];
+        if (ti->layer >= 9 || ti->role == SM_TENSOR_COUNTER) continue;
+        const float *v = ti->role == SM_TENSOR_PARAM ? sm_net_grads(net) : sm_net_buffers(net);
+        const float *want = ti->role == SM_TENSOR_PARAM ? NULL : before;
+        for (size_t k = 0; k < ti->count; k++)
+            cr_assert_eq(v[ti->offset + k], want ? want[ti->offset + k] : 0.0f,
+                         "%s of a frozen layer changed", ti->name);
+    }
+    free(before);
+    refnet_free(&r);
+    sm_net_free(net);
+    report("frozen", &log);
 }

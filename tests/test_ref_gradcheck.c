@@ -682,6 +682,62 @@ Test(ref_gradcheck, batchnorm2d_training) {
     free(dx), free(dgamma), free(dbeta);
 }
 
+/* Frozen batchnorm / scale: the statistics are constants (running ones, or mean 0 and
+ * variance 1), so only gamma, beta and x move. */
+static double bn_fixed_loss(void *ctx) {
+    bn_case *bc = ctx;
+    double *var = zeros((size_t)bc->c);
+    for (int k = 0; k < bc->c; k++) var[k] = 1.0 / (bc->invstd[k] * bc->invstd[k]);
+    sm_ref_batchnorm2d_forward_infer(bc->n, bc->c, bc->hw, bc->x, bc->gamma, bc->beta, 0.0,
+                                     bc->mean, var, bc->y);
+    free(var);
+    return dot(bc->y, bc->r, (size_t)bc->n * bc->c * bc->hw);
+}
+
+Test(ref_gradcheck, batchnorm2d_fixed_statistics) {
+    const int n = 2, c = 3, hw = 5;
+    size_t nx = (size_t)n * c * hw;
+    bn_case bc = {.n = n,
+                  .c = c,
+                  .hw = hw,
+                  .x = uniform(nx, -2, 3, 41),
+                  .gamma = uniform((size_t)c, 0.5, 1.5, 42),
+                  .beta = uniform((size_t)c, -1, 1, 43),
+                  .y = zeros(nx),
+                  .r = uniform(nx, -1, 1, 44),
+                  .mean = uniform((size_t)c, -0.5, 0.5, 45),
+                  .invstd = uniform((size_t)c, 0.5, 2.0, 46)};
+    double *dx = zeros(nx), *dgamma = zeros((size_t)c), *dbeta = zeros((size_t)c);
+    sm_ref_batchnorm2d_backward_fixed(n, c, hw, bc.x, bc.gamma, bc.mean, bc.invstd, bc.r, dx,
+                                      dgamma, dbeta);
+    fd_error("fixed batchnorm dx", bn_fixed_loss, &bc, bc.x, nx, dx);
+    fd_error("fixed batchnorm dgamma", bn_fixed_loss, &bc, bc.gamma, (size_t)c, dgamma);
+    fd_error("fixed batchnorm dbeta", bn_fixed_loss, &bc, bc.beta, (size_t)c, dbeta);
+    free(bc.x), free(bc.gamma), free(bc.beta), free(bc.y), free(bc.r), free(bc.mean),
+        free(bc.invstd);
+    free(dx), free(dgamma), free(dbeta);
+}
+
+/* Global average pooling. */
+typedef struct avgpool_case {
+    int n, c, hw;
+    double *x, *y, *r;
+} avgpool_case;
+
+static double avgpool_loss(void *ctx) {
+    avgpool_case *ac = ctx;
+    sm_ref_avgpool_forward(ac->n, ac->c, ac->hw, ac->x, ac->y);
+    return dot(ac->y, ac->r, (size_t)ac->n * ac->c);
+}
+
+Test(ref_gradcheck, avgpool_global) {
+    avgpool_case ac = {2, 3, 7, uniform(42, -1, 1, 51), zeros(6), uniform(6, -2, 2, 52)};
+    double *dx = zeros(42);
+    sm_ref_avgpool_backward(2, 3, 7, ac.r, dx);
+    fd_error("avgpool dx", avgpool_loss, &ac, ac.x, 42, dx);
+    free(ac.x), free(ac.y), free(ac.r), free(dx);
+}
+
 /* ---------------------------------------------------------------- whole network gradcheck */
 
 /* x [2, 3, 15, 15] -> conv1(4, k3, p1) -> relu -> maxpool(3, s2) -> conv2(5, k3, s2) -> relu

@@ -11,7 +11,7 @@
 #include "nn/net.h"
 #include "siamese.h"
 
-#define SM_ARCH_TEXT_MAX 4096
+#define SM_ARCH_TEXT_MAX (SM_MAX_LAYERS * 128) /* fits any arch sm_arch_format writes */
 #define SM_THRESHOLD_SOURCE_MAX 256
 
 struct siamese_model {

@@ -14,8 +14,18 @@
  *                                             After a spatial layer it flattens implicitly (an
  *                                             explicit flatten layer is inserted).
  *   batchnorm(eps=1e-5, momentum=0.1, name=)  BatchNorm2d over channels; also "bn", "batchnorm2d".
+ *                                             frozen=1 uses the running statistics in training
+ *                                             too and never updates them.
+ *   scale(name=)                              per-channel affine weight[c] * x + bias[c].
  *   relu                                      max(0, x)
  *   flatten                                   [C, H, W] -> [C*H*W] in PyTorch's view order
+ *   avgpool                                   global average pooling [C, H, W] -> [C, 1, 1]
+ *   block ... [skip ...] add                  a residual block: the layers after block form the
+ *                                             main branch from the block's input x; add sums
+ *                                             its output with x, or, after skip, with the
+ *                                             output of the layers between skip and add (a
+ *                                             projection, e.g. conv(k=1,s=2) bn) applied to x.
+ *                                             Blocks do not nest.
  *
  * Names are parameter prefixes (PyTorch state_dict: "cnn1.weight"): by default the i-th conv is
  * cnnI, the i-th linear fcI and the i-th batchnorm bnI, counted per kind from 1; name= overrides
@@ -40,6 +50,56 @@
 #define SM_TENSOR_MAX ((int64_t)1 << 34) /* cap on the elements of one parameter tensor */
 
 /* ------------------------------------------------------------------ presets */
+
+/* torchvision's ResNets, with its parameter names; the 1000-way fc becomes our embedding. */
+#define RN_CONV(OUT, K, S, P, NAME)                                                                \
+    "conv(" #OUT ",k=" #K ",s=" #S ",p=" #P ",bias=0,name=" NAME ") "
+#define RN_BN(NAME) "bn(name=" NAME ") "
+#define RN_STEM RN_CONV(64, 7, 2, 3, "conv1") RN_BN("bn1") "relu maxpool(3,s=2,p=1) "
+#define RN_HEAD "avgpool linear(128,name=fc)"
+#define RN_DOWN(OUT, S, B) "skip " RN_CONV(OUT, 1, S, 0, B ".downsample.0") RN_BN(B ".downsample.1")
+/* BasicBlock: 3x3 conv, bn, relu, 3x3 conv, bn, + x, relu. */
+#define RN_BASIC_MAIN(C, S, B)                                                                     \
+    "block " RN_CONV(C, 3, S, 1, B ".conv1")                                                       \
+        RN_BN(B ".bn1") "relu " RN_CONV(C, 3, 1, 1, B ".conv2") RN_BN(B ".bn2")
+#define RN_BASIC(C, B) RN_BASIC_MAIN(C, 1, B) "add relu "
+#define RN_BASIC_DOWN(C, S, B) RN_BASIC_MAIN(C, S, B) RN_DOWN(C, S, B) "add relu "
+/* Bottleneck (v1.5, stride on the 3x3): 1x1 W, 3x3 W, 1x1 4W, + x. */
+#define RN_BOTTLE_MAIN(W, O, S, B)                                                                 \
+    "block " RN_CONV(W, 1, 1, 0, B ".conv1")                                                       \
+        RN_BN(B ".bn1") "relu " RN_CONV(W, 3, S, 1, B ".conv2")                                    \
+            RN_BN(B ".bn2") "relu " RN_CONV(O, 1, 1, 0, B ".conv3") RN_BN(B ".bn3")
+#define RN_BOTTLE(W, O, B) RN_BOTTLE_MAIN(W, O, 1, B) "add relu "
+#define RN_BOTTLE_DOWN(W, O, S, B) RN_BOTTLE_MAIN(W, O, S, B) RN_DOWN(O, S, B) "add relu "
+
+/* The ResNet texts run past the 4095 characters ISO C asks compilers to support; gcc and clang
+ * take any length. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverlength-strings"
+static const char resnet18_text[] =
+    RN_STEM RN_BASIC(64, "layer1.0") RN_BASIC(64, "layer1.1") RN_BASIC_DOWN(128, 2, "layer2.0")
+        RN_BASIC(128, "layer2.1") RN_BASIC_DOWN(256, 2, "layer3.0") RN_BASIC(256, "layer3.1")
+            RN_BASIC_DOWN(512, 2, "layer4.0") RN_BASIC(512, "layer4.1") RN_HEAD;
+
+static const char resnet34_text[] =
+    RN_STEM RN_BASIC(64, "layer1.0") RN_BASIC(64, "layer1.1") RN_BASIC(64, "layer1.2")
+        RN_BASIC_DOWN(128, 2, "layer2.0") RN_BASIC(128, "layer2.1") RN_BASIC(128, "layer2.2")
+            RN_BASIC(128, "layer2.3") RN_BASIC_DOWN(256, 2, "layer3.0") RN_BASIC(256, "layer3.1")
+                RN_BASIC(256, "layer3.2") RN_BASIC(256, "layer3.3") RN_BASIC(256, "layer3.4")
+                    RN_BASIC(256, "layer3.5") RN_BASIC_DOWN(512, 2, "layer4.0")
+                        RN_BASIC(512, "layer4.1") RN_BASIC(512, "layer4.2") RN_HEAD;
+
+static const char resnet50_text[] = RN_STEM RN_BOTTLE_DOWN(64, 256, 1, "layer1.0")
+    RN_BOTTLE(64, 256, "layer1.1") RN_BOTTLE(64, 256, "layer1.2")
+        RN_BOTTLE_DOWN(128, 512, 2, "layer2.0") RN_BOTTLE(128, 512, "layer2.1")
+            RN_BOTTLE(128, 512, "layer2.2") RN_BOTTLE(128, 512, "layer2.3")
+                RN_BOTTLE_DOWN(256, 1024, 2, "layer3.0") RN_BOTTLE(256, 1024, "layer3.1")
+                    RN_BOTTLE(256, 1024, "layer3.2") RN_BOTTLE(256, 1024, "layer3.3")
+                        RN_BOTTLE(256, 1024, "layer3.4") RN_BOTTLE(256, 1024, "layer3.5")
+                            RN_BOTTLE_DOWN(512, 2048, 2, "layer4.0")
+                                RN_BOTTLE(512, 2048, "layer4.1") RN_BOTTLE(512, 2048, "layer4.2")
+                                    RN_HEAD;
+#pragma GCC diagnostic pop
 
 typedef struct preset {
     const char *name;
@@ -70,6 +130,11 @@ static const preset presets[] = {
      {1, 112, 92},
      "conv(32,k=5,s=2) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
      "conv(128,k=3,p=1) bn relu maxpool(2) flatten linear(256) relu linear(128)"},
+    /* torchvision's resnet18/34/50 for 3x224x224 RGB, parameter names as its state_dict; the
+     * head fc is a 128-d embedding instead of the 1000 ImageNet classes. */
+    {"resnet18", {3, 224, 224}, resnet18_text},
+    {"resnet34", {3, 224, 224}, resnet34_text},
+    {"resnet50", {3, 224, 224}, resnet50_text},
 };
 
 const char *sm_arch_preset_text(const char *name, sm_shape *default_input) {
@@ -99,6 +164,16 @@ static const char *kind_name(sm_layer_kind kind) {
         return "flatten";
     case SM_LAYER_BATCHNORM2D:
         return "batchnorm";
+    case SM_LAYER_BLOCK:
+        return "block";
+    case SM_LAYER_SKIP:
+        return "skip";
+    case SM_LAYER_ADD:
+        return "add";
+    case SM_LAYER_AVGPOOL:
+        return "avgpool";
+    case SM_LAYER_SCALE:
+        return "scale";
     }
     return "?";
 }
@@ -111,6 +186,8 @@ static const char *auto_prefix(sm_layer_kind kind) {
         return "fc";
     case SM_LAYER_BATCHNORM2D:
         return "bn";
+    case SM_LAYER_SCALE:
+        return "scale";
     default:
         return NULL;
     }
@@ -133,6 +210,11 @@ static int lookup_kind(const char *word, size_t len, sm_layer_kind *kind) {
         {"bn", SM_LAYER_BATCHNORM2D},
         {"relu", SM_LAYER_RELU},
         {"flatten", SM_LAYER_FLATTEN},
+        {"block", SM_LAYER_BLOCK},
+        {"skip", SM_LAYER_SKIP},
+        {"add", SM_LAYER_ADD},
+        {"avgpool", SM_LAYER_AVGPOOL},
+        {"scale", SM_LAYER_SCALE},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].word) == len && strncmp(table[i].word, word, len) == 0) {
@@ -144,7 +226,8 @@ static int lookup_kind(const char *word, size_t len, sm_layer_kind *kind) {
 }
 
 static int has_parameters(sm_layer_kind kind) {
-    return kind == SM_LAYER_CONV2D || kind == SM_LAYER_LINEAR || kind == SM_LAYER_BATCHNORM2D;
+    return kind == SM_LAYER_CONV2D || kind == SM_LAYER_LINEAR || kind == SM_LAYER_BATCHNORM2D ||
+           kind == SM_LAYER_SCALE;
 }
 
 /* ------------------------------------------------------------------ the scanner */
@@ -265,10 +348,13 @@ bad:
 
 static siamese_status parse_name_value(scanner *sc, span v, char *name) {
     const char *p = sc->text + v.start;
-    int ok = v.len > 0 && v.len < SM_NAME_MAX && (isalpha((unsigned char)p[0]) || p[0] == '_');
-    for (size_t i = 0; ok && i < v.len; i++) ok = is_word_char(p[i]);
+    int ok = v.len > 0 && v.len < SM_NAME_MAX && (isalpha((unsigned char)p[0]) || p[0] == '_') &&
+             p[v.len - 1] != '.';
+    for (size_t i = 0; ok && i < v.len; i++)
+        ok = is_word_char(p[i]) || (p[i] == '.' && p[i + 1] != '.');
     if (!ok)
-        return spec_error(sc, v, "bad name (want [A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
+        return spec_error(sc, v,
+                          "bad name (want [A-Za-z_][A-Za-z0-9_.]*, no '..', at most %d characters)",
                           SM_NAME_MAX - 1);
     memcpy(name, p, v.len);
     name[v.len] = '\0';
@@ -296,7 +382,8 @@ static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
     static const char *const conv_keys[] = {"out", "k", "s", "p", "bias", "name", NULL};
     static const char *const pool_keys[] = {"k", "s", "p", NULL};
     static const char *const linear_keys[] = {"out", "bias", "name", NULL};
-    static const char *const bn_keys[] = {"eps", "momentum", "name", NULL};
+    static const char *const bn_keys[] = {"eps", "momentum", "frozen", "name", NULL};
+    static const char *const scale_keys[] = {"name", NULL};
     static const char *const no_keys[] = {NULL};
     switch (kind) {
     case SM_LAYER_CONV2D:
@@ -311,6 +398,9 @@ static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
     case SM_LAYER_BATCHNORM2D:
         *n_positional = 0;
         return bn_keys;
+    case SM_LAYER_SCALE:
+        *n_positional = 0;
+        return scale_keys;
     default:
         *n_positional = 0;
         return no_keys;
@@ -336,6 +426,12 @@ static siamese_status set_arg(scanner *sc, sm_layer *l, layer_args *seen, const 
         if (span_is(sc, v, "1") || span_is(sc, v, "true")) l->has_bias = 1;
         else if (span_is(sc, v, "0") || span_is(sc, v, "false")) l->has_bias = 0;
         else return spec_error(sc, v, "bad value for bias (want 0 or 1)");
+        return SIAMESE_OK;
+    }
+    if (strcmp(key, "frozen") == 0) {
+        if (span_is(sc, v, "1") || span_is(sc, v, "true")) l->bn_frozen = 1;
+        else if (span_is(sc, v, "0") || span_is(sc, v, "false")) l->bn_frozen = 0;
+        else return spec_error(sc, v, "bad value for frozen (want 0 or 1)");
         return SIAMESE_OK;
     }
     if (strcmp(key, "eps") == 0) return parse_float_value(sc, v, "eps", 0, 1, 1, &l->bn_eps);
@@ -419,7 +515,7 @@ static siamese_status finish_layer_args(scanner *sc, sm_layer *l, span whole,
         l->sh = l->kh;
         l->sw = l->kw;
     }
-    if (l->kind == SM_LAYER_MAXPOOL2D) l->has_bias = 0;
+    if (l->kind != SM_LAYER_CONV2D && l->kind != SM_LAYER_LINEAR) l->has_bias = 0;
     return SIAMESE_OK;
 }
 
@@ -433,7 +529,8 @@ static siamese_status parse_layer(scanner *sc, sm_layer *l) {
     sm_layer_kind kind;
     if (!lookup_kind(sc->text + word.start, word.len, &kind))
         return spec_error(sc, word,
-                          "unknown layer (want conv, maxpool, linear, batchnorm, relu or flatten)");
+                          "unknown layer (want conv, maxpool, linear, batchnorm, scale, relu, "
+                          "flatten, avgpool, block, skip or add)");
     layer_defaults(l, kind);
     layer_args seen = {0, 0, 0};
     if (sc->text[sc->pos] == '(') {
@@ -511,7 +608,16 @@ static siamese_status infer_layer(sm_arch *arch, int i, int flat, sm_err *err) {
         return infer_window(arch, i, flat, err);
     case SM_LAYER_RELU:
     case SM_LAYER_BATCHNORM2D:
+    case SM_LAYER_SCALE:
+    case SM_LAYER_BLOCK:
+    case SM_LAYER_SKIP: /* infer_block sets the skip branch's input */
+    case SM_LAYER_ADD:  /* infer_block checks the branches agree */
         l->out_shape = l->in;
+        return SIAMESE_OK;
+    case SM_LAYER_AVGPOOL:
+        if (flat)
+            return shape_error(err, arch, i, "pooling needs spatial input, not flat features");
+        l->out_shape = (sm_shape){l->in.c, 1, 1};
         return SIAMESE_OK;
     case SM_LAYER_FLATTEN:
         l->out_shape = (sm_shape){(int)features, 1, 1};
@@ -528,17 +634,63 @@ static siamese_status infer_layer(sm_arch *arch, int i, int flat, sm_err *err) {
     return shape_error(err, arch, i, "unknown layer kind");
 }
 
+/* Where the residual block being read is: its block layer, its skip layer, or -1. */
+typedef struct block_state {
+    int block, skip;
+} block_state;
+
+static int same_shape(sm_shape a, sm_shape b) { return a.c == b.c && a.h == b.h && a.w == b.w; }
+
+/* The block markers: block opens (no nesting), skip restarts from the block input, add closes
+ * after checking that the main branch and the skip agree. */
+static siamese_status infer_block(sm_arch *arch, int i, block_state *bs, sm_err *err) {
+    sm_layer *l = &arch->layers[i];
+    if (l->kind == SM_LAYER_BLOCK) {
+        if (bs->block >= 0)
+            return shape_error(err, arch, i, "blocks do not nest (block at layer %d is open)",
+                               bs->block + 1);
+        bs->block = i;
+        bs->skip = -1;
+        return SIAMESE_OK;
+    }
+    if (l->kind != SM_LAYER_SKIP && l->kind != SM_LAYER_ADD) return SIAMESE_OK;
+    if (bs->block < 0)
+        return shape_error(err, arch, i, "outside a residual block (want block first)");
+    sm_shape x = arch->layers[bs->block].in;
+    if (l->kind == SM_LAYER_SKIP) {
+        if (bs->skip >= 0)
+            return shape_error(err, arch, i, "second skip in the block of layer %d", bs->block + 1);
+        bs->skip = i;
+        l->out_shape = x;
+        return SIAMESE_OK;
+    }
+    sm_shape main = bs->skip >= 0 ? arch->layers[bs->skip].in : l->in;
+    sm_shape skip = bs->skip >= 0 ? l->in : x;
+    if (!same_shape(main, skip))
+        return shape_error(
+            err, arch, i, "the main branch gives %dx%dx%d but the %s gives %dx%dx%d%s", main.c,
+            main.h, main.w, bs->skip >= 0 ? "skip branch" : "block input", skip.c, skip.h, skip.w,
+            bs->skip >= 0 ? "" : " (project it: skip conv(C,k=1,s=S,bias=0) bn)");
+    l->out_shape = main;
+    bs->block = -1;
+    return SIAMESE_OK;
+}
+
 static siamese_status infer_shapes(sm_arch *arch, sm_err *err) {
     sm_shape cur = arch->input;
     int flat = 0; /* after flatten or linear the features have no spatial layout */
+    block_state bs = {-1, -1};
     for (int i = 0; i < arch->n_layers; i++) {
         arch->layers[i].in = cur;
         siamese_status st = infer_layer(arch, i, flat, err);
+        if (!st) st = infer_block(arch, i, &bs, err);
         if (st) return st;
         cur = arch->layers[i].out_shape;
         if (arch->layers[i].kind == SM_LAYER_FLATTEN || arch->layers[i].kind == SM_LAYER_LINEAR)
             flat = 1;
     }
+    if (bs.block >= 0)
+        return shape_error(err, arch, bs.block, "the residual block has no add to close it");
     return SIAMESE_OK;
 }
 
@@ -549,7 +701,7 @@ static void auto_name(sm_layer_kind kind, int ordinal, char *out) {
 }
 
 static siamese_status assign_names(sm_arch *arch, sm_err *err) {
-    int count[6] = {0};
+    int count[SM_LAYER_KINDS] = {0};
     for (int i = 0; i < arch->n_layers; i++) {
         sm_layer *l = &arch->layers[i];
         if (!has_parameters(l->kind)) {
@@ -597,8 +749,6 @@ static siamese_status parse_layers(scanner *sc, sm_arch *arch) {
             if ((st = append_layer(arch, &flatten, sc, at))) return st;
             flat = 1;
         }
-        if (l.kind == SM_LAYER_FLATTEN || l.kind == SM_LAYER_RELU || l.kind == SM_LAYER_BATCHNORM2D)
-            l.has_bias = 0;
         if (l.kind == SM_LAYER_FLATTEN || l.kind == SM_LAYER_LINEAR) flat = 1;
         if ((st = append_layer(arch, &l, sc, at))) return st;
     }
@@ -700,7 +850,17 @@ static void emit_layer(out_buf *o, const sm_layer *l, int ordinal) {
         emit(o, "batchnorm(");
         if (l->bn_eps != 1e-5f) emit_float(o, "eps", l->bn_eps);
         if (l->bn_momentum != 0.1f) emit_float(o, "momentum", l->bn_momentum);
+        if (l->bn_frozen) emit(o, ",frozen=1");
         break;
+    case SM_LAYER_SCALE:
+        emit(o, "scale(");
+        break;
+    case SM_LAYER_BLOCK:
+    case SM_LAYER_SKIP:
+    case SM_LAYER_ADD:
+    case SM_LAYER_AVGPOOL:
+        emit(o, "%s", kind_name(l->kind));
+        return;
     case SM_LAYER_RELU:
         emit(o, "relu");
         return;
@@ -722,7 +882,7 @@ static void tidy_empty_args(char *buf) {
 size_t sm_arch_format(const sm_arch *arch, char *buf, size_t size) {
     char local[SM_MAX_LAYERS * 128]; /* a layer formats to at most ~120 characters */
     out_buf o = {local, sizeof local, 0};
-    int count[6] = {0};
+    int count[SM_LAYER_KINDS] = {0};
     local[0] = '\0';
     for (int i = 0; i < arch->n_layers; i++) {
         const sm_layer *l = &arch->layers[i];
@@ -788,6 +948,10 @@ void sm_param_table_build(const sm_arch *arch, sm_param_table *table) {
             int64_t w[2] = {l->out, in_features}, b[1] = {l->out};
             add_tensor(table, l, i, SM_SLOT_WEIGHT, 2, w);
             if (l->has_bias) add_tensor(table, l, i, SM_SLOT_BIAS, 1, b);
+        } else if (l->kind == SM_LAYER_SCALE) {
+            int64_t c[1] = {l->in.c};
+            add_tensor(table, l, i, SM_SLOT_WEIGHT, 1, c);
+            add_tensor(table, l, i, SM_SLOT_BIAS, 1, c);
         } else if (l->kind == SM_LAYER_BATCHNORM2D) {
             int64_t c[1] = {l->in.c};
             add_tensor(table, l, i, SM_SLOT_WEIGHT, 1, c);

@@ -7,7 +7,7 @@
 
 #include "base/errors.h"
 
-#define SM_MAX_LAYERS 64
+#define SM_MAX_LAYERS 256
 #define SM_NAME_MAX 32
 #define SM_MAX_TENSORS (SM_MAX_LAYERS * 5)
 
@@ -17,8 +17,15 @@ typedef enum sm_layer_kind {
     SM_LAYER_MAXPOOL2D,
     SM_LAYER_LINEAR,
     SM_LAYER_FLATTEN,
-    SM_LAYER_BATCHNORM2D
+    SM_LAYER_BATCHNORM2D,
+    SM_LAYER_BLOCK, /* a residual block starts: its input is kept for the skip */
+    SM_LAYER_SKIP, /* the main branch ends; the skip branch (a projection) starts from the block input */
+    SM_LAYER_ADD,     /* the block ends: main branch + skip branch (or the block input itself) */
+    SM_LAYER_AVGPOOL, /* global average pooling: [C, H, W] -> [C, 1, 1] */
+    SM_LAYER_SCALE    /* per-channel affine y = weight[c] * x + bias[c] */
 } sm_layer_kind;
+
+#define SM_LAYER_KINDS 11
 
 /* Per-image shape, channels x height x width. After flatten (or a linear layer) h = w = 1. */
 typedef struct sm_shape {
@@ -35,6 +42,7 @@ typedef struct sm_layer {
     int has_bias;           /* conv2d / linear: 1 unless bias=0 */
     float bn_eps;           /* batchnorm2d, default 1e-5 */
     float bn_momentum;      /* batchnorm2d, default 0.1 */
+    int bn_frozen;          /* batchnorm2d: running statistics in training too, never updated */
     sm_shape in;            /* inferred input shape */
     sm_shape out_shape;     /* inferred output shape */
 } sm_layer;

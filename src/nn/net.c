@@ -28,7 +28,15 @@ struct sm_net {
     double *time_fwd, *time_bwd;
     int bf16;      /* convolutions in bf16; linear layers stay fp32 */
     int no_fusion; /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
+    unsigned char frozen[SM_MAX_LAYERS]; /* 1: no gradient for the layer's parameters */
 };
+
+/* The residual block being built: its input, its main branch's start and output. */
+typedef struct block_values {
+    int open, has_main;
+    sm_value x, main_out;
+    unsigned pinned_before;
+} block_values;
 
 /* ---- creation ---- */
 
@@ -171,19 +179,71 @@ int sm_net_set_bf16(sm_net *net, int bf16) {
 
 int sm_net_bf16(const sm_net *net) { return net->bf16; }
 
+void sm_net_freeze_layer(sm_net *net, int layer, int params, int stats) {
+    if (!net || layer < 0 || layer >= net->arch.n_layers) return;
+    sm_layer *l = &net->arch.layers[layer];
+    int bn = l->kind == SM_LAYER_BATCHNORM2D;
+    if (net->frozen[layer] == (params ? 1 : 0) && (!bn || l->bn_frozen == (stats ? 1 : 0))) return;
+    drop_all_plans(net);
+    net->frozen[layer] = params ? 1 : 0;
+    if (bn) l->bn_frozen = stats ? 1 : 0;
+}
+
+int sm_net_layer_frozen(const sm_net *net, int layer) {
+    return net && layer >= 0 && layer < net->arch.n_layers && net->frozen[layer];
+}
+
 /* ---- plans ---- */
 
 static int layer_has_params(const sm_layer *l) {
     return l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_LINEAR ||
-           l->kind == SM_LAYER_BATCHNORM2D;
+           l->kind == SM_LAYER_BATCHNORM2D || l->kind == SM_LAYER_SCALE;
+}
+
+static void pin(sm_builder *b, const sm_value *v) { b->pinned |= 1u << v->slot; }
+
+/* block: x stays (pinned) for the skip; the main branch starts from x with its own gradient.
+ * skip: the main output stays (pinned); the skip branch starts from x. add: main + skip. */
+static siamese_status build_block_marker(sm_builder *b, const sm_layer *l, block_values *bv,
+                                         const sm_value *in, sm_value *out) {
+    switch (l->kind) {
+    case SM_LAYER_BLOCK:
+        bv->open = 1;
+        bv->has_main = 0;
+        bv->x = *in;
+        bv->pinned_before = b->pinned;
+        pin(b, in);
+        return sm_fork_build(b, in, out);
+    case SM_LAYER_SKIP:
+        bv->main_out = *in;
+        bv->has_main = 1;
+        pin(b, in);
+        *out = bv->x;
+        return SIAMESE_OK;
+    default: { /* add */
+        sm_value main_out = bv->has_main ? bv->main_out : *in;
+        const sm_value *skip = bv->has_main ? in : &bv->x;
+        pin(b, &main_out);
+        siamese_status st = sm_add_build(b, &main_out, skip, out);
+        b->pinned = bv->pinned_before;
+        bv->open = 0;
+        return st;
+    }
+    }
 }
 
 static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_needed,
-                                  const sm_value *in, sm_value *out) {
+                                  block_values *bv, const sm_value *in, sm_value *out) {
     const sm_layer *l = &net->arch.layers[*i];
-    const sm_layer_params *p = &net->lp[*i];
+    sm_layer_params frozen_params, *p = &net->lp[*i];
     b->layer = *i;
-    if (layer_has_params(l)) *grad_needed = 1;
+    if (net->frozen[*i]) { /* no weight gradients: the builders skip them when dw/db are NULL */
+        frozen_params = *p;
+        frozen_params.dw = frozen_params.db = NULL;
+        p = &frozen_params;
+    } else if (layer_has_params(l)) {
+        *grad_needed = 1;
+    }
     switch (l->kind) {
     case SM_LAYER_CONV2D: {
         int fuse = !net->no_fusion && *i + 1 < net->arch.n_layers &&
@@ -201,7 +261,14 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
     case SM_LAYER_FLATTEN:
         return sm_flatten_build(b, in, out);
     case SM_LAYER_BATCHNORM2D:
+    case SM_LAYER_SCALE:
         return sm_batchnorm2d_build(b, l, p, in, out);
+    case SM_LAYER_AVGPOOL:
+        return sm_avgpool_build(b, in, *grad_needed, out);
+    case SM_LAYER_BLOCK:
+    case SM_LAYER_SKIP:
+    case SM_LAYER_ADD:
+        return build_block_marker(b, l, bv, in, out);
     }
     return sm_fail(b->err, SIAMESE_ERR_SPEC, "engine: layer %d has an unknown kind", *i);
 }
@@ -244,9 +311,11 @@ static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err) {
     siamese_status st = sm_builder_value(&b, NULL, 0, &md, &v);
     if (st == SIAMESE_OK) st = build_io(net, &b, 1, &v);
     int grad_needed = 0;
+    block_values bv;
+    memset(&bv, 0, sizeof bv);
     for (int i = 0; i < net->arch.n_layers && st == SIAMESE_OK; i++) {
         sm_value out;
-        st = build_layer(net, &b, &i, &grad_needed, &v, &out);
+        st = build_layer(net, &b, &i, &grad_needed, &bv, &v, &out);
         v = out;
     }
     if (st == SIAMESE_OK) st = build_io(net, &b, 0, &v);

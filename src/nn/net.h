@@ -46,6 +46,13 @@ int sm_bf16_supported(void);
 int sm_net_set_bf16(sm_net *net, int bf16);
 int sm_net_bf16(const sm_net *net);
 
+/* Freezing for fine-tuning: params = 1 computes no gradient for the layer's parameters (their
+ * entries of sm_net_grads() stay as they are; the backward-weights primitive is not built, and
+ * layers before the first trainable one get no backward at all); stats = 1 makes a batchnorm
+ * use its running statistics in training too, without updating them. Plans are rebuilt. */
+void sm_net_freeze_layer(sm_net *net, int layer, int params, int stats);
+int sm_net_layer_frozen(const sm_net *net, int layer);
+
 /* Profiling for benchmarks: while fwd / bwd are non-NULL (arrays of arch->n_layers + 1
  * doubles), every forward / backward adds the seconds spent in each layer to them (a relu
  * fused into the conv before it counts for the conv; slot n_layers: the input and output

@@ -55,4 +55,13 @@ void sm_ref_batchnorm2d_backward(int n, int c, int hw, const double *x, const do
                                  const double *save_mean, const double *save_invstd,
                                  const double *dy, double *dx, double *dgamma, double *dbeta);
 
+/* Global average pooling: y[n, c] = mean over hw of x[n, c, hw]. */
+void sm_ref_avgpool_forward(int n, int c, int hw, const double *x, double *y);
+void sm_ref_avgpool_backward(int n, int c, int hw, const double *dy, double *dx);
+/* Backward of y = gamma (x - mean) invstd + beta with constant statistics (a frozen batchnorm;
+ * the scale layer with mean 0, invstd 1). Any gradient pointer may be NULL. */
+void sm_ref_batchnorm2d_backward_fixed(int n, int c, int hw, const double *x, const double *gamma,
+                                       const double *mean, const double *invstd, const double *dy,
+                                       double *dx, double *dgamma, double *dbeta);
+
 #endif

@@ -1,4 +1,4 @@
-/* batchnorm2d on oneDNN: batch statistics and PyTorch's running-statistics update in training, running statistics in inference. */
+/* batchnorm2d on oneDNN: batch statistics and PyTorch's running-statistics update in training, running statistics in inference (and in training when frozen); the per-channel scale layer as the same primitive. */
 #include <stdlib.h>
 
 #include "nn/layers/layers.h"
@@ -51,13 +51,39 @@ static siamese_status add_running_update(sm_builder *b, const sm_layer *layer,
     return sm_builder_host_step(b, 0, update_running_stats, u);
 }
 
+/* Statistics fixed during training: a frozen batchnorm's running ones, or the scale layer's. */
+static int fixed_stats(const sm_layer *layer) {
+    return layer->kind == SM_LAYER_SCALE || layer->bn_frozen;
+}
+
+static float layer_eps(const sm_layer *layer) {
+    return layer->kind == SM_LAYER_SCALE ? 0.0f : layer->bn_eps;
+}
+
+/* The scale layer's statistics: mean 0 and variance 1, so that y = weight * x + bias. */
+static siamese_status unit_stats(sm_builder *b, const dnnl_memory_desc_t *cmd, int64_t c,
+                                 dnnl_memory_t *mean, dnnl_memory_t *var) {
+    float *zeros = NULL, *ones = NULL;
+    siamese_status st = sm_builder_blob(b, (size_t)c * sizeof(float), (void **)&zeros);
+    if (st == SIAMESE_OK) st = sm_builder_blob(b, (size_t)c * sizeof(float), (void **)&ones);
+    if (st != SIAMESE_OK) return st;
+    for (int64_t i = 0; i < c; i++) ones[i] = 1.0f;
+    st = sm_builder_external(b, cmd, zeros, mean);
+    if (st == SIAMESE_OK) st = sm_builder_external(b, cmd, ones, var);
+    return st;
+}
+
 static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
                                const sm_value *in, const sm_value *out,
                                const_dnnl_primitive_desc_t fwd, dnnl_memory_t scale,
                                dnnl_memory_t shift, dnnl_memory_t mean, dnnl_memory_t var) {
+    int affine_grads = p->dw || p->db; /* NULL when the layer is frozen */
+    if (!affine_grads && !in->diff) return SIAMESE_OK;
+    unsigned flags = bn_flags(p) | (fixed_stats(layer) ? dnnl_use_global_stats : 0u);
     dnnl_batch_normalization_desc_t d;
-    SM_DNNL_TRY(dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &in->md, &in->md,
-                                                            layer->bn_eps, bn_flags(p)),
+    SM_DNNL_TRY(dnnl_batch_normalization_backward_desc_init(
+                    &d, affine_grads ? dnnl_backward : dnnl_backward_data, &in->md, &in->md,
+                    layer_eps(layer), flags),
                 b->err, "batchnorm backward descriptor");
     siamese_status st = sm_builder_begin_group(b);
     dnnl_primitive_desc_t pd = NULL;
@@ -67,8 +93,9 @@ static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_la
     dnnl_memory_desc_t cmd;
     sm_md_plain(&cmd, 1, c);
     dnnl_memory_t dscale = NULL, dshift = NULL, dsrc = in->diff;
-    if (p->w) st = sm_builder_transient(b, &cmd, &dscale);
-    if (st == SIAMESE_OK && p->b) st = sm_builder_transient(b, &cmd, &dshift);
+    int dw = affine_grads && p->w, db = affine_grads && p->b;
+    if (dw) st = sm_builder_transient(b, &cmd, &dscale);
+    if (st == SIAMESE_OK && db) st = sm_builder_transient(b, &cmd, &dshift);
     if (st == SIAMESE_OK && !dsrc) st = sm_builder_transient(b, &in->md, &dsrc);
     if (st == SIAMESE_OK) {
         dnnl_exec_arg_t args[SM_STEP_MAX_ARGS] = {{DNNL_ARG_SRC, in->mem},
@@ -94,15 +121,16 @@ static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_la
 siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
                                     const sm_value *in, sm_value *out) {
     int64_t c[1] = {in->md.dims[1]};
-    if (b->training && sm_md_elems(&in->md) / c[0] < 2)
+    int batch_stats = b->training && !fixed_stats(layer);
+    if (batch_stats && sm_md_elems(&in->md) / c[0] < 2)
         return sm_fail(b->err, SIAMESE_ERR_SHAPE,
                        "layer %s: batchnorm2d needs more than one value per channel in training",
                        layer->name);
-    unsigned flags = bn_flags(p) | (b->training ? 0u : dnnl_use_global_stats);
+    unsigned flags = bn_flags(p) | (batch_stats ? 0u : dnnl_use_global_stats);
     dnnl_batch_normalization_desc_t d;
     SM_DNNL_TRY(dnnl_batch_normalization_forward_desc_init(
                     &d, b->training ? dnnl_forward_training : dnnl_forward_inference, &in->md,
-                    layer->bn_eps, flags),
+                    layer_eps(layer), flags),
                 b->err, "batchnorm forward descriptor");
     dnnl_primitive_desc_t pd = NULL;
     siamese_status st = sm_builder_pd(b, &d, 0, NULL, &pd, "batchnorm forward");
@@ -113,15 +141,18 @@ siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const 
     dnnl_memory_t scale = NULL, shift = NULL, mean = NULL, var = NULL;
     if (p->w) st = sm_builder_external(b, &cmd, p->w, &scale);
     if (st == SIAMESE_OK && p->b) st = sm_builder_external(b, &cmd, p->b, &shift);
-    if (st == SIAMESE_OK && b->training) {
+    if (st == SIAMESE_OK && layer->kind == SM_LAYER_SCALE) {
+        st = unit_stats(b, &cmd, c[0], &mean, &var);
+    } else if (st == SIAMESE_OK && batch_stats) {
         st = sm_builder_persistent(b, &cmd, &mean);
         if (st == SIAMESE_OK) st = sm_builder_persistent(b, &cmd, &var);
     } else if (st == SIAMESE_OK) {
         st = sm_builder_external(b, &cmd, p->running_mean, &mean);
         if (st == SIAMESE_OK) st = sm_builder_external(b, &cmd, p->running_var, &var);
     }
+    int with_diff = b->training && (in->diff || p->dw || p->db);
     if (st == SIAMESE_OK)
-        st = sm_builder_value(b, in, b->training,
+        st = sm_builder_value(b, in, with_diff,
                               dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), out);
     if (st == SIAMESE_OK) {
         dnnl_exec_arg_t args[SM_STEP_MAX_ARGS] = {{DNNL_ARG_SRC, in->mem},
@@ -133,8 +164,8 @@ siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const 
         if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, shift};
         st = sm_builder_step(b, 0, pd, args, nargs);
     }
-    if (st == SIAMESE_OK && b->training) st = add_running_update(b, layer, p, in, mean, var);
-    if (st == SIAMESE_OK && b->training)
+    if (st == SIAMESE_OK && batch_stats) st = add_running_update(b, layer, p, in, mean, var);
+    if (st == SIAMESE_OK && with_diff)
         st = backward(b, layer, p, in, out, pd, scale, shift, mean, var);
     dnnl_primitive_desc_destroy(pd);
     return st;

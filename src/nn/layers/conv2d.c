@@ -154,13 +154,14 @@ siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_re
         sm_md_plain(&bmd, 1, d.bias);
         st = sm_builder_external(b, &bmd, p->b, &bias);
     }
+    int with_diff = b->training && (p->dw || src.diff); /* p->dw is NULL when frozen */
     if (st == SIAMESE_OK)
-        st = sm_builder_value(b, &src, b->training, query(pd, dnnl_query_dst_md), out);
+        st = sm_builder_value(b, &src, with_diff, query(pd, dnnl_query_dst_md), out);
     if (st == SIAMESE_OK) st = sm_builder_forward_step(b, pd, src.mem, w, bias, out);
-    if (st == SIAMESE_OK && b->training) {
+    if (st == SIAMESE_OK && with_diff) {
         st = sm_builder_begin_group(b);
         if (st == SIAMESE_OK && fuse_relu) st = relu_backward(b, out);
-        if (st == SIAMESE_OK) st = backward_weights(b, layer, &d, p, &src, out, pd);
+        if (st == SIAMESE_OK && p->dw) st = backward_weights(b, layer, &d, p, &src, out, pd);
         if (st == SIAMESE_OK && src.diff) st = backward_data(b, &d, p, &src, out, pd, w);
     }
     dnnl_primitive_desc_destroy(pd);

@@ -100,15 +100,20 @@ typedef struct sm_plan {
     dnnl_memory_t user_demb; /* [n, emb] plain, handle set per call (train) */
 } sm_plan;
 
+/* Values take turns in SM_SLOTS regions (each at offset 0): a new value takes the first slot that
+ * is neither its input's nor pinned (a residual block pins its input and its main branch's
+ * output), so a chain alternates between two slots and a block needs at most four. */
+#define SM_SLOTS 4
+
 /* The memory regions plans draw from. Train and inference plans use separate regions so an
  * inference forward never clobbers what a pending backward needs. */
 typedef struct sm_arenas {
-    sm_arena act;        /* train: every activation and what backward keeps */
-    sm_arena diff[2];    /* train: gradients of activations, ping-pong by value parity */
-    sm_arena ping[2];    /* inference: activations, ping-pong by value parity */
-    sm_arena infer_misc; /* inference: reordered weights and the like */
-    sm_arena transient;  /* train backward: weight-gradient temporaries, reset per group */
-    sm_arena scratch;    /* every primitive's scratchpad (user-managed), at offset 0 */
+    sm_arena act;            /* train: every activation and what backward keeps */
+    sm_arena diff[SM_SLOTS]; /* train: gradients of activations, one region per value slot */
+    sm_arena ping[SM_SLOTS]; /* inference: activations, one region per value slot */
+    sm_arena infer_misc;     /* inference: reordered weights and the like */
+    sm_arena transient;      /* train backward: weight-gradient temporaries, reset per group */
+    sm_arena scratch;        /* every primitive's scratchpad (user-managed), at offset 0 */
 } sm_arenas;
 
 /* An activation of the plan: its layout, memory, and (train) the memory of its gradient. */
@@ -116,9 +121,9 @@ typedef struct sm_value {
     dnnl_memory_desc_t md;
     dnnl_memory_t mem;
     dnnl_memory_t diff; /* NULL when no gradient is needed for it */
-    int id;             /* parity picks the ping-pong region */
-    size_t offset;      /* in its activation region */
-    size_t diff_offset; /* in diff[id & 1] */
+    int slot;      /* picks the inference region ping[slot] and the gradient region diff[slot] */
+    size_t offset; /* in its activation region */
+    size_t diff_offset; /* in diff[slot] */
 } sm_value;
 
 /* Where a layer's tensors live in the flat buffers (NULL when absent). */
@@ -137,8 +142,9 @@ typedef struct sm_builder {
     sm_arenas *arenas;
     int n;
     int training;
-    int bf16;  /* convolutions in bf16; linear layers stay fp32 */
-    int layer; /* layer being built (tags steps) */
+    int bf16;        /* convolutions in bf16; linear layers stay fp32 */
+    int layer;       /* layer being built (tags steps) */
+    unsigned pinned; /* bit s: slot s holds a value still needed (residual blocks) */
     size_t act_cursor, misc_cursor, transient_cursor;
     sm_seq bwd_tmp; /* backward steps in build order */
     int group_start[SM_MAX_GROUPS];
@@ -164,6 +170,8 @@ void sm_arenas_free(sm_arenas *arenas);
  * scratchpad (user mode) when it has one. The caller keeps and destroys pd. */
 siamese_status sm_builder_step(sm_builder *b, int backward, dnnl_primitive_desc_t pd,
                                const dnnl_exec_arg_t *args, int nargs);
+/* bytes of zeroed host memory owned by the plan (constants a primitive reads). */
+siamese_status sm_builder_blob(sm_builder *b, size_t bytes, void **out);
 /* A host function step; the plan takes ownership of arg (malloc'd) and frees it. */
 siamese_status sm_builder_host_step(sm_builder *b, int backward, sm_host_fn fn, void *arg);
 /* Starts a new group of backward steps; groups run in reverse order of creation. */
@@ -181,9 +189,12 @@ siamese_status sm_builder_persistent(sm_builder *b, const dnnl_memory_desc_t *md
                                      dnnl_memory_t *mem);
 siamese_status sm_builder_transient(sm_builder *b, const dnnl_memory_desc_t *md,
                                     dnnl_memory_t *mem);
-/* A new activation with layout md following value prev (parity prev->id + 1). */
+/* A new activation with layout md following value prev (in the first slot that is neither
+ * prev's nor pinned). */
 siamese_status sm_builder_value(sm_builder *b, const sm_value *prev, int with_diff,
                                 const dnnl_memory_desc_t *md, sm_value *out);
+/* in itself (same memory) with a gradient memory of its own in another slot (training). */
+siamese_status sm_builder_own_diff(sm_builder *b, const sm_value *in, sm_value *out);
 /* The same storage as v seen through another descriptor of equal size (flatten). */
 siamese_status sm_builder_alias(sm_builder *b, const sm_value *v, const dnnl_memory_desc_t *md,
                                 sm_value *out);
@@ -224,6 +235,16 @@ siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm
                                   int with_diff, sm_value *out);
 siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
                                const sm_value *in, sm_value *out);
+/* Residual blocks (nn/layers/residual.c). The main branch of a block starts from main_in, which
+ * is in (same memory) with a gradient of its own that backward adds into in's. */
+siamese_status sm_fork_build(sm_builder *b, const sm_value *in, sm_value *main_in);
+/* out = main_out + skip; both get out's gradient. */
+siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
+                            sm_value *out);
+/* Global average pooling: [n, c, h, w] -> [n, c, 1, 1]. */
+siamese_status sm_avgpool_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out);
+/* batchnorm2d; frozen_stats = 1 uses the running statistics in training too (not updated), and
+ * the scale layer is the same primitive over a mean of 0 and a variance of 1 (eps 0). */
 siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
                                     const sm_value *in, sm_value *out);
 

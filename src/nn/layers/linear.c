@@ -121,13 +121,14 @@ siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_la
     dnnl_memory_t w = NULL, bias = NULL;
     st = sm_builder_external(b, &m.w, p->w, &w);
     if (st == SIAMESE_OK && layer->has_bias) st = sm_builder_external(b, &m.b, p->b, &bias);
+    int with_diff = b->training && (p->dw || flat.diff); /* p->dw is NULL when frozen */
     if (st == SIAMESE_OK)
-        st = sm_builder_value(b, &flat, b->training,
+        st = sm_builder_value(b, &flat, with_diff,
                               dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), out);
     if (st == SIAMESE_OK) st = sm_builder_forward_step(b, pd, flat.mem, w, bias, out);
-    if (st == SIAMESE_OK && b->training) {
+    if (st == SIAMESE_OK && with_diff) {
         st = sm_builder_begin_group(b);
-        if (st == SIAMESE_OK) st = backward_weights(b, layer, &m, p, &flat, out, pd);
+        if (st == SIAMESE_OK && p->dw) st = backward_weights(b, layer, &m, p, &flat, out, pd);
         if (st == SIAMESE_OK && flat.diff) st = backward_data(b, &m, &flat, out, pd, w);
     }
     dnnl_primitive_desc_destroy(pd);

@@ -71,12 +71,18 @@ void sm_plan_free(sm_plan *plan) {
 
 /* ---- builder ---- */
 
-#define SM_N_ARENAS 8
+#define SM_N_ARENAS (4 + 2 * SM_SLOTS)
 
 static void all_arenas(sm_arenas *a, sm_arena *out[SM_N_ARENAS]) {
-    sm_arena *all[SM_N_ARENAS] = {&a->act,     &a->diff[0],    &a->diff[1],   &a->ping[0],
-                                  &a->ping[1], &a->infer_misc, &a->transient, &a->scratch};
-    memcpy(out, all, sizeof all);
+    int k = 0;
+    out[k++] = &a->act;
+    out[k++] = &a->infer_misc;
+    out[k++] = &a->transient;
+    out[k++] = &a->scratch;
+    for (int s = 0; s < SM_SLOTS; s++) {
+        out[k++] = &a->diff[s];
+        out[k++] = &a->ping[s];
+    }
 }
 
 void sm_builder_init(sm_builder *b, dnnl_engine_t engine, sm_arenas *arenas, sm_plan *plan,
@@ -206,22 +212,38 @@ siamese_status sm_builder_transient(sm_builder *b, const dnnl_memory_desc_t *md,
     return reserved(b, &b->arenas->transient, &b->transient_cursor, md, mem, NULL);
 }
 
+/* The first slot neither prev's nor pinned. */
+static int free_slot(const sm_builder *b, const sm_value *prev) {
+    int slot = 0;
+    while (slot < SM_SLOTS - 1 && (((b->pinned >> slot) & 1u) || (prev && prev->slot == slot)))
+        slot++;
+    return slot;
+}
+
+siamese_status sm_builder_own_diff(sm_builder *b, const sm_value *in, sm_value *out) {
+    *out = *in;
+    out->slot = free_slot(b, in);
+    size_t cursor = 0;
+    return reserved(b, &b->arenas->diff[out->slot], &cursor, &in->md, &out->diff,
+                    &out->diff_offset);
+}
+
 siamese_status sm_builder_value(sm_builder *b, const sm_value *prev, int with_diff,
                                 const dnnl_memory_desc_t *md, sm_value *out) {
     memset(out, 0, sizeof *out);
     out->md = *md;
-    out->id = prev ? prev->id + 1 : 0;
+    out->slot = free_slot(b, prev);
     siamese_status st;
     if (b->training) {
         st = reserved(b, &b->arenas->act, &b->act_cursor, md, &out->mem, &out->offset);
         if (st == SIAMESE_OK && with_diff) {
             size_t cursor = 0;
-            st = reserved(b, &b->arenas->diff[out->id & 1], &cursor, md, &out->diff,
+            st = reserved(b, &b->arenas->diff[out->slot], &cursor, md, &out->diff,
                           &out->diff_offset);
         }
     } else {
         size_t cursor = 0;
-        st = reserved(b, &b->arenas->ping[out->id & 1], &cursor, md, &out->mem, &out->offset);
+        st = reserved(b, &b->arenas->ping[out->slot], &cursor, md, &out->mem, &out->offset);
     }
     return st;
 }
@@ -232,10 +254,10 @@ siamese_status sm_builder_alias(sm_builder *b, const sm_value *v, const dnnl_mem
         return sm_fail(b->err, SIAMESE_ERR_SHAPE, "engine: alias larger than its value");
     *out = *v;
     out->md = *md;
-    sm_arena *a = b->training ? &b->arenas->act : &b->arenas->ping[v->id & 1];
+    sm_arena *a = b->training ? &b->arenas->act : &b->arenas->ping[v->slot];
     siamese_status st = placed(b, a, v->offset, md, &out->mem);
     if (st == SIAMESE_OK && v->diff)
-        st = placed(b, &b->arenas->diff[v->id & 1], v->diff_offset, md, &out->diff);
+        st = placed(b, &b->arenas->diff[v->slot], v->diff_offset, md, &out->diff);
     return st;
 }
 
@@ -266,6 +288,12 @@ siamese_status sm_builder_step(sm_builder *b, int backward, dnnl_primitive_desc_
         step.nargs++;
     }
     return push_step(b, backward, &step);
+}
+
+siamese_status sm_builder_blob(sm_builder *b, size_t bytes, void **out) {
+    *out = calloc(1, bytes ? bytes : 1);
+    if (!*out) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
+    return own_blob(&b->plan->own, *out, b->err);
 }
 
 siamese_status sm_builder_host_step(sm_builder *b, int backward, sm_host_fn fn, void *arg) {

@@ -1,0 +1,83 @@
+/* Residual blocks on oneDNN: the fork of a block's input (its two gradients summed), the add of the main branch and the skip, and global average pooling. */
+#include <stdlib.h>
+
+#include "nn/layers/layers.h"
+
+siamese_status sm_fork_build(sm_builder *b, const sm_value *in, sm_value *main_in) {
+    *main_in = *in;
+    if (!b->training || !in->diff) return SIAMESE_OK;
+    /* The main branch gets a gradient memory of its own, in a slot neither in's nor pinned; its
+     * backward group (made first, so run last) adds it into in's, which the skip wrote. */
+    siamese_status st = sm_builder_own_diff(b, in, main_in);
+    if (st == SIAMESE_OK) st = sm_builder_begin_group(b);
+    if (st == SIAMESE_OK) st = sm_builder_reorder(b, 1, main_in->diff, in->diff, 1);
+    return st;
+}
+
+siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
+                            sm_value *out) {
+    sm_value s;
+    siamese_status st = sm_builder_conform(b, skip, &main_out->md, &s);
+    if (st != SIAMESE_OK) return st;
+    dnnl_binary_desc_t d;
+    SM_DNNL_TRY(dnnl_binary_desc_init(&d, dnnl_binary_add, &main_out->md, &s.md, &main_out->md),
+                b->err, "add descriptor");
+    dnnl_primitive_desc_t pd = NULL;
+    st = sm_builder_pd(b, &d, 0, NULL, &pd, "add");
+    if (st != SIAMESE_OK) return st;
+    int with_diff = b->training && (main_out->diff || s.diff);
+    st = sm_builder_value(b, &s, with_diff, &main_out->md, out);
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[] = {
+            {DNNL_ARG_SRC_0, main_out->mem}, {DNNL_ARG_SRC_1, s.mem}, {DNNL_ARG_DST, out->mem}};
+        st = sm_builder_step(b, 0, pd, args, 3);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    /* Backward: both operands get the output's gradient as it is. */
+    if (st == SIAMESE_OK && with_diff) st = sm_builder_begin_group(b);
+    if (st == SIAMESE_OK && with_diff && main_out->diff)
+        st = sm_builder_reorder(b, 1, out->diff, main_out->diff, 0);
+    if (st == SIAMESE_OK && with_diff && s.diff)
+        st = sm_builder_reorder(b, 1, out->diff, s.diff, 0);
+    return st;
+}
+
+siamese_status sm_avgpool_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out) {
+    dnnl_dims_t kernel = {in->md.dims[2], in->md.dims[3]}, strides = {1, 1};
+    dnnl_dims_t dilation = {0, 0}, pad = {0, 0};
+    int64_t dst_dims[4] = {in->md.dims[0], in->md.dims[1], 1, 1};
+    dnnl_memory_desc_t dst_any;
+    sm_md_any_typed(&dst_any, 4, dst_dims, in->md.data_type);
+    dnnl_pooling_v2_desc_t fd;
+    SM_DNNL_TRY(dnnl_pooling_v2_forward_desc_init(
+                    &fd, b->training ? dnnl_forward_training : dnnl_forward_inference,
+                    dnnl_pooling_avg_exclude_padding, &in->md, &dst_any, strides, kernel, dilation,
+                    pad, pad),
+                b->err, "avgpool forward descriptor");
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    siamese_status st = sm_builder_pd(b, &fd, 0, NULL, &fpd, "avgpool forward");
+    if (st != SIAMESE_OK) return st;
+    st = sm_builder_value(b, in, b->training && with_diff,
+                          dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), out);
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, out->mem}};
+        st = sm_builder_step(b, 0, fpd, args, 2);
+    }
+    if (st == SIAMESE_OK && b->training && in->diff) {
+        dnnl_pooling_v2_desc_t bd;
+        dnnl_status_t s =
+            dnnl_pooling_v2_backward_desc_init(&bd, dnnl_pooling_avg_exclude_padding, &in->md,
+                                               &out->md, strides, kernel, dilation, pad, pad);
+        if (s != dnnl_success) st = sm_dnnl_fail(s, b->err, "avgpool backward descriptor");
+        if (st == SIAMESE_OK) st = sm_builder_begin_group(b);
+        if (st == SIAMESE_OK) st = sm_builder_pd(b, &bd, 0, fpd, &bpd, "avgpool backward");
+        if (st == SIAMESE_OK) {
+            dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, out->diff},
+                                      {DNNL_ARG_DIFF_SRC, in->diff}};
+            st = sm_builder_step(b, 1, bpd, args, 2);
+        }
+    }
+    if (bpd) dnnl_primitive_desc_destroy(bpd);
+    dnnl_primitive_desc_destroy(fpd);
+    return st;
+}
