@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build, tests, benchmarks and demo need (idempotent, quick when present).
 #   scripts/deps.sh --browser   also Debian's chromium, which renders the HTML reports in tests
+#   scripts/deps.sh --fuzz      also clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -16,8 +17,9 @@ packages=(
 case "${1:-}" in
 "") ;;
 --browser) packages+=(chromium) ;;
+--fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
 *)
-  echo "usage: scripts/deps.sh [--browser]" >&2
+  echo "usage: scripts/deps.sh [--browser | --fuzz]" >&2
   exit 2
   ;;
 esac
