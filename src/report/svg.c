@@ -7,7 +7,7 @@
 
 #define W 640.0
 #define H 400.0
-#define LEFT 72.0
+#define LEFT 76.0
 #define RIGHT 16.0
 #define TOP 14.0
 #define BOTTOM 52.0
@@ -39,6 +39,12 @@ static void widen(axis *a, double v) {
     if (v > a->hi) a->hi = v;
 }
 
+static int has_bars(const sm_svg_series *s, int n) {
+    for (int k = 0; k < n; k++)
+        if (s[k].style == SM_SVG_BARS) return 1;
+    return 0;
+}
+
 /* Ranges from the data (bars reach down to 0 and right to their edge). */
 static void data_ranges(const sm_svg_chart *c, const sm_svg_series *s, int n, axis *x, axis *y) {
     *x = (axis){INFINITY, -INFINITY, c->log_x, c->integer_x};
@@ -55,13 +61,18 @@ static void data_ranges(const sm_svg_chart *c, const sm_svg_series *s, int n, ax
             }
         }
     widen(x, to_axis(c->log_x, c->mark_x));
-    if (c->y_min < c->y_max) *y = (axis){c->y_min, c->y_max, c->log_y, 0};
+    int fixed_y = c->y_min < c->y_max;
+    if (fixed_y) *y = (axis){c->y_min, c->y_max, c->log_y, 0};
     axis *both[2] = {x, y};
     for (int i = 0; i < 2; i++) {
         axis *a = both[i];
         if (a->log) a->lo = floor(a->lo), a->hi = ceil(a->hi);
         if (a->hi - a->lo < 1e-12) {
             double pad = a->log ? 1 : (fabs(a->lo) > 0 ? fabs(a->lo) * 0.05 : 0.5);
+            a->lo -= pad;
+            a->hi += pad;
+        } else if (!a->log && !(i == 1 && fixed_y) && !has_bars(s, n)) {
+            double pad = (a->hi - a->lo) * 0.03; /* dots at the edges stay whole */
             a->lo -= pad;
             a->hi += pad;
         }
@@ -86,9 +97,19 @@ static void tick_label(char *buf, size_t size, const axis *a, double v, double s
         snprintf(buf, size, "%g%%", pow(10, v) * 100);
         return;
     }
+    if (fabs(v) < step * 1e-6) {
+        snprintf(buf, size, "0");
+        return;
+    }
+    if (fabs(v) >= 1e5 || step < 1e-3) { /* short: "5.2e-4" rather than "0.00052" */
+        int e = (int)floor(log10(fabs(v)));
+        double scaled_step = step / pow(10, e);
+        int decimals = scaled_step >= 1 ? 0 : (int)ceil(-log10(scaled_step) - 1e-9);
+        snprintf(buf, size, "%.*fe%d", decimals, v / pow(10, e), e);
+        return;
+    }
     int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    if (fabs(v) >= 1e5 || (fabs(v) > 0 && fabs(v) < 1e-4)) snprintf(buf, size, "%.2g", v);
-    else snprintf(buf, size, "%.*f", decimals, fabs(v) < step * 1e-6 ? 0.0 : v);
+    snprintf(buf, size, "%.*f", decimals, v);
 }
 
 static void draw_ticks(sm_html *h, const axis *a, int vertical) {
