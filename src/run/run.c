@@ -1,4 +1,5 @@
 /* The training run: data and split, the epoch loop, evaluation, checkpoints, models and reports. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -631,6 +632,23 @@ static siamese_status restore_checkpoint(train_run *run) {
     return st;
 }
 
+/* A run killed before its first checkpoint (still reading its data, or in its first epoch) has
+ * nothing to resume: says so plainly instead of failing to open a file the user never saw. */
+static siamese_status check_resumable(train_run *run) {
+    char config[SM_TRAIN_TEXT_MAX + 32], ckpt[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, "config.json", config, sizeof config);
+    run_path(run, "checkpoint.safetensors", ckpt, sizeof ckpt);
+    struct stat st;
+    if (stat(ckpt, &st) == 0 || errno != ENOENT) return SIAMESE_OK; /* the loads report */
+    int has_config = stat(config, &st) == 0;
+    return sm_fail(&run->err, SIAMESE_ERR_IO,
+                   "%s: nothing to resume: the run stopped before its first checkpoint (%s); start "
+                   "it again with the same command, adding --overwrite to reuse this folder",
+                   run->run_dir,
+                   has_config ? "config.json is there, checkpoint.safetensors is not"
+                              : "neither config.json nor checkpoint.safetensors is there");
+}
+
 siamese_status siamese_train_resume(const char *run_dir, const siamese_train_params *params,
                                     char *errmsg, size_t errmsg_size) {
     if (!run_dir) {
@@ -641,6 +659,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     if (!run) return SIAMESE_ERR_NOMEM;
     char path[SM_TRAIN_TEXT_MAX + 32];
     siamese_status st = make_run_dir(run, run_dir, 0, 1);
+    if (st == SIAMESE_OK) st = check_resumable(run);
     if (st == SIAMESE_OK) {
         run_path(run, "config.json", path, sizeof path);
         st = sm_run_config_load(&run->config, path, &run->err);

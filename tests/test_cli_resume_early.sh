@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# 'siamese train --resume' on a run killed before its first checkpoint (while reading its data:
+# an empty folder; in its first epoch: config.json without checkpoint.safetensors) says plainly
+# that there is nothing to resume and how to start again, and that advice works.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+
+src=${SIAMESE_SOURCE_DIR:?}/tests/fixtures/images/src
+for c in a b c; do
+    mkdir -p "$tmp/data/$c"
+    for i in 1 2 3 4; do cp "$src/png_g8.png" "$tmp/data/$c/$i.png"; done
+done
+cmd=("$cli" train "$tmp/data" -o "$tmp/run" --arch "conv(2,k=3,s=2) relu flatten linear(3)"
+    --input 1x12x12 --epochs 1 --batch 4 --threads 1 -q)
+
+# killed while decoding its data: the folder exists, nothing in it
+mkdir -p "$tmp/run"
+expect 1 "$cli" train --resume "$tmp/run"
+grep_err "stopped before its first checkpoint"
+grep_err "neither config.json nor checkpoint.safetensors"
+grep -q "line -1" "$tmp/err" && fail "the old message: $(cat "$tmp/err")"
+
+# killed in its first epoch: config.json written, no checkpoint yet
+expect 0 "${cmd[@]}"
+rm "$tmp/run/checkpoint.safetensors"
+expect 1 "$cli" train --resume "$tmp/run"
+grep_err "stopped before its first checkpoint"
+grep_err "config.json is there, checkpoint.safetensors is not"
+grep_err "overwrite"
+[ -s "$tmp/run/config.json" ] || fail "the failed resume removed config.json"
+
+# the advice: the same command with --overwrite starts the run again
+expect 1 "${cmd[@]}"
+expect 0 "${cmd[@]}" --overwrite
+[ -s "$tmp/run/checkpoint.safetensors" ] || fail "no checkpoint after starting again"
+expect 0 "$cli" train --resume "$tmp/run" --epochs 2 -q
+
+finish test_cli_resume_early
