@@ -105,6 +105,18 @@ SIAMESE_API siamese_status siamese_model_save(siamese_model *model, const char *
 
 SIAMESE_API void siamese_model_free(siamese_model *model);
 
+/* ---- pretrained weights (transfer learning) ---- */
+
+/* Copies the tensors of a safetensors file into the model by name: a torchvision state_dict
+ * saved with safetensors.torch.save_file (resnet18/34/50 presets use torchvision's names), or
+ * another model's file. Strict for the backbone: every tensor outside the head (the last layer
+ * with parameters, "fc") must be there with its shape, and the file may hold nothing the model
+ * lacks; otherwise SIAMESE_ERR_SHAPE with one message listing the mismatches, and the model is
+ * unchanged. Head tensors missing or of another shape keep their initialization and are listed,
+ * comma-separated, in left (may be NULL). */
+SIAMESE_API siamese_status siamese_model_init_from(siamese_model *model, const char *path,
+                                                   char *left, size_t left_size);
+
 /* The message of the last error on this handle ("" when none). Never NULL for a non-NULL handle. */
 SIAMESE_API const char *siamese_model_errmsg(const siamese_model *model);
 
@@ -130,19 +142,42 @@ SIAMESE_API void siamese_model_set_threads(siamese_model *model, int threads);
  * parameters, the loss and Adam stay fp32. */
 typedef enum siamese_precision {
     SIAMESE_PRECISION_FP32 = 0,
-    SIAMESE_PRECISION_BF16 = 1
+    SIAMESE_PRECISION_BF16 = 1,
+    SIAMESE_PRECISION_AUTO = 2 /* the faster of the two on this CPU (siamese_precision_choose) */
 } siamese_precision;
 
 SIAMESE_API const char *siamese_precision_name(siamese_precision precision);
-/* Parses "fp32" or "bf16"; SIAMESE_ERR_INVALID_ARG for anything else. */
+/* Parses "fp32", "bf16" or "auto"; SIAMESE_ERR_INVALID_ARG for anything else. */
 SIAMESE_API siamese_status siamese_precision_parse(const char *name, siamese_precision *out);
 /* 1 when this CPU (as oneDNN sees it) has bf16 kernels. */
 SIAMESE_API int siamese_bf16_supported(void);
 /* Sets the model's precision and returns the one in effect: FP32 when BF16 is asked for on a
- * CPU without bf16 support (the caller tells the user; the library never prints). */
+ * CPU without bf16 support (the caller tells the user; the library never prints); AUTO sets the
+ * choice of siamese_precision_choose(model, 8, ...) (FP32 if the measurement fails). */
 SIAMESE_API siamese_precision siamese_model_set_precision(siamese_model *model,
                                                           siamese_precision precision);
 SIAMESE_API siamese_precision siamese_model_precision(const siamese_model *model);
+
+/* ---- Precision chosen by measurement (issue 17) ---- */
+/* What siamese_precision_choose decided and why. */
+typedef struct siamese_precision_choice {
+    siamese_precision precision; /* FP32 or BF16: the faster */
+    double fp32_seconds;         /* CPU seconds of one forward of `batch` images; 0 = not timed */
+    double bf16_seconds;         /* the same in bf16; 0 = not timed (a CPU without bf16) */
+    int batch;                   /* images per timed forward (the batch asked, at most 8) */
+    int from_cache;              /* 1: read from the cache file, not measured now */
+    int cache_written;           /* 1: the measurement was saved in the cache file */
+    char cpu[128];               /* the CPU model the choice belongs to */
+} siamese_precision_choice;
+/* Times the model's forward pass (all its layers, on a zero batch of min(batch, 8) images; batch
+ * < 1 means 8) in fp32 and in bf16 (process CPU seconds, robust to other programs sharing the
+ * cores; after one untimed forward, the fastest of at least three) and picks bf16 when it is at
+ * least 5% faster, else fp32. The choice is cached per CPU model, oneDNN ISA, library version, network text,
+ * input geometry and batch in $XDG_CACHE_HOME/siamese/precision.tsv (or ~/.cache/siamese/), so
+ * it is measured once; a cache that cannot be read or written is ignored. On a CPU without bf16:
+ * FP32, nothing timed. The model's precision setting is left as it was. */
+SIAMESE_API siamese_status siamese_precision_choose(siamese_model *model, int batch,
+                                                    siamese_precision_choice *out);
 
 /* Embeds n images, images: [n, channels, height, width] floats, out: [n, embedding_dim]. */
 SIAMESE_API siamese_status siamese_model_embed(siamese_model *model, const float *images, int n,
@@ -1021,6 +1056,16 @@ typedef struct siamese_report_eval_input {
 SIAMESE_API siamese_status siamese_report_eval(const char *out_html,
                                                const siamese_report_eval_input *in, char *errmsg,
                                                size_t errmsg_size);
+
+/* ---- importing pretrained networks ---- */
+
+/* Imports face-api's face recognition network (npm @vladmandic/face-api, folder model/: the dlib
+ * ResNet, face_recognition_model-weights_manifest.json and its shards) as a model for 3x150x150
+ * RGB faces with 128-d embeddings, Euclidean metric and face-api's threshold 0.6. Its input
+ * normalisation ((pixel - mean RGB) / 256) is the network's first layer, a scale named "input",
+ * so every command preprocesses as face-api does. A missing shard or a manifest whose weights do
+ * not add up fails naming the file; *out is then as for siamese_model_create. */
+SIAMESE_API siamese_status siamese_model_import_faceapi(const char *dir, siamese_model **out);
 
 #ifdef __cplusplus
 }

@@ -775,3 +775,24 @@ Test(net_vs_ref, frozen_batchnorm_and_parameters) {
     sm_net_free(net);
     report("frozen", &log);
 }
+
+/* ResNet-like tails: wide channels on 2x2 and 1x1 maps, blocks back to back. */
+Test(net_vs_ref, residual_small_maps) {
+    err_log log = {0};
+    run_case("conv(32,k=3,p=1,bias=0) bn relu "
+             "block conv(32,k=3,p=1,bias=0) bn relu conv(32,k=3,p=1,bias=0) bn add relu "
+             "block conv(32,k=3,p=1,bias=0) bn relu conv(32,k=3,p=1,bias=0) bn add relu "
+             "avgpool linear(16)",
+             (sm_shape){16, 2, 2}, 2, 350, &log);
+    run_case("conv(8,k=3,p=1,bias=0) bn relu "
+             "block conv(8,k=3,p=1,bias=0) bn relu conv(8,k=3,p=1,bias=0) bn add relu "
+             "block conv(8,k=3,p=1,bias=0) bn relu conv(8,k=3,p=1,bias=0) bn add relu "
+             "avgpool linear(4)",
+             (sm_shape){3, 6, 5}, 2, 351, &log);
+    run_case("block conv(512,k=3,s=2,p=1,bias=0) bn relu conv(512,k=3,p=1,bias=0) bn "
+             "skip conv(512,k=1,s=2,bias=0) bn add relu "
+             "block conv(512,k=3,p=1,bias=0) bn relu conv(512,k=3,p=1,bias=0) bn add relu "
+             "avgpool linear(16)",
+             (sm_shape){256, 4, 4}, 2, 352, &log);
+    report("residual small maps", &log);
+}

@@ -205,12 +205,12 @@ static siamese_status read_settings(const char *path, const sm_st_file *file, fi
 
 /* ---------------------------------------------------------------- load: tensors */
 
-static int dtype_fits_role(sm_dtype dtype, sm_tensor_role role) {
+int sm_dtype_fits_role(sm_dtype dtype, sm_tensor_role role) {
     if (role == SM_TENSOR_COUNTER) return dtype == SM_DT_I64 || dtype == SM_DT_I32;
     return dtype == SM_DT_F32 || dtype == SM_DT_F64 || dtype == SM_DT_F16 || dtype == SM_DT_BF16;
 }
 
-static void format_shape(char *buf, size_t size, int ndim, const int64_t *dims) {
+void sm_format_shape(char *buf, size_t size, int ndim, const int64_t *dims) {
     size_t used = (size_t)snprintf(buf, size, "[");
     for (int d = 0; d < ndim && used < size; d++)
         used +=
@@ -221,7 +221,7 @@ static void format_shape(char *buf, size_t size, int ndim, const int64_t *dims) 
 static siamese_status check_tensor(const char *path, const sm_tensor_info *info,
                                    const sm_st_tensor *t, sm_err *err) {
     if (!t) return sm_fail(err, SIAMESE_ERR_SHAPE, "%s: tensor '%s' is missing", path, info->name);
-    if (!dtype_fits_role(t->dtype, info->role))
+    if (!sm_dtype_fits_role(t->dtype, info->role))
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: tensor '%s' has dtype %s, expected %s", path,
                        info->name, sm_dtype_name(t->dtype),
                        info->role == SM_TENSOR_COUNTER ? "I64" : "F32");
@@ -229,8 +229,8 @@ static siamese_status check_tensor(const char *path, const sm_tensor_info *info,
     for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == info->dims[d];
     if (!same) {
         char got[160], want[160];
-        format_shape(got, sizeof got, t->ndim, t->shape);
-        format_shape(want, sizeof want, info->ndim, info->dims);
+        sm_format_shape(got, sizeof got, t->ndim, t->shape);
+        sm_format_shape(want, sizeof want, info->ndim, info->dims);
         return sm_fail(err, SIAMESE_ERR_SHAPE,
                        "%s: tensor '%s' has shape %s but the architecture needs %s", path,
                        info->name, got, want);
@@ -266,7 +266,7 @@ static float half_to_float(uint16_t h) {
     return sign ? -magnitude : magnitude;
 }
 
-static void copy_floats(const sm_st_tensor *t, float *dst, size_t count) {
+void sm_st_copy_floats(const sm_st_tensor *t, float *dst, size_t count) {
     const unsigned char *src = t->data;
     for (size_t i = 0; i < count; i++) {
         switch (t->dtype) {
@@ -296,7 +296,7 @@ static void copy_floats(const sm_st_tensor *t, float *dst, size_t count) {
     }
 }
 
-static void copy_counters(const sm_st_tensor *t, int64_t *dst, size_t count) {
+void sm_st_copy_counters(const sm_st_tensor *t, int64_t *dst, size_t count) {
     const unsigned char *src = t->data;
     for (size_t i = 0; i < count; i++) {
         if (t->dtype == SM_DT_I32) {
@@ -316,10 +316,10 @@ static void copy_values(const sm_st_file *file, sm_net *net) {
         const sm_tensor_info *info = &table->t[i];
         const sm_st_tensor *t = sm_safetensors_find(file, info->name);
         if (info->role == SM_TENSOR_PARAM)
-            copy_floats(t, sm_net_params(net) + info->offset, info->count);
+            sm_st_copy_floats(t, sm_net_params(net) + info->offset, info->count);
         else if (info->role == SM_TENSOR_BUFFER)
-            copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
-        else copy_counters(t, sm_net_counters(net) + info->offset, info->count);
+            sm_st_copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
+        else sm_st_copy_counters(t, sm_net_counters(net) + info->offset, info->count);
     }
 }
 
