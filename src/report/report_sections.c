@@ -3,6 +3,8 @@
 #include "report/report_sections.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,17 @@
 
 #define HIST_BINS 40
 #define MAX_CURVE_POINTS 1500
+
+void sm_report_note(sm_html *h, const char *fmt, ...) {
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    sm_html_raw(h, "<p class=\"note\">");
+    sm_html_text(h, text);
+    sm_html_raw(h, "</p>\n");
+}
 
 void sm_report_card(sm_html *h, const char *label, const char *id, const siamese_interval *v,
                     const char *fmt, double scale, const char *unit) {

@@ -6,6 +6,9 @@
 #include "report/html.h"
 #include "siamese.h"
 
+/* A sentence in muted type: printf-style, the result escaped (arguments may come from files). */
+void sm_report_note(sm_html *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* One card: a label, the value printed with fmt times scale and unit, and the interval when it
  * has one. id (may be NULL) becomes the value's element id, for tests and links. */
 void sm_report_card(sm_html *h, const char *label, const char *id, const siamese_interval *v,

@@ -14,49 +14,23 @@
 
 #define MAX_TEST_PAIRS 5000 /* the first ones; the page says how many of how many */
 #define EMBED_BATCH 64
-#define THUMB_SIDE 96
-#define GALLERY_PAIRS 8
-#define QUERIES 4
-#define NEIGHBOURS 5
-
-typedef struct test_side {
-    siamese_dataset *ds;
-    siamese_split *split;
-    siamese_pairs train, test;
-    siamese_model *model;
-    int fast_jpeg;
-    int *row_of_image; /* [dataset images]: embedding row, -1 = not a usable test image */
-    int *images;       /* [n_images] dataset image of each row */
-    int n_images, dim, skipped;
-    float *vectors;            /* [n_images, dim] */
-    float *distances, *labels; /* [n_pairs] usable test pairs */
-    int *pair;                 /* [n_pairs] index into test.items */
-    int n_pairs;
-    double threshold;
-    const char *threshold_note;
-} test_side;
-
-static void note(sm_html *h, const char *fmt, const char *a, const char *b) {
-    sm_html_raw(h, "<p class=\"note\">");
-    sm_html_textf(h, fmt, a ? a : "", b ? b : "");
-    sm_html_raw(h, "</p>\n");
-}
 
 /* ---------------------------------------------------------------- data and split */
 
-static int open_data(sm_html *h, test_side *t, const char *run_dir, const char *data_path) {
+static int open_data(sm_html *h, sm_report_side *t, const char *run_dir, const char *data_path) {
     siamese_dataset_params dp = siamese_dataset_default_params();
     if (!data_path) {
-        note(h, "config.json names no data set: no data summary, model curves or galleries.%s%s",
-             NULL, NULL);
+        sm_report_note(
+            h, "config.json names no data set: no data summary, model curves or galleries.");
         return 0;
     }
     if (siamese_dataset_open(data_path, &dp, &t->ds) != SIAMESE_OK) {
-        note(h,
-             "The run's data set could not be opened (%s): no data summary, model curves or "
-             "galleries. %s",
-             t->ds ? siamese_dataset_errmsg(t->ds) : "out of memory",
-             "Run the report where the data path in config.json is valid.");
+        sm_report_note(
+            h,
+            "The run's data set could not be opened (%s): no data summary, model curves or "
+            "galleries. %s",
+            t->ds ? siamese_dataset_errmsg(t->ds) : "out of memory",
+            "Run the report where the data path in config.json is valid.");
         return 0;
     }
     char *split_path = sm_path_join(run_dir, "split.json");
@@ -64,8 +38,8 @@ static int open_data(sm_html *h, test_side *t, const char *run_dir, const char *
         split_path ? siamese_split_load(t->ds, split_path, &t->split) : SIAMESE_ERR_NOMEM;
     free(split_path);
     if (st != SIAMESE_OK) {
-        note(h, "The run's split could not be read again (%s)%s.",
-             t->split ? siamese_split_errmsg(t->split) : siamese_status_str(st), NULL);
+        sm_report_note(h, "The run's split could not be read again (%s).",
+                       t->split ? siamese_split_errmsg(t->split) : siamese_status_str(st));
         return 0;
     }
     char msg[1024];
@@ -73,7 +47,7 @@ static int open_data(sm_html *h, test_side *t, const char *run_dir, const char *
             SIAMESE_OK ||
         siamese_train_side_pairs(run_dir, t->ds, t->split, 0, &t->train, msg, sizeof msg) !=
             SIAMESE_OK) {
-        note(h, "The run's pairs could not be drawn again (%s)%s.", msg, NULL);
+        sm_report_note(h, "The run's pairs could not be drawn again (%s).", msg);
         return 0;
     }
     return 1;
@@ -87,14 +61,14 @@ static void kv(sm_html *h, const char *key, const char *fmt, double value, const
     sm_html_raw(h, "</td></tr>");
 }
 
-static int similar_count(const siamese_pairs *p) {
+int sm_report_similar_count(const siamese_pairs *p) {
     int n = 0;
     for (int i = 0; i < p->count; i++) n += p->items[i].label == 0;
     return n;
 }
 
 /* Classes and images that appear in the test pairs. */
-static void test_coverage(const test_side *t, int *classes, int *images) {
+static void test_coverage(const sm_report_side *t, int *classes, int *images) {
     int n = siamese_dataset_image_count(t->ds), nc = siamese_dataset_class_count(t->ds);
     char *seen = calloc((size_t)n + 1, 1), *class_seen = calloc((size_t)nc + 1, 1);
     *classes = *images = 0;
@@ -111,7 +85,7 @@ static void test_coverage(const test_side *t, int *classes, int *images) {
     free(class_seen);
 }
 
-static void data_summary(sm_html *h, const test_side *t) {
+static void data_summary(sm_html *h, const sm_report_side *t) {
     sm_html_raw(h, "<div class=\"scroll\"><table class=\"kv\" id=\"data\"><tr><td>data</td><td>");
     sm_html_text(h, siamese_dataset_path(t->ds));
     sm_html_raw(h, "</td></tr><tr><td>kind</td><td>");
@@ -125,12 +99,13 @@ static void data_summary(sm_html *h, const test_side *t) {
     sm_html_printf(h,
                    "<tr><td>training pairs</td><td id=\"data-train-pairs\">%d pairs (%d similar, "
                    "%d dissimilar)</td></tr>",
-                   t->train.count, similar_count(&t->train),
-                   t->train.count - similar_count(&t->train));
+                   t->train.count, sm_report_similar_count(&t->train),
+                   t->train.count - sm_report_similar_count(&t->train));
     sm_html_printf(h,
                    "<tr><td>test pairs</td><td id=\"data-test-pairs\">%d pairs (%d similar, "
                    "%d dissimilar)</td></tr>",
-                   t->test.count, similar_count(&t->test), t->test.count - similar_count(&t->test));
+                   t->test.count, sm_report_similar_count(&t->test),
+                   t->test.count - sm_report_similar_count(&t->test));
     int classes = 0, images = 0;
     test_coverage(t, &classes, &images);
     sm_html_printf(h, "<tr><td>test pairs cover</td><td>%d images", images);
@@ -142,7 +117,7 @@ static void data_summary(sm_html *h, const test_side *t) {
 
 /* ---------------------------------------------------------------- model and embeddings */
 
-static int open_model(sm_html *h, test_side *t, const char *run_dir, int threads,
+static int open_model(sm_html *h, sm_report_side *t, const char *run_dir, int threads,
                       const char **name) {
     static const char *const files[] = {"best.safetensors", "model.safetensors"};
     for (int i = 0; i < 2; i++) {
@@ -156,20 +131,19 @@ static int open_model(sm_html *h, test_side *t, const char *run_dir, int threads
             return 1;
         }
         if (there)
-            note(h, "%s could not be read: %s", files[i],
-                 t->model ? siamese_model_errmsg(t->model) : "out of memory");
+            sm_report_note(h, "%s could not be read: %s", files[i],
+                           t->model ? siamese_model_errmsg(t->model) : "out of memory");
         siamese_model_free(t->model);
         t->model = NULL;
         free(path);
     }
-    note(h,
-         "No model file in the run folder yet (best.safetensors and model.safetensors are "
-         "written after each epoch): no curves from the model, no galleries.%s%s",
-         NULL, NULL);
+    sm_report_note(
+        h, "No model file in the run folder yet (best.safetensors and model.safetensors are "
+           "written after each epoch): no curves from the model, no galleries.");
     return 0;
 }
 
-static siamese_image_options image_options(const test_side *t, int width, int height) {
+siamese_image_options sm_report_side_options(const sm_report_side *t, int width, int height) {
     siamese_image_options o = siamese_image_default_options();
     o.channels = siamese_model_channels(t->model) == 1 ? 1 : 3;
     o.width = width;
@@ -179,7 +153,7 @@ static siamese_image_options image_options(const test_side *t, int width, int he
 }
 
 /* The test pairs' images that decode, in order of first appearance, capped. */
-static int list_test_images(test_side *t) {
+static int list_test_images(sm_report_side *t) {
     int n = siamese_dataset_image_count(t->ds);
     t->row_of_image = malloc(((size_t)n + 1) * sizeof *t->row_of_image);
     t->images = malloc(((size_t)n + 1) * sizeof *t->images);
@@ -196,11 +170,11 @@ static int list_test_images(test_side *t) {
 }
 
 /* Embeds rows [from, from + count) of t->images into t->vectors; undecodable ones get -1. */
-static int embed_batch(test_side *t, float *tensors, int from, int count) {
+static int embed_batch(sm_report_side *t, float *tensors, int from, int count) {
     int c = siamese_model_channels(t->model), hh = siamese_model_height(t->model),
         w = siamese_model_width(t->model);
     size_t chw = (size_t)c * hh * w;
-    siamese_image_options o = image_options(t, w, hh);
+    siamese_image_options o = sm_report_side_options(t, w, hh);
     for (int i = 0; i < count; i++) {
         siamese_image img = {0};
         int image = t->images[from + i];
@@ -216,7 +190,7 @@ static int embed_batch(test_side *t, float *tensors, int from, int count) {
            SIAMESE_OK;
 }
 
-static int embed_test_images(test_side *t) {
+static int embed_test_images(sm_report_side *t) {
     if (!list_test_images(t)) return 0;
     t->dim = siamese_model_embedding_dim(t->model);
     size_t chw = (size_t)siamese_model_channels(t->model) * siamese_model_height(t->model) *
@@ -231,7 +205,7 @@ static int embed_test_images(test_side *t) {
     return ok;
 }
 
-static int pair_distances(test_side *t) {
+static int pair_distances(sm_report_side *t) {
     int pairs = t->test.count < MAX_TEST_PAIRS ? t->test.count : MAX_TEST_PAIRS;
     t->distances = malloc(((size_t)pairs + 1) * sizeof *t->distances);
     t->labels = malloc(((size_t)pairs + 1) * sizeof *t->labels);
@@ -250,165 +224,9 @@ static int pair_distances(test_side *t) {
     return 1;
 }
 
-/* ---------------------------------------------------------------- pictures */
-
-static void thumbnail(sm_html *h, const test_side *t, int image) {
-    int w = siamese_model_width(t->model), hh = siamese_model_height(t->model);
-    int side = w > hh ? w : hh;
-    int tw = w * THUMB_SIDE / side, th = hh * THUMB_SIDE / side;
-    siamese_image_options o = image_options(t, tw > 0 ? tw : 1, th > 0 ? th : 1);
-    siamese_image img = {0};
-    const char *name = siamese_dataset_image_name(t->ds, image);
-    if (siamese_dataset_load_image(t->ds, image, &o, &img) == SIAMESE_OK)
-        sm_html_jpeg(h, img.data, img.width, img.height, img.channels, name);
-    else note(h, "%s did not decode%s", name, NULL);
-    siamese_image_free(&img);
-}
-
-static const char *class_of(const test_side *t, int image) {
-    int c = siamese_dataset_image_class(t->ds, image);
-    return c >= 0 ? siamese_dataset_class_name(t->ds, c) : NULL;
-}
-
-static void image_name(sm_html *h, const test_side *t, int image) {
-    sm_html_raw(h, "<div class=\"name\">");
-    const char *cls = class_of(t, image);
-    sm_html_text(h, siamese_dataset_image_name(t->ds, image));
-    if (cls && !strstr(siamese_dataset_image_name(t->ds, image), cls)) {
-        sm_html_raw(h, " (");
-        sm_html_text(h, cls);
-        sm_html_raw(h, ")");
-    }
-    sm_html_raw(h, "</div>");
-}
-
-typedef struct ranked {
-    float key;
-    int pair; /* index into the usable pairs */
-} ranked;
-
-static int by_key(const void *a, const void *b) {
-    float x = ((const ranked *)a)->key, y = ((const ranked *)b)->key;
-    return (x > y) - (x < y);
-}
-
-static void gallery_pair(sm_html *h, const test_side *t, int usable) {
-    const siamese_pair *p = &t->test.items[t->pair[usable]];
-    sm_html_raw(h, "<div class=\"pair\"><div class=\"imgs\">");
-    thumbnail(h, t, p->a);
-    thumbnail(h, t, p->b);
-    sm_html_raw(h, "</div><div>dissimilarity ");
-    sm_html_number(h, "%.4f", t->distances[usable], NULL);
-    sm_html_raw(h, " (threshold ");
-    sm_html_number(h, "%.4f", t->threshold, NULL);
-    sm_html_raw(h, ")</div>");
-    image_name(h, t, p->a);
-    image_name(h, t, p->b);
-    sm_html_raw(h, "</div>");
-}
-
-/* 1 when the pair wrong[k] holds the same two images as an earlier one (sampled pairs repeat). */
-static int shown_before(const test_side *t, const ranked *wrong, int k) {
-    const siamese_pair *p = &t->test.items[t->pair[wrong[k].pair]];
-    for (int j = 0; j < k; j++) {
-        const siamese_pair *q = &t->test.items[t->pair[wrong[j].pair]];
-        if ((p->a == q->a && p->b == q->b) || (p->a == q->b && p->b == q->a)) return 1;
-    }
-    return 0;
-}
-
-/* Usable test pairs that the threshold gets wrong, the hardest first (false accepts: the
- * nearest dissimilar pairs; false rejects: the farthest similar ones). */
-static void gallery(sm_html *h, const test_side *t, int false_accepts) {
-    ranked *wrong = malloc(((size_t)t->n_pairs + 1) * sizeof *wrong);
-    if (!wrong) {
-        h->failed = 1;
-        return;
-    }
-    int n = 0, of_label = 0;
-    for (int i = 0; i < t->n_pairs; i++) {
-        int accepted = t->distances[i] <= t->threshold, dissimilar = t->labels[i] > 0.5f;
-        of_label += dissimilar == false_accepts;
-        if (false_accepts ? accepted && dissimilar : !accepted && !dissimilar)
-            wrong[n++] = (ranked){false_accepts ? t->distances[i] : -t->distances[i], i};
-    }
-    qsort(wrong, (size_t)n, sizeof *wrong, by_key);
-    sm_html_printf(h, "<h3 id=\"%s\">%s: %d of %d %s pairs</h3>",
-                   false_accepts ? "false-accepts" : "false-rejects",
-                   false_accepts ? "Hardest false accepts (dissimilar pairs taken as similar)"
-                                 : "Hardest false rejects (similar pairs taken as dissimilar)",
-                   n, of_label, false_accepts ? "dissimilar" : "similar");
-    sm_html_raw(h, "<div class=\"gallery\">");
-    for (int k = 0, shown = 0; k < n && shown < GALLERY_PAIRS; k++)
-        if (!shown_before(t, wrong, k)) gallery_pair(h, t, wrong[k].pair), shown++;
-    if (n == 0) sm_html_raw(h, "<p class=\"note\">None at this threshold.</p>");
-    sm_html_raw(h, "</div>\n");
-    free(wrong);
-}
-
-static void neighbour_row(sm_html *h, const test_side *t, int query, const int *index,
-                          const float *distance, int k_found) {
-    int q_image = t->images[query];
-    const char *q_class = class_of(t, q_image);
-    sm_html_raw(h, "<div class=\"nn\"><div class=\"imgs\"><figure class=\"q\">");
-    thumbnail(h, t, q_image);
-    sm_html_raw(h, "<figcaption>query</figcaption></figure>");
-    for (int k = 0, shown = 0; k < k_found && shown < NEIGHBOURS && index[k] >= 0; k++) {
-        int image = t->images[index[k]];
-        if (t->row_of_image[image] != index[k]) continue; /* did not decode */
-        shown++;
-        const char *cls = class_of(t, image);
-        int same = q_class && cls && !strcmp(q_class, cls);
-        sm_html_raw(h, "<figure>");
-        thumbnail(h, t, image);
-        sm_html_printf(h, "<figcaption class=\"%s\">%s ", same ? "same" : "diff",
-                       q_class ? (same ? "same class," : "other class,") : "");
-        sm_html_number(h, "%.4f", distance[k], NULL);
-        sm_html_raw(h, "</figcaption></figure>");
-    }
-    sm_html_raw(h, "</div>");
-    image_name(h, t, q_image);
-    sm_html_raw(h, "</div>");
-}
-
-static void neighbours(sm_html *h, const test_side *t) {
-    int usable[QUERIES], nq = 0;
-    for (int k = 0; k < QUERIES; k++) {
-        int row = (int)((long long)k * t->n_images / QUERIES);
-        if (row < t->n_images && t->row_of_image[t->images[row]] == row) usable[nq++] = row;
-    }
-    if (nq == 0 || t->n_images < 2) return;
-    float *queries = malloc((size_t)nq * t->dim * sizeof *queries);
-    /* rows of images that did not decode hold zeros: ask for enough to skip them */
-    int k = NEIGHBOURS + (t->skipped < NEIGHBOURS ? t->skipped : NEIGHBOURS);
-    float distance[QUERIES * 2 * NEIGHBOURS];
-    int index[QUERIES * 2 * NEIGHBOURS];
-    int ok = queries != NULL;
-    for (int q = 0; ok && q < nq; q++)
-        memcpy(queries + (size_t)q * t->dim, t->vectors + (size_t)usable[q] * t->dim,
-               (size_t)t->dim * sizeof *queries);
-    ok = ok && siamese_knn(siamese_model_metric(t->model), queries, nq, t->vectors, t->n_images,
-                           t->dim, k, usable, index, distance) == SIAMESE_OK;
-    free(queries);
-    sm_html_printf(h,
-                   "<h3 id=\"neighbours\">Nearest neighbours among the %d test images</h3><p "
-                   "class=\"note\">Each query's %d nearest other test images with their "
-                   "dissimilarity%s.</p>",
-                   t->n_images, NEIGHBOURS,
-                   siamese_dataset_class_count(t->ds) > 0 ? ", green when of the query's class"
-                                                          : "");
-    if (!ok) {
-        note(h, "The neighbour search failed%s%s.", NULL, NULL);
-        return;
-    }
-    sm_html_raw(h, "<div class=\"gallery\">");
-    for (int q = 0; q < nq; q++) neighbour_row(h, t, usable[q], index + q * k, distance + q * k, k);
-    sm_html_raw(h, "</div>\n");
-}
-
 /* ---------------------------------------------------------------- the section */
 
-static void model_results(sm_html *h, test_side *t, const char *model_name) {
+static void model_results(sm_html *h, sm_report_side *t, const char *model_name) {
     sm_html_raw(h, "<h2 id=\"model\">The model on the test pairs</h2><p>");
     sm_html_text(h, model_name);
     sm_html_printf(h, " (%s distance) on %d of the run's %d test pairs",
@@ -420,8 +238,8 @@ static void model_results(sm_html *h, test_side *t, const char *model_name) {
     vp.bootstrap = t->n_pairs <= 5000 ? 1000 : 200;
     siamese_verification v;
     if (siamese_eval_verification(t->distances, t->labels, t->n_pairs, &vp, &v) != SIAMESE_OK) {
-        note(h, "The test pairs cannot be scored (they need similar and dissimilar pairs)%s%s.",
-             NULL, NULL);
+        sm_report_note(h,
+                       "The test pairs cannot be scored (they need similar and dissimilar pairs).");
         return;
     }
     int has_model_t = vp.model_threshold >= 0;
@@ -435,12 +253,12 @@ static void model_results(sm_html *h, test_side *t, const char *model_name) {
     sm_html_raw(h, " ");
     sm_html_number(h, "%.4f", t->threshold, NULL);
     sm_html_raw(h, ": a pair is taken as similar when its dissimilarity is at most that.</p>");
-    gallery(h, t, 1);
-    gallery(h, t, 0);
-    neighbours(h, t);
+    sm_report_mistakes(h, t, 1);
+    sm_report_mistakes(h, t, 0);
+    sm_report_neighbours(h, t);
 }
 
-static void test_side_free(test_side *t) {
+static void sm_report_side_free(sm_report_side *t) {
     siamese_pairs_free(&t->train);
     siamese_pairs_free(&t->test);
     siamese_model_free(t->model);
@@ -455,7 +273,7 @@ static void test_side_free(test_side *t) {
 }
 
 void sm_report_model_section(sm_html *h, const char *run_dir, const json_t *config, int threads) {
-    test_side t;
+    sm_report_side t;
     memset(&t, 0, sizeof t);
     t.fast_jpeg = json_is_true(json_object_get(config, "fast_jpeg"));
     sm_html_raw(h, "<h2 id=\"data-summary\">Data</h2>");
@@ -465,9 +283,9 @@ void sm_report_model_section(sm_html *h, const char *run_dir, const json_t *conf
         if (open_model(h, &t, run_dir, threads, &model_name)) {
             if (embed_test_images(&t) && pair_distances(&t)) model_results(h, &t, model_name);
             else
-                note(h, "The test images could not be embedded: %s%s",
-                     siamese_model_errmsg(t.model), NULL);
+                sm_report_note(h, "The test images could not be embedded: %s",
+                               siamese_model_errmsg(t.model));
         }
     }
-    test_side_free(&t);
+    sm_report_side_free(&t);
 }
