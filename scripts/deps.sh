@@ -10,19 +10,20 @@ packages=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
   libjansson-dev libcairo2-dev zlib1g-dev fonts-dejavu-core
   libcriterion-dev
-  python3-torch python3-pil python3-numpy
+  python3-torch python3-torchvision python3-pil python3-numpy
   dataset-fashion-mnist
   unzip
 )
-case "${1:-}" in
-"") ;;
---browser) packages+=(chromium) ;;
---fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
-*)
-  echo "usage: scripts/deps.sh [--browser | --fuzz]" >&2
-  exit 2
-  ;;
-esac
+for arg in "$@"; do
+  case "$arg" in
+  --browser) packages+=(chromium) ;;
+  --fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
+  *)
+    echo "usage: scripts/deps.sh [--browser] [--fuzz]" >&2
+    exit 2
+    ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
