@@ -121,6 +121,17 @@ run_browser --dump-dom "file://$tmp/running.html" >"$tmp/dom2.html"
 grep -q 'data-images="0" data-images-loaded="0"' "$tmp/dom2.html" ||
     fail "the page of a run in progress did not render (or holds pictures)"
 
+# a data path relative to where training ran ("siamese train faces -o runs/x") is found from
+# the folders above the run folder, wherever the report runs
+mkdir -p "$tmp/project/runs"
+ln -s "$(cd "$faces" && pwd)" "$tmp/project/faces"
+cp -r "$tmp/run" "$tmp/project/runs/x"
+sed -i 's|"data": *"[^"]*"|"data": "faces"|' "$tmp/project/runs/x/config.json"
+(cd / && "$cli" report "$tmp/project/runs/x" -o "$tmp/relative.html" >/dev/null 2>"$tmp/err") ||
+    fail "report of a run with a relative data path: $(cat "$tmp/err")"
+grep -q "found as $tmp/project/faces" "$tmp/relative.html" || fail "relative data path not found"
+grep -q 'id="false-accepts"' "$tmp/relative.html" || fail "no galleries with a relative data path"
+
 # hostile strings from config.json are text, never markup
 mkdir -p "$tmp/hostile"
 sed 's|"data": *"[^"]*"|"data": "<img src=x onerror=alert(1)>/nowhere"|' "$tmp/run/config.json" \

@@ -2,6 +2,7 @@
  * (siamese_train_side_pairs), the model embedding their images, then the verification curves,
  * the hardest mistakes and a few test images' nearest neighbours. Whatever cannot be opened is
  * said in the page instead. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,28 @@
 
 /* ---------------------------------------------------------------- data and split */
 
+/* config.json keeps the data path as training was given it. A relative path is tried as it is
+ * (the report run where training ran), then from each folder above the run folder (training ran
+ * there: "siamese train data -o runs/x"). Returns a malloc'd path, or NULL when none exists. */
+static char *find_data(const char *run_dir, const char *data_path) {
+    struct stat info;
+    if (data_path[0] == '/' || stat(data_path, &info) == 0) return sm_strdup(data_path);
+    char *dir = realpath(run_dir, NULL);
+    while (dir && strcmp(dir, "/") != 0) {
+        char *up = sm_folder_of(dir);
+        free(dir);
+        dir = up;
+        char *candidate = dir ? sm_path_join(dir, data_path) : NULL;
+        if (candidate && stat(candidate, &info) == 0) {
+            free(dir);
+            return candidate;
+        }
+        free(candidate);
+    }
+    free(dir);
+    return NULL;
+}
+
 static int open_data(sm_html *h, sm_report_side *t, const char *run_dir, const char *data_path) {
     siamese_dataset_params dp = siamese_dataset_default_params();
     if (!data_path) {
@@ -24,7 +47,15 @@ static int open_data(sm_html *h, sm_report_side *t, const char *run_dir, const c
             h, "config.json names no data set: no data summary, model curves or galleries.");
         return 0;
     }
-    if (siamese_dataset_open(data_path, &dp, &t->ds) != SIAMESE_OK) {
+    char *found = find_data(run_dir, data_path);
+    if (found && strcmp(found, data_path) != 0)
+        sm_report_note(h,
+                       "config.json names the data \"%s\" relative to where training ran: "
+                       "found as %s.",
+                       data_path, found);
+    siamese_status opened = siamese_dataset_open(found ? found : data_path, &dp, &t->ds);
+    free(found);
+    if (opened != SIAMESE_OK) {
         sm_report_note(
             h,
             "The run's data set could not be opened (%s): no data summary, model curves or "
