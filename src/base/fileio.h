@@ -33,4 +33,14 @@ void sm_atomic_abort(sm_atomic_file *af);
  * fine; a file in the way is an error naming it. */
 siamese_status sm_make_dirs(const char *path, sm_err *err);
 
+/* ---- folder listing (dir_list.c) */
+typedef struct sm_dir_list {
+    char **names; /* sorted by strcmp, hidden entries skipped */
+    int count;
+} sm_dir_list;
+/* Lists the entries of dir: want_dirs selects subfolders (1) or regular files (0). */
+siamese_status sm_list_dir(const char *dir, int want_dirs, sm_dir_list *out, sm_err *err);
+void sm_dir_list_free(sm_dir_list *list);
+int sm_is_dir(const char *path);
+
 #endif

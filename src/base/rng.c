@@ -55,3 +55,9 @@ void sm_rng_shuffle_int(sm_rng *rng, int *v, int n) {
         v[j] = t;
     }
 }
+
+uint64_t sm_seed_mix(uint64_t seed, uint64_t stream) {
+    sm_rng rng;
+    sm_rng_seed(&rng, seed ^ (stream * 0x9E3779B97F4A7C15ull));
+    return sm_rng_next(&rng) ^ stream;
+}

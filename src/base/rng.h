@@ -23,4 +23,7 @@ void sm_rng_shuffle_int(sm_rng *rng, int *v, int n);
  * reorders v. */
 void sm_rng_pick_int(sm_rng *rng, int *v, int n, int k, int *out);
 
+/* A seed for one use (stream) of a run's seed, e.g. (seed, epoch): independent streams from one seed. */
+uint64_t sm_seed_mix(uint64_t seed, uint64_t stream);
+
 #endif

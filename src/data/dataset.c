@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/fileio.h"
 #include "image/image.h"
 
 int sm_ds_add_class(siamese_dataset *ds, const char *name) {

@@ -68,16 +68,6 @@ siamese_status sm_ds_open_manifest(siamese_dataset *ds, const char *path);
 /* path: a folder of IDX files or one *-images-idx3-ubyte[.gz] file; part: prefix filter. */
 siamese_status sm_ds_open_idx(siamese_dataset *ds, const char *path, const char *part);
 
-/* ---- folder listing (dataset_folder.c) */
-typedef struct sm_dir_list {
-    char **names; /* sorted by strcmp, hidden entries skipped */
-    int count;
-} sm_dir_list;
-/* Lists the entries of dir: want_dirs selects subfolders (1) or regular files (0). */
-siamese_status sm_list_dir(const char *dir, int want_dirs, sm_dir_list *out, sm_err *err);
-void sm_dir_list_free(sm_dir_list *list);
-int sm_is_dir(const char *path);
-
 /* ---- IDX files (dataset_idx.c) */
 /* Reads an IDX file (raw or gzip) of unsigned bytes with ndims dimensions (1 or 3): dims
  * receives the sizes, *data the payload (malloc'd). */
@@ -86,23 +76,5 @@ siamese_status sm_idx_read(const char *path, int ndims, int dims[3], uint8_t **d
 /* ---- decoding one image of the dataset (dataset.c) */
 siamese_status sm_ds_decode(const siamese_dataset *ds, int image, const siamese_image_options *opts,
                             siamese_image *out, sm_err *err);
-
-/* ---- splits (split.c) */
-struct siamese_split {
-    siamese_dataset *ds;
-    siamese_split_kind kind;
-    uint64_t seed;
-    double train_fraction;
-    signed char *image_side; /* [n_images]: 0 train, 1 test, -1 neither / both */
-    signed char *class_side; /* [n_classes] or NULL */
-    siamese_pair *pairs[2];  /* train and test pairs when the split has pairs */
-    int n_pairs[2];
-    int has_pairs;
-    sm_err err; /* the last error of a function on this split */
-};
-
-/* ---- seeds (pairs.c) */
-/* A seed for one use (stream) of the run's seed, e.g. (seed, epoch). */
-uint64_t sm_seed_mix(uint64_t seed, uint64_t stream);
 
 #endif

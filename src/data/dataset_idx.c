@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/fileio.h"
 #include "base/recipe.h"
 
 #define IDX_MAX_BYTES ((uint64_t)1 << 34) /* per file payload */

@@ -6,15 +6,10 @@
 
 #include "base/rng.h"
 #include "data/dataset.h"
+#include "data/split.h"
 
 #define STREAM_RECIPE 0x5245434950450000ull /* "RECIPE" */
 #define STREAM_ONLINE 0x4f4e4c494e450000ull /* "ONLINE" */
-
-uint64_t sm_seed_mix(uint64_t seed, uint64_t stream) {
-    sm_rng rng;
-    sm_rng_seed(&rng, seed ^ (stream * 0x9E3779B97F4A7C15ull));
-    return sm_rng_next(&rng) ^ stream;
-}
 
 /* Eligible images grouped by class (sm_class_members): members[start[c] .. start[c+1]). */
 typedef struct class_groups {

@@ -10,6 +10,7 @@
 #include "base/number.h"
 #include "base/rng.h"
 #include "data/dataset.h"
+#include "data/split.h"
 
 #define STREAM_SPLIT 0x53504c4954000000ull /* "SPLIT" */
 #define SPLIT_FORMAT "siamese-split"

@@ -8,6 +8,7 @@
 
 #include "base/rng.h"
 #include "data/dataset.h"
+#include "data/split.h"
 
 #define STREAM_VALIDATION 0x56414c4944000000ull /* "VALID" */
 

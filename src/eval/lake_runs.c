@@ -11,7 +11,6 @@
 #include "base/errors.h"
 #include "base/fileio.h"
 #include "base/util.h"
-#include "data/dataset.h"
 #include "siamese.h"
 
 #define MAX_LABELS_BYTES (1 << 20)

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "base/errors.h"
+#include "base/fileio.h"
 #include "base/util.h"
-#include "data/dataset.h"
 #include "eval/eval.h"
 #include "report/plot.h"
 #include "siamese.h"
