@@ -1,11 +1,8 @@
-/* Class-per-folder datasets: sorted listing of folders and files, and the class-root rules. */
+/* Class-per-folder datasets: the class-root rules (which folders are classes) and their images. */
 #include "data/dataset.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/alloc.h"
 #include "base/fileio.h"
