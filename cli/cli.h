@@ -25,5 +25,6 @@ int cli_similar(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_identify(int argc, char **argv);
 int cli_report(int argc, char **argv);
+int cli_import(int argc, char **argv);
 
 #endif

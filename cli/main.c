@@ -23,6 +23,8 @@ static const cli_command commands[] = {
     {"identify", "the enrolled identity nearest to a probe image, or unknown", cli_identify},
     {"report", "one self-contained HTML page of a training run: curves, mistakes, neighbours",
      cli_report},
+    {"import", "convert a pretrained network a package ships (face-api) into a model file",
+     cli_import},
 };
 
 static void print_usage(FILE *out) {

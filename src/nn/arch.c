@@ -25,7 +25,9 @@
  *                                             its output with x, or, after skip, with the
  *                                             output of the layers between skip and add (a
  *                                             projection, e.g. conv(k=1,s=2) bn) applied to x.
- *                                             Blocks do not nest.
+ *                                             Blocks do not nest. add(pad=1) zero-pads a
+ *                                             main branch smaller than the skip at the bottom
+ *                                             and right (as TF.js face-api's residualDown).
  *
  * Names are parameter prefixes (PyTorch state_dict: "cnn1.weight"): by default the i-th conv is
  * cnnI, the i-th linear fcI and the i-th batchnorm bnI, counted per kind from 1; name= overrides
@@ -384,6 +386,7 @@ static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
     static const char *const linear_keys[] = {"out", "bias", "name", NULL};
     static const char *const bn_keys[] = {"eps", "momentum", "frozen", "name", NULL};
     static const char *const scale_keys[] = {"name", NULL};
+    static const char *const add_keys[] = {"pad", NULL};
     static const char *const no_keys[] = {NULL};
     switch (kind) {
     case SM_LAYER_CONV2D:
@@ -401,6 +404,9 @@ static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
     case SM_LAYER_SCALE:
         *n_positional = 0;
         return scale_keys;
+    case SM_LAYER_ADD:
+        *n_positional = 0;
+        return add_keys;
     default:
         *n_positional = 0;
         return no_keys;
@@ -432,6 +438,12 @@ static siamese_status set_arg(scanner *sc, sm_layer *l, layer_args *seen, const 
         if (span_is(sc, v, "1") || span_is(sc, v, "true")) l->bn_frozen = 1;
         else if (span_is(sc, v, "0") || span_is(sc, v, "false")) l->bn_frozen = 0;
         else return spec_error(sc, v, "bad value for frozen (want 0 or 1)");
+        return SIAMESE_OK;
+    }
+    if (strcmp(key, "pad") == 0) {
+        if (span_is(sc, v, "1") || span_is(sc, v, "true")) l->add_pad = 1;
+        else if (span_is(sc, v, "0") || span_is(sc, v, "false")) l->add_pad = 0;
+        else return spec_error(sc, v, "bad value for pad (want 0 or 1)");
         return SIAMESE_OK;
     }
     if (strcmp(key, "eps") == 0) return parse_float_value(sc, v, "eps", 0, 1, 1, &l->bn_eps);
@@ -666,12 +678,13 @@ static siamese_status infer_block(sm_arch *arch, int i, block_state *bs, sm_err 
     }
     sm_shape main = bs->skip >= 0 ? arch->layers[bs->skip].in : l->in;
     sm_shape skip = bs->skip >= 0 ? l->in : x;
-    if (!same_shape(main, skip))
+    int padded = l->add_pad && main.c == skip.c && main.h <= skip.h && main.w <= skip.w;
+    if (!padded && !same_shape(main, skip))
         return shape_error(
             err, arch, i, "the main branch gives %dx%dx%d but the %s gives %dx%dx%d%s", main.c,
             main.h, main.w, bs->skip >= 0 ? "skip branch" : "block input", skip.c, skip.h, skip.w,
             bs->skip >= 0 ? "" : " (project it: skip conv(C,k=1,s=S,bias=0) bn)");
-    l->out_shape = main;
+    l->out_shape = skip;
     bs->block = -1;
     return SIAMESE_OK;
 }
@@ -855,9 +868,11 @@ static void emit_layer(out_buf *o, const sm_layer *l, int ordinal) {
     case SM_LAYER_SCALE:
         emit(o, "scale(");
         break;
+    case SM_LAYER_ADD:
+        emit(o, l->add_pad ? "add(pad=1)" : "add");
+        return;
     case SM_LAYER_BLOCK:
     case SM_LAYER_SKIP:
-    case SM_LAYER_ADD:
     case SM_LAYER_AVGPOOL:
         emit(o, "%s", kind_name(l->kind));
         return;

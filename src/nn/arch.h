@@ -43,6 +43,7 @@ typedef struct sm_layer {
     float bn_eps;           /* batchnorm2d, default 1e-5 */
     float bn_momentum;      /* batchnorm2d, default 0.1 */
     int bn_frozen;          /* batchnorm2d: running statistics in training too, never updated */
+    int add_pad;            /* add: a smaller main branch is zero-padded at the bottom/right */
     sm_shape in;            /* inferred input shape */
     sm_shape out_shape;     /* inferred output shape */
 } sm_layer;

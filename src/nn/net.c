@@ -224,7 +224,10 @@ static siamese_status build_block_marker(sm_builder *b, const sm_layer *l, block
         sm_value main_out = bv->has_main ? bv->main_out : *in;
         const sm_value *skip = bv->has_main ? in : &bv->x;
         pin(b, &main_out);
-        siamese_status st = sm_add_build(b, &main_out, skip, out);
+        int padded = l->add_pad && (main_out.md.dims[2] != skip->md.dims[2] ||
+                                    main_out.md.dims[3] != skip->md.dims[3]);
+        siamese_status st = padded ? sm_add_padded_build(b, &main_out, skip, out)
+                                   : sm_add_build(b, &main_out, skip, out);
         b->pinned = bv->pinned_before;
         bv->open = 0;
         return st;

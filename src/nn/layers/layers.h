@@ -241,6 +241,10 @@ siamese_status sm_fork_build(sm_builder *b, const sm_value *in, sm_value *main_i
 /* out = main_out + skip; both get out's gradient. */
 siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
                             sm_value *out);
+/* out = skip + main_out zero-padded at the bottom/right to skip's size (add(pad=1)); out is
+ * plain fp32; main_out gets the window of out's gradient, skip all of it. */
+siamese_status sm_add_padded_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
+                                   sm_value *out);
 /* Global average pooling: [n, c, h, w] -> [n, c, 1, 1]. */
 siamese_status sm_avgpool_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out);
 /* batchnorm2d; frozen_stats = 1 uses the running statistics in training too (not updated), and

@@ -1,4 +1,4 @@
-/* Residual blocks on oneDNN: the fork of a block's input (its two gradients summed), the add of the main branch and the skip, and global average pooling. */
+/* Residual blocks on oneDNN: the fork of a block's input (its two gradients summed), the add of the main branch and the skip (optionally zero-padding a smaller main branch), and global average pooling. */
 #include <stdlib.h>
 
 #include "nn/layers/layers.h"
@@ -39,6 +39,77 @@ siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_va
         st = sm_builder_reorder(b, 1, out->diff, main_out->diff, 0);
     if (st == SIAMESE_OK && with_diff && s.diff)
         st = sm_builder_reorder(b, 1, out->diff, s.diff, 0);
+    return st;
+}
+
+/* A host step of the padded add: forward dst[n,c,y,x] += src[n,c,y,x] over src's (smaller)
+ * window; backward dst = the window of src (the gradient of the zero padding is dropped). */
+typedef struct pad_window {
+    dnnl_memory_t src, dst;
+    int64_t nc, big_h, big_w, h, w; /* images x channels, the large and the small extent */
+    int backward;
+} pad_window;
+
+static int run_pad_window(void *arg) {
+    const pad_window *a = arg;
+    void *sp = NULL, *dp = NULL;
+    if (dnnl_memory_get_data_handle(a->src, &sp) != dnnl_success || !sp) return -1;
+    if (dnnl_memory_get_data_handle(a->dst, &dp) != dnnl_success || !dp) return -1;
+    const float *src = sp;
+    float *dst = dp;
+    for (int64_t i = 0; i < a->nc; i++) {
+        for (int64_t y = 0; y < a->h; y++) {
+            for (int64_t x = 0; x < a->w; x++) {
+                int64_t big = (i * a->big_h + y) * a->big_w + x, small = (i * a->h + y) * a->w + x;
+                if (a->backward) dst[small] = src[big];
+                else dst[big] += src[small];
+            }
+        }
+    }
+    return 0;
+}
+
+static siamese_status pad_window_step(sm_builder *b, int backward, dnnl_memory_t src,
+                                      dnnl_memory_t dst, const dnnl_memory_desc_t *big,
+                                      const dnnl_memory_desc_t *small) {
+    pad_window *a = calloc(1, sizeof *a);
+    if (!a) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
+    *a = (pad_window){src,
+                      dst,
+                      big->dims[0] * big->dims[1],
+                      big->dims[2],
+                      big->dims[3],
+                      small->dims[2],
+                      small->dims[3],
+                      backward};
+    return sm_builder_host_step(b, backward, run_pad_window, a);
+}
+
+siamese_status sm_add_padded_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
+                                   sm_value *out) {
+    int64_t big_dims[4], small_dims[4];
+    for (int k = 0; k < 4; k++) {
+        big_dims[k] = skip->md.dims[k];
+        small_dims[k] = main_out->md.dims[k];
+    }
+    dnnl_memory_desc_t big, small;
+    sm_md_plain(&big, 4, big_dims);
+    sm_md_plain(&small, 4, small_dims);
+    int with_diff = b->training && (main_out->diff || skip->diff);
+    dnnl_memory_t main_plain = NULL, main_plain_diff = NULL;
+    siamese_status st = sm_builder_value(b, skip, with_diff, &big, out);
+    if (st == SIAMESE_OK) st = sm_builder_persistent(b, &small, &main_plain);
+    if (st == SIAMESE_OK) st = sm_builder_reorder(b, 0, skip->mem, out->mem, 0);
+    if (st == SIAMESE_OK) st = sm_builder_reorder(b, 0, main_out->mem, main_plain, 0);
+    if (st == SIAMESE_OK) st = pad_window_step(b, 0, main_plain, out->mem, &big, &small);
+    if (st != SIAMESE_OK || !with_diff) return st;
+    st = sm_builder_begin_group(b);
+    if (st == SIAMESE_OK && main_out->diff) {
+        st = sm_builder_persistent(b, &small, &main_plain_diff);
+        if (st == SIAMESE_OK) st = pad_window_step(b, 1, out->diff, main_plain_diff, &big, &small);
+        if (st == SIAMESE_OK) st = sm_builder_reorder(b, 1, main_plain_diff, main_out->diff, 0);
+    }
+    if (st == SIAMESE_OK && skip->diff) st = sm_builder_reorder(b, 1, out->diff, skip->diff, 0);
     return st;
 }
 
