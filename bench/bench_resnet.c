@@ -1,0 +1,140 @@
+/* resnet18 speed against PyTorch in one run: inference, a full training step, and a step with
+ * everything but layer4 and fc frozen (no weight gradients there, batchnorm on running
+ * statistics), fp32 on all cores; PyTorch's peer is bench/torch_resnet_speed.py.
+ *
+ *   bench_resnet [--batch N] [--steps N] [--side S] [--describe 0|1]
+ *
+ * --describe 1 prints oneDNN's implementation of every step of the inference and training plans
+ * (a "ref" kernel there is the first thing to look at) and exits.
+ * Prints the median seconds of each and the ratio PyTorch / ours. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn/arch.h"
+#include "nn/net.h"
+
+typedef struct options {
+    int batch, steps, side, describe;
+} options;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Layers before layer4 (the stem, layer1-3) frozen: params and batchnorm statistics. */
+static void freeze_before_layer4(sm_net *net) {
+    const sm_arch *a = sm_net_arch(net);
+    for (int i = 0; i < a->n_layers; i++) {
+        if (strncmp(a->layers[i].name, "layer4", 6) == 0) break;
+        sm_net_freeze_layer(net, i, 1, 1);
+    }
+}
+
+/* Median seconds of one step: mode 0 inference, 1 training step, 2 frozen training step. */
+static double time_ours(const options *o, int mode) {
+    sm_shape in;
+    const char *text = sm_arch_preset_text("resnet18", &in);
+    sm_arch *arch = malloc(sizeof *arch);
+    sm_err err;
+    sm_err_clear(&err);
+    sm_net *net = NULL;
+    if (!arch || sm_arch_parse(text, (sm_shape){3, o->side, o->side}, arch, &err) ||
+        sm_net_create(arch, o->batch, &net, &err)) {
+        fprintf(stderr, "bench_resnet: %s\n", err.msg);
+        exit(1);
+    }
+    free(arch);
+    const sm_param_table *t = sm_net_table(net);
+    for (size_t i = 0; i < t->n_params; i++) sm_net_params(net)[i] = 0.01f * (float)((i % 7) - 3);
+    for (int i = 0; i < t->n; i++)
+        if (t->t[i].slot == SM_SLOT_RUNNING_VAR)
+            for (size_t k = 0; k < t->t[i].count; k++) sm_net_buffers(net)[t->t[i].offset + k] = 1;
+    if (mode == 2) freeze_before_layer4(net);
+    if (o->describe) {
+        static char text[1 << 16];
+        sm_net_describe(net, o->batch, mode != 0, text, sizeof text, &err);
+        printf("%s", text);
+        sm_net_free(net);
+        return 0;
+    }
+    size_t nx = (size_t)o->batch * 3 * o->side * o->side, ne = (size_t)o->batch * 128;
+    float *x = calloc(nx, sizeof *x), *e = calloc(ne, sizeof *e), *de = calloc(ne, sizeof *de);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)(i % 255) / 255.0f;
+    for (size_t i = 0; i < ne; i++) de[i] = 1e-3f * (float)((i % 5) - 2);
+    double times[64];
+    int n = o->steps < 64 ? o->steps : 64;
+    for (int s = -1; s < n; s++) { /* one warm-up step builds the plan */
+        double t0 = now();
+        if (sm_net_forward(net, x, o->batch, mode != 0, e, &err) ||
+            (mode != 0 && sm_net_backward(net, de, &err))) {
+            fprintf(stderr, "bench_resnet: %s\n", err.msg);
+            exit(1);
+        }
+        if (s >= 0) times[s] = now() - t0;
+    }
+    free(x);
+    free(e);
+    free(de);
+    sm_net_free(net);
+    return median(times, n);
+}
+
+/* The peer's "torch result median_seconds=S" line, or -1. */
+static double time_torch(const options *o, const char *mode) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 %s/bench/torch_resnet_speed.py --mode %s --batch %d --steps %d "
+             "--side %d",
+             SIAMESE_SOURCE_DIR, mode, o->batch, o->steps, o->side);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char line[512];
+    double s = -1;
+    while (fgets(line, sizeof line, p))
+        if (strncmp(line, "torch result median_seconds=", 28) == 0) s = atof(line + 28);
+    pclose(p);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    options o = {8, 5, 224, 0};
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--batch") == 0) o.batch = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--steps") == 0) o.steps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--side") == 0) o.side = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--describe") == 0) o.describe = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "usage: bench_resnet [--batch N] [--steps N] [--side S]\n");
+            return 2;
+        }
+    }
+    if (o.batch < 1 || o.steps < 1 || o.side < 32) return 2;
+    if (o.describe) {
+        time_ours(&o, 1);
+        return 0;
+    }
+    static const char *modes[] = {"infer", "train", "train-frozen"};
+    printf("resnet18, %d images of 3x%dx%d, fp32, median of %d steps\n", o.batch, o.side, o.side,
+           o.steps);
+    for (int m = 0; m < 3; m++) {
+        double ours = time_ours(&o, m), torch = time_torch(&o, modes[m]);
+        printf("%-13s ours %.3f s  pytorch %.3f s  pytorch/ours %.2fx  (%.1f images/s)\n", modes[m],
+               ours, torch, torch > 0 ? torch / ours : 0.0, o.batch / ours);
+        fflush(stdout);
+    }
+    return 0;
+}
