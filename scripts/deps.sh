@@ -2,6 +2,9 @@
 # Installs every Debian package the build, tests, benchmarks and demo need (idempotent, quick when present).
 #   scripts/deps.sh --browser   also Debian's chromium, which renders the HTML reports in tests
 #   scripts/deps.sh --fuzz      also clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh)
+#   scripts/deps.sh --face-api  also face-api's face recognition model (npm pack
+#                               @vladmandic/face-api, MIT; Debian's npm if none) into
+#                               ${XDG_CACHE_HOME:-~/.cache}/siamese/npm/face-api (never committed)
 set -euo pipefail
 
 packages=(
@@ -14,17 +17,21 @@ packages=(
   dataset-fashion-mnist
   unzip
 )
+face_api=0
 for arg in "$@"; do
   case "$arg" in
   --browser) packages+=(chromium) ;;
   --fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
+  --face-api) face_api=1 ;;
   *)
-    echo "usage: scripts/deps.sh [--browser] [--fuzz]" >&2
+    echo "usage: scripts/deps.sh [--browser] [--fuzz] [--face-api]" >&2
     exit 2
     ;;
   esac
 done
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -32,15 +39,39 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+    $SUDO apt-get update
+    $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
 fi
 
-echo "deps.sh: installing ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
-  $SUDO apt-get update
-  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+# face-api's model files (the version the test fixture was made from), unpacked once.
+fetch_face_api() {
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/siamese/npm" version=1.7.15 tgz
+  local dir="$cache/face-api"
+  if [ -s "$dir/face_recognition_model.bin" ] &&
+    [ -s "$dir/face_recognition_model-weights_manifest.json" ]; then
+    return 0
+  fi
+  mkdir -p "$cache"
+  tgz="$cache/vladmandic-face-api-$version.tgz"
+  if [ ! -s "$tgz" ]; then
+    if ! command -v npm >/dev/null; then
+      ${SUDO:-} apt-get install -y --no-install-recommends npm
+    fi
+    (cd "$cache" && npm pack --silent "@vladmandic/face-api@$version" >/dev/null)
+  fi
+  rm -rf "$dir.tmp"
+  mkdir -p "$dir.tmp"
+  tar -xzf "$tgz" -C "$dir.tmp" --strip-components=2 \
+    package/model/face_recognition_model.bin \
+    package/model/face_recognition_model-weights_manifest.json
+  rm -rf "$dir"
+  mv "$dir.tmp" "$dir"
+  echo "deps.sh: face-api's face recognition model in $dir" >&2
+}
+
+if [ "$face_api" -eq 1 ]; then fetch_face_api; fi

@@ -31,8 +31,9 @@ run_ctest() {
   grep -h '^SKIP:' "$1/Testing/Temporary/LastTest.log" 2>/dev/null | sort -u || true
 }
 
-# chromium too for the full run: test_report_browser renders the HTML reports in it
-if [ "$quick" -eq 1 ]; then "$root/scripts/deps.sh"; else "$root/scripts/deps.sh" --browser; fi
+# face-api's model (npm) for test_faceapi; chromium too for the full run: test_report_browser
+# renders the HTML reports in it
+if [ "$quick" -eq 1 ]; then "$root/scripts/deps.sh" --face-api; else "$root/scripts/deps.sh" --browser --face-api; fi
 
 echo "== formatting (scripts/format.sh --check) =="
 "$root/scripts/format.sh" --check
