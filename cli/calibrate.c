@@ -16,6 +16,7 @@ typedef struct calibrate_args {
     int per_class, all_pairs;
     uint64_t seed;
     int threads, batch, quiet;
+    const char *precision;
 } calibrate_args;
 
 typedef enum target_kind { TARGET_BEST_ACCURACY, TARGET_EER, TARGET_FAR } target_kind;
@@ -58,7 +59,8 @@ static int choose(const float *d, const float *y, int n, target_kind kind, doubl
 
 static int calibrate(const calibrate_args *a, const char *model_path, const char *data,
                      target_kind kind, double far) {
-    cli_compute compute = {a->threads, SIAMESE_PRECISION_FP32};
+    cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, a->batch};
+    if (!cli_parse_precision("calibrate", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
     siamese_model *model = NULL;
     if (!cli_open_model("calibrate", model_path, &compute, &model)) return CLI_EXIT_FAIL;
     eval_set set;
@@ -106,7 +108,7 @@ static int calibrate(const calibrate_args *a, const char *model_path, const char
 }
 
 int cli_calibrate(int argc, char **argv) {
-    calibrate_args a = {NULL, "best-accuracy", 10, 0, 0, 0, 0, 0};
+    calibrate_args a = {NULL, "best-accuracy", 10, 0, 0, 0, 0, 0, NULL};
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "MODEL2", "the calibrated model file to write"},
         {"target", 't', CLI_OPT_STRING, &a.target, "T", "best-accuracy, eer, or far=X (0 < X < 1)"},
@@ -117,6 +119,7 @@ int cli_calibrate(int argc, char **argv) {
         {"seed", 's', CLI_OPT_U64, &a.seed, "S", "seed of the pairs"},
         {"quiet", 'q', CLI_OPT_FLAG, &a.quiet, NULL, "no progress line, no warnings"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
+        CLI_PRECISION_OPTION(&a.precision),
         {"batch", 0, CLI_OPT_INT, &a.batch, "N",
          "images per forward pass (0 = up to 1024, within 128 MB of input)"},
     };

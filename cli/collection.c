@@ -239,7 +239,7 @@ int cli_open_index(const char *command, const char *path, siamese_index **out) {
 }
 
 int cli_open_index_model(const char *command, siamese_index *index, const char *model_path,
-                         int threads, siamese_model **out) {
+                         const cli_compute *compute, siamese_model **out) {
     const char *path = model_path ? model_path : siamese_index_model_path(index);
     *out = NULL;
     if (!path) {
@@ -253,12 +253,12 @@ int cli_open_index_model(const char *command, siamese_index *index, const char *
         siamese_model_free(model);
         return 0;
     }
-    if (threads > 0) siamese_model_set_threads(model, threads);
     if (siamese_index_check_model(index, model) != SIAMESE_OK) {
         fprintf(stderr, "siamese %s: %s: %s\n", command, path, siamese_index_errmsg(index));
         siamese_model_free(model);
         return 0;
     }
+    cli_apply_compute(command, model, compute);
     *out = model;
     return 1;
 }

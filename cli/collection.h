@@ -5,6 +5,7 @@
 #define SIAMESE_CLI_COLLECTION_H
 
 #include "siamese.h"
+#include "similarity.h"
 
 /* Embeds the images named by sources: a single dataset (class folders, IDX, recipe layout), or
  * a folder without classes (every file below it), or image files, or .txt lists of image paths
@@ -23,12 +24,12 @@ int cli_open_index(const char *command, const char *path, siamese_index **out);
 /* Loads the model that made index: model_path when not NULL, else the path recorded in the
  * index; refuses (with a message saying what differs) a model that did not make the index. */
 int cli_open_index_model(const char *command, siamese_index *index, const char *model_path,
-                         int threads, siamese_model **out);
+                         const cli_compute *compute, siamese_model **out);
 
 /* Loads the model at model_path and builds an index of its embeddings of sources (as
  * cli_embed_sources); prints a summary on stderr unless quiet. */
 int cli_build_index(const char *command, const char *model_path, const char *const *sources, int n,
-                    int threads, int quiet, siamese_index **out);
+                    const cli_compute *compute, int quiet, siamese_index **out);
 
 /* The class name of an index row, or "-" when it has none. */
 const char *cli_row_class(const siamese_index *index, int row);

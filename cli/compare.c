@@ -253,8 +253,7 @@ int cli_compare(int argc, char **argv) {
          "verdict threshold: similar when the dissimilarity is <= T (default: the model's)"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object per pair"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
-        {"precision", 0, CLI_OPT_STRING, &a.precision, "P",
-         "fp32 (default), or bf16 on CPUs with AVX512-BF16 (faster, distances differ slightly)"},
+        CLI_PRECISION_OPTION(&a.precision),
     };
     const cli_spec spec = {
         "compare",
@@ -296,7 +295,7 @@ int cli_compare(int argc, char **argv) {
                 a.metric);
         return CLI_EXIT_USAGE;
     }
-    cli_compute compute = {a.threads, SIAMESE_PRECISION_FP32};
+    cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0};
     if (!cli_parse_precision("compare", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     compare_setup s;
     if (!cli_open_model("compare", positional[0], &compute, &s.model)) return CLI_EXIT_FAIL;

@@ -11,7 +11,7 @@
 
 /* Builds an index of model's embeddings of sources (also what 'index build' writes). */
 int cli_build_index(const char *command, const char *model_path, const char *const *sources, int n,
-                    int threads, int quiet, siamese_index **out) {
+                    const cli_compute *compute, int quiet, siamese_index **out) {
     siamese_model *model = NULL;
     siamese_embeddings e = {0};
     siamese_index *index = NULL;
@@ -21,7 +21,7 @@ int cli_build_index(const char *command, const char *model_path, const char *con
                 model ? siamese_model_errmsg(model) : model_path);
         ok = 0;
     }
-    if (ok && threads > 0) siamese_model_set_threads(model, threads);
+    if (ok) cli_apply_compute(command, model, compute);
     ok = ok && cli_embed_sources(command, model, sources, n, 0, quiet, &e);
     if (ok && siamese_index_create(model, model_path, &index) != SIAMESE_OK) {
         fprintf(stderr, "siamese %s: %s\n", command, index ? siamese_index_errmsg(index) : "");
@@ -69,13 +69,14 @@ static int write_output(siamese_index *index, const char *file, int npy, int qui
 }
 
 int cli_embed_command(int argc, char **argv) {
-    const char *output = NULL, *format = "safetensors";
+    const char *output = NULL, *format = "safetensors", *precision = NULL;
     int threads = 0, quiet = 0;
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &output, "FILE", "where to write the embeddings"},
         {"format", 'f', CLI_OPT_STRING, &format, "NAME",
          "safetensors, or npy (writes FILE.npy and FILE.paths.txt)"},
         {"threads", 'j', CLI_OPT_INT, &threads, "N", "threads (0 = all cores)"},
+        CLI_PRECISION_OPTION(&precision),
         {"quiet", 'q', CLI_OPT_FLAG, &quiet, NULL, "no progress or summary on stderr"},
     };
     const cli_spec spec = {
@@ -101,13 +102,16 @@ int cli_embed_command(int argc, char **argv) {
     int n = 0;
     int parsed = positional ? cli_parse(&spec, argc, argv, positional, &n) : CLI_PARSE_ERROR;
     int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    cli_compute compute = {threads, SIAMESE_PRECISION_AUTO, 0};
+    if (parsed == CLI_PARSE_OK && !cli_parse_precision("embed", precision, &compute.precision))
+        parsed = CLI_PARSE_ERROR;
     if (parsed == CLI_PARSE_OK && !output)
         fprintf(stderr, "siamese embed: give the output file with -o FILE\n");
     else if (parsed == CLI_PARSE_OK && strcmp(format, "npy") && strcmp(format, "safetensors"))
         fprintf(stderr, "siamese embed: unknown --format '%s' (safetensors, npy)\n", format);
     else if (parsed == CLI_PARSE_OK) {
         siamese_index *index = NULL;
-        int ok = cli_build_index("embed", positional[0], positional + 1, n - 1, threads, quiet,
+        int ok = cli_build_index("embed", positional[0], positional + 1, n - 1, &compute, quiet,
                                  &index) &&
                  write_output(index, output, strcmp(format, "npy") == 0, quiet);
         siamese_index_free(index);

@@ -279,7 +279,7 @@ int cli_eval(int argc, char **argv) {
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
         {"batch", 0, CLI_OPT_INT, &a.batch, "N",
          "images per forward pass (0 = up to 1024, within 128 MB of input)"},
-        {"precision", 0, CLI_OPT_STRING, &a.precision, "P", "fp32 (default) or bf16"},
+        CLI_PRECISION_OPTION(&a.precision),
     };
     const cli_spec spec = {
         "eval",
@@ -324,7 +324,7 @@ int cli_eval(int argc, char **argv) {
                 a.metric);
         return CLI_EXIT_USAGE;
     }
-    cli_compute compute = {a.threads, SIAMESE_PRECISION_FP32};
+    cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0};
     if (!cli_parse_precision("eval", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     eval_state s;
     memset(&s, 0, sizeof s);

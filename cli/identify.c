@@ -13,6 +13,7 @@ typedef struct identify_args {
     const char *model;
     int json;
     int threads;
+    const char *precision;
 } identify_args;
 
 /* The identity of a row: its class, or its item when it has none. */
@@ -55,8 +56,10 @@ static int identify(const identify_args *a, int threshold_given, const char *ind
     siamese_index *index = NULL;
     siamese_model *model = NULL;
     siamese_embeddings e = {0};
+    cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0};
+    if (!cli_parse_precision("identify", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
     int ok = cli_open_index("identify", index_path, &index) &&
-             cli_open_index_model("identify", index, a->model, a->threads, &model) &&
+             cli_open_index_model("identify", index, a->model, &compute, &model) &&
              cli_embed_sources("identify", model, probes, n, 1, 1, &e);
     double t = ok ? (threshold_given ? a->threshold : siamese_model_threshold(model)) : -1;
     if (ok && !(t >= 0))
@@ -81,7 +84,7 @@ static int identify(const identify_args *a, int threshold_given, const char *ind
 }
 
 int cli_identify(int argc, char **argv) {
-    identify_args a = {-1.0f, NULL, 0, 0};
+    identify_args a = {-1.0f, NULL, 0, 0, NULL};
     const cli_option options[] = {
         {"threshold", 't', CLI_OPT_FLOAT, &a.threshold, "T",
          "unknown when the nearest dissimilarity is > T (default: the model's)"},
@@ -89,6 +92,7 @@ int cli_identify(int argc, char **argv) {
          "embed with this model (default: the one recorded in the index)"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object per probe"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
+        CLI_PRECISION_OPTION(&a.precision),
     };
     const cli_spec spec = {
         "identify",

@@ -15,6 +15,8 @@ typedef struct index_args {
     const char *model;
     int threads;
     int quiet;
+    const char *precision;
+    cli_compute compute; /* threads and precision, once parsed */
 } index_args;
 
 static int save(const char *command, siamese_index *index, const char *path, int quiet) {
@@ -36,8 +38,9 @@ static int run_build(const index_args *a, const char **pos, int n) {
         return CLI_EXIT_USAGE;
     }
     siamese_index *index = NULL;
-    int ok = cli_build_index("index build", pos[0], pos + 1, n - 1, a->threads, a->quiet, &index) &&
-             save("index build", index, a->output, a->quiet);
+    int ok =
+        cli_build_index("index build", pos[0], pos + 1, n - 1, &a->compute, a->quiet, &index) &&
+        save("index build", index, a->output, a->quiet);
     siamese_index_free(index);
     return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
@@ -52,7 +55,7 @@ static int run_add(const index_args *a, const char **pos, int n) {
     siamese_embeddings e = {0};
     int before = 0;
     int ok = cli_open_index("index add", pos[0], &index) &&
-             cli_open_index_model("index add", index, a->model, a->threads, &model) &&
+             cli_open_index_model("index add", index, a->model, &a->compute, &model) &&
              cli_embed_sources("index add", model, pos + 1, n - 1, 0, a->quiet, &e);
     if (ok) before = siamese_index_count(index);
     if (ok && siamese_index_add(index, &e) != SIAMESE_OK) {
@@ -119,12 +122,13 @@ static int run_info(const char **pos, int n) {
 }
 
 int cli_index(int argc, char **argv) {
-    index_args a = {NULL, NULL, 0, 0};
+    index_args a = {NULL, NULL, 0, 0, NULL, {0, SIAMESE_PRECISION_AUTO, 0}};
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "INDEX", "build: the index file to write"},
         {"model", 'm', CLI_OPT_STRING, &a.model, "MODEL",
          "add: embed with this model (default: the one recorded in the index)"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
+        CLI_PRECISION_OPTION(&a.precision),
         {"quiet", 'q', CLI_OPT_FLAG, &a.quiet, NULL, "no progress or summary on stderr"},
     };
     const cli_spec spec = {
@@ -156,6 +160,9 @@ int cli_index(int argc, char **argv) {
     int n = 0;
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;
     int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    a.compute.threads = a.threads;
+    if (parsed == CLI_PARSE_OK && !cli_parse_precision("index", a.precision, &a.compute.precision))
+        parsed = CLI_PARSE_ERROR;
     if (parsed == CLI_PARSE_OK) {
         const char *sub = pos[0];
         if (!strcmp(sub, "build")) code = run_build(&a, pos + 1, n - 1);

@@ -18,6 +18,7 @@ typedef struct search_args {
     const char *model;
     int threads;
     int quiet;
+    const char *precision;
 } search_args;
 
 /* Loads an image for the grid at its own size (as RGB), or leaves it empty (a blank cell). */
@@ -64,8 +65,10 @@ static int search(const search_args *a, const char *index_path, const char *cons
     siamese_embeddings q = {0};
     int *rows = NULL;
     float *dist = NULL;
+    cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0};
+    if (!cli_parse_precision("search", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
     int ok = cli_open_index("search", index_path, &index) &&
-             cli_open_index_model("search", index, a->model, a->threads, &model) &&
+             cli_open_index_model("search", index, a->model, &compute, &model) &&
              cli_embed_sources("search", model, queries, n, 1, 1, &q);
     if (ok) {
         rows = malloc((size_t)q.count * a->k * sizeof(int));
@@ -90,7 +93,7 @@ static int search(const search_args *a, const char *index_path, const char *cons
 }
 
 int cli_search(int argc, char **argv) {
-    search_args a = {10, 0, NULL, NULL, 0, 0};
+    search_args a = {10, 0, NULL, NULL, 0, 0, NULL};
     const cli_option options[] = {
         {"k", 'k', CLI_OPT_INT, &a.k, "K", "neighbours per query"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object per query"},
@@ -99,6 +102,7 @@ int cli_search(int argc, char **argv) {
         {"model", 'm', CLI_OPT_STRING, &a.model, "MODEL",
          "embed the queries with this model (default: the one recorded in the index)"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
+        CLI_PRECISION_OPTION(&a.precision),
         {"quiet", 'q', CLI_OPT_FLAG, &a.quiet, NULL, "no notes on stderr"},
     };
     const cli_spec spec = {

@@ -5,10 +5,54 @@
 #include <stdlib.h>
 
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out) {
-    *out = SIAMESE_PRECISION_FP32;
+    *out = SIAMESE_PRECISION_AUTO;
     if (!name || siamese_precision_parse(name, out) == SIAMESE_OK) return 1;
-    fprintf(stderr, "siamese %s: unknown --precision '%s' (fp32, bf16)\n", command, name);
+    fprintf(stderr, "siamese %s: unknown --precision '%s' (auto, fp32, bf16)\n", command, name);
     return 0;
+}
+
+/* auto: measures (or reads the cache), prints the choice and sets it. */
+static void apply_auto(const char *command, siamese_model *model, const cli_compute *compute) {
+    siamese_precision_choice c;
+    if (siamese_precision_choose(model, compute->batch, &c) != SIAMESE_OK) {
+        fprintf(stderr, "siamese %s: --precision auto: %s; computing in fp32\n", command,
+                siamese_model_errmsg(model));
+        siamese_model_set_precision(model, SIAMESE_PRECISION_FP32);
+        return;
+    }
+    siamese_model_set_precision(model, c.precision);
+    if (c.bf16_seconds <= 0) {
+        fprintf(stderr, "siamese %s: precision auto: fp32 (this CPU has no bf16 kernels)\n",
+                command);
+        return;
+    }
+    fprintf(stderr,
+            "siamese %s: precision auto: %s (forward of %d images in CPU time: fp32 %.3g ms, "
+            "bf16 %.3g ms; %s)\n",
+            command, siamese_precision_name(c.precision), c.batch, 1e3 * c.fp32_seconds,
+            1e3 * c.bf16_seconds, c.from_cache ? "cached" : "measured now");
+}
+
+void cli_apply_compute(const char *command, siamese_model *model, const cli_compute *compute) {
+    if (compute->threads > 0) siamese_model_set_threads(model, compute->threads);
+    if (compute->precision == SIAMESE_PRECISION_AUTO) {
+        apply_auto(command, model, compute);
+        return;
+    }
+    if (siamese_model_set_precision(model, compute->precision) != compute->precision) {
+        fprintf(stderr,
+                "siamese %s: this CPU has no bf16 kernels (AVX512-BF16): computing in fp32\n",
+                command);
+        return;
+    }
+    siamese_precision_choice c;
+    if (compute->precision == SIAMESE_PRECISION_BF16 &&
+        siamese_precision_choose(model, compute->batch, &c) == SIAMESE_OK &&
+        c.bf16_seconds > c.fp32_seconds && c.fp32_seconds > 0)
+        fprintf(stderr,
+                "siamese %s: warning: bf16 is slower than fp32 on this CPU (forward of %d images "
+                "in CPU time: fp32 %.3g ms, bf16 %.3g ms); --precision auto picks the faster\n",
+                command, c.batch, 1e3 * c.fp32_seconds, 1e3 * c.bf16_seconds);
 }
 
 int cli_open_model(const char *command, const char *path, const cli_compute *compute,
@@ -23,11 +67,7 @@ int cli_open_model(const char *command, const char *path, const cli_compute *com
         *out = NULL;
         return 0;
     }
-    if (compute->threads > 0) siamese_model_set_threads(model, compute->threads);
-    if (siamese_model_set_precision(model, compute->precision) != compute->precision)
-        fprintf(stderr,
-                "siamese %s: this CPU has no bf16 kernels (AVX512-BF16): computing in fp32\n",
-                command);
+    cli_apply_compute(command, model, compute);
     *out = model;
     return 1;
 }

@@ -11,12 +11,25 @@
 /* How a command computes with a loaded model. */
 typedef struct cli_compute {
     int threads;                 /* > 0 sets the model's thread count; 0 = all cores */
-    siamese_precision precision; /* bf16 on a CPU without it falls back to fp32 with a notice */
+    siamese_precision precision; /* bf16 on a CPU without it falls back to fp32 with a notice;
+                                    auto: the faster on this CPU, measured once and cached */
+    int batch;                   /* images per forward, for auto's measurement (0 = 8) */
 } cli_compute;
 
-/* Parses --precision NAME (NULL = fp32). On an unknown name prints "siamese COMMAND: unknown
+/* The --precision option of the inference commands (auto by default), one definition for all. */
+#define CLI_PRECISION_HELP                                                                         \
+    "auto (default: the faster of fp32 and bf16 on this CPU, measured once and cached in "         \
+    "~/.cache/siamese), fp32, or bf16 (AVX512-BF16; distances differ slightly)"
+#define CLI_PRECISION_OPTION(target)                                                               \
+    { "precision", 0, CLI_OPT_STRING, (target), "P", CLI_PRECISION_HELP }
+
+/* Parses --precision NAME (NULL = auto). On an unknown name prints "siamese COMMAND: unknown
  * --precision" to stderr and returns 0. */
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out);
+
+/* Sets the model's threads and precision. auto prints one line on stderr with the choice and
+ * both timings; an explicit bf16 that measures slower than fp32 prints one warning with both. */
+void cli_apply_compute(const char *command, siamese_model *model, const cli_compute *compute);
 
 /* Loads the model at path and sets its threads and precision. On failure prints
  * "siamese COMMAND: <message>" to stderr and returns 0. */

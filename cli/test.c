@@ -352,8 +352,7 @@ int cli_test(int argc, char **argv) {
          "seed of the pairs when the run folder does not say how they were drawn"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object per row instead of the table"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
-        {"precision", 0, CLI_OPT_STRING, &a.precision, "P",
-         "fp32 (default), or bf16 on CPUs with AVX512-BF16 (faster, distances differ slightly)"},
+        CLI_PRECISION_OPTION(&a.precision),
     };
     const cli_spec spec = {
         "test",
@@ -402,7 +401,7 @@ int cli_test(int argc, char **argv) {
                 a.threads < 0 ? "--threads must not be negative" : "--png needs a file name");
         return CLI_EXIT_USAGE;
     }
-    cli_compute compute = {a.threads, SIAMESE_PRECISION_FP32};
+    cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0};
     if (!cli_parse_precision("test", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     return run_test(positional[0], positional[1], &a, &compute);
 }

@@ -142,7 +142,8 @@ int cli_train(int argc, char **argv) {
         {"fast-jpeg", 0, CLI_OPT_FLAG, &p.fast_jpeg, NULL,
          "DCT-scaled decoding of large JPEGs (within 3 levels)"},
         {"precision", 0, CLI_OPT_STRING, &f.precision, "P",
-         "fp32, or bf16 on CPUs with AVX512-BF16 (fp32 master weights)"},
+         "fp32 (default: the recipe's exact arithmetic), bf16 on CPUs with AVX512-BF16 (fp32 "
+         "master weights), or auto (the faster of the two on this CPU, measured once and cached)"},
         {"quiet", 'q', CLI_OPT_FLAG, &f.quiet, NULL, "print only warnings, errors and the summary"},
         {"json", 0, CLI_OPT_FLAG, &f.json, NULL, "one JSON object per event on stdout"},
         {"overwrite", 0, CLI_OPT_FLAG, &p.overwrite, NULL,

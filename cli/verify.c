@@ -11,6 +11,7 @@ typedef struct verify_args {
     float threshold;
     int json;
     int threads;
+    const char *precision;
 } verify_args;
 
 static void print_verdict(const char *a, const char *b, double d, double t, siamese_metric m,
@@ -35,7 +36,8 @@ static void print_verdict(const char *a, const char *b, double d, double t, siam
 static int verify(const verify_args *a, int threshold_given, const char *model_path,
                   const char *const *files) {
     siamese_model *model = NULL;
-    cli_compute compute = {a->threads, SIAMESE_PRECISION_FP32};
+    cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0};
+    if (!cli_parse_precision("verify", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
     if (!cli_open_model("verify", model_path, &compute, &model)) return CLI_EXIT_FAIL;
     double t = threshold_given ? a->threshold : siamese_model_threshold(model);
     siamese_embeddings e = {0};
@@ -63,12 +65,13 @@ static int verify(const verify_args *a, int threshold_given, const char *model_p
 }
 
 int cli_verify(int argc, char **argv) {
-    verify_args a = {-1.0f, 0, 0};
+    verify_args a = {-1.0f, 0, 0, NULL};
     const cli_option options[] = {
         {"threshold", 't', CLI_OPT_FLOAT, &a.threshold, "T",
          "same when the dissimilarity is <= T (default: the model's)"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
+        CLI_PRECISION_OPTION(&a.precision),
     };
     const cli_spec spec = {
         "verify",

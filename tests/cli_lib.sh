@@ -3,6 +3,8 @@
 cli=${SIAMESE_CLI:?SIAMESE_CLI must name the built siamese program}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# --precision auto caches its measurement in the user's cache folder: tests use their own
+export XDG_CACHE_HOME=$tmp/.cache
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 

@@ -254,9 +254,47 @@ static siamese_status create_model(train_run *run) {
     return st;
 }
 
+/* --precision auto: measures (or reads the cached choice), records it in the configuration and
+ * the log; an explicit bf16 that measures slower gets a warning with both timings. */
+static void choose_precision(train_run *run) {
+    sm_run_config *c = &run->config;
+    siamese_precision want = c->params.precision;
+    siamese_precision_choice choice;
+    if (siamese_precision_choose(run->model, c->params.batch_size, &choice) != SIAMESE_OK) {
+        emit_message(run, SIAMESE_EVENT_WARNING, "precision %s: %s", siamese_precision_name(want),
+                     siamese_model_errmsg(run->model));
+        if (want == SIAMESE_PRECISION_AUTO)
+            siamese_model_set_precision(run->model, SIAMESE_PRECISION_FP32);
+        return;
+    }
+    snprintf(c->precision_chosen, sizeof c->precision_chosen, "%s",
+             siamese_precision_name(choice.precision));
+    c->precision_fp32_seconds = choice.fp32_seconds;
+    c->precision_bf16_seconds = choice.bf16_seconds;
+    if (want == SIAMESE_PRECISION_AUTO) siamese_model_set_precision(run->model, choice.precision);
+    if (choice.bf16_seconds <= 0)
+        emit_message(run, SIAMESE_EVENT_INFO,
+                     "precision auto: fp32 (this CPU has no bf16 kernels)");
+    else if (want == SIAMESE_PRECISION_AUTO)
+        emit_message(run, SIAMESE_EVENT_INFO,
+                     "precision auto: %s (forward of %d images in CPU time: fp32 %.3g ms, bf16 "
+                     "%.3g ms; %s)",
+                     c->precision_chosen, choice.batch, 1e3 * choice.fp32_seconds,
+                     1e3 * choice.bf16_seconds, choice.from_cache ? "cached" : "measured now");
+    else if (choice.bf16_seconds > choice.fp32_seconds)
+        emit_message(run, SIAMESE_EVENT_WARNING,
+                     "bf16 is slower than fp32 on this CPU (forward of %d images in CPU time: fp32 "
+                     "%.3g ms, bf16 %.3g ms); --precision auto picks the faster",
+                     choice.batch, 1e3 * choice.fp32_seconds, 1e3 * choice.bf16_seconds);
+}
+
 static siamese_status create_trainer(train_run *run) {
     const siamese_train_params *p = &run->config.params;
-    if (siamese_model_set_precision(run->model, p->precision) != p->precision)
+    if (p->precision == SIAMESE_PRECISION_AUTO ||
+        (p->precision == SIAMESE_PRECISION_BF16 && siamese_bf16_supported()))
+        choose_precision(run);
+    if (p->precision != SIAMESE_PRECISION_AUTO &&
+        siamese_model_set_precision(run->model, p->precision) != p->precision)
         emit_message(run, SIAMESE_EVENT_WARNING,
                      "this CPU has no bf16 kernels (AVX512-BF16): computing in fp32");
     siamese_trainer_params tp = siamese_trainer_default_params();

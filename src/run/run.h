@@ -19,6 +19,10 @@ typedef struct sm_run_config {
     char sampler[16];
     char augment[1024];
     siamese_train_params params; /* string fields point into this struct */
+    /* --precision auto or bf16: what the measurement said (filled when the trainer is made) */
+    char precision_chosen[8];      /* "fp32" or "bf16"; "" when not measured */
+    double precision_fp32_seconds; /* CPU seconds of a forward in fp32; 0 = not timed */
+    double precision_bf16_seconds; /* the same in bf16 */
 } sm_run_config;
 
 /* Copies params (with defaults for NULL strings) into config and points its strings inside. */

@@ -196,6 +196,13 @@ static const config_field fields[] = {
     NEWER("lr_gamma", FIELD_FLOAT, lr_gamma),
     NEWER("patience", FIELD_INT, patience),
     NEWER("val_fraction", FIELD_DOUBLE, val_fraction),
+    /* --precision auto (issue 17): the choice and both timings; "" = not measured */
+    {"precision_chosen", FIELD_TEXT, offsetof(sm_run_config, precision_chosen),
+     sizeof(((sm_run_config *)0)->precision_chosen), ""},
+    {"precision_fp32_seconds", FIELD_DOUBLE, offsetof(sm_run_config, precision_fp32_seconds), 0,
+     ""},
+    {"precision_bf16_seconds", FIELD_DOUBLE, offsetof(sm_run_config, precision_bf16_seconds), 0,
+     ""},
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
