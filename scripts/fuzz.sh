@@ -87,7 +87,9 @@ for h in $(harnesses); do
     -artifact_prefix="$crashes/")
   if [ -f "$fuzz_dir/$h.dict" ]; then args+=(-dict="$fuzz_dir/$h.dict"); fi
   echo "== fuzz_$h: $seconds s =="
-  if ! "$build/fuzz_$h" "${args[@]}" "$corpus" "$fuzz_dir/corpus/$h" 2>"$build/fuzz_$h.log"; then
+  seeds=("$fuzz_dir/corpus/$h")
+  if [ -d "$fuzz_dir/regressions/$h" ]; then seeds+=("$fuzz_dir/regressions/$h"); fi
+  if ! "$build/fuzz_$h" "${args[@]}" "$corpus" "${seeds[@]}" 2>"$build/fuzz_$h.log"; then
     echo "FAIL: fuzz_$h found a crash: $(ls "$crashes")" >&2
     tail -n 40 "$build/fuzz_$h.log" >&2
     status=1

@@ -70,6 +70,30 @@ static siamese_status check_header(const uint8_t magic[4], const uint32_t *dims,
     return SIAMESE_OK;
 }
 
+/* Reads the payload into a buffer that grows as the data arrives (from 1 MB, doubling), so a
+ * short file whose header declares gigabytes fails as truncated without allocating them. */
+static siamese_status read_payload(gzFile gz, size_t payload, uint8_t **out, const char *path,
+                                   sm_err *err) {
+    size_t have = 0, cap = payload < ((size_t)1 << 20) ? payload : ((size_t)1 << 20);
+    uint8_t *buf = malloc(cap ? cap : 1);
+    for (;;) {
+        if (!buf)
+            return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap);
+        if (gz_read_exactly(gz, buf + have, cap - have, path, err)) {
+            free(buf);
+            return err ? err->status : SIAMESE_ERR_FORMAT;
+        }
+        have = cap;
+        if (have == payload) break;
+        cap = payload - have > have ? have * 2 : payload;
+        uint8_t *grown = realloc(buf, cap);
+        if (!grown) free(buf);
+        buf = grown;
+    }
+    *out = buf;
+    return SIAMESE_OK;
+}
+
 static siamese_status read_idx_open(gzFile gz, const char *path, int ndims, int dims[3],
                                     uint8_t **data, sm_err *err) {
     uint8_t header[16];
@@ -87,14 +111,9 @@ static siamese_status read_idx_open(gzFile gz, const char *path, int ndims, int 
     uint64_t payload;
     siamese_status st = check_header(header, d, ndims, path, &payload, err);
     if (st != SIAMESE_OK) return st;
-    uint8_t *buf = malloc(payload ? (size_t)payload : 1);
-    if (!buf)
-        return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory for %llu bytes", path,
-                       (unsigned long long)payload);
-    if (gz_read_exactly(gz, buf, payload, path, err)) {
-        free(buf);
-        return err ? err->status : SIAMESE_ERR_FORMAT;
-    }
+    uint8_t *buf = NULL;
+    st = read_payload(gz, (size_t)payload, &buf, path, err);
+    if (st != SIAMESE_OK) return st;
     uint8_t extra;
     if (gzread(gz, &extra, 1) != 0) {
         free(buf);

@@ -1,5 +1,5 @@
 /* Fuzzes index files (embeddings, items, labels, class names, model fingerprint) through
- * siamese_index_open, then reads every row and runs one search. */
+ * siamese_index_open, then reads every row, runs one search, and saves and reopens it. */
 #include "fuzz_common.h"
 #include "siamese.h"
 
@@ -24,6 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             float dist[3];
             (void)siamese_index_search(index, q, 1, 3, NULL, ids, dist);
         }
+        /* what we read we write, and read back the same */
+        char again[512];
+        fz_path(again, sizeof again, "again.index");
+        siamese_index *back = NULL;
+        if (siamese_index_save(index, again) != SIAMESE_OK ||
+            siamese_index_open(again, &back) != SIAMESE_OK || siamese_index_count(back) != n ||
+            siamese_index_dim(back) != dim)
+            abort();
+        siamese_index_free(back);
     }
     siamese_index_free(index);
     return 0;
