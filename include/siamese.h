@@ -116,6 +116,13 @@ SIAMESE_API void siamese_model_free(siamese_model *model);
  * comma-separated, in left (may be NULL). */
 SIAMESE_API siamese_status siamese_model_init_from(siamese_model *model, const char *path,
                                                    char *left, size_t left_size);
+/* Fine-tuning: frozen = 1 freezes every layer whose parameter prefix is prefix or starts with
+ * prefix and '.' ("layer1" matches layer1.0.conv1, not layer10; "" matches all): no weight
+ * gradients are computed for it (its entries of the gradient stay 0, so Adam leaves it as it is),
+ * no backward runs below the first trainable layer, and a batchnorm among them uses its running
+ * statistics in training without updating them. frozen = 0 undoes it (also a text's
+ * batchnorm(frozen=1)). Returns the number of layers matched, or -1 (none matched; errmsg). */
+SIAMESE_API int siamese_model_freeze(siamese_model *model, const char *prefix, int frozen);
 
 /* The message of the last error on this handle ("" when none). Never NULL for a non-NULL handle. */
 SIAMESE_API const char *siamese_model_errmsg(const siamese_model *model);

@@ -312,3 +312,35 @@ Test(resnet, mismatched_weights_give_one_message) {
     tu_rmtree(dir);
     free(dir);
 }
+
+/* siamese_model_freeze: prefixes match at '.' boundaries; frozen layers get no gradient in a
+ * training step while the others do. */
+Test(resnet, freeze_by_prefix) {
+    siamese_model *model = fresh_resnet18();
+    cr_assert_eq(siamese_model_freeze(model, "layer1", 1), 8); /* 2 blocks x (2 conv + 2 bn) */
+    cr_assert_eq(siamese_model_freeze(model, "conv1", 1), 1);
+    cr_assert_eq(siamese_model_freeze(model, "bn1", 1), 1);
+    cr_assert_eq(siamese_model_freeze(model, "layer1.0.conv", 1), -1);
+    cr_assert_not_null(strstr(siamese_model_errmsg(model), "no layer's parameters are named"));
+    sm_net *net = model->net;
+    float *x = formula_floats(7, 2 * 3 * 64 * 64, 1.0, 0.0), y[256], d[256];
+    for (int i = 0; i < 256; i++) d[i] = 0.01f * (float)((i % 7) - 3);
+    sm_err err;
+    sm_err_clear(&err);
+    sm_net_zero_grads(net);
+    cr_assert_eq(sm_net_forward(net, x, 2, 1, y, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_net_backward(net, d, &err), SIAMESE_OK, "%s", err.msg);
+    const sm_param_table *t = sm_net_table(net);
+    for (int i = 0; i < t->n; i++) {
+        const sm_tensor_info *ti = &t->t[i];
+        if (ti->role != SM_TENSOR_PARAM) continue;
+        int frozen = strncmp(ti->name, "layer1.", 7) == 0 || strncmp(ti->name, "conv1.", 6) == 0 ||
+                     strncmp(ti->name, "bn1.", 4) == 0;
+        double sum = 0;
+        for (size_t k = 0; k < ti->count; k++) sum += fabs(sm_net_grads(net)[ti->offset + k]);
+        if (frozen) cr_assert_eq(sum, 0.0, "%s is frozen but has a gradient", ti->name);
+        else cr_assert_gt(sum, 0.0, "%s has no gradient", ti->name);
+    }
+    free(x);
+    siamese_model_free(model);
+}
