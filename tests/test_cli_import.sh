@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# siamese import face-api: usage errors exit 2, a folder with a missing shard exits 1 naming it and
+# leaves an existing output file intact, and (when scripts/deps.sh --face-api has fetched the
+# package) the import writes a model that verify reads.
+faceapi=${SIAMESE_FACEAPI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/siamese/npm/face-api}
+source "$(dirname "$0")/cli_lib.sh"
+
+expect 2 "$cli" import face-api "$faceapi"
+grep_err "-o FILE"
+expect 2 "$cli" import onnx "$faceapi" -o "$tmp/x.safetensors"
+grep_err "unknown format 'onnx'"
+
+mkdir -p "$tmp/broken"
+cat >"$tmp/broken/face_recognition_model-weights_manifest.json" <<'JSON'
+[{"paths": ["face_recognition_model.bin"], "weights": [{"name": "fc", "shape": [256, 128],
+  "dtype": "float32", "quantization": {"dtype": "uint8", "scale": 0.001, "min": -0.1}}]}]
+JSON
+echo keep >"$tmp/kept.safetensors"
+expect 1 "$cli" import face-api "$tmp/broken" -o "$tmp/kept.safetensors"
+grep_err "face_recognition_model.bin"
+[ "$(cat "$tmp/kept.safetensors")" = keep ] || fail "the existing output file was changed"
+head -c 100 /dev/zero >"$tmp/broken/face_recognition_model.bin"
+expect 1 "$cli" import face-api "$tmp/broken" -o "$tmp/kept.safetensors"
+grep_err "weights_manifest.json: the weights do not add up"
+
+if [ -s "$faceapi/face_recognition_model.bin" ]; then
+    expect 0 "$cli" import face-api "$faceapi" -o "$tmp/face.safetensors"
+    grep -q "wrote $tmp/face.safetensors" "$tmp/out" || fail "no 'wrote' line: $(cat "$tmp/out")"
+    # the same picture twice: distance 0, same by face-api's threshold 0.6
+    img="$tmp/face.pgm"
+    { printf 'P5\n92 112\n255\n'; head -c 10304 /dev/zero | tr '\0' '\200'; } >"$img"
+    expect 0 "$cli" verify "$tmp/face.safetensors" "$img" "$img" \
+        --precision fp32
+    grep -q "threshold: *0.600000" "$tmp/out" || fail "not face-api's threshold: $(cat "$tmp/out")"
+else
+    echo "note: no face-api package at $faceapi (scripts/deps.sh --face-api); import of it not run"
+fi
+finish test_cli_import
