@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, checks the formatting, builds, runs ctest, then
-# builds and runs it again under ASan+UBSan.
+# builds and runs it again under ASan+UBSan, then fuzzes each parser briefly (libFuzzer).
 #   scripts/test.sh           every test (labels unit, data, slow), Release and sanitizer builds
 #   scripts/test.sh --quick   the unit tests only (ctest -L unit), Release build only
 # Tests that need the shared data sets are skipped, not failed, when they are missing (README).
@@ -32,8 +32,8 @@ run_ctest() {
 }
 
 # face-api's model (npm) for test_faceapi; chromium too for the full run: test_report_browser
-# renders the HTML reports in it
-if [ "$quick" -eq 1 ]; then "$root/scripts/deps.sh" --face-api; else "$root/scripts/deps.sh" --browser --face-api; fi
+# renders the HTML reports in it, and clang for the short fuzzing stage
+if [ "$quick" -eq 1 ]; then "$root/scripts/deps.sh" --face-api; else "$root/scripts/deps.sh" --browser --fuzz --face-api; fi
 
 echo "== formatting (scripts/format.sh --check) =="
 "$root/scripts/format.sh" --check
@@ -55,5 +55,8 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:suppression
 export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 SIAMESE_SANITIZED=1 run_ctest "$root/build-asan"
+
+echo "== fuzzing: every harness for 10 s (scripts/fuzz.sh 10, clang build in build-fuzz) =="
+"$root/scripts/fuzz.sh" 10
 
 echo "== all tests passed =="
