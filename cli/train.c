@@ -116,7 +116,8 @@ int cli_train(int argc, char **argv) {
         {"resume", 0, CLI_OPT_STRING, &f.resume, "RUN_DIR",
          "continue an interrupted run exactly where it stopped"},
         {"arch", 0, CLI_OPT_STRING, &p.arch, "SPEC",
-         "preset (seed, mnist, omniglot, faces) or architecture text"},
+         "preset (seed, mnist, omniglot, faces, resnet18, resnet34, resnet50) or architecture "
+         "text"},
         {"input", 0, CLI_OPT_STRING, &f.input, "CxHxW", "input geometry (default: the preset's)"},
         {"sampler", 0, CLI_OPT_STRING, &p.sampler, "KIND",
          "recipe (fixed pairs), online (fresh pairs every epoch) or pk (P x K batches)"},
@@ -165,6 +166,12 @@ int cli_train(int argc, char **argv) {
         {"val-classes", 0, CLI_OPT_FLOAT, &t.val_fraction, "F",
          "hold out this share of the training classes to pick the best model and for "
          "--patience (the test pairs never choose)"},
+        {"init", 0, CLI_OPT_STRING, &p.init, "FILE",
+         "start from these weights (safetensors, e.g. a torchvision state_dict for --arch "
+         "resnet18), matched by name; the head may stay freshly initialized"},
+        {"freeze", 0, CLI_OPT_STRING, &p.freeze, "PREFIXES",
+         "comma-separated parameter prefixes (e.g. conv1,bn1,layer1,layer2) that get no "
+         "gradient; their batchnorms use running statistics"},
     };
     const cli_spec spec = {
         "train",

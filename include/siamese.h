@@ -755,6 +755,12 @@ typedef struct siamese_train_params {
     double val_fraction; /* > 0: this share of the training classes is held out; the best
                             model and patience then follow their validation AUC, not the test
                             pairs' (needs a split over images or classes) */
+    /* fine-tuning (issue 13): kept in config.json, so a resumed run freezes the same layers */
+    const char *init;   /* safetensors weights copied by name into the new model before the first
+                           step (siamese_model_init_from; the head may be left), NULL = none */
+    const char *freeze; /* comma-separated parameter prefixes frozen for the whole run
+                           (siamese_model_freeze: no weight gradients, batchnorm on running
+                           statistics), NULL = none */
 } siamese_train_params;
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);

@@ -254,6 +254,31 @@ static siamese_status create_model(train_run *run) {
     return st;
 }
 
+/* Fine-tuning (issue 13): a new run copies --init's weights by name into its model (the head may
+ * be left to its initialization, which the log says); every run, resumed ones too, freezes the
+ * --freeze prefixes. */
+static siamese_status apply_fine_tuning(train_run *run, int fresh) {
+    const sm_run_config *c = &run->config;
+    if (fresh && c->init[0]) {
+        char left[512];
+        siamese_status st = siamese_model_init_from(run->model, c->init, left, sizeof left);
+        if (st != SIAMESE_OK)
+            return sm_fail(&run->err, st, "--init: %s", siamese_model_errmsg(run->model));
+        emit_message(run, SIAMESE_EVENT_INFO, "initialized from %s%s%s", c->init,
+                     left[0] ? "; left to the head's initialization: " : "", left);
+    }
+    char prefixes[sizeof c->freeze];
+    snprintf(prefixes, sizeof prefixes, "%s", c->freeze);
+    char *save = NULL;
+    for (char *p = strtok_r(prefixes, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (siamese_model_freeze(run->model, p, 1) < 0)
+            return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "--freeze: %s",
+                           siamese_model_errmsg(run->model));
+    }
+    if (c->freeze[0]) emit_message(run, SIAMESE_EVENT_INFO, "frozen: %s", c->freeze);
+    return SIAMESE_OK;
+}
+
 /* --precision auto: measures (or reads the cached choice), records it in the configuration and
  * the log; an explicit bf16 that measures slower gets a warning with both timings. */
 static void choose_precision(train_run *run) {
@@ -640,6 +665,7 @@ siamese_status siamese_train(const char *data_path, const char *run_dir,
     char path[SM_TRAIN_TEXT_MAX + 32];
     if (st == SIAMESE_OK) st = make_run_dir(run, run_dir, 1, run->config.params.overwrite);
     if (st == SIAMESE_OK) st = create_model(run);
+    if (st == SIAMESE_OK) st = apply_fine_tuning(run, 1);
     if (st == SIAMESE_OK) st = create_trainer(run);
     if (st == SIAMESE_OK) st = prepare_data(run, 0);
     if (st == SIAMESE_OK) {
@@ -663,7 +689,8 @@ static siamese_status restore_checkpoint(train_run *run) {
     run->state = ckpt.state;
     if (run->config.params.threads > 0)
         siamese_model_set_threads(run->model, run->config.params.threads);
-    st = create_trainer(run);
+    st = apply_fine_tuning(run, 0);
+    if (st == SIAMESE_OK) st = create_trainer(run);
     if (st == SIAMESE_OK) sm_checkpoint_restore_adam(&ckpt, sm_trainer_adam(run->trainer));
     sm_checkpoint_close(&ckpt);
     run->wait_at_start = run->state.data_wait;

@@ -18,7 +18,9 @@ typedef struct sm_run_config {
     char arch[SM_TRAIN_TEXT_MAX];
     char sampler[16];
     char augment[1024];
-    siamese_train_params params; /* string fields point into this struct */
+    char init[SM_TRAIN_TEXT_MAX]; /* "" = none */
+    char freeze[1024];            /* "" = none */
+    siamese_train_params params;  /* string fields point into this struct */
     /* --precision auto or bf16: what the measurement said (filled when the trainer is made) */
     char precision_chosen[8];      /* "fp32" or "bf16"; "" when not measured */
     double precision_fp32_seconds; /* CPU seconds of a forward in fp32; 0 = not timed */

@@ -119,10 +119,18 @@ siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
     if (st == SIAMESE_OK)
         st = copy_text(config->augment, sizeof config->augment,
                        params->augment ? params->augment : "", "the augmentation spec", err);
+    if (st == SIAMESE_OK)
+        st = copy_text(config->init, sizeof config->init, params->init ? params->init : "",
+                       "the --init path", err);
+    if (st == SIAMESE_OK)
+        st = copy_text(config->freeze, sizeof config->freeze, params->freeze ? params->freeze : "",
+                       "the --freeze prefixes", err);
     if (st != SIAMESE_OK) return st;
     config->params.arch = config->arch;
     config->params.sampler = config->sampler;
     config->params.augment = config->augment;
+    config->params.init = config->init;
+    config->params.freeze = config->freeze;
     return check_params(&config->params, err);
 }
 
@@ -202,6 +210,10 @@ static const config_field fields[] = {
     {"precision_fp32_seconds", FIELD_DOUBLE, offsetof(sm_run_config, precision_fp32_seconds), 0,
      ""},
     {"precision_bf16_seconds", FIELD_DOUBLE, offsetof(sm_run_config, precision_bf16_seconds), 0,
+     ""},
+    /* fine-tuning (issue 13): "" = none */
+    {"init", FIELD_TEXT, offsetof(sm_run_config, init), sizeof(((sm_run_config *)0)->init), ""},
+    {"freeze", FIELD_TEXT, offsetof(sm_run_config, freeze), sizeof(((sm_run_config *)0)->freeze),
      ""},
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
@@ -409,6 +421,8 @@ siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_er
         loaded->params.arch = loaded->arch;
         loaded->params.sampler = loaded->sampler;
         loaded->params.augment = loaded->augment;
+        loaded->params.init = loaded->init;
+        loaded->params.freeze = loaded->freeze;
         st = sm_run_config_init(config, loaded->data_path, &loaded->params, err);
         if (st != SIAMESE_OK) sm_err_prefix(err, path);
     }
