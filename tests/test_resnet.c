@@ -344,3 +344,50 @@ Test(resnet, freeze_by_prefix) {
     free(x);
     siamese_model_free(model);
 }
+
+static double rel_l2(const float *a, const float *ref, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    return sqrt(d / (r > 0 ? r : 1));
+}
+
+/* bf16 (convolutions in bf16, fp32 master weights) applies to residual networks as to the seed
+ * network: resnet18's training-mode output stays within 5% of fp32's (relative L2, as test_bf16
+ * measures). Its gradients are 40% off in relative L2 (growing from 3% at fc to 47% at the stem):
+ * not the residual layers' doing, since a plain conv-bn-relu stack of the same kind is 21% off
+ * and the same stack without batchnorm 0.6%: batchnorm on bf16 activations is the next thing to
+ * look at (the bound below only catches a gross failure). */
+#define BF16_SIDE 64
+#define BF16_BATCH 2
+Test(resnet, resnet18_bf16_near_fp32) {
+    sm_net *net = make_resnet("resnet18", BF16_SIDE, BF16_BATCH);
+    if (!sm_net_set_bf16(net, 1)) {
+        sm_net_free(net);
+        cr_skip_test("this CPU has no AVX512-BF16 kernels");
+    }
+    float *x = formula_floats(1004, (size_t)BF16_BATCH * 3 * BF16_SIDE * BF16_SIDE, 1.0, 0.0);
+    float *d = formula_floats(1001, (size_t)BF16_BATCH * 16, 2.0, -1.0);
+    size_t np = sm_net_table(net)->n_params;
+    float y16[16 * BF16_BATCH], y32[16 * BF16_BATCH], *g16 = malloc(np * sizeof *g16);
+    sm_err err;
+    sm_err_clear(&err);
+    sm_net_zero_grads(net);
+    cr_assert_eq(sm_net_forward(net, x, BF16_BATCH, 1, y16, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_net_backward(net, d, &err), SIAMESE_OK, "%s", err.msg);
+    memcpy(g16, sm_net_grads(net), np * sizeof *g16);
+    sm_net_set_bf16(net, 0);
+    sm_net_zero_grads(net);
+    cr_assert_eq(sm_net_forward(net, x, BF16_BATCH, 1, y32, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_net_backward(net, d, &err), SIAMESE_OK, "%s", err.msg);
+    double ey = rel_l2(y16, y32, 16 * BF16_BATCH), eg = rel_l2(g16, sm_net_grads(net), np);
+    fprintf(stderr, "[resnet] resnet18 bf16 vs fp32: output %.3g, gradients %.3g\n", ey, eg);
+    cr_expect_leq(ey, 0.05, "bf16 output relative error %.3g", ey);
+    cr_expect_leq(eg, 0.6, "bf16 gradient relative error %.3g", eg);
+    free(x);
+    free(d);
+    free(g16);
+    sm_net_free(net);
+}
