@@ -29,14 +29,17 @@ typedef struct options {
 } options;
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: bench_speed [--steps N] [--warmup N] [--torch-steps N] [--torch-warmup N]\n"
-            "                   [--pairs B] [--precision fp32|bf16] [--layers] [--impls]\n"
-            "                   [--no-torch]\n"
-            "Times the seed network's training step (B pairs = 2B images of 3x256x256, Adam) and\n"
-            "its inference (2B images, no gradients) against the recipe's PyTorch code, each in a\n"
-            "process of its own for its peak memory, then the machine's FMA peak and a large\n"
-            "oneDNN convolution, and prints a table.\n");
+    fprintf(
+        stderr,
+        "usage: bench_speed [--steps N] [--warmup N] [--torch-steps N] [--torch-warmup N]\n"
+        "                   [--pairs B] [--precision fp32|bf16|auto] [--layers] [--impls]\n"
+        "                   [--no-torch]\n"
+        "Times the seed network's training step (B pairs = 2B images of 3x256x256, Adam) and\n"
+        "its inference (2B images, no gradients) against the recipe's PyTorch code, each in a\n"
+        "process of its own for its peak memory, then the machine's FMA peak and a large\n"
+        "oneDNN convolution, and prints a table. First it prints the CPU and what --precision\n"
+        "auto chooses on it with both timings (with --impls, the oneDNN implementation of every\n"
+        "inference step in fp32 and in bf16).\n");
 }
 
 static int parse_options(int argc, char **argv, options *o) {
@@ -60,7 +63,9 @@ static int parse_options(int argc, char **argv, options *o) {
         }
     }
     if (o->steps < 1 || o->warmup < 0 || o->torch_steps < 1 || o->torch_warmup < 0 ||
-        o->pairs < 1 || (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16"))) {
+        o->pairs < 1 ||
+        (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16") &&
+         strcmp(o->precision, "auto"))) {
         usage();
         return -1;
     }
@@ -125,7 +130,9 @@ static double step_flops(const sm_arch *a, int n) {
 /* ---------------------------------------------------------------- the measured children */
 
 static siamese_precision precision_of(const options *o) {
-    return strcmp(o->precision, "bf16") ? SIAMESE_PRECISION_FP32 : SIAMESE_PRECISION_BF16;
+    siamese_precision p = SIAMESE_PRECISION_FP32;
+    siamese_precision_parse(o->precision, &p);
+    return p;
 }
 
 static siamese_model *make_model(const options *o) {
@@ -137,9 +144,9 @@ static siamese_model *make_model(const options *o) {
         siamese_model_free(m);
         return NULL;
     }
-    siamese_precision want = precision_of(o);
-    if (siamese_model_set_precision(m, want) != want)
-        printf("notice: this CPU has no bf16 support; computing in fp32\n");
+    siamese_precision want = precision_of(o), got = siamese_model_set_precision(m, want);
+    if (want == SIAMESE_PRECISION_AUTO) printf("precision auto: %s\n", siamese_precision_name(got));
+    else if (got != want) printf("notice: this CPU has no bf16 support; computing in fp32\n");
     return m;
 }
 
@@ -183,6 +190,37 @@ static void print_impls(siamese_model *m, int n, int training) {
     char *buf = need ? malloc(need + 1) : NULL;
     if (buf && sm_net_describe(m->net, n, training, buf, need + 1, &err)) printf("%s", buf);
     free(buf);
+}
+
+/* The CPU, what --precision auto chooses for the seed network at this batch with both timings,
+ * and with --impls the oneDNN implementation of every inference step in fp32 and in bf16. */
+static void print_precision_choice(const options *o) {
+    options fp32 = *o;
+    fp32.precision = "fp32";
+    siamese_model *m = make_model(&fp32);
+    if (!m) return;
+    int n = 2 * o->pairs;
+    siamese_precision_choice c;
+    if (siamese_precision_choose(m, n, &c) != SIAMESE_OK) {
+        printf("precision auto: %s\n", siamese_model_errmsg(m));
+    } else {
+        printf("CPU: %s; oneDNN bf16 kernels: %s\n", c.cpu,
+               siamese_bf16_supported() ? "yes" : "no");
+        if (c.bf16_seconds > 0)
+            printf(
+                "precision auto: %s (forward of %d images in CPU time: fp32 %.1f ms, bf16 %.1f ms, "
+                "bf16/fp32 = %.2f; %s)\n",
+                siamese_precision_name(c.precision), c.batch, 1e3 * c.fp32_seconds,
+                1e3 * c.bf16_seconds, c.bf16_seconds / c.fp32_seconds,
+                c.from_cache ? "from the cache" : "measured now");
+        else printf("precision auto: fp32 (no bf16 kernels on this CPU: nothing to compare)\n");
+    }
+    for (int bf16 = 0; o->impls && bf16 <= siamese_bf16_supported(); bf16++) {
+        siamese_model_set_precision(m, bf16 ? SIAMESE_PRECISION_BF16 : SIAMESE_PRECISION_FP32);
+        printf("oneDNN implementations, inference of %d images, %s:\n", n, bf16 ? "bf16" : "fp32");
+        print_impls(m, n, 0);
+    }
+    siamese_model_free(m);
 }
 
 /* Runs warm-up + timed steps of one kind in this process and prints a "result" line. */
@@ -466,6 +504,9 @@ int main(int argc, char **argv) {
            o.pairs, n, omp_get_max_threads(), o.precision);
     printf("work: %.1f GFLOP per training step, %.1f GFLOP per inference batch\n",
            step_flops(&arch, n) * 1e-9, forward_flops(&arch, n) * 1e-9);
+
+    printf("\n-- precision\n");
+    print_precision_choice(&o);
 
     results r;
     memset(&r, 0, sizeof r);
