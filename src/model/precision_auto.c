@@ -65,9 +65,13 @@ static char *cache_folder(void) {
 
 /* One cache line: "KEY<TAB>CHOICE<TAB>FP32_S<TAB>BF16_S<TAB>BATCH<TAB>CPU". 1 when well formed. */
 static int parse_line(const char *line, uint64_t *key, siamese_precision_choice *c) {
-    char choice[8], cpu[sizeof c->cpu];
+    char text[512], choice[8], cpu[sizeof c->cpu];
+    size_t len = strcspn(line, "\n");
+    if (len >= sizeof text) return 0;
+    memcpy(text, line, len); /* one line only: the scan's whitespace never reaches the next */
+    text[len] = '\0';
     unsigned long long k = 0;
-    if (sscanf(line, "%16llx\t%7[a-z0-9]\t%lf\t%lf\t%d\t%127[^\n]", &k, choice, &c->fp32_seconds,
+    if (sscanf(text, "%16llx\t%7[a-z0-9]\t%lf\t%lf\t%d\t%127[^\n]", &k, choice, &c->fp32_seconds,
                &c->bf16_seconds, &c->batch, cpu) != 6)
         return 0;
     if (siamese_precision_parse(choice, &c->precision) != SIAMESE_OK ||
