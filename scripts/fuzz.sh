@@ -58,7 +58,7 @@ case "${1:-}" in
   seconds=${3:-60}
   ;;
 -h | --help)
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
   ;;
 "") ;;
@@ -66,6 +66,10 @@ case "${1:-}" in
 esac
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
   echo "usage: scripts/fuzz.sh [--only NAME] [SECONDS] | --replay BUILD_DIR" >&2
+  exit 2
+fi
+if [ -n "$only" ] && [ ! -f "$fuzz_dir/fuzz_$only.c" ]; then
+  echo "fuzz.sh: no harness '$only' (one of: $(harnesses | tr '\n' ' '))" >&2
   exit 2
 fi
 if ! command -v clang >/dev/null; then
