@@ -209,6 +209,12 @@ siamese_status sm_builder_conform(sm_builder *b, const sm_value *in, const dnnl_
  * single-threaded host loop for small tensors, a reorder with a sum post-op for large ones. */
 siamese_status sm_builder_accumulate(sm_builder *b, dnnl_memory_t tmp, int ndims,
                                      const int64_t *dims, float *grad);
+/* The forward half of a layer whose primitive reads SRC and writes DST only (relu, avgpool):
+ * its primitive descriptor (*fpd, kept by the caller as its backward's hint and destroyed by it,
+ * even on failure), its output value after in, and the step. */
+siamese_status sm_builder_src_dst_forward(sm_builder *b, const void *op_desc, const sm_value *in,
+                                          int with_diff, const char *what,
+                                          dnnl_primitive_desc_t *fpd, sm_value *out);
 /* The forward step of primitive pd (conv or inner product): src and weights w, plus bias when
  * it is not NULL, into out. */
 siamese_status sm_builder_forward_step(sm_builder *b, dnnl_primitive_desc_t pd, dnnl_memory_t src,

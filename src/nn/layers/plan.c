@@ -406,3 +406,15 @@ siamese_status sm_builder_forward_step(sm_builder *b, dnnl_primitive_desc_t pd, 
                               {DNNL_ARG_BIAS, bias}};
     return sm_builder_step(b, 0, pd, args, bias ? 4 : 3);
 }
+
+siamese_status sm_builder_src_dst_forward(sm_builder *b, const void *op_desc, const sm_value *in,
+                                          int with_diff, const char *what,
+                                          dnnl_primitive_desc_t *fpd, sm_value *out) {
+    siamese_status st = sm_builder_pd(b, op_desc, 0, NULL, fpd, what);
+    if (st != SIAMESE_OK) return st;
+    st = sm_builder_value(b, in, b->training && with_diff,
+                          dnnl_primitive_desc_query_md(*fpd, dnnl_query_dst_md, 0), out);
+    if (st != SIAMESE_OK) return st;
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, out->mem}};
+    return sm_builder_step(b, 0, *fpd, args, 2);
+}

@@ -8,14 +8,8 @@ siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, s
                     dnnl_eltwise_relu_use_dst_for_bwd, &in->md, 0.0f, 0.0f),
                 b->err, "relu forward descriptor");
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    siamese_status st = sm_builder_pd(b, &fd, 0, NULL, &fpd, "relu forward");
-    if (st != SIAMESE_OK) return st;
-    st = sm_builder_value(b, in, b->training && with_diff,
-                          dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), out);
-    if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, out->mem}};
-        st = sm_builder_step(b, 0, fpd, args, 2);
-    }
+    siamese_status st =
+        sm_builder_src_dst_forward(b, &fd, in, with_diff, "relu forward", &fpd, out);
     if (st == SIAMESE_OK && b->training && in->diff) {
         dnnl_eltwise_desc_t bd;
         dnnl_status_t s = dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd,
@@ -31,6 +25,6 @@ siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, s
         }
     }
     if (bpd) dnnl_primitive_desc_destroy(bpd);
-    dnnl_primitive_desc_destroy(fpd);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
     return st;
 }

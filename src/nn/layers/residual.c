@@ -126,14 +126,8 @@ siamese_status sm_avgpool_build(sm_builder *b, const sm_value *in, int with_diff
                     pad, pad),
                 b->err, "avgpool forward descriptor");
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    siamese_status st = sm_builder_pd(b, &fd, 0, NULL, &fpd, "avgpool forward");
-    if (st != SIAMESE_OK) return st;
-    st = sm_builder_value(b, in, b->training && with_diff,
-                          dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), out);
-    if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, in->mem}, {DNNL_ARG_DST, out->mem}};
-        st = sm_builder_step(b, 0, fpd, args, 2);
-    }
+    siamese_status st =
+        sm_builder_src_dst_forward(b, &fd, in, with_diff, "avgpool forward", &fpd, out);
     if (st == SIAMESE_OK && b->training && in->diff) {
         dnnl_pooling_v2_desc_t bd;
         dnnl_status_t s =
@@ -149,6 +143,6 @@ siamese_status sm_avgpool_build(sm_builder *b, const sm_value *in, int with_diff
         }
     }
     if (bpd) dnnl_primitive_desc_destroy(bpd);
-    dnnl_primitive_desc_destroy(fpd);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
     return st;
 }
