@@ -7,6 +7,8 @@
 #                                       entries go to build-fuzz/corpus/<harness>; a crash is
 #                                       written to build-fuzz/crashes/<harness>/ and fails the run.
 #   scripts/fuzz.sh --only NAME [SECONDS]   one harness (image, model, checkpoint, ...)
+#   scripts/fuzz.sh --ci [RUNS]         CI's stage: each harness RUNS inputs (default 100000) from
+#                                       seed 1 and a fresh corpus, the same inputs on every run
 #   scripts/fuzz.sh --replay BUILD_DIR  replays tests/fuzz/corpus/<h> and tests/fuzz/regressions/<h>
 #                                       through BUILD_DIR/fuzz_replay_<h> (any compiler; ctest's
 #                                       fuzz_regress)
@@ -48,6 +50,7 @@ replay() {
 
 seconds=60
 only=""
+ci_runs=""
 case "${1:-}" in
 --replay)
   replay "${2:?usage: scripts/fuzz.sh --replay BUILD_DIR}"
@@ -57,8 +60,13 @@ case "${1:-}" in
   only=${2:?usage: scripts/fuzz.sh --only NAME [SECONDS]}
   seconds=${3:-60}
   ;;
+--ci)
+  # CI's stage: a fixed number of runs from a fixed seed and a fresh corpus, so a CI run
+  # repeats exactly what passed here instead of drawing new inputs each time.
+  ci_runs=${2:-100000}
+  ;;
 -h | --help)
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
   ;;
 "") ;;
@@ -86,11 +94,14 @@ status=0
 for h in $(harnesses); do
   if [ -n "$only" ] && [ "$h" != "$only" ]; then continue; fi
   corpus=$build/corpus/$h crashes=$build/crashes/$h
+  if [ -n "$ci_runs" ]; then corpus=$build/ci-corpus/$h && rm -rf "$corpus"; fi
   mkdir -p "$corpus" "$crashes"
   args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1
     -artifact_prefix="$crashes/")
+  if [ -n "$ci_runs" ]; then args=(-runs="$ci_runs" -seed=1 -rss_limit_mb=2048 -timeout=20
+    -print_final_stats=1 -artifact_prefix="$crashes/"); fi
   if [ -f "$fuzz_dir/$h.dict" ]; then args+=(-dict="$fuzz_dir/$h.dict"); fi
-  echo "== fuzz_$h: $seconds s =="
+  if [ -n "$ci_runs" ]; then echo "== fuzz_$h: $ci_runs runs, seed 1 =="; else echo "== fuzz_$h: $seconds s =="; fi
   seeds=("$fuzz_dir/corpus/$h")
   if [ -d "$fuzz_dir/regressions/$h" ]; then seeds+=("$fuzz_dir/regressions/$h"); fi
   if ! "$build/fuzz_$h" "${args[@]}" "$corpus" "${seeds[@]}" 2>"$build/fuzz_$h.log"; then

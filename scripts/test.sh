@@ -56,7 +56,7 @@ export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 SIAMESE_SANITIZED=1 run_ctest "$root/build-asan"
 
-echo "== fuzzing: every harness for 10 s (scripts/fuzz.sh 10, clang build in build-fuzz) =="
-"$root/scripts/fuzz.sh" 10
+echo "== fuzzing: every harness 100000 runs from seed 1 (scripts/fuzz.sh --ci, clang build in build-fuzz) =="
+"$root/scripts/fuzz.sh" --ci 100000
 
 echo "== all tests passed =="

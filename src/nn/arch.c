@@ -338,10 +338,12 @@ bad:
 static siamese_status parse_float_value(scanner *sc, span v, const char *what, double lo, double hi,
                                         int lo_open, float *out) {
     double d;
-    if (sm_parse_double_n(sc->text + v.start, v.len, &d) || !isfinite(d) || d > hi || d < lo ||
-        (lo_open && d == lo))
-        goto bad;
-    *out = (float)d;
+    if (sm_parse_double_n(sc->text + v.start, v.len, &d)) goto bad;
+    /* The range is checked on the float that is kept: 1e-72 is a positive double but a zero
+     * float, and the canonical text must parse again (found by fuzz_arch). */
+    float f = (float)d;
+    if (!isfinite(f) || f > hi || f < lo || (lo_open && f == lo)) goto bad;
+    *out = f;
     return SIAMESE_OK;
 bad:
     return spec_error(sc, v, "bad number for %s (want a number in %s%g, %g])", what,
