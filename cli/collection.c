@@ -2,6 +2,7 @@
 #include "collection.h"
 
 #include "grow.h"
+#include "progress.h"
 #include "similarity.h"
 
 #include <dirent.h>
@@ -28,12 +29,6 @@ typedef struct embed_report {
     char first_warning[CLI_ERRMSG];
 } embed_report;
 
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void end_line(embed_report *r) {
     if (r->line_open) fputc('\n', stderr);
     r->line_open = 0;
@@ -56,7 +51,7 @@ static void on_warning(void *user, const char *message) {
 
 static void on_progress(void *user, int done, int total) {
     embed_report *r = user;
-    double t = now_seconds();
+    double t = cli_now_seconds();
     if (!r->terminal || (done < total && t - r->last_draw < 0.2)) return;
     r->last_draw = t;
     fprintf(stderr, "\rembedding %d/%d images", done, total);

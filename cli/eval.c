@@ -10,6 +10,7 @@
 #include "eval_data.h"
 #include "eval_print.h"
 #include "eval_report.h"
+#include "progress.h"
 #include "siamese.h"
 #include "similarity.h"
 
@@ -184,12 +185,12 @@ static int run_lake(eval_state *s, const eval_args *a, const char *path) {
     ep.batch_size = a->batch > 0 ? a->batch : eval_auto_batch(s->model);
     ep.threads = a->threads;
     char msg[1024];
-    double t0 = eval_now_seconds();
+    double t0 = cli_now_seconds();
     if (siamese_eval_lake_runs(s->model, path, &ep, &s->lake, msg, sizeof msg) != SIAMESE_OK) {
         fprintf(stderr, "siamese eval: %s\n", msg);
         return 0;
     }
-    s->results.embed_seconds = eval_now_seconds() - t0;
+    s->results.embed_seconds = cli_now_seconds() - t0;
     s->results.lake = &s->lake;
     s->results.images = s->lake.images;
     s->results.skipped = s->lake.skipped_images;
@@ -328,7 +329,7 @@ int cli_eval(int argc, char **argv) {
     if (!cli_parse_precision("eval", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     eval_state s;
     memset(&s, 0, sizeof s);
-    double t0 = eval_now_seconds();
+    double t0 = cli_now_seconds();
     if (!cli_open_model("eval", positional[0], &compute, &s.model)) return CLI_EXIT_FAIL;
     s.metric = a.metric ? metric : siamese_model_metric(s.model);
     s.results.model_path = positional[0];
@@ -336,7 +337,7 @@ int cli_eval(int argc, char **argv) {
     s.results.metric = siamese_metric_name(s.metric);
     s.results.bootstrap = a.bootstrap;
     int ok = lake ? run_lake(&s, &a, positional[1]) : run_dataset(&s, &a, positional[1], protocols);
-    s.results.total_seconds = eval_now_seconds() - t0;
+    s.results.total_seconds = cli_now_seconds() - t0;
     if (ok) {
         if (a.json) eval_print_json(stdout, &s.results);
         else eval_print_table(stdout, &s.results);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "grow.h"
+#include "progress.h"
 
 typedef struct eval_progress {
     const char *command;
@@ -28,12 +29,6 @@ static void draw_progress(void *user, int done, int total) {
     fprintf(stderr, "\r\033[Kembedding %d/%d images", done, total);
     if (done == total) fputs("\r\033[K", stderr);
     fflush(stderr);
-}
-
-double eval_now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int open_dataset(const char *command, const char *path, eval_progress *prog,
@@ -76,9 +71,9 @@ int eval_set_open(const char *command, siamese_model *model, const char *data_pa
     ep.progress = draw_progress;
     ep.progress_user = &prog;
     char msg[1024];
-    double t0 = eval_now_seconds();
+    double t0 = cli_now_seconds();
     siamese_status st = siamese_embed_dataset(model, out->ds, &ep, &out->emb, msg, sizeof msg);
-    out->embed_seconds = eval_now_seconds() - t0;
+    out->embed_seconds = cli_now_seconds() - t0;
     if (st != SIAMESE_OK) {
         fprintf(stderr, "siamese %s: %s: %s\n", command, data_path, msg);
         eval_set_free(out);

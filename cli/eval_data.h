@@ -15,9 +15,6 @@ typedef struct eval_set {
     int stored_pairs; /* pair datasets: their pairs before any image was skipped */
 } eval_set;
 
-/* Seconds on the monotonic clock. */
-double eval_now_seconds(void);
-
 /* Images per forward pass when none is given: up to 1024, within 128 MB of input tensors. */
 int eval_auto_batch(const siamese_model *model);
 

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_seconds(void) {
+double cli_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -33,7 +33,7 @@ void progress_finish(progress *p) {
 }
 
 static void draw_step_line(progress *p, const siamese_train_event *e) {
-    double t = now_seconds();
+    double t = cli_now_seconds();
     if (t - p->last_draw < 0.1 && e->batch + 1 < e->batches) return;
     p->last_draw = t;
     char eta[32];

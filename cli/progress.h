@@ -4,6 +4,9 @@
 
 #include "siamese.h"
 
+/* Monotonic seconds (the one clock of the CLI's timings and progress lines). */
+double cli_now_seconds(void);
+
 typedef enum progress_mode { PROGRESS_AUTO, PROGRESS_QUIET, PROGRESS_JSON } progress_mode;
 
 typedef struct progress {
