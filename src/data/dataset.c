@@ -72,6 +72,15 @@ siamese_status sm_class_members_build(siamese_dataset *ds, const siamese_split *
     return SIAMESE_OK;
 }
 
+int *sm_class_members_with(const sm_class_members *m, int n_classes, int min_images, int *count) {
+    int *classes = malloc((size_t)(n_classes + 1) * sizeof *classes);
+    *count = 0;
+    if (!classes) return NULL;
+    for (int c = 0; c < n_classes; c++)
+        if (m->start[c + 1] - m->start[c] >= min_images) classes[(*count)++] = c;
+    return classes;
+}
+
 void sm_class_members_free(sm_class_members *m) {
     free(m->members);
     free(m->start);

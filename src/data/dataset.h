@@ -60,6 +60,9 @@ typedef struct sm_class_members {
 siamese_status sm_class_members_build(siamese_dataset *ds, const siamese_split *split, int side,
                                       sm_class_members *out);
 void sm_class_members_free(sm_class_members *m);
+/* The classes (of n_classes) holding at least min_images members, in class order, malloc'd;
+ * *count receives how many. NULL only when memory runs out. */
+int *sm_class_members_with(const sm_class_members *m, int n_classes, int min_images, int *count);
 
 /* ---- sources (one file each) */
 siamese_status sm_ds_open_folders(siamese_dataset *ds, const char *path);

@@ -37,16 +37,11 @@ static siamese_status groups_build(siamese_dataset *ds, const siamese_split *spl
     if (st != SIAMESE_OK) return st;
     g->members = cm.members;
     g->start = cm.start;
-    g->usable_classes = malloc((size_t)(nc + 1) * sizeof *g->usable_classes);
-    g->pair_classes = malloc((size_t)(nc + 1) * sizeof *g->pair_classes);
+    g->usable_classes = sm_class_members_with(&cm, nc, 1, &g->n_usable);
+    g->pair_classes = sm_class_members_with(&cm, nc, 2, &g->n_pair_classes);
     if (!g->usable_classes || !g->pair_classes) {
         groups_free(g);
         return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-    }
-    for (int c = 0; c < nc; c++) {
-        int n = g->start[c + 1] - g->start[c];
-        if (n >= 1) g->usable_classes[g->n_usable++] = c;
-        if (n >= 2) g->pair_classes[g->n_pair_classes++] = c;
     }
     return SIAMESE_OK;
 }

@@ -34,17 +34,13 @@ static siamese_status groups_build(siamese_dataset *ds, const siamese_split *spl
     if (st != SIAMESE_OK) return st;
     g->members = cm.members;
     g->start = cm.start;
-    g->classes = malloc((size_t)(nc + 1) * sizeof *g->classes);
+    g->classes = sm_class_members_with(&cm, nc, k, &g->n_classes);
     if (!g->classes) {
         groups_free(g);
         return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     }
-    for (int c = 0; c < nc; c++) {
-        int n = g->start[c + 1] - g->start[c];
-        if (n < k) continue;
-        g->classes[g->n_classes++] = c;
-        g->images += n;
-    }
+    for (int i = 0; i < g->n_classes; i++)
+        g->images += g->start[g->classes[i] + 1] - g->start[g->classes[i]];
     return SIAMESE_OK;
 }
 
