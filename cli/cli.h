@@ -26,5 +26,6 @@ int cli_verify(int argc, char **argv);
 int cli_identify(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_import(int argc, char **argv);
+int cli_quantize(int argc, char **argv);
 
 #endif

@@ -253,7 +253,10 @@ int cli_open_index_model(const char *command, siamese_index *index, const char *
         siamese_model_free(model);
         return 0;
     }
-    cli_apply_compute(command, model, compute);
+    if (!cli_apply_compute(command, model, compute)) {
+        siamese_model_free(model);
+        return 0;
+    }
     *out = model;
     return 1;
 }

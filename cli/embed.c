@@ -21,7 +21,7 @@ int cli_build_index(const char *command, const char *model_path, const char *con
                 model ? siamese_model_errmsg(model) : model_path);
         ok = 0;
     }
-    if (ok) cli_apply_compute(command, model, compute);
+    if (ok) ok = cli_apply_compute(command, model, compute);
     ok = ok && cli_embed_sources(command, model, sources, n, 0, quiet, &e);
     if (ok && siamese_index_create(model, model_path, &index) != SIAMESE_OK) {
         fprintf(stderr, "siamese %s: %s\n", command, index ? siamese_index_errmsg(index) : "");

@@ -25,6 +25,7 @@ static const cli_command commands[] = {
      cli_report},
     {"import", "convert a pretrained network a package ships (face-api) into a model file",
      cli_import},
+    {"quantize", "int8 calibration of a model on a dataset (for --precision int8)", cli_quantize},
 };
 
 static void print_usage(FILE *out) {

@@ -7,7 +7,8 @@
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out) {
     *out = SIAMESE_PRECISION_AUTO;
     if (!name || siamese_precision_parse(name, out) == SIAMESE_OK) return 1;
-    fprintf(stderr, "siamese %s: unknown --precision '%s' (auto, fp32, bf16)\n", command, name);
+    fprintf(stderr, "siamese %s: unknown --precision '%s' (auto, fp32, bf16, int8)\n", command,
+            name);
     return 0;
 }
 
@@ -33,17 +34,23 @@ static void apply_auto(const char *command, siamese_model *model, const cli_comp
             1e3 * c.bf16_seconds, c.from_cache ? "cached" : "measured now");
 }
 
-void cli_apply_compute(const char *command, siamese_model *model, const cli_compute *compute) {
+int cli_apply_compute(const char *command, siamese_model *model, const cli_compute *compute) {
     if (compute->threads > 0) siamese_model_set_threads(model, compute->threads);
+    if (compute->precision == SIAMESE_PRECISION_INT8) {
+        if (siamese_model_set_precision(model, SIAMESE_PRECISION_INT8) == SIAMESE_PRECISION_INT8)
+            return 1;
+        fprintf(stderr, "siamese %s: --precision int8: %s\n", command, siamese_model_errmsg(model));
+        return 0;
+    }
     if (compute->precision == SIAMESE_PRECISION_AUTO) {
         apply_auto(command, model, compute);
-        return;
+        return 1;
     }
     if (siamese_model_set_precision(model, compute->precision) != compute->precision) {
         fprintf(stderr,
                 "siamese %s: this CPU has no bf16 kernels (AVX512-BF16): computing in fp32\n",
                 command);
-        return;
+        return 1;
     }
     siamese_precision_choice c;
     if (compute->precision == SIAMESE_PRECISION_BF16 &&
@@ -53,6 +60,7 @@ void cli_apply_compute(const char *command, siamese_model *model, const cli_comp
                 "siamese %s: warning: bf16 is slower than fp32 on this CPU (forward of %d images "
                 "in CPU time: fp32 %.3g ms, bf16 %.3g ms); --precision auto picks the faster\n",
                 command, c.batch, 1e3 * c.fp32_seconds, 1e3 * c.bf16_seconds);
+    return 1;
 }
 
 int cli_open_model(const char *command, const char *path, const cli_compute *compute,
@@ -67,7 +75,11 @@ int cli_open_model(const char *command, const char *path, const cli_compute *com
         *out = NULL;
         return 0;
     }
-    cli_apply_compute(command, model, compute);
+    if (!cli_apply_compute(command, model, compute)) {
+        siamese_model_free(model);
+        *out = NULL;
+        return 0;
+    }
     *out = model;
     return 1;
 }

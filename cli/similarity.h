@@ -19,7 +19,8 @@ typedef struct cli_compute {
 /* The --precision option of the inference commands (auto by default), one definition for all. */
 #define CLI_PRECISION_HELP                                                                         \
     "auto (default: the faster of fp32 and bf16 on this CPU, measured once and cached in "         \
-    "~/.cache/siamese), fp32, or bf16 (AVX512-BF16; distances differ slightly)"
+    "~/.cache/siamese), fp32, bf16 (AVX512-BF16; distances differ slightly), or int8 (a "          \
+    "model made by 'siamese quantize')"
 #define CLI_PRECISION_OPTION(target)                                                               \
     { "precision", 0, CLI_OPT_STRING, (target), "P", CLI_PRECISION_HELP }
 
@@ -28,8 +29,9 @@ typedef struct cli_compute {
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out);
 
 /* Sets the model's threads and precision. auto prints one line on stderr with the choice and
- * both timings; an explicit bf16 that measures slower than fp32 prints one warning with both. */
-void cli_apply_compute(const char *command, siamese_model *model, const cli_compute *compute);
+ * both timings; an explicit bf16 that measures slower than fp32 prints one warning with both.
+ * Returns 0 (after printing why) when int8 is asked of a model without int8 calibration. */
+int cli_apply_compute(const char *command, siamese_model *model, const cli_compute *compute);
 
 /* Loads the model at path and sets its threads and precision. On failure prints
  * "siamese COMMAND: <message>" to stderr and returns 0. */

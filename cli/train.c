@@ -51,6 +51,11 @@ static int apply_flags(const train_flags *f, siamese_train_params *p) {
         return 0;
     }
     if (f->precision && !cli_parse_precision("train", f->precision, &p->precision)) return 0;
+    if (p->precision == SIAMESE_PRECISION_INT8) {
+        fprintf(stderr, "siamese train: --precision int8 is for inference: train in fp32 or bf16, "
+                        "then 'siamese quantize' the model\n");
+        return 0;
+    }
     if (f->cache_mb < 0) {
         fprintf(stderr, "siamese train: --cache-mb must not be negative\n");
         return 0;

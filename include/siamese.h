@@ -150,11 +150,12 @@ SIAMESE_API void siamese_model_set_threads(siamese_model *model, int threads);
 typedef enum siamese_precision {
     SIAMESE_PRECISION_FP32 = 0,
     SIAMESE_PRECISION_BF16 = 1,
-    SIAMESE_PRECISION_AUTO = 2 /* the faster of the two on this CPU (siamese_precision_choose) */
+    SIAMESE_PRECISION_AUTO = 2, /* the faster of the two on this CPU (siamese_precision_choose) */
+    SIAMESE_PRECISION_INT8 = 3  /* inference only, on a model made by siamese_model_quantize */
 } siamese_precision;
 
 SIAMESE_API const char *siamese_precision_name(siamese_precision precision);
-/* Parses "fp32", "bf16" or "auto"; SIAMESE_ERR_INVALID_ARG for anything else. */
+/* Parses "fp32", "bf16", "auto" or "int8"; SIAMESE_ERR_INVALID_ARG for anything else. */
 SIAMESE_API siamese_status siamese_precision_parse(const char *name, siamese_precision *out);
 /* 1 when this CPU (as oneDNN sees it) has bf16 kernels. */
 SIAMESE_API int siamese_bf16_supported(void);
@@ -561,6 +562,35 @@ SIAMESE_API size_t siamese_loader_cache_bytes(const siamese_loader *loader);
 SIAMESE_API int siamese_loader_cached_images(const siamese_loader *loader);
 
 /* ==== END DATASET API ==== */
+
+/* ==== INT8 API (issue 17) ==== */
+
+/* Post-training int8 quantisation: per-output-channel weight scales and activation ranges
+ * calibrated on images of a dataset, for a chain of conv (+batchnorm), relu, maxpool, flatten
+ * and linear layers (the seed, mnist, omniglot and faces presets; not resnets). The calibration
+ * is saved by siamese_model_save as extra tensors "int8.<layer>.input_range" [2] and
+ * "int8.<layer>.weight_scale" [out] beside the untouched fp32 weights, and read back by
+ * siamese_model_load; siamese_model_set_precision(model, SIAMESE_PRECISION_INT8) then runs
+ * siamese_model_embed on oneDNN's int8 kernels. */
+typedef struct siamese_quantize_params {
+    int images;                 /* calibration images, spread evenly over the dataset; 256 */
+    int batch;                  /* images per forward while calibrating; 32 */
+    siamese_warning_fn warning; /* an image that does not decode is skipped with a warning */
+    void *warning_user;
+    void (*progress)(void *user, int done, int total); /* NULL = none */
+    void *progress_user;
+} siamese_quantize_params;
+
+SIAMESE_API siamese_quantize_params siamese_quantize_default_params(void);
+/* Calibrates model on dataset (replacing any calibration it had). SIAMESE_ERR_UNSUPPORTED (with
+ * the layer named) for an architecture the int8 engine cannot run, SIAMESE_ERR_DATA when no
+ * image decodes. The fp32 weights are not changed. */
+SIAMESE_API siamese_status siamese_model_quantize(siamese_model *model, siamese_dataset *dataset,
+                                                  const siamese_quantize_params *params);
+/* Calibration images of the model's int8 calibration, 0 when it has none. */
+SIAMESE_API int siamese_model_int8_images(const siamese_model *model);
+
+/* ==== END INT8 API ==== */
 
 /* ---------------------------------------------------------------- embedding sets */
 

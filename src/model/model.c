@@ -67,6 +67,8 @@ siamese_model *sm_model_error_handle(const sm_err *err) {
 void siamese_model_free(siamese_model *model) {
     if (!model) return;
     sm_net_free(model->net);
+    sm_qnet_free(model->qnet);
+    sm_quant_free(model->quant);
     free(model);
 }
 
@@ -212,8 +214,10 @@ siamese_status siamese_model_embed(siamese_model *model, const float *images, in
     siamese_status st = SIAMESE_OK;
     for (int start = 0; st == SIAMESE_OK && start < n; start += chunk) {
         int count = n - start < chunk ? n - start : chunk;
-        st = sm_net_forward(model->net, images + (size_t)start * image_floats, count, 0,
-                            out + (size_t)start * dim, &model->err);
+        const float *x = images + (size_t)start * image_floats;
+        float *emb = out + (size_t)start * dim;
+        st = model->qnet ? sm_qnet_forward(model->qnet, x, count, emb, &model->err)
+                         : sm_net_forward(model->net, x, count, 0, emb, &model->err);
     }
     sm_threads_leave(threads);
     return st;

@@ -9,6 +9,8 @@
 #include "model/safetensors.h"
 #include "nn/arch.h"
 #include "nn/net.h"
+#include "nn/qnet.h"
+#include "nn/quant.h"
 #include "siamese.h"
 
 #define SM_ARCH_TEXT_MAX (SM_MAX_LAYERS * 128) /* fits any arch sm_arch_format writes */
@@ -25,6 +27,8 @@ struct siamese_model {
     char threshold_source[SM_THRESHOLD_SOURCE_MAX]; /* who chose it; "" = unknown */
     uint64_t seed;
     int threads;
+    sm_quant *quant; /* int8 calibration (siamese_model_quantize or the file), or NULL */
+    sm_qnet *qnet;   /* the int8 engine while the precision is int8, else NULL */
 };
 
 /* Allocates a model for arch with an engine and zeroed parameters (no initialization).
@@ -55,5 +59,20 @@ siamese_status sm_model_save_with(siamese_model *model, const char *path, const 
  * ignore_prefix (may be NULL) are not the model's and are left to the caller. */
 siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
                                   const char *ignore_prefix, siamese_model **out, sm_err *err);
+
+/* int8 (model/quantize.c). use: builds the int8 engine from the calibration and returns INT8,
+ * or FP32 with the model's error set (no calibration, an architecture it cannot run). drop:
+ * back to the fp32 engine. */
+siamese_precision sm_model_use_int8(siamese_model *model);
+void sm_model_drop_int8(siamese_model *model);
+/* The calibration as safetensors tensors for saving (names and data point into a block
+ * *keep, and one metadata entry *meta in it, that the caller frees after writing with *out);
+ * n_out = 0 when the model has none. */
+siamese_status sm_model_int8_tensors(const siamese_model *model, sm_st_tensor **out, int *n_out,
+                                     sm_st_meta **meta, void **keep, sm_err *err);
+/* Reads the "int8." tensors of file (if any) into model->quant, checked against its layers. */
+siamese_status sm_model_int8_read(siamese_model *model, const char *path, const sm_st_file *file,
+                                  sm_err *err);
+#define SM_INT8_PREFIX "int8."
 
 #endif

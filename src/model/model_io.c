@@ -103,7 +103,16 @@ siamese_status siamese_model_save(siamese_model *model, const char *path) {
                        path ? "the model holds no network" : "no path");
     sm_err err;
     sm_err_clear(&err);
-    siamese_status status = sm_model_save_with(model, path, NULL, 0, NULL, 0, &err);
+    sm_st_tensor *int8 = NULL; /* the int8 calibration, if any (model/quantize.c) */
+    sm_st_meta *int8_meta = NULL;
+    void *int8_keep = NULL;
+    int n_int8 = 0;
+    siamese_status status =
+        sm_model_int8_tensors(model, &int8, &n_int8, &int8_meta, &int8_keep, &err);
+    if (status == SIAMESE_OK)
+        status = sm_model_save_with(model, path, int8, n_int8, int8_meta, int8_meta ? 1 : 0, &err);
+    free(int8);
+    free(int8_keep);
     if (status != SIAMESE_OK) model->err = err;
     return status;
 }
@@ -385,7 +394,12 @@ siamese_status siamese_model_load(const char *path, siamese_model **out) {
     }
     sm_st_file *file = NULL;
     siamese_status status = sm_safetensors_read(path, &file, &err);
-    if (status == SIAMESE_OK) status = sm_model_from_file(path, file, NULL, out, &err);
+    if (status == SIAMESE_OK) status = sm_model_from_file(path, file, SM_INT8_PREFIX, out, &err);
+    if (status == SIAMESE_OK) status = sm_model_int8_read(*out, path, file, &err);
+    if (status != SIAMESE_OK && *out) {
+        siamese_model_free(*out);
+        *out = NULL;
+    }
     sm_safetensors_free(file);
     if (status != SIAMESE_OK) {
         err.status = status;
