@@ -105,8 +105,7 @@ static void draw_roc_det(sm_html *h, const double *far, const double *tar, int m
     sm_svg_series roc[2] = {{"ROC", far, tar, m, SM_SVG_LINE, 0},
                             {"chance", diag, diag, 2, SM_SVG_LINE, 0}};
     sm_svg_chart c = sm_svg_chart_default("ROC: true accept rate against false accept rate",
-                                          "false accept rate (dissimilar pairs accepted)",
-                                          "true accept rate (similar accepted)");
+                                          "false accept rate", "true accept rate");
     c.y_min = 0, c.y_max = 1;
     sm_svg_draw(h, &c, roc, 2);
     sm_svg_series det = {"DET", far, frr, m, SM_SVG_LINE, 0};
@@ -145,7 +144,7 @@ static void draw_histograms(sm_html *h, const float *distances, const float *lab
                           {"dissimilar pairs", edges, share[1], HIST_BINS, SM_SVG_BARS, width}};
     sm_svg_chart c =
         sm_svg_chart_default("Distances of similar and dissimilar pairs",
-                             "distance (dissimilarity)", "share of the label's pairs (%)");
+                             "distance (dissimilarity)", "share of its label's pairs (%)");
     c.mark_x = threshold;
     c.mark_label = threshold_note;
     sm_svg_draw(h, &c, s, 2);

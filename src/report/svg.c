@@ -5,12 +5,15 @@
 #include <math.h>
 #include <stdio.h>
 
-#define W 640.0
-#define H 400.0
-#define LEFT 76.0
-#define RIGHT 16.0
-#define TOP 14.0
-#define BOTTOM 52.0
+/* A small drawing (400 x 290 units, text 13 units) scaled to the figure's width: on a phone
+ * 390 px wide a figure is about 360 px, so text stays near 12 px; wider screens scale it up. */
+#define W 400.0
+#define H 290.0
+#define LEFT 64.0
+#define RIGHT 20.0 /* room for half the last x tick label */
+#define TOP 12.0
+#define BOTTOM 44.0
+#define FONT_SIZE 13
 
 static const char *const colors[] = {"#1f5fbf", "#d9480f", "#2b8a3e", "#7048e8", "#868e96"};
 #define N_COLORS 5
@@ -134,7 +137,7 @@ static void draw_ticks(sm_html *h, const axis *a, int vertical) {
                            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                            "stroke=\"#e3e7ec\"/><text x=\"%.1f\" y=\"%.1f\" "
                            "text-anchor=\"middle\">%s</text>",
-                           x, TOP, x, H - BOTTOM, x, H - BOTTOM + 18, label);
+                           x, TOP, x, H - BOTTOM, x, H - BOTTOM + 16, label);
         }
     }
 }
@@ -147,10 +150,10 @@ static void draw_axes(sm_html *h, const sm_svg_chart *c, const axis *x, const ax
                    "stroke=\"#8a939e\"/>",
                    LEFT, TOP, W - LEFT - RIGHT, H - TOP - BOTTOM);
     sm_html_printf(h, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (LEFT + W - RIGHT) / 2,
-                   H - 10);
+                   H - 8);
     sm_html_text(h, c->x_label);
     sm_html_printf(h,
-                   "</text><text transform=\"translate(16 %.1f) rotate(-90)\" "
+                   "</text><text transform=\"translate(14 %.1f) rotate(-90)\" "
                    "text-anchor=\"middle\">",
                    (TOP + H - BOTTOM) / 2);
     sm_html_text(h, c->y_label);
@@ -175,7 +178,7 @@ static void draw_series(sm_html *h, const sm_svg_chart *c, const sm_svg_series *
         return;
     }
     if (line) {
-        sm_html_printf(h, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" d=\"", color);
+        sm_html_printf(h, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" d=\"", color);
         int pen_down = 0;
         for (int i = 0; i < s->n; i++) {
             double vx = to_axis(c->log_x, s->x[i]), vy = to_axis(c->log_y, s->y[i]);
@@ -193,7 +196,7 @@ static void draw_series(sm_html *h, const sm_svg_chart *c, const sm_svg_series *
         for (int i = 0; i < s->n; i++) {
             double vx = to_axis(c->log_x, s->x[i]), vy = to_axis(c->log_y, s->y[i]);
             if (isfinite(vx) && isfinite(vy))
-                sm_html_printf(h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"/>", px_x(x, vx),
+                sm_html_printf(h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>", px_x(x, vx),
                                px_y(y, vy));
         }
         sm_html_raw(h, "</g>");
@@ -218,7 +221,7 @@ static void draw_mark(sm_html *h, const sm_svg_chart *c, const axis *x) {
     sm_html_printf(h,
                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#111\" "
                    "stroke-dasharray=\"5 4\"/><text x=\"%.1f\" y=\"%.1f\">",
-                   px, TOP, px, H - BOTTOM, px + 4, TOP + 14);
+                   px, TOP, px, H - BOTTOM, px + 4, TOP + 13);
     sm_html_text(h, c->mark_label);
     sm_html_raw(h, "</text>");
 }
@@ -242,9 +245,9 @@ void sm_svg_draw(sm_html *h, const sm_svg_chart *c, const sm_svg_series *s, int 
         data_ranges(c, s, n, &x, &y);
         sm_html_printf(h,
                        "<svg viewBox=\"0 0 %.0f %.0f\" "
-                       "font-size=\"15\" font-family=\"system-ui,'DejaVu Sans',sans-serif\" "
+                       "font-size=\"%d\" font-family=\"system-ui,'DejaVu Sans',sans-serif\" "
                        "role=\"img\"><title>",
-                       W, H);
+                       W, H, FONT_SIZE);
         sm_html_text(h, c->title);
         sm_html_raw(h, "</title>");
         draw_axes(h, c, &x, &y);
