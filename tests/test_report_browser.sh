@@ -101,6 +101,34 @@ printf '<html><body><img src="http://example.com/a.png"><img src="https://exampl
 n=$(page_requests "$page")
 [ "$n" -eq 0 ] || fail "the report made $n network requests"
 
+# on a phone 390 px wide: headless chromium's window is at least 500 px wide, so the page is
+# laid out in a 390 px frame of a wrapper page; a script added to a copy of the page measures every
+# chart text as drawn (font size times the chart's scale on screen) and whether it lies inside its
+# chart, and posts the figures to the wrapper, whose DOM is dumped
+phone_check() { # PAGE NAME: fails when chart text is under 11 px or cut off at 390 px wide
+    local copy="$tmp/phone-$2.html" wrap="$tmp/phone-$2-wrap.html" measure
+    measure="<script>window.addEventListener('load',function(){var t=document.querySelectorAll('svg text'),min=1e9,out=[];for(var i=0;i<t.length;i++){var e=t[i],m=e.getScreenCTM(),s=Math.sqrt(m.a*m.a+m.b*m.b),f=parseFloat(getComputedStyle(e).fontSize)*s;if(f<min)min=f;var o=e.ownerSVGElement;while(o.ownerSVGElement)o=o.ownerSVGElement;var r=e.getBoundingClientRect(),b=o.getBoundingClientRect();if(r.left<b.left-1||r.right>b.right+1||r.top<b.top-1||r.bottom>b.bottom+1)out.push(e.textContent);}parent.postMessage('texts='+t.length+' min-font='+(t.length?min.toFixed(2):0)+' outside='+out.length+' page-width='+document.documentElement.scrollWidth+' viewport='+window.innerWidth+' ['+out.join('|')+']','*');});</script>"
+    awk -v m="$measure" '{ sub(/<\/body>/, m "</body>") } 1' "$1" >"$copy"
+    printf '%s' "<!DOCTYPE html><html><body style=\"margin:0\"><iframe src=\"$(basename "$copy")\"" \
+        " width=\"390\" height=\"2400\" style=\"border:0\"></iframe><pre id=\"r\">none</pre>" \
+        "<script>window.addEventListener('message',function(e){document.getElementById('r')" \
+        ".textContent=String(e.data);});</script></body></html>" >"$wrap"
+    run_browser --hide-scrollbars --window-size=500,2400 --dump-dom "file://$wrap" >"$tmp/phone-$2.dom"
+    local got
+    got=$(sed -n 's|.*<pre id="r">\([^<]*\)</pre>.*|\1|p' "$tmp/phone-$2.dom")
+    echo "$2 at 390 px: $got"
+    local texts font outside width
+    texts=$(sed -n 's/.*texts=\([0-9]*\).*/\1/p' <<<"$got")
+    font=$(sed -n 's/.*min-font=\([0-9.]*\).*/\1/p' <<<"$got")
+    outside=$(sed -n 's/.*outside=\([0-9]*\).*/\1/p' <<<"$got")
+    width=$(sed -n 's/.*page-width=\([0-9]*\) viewport=390.*/\1/p' <<<"$got")
+    [ -n "$texts" ] && [ "$texts" -gt 0 ] || fail "$2: no chart text measured at 390 px ($got)"
+    awk -v f="${font:-0}" 'BEGIN { exit !(f >= 11) }' || fail "$2: chart text of ${font:-?} px at 390 px wide (want >= 11)"
+    [ "${outside:-1}" -eq 0 ] || fail "$2: chart text cut off at 390 px: $got"
+    [ -n "$width" ] && [ "$width" -le 390 ] || fail "$2: the page is wider than a 390 px phone: $got"
+}
+phone_check "$page" "run report"
+
 # on a phone-sized and a wide screen (look at them: SIAMESE_KEEP_SCREENSHOTS=DIR keeps them)
 for size in 390,2400 1400,3000; do
     run_browser --hide-scrollbars --window-size="$size" --screenshot="$tmp/shot-$size.png" \
@@ -151,6 +179,7 @@ grep -q "id=\"eval-auc\">$want<" "$tmp/dom3.html" || fail "the eval page's ROC A
 grep -q 'id="eval-fewshot-accuracy"' "$tmp/dom3.html" || fail "no few-shot numbers in the eval page"
 grep -q 'id="eval-map-r"' "$tmp/dom3.html" || fail "no retrieval numbers in the eval page"
 grep -q '95% interval' "$tmp/dom3.html" || fail "no intervals in the eval page"
+phone_check "$tmp/eval.html" "eval report"
 expect 1 "$cli" eval "$tmp/run/best.safetensors" "$testing" -q --report "$tmp/no/such/e.html"
 grep_err "$tmp/no/such/e.html"
 
