@@ -171,6 +171,9 @@ int cli_train(int argc, char **argv) {
         {"val-classes", 0, CLI_OPT_FLOAT, &t.val_fraction, "F",
          "hold out this share of the training classes to pick the best model and for "
          "--patience (the test pairs never choose)"},
+        {"val-groups", 0, CLI_OPT_FLOAT, &t.val_groups, "N|F",
+         "like --val-classes, but hold out whole top-level folders of DATA/GROUP/CLASS/ (e.g. "
+         "10 of Omniglot's 30 alphabets): N groups, or a share F < 1 of them"},
         {"init", 0, CLI_OPT_STRING, &p.init, "FILE",
          "start from these weights (safetensors, e.g. a torchvision state_dict for --arch "
          "resnet18), matched by name; the head may stay freshly initialized"},
@@ -192,7 +195,7 @@ int cli_train(int argc, char **argv) {
         "      --split images --epochs 3 -o runs/fashion\n"
         "  siamese train omniglot/images_background --arch omniglot --split classes \\\n"
         "      --pk 32x4 --mining semihard --augment koch --lr-schedule cosine --warmup 200 \\\n"
-        "      --val-classes 0.2 --patience 5 --epochs 40 -o runs/omniglot\n"
+        "      --val-groups 10 --patience 5 --epochs 40 -o runs/omniglot\n"
         "  siamese train --resume runs/dogs"};
     const char *positional[1];
     int n_positional;

@@ -15,6 +15,7 @@ train_tools_flags train_tools_defaults(const siamese_train_params *p) {
     f.lr_schedule = siamese_lr_schedule_name(p->lr_schedule);
     f.lr_gamma = p->lr_gamma;
     f.val_fraction = (float)p->val_fraction;
+    f.val_groups = (float)p->val_groups;
     return f;
 }
 
@@ -60,6 +61,15 @@ static int apply_schedule(const train_tools_flags *f, siamese_train_params *p) {
     if (!(f->val_fraction >= 0 && f->val_fraction < 1))
         return usage("--val-classes must be a share in [0, 1)%s", "");
     p->val_fraction = f->val_fraction;
+    double g = f->val_groups;
+    if (!(g >= 0 && g <= 1e6) || (g >= 1 && g != (double)(long long)g))
+        return usage("--val-groups must be a whole number of groups (>= 1) or a share in (0, 1)%s",
+                     "");
+    if (g > 0 && f->val_fraction > 0)
+        return usage("--val-groups and --val-classes both hold out validation classes: give "
+                     "one%s",
+                     "");
+    p->val_groups = g;
     return 1;
 }
 

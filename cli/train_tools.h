@@ -7,7 +7,7 @@
 
 typedef struct train_tools_flags {
     const char *augment, *pk, *mining, *lr_schedule;
-    float lr_gamma, val_fraction;
+    float lr_gamma, val_fraction, val_groups;
     int pk_given, sampler_given; /* set by the caller from cli_was_given */
 } train_tools_flags;
 

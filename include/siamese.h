@@ -790,6 +790,9 @@ typedef struct siamese_train_params {
                            step (siamese_model_init_from; the head may be left), NULL = none */
     const char *freeze; /* comma-separated parameter prefixes frozen for the whole run
                            (siamese_model_freeze: no weight gradients, batchnorm on running
+    double val_groups;   /* > 0 (instead of val_fraction): hold out whole groups of classes, the
+                            top-level folders of DATA/GROUP/CLASS/ (Omniglot's alphabets): a
+                            share of the groups in (0, 1), or a whole count >= 1 */
                            statistics), NULL = none */
 } siamese_train_params;
 

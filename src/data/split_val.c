@@ -1,5 +1,6 @@
 /* Validation splits: training classes held out, drawn from the seed, as a classes split whose
- * side 0 trains and side 1 validates; the test side of the run's split stays out of both. */
+ * side 0 trains and side 1 validates; the test side of the run's split stays out of both. The
+ * held-out classes are drawn one by one, or as whole groups (top-level folders: alphabets). */
 #include "data/split_val.h"
 
 #include <math.h>
@@ -11,6 +12,7 @@
 #include "data/split.h"
 
 #define STREAM_VALIDATION 0x56414c4944000000ull /* "VALID" */
+#define STREAM_GROUPS 0x56414c4752500000ull     /* "VALGRP" */
 
 /* The classes holding a training image of split (a 0/1 mark per class); returns how many. */
 static int training_classes(const siamese_split *split, unsigned char *has_train) {
@@ -23,7 +25,7 @@ static int training_classes(const siamese_split *split, unsigned char *has_train
     return n;
 }
 
-static siamese_status check_request(const siamese_split *split, double fraction, sm_err *err) {
+static siamese_status check_split(const siamese_split *split, sm_err *err) {
     siamese_dataset *ds = split->ds;
     if (ds->n_classes <= 0)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
@@ -31,6 +33,12 @@ static siamese_status check_request(const siamese_split *split, double fraction,
     if (split->kind == SIAMESE_SPLIT_PAIRS)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "validation classes need a split over images or classes, not over pairs");
+    return SIAMESE_OK;
+}
+
+static siamese_status check_request(const siamese_split *split, double fraction, sm_err *err) {
+    siamese_status st = check_split(split, err);
+    if (st != SIAMESE_OK) return st;
     if (!(fraction > 0 && fraction < 1))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "the validation share %g must be between 0 and 1", fraction);
@@ -94,6 +102,136 @@ siamese_status sm_split_validation(const siamese_split *split, double fraction, 
     if (st == SIAMESE_OK)
         st = pick_classes(split, fraction, seed, has_train, training_classes(split, has_train),
                           is_val, &ds->err);
+    if (st == SIAMESE_OK && build(split, has_train, is_val, v) != SIAMESE_OK)
+        st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    free(has_train);
+    free(is_val);
+    if (st != SIAMESE_OK) siamese_split_free(v);
+    else *out = v;
+    return st;
+}
+
+/* ------------------------------------------------------------------ whole groups */
+
+typedef struct group_key {
+    const char *name; /* the class name; its group is the part before the first '/' */
+    size_t len;       /* length of the group part */
+    int class_id;
+} group_key;
+
+static int compare_group_keys(const void *a, const void *b) {
+    const group_key *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->name, y->name, n);
+    if (c != 0) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return (x->class_id > y->class_id) - (x->class_id < y->class_id);
+}
+
+/* The training classes sorted by group (keys[0..n_train)); group_of[k] = the group ordinal of
+ * keys[k]; returns the number of groups, or -1 (message in err) for a class outside a group. */
+static int group_training_classes(const siamese_dataset *ds, const unsigned char *has_train,
+                                  group_key *keys, int *group_of, sm_err *err) {
+    int n = 0;
+    for (int c = 0; c < ds->n_classes; c++) {
+        if (!has_train[c]) continue;
+        const char *slash = strchr(ds->class_names[c], '/');
+        if (!slash) {
+            sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                    "%s: class '%s' is not inside a group folder (validation groups need "
+                    "DATA/GROUP/CLASS/image files, e.g. Omniglot's alphabets)",
+                    ds->path, ds->class_names[c]);
+            return -1;
+        }
+        keys[n++] = (group_key){ds->class_names[c], (size_t)(slash - ds->class_names[c]), c};
+    }
+    qsort(keys, (size_t)n, sizeof *keys, compare_group_keys);
+    int groups = 0;
+    for (int k = 0; k < n; k++) {
+        if (k > 0 && (keys[k].len != keys[k - 1].len ||
+                      memcmp(keys[k].name, keys[k - 1].name, keys[k].len) != 0))
+            groups++;
+        group_of[k] = groups;
+    }
+    return n > 0 ? groups + 1 : 0;
+}
+
+/* How many groups to hold out: a count (>= 1) or a share (in (0, 1)) of n_groups, at least 1,
+ * leaving at least 1 group for training; -1 (message in err) when that cannot be. */
+static int validation_group_count(const siamese_dataset *ds, double groups, int n_groups,
+                                  sm_err *err) {
+    int n_val = groups >= 1 ? (int)groups : (int)lround(groups * n_groups);
+    if (n_val < 1) n_val = 1;
+    if (n_val >= n_groups) {
+        sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                "%s: %d group folder%s with training classes cannot give %d for validation and "
+                "keep 1 for training",
+                ds->path, n_groups, n_groups == 1 ? "" : "s", n_val);
+        return -1;
+    }
+    return n_val;
+}
+
+/* Marks the classes of the first n_val groups in a seeded order; checks 2 classes per side. */
+static siamese_status pick_groups(const siamese_split *split, double groups, uint64_t seed,
+                                  const unsigned char *has_train, int n_train,
+                                  unsigned char *is_val, sm_err *err) {
+    siamese_dataset *ds = split->ds;
+    group_key *keys = malloc(((size_t)n_train + 1) * sizeof *keys);
+    int *group_of = malloc(((size_t)n_train + 1) * sizeof *group_of);
+    int *order = malloc(((size_t)n_train + 1) * sizeof *order);
+    unsigned char *held = calloc((size_t)n_train + 1, 1);
+    siamese_status st = SIAMESE_OK;
+    if (!keys || !group_of || !order || !held)
+        st = sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
+    int n_groups =
+        st == SIAMESE_OK ? group_training_classes(ds, has_train, keys, group_of, err) : 0;
+    if (st == SIAMESE_OK && n_groups < 0) st = SIAMESE_ERR_INVALID_ARG;
+    if (st == SIAMESE_OK && n_groups == 0)
+        st = sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: no training classes to hold out", ds->path);
+    int n_val = st == SIAMESE_OK ? validation_group_count(ds, groups, n_groups, err) : -1;
+    if (st == SIAMESE_OK && n_val < 0) st = SIAMESE_ERR_INVALID_ARG;
+    if (st == SIAMESE_OK) {
+        for (int g = 0; g < n_groups; g++) order[g] = g;
+        sm_rng rng;
+        sm_rng_seed(&rng, sm_seed_mix(seed, STREAM_GROUPS));
+        sm_rng_shuffle_int(&rng, order, n_groups);
+        for (int i = 0; i < n_val; i++) held[order[i]] = 1;
+        int n_held = 0;
+        for (int k = 0; k < n_train; k++) {
+            is_val[keys[k].class_id] = held[group_of[k]];
+            n_held += held[group_of[k]];
+        }
+        if (n_held < 2 || n_train - n_held < 2)
+            st = sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                         "%s: %d validation group%s hold %d of the %d training classes; each side "
+                         "needs at least 2",
+                         ds->path, n_val, n_val == 1 ? "" : "s", n_held, n_train);
+    }
+    free(keys);
+    free(group_of);
+    free(order);
+    free(held);
+    return st;
+}
+
+siamese_status sm_split_validation_groups(const siamese_split *split, double groups, uint64_t seed,
+                                          siamese_split **out) {
+    *out = NULL;
+    siamese_dataset *ds = split->ds;
+    siamese_status st = check_split(split, &ds->err);
+    if (st != SIAMESE_OK) return st;
+    if (!(groups > 0 && groups <= 1e6) || (groups >= 1 && groups != floor(groups)))
+        return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG,
+                       "validation groups %g: give a share in (0, 1) or a whole count >= 1",
+                       groups);
+    unsigned char *has_train = calloc((size_t)ds->n_classes + 1, 1);
+    unsigned char *is_val = calloc((size_t)ds->n_classes + 1, 1);
+    siamese_split *v = calloc(1, sizeof *v);
+    if (!has_train || !is_val || !v) st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+    if (st == SIAMESE_OK)
+        st = pick_groups(split, groups, seed, has_train, training_classes(split, has_train), is_val,
+                         &ds->err);
     if (st == SIAMESE_OK && build(split, has_train, is_val, v) != SIAMESE_OK)
         st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     free(has_train);

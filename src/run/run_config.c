@@ -1,6 +1,7 @@
 /* Training-run settings: the recipe's defaults, and config.json written and read back for resume. */
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,14 @@ static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
     if (!(p->val_fraction >= 0 && p->val_fraction < 1))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "the validation share %g must be in [0, 1)",
                        p->val_fraction);
-    if (p->val_fraction > 0 && p->split == SIAMESE_SPLIT_PAIRS)
+    if (!(p->val_groups >= 0) || (p->val_groups >= 1 && p->val_groups != floor(p->val_groups)))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "validation groups %g: give a share in (0, 1) or a whole count >= 1",
+                       p->val_groups);
+    if (p->val_groups > 0 && p->val_fraction > 0)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "hold out validation classes or whole groups of them, not both");
+    if ((p->val_fraction > 0 || p->val_groups > 0) && p->split == SIAMESE_SPLIT_PAIRS)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "validation classes need a split over images or classes, not over pairs");
     return SIAMESE_OK;
@@ -210,6 +218,7 @@ static const config_field fields[] = {
     {"precision_fp32_seconds", FIELD_DOUBLE, offsetof(sm_run_config, precision_fp32_seconds), 0,
      ""},
     {"precision_bf16_seconds", FIELD_DOUBLE, offsetof(sm_run_config, precision_bf16_seconds), 0,
+    NEWER("val_groups", FIELD_DOUBLE, val_groups),
      ""},
     /* fine-tuning (issue 13): "" = none */
     {"init", FIELD_TEXT, offsetof(sm_run_config, init), sizeof(((sm_run_config *)0)->init), ""},

@@ -28,6 +28,7 @@ static const char *setting_unit(const char *key) {
         {"patience", "epochs"},
         {"train_fraction", "of the pairs or images"},
         {"val_fraction", "of the training classes"},
+        {"val_groups", "of the class groups (share < 1, else a count)"},
         {"pk_classes", "classes per batch"},
         {"pk_images", "images per class and batch"},
         {"threads", "(0 = all cores)"},

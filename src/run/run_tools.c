@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/dataset.h"
 #include "data/loader_labelled.h"
+#include "data/split.h"
 #include "data/split_val.h"
 
 #define SEED_VALIDATION 0x56414c53ull /* "VALS" */
@@ -45,7 +47,10 @@ static siamese_status open_validation(sm_run_tools *t, siamese_dataset *ds,
                                       const siamese_split *split, const siamese_train_params *p,
                                       const siamese_loader_params *eval_lp, sm_err *err) {
     siamese_status st =
-        sm_split_validation(split, p->val_fraction, p->seed ^ SEED_VALIDATION, &t->val_split);
+        p->val_groups > 0
+            ? sm_split_validation_groups(split, p->val_groups, p->seed ^ SEED_VALIDATION,
+                                         &t->val_split)
+            : sm_split_validation(split, p->val_fraction, p->seed ^ SEED_VALIDATION, &t->val_split);
     if (st == SIAMESE_OK)
         st = siamese_pairs_recipe(ds, t->val_split, 1, p->per_class, p->seed ^ SEED_VALIDATION,
                                   &t->val_pairs);
@@ -67,7 +72,8 @@ siamese_status sm_run_tools_open(sm_run_tools *t, siamese_dataset *ds, const sia
                                  const siamese_loader_params *eval_lp, sm_err *err) {
     memset(t, 0, sizeof *t);
     siamese_status st = SIAMESE_OK;
-    if (p->val_fraction > 0) st = open_validation(t, ds, split, p, eval_lp, err);
+    if (p->val_fraction > 0 || p->val_groups > 0)
+        st = open_validation(t, ds, split, p, eval_lp, err);
     if (st != SIAMESE_OK || strcmp(p->sampler, "pk") != 0) return st;
     t->pk = 1;
     t->classes = malloc((size_t)p->pk_classes * p->pk_images * sizeof *t->classes);
@@ -136,6 +142,26 @@ double sm_run_tools_lr(const siamese_train_params *p, int64_t step, int batches_
                          p->lr_gamma);
 }
 
+/* Appends the held-out groups of a --val-groups split to out (at n): their names in class
+ * order, each once (a grouped dataset's classes are in name order, so a group is contiguous). */
+static int describe_groups(const siamese_split *val, char *out, size_t size, int n) {
+    const siamese_dataset *ds = val->ds;
+    const char *last = NULL;
+    size_t last_len = 0;
+    for (int c = 0; c < ds->n_classes && (size_t)n < size; c++) {
+        const char *name = ds->class_names[c], *slash = strchr(name, '/');
+        if (val->class_side[c] != 1 || !slash) continue;
+        size_t len = (size_t)(slash - name);
+        if (last && len == last_len && !memcmp(name, last, len)) continue;
+        n += snprintf(out + n, size - (size_t)n, "%s%.*s", last ? ", " : " (groups ", (int)len,
+                      name);
+        last = name;
+        last_len = len;
+    }
+    if (last && (size_t)n < size) n += snprintf(out + n, size - (size_t)n, ")");
+    return n;
+}
+
 void sm_run_tools_describe(const sm_run_tools *t, const siamese_train_params *p, char *out,
                            size_t size) {
     int n = 0;
@@ -150,8 +176,11 @@ void sm_run_tools_describe(const sm_run_tools *t, const siamese_train_params *p,
         n += snprintf(out + n, size - (size_t)n, "lr %s (warmup %d steps); ",
                       siamese_lr_schedule_name(p->lr_schedule), p->warmup_steps);
     if (t->val_loader && (size_t)n < size)
-        n += snprintf(out + n, size - (size_t)n, "validation: %d pairs of held-out classes; ",
+        n += snprintf(out + n, size - (size_t)n, "validation: %d pairs of held-out classes",
                       siamese_loader_pair_count(t->val_loader));
+    if (t->val_loader && p->val_groups > 0 && (size_t)n < size)
+        n = describe_groups(t->val_split, out, size, n);
+    if (t->val_loader && (size_t)n < size) n += snprintf(out + n, size - (size_t)n, "; ");
     if (p->patience > 0 && (size_t)n < size)
         n += snprintf(out + n, size - (size_t)n, "patience %d epochs; ", p->patience);
     if (n >= 2 && (size_t)n <= size) out[n - 2] = '\0';

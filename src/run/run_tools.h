@@ -32,9 +32,10 @@ typedef struct sm_run_tools {
     float *val_distances, *val_labels; /* [val pairs] */
 } sm_run_tools;
 
-/* Sets the tools up for a run with settings p on split: the validation classes and their pairs
- * and loader (made with eval_lp: no augmentation, no shuffle) when p->val_fraction > 0, and the
- * P x K plan when p->sampler is "pk" (failing when P x K exceeds the training side). */
+/* Sets the tools up for a run with settings p on split: the validation classes (or groups) and
+ * their pairs and loader (made with eval_lp: no augmentation, no shuffle) when p->val_fraction
+ * or p->val_groups > 0, and the P x K plan when p->sampler is "pk" (failing when P x K exceeds
+ * the training side). */
 siamese_status sm_run_tools_open(sm_run_tools *t, siamese_dataset *dataset,
                                  const siamese_split *split, const siamese_train_params *p,
                                  const siamese_loader_params *eval_lp, sm_err *err);
