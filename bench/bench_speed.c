@@ -15,6 +15,7 @@
 #include "model/model.h"
 #include "nn/arch.h"
 #include "nn/net.h"
+#include "nn/qnet.h"
 #include "siamese.h"
 
 typedef struct options {
@@ -32,14 +33,16 @@ static void usage(void) {
     fprintf(
         stderr,
         "usage: bench_speed [--steps N] [--warmup N] [--torch-steps N] [--torch-warmup N]\n"
-        "                   [--pairs B] [--precision fp32|bf16|auto] [--layers] [--impls]\n"
+        "                   [--pairs B] [--precision fp32|bf16|auto|int8] [--layers] [--impls]\n"
         "                   [--no-torch]\n"
         "Times the seed network's training step (B pairs = 2B images of 3x256x256, Adam) and\n"
         "its inference (2B images, no gradients) against the recipe's PyTorch code, each in a\n"
         "process of its own for its peak memory, then the machine's FMA peak and a large\n"
         "oneDNN convolution, and prints a table. First it prints the CPU and what --precision\n"
         "auto chooses on it with both timings (with --impls, the oneDNN implementation of every\n"
-        "inference step in fp32 and in bf16).\n");
+        "inference step in fp32 and in bf16).\n"
+        "int8: training runs in fp32; inference runs in int8 (calibrated on the random input\n"
+        "images) and once more in fp32, side by side.\n");
 }
 
 static int parse_options(int argc, char **argv, options *o) {
@@ -65,7 +68,7 @@ static int parse_options(int argc, char **argv, options *o) {
     if (o->steps < 1 || o->warmup < 0 || o->torch_steps < 1 || o->torch_warmup < 0 ||
         o->pairs < 1 ||
         (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16") &&
-         strcmp(o->precision, "auto"))) {
+         strcmp(o->precision, "auto") && strcmp(o->precision, "int8"))) {
         usage();
         return -1;
     }
@@ -144,7 +147,9 @@ static siamese_model *make_model(const options *o) {
         siamese_model_free(m);
         return NULL;
     }
-    siamese_precision want = precision_of(o), got = siamese_model_set_precision(m, want);
+    siamese_precision want = precision_of(o);
+    if (want == SIAMESE_PRECISION_INT8) return m; /* set after calibration (use_int8) */
+    siamese_precision got = siamese_model_set_precision(m, want);
     if (want == SIAMESE_PRECISION_AUTO) printf("precision auto: %s\n", siamese_precision_name(got));
     else if (got != want) printf("notice: this CPU has no bf16 support; computing in fp32\n");
     return m;
@@ -157,6 +162,28 @@ static float *random_images(size_t count, uint64_t seed) {
     sm_rng_seed(&rng, seed);
     for (size_t i = 0; i < count; i++) v[i] = (float)sm_rng_uniform(&rng);
     return v;
+}
+
+/* int8: calibrates m on the n images (the ranges of every conv / linear input) and sets int8. */
+static int use_int8(siamese_model *m, const float *images, int n) {
+    sm_err err;
+    sm_err_clear(&err);
+    sm_qnet *f32 = NULL;
+    float *emb = malloc((size_t)n * (size_t)siamese_model_embedding_dim(m) * sizeof *emb);
+    m->quant = sm_quant_create(&m->arch);
+    siamese_status st = emb && m->quant ? SIAMESE_OK : SIAMESE_ERR_NOMEM;
+    if (st == SIAMESE_OK)
+        st = sm_qnet_create(&m->arch, sm_net_table(m->net), sm_net_params(m->net),
+                            sm_net_buffers(m->net), NULL, &f32, &err);
+    if (st == SIAMESE_OK) st = sm_qnet_forward(f32, images, n, emb, &err);
+    if (st == SIAMESE_OK) sm_qnet_observe(f32, m->quant);
+    sm_qnet_free(f32);
+    free(emb);
+    if (st == SIAMESE_OK &&
+        siamese_model_set_precision(m, SIAMESE_PRECISION_INT8) == SIAMESE_PRECISION_INT8)
+        return 1;
+    fprintf(stderr, "bench_speed: int8: %s\n", err.msg[0] ? err.msg : siamese_model_errmsg(m));
+    return 0;
 }
 
 static void print_layers(const sm_arch *a, const double *fwd, const double *bwd, int steps, int n,
@@ -186,6 +213,13 @@ static void print_layers(const sm_arch *a, const double *fwd, const double *bwd,
 static void print_impls(siamese_model *m, int n, int training) {
     sm_err err;
     sm_err_clear(&err);
+    if (m->qnet) { /* int8 */
+        size_t need = sm_qnet_describe(m->qnet, n, NULL, 0, &err);
+        char *buf = need ? malloc(need + 1) : NULL;
+        if (buf && sm_qnet_describe(m->qnet, n, buf, need + 1, &err)) printf("%s", buf);
+        free(buf);
+        return;
+    }
     size_t need = sm_net_describe(m->net, n, training, NULL, 0, &err);
     char *buf = need ? malloc(need + 1) : NULL;
     if (buf && sm_net_describe(m->net, n, training, buf, need + 1, &err)) printf("%s", buf);
@@ -244,13 +278,16 @@ static int run_child(const options *o) {
     int rc = 1;
     if (!images || !labels || !emb || !tf || !tb || !times || !cpus) goto done;
     for (int i = 0; i < B; i++) labels[i] = (float)(i % 2);
+    if (!training && precision_of(o) == SIAMESE_PRECISION_INT8 && !use_int8(m, images, n))
+        goto done;
     if (training && siamese_trainer_create(m, &tp, &t) != SIAMESE_OK) {
         fprintf(stderr, "bench_speed: %s\n", t ? siamese_trainer_errmsg(t) : "out of memory");
         goto done;
     }
     if (o->impls) print_impls(m, n, training);
     for (int i = 0; i < o->warmup + o->steps; i++) {
-        if (i == o->warmup && o->layers) sm_net_set_timers(m->net, tf, training ? tb : NULL);
+        if (i == o->warmup && o->layers && !m->qnet)
+            sm_net_set_timers(m->net, tf, training ? tb : NULL);
         double s = now(), c = cpu_now();
         float loss = 0.0f;
         siamese_status st =
@@ -445,6 +482,7 @@ static double conv_probe(const options *o) {
 
 typedef struct results {
     measured train, infer, torch_train, torch_infer;
+    measured infer_fp32; /* --precision int8: the same inference in fp32 */
     double fma, bf16, conv;
 } results;
 
@@ -473,6 +511,10 @@ static void print_table(const options *o, const sm_arch *arch, const results *r)
                     tt->ok ? tt->maxrss_kb / 1024.0 : 0, "(ratio = ours / pytorch)");
     print_ratio_row("inference peak RSS MiB", r->infer.maxrss_kb / 1024.0,
                     ti->ok ? ti->maxrss_kb / 1024.0 : 0, "(ratio = ours / pytorch)");
+    if (r->infer_fp32.ok && r->infer.ok)
+        printf("%-26s %12.2f %12.2f %9.2fx  (int8 / fp32, median batch, same process setup)\n",
+               "int8 vs fp32 embeddings/s", n / r->infer.seconds, n / r->infer_fp32.seconds,
+               r->infer_fp32.seconds / r->infer.seconds);
     double tg = r->train.ok ? tflops / r->train.seconds * 1e-9 : 0;
     double ig = r->infer.ok ? iflops / r->infer.seconds * 1e-9 : 0;
     printf("%-26s %12.1f  = %.0f%% of FMA peak %.0f GFLOP/s\n", "train GFLOP/s", tg,
@@ -514,6 +556,12 @@ int main(int argc, char **argv) {
     r.train = run_ours(&o, "train");
     printf("\n-- ours, inference (own process)\n");
     r.infer = run_ours(&o, "infer");
+    if (precision_of(&o) == SIAMESE_PRECISION_INT8) {
+        options fp32 = o;
+        fp32.precision = "fp32";
+        printf("\n-- ours, inference in fp32 for the int8 comparison (own process)\n");
+        r.infer_fp32 = run_ours(&fp32, "infer");
+    }
     if (o.torch) {
         printf("\n-- PyTorch, training (own process)\n");
         r.torch_train = run_torch(&o, "train");

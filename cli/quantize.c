@@ -60,10 +60,11 @@ static int load_check_images(const siamese_model *model, siamese_dataset *ds, fl
     return n;
 }
 
-/* Relative L2 error of int8 against fp32 embeddings over the check images, or -1. */
-static double int8_error(siamese_model *model, siamese_dataset *ds) {
+/* Relative L2 error of int8 against fp32 embeddings over the *n check images, or -1. */
+static double int8_error(siamese_model *model, siamese_dataset *ds, int *n_out) {
     float *x = NULL, *e32 = NULL, *e8 = NULL;
     int n = load_check_images(model, ds, &x);
+    *n_out = n;
     double err = -1.0;
     if (n > 0 && cli_embed("quantize", model, x, n, &e32) &&
         siamese_model_set_precision(model, SIAMESE_PRECISION_INT8) == SIAMESE_PRECISION_INT8 &&
@@ -99,7 +100,8 @@ static int run_quantize(const char *model_path, const char *data, const char *ou
     } else if (siamese_model_quantize(model, ds, qp) != SIAMESE_OK) {
         fprintf(stderr, "siamese quantize: %s: %s\n", model_path, siamese_model_errmsg(model));
     } else {
-        double err = int8_error(model, ds);
+        int checked = 0;
+        double err = int8_error(model, ds, &checked);
         if (siamese_model_save(model, output) != SIAMESE_OK) {
             fprintf(stderr, "siamese quantize: %s\n", siamese_model_errmsg(model));
         } else {
@@ -109,7 +111,7 @@ static int run_quantize(const char *model_path, const char *data, const char *ou
                         data);
                 if (err >= 0)
                     fprintf(stderr, "int8 embeddings vs fp32 on %d images: %.2f%% relative L2\n",
-                            CHECK_IMAGES, 100.0 * err);
+                            checked, 100.0 * err);
                 fprintf(stderr, "wrote %s (use it with --precision int8)\n", output);
             }
         }

@@ -213,6 +213,8 @@ static siamese_status quantise_ops(sm_qnet *q, const sm_quant *quant, sm_err *er
             return sm_fail(err, SIAMESE_ERR_NOMEM, "int8: out of memory for layer %d",
                            op->layer + 1);
         sm_quant_weights(op->w, op->out, op->per, ql->w_scale, op->wq);
+        free(op->w); /* only the int8 copy is used from now on */
+        op->w = NULL;
         for (int o = 0; o < op->out; o++) {
             double acc_unit = (double)op->in_scale * (double)ql->w_scale[o];
             op->bias_acc[o] = (float)((double)op->b[o] * acc_unit);
