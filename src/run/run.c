@@ -12,6 +12,7 @@
 #include "base/util.h"
 #include "model/model.h"
 #include "run/run.h"
+#include "run/run_lock.h"
 #include "run/run_tools.h"
 #include "run/trainer.h"
 
@@ -38,6 +39,7 @@ typedef struct train_run {
     double wait_at_start; /* data wait of earlier sessions plus decoding before the batches */
     double step_seconds;  /* smoothed time per step */
     sm_run_tools tools;   /* P x K batches, validation classes (issue 12) */
+    sm_run_lock lock;     /* held while this process writes run_dir */
     sm_err err;
 } train_run;
 
@@ -570,18 +572,22 @@ static void run_free(train_run *run) {
     sm_metrics_close(&run->metrics);
     sm_history_free(&run->history);
     sm_run_tools_free(&run->tools);
+    sm_run_lock_release(&run->lock);
     free(run->test_distances);
     free(run->test_labels);
     free(run);
 }
 
-/* Creates the run folder and any missing parents; a fresh run (fresh = 1) refuses one that holds a run already, unless
- * overwrite is set, so an earlier run's model and checkpoint are never lost by mistake. */
+/* Creates the run folder and any missing parents and takes its lock (a folder another process
+ * is training into is refused at once); a fresh run (fresh = 1) refuses one that holds a run
+ * already, unless overwrite is set, so an earlier run's model and checkpoint are never lost by
+ * mistake. */
 static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, int overwrite) {
     if (strlen(dir) >= sizeof run->run_dir)
         return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
     strcpy(run->run_dir, dir);
     siamese_status made = sm_make_dirs(dir, &run->err);
+    if (made == SIAMESE_OK) made = sm_run_lock_take(&run->lock, dir, &run->err);
     if (made != SIAMESE_OK) return made;
     char config[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "config.json", config, sizeof config);
