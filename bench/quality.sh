@@ -7,13 +7,23 @@
 #                        testing/ subjects (every similar pair, as many dissimilar ones); 30 epochs
 #            omniglot    Omniglot: train on the 30 background alphabets only, 20-way one-shot
 #                        accuracy on Lake's 20 runs (all_runs.zip); 20 epochs
+#            att_faces_5fold  AT&T faces, 5 folds over the 40 subjects: train on 32, EER on
+#                        the other 8 (all similar pairs, as many dissimilar); the mean and
+#                        each fold's; 30 epochs per fold
+#            mnist       MNIST: train on train10k, pair accuracy on t10k pairs at the threshold
+#                        chosen on held-out train10k images; 24 epochs
+#            fashion_mnist  Fashion-MNIST: train on the 60k, Recall@1 on t10k (retrieval);
+#                        4 epochs
+#            dogs        Stanford Dogs: train on 100 breeds, ROC AUC on pairs of the other 20;
+#                        the seed recipe (--epochs, default 1) beside a from-scratch P x K
+#                        recipe (DOGS_EPOCHS, default 8) of about the same CPU time
+#            all         every row above in turn (hours on a shared 2-core machine)
 #   DATA     the shared data sets folder (default: $SIAMESE_DATA_DIR, else ../shared/data)
 #   SIAMESE  the siamese binary (default: build/siamese)
 #
-# Rows not written yet (the issue's table): AT&T 5-fold over subjects, MNIST pair accuracy,
-# Fashion-MNIST Recall@1, Stanford Dogs AUC.
 # Each row ends with a markdown table line: | benchmark | protocol | seed | epochs | train wall
-# time | number [95% interval] |. Timings are wall-clock on a machine that may be shared.
+# time | number [95% interval] |. Timings are wall-clock on a machine that may be shared (the
+# newer rows also print the training's CPU seconds and the load average).
 set -euo pipefail
 
 seed=1
@@ -26,7 +36,7 @@ while [[ $# -gt 0 ]]; do
         -j) threads="$2"; shift 2 ;;
         --epochs) epochs="$2"; shift 2 ;;
         --keep) keep="$2"; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) break ;;
     esac
 done
@@ -117,8 +127,242 @@ omniglot() {
         "$(cat "$work/train.seconds")" "$(json_number "$j" oneshot_runs accuracy)"
 }
 
+# --- rows: AT&T 5-fold, MNIST, Fashion-MNIST, Stanford Dogs ---------------------------------
+
+# machine: the CPU's model name and the load average now (the machine may be shared).
+machine() {
+    printf 'CPU %s, load average %s' \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# timed_cpu NAME CMD...: runs CMD; "W s wall, C s CPU" (C: user + system time of CMD) in
+# $work/NAME.times and the wall seconds in $work/NAME.seconds. On a shared machine the CPU time
+# is the steadier of the two.
+timed_cpu() {
+    local name=$1; shift
+    local t0 t1
+    times >"$work/$name.cpu0" # 'times' in this shell, not a subshell: its children's CPU
+    t0=$(date +%s.%N)
+    "$@"
+    t1=$(date +%s.%N)
+    times >"$work/$name.cpu1"
+    echo "$t1 - $t0" | bc >"$work/$name.seconds"
+    printf '%.0f s wall, %.0f s CPU' "$(echo "$t1 - $t0" | bc)" \
+        "$(echo "$(children_cpu "$work/$name.cpu1") - $(children_cpu "$work/$name.cpu0")" | bc)" \
+        >"$work/$name.times"
+}
+
+# children_cpu FILE: user + system seconds of the finished children in the output of 'times'.
+children_cpu() {
+    /usr/bin/python3 -c 'import re, sys
+line = open(sys.argv[1]).read().splitlines()[-1]
+print(sum(float(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", line)))' "$1"
+}
+
+# interval FILE PATH...: "value [low, high]" of an interval object in siamese eval's JSON.
+interval() {
+    local f=$1; shift
+    /usr/bin/python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: v = v[k]
+print("%.4f [%.4f, %.4f]" % (v["value"], v["low"], v["high"]))' "$f" "$@"
+}
+
+# link_classes DEST SRC...: DEST/<name> -> SRC for each class folder SRC (a view of some classes).
+link_classes() {
+    local dest=$1; shift
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    local c
+    for c in "$@"; do ln -s "$(cd "$c" && pwd)" "$dest/$(basename "$c")"; done
+}
+
+# AT&T faces, 5 folds over the 40 subjects (s1..s40 in number order; fold k holds out
+# s8k+1..s8k+8): each fold trains on the other 32 (5% of them the run's own test classes, 20%
+# of the rest validation classes that pick best.safetensors) and scores EER on its 8 subjects.
+att_faces_5fold() {
+    local faces="$data/att_faces" dir="$work/att5"
+    epochs=${epochs:-30}
+    [[ -d "$faces/training" && -d "$faces/testing" ]] ||
+        { echo "quality: $faces/training and testing/ missing" >&2; exit 2; }
+    local subjects=() n s k f
+    for n in $(seq 1 40); do
+        for s in "$faces/training/s$n" "$faces/testing/s$n"; do
+            [[ -d "$s" ]] && subjects+=("$s")
+        done
+    done
+    [[ ${#subjects[@]} -eq 40 ]] || { echo "quality: $faces: want s1..s40" >&2; exit 2; }
+    echo "start: $(machine)"
+    for k in 0 1 2 3 4; do
+        f="$dir/fold$k"
+        link_classes "$f/train" "${subjects[@]:0:$((8 * k))}" "${subjects[@]:$((8 * k + 8))}"
+        link_classes "$f/test" "${subjects[@]:$((8 * k)):8}"
+        local train=("$siamese" train "$f/train" -o "$f/run" --overwrite -q
+            --arch faces --split classes --train-fraction 0.95 --val-classes 0.2 --per-class 20
+            --pk 8x4 --mining semihard
+            --augment "rotate=10,scale=0.9:1.1,translate=4,flip,brightness=0.2,contrast=0.2"
+            --lr 0.001 --lr-schedule cosine --warmup 20 --epochs "$epochs"
+            --seed "$seed" -j "$threads")
+        local eval=("$siamese" eval "$f/run/best.safetensors" "$f/test" --all-pairs --json -q
+            --precision fp32 --seed "$seed" -j "$threads")
+        echo "fold $k: test subjects s$((8 * k + 1))..s$((8 * k + 8))"
+        echo "  train: ${train[*]}"
+        timed_cpu "fold$k" "${train[@]}"
+        echo "  eval:  ${eval[*]}"
+        "${eval[@]}" >"$f/eval.json"
+        printf '  fold %d: train %s; %s pairs: EER %s, ROC AUC %.4f\n' "$k" \
+            "$(cat "$work/fold$k.times")" "$(json_number "$f/eval.json" verification pairs)" \
+            "$(interval "$f/eval.json" verification eer)" \
+            "$(json_number "$f/eval.json" verification auc value)"
+    done
+    # the mean over the folds; its interval joins the folds' bootstrap intervals as normal ones
+    # (standard error (high - low) / 3.92 each, the folds independent)
+    local mean folds wall
+    mean=$(/usr/bin/python3 -c 'import json, sys, math
+e = [json.load(open(p))["verification"]["eer"] for p in sys.argv[1:]]
+m = sum(x["value"] for x in e) / len(e)
+se = math.sqrt(sum(((x["high"] - x["low"]) / 3.92) ** 2 for x in e)) / len(e)
+print("%.4f [%.4f, %.4f]" % (m, max(0, m - 1.96 * se), m + 1.96 * se))' "$dir"/fold?/eval.json)
+    folds=$(for k in 0 1 2 3 4; do printf '%.4f ' "$(json_number "$dir/fold$k/eval.json" \
+        verification eer value)"; done)
+    wall=$(cat "$work"/fold?.seconds | paste -sd+ | bc)
+    printf 'row att_faces_5fold  seed %s  epochs %s  train %.0f s (5 folds)  end: %s\n' "$seed" \
+        "$epochs" "$wall" "$(machine)"
+    printf '  mean EER over the 5 folds %s; per fold %s\n' "$mean" "$folds"
+    printf '| AT&T faces 5-fold | mean EER, 8 unseen subjects per fold (720 pairs each); folds %s| %s | %s | %.0f s | %s |\n' \
+        "$folds" "$seed" "$epochs" "$wall" "$mean"
+}
+
+# MNIST: the mnist preset on the shared train10k (10% of its images held out: their pairs pick
+# best.safetensors and its decision threshold, which the model file carries); accuracy on t10k
+# pairs (1000 similar and 1000 dissimilar per digit) at that threshold, by siamese eval.
+mnist() {
+    local idx="$data/mnist" run="$work/mnist_run"
+    epochs=${epochs:-24}
+    [[ -f "$idx/train10k-images-idx3-ubyte.gz" && -f "$idx/t10k-images-idx3-ubyte.gz" ]] ||
+        { echo "quality: $idx/train10k- and t10k-images-idx3-ubyte.gz missing" >&2; exit 2; }
+    local train=("$siamese" train "$idx/train10k-images-idx3-ubyte.gz" -o "$run" --overwrite -q
+        --arch "${mnist_arch:-mnist}" --split images --train-fraction 0.9 --per-class 250
+        --pk 10x8 --mining semihard --augment "rotate=10,scale=0.9:1.1,translate=2"
+        --lr 0.001 --lr-schedule cosine --warmup 50 --epochs "$epochs"
+        --seed "$seed" -j "$threads")
+    local eval=("$siamese" eval "$run/best.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
+        --pairs-per-class 1000 --json -q --precision fp32 --seed "$seed" -j "$threads")
+    echo "start: $(machine)"
+    echo "train: ${train[*]}"
+    timed_cpu mnist "${train[@]}"
+    echo "eval:  ${eval[*]}"
+    "${eval[@]}" >"$work/mnist.eval.json"
+    local j="$work/mnist.eval.json"
+    printf 'row mnist  seed %s  epochs %s  train %s  end: %s\n' "$seed" "$epochs" \
+        "$(cat "$work/mnist.times")" "$(machine)"
+    printf '  t10k pairs (%s): accuracy %s at the threshold %.4f chosen on held-out train10k images (at the best threshold for t10k itself: %s); ROC AUC %.4f\n' \
+        "$(json_number "$j" verification pairs)" "$(interval "$j" verification accuracy_model)" \
+        "$(json_number "$j" verification model_threshold)" \
+        "$(interval "$j" verification accuracy_best)" "$(json_number "$j" verification auc value)"
+    printf '| MNIST | pair accuracy on t10k (%s pairs), threshold from validation | %s | %s | %.0f s | %s |\n' \
+        "$(json_number "$j" verification pairs)" "$seed" "$epochs" "$(cat "$work/mnist.seconds")" \
+        "$(interval "$j" verification accuracy_model)"
+}
+
+# Fashion-MNIST: the mnist preset on the 60k training images (5% held out: their pairs pick
+# best.safetensors); Recall@1 on t10k, every image a query against the other 9,999.
+fashion_mnist() {
+    local idx="$data/fashion_mnist" run="$work/fashion_run"
+    [[ -f "$idx/train-images-idx3-ubyte.gz" ]] || idx=/usr/share/datasets/fashion-mnist
+    epochs=${epochs:-4}
+    [[ -f "$idx/train-images-idx3-ubyte.gz" && -f "$idx/t10k-images-idx3-ubyte.gz" ]] ||
+        { echo "quality: $data/fashion_mnist (or /usr/share/datasets/fashion-mnist) missing" >&2
+          exit 2; }
+    local train=("$siamese" train "$idx/train-images-idx3-ubyte.gz" -o "$run" --overwrite -q
+        --arch "${fashion_arch:-mnist}" --split images --train-fraction 0.95 --per-class 150
+        --pk 10x8 --mining semihard --augment "flip,translate=2"
+        --lr 0.001 --lr-schedule cosine --warmup 100 --epochs "$epochs"
+        --seed "$seed" -j "$threads")
+    local eval=("$siamese" eval "$run/best.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
+        --protocol retrieval --json -q --precision fp32 --seed "$seed" -j "$threads")
+    echo "start: $(machine)"
+    echo "train: ${train[*]}"
+    timed_cpu fashion "${train[@]}"
+    echo "eval:  ${eval[*]}"
+    "${eval[@]}" >"$work/fashion.eval.json"
+    local j="$work/fashion.eval.json"
+    printf 'row fashion_mnist  seed %s  epochs %s  train %s  end: %s\n' "$seed" "$epochs" \
+        "$(cat "$work/fashion.times")" "$(machine)"
+    printf '  t10k retrieval (%s queries): Recall@1 %s, Recall@5 %s, MAP@R %.4f\n' \
+        "$(json_number "$j" retrieval queries)" "$(interval "$j" retrieval recall_at_1)" \
+        "$(interval "$j" retrieval recall_at_5)" "$(json_number "$j" retrieval map_at_r value)"
+    printf '| Fashion-MNIST | Recall@1 on t10k (%s queries) | %s | %s | %.0f s | %s |\n' \
+        "$(json_number "$j" retrieval queries)" "$seed" "$epochs" \
+        "$(cat "$work/fashion.seconds")" "$(interval "$j" retrieval recall_at_1)"
+}
+
+# dogs_run NAME TRAIN TEST TRAIN_OPTIONS...: trains one Stanford Dogs recipe into $work/NAME and
+# scores its best model on every similar pair of TEST and as many dissimilar ones.
+dogs_run() {
+    local name=$1 train_dir=$2 test_dir=$3; shift 3
+    local train=("$siamese" train "$train_dir" -o "$work/$name" --overwrite -q "$@"
+        --seed "$seed" -j "$threads")
+    local eval=("$siamese" eval "$work/$name/best.safetensors" "$test_dir" --all-pairs --json -q
+        --precision fp32 --seed "$seed" -j "$threads")
+    echo "$name: start: $(machine)"
+    echo "  train: ${train[*]}"
+    timed_cpu "$name" "${train[@]}"
+    echo "  eval:  ${eval[*]}"
+    "${eval[@]}" >"$work/$name.eval.json"
+    local j="$work/$name.eval.json"
+    printf '  %s: train %s; %s pairs of the 20 unseen breeds: ROC AUC %s, EER %s\n' "$name" \
+        "$(cat "$work/$name.times")" "$(json_number "$j" verification pairs)" \
+        "$(interval "$j" verification auc)" "$(interval "$j" verification eer)"
+}
+
+# Stanford Dogs (the shared 120 x 40 subset): the first 100 breeds (WordNet id order) train, the
+# last 20 are never seen; ROC AUC on their pairs. The seed recipe (the default train: seed
+# network at 256x256, 3 + 3 recipe pairs per class, 80/20 over pairs) for --epochs (default 1,
+# 15 steps) beside a small from-scratch network at 112x112 with P x K semi-hard batches and
+# photo augmentation for DOGS_EPOCHS epochs, which take about the same CPU time here.
+dogs() {
+    local zip="$data/stanford_dogs_224/stanford_dogs_224_subset40.zip" dir="$work/dogs"
+    local best_epochs=${DOGS_EPOCHS:-8}
+    epochs=${epochs:-1}
+    [[ -f "$zip" ]] || { echo "quality: $zip missing" >&2; exit 2; }
+    unzip -q -o "$zip" -d "$dir"
+    local breeds=("$dir"/Images/*)
+    [[ ${#breeds[@]} -eq 120 ]] || { echo "quality: $zip: want 120 breed folders" >&2; exit 2; }
+    link_classes "$dir/train" "${breeds[@]:0:100}"
+    link_classes "$dir/test" "${breeds[@]:100}"
+    dogs_run dogs_seed "$dir/train" "$dir/test" --epochs "$epochs"
+    dogs_run dogs_best "$dir/train" "$dir/test" --input 3x112x112 --arch "conv(32,k=5,s=2) bn \
+relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) conv(128,k=3,p=1) bn relu maxpool(2) \
+conv(256,k=3,p=1) bn relu maxpool(2) flatten linear(256) relu linear(128)" \
+        --split classes --train-fraction 0.95 --val-classes 0.1 --per-class 20 --pk 16x4 \
+        --mining semihard --augment photo --lr 0.001 --lr-schedule cosine --warmup 20 \
+        --epochs "$best_epochs"
+    local s="$work/dogs_seed.eval.json" b="$work/dogs_best.eval.json"
+    printf 'row dogs  seed %s  end: %s\n' "$seed" "$(machine)"
+    printf '| Stanford Dogs | ROC AUC, 20 unseen breeds (%s pairs): seed recipe | %s | %s | %s | %s |\n' \
+        "$(json_number "$s" verification pairs)" "$seed" "$epochs" \
+        "$(cat "$work/dogs_seed.times")" "$(interval "$s" verification auc)"
+    printf '| Stanford Dogs | ROC AUC, 20 unseen breeds (%s pairs): from scratch, 112x112, P x K | %s | %s | %s | %s |\n' \
+        "$(json_number "$b" verification pairs)" "$seed" "$best_epochs" \
+        "$(cat "$work/dogs_best.times")" "$(interval "$b" verification auc)"
+}
+
 case "$row" in
     att_faces) att_faces ;;
     omniglot) omniglot ;;
-    *) echo "quality: unknown row '$row' (rows: att_faces, omniglot)" >&2; exit 2 ;;
+    att_faces_5fold) att_faces_5fold ;;
+    mnist) mnist ;;
+    fashion_mnist) fashion_mnist ;;
+    dogs) dogs ;;
+    all) # every row in turn, each with its own default epochs unless --epochs was given
+        asked="$epochs"
+        for r in att_faces att_faces_5fold mnist fashion_mnist dogs omniglot; do
+            epochs="$asked"
+            echo "== $r"
+            "$r"
+        done ;;
+    *) echo "quality: unknown row '$row' (rows: att_faces, omniglot, att_faces_5fold, mnist," \
+        "fashion_mnist, dogs, all)" >&2; exit 2 ;;
 esac
