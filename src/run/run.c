@@ -480,8 +480,10 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
         st = save_model(run, "best.safetensors");
     }
     if (st == SIAMESE_OK) st = save_model(run, "model.safetensors");
-    if (st == SIAMESE_OK) st = save_checkpoint(run);
+    /* the epoch's line before its checkpoint: a run killed between the two resumes from the
+     * previous checkpoint, which drops the line; the other way round the line was lost */
     if (st == SIAMESE_OK) st = sm_metrics_write_event(&run->metrics, &e, &run->err);
+    if (st == SIAMESE_OK) st = save_checkpoint(run);
     if (st == SIAMESE_OK &&
         sm_history_add_epoch(&run->history, (double)run->state.step, e.test_loss) != SIAMESE_OK)
         st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
@@ -582,6 +584,16 @@ static void run_free(train_run *run) {
  * is training into is refused at once); a fresh run (fresh = 1) refuses one that holds a run
  * already, unless overwrite is set, so an earlier run's model and checkpoint are never lost by
  * mistake. */
+/* A fresh run over an old one (--overwrite) removes the old checkpoint first: killed before its
+ * own first checkpoint, it leaves nothing to resume, never the old run under its new settings. */
+static siamese_status drop_old_checkpoint(train_run *run) {
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    run_path(run, "checkpoint.safetensors", path, sizeof path);
+    if (remove(path) == 0 || errno == ENOENT) return SIAMESE_OK;
+    return sm_fail(&run->err, SIAMESE_ERR_IO, "%s: cannot remove the old checkpoint: %s", path,
+                   strerror(errno));
+}
+
 static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, int overwrite) {
     if (strlen(dir) >= sizeof run->run_dir)
         return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
@@ -597,7 +609,7 @@ static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, i
                        "%s already holds a training run; continue it with --resume %s, or choose "
                        "another folder (or --overwrite)",
                        dir, dir);
-    return SIAMESE_OK;
+    return fresh ? drop_old_checkpoint(run) : SIAMESE_OK;
 }
 
 static siamese_status report_setup(train_run *run) {
