@@ -35,6 +35,7 @@ typedef struct eval_state {
     siamese_metric metric;
     eval_set set, query_set;
     float *distances, *labels;
+    int *rows_a, *rows_b; /* embedding rows of each verification pair */
     int n_pairs, dropped;
     siamese_verification verification;
     siamese_fewshot fewshot;
@@ -65,8 +66,8 @@ static const char *check_usage(const eval_args *a) {
 
 static int run_verification(eval_state *s, const eval_args *a) {
     eval_pair_options po = {a->per_class, a->all_pairs, a->seed};
-    if (!eval_set_pairs("eval", &s->set, s->metric, &po, &s->distances, &s->labels, &s->n_pairs,
-                        &s->dropped))
+    if (!eval_set_pair_rows("eval", &s->set, s->metric, &po, &s->distances, &s->labels, &s->n_pairs,
+                            &s->dropped, &s->rows_a, &s->rows_b))
         return 0;
     siamese_verification_params vp = siamese_verification_default_params();
     vp.bootstrap = a->bootstrap;
@@ -214,6 +215,8 @@ static int run_dataset(eval_state *s, const eval_args *a, const char *path, int 
 static void free_state(eval_state *s) {
     free(s->distances);
     free(s->labels);
+    free(s->rows_a);
+    free(s->rows_b);
     siamese_lake_runs_free(&s->lake);
     eval_set_free(&s->set);
     eval_set_free(&s->query_set);
@@ -342,8 +345,18 @@ int cli_eval(int argc, char **argv) {
         if (a.json) eval_print_json(stdout, &s.results);
         else eval_print_table(stdout, &s.results);
     }
-    if (ok && a.report)
-        ok = eval_write_report(a.report, &s.results, s.distances, s.labels, s.n_pairs);
+    if (ok && a.report) {
+        eval_report_data d = {s.distances,
+                              s.labels,
+                              s.rows_a,
+                              s.rows_b,
+                              s.n_pairs,
+                              &s.set,
+                              a.queries ? &s.query_set : NULL,
+                              s.model,
+                              s.metric};
+        ok = eval_write_report(a.report, &s.results, &d);
+    }
     free_state(&s);
     return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

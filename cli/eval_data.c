@@ -165,6 +165,12 @@ static int dataset_pairs(const char *command, eval_set *s, const eval_pair_optio
 int eval_set_pairs(const char *command, eval_set *s, siamese_metric metric,
                    const eval_pair_options *o, float **distances, float **labels, int *n,
                    int *dropped) {
+    return eval_set_pair_rows(command, s, metric, o, distances, labels, n, dropped, NULL, NULL);
+}
+
+int eval_set_pair_rows(const char *command, eval_set *s, siamese_metric metric,
+                       const eval_pair_options *o, float **distances, float **labels, int *n,
+                       int *dropped, int **rows_a, int **rows_b) {
     row_pairs p = {NULL, NULL, NULL, 0, 0};
     *dropped = 0;
     *distances = *labels = NULL;
@@ -188,6 +194,8 @@ int eval_set_pairs(const char *command, eval_set *s, siamese_metric metric,
         *labels = p.label;
         *n = p.n;
         p.label = NULL;
+        if (rows_a) *rows_a = p.a, p.a = NULL;
+        if (rows_b) *rows_b = p.b, p.b = NULL;
     }
     free(p.a);
     free(p.b);

@@ -36,5 +36,9 @@ typedef struct eval_pair_options {
 int eval_set_pairs(const char *command, eval_set *s, siamese_metric metric,
                    const eval_pair_options *o, float **distances, float **labels, int *n,
                    int *dropped);
+/* eval_set_pairs, also giving each pair's two embedding rows (malloc'd [*n] each). */
+int eval_set_pair_rows(const char *command, eval_set *s, siamese_metric metric,
+                       const eval_pair_options *o, float **distances, float **labels, int *n,
+                       int *dropped, int **rows_a, int **rows_b);
 
 #endif

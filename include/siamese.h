@@ -1095,6 +1095,17 @@ typedef struct siamese_report_eval_input {
     const siamese_retrieval *retrieval;
     const siamese_lake_runs *lake;
     const char *query_path; /* retrieval queries from another data set, or NULL */
+    /* Galleries (issue 14; dataset NULL = none): the hardest false accepts and false rejects of
+     * the verification pairs and a few retrieval queries with their nearest neighbours, as
+     * thumbnails decoded from the data sets at the model's input shape (channels x height x
+     * width) and shrunk. */
+    siamese_dataset *dataset;             /* DATA as embedded */
+    const siamese_embeddings *embeddings; /* DATA's rows (image_index: the dataset image) */
+    const int *pair_a, *pair_b;           /* [n_pairs] rows of each verification pair, or NULL */
+    siamese_dataset *query_dataset;       /* retrieval queries' data set, NULL = DATA */
+    const siamese_embeddings *query_embeddings;
+    siamese_metric distance_metric; /* of the distances and the neighbour search */
+    int channels, height, width;    /* the model's input */
 } siamese_report_eval_input;
 
 /* The report of an evaluation: what was evaluated, the verification numbers with their

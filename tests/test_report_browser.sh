@@ -179,6 +179,24 @@ grep -q "id=\"eval-auc\">$want<" "$tmp/dom3.html" || fail "the eval page's ROC A
 grep -q 'id="eval-fewshot-accuracy"' "$tmp/dom3.html" || fail "no few-shot numbers in the eval page"
 grep -q 'id="eval-map-r"' "$tmp/dom3.html" || fail "no retrieval numbers in the eval page"
 grep -q '95% interval' "$tmp/dom3.html" || fail "no intervals in the eval page"
+# its galleries: the hardest mistakes at the threshold and retrieval queries with neighbours,
+# every thumbnail loaded, the caps said on the page
+for id in mistakes false-accepts false-rejects retrieval-neighbours; do
+    grep -q "id=\"$id\"" "$tmp/dom3.html" || fail "no $id gallery in the eval page"
+done
+images=$(sed -n 's/.*<body data-images="\([0-9]*\)".*/\1/p' "$tmp/dom3.html")
+loaded=$(sed -n 's/.*data-images-loaded="\([0-9]*\)".*/\1/p' "$tmp/dom3.html")
+echo "eval page: $(stat -c %s "$tmp/eval.html") bytes, ${images:-?} pictures, ${loaded:-?} loaded"
+[ -n "$images" ] && [ "$images" -ge 12 ] || fail "the eval page holds ${images:-no} pictures (want >= 12)"
+[ "${images:-x}" = "${loaded:-y}" ] || fail "eval page: $loaded of $images pictures loaded"
+rows=$(grep -o '<figure class="q">' "$tmp/dom3.html" | wc -l)
+[ "$rows" -ge 1 ] && [ "$rows" -le 6 ] || fail "eval page: $rows query rows (want 1 to 6)"
+grep -q "At most 8 pairs of each kind are shown" "$tmp/dom3.html" || fail "the gallery cap is not said"
+fa=$(sed -n 's/.*Hardest false accepts[^:]*: \([0-9]*\) of.*/\1/p' "$tmp/dom3.html")
+shown=$(sed 's/id="false-rejects".*//' "$tmp/dom3.html" | sed 's/.*id="false-accepts"//' |
+    grep -o 'class="pair"' | wc -l)
+[ -n "$fa" ] && [ "$shown" -eq "$((fa < 8 ? fa : 8))" ] ||
+    fail "eval page: $shown false accepts shown of ${fa:-?} (want min(count, 8))"
 phone_check "$tmp/eval.html" "eval report"
 expect 1 "$cli" eval "$tmp/run/best.safetensors" "$testing" -q --report "$tmp/no/such/e.html"
 grep_err "$tmp/no/such/e.html"

@@ -153,6 +153,7 @@ static const char *stylesheet =
     ".pair img,.nn img{display:block;width:96px;height:auto;image-rendering:auto}"
     ".nn figure{padding:2px;background:none;border:0;font-size:.75rem;width:100px}"
     ".nn figure.q{outline:2px solid var(--accent)}"
+    ".nn figure.wrong{outline:2px dashed #b42318}"
     ".same{color:#1a7f37}.diff{color:#b42318}"
     ".name{color:var(--muted);overflow-wrap:anywhere;max-width:200px}"
     "code{font-size:.85rem;overflow-wrap:anywhere}"
