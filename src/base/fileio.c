@@ -1,4 +1,5 @@
 /* File helpers: read a whole file into memory, and atomic writes via a temporary file + rename. */
+#define _GNU_SOURCE /* fopencookie: an atomic write's stream keeps the reason a write failed */
 #include "base/fileio.h"
 
 #include <errno.h>
@@ -88,8 +89,57 @@ static void free_paths(sm_atomic_file *af) {
     af->tmp_path = NULL;
 }
 
+/* The file under an atomic write's stream. stdio forgets why a buffered write failed (after a
+ * failed flush, errno says nothing and a second fflush succeeds), so the stream writes through
+ * this sink, which keeps the first error for the message. */
+typedef struct sm_atomic_sink {
+    int fd;
+    int error; /* errno of the first failed write, 0 while none failed */
+} sm_atomic_sink;
+
+static ssize_t sink_write(void *cookie, const char *buf, size_t size) {
+    sm_atomic_sink *sink = cookie;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t put = write(sink->fd, buf + done, size - done);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) {
+            if (!sink->error) sink->error = put < 0 ? errno : EIO;
+            errno = sink->error;
+            return 0; /* fopencookie: 0 is an error */
+        }
+        done += (size_t)put;
+    }
+    return (ssize_t)done;
+}
+
+static int sink_close(void *cookie) {
+    sm_atomic_sink *sink = cookie;
+    int rc = close(sink->fd);
+    free(sink);
+    return rc;
+}
+
+/* A write-only stream on fd whose failures are kept in *sink; NULL (fd closed) on failure. */
+static FILE *open_sink(int fd, sm_atomic_sink **sink) {
+    *sink = calloc(1, sizeof **sink);
+    if (!*sink) {
+        close(fd);
+        return NULL;
+    }
+    (*sink)->fd = fd;
+    cookie_io_functions_t io = {NULL, sink_write, NULL, sink_close};
+    FILE *fp = fopencookie(*sink, "wb", io);
+    if (!fp) {
+        sink_close(*sink);
+        *sink = NULL;
+    }
+    return fp;
+}
+
 siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err) {
     af->fp = NULL;
+    af->sink = NULL;
     af->final_path = sm_strdup(path);
     af->tmp_path = concat(path, ".tmp.XXXXXX");
     if (!af->final_path || !af->tmp_path) {
@@ -107,10 +157,9 @@ siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err)
     mode_t mask = umask(0);
     umask(mask);
     (void)fchmod(fd, 0666 & ~mask);
-    af->fp = fdopen(fd, "wb");
+    af->fp = open_sink(fd, &af->sink);
     if (!af->fp) {
-        int e = errno;
-        close(fd);
+        int e = errno ? errno : ENOMEM;
         unlink(af->tmp_path);
         free_paths(af);
         return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot open temporary file: %s", path,
@@ -133,14 +182,20 @@ static int sync_folder(const char *path) {
     return rc;
 }
 
+/* The reason of the first failed write to af, or fallback when none is known. */
+static int write_error(const sm_atomic_file *af, int fallback) {
+    return af->sink && af->sink->error ? af->sink->error : fallback ? fallback : EIO;
+}
+
 /* Flushes and fsyncs af->fp, then closes it; returns 0 or an errno value. */
 static int flush_and_close(sm_atomic_file *af) {
     int rc = 0;
-    if (ferror(af->fp)) rc = EIO;
-    if (fflush(af->fp) != 0 && rc == 0) rc = errno ? errno : EIO;
-    if (rc == 0 && fsync(fileno(af->fp)) != 0) rc = errno;
-    if (fclose(af->fp) != 0 && rc == 0) rc = errno ? errno : EIO;
+    if (fflush(af->fp) != 0) rc = write_error(af, errno);
+    if (ferror(af->fp) && rc == 0) rc = write_error(af, EIO);
+    if (rc == 0 && fsync(af->sink->fd) != 0) rc = errno;
+    if (fclose(af->fp) != 0 && rc == 0) rc = errno ? errno : EIO; /* fclose frees the sink */
     af->fp = NULL;
+    af->sink = NULL;
     return rc;
 }
 
@@ -175,9 +230,20 @@ void sm_atomic_abort(sm_atomic_file *af) {
     if (af->fp) {
         fclose(af->fp);
         af->fp = NULL;
+        af->sink = NULL;
     }
     if (af->tmp_path) unlink(af->tmp_path);
     free_paths(af);
+}
+
+siamese_status sm_atomic_fail(sm_atomic_file *af, sm_err *err) {
+    int e = errno;
+    if (!af || !af->final_path)
+        return sm_fail(err, SIAMESE_ERR_IO, "write failed: %s", strerror(e ? e : EIO));
+    e = write_error(af, e);
+    sm_fail(err, SIAMESE_ERR_IO, "%s: write failed: %s", af->final_path, strerror(e));
+    sm_atomic_abort(af);
+    return SIAMESE_ERR_IO;
 }
 
 /* mkdir of one folder; EEXIST is fine when a folder is there. */

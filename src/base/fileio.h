@@ -19,15 +19,21 @@ typedef struct sm_atomic_file {
     FILE *fp;
     char *final_path;
     char *tmp_path;
+    struct sm_atomic_sink *sink; /* the descriptor under fp and its first write error */
 } sm_atomic_file;
 
 /* Creates "<path>.tmp.XXXXXX" in the same folder. */
 siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err);
-/* Flushes, fsyncs, renames over path and fsyncs the folder. On failure the temp file is removed
- * and the old file at path (if any) is untouched. */
+/* Flushes, fsyncs, renames over path and fsyncs the folder. On failure the temp file is removed,
+ * the old file at path (if any) is untouched, and the message names path and the reason of the
+ * first failed write (e.g. "No space left on device"), even one whose result was not checked. */
 siamese_status sm_atomic_commit(sm_atomic_file *af, sm_err *err);
 /* Removes the temporary file; the old file at path is untouched. Safe after commit. */
 void sm_atomic_abort(sm_atomic_file *af);
+/* After a write to af->fp failed (call it at once, errno still holds the reason): removes the
+ * temporary file and records SIAMESE_ERR_IO "<path>: write failed: <reason>" (e.g. "No space
+ * left on device") in err; returns SIAMESE_ERR_IO. The old file at path is untouched. */
+siamese_status sm_atomic_fail(sm_atomic_file *af, sm_err *err);
 
 /* Creates the folder path and any missing parent folders (mkdir -p). A folder already there is
  * fine; a file in the way is an error naming it. */

@@ -356,8 +356,7 @@ siamese_status siamese_split_save(const siamese_split *s, const char *path) {
     siamese_status st = sm_atomic_open(&af, path, err);
     if (st == SIAMESE_OK) {
         if (write_json_lines(af.fp, root)) {
-            sm_atomic_abort(&af);
-            st = sm_fail(err, SIAMESE_ERR_IO, "%s: write failed", path);
+            st = sm_atomic_fail(&af, err);
         } else {
             st = sm_atomic_commit(&af, err);
         }

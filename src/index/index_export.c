@@ -31,12 +31,8 @@ static int write_npy_header(FILE *fp, int rows, int cols) {
     return fputc('\n', fp) == EOF ? -1 : 0;
 }
 
-static siamese_status finish(siamese_index *index, sm_atomic_file *af, int failed,
-                             const char *path) {
-    if (failed) {
-        sm_atomic_abort(af);
-        return sm_fail(&index->err, SIAMESE_ERR_IO, "%s: write failed", path);
-    }
+static siamese_status finish(siamese_index *index, sm_atomic_file *af, int failed) {
+    if (failed) return sm_atomic_fail(af, &index->err);
     return sm_atomic_commit(af, &index->err);
 }
 
@@ -47,7 +43,7 @@ static siamese_status write_npy(siamese_index *index, const char *path) {
     size_t n = (size_t)index->count * index->dim;
     int failed = write_npy_header(af.fp, index->count, index->dim) != 0 ||
                  (n && fwrite(index->vectors, sizeof(float), n, af.fp) != n);
-    return finish(index, &af, failed, path);
+    return finish(index, &af, failed);
 }
 
 static siamese_status write_items(siamese_index *index, const char *path) {
@@ -57,7 +53,7 @@ static siamese_status write_items(siamese_index *index, const char *path) {
     int failed = 0;
     for (int i = 0; !failed && i < index->count; i++)
         failed = fprintf(af.fp, "%s\n", index->items[i]) < 0;
-    return finish(index, &af, failed, path);
+    return finish(index, &af, failed);
 }
 
 siamese_status siamese_index_export_npy(siamese_index *index, const char *prefix) {

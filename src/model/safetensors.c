@@ -211,10 +211,7 @@ siamese_status sm_safetensors_write(const char *path, const sm_st_tensor *tensor
         tensor_bytes(&tensors[i], &bytes);
         bad = write_all(af.fp, tensors[i].data, bytes);
     }
-    if (bad) {
-        sm_atomic_abort(&af);
-        return sm_fail(err, SIAMESE_ERR_IO, "%s: write failed", path);
-    }
+    if (bad) return sm_atomic_fail(&af, err);
     return sm_atomic_commit(&af, err);
 }
 

@@ -403,8 +403,7 @@ siamese_status sm_run_config_save(const sm_run_config *config, const char *path,
     siamese_status st = sm_atomic_open(&af, path, err);
     if (st == SIAMESE_OK) {
         if (fputs(text, af.fp) < 0 || fputc('\n', af.fp) < 0) {
-            sm_atomic_abort(&af);
-            st = sm_fail(err, SIAMESE_ERR_IO, "%s: write failed", path);
+            st = sm_atomic_fail(&af, err);
         } else {
             st = sm_atomic_commit(&af, err);
         }

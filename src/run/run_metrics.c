@@ -175,8 +175,7 @@ static siamese_status truncate_metrics(const char *path, int64_t keep_up_to_step
         char *next = strchr(line, '\n');
         if (next) *next++ = '\0';
         if (keep_line(line, keep_up_to_step, h) && fprintf(af.fp, "%s\n", line) < 0) {
-            sm_atomic_abort(&af);
-            st = sm_fail(err, SIAMESE_ERR_IO, "%s: write failed", path);
+            st = sm_atomic_fail(&af, err);
         }
         line = next;
     }
