@@ -1,5 +1,26 @@
-# Shared by the fault tests (source it after cli_lib.sh): a tiny dataset, a small training run,
-# and checks that a file under its final name is whole.
+# Shared by the fault tests (source it before or after cli_lib.sh): a tiny dataset, a small
+# training run, checks that a file under its final name is whole, and a tmpfs of their own.
+
+# in_mount_namespace "$@": re-runs the test in a private mount namespace when unshare(1) can make
+# one, so that its mounts vanish with it however it ends. Call it before sourcing cli_lib.sh.
+in_mount_namespace() {
+    if [ -z "${SIAMESE_FAULT_NS:-}" ] && command -v unshare >/dev/null &&
+        unshare -m --propagation private true 2>/dev/null; then
+        SIAMESE_FAULT_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+    fi
+}
+
+# mount_tmpfs DIR SIZE: a tmpfs of SIZE (e.g. 16m) on the new folder DIR, unmounted on exit; when
+# it cannot be mounted (not root, no mount namespace), says so and exits 77 (ctest: Skipped).
+mount_tmpfs() {
+    mkdir -p "$1"
+    if ! mount -t tmpfs -o "size=$2" tmpfs "$1" 2>/dev/null; then
+        echo "SKIP: cannot mount a tmpfs on $1 (needs root, or a mount namespace)"
+        exit 77
+    fi
+    # shellcheck disable=SC2064 # the folders are fixed now
+    trap "umount -l '$1' 2>/dev/null; rm -rf '$tmp'" EXIT
+}
 
 # make_tiny_data DIR: 5 classes of 4 small images each, from the image fixtures (grey and colour,
 # five formats), so a run has 6 batches of 4 pairs per epoch.

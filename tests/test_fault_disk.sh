@@ -6,20 +6,12 @@
 # is room again the resume finishes bitwise equal to an uninterrupted run.
 # Needs to mount a tmpfs (root, in a private mount namespace when unshare(1) allows): skips else.
 set -u
-if [ -z "${SIAMESE_FAULT_NS:-}" ] && command -v unshare >/dev/null &&
-    unshare -m --propagation private true 2>/dev/null; then
-    SIAMESE_FAULT_NS=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
-. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/fault_lib.sh"
+in_mount_namespace "$@"
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 disk=$tmp/disk
-mkdir "$disk"
-if ! mount -t tmpfs -o size=16m tmpfs "$disk" 2>/dev/null; then
-    echo "SKIP: cannot mount a tmpfs (needs root, or a mount namespace): no full disk to test"
-    exit 77
-fi
-trap 'umount -l "$disk" 2>/dev/null; rm -rf "$tmp"' EXIT
+mount_tmpfs "$disk" 16m
 
 # fill: leaves about $1 KB free on the tmpfs (0: none).
 fill() {
