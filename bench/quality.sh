@@ -5,8 +5,9 @@
 # usage: bench/quality.sh [--seed N] [-j THREADS] [--epochs N] [--keep DIR] ROW [DATA] [SIAMESE]
 #   ROW      att_faces   AT&T faces: train on training/ (37 subjects), verification EER on the
 #                        testing/ subjects (every similar pair, as many dissimilar ones); 30 epochs
-#            omniglot    Omniglot: train on the 30 background alphabets only, 20-way one-shot
-#                        accuracy on Lake's 20 runs (all_runs.zip); 20 epochs
+#            omniglot    Omniglot: train on the 30 background alphabets only (5 of them held
+#                        out whole as validation), 20-way one-shot accuracy on the validation
+#                        alphabets and on Lake's 20 runs (all_runs.zip); 20 epochs
 #            att_faces_5fold  AT&T faces, 5 folds over the 40 subjects: train on 32, EER on
 #                        the other 8 (all similar pairs, as many dissimilar); the mean and
 #                        each fold's; 30 epochs per fold
@@ -97,34 +98,63 @@ att_faces() {
 }
 
 omniglot() {
-    local zips="$data/omniglot" dir="$work/omniglot"
+    local zips="$data/omniglot" dir="$work/omniglot" run="$work/omniglot_run"
     epochs=${epochs:-20}
     [[ -f "$zips/images_background.zip" && -f "$zips/all_runs.zip" ]] ||
         { echo "quality: $zips/images_background.zip and all_runs.zip missing" >&2; exit 2; }
     mkdir -p "$dir/runs"
     unzip -q -o "$zips/images_background.zip" -d "$dir"
     unzip -q -o "$zips/all_runs.zip" -d "$dir/runs"
-    local train=("$siamese" train "$dir/images_background" -o "$work/omniglot_run" --overwrite -q
-        --arch omniglot --split classes --train-fraction 0.95 --val-classes 0.1
+    # 5 of the 30 alphabets held out whole (validation: they pick best.safetensors); 5% of the
+    # characters of the other 25 held out as the run's test classes; the rest trains
+    local train=("$siamese" train "$dir/images_background" -o "$run" --overwrite --json
+        --arch omniglot --split classes --train-fraction 0.95 --val-groups 5
         --pk 32x4 --mining semihard --augment koch
-        --lr 0.001 --lr-schedule cosine --warmup 200 --epochs "$epochs"
+        --lr 0.001 --lr-schedule cosine --warmup 100 --epochs "$epochs"
         --seed "$seed" -j "$threads")
-    local eval=("$siamese" eval "$work/omniglot_run/best.safetensors" "$dir/runs" --json -q
+    local eval=("$siamese" eval "$run/best.safetensors" "$dir/runs" --json -q --precision fp32
         -j "$threads")
     echo "train: ${train[*]}"
-    timed train "${train[@]}"
+    timed_cpu train "${train[@]}" >"$work/omniglot.train.jsonl"
+    # the validation alphabets, as the run named them; 20-way one-shot among their characters
+    local groups
+    groups=$(/usr/bin/python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line).get("message", "")
+    at = m.find("(groups ")
+    if at < 0: continue
+    depth, i = 1, at + 8
+    while depth: depth += {"(": 1, ")": -1}.get(m[i], 0); i += 1
+    print(m[at + 8:i - 1]); break' "$work/omniglot.train.jsonl")
+    local val_dirs=() g
+    while IFS= read -r g; do val_dirs+=("$dir/images_background/$g"); done < <(echo "$groups" |
+        sed 's/, /\n/g')
+    link_classes "$dir/validation" "${val_dirs[@]}"
+    local val=("$siamese" eval "$run/best.safetensors" "$dir/validation" --protocol fewshot
+        --way 20 --shot 1 --episodes 1000 --seed "$seed" --json -q --precision fp32
+        -j "$threads")
+    echo "validation: ${val[*]}"
+    "${val[@]}" >"$work/omniglot.val.json"
     echo "eval:  ${eval[*]}"
     timed eval "${eval[@]}" >"$work/omniglot.eval.json"
-    local j="$work/omniglot.eval.json"
-    printf 'row omniglot  seed %s  epochs %s  train %.0f s  eval %.1f s  CPU %s\n' "$seed" \
-        "$epochs" "$(cat "$work/train.seconds")" "$(cat "$work/eval.seconds")" \
-        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-    printf '  Lake 20-way one-shot, 20 runs: %s of %s correct, accuracy %.4f\n' \
-        "$(json_number "$j" oneshot_runs correct)" "$(json_number "$j" oneshot_runs total)" \
-        "$(json_number "$j" oneshot_runs accuracy)"
-    printf '| Omniglot | 20-way one-shot, Lake runs (%s trials) | %s | %s | %.0f s | %.4f |\n' \
+    local j="$work/omniglot.eval.json" lake
+    lake=$(/usr/bin/python3 -c 'import json, math, sys
+r = json.load(open(sys.argv[1]))["oneshot_runs"]
+n, k, z = r["total"], r["correct"], 1.959964
+p = k / n; d = 1 + z * z / n; c = (p + z * z / (2 * n)) / d
+h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+print("%.4f [%.4f, %.4f]" % (p, c - h, c + h))' "$j")
+    printf 'row omniglot  seed %s  epochs %s  train %s  eval %.1f s  %s\n' "$seed" "$epochs" \
+        "$(cat "$work/train.times")" "$(cat "$work/eval.seconds")" "$(machine)"
+    printf '  validation (alphabets %s): best epoch ROC AUC %s; 20-way one-shot %s\n' "$groups" \
+        "$(/usr/bin/python3 -c 'import json, sys
+print("%.4f" % max(json.loads(l)["val_auc"] for l in open(sys.argv[1]) if "\"event\":\"epoch\"" in l))' \
+            "$run/metrics.jsonl")" "$(interval "$work/omniglot.val.json" fewshot accuracy)"
+    printf '  Lake 20-way one-shot, 20 runs: %s of %s correct, accuracy %s (Wilson 95%%)\n' \
+        "$(json_number "$j" oneshot_runs correct)" "$(json_number "$j" oneshot_runs total)" "$lake"
+    printf '| Omniglot | 20-way one-shot, Lake runs (%s trials) | %s | %s | %.0f s | %s |\n' \
         "$(json_number "$j" oneshot_runs total)" "$seed" "$epochs" \
-        "$(cat "$work/train.seconds")" "$(json_number "$j" oneshot_runs accuracy)"
+        "$(cat "$work/train.seconds")" "$lake"
 }
 
 # --- rows: AT&T 5-fold, MNIST, Fashion-MNIST, Stanford Dogs ---------------------------------
