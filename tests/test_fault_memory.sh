@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Memory limits (ulimit -v): training (a small network, and one whose batch needs 250 MB of
+# activations) and search under address-space limits from 40 MB up to where they succeed: every
+# run exits 0, or 1 with a message about memory; never a crash (SIGSEGV: oneDNN's JIT wrote
+# through a NULL code buffer when its mmap failed, before the engine checked for room) or an abort.
+# Not under AddressSanitizer, which reserves terabytes of address space.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/fault_lib.sh"
+
+if ldd "$cli" 2>/dev/null | grep -q 'lib[at]san'; then
+    echo "SKIP: $cli is built with a sanitizer, which cannot run under ulimit -v"
+    exit 77
+fi
+make_tiny_data "$tmp/data"
+memory='out of memory|cannot allocate|Cannot allocate memory|Thread creation failed'
+
+# under KB CMD...: runs CMD under ulimit -v KB; counts the outcome, fails on a crash or on an exit
+# 1 that does not speak of memory. Exit 127 (the loader could not map the libraries) is no run.
+ok=0 refused=0
+under() {
+    local kb=$1
+    shift
+    (
+        ulimit -v "$kb"
+        exec "$@"
+    ) >"$tmp/out" 2>"$tmp/err"
+    local code=$?
+    case $code in
+    0) ok=$((ok + 1)) ;;
+    1)
+        refused=$((refused + 1))
+        grep -Eq "$memory" "$tmp/err" || fail "ulimit -v $kb: exit 1 not about memory: $(cat "$tmp/err")"
+        ;;
+    127) ;;
+    *) fail "ulimit -v $kb: exit $code (a crash?): $* ($(head -c 300 "$tmp/err"))" ;;
+    esac
+}
+
+for mb in 40 60 70 80 90 100 110 120 130 140 160 200 300; do
+    rm -rf "$tmp/run"
+    under $((mb * 1024)) "$cli" train "$tmp/data" -o "$tmp/run" "${train_args[@]}" --epochs 1
+done
+echo "small network: $ok runs finished, $refused refused for memory"
+[ "$ok" -ge 1 ] && [ "$refused" -ge 3 ] || fail "the limits do not span the failures and a success"
+
+# a batch of 8 pairs of 1x96x96 images through 32 channels: 16 x 32 x 94 x 94 floats a layer
+ok=0 refused=0
+wide=(--arch "conv(32,k=3) relu conv(32,k=3) relu maxpool(8) flatten linear(8)" --input 1x96x96
+    --epochs 1 --batch 8 --threads 1 -q)
+for mb in 150 250 350 450; do
+    rm -rf "$tmp/run"
+    under $((mb * 1024)) "$cli" train "$tmp/data" -o "$tmp/run" "${wide[@]}"
+done
+echo "wide batch: $ok runs finished, $refused refused for memory"
+
+ok=0 refused=0
+expect 0 "$cli" train "$tmp/data" -o "$tmp/ref" "${train_args[@]}" --epochs 1
+expect 0 "$cli" index build "$tmp/ref/model.safetensors" "$tmp/data" -o "$tmp/c.idx" -j 1 --precision fp32 -q
+for mb in 50 60 70 80 90 100 120 150; do
+    under $((mb * 1024)) "$cli" search "$tmp/c.idx" "$tmp/data/class0" -j 1 --precision fp32
+done
+echo "search: $ok finished, $refused refused for memory"
+[ "$ok" -ge 1 ] && [ "$refused" -ge 2 ] || fail "the search limits do not span the failures and a success"
+
+finish test_fault_memory
