@@ -2,7 +2,8 @@
 # Two 'siamese train' processes on one run folder: the second refuses at once (exit 1, naming the
 # folder and the first one's pid), fresh, --overwrite or --resume, and leaves the first one's
 # files alone; a lock left by a killed process (and a .lock file naming a dead pid) does not
-# block a resume; a finished run leaves the lock free.
+# block a resume; a finished run leaves the lock free. A run folder deleted mid-run: exit 1
+# naming the file it could not write.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/fault_lib.sh"
@@ -49,5 +50,18 @@ if command -v flock >/dev/null; then
     exec {fd}>&-
     expect 0 "$cli" train --resume "$run" --epochs 4 -q
 fi
+
+# a run folder deleted mid-run: the next write fails, exit 1 naming a file of the folder
+"$cli" train "$tmp/data" -o "$tmp/gone" "${train_args[@]}" --epochs 400 >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 300); do
+    [ -s "$tmp/gone/checkpoint.safetensors" ] && break
+    sleep 0.05
+done
+rm -rf "$tmp/gone"
+wait "$pid"
+code=$?
+[ "$code" -eq 1 ] || fail "a deleted run folder: exit $code, want 1 ($(cat "$tmp/err"))"
+grep_err "$tmp/gone/.*No such file or directory"
 
 finish test_fault_lock
