@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory limits (ulimit -v): training (a small network, and one whose batch needs 250 MB of
+# Memory limits (ulimit -v): training (a small network, and one whose batch needs tens of MB of
 # activations) and search under address-space limits from 40 MB up to where they succeed: every
 # run exits 0, or 1 with a message about memory; never a crash (SIGSEGV: oneDNN's JIT wrote
 # through a NULL code buffer when its mmap failed, before the engine checked for room) or an abort.
