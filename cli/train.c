@@ -180,6 +180,10 @@ int cli_train(int argc, char **argv) {
         {"freeze", 0, CLI_OPT_STRING, &p.freeze, "PREFIXES",
          "comma-separated parameter prefixes (e.g. conv1,bn1,layer1,layer2) that get no "
          "gradient; their batchnorms use running statistics"},
+        {"embedding-dim", 0, CLI_OPT_INT, &p.embedding_dim, "D",
+         "the head (the last layer, linear: a resnet preset's fc) gives D-dim embeddings"},
+        {"lr-backbone", 0, CLI_OPT_FLOAT, &p.learning_rate_backbone, "RATE",
+         "learning rate of everything but the head (default: --lr), on the same schedule"},
     };
     const cli_spec spec = {
         "train",
@@ -213,6 +217,14 @@ int cli_train(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     if (!apply_flags(&f, &p)) return CLI_EXIT_USAGE;
+    if (cli_was_given(&spec, "embedding-dim") && p.embedding_dim < 1) {
+        fprintf(stderr, "siamese train: --embedding-dim %d must be at least 1\n", p.embedding_dim);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_was_given(&spec, "lr-backbone") && !(p.learning_rate_backbone > 0)) {
+        fprintf(stderr, "siamese train: --lr-backbone must be positive\n");
+        return CLI_EXIT_USAGE;
+    }
     t.pk_given = cli_was_given(&spec, "pk");
     t.sampler_given = cli_was_given(&spec, "sampler");
     if (!f.resume && !train_tools_apply(&t, &p)) return CLI_EXIT_USAGE;

@@ -86,6 +86,9 @@ typedef struct siamese_model_params {
     siamese_metric metric; /* default SIAMESE_METRIC_EUCLIDEAN */
     uint64_t seed;         /* initialization seed: the same seed gives the same model */
     int threads;           /* during this model's calls; 0 = all cores (or OMP_NUM_THREADS) */
+    int embedding_dim;     /* 0 = the architecture's; D > 0: its last layer, which must be
+                              linear (a preset's "fc"), gets D outputs (SIAMESE_ERR_SPEC when
+                              it ends in anything else) */
 } siamese_model_params;
 
 SIAMESE_API siamese_model_params siamese_model_default_params(void);
@@ -197,12 +200,14 @@ SIAMESE_API siamese_status siamese_model_embed(siamese_model *model, const float
 typedef struct siamese_trainer siamese_trainer;
 
 typedef struct siamese_trainer_params {
-    float learning_rate; /* Adam, default 5e-4 */
-    float beta1;         /* 0.9 */
-    float beta2;         /* 0.999 */
-    float eps;           /* 1e-8 */
-    float weight_decay;  /* 0 */
-    int max_pairs;       /* largest batch of pairs a step will get, default 32 */
+    float learning_rate;          /* Adam, default 5e-4 */
+    float beta1;                  /* 0.9 */
+    float beta2;                  /* 0.999 */
+    float eps;                    /* 1e-8 */
+    float weight_decay;           /* 0 */
+    int max_pairs;                /* largest batch of pairs a step will get, default 32 */
+    float learning_rate_backbone; /* 0 (default) = learning_rate; else the rate of every
+                                     parameter but the head's (the last layer with parameters) */
 } siamese_trainer_params;
 
 SIAMESE_API siamese_trainer_params siamese_trainer_default_params(void);
@@ -785,15 +790,18 @@ typedef struct siamese_train_params {
     double val_fraction; /* > 0: this share of the training classes is held out; the best
                             model and patience then follow their validation AUC, not the test
                             pairs' (needs a split over images or classes) */
+    double val_groups;   /* > 0 (instead of val_fraction): hold out whole groups of classes, the
+                            top-level folders of DATA/GROUP/CLASS/ (Omniglot's alphabets): a
+                            share of the groups in (0, 1), or a whole count >= 1 */
     /* fine-tuning (issue 13): kept in config.json, so a resumed run freezes the same layers */
     const char *init;   /* safetensors weights copied by name into the new model before the first
                            step (siamese_model_init_from; the head may be left), NULL = none */
     const char *freeze; /* comma-separated parameter prefixes frozen for the whole run
                            (siamese_model_freeze: no weight gradients, batchnorm on running
-    double val_groups;   /* > 0 (instead of val_fraction): hold out whole groups of classes, the
-                            top-level folders of DATA/GROUP/CLASS/ (Omniglot's alphabets): a
-                            share of the groups in (0, 1), or a whole count >= 1 */
                            statistics), NULL = none */
+    int embedding_dim;  /* 0 = the architecture's; else siamese_model_params' */
+    float learning_rate_backbone; /* 0 = learning_rate; else the backbone's rate (everything
+                                     but the head), following the same schedule */
 } siamese_train_params;
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);

@@ -42,5 +42,6 @@
 #define SM_MAX_BATCH_SIZE 65536                /* pairs per training or loader batch */
 #define SM_MAX_BATCH_IMAGES 65536              /* images per engine call (P x K at most) */
 #define SM_PK_MAX 4096                         /* P (classes) or K (images) of a P x K batch */
+#define SM_MAX_EMBEDDING_DIM 65536             /* --embedding-dim: outputs of the new head */
 
 #endif

@@ -96,7 +96,8 @@ static siamese_status check_model_params(const siamese_model_params *p, sm_err *
 }
 
 /* A preset name gives its text and input; other text is an architecture for 3x256x256 images
- * (the recipe's input). Non-zero channels/height/width override either. */
+ * (the recipe's input). Non-zero channels/height/width override either; a non-zero
+ * embedding_dim replaces the head's outputs. */
 static siamese_status parse_model_arch(const siamese_model_params *p, sm_arch *arch, sm_err *err) {
     sm_shape input = recipe_input;
     const char *text = sm_arch_preset_text(p->arch, &input);
@@ -104,7 +105,10 @@ static siamese_status parse_model_arch(const siamese_model_params *p, sm_arch *a
     if (p->channels) input.c = p->channels;
     if (p->height) input.h = p->height;
     if (p->width) input.w = p->width;
-    return sm_arch_parse(text, input, arch, err);
+    siamese_status st = sm_arch_parse(text, input, arch, err);
+    if (st == SIAMESE_OK && p->embedding_dim != 0)
+        st = sm_arch_set_embedding_dim(arch, p->embedding_dim, err);
+    return st;
 }
 
 static void init_model_params(siamese_model *model) {

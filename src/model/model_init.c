@@ -6,10 +6,7 @@
 
 /* The head: the tensors of the last layer with parameters (the embedding layer, "fc"). */
 static int is_head(const sm_arch *arch, const sm_tensor_info *info) {
-    int last = -1;
-    for (int i = 0; i < arch->n_layers; i++)
-        if (arch->layers[i].name[0]) last = i;
-    return info->layer == last;
+    return info->layer == sm_arch_head_layer(arch);
 }
 
 static int same_shape(const sm_st_tensor *t, const sm_tensor_info *info) {

@@ -35,8 +35,8 @@ static double python_double(float f) {
     return (double)f;
 }
 
-static adam_scalars step_scalars(const sm_adam *adam) {
-    double lr = python_double(adam->lr), beta1 = python_double(adam->beta1);
+static adam_scalars step_scalars(const sm_adam *adam, float lr_f) {
+    double lr = python_double(lr_f), beta1 = python_double(adam->beta1);
     double beta2 = python_double(adam->beta2), eps = python_double(adam->eps);
     double step = (double)adam->step;
     double bias_correction1 = 1.0 - pow(beta1, step);
@@ -139,14 +139,25 @@ void sm_adam_free(sm_adam *adam) {
     adam->m = adam->v = NULL;
 }
 
+/* Elements [from, to) with learning rate lr. */
+static void update_range(const sm_adam *adam, size_t from, size_t to, float lr, float *params,
+                         const float *grads) {
+    if (to <= from) return;
+    adam_scalars s = step_scalars(adam, lr);
+    int use_wd = adam->weight_decay != 0.0f;
+    ptrdiff_t n = (ptrdiff_t)(to - from);
+    float *p = params + from, *m = adam->m + from, *v = adam->v + from;
+    const float *g = grads + from;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        update_avx2(n, s, use_wd, p, g, m, v);
+    else if (__builtin_cpu_supports("fma")) update_fma(n, s, use_wd, p, g, m, v);
+    else update_portable(n, s, use_wd, p, g, m, v);
+}
+
 void sm_adam_step(sm_adam *adam, float *params, const float *grads) {
     adam->step++;
     if (adam->n == 0) return;
-    adam_scalars s = step_scalars(adam);
-    int use_wd = adam->weight_decay != 0.0f;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        update_avx2((ptrdiff_t)adam->n, s, use_wd, params, grads, adam->m, adam->v);
-    else if (__builtin_cpu_supports("fma"))
-        update_fma((ptrdiff_t)adam->n, s, use_wd, params, grads, adam->m, adam->v);
-    else update_portable((ptrdiff_t)adam->n, s, use_wd, params, grads, adam->m, adam->v);
+    size_t split = adam->n_backbone < adam->n ? adam->n_backbone : adam->n;
+    update_range(adam, 0, split, adam->backbone_lr, params, grads);
+    update_range(adam, split, adam->n, adam->lr, params, grads);
 }

@@ -7,6 +7,10 @@
 
 typedef struct sm_adam {
     float lr, beta1, beta2, eps, weight_decay;
+    /* fine-tuning: parameters [0, n_backbone) step with backbone_lr instead of lr (a second
+     * torch.optim.Adam parameter group); n_backbone = 0 (sm_adam_init's) = one group */
+    size_t n_backbone;
+    float backbone_lr;
     int64_t step; /* steps taken so far */
     size_t n;     /* number of parameters */
     float *m;     /* [n] first moment (exp_avg) */
@@ -18,7 +22,8 @@ int sm_adam_init(sm_adam *adam, size_t n, float lr, float beta1, float beta2, fl
                  float weight_decay);
 void sm_adam_free(sm_adam *adam);
 
-/* One update of params [n] from grads [n], exactly as torch.optim.Adam (single-tensor path). */
+/* One update of params [n] from grads [n], exactly as torch.optim.Adam (single-tensor path;
+ * with n_backbone > 0 as two parameter groups, the backbone's first). */
 void sm_adam_step(sm_adam *adam, float *params, const float *grads);
 
 #endif

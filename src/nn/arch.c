@@ -812,6 +812,28 @@ int sm_arch_embedding_dim(const sm_arch *arch) {
     return s.c * s.h * s.w;
 }
 
+int sm_arch_head_layer(const sm_arch *arch) {
+    int last = -1;
+    for (int i = 0; arch && i < arch->n_layers; i++)
+        if (has_parameters(arch->layers[i].kind)) last = i;
+    return last;
+}
+
+siamese_status sm_arch_set_embedding_dim(sm_arch *arch, int dim, sm_err *err) {
+    if (dim < 1 || dim > SM_MAX_EMBEDDING_DIM)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "embedding dimension %d must be in 1..%d", dim,
+                       SM_MAX_EMBEDDING_DIM);
+    sm_layer *head = arch->n_layers > 0 ? &arch->layers[arch->n_layers - 1] : NULL;
+    if (!head || head->kind != SM_LAYER_LINEAR)
+        return sm_fail(err, SIAMESE_ERR_SPEC,
+                       "embedding dimension %d: the architecture ends in '%s', not in a linear "
+                       "head that could give it",
+                       dim, head ? kind_name(head->kind) : "nothing");
+    head->out = dim;
+    head->out_shape = (sm_shape){dim, 1, 1};
+    return SIAMESE_OK;
+}
+
 /* ------------------------------------------------------------------ format */
 
 typedef struct out_buf {

@@ -70,6 +70,14 @@ size_t sm_arch_format(const sm_arch *arch, char *buf, size_t size);
 /* Output features of the last layer (the embedding length). */
 int sm_arch_embedding_dim(const sm_arch *arch);
 
+/* The head: the index of the last layer with parameters (the embedding layer, "fc"), or -1. */
+int sm_arch_head_layer(const sm_arch *arch);
+
+/* --embedding-dim: the last layer, which must be linear, gets dim outputs (its name and bias
+ * stay). SIAMESE_ERR_INVALID_ARG for dim outside 1..SM_MAX_EMBEDDING_DIM, SIAMESE_ERR_SPEC
+ * when the architecture does not end in a linear layer; arch is unchanged then. */
+siamese_status sm_arch_set_embedding_dim(sm_arch *arch, int dim, sm_err *err);
+
 /* ---- the parameter table: every tensor of a model, in PyTorch's state_dict order ---- */
 
 typedef enum sm_tensor_role {

@@ -249,6 +249,7 @@ static siamese_status create_model(train_run *run) {
     mp.metric = p->metric;
     mp.seed = p->seed;
     mp.threads = p->threads;
+    mp.embedding_dim = p->embedding_dim;
     siamese_status st = siamese_model_create(&mp, &run->model);
     if (st != SIAMESE_OK)
         sm_fail(&run->err, st, "%s",
@@ -326,6 +327,7 @@ static siamese_status create_trainer(train_run *run) {
                      "this CPU has no bf16 kernels (AVX512-BF16): computing in fp32");
     siamese_trainer_params tp = siamese_trainer_default_params();
     tp.learning_rate = p->learning_rate;
+    tp.learning_rate_backbone = p->learning_rate_backbone;
     tp.weight_decay = p->weight_decay;
     tp.max_pairs = sm_run_tools_max_pairs(p);
     siamese_status st = siamese_trainer_create(run->model, &tp, &run->trainer);
@@ -390,6 +392,9 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
     const siamese_train_params *p = &run->config.params;
     double lr = sm_run_tools_lr(p, run->state.step, siamese_loader_batch_count(run->train_loader));
     sm_trainer_adam(run->trainer)->lr = (float)lr;
+    if (p->learning_rate_backbone > 0) /* the backbone's rate follows the same schedule */
+        sm_trainer_adam(run->trainer)->backbone_lr =
+            (float)(lr * p->learning_rate_backbone / p->learning_rate);
     siamese_status st = run->tools.pk
                             ? sm_run_tools_step(&run->tools, run->trainer, batch, p->mining, &loss)
                             : siamese_trainer_step(run->trainer, batch->first, batch->second,

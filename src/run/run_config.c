@@ -98,6 +98,12 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
     if (p->epochs < 1) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "epochs must be at least 1");
     if (!(p->learning_rate > 0))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "learning rate must be positive");
+    if (!(p->learning_rate_backbone >= 0))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "backbone learning rate must be positive (0 = the learning rate)");
+    if (p->embedding_dim < 0 || p->embedding_dim > SM_MAX_EMBEDDING_DIM)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "embedding dimension %d must be in 1..%d",
+                       p->embedding_dim, SM_MAX_EMBEDDING_DIM);
     if (!(p->margin > 0)) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "margin must be positive");
     if (!(p->train_fraction > 0 && p->train_fraction < 1))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "train fraction must be between 0 and 1");
@@ -212,18 +218,20 @@ static const config_field fields[] = {
     NEWER("lr_gamma", FIELD_FLOAT, lr_gamma),
     NEWER("patience", FIELD_INT, patience),
     NEWER("val_fraction", FIELD_DOUBLE, val_fraction),
+    NEWER("val_groups", FIELD_DOUBLE, val_groups),
     /* --precision auto (issue 17): the choice and both timings; "" = not measured */
     {"precision_chosen", FIELD_TEXT, offsetof(sm_run_config, precision_chosen),
      sizeof(((sm_run_config *)0)->precision_chosen), ""},
     {"precision_fp32_seconds", FIELD_DOUBLE, offsetof(sm_run_config, precision_fp32_seconds), 0,
      ""},
     {"precision_bf16_seconds", FIELD_DOUBLE, offsetof(sm_run_config, precision_bf16_seconds), 0,
-    NEWER("val_groups", FIELD_DOUBLE, val_groups),
      ""},
     /* fine-tuning (issue 13): "" = none */
     {"init", FIELD_TEXT, offsetof(sm_run_config, init), sizeof(((sm_run_config *)0)->init), ""},
     {"freeze", FIELD_TEXT, offsetof(sm_run_config, freeze), sizeof(((sm_run_config *)0)->freeze),
      ""},
+    NEWER("embedding_dim", FIELD_INT, embedding_dim),
+    NEWER("learning_rate_backbone", FIELD_FLOAT, learning_rate_backbone),
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 

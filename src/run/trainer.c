@@ -41,6 +41,20 @@ siamese_trainer_params siamese_trainer_default_params(void) {
 
 sm_adam *sm_trainer_adam(siamese_trainer *trainer) { return trainer ? &trainer->adam : NULL; }
 
+/* The head's parameters are the last in the flat buffer: the backbone is everything before its
+ * first tensor (the whole buffer when no layer has parameters). */
+void sm_trainer_set_backbone_lr(siamese_trainer *trainer, float lr) {
+    const sm_param_table *table = sm_net_table(trainer->model->net);
+    int head = sm_arch_head_layer(&trainer->model->arch);
+    size_t start = table->n_params;
+    for (int i = 0; i < table->n; i++)
+        if (table->t[i].role == SM_TENSOR_PARAM && table->t[i].layer == head &&
+            table->t[i].offset < start)
+            start = table->t[i].offset;
+    trainer->adam.n_backbone = start;
+    trainer->adam.backbone_lr = lr;
+}
+
 const char *siamese_trainer_errmsg(const siamese_trainer *trainer) {
     return trainer ? trainer->err.msg : "no trainer";
 }
@@ -74,6 +88,10 @@ static siamese_status check_trainer_params(const siamese_trainer_params *p, sm_e
     if (!(p->weight_decay >= 0.0f) || !isfinite(p->weight_decay))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: weight decay %g must be >= 0",
                        (double)p->weight_decay);
+    if (!(p->learning_rate_backbone >= 0.0f) || !isfinite(p->learning_rate_backbone))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "trainer: backbone learning rate %g must be positive (0 = the same rate)",
+                       (double)p->learning_rate_backbone);
     if (p->max_pairs < 1 || p->max_pairs > SM_MAX_BATCH_IMAGES / 2) /* two images a pair */
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: max_pairs %d must be in 1..%d",
                        p->max_pairs, SM_MAX_BATCH_IMAGES / 2);
@@ -107,6 +125,7 @@ static siamese_status alloc_trainer_buffers(siamese_trainer *t, sm_err *err) {
                        "trainer: cannot allocate Adam state for %zu "
                        "parameters",
                        table->n_params);
+    if (p->learning_rate_backbone > 0.0f) sm_trainer_set_backbone_lr(t, p->learning_rate_backbone);
     return SIAMESE_OK;
 }
 

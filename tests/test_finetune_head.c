@@ -1,0 +1,114 @@
+/* Fine-tuning heads (issue 13): --embedding-dim replaces the last linear layer's outputs (bad
+ * dimensions and architectures without a linear head fail clearly) and survives a save and load;
+ * --lr-backbone steps every parameter but the head's with its own Adam learning rate. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/recipe.h"
+#include "model/model.h"
+#include "nn/adam.h"
+#include "test_util.h"
+
+TestSuite(finetune_head, .init = tu_temp_init, .fini = tu_temp_fini);
+
+Test(finetune_head, embedding_dim_replaces_the_resnet_fc) {
+    siamese_model_params p = tu_model_params("resnet18", 3, 32, 32, 1);
+    p.embedding_dim = 40;
+    siamese_model *model = tu_create_model(&p);
+    cr_assert_eq(siamese_model_embedding_dim(model), 40);
+    const sm_param_table *t = sm_net_table(model->net);
+    int w = sm_param_table_find(t, "fc.weight"), b = sm_param_table_find(t, "fc.bias");
+    cr_assert(w >= 0 && b >= 0, "the head keeps torchvision's name fc");
+    cr_assert_eq(t->t[w].dims[0], 40);
+    cr_assert_eq(t->t[w].dims[1], 512);
+    cr_assert_eq(t->t[b].dims[0], 40);
+    cr_assert(strstr(siamese_model_arch(model), "linear(40,name=fc)"), "%s",
+              siamese_model_arch(model));
+    /* a saved model loads with its new head */
+    const char *path = tu_path(tu_temp, "rn.safetensors");
+    cr_assert_eq(siamese_model_save(model, path), SIAMESE_OK, "%s", siamese_model_errmsg(model));
+    siamese_model *back = NULL;
+    cr_assert_eq(siamese_model_load(path, &back), SIAMESE_OK, "%s", siamese_model_errmsg(back));
+    cr_assert_eq(siamese_model_embedding_dim(back), 40);
+    siamese_model_free(back);
+    siamese_model_free(model);
+}
+
+Test(finetune_head, bad_embedding_dims_and_headless_architectures_fail) {
+    const int bad[] = {-1, SM_MAX_EMBEDDING_DIM + 1};
+    for (int i = 0; i < 2; i++) {
+        siamese_model_params p = tu_model_params("mnist", 0, 0, 0, 1);
+        p.embedding_dim = bad[i];
+        siamese_model *model = NULL;
+        cr_assert_eq(siamese_model_create(&p, &model), SIAMESE_ERR_INVALID_ARG, "dim %d", bad[i]);
+        cr_assert(strstr(siamese_model_errmsg(model), "embedding dimension"), "%s",
+                  siamese_model_errmsg(model));
+        siamese_model_free(model);
+    }
+    siamese_model_params p = tu_model_params("conv(8,k=3) relu avgpool", 1, 16, 16, 1);
+    p.embedding_dim = 8;
+    siamese_model *model = NULL;
+    cr_assert_eq(siamese_model_create(&p, &model), SIAMESE_ERR_SPEC);
+    cr_assert(strstr(siamese_model_errmsg(model), "ends in 'avgpool', not in a linear head"), "%s",
+              siamese_model_errmsg(model));
+    siamese_model_free(model);
+}
+
+/* One Adam step moves a parameter by about its group's learning rate (m / sqrt(v) = sign(g)
+ * at the first step): the backbone by lr_backbone, the head by lr. */
+Test(finetune_head, backbone_learning_rate_applies_to_all_but_the_head) {
+    siamese_model_params p = tu_model_params("conv(4,k=3) bn relu flatten linear(6)", 1, 8, 8, 2);
+    siamese_model *model = tu_create_model(&p);
+    siamese_trainer_params tp = siamese_trainer_default_params();
+    tp.learning_rate = 1e-2f;
+    tp.learning_rate_backbone = 1e-5f;
+    tp.max_pairs = 4;
+    siamese_trainer *trainer = NULL;
+    cr_assert_eq(siamese_trainer_create(model, &tp, &trainer), SIAMESE_OK);
+    const sm_param_table *t = sm_net_table(model->net);
+    size_t n = t->n_params, head = t->t[sm_param_table_find(t, "fc1.weight")].offset;
+    float *before = malloc(n * sizeof *before), a[4 * 64], b[4 * 64], y[4] = {0, 1, 0, 1};
+    memcpy(before, sm_net_params(model->net), n * sizeof *before);
+    tu_fill_uniform(a, 4 * 64, 0, 1, 3);
+    tu_fill_uniform(b, 4 * 64, 0, 1, 4);
+    float loss;
+    cr_assert_eq(siamese_trainer_step(trainer, a, b, y, 4, &loss), SIAMESE_OK);
+    const float *after = sm_net_params(model->net);
+    double backbone_max = 0, head_max = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)after[i] - before[i]);
+        if (i < head) backbone_max = fmax(backbone_max, d);
+        else head_max = fmax(head_max, d);
+    }
+    cr_assert(backbone_max > 0 && backbone_max < 1.01e-5, "backbone moved %g", backbone_max);
+    cr_assert(head_max > 0.5e-2 && head_max < 1.01e-2, "head moved %g", head_max);
+    tp.learning_rate_backbone = -1;
+    siamese_trainer *bad = NULL;
+    cr_assert_eq(siamese_trainer_create(model, &tp, &bad), SIAMESE_ERR_INVALID_ARG);
+    siamese_trainer_free(bad);
+    siamese_trainer_free(trainer);
+    siamese_model_free(model);
+    free(before);
+}
+
+/* Two groups with equal rates are exactly one group. */
+Test(finetune_head, equal_rates_are_one_group_bit_for_bit) {
+    float p1[10], p2[10], g[10];
+    tu_fill_uniform(p1, 10, -1, 1, 5);
+    tu_fill_uniform(g, 10, -1, 1, 6);
+    memcpy(p2, p1, sizeof p1);
+    sm_adam one, two;
+    cr_assert_eq(sm_adam_init(&one, 10, 3e-3f, 0.9f, 0.999f, 1e-8f, 0.01f), 0);
+    cr_assert_eq(sm_adam_init(&two, 10, 3e-3f, 0.9f, 0.999f, 1e-8f, 0.01f), 0);
+    two.n_backbone = 7;
+    two.backbone_lr = 3e-3f;
+    for (int s = 0; s < 3; s++) {
+        sm_adam_step(&one, p1, g);
+        sm_adam_step(&two, p2, g);
+    }
+    cr_assert_eq(memcmp(p1, p2, sizeof p1), 0);
+    sm_adam_free(&one);
+    sm_adam_free(&two);
+}
