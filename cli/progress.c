@@ -85,6 +85,12 @@ void progress_event(void *user, const siamese_train_event *e) {
         p->have_epoch = 1;
     }
     if (e->kind == SIAMESE_EVENT_WARNING) p->warnings++;
+    if (e->kind == SIAMESE_EVENT_DATA) {
+        p->data = *e;
+        p->data.files_listed = 0;
+        p->data.skipped_names = p->data.skipped_reasons = NULL;
+        p->have_data = 1;
+    }
     if (p->mode == PROGRESS_JSON) {
         if (e->kind != SIAMESE_EVENT_STEP) print_json_event(e);
         return;
@@ -109,6 +115,11 @@ void progress_event(void *user, const siamese_train_event *e) {
     case SIAMESE_EVENT_INFO:
         progress_finish(p);
         fprintf(stderr, "%s\n", e->message);
+        break;
+    case SIAMESE_EVENT_DATA:
+        progress_finish(p);
+        fprintf(stderr, "data: %d files, %d usable, %d skipped\n", e->files, e->files_usable,
+                e->files_skipped);
         break;
     default:
         break;

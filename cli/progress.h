@@ -17,6 +17,8 @@ typedef struct progress {
     siamese_train_event last_epoch;
     int have_epoch;
     int warnings;
+    siamese_train_event data; /* the DATA event's counts (lists not kept), when have_data */
+    int have_data;
 } progress;
 
 void progress_init(progress *p, progress_mode mode);

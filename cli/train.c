@@ -69,6 +69,10 @@ static void print_summary(const progress *pr, const char *run_dir) {
     printf("model:      %s/model.safetensors (best: %s/best.safetensors)\n", run_dir, run_dir);
     printf("loss plot:  %s/loss.png\n", run_dir);
     printf("metrics:    %s/metrics.jsonl\n", run_dir);
+    if (pr->have_data)
+        printf("data:       %d files, %d usable, %d skipped%s\n", pr->data.files,
+               pr->data.files_usable, pr->data.files_skipped,
+               pr->data.files_skipped ? " (each with its reason in metrics.jsonl)" : "");
     if (pr->have_epoch)
         printf("final test: loss %.4f, ROC AUC %.4f, accuracy %.3f at threshold %.4f\n",
                (double)pr->last_epoch.test_loss, (double)pr->last_epoch.test_auc,

@@ -709,7 +709,8 @@ typedef enum siamese_event_kind {
     SIAMESE_EVENT_EPOCH,      /* after an epoch's evaluation on the test pairs */
     SIAMESE_EVENT_CHECKPOINT, /* a checkpoint was written (message = its path) */
     SIAMESE_EVENT_WARNING,    /* a skipped file or another notice (message) */
-    SIAMESE_EVENT_INFO        /* a line about the setup (message) */
+    SIAMESE_EVENT_INFO,       /* a line about the setup (message) */
+    SIAMESE_EVENT_DATA        /* before training: every file of the data set accounted for */
 } siamese_event_kind;
 
 typedef struct siamese_train_event {
@@ -732,7 +733,14 @@ typedef struct siamese_train_event {
     float val_loss; /* EPOCH with validation classes: mean loss over their pairs, else NaN */
     float val_auc;  /* EPOCH with validation classes: ROC AUC of their pairs, else NaN */
     float lr;       /* STEP, LOG: the learning rate of this step */
+    /* DATA: each file was decoded as training decodes it, before any pair was drawn (pairs come
+     * from usable images only); files = usable + skipped. The first skipped files are listed
+     * with their reasons (at most SIAMESE_DATA_LISTED). */
+    int files, files_usable, files_skipped, files_listed;
+    const char *const *skipped_names;   /* [files_listed] names in the data set */
+    const char *const *skipped_reasons; /* [files_listed] why each was skipped */
 } siamese_train_event;
+#define SIAMESE_DATA_LISTED 100
 
 /* Threads: called on the thread running siamese_train, except WARNING events about skipped
  * files, which may come from the loader's background thread. */

@@ -10,6 +10,7 @@
 #include "base/fileio.h"
 #include "base/threads.h"
 #include "base/util.h"
+#include "data/dataset_check.h"
 #include "model/model.h"
 #include "run/run.h"
 #include "run/run_lock.h"
@@ -642,18 +643,53 @@ static siamese_status open_tools(train_run *run) {
 }
 
 /* Opens the data, split, loaders and metrics shared by fresh and resumed runs. */
+/* Every file decoded once as training decodes it, before any pair is drawn, so that pairs come
+ * from usable images and every bad file is named (issue 15). Counts as time waiting for data. */
+static siamese_status check_files(train_run *run, sm_ds_files *check) {
+    siamese_loader_params lp = loader_params(run, 0);
+    siamese_image_options o = siamese_image_default_options();
+    o.channels = lp.channels, o.width = lp.width, o.height = lp.height, o.fast_jpeg = lp.fast_jpeg;
+    double t0 = sm_now_seconds();
+    siamese_status st = sm_ds_check_files(run->dataset, &o, SIAMESE_DATA_LISTED, check);
+    run->wait_at_start += sm_now_seconds() - t0;
+    if (st != SIAMESE_OK) return dataset_error(run, st);
+    if (check->usable == 0)
+        return sm_fail(&run->err, SIAMESE_ERR_DATA,
+                       "%s: none of its %d files decodes as an image (each is named above)",
+                       run->config.data_path, check->files);
+    return SIAMESE_OK;
+}
+
+/* The files' account as a DATA event: to the callback and metrics.jsonl. */
+static siamese_status log_files(train_run *run, const sm_ds_files *c) {
+    siamese_train_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = SIAMESE_EVENT_DATA;
+    e.files = c->files, e.files_usable = c->usable, e.files_skipped = c->skipped;
+    e.files_listed = c->listed;
+    e.skipped_names = (const char *const *)c->names;
+    e.skipped_reasons = (const char *const *)c->reasons;
+    emit(run, &e);
+    return sm_metrics_write_event(&run->metrics, &e, &run->err);
+}
+
 static siamese_status prepare_data(train_run *run, int resuming) {
+    sm_ds_files check;
+    memset(&check, 0, sizeof check);
     siamese_status st = open_dataset(run);
+    if (st == SIAMESE_OK) st = check_files(run, &check);
     if (st == SIAMESE_OK) st = make_split(run, resuming);
     if (st == SIAMESE_OK) st = open_tools(run);
     if (st == SIAMESE_OK) st = prepare_test_pairs(run);
     if (st == SIAMESE_OK) st = prepare_train_pairs(run, run->state.epoch);
-    if (st != SIAMESE_OK) return st;
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "metrics.jsonl", path, sizeof path);
-    st = sm_metrics_open(&run->metrics, path, resuming ? run->state.step : -1, &run->history,
-                         &run->err);
+    if (st == SIAMESE_OK)
+        st = sm_metrics_open(&run->metrics, path, resuming ? run->state.step : -1, &run->history,
+                             &run->err);
     if (st == SIAMESE_OK) st = report_setup(run);
+    if (st == SIAMESE_OK) st = log_files(run, &check);
+    sm_ds_files_free(&check);
     return st;
 }
 

@@ -67,6 +67,8 @@ static const char *event_name(siamese_event_kind kind) {
         return "warning";
     case SIAMESE_EVENT_INFO:
         return "info";
+    case SIAMESE_EVENT_DATA:
+        return "data";
     }
     return "event";
 }
@@ -76,11 +78,36 @@ static int set_number(json_t *o, const char *key, double v) {
     return json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
 }
 
+/* A JSON string of text that may not be UTF-8 (a file name): then said so instead. */
+static json_t *text(const char *s) {
+    json_t *v = s ? json_string(s) : NULL;
+    return v ? v : json_string("(not UTF-8 text)");
+}
+
+/* DATA: the counts and the skipped files with their reasons. */
+static int set_data(json_t *o, const siamese_train_event *e) {
+    int bad = json_object_set_new(o, "files", json_integer(e->files));
+    bad |= json_object_set_new(o, "usable", json_integer(e->files_usable));
+    bad |= json_object_set_new(o, "skipped", json_integer(e->files_skipped));
+    json_t *list = json_array();
+    for (int i = 0; list && i < e->files_listed; i++) {
+        json_t *f = json_object();
+        bad |= !f || json_object_set_new(f, "file", text(e->skipped_names[i])) ||
+               json_object_set_new(f, "reason", text(e->skipped_reasons[i])) ||
+               json_array_append_new(list, f);
+    }
+    return bad | (list ? json_object_set_new(o, "skipped_files", list) : 1);
+}
+
 /* The one serializer behind metrics.jsonl and 'siamese train --json' (see siamese.h). */
 static json_t *event_to_json(const siamese_train_event *e) {
     json_t *o = json_object();
     if (!o) return NULL;
     int bad = json_object_set_new(o, "event", json_string(event_name(e->kind)));
+    if (e->kind == SIAMESE_EVENT_DATA) {
+        bad |= set_data(o, e);
+        return bad ? (json_decref(o), NULL) : o;
+    }
     if (e->message) {
         bad |= json_object_set_new(o, "message", json_string(e->message));
         return bad ? (json_decref(o), NULL) : o;

@@ -26,6 +26,7 @@ typedef struct sm_report_metrics {
     sm_report_epoch *epochs;
     int n_epochs, cap_epochs;
     int unreadable_lines; /* not JSON (a line being written while we read, or damage) */
+    json_t *data;         /* the last "data" line: training's account of the files, or NULL */
 } sm_report_metrics;
 
 /* Reads metrics.jsonl (a missing file gives no lines, not an error). */
@@ -33,7 +34,7 @@ siamese_status sm_report_metrics_read(const char *path, sm_report_metrics *m, sm
 void sm_report_metrics_free(sm_report_metrics *m);
 
 /* Cards of the last epoch, the charts (loss, ROC AUC and accuracy, learning rate, throughput,
- * data wait) and the table of epochs. */
+ * data wait), the table of epochs and the files training read and skipped, with reasons. */
 void sm_report_metrics_section(sm_html *h, const sm_report_metrics *m);
 
 /* The data summary and the model's section: what the run's data and model show on its test

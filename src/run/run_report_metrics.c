@@ -60,6 +60,10 @@ static int read_line(sm_report_metrics *m, const char *line) {
     int ok = 1;
     if (kind && (!strcmp(kind, "log") || !strcmp(kind, "batch"))) ok = add_log(m, o);
     else if (kind && !strcmp(kind, "epoch")) ok = add_epoch(m, o);
+    else if (kind && !strcmp(kind, "data")) { /* the last one: a resumed run checks again */
+        json_decref(m->data);
+        m->data = json_incref(o);
+    }
     json_decref(o);
     return ok;
 }
@@ -88,6 +92,7 @@ siamese_status sm_report_metrics_read(const char *path, sm_report_metrics *m, sm
 void sm_report_metrics_free(sm_report_metrics *m) {
     free(m->logs);
     free(m->epochs);
+    json_decref(m->data);
     memset(m, 0, sizeof *m);
 }
 
@@ -218,8 +223,42 @@ static void last_epoch_cards(sm_html *h, const sm_report_epoch *e) {
     sm_html_raw(h, "</div>\n");
 }
 
+/* Training's account of the data set's files (a "data" line; runs before it have none). */
+static void files_section(sm_html *h, const json_t *data) {
+    sm_html_raw(h, "<h3 id=\"files\">Files read by training</h3>");
+    if (!data) {
+        sm_report_note(h, "metrics.jsonl has no account of the files (written by runs since "
+                          "training checks every file before drawing its pairs).");
+        return;
+    }
+    double files = number(data, "files"), usable = number(data, "usable"),
+           skipped = number(data, "skipped");
+    sm_html_raw(h, "<div class=\"cards\">");
+    sm_report_card_value(h, "files in the data set", "run-files", files, "%.0f", "files");
+    sm_report_card_value(h, "usable images", "run-files-usable", usable, "%.0f", "images");
+    sm_report_card_value(h, "skipped", "run-files-skipped", skipped, "%.0f", "files");
+    sm_html_raw(h, "</div>");
+    const json_t *list = json_object_get(data, "skipped_files");
+    size_t n = json_array_size(list);
+    if (n == 0) return;
+    sm_html_raw(h, "<div class=\"scroll\"><table id=\"skipped-files\"><tr><th>file</th>"
+                   "<th>why it was skipped</th></tr>");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *f = json_array_get(list, i);
+        sm_html_raw(h, "<tr><td>");
+        sm_html_text(h, json_string_value(json_object_get(f, "file")));
+        sm_html_raw(h, "</td><td>");
+        sm_html_text(h, json_string_value(json_object_get(f, "reason")));
+        sm_html_raw(h, "</td></tr>");
+    }
+    sm_html_raw(h, "</table></div>");
+    if (skipped > (double)n)
+        sm_report_note(h, "The first %zu skipped files are listed (of %.0f).", n, skipped);
+}
+
 void sm_report_metrics_section(sm_html *h, const sm_report_metrics *m) {
     sm_html_raw(h, "<h2 id=\"training\">Training</h2>");
+    files_section(h, m->data);
     if (m->n_logs == 0 && m->n_epochs == 0) {
         sm_html_raw(h, "<p class=\"note\">metrics.jsonl holds no logged step yet.</p>\n");
         return;
