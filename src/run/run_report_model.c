@@ -142,7 +142,8 @@ static void data_summary(sm_html *h, const sm_report_side *t) {
     sm_html_printf(h, "<tr><td>test pairs cover</td><td>%d images", images);
     if (classes > 0) sm_html_printf(h, " of %d classes", classes);
     sm_html_raw(h, "</td></tr>");
-    kv(h, "files skipped (did not decode)", "%.0f", siamese_dataset_skipped_count(t->ds), "files");
+    kv(h, "entries skipped when the report opened the data", "%.0f",
+       siamese_dataset_skipped_count(t->ds), "entries");
     sm_html_raw(h, "</table></div>\n");
 }
 
