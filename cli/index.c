@@ -17,6 +17,7 @@ typedef struct index_args {
     int quiet;
     const char *precision;
     cli_compute compute; /* threads and precision, once parsed */
+    int shards;          /* build: > 0 writes INDEX.0 .. INDEX.<shards - 1> instead of INDEX */
 } index_args;
 
 static int save(const char *command, siamese_index *index, const char *path, int quiet) {
@@ -25,6 +26,18 @@ static int save(const char *command, siamese_index *index, const char *path, int
         return 0;
     }
     if (!quiet) fprintf(stderr, "wrote %s (%d items)\n", path, siamese_index_count(index));
+    return 1;
+}
+
+/* index build --shards N (issue 16): N files for 'mpirun -np N siamese search'. */
+static int save_shards(siamese_index *index, const char *path, int shards, int quiet) {
+    if (siamese_index_save_shards(index, path, shards) != SIAMESE_OK) {
+        fprintf(stderr, "siamese index build: %s\n", siamese_index_errmsg(index));
+        return 0;
+    }
+    if (!quiet)
+        fprintf(stderr, "wrote %s.0 .. %s.%d (%d items in %d shards)\n", path, path, shards - 1,
+                siamese_index_count(index), shards);
     return 1;
 }
 
@@ -37,10 +50,15 @@ static int run_build(const index_args *a, const char **pos, int n) {
         fprintf(stderr, "siamese index build: give MODEL and DATA\n");
         return CLI_EXIT_USAGE;
     }
+    if (a->shards < 0) {
+        fprintf(stderr, "siamese index build: --shards must be 1 or more\n");
+        return CLI_EXIT_USAGE;
+    }
     siamese_index *index = NULL;
     int ok =
         cli_build_index("index build", pos[0], pos + 1, n - 1, &a->compute, a->quiet, &index) &&
-        save("index build", index, a->output, a->quiet);
+        (a->shards > 0 ? save_shards(index, a->output, a->shards, a->quiet)
+                       : save("index build", index, a->output, a->quiet));
     siamese_index_free(index);
     return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
@@ -122,9 +140,12 @@ static int run_info(const char **pos, int n) {
 }
 
 int cli_index(int argc, char **argv) {
-    index_args a = {NULL, NULL, 0, 0, NULL, {0, SIAMESE_PRECISION_AUTO, 0}};
+    index_args a = {NULL, NULL, 0, 0, NULL, {0, SIAMESE_PRECISION_AUTO, 0}, 0};
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "INDEX", "build: the index file to write"},
+        {"shards", 0, CLI_OPT_INT, &a.shards, "N",
+         "build: write N shard files INDEX.0 .. INDEX.N-1 instead (for mpirun -np N siamese "
+         "search)"},
         {"model", 'm', CLI_OPT_STRING, &a.model, "MODEL",
          "add: embed with this model (default: the one recorded in the index)"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},

@@ -38,6 +38,18 @@ static void print_usage(FILE *out) {
     fprintf(out, "\nRun 'siamese COMMAND --help' for the options of one command.\n");
 }
 
+/* Under mpirun (issue 16) MPI lives for the whole command: train runs data-parallel, search
+ * merges the ranks' shards; every other command runs the same on every rank. */
+static int run_command(const cli_command *command, int argc, char **argv) {
+    if (siamese_dist_init(&argc, &argv) < 0) {
+        fprintf(stderr, "siamese: MPI_Init failed\n");
+        return CLI_EXIT_FAIL;
+    }
+    int rc = command->run(argc - 1, argv + 1);
+    siamese_dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_usage(stderr);
@@ -52,7 +64,7 @@ int main(int argc, char **argv) {
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) return run_command(&commands[i], argc, argv);
     fprintf(stderr, "siamese: unknown command '%s' (see 'siamese --help')\n", argv[1]);
     return CLI_EXIT_USAGE;
 }

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "collection.h"
+#include "search_shards.h"
 #include "siamese.h"
 
 #define SEARCH_K_MAX 1000
@@ -67,6 +68,12 @@ static int search(const search_args *a, const char *index_path, const char *cons
     float *dist = NULL;
     cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0};
     if (!cli_parse_precision("search", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
+    if (siamese_dist_size() > 1 && a->png) {
+        fprintf(stderr, "siamese search: --png is not available under mpirun (sharded search)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (siamese_dist_size() > 1)
+        return cli_search_shards(index_path, a->model, &compute, queries, n, a->k, a->json);
     int ok = cli_open_index("search", index_path, &index) &&
              cli_open_index_model("search", index, a->model, &compute, &model) &&
              cli_embed_sources("search", model, queries, n, 1, 1, &q);

@@ -249,6 +249,7 @@ int cli_train(int argc, char **argv) {
                             ? siamese_train_resume(run_dir, resume_params, errmsg, sizeof errmsg)
                             : siamese_train(positional[0], run_dir, &p, errmsg, sizeof errmsg);
     progress_finish(&pr);
+    if (st == SIAMESE_ERR_INTERRUPTED && siamese_dist_rank() > 0) return CLI_EXIT_INTERRUPTED;
     if (st == SIAMESE_ERR_INTERRUPTED) {
         fprintf(stderr, "siamese train: %s\n", errmsg);
         return CLI_EXIT_INTERRUPTED;

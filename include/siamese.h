@@ -1140,6 +1140,51 @@ SIAMESE_API siamese_status siamese_report_eval(const char *out_html,
  * not add up fails naming the file; *out is then as for siamese_model_create. */
 SIAMESE_API siamese_status siamese_model_import_faceapi(const char *dir, siamese_model **out);
 
+/* ---- past one machine: MPI (issue 16) ---- */
+
+/* Data-parallel training: siamese_train and siamese_train_resume run data-parallel over
+ * MPI_COMM_WORLD whenever MPI is initialized (by the caller's MPI_Init, or siamese_dist_init)
+ * and it has more than one rank; every rank calls them with the same arguments. Each rank takes
+ * a contiguous slice of every global batch (--batch pairs, whatever the number of ranks), the
+ * gradients are summed over the ranks (per layer while backward runs) and every rank takes the
+ * same Adam step. Rank 0 alone writes the run folder and calls the callback; its stop flag (or
+ * any rank's) stops every rank after the current step, with the checkpoint saved. Batchnorm
+ * statistics are each rank's own (averaged over the ranks before each evaluation); the P x K
+ * sampler is refused. Without MPI in the build, or with one rank, nothing changes. */
+
+/* 1 when this library was built with MPI. */
+SIAMESE_API int siamese_dist_available(void);
+/* Calls MPI_Init when the process was started by mpirun (or srun) and MPI is not initialized
+ * yet; returns the number of ranks (1 without MPI), -1 when MPI_Init failed. */
+SIAMESE_API int siamese_dist_init(int *argc, char ***argv);
+/* MPI_Finalize when MPI is initialized and not finalized (no-op otherwise). */
+SIAMESE_API void siamese_dist_finalize(void);
+/* This process's rank in MPI_COMM_WORLD and their number (0 and 1 without MPI). */
+SIAMESE_API int siamese_dist_rank(void);
+SIAMESE_API int siamese_dist_size(void);
+/* Collective: 1 on every rank when ok is nonzero on every rank (ok itself without MPI). */
+SIAMESE_API int siamese_dist_all_ok(int ok);
+
+/* Sharded indexes: siamese_index_save_shards writes the index as n files "<path>.<r>" (r = 0 to
+ * n - 1), shard r holding the rows [r * count / n, (r + 1) * count / n) in their order. */
+SIAMESE_API siamese_status siamese_index_save_shards(siamese_index *index, const char *path, int n);
+
+/* The merged k nearest neighbours of nq queries over every rank's shard (rank r opened shard r). */
+typedef struct siamese_shard_hits {
+    int nq, k;
+    float *distances; /* [nq, k] nearest first; ties by global row */
+    long long *rows;  /* [nq, k] global row (shards in rank order), -1 past the last item */
+    char **items;     /* [nq, k] the item of each row (NULL for -1) */
+    char **classes;   /* [nq, k] its class name, NULL when it has none */
+} siamese_shard_hits;
+
+/* Collective over MPI_COMM_WORLD: every rank searches its shard for the same queries and rank 0
+ * receives the merged top k (the other ranks' out stays empty). The result equals the search of
+ * the unsharded index. Without MPI (or one rank) it is the plain search of index. */
+SIAMESE_API siamese_status siamese_index_search_shards(siamese_index *index, const float *queries,
+                                                       int nq, int k, siamese_shard_hits *out);
+SIAMESE_API void siamese_shard_hits_free(siamese_shard_hits *hits);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@ packages=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
   libjansson-dev libcairo2-dev zlib1g-dev fonts-dejavu-core
   libcriterion-dev
+  libopenmpi-dev openmpi-bin
   python3-torch python3-torchvision python3-pil python3-numpy
   dataset-fashion-mnist
   unzip

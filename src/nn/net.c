@@ -25,7 +25,9 @@ struct sm_net {
     sm_arenas arenas;
     sm_plan **plans;
     int n_plans, cap_plans;
-    sm_plan *last_train; /* plan of the last training forward; backward runs through it */
+    sm_plan *last_train;        /* plan of the last training forward; backward runs through it */
+    sm_grad_ready_fn grad_hook; /* see sm_net_set_grad_hook */
+    void *grad_hook_user;
     double *time_fwd, *time_bwd;
     int bf16;      /* convolutions in bf16; linear layers stay fp32 */
     int no_fusion; /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
@@ -402,7 +404,42 @@ static siamese_status execute_failed(const sm_net *net, const sm_step *s, dnnl_s
     return sm_dnnl_fail(st, err, what);
 }
 
-static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, sm_err *err) {
+void sm_net_set_grad_hook(sm_net *net, sm_grad_ready_fn fn, void *user) {
+    net->grad_hook = fn;
+    net->grad_hook_user = user;
+}
+
+static int layer_step(const sm_net *net, const sm_step *s) {
+    return s->layer >= 0 && s->layer < net->arch.n_layers;
+}
+
+/* 1 when the sequence's layer steps never go back up to a later layer. */
+static int layers_descend(const sm_net *net, const sm_seq *seq) {
+    int last = net->arch.n_layers;
+    for (int i = 0; i < seq->n; i++) {
+        if (!layer_step(net, &seq->v[i])) continue;
+        if (seq->v[i].layer > last) return 0;
+        last = seq->v[i].layer;
+    }
+    return 1;
+}
+
+/* After step i of a descending backward: the layer is final when the next layer step is below. */
+static void report_layer_done(sm_net *net, const sm_seq *seq, int i) {
+    const sm_step *s = &seq->v[i];
+    if (!layer_step(net, s)) return;
+    for (int j = i + 1; j < seq->n; j++)
+        if (layer_step(net, &seq->v[j])) {
+            if (seq->v[j].layer == s->layer) return;
+            break;
+        }
+    dnnl_stream_wait(net->stream);
+    net->grad_hook(net->grad_hook_user, s->layer);
+}
+
+static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, int hook,
+                              sm_err *err) {
+    hook = hook && net->grad_hook && layers_descend(net, seq);
     for (int i = 0; i < seq->n; i++) {
         const sm_step *s = &seq->v[i];
         double t0 = times ? now_seconds() : 0.0;
@@ -417,6 +454,7 @@ static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, sm_
             dnnl_stream_wait(net->stream);
             times[s->layer] += now_seconds() - t0;
         }
+        if (hook) report_layer_done(net, seq, i);
     }
     SM_DNNL_TRY(dnnl_stream_wait(net->stream), err, "stream wait");
     return SIAMESE_OK;
@@ -435,7 +473,7 @@ siamese_status sm_net_forward(sm_net *net, const float *x, int n, int training, 
     if (training) net->last_train = NULL;
     SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_x, (void *)(uintptr_t)x), err, "set input");
     SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_emb, emb), err, "set output");
-    st = run_seq(net, &plan->fwd, net->time_fwd, err);
+    st = run_seq(net, &plan->fwd, net->time_fwd, 0, err);
     if (st == SIAMESE_OK && training) net->last_train = plan;
     return st;
 }
@@ -450,7 +488,7 @@ siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err) {
     if (!plan->user_demb) return SIAMESE_OK; /* nothing trainable */
     SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_demb, (void *)(uintptr_t)d_emb), err,
                 "set d_emb");
-    return run_seq(net, &plan->bwd, net->time_bwd, err);
+    return run_seq(net, &plan->bwd, net->time_bwd, 1, err);
 }
 
 /* ---- description (benchmarks) ---- */

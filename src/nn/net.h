@@ -38,6 +38,13 @@ siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err);
 
 void sm_net_zero_grads(sm_net *net);
 
+/* Data-parallel training (issue 16): while set, backward calls fn(user, layer) as soon as the
+ * gradients of that layer and of every layer after it are final (backward finishes layers from
+ * the last to the first), so their sum over the ranks can start while the rest runs. Plans whose
+ * backward does not finish layers in that order (none today) make no calls. fn = NULL unsets. */
+typedef void (*sm_grad_ready_fn)(void *user, int layer);
+void sm_net_set_grad_hook(sm_net *net, sm_grad_ready_fn fn, void *user);
+
 /* 1 when oneDNN's effective ISA on this CPU includes the AVX512-BF16 kernels. */
 int sm_bf16_supported(void);
 /* bf16 = 1 computes the convolutions in bf16 (fp32 master weights, fp32 gradients; linear

@@ -12,6 +12,7 @@
 #include "base/util.h"
 #include "data/dataset_check.h"
 #include "model/model.h"
+#include "run/dist.h"
 #include "run/run.h"
 #include "run/run_lock.h"
 #include "run/run_tools.h"
@@ -41,6 +42,7 @@ typedef struct train_run {
     double step_seconds;  /* smoothed time per step */
     sm_run_tools tools;   /* P x K batches, validation classes (issue 12) */
     sm_run_lock lock;     /* held while this process writes run_dir */
+    sm_dist *dist;        /* data-parallel ranks (issue 16), NULL = one process */
     sm_err err;
 } train_run;
 
@@ -48,8 +50,12 @@ static void run_path(const train_run *run, const char *name, char *out, size_t s
     snprintf(out, size, "%s/%s", run->run_dir, name);
 }
 
+/* Rank 0 of a data-parallel run writes the files and emits the events; the others only train. */
+static int writer(const train_run *run) { return sm_dist_rank(run->dist) == 0; }
+
 static void emit(const train_run *run, siamese_train_event *event) {
     const siamese_train_params *p = &run->config.params;
+    if (!writer(run)) return;
     if (p->callback) p->callback(p->callback_user, event);
 }
 
@@ -113,7 +119,7 @@ static siamese_status make_split(train_run *run, int resuming) {
     st = siamese_split_create(run->dataset, p->split, all.count ? &all : NULL, p->train_fraction,
                               p->seed ^ SEED_SPLIT, &run->split);
     siamese_pairs_free(&all);
-    if (st == SIAMESE_OK) st = siamese_split_save(run->split, path);
+    if (st == SIAMESE_OK && writer(run)) st = siamese_split_save(run->split, path);
     return st == SIAMESE_OK ? st : split_error(run, st);
 }
 
@@ -317,6 +323,16 @@ static void choose_precision(train_run *run) {
                      choice.batch, 1e3 * choice.fp32_seconds, 1e3 * choice.bf16_seconds);
 }
 
+/* Data-parallel: every rank starts from rank 0's parameters, precision and Adam state. */
+static void share_rank0_model(train_run *run) {
+    int precision = (int)siamese_model_precision(run->model);
+    sm_dist_broadcast(run->dist, &precision, sizeof precision);
+    siamese_model_set_precision(run->model, (siamese_precision)precision);
+    sm_net *net = run->model->net;
+    sm_dist_broadcast(run->dist, sm_net_params(net), sm_net_table(net)->n_params * sizeof(float));
+    sm_trainer_set_dist(run->trainer, run->dist);
+}
+
 static siamese_status create_trainer(train_run *run) {
     const siamese_train_params *p = &run->config.params;
     if (p->precision == SIAMESE_PRECISION_AUTO ||
@@ -335,12 +351,15 @@ static siamese_status create_trainer(train_run *run) {
     if (st != SIAMESE_OK)
         sm_fail(&run->err, st, "%s",
                 run->trainer ? siamese_trainer_errmsg(run->trainer) : "out of memory");
+    st = sm_dist_agree(run->dist, st, &run->err);
+    if (st == SIAMESE_OK && run->dist) share_rank0_model(run);
     return st;
 }
 
 /* ---------------------------------------------------------------- outputs */
 
 static siamese_status save_model(train_run *run, const char *name) {
+    if (!writer(run)) return SIAMESE_OK;
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, name, path, sizeof path);
     siamese_status st = siamese_model_save(run->model, path);
@@ -348,6 +367,7 @@ static siamese_status save_model(train_run *run, const char *name) {
 }
 
 static siamese_status save_checkpoint(train_run *run) {
+    if (!writer(run)) return SIAMESE_OK;
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "checkpoint.safetensors", path, sizeof path);
     run->state.data_wait = run->wait_at_start + siamese_loader_wait_seconds(run->train_loader);
@@ -358,9 +378,14 @@ static siamese_status save_checkpoint(train_run *run) {
 }
 
 static siamese_status draw_loss_plot(train_run *run) {
+    if (!writer(run)) return SIAMESE_OK;
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "loss.png", path, sizeof path);
     return sm_history_plot(&run->history, path, &run->err);
+}
+
+static siamese_status write_metrics(train_run *run, const siamese_train_event *e) {
+    return writer(run) ? sm_metrics_write_event(&run->metrics, e, &run->err) : SIAMESE_OK;
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -420,7 +445,7 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
     if (index % run->config.params.log_every == 0) {
         e.kind = SIAMESE_EVENT_LOG;
         emit(run, &e);
-        st = sm_metrics_write_event(&run->metrics, &e, &run->err);
+        st = write_metrics(run, &e);
         if (st == SIAMESE_OK &&
             sm_history_add_log(&run->history, (double)run->state.step, loss) != SIAMESE_OK)
             st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
@@ -451,6 +476,22 @@ static siamese_status evaluate(train_run *run, siamese_train_event *e) {
     return st;
 }
 
+/* Data-parallel: the ranks' batchnorm statistics are averaged, rank 0 evaluates (the others
+ * wait) and sends every rank the numbers, so all take the same decisions (best model, patience). */
+static siamese_status evaluate_on_rank0(train_run *run, siamese_train_event *e) {
+    if (!run->dist) return evaluate(run, e);
+    sm_net *net = run->model->net;
+    sm_dist_average_floats(run->dist, sm_net_buffers(net), sm_net_table(net)->n_buffers);
+    siamese_status st = writer(run) ? evaluate(run, e) : SIAMESE_OK;
+    st = sm_dist_agree(run->dist, st, &run->err);
+    float v[6] = {e->test_loss,     e->test_auc, e->threshold,
+                  e->test_accuracy, e->val_loss, e->val_auc};
+    sm_dist_broadcast(run->dist, v, sizeof v);
+    e->test_loss = v[0], e->test_auc = v[1], e->threshold = v[2], e->test_accuracy = v[3];
+    e->val_loss = v[4], e->val_auc = v[5];
+    return st;
+}
+
 /* The best model so far by ROC AUC (then loss): on the validation classes when the run has
  * them, never on the test pairs then; else on the test pairs (the recipe's way). */
 static int improved(const train_run *run, const siamese_train_event *e) {
@@ -467,7 +508,7 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     e.kind = SIAMESE_EVENT_EPOCH;
     e.loss = (float)train_loss;
     e.test_loss = e.test_auc = NAN;
-    siamese_status st = evaluate(run, &e);
+    siamese_status st = evaluate_on_rank0(run, &e);
     if (st != SIAMESE_OK) return st;
     run->state.epoch = epoch + 1;
     run->state.batch = 0;
@@ -488,12 +529,13 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     if (st == SIAMESE_OK) st = save_model(run, "model.safetensors");
     /* the epoch's line before its checkpoint: a run killed between the two resumes from the
      * previous checkpoint, which drops the line; the other way round the line was lost */
-    if (st == SIAMESE_OK) st = sm_metrics_write_event(&run->metrics, &e, &run->err);
+    if (st == SIAMESE_OK) st = write_metrics(run, &e);
     if (st == SIAMESE_OK) st = save_checkpoint(run);
     if (st == SIAMESE_OK &&
         sm_history_add_epoch(&run->history, (double)run->state.step, e.test_loss) != SIAMESE_OK)
         st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
     if (st == SIAMESE_OK) st = draw_loss_plot(run);
+    st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK) emit(run, &e);
     return st;
 }
@@ -513,9 +555,10 @@ static siamese_status stop_requested(train_run *run, int epoch, int next_batch) 
         epoch + 1, next_batch, run->run_dir);
 }
 
-static int stop_flag(const train_run *run) {
+/* Data-parallel: a stop asked of any rank (rank 0 gets the Ctrl-C) stops every rank at once. */
+static int stop_flag(train_run *run) {
     const volatile sig_atomic_t *stop = run->config.params.stop;
-    return stop && *stop;
+    return sm_dist_any(run->dist, stop && *stop);
 }
 
 static siamese_status run_epoch(train_run *run, int epoch) {
@@ -534,7 +577,7 @@ static siamese_status run_epoch(train_run *run, int epoch) {
             return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
         if (b.n == 0) break;
         float loss = NAN;
-        st = train_step(run, &b, epoch, index, &loss);
+        st = sm_dist_agree(run->dist, train_step(run, &b, epoch, index, &loss), &run->err);
         if (st != SIAMESE_OK) return st;
         loss_sum += loss;
         steps++;
@@ -580,6 +623,7 @@ static void run_free(train_run *run) {
     sm_metrics_close(&run->metrics);
     sm_history_free(&run->history);
     sm_run_tools_free(&run->tools);
+    sm_dist_free(run->dist);
     sm_run_lock_release(&run->lock);
     free(run->test_distances);
     free(run->test_labels);
@@ -604,6 +648,7 @@ static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, i
     if (strlen(dir) >= sizeof run->run_dir)
         return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
     strcpy(run->run_dir, dir);
+    if (!writer(run)) return SIAMESE_OK; /* data-parallel: rank 0 makes, locks and checks it */
     siamese_status made = sm_make_dirs(dir, &run->err);
     if (made == SIAMESE_OK) made = sm_run_lock_take(&run->lock, dir, &run->err);
     if (made != SIAMESE_OK) return made;
@@ -670,7 +715,7 @@ static siamese_status log_files(train_run *run, const sm_ds_files *c) {
     e.skipped_names = (const char *const *)c->names;
     e.skipped_reasons = (const char *const *)c->reasons;
     emit(run, &e);
-    return sm_metrics_write_event(&run->metrics, &e, &run->err);
+    return write_metrics(run, &e);
 }
 
 static siamese_status prepare_data(train_run *run, int resuming) {
@@ -684,7 +729,7 @@ static siamese_status prepare_data(train_run *run, int resuming) {
     if (st == SIAMESE_OK) st = prepare_train_pairs(run, run->state.epoch);
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "metrics.jsonl", path, sizeof path);
-    if (st == SIAMESE_OK)
+    if (st == SIAMESE_OK && writer(run))
         st = sm_metrics_open(&run->metrics, path, resuming ? run->state.step : -1, &run->history,
                              &run->err);
     if (st == SIAMESE_OK) st = report_setup(run);
@@ -710,6 +755,20 @@ static train_run *run_alloc(char *errmsg, size_t size) {
     return run;
 }
 
+/* Data-parallel when started by mpirun (or inside an MPI program) with more than one rank; P x K
+ * batches are not split over ranks yet. */
+static siamese_status check_dist_sampler(train_run *run) {
+    if (run->dist && !strcmp(run->config.params.sampler, "pk"))
+        return sm_fail(&run->err, SIAMESE_ERR_UNSUPPORTED,
+                       "--sampler pk does not train data-parallel yet: run it in one process");
+    return SIAMESE_OK;
+}
+
+static siamese_status open_dist(train_run *run) {
+    siamese_status st = sm_dist_open(1, &run->dist, &run->err);
+    return st == SIAMESE_OK ? check_dist_sampler(run) : st;
+}
+
 siamese_status siamese_train(const char *data_path, const char *run_dir,
                              const siamese_train_params *params, char *errmsg, size_t errmsg_size) {
     if (!data_path || !run_dir) {
@@ -719,18 +778,21 @@ siamese_status siamese_train(const char *data_path, const char *run_dir,
     train_run *run = run_alloc(errmsg, errmsg_size);
     if (!run) return SIAMESE_ERR_NOMEM;
     siamese_status st = sm_run_config_init(&run->config, data_path, params, &run->err);
+    if (st == SIAMESE_OK) st = open_dist(run);
     /* the whole run, decoding included, computes with params->threads */
     sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     char path[SM_TRAIN_TEXT_MAX + 32];
     if (st == SIAMESE_OK) st = make_run_dir(run, run_dir, 1, run->config.params.overwrite);
+    st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK) st = create_model(run);
     if (st == SIAMESE_OK) st = apply_fine_tuning(run, 1);
     if (st == SIAMESE_OK) st = create_trainer(run);
     if (st == SIAMESE_OK) st = prepare_data(run, 0);
-    if (st == SIAMESE_OK) {
+    if (st == SIAMESE_OK && writer(run)) {
         run_path(run, "config.json", path, sizeof path);
         st = sm_run_config_save(&run->config, path, &run->err);
     }
+    st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK) st = run_epochs(run);
     sm_threads_leave(threads);
     return finish_run(run, st, errmsg, errmsg_size);
@@ -782,7 +844,8 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     train_run *run = run_alloc(errmsg, errmsg_size);
     if (!run) return SIAMESE_ERR_NOMEM;
     char path[SM_TRAIN_TEXT_MAX + 32];
-    siamese_status st = make_run_dir(run, run_dir, 0, 1);
+    siamese_status st = sm_dist_open(1, &run->dist, &run->err);
+    if (st == SIAMESE_OK) st = make_run_dir(run, run_dir, 0, 1);
     if (st == SIAMESE_OK) st = check_resumable(run);
     if (st == SIAMESE_OK) {
         run_path(run, "config.json", path, sizeof path);
@@ -795,11 +858,14 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
         p->stop = params->stop;
         if (params->threads > 0) p->threads = params->threads;
         if (params->epochs > 0) p->epochs = params->epochs;
-        st = sm_run_config_save(&run->config, path, &run->err);
+        if (writer(run)) st = sm_run_config_save(&run->config, path, &run->err);
     }
+    if (st == SIAMESE_OK) st = check_dist_sampler(run);
+    st = sm_dist_agree(run->dist, st, &run->err);
     sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     if (st == SIAMESE_OK) st = restore_checkpoint(run);
     if (st == SIAMESE_OK) st = prepare_data(run, 1);
+    st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK)
         emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
                      run->state.epoch + 1, run->state.batch + 1, (long long)run->state.step);

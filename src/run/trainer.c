@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "nn/batch_pairs.h"
 #include "nn/loss.h"
+#include "run/dist.h"
 
 struct siamese_trainer {
     sm_err err;
@@ -26,6 +27,10 @@ struct siamese_trainer {
     int64_t *saved_counters; /* batchnorm num_batches_tracked before the step */
     /* batch losses over up to 2 * max_pairs images, allocated by the first labelled step */
     sm_batch_pairs_work pairs_work;
+    sm_dist *dist;            /* data-parallel communicator, NULL = one process (issue 16) */
+    size_t *layer_first_grad; /* [n_layers] first gradient of the layer and the ones after it */
+    size_t *grad_bounds;      /* [n_grad_bounds] distinct layer_first_grad values, descending */
+    int n_grad_bounds;
 };
 
 siamese_trainer_params siamese_trainer_default_params(void) {
@@ -68,6 +73,8 @@ void siamese_trainer_free(siamese_trainer *trainer) {
     sm_batch_pairs_work_free(&trainer->pairs_work);
     free(trainer->saved_buffers);
     free(trainer->saved_counters);
+    free(trainer->layer_first_grad);
+    free(trainer->grad_bounds);
     free(trainer);
 }
 
@@ -264,8 +271,99 @@ static siamese_status backward_and_update(siamese_trainer *t) {
     return SIAMESE_OK;
 }
 
+/* ---------------------------------------------------------------- data-parallel steps */
+
+/* Per layer, where the gradients of it and the layers after it start; the distinct starts, from
+ * the last layer's down, are the chunks of the gradient sum. */
+void sm_trainer_set_dist(siamese_trainer *t, sm_dist *dist) {
+    if (!t || !t->model) return;
+    const sm_param_table *table = sm_net_table(t->model->net);
+    int layers = t->model->arch.n_layers;
+    free(t->layer_first_grad);
+    free(t->grad_bounds);
+    t->layer_first_grad = dist ? alloc_array((size_t)layers, sizeof(size_t)) : NULL;
+    t->grad_bounds = dist ? alloc_array((size_t)layers, sizeof(size_t)) : NULL;
+    t->n_grad_bounds = 0;
+    t->dist = t->layer_first_grad && t->grad_bounds ? dist : NULL; /* out of memory: one process */
+    for (int l = 0; t->dist && l < layers; l++) {
+        size_t first = table->n_params;
+        for (int i = 0; i < table->n; i++)
+            if (table->t[i].layer >= l && table->t[i].offset < first) first = table->t[i].offset;
+        t->layer_first_grad[l] = first;
+    }
+    for (int l = layers - 1; t->dist && l >= 0; l--) {
+        size_t first = t->layer_first_grad[l];
+        int n = t->n_grad_bounds;
+        if (first < table->n_params && (n == 0 || first < t->grad_bounds[n - 1]))
+            t->grad_bounds[t->n_grad_bounds++] = first;
+    }
+}
+
+static void gradients_ready(void *user, int layer) {
+    siamese_trainer *t = user;
+    sm_dist_grads_ready(t->dist, t->layer_first_grad[layer]);
+}
+
+/* Backward of this rank's slice (count pairs, maybe none) with the sum over the ranks started
+ * layer by layer; a failed backward sends NaN so that every rank fails the step together. */
+static siamese_status backward_and_sum(siamese_trainer *t, int count) {
+    sm_net *net = t->model->net;
+    size_t n = sm_net_table(net)->n_params;
+    sm_net_zero_grads(net);
+    sm_dist_grads_begin(t->dist, sm_net_grads(net), n, t->grad_bounds, t->n_grad_bounds);
+    siamese_status st = SIAMESE_OK;
+    if (count > 0) {
+        sm_net_set_grad_hook(net, gradients_ready, t);
+        st = sm_net_backward(net, t->d_emb, &t->err);
+        sm_net_set_grad_hook(net, NULL, NULL);
+    }
+    if (st) {
+        float *grads = sm_net_grads(net);
+        for (size_t i = 0; i < n; i++) grads[i] = NAN;
+    }
+    sm_dist_grads_end(t->dist);
+    return st;
+}
+
+/* One rank's share of a global batch of n pairs: the loss of its slice weighted by its share,
+ * summed over the ranks (NaN from a rank whose forward failed); d_emb scaled the same way. */
+static siamese_status distributed_step(siamese_trainer *t, const float *a, const float *b,
+                                       const float *labels, int n, float *loss) {
+    int first, count;
+    sm_dist_slice(t->dist, n, &first, &count);
+    save_running_stats(t);
+    double value = 0;
+    siamese_status st = SIAMESE_OK;
+    if (count > 0) {
+        size_t offset = (size_t)first * t->image_floats;
+        stack_pairs(t, a + offset, b + offset, count);
+        st = forward_and_loss(t, 1, labels + first, count, &value, NULL);
+        value = st ? NAN : value * count / n;
+        float share = (float)count / (float)n;
+        for (size_t i = 0; i < 2 * (size_t)count * t->dim; i++) t->d_emb[i] *= share;
+    }
+    sm_dist_sum_doubles(t->dist, &value, 1);
+    *loss = (float)value;
+    if (st) {
+        restore_running_stats(t);
+        return st;
+    }
+    if (!isfinite(value)) return numeric_failure(t, "the loss");
+    st = backward_and_sum(t, count);
+    if (st) {
+        restore_running_stats(t);
+        return st;
+    }
+    if (!all_finite(sm_net_grads(t->model->net), sm_net_table(t->model->net)->n_params))
+        return numeric_failure(t, "a gradient");
+    zero_invariant_bias_grads(t);
+    sm_adam_step(&t->adam, sm_net_params(t->model->net), sm_net_grads(t->model->net));
+    return SIAMESE_OK;
+}
+
 static siamese_status trainer_step(siamese_trainer *t, const float *a, const float *b,
                                    const float *labels, int n, float *loss) {
+    if (t->dist) return distributed_step(t, a, b, labels, n, loss);
     stack_pairs(t, a, b, n);
     save_running_stats(t);
     double value = 0;

@@ -12,4 +12,13 @@ sm_adam *sm_trainer_adam(siamese_trainer *trainer);
  * schedule, as it sets adam->lr). */
 void sm_trainer_set_backbone_lr(siamese_trainer *trainer, float lr);
 
+/* Data-parallel training (issue 16): with a communicator (NULL = one process),
+ * siamese_trainer_step takes the same global batch on every rank, runs this rank's contiguous
+ * slice (sm_dist_slice), and every rank takes the same Adam step on the sum over the ranks of
+ * the gradients of the global batch's mean loss; the loss returned is the global batch's. The
+ * gradient sum starts layer by layer during backward when the communicator overlaps. Batchnorm
+ * uses each rank's slice statistics (as PyTorch's DistributedDataParallel does). */
+typedef struct sm_dist sm_dist;
+void sm_trainer_set_dist(siamese_trainer *trainer, sm_dist *dist);
+
 #endif

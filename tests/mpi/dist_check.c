@@ -1,0 +1,121 @@
+/* Run under mpirun by tests/test_mpi.sh (issue 16): one data-parallel step of a small network
+ * against the one-process step of the same global batch, on every rank. The summed gradient must
+ * equal the one-process gradient to float rounding, the loss too, for batches that split evenly,
+ * unevenly and with an idle rank (fewer pairs than ranks). Exit 0 when every check passed. */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "nn/net.h"
+#include "run/dist.h"
+#include "run/trainer.h"
+#include "siamese.h"
+
+#define ARCH                                                                                       \
+    "conv(8,k=3,p=1) relu maxpool(2) conv(8,k=3,p=1) relu flatten linear(32) relu linear(16)"
+#define SIDE 12
+#define PAIRS_MAX 9
+
+static siamese_model *make_model(void) {
+    siamese_model_params mp = siamese_model_default_params();
+    mp.arch = ARCH;
+    mp.channels = 1;
+    mp.height = mp.width = SIDE;
+    mp.seed = 7;
+    mp.threads = 1;
+    siamese_model *m = NULL;
+    if (siamese_model_create(&mp, &m) != SIAMESE_OK) {
+        fprintf(stderr, "model: %s\n", m ? siamese_model_errmsg(m) : "out of memory");
+        exit(1);
+    }
+    return m;
+}
+
+/* A fixed batch: images from a small LCG, labels alternating similar / dissimilar. */
+static void make_batch(float *a, float *b, float *labels, int n) {
+    unsigned s = 12345;
+    for (int i = 0; i < n * SIDE * SIDE; i++) {
+        s = s * 1103515245u + 12345u;
+        a[i] = (float)((s >> 8) & 0xffff) / 65536.0f;
+        s = s * 1103515245u + 12345u;
+        b[i] = (float)((s >> 8) & 0xffff) / 65536.0f;
+    }
+    for (int i = 0; i < n; i++) labels[i] = (float)(i % 2);
+}
+
+/* The step's loss and a copy of the gradient it applied. */
+static float step(siamese_model *m, sm_dist *dist, const float *a, const float *b,
+                  const float *labels, int n, float *grads) {
+    siamese_trainer_params tp = siamese_trainer_default_params();
+    tp.max_pairs = PAIRS_MAX;
+    siamese_trainer *t = NULL;
+    if (siamese_trainer_create(m, &tp, &t) != SIAMESE_OK) exit(1);
+    sm_trainer_set_dist(t, dist);
+    float loss = NAN;
+    if (siamese_trainer_step(t, a, b, labels, n, &loss) != SIAMESE_OK) {
+        fprintf(stderr, "step: %s\n", siamese_trainer_errmsg(t));
+        exit(1);
+    }
+    memcpy(grads, sm_net_grads(m->net), sm_net_table(m->net)->n_params * sizeof(float));
+    siamese_trainer_free(t);
+    return loss;
+}
+
+/* Largest |x - y| over the largest |y|, per the whole buffer. */
+static double relative_difference(const float *x, const float *y, size_t n) {
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)x[i] - y[i]));
+        scale = fmax(scale, fabs((double)y[i]));
+    }
+    return scale > 0 ? diff / scale : diff;
+}
+
+static int check(sm_dist *dist, int n, int rank) {
+    static float a[PAIRS_MAX * SIDE * SIDE], b[PAIRS_MAX * SIDE * SIDE], labels[PAIRS_MAX];
+    make_batch(a, b, labels, n);
+    siamese_model *one = make_model(), *many = make_model();
+    size_t count = sm_net_table(one->net)->n_params;
+    float *g_one = malloc(count * sizeof(float)), *g_many = malloc(count * sizeof(float));
+    float loss_one = step(one, NULL, a, b, labels, n, g_one);
+    float loss_many = step(many, dist, a, b, labels, n, g_many);
+    double dg = relative_difference(g_many, g_one, count);
+    double dl = fabs((double)loss_many - loss_one) / fabs((double)loss_one);
+    double dp = relative_difference(sm_net_params(many->net), sm_net_params(one->net), count);
+    int ok = dg < 1e-5 && dl < 1e-6 && isfinite(dg);
+    printf("rank %d: %d pairs over %d ranks (overlap %d): loss %.7g vs %.7g (relative %.2g), "
+           "gradient relative difference %.2g, parameters after Adam %.2g: %s\n",
+           rank, n, sm_dist_size(dist), sm_dist_overlap(dist), (double)loss_many, (double)loss_one,
+           dl, dg, dp, ok ? "ok" : "FAIL");
+    free(g_one);
+    free(g_many);
+    siamese_model_free(one);
+    siamese_model_free(many);
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
+    int rank = 0, ok = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    for (int overlap = 0; overlap <= 1; overlap++) {
+        sm_dist *dist = NULL;
+        sm_err err;
+        sm_err_clear(&err);
+        if (sm_dist_open(overlap, &dist, &err) != SIAMESE_OK || !dist) {
+            fprintf(stderr, "rank %d: no communicator (run under mpirun -np 2 or more)\n", rank);
+            ok = 0;
+            break;
+        }
+        int sizes[] = {8, 9, 1}; /* even, uneven, an idle rank */
+        for (int i = 0; i < 3; i++) ok &= check(dist, sizes[i], rank);
+        sm_dist_free(dist);
+    }
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return all ? 0 : 1;
+}
