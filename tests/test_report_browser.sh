@@ -198,6 +198,19 @@ shown=$(sed 's/id="false-rejects".*//' "$tmp/dom3.html" | sed 's/.*id="false-acc
 [ -n "$fa" ] && [ "$shown" -eq "$((fa < 8 ? fa : 8))" ] ||
     fail "eval page: $shown false accepts shown of ${fa:-?} (want min(count, 8))"
 phone_check "$tmp/eval.html" "eval report"
+# retrieval on the 37 training classes, where the short run errs: the queries whose nearest item
+# is of another class come first, and every wrong neighbour is marked
+expect 0 "$cli" eval "$tmp/run/best.safetensors" "$faces" --protocol retrieval --bootstrap 0 \
+    --json -q --report "$tmp/eval_train.html"
+recall1=$(sed -n 's/.*"recall_at_1":{"value":\([^,]*\),.*/\1/p' "$tmp/out")
+wrong=$(grep -o 'class="wrong"' "$tmp/eval_train.html" | wc -l)
+other=$(grep -o 'other class,' "$tmp/eval_train.html" | wc -l)
+first=$(sed -n 's/.*queries), first the \([0-9]*\) whose nearest.*/\1/p' "$tmp/eval_train.html")
+echo "retrieval on the training classes: Recall@1 $recall1, $wrong wrong neighbours shown"
+[ "$wrong" -eq "$other" ] || fail "$wrong neighbours outlined as wrong, $other captioned 'other class'"
+if awk -v r="${recall1:-1}" 'BEGIN { exit !(r < 0.9) }'; then
+    [ "${first:-0}" -ge 1 ] || fail "Recall@1 $recall1 but no query with a wrong nearest item comes first"
+fi
 expect 1 "$cli" eval "$tmp/run/best.safetensors" "$testing" -q --report "$tmp/no/such/e.html"
 grep_err "$tmp/no/such/e.html"
 
