@@ -452,7 +452,8 @@ SIAMESE_API siamese_status siamese_pairs_write_manifest(siamese_dataset *dataset
 /* Writes the recipe's folder tree: dir/similar_all_images/similar_{i}_{first,second}<ext> and
  * dir/dissimilar_all_images/dissimilar_{i}_{first,second}<ext> (ext of the source file), as hard
  * links where possible, else copies; IDX images are written as binary PGM. Existing files are
- * not overwritten (SIAMESE_ERR_IO). */
+ * not overwritten (SIAMESE_ERR_IO). On failure (a full disk) the files and folders it made are
+ * removed again. */
 SIAMESE_API siamese_status siamese_pairs_write_recipe_layout(siamese_dataset *dataset,
                                                              const siamese_pairs *pairs,
                                                              const char *dir);

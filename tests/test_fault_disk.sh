@@ -81,4 +81,19 @@ no_space "pairs" "$disk/pairs.tsv"
 cmp -s "$disk/pairs.tsv" "$tmp/pairs.tsv" || fail "the old manifest changed on a full disk"
 [ -z "$(temp_files "$disk")" ] || fail "temporary files left: $(temp_files "$disk")"
 
+# the recipe's folder tree (copies: a tmpfs cannot hard-link the data) on a full disk: exit 1
+# naming the file, and no half tree is left (it used to keep the files written so far); with an
+# old tree in the way, its files stay
+rm -f "$disk/filler"
+fill 40
+expect 1 "$cli" pairs "$tmp/data" -o "$disk/tree" --layout recipe -k 20
+no_space "pairs --layout recipe" "$disk/tree/"
+[ -e "$disk/tree" ] && fail "pairs --layout recipe left a half tree: $(find "$disk/tree" -type f | wc -l) files"
+rm -f "$disk/filler"
+expect 0 "$cli" pairs "$tmp/data" -o "$disk/tree" --layout recipe
+n=$(find "$disk/tree" -type f | wc -l)
+expect 1 "$cli" pairs "$tmp/data" -o "$disk/tree" --layout recipe
+grep_err "already exists"
+[ "$(find "$disk/tree" -type f | wc -l)" -eq "$n" ] || fail "a refused recipe layout removed files it did not make"
+
 finish test_fault_disk

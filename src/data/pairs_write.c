@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/fileio.h"
 #include "data/dataset.h"
 
@@ -97,8 +98,35 @@ siamese_status siamese_pairs_write_manifest(siamese_dataset *ds, const siamese_p
 
 /* ---- the recipe's folder tree */
 
-static siamese_status make_dir(siamese_dataset *ds, const char *dir) {
-    if (mkdir(dir, 0777) == 0 || (errno == EEXIST && sm_is_dir(dir))) return SIAMESE_OK;
+/* The files and folders a recipe layout made, in order: removed again (newest first) when it
+ * fails, so a full disk never leaves half a tree. */
+typedef struct made_list {
+    char **paths;
+    int count, cap;
+} made_list;
+
+static siamese_status made_add(siamese_dataset *ds, made_list *m, const char *path) {
+    char *copy = sm_strdup(path);
+    if (!copy || sm_grow((void **)&m->paths, &m->cap, m->count + 1, sizeof *m->paths)) {
+        free(copy);
+        return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    m->paths[m->count++] = copy;
+    return SIAMESE_OK;
+}
+
+/* Frees the list; with undo, first removes what it names (files, then the folders, emptied). */
+static void made_finish(made_list *m, int undo) {
+    for (int i = m->count - 1; i >= 0; i--) {
+        if (undo) (void)remove(m->paths[i]);
+        free(m->paths[i]);
+    }
+    free(m->paths);
+}
+
+static siamese_status make_dir(siamese_dataset *ds, const char *dir, made_list *made) {
+    if (mkdir(dir, 0777) == 0) return made_add(ds, made, dir);
+    if (errno == EEXIST && sm_is_dir(dir)) return SIAMESE_OK;
     return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
 }
 
@@ -159,18 +187,26 @@ static siamese_status write_pgm(siamese_dataset *ds, const uint8_t *pixels, cons
     return SIAMESE_OK;
 }
 
-/* Places image as dst_stem + its extension: a hard link, else a copy. */
-static siamese_status place_image(siamese_dataset *ds, int image, const char *dst_stem) {
+/* Writes image to dst: a hard link, else a copy (a PGM for in-memory images). */
+static siamese_status write_image(siamese_dataset *ds, int image, const char *dst) {
     const sm_ds_image *im = &ds->images[image];
-    char dst[PATH_MAX];
-    const char *ext = im->path ? extension_of(im->path) : ".pgm";
-    if ((size_t)snprintf(dst, sizeof dst, "%s%s", dst_stem, ext) >= sizeof dst)
-        return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: path too long", dst_stem);
     if (!im->path) return write_pgm(ds, im->pixels, dst);
     if (link(im->path, dst) == 0) return SIAMESE_OK;
     if (errno == EEXIST)
         return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: already exists; not overwritten", dst);
     return copy_file(ds, im->path, dst);
+}
+
+/* Places image as dst_stem + its extension, and lists the new file in made. */
+static siamese_status place_image(siamese_dataset *ds, int image, const char *dst_stem,
+                                  made_list *made) {
+    const sm_ds_image *im = &ds->images[image];
+    char dst[PATH_MAX];
+    const char *ext = im->path ? extension_of(im->path) : ".pgm";
+    if ((size_t)snprintf(dst, sizeof dst, "%s%s", dst_stem, ext) >= sizeof dst)
+        return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: path too long", dst_stem);
+    siamese_status st = write_image(ds, image, dst);
+    return st == SIAMESE_OK ? made_add(ds, made, dst) : st;
 }
 
 siamese_status siamese_pairs_write_recipe_layout(siamese_dataset *ds, const siamese_pairs *pairs,
@@ -180,9 +216,10 @@ siamese_status siamese_pairs_write_recipe_layout(siamese_dataset *ds, const siam
                         sm_path_join(dir, "dissimilar_all_images")};
     if (st == SIAMESE_OK && (!folders[0] || !folders[1]))
         st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-    if (st == SIAMESE_OK) st = make_dir(ds, dir);
-    if (st == SIAMESE_OK) st = make_dir(ds, folders[0]);
-    if (st == SIAMESE_OK) st = make_dir(ds, folders[1]);
+    made_list made = {NULL, 0, 0};
+    if (st == SIAMESE_OK) st = make_dir(ds, dir, &made);
+    if (st == SIAMESE_OK) st = make_dir(ds, folders[0], &made);
+    if (st == SIAMESE_OK) st = make_dir(ds, folders[1], &made);
     int next[2] = {0, 0};
     static const char *prefix[2] = {"similar", "dissimilar"};
     for (int i = 0; i < pairs->count && st == SIAMESE_OK; i++) {
@@ -190,10 +227,11 @@ siamese_status siamese_pairs_write_recipe_layout(siamese_dataset *ds, const siam
         char stem[PATH_MAX];
         int k = next[label]++;
         snprintf(stem, sizeof stem, "%s/%s_%d_first", folders[label], prefix[label], k);
-        st = place_image(ds, pairs->items[i].a, stem);
+        st = place_image(ds, pairs->items[i].a, stem, &made);
         snprintf(stem, sizeof stem, "%s/%s_%d_second", folders[label], prefix[label], k);
-        if (st == SIAMESE_OK) st = place_image(ds, pairs->items[i].b, stem);
+        if (st == SIAMESE_OK) st = place_image(ds, pairs->items[i].b, stem, &made);
     }
+    made_finish(&made, st != SIAMESE_OK);
     free(folders[0]);
     free(folders[1]);
     return st;
