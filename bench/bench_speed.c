@@ -138,6 +138,11 @@ static siamese_precision precision_of(const options *o) {
     return p;
 }
 
+/* The precision of the conv probe: bf16 or fp32 (int8 is measured on the whole network). */
+static const char *conv_precision(const options *o) {
+    return precision_of(o) == SIAMESE_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
 static siamese_model *make_model(const options *o) {
     siamese_model_params mp = siamese_model_default_params();
     mp.seed = 1;
@@ -521,7 +526,7 @@ static void print_table(const options *o, const sm_arch *arch, const results *r)
            100.0 * tg / r->fma, r->fma);
     printf("%-26s %12.1f  = %.0f%% of FMA peak\n", "inference GFLOP/s", ig, 100.0 * ig / r->fma);
     printf("%-26s %12.1f  = %.0f%% of FMA peak (%s)\n", "large oneDNN conv GFLOP/s", r->conv,
-           100.0 * r->conv / r->fma, o->precision);
+           100.0 * r->conv / r->fma, conv_precision(o));
     if (r->bf16 > 0)
         printf("%-26s %12.1f  (train = %.0f%% of it)\n", "bf16 dot-product peak", r->bf16,
                100.0 * tg / r->bf16);
@@ -576,7 +581,8 @@ int main(int argc, char **argv) {
         printf("AVX512-BF16 dot-product probe: %.1f GFLOP/s\n", r.bf16);
     }
     r.conv = conv_probe(&o);
-    printf("oneDNN conv 256->256 5x5 on %dx256x31x31 (%s): %.1f GFLOP/s\n", n, o.precision, r.conv);
+    printf("oneDNN conv 256->256 5x5 on %dx256x31x31 (%s): %.1f GFLOP/s\n", n, conv_precision(&o),
+           r.conv);
     print_table(&o, &arch, &r);
     return r.train.ok && r.infer.ok && (!o.torch || (r.torch_train.ok && r.torch_infer.ok)) ? 0 : 1;
 }
