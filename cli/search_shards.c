@@ -76,7 +76,7 @@ int cli_search_shards(const char *index_path, const char *model_path, const cli_
         fprintf(stderr, "siamese search (rank %d): %s\n", rank, siamese_index_errmsg(index));
         ok = 0;
     }
-    ok = ok && hits.nq == q.count; /* on rank 0; the others print nothing */
+    if (rank == 0) ok = ok && hits.nq == q.count; /* the other ranks print nothing */
     for (int i = 0; ok && rank == 0 && i < q.count; i++)
         print_hits(&hits, &q, i, siamese_index_metric(index), json);
     siamese_shard_hits_free(&hits);

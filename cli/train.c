@@ -240,6 +240,7 @@ int cli_train(int argc, char **argv) {
     p.callback_user = &pr;
     p.stop = &stop_requested;
     signal(SIGINT, on_interrupt);
+    signal(SIGUSR1, on_interrupt); /* mpirun forwards SIGUSR1 to every rank (issue 16) */
 
     char errmsg[1024];
     const char *run_dir = f.resume ? f.resume : f.output;
