@@ -60,7 +60,7 @@ continue_cmd() {
 # same_as_ref WHAT: a finished run equals the uninterrupted one, bit for bit, and left no temp file.
 same_as_ref() {
     local f
-    for f in model.safetensors best.safetensors; do
+    for f in model.safetensors best.safetensors loss.png; do
         cmp -s "$ref/$f" "$run/$f" || fail "$1: $f differs from the uninterrupted run's"
     done
     [ "$(losses "$ref/metrics.jsonl")" = "$(losses "$run/metrics.jsonl")" ] ||
@@ -114,6 +114,13 @@ echo "training: $killed of ${#moments[@]} kills landed ($mid_write while a tempo
 [ "$mid_write" -ge 3 ] || fail "only $mid_write kills landed during a write"
 
 echo "training part: $SECONDS s"
+# a run killed after its last checkpoint but before its loss plot (here: the plot removed): the
+# resume draws it, equal to the uninterrupted run's (it used to leave the plot of an epoch before)
+cp -r "$ref" "$tmp/replot"
+rm "$tmp/replot/loss.png"
+expect 0 "$cli" train --resume "$tmp/replot" -q
+cmp -s "$ref/loss.png" "$tmp/replot/loss.png" || fail "the resume of a finished run drew no loss plot"
+
 # --overwrite over a finished run, with other settings, killed while writing its split: the old
 # checkpoint is gone, so --resume says there is nothing to resume instead of carrying on the old
 # run under the new run's split (it did before)

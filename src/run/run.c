@@ -869,6 +869,8 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     if (st == SIAMESE_OK)
         emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
                      run->state.epoch + 1, run->state.batch + 1, (long long)run->state.step);
+    /* killed after its last checkpoint but before its loss plot, a run draws the plot now */
+    if (st == SIAMESE_OK && run->state.epoch >= run->config.params.epochs) st = draw_loss_plot(run);
     if (st == SIAMESE_OK) st = run_epochs(run);
     sm_threads_leave(threads);
     return finish_run(run, st, errmsg, errmsg_size);
