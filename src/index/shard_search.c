@@ -82,14 +82,14 @@ static hit local_hit(const siamese_index *index, int row, float distance, long l
     return x;
 }
 
+#ifdef SIAMESE_WITH_MPI
+
 static int compare_hits(const void *pa, const void *pb) {
     const hit *a = pa, *b = pb;
     if ((a->row < 0) != (b->row < 0)) return a->row < 0 ? 1 : -1;
     if (a->distance != b->distance) return a->distance < b->distance ? -1 : 1;
     return (a->row > b->row) - (a->row < b->row);
 }
-
-#ifdef SIAMESE_WITH_MPI
 
 static int mpi_ranks(int *rank) {
     int initialized = 0, finalized = 0, size = 1;
