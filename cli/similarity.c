@@ -75,6 +75,15 @@ int cli_open_model(const char *command, const char *path, const cli_compute *com
         *out = NULL;
         return 0;
     }
+    if (compute->precision == SIAMESE_PRECISION_INT8 && siamese_model_int8_images(model) == 0) {
+        fprintf(stderr,
+                "siamese %s: --precision int8: %s has no int8 calibration (make one with "
+                "'siamese quantize %s DATA -o MODEL_INT8')\n",
+                command, path, path);
+        siamese_model_free(model);
+        *out = NULL;
+        return 0;
+    }
     if (!cli_apply_compute(command, model, compute)) {
         siamese_model_free(model);
         *out = NULL;

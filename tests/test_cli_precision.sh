@@ -90,7 +90,7 @@ grep -qE '"precision_bf16_seconds": [0-9.e-]+' run2/config.json || fail "config.
 
 # usage errors
 expect 2 "$cli" compare "$model" "$a" "$b" --precision fast
-grep_err "unknown --precision 'fast' (auto, fp32, bf16)"
+grep_err "unknown --precision 'fast' (auto, fp32, bf16, int8)"
 expect 2 "$cli" search faces.idx "$a" --precision fp16
 expect 2 "$cli" index build "$model" faces -o x.idx --precision fp16
 [ -e x.idx ] && fail "a usage error wrote x.idx"

@@ -239,6 +239,14 @@ Test(int8_model, calibration_survives_a_model_file, .init = tu_temp_init, .fini 
     float f2[8 * DIM];
     cr_assert_eq(siamese_model_embed(back, x, 8, f2), SIAMESE_OK);
     cr_assert_arr_eq(f, f2, sizeof f, "back to fp32 gives fp32 again");
+    /* weights changed after quantising: the calibration is refused, not silently wrong */
+    float *w = sm_net_params(back->net); /* cnn1's first channel: 1 x 3 x 3 x 3 weights */
+    float mag = 0.0f;
+    for (int i = 0; i < 27; i++) mag = fmaxf(mag, fabsf(w[i]));
+    w[0] = 2.0f * mag;
+    cr_assert_eq(siamese_model_set_precision(back, SIAMESE_PRECISION_INT8), SIAMESE_PRECISION_FP32);
+    cr_assert(strstr(siamese_model_errmsg(back), "does not match its weights") != NULL, "%s",
+              siamese_model_errmsg(back));
     siamese_model_free(back);
     siamese_model_free(m);
 }

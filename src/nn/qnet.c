@@ -184,6 +184,19 @@ static siamese_status make_ops(sm_qnet *q, const sm_param_table *table, const fl
     return SIAMESE_OK;
 }
 
+/* 1 when the calibration's weight scales are those of the op's (folded) weights, to 0.1%: a
+ * calibration made for other weights is refused. */
+static int scales_match(const qop *op, const sm_quant_layer *ql) {
+    float *fresh = malloc((size_t)op->out * sizeof(float));
+    if (!fresh) return 0;
+    sm_quant_weight_scales(op->w, op->out, op->per, fresh);
+    int same = 1;
+    for (int o = 0; o < op->out && same; o++)
+        same = fabsf(fresh[o] - ql->w_scale[o]) <= 1e-3f * fresh[o];
+    free(fresh);
+    return same;
+}
+
 /* int8: per op, its input's scale and type, quantised weights, bias in accumulator units and
  * output scales towards the next conv / linear's input (fp32 after the last one). */
 static siamese_status quantise_ops(sm_qnet *q, const sm_quant *quant, sm_err *err) {
@@ -204,6 +217,12 @@ static siamese_status quantise_ops(sm_qnet *q, const sm_quant *quant, sm_err *er
         float out_scale = 0.0f;
         for (int j = k + 1; j < q->n_ops && out_scale == 0.0f; j++)
             if (q->ops[j].kind <= QOP_LINEAR) out_scale = q->ops[j].in_scale;
+        if (!scales_match(op, ql))
+            return sm_fail(
+                err, SIAMESE_ERR_FORMAT,
+                "int8: the calibration of layer %d (%s) does not match its weights (were "
+                "they changed after quantising? quantise the model again)",
+                op->layer + 1, q->arch.layers[op->layer].name);
         op->in_scale = sm_quant_scale(ql->in_lo, ql->in_hi);
         op->in_dt = sm_quant_signed(ql->in_lo) ? dnnl_s8 : dnnl_u8;
         op->wq = malloc((size_t)op->out * op->per);
