@@ -291,6 +291,7 @@ static int run_child(const options *o) {
     }
     if (o->impls) print_impls(m, n, training);
     for (int i = 0; i < o->warmup + o->steps; i++) {
+        if (i == o->warmup && o->layers && m->qnet) sm_qnet_set_timers(m->qnet, tf);
         if (i == o->warmup && o->layers && !m->qnet)
             sm_net_set_timers(m->net, tf, training ? tb : NULL);
         double s = now(), c = cpu_now();
@@ -312,6 +313,7 @@ static int run_child(const options *o) {
         fflush(stdout);
     }
     sm_net_set_timers(m->net, NULL, NULL);
+    sm_qnet_set_timers(m->qnet, NULL);
     double med = median(times, o->steps), cmed = median(cpus, o->steps);
     if (o->layers) print_layers(&m->arch, tf, training ? tb : NULL, o->steps, n, med);
     printf("result median_seconds=%.5f median_cpu_seconds=%.5f maxrss_kb=%ld\n", med, cmed,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -65,7 +66,8 @@ struct sm_qnet {
     dnnl_stream_t stream;
     qplan *plans[QNET_PLANS];
     int n_plans;
-    qplan *last; /* plan of the last forward */
+    qplan *last;  /* plan of the last forward */
+    double *time; /* non-NULL: seconds per layer added by every forward (sm_qnet_set_timers) */
 };
 
 /* ---------------------------------------------------------------- what the engine runs */
@@ -592,6 +594,16 @@ void sm_qnet_free(sm_qnet *q) {
     free(q);
 }
 
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sm_qnet_set_timers(sm_qnet *q, double *fwd) {
+    if (q) q->time = fwd;
+}
+
 siamese_status sm_qnet_forward(sm_qnet *q, const float *x, int n, float *emb, sm_err *err) {
     if (!q || !x || !emb || n < 1)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
@@ -603,9 +615,15 @@ siamese_status sm_qnet_forward(sm_qnet *q, const float *x, int n, float *emb, sm
     SM_DNNL_TRY(dnnl_memory_set_data_handle(p->user_emb, emb), err, "set output");
     q->last = NULL;
     for (int i = 0; i < p->n_steps; i++) {
+        double t0 = q->time ? seconds_now() : 0.0;
         dnnl_status_t s = dnnl_primitive_execute(p->steps[i].prim, q->stream, p->steps[i].nargs,
                                                  p->steps[i].args);
         if (s != dnnl_success) return sm_dnnl_fail(s, err, "int8 forward");
+        if (q->time) {
+            dnnl_stream_wait(q->stream);
+            int layer = p->steps[i].layer;
+            q->time[layer < 0 ? q->arch.n_layers : layer] += seconds_now() - t0;
+        }
     }
     SM_DNNL_TRY(dnnl_stream_wait(q->stream), err, "stream wait");
     q->last = p;
