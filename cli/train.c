@@ -186,6 +186,9 @@ int cli_train(int argc, char **argv) {
          "gradient; their batchnorms use running statistics"},
         {"embedding-dim", 0, CLI_OPT_INT, &p.embedding_dim, "D",
          "the head (the last layer, linear: a resnet preset's fc) gives D-dim embeddings"},
+        {"normalize", 0, CLI_OPT_STRING, &p.normalize, "NAME",
+         "imagenet: the network's first layer computes (x - mean) / std with ImageNet's mean and "
+         "std, as torchvision's pretrained weights expect (saved in the model; never trained)"},
         {"lr-backbone", 0, CLI_OPT_FLOAT, &p.learning_rate_backbone, "RATE",
          "learning rate of everything but the head (default: --lr), on the same schedule"},
     };
@@ -259,6 +262,7 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "siamese train: %s\n", errmsg);
         return CLI_EXIT_FAIL;
     }
+    if (siamese_dist_rank() > 0) return CLI_EXIT_OK; /* rank 0 prints the summary (issue 16) */
     if (pr.warnings) fprintf(stderr, "%d file(s) skipped with a warning\n", pr.warnings);
     print_summary(&pr, run_dir);
     return CLI_EXIT_OK;

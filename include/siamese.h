@@ -89,6 +89,10 @@ typedef struct siamese_model_params {
     int embedding_dim;     /* 0 = the architecture's; D > 0: its last layer, which must be
                               linear (a preset's "fc"), gets D outputs (SIAMESE_ERR_SPEC when
                               it ends in anything else) */
+    const char *normalize; /* NULL or "" = none; "imagenet": a first layer "input" (never
+                              trained) computes (x - mean) / std with torchvision's ImageNet
+                              mean and std, the inputs its pretrained weights expect; saved
+                              with the model, so every command applies it (3 channels only) */
 } siamese_model_params;
 
 SIAMESE_API siamese_model_params siamese_model_default_params(void);
@@ -803,12 +807,13 @@ typedef struct siamese_train_params {
                             top-level folders of DATA/GROUP/CLASS/ (Omniglot's alphabets): a
                             share of the groups in (0, 1), or a whole count >= 1 */
     /* fine-tuning (issue 13): kept in config.json, so a resumed run freezes the same layers */
-    const char *init;   /* safetensors weights copied by name into the new model before the first
+    const char *init;      /* safetensors weights copied by name into the new model before the first
                            step (siamese_model_init_from; the head may be left), NULL = none */
-    const char *freeze; /* comma-separated parameter prefixes frozen for the whole run
+    const char *freeze;    /* comma-separated parameter prefixes frozen for the whole run
                            (siamese_model_freeze: no weight gradients, batchnorm on running
                            statistics), NULL = none */
-    int embedding_dim;  /* 0 = the architecture's; else siamese_model_params' */
+    const char *normalize; /* NULL = none, "imagenet" (siamese_model_params') */
+    int embedding_dim;     /* 0 = the architecture's; else siamese_model_params' */
     float learning_rate_backbone; /* 0 = learning_rate; else the backbone's rate (everything
                                      but the head), following the same schedule */
 } siamese_train_params;

@@ -112,3 +112,75 @@ Test(finetune_head, equal_rates_are_one_group_bit_for_bit) {
     sm_adam_free(&one);
     sm_adam_free(&two);
 }
+
+/* --normalize imagenet: a frozen first layer "input" computes (x - mean) / std, so a torchvision
+ * backbone loaded into it sees what it expects: its embedding of x equals the plain network's
+ * embedding of the normalised x; the layer survives save and load, frozen, and training leaves
+ * it as it is. */
+Test(finetune_head, imagenet_normalisation_is_the_first_layer) {
+    enum { S = 32, N = 3 * S * S };
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    siamese_model_params p = tu_model_params("resnet18", 3, S, S, 4);
+    siamese_model *plain = tu_create_model(&p);
+    const char *path = tu_path(tu_temp, "plain.safetensors");
+    cr_assert_eq(siamese_model_save(plain, path), SIAMESE_OK);
+    p.normalize = "imagenet";
+    siamese_model *norm = tu_create_model(&p);
+    cr_assert(!strncmp(siamese_model_arch(norm), "scale(name=input) conv(64", 25), "%s",
+              siamese_model_arch(norm));
+    char left[256];
+    cr_assert_eq(siamese_model_init_from(norm, path, left, sizeof left), SIAMESE_OK, "%s",
+                 siamese_model_errmsg(norm));
+    cr_assert_str_eq(left, "", "a torchvision-like file leaves nothing but the head");
+    float x[N], xn[N], e1[128], e2[128];
+    tu_fill_uniform(x, N, 0, 1, 7);
+    for (int i = 0; i < N; i++) xn[i] = (x[i] - mean[i / (S * S)]) / std[i / (S * S)];
+    cr_assert_eq(siamese_model_embed(plain, xn, 1, e1), SIAMESE_OK);
+    cr_assert_eq(siamese_model_embed(norm, x, 1, e2), SIAMESE_OK);
+    double err = tu_max_rel_err_f(e2, e1, 128);
+    cr_assert(err < 1e-5, "normalised embedding differs by %g", err);
+    /* saved and loaded: still first, still frozen */
+    const char *npath = tu_path(tu_temp, "norm.safetensors");
+    cr_assert_eq(siamese_model_save(norm, npath), SIAMESE_OK);
+    siamese_model *back = NULL;
+    cr_assert_eq(siamese_model_load(npath, &back), SIAMESE_OK, "%s", siamese_model_errmsg(back));
+    cr_assert(sm_net_layer_frozen(back->net, 0));
+    cr_assert_eq(siamese_model_embed(back, x, 1, e1), SIAMESE_OK);
+    cr_assert(tu_max_rel_err_f(e1, e2, 128) < 1e-6);
+    /* a training step leaves it */
+    const sm_param_table *t = sm_net_table(back->net);
+    const sm_tensor_info *w = &t->t[sm_param_table_find(t, "input.weight")];
+    float before[3];
+    memcpy(before, sm_net_params(back->net) + w->offset, sizeof before);
+    cr_assert_float_eq(before[0], 1.0f / std[0], 1e-6f);
+    siamese_trainer_params tp = siamese_trainer_default_params();
+    tp.max_pairs = 2;
+    siamese_trainer *trainer = NULL;
+    cr_assert_eq(siamese_trainer_create(back, &tp, &trainer), SIAMESE_OK);
+    float b[2 * N], y[2] = {0, 1}, loss;
+    tu_fill_uniform(b, 2 * N, 0, 1, 8);
+    float a2[2 * N];
+    memcpy(a2, x, sizeof x);
+    memcpy(a2 + N, x, sizeof x);
+    cr_assert_eq(siamese_trainer_step(trainer, a2, b, y, 2, &loss), SIAMESE_OK);
+    cr_assert_eq(memcmp(before, sm_net_params(back->net) + w->offset, sizeof before), 0);
+    siamese_trainer_free(trainer);
+    siamese_model_free(back);
+    siamese_model_free(norm);
+    siamese_model_free(plain);
+}
+
+Test(finetune_head, bad_normalisations_fail) {
+    siamese_model_params p = tu_model_params("mnist", 0, 0, 0, 1);
+    p.normalize = "cifar";
+    siamese_model *model = NULL;
+    cr_assert_eq(siamese_model_create(&p, &model), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_model_errmsg(model), "unknown input normalisation 'cifar'"));
+    siamese_model_free(model);
+    p = tu_model_params("mnist", 0, 0, 0, 1); /* the preset's grey input */
+    p.normalize = "imagenet";
+    cr_assert_eq(siamese_model_create(&p, &model), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_model_errmsg(model), "RGB input, not 1 channel"), "%s",
+              siamese_model_errmsg(model));
+    siamese_model_free(model);
+}

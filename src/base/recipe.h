@@ -35,6 +35,13 @@
 #define SM_DEFAULT_PK_IMAGES 4                   /* ... x K images per batch */
 #define SM_DEFAULT_LR_GAMMA 0.1f                 /* step schedule: factor at each decay */
 
+/* torchvision's ImageNet input normalisation (--normalize imagenet): (x - mean) / std on RGB
+ * in [0, 1], what its pretrained weights expect */
+#define SM_IMAGENET_MEAN                                                                           \
+    { 0.485f, 0.456f, 0.406f }
+#define SM_IMAGENET_STD                                                                            \
+    { 0.229f, 0.224f, 0.225f }
+
 /* ---- limits */
 
 #define SM_IMAGE_MAX_SIDE 16384                /* width or height of an image read or drawn */

@@ -3,6 +3,7 @@
 #include "model/model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +52,29 @@ siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err) {
     model->margin = SM_RECIPE_MARGIN;
     model->metric = SIAMESE_METRIC_EUCLIDEAN;
     model->threshold = -1.0f;
+    if (sm_model_input_layer(&model->arch) >= 0) /* a fixed fact about the weights */
+        sm_net_freeze_layer(model->net, 0, 1, 0);
     sm_err_clear(&model->err);
     return model;
+}
+
+int sm_model_input_layer(const sm_arch *arch) {
+    return arch->n_layers > 0 && arch->layers[0].kind == SM_LAYER_SCALE &&
+                   strcmp(arch->layers[0].name, SM_INPUT_LAYER) == 0
+               ? 0
+               : -1;
+}
+
+void sm_model_set_input_normalization(siamese_model *model, const float *mean, const float *std) {
+    const sm_param_table *t = sm_net_table(model->net);
+    float *params = sm_net_params(model->net);
+    int w = sm_param_table_find(t, SM_INPUT_LAYER ".weight");
+    int b = sm_param_table_find(t, SM_INPUT_LAYER ".bias");
+    if (w < 0 || b < 0) return;
+    for (size_t c = 0; c < t->t[w].count; c++) {
+        params[t->t[w].offset + c] = 1.0f / std[c];
+        params[t->t[b].offset + c] = -mean[c] / std[c];
+    }
 }
 
 siamese_model *sm_model_error_handle(const sm_err *err) {
@@ -78,6 +100,10 @@ const char *siamese_model_errmsg(const siamese_model *model) {
 
 /* ---------------------------------------------------------------- creation */
 
+static int imagenet_normalized(const siamese_model_params *p) {
+    return p->normalize && !strcmp(p->normalize, "imagenet");
+}
+
 static siamese_status check_model_params(const siamese_model_params *p, sm_err *err) {
     if (!p->arch || !p->arch[0])
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: no architecture");
@@ -92,6 +118,10 @@ static siamese_status check_model_params(const siamese_model_params *p, sm_err *
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: unknown metric %d", (int)p->metric);
     if (p->threads < 0)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: threads %d must be >= 0", p->threads);
+    if (p->normalize && p->normalize[0] && strcmp(p->normalize, "imagenet") != 0)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "model: unknown input normalisation '%s' (imagenet, or none)", p->normalize);
+
     return SIAMESE_OK;
 }
 
@@ -105,7 +135,21 @@ static siamese_status parse_model_arch(const siamese_model_params *p, sm_arch *a
     if (p->channels) input.c = p->channels;
     if (p->height) input.h = p->height;
     if (p->width) input.w = p->width;
-    siamese_status st = sm_arch_parse(text, input, arch, err);
+    char *normalized = NULL;
+    if (imagenet_normalized(p)) { /* the normalisation as the network's first layer */
+        size_t size = strlen(text) + sizeof "scale(name=" SM_INPUT_LAYER ") ";
+        normalized = malloc(size);
+        if (!normalized) return sm_fail(err, SIAMESE_ERR_NOMEM, "model: out of memory");
+        snprintf(normalized, size, "scale(name=" SM_INPUT_LAYER ") %s", text);
+        text = normalized;
+    }
+    siamese_status st = normalized && input.c != 3
+                            ? sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                                      "model: ImageNet normalisation is for RGB input, not %d "
+                                      "channel(s)",
+                                      input.c)
+                            : sm_arch_parse(text, input, arch, err);
+    free(normalized);
     if (st == SIAMESE_OK && p->embedding_dim != 0)
         st = sm_arch_set_embedding_dim(arch, p->embedding_dim, err);
     return st;
@@ -154,6 +198,10 @@ siamese_status siamese_model_create(const siamese_model_params *params, siamese_
     model->seed = p->seed;
     model->threads = p->threads;
     init_model_params(model);
+    if (imagenet_normalized(p)) {
+        const float mean[3] = SM_IMAGENET_MEAN, std[3] = SM_IMAGENET_STD;
+        sm_model_set_input_normalization(model, mean, std);
+    }
     *out = model;
     return SIAMESE_OK;
 }

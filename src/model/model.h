@@ -42,6 +42,14 @@ void sm_st_copy_counters(const sm_st_tensor *t, int64_t *dst, size_t count);
 
 siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err);
 
+/* The input normalisation, one fact in one place: a first scale layer named "input" computes
+ * (x - mean[c]) / std[c] on the [0, 1] images every command gives the network (written by
+ * --normalize imagenet for torchvision backbones, and by importers with their network's own).
+ * It is saved with the model like any layer and never trained: sm_model_alloc freezes it. */
+#define SM_INPUT_LAYER "input"
+int sm_model_input_layer(const sm_arch *arch); /* 0 when the first layer is it, else -1 */
+void sm_model_set_input_normalization(siamese_model *model, const float *mean, const float *std);
+
 /* Returns a handle holding only an error message (NULL if even that allocation fails). */
 siamese_model *sm_model_error_handle(const sm_err *err);
 

@@ -9,6 +9,12 @@ static int is_head(const sm_arch *arch, const sm_tensor_info *info) {
     return info->layer == sm_arch_head_layer(arch);
 }
 
+/* The input normalisation layer (model.h) is ours, not a backbone's: a torchvision state_dict
+ * lacks it, and it keeps its values then. */
+static int may_be_left(const sm_arch *arch, const sm_tensor_info *info) {
+    return is_head(arch, info) || info->layer == sm_model_input_layer(arch);
+}
+
 static int same_shape(const sm_st_tensor *t, const sm_tensor_info *info) {
     int same = t->ndim == info->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == info->dims[d];
@@ -74,7 +80,7 @@ static siamese_status check_names(const char *path, const sm_st_file *file,
     for (int i = 0; i < table->n; i++) {
         const sm_tensor_info *info = &table->t[i];
         const sm_st_tensor *t = sm_safetensors_find(file, info->name);
-        if (!is_head(&model->arch, info) && !tensor_fits(info, t))
+        if (!may_be_left(&model->arch, info) && !tensor_fits(info, t))
             describe_tensor_mismatch(&m, info, t);
     }
     for (int i = 0; i < sm_safetensors_count(file); i++) {
@@ -106,7 +112,7 @@ siamese_status siamese_model_init_from(siamese_model *model, const char *path, c
             const sm_tensor_info *info = &table->t[i];
             const sm_st_tensor *t = sm_safetensors_find(file, info->name);
             if (tensor_fits(info, t)) copy_tensor(model->net, info, t);
-            else list_append(left, left_size, info->name);
+            else if (is_head(&model->arch, info)) list_append(left, left_size, info->name);
         }
     }
     sm_safetensors_free(file);

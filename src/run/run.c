@@ -257,6 +257,7 @@ static siamese_status create_model(train_run *run) {
     mp.seed = p->seed;
     mp.threads = p->threads;
     mp.embedding_dim = p->embedding_dim;
+    mp.normalize = p->normalize;
     siamese_status st = siamese_model_create(&mp, &run->model);
     if (st != SIAMESE_OK)
         sm_fail(&run->err, st, "%s",

@@ -20,6 +20,7 @@ typedef struct sm_run_config {
     char augment[1024];
     char init[SM_TRAIN_TEXT_MAX]; /* "" = none */
     char freeze[1024];            /* "" = none */
+    char normalize[32];           /* "" = none, "imagenet" */
     siamese_train_params params;  /* string fields point into this struct */
     /* --precision auto or bf16: what the measurement said (filled when the trainer is made) */
     char precision_chosen[8];      /* "fp32" or "bf16"; "" when not measured */

@@ -139,12 +139,16 @@ siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
     if (st == SIAMESE_OK)
         st = copy_text(config->freeze, sizeof config->freeze, params->freeze ? params->freeze : "",
                        "the --freeze prefixes", err);
+    if (st == SIAMESE_OK)
+        st = copy_text(config->normalize, sizeof config->normalize,
+                       params->normalize ? params->normalize : "", "the --normalize name", err);
     if (st != SIAMESE_OK) return st;
     config->params.arch = config->arch;
     config->params.sampler = config->sampler;
     config->params.augment = config->augment;
     config->params.init = config->init;
     config->params.freeze = config->freeze;
+    config->params.normalize = config->normalize;
     return check_params(&config->params, err);
 }
 
@@ -230,6 +234,8 @@ static const config_field fields[] = {
     {"init", FIELD_TEXT, offsetof(sm_run_config, init), sizeof(((sm_run_config *)0)->init), ""},
     {"freeze", FIELD_TEXT, offsetof(sm_run_config, freeze), sizeof(((sm_run_config *)0)->freeze),
      ""},
+    {"normalize", FIELD_TEXT, offsetof(sm_run_config, normalize),
+     sizeof(((sm_run_config *)0)->normalize), ""},
     NEWER("embedding_dim", FIELD_INT, embedding_dim),
     NEWER("learning_rate_backbone", FIELD_FLOAT, learning_rate_backbone),
 };
@@ -439,6 +445,7 @@ siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_er
         loaded->params.augment = loaded->augment;
         loaded->params.init = loaded->init;
         loaded->params.freeze = loaded->freeze;
+        loaded->params.normalize = loaded->normalize;
         st = sm_run_config_init(config, loaded->data_path, &loaded->params, err);
         if (st != SIAMESE_OK) sm_err_prefix(err, path);
     }
