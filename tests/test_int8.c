@@ -264,3 +264,16 @@ Test(int8_model, resnets_are_refused_with_the_layer_named) {
               err.msg);
     siamese_model_free(m);
 }
+
+Test(int8_model, training_refuses_int8) {
+    siamese_train_params p = siamese_train_default_params();
+    p.precision = SIAMESE_PRECISION_INT8;
+    p.epochs = 1; /* were int8 accepted, the run would stay short */
+    char *dir = tu_make_temp_dir(), err[1024];
+    const char *run = tu_path(dir, "run");
+    cr_assert_eq(siamese_train(tu_data_path("att_faces/training"), run, &p, err, sizeof err),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(err, "int8 is for inference") != NULL, "%s", err);
+    tu_rmtree(dir);
+    free(dir);
+}

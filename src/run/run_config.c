@@ -95,6 +95,10 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
     if (p->batch_size < 1 || p->batch_size > SM_MAX_BATCH_SIZE)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "batch size %d is out of range",
                        p->batch_size);
+    if (p->precision == SIAMESE_PRECISION_INT8)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "precision int8 is for inference: train in fp32, bf16 or auto, then "
+                       "quantise the model (siamese_model_quantize)");
     if (p->epochs < 1) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "epochs must be at least 1");
     if (!(p->learning_rate > 0))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "learning rate must be positive");
