@@ -40,6 +40,7 @@ siamese_trainer_params siamese_trainer_default_params(void) {
     p.beta2 = SM_ADAM_BETA2;
     p.eps = SM_ADAM_EPS;
     p.weight_decay = 0.0f;
+    p.learning_rate_backbone = 0.0f; /* = learning_rate */
     p.max_pairs = SM_RECIPE_BATCH_SIZE;
     return p;
 }

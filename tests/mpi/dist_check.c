@@ -52,7 +52,10 @@ static float step(siamese_model *m, sm_dist *dist, const float *a, const float *
     siamese_trainer_params tp = siamese_trainer_default_params();
     tp.max_pairs = PAIRS_MAX;
     siamese_trainer *t = NULL;
-    if (siamese_trainer_create(m, &tp, &t) != SIAMESE_OK) exit(1);
+    if (siamese_trainer_create(m, &tp, &t) != SIAMESE_OK) {
+        fprintf(stderr, "trainer: %s\n", t ? siamese_trainer_errmsg(t) : "out of memory");
+        exit(1);
+    }
     sm_trainer_set_dist(t, dist);
     float loss = NAN;
     if (siamese_trainer_step(t, a, b, labels, n, &loss) != SIAMESE_OK) {
