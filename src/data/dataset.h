@@ -34,7 +34,15 @@ struct siamese_dataset {
     void *warning_user;
     int skipped; /* guarded by being touched only from one thread at a time, see loader.c */
     sm_err err;
+    /* Images decoded by the check before training (dataset_check.c) with predecoded_opts, for
+     * the loaders made meanwhile to copy instead of decoding again; NULL outside that window. */
+    struct sm_image_cache *predecoded;
+    siamese_image_options predecoded_opts;
 };
+
+/* The pixels of image as the check decoded them with opts, or NULL (not kept, other options). */
+const uint8_t *sm_ds_predecoded(const siamese_dataset *ds, int image,
+                                const siamese_image_options *opts);
 
 /* ---- building (dataset.c); sm_strdup and sm_path_join come from util.h */
 /* Adds a class named name; returns its index or -1 when memory runs out. */

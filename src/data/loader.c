@@ -164,6 +164,11 @@ static int mark_needed(const siamese_dataset *ds, const siamese_pairs *pairs,
 
 /* Decodes one needed image into its cache slot (or just to check it when not cached). */
 static siamese_status warm_one(siamese_loader *ld, int image, uint8_t *slot, sm_err *err) {
+    const uint8_t *ready = sm_ds_predecoded(ld->ds, image, &ld->opts); /* checked before */
+    if (ready) {
+        if (slot) memcpy(slot, ready, ld->cache.image_bytes);
+        return SIAMESE_OK;
+    }
     siamese_image img;
     siamese_status st = sm_ds_decode(ld->ds, image, &ld->opts, &img, err);
     if (st == SIAMESE_OK && slot) memcpy(slot, img.data, ld->cache.image_bytes);

@@ -688,15 +688,17 @@ static siamese_status open_tools(train_run *run) {
                              &run->err);
 }
 
-/* Opens the data, split, loaders and metrics shared by fresh and resumed runs. */
 /* Every file decoded once as training decodes it, before any pair is drawn, so that pairs come
- * from usable images and every bad file is named (issue 15). Counts as time waiting for data. */
+ * from usable images and every bad file is named (issue 15); the loaders made before
+ * prepare_data ends copy the decoded pixels (within the cache budget) instead of decoding
+ * again. Counts as time waiting for data. */
 static siamese_status check_files(train_run *run, sm_ds_files *check) {
     siamese_loader_params lp = loader_params(run, 0);
     siamese_image_options o = siamese_image_default_options();
     o.channels = lp.channels, o.width = lp.width, o.height = lp.height, o.fast_jpeg = lp.fast_jpeg;
     double t0 = sm_now_seconds();
-    siamese_status st = sm_ds_check_files(run->dataset, &o, SIAMESE_DATA_LISTED, check);
+    siamese_status st =
+        sm_ds_check_files(run->dataset, &o, SIAMESE_DATA_LISTED, lp.cache_bytes, check);
     run->wait_at_start += sm_now_seconds() - t0;
     if (st != SIAMESE_OK) return dataset_error(run, st);
     if (check->usable == 0)
@@ -719,6 +721,7 @@ static siamese_status log_files(train_run *run, const sm_ds_files *c) {
     return write_metrics(run, &e);
 }
 
+/* Opens the data, split, loaders and metrics shared by fresh and resumed runs. */
 static siamese_status prepare_data(train_run *run, int resuming) {
     sm_ds_files check;
     memset(&check, 0, sizeof check);
