@@ -14,7 +14,7 @@
 #            mnist       MNIST: train on train10k, pair accuracy on t10k pairs at the threshold
 #                        chosen on held-out train10k images; 24 epochs
 #            fashion_mnist  Fashion-MNIST: train on the 60k, Recall@1 on t10k (retrieval);
-#                        4 epochs
+#                        10 epochs
 #            dogs        Stanford Dogs: train on 100 breeds, ROC AUC on pairs of the other 20;
 #                        the seed recipe (--epochs, default 1) beside a from-scratch P x K
 #                        recipe (DOGS_EPOCHS, default 8) of about the same CPU time
@@ -301,7 +301,7 @@ mnist() {
 fashion_mnist() {
     local idx="$data/fashion_mnist" run="$work/fashion_run"
     [[ -f "$idx/train-images-idx3-ubyte.gz" ]] || idx=/usr/share/datasets/fashion-mnist
-    epochs=${epochs:-4}
+    epochs=${epochs:-10}
     [[ -f "$idx/train-images-idx3-ubyte.gz" && -f "$idx/t10k-images-idx3-ubyte.gz" ]] ||
         { echo "quality: $data/fashion_mnist (or /usr/share/datasets/fashion-mnist) missing" >&2
           exit 2; }
