@@ -7,7 +7,7 @@
 #                        testing/ subjects (every similar pair, as many dissimilar ones); 30 epochs
 #            omniglot    Omniglot: train on the 30 background alphabets only (5 of them held
 #                        out whole as validation), 20-way one-shot accuracy on the validation
-#                        alphabets and on Lake's 20 runs (all_runs.zip); 20 epochs
+#                        alphabets and on Lake's 20 runs (all_runs.zip); 8 epochs
 #            att_faces_5fold  AT&T faces, 5 folds over the 40 subjects: train on 32, EER on
 #                        the other 8 (all similar pairs, as many dissimilar); the mean and
 #                        each fold's; 30 epochs per fold
@@ -99,7 +99,7 @@ att_faces() {
 
 omniglot() {
     local zips="$data/omniglot" dir="$work/omniglot" run="$work/omniglot_run"
-    epochs=${epochs:-20}
+    epochs=${epochs:-8}
     [[ -f "$zips/images_background.zip" && -f "$zips/all_runs.zip" ]] ||
         { echo "quality: $zips/images_background.zip and all_runs.zip missing" >&2; exit 2; }
     mkdir -p "$dir/runs"

@@ -195,7 +195,7 @@ Test(arch, maxpool_floor_and_padding) {
 
 Test(arch, presets_for_small_grey_images) {
     const char *names[] = {"mnist", "omniglot"};
-    int sizes[] = {28, 28};
+    int sizes[] = {28, 52};
     for (int i = 0; i < 2; i++) {
         sm_shape in;
         const char *text = sm_arch_preset_text(names[i], &in);
@@ -214,9 +214,9 @@ Test(arch, presets_for_small_grey_images) {
     assert_shape(a.layers[7].out_shape, 32, 7, 7);
     cr_assert_eq(sm_arch_embedding_dim(&a), 64);
     parse_ok(sm_arch_preset_text("omniglot", &in), in, &a);
-    assert_shape(a.layers[0].out_shape, 64, 28, 28);
-    assert_shape(a.layers[3].out_shape, 64, 14, 14);
-    assert_shape(a.layers[15].out_shape, 64, 1, 1);
+    assert_shape(a.layers[0].out_shape, 64, 52, 52);
+    assert_shape(a.layers[3].out_shape, 64, 26, 26);
+    assert_shape(a.layers[15].out_shape, 64, 3, 3);
     cr_assert_eq(sm_arch_embedding_dim(&a), 128);
 }
 

@@ -59,7 +59,7 @@ Test(model, text_architecture_and_geometry_override) {
     cr_assert_eq(siamese_model_height(m), 256);
     siamese_model_free(m);
     m = create("omniglot", 0, 0, 96, 0);
-    cr_assert_eq(siamese_model_height(m), 28);
+    cr_assert_eq(siamese_model_height(m), 52);
     cr_assert_eq(siamese_model_width(m), 96);
     siamese_model_free(m);
 }

@@ -121,14 +121,14 @@ static const preset presets[] = {
      {1, 28, 28},
      "conv(16,k=3,p=1) bn relu maxpool(2) conv(32,k=3,p=1) bn relu maxpool(2) "
      "flatten linear(128) relu linear(64)"},
-    /* Omniglot at 28x28 grey (its 105x105 images resized): four conv64-bn-relu-maxpool blocks,
-     * 28 -> 14 -> 7 -> 3 -> 1, and a 128-d linear embedding, 120k parameters (the "Conv-4" of
-     * few-shot learning). With bench/quality.sh omniglot's recipe an epoch costs 13 s of CPU
-     * here; 8 epochs: 88.2% 20-way one-shot on 5 held-out alphabets, 79.5% on Lake's runs (the
-     * 105x105 preset before it, 3 convs to fc512, cost over 10 times as much per image and
-     * scored 58% on Lake's runs; bench/README.md). */
+    /* Omniglot at 52x52 grey (its 105x105 images resized): four conv64-bn-relu-maxpool blocks,
+     * 52 -> 26 -> 13 -> 6 -> 3, and a 128-d linear embedding, 186k parameters (the "Conv-4" of
+     * few-shot learning). bench/quality.sh omniglot's recipe, 8 epochs (391 s of CPU here):
+     * 92.9% 20-way one-shot on 5 held-out alphabets, 88.5% on Lake's runs. At 28x28 the same
+     * network costs 14 s of CPU per epoch and reached 92.0% / 87.0% in 20 epochs; the 105x105
+     * preset before it (3 convs to fc512) scored 58% on Lake's runs (bench/README.md). */
     {"omniglot",
-     {1, 28, 28},
+     {1, 52, 52},
      "conv(64,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
      "conv(64,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
      "flatten linear(128)"},
