@@ -11,8 +11,8 @@ require_data mnist mnist/train10k-images-idx3-ubyte.gz
 require_data t10k mnist/t10k-images-idx3-ubyte.gz
 
 # The floor: seeds 1-5 of this exact run scored 0.925, 0.931, 0.945, 0.934, 0.948 and the same
-# run with no learning (lr 1e-9) 0.665 (bench/README.md, "Learning floor"); 0.85 leaves room for noise and
-# still fails a network that learns too little.
+# run with no learning (lr 1e-9) 0.665 (bench/README.md, "Learning floor"); 0.85 leaves room
+# for noise and still fails a network that learns too little.
 floor=0.85
 expect 0 "$cli" train "$mnist" -o "$tmp/run" -q --arch mnist --split images --train-fraction 0.4 \
     --per-class 100 --pk 10x8 --mining semihard --lr 0.001 --lr-schedule cosine --warmup 20 \
