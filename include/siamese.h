@@ -609,7 +609,7 @@ typedef void (*siamese_progress_fn)(void *user, int done, int total);
 
 typedef struct siamese_embed_params {
     int batch_size;             /* images per forward pass, default 64 */
-    int threads;                /* decoding threads, 0 = all cores (the model keeps its own) */
+    int threads;                /* decoding threads, 0 = the model's count (else all cores) */
     siamese_warning_fn warning; /* one line per skipped file; NULL = only counted */
     void *warning_user;
     siamese_progress_fn progress; /* NULL = none; called after every batch */

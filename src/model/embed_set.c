@@ -9,6 +9,7 @@
 #include "base/util.h"
 #include "data/dataset.h"
 #include "image/image.h"
+#include "model/model.h"
 #include "siamese.h"
 
 siamese_embed_params siamese_embed_default_params(void) {
@@ -69,9 +70,15 @@ static void warn(const embed_job *job, const char *message) {
     if (job->p.warning) job->p.warning(job->p.warning_user, message);
 }
 
+/* Decoding threads: the caller's, else the model's own count, else every core. */
+static int decode_threads(const embed_job *job) {
+    if (job->p.threads > 0) return job->p.threads;
+    return job->model->threads > 0 ? job->model->threads : omp_get_num_procs();
+}
+
 /* Decodes items [first, first + n) into the batch buffer, in parallel. */
 static void decode_batch(embed_job *job, int first, int n) {
-    int threads = job->p.threads > 0 ? job->p.threads : omp_get_num_procs();
+    int threads = decode_threads(job);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int j = 0; j < n; j++) {
         siamese_image img;
