@@ -9,7 +9,6 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "base/alloc.h"
-#include "base/memlimit.h"
 #include "nn/layers/layers.h"
 #include "nn/net.h"
 
@@ -357,14 +356,8 @@ static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, 
             break;
         }
     }
-    /* oneDNN's JIT crashes (writes through a NULL code buffer) when it cannot map one: under an
-     * address-space limit, a new plan needs room for its kernels (32 MB; 17 MB crashed in a test) */
-    size_t left = 0;
-    if (sm_address_space_short((size_t)32 << 20, &left))
-        return sm_fail(err, SIAMESE_ERR_NOMEM,
-                       "engine: out of memory: %zu MB of address space left under the limit "
-                       "(ulimit -v), too little to build the network's kernels",
-                       left >> 20);
+    siamese_status room = sm_dnnl_jit_room(err);
+    if (room != SIAMESE_OK) return room;
     if (sm_grow((void **)&net->plans, &net->cap_plans, net->n_plans + 1, sizeof *net->plans))
         return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: out of memory for plans");
     sm_plan *plan = calloc(1, sizeof *plan);

@@ -529,6 +529,8 @@ static siamese_status get_plan(sm_qnet *q, int n, qplan **out, sm_err *err) {
             *out = q->plans[i];
             return SIAMESE_OK;
         }
+    siamese_status room = sm_dnnl_jit_room(err);
+    if (room != SIAMESE_OK) return room;
     qplan *p = calloc(1, sizeof *p);
     if (!p) return sm_fail(err, SIAMESE_ERR_NOMEM, "int8: out of memory for a plan");
     p->n = n;

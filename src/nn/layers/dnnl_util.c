@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memlimit.h"
 #include "nn/layers/layers.h"
 
 static const char *dnnl_status_name(dnnl_status_t st) {
@@ -28,6 +29,17 @@ static const char *dnnl_status_name(dnnl_status_t st) {
 siamese_status sm_dnnl_fail(dnnl_status_t st, sm_err *err, const char *what) {
     siamese_status status = st == dnnl_out_of_memory ? SIAMESE_ERR_NOMEM : SIAMESE_ERR_BACKEND;
     return sm_fail(err, status, "oneDNN %s: %s", what, dnnl_status_name(st));
+}
+
+/* oneDNN's JIT crashes (writes through a NULL code buffer) when it cannot map one: under an
+ * address-space limit, a new plan needs room for its kernels (32 MB; 17 MB crashed in a test). */
+siamese_status sm_dnnl_jit_room(sm_err *err) {
+    size_t left = 0;
+    if (!sm_address_space_short((size_t)32 << 20, &left)) return SIAMESE_OK;
+    return sm_fail(err, SIAMESE_ERR_NOMEM,
+                   "engine: out of memory: %zu MB of address space left under the limit "
+                   "(ulimit -v), too little to build the network's kernels",
+                   left >> 20);
 }
 
 static dnnl_format_tag_t plain_tag(int ndims) {
