@@ -89,19 +89,24 @@ static siamese_status build(const siamese_split *split, const unsigned char *has
     return SIAMESE_OK;
 }
 
-siamese_status sm_split_validation(const siamese_split *split, double fraction, uint64_t seed,
-                                   siamese_split **out) {
-    *out = NULL;
+/* Picks validation classes among the training classes (which of them: is_val). */
+typedef siamese_status (*val_picker)(const siamese_split *split, double amount, uint64_t seed,
+                                     const unsigned char *has_train, int n_train,
+                                     unsigned char *is_val, sm_err *err);
+
+/* The validation split that pick chooses (amount: its fraction or count) out of split's
+ * training side. */
+static siamese_status validation_split(const siamese_split *split, val_picker pick, double amount,
+                                       uint64_t seed, siamese_split **out) {
     siamese_dataset *ds = split->ds;
-    siamese_status st = check_request(split, fraction, &ds->err);
-    if (st != SIAMESE_OK) return st;
+    siamese_status st = SIAMESE_OK;
     unsigned char *has_train = calloc((size_t)ds->n_classes + 1, 1);
     unsigned char *is_val = calloc((size_t)ds->n_classes + 1, 1);
     siamese_split *v = calloc(1, sizeof *v);
     if (!has_train || !is_val || !v) st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     if (st == SIAMESE_OK)
-        st = pick_classes(split, fraction, seed, has_train, training_classes(split, has_train),
-                          is_val, &ds->err);
+        st = pick(split, amount, seed, has_train, training_classes(split, has_train), is_val,
+                  &ds->err);
     if (st == SIAMESE_OK && build(split, has_train, is_val, v) != SIAMESE_OK)
         st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     free(has_train);
@@ -109,6 +114,15 @@ siamese_status sm_split_validation(const siamese_split *split, double fraction, 
     if (st != SIAMESE_OK) siamese_split_free(v);
     else *out = v;
     return st;
+}
+
+siamese_status sm_split_validation(const siamese_split *split, double fraction, uint64_t seed,
+                                   siamese_split **out) {
+    *out = NULL;
+    siamese_dataset *ds = split->ds;
+    siamese_status st = check_request(split, fraction, &ds->err);
+    if (st != SIAMESE_OK) return st;
+    return validation_split(split, pick_classes, fraction, seed, out);
 }
 
 /* ------------------------------------------------------------------ whole groups */
@@ -225,18 +239,5 @@ siamese_status sm_split_validation_groups(const siamese_split *split, double gro
         return sm_fail(&ds->err, SIAMESE_ERR_INVALID_ARG,
                        "validation groups %g: give a share in (0, 1) or a whole count >= 1",
                        groups);
-    unsigned char *has_train = calloc((size_t)ds->n_classes + 1, 1);
-    unsigned char *is_val = calloc((size_t)ds->n_classes + 1, 1);
-    siamese_split *v = calloc(1, sizeof *v);
-    if (!has_train || !is_val || !v) st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-    if (st == SIAMESE_OK)
-        st = pick_groups(split, groups, seed, has_train, training_classes(split, has_train), is_val,
-                         &ds->err);
-    if (st == SIAMESE_OK && build(split, has_train, is_val, v) != SIAMESE_OK)
-        st = sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-    free(has_train);
-    free(is_val);
-    if (st != SIAMESE_OK) siamese_split_free(v);
-    else *out = v;
-    return st;
+    return validation_split(split, pick_groups, groups, seed, out);
 }
