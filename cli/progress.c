@@ -53,8 +53,11 @@ static void print_log_line(const siamese_train_event *e) {
 static void print_epoch_line(const siamese_train_event *e) {
     char elapsed[32];
     format_duration(e->elapsed, elapsed, sizeof elapsed);
-    char val[64] = "";
-    if (isfinite(e->val_auc))
+    char val[96] = "";
+    if (isfinite(e->val_auc) && isfinite(e->val_oneshot))
+        snprintf(val, sizeof val, ", validation ROC AUC %.4f, one-shot %.4f", (double)e->val_auc,
+                 (double)e->val_oneshot);
+    else if (isfinite(e->val_auc))
         snprintf(val, sizeof val, ", validation ROC AUC %.4f", (double)e->val_auc);
     fprintf(stderr,
             "epoch %d/%d done: train loss %.4f, test loss %.4f, test ROC AUC %.4f, accuracy %.3f "

@@ -178,6 +178,11 @@ int cli_train(int argc, char **argv) {
         {"val-groups", 0, CLI_OPT_FLOAT, &t.val_groups, "N|F",
          "like --val-classes, but hold out whole top-level folders of DATA/GROUP/CLASS/ (e.g. "
          "10 of Omniglot's 30 alphabets): N groups, or a share F < 1 of them"},
+        {"val-metric", 0, CLI_OPT_STRING, &t.val_metric, "M",
+         "what picks best.safetensors and drives --patience on the validation classes: auc "
+         "(their pairs' ROC AUC, default) or oneshot (N-way one-shot accuracy, 1000 seeded "
+         "episodes, within one group with --val-groups, as Lake's Omniglot runs)"},
+        {"val-way", 0, CLI_OPT_INT, &t.val_way, "N", "--val-metric oneshot: N-way (default 20)"},
         {"init", 0, CLI_OPT_STRING, &p.init, "FILE",
          "start from these weights (safetensors, e.g. a torchvision state_dict for --arch "
          "resnet18), matched by name; the head may stay freshly initialized"},

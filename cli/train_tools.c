@@ -16,6 +16,8 @@ train_tools_flags train_tools_defaults(const siamese_train_params *p) {
     f.lr_gamma = p->lr_gamma;
     f.val_fraction = (float)p->val_fraction;
     f.val_groups = (float)p->val_groups;
+    f.val_metric = p->val_way > 0 ? "oneshot" : "auc";
+    f.val_way = p->val_way > 0 ? p->val_way : 20;
     return f;
 }
 
@@ -50,6 +52,19 @@ static int apply_sampling(const train_tools_flags *f, siamese_train_params *p) {
     return 1;
 }
 
+static int apply_val_metric(const train_tools_flags *f, siamese_train_params *p) {
+    int oneshot = !strcmp(f->val_metric, "oneshot");
+    if (!oneshot && strcmp(f->val_metric, "auc") != 0)
+        return usage("unknown --val-metric '%s' (auc, oneshot)", f->val_metric);
+    if (oneshot && !(p->val_fraction > 0 || p->val_groups > 0))
+        return usage("--val-metric oneshot scores validation classes: add --val-groups or "
+                     "--val-classes%s",
+                     "");
+    if (f->val_way < 2 || f->val_way > 1000) return usage("--val-way must be 2 to 1000%s", "");
+    p->val_way = oneshot ? f->val_way : 0;
+    return 1;
+}
+
 static int apply_schedule(const train_tools_flags *f, siamese_train_params *p) {
     if (siamese_lr_schedule_parse(f->lr_schedule, &p->lr_schedule) != SIAMESE_OK)
         return usage("unknown --lr-schedule '%s' (constant, step, cosine)", f->lr_schedule);
@@ -70,7 +85,7 @@ static int apply_schedule(const train_tools_flags *f, siamese_train_params *p) {
                      "one%s",
                      "");
     p->val_groups = g;
-    return 1;
+    return apply_val_metric(f, p);
 }
 
 int train_tools_apply(const train_tools_flags *f, siamese_train_params *p) {

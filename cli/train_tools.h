@@ -8,6 +8,8 @@
 typedef struct train_tools_flags {
     const char *augment, *pk, *mining, *lr_schedule;
     float lr_gamma, val_fraction, val_groups;
+    const char *val_metric;      /* "auc" (default) or "oneshot" */
+    int val_way;                 /* --val-metric oneshot: N-way, default 20 */
     int pk_given, sampler_given; /* set by the caller from cli_was_given */
 } train_tools_flags;
 

@@ -744,6 +744,9 @@ typedef struct siamese_train_event {
     int files, files_usable, files_skipped, files_listed;
     const char *const *skipped_names;   /* [files_listed] names in the data set */
     const char *const *skipped_reasons; /* [files_listed] why each was skipped */
+    /* EPOCH of a run with val_way > 0: N-way one-shot accuracy on the validation classes
+     * (the same seeded episodes every epoch), else NaN */
+    float val_oneshot;
 } siamese_train_event;
 #define SIAMESE_DATA_LISTED 100
 
@@ -754,7 +757,8 @@ typedef void (*siamese_train_callback)(void *user, const siamese_train_event *ev
 /* The event as one line of JSON (no newline), exactly as metrics.jsonl and 'siamese train --json'
  * write it: {"event":"log"|"epoch"|"step"|..., "epoch", "epochs", "batch", "batches", "step",
  * "train_loss", on STEP and LOG "lr", on EPOCH "test_loss", "test_auc", "test_accuracy",
- * "threshold" (and "val_loss", "val_auc" in runs with validation classes), then
+ * "threshold" (and "val_loss", "val_auc" in runs with validation classes, "val_oneshot" when
+ * val_way > 0), then
  * "pairs_per_sec", "elapsed", "eta", "data_wait", "data_wait_fraction"}, or {"event", "message"}
  * for events with a message. epoch and batch count from 1 there, as the console prints them;
  * numbers that are not finite are null. Returns the length of the line like snprintf (>= size:
@@ -816,6 +820,10 @@ typedef struct siamese_train_params {
     int embedding_dim;     /* 0 = the architecture's; else siamese_model_params' */
     float learning_rate_backbone; /* 0 = learning_rate; else the backbone's rate (everything
                                      but the head), following the same schedule */
+    int val_way; /* 0 = the best model and patience follow the validation pairs' ROC AUC; N >= 2:
+                    N-way one-shot accuracy on the validation classes instead (1000 episodes from
+                    the seed, the same every epoch; with val_groups, each episode's classes come
+                    from one group with >= N classes, as Lake's Omniglot runs do) */
 } siamese_train_params;
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);

@@ -468,6 +468,9 @@ static siamese_status evaluate(train_run *run, siamese_train_event *e) {
         st = sm_evaluate_pairs(run->trainer, run->tools.val_loader, run->tools.val_distances,
                                run->tools.val_labels, &val, &run->err);
     if (st != SIAMESE_OK) sm_err_prefix(&run->err, "evaluation on the validation pairs");
+    e->val_oneshot = NAN;
+    if (st == SIAMESE_OK && run->tools.oneshot.n)
+        st = sm_val_oneshot_score(&run->tools.oneshot, run->model, &e->val_oneshot, &run->err);
     e->test_loss = test.loss;
     e->test_auc = test.auc;
     e->threshold = test.threshold;
@@ -485,19 +488,25 @@ static siamese_status evaluate_on_rank0(train_run *run, siamese_train_event *e) 
     sm_dist_average_floats(run->dist, sm_net_buffers(net), sm_net_table(net)->n_buffers);
     siamese_status st = writer(run) ? evaluate(run, e) : SIAMESE_OK;
     st = sm_dist_agree(run->dist, st, &run->err);
-    float v[6] = {e->test_loss,     e->test_auc, e->threshold,
-                  e->test_accuracy, e->val_loss, e->val_auc};
+    float v[7] = {e->test_loss, e->test_auc, e->threshold,  e->test_accuracy,
+                  e->val_loss,  e->val_auc,  e->val_oneshot};
     sm_dist_broadcast(run->dist, v, sizeof v);
     e->test_loss = v[0], e->test_auc = v[1], e->threshold = v[2], e->test_accuracy = v[3];
-    e->val_loss = v[4], e->val_auc = v[5];
+    e->val_loss = v[4], e->val_auc = v[5], e->val_oneshot = v[6];
     return st;
 }
 
-/* The best model so far by ROC AUC (then loss): on the validation classes when the run has
- * them, never on the test pairs then; else on the test pairs (the recipe's way). */
+/* What chooses the best model: the validation classes' one-shot accuracy (val_way > 0) or ROC
+ * AUC when the run has them, never the test pairs then; else the test pairs' (the recipe's). */
+static float selection_score(const train_run *run, const siamese_train_event *e) {
+    if (run->tools.oneshot.n) return e->val_oneshot;
+    return run->tools.val_loader ? e->val_auc : e->test_auc;
+}
+
+/* The best model so far by the selection score (then loss). */
 static int improved(const train_run *run, const siamese_train_event *e) {
     int val = run->tools.val_loader != NULL;
-    float auc = val ? e->val_auc : e->test_auc, loss = val ? e->val_loss : e->test_loss;
+    float auc = selection_score(run, e), loss = val ? e->val_loss : e->test_loss;
     if (run->state.best_auc < 0) return 1;
     if (isfinite(auc) && auc != run->state.best_auc) return auc > run->state.best_auc;
     return loss < run->state.best_loss;
@@ -521,7 +530,7 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
                                        "training: best accuracy on the run's test pairs");
     if (improved(run, &e)) {
         int val = run->tools.val_loader != NULL;
-        float auc = val ? e.val_auc : e.test_auc;
+        float auc = selection_score(run, &e);
         run->state.best_auc = isfinite(auc) ? auc : 0;
         run->state.best_loss = val ? e.val_loss : e.test_loss;
         run->state.best_epoch = epoch + 1;
@@ -592,9 +601,10 @@ static int patience_ran_out(const train_run *run) {
     int patience = run->config.params.patience;
     if (patience <= 0 || run->state.epoch - run->state.best_epoch < patience) return 0;
     emit_message(run, SIAMESE_EVENT_INFO,
-                 "early stop after epoch %d: no better %s ROC AUC for %d epochs (best %.4f after "
+                 "early stop after epoch %d: no better %s %s for %d epochs (best %.4f after "
                  "epoch %d, kept as best.safetensors)",
-                 run->state.epoch, run->tools.val_loader ? "validation" : "test", patience,
+                 run->state.epoch, run->tools.val_loader ? "validation" : "test",
+                 run->tools.oneshot.n ? "one-shot accuracy" : "ROC AUC", patience,
                  (double)run->state.best_auc, run->state.best_epoch);
     return 1;
 }

@@ -76,6 +76,12 @@ static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
     if (p->val_groups > 0 && p->val_fraction > 0)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "hold out validation classes or whole groups of them, not both");
+    if (p->val_way < 0 || p->val_way == 1 || p->val_way > 1000)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "one-shot validation: %d-way must be 0 (off) or 2 to 1000", p->val_way);
+    if (p->val_way > 0 && !(p->val_fraction > 0 || p->val_groups > 0))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "one-shot validation needs validation classes (val_fraction or val_groups)");
     if ((p->val_fraction > 0 || p->val_groups > 0) && p->split == SIAMESE_SPLIT_PAIRS)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "validation classes need a split over images or classes, not over pairs");
@@ -242,6 +248,7 @@ static const config_field fields[] = {
      sizeof(((sm_run_config *)0)->normalize), ""},
     NEWER("embedding_dim", FIELD_INT, embedding_dim),
     NEWER("learning_rate_backbone", FIELD_FLOAT, learning_rate_backbone),
+    NEWER("val_way", FIELD_INT, val_way), /* 0 = choose by validation ROC AUC */
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 

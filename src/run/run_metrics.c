@@ -128,6 +128,8 @@ static json_t *event_to_json(const siamese_train_event *e) {
         if (isfinite(e->val_loss) || isfinite(e->val_auc)) { /* runs with validation classes */
             bad |= set_number(o, "val_loss", e->val_loss);
             bad |= set_number(o, "val_auc", e->val_auc);
+            if (isfinite(e->val_oneshot)) /* --val-way N: N-way one-shot accuracy */
+                bad |= set_number(o, "val_oneshot", e->val_oneshot);
         }
     }
     bad |= set_number(o, "pairs_per_sec", e->pairs_per_second);

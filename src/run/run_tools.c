@@ -14,6 +14,7 @@
 
 #define SEED_VALIDATION 0x56414c53ull /* "VALS" */
 #define SEED_PK 0x504b4241ull         /* "PKBA" */
+#define SEED_ONESHOT 0x4f4e4553ull    /* "ONES" */
 
 siamese_status sm_evaluate_pairs(siamese_trainer *trainer, siamese_loader *loader, float *distances,
                                  float *labels, sm_pair_eval *out, sm_err *err) {
@@ -63,8 +64,11 @@ static siamese_status open_validation(sm_run_tools *t, siamese_dataset *ds,
     size_t n = (size_t)siamese_loader_pair_count(t->val_loader);
     t->val_distances = malloc(n * sizeof(float));
     t->val_labels = malloc(n * sizeof(float));
-    return t->val_distances && t->val_labels ? SIAMESE_OK
-                                             : sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
+    if (!t->val_distances || !t->val_labels)
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
+    if (p->val_way <= 0) return SIAMESE_OK;
+    return sm_val_oneshot_open(&t->oneshot, ds, t->val_split, eval_lp, p->val_way,
+                               p->val_groups > 0, p->seed ^ SEED_ONESHOT, err);
 }
 
 siamese_status sm_run_tools_open(sm_run_tools *t, siamese_dataset *ds, const siamese_split *split,
@@ -91,6 +95,7 @@ void sm_run_tools_free(sm_run_tools *t) {
     siamese_split_free(t->val_split);
     free(t->val_distances);
     free(t->val_labels);
+    sm_val_oneshot_free(&t->oneshot);
     memset(t, 0, sizeof *t);
 }
 
@@ -180,6 +185,11 @@ void sm_run_tools_describe(const sm_run_tools *t, const siamese_train_params *p,
                       siamese_loader_pair_count(t->val_loader));
     if (t->val_loader && p->val_groups > 0 && (size_t)n < size)
         n = describe_groups(t->val_split, out, size, n);
+    if (t->oneshot.n && (size_t)n < size) {
+        char line[160];
+        sm_val_oneshot_describe(&t->oneshot, line, sizeof line);
+        n += snprintf(out + n, size - (size_t)n, ", chosen by %s", line);
+    }
     if (t->val_loader && (size_t)n < size) n += snprintf(out + n, size - (size_t)n, "; ");
     if (p->patience > 0 && (size_t)n < size)
         n += snprintf(out + n, size - (size_t)n, "patience %d epochs; ", p->patience);

@@ -7,6 +7,7 @@
 
 #include "base/errors.h"
 #include "data/pk_sampler.h"
+#include "run/val_oneshot.h"
 #include "siamese.h"
 
 /* Mean loss, ROC AUC, best threshold and its accuracy over a set of pairs. */
@@ -30,11 +31,12 @@ typedef struct sm_run_tools {
     siamese_pairs val_pairs;
     siamese_loader *val_loader;
     float *val_distances, *val_labels; /* [val pairs] */
+    sm_val_oneshot oneshot; /* p->val_way > 0: one-shot accuracy on the validation classes */
 } sm_run_tools;
 
 /* Sets the tools up for a run with settings p on split: the validation classes (or groups) and
  * their pairs and loader (made with eval_lp: no augmentation, no shuffle) when p->val_fraction
- * or p->val_groups > 0, and the P x K plan when p->sampler is "pk" (failing when P x K exceeds
+ * or p->val_groups > 0 (and their one-shot images when p->val_way > 0), and the P x K plan when p->sampler is "pk" (failing when P x K exceeds
  * the training side). */
 siamese_status sm_run_tools_open(sm_run_tools *t, siamese_dataset *dataset,
                                  const siamese_split *split, const siamese_train_params *p,
