@@ -366,7 +366,9 @@ static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, 
     plan->training = training;
     plan->threads = threads;
     siamese_status st = build_plan(net, plan, err);
+    if (st == SIAMESE_OK) st = sm_dnnl_run_room(err);
     if (st != SIAMESE_OK) {
+        sm_arenas_forget(&net->arenas, plan);
         sm_plan_free(plan);
         return st;
     }

@@ -536,6 +536,7 @@ static siamese_status get_plan(sm_qnet *q, int n, qplan **out, sm_err *err) {
     p->n = n;
     p->threads = threads;
     siamese_status st = build_plan(q, p, err);
+    if (st == SIAMESE_OK) st = sm_dnnl_run_room(err);
     if (st != SIAMESE_OK) {
         plan_free(p);
         return st;

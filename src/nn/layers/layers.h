@@ -16,6 +16,8 @@
 siamese_status sm_dnnl_fail(dnnl_status_t st, sm_err *err, const char *what);
 /* SIAMESE_ERR_NOMEM when too little address space is left (ulimit -v) to JIT a plan's kernels. */
 siamese_status sm_dnnl_jit_room(sm_err *err);
+/* The same once a plan's memory is mapped, before it first runs (oneDNN JITs gemm kernels then). */
+siamese_status sm_dnnl_run_room(sm_err *err);
 #define SM_DNNL_TRY(call, err, what)                                                               \
     do {                                                                                           \
         dnnl_status_t sm_dnnl_st_ = (call);                                                        \
