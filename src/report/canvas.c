@@ -17,9 +17,11 @@ static siamese_status write_png_atomically(cairo_surface_t *surface, const char 
     sm_atomic_file af;
     siamese_status st = sm_atomic_open(&af, path, err);
     if (st != SIAMESE_OK) return st;
-    if (cairo_surface_write_to_png_stream(surface, write_to_file, af.fp) != CAIRO_STATUS_SUCCESS) {
+    cairo_status_t cs = cairo_surface_write_to_png_stream(surface, write_to_file, af.fp);
+    if (cs != CAIRO_STATUS_SUCCESS) {
         sm_atomic_abort(&af);
-        return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot write PNG", path);
+        return sm_fail(err, cs == CAIRO_STATUS_NO_MEMORY ? SIAMESE_ERR_NOMEM : SIAMESE_ERR_IO,
+                       "%s: cannot write PNG: %s", path, cairo_status_to_string(cs));
     }
     return sm_atomic_commit(&af, err);
 }
@@ -36,7 +38,8 @@ siamese_status sm_canvas_finish(cairo_t *cr, cairo_surface_t *surface, const cha
                                 sm_err *err) {
     siamese_status st = cairo_status(cr) == CAIRO_STATUS_SUCCESS
                             ? write_png_atomically(surface, path, err)
-                            : sm_fail(err, SIAMESE_ERR_NOMEM, "%s: cairo drawing failed", path);
+                            : sm_fail(err, SIAMESE_ERR_NOMEM, "%s: cairo drawing failed: %s", path,
+                                      cairo_status_to_string(cairo_status(cr)));
     cairo_destroy(cr);
     cairo_surface_destroy(surface);
     return st;
