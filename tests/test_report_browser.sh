@@ -104,10 +104,10 @@ n=$(page_requests "$page")
 # on a phone 390 px wide: headless chromium's window is at least 500 px wide, so the page is
 # laid out in a 390 px frame of a wrapper page; a script added to a copy of the page measures every
 # chart text as drawn (font size times the chart's scale on screen) and whether it lies inside its
-# chart, and posts the figures to the wrapper, whose DOM is dumped
-phone_check() { # PAGE NAME: fails when chart text is under 11 px or cut off at 390 px wide
+# chart, and the smallest font of the page's own text (outside the charts), and posts the figures to the wrapper, whose DOM is dumped
+phone_check() { # PAGE NAME: fails when chart text is under 11 px, page text under 12 px, or cut off at 390 px
     local copy="$tmp/phone-$2.html" wrap="$tmp/phone-$2-wrap.html" measure
-    measure="<script>window.addEventListener('load',function(){var t=document.querySelectorAll('svg text'),min=1e9,out=[];for(var i=0;i<t.length;i++){var e=t[i],m=e.getScreenCTM(),s=Math.sqrt(m.a*m.a+m.b*m.b),f=parseFloat(getComputedStyle(e).fontSize)*s;if(f<min)min=f;var o=e.ownerSVGElement;while(o.ownerSVGElement)o=o.ownerSVGElement;var r=e.getBoundingClientRect(),b=o.getBoundingClientRect();if(r.left<b.left-1||r.right>b.right+1||r.top<b.top-1||r.bottom>b.bottom+1)out.push(e.textContent);}parent.postMessage('texts='+t.length+' min-font='+(t.length?min.toFixed(2):0)+' outside='+out.length+' page-width='+document.documentElement.scrollWidth+' viewport='+window.innerWidth+' ['+out.join('|')+']','*');});</script>"
+    measure="<script>window.addEventListener('load',function(){var t=document.querySelectorAll('svg text'),min=1e9,out=[];for(var i=0;i<t.length;i++){var e=t[i],m=e.getScreenCTM(),s=Math.sqrt(m.a*m.a+m.b*m.b),f=parseFloat(getComputedStyle(e).fontSize)*s;if(f<min)min=f;var o=e.ownerSVGElement;while(o.ownerSVGElement)o=o.ownerSVGElement;var r=e.getBoundingClientRect(),b=o.getBoundingClientRect();if(r.left<b.left-1||r.right>b.right+1||r.top<b.top-1||r.bottom>b.bottom+1)out.push(e.textContent);}var q=document.body.querySelectorAll('*'),pmin=1e9;for(var j=0;j<q.length;j++){var x=q[j];if(x.closest('svg')||x.tagName=='SCRIPT'||x.tagName=='STYLE')continue;for(var c=x.firstChild;c;c=c.nextSibling)if(c.nodeType==3?c.nodeValue.trim():''){var pf=parseFloat(getComputedStyle(x).fontSize);if(pf<pmin)pmin=pf;break;}}parent.postMessage('texts='+t.length+' min-font='+(t.length?min.toFixed(2):0)+' min-page-font='+pmin.toFixed(2)+' outside='+out.length+' page-width='+document.documentElement.scrollWidth+' viewport='+window.innerWidth+' ['+out.join('|')+']','*');});</script>"
     awk -v m="$measure" '{ sub(/<\/body>/, m "</body>") } 1' "$1" >"$copy"
     printf '%s' "<!DOCTYPE html><html><body style=\"margin:0\"><iframe src=\"$(basename "$copy")\"" \
         " width=\"390\" height=\"2400\" style=\"border:0\"></iframe><pre id=\"r\">none</pre>" \
@@ -117,13 +117,15 @@ phone_check() { # PAGE NAME: fails when chart text is under 11 px or cut off at 
     local got
     got=$(sed -n 's|.*<pre id="r">\([^<]*\)</pre>.*|\1|p' "$tmp/phone-$2.dom")
     echo "$2 at 390 px: $got"
-    local texts font outside width
+    local texts font pfont outside width
     texts=$(sed -n 's/.*texts=\([0-9]*\).*/\1/p' <<<"$got")
     font=$(sed -n 's/.*min-font=\([0-9.]*\).*/\1/p' <<<"$got")
     outside=$(sed -n 's/.*outside=\([0-9]*\).*/\1/p' <<<"$got")
     width=$(sed -n 's/.*page-width=\([0-9]*\) viewport=390.*/\1/p' <<<"$got")
     [ -n "$texts" ] && [ "$texts" -gt 0 ] || fail "$2: no chart text measured at 390 px ($got)"
     awk -v f="${font:-0}" 'BEGIN { exit !(f >= 11) }' || fail "$2: chart text of ${font:-?} px at 390 px wide (want >= 11)"
+    pfont=$(sed -n 's/.*min-page-font=\([0-9.]*\).*/\1/p' <<<"$got")
+    awk -v f="${pfont:-0}" 'BEGIN { exit !(f >= 12) }' || fail "$2: page text of ${pfont:-?} px at 390 px wide (want >= 12)"
     [ "${outside:-1}" -eq 0 ] || fail "$2: chart text cut off at 390 px: $got"
     [ -n "$width" ] && [ "$width" -le 390 ] || fail "$2: the page is wider than a 390 px phone: $got"
 }
