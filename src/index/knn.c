@@ -4,10 +4,12 @@
 #include <math.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/memlimit.h"
 #include "siamese.h"
 
 #define QUERY_BLOCK 256         /* queries per GEMM */
@@ -17,6 +19,9 @@
 #define COSINE_EPS 1e-8         /* as nn/loss.c: each norm is clamped to at least eps */
 #define PAIRWISE_EPS 1e-6       /* as nn/loss.c: PyTorch pairwise_distance adds eps */
 #define UNIT_ROUNDOFF 5.9604644775390625e-08 /* 2^-24, float */
+/* oneDNN JITs its sgemm kernels on the first call (dozens of 320 KB) and writes through a NULL code
+ * buffer when their mmap fails (ulimit -v): the room the engine asks for before a plan's first run */
+#define GEMM_JIT_ROOM ((size_t)24 << 20)
 
 /* One candidate: the approximate key (monotone in the distance) and its gallery row. */
 typedef struct cand {
@@ -239,13 +244,30 @@ static siamese_status scan_block(knn_job *job, int t, int q0, int qn, int g0, in
     return SIAMESE_OK;
 }
 
+/* Under an address-space limit (ulimit -v), the first block's GEMM runs here, alone, after a check
+ * for room, so oneDNN JITs its kernels while no other thread maps memory (a crash otherwise:
+ * `search --precision int8` at 139-151 MB, where the int8 engine had made no sgemm kernels). */
+static siamese_status gemm_first_alone(const knn_job *job, int q0, int qn, int gblock) {
+    if (qn == 1 || !sm_address_space_short(SIZE_MAX, NULL)) return SIAMESE_OK; /* no limit */
+    if (sm_address_space_short(GEMM_JIT_ROOM, NULL)) return SIAMESE_ERR_NOMEM;
+    int gn = job->ng < gblock ? job->ng : gblock;
+    float *dots = malloc((size_t)qn * gn * sizeof(float));
+    if (!dots) return SIAMESE_ERR_NOMEM;
+    dnnl_status_t st =
+        dnnl_sgemm('N', 'T', qn, gn, job->dim, 1.0f, job->queries + (size_t)q0 * job->dim, job->dim,
+                   job->gallery, job->dim, 0.0f, dots, gn);
+    free(dots);
+    return st == dnnl_success ? SIAMESE_OK : SIAMESE_ERR_BACKEND;
+}
+
 /* All gallery blocks for queries [q0, q0 + qn), threads taking blocks in turn. */
 static siamese_status scan_queries(knn_job *job, int q0, int qn) {
     int gblock = SCORES_PER_BLOCK / qn;
     if (gblock > MAX_GALLERY_BLOCK) gblock = MAX_GALLERY_BLOCK;
     if (gblock < 256) gblock = 256;
     int nblocks = (job->ng + gblock - 1) / gblock;
-    siamese_status status = SIAMESE_OK;
+    siamese_status status = gemm_first_alone(job, q0, qn, gblock);
+    if (status != SIAMESE_OK) return status;
 #pragma omp parallel num_threads(job->threads)
     {
         int t = omp_get_thread_num();
