@@ -75,7 +75,7 @@ ok=0 refused=0
 if "$cli" quantize "$tmp/ref/model.safetensors" "$tmp/data" -o "$tmp/q.safetensors" >/dev/null 2>&1 &&
     "$cli" index build "$tmp/q.safetensors" "$tmp/data" -o "$tmp/q.idx" -j 1 --precision int8 -q \
         >/dev/null 2>&1; then
-    for mb in $(seq 130 2 160); do
+    for mb in $(seq 130 2 160) 200 300; do
         under $((mb * 1024)) "$cli" search "$tmp/q.idx" "$tmp/data/class0" -j 1 --precision int8
     done
     echo "int8 search: $ok finished, $refused refused for memory"
