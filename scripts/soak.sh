@@ -25,7 +25,8 @@ At the end, one training run of 20 epochs (train_long) and one 'compare --pairs'
 For each kind of call it records the peak RSS (GNU time's %M) of the first and last call and
 fails when last > first x 1.2 + 8 MB (train_long and pairs_long: against the first train and
 compare_pairs call). ASan's quarantine of freed memory is cut to 16 MB so that it does not
-hide or fake growth. It also fails when any call exits non-zero or prints a
+hide or fake growth. Every 'compare --pairs' call must print exactly what the first one
+printed (same model, same list). It also fails when any call exits non-zero or prints a
 sanitizer report. A summary table (calls, failures, peak RSS first/last/max, minutes, CPU, load
 average) ends the output.
 
@@ -170,6 +171,19 @@ run() {
     fi
 }
 
+# same_answer KIND: the last call of KIND printed what its first successful call printed (the
+# same model and list each time: a different answer is memory gone wrong, or nondeterminism)
+same_answer() {
+    local kind=$1 log=$work/logs/$1.last
+    if [ ! -e "$work/logs/$kind.first.out" ]; then cp "$log.out" "$work/logs/$kind.first.out"; return 0; fi
+    cmp -s "$log.out" "$work/logs/$kind.first.out" && return 0
+    fails[$kind]=$((${fails[$kind]} + 1))
+    cp "$log.out" "$work/logs/$kind.differs.${calls[$kind]}.out"
+    failed_logs+=("$work/logs/$kind.differs.${calls[$kind]}.out")
+    echo "FAIL ($kind #${calls[$kind]}): its output differs from the first call's" >&2
+    return 1
+}
+
 train_args=(--arch "conv(4,k=3,s=2) relu flatten linear(16)" --input 1x32x32 --batch 4 --threads 1 --log-every 1000 -q --overwrite)
 train_once() { # train_once SEED
     run train 1 "$cli" train "$data" -o "$work/runs/r$(($1 % 2))" --seed "$1" --epochs 2 "${train_args[@]}"
@@ -211,7 +225,10 @@ while [ "$(date +%s)" -lt "$deadline" ] && [ "${#failed_logs[@]}" -lt 20 ]; do
         b=${images[$(((round * 31 + c * 7 + 1) % n_img))]}
         run compare 1 "$cli" compare "$model" "$a" "$b" -j 1
     done
-    for ((c = 0; c < 2; c++)); do run compare_pairs 200 "$cli" compare "$model" --pairs "$pairs" -j 1; done
+    for ((c = 0; c < 2; c++)); do
+        run compare_pairs 200 "$cli" compare "$model" --pairs "$pairs" -j 1 || continue
+        same_answer compare_pairs
+    done
     for ((c = 0; c < 20; c++)); do
         q=${images[$(((round * 20 + c * 3) % n_img))]}
         run search 1 "$cli" search "$work/data.idx" "$q" -k 5 -j 1 -q
