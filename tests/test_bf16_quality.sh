@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bf16 training keeps the quality: bench/bf16_quality.sh --fashion (300 steps on Fashion-MNIST in
 # fp32 and in bf16) meets the issue's targets, final loss within 3% and test ROC AUC within 0.01.
-# ctest-label: slow
+# ctest-label: quality
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 

@@ -3,7 +3,7 @@
 # trains 2 epochs of P x K semi-hard batches on 4,000 of the shared train10k images (the rest held
 # out pick the model and its threshold), and its pair accuracy on t10k pairs it never saw, at that
 # threshold, must stay far above chance (0.5): a regression in learning fails it.
-# ctest-label: slow
+# ctest-label: quality
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
