@@ -125,9 +125,9 @@ static const preset presets[] = {
      * 52 -> 26 -> 13 -> 6 -> 3, and a 128-d linear embedding, 186k parameters (the "Conv-4" of
      * few-shot learning). bench/quality.sh omniglot's recipe, 16 epochs (774 s of CPU here):
      * 94.4% 20-way one-shot on 5 held-out alphabets, 91.3% on Lake's runs (8 epochs: 92.9% and
-     * 88.5%). At 28x28 the same
-     * network costs 14 s of CPU per epoch and reached 92.0% / 87.0% in 20 epochs; the 105x105
-     * preset before it (3 convs to fc512) scored 58% on Lake's runs (bench/README.md). */
+     * 88.5%). At 28x28 the same network costs 14 s of CPU per epoch and reached 92.0% / 87.0%
+     * in 20 epochs; the 105x105 preset before it (3 convs to fc512) scored 58% on Lake's runs
+     * (bench/README.md). */
     {"omniglot",
      {1, 52, 52},
      "conv(64,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
