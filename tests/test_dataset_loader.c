@@ -1,9 +1,12 @@
-/* The loader: batches equal direct decode + resize, prefetching, the cache bound, bad files. */
+/* The loader: batches equal direct decode + resize, prefetching, the cache bound, bad files,
+ * data-parallel shares. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/util.h"
+#include "data/loader_share.h"
 #include "dataset_fixtures.h"
 #include "siamese.h"
 #include "test_util.h"
@@ -197,6 +200,61 @@ Test(loader, shuffle_seeded_by_epoch_prefetch_equals_sync) {
     free(e1tail);
     siamese_loader_free(a);
     siamese_loader_free(s);
+    siamese_pairs_free(&pairs);
+}
+
+/* Data-parallel shares (issue 16): part k of 3 holds exactly its slice of every whole batch,
+ * augmented as in the whole batch, and an empty share still reports the whole batch. */
+Test(loader, shares_are_slices_of_the_whole_batch) {
+    enum { PARTS = 3 };
+    siamese_pairs pairs;
+    cr_assert_eq(siamese_pairs_online(ds, NULL, 0, 14, 1, 0, &pairs), SIAMESE_OK);
+    siamese_loader_params p = small_params(1);
+    p.augment = "rotate=10,translate=1,flip";
+    siamese_loader *whole = NULL, *part[PARTS];
+    cr_assert_eq(siamese_loader_create(ds, &pairs, &p, &whole), SIAMESE_OK);
+    p.prefetch = 0; /* the synchronous path for the shares: the same batches */
+    for (int k = 0; k < PARTS; k++) {
+        cr_assert_eq(siamese_loader_create(ds, &pairs, &p, &part[k]), SIAMESE_OK);
+        cr_assert_eq(sm_loader_set_share(part[k], k, PARTS), SIAMESE_OK);
+    }
+    cr_assert_eq(sm_loader_set_share(part[0], PARTS, PARTS), SIAMESE_ERR_INVALID_ARG);
+    size_t chw = 24, bytes = chw * sizeof(float);
+    int empty = 0;
+    for (int epoch = 0; epoch < 2; epoch++) {
+        cr_assert_eq(siamese_loader_start_epoch(whole, epoch), SIAMESE_OK);
+        for (int k = 0; k < PARTS; k++)
+            cr_assert_eq(siamese_loader_start_epoch(part[k], epoch), SIAMESE_OK);
+        for (int batch = 0;; batch++) {
+            siamese_batch w, s;
+            cr_assert_eq(siamese_loader_next(whole, &w), SIAMESE_OK);
+            int covered = 0;
+            for (int k = 0; k < PARTS; k++) {
+                int n, first, count;
+                cr_assert_eq(sm_loader_next_share(part[k], &s, &n), SIAMESE_OK);
+                cr_assert_eq(n, w.n, "epoch %d batch %d part %d: whole %d, want %d", epoch, batch,
+                             k, n, w.n);
+                sm_share_of(w.n, k, PARTS, &first, &count);
+                cr_assert_eq(s.n, count);
+                cr_assert_eq(first, covered);
+                covered += count;
+                empty += w.n > 0 && count == 0;
+                for (int j = 0; j < count; j++) {
+                    cr_assert(!memcmp(s.first + j * chw, w.first + (first + j) * chw, bytes),
+                              "epoch %d batch %d part %d pair %d: first image", epoch, batch, k, j);
+                    cr_assert(!memcmp(s.second + j * chw, w.second + (first + j) * chw, bytes),
+                              "epoch %d batch %d part %d pair %d: second image", epoch, batch, k,
+                              j);
+                    cr_assert_eq(s.labels[j], w.labels[first + j]);
+                }
+            }
+            cr_assert_eq(covered, w.n);
+            if (w.n == 0) break;
+        }
+    }
+    cr_assert_eq(empty, 2, "the last batch (2 pairs) leaves part 2 empty in both epochs");
+    siamese_loader_free(whole);
+    for (int k = 0; k < PARTS; k++) siamese_loader_free(part[k]);
     siamese_pairs_free(&pairs);
 }
 

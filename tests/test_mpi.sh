@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training and sharded search under mpirun (issue 16): the summed gradient equals the
 # one-process gradient; a 2-rank run of a small network follows the 1-process run of the same
-# global batch (per-step loss, final test AUC within 0.005); SIGUSR1 to mpirun stops every rank
+# global batch (per-step loss, final test AUC within 0.005), and so does an augmented 3-rank run
+# whose ranks each prepare only their slice of every batch; SIGUSR1 to mpirun stops every rank
 # with a checkpoint that resumes; 'mpirun -np 3 siamese search' on 3 shards prints exactly what
 # the unsharded search prints. Skipped (77) without mpirun or in a build without MPI.
 # ctest-label: slow
@@ -57,6 +58,21 @@ awk -v a="$a1" -v b="$a2" 'BEGIN { d = a - b; exit !(d < 0.005 && d > -0.005) }'
     fail "final test AUC $a2 (2 ranks) vs $a1 (1 process): more than 0.005 apart"
 [ -e "$tmp/two/model.safetensors" ] && [ -e "$tmp/two/checkpoint.safetensors" ] ||
     fail "2-rank run: no model or checkpoint in its folder"
+
+# 2b. each rank's loader prepares only its slice of every batch, augmented as at its place in the
+# whole batch: 3 ranks with augmentation and an uneven last batch (170 = 5 x 32 + 10 pairs)
+# follow the 1-process run the same way (a slice augmented differently would change step 1)
+aug=(train "$mnist" --arch "$arch" --input 1x28x28 --sampler online --pairs-per-epoch 170
+    --split images --epochs 1 --log-every 1 -j 1 --quiet --augment rotate=10,translate=2,flip)
+expect 0 "$cli" "${aug[@]}" -o "$tmp/aug1"
+expect 0 "${mpi[@]}" -np 3 "$cli" "${aug[@]}" -o "$tmp/aug3"
+[ "$(losses "$tmp/aug3" | wc -l)" -eq 6 ] || fail "augmented 3-rank run: $(losses "$tmp/aug3" | wc -l) loss lines, want 6"
+paste <(losses "$tmp/aug1") <(losses "$tmp/aug3") | awk '
+    function rel(a, b) { d = a - b; if (d < 0) d = -d; return d / (a < 0 ? -a : a) }
+    { r = rel($1, $2); if (r > max) max = r; if (NR == 1) first = r }
+    END { printf "augmented, 3 ranks: step 1 relative difference %.1e, largest %.2e\n", first, max
+          exit !(NR == 6 && first < 1e-6 && max < 1e-3) }' ||
+    fail "augmented 3-rank loss curve differs from the 1-process one beyond rounding"
 
 # 3. SIGUSR1 to mpirun stops every rank after the step, checkpoint saved; --resume finishes
 "${mpi[@]}" -np 2 "$cli" "${run[@]}" --epochs 50 -o "$tmp/stop" >"$tmp/stop.out" 2>&1 &

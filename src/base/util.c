@@ -1,4 +1,4 @@
-/* Small general helpers: strings, paths, a monotonic clock (see util.h). */
+/* Small general helpers: strings, paths, a monotonic clock, shares of n items (see util.h). */
 #include "base/util.h"
 
 #include <stdlib.h>
@@ -47,4 +47,10 @@ double sm_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sm_share_of(int n, int part, int parts, int *first, int *count) {
+    int base = n / parts, extra = n % parts;
+    *count = base + (part < extra);
+    *first = part * base + (part < extra ? part : extra);
 }

@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "data/image_cache.h"
 #include "data/loader_labelled.h"
+#include "data/loader_share.h"
 #include "image/augment.h"
 #include "image/image.h"
 
@@ -32,7 +33,8 @@ struct siamese_loader {
     /* two batch slots */
     float *images[2];
     float *labels[2];
-    int slot_n[2];
+    int slot_n[2];     /* pairs in the slot: this part's share of the batch */
+    int slot_whole[2]; /* pairs in the whole batch */
     int slot_batch[2]; /* batch held by the slot, -1 = empty */
     siamese_status slot_status[2];
     sm_err slot_err[2];
@@ -51,6 +53,7 @@ struct siamese_loader {
     int augmenting;      /* augment changes something */
     int epoch;           /* the epoch in progress */
     uint8_t *scratch[2]; /* one augmented image per batch slot */
+    int part, parts;     /* data-parallel share of each batch (issue 16): part of parts */
 };
 
 siamese_loader_params siamese_loader_default_params(void) {
@@ -99,10 +102,14 @@ static siamese_status image_to_tensor(siamese_loader *ld, int image, image_place
     return st;
 }
 
-/* Assembles batch b into slot s. Reads only immutable state and the slot. */
+/* Assembles this part's share of batch b into slot s (each image augmented as at its place in
+ * the whole batch). Reads only immutable state and the slot. */
 static siamese_status fill_slot(siamese_loader *ld, int s, int b) {
-    int first = b * ld->p.batch_size;
-    int n = ld->n_pairs - first < ld->p.batch_size ? ld->n_pairs - first : ld->p.batch_size;
+    int start = b * ld->p.batch_size;
+    int whole = ld->n_pairs - start < ld->p.batch_size ? ld->n_pairs - start : ld->p.batch_size;
+    int offset, n;
+    sm_share_of(whole, ld->part, ld->parts, &offset, &n);
+    int first = start + offset;
     siamese_status st = SIAMESE_OK;
     sm_err_clear(&ld->slot_err[s]);
     for (int j = 0; j < n && st == SIAMESE_OK; j++) {
@@ -118,6 +125,7 @@ static siamese_status fill_slot(siamese_loader *ld, int s, int b) {
         ld->labels[s][j] = (float)pair->label;
     }
     ld->slot_n[s] = n;
+    ld->slot_whole[s] = whole;
     return st;
 }
 
@@ -329,6 +337,7 @@ siamese_status siamese_loader_create(siamese_dataset *ds, const siamese_pairs *p
     if (!ld) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     ld->ds = ds;
     ld->held = -1;
+    ld->parts = 1;
     pthread_mutex_init(&ld->mu, NULL);
     pthread_cond_init(&ld->cv, NULL);
     siamese_status st = loader_setup(ld, pairs, &p);
@@ -434,8 +443,25 @@ static void obtain_batch(siamese_loader *ld, int b, int s) {
     while (ld->slot_batch[s] != b) pthread_cond_wait(&ld->cv, &ld->mu);
 }
 
+siamese_status sm_loader_set_share(siamese_loader *ld, int part, int parts) {
+    if (parts < 1 || part < 0 || part >= parts)
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "share %d of %d parts", part, parts);
+    pthread_mutex_lock(&ld->mu);
+    pause_worker(ld);
+    ld->part = part;
+    ld->parts = parts;
+    pthread_mutex_unlock(&ld->mu);
+    return SIAMESE_OK;
+}
+
 siamese_status siamese_loader_next(siamese_loader *ld, siamese_batch *batch) {
+    int whole;
+    return sm_loader_next_share(ld, batch, &whole);
+}
+
+siamese_status sm_loader_next_share(siamese_loader *ld, siamese_batch *batch, int *whole) {
     memset(batch, 0, sizeof *batch);
+    *whole = 0;
     double t0 = sm_now_seconds();
     pthread_mutex_lock(&ld->mu);
     if (!ld->active) {
@@ -458,6 +484,7 @@ siamese_status siamese_loader_next(siamese_loader *ld, siamese_batch *batch) {
         int n = ld->slot_n[s];
         const float *second = ld->labelled ? NULL : ld->images[s] + (size_t)n * ld->image_floats;
         *batch = (siamese_batch){ld->images[s], ld->images[s], second, ld->labels[s], n};
+        *whole = ld->slot_whole[s];
     }
     ld->wait_seconds += sm_now_seconds() - t0;
     pthread_mutex_unlock(&ld->mu);

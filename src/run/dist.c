@@ -126,10 +126,7 @@ siamese_status sm_dist_agree(sm_dist *d, siamese_status st, sm_err *err) {
 }
 
 void sm_dist_slice(const sm_dist *d, int n, int *first, int *count) {
-    int size = sm_dist_size(d), rank = sm_dist_rank(d);
-    int base = n / size, extra = n % size;
-    *count = base + (rank < extra);
-    *first = rank * base + (rank < extra ? rank : extra);
+    sm_share_of(n, sm_dist_rank(d), sm_dist_size(d), first, count);
 }
 
 /* ---- the gradient sum of a step */

@@ -11,6 +11,7 @@
 #include "base/threads.h"
 #include "base/util.h"
 #include "data/dataset_check.h"
+#include "data/loader_share.h"
 #include "model/model.h"
 #include "run/dist.h"
 #include "run/run.h"
@@ -222,7 +223,13 @@ static siamese_status prepare_train_pairs(train_run *run, int epoch) {
     siamese_pairs_free(&run->train_pairs);
     siamese_status st = side_pairs(run, 0, epoch, &run->train_pairs);
     if (st != SIAMESE_OK) return st;
-    if (!run->train_loader) return make_loader(run, &run->train_pairs, 1, &run->train_loader);
+    if (!run->train_loader) {
+        st = make_loader(run, &run->train_pairs, 1, &run->train_loader);
+        if (st == SIAMESE_OK) /* each rank prepares only its slice of every batch */
+            st = sm_loader_set_share(run->train_loader, sm_dist_rank(run->dist),
+                                     sm_dist_size(run->dist));
+        return st;
+    }
     double t0 = sm_now_seconds();
     st = siamese_loader_set_pairs(run->train_loader, &run->train_pairs);
     run->wait_at_start += sm_now_seconds() - t0;
@@ -412,8 +419,9 @@ static void fill_progress(const train_run *run, siamese_train_event *e, int epoc
     e->pairs_per_second = run->step_seconds > 0 ? pairs / run->step_seconds : 0;
 }
 
-static siamese_status train_step(train_run *run, const siamese_batch *batch, int epoch, int index,
-                                 float *loss_out) {
+/* batch holds this rank's slice of a global batch of whole pairs (all of it in one process). */
+static siamese_status train_step(train_run *run, const siamese_batch *batch, int whole, int epoch,
+                                 int index, float *loss_out) {
     double t0 = sm_now_seconds();
     float loss = NAN;
     const siamese_train_params *p = &run->config.params;
@@ -424,8 +432,8 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
             (float)(lr * p->learning_rate_backbone / p->learning_rate);
     siamese_status st = run->tools.pk
                             ? sm_run_tools_step(&run->tools, run->trainer, batch, p->mining, &loss)
-                            : siamese_trainer_step(run->trainer, batch->first, batch->second,
-                                                   batch->labels, batch->n, &loss);
+                            : sm_trainer_step_share(run->trainer, batch->first, batch->second,
+                                                    batch->labels, batch->n, whole, &loss);
     if (st == SIAMESE_ERR_NUMERIC)
         return sm_fail(&run->err, st,
                        "epoch %d, batch %d: the loss or a gradient is not finite (NaN or Inf); "
@@ -582,12 +590,13 @@ static siamese_status run_epoch(train_run *run, int epoch) {
     int steps = 0;
     for (int index = first;; index++) {
         siamese_batch b;
-        st = siamese_loader_next(run->train_loader, &b);
+        int whole;
+        st = sm_loader_next_share(run->train_loader, &b, &whole);
         if (st != SIAMESE_OK)
             return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
-        if (b.n == 0) break;
+        if (whole == 0) break;
         float loss = NAN;
-        st = sm_dist_agree(run->dist, train_step(run, &b, epoch, index, &loss), &run->err);
+        st = sm_dist_agree(run->dist, train_step(run, &b, whole, epoch, index, &loss), &run->err);
         if (st != SIAMESE_OK) return st;
         loss_sum += loss;
         steps++;

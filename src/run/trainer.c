@@ -326,19 +326,17 @@ static siamese_status backward_and_sum(siamese_trainer *t, int count) {
     return st;
 }
 
-/* One rank's share of a global batch of n pairs: the loss of its slice weighted by its share,
- * summed over the ranks (NaN from a rank whose forward failed); d_emb scaled the same way. */
-static siamese_status distributed_step(siamese_trainer *t, const float *a, const float *b,
-                                       const float *labels, int n, float *loss) {
-    int first, count;
-    sm_dist_slice(t->dist, n, &first, &count);
+/* One rank's share (its slice a, b, labels of count pairs) of a global batch of n pairs: the
+ * loss of its slice weighted by its share, summed over the ranks (NaN from a rank whose forward
+ * failed); d_emb scaled the same way. */
+static siamese_status share_step(siamese_trainer *t, const float *a, const float *b,
+                                 const float *labels, int count, int n, float *loss) {
     save_running_stats(t);
     double value = 0;
     siamese_status st = SIAMESE_OK;
     if (count > 0) {
-        size_t offset = (size_t)first * t->image_floats;
-        stack_pairs(t, a + offset, b + offset, count);
-        st = forward_and_loss(t, 1, labels + first, count, &value, NULL);
+        stack_pairs(t, a, b, count);
+        st = forward_and_loss(t, 1, labels, count, &value, NULL);
         value = st ? NAN : value * count / n;
         float share = (float)count / (float)n;
         for (size_t i = 0; i < 2 * (size_t)count * t->dim; i++) t->d_emb[i] *= share;
@@ -360,6 +358,15 @@ static siamese_status distributed_step(siamese_trainer *t, const float *a, const
     zero_invariant_bias_grads(t);
     sm_adam_step(&t->adam, sm_net_params(t->model->net), sm_net_grads(t->model->net));
     return SIAMESE_OK;
+}
+
+/* The whole global batch on every rank: this rank steps on its contiguous slice. */
+static siamese_status distributed_step(siamese_trainer *t, const float *a, const float *b,
+                                       const float *labels, int n, float *loss) {
+    int first, count;
+    sm_dist_slice(t->dist, n, &first, &count);
+    size_t offset = (size_t)first * t->image_floats;
+    return share_step(t, a + offset, b + offset, labels + first, count, n, loss);
 }
 
 static siamese_status trainer_step(siamese_trainer *t, const float *a, const float *b,
@@ -385,6 +392,24 @@ siamese_status siamese_trainer_step(siamese_trainer *trainer, const float *a, co
     if (st) return st;
     sm_threads_scope threads = sm_model_threads_enter(trainer->model);
     st = trainer_step(trainer, a, b, labels, n, loss);
+    sm_threads_leave(threads);
+    return st;
+}
+
+siamese_status sm_trainer_step_share(siamese_trainer *trainer, const float *a, const float *b,
+                                     const float *labels, int count, int n, float *loss) {
+    if (!trainer) return SIAMESE_ERR_INVALID_ARG;
+    int first, expected;
+    sm_dist_slice(trainer->dist, n, &first, &expected);
+    if (count != expected)
+        return sm_fail(&trainer->err, SIAMESE_ERR_INVALID_ARG,
+                       "trainer: a share of %d pairs of a batch of %d, want %d", count, n,
+                       expected);
+    if (!trainer->dist) return siamese_trainer_step(trainer, a, b, labels, n, loss);
+    siamese_status st = check_batch(trainer, a, b, labels, n, loss);
+    if (st) return st;
+    sm_threads_scope threads = sm_model_threads_enter(trainer->model);
+    st = share_step(trainer, a, b, labels, count, n, loss);
     sm_threads_leave(threads);
     return st;
 }

@@ -20,5 +20,10 @@ void sm_trainer_set_backbone_lr(siamese_trainer *trainer, float lr);
  * uses each rank's slice statistics (as PyTorch's DistributedDataParallel does). */
 typedef struct sm_dist sm_dist;
 void sm_trainer_set_dist(siamese_trainer *trainer, sm_dist *dist);
+/* The same step when the caller holds only this rank's slice (a, b, labels of count pairs, as
+ * sm_dist_slice cuts a global batch of n pairs; a loader with sm_loader_set_share gives it):
+ * count must be that slice's size. Without a communicator, siamese_trainer_step of n pairs. */
+siamese_status sm_trainer_step_share(siamese_trainer *trainer, const float *a, const float *b,
+                                     const float *labels, int count, int n, float *loss);
 
 #endif

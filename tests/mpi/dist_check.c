@@ -1,7 +1,9 @@
 /* Run under mpirun by tests/test_mpi.sh (issue 16): one data-parallel step of a small network
  * against the one-process step of the same global batch, on every rank. The summed gradient must
  * equal the one-process gradient to float rounding, the loss too, for batches that split evenly,
- * unevenly and with an idle rank (fewer pairs than ranks). Exit 0 when every check passed. */
+ * unevenly and with an idle rank (fewer pairs than ranks); given only its slice
+ * (sm_trainer_step_share), a rank must step exactly as given the whole batch. Exit 0 when every
+ * check passed. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -46,9 +48,11 @@ static void make_batch(float *a, float *b, float *labels, int n) {
     for (int i = 0; i < n; i++) labels[i] = (float)(i % 2);
 }
 
-/* The step's loss and a copy of the gradient it applied. */
+/* The step's loss and a copy of the gradient it applied; share = 1 gives the trainer only this
+ * rank's slice (sm_trainer_step_share, as a loader with a share does), after checking that a
+ * slice of the wrong size is refused. */
 static float step(siamese_model *m, sm_dist *dist, const float *a, const float *b,
-                  const float *labels, int n, float *grads) {
+                  const float *labels, int n, int share, float *grads) {
     siamese_trainer_params tp = siamese_trainer_default_params();
     tp.max_pairs = PAIRS_MAX;
     siamese_trainer *t = NULL;
@@ -58,7 +62,21 @@ static float step(siamese_model *m, sm_dist *dist, const float *a, const float *
     }
     sm_trainer_set_dist(t, dist);
     float loss = NAN;
-    if (siamese_trainer_step(t, a, b, labels, n, &loss) != SIAMESE_OK) {
+    siamese_status st;
+    if (share) {
+        int first, count;
+        sm_dist_slice(dist, n, &first, &count);
+        size_t offset = (size_t)first * SIDE * SIDE;
+        if (sm_trainer_step_share(t, a + offset, b + offset, labels + first, count + 1, n, &loss) !=
+            SIAMESE_ERR_INVALID_ARG) {
+            fprintf(stderr, "step: a slice of the wrong size was not refused\n");
+            exit(1);
+        }
+        st = sm_trainer_step_share(t, a + offset, b + offset, labels + first, count, n, &loss);
+    } else {
+        st = siamese_trainer_step(t, a, b, labels, n, &loss);
+    }
+    if (st != SIAMESE_OK) {
         fprintf(stderr, "step: %s\n", siamese_trainer_errmsg(t));
         exit(1);
     }
@@ -80,23 +98,30 @@ static double relative_difference(const float *x, const float *y, size_t n) {
 static int check(sm_dist *dist, int n, int rank) {
     static float a[PAIRS_MAX * SIDE * SIDE], b[PAIRS_MAX * SIDE * SIDE], labels[PAIRS_MAX];
     make_batch(a, b, labels, n);
-    siamese_model *one = make_model(), *many = make_model();
+    siamese_model *one = make_model(), *many = make_model(), *sliced = make_model();
     size_t count = sm_net_table(one->net)->n_params;
     float *g_one = malloc(count * sizeof(float)), *g_many = malloc(count * sizeof(float));
-    float loss_one = step(one, NULL, a, b, labels, n, g_one);
-    float loss_many = step(many, dist, a, b, labels, n, g_many);
+    float *g_sliced = malloc(count * sizeof(float));
+    float loss_one = step(one, NULL, a, b, labels, n, 0, g_one);
+    float loss_many = step(many, dist, a, b, labels, n, 0, g_many);
+    float loss_sliced = step(sliced, dist, a, b, labels, n, 1, g_sliced);
+    /* only the slice given: the same step, bit for bit */
+    int same = loss_sliced == loss_many && !memcmp(g_sliced, g_many, count * sizeof(float));
     double dg = relative_difference(g_many, g_one, count);
     double dl = fabs((double)loss_many - loss_one) / fabs((double)loss_one);
     double dp = relative_difference(sm_net_params(many->net), sm_net_params(one->net), count);
-    int ok = dg < 1e-5 && dl < 1e-6 && isfinite(dg);
+    int ok = dg < 1e-5 && dl < 1e-6 && isfinite(dg) && same;
     printf("rank %d: %d pairs over %d ranks (overlap %d): loss %.7g vs %.7g (relative %.2g), "
-           "gradient relative difference %.2g, parameters after Adam %.2g: %s\n",
+           "gradient relative difference %.2g, parameters after Adam %.2g, from the slice alone "
+           "%s: %s\n",
            rank, n, sm_dist_size(dist), sm_dist_overlap(dist), (double)loss_many, (double)loss_one,
-           dl, dg, dp, ok ? "ok" : "FAIL");
+           dl, dg, dp, same ? "the same" : "DIFFERENT", ok ? "ok" : "FAIL");
     free(g_one);
     free(g_many);
+    free(g_sliced);
     siamese_model_free(one);
     siamese_model_free(many);
+    siamese_model_free(sliced);
     return ok;
 }
 
