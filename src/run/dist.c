@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/util.h"
 
 #ifdef SIAMESE_WITH_MPI
@@ -132,15 +133,9 @@ void sm_dist_slice(const sm_dist *d, int n, int *first, int *count) {
 /* ---- the gradient sum of a step */
 
 static void add_request(sm_dist *d, MPI_Request req) {
-    if (d->n_requests == d->cap_requests) {
-        int cap = d->cap_requests ? 2 * d->cap_requests : 64;
-        MPI_Request *grown = realloc(d->requests, (size_t)cap * sizeof *grown);
-        if (!grown) { /* cannot keep it pending: finish it now */
-            MPI_Wait(&req, MPI_STATUS_IGNORE);
-            return;
-        }
-        d->requests = grown;
-        d->cap_requests = cap;
+    if (sm_grow((void **)&d->requests, &d->cap_requests, d->n_requests + 1, sizeof *d->requests)) {
+        MPI_Wait(&req, MPI_STATUS_IGNORE); /* cannot keep it pending: finish it now */
+        return;
     }
     d->requests[d->n_requests++] = req;
 }
