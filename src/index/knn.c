@@ -19,9 +19,6 @@
 #define COSINE_EPS 1e-8         /* as nn/loss.c: each norm is clamped to at least eps */
 #define PAIRWISE_EPS 1e-6       /* as nn/loss.c: PyTorch pairwise_distance adds eps */
 #define UNIT_ROUNDOFF 5.9604644775390625e-08 /* 2^-24, float */
-/* oneDNN JITs its sgemm kernels on the first call (dozens of 320 KB) and writes through a NULL code
- * buffer when their mmap fails (ulimit -v): the room the engine asks for before a plan's first run */
-#define GEMM_JIT_ROOM ((size_t)24 << 20)
 
 /* One candidate: the approximate key (monotone in the distance) and its gallery row. */
 typedef struct cand {
@@ -249,7 +246,7 @@ static siamese_status scan_block(knn_job *job, int t, int q0, int qn, int g0, in
  * `search --precision int8` at 139-151 MB, where the int8 engine had made no sgemm kernels). */
 static siamese_status gemm_first_alone(const knn_job *job, int q0, int qn, int gblock) {
     if (qn == 1 || !sm_address_space_short(SIZE_MAX, NULL)) return SIAMESE_OK; /* no limit */
-    if (sm_address_space_short(GEMM_JIT_ROOM, NULL)) return SIAMESE_ERR_NOMEM;
+    if (sm_address_space_short(SM_GEMM_JIT_ROOM, NULL)) return SIAMESE_ERR_NOMEM;
     int gn = job->ng < gblock ? job->ng : gblock;
     float *dots = malloc((size_t)qn * gn * sizeof(float));
     if (!dots) return SIAMESE_ERR_NOMEM;

@@ -34,9 +34,9 @@ siamese_status sm_dnnl_fail(dnnl_status_t st, sm_err *err, const char *what) {
 /* oneDNN's JIT (Xbyak, built without exceptions) writes through a NULL code buffer when it cannot
  * map one. Under an address-space limit a plan is checked twice: before its primitives are
  * created (they JIT most kernels: about 4 MB for the small test runs; 17 MB left crashed once),
- * and once its memory is mapped, before it first runs, because oneDNN 2.6 generates the gemm
- * kernels of inner products lazily on the first execute (52 kernels of 320 KB, 16.3 MB, once
- * a process): the activation arenas mapped in between had taken that room (ulimit -v 150 MB). */
+ * and once its memory is mapped, before it first runs, because oneDNN generates the gemm kernels
+ * of inner products lazily on the first execute (SM_GEMM_JIT_ROOM): the activation arenas mapped
+ * in between had taken that room (ulimit -v 150 MB). */
 static siamese_status jit_room(size_t need, const char *what, sm_err *err) {
     size_t left = 0;
     if (!sm_address_space_short(need, &left)) return SIAMESE_OK;
@@ -51,7 +51,7 @@ siamese_status sm_dnnl_jit_room(sm_err *err) {
 }
 
 siamese_status sm_dnnl_run_room(sm_err *err) {
-    return jit_room((size_t)24 << 20, "generate the kernels the network's first run needs", err);
+    return jit_room(SM_GEMM_JIT_ROOM, "generate the kernels the network's first run needs", err);
 }
 
 static dnnl_format_tag_t plain_tag(int ndims) {
