@@ -2,6 +2,7 @@
 # 'siamese train --val-groups': usage errors exit 2 naming the flag; a dataset without group
 # folders exits 1 naming the reason; a short run on DATA/GROUP/CLASS/ folders holds out whole
 # groups, names them, and keeps the setting in config.json.
+# ctest-label: data
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 

@@ -4,6 +4,7 @@
 # DATA/GROUP/CLASS/ folders scores N-way one-shot accuracy on the held-out group after every
 # epoch (metrics.jsonl "val_oneshot", the same numbers in a second run with the same seed), says
 # so, and keeps val_way in config.json, so a resumed run scores like one trained in one go.
+# ctest-label: data
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
