@@ -1,27 +1,37 @@
 /* resnet18 speed against PyTorch in one run: inference, a full training step, and a step with
  * everything but layer4 and fc frozen (no weight gradients there, batchnorm on running
- * statistics), fp32 on all cores; PyTorch's peer is bench/torch_resnet_speed.py.
+ * statistics), fp32 on the same number of threads on both sides (default: all cores; Debian's
+ * torch would start with 1 here); PyTorch's peer is bench/torch_resnet_speed.py.
  *
- *   bench_resnet [--batch N] [--steps N] [--side S] [--describe 0|1]
+ *   bench_resnet [--batch N] [--steps N] [--side S] [--threads T] [--describe 0|1] [--profile 0|1]
  *
  * --describe 1 prints oneDNN's implementation of every step of the inference and training plans
- * (a "ref" kernel there is the first thing to look at) and exits.
- * Prints the median seconds of each and the ratio PyTorch / ours. */
+ * (a "ref" kernel there is the first thing to look at) and exits. --profile 1 prints, for each
+ * mode, the mean seconds per step spent in every layer, forward and backward, and no PyTorch.
+ * Prints the median wall-clock and CPU seconds of each (CPU seconds count every thread of the
+ * process, so they are the steadier number on a loaded machine) and the ratios PyTorch / ours. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <omp.h>
+
 #include "nn/arch.h"
 #include "nn/net.h"
 
 typedef struct options {
-    int batch, steps, side, describe;
+    int batch, steps, side, threads, describe, profile;
 } options;
 
-static double now(void) {
+/* Median seconds of a step, wall clock and CPU time of the whole process. */
+typedef struct timing {
+    double wall, cpu;
+} timing;
+
+static double clock_seconds(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -44,8 +54,25 @@ static void freeze_before_layer4(sm_net *net) {
     }
 }
 
+/* Mean seconds per step of each layer (forward, backward), the busiest first; the last slot of
+ * fwd / bwd is the network's input and output reorders. */
+static void print_profile(const sm_net *net, const double *fwd, const double *bwd, int steps) {
+    const sm_arch *a = sm_net_arch(net);
+    double total_f = 0, total_b = 0;
+    for (int i = 0; i <= a->n_layers; i++) {
+        total_f += fwd[i] / steps;
+        total_b += bwd[i] / steps;
+    }
+    printf("  total: forward %.3f s, backward %.3f s\n", total_f, total_b);
+    for (int i = 0; i <= a->n_layers; i++) {
+        if (fwd[i] + bwd[i] < 1e-3 * steps) continue;
+        const char *name = i < a->n_layers ? a->layers[i].name : "(input/output)";
+        printf("  %3d %-26s fwd %.4f s  bwd %.4f s\n", i, name, fwd[i] / steps, bwd[i] / steps);
+    }
+}
+
 /* Median seconds of one step: mode 0 inference, 1 training step, 2 frozen training step. */
-static double time_ours(const options *o, int mode) {
+static timing time_ours(const options *o, int mode) {
     sm_shape in;
     const char *text = sm_arch_preset_text("resnet18", &in);
     sm_arch *arch = malloc(sizeof *arch);
@@ -69,71 +96,96 @@ static double time_ours(const options *o, int mode) {
         sm_net_describe(net, o->batch, mode != 0, text, sizeof text, &err);
         printf("%s", text);
         sm_net_free(net);
-        return 0;
+        return (timing){0, 0};
     }
     size_t nx = (size_t)o->batch * 3 * o->side * o->side, ne = (size_t)o->batch * 128;
     float *x = calloc(nx, sizeof *x), *e = calloc(ne, sizeof *e), *de = calloc(ne, sizeof *de);
     for (size_t i = 0; i < nx; i++) x[i] = (float)(i % 255) / 255.0f;
     for (size_t i = 0; i < ne; i++) de[i] = 1e-3f * (float)((i % 5) - 2);
-    double times[64];
+    double times[64], cpu[64];
     int n = o->steps < 64 ? o->steps : 64;
+    double *fwd = calloc((size_t)sm_net_arch(net)->n_layers + 1, sizeof *fwd);
+    double *bwd = calloc((size_t)sm_net_arch(net)->n_layers + 1, sizeof *bwd);
     for (int s = -1; s < n; s++) { /* one warm-up step builds the plan */
-        double t0 = now();
+        if (s == 0 && o->profile) sm_net_set_timers(net, fwd, bwd);
+        double t0 = clock_seconds(CLOCK_MONOTONIC), c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
         if (sm_net_forward(net, x, o->batch, mode != 0, e, &err) ||
             (mode != 0 && sm_net_backward(net, de, &err))) {
             fprintf(stderr, "bench_resnet: %s\n", err.msg);
             exit(1);
         }
-        if (s >= 0) times[s] = now() - t0;
+        if (s >= 0) {
+            times[s] = clock_seconds(CLOCK_MONOTONIC) - t0;
+            cpu[s] = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        }
     }
+    if (o->profile) print_profile(net, fwd, bwd, n);
+    free(fwd);
+    free(bwd);
     free(x);
     free(e);
     free(de);
     sm_net_free(net);
-    return median(times, n);
+    return (timing){median(times, n), median(cpu, n)};
 }
 
-/* The peer's "torch result median_seconds=S" line, or -1. */
-static double time_torch(const options *o, const char *mode) {
+/* The peer's "torch result median_seconds=S" and "median_cpu_seconds=C" lines, or -1. */
+static timing time_torch(const options *o, const char *mode) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 %s/bench/torch_resnet_speed.py --mode %s --batch %d --steps %d "
-             "--side %d",
-             SIAMESE_SOURCE_DIR, mode, o->batch, o->steps, o->side);
+             "--side %d --threads %d",
+             SIAMESE_SOURCE_DIR, mode, o->batch, o->steps, o->side, o->threads);
+    timing t = {-1, -1};
     FILE *p = popen(cmd, "r");
-    if (!p) return -1;
+    if (!p) return t;
     char line[512];
-    double s = -1;
-    while (fgets(line, sizeof line, p))
-        if (strncmp(line, "torch result median_seconds=", 28) == 0) s = atof(line + 28);
+    static const char wall[] = "torch result median_seconds=",
+                      cpu[] = "torch result median_cpu_seconds=";
+    while (fgets(line, sizeof line, p)) {
+        if (strncmp(line, wall, sizeof wall - 1) == 0) t.wall = atof(line + sizeof wall - 1);
+        if (strncmp(line, cpu, sizeof cpu - 1) == 0) t.cpu = atof(line + sizeof cpu - 1);
+    }
     pclose(p);
-    return s;
+    return t;
 }
 
 int main(int argc, char **argv) {
-    options o = {8, 5, 224, 0};
+    options o = {8, 5, 224, omp_get_max_threads(), 0, 0};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--batch") == 0) o.batch = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--steps") == 0) o.steps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--side") == 0) o.side = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--threads") == 0) o.threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--describe") == 0) o.describe = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--profile") == 0) o.profile = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: bench_resnet [--batch N] [--steps N] [--side S]\n");
+            fprintf(stderr, "usage: bench_resnet [--batch N] [--steps N] [--side S] [--threads T] "
+                            "[--describe 0|1] [--profile 0|1]\n");
             return 2;
         }
     }
-    if (o.batch < 1 || o.steps < 1 || o.side < 32) return 2;
+    if (o.batch < 1 || o.steps < 1 || o.side < 32 || o.threads < 1) return 2;
+    omp_set_num_threads(o.threads);
     if (o.describe) {
         time_ours(&o, 1);
         return 0;
     }
     static const char *modes[] = {"infer", "train", "train-frozen"};
-    printf("resnet18, %d images of 3x%dx%d, fp32, median of %d steps\n", o.batch, o.side, o.side,
-           o.steps);
+    printf("resnet18, %d images of 3x%dx%d, fp32, %d threads on both sides, median of %d steps\n",
+           o.batch, o.side, o.side, o.threads, o.steps);
     for (int m = 0; m < 3; m++) {
-        double ours = time_ours(&o, m), torch = time_torch(&o, modes[m]);
-        printf("%-13s ours %.3f s  pytorch %.3f s  pytorch/ours %.2fx  (%.1f images/s)\n", modes[m],
-               ours, torch, torch > 0 ? torch / ours : 0.0, o.batch / ours);
+        if (o.profile) {
+            printf("%s:\n", modes[m]);
+            time_ours(&o, m);
+            continue;
+        }
+        timing ours = time_ours(&o, m), torch = time_torch(&o, modes[m]);
+        printf("%-13s wall: ours %.3f s  pytorch %.3f s  pytorch/ours %.2fx  (%.1f images/s)\n",
+               modes[m], ours.wall, torch.wall, torch.wall > 0 ? torch.wall / ours.wall : 0.0,
+               o.batch / ours.wall);
+        printf("%-13s CPU:  ours %.3f s  pytorch %.3f s  pytorch/ours %.2fx\n", "", ours.cpu,
+               torch.cpu, torch.cpu > 0 ? torch.cpu / ours.cpu : 0.0);
         fflush(stdout);
     }
     return 0;
