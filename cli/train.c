@@ -10,15 +10,10 @@
 #include "progress.h"
 #include "siamese.h"
 #include "similarity.h"
+#include "stop_signals.h"
 #include "train_tools.h"
 
 static volatile sig_atomic_t stop_requested;
-
-static void on_interrupt(int sig) {
-    (void)sig;
-    stop_requested = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
-}
 
 /* Parses "CxHxW" (or "HxW" meaning 3 channels). */
 static int parse_geometry(const char *text, int *c, int *h, int *w) {
@@ -162,6 +157,10 @@ int cli_train(int argc, char **argv) {
          "augment training images: koch, photo, or terms such as rotate=10,shear=0.3,"
          "scale=0.8:1.2,translate=2,flip,brightness=0.2,contrast=0.2,crop=0.08:1"},
         {"pk", 0, CLI_OPT_STRING, &t.pk, "PxK", pk_help},
+        {"class-rotations", 0, CLI_OPT_INT, &p.class_rotations, "N",
+         "P x K batches: 4 = every training class also turned by 90, 180 and 270 degrees, each "
+         "turn a class of its own (square inputs; Omniglot's usual class augmentation), 2 = by "
+         "180 only, 1 = none (default)"},
         {"mining", 0, CLI_OPT_STRING, &t.mining, "RULE",
          "pairs of each P x K batch: all, hard or semihard (default all)"},
         {"lr-schedule", 0, CLI_OPT_STRING, &t.lr_schedule, "KIND",
@@ -247,8 +246,7 @@ int cli_train(int argc, char **argv) {
     p.callback = progress_event;
     p.callback_user = &pr;
     p.stop = &stop_requested;
-    signal(SIGINT, on_interrupt);
-    signal(SIGUSR1, on_interrupt); /* mpirun forwards SIGUSR1 to every rank (issue 16) */
+    cli_stop_signals_watch(&stop_requested); /* Ctrl-C; mpirun forwards SIGUSR1 (issue 16) */
 
     char errmsg[1024];
     const char *run_dir = f.resume ? f.resume : f.output;

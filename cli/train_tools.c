@@ -45,6 +45,16 @@ static int apply_sampling(const train_tools_flags *f, siamese_train_params *p) {
     if (f->pk_given) p->sampler = "pk";
     if (f->mining && siamese_mining_parse(f->mining, &p->mining) != SIAMESE_OK)
         return usage("unknown --mining '%s' (all, hard, semihard)", f->mining);
+    int turns = p->class_rotations;
+    char number[16];
+    snprintf(number, sizeof number, "%d", turns);
+    if (turns != 0 && turns != 1 && turns != 2 && turns != 4)
+        return usage("--class-rotations %s: give 1 (none), 2 (180 degrees) or 4 (quarter turns)",
+                     number);
+    if (turns > 1 && strcmp(p->sampler, "pk") != 0)
+        return usage("--class-rotations needs batches of labelled images: add --pk PxK (the %s "
+                     "sampler gives pairs)",
+                     p->sampler);
     if (f->mining && strcmp(p->sampler, "pk") != 0)
         return usage("--mining needs batches of labelled images: add --sampler pk (or --pk PxK); "
                      "the %s sampler gives pairs",

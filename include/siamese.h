@@ -824,6 +824,11 @@ typedef struct siamese_train_params {
                     N-way one-shot accuracy on the validation classes instead (1000 episodes from
                     the seed, the same every epoch; with val_groups, each episode's classes come
                     from one group with >= N classes, as Lake's Omniglot runs do) */
+    int class_rotations; /* sampler "pk": 0 or 1 = off; 2 or 4 = each training class also
+                            appears turned by 180 degrees (2) or by 90, 180 and 270 (4, square
+                            inputs only), each turn a class of its own (Omniglot's usual class
+                            augmentation): in a batch, a class's K images share one turn drawn
+                            from the seed; validation and test images are never turned */
 } siamese_train_params;
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);

@@ -53,6 +53,8 @@ struct siamese_loader {
     int augmenting;      /* augment changes something */
     int epoch;           /* the epoch in progress */
     uint8_t *scratch[2]; /* one augmented image per batch slot */
+    int class_turns;     /* labelled: 2 or 4 turns, class c turned by c % turns; else 0 */
+    uint8_t *turned[2];  /* one turned image per batch slot */
     int part, parts;     /* data-parallel share of each batch (issue 16): part of parts */
 };
 
@@ -76,6 +78,7 @@ typedef struct image_place {
     int slot;
     int64_t index;
     int side;
+    int quarter_turns; /* counter-clockwise, before augmentation */
 } image_place;
 
 /* Writes image into out[C*H*W]: from the cache, else decoded again (past the cache bound);
@@ -89,6 +92,12 @@ static siamese_status image_to_tensor(siamese_loader *ld, int image, image_place
     if (!view.data) {
         st = sm_ds_decode(ld->ds, image, &ld->opts, &img, err);
         view = img;
+    }
+    if (st == SIAMESE_OK && at.quarter_turns) {
+        siamese_image turned = view;
+        turned.data = ld->turned[at.slot];
+        sm_image_turn(&view, at.quarter_turns, &turned);
+        view = turned;
     }
     if (st == SIAMESE_OK && ld->augmenting) {
         siamese_image augmented = view;
@@ -114,7 +123,9 @@ static siamese_status fill_slot(siamese_loader *ld, int s, int b) {
     sm_err_clear(&ld->slot_err[s]);
     for (int j = 0; j < n && st == SIAMESE_OK; j++) {
         const siamese_pair *pair = &ld->pairs[ld->order[first + j]];
-        image_place at = {s, (int64_t)first + j, 0};
+        image_place at = {s, (int64_t)first + j, 0, 0};
+        if (ld->class_turns > 1)
+            at.quarter_turns = pair->label % ld->class_turns * (4 / ld->class_turns);
         st = image_to_tensor(ld, pair->a, at, ld->images[s] + (size_t)j * ld->image_floats,
                              &ld->slot_err[s]);
         at.side = 1;
@@ -367,6 +378,7 @@ void siamese_loader_free(siamese_loader *ld) {
         free(ld->images[s]);
         free(ld->labels[s]);
         free(ld->scratch[s]);
+        free(ld->turned[s]);
     }
     free(ld->pairs);
     free(ld->order);
@@ -528,4 +540,20 @@ siamese_status sm_loader_set_labelled(siamese_loader *ld, const int *images, con
     siamese_status st = siamese_loader_set_pairs(ld, &pairs);
     siamese_pairs_free(&pairs);
     return st;
+}
+
+siamese_status sm_loader_set_class_turns(siamese_loader *ld, int turns) {
+    if (turns != 2 && turns != 4)
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG, "class rotations %d: give 2 or 4", turns);
+    if (turns == 4 && ld->p.width != ld->p.height)
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG,
+                       "class rotations 4 turn images by 90 degrees: they need a square input, "
+                       "not %dx%d",
+                       ld->p.width, ld->p.height);
+    for (int s = 0; s < 2; s++) {
+        if (!ld->turned[s]) ld->turned[s] = malloc(ld->cache.image_bytes);
+        if (!ld->turned[s]) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    }
+    ld->class_turns = turns;
+    return SIAMESE_OK;
 }

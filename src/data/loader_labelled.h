@@ -15,5 +15,9 @@ siamese_status sm_loader_create_labelled(siamese_dataset *dataset, const int *im
 /* Replaces the images (a new epoch of P x K batches); call siamese_loader_start_epoch after. */
 siamese_status sm_loader_set_labelled(siamese_loader *loader, const int *images, const int *classes,
                                       int count);
+/* Rotated classes: from the next batch on, an image of class c is turned counter-clockwise by
+ * (c % turns) x 360 / turns degrees (turns 2 or 4; 4 needs a square input) before
+ * augmentation. Call between epochs. */
+siamese_status sm_loader_set_class_turns(siamese_loader *loader, int turns);
 
 #endif

@@ -9,7 +9,8 @@
 #include "base/rng.h"
 #include "data/dataset.h"
 
-#define STREAM_PK 0x504b53414d504c45ull /* "PKSAMPLE" */
+#define STREAM_PK 0x504b53414d504c45ull    /* "PKSAMPLE" */
+#define STREAM_TURNS 0x504b5455524e5300ull /* "PKTURNS" */
 
 /* The eligible images of one side grouped by class: members[start[c] .. start[c + 1]). */
 typedef struct pk_groups {
@@ -138,4 +139,13 @@ void sm_pk_batches_free(sm_pk_batches *b) {
     free(b->images);
     free(b->classes);
     memset(b, 0, sizeof *b);
+}
+
+void sm_pk_turn_classes(sm_pk_batches *b, int k, int turns, uint64_t seed, int epoch) {
+    sm_rng rng;
+    sm_rng_seed(&rng, sm_seed_mix(sm_seed_mix(seed, STREAM_TURNS), (uint64_t)epoch));
+    for (int at = 0; at + k <= b->count; at += k) {
+        int r = (int)sm_rng_below(&rng, (uint64_t)turns);
+        for (int i = at; i < at + k; i++) b->classes[i] = b->classes[i] * turns + r;
+    }
 }

@@ -28,4 +28,10 @@ siamese_status sm_pk_sample(siamese_dataset *dataset, const siamese_split *split
                             int k, int batches, uint64_t seed, int epoch, sm_pk_batches *out);
 void sm_pk_batches_free(sm_pk_batches *batches);
 
+/* Rotated classes (siamese train --class-rotations): each class's K images in a batch get one
+ * turn r drawn from (seed, epoch, batch position), uniform in [0, turns), and become class
+ * c * turns + r, so every turn of a class is a class of its own (the loader turns the images,
+ * sm_loader_set_class_turns). turns 2 or 4. */
+void sm_pk_turn_classes(sm_pk_batches *batches, int k, int turns, uint64_t seed, int epoch);
+
 #endif

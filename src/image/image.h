@@ -73,6 +73,9 @@ siamese_status sm_image_convert(const sm_image *src, int channels, sm_image *out
 /* Pillow-exact resize((width, height), BILINEAR) into a new image (same channels). */
 siamese_status sm_image_resize(const sm_image *src, int width, int height, sm_image *out,
                                sm_err *err);
+/* Writes src turned counter-clockwise by quarter_turns x 90 degrees into dst (its own pixels,
+ * as many as src's, allocated by the caller); an odd count swaps width and height. */
+void sm_image_turn(const sm_image *src, int quarter_turns, sm_image *dst);
 /* ToTensor (+ optional per-channel normalization) into out[channels * height * width]; never
  * allocates. mean and std are both NULL or both hold image->channels values. */
 siamese_status sm_image_to_tensor(const sm_image *image, const float *mean, const float *std,

@@ -58,6 +58,15 @@ static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "P x K = %d x %d: P and K must each be at least 2 (P x K at most %d)",
                        p->pk_classes, p->pk_images, SM_MAX_BATCH_IMAGES);
+    if (p->class_rotations != 0 && p->class_rotations != 1 && p->class_rotations != 2 &&
+        p->class_rotations != 4)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "class rotations %d: give 1 (none), 2 or 4",
+                       p->class_rotations);
+    if (p->class_rotations > 1 && !pk)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "class rotations need batches of labelled images: use --sampler pk (the "
+                       "%s sampler gives pairs)",
+                       p->sampler);
     sm_augment augment;
     if (sm_augment_parse(p->augment, &augment, err) != SIAMESE_OK) return err->status;
     if (p->warmup_steps < 0 || p->lr_step_epochs < 0 || p->patience < 0)
@@ -248,7 +257,8 @@ static const config_field fields[] = {
      sizeof(((sm_run_config *)0)->normalize), ""},
     NEWER("embedding_dim", FIELD_INT, embedding_dim),
     NEWER("learning_rate_backbone", FIELD_FLOAT, learning_rate_backbone),
-    NEWER("val_way", FIELD_INT, val_way), /* 0 = choose by validation ROC AUC */
+    NEWER("val_way", FIELD_INT, val_way),                 /* 0 = choose by validation ROC AUC */
+    NEWER("class_rotations", FIELD_INT, class_rotations), /* 0 = none */
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 

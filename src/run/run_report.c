@@ -31,6 +31,7 @@ static const char *setting_unit(const char *key) {
         {"val_groups", "of the class groups (share < 1, else a count)"},
         {"pk_classes", "classes per batch"},
         {"pk_images", "images per class and batch"},
+        {"class_rotations", "turns of each training class (0, 1 = none)"},
         {"threads", "(0 = all cores)"},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)

@@ -118,11 +118,14 @@ siamese_status sm_run_tools_pk_loader(sm_run_tools *t, siamese_dataset *ds,
         sm_pk_sample(ds, sm_run_tools_train_split(t, split), 0, p->pk_classes, p->pk_images,
                      t->pk_batches, p->seed ^ SEED_PK, epoch, &t->epoch);
     if (st != SIAMESE_OK) return sm_fail(err, st, "%s", siamese_dataset_errmsg(ds));
+    int turns = p->class_rotations > 1 ? p->class_rotations : 0;
+    if (turns) sm_pk_turn_classes(&t->epoch, p->pk_images, turns, p->seed ^ SEED_PK, epoch);
     if (!*loader) {
         siamese_loader_params pk_lp = *lp;
         pk_lp.batch_size = p->pk_classes * p->pk_images;
         st = sm_loader_create_labelled(ds, t->epoch.images, t->epoch.classes, t->epoch.count,
                                        &pk_lp, loader);
+        if (st == SIAMESE_OK && turns) st = sm_loader_set_class_turns(*loader, turns);
     } else {
         st = sm_loader_set_labelled(*loader, t->epoch.images, t->epoch.classes, t->epoch.count);
     }
@@ -177,6 +180,9 @@ void sm_run_tools_describe(const sm_run_tools *t, const siamese_train_params *p,
                       siamese_mining_name(p->mining ? p->mining : SIAMESE_MINING_ALL));
     if (p->augment && *p->augment && (size_t)n < size)
         n += snprintf(out + n, size - (size_t)n, "augment %s; ", p->augment);
+    if (t->pk && p->class_rotations > 1 && (size_t)n < size)
+        n += snprintf(out + n, size - (size_t)n, "each class also turned by %s as classes; ",
+                      p->class_rotations == 4 ? "90, 180 and 270 degrees" : "180 degrees");
     if ((p->lr_schedule != SIAMESE_LR_CONSTANT || p->warmup_steps > 0) && (size_t)n < size)
         n += snprintf(out + n, size - (size_t)n, "lr %s (warmup %d steps); ",
                       siamese_lr_schedule_name(p->lr_schedule), p->warmup_steps);
