@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "siamese.h"
+#include "stop_signals.h"
 
 static const cli_command commands[] = {
     {"train", "train a Siamese network on a dataset (or resume a run)", cli_train},
@@ -41,6 +42,7 @@ static void print_usage(FILE *out) {
 /* Under mpirun (issue 16) MPI lives for the whole command: train runs data-parallel, search
  * merges the ranks' shards; every other command runs the same on every rank. */
 static int run_command(const cli_command *command, int argc, char **argv) {
+    cli_stop_signals_start(); /* before MPI, OpenMP or the loader make a thread */
     if (siamese_dist_init(&argc, &argv) < 0) {
         fprintf(stderr, "siamese: MPI_Init failed\n");
         return CLI_EXIT_FAIL;
