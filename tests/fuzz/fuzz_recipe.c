@@ -1,55 +1,113 @@
 /* Fuzzes the recipe layout's file names: each input line becomes an (empty) file in
  * similar_all_images/ (before a line "--") or dissimilar_all_images/ (after it), then the folder
- * is opened as a recipe dataset and its pairs are checked. */
-#include <dirent.h>
+ * is opened as a recipe dataset and its pairs are checked. The folders persist between inputs:
+ * only the files that differ from the previous input are removed or created. */
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
 #include "siamese.h"
 
-/* Empties folder dir (files only; the harness makes no subfolders). */
-static void empty_folder(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[1024];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
+/* The file names of one folder, sorted, without duplicates. */
+typedef struct {
+    char **names;
+    int count;
+} name_list;
+
+static int compare_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Creates dir/name when name is a usable file name (no '/', not "." or "..", < 200 bytes). */
-static void touch(const char *dir, const char *name) {
-    if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") ||
-        strlen(name) > 200)
-        return;
+/* 1 when name can be a file of the folder (no '/', not "." or "..", at most 200 bytes). */
+static int usable_name(const char *name) {
+    return *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..") &&
+           strlen(name) <= 200;
+}
+
+/* Sorts list and drops repeated names (the strings are not owned). */
+static void sort_unique(name_list *list) {
+    if (list->count > 1)
+        qsort(list->names, (size_t)list->count, sizeof *list->names, compare_names);
+    int kept = 0;
+    for (int i = 0; i < list->count; i++)
+        if (!kept || strcmp(list->names[kept - 1], list->names[i]))
+            list->names[kept++] = list->names[i];
+    list->count = kept;
+}
+
+/* Creates the empty file dir/name; returns 0 or -1. */
+static int touch(const char *dir, const char *name) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
-    if (f) fclose(f);
+    return f && fclose(f) == 0 ? 0 : -1;
+}
+
+static void remove_file(const char *dir, const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
+/* Makes folder dir hold exactly the files of want (sorted, unique), given that it holds those of
+ * *held (sorted, owned); *held then lists what dir holds. */
+static void sync_folder(const char *dir, name_list *held, const name_list *want) {
+    char **now = malloc(((size_t)want->count + 1) * sizeof *now);
+    if (!now) abort();
+    int n = 0, i = 0, j = 0;
+    while (i < held->count || j < want->count) {
+        int order = i == held->count   ? 1
+                    : j == want->count ? -1
+                                       : strcmp(held->names[i], want->names[j]);
+        if (order < 0) {
+            remove_file(dir, held->names[i]);
+            free(held->names[i++]);
+        } else if (order == 0) {
+            now[n++] = held->names[i++];
+            j++;
+        } else {
+            if (touch(dir, want->names[j]) == 0 && !(now[n++] = strdup(want->names[j]))) abort();
+            j++;
+        }
+    }
+    free(held->names);
+    held->names = now;
+    held->count = n;
+}
+
+/* Makes root/similar_all_images and root/dissimilar_all_images hold the files the input names. */
+static void lay_out(const char *root, const uint8_t *data, size_t size) {
+    static name_list held[2];
+    static int made;
+    char dirs[2][600];
+    snprintf(dirs[0], sizeof dirs[0], "%s/similar_all_images", root);
+    snprintf(dirs[1], sizeof dirs[1], "%s/dissimilar_all_images", root);
+    if (!made) {
+        mkdir(root, 0700);
+        mkdir(dirs[0], 0700);
+        mkdir(dirs[1], 0700);
+        made = 1;
+    }
+    char *text = fz_text(data, size), *save = NULL;
+    name_list want[2] = {{NULL, 0}, {NULL, 0}};
+    for (int k = 0; k < 2; k++)
+        if (!(want[k].names = malloc((size / 2 + 1) * sizeof(char *)))) abort();
+    int side = 0;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!strcmp(line, "--")) side = 1;
+        else if (usable_name(line)) want[side].names[want[side].count++] = line;
+    }
+    for (int k = 0; k < 2; k++) {
+        sort_unique(&want[k]);
+        sync_folder(dirs[k], &held[k], &want[k]);
+        free(want[k].names);
+    }
+    free(text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char root[512], sim[600], dis[600];
+    char root[512];
     fz_path(root, sizeof root, "recipe");
-    snprintf(sim, sizeof sim, "%s/similar_all_images", root);
-    snprintf(dis, sizeof dis, "%s/dissimilar_all_images", root);
-    mkdir(root, 0700);
-    mkdir(sim, 0700);
-    mkdir(dis, 0700);
-    empty_folder(sim);
-    empty_folder(dis);
-
-    char *text = fz_text(data, size), *save = NULL;
-    const char *dir = sim;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (!strcmp(line, "--")) dir = dis;
-        else touch(dir, line);
-    }
-    free(text);
+    lay_out(root, data, size);
 
     siamese_dataset_params p = siamese_dataset_default_params();
     p.kind = SIAMESE_DATASET_RECIPE;

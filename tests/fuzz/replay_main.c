@@ -56,10 +56,18 @@ static int replay(const char *path) {
     return count;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define REPLAY_ASAN 1 /* gcc */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REPLAY_ASAN 1 /* clang (ASan's shadow memory would not fit under the cap) */
+#endif
+#endif
+
 /* Without a sanitizer, memory is capped at 1 GB as libFuzzer's -rss_limit_mb would: an input
  * that makes the library allocate what its size does not justify fails instead of passing. */
 static void limit_memory(void) {
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(REPLAY_ASAN)
     struct rlimit lim = {(rlim_t)1 << 30, (rlim_t)1 << 30};
     setrlimit(RLIMIT_DATA, &lim);
 #endif
