@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/memlimit.h"
+#include "base/signal_hold.h"
 #include "siamese.h"
 
 #define QUERY_BLOCK 256         /* queries per GEMM */
@@ -263,8 +264,12 @@ static siamese_status scan_queries(knn_job *job, int q0, int qn) {
     if (gblock > MAX_GALLERY_BLOCK) gblock = MAX_GALLERY_BLOCK;
     if (gblock < 256) gblock = 256;
     int nblocks = (job->ng + gblock - 1) / gblock;
+    sm_signal_hold hold = sm_signals_hold(job->threads); /* oneDNN's sgemm: signal_hold.h */
     siamese_status status = gemm_first_alone(job, q0, qn, gblock);
-    if (status != SIAMESE_OK) return status;
+    if (status != SIAMESE_OK) {
+        sm_signals_release(hold);
+        return status;
+    }
 #pragma omp parallel num_threads(job->threads)
     {
         int t = omp_get_thread_num();
@@ -290,6 +295,7 @@ static siamese_status scan_queries(knn_job *job, int q0, int qn) {
         free(dots);
         free(gstats);
     }
+    sm_signals_release(hold);
     return status;
 }
 

@@ -9,6 +9,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "base/alloc.h"
+#include "base/signal_hold.h"
 #include "nn/layers/layers.h"
 #include "nn/net.h"
 
@@ -432,9 +433,8 @@ static void report_layer_done(sm_net *net, const sm_seq *seq, int i) {
     net->grad_hook(net->grad_hook_user, s->layer);
 }
 
-static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, int hook,
-                              sm_err *err) {
-    hook = hook && net->grad_hook && layers_descend(net, seq);
+static siamese_status run_steps(sm_net *net, const sm_seq *seq, double *times, int hook,
+                                sm_err *err) {
     for (int i = 0; i < seq->n; i++) {
         const sm_step *s = &seq->v[i];
         double t0 = times ? now_seconds() : 0.0;
@@ -453,6 +453,16 @@ static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, int
     }
     SM_DNNL_TRY(dnnl_stream_wait(net->stream), err, "stream wait");
     return SIAMESE_OK;
+}
+
+/* The steps of a sequence with asynchronous signals held off its threads (signal_hold.h). */
+static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, int hook,
+                              sm_err *err) {
+    hook = hook && net->grad_hook && layers_descend(net, seq);
+    sm_signal_hold hold = sm_signals_hold(0);
+    siamese_status st = run_steps(net, seq, times, hook, err);
+    sm_signals_release(hold);
+    return st;
 }
 
 siamese_status sm_net_forward(sm_net *net, const float *x, int n, int training, float *emb,

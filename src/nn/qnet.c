@@ -13,6 +13,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
+#include "base/signal_hold.h"
 #include "nn/layers/layers.h"
 
 #define QNET_PLANS 4 /* batch sizes kept built at a time */
@@ -617,18 +618,21 @@ siamese_status sm_qnet_forward(sm_qnet *q, const float *x, int n, float *emb, sm
     SM_DNNL_TRY(dnnl_memory_set_data_handle(p->user_x, (void *)(uintptr_t)x), err, "set input");
     SM_DNNL_TRY(dnnl_memory_set_data_handle(p->user_emb, emb), err, "set output");
     q->last = NULL;
-    for (int i = 0; i < p->n_steps; i++) {
+    sm_signal_hold hold = sm_signals_hold(0); /* no signal frame over a JIT kernel's heap stack */
+    dnnl_status_t s = dnnl_success;
+    for (int i = 0; i < p->n_steps && s == dnnl_success; i++) {
         double t0 = q->time ? seconds_now() : 0.0;
-        dnnl_status_t s = dnnl_primitive_execute(p->steps[i].prim, q->stream, p->steps[i].nargs,
-                                                 p->steps[i].args);
-        if (s != dnnl_success) return sm_dnnl_fail(s, err, "int8 forward");
-        if (q->time) {
+        s = dnnl_primitive_execute(p->steps[i].prim, q->stream, p->steps[i].nargs,
+                                   p->steps[i].args);
+        if (s == dnnl_success && q->time) {
             dnnl_stream_wait(q->stream);
             int layer = p->steps[i].layer;
             q->time[layer < 0 ? q->arch.n_layers : layer] += seconds_now() - t0;
         }
     }
-    SM_DNNL_TRY(dnnl_stream_wait(q->stream), err, "stream wait");
+    if (s == dnnl_success) s = dnnl_stream_wait(q->stream);
+    sm_signals_release(hold);
+    if (s != dnnl_success) return sm_dnnl_fail(s, err, "int8 forward");
     q->last = p;
     return SIAMESE_OK;
 }
