@@ -789,10 +789,10 @@ typedef struct siamese_train_params {
     siamese_train_callback callback;
     void *callback_user;
     /* when *stop becomes nonzero (e.g. set by a signal handler), the run saves a checkpoint
-     * after the current step and returns SIAMESE_ERR_INTERRUPTED. Set it from a thread that
-     * waits for the signal (sigwait) with the signal blocked in every other thread, as the CLI
-     * does: oneDNN's JIT gemm kernels point the stack pointer into the heap while they run, so a
-     * handler run on a computing thread corrupts the heap (oneDNN issue 4845) */
+     * after the current step and returns SIAMESE_ERR_INTERRUPTED. Signal handlers are safe:
+     * the library holds asynchronous signals off its threads while oneDNN's kernels run (their
+     * gemm points the stack pointer into the heap, oneDNN issue 4845), so a handler runs between
+     * them, a step later at most */
     const volatile sig_atomic_t *stop;
     int overwrite; /* 0: refuse a run folder that already holds a run (config.json) */
     /* training tools (issue 12); the defaults keep the recipe exactly */
