@@ -183,10 +183,14 @@ timed_cpu() {
     t1=$(date +%s.%N)
     times >"$work/$name.cpu1"
     echo "$t1 - $t0" | bc >"$work/$name.seconds"
-    printf '%.0f s wall, %.0f s CPU' "$(echo "$t1 - $t0" | bc)" \
-        "$(echo "$(children_cpu "$work/$name.cpu1") - $(children_cpu "$work/$name.cpu0")" | bc)" \
+    echo "$(children_cpu "$work/$name.cpu1") - $(children_cpu "$work/$name.cpu0")" | bc \
+        >"$work/$name.cpu"
+    printf '%.0f s wall, %.0f s CPU' "$(echo "$t1 - $t0" | bc)" "$(cat "$work/$name.cpu")" \
         >"$work/$name.times"
 }
+
+# load: the load averages now (1, 5 and 15 minutes).
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # children_cpu FILE: user + system seconds of the finished children in the output of 'times'.
 children_cpu() {
@@ -202,6 +206,24 @@ interval() {
 v = json.load(open(sys.argv[1]))
 for k in sys.argv[2:]: v = v[k]
 print("%.4f [%.4f, %.4f]" % (v["value"], v["low"], v["high"]))' "$f" "$@"
+}
+
+# best_epoch RUN: "epoch E of N, validation ROC AUC A[, accuracy C]": the epoch best.safetensors
+# kept (the highest validation ROC AUC, then the lowest loss, as the trainer picks), from the
+# run's metrics.jsonl (validation classes' val_auc, else the held-out images' test_auc).
+best_epoch() {
+    /usr/bin/python3 -c 'import json, sys
+e = [json.loads(l) for l in open(sys.argv[1]) if "\"event\":\"epoch\"" in l]
+key, loss = ("val_auc", "val_loss") if "val_auc" in e[0] else ("test_auc", "test_loss")
+b = max(e, key=lambda x: (x[key], -x[loss]))
+s = "epoch %d of %d, validation ROC AUC %.5f" % (b["epoch"], len(e), b[key])
+print(s + (", accuracy %.4f" % b["test_accuracy"] if key == "test_auc" else ""))' "$1/metrics.jsonl"
+}
+
+# heldout RUN IMAGES DEST: the run's held-out images of an IDX set (split.json) as class folders.
+heldout() {
+    rm -rf "$3"
+    /usr/bin/python3 "$(dirname "$0")/heldout_images.py" "$1/split.json" "$2" "$3"
 }
 
 # link_classes DEST SRC...: DEST/<name> -> SRC for each class folder SRC (a view of some classes).
@@ -246,14 +268,15 @@ att_faces_5fold() {
         timed_cpu "fold$k" "${train[@]}"
         echo "  eval:  ${eval[*]}"
         "${eval[@]}" >"$f/eval.json"
-        printf '  fold %d: train %s; %s pairs: EER %s, ROC AUC %.4f\n' "$k" \
-            "$(cat "$work/fold$k.times")" "$(json_number "$f/eval.json" verification pairs)" \
+        printf '  fold %d: train %s; best.safetensors = %s; %s pairs: EER %s, ROC AUC %.4f\n' \
+            "$k" "$(cat "$work/fold$k.times")" "$(best_epoch "$f/run")" \
+            "$(json_number "$f/eval.json" verification pairs)" \
             "$(interval "$f/eval.json" verification eer)" \
             "$(json_number "$f/eval.json" verification auc value)"
     done
     # the mean over the folds; its interval joins the folds' bootstrap intervals as normal ones
     # (standard error (high - low) / 3.92 each, the folds independent)
-    local mean folds wall
+    local mean folds wall cpu
     mean=$(/usr/bin/python3 -c 'import json, sys, math
 e = [json.load(open(p))["verification"]["eer"] for p in sys.argv[1:]]
 m = sum(x["value"] for x in e) / len(e)
@@ -262,11 +285,12 @@ print("%.4f [%.4f, %.4f]" % (m, max(0, m - 1.96 * se), m + 1.96 * se))' "$dir"/f
     folds=$(for k in 0 1 2 3 4; do printf '%.4f ' "$(json_number "$dir/fold$k/eval.json" \
         verification eer value)"; done)
     wall=$(cat "$work"/fold?.seconds | paste -sd+ | bc)
-    printf 'row att_faces_5fold  seed %s  epochs %s  train %.0f s (5 folds)  end: %s\n' "$seed" \
-        "$epochs" "$wall" "$(machine)"
+    cpu=$(cat "$work"/fold?.cpu | paste -sd+ | bc)
+    printf 'row att_faces_5fold  seed %s  epochs %s  train %.0f s wall, %.0f s CPU (5 folds)  end: %s\n' \
+        "$seed" "$epochs" "$wall" "$cpu" "$(machine)"
     printf '  mean EER over the 5 folds %s; per fold %s\n' "$mean" "$folds"
-    printf '| AT&T faces 5-fold | mean EER, 8 unseen subjects per fold (720 pairs each); folds %s| %s | %s | %.0f s | %s |\n' \
-        "$folds" "$seed" "$epochs" "$wall" "$mean"
+    printf '| AT&T faces 5-fold | mean EER, 8 unseen subjects per fold (720 pairs each); folds %s| %s | %s | %.0f s wall, %.0f s CPU (load %s) | %s |\n' \
+        "$folds" "$seed" "$epochs" "$wall" "$cpu" "$(load)" "$mean"
 }
 
 # MNIST: the mnist preset widened (conv 32/64, linear 256) on the shared train10k (10% of its images held out: their pairs pick
@@ -288,18 +312,25 @@ linear(256) relu linear(64)" --input 1x28x28 --split images --train-fraction 0.9
     echo "start: $(machine)"
     echo "train: ${train[*]}"
     timed_cpu mnist "${train[@]}"
+    heldout "$run" "$idx/train10k-images-idx3-ubyte.gz" "$work/mnist_val"
+    "$siamese" eval "$run/best.safetensors" "$work/mnist_val" --pairs-per-class 1000 --json -q \
+        --precision fp32 --seed "$seed" -j "$threads" >"$work/mnist.val.json"
     echo "eval:  ${eval[*]}"
     "${eval[@]}" >"$work/mnist.eval.json"
-    local j="$work/mnist.eval.json"
+    local j="$work/mnist.eval.json" v="$work/mnist.val.json"
     printf 'row mnist  seed %s  epochs %s  train %s  end: %s\n' "$seed" "$epochs" \
         "$(cat "$work/mnist.times")" "$(machine)"
+    printf '  validation: best.safetensors = %s; held-out images (%s pairs): ROC AUC %.5f, accuracy %.4f at their best threshold\n' \
+        "$(best_epoch "$run")" "$(json_number "$v" verification pairs)" \
+        "$(json_number "$v" verification auc value)" \
+        "$(json_number "$v" verification accuracy_best value)"
     printf '  t10k pairs (%s): accuracy %s at the threshold %.4f chosen on held-out train10k images (at the best threshold for t10k itself: %s); ROC AUC %.4f\n' \
         "$(json_number "$j" verification pairs)" "$(interval "$j" verification accuracy_model)" \
         "$(json_number "$j" verification model_threshold)" \
         "$(interval "$j" verification accuracy_best)" "$(json_number "$j" verification auc value)"
-    printf '| MNIST | pair accuracy on t10k (%s pairs), threshold from validation | %s | %s | %.0f s | %s |\n' \
-        "$(json_number "$j" verification pairs)" "$seed" "$epochs" "$(cat "$work/mnist.seconds")" \
-        "$(interval "$j" verification accuracy_model)"
+    printf '| MNIST | pair accuracy on t10k (%s pairs), threshold from validation | %s | %s | %s (load %s) | %s |\n' \
+        "$(json_number "$j" verification pairs)" "$seed" "$epochs" "$(cat "$work/mnist.times")" \
+        "$(load)" "$(interval "$j" verification accuracy_model)"
 }
 
 # Fashion-MNIST: the mnist preset widened (as for MNIST) on the 60k training images (5% held out: their pairs pick
@@ -322,17 +353,23 @@ linear(256) relu linear(64)" --input 1x28x28 --split images --train-fraction 0.9
     echo "start: $(machine)"
     echo "train: ${train[*]}"
     timed_cpu fashion "${train[@]}"
+    heldout "$run" "$idx/train-images-idx3-ubyte.gz" "$work/fashion_val"
+    "$siamese" eval "$run/best.safetensors" "$work/fashion_val" --protocol retrieval --json -q \
+        --precision fp32 --seed "$seed" -j "$threads" >"$work/fashion.val.json"
     echo "eval:  ${eval[*]}"
     "${eval[@]}" >"$work/fashion.eval.json"
-    local j="$work/fashion.eval.json"
+    local j="$work/fashion.eval.json" v="$work/fashion.val.json"
     printf 'row fashion_mnist  seed %s  epochs %s  train %s  end: %s\n' "$seed" "$epochs" \
         "$(cat "$work/fashion.times")" "$(machine)"
+    printf '  validation: best.safetensors = %s; held-out images (%s queries): Recall@1 %.4f\n' \
+        "$(best_epoch "$run")" "$(json_number "$v" retrieval queries)" \
+        "$(json_number "$v" retrieval recall_at_1 value)"
     printf '  t10k retrieval (%s queries): Recall@1 %s, Recall@5 %s, MAP@R %.4f\n' \
         "$(json_number "$j" retrieval queries)" "$(interval "$j" retrieval recall_at_1)" \
         "$(interval "$j" retrieval recall_at_5)" "$(json_number "$j" retrieval map_at_r value)"
-    printf '| Fashion-MNIST | Recall@1 on t10k (%s queries) | %s | %s | %.0f s | %s |\n' \
+    printf '| Fashion-MNIST | Recall@1 on t10k (%s queries) | %s | %s | %s (load %s) | %s |\n' \
         "$(json_number "$j" retrieval queries)" "$seed" "$epochs" \
-        "$(cat "$work/fashion.seconds")" "$(interval "$j" retrieval recall_at_1)"
+        "$(cat "$work/fashion.times")" "$(load)" "$(interval "$j" retrieval recall_at_1)"
 }
 
 # dogs_run NAME TRAIN TEST TRAIN_OPTIONS...: trains one Stanford Dogs recipe into $work/NAME and
