@@ -29,8 +29,9 @@ struct sm_net {
     sm_grad_ready_fn grad_hook; /* see sm_net_set_grad_hook */
     void *grad_hook_user;
     double *time_fwd, *time_bwd;
-    int bf16;      /* convolutions in bf16; linear layers stay fp32 */
-    int no_fusion; /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
+    int bf16;        /* convolutions in bf16; linear layers stay fp32 */
+    int no_fusion;   /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
+    int no_winograd; /* benchmark toggle SIAMESE_ENGINE_NO_WINOGRAD=1: direct convolutions only */
     unsigned char frozen[SM_MAX_LAYERS]; /* 1: no gradient for the layer's parameters */
 };
 
@@ -124,6 +125,8 @@ siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, s
     map_layer_params(net);
     const char *toggle = getenv("SIAMESE_ENGINE_NO_FUSION");
     net->no_fusion = toggle && strcmp(toggle, "1") == 0;
+    toggle = getenv("SIAMESE_ENGINE_NO_WINOGRAD");
+    net->no_winograd = toggle && strcmp(toggle, "1") == 0;
     dnnl_status_t s = dnnl_engine_create(&net->engine, dnnl_cpu, 0);
     if (s == dnnl_success)
         s = dnnl_stream_create(&net->stream, net->engine, dnnl_stream_default_flags);
@@ -309,6 +312,7 @@ static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err) {
     sm_builder b;
     sm_builder_init(&b, net->engine, &net->arenas, plan, err);
     b.bf16 = net->bf16;
+    b.winograd = !net->no_winograd;
     sm_shape s = net->arch.input;
     int64_t dims[4] = {plan->n, s.c, s.h, s.w};
     dnnl_memory_desc_t md;

@@ -1,14 +1,15 @@
-/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads; fp32 or bf16 compute. */
+/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads; fp32 or bf16 compute, Winograd for fp32 3x3 stride-1 convolutions. */
 #include <string.h>
 
 #include "nn/layers/layers.h"
 
 typedef struct conv_dims {
     dnnl_dims_t strides, pad_l, pad_r;
-    int64_t src[4];  /* [n, c, h, w] */
-    int64_t wei[4];  /* [o, c, kh, kw] OIHW */
-    int64_t bias[1]; /* [o] */
-    int64_t dst[4];  /* [n, o, oh, ow] */
+    int64_t src[4];      /* [n, c, h, w] */
+    int64_t wei[4];      /* [o, c, kh, kw] OIHW */
+    int64_t bias[1];     /* [o] */
+    int64_t dst[4];      /* [n, o, oh, ow] */
+    dnnl_alg_kind_t alg; /* direct, or winograd when the forward got a Winograd kernel */
 } conv_dims;
 
 static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n) {
@@ -28,6 +29,47 @@ static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n) {
     memcpy(d->wei, wei, sizeof wei);
     memcpy(d->dst, dst, sizeof dst);
     d->bias[0] = layer->out;
+    d->alg = dnnl_convolution_direct;
+}
+
+/* oneDNN's fp32 Winograd kernel (F(4x4, 3x3), AVX-512 only) takes 3x3 stride-1 convolutions
+ * whose channels are multiples of 16; on resnet18 at 224x224 it needs about half the direct
+ * kernel's time forward and backward (bench/README.md). Maps smaller than one 4x4 output tile
+ * keep the direct kernel. Its rounding differs from the direct kernel's (resnet50's training
+ * output against torchvision: 8e-5 relative instead of 6e-5; SIAMESE_ENGINE_NO_WINOGRAD=1 turns
+ * it off). */
+static int winograd_fits(const sm_builder *b, const sm_layer *layer) {
+    return b->winograd && !b->bf16 && layer->kh == 3 && layer->kw == 3 && layer->sh == 1 &&
+           layer->sw == 1 && layer->in.c % 16 == 0 && layer->out % 16 == 0 &&
+           layer->out_shape.h >= 4 && layer->out_shape.w >= 4;
+}
+
+/* A primitive descriptor for a convolution descriptor made by init(alg): with d->alg first, and
+ * when that is Winograd and oneDNN has no kernel for it, direct (d->alg is updated). */
+typedef dnnl_status_t (*conv_desc_init)(dnnl_convolution_desc_t *cd, const sm_builder *b,
+                                        const sm_layer *layer, const conv_dims *d, const void *ctx);
+
+static siamese_status conv_pd(sm_builder *b, const sm_layer *layer, conv_dims *d,
+                              conv_desc_init init, const void *ctx, int relu,
+                              const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
+                              const char *what) {
+    dnnl_convolution_desc_t cd;
+    if (d->alg == dnnl_convolution_winograd && init(&cd, b, layer, d, ctx) == dnnl_success) {
+        dnnl_primitive_attr_t attr = NULL;
+        siamese_status st = sm_builder_attr(b, relu, 0, &attr);
+        if (st != SIAMESE_OK) return st;
+        dnnl_status_t s = dnnl_primitive_desc_create(pd, &cd, attr, b->engine, hint);
+        dnnl_primitive_attr_destroy(attr);
+        if (s == dnnl_success) return SIAMESE_OK;
+        *pd = NULL;
+        if (s != dnnl_unimplemented) return sm_dnnl_fail(s, b->err, what);
+    }
+    conv_dims direct = *d;
+    direct.alg = dnnl_convolution_direct;
+    SM_DNNL_TRY(init(&cd, b, layer, &direct, ctx), b->err, what);
+    siamese_status st = sm_builder_pd(b, &cd, relu, hint, pd, what);
+    if (st == SIAMESE_OK && hint == NULL) d->alg = dnnl_convolution_direct;
+    return st;
 }
 
 static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
@@ -72,19 +114,29 @@ static siamese_status relu_backward(sm_builder *b, const sm_value *out) {
     return st;
 }
 
-static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, const conv_dims *d,
-                                       const sm_layer_params *p, const sm_value *src,
-                                       const sm_value *out, const_dnnl_primitive_desc_t fwd) {
+/* ctx: the sm_value pair {src, out}. */
+static dnnl_status_t backward_weights_desc(dnnl_convolution_desc_t *cd, const sm_builder *b,
+                                           const sm_layer *layer, const conv_dims *d,
+                                           const void *ctx) {
+    (void)b;
+    const sm_value *v = ctx;
     dnnl_memory_desc_t w_any, b_md;
     sm_md_any(&w_any, 4, d->wei);
     sm_md_plain(&b_md, 1, d->bias);
-    dnnl_convolution_desc_t cd;
-    SM_DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
-                    &cd, dnnl_convolution_direct, &src->md, &w_any, layer->has_bias ? &b_md : NULL,
-                    &out->md, d->strides, d->pad_l, d->pad_r),
-                b->err, "conv backward-weights descriptor");
+    return dnnl_convolution_backward_weights_desc_init(cd, d->alg, &v[0].md, &w_any,
+                                                       layer->has_bias ? &b_md : NULL, &v[1].md,
+                                                       d->strides, d->pad_l, d->pad_r);
+}
+
+static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, conv_dims *d,
+                                       const sm_layer_params *p, const sm_value *src,
+                                       const sm_value *out, const_dnnl_primitive_desc_t fwd) {
+    dnnl_memory_desc_t b_md;
+    sm_md_plain(&b_md, 1, d->bias);
+    const sm_value v[2] = {*src, *out};
     dnnl_primitive_desc_t pd = NULL;
-    siamese_status st = sm_builder_pd(b, &cd, 0, fwd, &pd, "conv backward weights");
+    siamese_status st =
+        conv_pd(b, layer, d, backward_weights_desc, v, 0, fwd, &pd, "conv backward weights");
     if (st != SIAMESE_OK) return st;
     st = sm_builder_weight_grads(b, pd, src, out, query(pd, dnnl_query_diff_weights_md),
                                  layer->has_bias ? &b_md : NULL, 4, d->wei, d->bias, p);
@@ -92,18 +144,26 @@ static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, con
     return st;
 }
 
-static siamese_status backward_data(sm_builder *b, const conv_dims *d, const sm_layer_params *p,
-                                    const sm_value *src, const sm_value *out,
-                                    const_dnnl_primitive_desc_t fwd, dnnl_memory_t fwd_w) {
+/* ctx: the sm_value pair {src, out}. */
+static dnnl_status_t backward_data_desc(dnnl_convolution_desc_t *cd, const sm_builder *b,
+                                        const sm_layer *layer, const conv_dims *d,
+                                        const void *ctx) {
+    (void)layer;
+    const sm_value *v = ctx;
     dnnl_memory_desc_t w_any;
     sm_md_any_typed(&w_any, 4, d->wei, b->bf16 ? dnnl_bf16 : dnnl_f32);
-    dnnl_convolution_desc_t cd;
-    SM_DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &src->md,
-                                                         &w_any, &out->md, d->strides, d->pad_l,
-                                                         d->pad_r),
-                b->err, "conv backward-data descriptor");
+    return dnnl_convolution_backward_data_desc_init(cd, d->alg, &v[0].md, &w_any, &v[1].md,
+                                                    d->strides, d->pad_l, d->pad_r);
+}
+
+static siamese_status backward_data(sm_builder *b, const sm_layer *layer, conv_dims *d,
+                                    const sm_layer_params *p, const sm_value *src,
+                                    const sm_value *out, const_dnnl_primitive_desc_t fwd,
+                                    dnnl_memory_t fwd_w) {
+    const sm_value v[2] = {*src, *out};
     dnnl_primitive_desc_t pd = NULL;
-    siamese_status st = sm_builder_pd(b, &cd, 0, fwd, &pd, "conv backward data");
+    siamese_status st =
+        conv_pd(b, layer, d, backward_data_desc, v, 0, fwd, &pd, "conv backward data");
     if (st != SIAMESE_OK) return st;
     const dnnl_memory_desc_t *wmd = query(pd, dnnl_query_weights_md);
     dnnl_memory_t w = fwd_w;
@@ -118,8 +178,12 @@ static siamese_status backward_data(sm_builder *b, const conv_dims *d, const sm_
     return st;
 }
 
-static siamese_status forward_pd(sm_builder *b, const sm_layer *layer, const conv_dims *d,
-                                 int fuse_relu, dnnl_primitive_desc_t *pd) {
+/* Winograd convolutions are built for training in inference plans too: for inference oneDNN
+ * wants the weights in its Winograd layout, a reorder that would run on every call and cost
+ * more than the kernel saves, while the training kernel transforms them itself. */
+static dnnl_status_t forward_desc(dnnl_convolution_desc_t *cd, const sm_builder *b,
+                                  const sm_layer *layer, const conv_dims *d, const void *ctx) {
+    (void)ctx;
     /* bf16: bf16 activations and weight copies, fp32 bias and accumulation. */
     dnnl_data_type_t dt = b->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, bias, dst;
@@ -127,13 +191,16 @@ static siamese_status forward_pd(sm_builder *b, const sm_layer *layer, const con
     sm_md_any_typed(&wei, 4, d->wei, dt);
     sm_md_plain(&bias, 1, d->bias);
     sm_md_any_typed(&dst, 4, d->dst, dt);
-    dnnl_convolution_desc_t cd;
-    SM_DNNL_TRY(dnnl_convolution_forward_desc_init(
-                    &cd, b->training ? dnnl_forward_training : dnnl_forward_inference,
-                    dnnl_convolution_direct, &src, &wei, layer->has_bias ? &bias : NULL, &dst,
-                    d->strides, d->pad_l, d->pad_r),
-                b->err, "conv forward descriptor");
-    return sm_builder_pd(b, &cd, fuse_relu, NULL, pd, "conv forward");
+    int training = b->training || d->alg == dnnl_convolution_winograd;
+    return dnnl_convolution_forward_desc_init(
+        cd, training ? dnnl_forward_training : dnnl_forward_inference, d->alg, &src, &wei,
+        layer->has_bias ? &bias : NULL, &dst, d->strides, d->pad_l, d->pad_r);
+}
+
+static siamese_status forward_pd(sm_builder *b, const sm_layer *layer, conv_dims *d, int fuse_relu,
+                                 dnnl_primitive_desc_t *pd) {
+    if (winograd_fits(b, layer)) d->alg = dnnl_convolution_winograd;
+    return conv_pd(b, layer, d, forward_desc, NULL, fuse_relu, NULL, pd, "conv forward");
 }
 
 siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_relu,
@@ -162,7 +229,7 @@ siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_re
         st = sm_builder_begin_group(b);
         if (st == SIAMESE_OK && fuse_relu) st = relu_backward(b, out);
         if (st == SIAMESE_OK && p->dw) st = backward_weights(b, layer, &d, p, &src, out, pd);
-        if (st == SIAMESE_OK && src.diff) st = backward_data(b, &d, p, &src, out, pd, w);
+        if (st == SIAMESE_OK && src.diff) st = backward_data(b, layer, &d, p, &src, out, pd, w);
     }
     dnnl_primitive_desc_destroy(pd);
     return st;

@@ -147,6 +147,7 @@ typedef struct sm_builder {
     int n;
     int training;
     int bf16;        /* convolutions in bf16; linear layers stay fp32 */
+    int winograd;    /* fp32 3x3 stride-1 convolutions may use oneDNN's Winograd kernel */
     int layer;       /* layer being built (tags steps) */
     unsigned pinned; /* bit s: slot s holds a value still needed (residual blocks) */
     size_t act_cursor, misc_cursor, transient_cursor;
