@@ -2,7 +2,7 @@
 # Installs every Debian package the build, tests, benchmarks and demo need (idempotent, quick when present).
 #   scripts/deps.sh --browser   also Debian's chromium, which renders the HTML reports in tests
 #   scripts/deps.sh --fuzz      also clang and its libFuzzer/sanitizer runtimes (scripts/fuzz.sh)
-#   scripts/deps.sh --face-api  also face-api's face recognition model (npm pack
+#   scripts/deps.sh --face-api  also face-api's face recognition and 68-landmark models (npm pack
 #                               @vladmandic/face-api, MIT; Debian's npm if none) into
 #                               ${XDG_CACHE_HOME:-~/.cache}/siamese/npm/face-api (never committed)
 set -euo pipefail
@@ -54,7 +54,9 @@ fetch_face_api() {
   local cache="${XDG_CACHE_HOME:-$HOME/.cache}/siamese/npm" version=1.7.15 tgz
   local dir="$cache/face-api"
   if [ -s "$dir/face_recognition_model.bin" ] &&
-    [ -s "$dir/face_recognition_model-weights_manifest.json" ]; then
+    [ -s "$dir/face_recognition_model-weights_manifest.json" ] &&
+    [ -s "$dir/face_landmark_68_model.bin" ] &&
+    [ -s "$dir/face_landmark_68_model-weights_manifest.json" ]; then
     return 0
   fi
   mkdir -p "$cache"
@@ -69,10 +71,12 @@ fetch_face_api() {
   mkdir -p "$dir.tmp"
   tar -xzf "$tgz" -C "$dir.tmp" --strip-components=2 \
     package/model/face_recognition_model.bin \
-    package/model/face_recognition_model-weights_manifest.json
+    package/model/face_recognition_model-weights_manifest.json \
+    package/model/face_landmark_68_model.bin \
+    package/model/face_landmark_68_model-weights_manifest.json
   rm -rf "$dir"
   mv "$dir.tmp" "$dir"
-  echo "deps.sh: face-api's face recognition model in $dir" >&2
+  echo "deps.sh: face-api's face recognition and landmark models in $dir" >&2
 }
 
 if [ "$face_api" -eq 1 ]; then fetch_face_api; fi
