@@ -357,3 +357,30 @@ Test(arch, residual_errors) {
                            cases[k].text, err.msg, cases[k].want);
     }
 }
+
+/* g= groups the channels (depthwise when it equals them; weights [out, in / g, kh, kw]) and pe=
+ * pads the bottom / right by its own amount (TF's 'same' for stride 2: p=0,pe=1). */
+Test(arch, grouped_and_end_padded_conv) {
+    sm_arch a, b;
+    parse_ok("conv(32,k=3,s=2,p=0,pe=1) conv(32,k=3,p=1,g=32,bias=0) conv(64,k=1,g=4)",
+             shape(3, 112, 112), &a);
+    assert_shape(a.layers[0].out_shape, 32, 56, 56); /* floor((112 + 0 + 1 - 3) / 2) + 1 */
+    assert_shape(a.layers[1].out_shape, 32, 56, 56);
+    sm_param_table t;
+    sm_param_table_build(&a, &t);
+    int k = sm_param_table_find(&t, "cnn2.weight");
+    cr_assert_geq(k, 0);
+    cr_assert_eq(t.t[k].dims[0], 32);
+    cr_assert_eq(t.t[k].dims[1], 1);
+    k = sm_param_table_find(&t, "cnn3.weight");
+    cr_assert_eq(t.t[k].dims[1], 8);
+    char buf[512];
+    sm_arch_format(&a, buf, sizeof buf);
+    cr_assert_str_eq(buf, "conv(32,k=3,s=2,pe=1) conv(32,k=3,p=1,g=32,bias=0) conv(64,k=1,g=4)");
+    parse_ok(buf, shape(3, 112, 112), &b);
+    cr_assert(memcmp(&a, &b, sizeof a) == 0, "re-parse differs for '%s'", buf);
+    const char *m = parse_fail("conv(6,k=1,g=4)", shape(8, 4, 4), SIAMESE_ERR_SHAPE);
+    assert_contains(m, "4 groups do not divide 8 input and 6 output channels");
+    m = parse_fail("conv(4,k=1,g=0)", shape(8, 4, 4), SIAMESE_ERR_SPEC);
+    assert_contains(m, "groups");
+}

@@ -114,8 +114,22 @@ static void refnet_free(refnet *r) {
 }
 
 static sm_conv_geom conv_geom(const sm_layer *l, int n) {
-    sm_conv_geom g = {n,     l->in.c, l->in.h, l->in.w, l->out, l->kh, l->kw,
-                      l->sh, l->sw,   l->ph,   l->pw,   0,      0};
+    sm_conv_geom g = {n,
+                      l->in.c,
+                      l->in.h,
+                      l->in.w,
+                      l->out,
+                      l->kh,
+                      l->kw,
+                      l->sh,
+                      l->sw,
+                      l->ph,
+                      l->pw,
+                      0,
+                      0,
+                      l->groups,
+                      l->ph_end - l->ph,
+                      l->pw_end - l->pw};
     cr_assert(sm_conv_geom_finish(&g), "bad conv geometry");
     return g;
 }
@@ -439,6 +453,20 @@ Test(net_vs_ref, conv_relu_fused) {
     run_case("conv(17,k=3x2,s=2,p=1) relu conv(5,k=3) relu linear(4)", (sm_shape){2, 13, 10}, 4, 2,
              &log);
     report("conv2d+relu (fused)", &log);
+}
+
+/* Grouped (and depthwise) convolutions and convolutions padded only at the bottom/right
+ * (conv_grouped.c), alone and in face-api's dense blocks: separable convolutions summed by
+ * residual blocks whose main branch starts with a relu. */
+Test(net_vs_ref, grouped_and_end_padded_conv) {
+    err_log log = {0};
+    run_case("conv(6,k=3,g=3) relu conv(4,k=3,s=2,pe=1,g=2) conv(4,k=1)", (sm_shape){3, 9, 8}, 3,
+             140, &log);
+    run_case("conv(8,k=3,s=2,pe=1) relu conv(8,k=3,p=1,g=8,bias=0) conv(8,k=1) "
+             "block relu conv(8,k=3,p=1,g=8,bias=0) conv(8,k=1) add relu "
+             "conv(8,k=3,s=2,pe=1,g=8,bias=0) conv(16,k=1) avgpool linear(5)",
+             (sm_shape){3, 12, 12}, 2, 141, &log);
+    report("grouped conv", &log);
 }
 
 /* Weight gradients big enough to be accumulated by a oneDNN reorder with a sum post-op (the

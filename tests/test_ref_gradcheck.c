@@ -79,7 +79,9 @@ static double *distinct_values(size_t n, double offset, uint64_t seed) {
 }
 
 static size_t conv_x_size(const sm_conv_geom *g) { return (size_t)g->n * g->c * g->h * g->w; }
-static size_t conv_w_size(const sm_conv_geom *g) { return (size_t)g->o * g->c * g->kh * g->kw; }
+static size_t conv_w_size(const sm_conv_geom *g) {
+    return (size_t)g->o * (g->c / (g->g > 0 ? g->g : 1)) * g->kh * g->kw;
+}
 static size_t conv_y_size(const sm_conv_geom *g) { return (size_t)g->n * g->o * g->oh * g->ow; }
 static size_t pool_x_size(const sm_pool_geom *g) { return (size_t)g->n * g->c * g->h * g->w; }
 static size_t pool_y_size(const sm_pool_geom *g) { return (size_t)g->n * g->c * g->oh * g->ow; }
@@ -451,6 +453,67 @@ static void check_conv(sm_conv_geom g, uint64_t seed) {
     snprintf(what, sizeof what, "%s db", name);
     fd_error(what, conv_loss, &cc, cc.b, (size_t)g.o, db);
     free(cc.x), free(cc.w), free(cc.b), free(cc.y), free(cc.r), free(dx), free(dw), free(db);
+}
+
+/* Channel groups (depthwise at g = c) and extra bottom/right padding (TF's 'same'). */
+Test(ref_gradcheck, conv2d_grouped_and_end_padded) {
+    const sm_conv_geom cases[] = {
+        {.n = 2,
+         .c = 4,
+         .h = 6,
+         .w = 5,
+         .o = 4,
+         .kh = 3,
+         .kw = 3,
+         .sh = 1,
+         .sw = 1,
+         .ph = 1,
+         .pw = 1,
+         .g = 4},
+        {.n = 1,
+         .c = 6,
+         .h = 8,
+         .w = 7,
+         .o = 4,
+         .kh = 3,
+         .kw = 2,
+         .sh = 2,
+         .sw = 2,
+         .ph = 0,
+         .pw = 0,
+         .g = 2,
+         .eh = 1,
+         .ew = 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(cases[i], 700 + 10 * i);
+}
+
+/* Depthwise by hand: each output channel sees only its own input channel; pe pads one zero row
+ * and column at the bottom/right only, so a stride-2 3x3 window over 4x4 starts at 0 and 2. */
+Test(ref_exact, grouped_conv_by_hand) {
+    double x[32], w[18], y[8];
+    for (int i = 0; i < 32; i++) x[i] = i < 16 ? 1.0 : 2.0; /* [1, 2, 4, 4] */
+    for (int i = 0; i < 18; i++) w[i] = i < 9 ? 1.0 : 10.0; /* [2, 1, 3, 3] */
+    sm_conv_geom g = {.n = 1,
+                      .c = 2,
+                      .h = 4,
+                      .w = 4,
+                      .o = 2,
+                      .kh = 3,
+                      .kw = 3,
+                      .sh = 2,
+                      .sw = 2,
+                      .g = 2,
+                      .eh = 1,
+                      .ew = 1};
+    cr_assert(sm_conv_geom_finish(&g));
+    cr_assert_eq(g.oh, 2);
+    cr_assert_eq(g.ow, 2);
+    sm_ref_conv2d_forward(&g, x, w, NULL, y);
+    const double want[8] = {9, 6, 6, 4, 180, 120, 120, 80};
+    for (int i = 0; i < 8; i++) cr_expect_float_eq(y[i], want[i], 1e-12, "y[%d] = %g", i, y[i]);
+    g.c = 3;
+    cr_assert_eq(sm_conv_geom_finish(&g), 0, "2 groups cannot split 3 channels");
 }
 
 Test(ref_gradcheck, conv2d_geometries) {

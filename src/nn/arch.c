@@ -376,7 +376,7 @@ static siamese_status parse_name_value(scanner *sc, span v, char *name) {
 
 /* What a layer's argument list set explicitly. */
 typedef struct layer_args {
-    int have_out, have_k, have_s;
+    int have_out, have_k, have_s, have_pe;
 } layer_args;
 
 static void layer_defaults(sm_layer *l, sm_layer_kind kind) {
@@ -384,13 +384,14 @@ static void layer_defaults(sm_layer *l, sm_layer_kind kind) {
     l->kind = kind;
     l->sh = l->sw = 1;
     l->has_bias = 1;
+    l->groups = 1;
     l->bn_eps = 1e-5f;
     l->bn_momentum = 0.1f;
 }
 
 /* The keys a layer kind accepts, in positional order first ("" ends the positional part). */
 static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
-    static const char *const conv_keys[] = {"out", "k", "s", "p", "bias", "name", NULL};
+    static const char *const conv_keys[] = {"out", "k", "s", "p", "bias", "g", "pe", "name", NULL};
     static const char *const pool_keys[] = {"k", "s", "p", NULL};
     static const char *const linear_keys[] = {"out", "bias", "name", NULL};
     static const char *const bn_keys[] = {"eps", "momentum", "frozen", "name", NULL};
@@ -437,6 +438,11 @@ static siamese_status set_arg(scanner *sc, sm_layer *l, layer_args *seen, const 
         return parse_pair_value(sc, v, "stride s", 1, &l->sh, &l->sw);
     }
     if (strcmp(key, "p") == 0) return parse_pair_value(sc, v, "padding p", 0, &l->ph, &l->pw);
+    if (strcmp(key, "pe") == 0) {
+        seen->have_pe = 1;
+        return parse_pair_value(sc, v, "end padding pe", 0, &l->ph_end, &l->pw_end);
+    }
+    if (strcmp(key, "g") == 0) return parse_int_value(sc, v, "groups g", 1, &l->groups);
     if (strcmp(key, "bias") == 0) {
         if (span_is(sc, v, "1") || span_is(sc, v, "true")) l->has_bias = 1;
         else if (span_is(sc, v, "0") || span_is(sc, v, "false")) l->has_bias = 0;
@@ -537,6 +543,10 @@ static siamese_status finish_layer_args(scanner *sc, sm_layer *l, span whole,
         l->sw = l->kw;
     }
     if (l->kind != SM_LAYER_CONV2D && l->kind != SM_LAYER_LINEAR) l->has_bias = 0;
+    if (!seen->have_pe) { /* padding at the bottom / right: the top / left one unless pe= */
+        l->ph_end = l->ph;
+        l->pw_end = l->pw;
+    }
     return SIAMESE_OK;
 }
 
@@ -553,7 +563,7 @@ static siamese_status parse_layer(scanner *sc, sm_layer *l) {
                           "unknown layer (want conv, maxpool, linear, batchnorm, scale, relu, "
                           "flatten, avgpool, block, skip or add)");
     layer_defaults(l, kind);
-    layer_args seen = {0, 0, 0};
+    layer_args seen = {0, 0, 0, 0};
     if (sc->text[sc->pos] == '(') {
         siamese_status st = parse_arg_list(sc, l, word, &seen);
         if (st) return st;
@@ -590,9 +600,9 @@ static siamese_status shape_error(sm_err *err, const sm_arch *arch, int i, const
                    in->h, in->w, reason);
 }
 
-/* PyTorch: floor((in + 2p - k) / s) + 1, or 0 when the kernel does not fit. */
-static int64_t window_out(int64_t in, int k, int s, int p) {
-    int64_t span_in = in + 2 * (int64_t)p - k;
+/* PyTorch: floor((in + p + p_end - k) / s) + 1, or 0 when the kernel does not fit. */
+static int64_t window_out(int64_t in, int k, int s, int p, int p_end) {
+    int64_t span_in = in + (int64_t)p + p_end - k;
     if (span_in < 0) return 0;
     return span_in / s + 1;
 }
@@ -604,17 +614,22 @@ static siamese_status infer_window(sm_arch *arch, int i, int flat, sm_err *err) 
     if (l->kind == SM_LAYER_MAXPOOL2D && (2 * l->ph > l->kh || 2 * l->pw > l->kw))
         return shape_error(err, arch, i, "padding %dx%d is more than half the kernel %dx%d", l->ph,
                            l->pw, l->kh, l->kw);
-    int64_t oh = window_out(l->in.h, l->kh, l->sh, l->ph);
-    int64_t ow = window_out(l->in.w, l->kw, l->sw, l->pw);
+    int conv = l->kind == SM_LAYER_CONV2D;
+    int ph_end = conv ? l->ph_end : l->ph, pw_end = conv ? l->pw_end : l->pw;
+    if (conv && (l->in.c % l->groups || l->out % l->groups))
+        return shape_error(err, arch, i, "%d groups do not divide %d input and %d output channels",
+                           l->groups, l->in.c, l->out);
+    int64_t oh = window_out(l->in.h, l->kh, l->sh, l->ph, ph_end);
+    int64_t ow = window_out(l->in.w, l->kw, l->sw, l->pw, pw_end);
     if (oh < 1 || ow < 1)
         return shape_error(err, arch, i, "kernel %dx%d is larger than the padded input %lldx%lld",
-                           l->kh, l->kw, (long long)l->in.h + 2 * l->ph,
-                           (long long)l->in.w + 2 * l->pw);
+                           l->kh, l->kw, (long long)l->in.h + l->ph + ph_end,
+                           (long long)l->in.w + l->pw + pw_end);
     int64_t oc = l->kind == SM_LAYER_CONV2D ? l->out : l->in.c;
     if (oc * oh * ow > SM_ACT_MAX)
         return shape_error(err, arch, i, "output %lldx%lldx%lld is too large", (long long)oc,
                            (long long)oh, (long long)ow);
-    if (l->kind == SM_LAYER_CONV2D && (int64_t)l->out * l->in.c * l->kh * l->kw > SM_TENSOR_MAX)
+    if (conv && (int64_t)l->out * (l->in.c / l->groups) * l->kh * l->kw > SM_TENSOR_MAX)
         return shape_error(err, arch, i, "weight tensor is too large");
     l->out_shape = (sm_shape){(int)oc, (int)oh, (int)ow};
     return SIAMESE_OK;
@@ -878,6 +893,8 @@ static void emit_layer(out_buf *o, const sm_layer *l, int ordinal) {
         emit_pair(o, "k", l->kh, l->kw);
         if (l->sh != 1 || l->sw != 1) emit_pair(o, "s", l->sh, l->sw);
         if (l->ph || l->pw) emit_pair(o, "p", l->ph, l->pw);
+        if (l->ph_end != l->ph || l->pw_end != l->pw) emit_pair(o, "pe", l->ph_end, l->pw_end);
+        if (l->groups != 1) emit(o, ",g=%d", l->groups);
         if (!l->has_bias) emit(o, ",bias=0");
         break;
     case SM_LAYER_MAXPOOL2D:
@@ -987,7 +1004,7 @@ void sm_param_table_build(const sm_arch *arch, sm_param_table *table) {
         const sm_layer *l = &arch->layers[i];
         int64_t in_features = (int64_t)l->in.c * l->in.h * l->in.w;
         if (l->kind == SM_LAYER_CONV2D) {
-            int64_t w[4] = {l->out, l->in.c, l->kh, l->kw}, b[1] = {l->out};
+            int64_t w[4] = {l->out, l->in.c / l->groups, l->kh, l->kw}, b[1] = {l->out};
             add_tensor(table, l, i, SM_SLOT_WEIGHT, 4, w);
             if (l->has_bias) add_tensor(table, l, i, SM_SLOT_BIAS, 1, b);
         } else if (l->kind == SM_LAYER_LINEAR) {

@@ -39,6 +39,8 @@ typedef struct sm_layer {
     int kh, kw;             /* conv2d / maxpool2d kernel */
     int sh, sw;             /* stride (maxpool2d default = kernel) */
     int ph, pw;             /* zero padding (conv2d) or -inf padding (maxpool2d) */
+    int ph_end, pw_end;     /* conv2d: zero padding at the bottom / right (pe=; default ph, pw) */
+    int groups;             /* conv2d: channel groups (g=; in and out channels divide by it) */
     int has_bias;           /* conv2d / linear: 1 unless bias=0 */
     float bn_eps;           /* batchnorm2d, default 1e-5 */
     float bn_momentum;      /* batchnorm2d, default 0.1 */

@@ -6,7 +6,7 @@
 /* Inputs feeding one output unit: in_channels * kh * kw (conv) or in_features (linear). */
 static double layer_fan_in(const sm_layer *l) {
     double features = (double)l->in.c * l->in.h * l->in.w;
-    return l->kind == SM_LAYER_CONV2D ? (double)l->in.c * l->kh * l->kw : features;
+    return l->kind == SM_LAYER_CONV2D ? (double)(l->in.c / l->groups) * l->kh * l->kw : features;
 }
 
 /* uniform_(-bound, bound): from + (to - from) * u, u in [0, 1). */

@@ -255,6 +255,7 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
     }
     switch (l->kind) {
     case SM_LAYER_CONV2D: {
+        if (sm_conv_is_grouped(l)) return sm_conv_grouped_build(b, l, p, in, out);
         int fuse = !net->no_fusion && *i + 1 < net->arch.n_layers &&
                    net->arch.layers[*i + 1].kind == SM_LAYER_RELU;
         siamese_status st = sm_conv2d_build(b, l, fuse, p, in, out);

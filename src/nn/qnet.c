@@ -81,14 +81,16 @@ siamese_status sm_qnet_check(const sm_arch *arch, sm_err *err) {
     int seen_compute = 0;
     for (int i = 0; i < arch->n_layers; i++) {
         const sm_layer *l = &arch->layers[i];
-        int ok = l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_LINEAR ||
-                 l->kind == SM_LAYER_FLATTEN ||
+        int plain_conv = l->kind == SM_LAYER_CONV2D && l->groups == 1 && l->ph_end == l->ph &&
+                         l->pw_end == l->pw;
+        int ok = plain_conv || l->kind == SM_LAYER_LINEAR || l->kind == SM_LAYER_FLATTEN ||
                  (seen_compute && (l->kind == SM_LAYER_RELU || l->kind == SM_LAYER_MAXPOOL2D)) ||
                  (is_fold(l) && i > 0 && arch->layers[i - 1].kind == SM_LAYER_CONV2D);
         if (!ok)
             return sm_fail(err, SIAMESE_ERR_UNSUPPORTED,
                            "int8: layer %d (%s%s%s) is not supported: the int8 engine runs chains "
-                           "of conv, batchnorm after a conv, relu, maxpool, flatten and linear "
+                           "of conv (ungrouped, padded alike on both sides), batchnorm after a "
+                           "conv, relu, maxpool, flatten and linear "
                            "layers that start with a conv or linear",
                            i + 1, l->name[0] ? l->name : "unnamed",
                            l->kind == SM_LAYER_BLOCK || l->kind == SM_LAYER_ADD ||

@@ -27,11 +27,14 @@ static int element_count_fits(int a, int b, int c, int d) {
 int sm_conv_geom_finish(sm_conv_geom *g) {
     g->oh = g->ow = 0;
     if (g->n <= 0 || g->c <= 0 || g->o <= 0) return 0;
-    int oh = floor_output_size(g->h, g->kh, g->sh, g->ph);
-    int ow = floor_output_size(g->w, g->kw, g->sw, g->pw);
+    if (g->g == 0) g->g = 1;
+    if (g->g < 0 || g->c % g->g || g->o % g->g || g->eh < 0 || g->ew < 0) return 0;
+    int oh = floor_output_size(g->h + g->eh, g->kh, g->sh, g->ph);
+    int ow = floor_output_size(g->w + g->ew, g->kw, g->sw, g->pw);
     if (oh == 0 || ow == 0) return 0;
     if (!element_count_fits(g->n, g->c, g->h, g->w) ||
-        !element_count_fits(g->o, g->c, g->kh, g->kw) || !element_count_fits(g->n, g->o, oh, ow))
+        !element_count_fits(g->o, g->c / g->g, g->kh, g->kw) ||
+        !element_count_fits(g->n, g->o, oh, ow))
         return 0;
     g->oh = oh;
     g->ow = ow;

@@ -6,9 +6,11 @@
 
 typedef struct sm_conv_geom {
     int n, c, h, w;     /* input  [n, c, h, w] */
-    int o, kh, kw;      /* weight [o, c, kh, kw] */
+    int o, kh, kw;      /* weight [o, c / g, kh, kw] */
     int sh, sw, ph, pw; /* stride, zero padding */
-    int oh, ow;         /* output [n, o, oh, ow] = floor((h + 2ph - kh) / sh) + 1 */
+    int oh, ow;         /* output [n, o, oh, ow] = floor((h + 2ph + eh - kh) / sh) + 1 */
+    int g;              /* channel groups; 0 means 1 */
+    int eh, ew;         /* extra zero padding at the bottom / right (beyond ph, pw) */
 } sm_conv_geom;
 
 typedef struct sm_pool_geom {

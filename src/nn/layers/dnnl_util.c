@@ -62,6 +62,8 @@ static dnnl_format_tag_t plain_tag(int ndims) {
         return dnnl_ab;
     case 3:
         return dnnl_abc;
+    case 5:
+        return dnnl_abcde;
     default:
         return dnnl_abcd;
     }
