@@ -8,8 +8,12 @@
 
 int cli_import(int argc, char **argv) {
     const char *output = NULL;
+    int align = 0;
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &output, "FILE", "the model file to write (safetensors)"},
+        {"align", 0, CLI_OPT_FLAG, &align, NULL,
+         "also import face-api's 68-point landmark network (face_landmark_68_model in DIR):\n"
+         "every command then aligns each face photo onto dlib's mean face before embedding"},
     };
     const cli_spec spec = {
         "import",
@@ -26,7 +30,7 @@ int cli_import(int argc, char **argv) {
         2,
         "example:\n"
         "  scripts/deps.sh --face-api\n"
-        "  siamese import face-api ~/.cache/siamese/npm/face-api -o face.safetensors\n"
+        "  siamese import face-api ~/.cache/siamese/npm/face-api --align -o face.safetensors\n"
         "  siamese eval face.safetensors att_faces/testing --protocol verification",
     };
     const char *pos[2];
@@ -44,6 +48,7 @@ int cli_import(int argc, char **argv) {
     }
     siamese_model *model = NULL;
     siamese_status st = siamese_model_import_faceapi(pos[1], &model);
+    if (st == SIAMESE_OK && align) st = siamese_model_attach_faceapi_aligner(model, pos[1]);
     if (st == SIAMESE_OK) st = siamese_model_save(model, output);
     if (st != SIAMESE_OK) {
         fprintf(stderr, "siamese import: %s\n",
@@ -52,6 +57,7 @@ int cli_import(int argc, char **argv) {
         return CLI_EXIT_FAIL;
     }
     siamese_model_free(model);
-    printf("wrote %s (face-api face recognition network, 3x150x150 -> 128)\n", output);
+    printf("wrote %s (face-api face recognition network, 3x150x150 -> 128%s)\n", output,
+           align ? ", faces aligned on face-api's 68 landmarks" : "");
     return CLI_EXIT_OK;
 }

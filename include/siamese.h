@@ -1161,6 +1161,18 @@ SIAMESE_API siamese_status siamese_report_eval(const char *out_html,
  * so every command preprocesses as face-api does. A missing shard or a manifest whose weights do
  * not add up fails naming the file; *out is then as for siamese_model_create. */
 SIAMESE_API siamese_status siamese_model_import_faceapi(const char *dir, siamese_model **out);
+/* Gives a face model (3 or 1 channels, square input) face-api's 68-point landmark network from
+ * dir (face_landmark_68_model-weights_manifest.json and its shard) as its face aligner: from then
+ * on, and in the file siamese_model_save writes, every image embedded through
+ * siamese_embed_dataset / siamese_embed_files (eval, embed, index, identify, search) is decoded
+ * at its own size, its landmarks found, and landmarks 17..67 mapped onto dlib's mean face by a
+ * similarity transform into the chip the dlib network was trained on (150x150, padding 0.25)
+ * before embedding. siamese_model_embed itself takes tensors and does not align. Errors as for
+ * siamese_model_import_faceapi, in the model's error message. */
+SIAMESE_API siamese_status siamese_model_attach_faceapi_aligner(siamese_model *model,
+                                                                const char *dir);
+/* 1 when the model aligns faces before embedding (siamese_model_attach_faceapi_aligner). */
+SIAMESE_API int siamese_model_aligns_faces(const siamese_model *model);
 
 /* ---- past one machine: MPI (issue 16) ---- */
 

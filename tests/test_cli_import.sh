@@ -32,6 +32,17 @@ if [ -s "$faceapi/face_recognition_model.bin" ]; then
     expect 0 "$cli" verify "$tmp/face.safetensors" "$img" "$img" \
         --precision fp32
     grep -q "threshold: *0.600000" "$tmp/out" || fail "not face-api's threshold: $(cat "$tmp/out")"
+    # --align also imports the landmark network: named when it is missing, noted when written
+    mkdir -p "$tmp/recognition_only"
+    ln -s "$faceapi"/face_recognition_model* "$tmp/recognition_only/"
+    expect 1 "$cli" import face-api "$tmp/recognition_only" --align -o "$tmp/aligned.safetensors"
+    grep_err "face_landmark_68_model-weights_manifest.json"
+    [ ! -e "$tmp/aligned.safetensors" ] || fail "a failed import wrote its output"
+    if [ -s "$faceapi/face_landmark_68_model.bin" ]; then
+        expect 0 "$cli" import face-api "$faceapi" --align -o "$tmp/aligned.safetensors"
+        grep -q "faces aligned on face-api's 68 landmarks" "$tmp/out" ||
+            fail "no alignment in the 'wrote' line: $(cat "$tmp/out")"
+    fi
 else
     echo "note: no face-api package at $faceapi (scripts/deps.sh --face-api); import of it not run"
 fi

@@ -9,6 +9,7 @@
 #include "base/util.h"
 #include "data/dataset.h"
 #include "image/image.h"
+#include "model/face_align.h"
 #include "model/model.h"
 #include "siamese.h"
 
@@ -56,10 +57,13 @@ typedef struct embed_job {
     siamese_model *model;
     const embed_source *src;
     siamese_embed_params p;
-    siamese_image_options opts;
+    siamese_image_options opts;       /* how images are decoded */
+    siamese_image_options opts_model; /* the model's input geometry */
     size_t image_floats;
     int dim;
     float *tensors;        /* [batch, C, H, W] */
+    sm_image *images;      /* [batch] decoded at their own size, for a model with an aligner */
+    float *aligned;        /* [batch, C, H, W] the aligned chips of the decoded images */
     siamese_status *state; /* [batch] decode status */
     sm_err *errs;          /* [batch] decode messages */
     siamese_embeddings *out;
@@ -76,6 +80,34 @@ static int decode_threads(const embed_job *job) {
     return job->model->threads > 0 ? job->model->threads : omp_get_num_procs();
 }
 
+/* A model with a face aligner: the decoded images of the batch become aligned chips in their
+ * slots of the batch buffer (model/face_align.c); a failure fails every image of the batch. */
+static void align_batch(embed_job *job, int n) {
+    int good = 0;
+    for (int j = 0; j < n; j++)
+        if (job->state[j] == SIAMESE_OK) job->images[good++] = job->images[j];
+    sm_err err;
+    sm_err_clear(&err);
+    siamese_model *aligner = job->model->aligner;
+    aligner->threads = job->model->threads;
+    siamese_status st =
+        good ? sm_face_align_tensors(aligner, job->images, good, job->opts_model.channels,
+                                     job->opts_model.width, job->aligned, &err)
+             : SIAMESE_OK;
+    for (int j = 0, k = 0; j < n; j++) {
+        if (job->state[j] != SIAMESE_OK) continue;
+        if (st != SIAMESE_OK) {
+            job->state[j] = st;
+            job->errs[j] = err;
+        } else {
+            memcpy(job->tensors + (size_t)j * job->image_floats,
+                   job->aligned + (size_t)k * job->image_floats, job->image_floats * sizeof(float));
+        }
+        k++;
+    }
+    for (int k = 0; k < good; k++) sm_image_free(&job->images[k]);
+}
+
 /* Decodes items [first, first + n) into the batch buffer, in parallel. */
 static void decode_batch(embed_job *job, int first, int n) {
     int threads = decode_threads(job);
@@ -84,11 +116,16 @@ static void decode_batch(embed_job *job, int first, int n) {
         siamese_image img;
         sm_err_clear(&job->errs[j]);
         job->state[j] = decode_item(job->src, first + j, &job->opts, &img, &job->errs[j]);
+        if (job->images) {
+            job->images[j] = img; /* aligned below, all at once */
+            continue;
+        }
         if (job->state[j] == SIAMESE_OK)
             job->state[j] =
                 sm_image_to_tensor(&img, NULL, NULL, job->tensors + (size_t)j * job->image_floats);
         sm_image_free(&img);
     }
+    if (job->images) align_batch(job, n);
 }
 
 /* Reports the batch's failed decodes (in order) and moves the good tensors to the front;
@@ -184,6 +221,13 @@ static siamese_status alloc_batch(embed_job *job) {
     job->tensors = malloc((size_t)b * job->image_floats * sizeof(float));
     job->state = malloc((size_t)b * sizeof *job->state);
     job->errs = malloc((size_t)b * sizeof *job->errs);
+    if (job->model->aligner) {
+        job->images = calloc((size_t)b, sizeof *job->images);
+        job->aligned = malloc((size_t)b * job->image_floats * sizeof(float));
+        if (!job->images || !job->aligned)
+            return sm_fail(&job->err, SIAMESE_ERR_NOMEM, "out of memory for a batch of %d images",
+                           b);
+    }
     if (!job->tensors || !job->state || !job->errs)
         return sm_fail(&job->err, SIAMESE_ERR_NOMEM, "out of memory for a batch of %d images", b);
     return SIAMESE_OK;
@@ -207,6 +251,11 @@ static siamese_status check_params(embed_job *job, siamese_model *model,
     job->opts.fast_jpeg = 0;
     job->image_floats =
         (size_t)job->opts.channels * (size_t)job->opts.height * (size_t)job->opts.width;
+    job->opts_model = job->opts;
+    if (model->aligner) { /* decoded at their own size, then aligned into chips */
+        job->opts.width = job->opts.height = 0;
+        job->opts.channels = 3;
+    }
     job->dim = siamese_model_embedding_dim(model);
     return SIAMESE_OK;
 }
@@ -229,6 +278,8 @@ static siamese_status run_job(embed_job *job, const embed_source *src, siamese_e
                      out->skipped);
     free(kept);
     free(job->tensors);
+    free(job->images);
+    free(job->aligned);
     free(job->state);
     free(job->errs);
     return st;

@@ -21,12 +21,11 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "model/import_faceapi.h"
 #include "model/model.h"
 #include "nn/net.h"
 
 #define FA_MANIFEST "face_recognition_model-weights_manifest.json"
-#define FA_MAX_WEIGHTS 256
-#define FA_NAME_MAX 64
 #define FA_SIDE 150
 #define FA_ARCH_MAX 16384
 
@@ -34,27 +33,12 @@
 static const float fa_mean_rgb[3] = {122.782f, 117.001f, 104.298f};
 #define FA_DIVISOR 256.0f
 
-/* One dequantised tensor of the manifest. */
-typedef struct fa_tensor {
-    char name[FA_NAME_MAX];
-    int ndim;
-    int64_t dims[4];
-    int64_t count;
-    float *data;
-    int used;
-} fa_tensor;
-
-typedef struct fa_weights {
-    fa_tensor t[FA_MAX_WEIGHTS];
-    int n;
-} fa_weights;
-
-static void fa_weights_free(fa_weights *w) {
+void fa_weights_free(fa_weights *w) {
     for (int i = 0; i < w->n; i++) free(w->t[i].data);
     w->n = 0;
 }
 
-static const fa_tensor *fa_find(fa_weights *w, const char *name) {
+const fa_tensor *fa_find(fa_weights *w, const char *name) {
     for (int i = 0; i < w->n; i++)
         if (strcmp(w->t[i].name, name) == 0) {
             w->t[i].used = 1;
@@ -175,9 +159,10 @@ static siamese_status read_group(const char *dir, const char *manifest, json_t *
     return st;
 }
 
-static siamese_status read_weights(const char *dir, fa_weights *w, sm_err *err) {
+siamese_status fa_read_weights(const char *dir, const char *manifest_name, fa_weights *w,
+                               sm_err *err) {
     char manifest[4096];
-    snprintf(manifest, sizeof manifest, "%s/%s", dir, FA_MANIFEST);
+    snprintf(manifest, sizeof manifest, "%s/%s", dir, manifest_name);
     json_error_t jerr;
     json_t *root = json_load_file(manifest, 0, &jerr);
     if (!root)
@@ -195,13 +180,7 @@ static siamese_status read_weights(const char *dir, fa_weights *w, sm_err *err) 
 
 /* ---------------------------------------------------------------- the architecture */
 
-typedef struct fa_text {
-    char buf[FA_ARCH_MAX];
-    size_t len;
-} fa_text;
-
-static void put(fa_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(fa_text *t, const char *fmt, ...) {
+void fa_put(fa_text *t, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(t->buf + t->len, sizeof t->buf - t->len, fmt, ap);
@@ -211,19 +190,19 @@ static void put(fa_text *t, const char *fmt, ...) {
 
 /* conv + scale [+ relu]; prefix is face-api's with '.' for '/'. */
 static void put_conv(fa_text *t, const char *prefix, int out, int down, int relu) {
-    put(t, "conv(%d,k=3,s=%d,p=%d,name=%s.conv) scale(name=%s.scale)%s ", out, down ? 2 : 1,
-        down ? 0 : 1, prefix, prefix, relu ? " relu" : "");
+    fa_put(t, "conv(%d,k=3,s=%d,p=%d,name=%s.conv) scale(name=%s.scale)%s ", out, down ? 2 : 1,
+           down ? 0 : 1, prefix, prefix, relu ? " relu" : "");
 }
 
 static void put_residual(fa_text *t, const char *name, int out, int down) {
     char p1[FA_NAME_MAX], p2[FA_NAME_MAX];
     snprintf(p1, sizeof p1, "%s.conv1", name);
     snprintf(p2, sizeof p2, "%s.conv2", name);
-    put(t, "block ");
+    fa_put(t, "block ");
     put_conv(t, p1, out, down, 1);
     put_conv(t, p2, out, 0, 0);
-    if (down) put(t, "skip conv(%d,k=2,s=2,bias=0,name=%s.pool) add(pad=1) relu ", out, name);
-    else put(t, "add relu ");
+    if (down) fa_put(t, "skip conv(%d,k=2,s=2,bias=0,name=%s.pool) add(pad=1) relu ", out, name);
+    else fa_put(t, "add relu ");
 }
 
 static void faceapi_arch(fa_text *t) {
@@ -239,14 +218,22 @@ static void faceapi_arch(fa_text *t) {
     };
     t->len = 0;
     t->buf[0] = '\0';
-    put(t, "scale(name=input) conv(32,k=7,s=2,p=0,name=conv32_down.conv) "
-           "scale(name=conv32_down.scale) relu maxpool(3,s=2) ");
+    fa_put(t, "scale(name=input) conv(32,k=7,s=2,p=0,name=conv32_down.conv) "
+              "scale(name=conv32_down.scale) relu maxpool(3,s=2) ");
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
         put_residual(t, blocks[i].name, blocks[i].out, blocks[i].down);
-    put(t, "avgpool linear(128,bias=0,name=fc)");
+    fa_put(t, "avgpool linear(128,bias=0,name=fc)");
 }
 
 /* ---------------------------------------------------------------- filling the parameters */
+
+void fa_hwio_to_oihw(const float *src, int64_t kh, int64_t kw, int64_t ci, int64_t co, float *dst) {
+    for (int64_t y = 0; y < kh; y++)
+        for (int64_t x = 0; x < kw; x++)
+            for (int64_t i = 0; i < ci; i++)
+                for (int64_t o = 0; o < co; o++)
+                    dst[((o * ci + i) * kh + y) * kw + x] = src[((y * kw + x) * ci + i) * co + o];
+}
 
 /* "conv32_1.conv1.conv" + slot -> face-api's "conv32_1/conv1/conv/filters" etc. */
 static void faceapi_name(const char *ours, const char *suffix, char *out, size_t size) {
@@ -295,12 +282,7 @@ static siamese_status fill_tensor(fa_weights *w, const sm_tensor_info *info, flo
             kw != info->dims[3])
             return sm_fail(err, SIAMESE_ERR_FORMAT, "'%s' has the wrong shape for %s", theirs,
                            info->name);
-        for (int64_t y = 0; y < kh; y++)
-            for (int64_t x = 0; x < kw; x++)
-                for (int64_t i = 0; i < ci; i++)
-                    for (int64_t o = 0; o < co; o++)
-                        dst[((o * ci + i) * kh + y) * kw + x] =
-                            t->data[((y * kw + x) * ci + i) * co + o];
+        fa_hwio_to_oihw(t->data, kh, kw, ci, co, dst);
     } else if (info->ndim == 2 && t->ndim == 2) { /* fc [in, out] -> [out, in] */
         int64_t in = t->dims[0], out = t->dims[1];
         if (out != info->dims[0] || in != info->dims[1])
@@ -339,7 +321,7 @@ siamese_status siamese_model_import_faceapi(const char *dir, siamese_model **out
     fa_weights *w = calloc(1, sizeof *w);
     fa_text *text = calloc(1, sizeof *text);
     siamese_model *model = NULL;
-    siamese_status st = w && text ? read_weights(dir, w, &err)
+    siamese_status st = w && text ? fa_read_weights(dir, FA_MANIFEST, w, &err)
                                   : sm_fail(&err, SIAMESE_ERR_NOMEM, "import: out of memory");
     if (st == SIAMESE_OK) {
         faceapi_arch(text);

@@ -91,6 +91,7 @@ void siamese_model_free(siamese_model *model) {
     sm_net_free(model->net);
     sm_qnet_free(model->qnet);
     sm_quant_free(model->quant);
+    siamese_model_free(model->aligner);
     free(model);
 }
 

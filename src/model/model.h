@@ -27,8 +27,9 @@ struct siamese_model {
     char threshold_source[SM_THRESHOLD_SOURCE_MAX]; /* who chose it; "" = unknown */
     uint64_t seed;
     int threads;
-    sm_quant *quant; /* int8 calibration (siamese_model_quantize or the file), or NULL */
-    sm_qnet *qnet;   /* the int8 engine while the precision is int8, else NULL */
+    sm_quant *quant;        /* int8 calibration (siamese_model_quantize or the file), or NULL */
+    sm_qnet *qnet;          /* the int8 engine while the precision is int8, else NULL */
+    siamese_model *aligner; /* face alignment before embedding (face_align.h), or NULL */
 };
 
 /* Allocates a model for arch with an engine and zeroed parameters (no initialization).

@@ -6,6 +6,8 @@
 
 #include "base/number.h"
 #include "base/recipe.h"
+#include "model/face_align.h"
+#include "model/face_align_io.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 
@@ -107,10 +109,29 @@ siamese_status siamese_model_save(siamese_model *model, const char *path) {
     sm_st_meta *int8_meta = NULL;
     void *int8_keep = NULL;
     int n_int8 = 0;
+    sm_st_tensor *align = NULL, *extra = NULL; /* the face aligner, if any (face_align_io.c) */
+    sm_st_meta meta[1 + SM_ALIGN_META];
+    char *align_keep = NULL;
+    int n_align = 0, n_meta = 0;
     siamese_status status =
         sm_model_int8_tensors(model, &int8, &n_int8, &int8_meta, &int8_keep, &err);
     if (status == SIAMESE_OK)
-        status = sm_model_save_with(model, path, int8, n_int8, int8_meta, int8_meta ? 1 : 0, &err);
+        status = sm_align_tensors(model, &align, &n_align, meta + (int8_meta ? 1 : 0), &align_keep,
+                                  &err);
+    if (status == SIAMESE_OK) {
+        if (int8_meta) meta[n_meta++] = *int8_meta;
+        if (n_align) n_meta += SM_ALIGN_META;
+        extra = calloc((size_t)(n_int8 + n_align) + 1, sizeof *extra);
+        if (!extra) status = sm_fail(&err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (status == SIAMESE_OK) {
+        for (int i = 0; i < n_int8; i++) extra[i] = int8[i];
+        for (int i = 0; i < n_align; i++) extra[n_int8 + i] = align[i];
+        status = sm_model_save_with(model, path, extra, n_int8 + n_align, meta, n_meta, &err);
+    }
+    free(extra);
+    free(align);
+    free(align_keep);
     free(int8);
     free(int8_keep);
     if (status != SIAMESE_OK) model->err = err;
@@ -259,6 +280,7 @@ static siamese_status check_tensors(const char *path, const sm_st_file *file,
     for (int i = 0; i < sm_safetensors_count(file); i++) {
         const char *name = sm_safetensors_get(file, i)->name;
         if (ignore_prefix && !strncmp(name, ignore_prefix, strlen(ignore_prefix))) continue;
+        if (!strncmp(name, SM_ALIGN_PREFIX, strlen(SM_ALIGN_PREFIX))) continue; /* the aligner */
         if (sm_param_table_find(table, name) < 0)
             return sm_fail(err, SIAMESE_ERR_SHAPE,
                            "%s: tensor '%s' is not part of the architecture", path, name);
@@ -396,6 +418,7 @@ siamese_status siamese_model_load(const char *path, siamese_model **out) {
     siamese_status status = sm_safetensors_read(path, &file, &err);
     if (status == SIAMESE_OK) status = sm_model_from_file(path, file, SM_INT8_PREFIX, out, &err);
     if (status == SIAMESE_OK) status = sm_model_int8_read(*out, path, file, &err);
+    if (status == SIAMESE_OK) status = sm_align_read(*out, path, file, &err);
     if (status != SIAMESE_OK && *out) {
         siamese_model_free(*out);
         *out = NULL;

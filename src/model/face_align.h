@@ -1,0 +1,40 @@
+/* Face alignment for face networks: 68 landmarks from face-api's landmark network, landmarks 17..67 mapped onto dlib's mean face by a similarity transform, the face chip the recognition network was trained on. */
+#ifndef SM_FACE_ALIGN_H
+#define SM_FACE_ALIGN_H
+
+#include "base/errors.h"
+#include "image/image.h"
+#include "siamese.h"
+
+#define SM_LANDMARKS 68
+#define SM_LANDMARK_SIDE 112        /* the landmark network's square input */
+#define SM_ALIGN_PREFIX "align."    /* its tensors in a model file */
+#define SM_ALIGN_KIND "face-api-68" /* __metadata__ 'align' */
+#define SM_CHIP_PADDING 0.25        /* dlib's face chip: the mean face in the middle 2/3 */
+
+/* face-api's landmark network from DIR/face_landmark_68_model-weights_manifest.json and its
+ * shards (import_faceapi_landmarks.c); present: 1 when DIR holds that manifest. */
+int sm_faceapi_landmarks_present(const char *dir);
+siamese_status sm_import_faceapi_landmarks(const char *dir, siamese_model **out, sm_err *err);
+
+/* The landmarks of n decoded images (any size, 1, 3 or 4 channels) as face-api finds them: each
+ * padded to a centred black square, resized to 112x112 (Pillow's bilinear), run through the
+ * network; points [n, 68, 2] in the image's pixel coordinates (x, y). */
+siamese_status sm_face_landmarks(siamese_model *landmarks, const sm_image *images, int n,
+                                 float *points, sm_err *err);
+
+/* dlib's face chip of side x side for 68 points: the least-squares similarity transform taking
+ * landmarks 17..67 onto the mean face shape scaled into the chip with SM_CHIP_PADDING; m maps a
+ * chip point to the image: x = m[0] u + m[1] v + m[2], y = m[3] u + m[4] v + m[5]. */
+void sm_face_chip_transform(const float *points, int side, double m[6]);
+
+/* Samples the chip from src (pixel centres at +0.5, bilinear, black outside the image) into chip,
+ * which has its size and src's channels allocated by the caller. */
+void sm_face_chip_sample(const sm_image *src, const double m[6], sm_image *chip);
+
+/* The embedding path of a model with an aligner: n decoded images (native size) become chips of
+ * the model's input size and channels, written as [0, 1] tensors [n, c, side, side]. */
+siamese_status sm_face_align_tensors(siamese_model *landmarks, const sm_image *images, int n,
+                                     int channels, int side, float *tensors, sm_err *err);
+
+#endif

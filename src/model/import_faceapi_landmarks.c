@@ -1,0 +1,199 @@
+/* Imports face-api's 68-point face landmark network (face_landmark_68_model) as a model whose 136 outputs are the landmarks.
+ *
+ * face-api's FaceLandmark68Net, in our architecture text: the face photo padded to a centred
+ * black square and resized to 112x112 RGB, (pixel - mean RGB) / 255 (a first scale layer
+ * "input"); four dense blocks, each
+ *   out1 = relu(a stride-2 convolution of x)   dense0: conv 3x3; then separable convolutions
+ *   out2 = sep1(out1), out3 = sep2(relu(out1 + out2)), out4 = sep3(relu(out1 + out2 + out3))
+ *   y    = relu(out1 + out2 + out3 + out4)
+ * where a separable convolution is a depthwise 3x3 (no bias; g = channels) and a 1x1 with bias,
+ * and the running sums are residual blocks whose main branch starts with the relu. TF's 'same'
+ * padding: stride 1 pads 1 all round, stride 2 (on the even sizes 112, 56, 28, 14) pads one zero
+ * at the bottom/right only (p=0,pe=1). Then the 7x7 average over the last 7x7 map and fc to 136
+ * numbers: (x, y) of the 68 landmarks as fractions of the square input, x first. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/face_align.h"
+#include "model/import_faceapi.h"
+#include "model/model.h"
+#include "nn/net.h"
+
+#define LM_MANIFEST "face_landmark_68_model-weights_manifest.json"
+
+static const float lm_mean_rgb[3] = {122.782f, 117.001f, 104.298f};
+#define LM_DIVISOR 255.0f
+
+/* depthwise 3x3 + pointwise 1x1; name is face-api's prefix with '.' for '/'. */
+static void put_separable(fa_text *t, const char *name, int in, int out, int stride) {
+    fa_put(t, "conv(%d,k=3,s=%d,p=%d,pe=1,g=%d,bias=0,name=%s.depthwise) ", in, stride,
+           stride == 2 ? 0 : 1, in, name);
+    fa_put(t, "conv(%d,k=1,name=%s.pointwise) ", out, name);
+}
+
+static void put_dense_block(fa_text *t, int index, int in, int out) {
+    char name[FA_NAME_MAX];
+    snprintf(name, sizeof name, "dense%d.conv0", index);
+    if (index == 0) fa_put(t, "conv(%d,k=3,s=2,p=0,pe=1,name=%s) relu ", out, name);
+    else {
+        put_separable(t, name, in, out, 2);
+        fa_put(t, "relu ");
+    }
+    for (int k = 1; k <= 3; k++) {
+        snprintf(name, sizeof name, "dense%d.conv%d", index, k);
+        fa_put(t, k == 1 ? "block " : "block relu ");
+        put_separable(t, name, out, out, 1);
+        fa_put(t, "add ");
+    }
+    fa_put(t, "relu ");
+}
+
+static void landmark_arch(fa_text *t) {
+    static const int channels[4] = {32, 64, 128, 256};
+    t->len = 0;
+    t->buf[0] = '\0';
+    fa_put(t, "scale(name=input) ");
+    for (int i = 0; i < 4; i++) put_dense_block(t, i, i ? channels[i - 1] : 3, channels[i]);
+    fa_put(t, "avgpool linear(%d,name=fc)", 2 * SM_LANDMARKS);
+}
+
+/* face-api's name of one of our tensors: "dense1.conv2.depthwise.weight" ->
+ * "dense1/conv2/depthwise_filter", "...pointwise.bias" -> "dense1/conv2/bias", "fc.weight" ->
+ * "fc/weights". */
+static void theirs_of(const char *layer, int is_weight, char *out, size_t size) {
+    char base[SM_NAME_MAX + 24];
+    snprintf(base, sizeof base, "%s", layer);
+    char *dot = strrchr(base, '.');
+    const char *kind = dot ? dot + 1 : "";
+    const char *suffix = is_weight ? "filters" : "bias";
+    if (strcmp(layer, "fc") == 0) suffix = is_weight ? "weights" : "bias";
+    else if (strcmp(kind, "depthwise") == 0) {
+        *dot = '\0';
+        suffix = "depthwise_filter";
+    } else if (strcmp(kind, "pointwise") == 0) {
+        *dot = '\0';
+        suffix = is_weight ? "pointwise_filter" : "bias";
+    }
+    snprintf(out, size, "%s/%s", base, suffix);
+    for (char *p = out; *p; p++)
+        if (*p == '.') *p = '/';
+}
+
+static siamese_status wrong_shape(sm_err *err, const char *theirs, const sm_tensor_info *info) {
+    return sm_fail(err, SIAMESE_ERR_FORMAT, "'%s' has the wrong shape for %s", theirs, info->name);
+}
+
+static siamese_status fill_tensor(fa_weights *w, const sm_tensor_info *info, float *dst,
+                                  sm_err *err) {
+    char layer[SM_NAME_MAX + 24], theirs[FA_NAME_MAX * 2];
+    const char *layer_end = strrchr(info->name, '.');
+    snprintf(layer, sizeof layer, "%.*s", (int)(layer_end - info->name), info->name);
+    int is_weight = info->slot == SM_SLOT_WEIGHT;
+    if (strcmp(layer, "input") == 0) {
+        for (int c = 0; c < 3; c++) dst[c] = is_weight ? 1.0f : -lm_mean_rgb[c] / LM_DIVISOR;
+        return SIAMESE_OK;
+    }
+    theirs_of(layer, is_weight, theirs, sizeof theirs);
+    const fa_tensor *t = fa_find(w, theirs);
+    if (!t) return sm_fail(err, SIAMESE_ERR_FORMAT, "no weight '%s' (for %s)", theirs, info->name);
+    if (t->count != (int64_t)info->count || t->ndim != info->ndim)
+        return wrong_shape(err, theirs, info);
+    if (info->ndim == 4) { /* HWIO -> OIHW; a depthwise [3, 3, C, 1] is HWIO with ci 1, co C */
+        int depthwise = info->dims[1] == 1 && t->dims[3] == 1;
+        int64_t ci = depthwise ? 1 : t->dims[2], co = depthwise ? t->dims[2] : t->dims[3];
+        if (co != info->dims[0] || ci != info->dims[1] || t->dims[0] != info->dims[2] ||
+            t->dims[1] != info->dims[3])
+            return wrong_shape(err, theirs, info);
+        fa_hwio_to_oihw(t->data, t->dims[0], t->dims[1], ci, co, dst);
+    } else if (info->ndim == 2) { /* fc [in, out] -> [out, in] */
+        int64_t in = t->dims[0], out = t->dims[1];
+        if (out != info->dims[0] || in != info->dims[1]) return wrong_shape(err, theirs, info);
+        for (int64_t i = 0; i < in; i++)
+            for (int64_t o = 0; o < out; o++) dst[o * in + i] = t->data[i * out + o];
+    } else {
+        memcpy(dst, t->data, info->count * sizeof *dst);
+    }
+    return SIAMESE_OK;
+}
+
+static siamese_status fill_model(siamese_model *model, fa_weights *w, sm_err *err) {
+    const sm_param_table *table = sm_net_table(model->net);
+    float *params = sm_net_params(model->net);
+    for (int i = 0; i < table->n; i++) {
+        if (table->t[i].role != SM_TENSOR_PARAM) continue;
+        siamese_status st = fill_tensor(w, &table->t[i], params + table->t[i].offset, err);
+        if (st != SIAMESE_OK) return st;
+    }
+    for (int i = 0; i < w->n; i++)
+        if (!w->t[i].used)
+            return sm_fail(err, SIAMESE_ERR_FORMAT,
+                           "weight '%s' has no place in face-api's landmark network", w->t[i].name);
+    return SIAMESE_OK;
+}
+
+int sm_faceapi_landmarks_present(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, LM_MANIFEST);
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+siamese_status sm_import_faceapi_landmarks(const char *dir, siamese_model **out, sm_err *err) {
+    *out = NULL;
+    fa_weights *w = calloc(1, sizeof *w);
+    fa_text *text = calloc(1, sizeof *text);
+    siamese_model *model = NULL;
+    siamese_status st = w && text ? fa_read_weights(dir, LM_MANIFEST, w, err)
+                                  : sm_fail(err, SIAMESE_ERR_NOMEM, "import: out of memory");
+    if (st == SIAMESE_OK) {
+        landmark_arch(text);
+        siamese_model_params p = siamese_model_default_params();
+        p.arch = text->buf;
+        p.channels = 3;
+        p.height = p.width = SM_LANDMARK_SIDE;
+        st = siamese_model_create(&p, &model);
+        if (st != SIAMESE_OK && model) *err = model->err;
+    }
+    if (st == SIAMESE_OK) {
+        st = fill_model(model, w, err);
+        if (st != SIAMESE_OK) {
+            char msg[SM_ERRMSG_MAX];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            sm_fail(err, st, "%s/%s: %s", dir, LM_MANIFEST, msg);
+        }
+    }
+    if (w) fa_weights_free(w);
+    free(w);
+    free(text);
+    if (st != SIAMESE_OK) {
+        siamese_model_free(model);
+        return st;
+    }
+    *out = model;
+    return SIAMESE_OK;
+}
+
+siamese_status siamese_model_attach_faceapi_aligner(siamese_model *model, const char *dir) {
+    if (!model) return SIAMESE_ERR_INVALID_ARG;
+    if (!dir) return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "face aligner: no folder");
+    const sm_shape *in = &model->arch.input;
+    if ((in->c != 3 && in->c != 1) || in->h != in->w)
+        return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
+                       "face aligner: face chips are square with 1 or 3 channels, the model takes "
+                       "%dx%dx%d",
+                       in->c, in->h, in->w);
+    siamese_model *aligner = NULL;
+    sm_err err;
+    sm_err_clear(&err);
+    siamese_status st = sm_import_faceapi_landmarks(dir, &aligner, &err);
+    if (st != SIAMESE_OK) return sm_fail(&model->err, st, "%s", err.msg);
+    siamese_model_free(model->aligner);
+    model->aligner = aligner;
+    return SIAMESE_OK;
+}
+
+int siamese_model_aligns_faces(const siamese_model *model) {
+    return model && model->aligner != NULL;
+}
