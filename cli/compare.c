@@ -50,17 +50,12 @@ static double pick_threshold(const compare_setup *s, const compare_args *a, int 
     return own;
 }
 
-/* Loads one image file as the model's input tensor; errmsg names the file and the reason. */
+/* Loads one image file as the model's input tensor (a face chip when the model aligns faces)
+ * and, when keep is not NULL, the picture for the drawing; errmsg names the file and the reason. */
 static int load_tensor(const compare_setup *s, const char *path, float *out, siamese_image *keep,
                        char *errmsg, size_t errmsg_size) {
-    siamese_image im = {0, 0, 0, NULL};
-    if (siamese_image_load(path, &s->options, &im, errmsg, errmsg_size) != SIAMESE_OK) return 0;
-    char why[256];
-    siamese_status st = siamese_image_to_tensor(&im, NULL, NULL, out, why, sizeof why);
-    if (st != SIAMESE_OK) snprintf(errmsg, errmsg_size, "%s: %s", path, why);
-    if (keep && st == SIAMESE_OK) *keep = im;
-    else siamese_image_free(&im);
-    return st == SIAMESE_OK;
+    if (siamese_model_load_input(s->model, path, out, errmsg, errmsg_size) != SIAMESE_OK) return 0;
+    return !keep || siamese_image_load(path, &s->options, keep, errmsg, errmsg_size) == SIAMESE_OK;
 }
 
 /* Distances of n pairs whose tensors sit as [a_0..a_{n-1}, b_0..b_{n-1}] in images. */

@@ -1164,13 +1164,20 @@ SIAMESE_API siamese_status siamese_model_import_faceapi(const char *dir, siamese
 /* Gives a face model (3 or 1 channels, square input) face-api's 68-point landmark network from
  * dir (face_landmark_68_model-weights_manifest.json and its shard) as its face aligner: from then
  * on, and in the file siamese_model_save writes, every image embedded through
- * siamese_embed_dataset / siamese_embed_files (eval, embed, index, identify, search) is decoded
+ * siamese_embed_dataset / siamese_embed_files or siamese_model_load_input (eval, embed, index, identify, search, verify,
+ * compare) is decoded
  * at its own size, its landmarks found, and landmarks 17..67 mapped onto dlib's mean face by a
  * similarity transform into the chip the dlib network was trained on (150x150, padding 0.25)
  * before embedding. siamese_model_embed itself takes tensors and does not align. Errors as for
  * siamese_model_import_faceapi, in the model's error message. */
 SIAMESE_API siamese_status siamese_model_attach_faceapi_aligner(siamese_model *model,
                                                                 const char *dir);
+/* One image file as the model's input tensor out[channels * height * width] in [0, 1]: decoded,
+ * converted and resized to the model's geometry as siamese_embed_files does, or, for a model that
+ * aligns faces, aligned into its face chip. On failure errmsg (if not NULL) names the file and
+ * the reason. */
+SIAMESE_API siamese_status siamese_model_load_input(siamese_model *model, const char *path,
+                                                    float *out, char *errmsg, size_t errmsg_size);
 /* 1 when the model aligns faces before embedding (siamese_model_attach_faceapi_aligner). */
 SIAMESE_API int siamese_model_aligns_faces(const siamese_model *model);
 

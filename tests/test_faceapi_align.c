@@ -179,6 +179,17 @@ Test(faceapi_align, aligner_survives_save_and_load) {
     for (int i = 0; i < aligned.dim; i++)
         moved += (aligned.vectors[i] - plain.vectors[i]) * (aligned.vectors[i] - plain.vectors[i]);
     cr_assert_gt(sqrt(moved), 0.05, "aligning changed the embedding by only %g", sqrt(moved));
+    /* one file as an input tensor (compare's path) is the same chip */
+    float *x = malloc(sizeof *x * 3 * CHIP * CHIP), one[128];
+    char why[256];
+    cr_assert_eq(siamese_model_load_input(model, photo, x, why, sizeof why), SIAMESE_OK, "%s", why);
+    cr_assert_eq(siamese_model_embed(model, x, 1, one), SIAMESE_OK);
+    for (int i = 0; i < aligned.dim; i++)
+        cr_assert_float_eq(one[i], aligned.vectors[i], 1e-6, "dimension %d", i);
+    cr_assert_neq(siamese_model_load_input(model, "/nonexistent.png", x, why, sizeof why),
+                  SIAMESE_OK);
+    cr_assert_not_null(strstr(why, "/nonexistent.png"), "%s", why);
+    free(x);
     char path[4200];
     snprintf(path, sizeof path, "%s/face_aligned.safetensors", tu_temp);
     cr_assert_eq(siamese_model_save(model, path), SIAMESE_OK, "%s", siamese_model_errmsg(model));

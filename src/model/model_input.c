@@ -1,0 +1,31 @@
+/* One image file as a model's input tensor: resized to its geometry, or aligned into its face chip when the model aligns faces. */
+#include <stdio.h>
+
+#include "image/image.h"
+#include "model/face_align.h"
+#include "model/model.h"
+
+siamese_status siamese_model_load_input(siamese_model *model, const char *path, float *out,
+                                        char *errmsg, size_t errmsg_size) {
+    if (!model || !path || !out) return SIAMESE_ERR_INVALID_ARG;
+    sm_err err;
+    sm_err_clear(&err);
+    const sm_shape *in = &model->arch.input;
+    sm_image_options opts = siamese_image_default_options();
+    opts.channels = in->c;
+    opts.height = model->aligner ? 0 : in->h; /* an aligned face is sampled from the photo */
+    opts.width = model->aligner ? 0 : in->w;
+    sm_image img = {0};
+    siamese_status st = sm_image_load_file(path, &opts, &img, &err);
+    if (st == SIAMESE_OK && model->aligner) {
+        model->aligner->threads = model->threads;
+        st = sm_face_align_tensors(model->aligner, &img, 1, in->c, in->w, out, &err);
+        if (st != SIAMESE_OK) sm_err_prefix(&err, path);
+    } else if (st == SIAMESE_OK) {
+        st = sm_image_tensor_check(&img, NULL, NULL, out, &err);
+        if (st == SIAMESE_OK) st = sm_image_to_tensor(&img, NULL, NULL, out);
+    }
+    sm_image_free(&img);
+    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
+    return st;
+}
