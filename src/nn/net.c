@@ -241,6 +241,11 @@ static siamese_status build_block_marker(sm_builder *b, const sm_layer *l, block
     }
 }
 
+/* Layer i + 1 is a ReLU, which a conv or batchnorm at i applies itself (fused). */
+static int next_is_relu(const sm_net *net, int i) {
+    return i + 1 < net->arch.n_layers && net->arch.layers[i + 1].kind == SM_LAYER_RELU;
+}
+
 static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_needed,
                                   block_values *bv, const sm_value *in, sm_value *out) {
     const sm_layer *l = &net->arch.layers[*i];
@@ -256,8 +261,7 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
     switch (l->kind) {
     case SM_LAYER_CONV2D: {
         if (sm_conv_is_grouped(l)) return sm_conv_grouped_build(b, l, p, in, out);
-        int fuse = !net->no_fusion && *i + 1 < net->arch.n_layers &&
-                   net->arch.layers[*i + 1].kind == SM_LAYER_RELU;
+        int fuse = !net->no_fusion && next_is_relu(net, *i);
         siamese_status st = sm_conv2d_build(b, l, fuse, p, in, out);
         if (fuse) (*i)++;
         return st;
@@ -271,8 +275,12 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
     case SM_LAYER_FLATTEN:
         return sm_flatten_build(b, in, out);
     case SM_LAYER_BATCHNORM2D:
-    case SM_LAYER_SCALE:
-        return sm_batchnorm2d_build(b, l, p, in, out);
+    case SM_LAYER_SCALE: {
+        int fuse = !net->no_fusion && next_is_relu(net, *i);
+        siamese_status st = sm_batchnorm2d_build(b, l, fuse, p, in, out);
+        if (fuse) (*i)++;
+        return st;
+    }
     case SM_LAYER_AVGPOOL:
         return sm_avgpool_build(b, in, *grad_needed, out);
     case SM_LAYER_BLOCK:

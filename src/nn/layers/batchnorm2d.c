@@ -1,4 +1,4 @@
-/* batchnorm2d on oneDNN: batch statistics and PyTorch's running-statistics update in training, running statistics in inference (and in training when frozen); the per-channel scale layer as the same primitive. */
+/* batchnorm2d on oneDNN: batch statistics and PyTorch's running-statistics update in training, running statistics in inference (and in training when frozen), optionally fused with the ReLU after it; the per-channel scale layer as the same primitive. */
 #include <stdlib.h>
 
 #include "nn/layers/layers.h"
@@ -73,13 +73,18 @@ static siamese_status unit_stats(sm_builder *b, const dnnl_memory_desc_t *cmd, i
     return st;
 }
 
+/* The memories a batchnorm step reads besides its input and output. */
+typedef struct bn_mems {
+    dnnl_memory_t scale, shift, mean, var;
+    dnnl_memory_t workspace; /* fused ReLU in training: which outputs were clipped */
+} bn_mems;
+
 static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
-                               const sm_value *in, const sm_value *out,
-                               const_dnnl_primitive_desc_t fwd, dnnl_memory_t scale,
-                               dnnl_memory_t shift, dnnl_memory_t mean, dnnl_memory_t var) {
+                               unsigned relu_flag, const sm_value *in, const sm_value *out,
+                               const_dnnl_primitive_desc_t fwd, const bn_mems *m) {
     int affine_grads = p->dw || p->db; /* NULL when the layer is frozen */
     if (!affine_grads && !in->diff) return SIAMESE_OK;
-    unsigned flags = bn_flags(p) | (fixed_stats(layer) ? dnnl_use_global_stats : 0u);
+    unsigned flags = bn_flags(p) | relu_flag | (fixed_stats(layer) ? dnnl_use_global_stats : 0u);
     dnnl_batch_normalization_desc_t d;
     SM_DNNL_TRY(dnnl_batch_normalization_backward_desc_init(
                     &d, affine_grads ? dnnl_backward : dnnl_backward_data, &in->md, &in->md,
@@ -99,17 +104,18 @@ static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_la
     if (st == SIAMESE_OK && !dsrc) st = sm_builder_transient(b, &in->md, &dsrc);
     if (st == SIAMESE_OK) {
         dnnl_exec_arg_t args[SM_STEP_MAX_ARGS] = {{DNNL_ARG_SRC, in->mem},
-                                                  {DNNL_ARG_MEAN, mean},
-                                                  {DNNL_ARG_VARIANCE, var},
+                                                  {DNNL_ARG_MEAN, m->mean},
+                                                  {DNNL_ARG_VARIANCE, m->var},
                                                   {DNNL_ARG_DIFF_DST, out->diff},
                                                   {DNNL_ARG_DIFF_SRC, dsrc}};
         int nargs = 5;
         if (p->w) {
-            args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCALE, scale};
+            args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCALE, m->scale};
             args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SCALE, dscale};
         }
         if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SHIFT, dshift};
-        if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, shift};
+        if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, m->shift};
+        if (m->workspace) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WORKSPACE, m->workspace};
         st = sm_builder_step(b, 1, pd, args, nargs);
     }
     if (st == SIAMESE_OK && p->w) st = sm_builder_accumulate(b, dscale, 1, c, p->dw);
@@ -118,15 +124,25 @@ static siamese_status backward(sm_builder *b, const sm_layer *layer, const sm_la
     return st;
 }
 
-siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
-                                    const sm_value *in, sm_value *out) {
+/* The fused ReLU's workspace, kept from forward to backward (training only). */
+static siamese_status relu_workspace(sm_builder *b, const_dnnl_primitive_desc_t pd,
+                                     dnnl_memory_t *ws) {
+    *ws = NULL;
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_workspace_md, 0);
+    if (!md || dnnl_memory_desc_get_size(md) == 0) return SIAMESE_OK;
+    return sm_builder_persistent(b, md, ws);
+}
+
+siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, int fuse_relu,
+                                    const sm_layer_params *p, const sm_value *in, sm_value *out) {
     int64_t c[1] = {in->md.dims[1]};
     int batch_stats = b->training && !fixed_stats(layer);
     if (batch_stats && sm_md_elems(&in->md) / c[0] < 2)
         return sm_fail(b->err, SIAMESE_ERR_SHAPE,
                        "layer %s: batchnorm2d needs more than one value per channel in training",
                        layer->name);
-    unsigned flags = bn_flags(p) | (batch_stats ? 0u : dnnl_use_global_stats);
+    unsigned relu_flag = fuse_relu ? (unsigned)dnnl_fuse_norm_relu : 0u;
+    unsigned flags = bn_flags(p) | relu_flag | (batch_stats ? 0u : dnnl_use_global_stats);
     dnnl_batch_normalization_desc_t d;
     SM_DNNL_TRY(dnnl_batch_normalization_forward_desc_init(
                     &d, b->training ? dnnl_forward_training : dnnl_forward_inference, &in->md,
@@ -138,18 +154,19 @@ siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const 
 
     dnnl_memory_desc_t cmd;
     sm_md_plain(&cmd, 1, c);
-    dnnl_memory_t scale = NULL, shift = NULL, mean = NULL, var = NULL;
-    if (p->w) st = sm_builder_external(b, &cmd, p->w, &scale);
-    if (st == SIAMESE_OK && p->b) st = sm_builder_external(b, &cmd, p->b, &shift);
+    bn_mems m = {NULL, NULL, NULL, NULL, NULL};
+    if (p->w) st = sm_builder_external(b, &cmd, p->w, &m.scale);
+    if (st == SIAMESE_OK && p->b) st = sm_builder_external(b, &cmd, p->b, &m.shift);
     if (st == SIAMESE_OK && layer->kind == SM_LAYER_SCALE) {
-        st = unit_stats(b, &cmd, c[0], &mean, &var);
+        st = unit_stats(b, &cmd, c[0], &m.mean, &m.var);
     } else if (st == SIAMESE_OK && batch_stats) {
-        st = sm_builder_persistent(b, &cmd, &mean);
-        if (st == SIAMESE_OK) st = sm_builder_persistent(b, &cmd, &var);
+        st = sm_builder_persistent(b, &cmd, &m.mean);
+        if (st == SIAMESE_OK) st = sm_builder_persistent(b, &cmd, &m.var);
     } else if (st == SIAMESE_OK) {
-        st = sm_builder_external(b, &cmd, p->running_mean, &mean);
-        if (st == SIAMESE_OK) st = sm_builder_external(b, &cmd, p->running_var, &var);
+        st = sm_builder_external(b, &cmd, p->running_mean, &m.mean);
+        if (st == SIAMESE_OK) st = sm_builder_external(b, &cmd, p->running_var, &m.var);
     }
+    if (st == SIAMESE_OK && b->training && fuse_relu) st = relu_workspace(b, pd, &m.workspace);
     int with_diff = b->training && (in->diff || p->dw || p->db);
     if (st == SIAMESE_OK)
         st = sm_builder_value(b, in, with_diff,
@@ -157,16 +174,16 @@ siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const 
     if (st == SIAMESE_OK) {
         dnnl_exec_arg_t args[SM_STEP_MAX_ARGS] = {{DNNL_ARG_SRC, in->mem},
                                                   {DNNL_ARG_DST, out->mem},
-                                                  {DNNL_ARG_MEAN, mean},
-                                                  {DNNL_ARG_VARIANCE, var}};
+                                                  {DNNL_ARG_MEAN, m.mean},
+                                                  {DNNL_ARG_VARIANCE, m.var}};
         int nargs = 4;
-        if (p->w) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCALE, scale};
-        if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, shift};
+        if (p->w) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCALE, m.scale};
+        if (p->b) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, m.shift};
+        if (m.workspace) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WORKSPACE, m.workspace};
         st = sm_builder_step(b, 0, pd, args, nargs);
     }
-    if (st == SIAMESE_OK && batch_stats) st = add_running_update(b, layer, p, in, mean, var);
-    if (st == SIAMESE_OK && with_diff)
-        st = backward(b, layer, p, in, out, pd, scale, shift, mean, var);
+    if (st == SIAMESE_OK && batch_stats) st = add_running_update(b, layer, p, in, m.mean, m.var);
+    if (st == SIAMESE_OK && with_diff) st = backward(b, layer, p, relu_flag, in, out, pd, &m);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }

@@ -264,8 +264,9 @@ siamese_status sm_add_padded_build(sm_builder *b, const sm_value *main_out, cons
 /* Global average pooling: [n, c, h, w] -> [n, c, 1, 1]. */
 siamese_status sm_avgpool_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out);
 /* batchnorm2d; frozen_stats = 1 uses the running statistics in training too (not updated), and
- * the scale layer is the same primitive over a mean of 0 and a variance of 1 (eps 0). */
-siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
-                                    const sm_value *in, sm_value *out);
+ * the scale layer is the same primitive over a mean of 0 and a variance of 1 (eps 0). fuse_relu
+ * = 1 applies the ReLU after it in the same primitive (backward masks the gradient itself). */
+siamese_status sm_batchnorm2d_build(sm_builder *b, const sm_layer *layer, int fuse_relu,
+                                    const sm_layer_params *p, const sm_value *in, sm_value *out);
 
 #endif
