@@ -22,6 +22,9 @@
 # (its 2x2 skip convolutions trainable), with the input scale layer frozen at the identity (x/255
 # as the loader gives it): trainable, it makes the first convolution compute its data gradient,
 # which oneDNN runs on a reference kernel for 3 channels (a first step of minutes, not seconds).
+# "aligned" is the imported network with face-api's landmark network as its face aligner
+# (siamese import face-api --align: each photo's face chip sampled on its 68 landmarks), as it
+# is, no training; KINDS=" " runs only the two imported rows.
 # Prints one line per protocol and model, then the mean over the 5 folds.
 set -euo pipefail
 
@@ -50,6 +53,8 @@ echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(
 
 face=$out/face.safetensors
 [ -f "$face" ] || "$cli" import face-api "$faceapi" -o "$face" >/dev/null
+aligned=$out/face_aligned.safetensors
+[ -f "$aligned" ] || "$cli" import face-api "$faceapi" --align -o "$aligned" >/dev/null
 arch=$(/usr/bin/python3 -c "
 import json, struct, sys
 f = open(sys.argv[1], 'rb'); n = struct.unpack('<Q', f.read(8))[0]
@@ -106,6 +111,7 @@ printf '%-8s %-10s %-8s %s\n' protocol model EER train_seconds
 for fold in $folds; do
     make_fold "$fold"
     printf '%-8s %-10s %-8.4f %s\n' "$fold" as-is "$(eer "$face" "$out/$fold/test")" 0
+    printf '%-8s %-10s %-8.4f %s\n' "$fold" aligned "$(eer "$aligned" "$out/$fold/test")" 0
     for kind in $kinds; do
         t0=$(date +%s)
         model=$(train "$fold" "$kind")
