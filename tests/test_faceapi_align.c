@@ -205,6 +205,38 @@ Test(faceapi_align, aligner_survives_save_and_load) {
     siamese_model_free(model);
 }
 
+/* A photo 8 times larger (736x896, more than 4 chips a side: shrunk before alignment) embeds
+ * close to the original. */
+Test(faceapi_align, a_large_photo_is_shrunk_and_still_aligned) {
+    const char *photo = tu_data_path("att_faces/training/s1/1.pgm");
+    sm_image img = load_native(photo), big = {0};
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_image_resize(&img, img.width * 8, img.height * 8, &big, &err), SIAMESE_OK);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/big.pgm", tu_temp);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fprintf(f, "P5\n%d %d\n255\n", big.width, big.height);
+    cr_assert_eq(fwrite(big.data, 1, (size_t)big.width * big.height, f),
+                 (size_t)big.width * big.height);
+    fclose(f);
+    siamese_model *model = NULL;
+    cr_assert_eq(siamese_model_import_faceapi(faceapi_dir(), &model), SIAMESE_OK);
+    cr_assert_eq(siamese_model_attach_faceapi_aligner(model, faceapi_dir()), SIAMESE_OK);
+    const char *paths[2] = {photo, path};
+    siamese_embeddings e = {0};
+    cr_assert_eq(siamese_embed_files(model, paths, 2, NULL, &e, NULL, 0), SIAMESE_OK);
+    cr_assert_eq(e.count, 2);
+    double d = siamese_distance(SIAMESE_METRIC_EUCLIDEAN, e.vectors, e.vectors + e.dim, e.dim);
+    cr_log_info("the photo and its 8x enlargement: distance %.4f", d);
+    cr_assert_lt(d, 0.15, "distance %g (the same person's photos sit at 0.3-0.55)", d);
+    siamese_embeddings_free(&e);
+    siamese_model_free(model);
+    sm_image_free(&big);
+    sm_image_free(&img);
+}
+
 Test(faceapi_align, a_model_that_is_not_for_faces_is_refused) {
     siamese_model_params p = tu_model_params("mnist", 1, 28, 20, 1);
     siamese_model *model = tu_create_model(&p);

@@ -116,8 +116,10 @@ static void decode_batch(embed_job *job, int first, int n) {
         siamese_image img;
         sm_err_clear(&job->errs[j]);
         job->state[j] = decode_item(job->src, first + j, &job->opts, &img, &job->errs[j]);
-        if (job->images) {
-            job->images[j] = img; /* aligned below, all at once */
+        if (job->images) { /* aligned below, all at once */
+            if (job->state[j] == SIAMESE_OK)
+                job->state[j] = sm_face_limit_size(&img, job->opts_model.width, &job->errs[j]);
+            job->images[j] = img;
             continue;
         }
         if (job->state[j] == SIAMESE_OK)

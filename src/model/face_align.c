@@ -153,6 +153,20 @@ void sm_face_chip_sample(const sm_image *src, const double m[6], sm_image *chip)
         }
 }
 
+siamese_status sm_face_limit_size(sm_image *img, int side, sm_err *err) {
+    int limit = SM_ALIGN_SHRINK * side,
+        longer = img->width > img->height ? img->width : img->height;
+    if (longer <= limit) return SIAMESE_OK;
+    int w = (int)((int64_t)img->width * limit / longer),
+        h = (int)((int64_t)img->height * limit / longer);
+    sm_image small = {0};
+    siamese_status st = sm_image_resize(img, w > 0 ? w : 1, h > 0 ? h : 1, &small, err);
+    if (st != SIAMESE_OK) return st;
+    sm_image_free(img);
+    *img = small;
+    return SIAMESE_OK;
+}
+
 siamese_status sm_face_align_tensors(siamese_model *landmarks, const sm_image *images, int n,
                                      int channels, int side, float *tensors, sm_err *err) {
     float *points = malloc((size_t)n * SM_LANDMARKS * 2 * sizeof *points);

@@ -32,6 +32,12 @@ void sm_face_chip_transform(const float *points, int side, double m[6]);
  * which has its size and src's channels allocated by the caller. */
 void sm_face_chip_sample(const sm_image *src, const double m[6], sm_image *chip);
 
+/* A photo larger than SM_ALIGN_SHRINK chips on its longer side is resized (Pillow's bilinear,
+ * aspect kept) to that size in place, so a batch of large photos holds little memory; chips of
+ * side `side` lose nothing that matters to them. */
+#define SM_ALIGN_SHRINK 4
+siamese_status sm_face_limit_size(sm_image *img, int side, sm_err *err);
+
 /* The embedding path of a model with an aligner: n decoded images (native size) become chips of
  * the model's input size and channels, written as [0, 1] tensors [n, c, side, side]. */
 siamese_status sm_face_align_tensors(siamese_model *landmarks, const sm_image *images, int n,

@@ -19,7 +19,9 @@ siamese_status siamese_model_load_input(siamese_model *model, const char *path, 
     siamese_status st = sm_image_load_file(path, &opts, &img, &err);
     if (st == SIAMESE_OK && model->aligner) {
         model->aligner->threads = model->threads;
-        st = sm_face_align_tensors(model->aligner, &img, 1, in->c, in->w, out, &err);
+        st = sm_face_limit_size(&img, in->w, &err);
+        if (st == SIAMESE_OK)
+            st = sm_face_align_tensors(model->aligner, &img, 1, in->c, in->w, out, &err);
         if (st != SIAMESE_OK) sm_err_prefix(&err, path);
     } else if (st == SIAMESE_OK) {
         st = sm_image_tensor_check(&img, NULL, NULL, out, &err);
