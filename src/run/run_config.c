@@ -1,4 +1,5 @@
 /* Training-run settings: the recipe's defaults, and config.json written and read back for resume. */
+#include <float.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -382,10 +383,15 @@ static siamese_status field_from_json(const char *path, const config_field *f, c
         if (st == SIAMESE_OK) *(size_t *)at = (size_t)i;
         return st;
     case FIELD_FLOAT:
+        /* a double beyond a float's range would become infinity, which saving cannot write */
+        if (!json_is_number(v)) return bad_value(path, f, "a number", err);
+        if (!(fabs(json_number_value(v)) <= FLT_MAX))
+            return bad_value(path, f, "a number within a float's range (3.4e38)", err);
+        *(float *)at = (float)json_number_value(v);
+        return SIAMESE_OK;
     case FIELD_DOUBLE:
         if (!json_is_number(v)) return bad_value(path, f, "a number", err);
-        if (f->kind == FIELD_FLOAT) *(float *)at = (float)json_number_value(v);
-        else *(double *)at = json_number_value(v);
+        *(double *)at = json_number_value(v);
         return SIAMESE_OK;
     case FIELD_BOOL:
         if (!json_is_boolean(v)) return bad_value(path, f, "true or false", err);
