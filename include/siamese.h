@@ -1166,7 +1166,8 @@ SIAMESE_API siamese_status siamese_model_import_faceapi(const char *dir, siamese
  * on, and in the file siamese_model_save writes, every image embedded through
  * siamese_embed_dataset / siamese_embed_files or siamese_model_load_input (eval, embed, index, identify, search, verify,
  * compare) is decoded
- * at its own size, its landmarks found, and landmarks 17..67 mapped onto dlib's mean face by a
+ * at its own size, its landmarks found (twice: on the photo, then on the chip they give), and
+ * landmarks 17..67 mapped onto dlib's mean face by a
  * similarity transform into the chip the dlib network was trained on (150x150, padding 0.25)
  * before embedding. siamese_model_embed itself takes tensors and does not align. Errors as for
  * siamese_model_import_faceapi, in the model's error message. */

@@ -167,23 +167,67 @@ siamese_status sm_face_limit_size(sm_image *img, int side, sm_err *err) {
     return SIAMESE_OK;
 }
 
+/* The chip of image (its own channels) for the transform of its landmarks. */
+static siamese_status chip_of(const sm_image *image, const float *points, int side, int channels,
+                              sm_image *chip, sm_err *err) {
+    double m[6];
+    sm_face_chip_transform(points, side, m);
+    sm_image converted = {0};
+    siamese_status st = sm_image_convert(image, channels, &converted, err);
+    if (st == SIAMESE_OK) st = sm_image_alloc(chip, side, side, channels, err);
+    if (st == SIAMESE_OK) sm_face_chip_sample(&converted, m, chip);
+    sm_image_free(&converted);
+    return st;
+}
+
+/* One refinement: the landmarks found again on each face's chip (where the face is large and
+ * upright, so the network finds them more precisely), mapped back into the photo. */
+static siamese_status refine_landmarks(siamese_model *landmarks, const sm_image *images, int n,
+                                       int side, float *points, sm_err *err) {
+    sm_image *chips = calloc((size_t)n, sizeof *chips);
+    float *again = malloc((size_t)n * SM_LANDMARKS * 2 * sizeof *again);
+    siamese_status st = chips && again
+                            ? SIAMESE_OK
+                            : sm_fail(err, SIAMESE_ERR_NOMEM, "face alignment: out of memory");
+    for (int i = 0; i < n && st == SIAMESE_OK; i++)
+        st = chip_of(&images[i], points + (size_t)i * SM_LANDMARKS * 2, side, 3, &chips[i], err);
+    if (st == SIAMESE_OK) st = sm_face_landmarks(landmarks, chips, n, again, err);
+    for (int i = 0; i < n && st == SIAMESE_OK; i++) {
+        double m[6];
+        float *p = points + (size_t)i * SM_LANDMARKS * 2;
+        sm_face_chip_transform(p, side, m);
+        for (int k = 0; k < SM_LANDMARKS; k++) { /* chip pixel coordinates -> photo */
+            double u = again[((size_t)i * SM_LANDMARKS + k) * 2];
+            double v = again[((size_t)i * SM_LANDMARKS + k) * 2 + 1];
+            p[2 * k] = (float)(m[0] * u + m[1] * v + m[2]);
+            p[2 * k + 1] = (float)(m[3] * u + m[4] * v + m[5]);
+        }
+    }
+    for (int i = 0; chips && i < n; i++) sm_image_free(&chips[i]);
+    free(chips);
+    free(again);
+    return st;
+}
+
+siamese_status sm_face_align_points(siamese_model *landmarks, const sm_image *images, int n,
+                                    int side, float *points, sm_err *err) {
+    siamese_status st = sm_face_landmarks(landmarks, images, n, points, err);
+    for (int pass = 1; pass < SM_ALIGN_PASSES && st == SIAMESE_OK; pass++)
+        st = refine_landmarks(landmarks, images, n, side, points, err);
+    return st;
+}
+
 siamese_status sm_face_align_tensors(siamese_model *landmarks, const sm_image *images, int n,
                                      int channels, int side, float *tensors, sm_err *err) {
     float *points = malloc((size_t)n * SM_LANDMARKS * 2 * sizeof *points);
     if (!points) return sm_fail(err, SIAMESE_ERR_NOMEM, "face alignment: out of memory");
-    siamese_status st = sm_face_landmarks(landmarks, images, n, points, err);
+    siamese_status st = sm_face_align_points(landmarks, images, n, side, points, err);
     for (int i = 0; i < n && st == SIAMESE_OK; i++) {
-        sm_image converted = {0}, chip = {0};
-        double m[6];
-        sm_face_chip_transform(points + (size_t)i * SM_LANDMARKS * 2, side, m);
-        st = sm_image_convert(&images[i], channels, &converted, err);
-        if (st == SIAMESE_OK) st = sm_image_alloc(&chip, side, side, channels, err);
-        if (st == SIAMESE_OK) {
-            sm_face_chip_sample(&converted, m, &chip);
+        sm_image chip = {0};
+        st = chip_of(&images[i], points + (size_t)i * SM_LANDMARKS * 2, side, channels, &chip, err);
+        if (st == SIAMESE_OK)
             st =
                 sm_image_to_tensor(&chip, NULL, NULL, tensors + (size_t)i * channels * side * side);
-        }
-        sm_image_free(&converted);
         sm_image_free(&chip);
     }
     free(points);
