@@ -210,8 +210,9 @@ static void pin(sm_builder *b, const sm_value *v) { b->pinned |= 1u << v->slot; 
 
 /* block: x stays (pinned) for the skip; the main branch starts from x with its own gradient.
  * skip: the main output stays (pinned); the skip branch starts from x. add: main + skip. */
-static siamese_status build_block_marker(sm_builder *b, const sm_layer *l, block_values *bv,
-                                         const sm_value *in, sm_value *out) {
+static siamese_status build_block_marker(sm_builder *b, const sm_layer *l, int relu_next,
+                                         block_values *bv, const sm_value *in, sm_value *out,
+                                         int *fused_relu) {
     switch (l->kind) {
     case SM_LAYER_BLOCK:
         bv->open = 1;
@@ -232,8 +233,9 @@ static siamese_status build_block_marker(sm_builder *b, const sm_layer *l, block
         pin(b, &main_out);
         int padded = l->add_pad && (main_out.md.dims[2] != skip->md.dims[2] ||
                                     main_out.md.dims[3] != skip->md.dims[3]);
+        *fused_relu = relu_next && !padded;
         siamese_status st = padded ? sm_add_padded_build(b, &main_out, skip, out)
-                                   : sm_add_build(b, &main_out, skip, out);
+                                   : sm_add_build(b, &main_out, skip, *fused_relu, out);
         b->pinned = bv->pinned_before;
         bv->open = 0;
         return st;
@@ -285,8 +287,13 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
         return sm_avgpool_build(b, in, *grad_needed, out);
     case SM_LAYER_BLOCK:
     case SM_LAYER_SKIP:
-    case SM_LAYER_ADD:
-        return build_block_marker(b, l, bv, in, out);
+    case SM_LAYER_ADD: {
+        int fused = 0;
+        siamese_status st =
+            build_block_marker(b, l, !net->no_fusion && next_is_relu(net, *i), bv, in, out, &fused);
+        if (fused) (*i)++;
+        return st;
+    }
     }
     return sm_fail(b->err, SIAMESE_ERR_SPEC, "engine: layer %d has an unknown kind", *i);
 }

@@ -254,9 +254,9 @@ siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_la
 /* Residual blocks (nn/layers/residual.c). The main branch of a block starts from main_in, which
  * is in (same memory) with a gradient of its own that backward adds into in's. */
 siamese_status sm_fork_build(sm_builder *b, const sm_value *in, sm_value *main_in);
-/* out = main_out + skip; both get out's gradient. */
+/* out = main_out + skip (then ReLU when fuse_relu); both get out's gradient (through the ReLU). */
 siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
-                            sm_value *out);
+                            int fuse_relu, sm_value *out);
 /* out = skip + main_out zero-padded at the bottom/right to skip's size (add(pad=1)); out is
  * plain fp32; main_out gets the window of out's gradient, skip all of it. */
 siamese_status sm_add_padded_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,

@@ -14,8 +14,31 @@ siamese_status sm_fork_build(sm_builder *b, const sm_value *in, sm_value *main_i
     return st;
 }
 
+/* Backward of the ReLU fused into an add: out's gradient where out > 0, else 0, into dst. */
+static siamese_status relu_backward_into(sm_builder *b, const sm_value *out, dnnl_memory_t dst) {
+    dnnl_eltwise_desc_t fd, bd;
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    SM_DNNL_TRY(dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training,
+                                               dnnl_eltwise_relu_use_dst_for_bwd, &out->md, 0.0f,
+                                               0.0f),
+                b->err, "relu forward descriptor");
+    SM_DNNL_TRY(dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
+                                                &out->md, 0.0f, 0.0f),
+                b->err, "relu backward descriptor");
+    siamese_status st = sm_builder_pd(b, &fd, 0, NULL, &fpd, "fused relu forward");
+    if (st == SIAMESE_OK) st = sm_builder_pd(b, &bd, 0, fpd, &bpd, "fused relu backward");
+    if (st == SIAMESE_OK) {
+        dnnl_exec_arg_t args[] = {
+            {DNNL_ARG_DST, out->mem}, {DNNL_ARG_DIFF_DST, out->diff}, {DNNL_ARG_DIFF_SRC, dst}};
+        st = sm_builder_step(b, 1, bpd, args, 3);
+    }
+    if (bpd) dnnl_primitive_desc_destroy(bpd);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    return st;
+}
+
 siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
-                            sm_value *out) {
+                            int fuse_relu, sm_value *out) {
     sm_value s;
     siamese_status st = sm_builder_conform(b, skip, &main_out->md, &s);
     if (st != SIAMESE_OK) return st;
@@ -23,7 +46,7 @@ siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_va
     SM_DNNL_TRY(dnnl_binary_desc_init(&d, dnnl_binary_add, &main_out->md, &s.md, &main_out->md),
                 b->err, "add descriptor");
     dnnl_primitive_desc_t pd = NULL;
-    st = sm_builder_pd(b, &d, 0, NULL, &pd, "add");
+    st = sm_builder_pd(b, &d, fuse_relu, NULL, &pd, "add");
     if (st != SIAMESE_OK) return st;
     int with_diff = b->training && (main_out->diff || s.diff);
     st = sm_builder_value(b, &s, with_diff, &main_out->md, out);
@@ -33,12 +56,18 @@ siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_va
         st = sm_builder_step(b, 0, pd, args, 3);
     }
     dnnl_primitive_desc_destroy(pd);
-    /* Backward: both operands get the output's gradient as it is. */
-    if (st == SIAMESE_OK && with_diff) st = sm_builder_begin_group(b);
-    if (st == SIAMESE_OK && with_diff && main_out->diff)
+    /* Backward: both operands get the output's gradient (through the fused ReLU: computed once,
+     * into the main branch's gradient when it has one, and copied from there to the skip's). */
+    if (st != SIAMESE_OK || !with_diff) return st;
+    st = sm_builder_begin_group(b);
+    dnnl_memory_t grad = out->diff;
+    if (st == SIAMESE_OK && fuse_relu) {
+        grad = main_out->diff ? main_out->diff : out->diff;
+        st = relu_backward_into(b, out, grad);
+    }
+    if (st == SIAMESE_OK && main_out->diff && grad != main_out->diff)
         st = sm_builder_reorder(b, 1, out->diff, main_out->diff, 0);
-    if (st == SIAMESE_OK && with_diff && s.diff)
-        st = sm_builder_reorder(b, 1, out->diff, s.diff, 0);
+    if (st == SIAMESE_OK && s.diff) st = sm_builder_reorder(b, 1, grad, s.diff, 0);
     return st;
 }
 
