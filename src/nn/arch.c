@@ -123,11 +123,11 @@ static const preset presets[] = {
      "flatten linear(128) relu linear(64)"},
     /* Omniglot at 52x52 grey (its 105x105 images resized): four conv64-bn-relu-maxpool blocks,
      * 52 -> 26 -> 13 -> 6 -> 3, and a 128-d linear embedding, 186k parameters (the "Conv-4" of
-     * few-shot learning). bench/quality.sh omniglot's recipe, 16 epochs (774 s of CPU here):
-     * 94.4% 20-way one-shot on 5 held-out alphabets, 91.3% on Lake's runs (8 epochs: 92.9% and
-     * 88.5%). At 28x28 the same network costs 14 s of CPU per epoch and reached 92.0% / 87.0%
-     * in 20 epochs; the 105x105 preset before it (3 convs to fc512) scored 58% on Lake's runs
-     * (bench/README.md). */
+     * few-shot learning). bench/quality.sh omniglot's recipe, 30 epochs (1020 s of CPU here):
+     * 93.2% 20-way one-shot within 5 held-out alphabets, 92.0% on Lake's runs (16 epochs: 92.7%
+     * and 91.3%; 8 epochs: 88.5% on Lake's). At 28x28 the same network costs 14 s of CPU per
+     * epoch and reached 92.0% / 87.0% in 20 epochs; the 105x105 preset before it (3 convs to
+     * fc512) scored 58% on Lake's runs (bench/README.md). */
     {"omniglot",
      {1, 52, 52},
      "conv(64,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) "
