@@ -8,7 +8,8 @@
 #            omniglot    Omniglot: train on the 30 background alphabets only (5 of them held
 #                        out whole as validation; their 20-way one-shot accuracy picks the
 #                        best epoch), 20-way one-shot accuracy on the validation alphabets and
-#                        on Lake's 20 runs (all_runs.zip); 30 epochs
+#                        on Lake's 20 runs (all_runs.zip); 30 epochs; OMNIGLOT_ARCH (default
+#                        the omniglot preset) is the network, for candidates on validation
 #            att_faces_5fold  AT&T faces, 5 folds over the 40 subjects: train on 32, EER on
 #                        the other 8 (all similar pairs, as many dissimilar); the mean and
 #                        each fold's; 100 epochs per fold
@@ -110,7 +111,8 @@ omniglot() {
     # within one alphabet as in Lake's runs, picks best.safetensors); 5% of the characters of the
     # other 25 held out as the run's test classes; the rest trains
     local train=("$siamese" train "$dir/images_background" -o "$run" --overwrite --json
-        --arch omniglot --split classes --train-fraction 0.95 --val-groups 5
+        --arch "${OMNIGLOT_ARCH:-omniglot}" --input 1x52x52
+        --split classes --train-fraction 0.95 --val-groups 5
         --val-metric oneshot --val-way 20 --pk 32x4 --mining semihard --augment koch
         --lr 0.001 --lr-schedule cosine --warmup 100 --epochs "$epochs"
         --seed "$seed" -j "$threads")
