@@ -456,8 +456,8 @@ Test(net_vs_ref, conv_relu_fused) {
 }
 
 /* Grouped (and depthwise) convolutions and convolutions padded only at the bottom/right
- * (conv_grouped.c), alone and in face-api's dense blocks: separable convolutions summed by
- * residual blocks whose main branch starts with a relu. */
+ * (conv2d.c, oneDNN's grouped weights), alone and in face-api's dense blocks: separable
+ * convolutions summed by residual blocks whose main branch starts with a relu. */
 Test(net_vs_ref, grouped_and_end_padded_conv) {
     err_log log = {0};
     run_case("conv(6,k=3,g=3) relu conv(4,k=3,s=2,pe=1,g=2) conv(4,k=1)", (sm_shape){3, 9, 8}, 3,

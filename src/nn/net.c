@@ -262,7 +262,6 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
     }
     switch (l->kind) {
     case SM_LAYER_CONV2D: {
-        if (sm_conv_is_grouped(l)) return sm_conv_grouped_build(b, l, p, in, out);
         int fuse = !net->no_fusion && next_is_relu(net, *i);
         siamese_status st = sm_conv2d_build(b, l, fuse, p, in, out);
         if (fuse) (*i)++;

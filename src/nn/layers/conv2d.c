@@ -1,4 +1,4 @@
-/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads; fp32 or bf16 compute, Winograd for fp32 3x3 stride-1 convolutions. */
+/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads; fp32 or bf16 compute, channel groups (g=, depthwise when g equals the channels) and more padding at the bottom/right (pe=, TF's 'same'), Winograd for fp32 3x3 stride-1 convolutions. */
 #include <string.h>
 
 #include "nn/layers/layers.h"
@@ -6,7 +6,9 @@
 typedef struct conv_dims {
     dnnl_dims_t strides, pad_l, pad_r;
     int64_t src[4];      /* [n, c, h, w] */
-    int64_t wei[4];      /* [o, c, kh, kw] OIHW */
+    int wei_ndims;       /* 4 without groups, 5 with */
+    int64_t wei[5];      /* [o, c, kh, kw] OIHW, or grouped [g, o/g, c/g, kh, kw] (goihw: plain,
+                          * the same bytes as PyTorch's [o, c/g, kh, kw]) */
     int64_t bias[1];     /* [o] */
     int64_t dst[4];      /* [n, o, oh, ow] */
     dnnl_alg_kind_t alg; /* direct, or winograd when the forward got a Winograd kernel */
@@ -18,15 +20,19 @@ static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n) {
     d->strides[1] = layer->sw;
     d->pad_l[0] = layer->ph;
     d->pad_l[1] = layer->pw;
-    /* Right padding equal to the left one: oneDNN's integer division then gives PyTorch's
-     * floor rounding of the output size. */
-    d->pad_r[0] = layer->ph;
-    d->pad_r[1] = layer->pw;
+    /* pe= (by default equal to p=, for which oneDNN's integer division gives PyTorch's floor
+     * rounding of the output size). */
+    d->pad_r[0] = layer->ph_end;
+    d->pad_r[1] = layer->pw_end;
+    int g = layer->groups;
     int64_t src[4] = {n, layer->in.c, layer->in.h, layer->in.w};
     int64_t wei[4] = {layer->out, layer->in.c, layer->kh, layer->kw};
+    int64_t grouped[5] = {g, layer->out / g, layer->in.c / g, layer->kh, layer->kw};
     int64_t dst[4] = {n, layer->out_shape.c, layer->out_shape.h, layer->out_shape.w};
     memcpy(d->src, src, sizeof src);
-    memcpy(d->wei, wei, sizeof wei);
+    d->wei_ndims = g == 1 ? 4 : 5;
+    if (g == 1) memcpy(d->wei, wei, sizeof wei);
+    else memcpy(d->wei, grouped, sizeof grouped);
     memcpy(d->dst, dst, sizeof dst);
     d->bias[0] = layer->out;
     d->alg = dnnl_convolution_direct;
@@ -39,8 +45,8 @@ static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n) {
  * output against torchvision: 8e-5 relative instead of 6e-5; SIAMESE_ENGINE_NO_WINOGRAD=1 turns
  * it off). */
 static int winograd_fits(const sm_builder *b, const sm_layer *layer) {
-    return b->winograd && !b->bf16 && layer->kh == 3 && layer->kw == 3 && layer->sh == 1 &&
-           layer->sw == 1 && layer->in.c % 16 == 0 && layer->out % 16 == 0 &&
+    return b->winograd && !b->bf16 && layer->groups == 1 && layer->kh == 3 && layer->kw == 3 &&
+           layer->sh == 1 && layer->sw == 1 && layer->in.c % 16 == 0 && layer->out % 16 == 0 &&
            layer->out_shape.h >= 4 && layer->out_shape.w >= 4;
 }
 
@@ -76,13 +82,13 @@ static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_quer
     return dnnl_primitive_desc_query_md(pd, what, 0);
 }
 
-/* Memory holding the weights in layout md: the flat parameters themselves when md is plain
- * OIHW, otherwise a copy refreshed by a reorder step before every use. */
+/* Memory holding the weights in layout md: the flat parameters themselves when md is plain,
+ * otherwise a copy refreshed by a reorder step before every use. */
 static siamese_status weights_in_layout(sm_builder *b, int backward, const conv_dims *d,
                                         const dnnl_memory_desc_t *md, float *params,
                                         dnnl_memory_t *mem) {
     dnnl_memory_desc_t plain;
-    sm_md_plain(&plain, 4, d->wei);
+    sm_md_plain(&plain, d->wei_ndims, d->wei);
     if (sm_md_equal(&plain, md)) return sm_builder_external(b, &plain, params, mem);
     dnnl_memory_t user;
     siamese_status st = sm_builder_external(b, &plain, params, &user);
@@ -121,7 +127,7 @@ static dnnl_status_t backward_weights_desc(dnnl_convolution_desc_t *cd, const sm
     (void)b;
     const sm_value *v = ctx;
     dnnl_memory_desc_t w_any, b_md;
-    sm_md_any(&w_any, 4, d->wei);
+    sm_md_any(&w_any, d->wei_ndims, d->wei);
     sm_md_plain(&b_md, 1, d->bias);
     return dnnl_convolution_backward_weights_desc_init(cd, d->alg, &v[0].md, &w_any,
                                                        layer->has_bias ? &b_md : NULL, &v[1].md,
@@ -139,7 +145,7 @@ static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, con
         conv_pd(b, layer, d, backward_weights_desc, v, 0, fwd, &pd, "conv backward weights");
     if (st != SIAMESE_OK) return st;
     st = sm_builder_weight_grads(b, pd, src, out, query(pd, dnnl_query_diff_weights_md),
-                                 layer->has_bias ? &b_md : NULL, 4, d->wei, d->bias, p);
+                                 layer->has_bias ? &b_md : NULL, d->wei_ndims, d->wei, d->bias, p);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
@@ -151,7 +157,7 @@ static dnnl_status_t backward_data_desc(dnnl_convolution_desc_t *cd, const sm_bu
     (void)layer;
     const sm_value *v = ctx;
     dnnl_memory_desc_t w_any;
-    sm_md_any_typed(&w_any, 4, d->wei, b->bf16 ? dnnl_bf16 : dnnl_f32);
+    sm_md_any_typed(&w_any, d->wei_ndims, d->wei, b->bf16 ? dnnl_bf16 : dnnl_f32);
     return dnnl_convolution_backward_data_desc_init(cd, d->alg, &v[0].md, &w_any, &v[1].md,
                                                     d->strides, d->pad_l, d->pad_r);
 }
@@ -183,7 +189,9 @@ static siamese_status backward_data(sm_builder *b, const sm_layer *layer, conv_d
  * convolution had its input and output re-laid out between them and the Winograd convolutions
  * and batchnorms, which keep nChw16c (8 of 180 ms of an inference), and the Winograd inference
  * kernel wants its weights in a layout of its own, a reorder on every call that costs more than
- * the kernel saves; the training kernels transform them themselves. */
+ * the kernel saves; the training kernels transform them themselves. Grouped convolutions keep
+ * the inference kernels: built for training, face-api's landmark network (depthwise) gives other
+ * last bits than the results its import was checked with. */
 static dnnl_status_t forward_desc(dnnl_convolution_desc_t *cd, const sm_builder *b,
                                   const sm_layer *layer, const conv_dims *d, const void *ctx) {
     (void)ctx;
@@ -191,10 +199,10 @@ static dnnl_status_t forward_desc(dnnl_convolution_desc_t *cd, const sm_builder 
     dnnl_data_type_t dt = b->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, wei, bias, dst;
     sm_md_any_typed(&src, 4, d->src, dt);
-    sm_md_any_typed(&wei, 4, d->wei, dt);
+    sm_md_any_typed(&wei, d->wei_ndims, d->wei, dt);
     sm_md_plain(&bias, 1, d->bias);
     sm_md_any_typed(&dst, 4, d->dst, dt);
-    int training = b->training || !b->bf16;
+    int training = b->training || (!b->bf16 && layer->groups == 1);
     return dnnl_convolution_forward_desc_init(
         cd, training ? dnnl_forward_training : dnnl_forward_inference, d->alg, &src, &wei,
         layer->has_bias ? &bias : NULL, &dst, d->strides, d->pad_l, d->pad_r);

@@ -239,11 +239,6 @@ siamese_status sm_builder_weight_grads(sm_builder *b, dnnl_primitive_desc_t pd, 
  * out with the layer's output value. */
 siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_relu,
                                const sm_layer_params *p, const sm_value *in, sm_value *out);
-/* Grouped convolutions and convolutions padded more at the bottom/right (conv_grouped.c): the
- * conv layers sm_conv2d_build leaves to it; no fused relu. */
-int sm_conv_is_grouped(const sm_layer *layer);
-siamese_status sm_conv_grouped_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
-                                     const sm_value *in, sm_value *out);
 /* [n, c, h, w] in any layout -> [n, c*h*w] plain in torch .view(n, -1) order. */
 siamese_status sm_flatten_build(sm_builder *b, const sm_value *in, sm_value *out);
 siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out);
