@@ -1,4 +1,4 @@
-/* Side-by-side speed of the seed network against the recipe's PyTorch code: training and inference throughput, peak memory, and the fraction of the machine's peak. */
+/* Side-by-side speed of a preset network (the seed network by default) against its PyTorch peer: training and inference throughput, peak memory, and the fraction of the machine's peak. */
 #define _GNU_SOURCE
 #include <immintrin.h>
 #include <math.h>
@@ -22,9 +22,11 @@ typedef struct options {
     int steps, warmup;             /* ours */
     int torch_steps, torch_warmup; /* PyTorch (about 10x slower) */
     int pairs;
-    int layers; /* per-layer timings */
-    int impls;  /* oneDNN implementation of every step */
-    int torch;  /* run the PyTorch peer */
+    int layers;       /* per-layer timings */
+    int impls;        /* oneDNN implementation of every step */
+    int torch;        /* run the PyTorch peer */
+    int threads;      /* 0 = every core (or OMP_NUM_THREADS) */
+    const char *arch; /* preset: seed, mnist, omniglot, ... */
     const char *precision;
     const char *child; /* "train" / "infer": this process is a measured child */
 } options;
@@ -32,13 +34,17 @@ typedef struct options {
 static void usage(void) {
     fprintf(
         stderr,
-        "usage: bench_speed [--steps N] [--warmup N] [--torch-steps N] [--torch-warmup N]\n"
-        "                   [--pairs B] [--precision fp32|bf16|auto|int8] [--layers] [--impls]\n"
-        "                   [--no-torch]\n"
-        "Times the seed network's training step (B pairs = 2B images of 3x256x256, Adam) and\n"
-        "its inference (2B images, no gradients) against the recipe's PyTorch code, each in a\n"
+        "usage: bench_speed [--arch PRESET] [--steps N] [--warmup N] [--torch-steps N]\n"
+        "                   [--torch-warmup N] [--pairs B] [--threads T]\n"
+        "                   [--precision fp32|bf16|auto|int8] [--layers] [--impls] [--no-torch]\n"
+        "Times a preset network's training step (B pairs = 2B images, contrastive loss, Adam;\n"
+        "default the seed network on 3x256x256) and its inference (2B images, no gradients)\n"
+        "against the same network in PyTorch (seed: the recipe's code; mnist, omniglot: the\n"
+        "preset's layers, trained as our step does), each in a\n"
         "process of its own for its peak memory, then the machine's FMA peak and a large\n"
-        "oneDNN convolution, and prints a table. First it prints the CPU and what --precision\n"
+        "oneDNN convolution, and prints a table (GFLOP/s also per CPU-second against the FMA\n"
+        "probe's per CPU-second peak: comparable under load). --threads T runs both sides and\n"
+        "the probes on T threads. First it prints the CPU and what --precision\n"
         "auto chooses on it with both timings (with --impls, the oneDNN implementation of every\n"
         "inference step in fp32 and in bf16).\n"
         "int8: training runs in fp32; inference runs in int8 (calibrated on the random input\n"
@@ -46,7 +52,7 @@ static void usage(void) {
 }
 
 static int parse_options(int argc, char **argv, options *o) {
-    *o = (options){5, 2, 3, 1, 32, 0, 0, 1, "fp32", NULL};
+    *o = (options){5, 2, 3, 1, 32, 0, 0, 1, 0, "seed", "fp32", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -56,6 +62,8 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--torch-warmup") && more) o->torch_warmup = atoi(argv[++i]);
         else if (!strcmp(a, "--pairs") && more) o->pairs = atoi(argv[++i]);
         else if (!strcmp(a, "--precision") && more) o->precision = argv[++i];
+        else if (!strcmp(a, "--arch") && more) o->arch = argv[++i];
+        else if (!strcmp(a, "--threads") && more) o->threads = atoi(argv[++i]);
         else if (!strcmp(a, "--child") && more) o->child = argv[++i];
         else if (!strcmp(a, "--layers")) o->layers = 1;
         else if (!strcmp(a, "--impls")) o->impls = 1;
@@ -66,7 +74,7 @@ static int parse_options(int argc, char **argv, options *o) {
         }
     }
     if (o->steps < 1 || o->warmup < 0 || o->torch_steps < 1 || o->torch_warmup < 0 ||
-        o->pairs < 1 ||
+        o->pairs < 1 || o->threads < 0 || !sm_arch_preset_text(o->arch, NULL) ||
         (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16") &&
          strcmp(o->precision, "auto") && strcmp(o->precision, "int8"))) {
         usage();
@@ -146,6 +154,8 @@ static const char *conv_precision(const options *o) {
 static siamese_model *make_model(const options *o) {
     siamese_model_params mp = siamese_model_default_params();
     mp.seed = 1;
+    mp.arch = o->arch;
+    mp.threads = o->threads;
     siamese_model *m = NULL;
     if (siamese_model_create(&mp, &m) != SIAMESE_OK) {
         fprintf(stderr, "bench_speed: %s\n", m ? siamese_model_errmsg(m) : "out of memory");
@@ -191,28 +201,64 @@ static int use_int8(siamese_model *m, const float *images, int n) {
     return 0;
 }
 
+static const char *layer_kind_name(sm_layer_kind kind) {
+    switch (kind) {
+    case SM_LAYER_CONV2D:
+        return "conv2d";
+    case SM_LAYER_RELU:
+        return "relu";
+    case SM_LAYER_MAXPOOL2D:
+        return "maxpool2d";
+    case SM_LAYER_LINEAR:
+        return "linear";
+    case SM_LAYER_FLATTEN:
+        return "flatten";
+    case SM_LAYER_BATCHNORM2D:
+        return "batchnorm";
+    case SM_LAYER_BLOCK:
+        return "block";
+    case SM_LAYER_SKIP:
+        return "skip";
+    case SM_LAYER_ADD:
+        return "add";
+    case SM_LAYER_AVGPOOL:
+        return "avgpool";
+    case SM_LAYER_SCALE:
+        return "scale";
+    }
+    return "?";
+}
+
+/* The per-layer CPU seconds of a step (sm_net_set_timers), their GFLOP/s and share of the step;
+ * "other" is the step's CPU time outside the layers (input copy, loss, checks, Adam). The first
+ * parameter layer's backward has no data gradient (the images need none). */
 static void print_layers(const sm_arch *a, const double *fwd, const double *bwd, int steps, int n,
-                         double step_seconds) {
-    static const char *kinds[] = {"conv2d", "relu", "maxpool2d", "linear", "flatten", "batchnorm"};
-    printf("\nper-layer seconds per step (a relu after a conv is fused into the conv):\n");
-    printf("  %-3s %-10s %-6s %9s %9s %9s %9s\n", "#", "kind", "name", "forward", "backward",
-           "fwd GF/s", "bwd GF/s");
+                         double step_cpu) {
+    printf(
+        "\nper-layer CPU seconds per step (mean of %d; a relu after a conv or batchnorm is fused "
+        "into it; io = the input and output reorders):\n",
+        steps);
+    printf("  %-3s %-10s %-6s %9s %9s %9s %9s %7s\n", "#", "kind", "name", "forward", "backward",
+           "fwd GF/s", "bwd GF/s", "% step");
     double tf = 0, tb = 0;
+    int seen_params = 0;
     for (int i = 0; i <= a->n_layers; i++) {
         double f = fwd[i] / steps, b = bwd ? bwd[i] / steps : 0.0;
+        double m = i < a->n_layers ? layer_macs(&a->layers[i], n) : 0.0;
+        double bflops = 2.0 * m * (seen_params ? 2.0 : 1.0);
+        if (m > 0.0) seen_params = 1;
         tf += f;
         tb += b;
         if (f == 0.0 && b == 0.0) continue;
-        double m = i < a->n_layers ? layer_macs(&a->layers[i], n) : 0.0;
-        double bflops = 2.0 * m * (i == 0 ? 1.0 : 2.0);
-        printf("  %-3d %-10s %-6s %9.4f %9.4f %9.1f %9.1f\n", i,
-               i < a->n_layers ? kinds[a->layers[i].kind] : "io",
+        printf("  %-3d %-10s %-6s %9.4f %9.4f %9.1f %9.1f %6.1f%%\n", i,
+               i < a->n_layers ? layer_kind_name(a->layers[i].kind) : "io",
                i < a->n_layers ? a->layers[i].name : "", f, b, f > 0 ? 2.0 * m / f * 1e-9 : 0.0,
-               b > 0 ? bflops / b * 1e-9 : 0.0);
+               b > 0 ? bflops / b * 1e-9 : 0.0, 100.0 * (f + b) / step_cpu);
     }
-    printf("  layers total  %16.4f %9.4f\n", tf, tb);
+    printf("  layers total  %16.4f %9.4f %29.1f%%\n", tf, tb, 100.0 * (tf + tb) / step_cpu);
     if (bwd)
-        printf("  other (input copy, loss, finite check, Adam): %.4f\n", step_seconds - tf - tb);
+        printf("  other (input copy, loss, finite check, Adam): %.4f = %.1f%%\n",
+               step_cpu - tf - tb, 100.0 * (step_cpu - tf - tb) / step_cpu);
 }
 
 static void print_impls(siamese_model *m, int n, int training) {
@@ -315,7 +361,7 @@ static int run_child(const options *o) {
     sm_net_set_timers(m->net, NULL, NULL);
     sm_qnet_set_timers(m->qnet, NULL);
     double med = median(times, o->steps), cmed = median(cpus, o->steps);
-    if (o->layers) print_layers(&m->arch, tf, training ? tb : NULL, o->steps, n, med);
+    if (o->layers) print_layers(&m->arch, tf, training ? tb : NULL, o->steps, n, cmed);
     printf("result median_seconds=%.5f median_cpu_seconds=%.5f maxrss_kb=%ld\n", med, cmed,
            peak_rss_kb());
     rc = 0;
@@ -383,14 +429,16 @@ static measured run_measured(char *const argv[]) {
 }
 
 static measured run_ours(const options *o, const char *kind) {
-    char steps[16], warmup[16], pairs[16];
+    char steps[16], warmup[16], pairs[16], threads[16];
     snprintf(steps, sizeof steps, "%d", o->steps);
     snprintf(warmup, sizeof warmup, "%d", o->warmup);
     snprintf(pairs, sizeof pairs, "%d", o->pairs);
-    char *argv[16] = {"/proc/self/exe",    "--child", (char *)kind, "--steps", steps,
-                      "--warmup",          warmup,    "--pairs",    pairs,     "--precision",
-                      (char *)o->precision};
-    int k = 11;
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    char *argv[20] = {
+        "/proc/self/exe", "--child", (char *)kind,    "--steps",     steps,
+        "--warmup",       warmup,    "--pairs",       pairs,         "--threads",
+        threads,          "--arch",  (char *)o->arch, "--precision", (char *)o->precision};
+    int k = 15;
     if (o->layers) argv[k++] = "--layers";
     if (o->impls) argv[k++] = "--impls";
     argv[k] = NULL;
@@ -398,13 +446,16 @@ static measured run_ours(const options *o, const char *kind) {
 }
 
 static measured run_torch(const options *o, const char *kind) {
-    char script[1024], steps[16], warmup[16], pairs[16];
+    char script[1024], steps[16], warmup[16], pairs[16], threads[16];
     snprintf(script, sizeof script, "%s/bench/torch_speed.py", SIAMESE_SOURCE_DIR);
     snprintf(steps, sizeof steps, "%d", o->torch_steps);
     snprintf(warmup, sizeof warmup, "%d", o->torch_warmup);
     snprintf(pairs, sizeof pairs, "%d", o->pairs);
-    char *argv[] = {"/usr/bin/python3", script, "--mode",  (char *)kind, "--steps", steps,
-                    "--warmup",         warmup, "--batch", pairs,        NULL};
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    char *argv[] = {"/usr/bin/python3", script,  "--mode",   (char *)kind,
+                    "--steps",          steps,   "--warmup", warmup,
+                    "--batch",          pairs,   "--arch",   (char *)o->arch,
+                    "--threads",        threads, NULL};
     return run_measured(argv);
 }
 
@@ -436,33 +487,39 @@ __attribute__((target("avx512f,avx512bf16"))) static float bf16_chains(long iter
     return _mm512_reduce_add_ps(s);
 }
 
+typedef struct peak {
+    double gflops;     /* every thread at once, wall clock */
+    double cpu_gflops; /* per CPU-second (one core's peak, undisturbed by other processes) */
+} peak;
+
 /* Best GFLOP/s of kernel on every thread at once; flops_per_iter counts one thread's round. */
-static double peak_probe(float (*kernel)(long), double flops_per_iter) {
+static peak peak_probe(float (*kernel)(long), double flops_per_iter) {
     long iters = 1 << 20;
-    double best = 0.0;
-    for (int round = 0; round < 3; round++) {
-        double t0 = now();
+    peak best = {0.0, 0.0};
+    for (int round = 0; round < 5; round++) {
+        double t0 = now(), c0 = cpu_now();
         float sink = 0.0f;
 #pragma omp parallel reduction(+ : sink)
         sink += kernel(iters);
-        double dt = now() - t0;
+        double dt = now() - t0, dc = cpu_now() - c0;
         if (sink == 12345.0f) printf(" ");
-        double gflops = omp_get_max_threads() * (double)iters * flops_per_iter / dt * 1e-9;
-        if (gflops > best) best = gflops;
+        double flops = omp_get_max_threads() * (double)iters * flops_per_iter;
+        if (flops / dt * 1e-9 > best.gflops) best.gflops = flops / dt * 1e-9;
+        if (flops / dc * 1e-9 > best.cpu_gflops) best.cpu_gflops = flops / dc * 1e-9;
         if (dt < 0.3) iters *= 2, round--;
     }
     return best;
 }
 
 /* GFLOP/s of a large oneDNN convolution: the seed network's cnn2 (256 -> 256 channels, 5x5,
- * 31x31 input) forward on 2B images, median of 3 after a warm-up. */
+ * 31x31 input) forward on 2B images (at most 64), median of 3 after a warm-up. */
 static double conv_probe(const options *o) {
     sm_arch arch;
     sm_err err;
     sm_err_clear(&err);
     sm_shape in = {256, 31, 31};
     if (sm_arch_parse("conv(256,k=5)", in, &arch, &err) != SIAMESE_OK) return -1.0;
-    int n = 2 * o->pairs;
+    int n = 2 * o->pairs < 64 ? 2 * o->pairs : 64;
     sm_net *net = NULL;
     if (sm_net_create(&arch, n, &net, &err) != SIAMESE_OK) return -1.0;
     if (precision_of(o) == SIAMESE_PRECISION_BF16) sm_net_set_bf16(net, 1);
@@ -490,7 +547,8 @@ static double conv_probe(const options *o) {
 typedef struct results {
     measured train, infer, torch_train, torch_infer;
     measured infer_fp32; /* --precision int8: the same inference in fp32 */
-    double fma, bf16, conv;
+    peak fma, bf16;
+    double conv;
 } results;
 
 static void print_ratio_row(const char *what, double ours, double theirs, const char *fmt_unit) {
@@ -500,20 +558,38 @@ static void print_ratio_row(const char *what, double ours, double theirs, const 
     printf("  %s\n", fmt_unit);
 }
 
+/* The PyTorch peer builds these presets (bench/torch_speed.py). */
+static int torch_has_preset(const char *arch) {
+    return !strcmp(arch, "seed") || !strcmp(arch, "mnist") || !strcmp(arch, "omniglot");
+}
+
+static void print_load(void) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    char line[128] = "?";
+    if (f && fgets(line, sizeof line, f)) line[strcspn(line, "\n")] = '\0';
+    if (f) fclose(f);
+    printf("load average: %s\n", line);
+}
+
 static void print_table(const options *o, const sm_arch *arch, const results *r) {
     int n = 2 * o->pairs;
     double tflops = step_flops(arch, n), iflops = forward_flops(arch, n);
     const measured *tt = &r->torch_train, *ti = &r->torch_infer;
-    printf("\n== siamese %s vs PyTorch 1.13 fp32, seed network, %d pairs (%d images of 3x256x256), "
+    printf("\n== siamese %s vs PyTorch 1.13 fp32, %s network, %d pairs (%d images of %dx%dx%d), "
            "%d threads ==\n",
-           o->precision, o->pairs, n, omp_get_max_threads());
+           o->precision, o->arch, o->pairs, n, arch->input.c, arch->input.h, arch->input.w,
+           omp_get_max_threads());
     printf("%-26s %12s %12s %10s\n", "", "ours", "pytorch", "ratio");
     print_ratio_row("train pairs/s", r->train.ok ? o->pairs / r->train.seconds : 0,
-                    tt->ok ? o->pairs / tt->seconds : 0, "(median step)");
+                    tt->ok ? o->pairs / tt->seconds : 0, "(median step, wall clock)");
+    print_ratio_row("train pairs per CPU-s", r->train.ok ? o->pairs / r->train.cpu_seconds : 0,
+                    tt->ok ? o->pairs / tt->cpu_seconds : 0, "(median step, CPU time)");
     print_ratio_row("train CPU-s per step", r->train.cpu_seconds, tt->ok ? tt->cpu_seconds : 0,
                     "(ratio = ours / pytorch)");
     print_ratio_row("inference embeddings/s", r->infer.ok ? n / r->infer.seconds : 0,
                     ti->ok ? n / ti->seconds : 0, "(median batch, no gradients)");
+    print_ratio_row("inference CPU-s per batch", r->infer.cpu_seconds, ti->ok ? ti->cpu_seconds : 0,
+                    "(ratio = ours / pytorch)");
     print_ratio_row("train peak RSS MiB", r->train.maxrss_kb / 1024.0,
                     tt->ok ? tt->maxrss_kb / 1024.0 : 0, "(ratio = ours / pytorch)");
     print_ratio_row("inference peak RSS MiB", r->infer.maxrss_kb / 1024.0,
@@ -525,22 +601,31 @@ static void print_table(const options *o, const sm_arch *arch, const results *r)
     double tg = r->train.ok ? tflops / r->train.seconds * 1e-9 : 0;
     double ig = r->infer.ok ? iflops / r->infer.seconds * 1e-9 : 0;
     printf("%-26s %12.1f  = %.0f%% of FMA peak %.0f GFLOP/s\n", "train GFLOP/s", tg,
-           100.0 * tg / r->fma, r->fma);
-    printf("%-26s %12.1f  = %.0f%% of FMA peak\n", "inference GFLOP/s", ig, 100.0 * ig / r->fma);
+           100.0 * tg / r->fma.gflops, r->fma.gflops);
+    printf("%-26s %12.1f  = %.0f%% of FMA peak\n", "inference GFLOP/s", ig,
+           100.0 * ig / r->fma.gflops);
+    double tc = r->train.ok ? tflops / r->train.cpu_seconds * 1e-9 : 0;
+    double ic = r->infer.ok ? iflops / r->infer.cpu_seconds * 1e-9 : 0;
+    printf("%-26s %12.1f  = %.1f%% of the FMA peak per CPU-second %.1f GFLOP/s\n",
+           "train GFLOP per CPU-s", tc, 100.0 * tc / r->fma.cpu_gflops, r->fma.cpu_gflops);
+    printf("%-26s %12.1f  = %.1f%% of the FMA peak per CPU-second\n", "inference GFLOP per CPU-s",
+           ic, 100.0 * ic / r->fma.cpu_gflops);
     printf("%-26s %12.1f  = %.0f%% of FMA peak (%s)\n", "large oneDNN conv GFLOP/s", r->conv,
-           100.0 * r->conv / r->fma, conv_precision(o));
-    if (r->bf16 > 0)
-        printf("%-26s %12.1f  (train = %.0f%% of it)\n", "bf16 dot-product peak", r->bf16,
-               100.0 * tg / r->bf16);
+           100.0 * r->conv / r->fma.gflops, conv_precision(o));
+    if (r->bf16.gflops > 0)
+        printf("%-26s %12.1f  (train = %.0f%% of it)\n", "bf16 dot-product peak", r->bf16.gflops,
+               100.0 * tg / r->bf16.gflops);
+    print_load();
 }
 
 int main(int argc, char **argv) {
     options o;
     if (parse_options(argc, argv, &o)) return 2;
+    if (o.threads > 0) omp_set_num_threads(o.threads);
     if (o.child) return run_child(&o);
 
     sm_shape input;
-    const char *text = sm_arch_preset_text("seed", &input);
+    const char *text = sm_arch_preset_text(o.arch, &input);
     sm_arch arch;
     sm_err err;
     sm_err_clear(&err);
@@ -549,10 +634,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     int n = 2 * o.pairs;
-    printf("seed network: %s\n%d pairs = %d images of 3x256x256 per step, %d threads, %s\n", text,
-           o.pairs, n, omp_get_max_threads(), o.precision);
-    printf("work: %.1f GFLOP per training step, %.1f GFLOP per inference batch\n",
+    printf("%s network: %s\n%d pairs = %d images of %dx%dx%d per step, %d threads, %s\n", o.arch,
+           text, o.pairs, n, input.c, input.h, input.w, omp_get_max_threads(), o.precision);
+    printf("work: %.3f GFLOP per training step, %.3f GFLOP per inference batch (conv and linear "
+           "multiply-adds x 2)\n",
            step_flops(&arch, n) * 1e-9, forward_flops(&arch, n) * 1e-9);
+    print_load();
 
     printf("\n-- precision\n");
     print_precision_choice(&o);
@@ -569,6 +656,10 @@ int main(int argc, char **argv) {
         printf("\n-- ours, inference in fp32 for the int8 comparison (own process)\n");
         r.infer_fp32 = run_ours(&fp32, "infer");
     }
+    if (o.torch && !torch_has_preset(o.arch)) {
+        printf("\n(no PyTorch peer for the %s preset)\n", o.arch);
+        o.torch = 0;
+    }
     if (o.torch) {
         printf("\n-- PyTorch, training (own process)\n");
         r.torch_train = run_torch(&o, "train");
@@ -577,14 +668,16 @@ int main(int argc, char **argv) {
     }
     printf("\n-- machine peak\n");
     r.fma = peak_probe(fma_chains, FMA_CHAINS * 16 * 2);
-    printf("AVX-512 FMA probe, %d threads: %.1f GFLOP/s\n", omp_get_max_threads(), r.fma);
+    printf("AVX-512 FMA probe, %d threads: %.1f GFLOP/s (%.1f per CPU-second)\n",
+           omp_get_max_threads(), r.fma.gflops, r.fma.cpu_gflops);
     if (__builtin_cpu_supports("avx512bf16")) {
         r.bf16 = peak_probe(bf16_chains, FMA_CHAINS * 32 * 2);
-        printf("AVX512-BF16 dot-product probe: %.1f GFLOP/s\n", r.bf16);
+        printf("AVX512-BF16 dot-product probe: %.1f GFLOP/s (%.1f per CPU-second)\n", r.bf16.gflops,
+               r.bf16.cpu_gflops);
     }
     r.conv = conv_probe(&o);
-    printf("oneDNN conv 256->256 5x5 on %dx256x31x31 (%s): %.1f GFLOP/s\n", n, conv_precision(&o),
-           r.conv);
+    printf("oneDNN conv 256->256 5x5 on %dx256x31x31 (%s): %.1f GFLOP/s\n", n < 64 ? n : 64,
+           conv_precision(&o), r.conv);
     print_table(&o, &arch, &r);
     return r.train.ok && r.infer.ok && (!o.torch || (r.torch_train.ok && r.torch_infer.ok)) ? 0 : 1;
 }

@@ -399,9 +399,10 @@ static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, 
 
 /* ---- execution ---- */
 
+/* The layer timers count the process's CPU time: comparable on a shared, loaded machine. */
 static double now_seconds(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 

@@ -61,7 +61,8 @@ void sm_net_freeze_layer(sm_net *net, int layer, int params, int stats);
 int sm_net_layer_frozen(const sm_net *net, int layer);
 
 /* Profiling for benchmarks: while fwd / bwd are non-NULL (arrays of arch->n_layers + 1
- * doubles), every forward / backward adds the seconds spent in each layer to them (a relu
+ * doubles), every forward / backward adds the CPU seconds of the process (every thread's)
+ * spent in each layer to them (a relu
  * fused into the conv before it counts for the conv; slot n_layers: the input and output
  * reorders). Timing waits after every step, so it slows the run slightly. */
 void sm_net_set_timers(sm_net *net, double *fwd, double *bwd);
