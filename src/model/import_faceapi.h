@@ -1,4 +1,4 @@
-/* face-api's TF.js weights (manifest + shards, dequantised) and the text helper its importers share. */
+/* What face-api's importers share: reading TF.js weights (manifest + shards, dequantised) into a model of one of its networks, and the architecture text helper. */
 #ifndef SM_IMPORT_FACEAPI_H
 #define SM_IMPORT_FACEAPI_H
 
@@ -6,36 +6,11 @@
 #include <stdint.h>
 
 #include "base/errors.h"
+#include "nn/arch.h"
+#include "siamese.h"
 
-#define FA_MAX_WEIGHTS 256
 #define FA_NAME_MAX 64
 #define FA_ARCH_MAX 16384
-
-/* One dequantised tensor of a manifest, in its TF.js layout. */
-typedef struct fa_tensor {
-    char name[FA_NAME_MAX];
-    int ndim;
-    int64_t dims[4];
-    int64_t count;
-    float *data;
-    int used; /* set by fa_find: every tensor must find a place */
-} fa_tensor;
-
-typedef struct fa_weights {
-    fa_tensor t[FA_MAX_WEIGHTS];
-    int n;
-} fa_weights;
-
-/* Reads dir/manifest_name and its shards into w (uint8/uint16 dequantised, float32 as is); a
- * missing shard or a manifest that does not add up fails naming the file. */
-siamese_status fa_read_weights(const char *dir, const char *manifest_name, fa_weights *w,
-                               sm_err *err);
-void fa_weights_free(fa_weights *w);
-/* The tensor named name (marked used), or NULL. */
-const fa_tensor *fa_find(fa_weights *w, const char *name);
-/* TF's conv filters [kh, kw, ci, co] -> PyTorch's [co, ci, kh, kw] (a depthwise [kh, kw, c, 1]
- * is this with ci = 1, co = c). */
-void fa_hwio_to_oihw(const float *src, int64_t kh, int64_t kw, int64_t ci, int64_t co, float *dst);
 
 /* An architecture text being written. */
 typedef struct fa_text {
@@ -44,5 +19,27 @@ typedef struct fa_text {
 } fa_text;
 
 void fa_put(fa_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One of face-api's networks: its manifest in the folder, its architecture text (which starts
+ * with the input normalisation, a scale layer "input": (pixel - face-api's mean RGB) / divisor on
+ * our pixel / 255), the side of its square RGB input, and where its other parameters come from. */
+typedef struct fa_network {
+    const char *manifest; /* file name, e.g. "face_recognition_model-weights_manifest.json" */
+    const char *what; /* "recognition": "weight 'x' has no place in face-api's <what> network" */
+    int side;
+    float divisor;
+    void (*arch)(fa_text *t);
+    /* For our tensor info of layer layer: fills dst itself and returns 1 (fixed weights), or
+     * writes face-api's name of the tensor into theirs and returns 0. */
+    int (*tensor)(const sm_tensor_info *info, const char *layer, float *dst, char *theirs,
+                  size_t size);
+} fa_network;
+
+/* Reads dir's manifest and shards (uint8/uint16 dequantised, float32 as is) and makes the model
+ * of net with every parameter filled, TF.js layouts turned into PyTorch's (conv filters HWIO ->
+ * OIHW, a depthwise [kh, kw, c, 1] as HWIO with one input channel; fc [in, out] -> [out, in]). A
+ * missing shard, a manifest that does not add up, a missing, misshapen or unused weight fails
+ * naming the file; *out is NULL then. */
+siamese_status fa_import(const char *dir, const fa_network *net, siamese_model **out, sm_err *err);
 
 #endif

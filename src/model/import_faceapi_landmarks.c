@@ -22,9 +22,6 @@
 
 #define LM_MANIFEST "face_landmark_68_model-weights_manifest.json"
 
-static const float lm_mean_rgb[3] = {122.782f, 117.001f, 104.298f};
-#define LM_DIVISOR 255.0f
-
 /* depthwise 3x3 + pointwise 1x1; name is face-api's prefix with '.' for '/'. */
 static void put_separable(fa_text *t, const char *name, int in, int out, int stride) {
     fa_put(t, "conv(%d,k=3,s=%d,p=%d,pe=1,g=%d,bias=0,name=%s.depthwise) ", in, stride,
@@ -60,8 +57,11 @@ static void landmark_arch(fa_text *t) {
 
 /* face-api's name of one of our tensors: "dense1.conv2.depthwise.weight" ->
  * "dense1/conv2/depthwise_filter", "...pointwise.bias" -> "dense1/conv2/bias", "fc.weight" ->
- * "fc/weights". */
-static void theirs_of(const char *layer, int is_weight, char *out, size_t size) {
+ * "fc/weights". None is filled here (returns 0). */
+static int landmark_tensor(const sm_tensor_info *info, const char *layer, float *dst, char *out,
+                           size_t size) {
+    (void)dst;
+    int is_weight = info->slot == SM_SLOT_WEIGHT;
     char base[SM_NAME_MAX + 24];
     snprintf(base, sizeof base, "%s", layer);
     char *dot = strrchr(base, '.');
@@ -78,59 +78,17 @@ static void theirs_of(const char *layer, int is_weight, char *out, size_t size) 
     snprintf(out, size, "%s/%s", base, suffix);
     for (char *p = out; *p; p++)
         if (*p == '.') *p = '/';
+    return 0;
 }
 
-static siamese_status wrong_shape(sm_err *err, const char *theirs, const sm_tensor_info *info) {
-    return sm_fail(err, SIAMESE_ERR_FORMAT, "'%s' has the wrong shape for %s", theirs, info->name);
-}
-
-static siamese_status fill_tensor(fa_weights *w, const sm_tensor_info *info, float *dst,
-                                  sm_err *err) {
-    char layer[SM_NAME_MAX + 24], theirs[FA_NAME_MAX * 2];
-    const char *layer_end = strrchr(info->name, '.');
-    snprintf(layer, sizeof layer, "%.*s", (int)(layer_end - info->name), info->name);
-    int is_weight = info->slot == SM_SLOT_WEIGHT;
-    if (strcmp(layer, "input") == 0) {
-        for (int c = 0; c < 3; c++) dst[c] = is_weight ? 1.0f : -lm_mean_rgb[c] / LM_DIVISOR;
-        return SIAMESE_OK;
-    }
-    theirs_of(layer, is_weight, theirs, sizeof theirs);
-    const fa_tensor *t = fa_find(w, theirs);
-    if (!t) return sm_fail(err, SIAMESE_ERR_FORMAT, "no weight '%s' (for %s)", theirs, info->name);
-    if (t->count != (int64_t)info->count || t->ndim != info->ndim)
-        return wrong_shape(err, theirs, info);
-    if (info->ndim == 4) { /* HWIO -> OIHW; a depthwise [3, 3, C, 1] is HWIO with ci 1, co C */
-        int depthwise = info->dims[1] == 1 && t->dims[3] == 1;
-        int64_t ci = depthwise ? 1 : t->dims[2], co = depthwise ? t->dims[2] : t->dims[3];
-        if (co != info->dims[0] || ci != info->dims[1] || t->dims[0] != info->dims[2] ||
-            t->dims[1] != info->dims[3])
-            return wrong_shape(err, theirs, info);
-        fa_hwio_to_oihw(t->data, t->dims[0], t->dims[1], ci, co, dst);
-    } else if (info->ndim == 2) { /* fc [in, out] -> [out, in] */
-        int64_t in = t->dims[0], out = t->dims[1];
-        if (out != info->dims[0] || in != info->dims[1]) return wrong_shape(err, theirs, info);
-        for (int64_t i = 0; i < in; i++)
-            for (int64_t o = 0; o < out; o++) dst[o * in + i] = t->data[i * out + o];
-    } else {
-        memcpy(dst, t->data, info->count * sizeof *dst);
-    }
-    return SIAMESE_OK;
-}
-
-static siamese_status fill_model(siamese_model *model, fa_weights *w, sm_err *err) {
-    const sm_param_table *table = sm_net_table(model->net);
-    float *params = sm_net_params(model->net);
-    for (int i = 0; i < table->n; i++) {
-        if (table->t[i].role != SM_TENSOR_PARAM) continue;
-        siamese_status st = fill_tensor(w, &table->t[i], params + table->t[i].offset, err);
-        if (st != SIAMESE_OK) return st;
-    }
-    for (int i = 0; i < w->n; i++)
-        if (!w->t[i].used)
-            return sm_fail(err, SIAMESE_ERR_FORMAT,
-                           "weight '%s' has no place in face-api's landmark network", w->t[i].name);
-    return SIAMESE_OK;
-}
+static const fa_network landmarks = {
+    .manifest = LM_MANIFEST,
+    .what = "landmark",
+    .side = SM_LANDMARK_SIDE,
+    .divisor = 255.0f,
+    .arch = landmark_arch,
+    .tensor = landmark_tensor,
+};
 
 int sm_faceapi_landmarks_present(const char *dir) {
     char path[4096];
@@ -141,38 +99,7 @@ int sm_faceapi_landmarks_present(const char *dir) {
 }
 
 siamese_status sm_import_faceapi_landmarks(const char *dir, siamese_model **out, sm_err *err) {
-    *out = NULL;
-    fa_weights *w = calloc(1, sizeof *w);
-    fa_text *text = calloc(1, sizeof *text);
-    siamese_model *model = NULL;
-    siamese_status st = w && text ? fa_read_weights(dir, LM_MANIFEST, w, err)
-                                  : sm_fail(err, SIAMESE_ERR_NOMEM, "import: out of memory");
-    if (st == SIAMESE_OK) {
-        landmark_arch(text);
-        siamese_model_params p = siamese_model_default_params();
-        p.arch = text->buf;
-        p.channels = 3;
-        p.height = p.width = SM_LANDMARK_SIDE;
-        st = siamese_model_create(&p, &model);
-        if (st != SIAMESE_OK && model) *err = model->err;
-    }
-    if (st == SIAMESE_OK) {
-        st = fill_model(model, w, err);
-        if (st != SIAMESE_OK) {
-            char msg[SM_ERRMSG_MAX];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            sm_fail(err, st, "%s/%s: %s", dir, LM_MANIFEST, msg);
-        }
-    }
-    if (w) fa_weights_free(w);
-    free(w);
-    free(text);
-    if (st != SIAMESE_OK) {
-        siamese_model_free(model);
-        return st;
-    }
-    *out = model;
-    return SIAMESE_OK;
+    return fa_import(dir, &landmarks, out, err);
 }
 
 siamese_status siamese_model_attach_faceapi_aligner(siamese_model *model, const char *dir) {
