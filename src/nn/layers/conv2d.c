@@ -97,29 +97,6 @@ static siamese_status weights_in_layout(sm_builder *b, int backward, const conv_
     return st;
 }
 
-static siamese_status relu_backward(sm_builder *b, const sm_value *out) {
-    dnnl_eltwise_desc_t fd, bd;
-    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    SM_DNNL_TRY(dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training,
-                                               dnnl_eltwise_relu_use_dst_for_bwd, &out->md, 0.0f,
-                                               0.0f),
-                b->err, "relu forward descriptor");
-    SM_DNNL_TRY(dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
-                                                &out->md, 0.0f, 0.0f),
-                b->err, "relu backward descriptor");
-    siamese_status st = sm_builder_pd(b, &fd, 0, NULL, &fpd, "fused relu forward");
-    if (st == SIAMESE_OK) st = sm_builder_pd(b, &bd, 0, fpd, &bpd, "fused relu backward");
-    if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_DST, out->mem},
-                                  {DNNL_ARG_DIFF_DST, out->diff},
-                                  {DNNL_ARG_DIFF_SRC, out->diff}};
-        st = sm_builder_step(b, 1, bpd, args, 3);
-    }
-    if (bpd) dnnl_primitive_desc_destroy(bpd);
-    if (fpd) dnnl_primitive_desc_destroy(fpd);
-    return st;
-}
-
 /* ctx: the sm_value pair {src, out}. */
 static dnnl_status_t backward_weights_desc(dnnl_convolution_desc_t *cd, const sm_builder *b,
                                            const sm_layer *layer, const conv_dims *d,
@@ -238,7 +215,7 @@ siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_re
     if (st == SIAMESE_OK) st = sm_builder_forward_step(b, pd, src.mem, w, bias, out);
     if (st == SIAMESE_OK && with_diff) {
         st = sm_builder_begin_group(b);
-        if (st == SIAMESE_OK && fuse_relu) st = relu_backward(b, out);
+        if (st == SIAMESE_OK && fuse_relu) st = sm_relu_backward_fused(b, out, out->diff);
         if (st == SIAMESE_OK && p->dw) st = backward_weights(b, layer, &d, p, &src, out, pd);
         if (st == SIAMESE_OK && src.diff) st = backward_data(b, layer, &d, p, &src, out, pd, w);
     }

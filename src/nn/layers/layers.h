@@ -242,6 +242,9 @@ siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_re
 /* [n, c, h, w] in any layout -> [n, c*h*w] plain in torch .view(n, -1) order. */
 siamese_status sm_flatten_build(sm_builder *b, const sm_value *in, sm_value *out);
 siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out);
+/* The backward step of a ReLU fused into the primitive that wrote out (a post-op): out's gradient
+ * where out > 0, else 0, into diff_src (which may be out->diff itself). */
+siamese_status sm_relu_backward_fused(sm_builder *b, const sm_value *out, dnnl_memory_t diff_src);
 siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm_value *in,
                                   int with_diff, sm_value *out);
 siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,

@@ -14,29 +14,6 @@ siamese_status sm_fork_build(sm_builder *b, const sm_value *in, sm_value *main_i
     return st;
 }
 
-/* Backward of the ReLU fused into an add: out's gradient where out > 0, else 0, into dst. */
-static siamese_status relu_backward_into(sm_builder *b, const sm_value *out, dnnl_memory_t dst) {
-    dnnl_eltwise_desc_t fd, bd;
-    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    SM_DNNL_TRY(dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training,
-                                               dnnl_eltwise_relu_use_dst_for_bwd, &out->md, 0.0f,
-                                               0.0f),
-                b->err, "relu forward descriptor");
-    SM_DNNL_TRY(dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
-                                                &out->md, 0.0f, 0.0f),
-                b->err, "relu backward descriptor");
-    siamese_status st = sm_builder_pd(b, &fd, 0, NULL, &fpd, "fused relu forward");
-    if (st == SIAMESE_OK) st = sm_builder_pd(b, &bd, 0, fpd, &bpd, "fused relu backward");
-    if (st == SIAMESE_OK) {
-        dnnl_exec_arg_t args[] = {
-            {DNNL_ARG_DST, out->mem}, {DNNL_ARG_DIFF_DST, out->diff}, {DNNL_ARG_DIFF_SRC, dst}};
-        st = sm_builder_step(b, 1, bpd, args, 3);
-    }
-    if (bpd) dnnl_primitive_desc_destroy(bpd);
-    if (fpd) dnnl_primitive_desc_destroy(fpd);
-    return st;
-}
-
 siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
                             int fuse_relu, sm_value *out) {
     sm_value s;
@@ -63,7 +40,7 @@ siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_va
     dnnl_memory_t grad = out->diff;
     if (st == SIAMESE_OK && fuse_relu) {
         grad = main_out->diff ? main_out->diff : out->diff;
-        st = relu_backward_into(b, out, grad);
+        st = sm_relu_backward_fused(b, out, grad);
     }
     if (st == SIAMESE_OK && main_out->diff && grad != main_out->diff)
         st = sm_builder_reorder(b, 1, out->diff, main_out->diff, 0);
