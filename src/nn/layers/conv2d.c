@@ -41,13 +41,18 @@ static void conv_dims_fill(conv_dims *d, const sm_layer *layer, int n) {
 /* oneDNN's fp32 Winograd kernel (F(4x4, 3x3), AVX-512 only) takes 3x3 stride-1 convolutions
  * whose channels are multiples of 16; on resnet18 at 224x224 it needs about half the direct
  * kernel's time forward and backward (bench/README.md). Maps smaller than one 4x4 output tile
- * keep the direct kernel. Its rounding differs from the direct kernel's (resnet50's training
- * output against torchvision: 8e-5 relative instead of 6e-5; SIAMESE_ENGINE_NO_WINOGRAD=1 turns
- * it off). */
+ * keep the direct kernel, and so do few channels, where the tile transforms cost more than the
+ * multiplications they save: a training step (conv, bn, relu; 128 images, 1 thread) of 16 -> 32
+ * channels at 14x14 takes 0.0065 CPU-s with Winograd against 0.0058 direct, 32 -> 16 0.0062 vs
+ * 0.0053, 64 -> 16 at 13x13 0.0103 vs 0.0088, but 32 -> 32 0.0098 vs 0.0108 and 16 -> 64 at
+ * 26x26 0.034 vs 0.042 (the mnist preset's second conv is 16 -> 32). Its rounding differs from
+ * the direct kernel's (resnet50's training output against torchvision: 8e-5 relative instead of
+ * 6e-5; SIAMESE_ENGINE_NO_WINOGRAD=1 turns it off). */
 static int winograd_fits(const sm_builder *b, const sm_layer *layer) {
     return b->winograd && !b->bf16 && layer->groups == 1 && layer->kh == 3 && layer->kw == 3 &&
            layer->sh == 1 && layer->sw == 1 && layer->in.c % 16 == 0 && layer->out % 16 == 0 &&
-           layer->out_shape.h >= 4 && layer->out_shape.w >= 4;
+           layer->out >= 32 && layer->in.c * layer->out >= 1024 && layer->out_shape.h >= 4 &&
+           layer->out_shape.w >= 4;
 }
 
 /* A primitive descriptor for a convolution descriptor made by init(alg): with d->alg first, and
