@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "faceapi_fixtures.h"
 #include "siamese.h"
 #include "test_util.h"
 
@@ -18,55 +18,22 @@
 
 TestSuite(faceapi, .init = tu_temp_init, .fini = tu_temp_fini);
 
-/* The npm cache folder deps.sh extracts the package's model files into. */
-static const char *faceapi_dir(void) {
-    static char path[4096];
-    const char *env = getenv("SIAMESE_FACEAPI_DIR");
-    if (env && env[0]) return env;
-    const char *cache = getenv("XDG_CACHE_HOME");
-    if (cache && cache[0]) snprintf(path, sizeof path, "%s/siamese/npm/face-api", cache);
-    else snprintf(path, sizeof path, "%s/.cache/siamese/npm/face-api", getenv("HOME"));
-    return path;
-}
+#define RECOGNITION_MANIFEST "face_recognition_model-weights_manifest.json"
 
-/* The fixture's images: uint8 pixels from an integer formula, as our loader scales them. */
-static void make_images(float *x) {
-    for (int k = 0; k < N_IMAGES; k++)
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < SIDE; y++)
-                for (int i = 0; i < SIDE; i++) {
-                    long v = ((long)(y * (7 + k) + i * (13 + 2 * k) + c * 29 + k * 101) * 37 +
-                              (long)i * y) %
-                             256;
-                    x[((k * 3 + c) * SIDE + y) * SIDE + i] = (float)v / 255.0f;
-                }
-}
-
-static void read_reference(double *ref) {
-    FILE *f = fopen(tu_source_path("tests/fixtures/faceapi/embeddings.txt"), "r");
-    cr_assert_not_null(f);
-    char line[256];
-    cr_assert_not_null(fgets(line, sizeof line, f)); /* the comment line */
-    for (int i = 0; i < N_IMAGES * DIM; i++) cr_assert_eq(fscanf(f, "%lf", &ref[i]), 1);
-    fclose(f);
-}
+/* tests/ref/make_faceapi_fixtures.py's image formula. */
+static const int image_formula[6] = {7, 13, 2, 29, 101, 37};
 
 Test(faceapi, embeddings_match_the_pytorch_reference) {
-    char manifest[4200];
-    snprintf(manifest, sizeof manifest, "%s/face_recognition_model-weights_manifest.json",
-             faceapi_dir());
-    struct stat st;
-    if (stat(manifest, &st) != 0)
-        cr_skip_test("no face-api package at %s (run scripts/deps.sh --face-api)", faceapi_dir());
+    const char *dir = faf_dir(RECOGNITION_MANIFEST);
     siamese_model *model = NULL;
-    cr_assert_eq(siamese_model_import_faceapi(faceapi_dir(), &model), SIAMESE_OK, "%s",
+    cr_assert_eq(siamese_model_import_faceapi(dir, &model), SIAMESE_OK, "%s",
                  siamese_model_errmsg(model));
     cr_assert_eq(siamese_model_embedding_dim(model), DIM);
     cr_assert_eq(siamese_model_height(model), SIDE);
     float *x = malloc(sizeof *x * N_IMAGES * 3 * SIDE * SIDE), emb[N_IMAGES * DIM];
     double ref[N_IMAGES * DIM], worst = 0;
-    make_images(x);
-    read_reference(ref);
+    faf_images(image_formula, N_IMAGES, SIDE, x);
+    faf_read_numbers("tests/fixtures/faceapi/embeddings.txt", ref, N_IMAGES * DIM);
     cr_assert_eq(siamese_model_embed(model, x, N_IMAGES, emb), SIAMESE_OK, "%s",
                  siamese_model_errmsg(model));
     for (int i = 0; i < N_IMAGES * DIM; i++) worst = fmax(worst, fabs(emb[i] - ref[i]));

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "faceapi_fixtures.h"
 #include "image/image.h"
 #include "model/face_align.h"
 #include "siamese.h"
@@ -23,41 +23,21 @@
 
 TestSuite(faceapi_align, .init = tu_temp_init, .fini = tu_temp_fini);
 
-/* The npm cache folder deps.sh extracts the package's model files into; skips without it. */
+/* The npm cache folder deps.sh extracts the package's model files into; skips without the
+ * landmark network. */
 static const char *faceapi_dir(void) {
-    static char path[4096];
-    const char *env = getenv("SIAMESE_FACEAPI_DIR");
-    const char *cache = getenv("XDG_CACHE_HOME");
-    if (env && env[0]) snprintf(path, sizeof path, "%s", env);
-    else if (cache && cache[0]) snprintf(path, sizeof path, "%s/siamese/npm/face-api", cache);
-    else snprintf(path, sizeof path, "%s/.cache/siamese/npm/face-api", getenv("HOME"));
-    if (!sm_faceapi_landmarks_present(path))
-        cr_skip_test("no face-api landmark model at %s (run scripts/deps.sh --face-api)", path);
-    return path;
+    return faf_dir("face_landmark_68_model-weights_manifest.json");
 }
 
-/* The fixture's synthetic images, as our loader scales them. */
-static void make_images(float *x) {
-    for (int k = 0; k < N_IMAGES; k++)
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < SIDE; y++)
-                for (int i = 0; i < SIDE; i++) {
-                    long v = ((long)(y * (5 + k) + i * (11 + 3 * k) + c * 31 + k * 71) * 29 +
-                              (long)i * y) %
-                             256;
-                    x[((k * 3 + c) * SIDE + y) * SIDE + i] = (float)v / 255.0f;
-                }
-}
+/* tests/ref/make_faceapi_landmark_fixtures.py's image formula. */
+static const int image_formula[6] = {5, 11, 3, 31, 71, 29};
 
 /* The fixture: N_IMAGES rows of 136 raw outputs, then the photo's 68 points. */
 static void read_reference(double *raw, double *points) {
-    FILE *f = fopen(tu_source_path("tests/fixtures/faceapi/landmarks.txt"), "r");
-    cr_assert_not_null(f);
-    char line[512];
-    cr_assert_not_null(fgets(line, sizeof line, f)); /* the comment line */
-    for (int i = 0; i < N_IMAGES * OUTPUTS; i++) cr_assert_eq(fscanf(f, "%lf", &raw[i]), 1);
-    for (int i = 0; i < OUTPUTS; i++) cr_assert_eq(fscanf(f, "%lf", &points[i]), 1);
-    fclose(f);
+    static double all[N_IMAGES * OUTPUTS + OUTPUTS];
+    faf_read_numbers("tests/fixtures/faceapi/landmarks.txt", all, N_IMAGES * OUTPUTS + OUTPUTS);
+    memcpy(raw, all, sizeof(double) * N_IMAGES * OUTPUTS);
+    memcpy(points, all + N_IMAGES * OUTPUTS, sizeof(double) * OUTPUTS);
 }
 
 static siamese_model *landmark_model(void) {
@@ -84,7 +64,7 @@ Test(faceapi_align, landmark_network_matches_the_pytorch_reference) {
     cr_assert_eq(siamese_model_embedding_dim(lm), OUTPUTS);
     float *x = malloc(sizeof *x * N_IMAGES * 3 * SIDE * SIDE), out[N_IMAGES * OUTPUTS];
     double raw[N_IMAGES * OUTPUTS], points[OUTPUTS], worst = 0;
-    make_images(x);
+    faf_images(image_formula, N_IMAGES, SIDE, x);
     read_reference(raw, points);
     cr_assert_eq(siamese_model_embed(lm, x, N_IMAGES, out), SIAMESE_OK, "%s",
                  siamese_model_errmsg(lm));

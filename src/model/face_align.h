@@ -13,8 +13,7 @@
 #define SM_CHIP_PADDING 0.25        /* dlib's face chip: the mean face in the middle 2/3 */
 
 /* face-api's landmark network from DIR/face_landmark_68_model-weights_manifest.json and its
- * shards (import_faceapi_landmarks.c); present: 1 when DIR holds that manifest. */
-int sm_faceapi_landmarks_present(const char *dir);
+ * shards (import_faceapi_landmarks.c). */
 siamese_status sm_import_faceapi_landmarks(const char *dir, siamese_model **out, sm_err *err);
 
 /* The landmarks of n decoded images (any size, 1, 3 or 4 channels) as face-api finds them: each

@@ -90,14 +90,6 @@ static const fa_network landmarks = {
     .tensor = landmark_tensor,
 };
 
-int sm_faceapi_landmarks_present(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, LM_MANIFEST);
-    FILE *f = fopen(path, "rb");
-    if (f) fclose(f);
-    return f != NULL;
-}
-
 siamese_status sm_import_faceapi_landmarks(const char *dir, siamese_model **out, sm_err *err) {
     return fa_import(dir, &landmarks, out, err);
 }
