@@ -49,6 +49,8 @@ TEMPLATE_Y = [
 
 
 def load_weights(folder, model):
+    """The tensors of FOLDER/MODEL-weights_manifest.json and its shards, float64, TF layouts
+    (uint8/uint16 dequantised as q * scale + min, float32 as is)."""
     manifest = json.load(open(os.path.join(folder, model + "-weights_manifest.json")))
     weights = {}
     for group in manifest:
@@ -56,11 +58,16 @@ def load_weights(folder, model):
         at = 0
         for w in group["weights"]:
             count = int(np.prod(w["shape"]))
-            q = w["quantization"]
-            raw = np.frombuffer(data, np.uint8, count, at)
-            at += count
-            values = raw.astype(np.float64) * q["scale"] + q["min"]
-            weights[w["name"]] = torch.tensor(values.reshape(w["shape"]))
+            q = w.get("quantization")
+            if q is None:
+                values = np.frombuffer(data, "<f4", count, at).astype(np.float64)
+                at += 4 * count
+            else:
+                dt = {"uint8": np.uint8, "uint16": "<u2"}[q["dtype"]]
+                raw = np.frombuffer(data, dt, count, at)
+                at += raw.itemsize * count
+                values = raw.astype(np.float64) * q["scale"] + q["min"]
+            weights[w["name"]] = torch.tensor(values.reshape(w["shape"]), dtype=torch.float64)
         assert at == len(data), "manifest and shards disagree"
     return weights
 

@@ -11,7 +11,6 @@ The network follows face-api's FaceRecognitionNet.forwardInput: (pixel - mean RG
 convDown (stride 2, 'valid'), max pool 3/2, residual blocks (stride 1, 'same'), residualDown
 (avg pool 2/2 skip, zero channels, the main branch zero-padded bottom/right when smaller), the
 mean over space and fc without bias."""
-import json
 import os
 import sys
 
@@ -19,30 +18,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+from faces_align_check import load_weights  # noqa: E402  (the manifest reader both scripts use)
+
 MEAN_RGB = (122.782, 117.001, 104.298)
 N_IMAGES = 3
-
-
-def load_weights(folder):
-    manifest = json.load(open(os.path.join(folder, "face_recognition_model-weights_manifest.json")))
-    weights = {}
-    for group in manifest:
-        data = b"".join(open(os.path.join(folder, p), "rb").read() for p in group["paths"])
-        at = 0
-        for w in group["weights"]:
-            count = int(np.prod(w["shape"]))
-            q = w.get("quantization")
-            if q is None:
-                values = np.frombuffer(data, "<f4", count, at).astype(np.float64)
-                at += 4 * count
-            else:
-                dt = {"uint8": np.uint8, "uint16": "<u2"}[q["dtype"]]
-                raw = np.frombuffer(data, dt, count, at)
-                at += raw.itemsize * count
-                values = raw.astype(np.float64) * q["scale"] + q["min"]
-            weights[w["name"]] = torch.tensor(values.reshape(w["shape"]), dtype=torch.float64)
-        assert at == len(data), "manifest and shards disagree"
-    return weights
 
 
 def conv_layer(x, w, prefix, stride, relu, padding):
@@ -95,7 +75,7 @@ def images():
 
 def main():
     folder = sys.argv[1]
-    w = load_weights(folder)
+    w = load_weights(folder, "face_recognition_model")
     emb = forward(images(), w)
     out_dir = os.path.join(os.path.dirname(__file__), "..", "fixtures", "faceapi")
     os.makedirs(out_dir, exist_ok=True)

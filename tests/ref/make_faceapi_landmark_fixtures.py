@@ -9,7 +9,7 @@ Run with /usr/bin/python3 after scripts/deps.sh --face-api:
 
 Writes:
   - the network's 136 raw outputs for 3 synthetic 112x112 RGB images from an integer formula
-    (test_faceapi.c computes the same ones):
+    (test_faceapi_align.c computes the same ones):
         pixel(k, c, y, x) = ((y * (5 + k) + x * (11 + 3 * k) + c * 31 + k * 71) * 29 + x * y) % 256
   - the 68 landmarks, in pixels, of att_faces/training/s1/1.pgm (92x112 grey) as face-api finds
     them (padded to a centred black square, resized to 112x112 with Pillow's bilinear), and
