@@ -551,9 +551,10 @@ typedef struct results {
     double conv;
 } results;
 
+/* Two decimals, four below 10 (a small network's CPU seconds). */
 static void print_ratio_row(const char *what, double ours, double theirs, const char *fmt_unit) {
-    printf("%-26s %12.2f", what, ours);
-    if (theirs > 0) printf(" %12.2f %9.2fx", theirs, ours / theirs);
+    printf("%-26s %12.*f", what, ours < 10 ? 4 : 2, ours);
+    if (theirs > 0) printf(" %12.*f %9.2fx", theirs < 10 ? 4 : 2, theirs, ours / theirs);
     else printf(" %12s %10s", "-", "-");
     printf("  %s\n", fmt_unit);
 }
