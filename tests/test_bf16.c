@@ -41,7 +41,7 @@ static void forward_backward(const char *text, int bf16, run_result *r) {
     r->table = *sm_net_table(net);
     sm_rng rng;
     sm_rng_seed(&rng, 11);
-    sm_init_params(&r->table, &arch, &rng, sm_net_params(net), sm_net_buffers(net),
+    sm_init_params(&r->table, &arch, &rng, sm_net_params_write(net), sm_net_buffers(net),
                    sm_net_counters(net));
     size_t count = (size_t)N_IMAGES * 3 * 48 * 48;
     float *x = malloc(count * sizeof *x);

@@ -100,7 +100,7 @@ static siamese_model *small_model(void) {
     siamese_model_params p = tu_model_params(ARCH, C, H, W, 7);
     siamese_model *m = tu_create_model(&p);
     const sm_param_table *t = sm_net_table(m->net);
-    float *buf = sm_net_buffers(m->net), *par = sm_net_params(m->net);
+    float *buf = sm_net_buffers(m->net), *par = sm_net_params_write(m->net);
     for (int i = 0; i < t->n; i++) {
         const sm_tensor_info *e = &t->t[i];
         if (e->slot == SM_SLOT_RUNNING_MEAN)
@@ -240,7 +240,7 @@ Test(int8_model, calibration_survives_a_model_file, .init = tu_temp_init, .fini 
     cr_assert_eq(siamese_model_embed(back, x, 8, f2), SIAMESE_OK);
     cr_assert_arr_eq(f, f2, sizeof f, "back to fp32 gives fp32 again");
     /* weights changed after quantising: the calibration is refused, not silently wrong */
-    float *w = sm_net_params(back->net); /* cnn1's first channel: 1 x 3 x 3 x 3 weights */
+    float *w = sm_net_params_write(back->net); /* cnn1's first channel: 1 x 3 x 3 x 3 weights */
     float mag = 0.0f;
     for (int i = 0; i < 27; i++) mag = fmaxf(mag, fabsf(w[i]));
     w[0] = 2.0f * mag;

@@ -331,7 +331,7 @@ static sm_net *make_net(const char *text, sm_shape input, int max_batch, uint64_
     for (int i = 0; i < t->n; i++) {
         const sm_tensor_info *ti = &t->t[i];
         const sm_layer *l = &arch.layers[ti->layer];
-        float *base = ti->role == SM_TENSOR_PARAM ? sm_net_params(net) : sm_net_buffers(net);
+        float *base = ti->role == SM_TENSOR_PARAM ? sm_net_params_write(net) : sm_net_buffers(net);
         if (ti->role == SM_TENSOR_COUNTER) continue;
         float lo = -0.2f, hi = 0.2f;
         if (l->kind == SM_LAYER_BATCHNORM2D || l->kind == SM_LAYER_SCALE) {
@@ -663,7 +663,7 @@ Test(net_vs_ref, forward_rereads_parameters) {
     sm_err err;
     sm_err_clear(&err);
     cr_assert_eq(sm_net_forward(net, x, n, 1, emb, &err), SIAMESE_OK, "%s", err.msg);
-    float *p = sm_net_params(net);
+    float *p = sm_net_params_write(net);
     for (size_t i = 0; i < sm_net_table(net)->n_params; i++) p[i] *= 0.5f;
     cr_assert_eq(sm_net_forward(net, x, n, 1, emb, &err), SIAMESE_OK, "%s", err.msg);
     refnet r;

@@ -59,8 +59,8 @@ static void formula_fill_params(sm_net *net) {
         cr_assert_geq(wi, 0, "no weight for %s", info->name);
         size_t fan_in = 1;
         for (int d = 1; d < table->t[wi].ndim; d++) fan_in *= (size_t)table->t[wi].dims[d];
-        formula_weights((uint64_t)t + 1, sm_net_params(net) + info->offset, info->count, fan_in,
-                        is_weight ? 2.0 : 1.0);
+        formula_weights((uint64_t)t + 1, sm_net_params_write(net) + info->offset, info->count,
+                        fan_in, is_weight ? 2.0 : 1.0);
     }
 }
 

@@ -36,8 +36,9 @@ static void fill_like_fixture(sm_net *net) {
             sm_net_counters(net)[info->offset] = 0;
             continue;
         }
-        float *dst = (info->role == SM_TENSOR_PARAM ? sm_net_params(net) : sm_net_buffers(net)) +
-                     info->offset;
+        float *dst =
+            (info->role == SM_TENSOR_PARAM ? sm_net_params_write(net) : sm_net_buffers(net)) +
+            info->offset;
         int bn = l->kind == SM_LAYER_BATCHNORM2D;
         double fan_in = l->kind == SM_LAYER_CONV2D ? (double)l->in.c * l->kh * l->kw
                                                    : (double)l->in.c * l->in.h * l->in.w;

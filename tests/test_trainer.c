@@ -204,7 +204,7 @@ Test(trainer, euclidean_leaves_affine_tail_biases_alone) {
         const sm_tensor_info *b2 = &table->t[sm_param_table_find(table, "fc2.bias")];
         const sm_tensor_info *c1 = &table->t[sm_param_table_find(table, "cnn1.bias")];
         float keep1[8], keep2[3], keepc[4];
-        float *params = sm_net_params(m->net);
+        const float *params = sm_net_params(m->net);
         memcpy(keep1, params + b1->offset, sizeof keep1);
         memcpy(keep2, params + b2->offset, sizeof keep2);
         memcpy(keepc, params + c1->offset, sizeof keepc);

@@ -54,7 +54,7 @@ static siamese_status bad(sm_err *err, const char *path, const char *what) {
 static siamese_status copy_tensors(siamese_model *a, const char *path, const sm_st_file *file,
                                    sm_err *err) {
     const sm_param_table *table = sm_net_table(a->net);
-    float *params = sm_net_params(a->net);
+    float *params = sm_net_params_write(a->net);
     for (int i = 0; i < table->n; i++) {
         const sm_tensor_info *info = &table->t[i];
         char name[NAME_ROOM];

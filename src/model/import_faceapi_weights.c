@@ -232,7 +232,7 @@ static siamese_status copy_tensor(fa_weights *w, const char *theirs, const sm_te
 static siamese_status fill_model(siamese_model *model, const fa_network *net, fa_weights *w,
                                  sm_err *err) {
     const sm_param_table *table = sm_net_table(model->net);
-    float *params = sm_net_params(model->net);
+    float *params = sm_net_params_write(model->net);
     for (int i = 0; i < table->n; i++) {
         const sm_tensor_info *info = &table->t[i];
         if (info->role != SM_TENSOR_PARAM) continue;

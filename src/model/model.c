@@ -67,7 +67,7 @@ int sm_model_input_layer(const sm_arch *arch) {
 
 void sm_model_set_input_normalization(siamese_model *model, const float *mean, const float *std) {
     const sm_param_table *t = sm_net_table(model->net);
-    float *params = sm_net_params(model->net);
+    float *params = sm_net_params_write(model->net);
     int w = sm_param_table_find(t, SM_INPUT_LAYER ".weight");
     int b = sm_param_table_find(t, SM_INPUT_LAYER ".bias");
     if (w < 0 || b < 0) return;
@@ -159,7 +159,7 @@ static siamese_status parse_model_arch(const siamese_model_params *p, sm_arch *a
 static void init_model_params(siamese_model *model) {
     sm_rng rng;
     sm_rng_seed(&rng, model->seed);
-    sm_init_params(sm_net_table(model->net), &model->arch, &rng, sm_net_params(model->net),
+    sm_init_params(sm_net_table(model->net), &model->arch, &rng, sm_net_params_write(model->net),
                    sm_net_buffers(model->net), sm_net_counters(model->net));
 }
 

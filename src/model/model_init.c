@@ -66,7 +66,7 @@ static void list_append(char *out, size_t size, const char *name) {
 
 static void copy_tensor(sm_net *net, const sm_tensor_info *info, const sm_st_tensor *t) {
     if (info->role == SM_TENSOR_PARAM)
-        sm_st_copy_floats(t, sm_net_params(net) + info->offset, info->count);
+        sm_st_copy_floats(t, sm_net_params_write(net) + info->offset, info->count);
     else if (info->role == SM_TENSOR_BUFFER)
         sm_st_copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
     else sm_st_copy_counters(t, sm_net_counters(net) + info->offset, info->count);

@@ -19,7 +19,7 @@
 /* Describes every tensor of the table as a safetensors entry pointing into the net's buffers. */
 static void describe_tensors(sm_net *net, sm_st_tensor *out) {
     const sm_param_table *table = sm_net_table(net);
-    float *params = sm_net_params(net);
+    const float *params = sm_net_params(net);
     float *buffers = sm_net_buffers(net);
     int64_t *counters = sm_net_counters(net);
     for (int i = 0; i < table->n; i++) {
@@ -347,7 +347,7 @@ static void copy_values(const sm_st_file *file, sm_net *net) {
         const sm_tensor_info *info = &table->t[i];
         const sm_st_tensor *t = sm_safetensors_find(file, info->name);
         if (info->role == SM_TENSOR_PARAM)
-            sm_st_copy_floats(t, sm_net_params(net) + info->offset, info->count);
+            sm_st_copy_floats(t, sm_net_params_write(net) + info->offset, info->count);
         else if (info->role == SM_TENSOR_BUFFER)
             sm_st_copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
         else sm_st_copy_counters(t, sm_net_counters(net) + info->offset, info->count);

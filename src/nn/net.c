@@ -23,6 +23,8 @@ struct sm_net {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     sm_arenas arenas;
+    sm_weight_cache weights;           /* the convolutions' weights in their kernels' layouts */
+    uint64_t layer_gen[SM_MAX_LAYERS]; /* bumped whenever a layer's parameters may have changed */
     sm_plan **plans;
     int n_plans, cap_plans;
     sm_plan *last_train;        /* plan of the last training forward; backward runs through it */
@@ -123,6 +125,8 @@ siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, s
         return sm_fail(err, SIAMESE_ERR_NOMEM, "engine: cannot allocate %zu parameters", n_params);
     }
     map_layer_params(net);
+    for (int i = 0; i < SM_MAX_LAYERS; i++) net->layer_gen[i] = 1;
+    net->weights.layer_gen = net->layer_gen;
     const char *toggle = getenv("SIAMESE_ENGINE_NO_FUSION");
     net->no_fusion = toggle && strcmp(toggle, "1") == 0;
     toggle = getenv("SIAMESE_ENGINE_NO_WINOGRAD");
@@ -143,6 +147,7 @@ void sm_net_free(sm_net *net) {
     for (int i = 0; i < net->n_plans; i++) sm_plan_free(net->plans[i]);
     free(net->plans);
     sm_arenas_free(&net->arenas);
+    sm_weight_cache_free(&net->weights);
     if (net->stream) dnnl_stream_destroy(net->stream);
     if (net->engine) dnnl_engine_destroy(net->engine);
     free(net->params);
@@ -154,7 +159,18 @@ void sm_net_free(sm_net *net) {
 
 const sm_arch *sm_net_arch(const sm_net *net) { return &net->arch; }
 const sm_param_table *sm_net_table(const sm_net *net) { return &net->table; }
-float *sm_net_params(sm_net *net) { return net->params; }
+const float *sm_net_params(const sm_net *net) { return net->params; }
+
+float *sm_net_params_write(sm_net *net) {
+    for (int i = 0; i < net->arch.n_layers; i++) net->layer_gen[i]++;
+    return net->params;
+}
+
+float *sm_net_params_write_trainable(sm_net *net) {
+    for (int i = 0; i < net->arch.n_layers; i++)
+        if (!net->frozen[i]) net->layer_gen[i]++;
+    return net->params;
+}
 float *sm_net_grads(sm_net *net) { return net->grads; }
 float *sm_net_buffers(sm_net *net) { return net->buffers; }
 int64_t *sm_net_counters(sm_net *net) { return net->counters; }
@@ -326,6 +342,7 @@ static siamese_status build_io(sm_net *net, sm_builder *b, int first, const sm_v
 static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err) {
     sm_builder b;
     sm_builder_init(&b, net->engine, &net->arenas, plan, err);
+    b.weights = &net->weights;
     b.bf16 = net->bf16;
     b.winograd = !net->no_winograd;
     sm_shape s = net->arch.input;
@@ -475,12 +492,14 @@ static siamese_status run_steps(sm_net *net, const sm_seq *seq, double *times, i
     return SIAMESE_OK;
 }
 
-/* The steps of a sequence with asynchronous signals held off its threads (signal_hold.h). */
-static siamese_status run_seq(sm_net *net, const sm_seq *seq, double *times, int hook,
-                              sm_err *err) {
+/* The steps of a sequence of plan, its cached weights brought up to date first, with asynchronous
+ * signals held off its threads (signal_hold.h). */
+static siamese_status run_seq(sm_net *net, const sm_plan *plan, const sm_seq *seq, double *times,
+                              int hook, sm_err *err) {
     hook = hook && net->grad_hook && layers_descend(net, seq);
     sm_signal_hold hold = sm_signals_hold(0);
-    siamese_status st = run_steps(net, seq, times, hook, err);
+    siamese_status st = sm_weight_cache_refresh(&net->weights, plan, net->stream, err);
+    if (st == SIAMESE_OK) st = run_steps(net, seq, times, hook, err);
     sm_signals_release(hold);
     return st;
 }
@@ -498,7 +517,7 @@ siamese_status sm_net_forward(sm_net *net, const float *x, int n, int training, 
     if (training) net->last_train = NULL;
     SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_x, (void *)(uintptr_t)x), err, "set input");
     SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_emb, emb), err, "set output");
-    st = run_seq(net, &plan->fwd, net->time_fwd, 0, err);
+    st = run_seq(net, plan, &plan->fwd, net->time_fwd, 0, err);
     if (st == SIAMESE_OK && training) net->last_train = plan;
     return st;
 }
@@ -513,7 +532,7 @@ siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err) {
     if (!plan->user_demb) return SIAMESE_OK; /* nothing trainable */
     SM_DNNL_TRY(dnnl_memory_set_data_handle(plan->user_demb, (void *)(uintptr_t)d_emb), err,
                 "set d_emb");
-    return run_seq(net, &plan->bwd, net->time_bwd, 1, err);
+    return run_seq(net, plan, &plan->bwd, net->time_bwd, 1, err);
 }
 
 /* ---- description (benchmarks) ---- */

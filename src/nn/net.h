@@ -21,8 +21,16 @@ const sm_param_table *sm_net_table(const sm_net *net);
 
 /* Flat buffers, laid out by sm_net_table(): PyTorch layouts (conv OIHW, linear [out, in]).
  * params and grads have table->n_params floats; buffers table->n_buffers; counters
- * table->n_counters. Callers may write params at any time between steps. */
-float *sm_net_params(sm_net *net);
+ * table->n_counters. sm_net_params is for reading. */
+const float *sm_net_params(const sm_net *net);
+/* The parameters for writing, between steps: the convolutions' weights are kept in their
+ * kernels' layouts and re-laid only when their layer's parameters changed, which these calls
+ * say: _write for every layer, _write_trainable for the layers not frozen (an optimizer step
+ * that leaves the frozen layers' values exactly as they are). The pointer is for writes until
+ * the next sm_net_forward or sm_net_backward; take it again for writes after one (debug builds
+ * fail a forward or backward that finds cached weights written behind these calls' back). */
+float *sm_net_params_write(sm_net *net);
+float *sm_net_params_write_trainable(sm_net *net);
 float *sm_net_grads(sm_net *net);
 float *sm_net_buffers(sm_net *net);
 int64_t *sm_net_counters(sm_net *net);

@@ -337,7 +337,8 @@ static void share_rank0_model(train_run *run) {
     sm_dist_broadcast(run->dist, &precision, sizeof precision);
     siamese_model_set_precision(run->model, (siamese_precision)precision);
     sm_net *net = run->model->net;
-    sm_dist_broadcast(run->dist, sm_net_params(net), sm_net_table(net)->n_params * sizeof(float));
+    sm_dist_broadcast(run->dist, sm_net_params_write(net),
+                      sm_net_table(net)->n_params * sizeof(float));
     sm_trainer_set_dist(run->trainer, run->dist);
 }
 

@@ -256,6 +256,16 @@ static siamese_status numeric_failure(siamese_trainer *t, const char *what) {
                    (long long)t->adam.step + 1, what);
 }
 
+/* The parameters for Adam's update, the layers it changes marked so (net.h): a frozen layer's
+ * gradient is 0, so without weight decay Adam leaves its values exactly as they are (its moments
+ * stay 0 when it was frozen from the start, as siamese_model_freeze before training does); with
+ * weight decay it moves them too, and every layer is marked. */
+static float *params_for_update(siamese_trainer *t) {
+    sm_net *net = t->model->net;
+    return t->adam.weight_decay == 0.0f ? sm_net_params_write_trainable(net)
+                                        : sm_net_params_write(net);
+}
+
 /* Backward from d_emb through the last training forward, checks, then the Adam update. */
 static siamese_status backward_and_update(siamese_trainer *t) {
     sm_net *net = t->model->net;
@@ -268,7 +278,7 @@ static siamese_status backward_and_update(siamese_trainer *t) {
     if (!all_finite(sm_net_grads(net), sm_net_table(net)->n_params))
         return numeric_failure(t, "a gradient");
     zero_invariant_bias_grads(t);
-    sm_adam_step(&t->adam, sm_net_params(net), sm_net_grads(net));
+    sm_adam_step(&t->adam, params_for_update(t), sm_net_grads(net));
     return SIAMESE_OK;
 }
 
@@ -356,7 +366,7 @@ static siamese_status share_step(siamese_trainer *t, const float *a, const float
     if (!all_finite(sm_net_grads(t->model->net), sm_net_table(t->model->net)->n_params))
         return numeric_failure(t, "a gradient");
     zero_invariant_bias_grads(t);
-    sm_adam_step(&t->adam, sm_net_params(t->model->net), sm_net_grads(t->model->net));
+    sm_adam_step(&t->adam, params_for_update(t), sm_net_grads(t->model->net));
     return SIAMESE_OK;
 }
 

@@ -87,21 +87,6 @@ static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_quer
     return dnnl_primitive_desc_query_md(pd, what, 0);
 }
 
-/* Memory holding the weights in layout md: the flat parameters themselves when md is plain,
- * otherwise a copy refreshed by a reorder step before every use. */
-static siamese_status weights_in_layout(sm_builder *b, int backward, const conv_dims *d,
-                                        const dnnl_memory_desc_t *md, float *params,
-                                        dnnl_memory_t *mem) {
-    dnnl_memory_desc_t plain;
-    sm_md_plain(&plain, d->wei_ndims, d->wei);
-    if (sm_md_equal(&plain, md)) return sm_builder_external(b, &plain, params, mem);
-    dnnl_memory_t user;
-    siamese_status st = sm_builder_external(b, &plain, params, &user);
-    if (st == SIAMESE_OK) st = sm_builder_persistent(b, md, mem);
-    if (st == SIAMESE_OK) st = sm_builder_reorder(b, backward, user, *mem, 0);
-    return st;
-}
-
 /* ctx: the sm_value pair {src, out}. */
 static dnnl_status_t backward_weights_desc(dnnl_convolution_desc_t *cd, const sm_builder *b,
                                            const sm_layer *layer, const conv_dims *d,
@@ -156,7 +141,7 @@ static siamese_status backward_data(sm_builder *b, const sm_layer *layer, conv_d
     const dnnl_memory_desc_t *wmd = query(pd, dnnl_query_weights_md);
     dnnl_memory_t w = fwd_w;
     if (!sm_md_equal(wmd, query(fwd, dnnl_query_weights_md)))
-        st = weights_in_layout(b, 1, d, wmd, p->w, &w);
+        st = sm_builder_weights(b, d->wei_ndims, d->wei, wmd, p->w, &w);
     if (st == SIAMESE_OK) {
         dnnl_exec_arg_t args[] = {
             {DNNL_ARG_DIFF_DST, out->diff}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, src->diff}};
@@ -208,7 +193,7 @@ siamese_status sm_conv2d_build(sm_builder *b, const sm_layer *layer, int fuse_re
     dnnl_memory_t w = NULL, bias = NULL;
     st = sm_builder_conform(b, in, query(pd, dnnl_query_src_md), &src);
     if (st == SIAMESE_OK)
-        st = weights_in_layout(b, 0, &d, query(pd, dnnl_query_weights_md), p->w, &w);
+        st = sm_builder_weights(b, d.wei_ndims, d.wei, query(pd, dnnl_query_weights_md), p->w, &w);
     if (st == SIAMESE_OK && layer->has_bias) {
         dnnl_memory_desc_t bmd;
         sm_md_plain(&bmd, 1, d.bias);

@@ -91,6 +91,23 @@ typedef struct sm_owned {
     int n_blobs, cap_blobs;
 } sm_owned;
 
+/* ---------------------------------------------------------------- weight_cache.c */
+
+/* Weights kept in the layout a kernel wants (blocked, or bf16), shared by every plan of a net that
+ * wants that layout and re-laid from the plain parameters only when their layer's parameters
+ * changed: layer_gen[layer] (the net's, bumped by every writer of the parameters) differs from
+ * the generation the copy was made from. */
+typedef struct sm_relaid sm_relaid;
+typedef struct sm_weight_cache {
+    sm_relaid *v;
+    int n, cap;
+    const uint64_t *layer_gen; /* [SM_MAX_LAYERS] the net's */
+} sm_weight_cache;
+
+#define SM_PLAN_RELAID_MAX (SM_MAX_LAYERS * 2)
+
+void sm_weight_cache_free(sm_weight_cache *c);
+
 /* Everything to run one batch size in one mode: forward steps, backward steps (train). */
 typedef struct sm_plan {
     int n;
@@ -99,10 +116,18 @@ typedef struct sm_plan {
     sm_seq fwd;
     sm_seq bwd;
     sm_owned own;
-    dnnl_memory_t user_x;    /* [n, c, h, w] plain, handle set per call */
-    dnnl_memory_t user_emb;  /* [n, emb] plain, handle set per call */
-    dnnl_memory_t user_demb; /* [n, emb] plain, handle set per call (train) */
+    dnnl_memory_t user_x;           /* [n, c, h, w] plain, handle set per call */
+    dnnl_memory_t user_emb;         /* [n, emb] plain, handle set per call */
+    dnnl_memory_t user_demb;        /* [n, emb] plain, handle set per call (train) */
+    int relaid[SM_PLAN_RELAID_MAX]; /* the weight cache's entries its steps read */
+    int n_relaid;
 } sm_plan;
+
+/* Brings the cached weights plan reads up to date (a reorder for each whose layer's parameters
+ * changed since it was made); run before each of the plan's forward and backward sequences. Debug
+ * builds also check that no copy they keep was written behind the generation counters' back. */
+siamese_status sm_weight_cache_refresh(sm_weight_cache *c, const sm_plan *plan,
+                                       dnnl_stream_t stream, sm_err *err);
 
 /* Values take turns in SM_SLOTS regions (each at offset 0): a new value takes the first slot that
  * is neither its input's nor pinned (a residual block pins its input and its main branch's
@@ -154,6 +179,7 @@ typedef struct sm_builder {
     sm_seq bwd_tmp; /* backward steps in build order */
     int group_start[SM_MAX_GROUPS];
     int n_groups;
+    sm_weight_cache *weights; /* the net's kernel-layout weights */
     sm_err *err;
 } sm_builder;
 
@@ -203,6 +229,10 @@ siamese_status sm_builder_own_diff(sm_builder *b, const sm_value *in, sm_value *
 /* The same storage as v seen through another descriptor of equal size (flatten). */
 siamese_status sm_builder_alias(sm_builder *b, const sm_value *v, const dnnl_memory_desc_t *md,
                                 sm_value *out);
+/* The weights of the layer being built (plain params, dims of ndims) in layout md: the flat
+ * parameters themselves when md is plain, otherwise the weight cache's copy in md. */
+siamese_status sm_builder_weights(sm_builder *b, int ndims, const int64_t *dims,
+                                  const dnnl_memory_desc_t *md, float *params, dnnl_memory_t *mem);
 /* Reorder from src to dst as a step; sum = 1 accumulates into dst. */
 siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src, dnnl_memory_t dst,
                                   int sum);
