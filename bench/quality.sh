@@ -16,7 +16,7 @@
 #            mnist       MNIST: train on train10k, pair accuracy on t10k pairs at the threshold
 #                        chosen on held-out train10k images; 40 epochs
 #            fashion_mnist  Fashion-MNIST: train on the 60k, Recall@1 on t10k (retrieval);
-#                        10 epochs
+#                        20 epochs
 #            dogs        Stanford Dogs: train on 100 breeds, ROC AUC on pairs of the other 20;
 #                        the seed recipe (--epochs, default 1) beside a from-scratch P x K
 #                        recipe (DOGS_EPOCHS, default 8) of about the same CPU time
@@ -350,11 +350,12 @@ relu conv(64,k=3,p=1) bn relu maxpool(2) flatten linear(256) relu linear(64)" --
 
 # Fashion-MNIST: the VGG-like network of the MNIST row on the 60k training images (5% held out:
 # their pairs pick best.safetensors, their Recall@1 is printed); Recall@1 on t10k, every image a
-# query against the other 9,999.
+# query against the other 9,999. 20 epochs: the held-out images preferred them to 10 (Recall@1
+# 0.9146 against 0.9043, validation ROC AUC 0.98880 against 0.98649; bench/README.md).
 fashion_mnist() {
     local idx="$data/fashion_mnist" run="$work/fashion_run"
     [[ -f "$idx/train-images-idx3-ubyte.gz" ]] || idx=/usr/share/datasets/fashion-mnist
-    epochs=${epochs:-10}
+    epochs=${epochs:-20}
     [[ -f "$idx/train-images-idx3-ubyte.gz" && -f "$idx/t10k-images-idx3-ubyte.gz" ]] ||
         { echo "quality: $data/fashion_mnist (or /usr/share/datasets/fashion-mnist) missing" >&2
           exit 2; }
