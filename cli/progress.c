@@ -61,10 +61,11 @@ static void print_epoch_line(const siamese_train_event *e) {
         snprintf(val, sizeof val, ", validation ROC AUC %.4f", (double)e->val_auc);
     fprintf(stderr,
             "epoch %d/%d done: train loss %.4f, test loss %.4f, test ROC AUC %.4f, accuracy %.3f "
-            "at threshold %.4f%s [%s, data wait %.1f%%]\n",
+            "at threshold %.4f%s [%s, data wait %.1f%%, loop overhead %.1f%%]\n",
             e->epoch + 1, e->epochs, (double)e->loss, (double)e->test_loss, (double)e->test_auc,
             (double)e->test_accuracy, (double)e->threshold, val, elapsed,
-            e->elapsed > 0 ? 100.0 * e->data_wait / e->elapsed : 0.0);
+            e->elapsed > 0 ? 100.0 * e->data_wait / e->elapsed : 0.0,
+            e->loop_time > 0 ? 100.0 * (1 - e->step_time / e->loop_time) : 0.0);
 }
 
 /* The library's JSON line for the event, the same as metrics.jsonl's. */

@@ -567,6 +567,9 @@ SIAMESE_API siamese_status siamese_loader_set_pairs(siamese_loader *loader,
 SIAMESE_API siamese_status siamese_loader_next(siamese_loader *loader, siamese_batch *batch);
 /* Seconds spent in siamese_loader_next waiting for data, since creation. */
 SIAMESE_API double siamese_loader_wait_seconds(const siamese_loader *loader);
+/* CPU seconds spent assembling batches (by the background thread, or without prefetch inside
+ * siamese_loader_next), since creation. */
+SIAMESE_API double siamese_loader_fill_cpu_seconds(const siamese_loader *loader);
 /* Bytes of decoded images held in the cache (never more than cache_bytes). */
 SIAMESE_API size_t siamese_loader_cache_bytes(const siamese_loader *loader);
 SIAMESE_API int siamese_loader_cached_images(const siamese_loader *loader);
@@ -747,6 +750,15 @@ typedef struct siamese_train_event {
     /* EPOCH of a run with val_way > 0: N-way one-shot accuracy on the validation classes
      * (the same seeded episodes every epoch), else NaN */
     float val_oneshot;
+    /* STEP, LOG, EPOCH: where the run's seconds went so far (like elapsed and data_wait, over
+     * every session of a resumed run). loop_time: the training loop (waiting for batches, the
+     * steps, the work between them); step_time: the part of it inside the training step
+     * (forward, backward, update), so 1 - step_time / loop_time is the loop's overhead, and
+     * step_cpu the process's CPU seconds meanwhile (every thread: the step's, and the loader's
+     * working beside it); eval_time: the evaluations after each epoch; save_time: models,
+     * checkpoints and plots; loader_cpu: CPU seconds spent assembling batches (the loader's
+     * background thread works beside the steps, on the same cores). */
+    double loop_time, step_time, eval_time, save_time, loader_cpu, step_cpu;
 } siamese_train_event;
 #define SIAMESE_DATA_LISTED 100
 
@@ -759,7 +771,9 @@ typedef void (*siamese_train_callback)(void *user, const siamese_train_event *ev
  * "train_loss", on STEP and LOG "lr", on EPOCH "test_loss", "test_auc", "test_accuracy",
  * "threshold" (and "val_loss", "val_auc" in runs with validation classes, "val_oneshot" when
  * val_way > 0), then
- * "pairs_per_sec", "elapsed", "eta", "data_wait", "data_wait_fraction"}, or {"event", "message"}
+ * "pairs_per_sec", "elapsed", "eta", "data_wait", "data_wait_fraction", "loop_time",
+ * "step_time", "loop_overhead" (1 - step_time / loop_time), "step_cpu", "eval_time",
+ * "save_time", "loader_cpu"}, or {"event", "message"}
  * for events with a message. epoch and batch count from 1 there, as the console prints them;
  * numbers that are not finite are null. Returns the length of the line like snprintf (>= size:
  * truncated), or -1 when memory runs out. */

@@ -201,6 +201,8 @@ Test(train_event_json, epoch_event_fields_counted_from_one) {
     e.pairs_per_second = 100;
     e.elapsed = 4;
     e.data_wait = 1;
+    e.loop_time = 4, e.step_time = 3, e.eval_time = 0.5, e.save_time = 0.25, e.loader_cpu = 0.125;
+    e.step_cpu = 6;
     e.val_loss = e.val_auc = NAN; /* no validation classes */
     char line[1024];
     int n = siamese_train_event_json(&e, line, sizeof line);
@@ -210,7 +212,9 @@ Test(train_event_json, epoch_event_fields_counted_from_one) {
                      "\"step\":12,\"train_loss\":0.5,\"test_loss\":0.25,\"test_auc\":null,"
                      "\"test_accuracy\":0.75,\"threshold\":1.5,\"pairs_per_sec\":100.0,"
                      "\"elapsed\":4.0,\"eta\":0.0,\"data_wait\":1.0,"
-                     "\"data_wait_fraction\":0.25}");
+                     "\"data_wait_fraction\":0.25,\"loop_time\":4.0,\"step_time\":3.0,"
+                     "\"loop_overhead\":0.25,\"step_cpu\":6.0,\"eval_time\":0.5,\"save_time\":0.25,"
+                     "\"loader_cpu\":0.125}");
     /* like snprintf: the full length when the buffer is short, the text cut and terminated */
     char small[16];
     cr_assert_eq(siamese_train_event_json(&e, small, sizeof small), n);

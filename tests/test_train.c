@@ -44,6 +44,7 @@ typedef struct stopper {
     int64_t at_step;
     int epochs_seen;
     float first_loss, last_epoch_loss, last_auc;
+    siamese_train_event last_epoch; /* its time accounts */
 } stopper;
 
 static void on_event(void *user, const siamese_train_event *e) {
@@ -54,7 +55,19 @@ static void on_event(void *user, const siamese_train_event *e) {
         s->epochs_seen++;
         s->last_epoch_loss = e->loss;
         s->last_auc = e->test_auc;
+        s->last_epoch = *e;
     }
+}
+
+/* The epoch lines' value of key in metrics.jsonl, in order; returns how many. */
+static int epoch_values(const char *metrics, const char *key, double *out, int max) {
+    int n = 0;
+    for (const char *q = metrics; n < max && (q = strstr(q, "\"event\":\"epoch\"")); q++) {
+        const char *v = strstr(q, key);
+        cr_assert(v, "no %s in an epoch line", key);
+        out[n++] = strtod(v + strlen(key), NULL);
+    }
+    return n;
 }
 
 static unsigned char *read_all(const char *dir, const char *name, size_t *size) {
@@ -83,6 +96,13 @@ Test(train, golden_run_writes_every_output_and_learns, .timeout = 300) {
     cr_assert_lt(s.last_epoch_loss, 0.8f * s.first_loss, "loss went from %f to %f",
                  (double)s.first_loss, (double)s.last_epoch_loss);
     cr_assert(s.last_auc > 0.5f, "test AUC %f", (double)s.last_auc);
+    /* where the seconds went: the step inside the loop, both inside the run's time */
+    const siamese_train_event *t = &s.last_epoch;
+    cr_assert(t->step_time > 0 && t->step_time <= t->loop_time, "step %g, loop %g", t->step_time,
+              t->loop_time);
+    cr_assert_leq(t->loop_time + t->eval_time + t->save_time, t->elapsed);
+    cr_assert(t->eval_time > 0 && t->save_time > 0 && t->loader_cpu > 0, "eval %g save %g cpu %g",
+              t->eval_time, t->save_time, t->loader_cpu);
 
     /* The model loads, carries its threshold, and metrics has one epoch line per epoch. */
     char *model_path = sm_path_join(run, "model.safetensors");
@@ -158,6 +178,14 @@ Test(train, interrupted_and_resumed_run_is_bitwise_identical, .timeout = 300) {
     int epochs = 0;
     for (char *q = metrics; (q = strstr(q, "\"event\":\"epoch\"")); q++) epochs++;
     cr_assert_eq(epochs, 3);
+    /* the time accounts go on from the checkpoint: they never fall back after the resume */
+    double step_time[3], loop_time[3];
+    cr_assert_eq(epoch_values(metrics, "\"step_time\":", step_time, 3), 3);
+    cr_assert_eq(epoch_values(metrics, "\"loop_time\":", loop_time, 3), 3);
+    for (int i = 1; i < 3; i++)
+        cr_assert(step_time[i] > step_time[i - 1] && loop_time[i] > loop_time[i - 1],
+                  "epoch %d: step_time %g after %g, loop_time %g after %g", i + 1, step_time[i],
+                  step_time[i - 1], loop_time[i], loop_time[i - 1]);
     free(metrics);
     free(a);
     free(b);

@@ -1,5 +1,5 @@
 /* Small general helpers shared across the library and the CLI: strings, paths, a monotonic
- * clock, a contiguous share of n items. */
+ * clock and CPU clocks, a contiguous share of n items. */
 #ifndef SM_UTIL_H
 #define SM_UTIL_H
 
@@ -16,6 +16,10 @@ int sm_ends_with(const char *s, const char *suffix);
 int sm_compare_strings(const void *a, const void *b);
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC), for measuring intervals. */
 double sm_now_seconds(void);
+/* CPU seconds used by the calling thread (CLOCK_THREAD_CPUTIME_ID), for measuring intervals. */
+double sm_thread_cpu_seconds(void);
+/* CPU seconds used by the whole process, every thread (CLOCK_PROCESS_CPUTIME_ID). */
+double sm_process_cpu_seconds(void);
 /* Part `part` of `parts` of n items: the contiguous slice [*first, *first + *count), parts below
  * n % parts one item longer; count is 0 when n < parts and part >= n. */
 void sm_share_of(int n, int part, int parts, int *first, int *count);

@@ -46,6 +46,7 @@ struct siamese_loader {
     int stop, active, busy, next_fill;
     int consume_index, held;
     double wait_seconds;
+    double fill_cpu_seconds; /* CPU time of fill_slot, on whichever thread ran it */
     sm_err err;
     /* training tools (issue 12) */
     int labelled;        /* batches of labelled images: each pair is (image, image, class) */
@@ -155,8 +156,11 @@ static void *worker_main(void *arg) {
         int b = ld->next_fill++, s = b % 2;
         ld->busy = 1;
         pthread_mutex_unlock(&ld->mu);
+        double cpu0 = sm_thread_cpu_seconds();
         siamese_status st = fill_slot(ld, s, b);
+        double cpu = sm_thread_cpu_seconds() - cpu0;
         pthread_mutex_lock(&ld->mu);
+        ld->fill_cpu_seconds += cpu;
         ld->busy = 0;
         ld->slot_status[s] = st;
         ld->slot_batch[s] = b;
@@ -400,6 +404,13 @@ double siamese_loader_wait_seconds(const siamese_loader *ld) {
     return w;
 }
 
+double siamese_loader_fill_cpu_seconds(const siamese_loader *ld) {
+    pthread_mutex_lock((pthread_mutex_t *)&ld->mu);
+    double cpu = ld->fill_cpu_seconds;
+    pthread_mutex_unlock((pthread_mutex_t *)&ld->mu);
+    return cpu;
+}
+
 /* The epoch's pair order: identity, or shuffled from (seed, epoch). */
 static void make_order(siamese_loader *ld, int epoch) {
     ld->epoch = epoch;
@@ -448,7 +459,9 @@ siamese_status siamese_loader_set_pairs(siamese_loader *ld, const siamese_pairs 
 /* Waits for (or, without prefetch, assembles) batch b in slot s; called with mu held. */
 static void obtain_batch(siamese_loader *ld, int b, int s) {
     if (!ld->thread_started) {
+        double cpu0 = sm_thread_cpu_seconds();
         ld->slot_status[s] = fill_slot(ld, s, b);
+        ld->fill_cpu_seconds += sm_thread_cpu_seconds() - cpu0;
         ld->slot_batch[s] = b;
         return;
     }

@@ -12,12 +12,26 @@
 
 #define CKPT_PREFIX "optimizer."
 
+/* Where the run's seconds went (sm_run_times), in its field order; optional when read. */
+#define TIME_KEYS 6
+static const char *const time_keys[TIME_KEYS] = {"checkpoint.loop_time",  "checkpoint.step_time",
+                                                 "checkpoint.eval_time",  "checkpoint.save_time",
+                                                 "checkpoint.loader_cpu", "checkpoint.step_cpu"};
+
+static double *time_field(sm_run_times *t, int i) {
+    double *fields[TIME_KEYS] = {&t->loop, &t->step,       &t->eval,
+                                 &t->save, &t->loader_cpu, &t->step_cpu};
+    return fields[i];
+}
+
 typedef struct state_text {
     char epoch[32], batch[32], step[32], adam_step[32], elapsed[48], data_wait[48], best_auc[32],
         best_loss[32], best_epoch[32];
+    char times[TIME_KEYS][48];
 } state_text;
 
-#define STATE_KEYS 9
+#define BASE_KEYS 9 /* epoch ... best_epoch */
+#define STATE_KEYS (BASE_KEYS + TIME_KEYS)
 
 static int describe_state(const sm_train_state *s, const sm_adam *adam, state_text *t,
                           sm_st_meta *meta) {
@@ -30,14 +44,19 @@ static int describe_state(const sm_train_state *s, const sm_adam *adam, state_te
     snprintf(t->best_auc, sizeof t->best_auc, "%.9g", (double)s->best_auc);
     snprintf(t->best_loss, sizeof t->best_loss, "%.9g", (double)s->best_loss);
     snprintf(t->best_epoch, sizeof t->best_epoch, "%d", s->best_epoch);
-    const char *keys[STATE_KEYS] = {
+    const char *keys[BASE_KEYS] = {
         "checkpoint.epoch",     "checkpoint.batch",     "checkpoint.step",
         "checkpoint.adam_step", "checkpoint.elapsed",   "checkpoint.data_wait",
         "checkpoint.best_auc",  "checkpoint.best_loss", "checkpoint.best_epoch"};
-    const char *values[STATE_KEYS] = {t->epoch,     t->batch,     t->step,
-                                      t->adam_step, t->elapsed,   t->data_wait,
-                                      t->best_auc,  t->best_loss, t->best_epoch};
-    for (int i = 0; i < STATE_KEYS; i++) meta[i] = (sm_st_meta){keys[i], values[i]};
+    const char *values[BASE_KEYS] = {t->epoch,     t->batch,     t->step,
+                                     t->adam_step, t->elapsed,   t->data_wait,
+                                     t->best_auc,  t->best_loss, t->best_epoch};
+    for (int i = 0; i < BASE_KEYS; i++) meta[i] = (sm_st_meta){keys[i], values[i]};
+    sm_run_times times = s->times;
+    for (int i = 0; i < TIME_KEYS; i++) {
+        snprintf(t->times[i], sizeof t->times[i], "%.17g", *time_field(&times, i));
+        meta[BASE_KEYS + i] = (sm_st_meta){time_keys[i], t->times[i]};
+    }
     return STATE_KEYS;
 }
 
@@ -63,6 +82,20 @@ siamese_status sm_checkpoint_save(const char *path, siamese_model *model, const 
 }
 
 #define STATE_COUNT_MAX 999999999 /* epochs and batches */
+
+/* The run's time accounts; checkpoints written before them have none (0). */
+static siamese_status read_times(const char *path, const sm_st_file *file, sm_run_times *times,
+                                 sm_err *err) {
+    memset(times, 0, sizeof *times);
+    for (int i = 0; i < TIME_KEYS; i++) {
+        const char *text = sm_safetensors_meta(file, time_keys[i]);
+        double *v = time_field(times, i);
+        if (text && (sm_parse_double(text, v) || !isfinite(*v) || *v < 0))
+            return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: %s '%s' is not a number of seconds", path,
+                           time_keys[i], text);
+    }
+    return SIAMESE_OK;
+}
 
 static siamese_status read_state(const char *path, const sm_st_file *file, sm_train_state *s,
                                  int64_t *adam_step, sm_err *err) {
@@ -92,7 +125,7 @@ static siamese_status read_state(const char *path, const sm_st_file *file, sm_tr
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: checkpoint.best_epoch '%s' is malformed", path,
                        text);
     s->best_epoch = (int)best_epoch;
-    return SIAMESE_OK;
+    return read_times(path, file, &s->times, err);
 }
 
 static siamese_status find_moment(const char *path, const sm_st_file *file, const char *name,

@@ -41,9 +41,13 @@ typedef struct train_run {
     double session_start;
     double wait_at_start; /* data wait of earlier sessions plus decoding before the batches */
     double step_seconds;  /* smoothed time per step */
-    sm_run_tools tools;   /* P x K batches, validation classes (issue 12) */
-    sm_run_lock lock;     /* held while this process writes run_dir */
-    sm_dist *dist;        /* data-parallel ranks (issue 16), NULL = one process */
+    sm_run_times times;   /* where the seconds went, earlier sessions included (loader_cpu: see
+                             current_times) */
+    double loader_cpu_at_start; /* loader_cpu of earlier sessions */
+    double loop_mark;           /* the training loop's time is counted up to here */
+    sm_run_tools tools;         /* P x K batches, validation classes (issue 12) */
+    sm_run_lock lock;           /* held while this process writes run_dir */
+    sm_dist *dist;              /* data-parallel ranks (issue 16), NULL = one process */
     sm_err err;
 } train_run;
 
@@ -375,11 +379,19 @@ static siamese_status save_model(train_run *run, const char *name) {
     return st == SIAMESE_OK ? st : sm_fail(&run->err, st, "%s", siamese_model_errmsg(run->model));
 }
 
+/* The run's time accounts as they stand now. */
+static sm_run_times current_times(const train_run *run) {
+    sm_run_times t = run->times;
+    t.loader_cpu = run->loader_cpu_at_start + siamese_loader_fill_cpu_seconds(run->train_loader);
+    return t;
+}
+
 static siamese_status save_checkpoint(train_run *run) {
     if (!writer(run)) return SIAMESE_OK;
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "checkpoint.safetensors", path, sizeof path);
     run->state.data_wait = run->wait_at_start + siamese_loader_wait_seconds(run->train_loader);
+    run->state.times = current_times(run);
     siamese_status st =
         sm_checkpoint_save(path, run->model, sm_trainer_adam(run->trainer), &run->state, &run->err);
     if (st == SIAMESE_OK) emit_message(run, SIAMESE_EVENT_CHECKPOINT, "%s", path);
@@ -418,12 +430,21 @@ static void fill_progress(const train_run *run, siamese_train_event *e, int epoc
     /* a P x K batch of n images counts as n / 2 pairs: the same images per second as pairs */
     double pairs = run->tools.pk ? p->pk_classes * p->pk_images / 2.0 : p->batch_size;
     e->pairs_per_second = run->step_seconds > 0 ? pairs / run->step_seconds : 0;
+    sm_run_times t = current_times(run);
+    e->loop_time = t.loop, e->step_time = t.step, e->eval_time = t.eval, e->save_time = t.save;
+    e->loader_cpu = t.loader_cpu, e->step_cpu = t.step_cpu;
+}
+
+/* The training loop's time: from the last mark (the epoch's start, the previous step) to now. */
+static void count_loop_time(train_run *run) {
+    double now = sm_now_seconds();
+    run->times.loop += now - run->loop_mark;
+    run->loop_mark = now;
 }
 
 /* batch holds this rank's slice of a global batch of whole pairs (all of it in one process). */
 static siamese_status train_step(train_run *run, const siamese_batch *batch, int whole, int epoch,
                                  int index, float *loss_out) {
-    double t0 = sm_now_seconds();
     float loss = NAN;
     const siamese_train_params *p = &run->config.params;
     double lr = sm_run_tools_lr(p, run->state.step, siamese_loader_batch_count(run->train_loader));
@@ -431,6 +452,7 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
     if (p->learning_rate_backbone > 0) /* the backbone's rate follows the same schedule */
         sm_trainer_adam(run->trainer)->backbone_lr =
             (float)(lr * p->learning_rate_backbone / p->learning_rate);
+    double t0 = sm_now_seconds(), cpu0 = sm_process_cpu_seconds();
     siamese_status st = run->tools.pk
                             ? sm_run_tools_step(&run->tools, run->trainer, batch, p->mining, &loss)
                             : sm_trainer_step_share(run->trainer, batch->first, batch->second,
@@ -442,6 +464,9 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
                        epoch + 1, index + 1);
     if (st != SIAMESE_OK) return sm_fail(&run->err, st, "%s", siamese_trainer_errmsg(run->trainer));
     double dt = sm_now_seconds() - t0;
+    run->times.step += dt;
+    run->times.step_cpu += sm_process_cpu_seconds() - cpu0;
+    count_loop_time(run);
     run->step_seconds = run->step_seconds > 0 ? 0.9 * run->step_seconds + 0.1 * dt : dt;
     run->state.step++;
     *loss_out = loss;
@@ -521,13 +546,38 @@ static int improved(const train_run *run, const siamese_train_event *e) {
     return loss < run->state.best_loss;
 }
 
+/* After an epoch: the best model, the last model, the epoch's line, the checkpoint and the plot. */
+static siamese_status save_epoch(train_run *run, const siamese_train_event *e, int epoch) {
+    siamese_status st = SIAMESE_OK;
+    if (improved(run, e)) {
+        int val = run->tools.val_loader != NULL;
+        float auc = selection_score(run, e);
+        run->state.best_auc = isfinite(auc) ? auc : 0;
+        run->state.best_loss = val ? e->val_loss : e->test_loss;
+        run->state.best_epoch = epoch + 1;
+        st = save_model(run, "best.safetensors");
+    }
+    if (st == SIAMESE_OK) st = save_model(run, "model.safetensors");
+    /* the epoch's line before its checkpoint: a run killed between the two resumes from the
+     * previous checkpoint, which drops the line; the other way round the line was lost */
+    if (st == SIAMESE_OK) st = write_metrics(run, e);
+    if (st == SIAMESE_OK) st = save_checkpoint(run);
+    if (st == SIAMESE_OK &&
+        sm_history_add_epoch(&run->history, (double)run->state.step, e->test_loss) != SIAMESE_OK)
+        st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
+    if (st == SIAMESE_OK) st = draw_loss_plot(run);
+    return st;
+}
+
 static siamese_status finish_epoch(train_run *run, int epoch, double train_loss) {
     siamese_train_event e;
     memset(&e, 0, sizeof e);
     e.kind = SIAMESE_EVENT_EPOCH;
     e.loss = (float)train_loss;
     e.test_loss = e.test_auc = NAN;
+    double t0 = sm_now_seconds();
     siamese_status st = evaluate_on_rank0(run, &e);
+    run->times.eval += sm_now_seconds() - t0;
     if (st != SIAMESE_OK) return st;
     run->state.epoch = epoch + 1;
     run->state.batch = 0;
@@ -537,23 +587,9 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     siamese_model_set_threshold(run->model, e.threshold);
     siamese_model_set_threshold_source(run->model,
                                        "training: best accuracy on the run's test pairs");
-    if (improved(run, &e)) {
-        int val = run->tools.val_loader != NULL;
-        float auc = selection_score(run, &e);
-        run->state.best_auc = isfinite(auc) ? auc : 0;
-        run->state.best_loss = val ? e.val_loss : e.test_loss;
-        run->state.best_epoch = epoch + 1;
-        st = save_model(run, "best.safetensors");
-    }
-    if (st == SIAMESE_OK) st = save_model(run, "model.safetensors");
-    /* the epoch's line before its checkpoint: a run killed between the two resumes from the
-     * previous checkpoint, which drops the line; the other way round the line was lost */
-    if (st == SIAMESE_OK) st = write_metrics(run, &e);
-    if (st == SIAMESE_OK) st = save_checkpoint(run);
-    if (st == SIAMESE_OK &&
-        sm_history_add_epoch(&run->history, (double)run->state.step, e.test_loss) != SIAMESE_OK)
-        st = sm_fail(&run->err, SIAMESE_ERR_NOMEM, "out of memory");
-    if (st == SIAMESE_OK) st = draw_loss_plot(run);
+    t0 = sm_now_seconds();
+    st = save_epoch(run, &e, epoch);
+    run->times.save += sm_now_seconds() - t0;
     st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK) emit(run, &e);
     return st;
@@ -589,6 +625,7 @@ static siamese_status run_epoch(train_run *run, int epoch) {
         return sm_fail(&run->err, st, "%s", siamese_loader_errmsg(run->train_loader));
     double loss_sum = 0;
     int steps = 0;
+    run->loop_mark = sm_now_seconds();
     for (int index = first;; index++) {
         siamese_batch b;
         int whole;
@@ -839,6 +876,8 @@ static siamese_status restore_checkpoint(train_run *run) {
     if (st == SIAMESE_OK) sm_checkpoint_restore_adam(&ckpt, sm_trainer_adam(run->trainer));
     sm_checkpoint_close(&ckpt);
     run->wait_at_start = run->state.data_wait;
+    run->times = run->state.times;
+    run->loader_cpu_at_start = run->state.times.loader_cpu;
     return st;
 }
 

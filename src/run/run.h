@@ -43,16 +43,22 @@ siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split
                                    const siamese_train_params *p, int side, int epoch,
                                    siamese_pairs *out, sm_err *err);
 
+/* Where a run's seconds went (see siamese_train_event: loop_time, step_time, ...). */
+typedef struct sm_run_times {
+    double loop, step, eval, save, loader_cpu, step_cpu;
+} sm_run_times;
+
 /* Where a run stands: saved in checkpoints. */
 typedef struct sm_train_state {
-    int epoch;        /* the epoch in progress (or next to start) */
-    int batch;        /* the next batch of that epoch */
-    int64_t step;     /* training steps done */
-    double elapsed;   /* seconds of training before this session */
-    double data_wait; /* seconds waited for data before this session */
-    float best_auc;   /* best test ROC AUC so far, -1 when none */
-    float best_loss;  /* test loss of the best model */
-    int best_epoch;   /* epochs done when the best model was saved (patience counts from it) */
+    int epoch;          /* the epoch in progress (or next to start) */
+    int batch;          /* the next batch of that epoch */
+    int64_t step;       /* training steps done */
+    double elapsed;     /* seconds of training before this session */
+    double data_wait;   /* seconds waited for data before this session */
+    float best_auc;     /* best test ROC AUC so far, -1 when none */
+    float best_loss;    /* test loss of the best model */
+    int best_epoch;     /* epochs done when the best model was saved (patience counts from it) */
+    sm_run_times times; /* up to the checkpoint (0 in checkpoints older than these accounts) */
 } sm_train_state;
 
 /* checkpoint.safetensors: the model's tensors, Adam's m and v ("optimizer.exp_avg",

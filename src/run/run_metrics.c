@@ -99,6 +99,19 @@ static int set_data(json_t *o, const siamese_train_event *e) {
     return bad | (list ? json_object_set_new(o, "skipped_files", list) : 1);
 }
 
+/* Where the run's seconds went: the training loop, the step inside it and the loop's overhead,
+ * the CPU seconds of the steps, evaluation, saving, and the CPU seconds of assembling batches. */
+static int set_times(json_t *o, const siamese_train_event *e) {
+    int bad = set_number(o, "loop_time", e->loop_time);
+    bad |= set_number(o, "step_time", e->step_time);
+    bad |=
+        set_number(o, "loop_overhead", e->loop_time > 0 ? 1.0 - e->step_time / e->loop_time : 0.0);
+    bad |= set_number(o, "step_cpu", e->step_cpu);
+    bad |= set_number(o, "eval_time", e->eval_time);
+    bad |= set_number(o, "save_time", e->save_time);
+    return bad | set_number(o, "loader_cpu", e->loader_cpu);
+}
+
 /* The one serializer behind metrics.jsonl and 'siamese train --json' (see siamese.h). */
 static json_t *event_to_json(const siamese_train_event *e) {
     json_t *o = json_object();
@@ -137,6 +150,7 @@ static json_t *event_to_json(const siamese_train_event *e) {
     bad |= set_number(o, "eta", e->eta);
     bad |= set_number(o, "data_wait", e->data_wait);
     bad |= set_number(o, "data_wait_fraction", e->elapsed > 0 ? e->data_wait / e->elapsed : 0.0);
+    bad |= set_times(o, e);
     return bad ? (json_decref(o), NULL) : o;
 }
 
