@@ -39,8 +39,9 @@ static int same_file(const char *in, const char *out) {
     return stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* Up to CHECK_IMAGES decodable images of ds (evenly spaced) as tensors; returns the count. */
-static int load_check_images(const siamese_model *model, siamese_dataset *ds, float **out) {
+/* Up to CHECK_IMAGES decodable images of ds (evenly spaced) as tensors (aligned face chips for a
+ * model with a face aligner); returns the count. */
+static int load_check_images(siamese_model *model, siamese_dataset *ds, float **out) {
     int total = siamese_dataset_image_count(ds), n = 0;
     size_t per = cli_model_image_floats(model);
     siamese_image_options o = cli_model_image_options(model);
@@ -49,6 +50,12 @@ static int load_check_images(const siamese_model *model, siamese_dataset *ds, fl
     int step = total / CHECK_IMAGES > 1 ? total / CHECK_IMAGES : 1;
     for (int i = step / 2; i < total && n < CHECK_IMAGES; i += step) {
         siamese_image img;
+        if (siamese_model_aligns_faces(model)) {
+            n += siamese_dataset_image_usable(ds, i) &&
+                 siamese_model_load_input(model, siamese_dataset_image_path(ds, i),
+                                          *out + (size_t)n * per, NULL, 0) == SIAMESE_OK;
+            continue;
+        }
         if (!siamese_dataset_image_usable(ds, i) ||
             siamese_dataset_load_image(ds, i, &o, &img) != SIAMESE_OK)
             continue;
@@ -143,8 +150,10 @@ int cli_quantize(int argc, char **argv) {
         "with the calibration as extra tensors 'int8.<layer>.input_range' and\n"
         "'int8.<layer>.weight_scale': the fp32 weights are unchanged, so the file still loads as\n"
         "fp32 here and in PyTorch (drop the int8.* keys before load_state_dict). Then compares\n"
-        "int8 with fp32 embeddings of a few images of DATA. Networks with residual blocks or\n"
-        "average pooling (resnets) are not supported.",
+        "int8 with fp32 embeddings of a few images of DATA. Residual networks (the resnet\n"
+        "presets, face-api's network) are supported; a model with a face aligner is calibrated\n"
+        "on the aligned face chips its embeddings see (the aligner itself stays fp32). Grouped\n"
+        "or end-padded convolutions are not.",
         options,
         (int)(sizeof options / sizeof options[0]),
         2,

@@ -8,6 +8,7 @@
 #include "base/errors.h"
 #include "data/dataset.h"
 #include "image/image.h"
+#include "model/face_align.h"
 #include "model/model.h"
 
 #define QUANTIZE_IMAGES_DEFAULT 256
@@ -71,16 +72,24 @@ static void warn(const calib *c, const char *message) {
     if (c->p.warning) c->p.warning(c->p.warning_user, message);
 }
 
-/* Decodes image `image` into slot j of the batch; 0 when it fails (warned and skipped). */
+/* Decodes image `image` into slot j of the batch, as the embedding sees it (a model with a face
+ * aligner: its aligned face chip); 0 when it fails (warned and skipped). */
 static int decode_into(calib *c, int image, int j) {
-    siamese_image img;
+    siamese_image img = {0};
     sm_err err;
     sm_err_clear(&err);
+    siamese_model *aligner = c->model->aligner;
+    const sm_shape *in = &c->model->arch.input;
+    float *x = c->x + (size_t)j * c->image_floats;
     siamese_status st = sm_ds_decode(c->ds, image, &c->opts, &img, &err);
-    if (st == SIAMESE_OK) {
-        st = sm_image_to_tensor(&img, NULL, NULL, c->x + (size_t)j * c->image_floats);
-        sm_image_free(&img);
+    if (st == SIAMESE_OK && aligner) {
+        aligner->threads = c->model->threads;
+        st = sm_face_limit_size(&img, in->w, &err);
+        if (st == SIAMESE_OK) st = sm_face_align_tensors(aligner, &img, 1, in->c, in->w, x, &err);
+    } else if (st == SIAMESE_OK) {
+        st = sm_image_to_tensor(&img, NULL, NULL, x);
     }
+    sm_image_free(&img);
     if (st == SIAMESE_OK) return 1;
     char line[SM_ERRMSG_MAX + 16];
     snprintf(line, sizeof line, "%s; skipped", err.msg[0] ? err.msg : siamese_status_str(st));
@@ -173,6 +182,10 @@ siamese_status siamese_model_quantize(siamese_model *model, siamese_dataset *dat
     c.opts.height = model->arch.input.h;
     c.opts.width = model->arch.input.w;
     c.opts.fast_jpeg = 0;
+    if (model->aligner) { /* decoded at their own size, then aligned into chips */
+        c.opts.width = c.opts.height = 0;
+        c.opts.channels = 3;
+    }
     st = calibrate(&c);
     if (st == SIAMESE_OK) {
         int was_int8 = model->qnet != NULL;

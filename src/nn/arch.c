@@ -187,6 +187,8 @@ static const char *kind_name(sm_layer_kind kind) {
     return "?";
 }
 
+const char *sm_layer_kind_name(sm_layer_kind kind) { return kind_name(kind); }
+
 static const char *auto_prefix(sm_layer_kind kind) {
     switch (kind) {
     case SM_LAYER_CONV2D:

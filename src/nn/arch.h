@@ -27,6 +27,9 @@ typedef enum sm_layer_kind {
 
 #define SM_LAYER_KINDS 11
 
+/* The word of a layer kind in the text form ("conv", "relu", "add", ...). */
+const char *sm_layer_kind_name(sm_layer_kind kind);
+
 /* Per-image shape, channels x height x width. After flatten (or a linear layer) h = w = 1. */
 typedef struct sm_shape {
     int c, h, w;

@@ -1,6 +1,7 @@
 /* The int8 inference engine: batchnorm folded into convolutions, per-channel int8 weights, u8/s8
- * activations in NHWC with s32 accumulation, requantised by output scales, relu fused, fp32 at
- * the embedding; the same chain in fp32 records the calibration ranges. */
+ * activations in NHWC with s32 accumulation, requantised by output scales, relu fused, residual
+ * adds as sum post-ops, fp32 at the embedding; the same network in fp32 records the calibration
+ * ranges. */
 #include "nn/qnet.h"
 
 #include <math.h>
@@ -19,23 +20,43 @@
 #define QNET_PLANS 4 /* batch sizes kept built at a time */
 #define QNET_STEPS (SM_MAX_LAYERS + 2)
 
-typedef enum qop_kind { QOP_CONV, QOP_LINEAR, QOP_POOL, QOP_RELU } qop_kind;
+typedef enum qop_kind {
+    QOP_CONV,
+    QOP_LINEAR,
+    QOP_POOL,
+    QOP_AVG,
+    QOP_RELU,
+    QOP_BLOCK,
+    QOP_SKIP,
+    QOP_ADD
+} qop_kind;
 
-/* One step of the chain: a conv / linear (with what follows it folded or fused), a maxpool or a
- * relu of its own. */
+/* The residual add's pre-relu sum, when it cannot be fused as a sum post-op into the main
+ * branch's last conv (a projection or a padded add): s32 (int8) at SUM_SCALE times the add's
+ * output scale, then requantised into u8, which saturates negatives: the relu. */
+#define SUM_SCALE 16.0f
+
+/* One step of the network: a conv / linear (with what follows it folded or fused), a maxpool, an
+ * average pool or a relu of its own, or a residual block's start, skip branch or add. */
 typedef struct qop {
     qop_kind kind;
-    int layer;  /* the arch layer (conv / linear / maxpool / relu) */
-    int relu;   /* conv / linear: a relu fused after it */
-    int out;    /* output channels / features */
-    size_t per; /* weights per output channel */
-    float *w;   /* [out, per] fp32, batchnorm folded in */
-    float *b;   /* [out] fp32 bias, batchnorm folded in (0 when the layer has none) */
+    int layer;       /* the arch layer (conv / linear / maxpool / relu) */
+    int relu;        /* conv / linear / add: a relu fused after it */
+    int sum;         /* conv: adds its output into the residual sum (a sum post-op) */
+    float sum_scale; /* int8: the old value's scale in the sum (new scale / old scale) */
+    int fast;        /* add: no projection, no padding: the main branch's last conv sums into x */
+    int range_from;  /* conv / linear: the op whose input calibration reads (an average pool's) */
+    float lo, hi;    /* fp32: the range of that input in the last forward */
+    int out;         /* output channels / features */
+    size_t per;      /* weights per output channel */
+    float *w;        /* [out, per] fp32, batchnorm folded in */
+    float *b;        /* [out] fp32 bias, batchnorm folded in (0 when the layer has none) */
     /* int8 */
     int8_t *wq;      /* [out, per] quantised weights */
     float *bias_acc; /* [out] the bias in accumulator units: b * in_scale * w_scale */
     float *oscale;   /* [out] output scales: out_scale / (in_scale * w_scale) */
-    float in_scale;  /* input value x is stored as x * in_scale */
+    float in_scale;  /* input value x is stored as x * in_scale (add: the sum's scale) */
+    float out_scale; /* the scale its output is stored at (0: fp32) */
     dnnl_data_type_t in_dt, out_dt;
     dnnl_memory_t wmem; /* weights in the layout the first plan's primitive chose */
     dnnl_memory_desc_t wmd;
@@ -45,7 +66,9 @@ typedef struct qstep {
     dnnl_primitive_t prim;
     int nargs;
     dnnl_exec_arg_t args[4];
-    int layer; /* -1: the input / output reorder */
+    int layer;   /* -1: the input / output reorder */
+    int observe; /* fp32: the op whose input range is read before this step, or -1 */
+    dnnl_memory_t observed;
 } qstep;
 
 typedef struct qplan {
@@ -54,7 +77,7 @@ typedef struct qplan {
     int n_steps;
     dnnl_memory_t owned[2 * QNET_STEPS]; /* activations and weight copies of this plan */
     int n_owned;
-    dnnl_memory_t op_in[SM_MAX_LAYERS]; /* the input of each op (calibration reads it) */
+    dnnl_memory_t op_in[SM_MAX_LAYERS]; /* the input of each op when it runs */
     dnnl_memory_t user_x, user_emb;
 } qplan;
 
@@ -77,29 +100,91 @@ static int is_fold(const sm_layer *l) {
     return l->kind == SM_LAYER_BATCHNORM2D || l->kind == SM_LAYER_SCALE;
 }
 
+static int plain_conv(const sm_layer *l) {
+    return l->kind == SM_LAYER_CONV2D && l->groups == 1 && l->ph_end == l->ph && l->pw_end == l->pw;
+}
+
+/* A per-channel scale before an unpadded conv: folded into that conv's weights and bias (the
+ * input normalisation of face-api's network). */
+static int is_pre_fold(const sm_arch *arch, int i) {
+    const sm_layer *l = &arch->layers[i];
+    if (l->kind != SM_LAYER_SCALE || i + 1 >= arch->n_layers) return 0;
+    if (i > 0 && (arch->layers[i - 1].kind == SM_LAYER_CONV2D || is_fold(&arch->layers[i - 1])))
+        return 0; /* a scale after a conv is folded into that one */
+    const sm_layer *next = &arch->layers[i + 1];
+    return plain_conv(next) && next->ph == 0 && next->pw == 0;
+}
+
+/* 1 when layer i ends a conv: the conv itself or a batchnorm / scale folded into it. */
+static int ends_conv(const sm_arch *arch, int i) {
+    while (i >= 0 && is_fold(&arch->layers[i]) && !is_pre_fold(arch, i)) i--;
+    return i >= 0 && arch->layers[i].kind == SM_LAYER_CONV2D;
+}
+
+/* Why layer i cannot run in the engine, or NULL when it can. block: inside a residual block (1 in
+ * its main branch, 2 in its skip branch, 0 outside); skip_convs: convs since its skip. */
+static const char *unsupported(const sm_arch *arch, int i, int block, int skip_convs,
+                               int seen_compute) {
+    const sm_layer *l = &arch->layers[i];
+    int last = i + 1 == arch->n_layers;
+    const sm_layer *next = last ? NULL : &arch->layers[i + 1];
+    switch (l->kind) {
+    case SM_LAYER_CONV2D:
+        if (!plain_conv(l)) return "a grouped or end-padded conv";
+        return block == 2 && skip_convs > 0 ? "a second conv in a skip branch" : NULL;
+    case SM_LAYER_LINEAR:
+    case SM_LAYER_FLATTEN:
+        return block ? "a linear or flatten layer inside a residual block" : NULL;
+    case SM_LAYER_BATCHNORM2D:
+    case SM_LAYER_SCALE:
+        return ends_conv(arch, i - 1) || is_pre_fold(arch, i)
+                   ? NULL
+                   : "a batchnorm or scale neither after a conv nor before an unpadded conv";
+    case SM_LAYER_RELU:
+    case SM_LAYER_MAXPOOL2D:
+        if (!seen_compute) return "before the first conv or linear layer";
+        return block == 2 ? "a relu or maxpool in a skip branch" : NULL;
+    case SM_LAYER_AVGPOOL:
+        return !seen_compute || block ? "an average pool before the first conv or in a block"
+                                      : NULL;
+    case SM_LAYER_BLOCK:
+        if (block) return "a residual block inside a block";
+        return next && next->kind == SM_LAYER_CONV2D ? NULL
+                                                     : "a residual block not starting with a conv";
+    case SM_LAYER_SKIP:
+        if (block != 1) return "a skip outside a residual block";
+        if (!ends_conv(arch, i - 1)) return "a main branch not ending with a conv";
+        return next && next->kind == SM_LAYER_CONV2D ? NULL
+                                                     : "a skip branch not starting with a conv";
+    case SM_LAYER_ADD:
+        if (!block) return "an add outside a residual block";
+        if (!ends_conv(arch, i - 1)) return "a branch not ending with a conv";
+        return next && next->kind == SM_LAYER_RELU ? NULL
+                                                   : "a residual add without a relu after it";
+    }
+    return "an unknown layer";
+}
+
 siamese_status sm_qnet_check(const sm_arch *arch, sm_err *err) {
-    int seen_compute = 0;
+    int seen_compute = 0, block = 0, skip_convs = 0;
     for (int i = 0; i < arch->n_layers; i++) {
         const sm_layer *l = &arch->layers[i];
-        int plain_conv = l->kind == SM_LAYER_CONV2D && l->groups == 1 && l->ph_end == l->ph &&
-                         l->pw_end == l->pw;
-        int ok = plain_conv || l->kind == SM_LAYER_LINEAR || l->kind == SM_LAYER_FLATTEN ||
-                 (seen_compute && (l->kind == SM_LAYER_RELU || l->kind == SM_LAYER_MAXPOOL2D)) ||
-                 (is_fold(l) && i > 0 && arch->layers[i - 1].kind == SM_LAYER_CONV2D);
-        if (!ok)
+        const char *why = unsupported(arch, i, block, skip_convs, seen_compute);
+        if (why)
             return sm_fail(err, SIAMESE_ERR_UNSUPPORTED,
-                           "int8: layer %d (%s%s%s) is not supported: the int8 engine runs chains "
-                           "of conv (ungrouped, padded alike on both sides), batchnorm after a "
-                           "conv, relu, maxpool, flatten and linear "
-                           "layers that start with a conv or linear",
-                           i + 1, l->name[0] ? l->name : "unnamed",
-                           l->kind == SM_LAYER_BLOCK || l->kind == SM_LAYER_ADD ||
-                                   l->kind == SM_LAYER_SKIP
-                               ? ", a residual block"
-                               : "",
-                           l->kind == SM_LAYER_AVGPOOL ? ", avgpool" : "");
+                           "int8: layer %d (%s) is not supported: %s; the int8 engine runs conv "
+                           "(ungrouped, padded alike on both sides), batchnorm and scale folded "
+                           "into a conv, relu, maxpool, average pool, flatten, linear and residual "
+                           "blocks (block ... [skip conv] add relu)",
+                           i + 1, l->name[0] ? l->name : sm_layer_kind_name(l->kind), why);
         if (l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_LINEAR) seen_compute = 1;
+        if (l->kind == SM_LAYER_CONV2D && block == 2) skip_convs++;
+        if (l->kind == SM_LAYER_BLOCK) block = 1;
+        if (l->kind == SM_LAYER_SKIP) block = 2, skip_convs = 0;
+        if (l->kind == SM_LAYER_ADD) block = 0;
     }
+    if (block)
+        return sm_fail(err, SIAMESE_ERR_UNSUPPORTED, "int8: a residual block without its add");
     return SIAMESE_OK;
 }
 
@@ -155,16 +240,64 @@ static siamese_status fill_compute_op(qop *op, const sm_arch *arch, int i,
     return SIAMESE_OK;
 }
 
-/* Turns the arch into ops: folds batchnorms into the conv before them, fuses a relu right
- * after a conv / linear, drops flatten (a linear reads a 4-D input as PyTorch's view). */
+static void mark_sums(sm_qnet *q);
+
+/* A per-channel affine x -> g[c] x + h[c] applied to the input of op's conv, folded into it:
+ * w[o, c, :] *= g[c]; b[o] += sum over c and the kernel of w[o, c, :] h[c] (exact without
+ * padding). */
+static void fold_input_affine(qop *op, const layer_tensors *t, int channels) {
+    size_t k = op->per / (size_t)channels;
+    for (int o = 0; o < op->out; o++) {
+        double shift = 0.0;
+        for (int c = 0; c < channels; c++) {
+            double g = t->w ? t->w[c] : 1.0, h = t->b ? t->b[c] : 0.0;
+            float *w = op->w + (size_t)o * op->per + (size_t)c * k;
+            for (size_t i = 0; i < k; i++) {
+                shift += (double)w[i] * h;
+                w[i] = (float)((double)w[i] * g);
+            }
+        }
+        op->b[o] = (float)((double)op->b[o] + shift);
+    }
+}
+
+static qop_kind op_kind(sm_layer_kind kind) {
+    switch (kind) {
+    case SM_LAYER_CONV2D:
+        return QOP_CONV;
+    case SM_LAYER_LINEAR:
+        return QOP_LINEAR;
+    case SM_LAYER_MAXPOOL2D:
+        return QOP_POOL;
+    case SM_LAYER_AVGPOOL:
+        return QOP_AVG;
+    case SM_LAYER_BLOCK:
+        return QOP_BLOCK;
+    case SM_LAYER_SKIP:
+        return QOP_SKIP;
+    case SM_LAYER_ADD:
+        return QOP_ADD;
+    default:
+        return QOP_RELU;
+    }
+}
+
+/* Turns the arch into ops: folds batchnorms and scales into the conv before them (or a scale
+ * into the unpadded conv after it), fuses a relu right after a conv / linear / add, drops
+ * flatten (a linear reads a 4-D input as PyTorch's view). */
 static siamese_status make_ops(sm_qnet *q, const sm_param_table *table, const float *params,
                                const float *buffers, sm_err *err) {
     const sm_arch *arch = &q->arch;
-    int tail = -1; /* the last layer taken into a conv / linear op (itself or a folded one) */
+    int tail = -1; /* the last layer taken into a conv / linear / add op */
+    int pre = -1;  /* a scale layer waiting for the conv after it */
     for (int i = 0; i < arch->n_layers; i++) {
         const sm_layer *l = &arch->layers[i];
         qop *op = &q->ops[q->n_ops];
         if (l->kind == SM_LAYER_FLATTEN) continue;
+        if (is_pre_fold(arch, i)) {
+            pre = i;
+            continue;
+        }
         if (is_fold(l)) {
             layer_tensors t = find_tensors(table, params, buffers, i);
             fold_affine(&q->ops[q->n_ops - 1], l, &t);
@@ -175,17 +308,25 @@ static siamese_status make_ops(sm_qnet *q, const sm_param_table *table, const fl
             q->ops[q->n_ops - 1].relu = 1;
             continue;
         }
-        if (l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_LINEAR) tail = i;
+        if (l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_LINEAR || l->kind == SM_LAYER_ADD)
+            tail = i;
         q->n_ops++;
         op->in_dt = op->out_dt = dnnl_f32; /* int8 types are set by quantise_ops */
-        if (l->kind == SM_LAYER_CONV2D || l->kind == SM_LAYER_LINEAR) {
+        op->kind = op_kind(l->kind);
+        op->layer = i;
+        op->range_from = q->n_ops - 1;
+        if (op->kind <= QOP_LINEAR) {
             siamese_status st = fill_compute_op(op, arch, i, table, params, buffers, err);
             if (st != SIAMESE_OK) return st;
-        } else {
-            op->kind = l->kind == SM_LAYER_RELU ? QOP_RELU : QOP_POOL;
-            op->layer = i;
+            if (pre == i - 1) {
+                layer_tensors t = find_tensors(table, params, buffers, pre);
+                fold_input_affine(op, &t, l->in.c);
+            }
+            for (int j = q->n_ops - 2; j >= 0 && q->ops[j].kind == QOP_AVG; j--)
+                op->range_from = j; /* an average pool narrows the range: read its input's */
         }
     }
+    mark_sums(q);
     return SIAMESE_OK;
 }
 
@@ -202,55 +343,133 @@ static int scales_match(const qop *op, const sm_quant_layer *ql) {
     return same;
 }
 
-/* int8: per op, its input's scale and type, quantised weights, bias in accumulator units and
- * output scales towards the next conv / linear's input (fp32 after the last one). */
+/* Per residual add: whether it is fused into the main branch's last conv (no projection, no
+ * padding: that conv sums into the block's input), else a projection conv sums into the main
+ * branch's output (no padding), else the add is a reorder into a window of the skip's output. */
+static void mark_sums(sm_qnet *q) {
+    for (int a = 0; a < q->n_ops; a++) {
+        if (q->ops[a].kind != QOP_ADD) continue;
+        int skip = -1;
+        for (int j = a - 1; j >= 0 && q->ops[j].kind != QOP_BLOCK; j--)
+            if (q->ops[j].kind == QOP_SKIP) skip = j;
+        int pad = q->arch.layers[q->ops[a].layer].add_pad;
+        q->ops[a].fast = skip < 0 && !pad;
+        if (!pad) q->ops[a - 1].sum = 1;
+        if (q->ops[a].fast) q->ops[a - 1].relu = q->ops[a].relu; /* relu(conv + x) */
+    }
+}
+
+/* The int8 form of a conv / linear: s8 weights, the bias in accumulator units and the output
+ * scales towards out_scale (0: fp32 out). */
+static siamese_status quantise_weights(qop *op, const sm_quant_layer *ql, float out_scale,
+                                       sm_err *err) {
+    op->wq = malloc((size_t)op->out * op->per);
+    op->bias_acc = malloc((size_t)op->out * sizeof(float));
+    op->oscale = malloc((size_t)op->out * sizeof(float));
+    if (!op->wq || !op->bias_acc || !op->oscale)
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "int8: out of memory for layer %d", op->layer + 1);
+    sm_quant_weights(op->w, op->out, op->per, ql->w_scale, op->wq);
+    free(op->w); /* only the int8 copy is used from now on */
+    op->w = NULL;
+    for (int o = 0; o < op->out; o++) {
+        double acc_unit = (double)op->in_scale * (double)ql->w_scale[o];
+        op->bias_acc[o] = (float)((double)op->b[o] * acc_unit);
+        op->oscale[o] = (float)((out_scale > 0.0f ? (double)out_scale : 1.0) / acc_unit);
+    }
+    return SIAMESE_OK;
+}
+
+/* The calibration entry of a conv / linear op, checked against its weights. */
+static siamese_status find_calibration(const sm_qnet *q, const qop *op, const sm_quant *quant,
+                                       const sm_quant_layer **out, sm_err *err) {
+    const sm_quant_layer *ql = NULL;
+    for (int j = 0; j < quant->n; j++)
+        if (quant->l[j].layer == op->layer) ql = &quant->l[j];
+    if (!ql || ql->out != op->out)
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "int8: no calibration for layer %d (%s)",
+                       op->layer + 1, q->arch.layers[op->layer].name);
+    if (!scales_match(op, ql))
+        return sm_fail(err, SIAMESE_ERR_FORMAT,
+                       "int8: the calibration of layer %d (%s) does not match its weights (were "
+                       "they changed after quantising? quantise the model again)",
+                       op->layer + 1, q->arch.layers[op->layer].name);
+    *out = ql;
+    return SIAMESE_OK;
+}
+
+/* Forwards: each conv / linear input's scale and type from its calibrated range; a block's input
+ * (read by its main branch and its projection) takes its main branch's first conv's. */
+static siamese_status input_scales(sm_qnet *q, const sm_quant *quant, sm_err *err) {
+    int block = -1;
+    for (int k = 0; k < q->n_ops; k++) {
+        qop *op = &q->ops[k];
+        if (op->kind == QOP_BLOCK) block = k;
+        if (op->kind > QOP_LINEAR) continue;
+        const sm_quant_layer *ql = NULL;
+        siamese_status st = find_calibration(q, op, quant, &ql, err);
+        if (st != SIAMESE_OK) return st;
+        op->in_scale = sm_quant_scale(ql->in_lo, ql->in_hi);
+        op->in_dt = sm_quant_signed(ql->in_lo) ? dnnl_s8 : dnnl_u8;
+        if (block >= 0 && k == block + 1) {
+            q->ops[block].in_scale = op->in_scale;
+            q->ops[block].in_dt = op->in_dt;
+        } else if (block >= 0 && q->ops[k - 1].kind == QOP_SKIP) {
+            op->in_scale = q->ops[block].in_scale; /* the same tensor: one scale */
+            op->in_dt = q->ops[block].in_dt;
+        }
+    }
+    return SIAMESE_OK;
+}
+
+/* int8: backwards, each op's output takes the type and scale its reader wants: the next conv /
+ * linear's input (pools pass it through), a residual sum's (the block's input for a fused add,
+ * s32 at SUM_SCALE times the add's scale otherwise), fp32 after the last one. */
 static siamese_status quantise_ops(sm_qnet *q, const sm_quant *quant, sm_err *err) {
+    if (q->n_ops == 0 || q->ops[0].kind > QOP_LINEAR)
+        return sm_fail(err, SIAMESE_ERR_UNSUPPORTED,
+                       "int8: the network does not start with a conv or linear layer");
+    siamese_status st = input_scales(q, quant, err);
     dnnl_data_type_t dt = dnnl_f32;
-    for (int k = q->n_ops - 1; k >= 0; k--) { /* backwards: each output takes the next input */
+    float scale = 0.0f;
+    int add = -1, block = -1;
+    for (int k = q->n_ops - 1; k >= 0 && st == SIAMESE_OK; k--) {
         qop *op = &q->ops[k];
         op->out_dt = dt;
-        if (op->kind != QOP_CONV && op->kind != QOP_LINEAR) {
+        op->out_scale = scale;
+        if (op->kind == QOP_ADD) {
+            if (dt == dnnl_f32)
+                return sm_fail(err, SIAMESE_ERR_UNSUPPORTED,
+                               "int8: the residual add of layer %d is read by no conv or linear",
+                               op->layer + 1);
+            for (block = k - 1; q->ops[block].kind != QOP_BLOCK; block--) continue;
+            add = k;
+            op->in_dt = op->fast ? q->ops[block].in_dt : dnnl_s32;
+            op->in_scale = op->fast ? scale : SUM_SCALE * scale;
+            dt = op->fast ? dt : dnnl_s32;
+            scale = op->in_scale;
+            continue;
+        }
+        if (op->kind == QOP_SKIP) { /* the main branch ends in the add's sum too */
+            dt = q->ops[add].fast ? q->ops[add].out_dt : dnnl_s32;
+            scale = q->ops[add].in_scale;
+            continue;
+        }
+        if (op->kind > QOP_LINEAR) {
             op->in_dt = dt;
+            op->in_scale = scale;
             continue;
         }
         const sm_quant_layer *ql = NULL;
-        for (int j = 0; j < quant->n; j++)
-            if (quant->l[j].layer == op->layer) ql = &quant->l[j];
-        if (!ql || ql->out != op->out)
-            return sm_fail(err, SIAMESE_ERR_FORMAT, "int8: no calibration for layer %d (%s)",
-                           op->layer + 1, q->arch.layers[op->layer].name);
-        float out_scale = 0.0f;
-        for (int j = k + 1; j < q->n_ops && out_scale == 0.0f; j++)
-            if (q->ops[j].kind <= QOP_LINEAR) out_scale = q->ops[j].in_scale;
-        if (!scales_match(op, ql))
-            return sm_fail(
-                err, SIAMESE_ERR_FORMAT,
-                "int8: the calibration of layer %d (%s) does not match its weights (were "
-                "they changed after quantising? quantise the model again)",
-                op->layer + 1, q->arch.layers[op->layer].name);
-        op->in_scale = sm_quant_scale(ql->in_lo, ql->in_hi);
-        op->in_dt = sm_quant_signed(ql->in_lo) ? dnnl_s8 : dnnl_u8;
-        op->wq = malloc((size_t)op->out * op->per);
-        op->bias_acc = malloc((size_t)op->out * sizeof(float));
-        op->oscale = malloc((size_t)op->out * sizeof(float));
-        if (!op->wq || !op->bias_acc || !op->oscale)
-            return sm_fail(err, SIAMESE_ERR_NOMEM, "int8: out of memory for layer %d",
-                           op->layer + 1);
-        sm_quant_weights(op->w, op->out, op->per, ql->w_scale, op->wq);
-        free(op->w); /* only the int8 copy is used from now on */
-        op->w = NULL;
-        for (int o = 0; o < op->out; o++) {
-            double acc_unit = (double)op->in_scale * (double)ql->w_scale[o];
-            op->bias_acc[o] = (float)((double)op->b[o] * acc_unit);
-            op->oscale[o] = (float)((out_scale > 0.0f ? (double)out_scale : 1.0) / acc_unit);
-        }
+        st = find_calibration(q, op, quant, &ql, err);
+        if (st == SIAMESE_OK) st = quantise_weights(op, ql, scale, err);
+        if (op->sum && add >= 0 && q->ops[add].fast) /* the block's input is the old value */
+            op->sum_scale = scale / q->ops[block].in_scale;
+        else if (op->sum)
+            op->sum_scale = 1.0f; /* the main branch's sum, already in the sum's units */
         dt = op->in_dt;
+        scale = op->in_scale;
     }
-    if (q->n_ops == 0 || q->ops[0].kind > QOP_LINEAR)
-        return sm_fail(err, SIAMESE_ERR_UNSUPPORTED,
-                       "int8: the network does not start with a "
-                       "conv or linear layer");
-    return SIAMESE_OK;
+    return st;
 }
 
 /* ---------------------------------------------------------------- plans */
@@ -282,6 +501,8 @@ static siamese_status add_step(qplan *p, dnnl_primitive_desc_t pd, const dnnl_ex
     memcpy(s->args, args, (size_t)nargs * sizeof *args);
     s->nargs = nargs;
     s->layer = layer;
+    s->observe = -1;
+    s->observed = NULL;
     p->n_steps++;
     return SIAMESE_OK;
 }
@@ -293,23 +514,32 @@ static void md_tagged(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dn
     dnnl_memory_desc_init_by_tag(md, ndims, d, dt, tag);
 }
 
-/* A reorder src -> dst as a step (scale != 0: values multiplied by it). */
+/* A reorder src -> dst as a step of layer (-1: the input / output); scale != 0: values multiplied
+ * by it; sum: added to dst's values. */
 static siamese_status add_reorder(sm_qnet *q, qplan *p, dnnl_memory_t src, dnnl_memory_t dst,
-                                  float scale, sm_err *err) {
+                                  float scale, int sum, int layer, sm_err *err) {
     const dnnl_memory_desc_t *smd, *dmd;
     dnnl_memory_get_memory_desc(src, &smd);
     dnnl_memory_get_memory_desc(dst, &dmd);
     dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
     SM_DNNL_TRY(dnnl_primitive_attr_create(&attr), err, "int8 attribute");
     dnnl_status_t s =
         scale != 0.0f ? dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale) : dnnl_success;
+    if (s == dnnl_success && sum) {
+        s = dnnl_post_ops_create(&po);
+        if (s == dnnl_success) s = dnnl_post_ops_append_sum(po, 1.0f);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
+        if (po) dnnl_post_ops_destroy(po);
+    }
     dnnl_primitive_desc_t pd = NULL;
     if (s == dnnl_success)
         s = dnnl_reorder_primitive_desc_create(&pd, smd, q->engine, dmd, q->engine, attr);
     dnnl_primitive_attr_destroy(attr);
-    if (s != dnnl_success) return sm_dnnl_fail(s, err, "int8 input/output reorder");
+    if (s != dnnl_success)
+        return sm_dnnl_fail(s, err, layer < 0 ? "int8 input/output reorder" : "int8 residual add");
     dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    siamese_status st = add_step(p, pd, args, 2, -1, err);
+    siamese_status st = add_step(p, pd, args, 2, layer, err);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
@@ -368,16 +598,20 @@ static siamese_status weights_for(sm_qnet *q, qplan *p, qop *op, int ndims, cons
     return SIAMESE_OK;
 }
 
-/* Output scales (int8) and a fused relu. */
-static siamese_status compute_attr(const sm_qnet *q, const qop *op, dnnl_primitive_attr_t *attr,
-                                   sm_err *err) {
+/* Output scales (int8), a residual sum (sum_dt: the type of the values it adds to, undef: none)
+ * and a fused relu. */
+static siamese_status compute_attr(const sm_qnet *q, const qop *op, dnnl_data_type_t sum_dt,
+                                   dnnl_primitive_attr_t *attr, sm_err *err) {
     SM_DNNL_TRY(dnnl_primitive_attr_create(attr), err, "int8 attribute");
     dnnl_status_t s = dnnl_success;
     if (q->int8) s = dnnl_primitive_attr_set_output_scales(*attr, op->out, 1 << 1, op->oscale);
-    if (s == dnnl_success && op->relu) {
+    if (s == dnnl_success && (op->relu || sum_dt != dnnl_data_type_undef)) {
         dnnl_post_ops_t po = NULL;
         s = dnnl_post_ops_create(&po);
-        if (s == dnnl_success) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0);
+        if (s == dnnl_success && sum_dt != dnnl_data_type_undef)
+            s = dnnl_post_ops_append_sum_v2(po, q->int8 ? op->sum_scale : 1.0f, sum_dt);
+        if (s == dnnl_success && op->relu)
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0);
         if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, po);
         if (po) dnnl_post_ops_destroy(po);
     }
@@ -389,9 +623,10 @@ static siamese_status compute_attr(const sm_qnet *q, const qop *op, dnnl_primiti
     return SIAMESE_OK;
 }
 
-/* A conv or linear op reading *cur (layout *md) into a new activation. */
-static siamese_status build_compute(sm_qnet *q, qplan *p, qop *op, dnnl_memory_desc_t *md,
-                                    dnnl_memory_t *cur, sm_err *err) {
+/* A conv or linear op reading *cur (layout *md) into a new activation, or adding into sum_to (a
+ * residual sum). */
+static siamese_status build_compute(sm_qnet *q, qplan *p, qop *op, dnnl_memory_t sum_to,
+                                    dnnl_memory_desc_t *md, dnnl_memory_t *cur, sm_err *err) {
     const sm_layer *l = &q->arch.layers[op->layer];
     dnnl_data_type_t wdt = q->int8 ? dnnl_s8 : dnnl_f32;
     int64_t bias_dims[1] = {op->out};
@@ -430,8 +665,16 @@ static siamese_status build_compute(sm_qnet *q, qplan *p, qop *op, dnnl_memory_d
         snprintf(what, sizeof what, "int8 descriptor of layer %d (%s)", op->layer + 1, l->name);
         return sm_dnnl_fail(s, err, what);
     }
+    dnnl_data_type_t sum_dt = dnnl_data_type_undef;
+    void *sum_data = NULL;
+    if (sum_to) {
+        const dnnl_memory_desc_t *smd = NULL;
+        dnnl_memory_get_memory_desc(sum_to, &smd);
+        dnnl_memory_get_data_handle(sum_to, &sum_data);
+        sum_dt = smd->data_type;
+    }
     dnnl_primitive_attr_t attr = NULL;
-    siamese_status st = compute_attr(q, op, &attr, err);
+    siamese_status st = compute_attr(q, op, sum_dt, &attr, err);
     if (st != SIAMESE_OK) return st;
     dnnl_primitive_desc_t pd = NULL;
     s = dnnl_primitive_desc_create(&pd, &d, attr, q->engine, NULL);
@@ -446,7 +689,8 @@ static siamese_status build_compute(sm_qnet *q, qplan *p, qop *op, dnnl_memory_d
     st = weights_for(q, p, op, wnd, wdims,
                      dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &w, err);
     if (st == SIAMESE_OK) st = new_memory(q, p, &bmd, q->int8 ? op->bias_acc : op->b, &bias, err);
-    if (st == SIAMESE_OK) st = new_memory(q, p, &dmd, DNNL_MEMORY_ALLOCATE, &dst, err);
+    if (st == SIAMESE_OK)
+        st = new_memory(q, p, &dmd, sum_to ? sum_data : DNNL_MEMORY_ALLOCATE, &dst, err);
     if (st == SIAMESE_OK) {
         dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, *cur},
                                   {DNNL_ARG_WEIGHTS, w},
@@ -460,7 +704,7 @@ static siamese_status build_compute(sm_qnet *q, qplan *p, qop *op, dnnl_memory_d
     return st;
 }
 
-/* A maxpool or a standalone relu: same type in and out, NHWC. */
+/* A maxpool, an average pool or a standalone relu: same type in and out, NHWC. */
 static siamese_status build_simple(sm_qnet *q, qplan *p, const qop *op, dnnl_memory_desc_t *md,
                                    dnnl_memory_t *cur, sm_err *err) {
     const sm_layer *l = &q->arch.layers[op->layer];
@@ -470,13 +714,17 @@ static siamese_status build_simple(sm_qnet *q, qplan *p, const qop *op, dnnl_mem
     } d;
     dnnl_memory_desc_t dmd = *md;
     dnnl_status_t s;
-    if (op->kind == QOP_POOL) {
+    if (op->kind == QOP_POOL || op->kind == QOP_AVG) {
+        int avg = op->kind == QOP_AVG; /* global: one window over the whole map */
         int64_t dst[4] = {p->n, l->out_shape.c, l->out_shape.h, l->out_shape.w};
         md_tagged(&dmd, 4, dst, md->data_type, dnnl_acdb);
-        dnnl_dims_t strides = {l->sh, l->sw}, kernel = {l->kh, l->kw}, dil = {0, 0};
-        dnnl_dims_t pad = {l->ph, l->pw};
-        s = dnnl_pooling_v2_forward_desc_init(&d.pool, dnnl_forward_inference, dnnl_pooling_max, md,
-                                              &dmd, strides, kernel, dil, pad, pad);
+        dnnl_dims_t strides = {avg ? 1 : l->sh, avg ? 1 : l->sw}, dil = {0, 0};
+        dnnl_dims_t kernel = {avg ? l->in.h : l->kh, avg ? l->in.w : l->kw};
+        dnnl_dims_t pad = {avg ? 0 : l->ph, avg ? 0 : l->pw};
+        s = dnnl_pooling_v2_forward_desc_init(&d.pool, dnnl_forward_inference,
+                                              avg ? dnnl_pooling_avg_exclude_padding
+                                                  : dnnl_pooling_max,
+                                              md, &dmd, strides, kernel, dil, pad, pad);
     } else {
         s = dnnl_eltwise_forward_desc_init(&d.relu, dnnl_forward_inference, dnnl_eltwise_relu, md,
                                            0.0f, 0.0f);
@@ -484,7 +732,7 @@ static siamese_status build_simple(sm_qnet *q, qplan *p, const qop *op, dnnl_mem
     dnnl_primitive_desc_t pd = NULL;
     if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &d, NULL, q->engine, NULL);
     if (s != dnnl_success)
-        return sm_dnnl_fail(s, err, op->kind == QOP_POOL ? "int8 maxpool" : "int8 relu");
+        return sm_dnnl_fail(s, err, op->kind == QOP_RELU ? "int8 relu" : "int8 pooling");
     dnnl_memory_t dst = NULL;
     siamese_status st = new_memory(q, p, &dmd, DNNL_MEMORY_ALLOCATE, &dst, err);
     if (st == SIAMESE_OK) {
@@ -495,6 +743,123 @@ static siamese_status build_simple(sm_qnet *q, qplan *p, const qop *op, dnnl_mem
     *md = dmd;
     *cur = dst;
     return st;
+}
+
+/* The tensors of the residual block being built: its input x and its main branch's output. */
+typedef struct block_mem {
+    dnnl_memory_t x, main;
+    dnnl_memory_desc_t x_md, main_md;
+    int block; /* its op */
+    int in_skip;
+} block_mem;
+
+/* A new dense NHWC activation of type dt for layer l's output. */
+static siamese_status new_activation(sm_qnet *q, qplan *p, const sm_shape *shape,
+                                     dnnl_data_type_t dt, dnnl_memory_desc_t *md,
+                                     dnnl_memory_t *out, sm_err *err) {
+    int64_t dims[4] = {p->n, shape->c, shape->h, shape->w};
+    md_tagged(md, 4, dims, dt, dnnl_acdb);
+    return new_memory(q, p, md, DNNL_MEMORY_ALLOCATE, out, err);
+}
+
+/* The relu after a sum that is not fused: in int8 the s32 sum requantised into u8 (saturation
+ * is the relu), in fp32 an eltwise relu. */
+static siamese_status add_sum_relu(sm_qnet *q, qplan *p, const qop *op, dnnl_memory_t sum,
+                                   dnnl_memory_desc_t *md, dnnl_memory_t *cur, sm_err *err) {
+    const sm_layer *l = &q->arch.layers[op->layer];
+    dnnl_memory_t out = NULL;
+    siamese_status st =
+        new_activation(q, p, &l->out_shape, q->int8 ? op->out_dt : dnnl_f32, md, &out, err);
+    if (st != SIAMESE_OK) return st;
+    *cur = out;
+    if (q->int8)
+        return add_reorder(q, p, sum, out, op->out_scale / op->in_scale, 0, op->layer, err);
+    dnnl_eltwise_desc_t d;
+    const dnnl_memory_desc_t *smd = NULL;
+    dnnl_memory_get_memory_desc(sum, &smd);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s = dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, dnnl_eltwise_relu,
+                                                     smd, 0.0f, 0.0f);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &d, NULL, q->engine, NULL);
+    if (s != dnnl_success) return sm_dnnl_fail(s, err, "int8 residual relu");
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, sum}, {DNNL_ARG_DST, out}};
+    st = add_step(p, pd, args, 2, op->layer, err);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+/* The residual add that is not fused into a conv. Padded (face-api's down blocks): the main
+ * branch's output (smaller) is added into the top-left window of the skip's (the projection's
+ * output, or the block's input in the sum's type); then the relu. */
+static siamese_status build_add(sm_qnet *q, qplan *p, const qop *op, const block_mem *b,
+                                dnnl_memory_desc_t *md, dnnl_memory_t *cur, sm_err *err) {
+    const sm_layer *l = &q->arch.layers[op->layer];
+    siamese_status st = SIAMESE_OK;
+    dnnl_memory_t sum = *cur; /* no padding: the projection already summed into the main output */
+    if (l->add_pad) {
+        if (!b->in_skip) { /* identity skip: the block's input in the sum's type */
+            dnnl_memory_desc_t smd;
+            st =
+                new_activation(q, p, &l->out_shape, q->int8 ? dnnl_s32 : dnnl_f32, &smd, &sum, err);
+            float scale = q->int8 ? op->in_scale / q->ops[b->block].in_scale : 0.0f;
+            if (st == SIAMESE_OK) st = add_reorder(q, p, b->x, sum, scale, 0, op->layer, err);
+        }
+        const dnnl_memory_desc_t *whole = NULL;
+        dnnl_memory_get_memory_desc(sum, &whole);
+        dnnl_memory_desc_t window;
+        dnnl_dims_t offsets = {0, 0, 0, 0};
+        void *data = NULL;
+        dnnl_memory_get_data_handle(sum, &data);
+        dnnl_memory_t view = NULL;
+        if (st == SIAMESE_OK && dnnl_memory_desc_init_submemory(&window, whole, b->main_md.dims,
+                                                                offsets) != dnnl_success)
+            st = sm_fail(err, SIAMESE_ERR_SHAPE, "int8: the padded add of layer %d", op->layer + 1);
+        if (st == SIAMESE_OK) st = new_memory(q, p, &window, data, &view, err);
+        if (st == SIAMESE_OK) st = add_reorder(q, p, b->main, view, 0.0f, 1, op->layer, err);
+    }
+    if (st == SIAMESE_OK) st = add_sum_relu(q, p, op, sum, md, cur, err);
+    return st;
+}
+
+/* One op of the plan; b: the residual block being built. */
+static siamese_status build_op(sm_qnet *q, qplan *p, int k, block_mem *b, dnnl_memory_desc_t *md,
+                               dnnl_memory_t *cur, sm_err *err) {
+    qop *op = &q->ops[k];
+    switch (op->kind) {
+    case QOP_CONV:
+    case QOP_LINEAR: {
+        int at = p->n_steps;
+        siamese_status st =
+            build_compute(q, p, op, op->sum ? (b->in_skip ? b->main : b->x) : NULL, md, cur, err);
+        if (st == SIAMESE_OK && !q->int8) {
+            p->steps[at].observe = k;
+            p->steps[at].observed = p->op_in[op->range_from];
+        }
+        return st;
+    }
+    case QOP_BLOCK:
+        b->x = *cur;
+        b->x_md = *md;
+        b->block = k;
+        b->in_skip = 0;
+        return SIAMESE_OK;
+    case QOP_SKIP:
+        b->main = *cur;
+        b->main_md = *md;
+        b->in_skip = 1;
+        *cur = b->x;
+        *md = b->x_md;
+        return SIAMESE_OK;
+    case QOP_ADD:
+        if (op->fast) return SIAMESE_OK; /* the main branch's last conv summed into x */
+        if (!b->in_skip) {
+            b->main = *cur;
+            b->main_md = *md;
+        }
+        return build_add(q, p, op, b, md, cur, err);
+    default:
+        return build_simple(q, p, op, md, cur, err);
+    }
 }
 
 /* Input reorder (quantising in int8), every op, output reorder to the plain embedding. */
@@ -508,19 +873,18 @@ static siamese_status build_plan(sm_qnet *q, qplan *p, sm_err *err) {
     dnnl_memory_t cur = NULL;
     siamese_status st = new_memory(q, p, &md, DNNL_MEMORY_ALLOCATE, &cur, err);
     if (st == SIAMESE_OK)
-        st = add_reorder(q, p, p->user_x, cur, q->int8 ? q->ops[0].in_scale : 0.0f, err);
+        st = add_reorder(q, p, p->user_x, cur, q->int8 ? q->ops[0].in_scale : 0.0f, 0, -1, err);
+    block_mem b = {0};
     for (int k = 0; k < q->n_ops && st == SIAMESE_OK; k++) {
         p->op_in[k] = cur;
-        qop *op = &q->ops[k];
-        st = op->kind <= QOP_LINEAR ? build_compute(q, p, op, &md, &cur, err)
-                                    : build_simple(q, p, op, &md, &cur, err);
+        st = build_op(q, p, k, &b, &md, &cur, err);
     }
     if (st != SIAMESE_OK) return st;
     int64_t edims[4];
     for (int k = 0; k < md.ndims; k++) edims[k] = md.dims[k];
     md_tagged(&umd, md.ndims, edims, dnnl_f32, md.ndims == 4 ? dnnl_abcd : dnnl_ab);
     SM_DNNL_TRY(dnnl_memory_create(&p->user_emb, &umd, q->engine, NULL), err, "int8 output");
-    return add_reorder(q, p, cur, p->user_emb, 0.0f, err);
+    return add_reorder(q, p, cur, p->user_emb, 0.0f, 0, -1, err);
 }
 
 /* The plan for n images at the current thread count, built on first use (the oldest of
@@ -606,6 +970,21 @@ static double seconds_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* fp32: the range of the tensor a conv / linear's calibration reads, before its step runs (a
+ * residual sum may write over it later). */
+static dnnl_status_t observe_step(sm_qnet *q, const qstep *step) {
+    dnnl_status_t s = dnnl_stream_wait(q->stream);
+    const dnnl_memory_desc_t *md = NULL;
+    void *data = NULL;
+    if (s == dnnl_success) s = dnnl_memory_get_memory_desc(step->observed, &md);
+    if (s == dnnl_success) s = dnnl_memory_get_data_handle(step->observed, &data);
+    if (s == dnnl_success) {
+        qop *op = &q->ops[step->observe];
+        sm_quant_observe(data, (size_t)sm_md_elems(md), &op->lo, &op->hi);
+    }
+    return s;
+}
+
 void sm_qnet_set_timers(sm_qnet *q, double *fwd) {
     if (q) q->time = fwd;
 }
@@ -620,9 +999,15 @@ siamese_status sm_qnet_forward(sm_qnet *q, const float *x, int n, float *emb, sm
     SM_DNNL_TRY(dnnl_memory_set_data_handle(p->user_x, (void *)(uintptr_t)x), err, "set input");
     SM_DNNL_TRY(dnnl_memory_set_data_handle(p->user_emb, emb), err, "set output");
     q->last = NULL;
+    for (int k = 0; k < q->n_ops; k++) {
+        q->ops[k].lo = INFINITY;
+        q->ops[k].hi = -INFINITY;
+    }
     sm_signal_hold hold = sm_signals_hold(0); /* no signal frame over a JIT kernel's heap stack */
     dnnl_status_t s = dnnl_success;
     for (int i = 0; i < p->n_steps && s == dnnl_success; i++) {
+        if (p->steps[i].observe >= 0) s = observe_step(q, &p->steps[i]);
+        if (s != dnnl_success) break;
         double t0 = q->time ? seconds_now() : 0.0;
         s = dnnl_primitive_execute(p->steps[i].prim, q->stream, p->steps[i].nargs,
                                    p->steps[i].args);
@@ -645,11 +1030,10 @@ void sm_qnet_observe(sm_qnet *q, sm_quant *quant) {
         const qop *op = &q->ops[k];
         sm_quant_layer *ql = op->kind <= QOP_LINEAR ? sm_quant_find(quant, op->layer) : NULL;
         if (!ql) continue;
-        const dnnl_memory_desc_t *md = NULL;
-        void *data = NULL;
-        dnnl_memory_get_memory_desc(q->last->op_in[k], &md);
-        dnnl_memory_get_data_handle(q->last->op_in[k], &data);
-        sm_quant_observe(data, (size_t)sm_md_elems(md), &ql->in_lo, &ql->in_hi);
+        if (op->lo <= op->hi) {
+            if (op->lo < ql->in_lo) ql->in_lo = op->lo;
+            if (op->hi > ql->in_hi) ql->in_hi = op->hi;
+        }
         sm_quant_weight_scales(op->w, op->out, op->per, ql->w_scale);
     }
     quant->images += q->last->n;

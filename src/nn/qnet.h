@@ -1,5 +1,6 @@
-/* The int8 inference engine: a sequential network (conv, batchnorm, relu, maxpool, flatten,
- * linear) on oneDNN's int8 primitives, or in fp32 with the same layouts to calibrate it. */
+/* The int8 inference engine: conv, batchnorm, scale, relu, maxpool, average pool, flatten,
+ * linear and residual blocks on oneDNN's int8 primitives, or in fp32 with the same layouts to
+ * calibrate it. */
 #ifndef SM_QNET_H
 #define SM_QNET_H
 
@@ -9,9 +10,11 @@
 
 typedef struct sm_qnet sm_qnet;
 
-/* SIAMESE_OK when the engine can run arch: a chain of conv2d (each batchnorm2d right after a
- * conv is folded into it), relu, maxpool2d, flatten and linear layers starting with a conv or
- * linear. Otherwise SIAMESE_ERR_UNSUPPORTED naming the first layer it cannot run. */
+/* SIAMESE_OK when the engine can run arch: conv2d (ungrouped, padded alike on both sides; each
+ * batchnorm2d or scale right after a conv is folded into it, a scale right before an unpadded
+ * conv too), relu, maxpool2d, avgpool, flatten and linear layers starting with a conv or linear,
+ * and residual blocks "block ... [skip conv] add relu" (the add padded or not). Otherwise
+ * SIAMESE_ERR_UNSUPPORTED naming the first layer it cannot run and why. */
 siamese_status sm_qnet_check(const sm_arch *arch, sm_err *err);
 
 /* Builds the engine from the flat parameter and buffer arrays laid out by table. quant = NULL:
@@ -32,8 +35,8 @@ siamese_status sm_qnet_forward(sm_qnet *q, const float *x, int n, float *emb, sm
 void sm_qnet_set_timers(sm_qnet *q, double *fwd);
 
 /* fp32 engine only: widens each layer's input range in quant by the values its conv / linear
- * layers read in the last forward, sets the per-channel scales of their (folded) weights and
- * counts the images. */
+ * layers read in the last forward (a linear after an average pool: the pool's input), sets the
+ * per-channel scales of their (folded) weights and counts the images. */
 void sm_qnet_observe(sm_qnet *q, sm_quant *quant);
 
 /* One line per step ("layer  3 convolution jit_int8:avx512_core_vnni") of the plan for batch n;
