@@ -47,11 +47,16 @@ echo keep >existing.st
 expect 1 "$cli" quantize "$model" nowhere -o existing.st
 [ "$(cat existing.st)" = keep ] || fail "a failed quantize changed an existing output file"
 
-# a resnet-style network is refused with the layer named
+# a layer the int8 engine cannot run (a residual add without a relu after it) is refused with
+# the layer named; with the relu the residual network is quantised
 expect 0 "$cli" train imgs --arch "conv(8,k=3,p=1) relu block conv(8,k=3,p=1) add avgpool flatten linear(4)" \
     --input 1x28x28 --epochs 1 --batch 4 --seed 3 -q -o resrun
 expect 1 "$cli" quantize resrun/model.safetensors imgs -o res8.st
-grep_err "residual block"
+grep_err "layer 5 (add) is not supported: a residual add without a relu"
+expect 0 "$cli" train imgs --arch "conv(8,k=3,p=1) relu block conv(8,k=3,p=1) add relu avgpool flatten linear(4)" \
+    --input 1x28x28 --epochs 1 --batch 4 --seed 3 -q -o resrun2
+expect 0 "$cli" quantize resrun2/model.safetensors imgs -o res8.st --images 10 --batch 4
+grep_err "wrote res8.st"
 
 # the quantised model
 expect 0 "$cli" quantize "$model" imgs -o q.st --images 10 --batch 4
