@@ -3,7 +3,7 @@
 # bench_int8: ROC AUC of both (target: within 0.005) and verdicts changed (target: < 1% of pairs).
 #
 # usage: bench/int8_quality.sh [--fashion-model M] [--dogs-model M] [--keep DIR] [-j THREADS]
-#                              [--skip-fashion] [--skip-dogs] [BUILD_DIR]
+#                              [--skip-fashion] [--skip-dogs] [--skip-faces] [BUILD_DIR]
 #   BUILD_DIR  holds siamese and bench_int8 (default: build)
 # Fashion-MNIST (Debian's dataset-fashion-mnist, else ../shared/data/fashion_mnist): the demo's
 # model (scripts/demo.sh: mnist preset, 4 epochs of 8000 online pairs on the training images, seed
@@ -13,6 +13,13 @@
 # network trained 1 epoch on 20 + 20 pairs per breed with half of the pairs held out (75 steps),
 # unless --dogs-model gives one; calibrated on 256 images; scored on the run's 2400 test pairs
 # (a given model: 4 + 4 pairs per breed over all images, seed 7).
+# AT&T faces (../shared/data/att_faces; face-api's package from scripts/deps.sh --face-api, or
+# SIAMESE_FACEAPI_DIR): face-api's network with its aligner (siamese import face-api --align), its
+# threshold calibrated in fp32 at the EER on 10 + 10 pairs per training/ subject, calibrated for
+# int8 on 256 training/ photos (aligned chips); scored on 45 + 45 pairs of each of the 40
+# subjects (training/ and testing/; seed 0), then on testing/'s 3 subjects alone (photos neither
+# calibration saw). Embedding CPU seconds are of the network on the chips (the aligner, fp32, not
+# counted).
 # Prints the CPU and the load average with the numbers (the machine may be shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +29,7 @@ fashion_model=""
 dogs_model=""
 do_fashion=1
 do_dogs=1
+do_faces=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -j) threads="$2"; shift 2 ;;
@@ -30,7 +38,8 @@ while [[ $# -gt 0 ]]; do
         --dogs-model) dogs_model="$2"; shift 2 ;;
         --skip-fashion) do_fashion=0; shift ;;
         --skip-dogs) do_dogs=0; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --skip-faces) do_faces=0; shift ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "int8_quality: unknown option $1 (try --help)" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -89,4 +98,18 @@ if [[ $do_dogs -eq 1 ]]; then
     else
         score dogs "$dogs_model" "$images" "$images" --per-class 4 --seed 7
     fi
+fi
+
+if [[ $do_faces -eq 1 ]]; then
+    att=$data_dir/att_faces
+    faceapi=${SIAMESE_FACEAPI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/siamese/npm/face-api}
+    [[ -d $att/training ]] || { echo "int8_quality: no AT&T faces in $att" >&2; exit 2; }
+    [[ -f $faceapi/face_recognition_model-weights_manifest.json ]] ||
+        { echo "int8_quality: no face-api package in $faceapi (scripts/deps.sh --face-api)" >&2; exit 2; }
+    "$siamese" import face-api "$faceapi" --align -o "$work/faces.safetensors" >/dev/null
+    "$siamese" calibrate "$work/faces.safetensors" "$att/training" -o "$work/faces.safetensors" \
+        --target eer --precision fp32 -j "$threads" -q
+    score faces "$work/faces.safetensors" "$att/training" "$att" --per-class 45 --seed 0
+    echo "== faces: testing/ only (3 subjects)"
+    "$bench" "$work/faces-int8.safetensors" "$att/testing" --per-class 45 --seed 0 -j "$threads"
 fi
