@@ -112,6 +112,37 @@ Test(int8_resnet, fp32_engine_matches_the_model) {
     siamese_model_free(m);
 }
 
+/* A padded add without a projection: the block's input itself is the skip, the main branch
+ * (unpadded 3x3) two pixels smaller. */
+#define PADDED_IDENTITY                                                                            \
+    "conv(8,k=3,p=1) relu block conv(8,k=3,p=0) bn relu conv(8,k=1) add(pad=1) relu avgpool "      \
+    "linear(8)"
+
+Test(int8_resnet, padded_identity_add_in_fp32_and_int8) {
+    siamese_model_params p = tu_model_params(PADDED_IDENTITY, 3, SIDE, SIDE, 11);
+    siamese_model *m = tu_create_model(&p);
+    perturb(m);
+    float *x = malloc(48 * IMG * sizeof(float)), want[16 * DIM], got[16 * DIM];
+    tu_fill_uniform(x, 48 * IMG, 0.0f, 1.0f, 12);
+    cr_assert_eq(siamese_model_embed(m, x, 16, want), SIAMESE_OK);
+    sm_qnet *f32 = engine(m, NULL);
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_qnet_forward(f32, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_lt(tu_max_rel_err_f(got, want, 16 * DIM), 1e-4);
+    sm_quant *q = calibrate(m, x + 16 * IMG, 32, IMG, DIM);
+    sm_qnet *i8 = engine(m, q);
+    cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
+    double e = rel_l2(got, want, 16 * DIM);
+    cr_assert_lt(e, 0.02, "int8 vs fp32: relative L2 error %g", e);
+    cr_assert_gt(e, 0.0);
+    sm_qnet_free(i8);
+    sm_qnet_free(f32);
+    sm_quant_free(q);
+    free(x);
+    siamese_model_free(m);
+}
+
 Test(int8_resnet, calibration_reads_the_tensors_each_layer_reads) {
     siamese_model *m = mixed_model();
     float *x = malloc(32 * IMG * sizeof(float));
