@@ -16,6 +16,11 @@ typedef struct sm_qnet sm_qnet;
  * and residual blocks "block ... [skip conv] add relu" (the add padded or not). Otherwise
  * SIAMESE_ERR_UNSUPPORTED naming the first layer it cannot run and why. */
 siamese_status sm_qnet_check(const sm_arch *arch, sm_err *err);
+/* 1 for a batchnorm or scale layer (folded into the conv before it, nn/qnet_check.c). */
+int sm_qnet_is_fold(const sm_layer *l);
+/* 1 when layer i is a per-channel scale before an unpadded conv, folded into that conv's weights
+ * and bias (the input normalisation of face-api's network). */
+int sm_qnet_is_pre_fold(const sm_arch *arch, int i);
 
 /* Builds the engine from the flat parameter and buffer arrays laid out by table. quant = NULL:
  * fp32 (for calibration: sm_qnet_observe records what int8 needs); otherwise int8 with quant's
