@@ -1,6 +1,6 @@
 /* int8 inference of residual networks: the fp32 engine (identity, projection and padded adds, an
  * input scale folded into the first conv, global average pooling) against the model's forward;
- * int8 within 2% (relative L2) of fp32 on a small residual network and on resnet18 (64x64,
+ * int8 within 2% (relative L2) of fp32 on a small residual network and on resnet18 and resnet50 (64x64,
  * random init, calibrated on formula images); layers the engine cannot run are named. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -215,9 +215,11 @@ static void formula_images(int n, int side, float *x) {
 #define RN_IMG (3 * RN_SIDE * RN_SIDE)
 #define RN_DIM 128
 
-Test(int8_resnet, resnet18_within_2_percent_of_fp32) {
+/* The preset's int8 embeddings of 16 formula images against fp32's (relative L2), calibrated on
+ * 48 others. */
+static double preset_int8_error(const char *preset) {
     sm_shape in;
-    const char *text = sm_arch_preset_text("resnet18", &in);
+    const char *text = sm_arch_preset_text(preset, &in);
     cr_assert_not_null(text);
     siamese_model_params p = tu_model_params(text, 3, RN_SIDE, RN_SIDE, 3);
     siamese_model *m = tu_create_model(&p);
@@ -232,15 +234,26 @@ Test(int8_resnet, resnet18_within_2_percent_of_fp32) {
     sm_err_clear(&err);
     cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
     double e = rel_l2(got, want, 16 * RN_DIM);
-    cr_log_info("[int8_resnet] resnet18 64x64: int8 vs fp32 relative L2 %.4f", e);
-    cr_assert_lt(e, 0.02, "resnet18 int8 vs fp32: relative L2 error %g", e);
-    cr_assert_gt(e, 0.0);
+    cr_log_info("[int8_resnet] %s 64x64: int8 vs fp32 relative L2 %.4f", preset, e);
     sm_qnet_free(i8);
     sm_quant_free(q);
     free(x);
     free(want);
     free(got);
     siamese_model_free(m);
+    return e;
+}
+
+Test(int8_resnet, resnet18_within_2_percent_of_fp32) {
+    double e = preset_int8_error("resnet18");
+    cr_assert_lt(e, 0.02, "resnet18 int8 vs fp32: relative L2 error %g", e);
+    cr_assert_gt(e, 0.0);
+}
+
+Test(int8_resnet, resnet50_within_2_percent_of_fp32) { /* bottlenecks, a stride-1 projection */
+    double e = preset_int8_error("resnet50");
+    cr_assert_lt(e, 0.02, "resnet50 int8 vs fp32: relative L2 error %g", e);
+    cr_assert_gt(e, 0.0);
 }
 
 /* The engine's refusal of text arch names layer `layer` (1-based) and says why. */
