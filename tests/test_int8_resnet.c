@@ -1,7 +1,7 @@
 /* int8 inference of residual networks: the fp32 engine (identity, projection and padded adds, an
  * input scale folded into the first conv, global average pooling) against the model's forward;
- * int8 within 2% (relative L2) of fp32 on a small residual network and on resnet18 and resnet50 (64x64,
- * random init, calibrated on formula images); layers the engine cannot run are named. */
+ * int8 within 2% (relative L2) of fp32 on a small residual network and on resnet18 and resnet50
+ * (64x64, random init, calibrated on formula images); layers the engine cannot run are named. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
