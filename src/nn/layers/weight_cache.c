@@ -94,10 +94,14 @@ siamese_status sm_builder_weights(sm_builder *b, int ndims, const int64_t *dims,
 }
 
 #ifndef NDEBUG
+/* FNV-1a over the weights' 32-bit words (bit patterns, so any write shows). */
 static uint64_t checksum(const float *v, size_t count) {
-    const unsigned char *p = (const unsigned char *)v;
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < count * sizeof *v; i++) h = (h ^ p[i]) * 1099511628211ull;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        h = (h ^ bits) * 1099511628211ull;
+    }
     return h;
 }
 #endif
