@@ -74,29 +74,29 @@ static void expect_failure(const char *naming) {
     siamese_model_free(model);
 }
 
-Test(faceapi, a_missing_shard_is_named) {
+/* A face-api folder with tiny_manifest and, unless shard is NULL, a shard of size bytes. */
+static void write_folder(const char *shard, size_t size) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/face_recognition_model-weights_manifest.json", tu_temp);
+    snprintf(path, sizeof path, "%s/%s", tu_temp, RECOGNITION_MANIFEST);
     write_text(path, tiny_manifest, strlen(tiny_manifest));
+    if (!shard) return;
+    snprintf(path, sizeof path, "%s/face_recognition_model.bin", tu_temp);
+    write_text(path, shard, size);
+}
+
+Test(faceapi, a_missing_shard_is_named) {
+    write_folder(NULL, 0);
     expect_failure("face_recognition_model.bin");
 }
 
 Test(faceapi, a_manifest_that_does_not_add_up_is_named) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/face_recognition_model-weights_manifest.json", tu_temp);
-    write_text(path, tiny_manifest, strlen(tiny_manifest));
-    snprintf(path, sizeof path, "%s/face_recognition_model.bin", tu_temp);
-    write_text(path, "0123456789", 10); /* 10 bytes for 32768 values */
+    write_folder("0123456789", 10); /* 10 bytes for 32768 values */
     expect_failure("weights_manifest.json: the weights do not add up");
 }
 
 Test(faceapi, a_complete_but_foreign_manifest_is_refused) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/face_recognition_model-weights_manifest.json", tu_temp);
-    write_text(path, tiny_manifest, strlen(tiny_manifest));
-    snprintf(path, sizeof path, "%s/face_recognition_model.bin", tu_temp);
     char *zeros = calloc(256 * 128, 1);
-    write_text(path, zeros, 256 * 128);
+    write_folder(zeros, 256 * 128);
     free(zeros);
     expect_failure("no weight 'conv32_down/conv/filters'");
 }
