@@ -46,6 +46,8 @@ typedef struct qop {
     float sum_scale; /* int8: the old value's scale in the sum (new scale / old scale) */
     int fast;        /* add: no projection, no padding: the main branch's last conv sums into x */
     int range_from;  /* conv / linear: the op whose input calibration reads (an average pool's) */
+    int fp32_head;   /* int8: the last linear after an average pool, run in fp32 on the pool's
+                        fp32 averages of u8 values (its weights divided by their scale) */
     float lo, hi;    /* fp32: the range of that input in the last forward */
     int out;         /* output channels / features */
     size_t per;      /* weights per output channel */
@@ -367,7 +369,10 @@ static siamese_status quantise_ops(sm_qnet *q, const sm_quant *quant, sm_err *er
         }
         const sm_quant_layer *ql = NULL;
         st = find_calibration(q, op, quant, &ql, err);
-        if (st == SIAMESE_OK) st = quantise_weights(op, ql, scale, err);
+        op->fp32_head = op->range_from != k && dt == dnnl_f32;
+        if (st == SIAMESE_OK && op->fp32_head)
+            for (size_t i = 0; i < (size_t)op->out * op->per; i++) op->w[i] /= op->in_scale;
+        else if (st == SIAMESE_OK) st = quantise_weights(op, ql, scale, err);
         if (op->sum && add >= 0 && q->ops[add].fast) /* the block's input is the old value */
             op->sum_scale = scale / q->ops[block].in_scale;
         else if (op->sum)
@@ -478,10 +483,10 @@ static siamese_status weights_for(sm_qnet *q, qplan *p, qop *op, int ndims, cons
         return SIAMESE_OK;
     }
     dnnl_memory_desc_t plain;
-    md_tagged(&plain, ndims, dims, q->int8 ? dnnl_s8 : dnnl_f32, ndims == 4 ? dnnl_abcd : dnnl_ab);
+    md_tagged(&plain, ndims, dims, op->wq ? dnnl_s8 : dnnl_f32, ndims == 4 ? dnnl_abcd : dnnl_ab);
     dnnl_memory_t user = NULL, mem = NULL;
     SM_DNNL_TRY(
-        dnnl_memory_create(&user, &plain, q->engine, q->int8 ? (void *)op->wq : (void *)op->w), err,
+        dnnl_memory_create(&user, &plain, q->engine, op->wq ? (void *)op->wq : (void *)op->w), err,
         "int8 weights memory");
     dnnl_status_t s = dnnl_memory_create(&mem, md, q->engine, DNNL_MEMORY_ALLOCATE);
     siamese_status st = s == dnnl_success ? reorder_now(q, user, mem, err)
@@ -510,7 +515,7 @@ static siamese_status compute_attr(const sm_qnet *q, const qop *op, dnnl_data_ty
                                    dnnl_primitive_attr_t *attr, sm_err *err) {
     SM_DNNL_TRY(dnnl_primitive_attr_create(attr), err, "int8 attribute");
     dnnl_status_t s = dnnl_success;
-    if (q->int8) s = dnnl_primitive_attr_set_output_scales(*attr, op->out, 1 << 1, op->oscale);
+    if (op->wq) s = dnnl_primitive_attr_set_output_scales(*attr, op->out, 1 << 1, op->oscale);
     if (s == dnnl_success && (op->relu || sum_dt != dnnl_data_type_undef)) {
         dnnl_post_ops_t po = NULL;
         s = dnnl_post_ops_create(&po);
@@ -534,7 +539,7 @@ static siamese_status compute_attr(const sm_qnet *q, const qop *op, dnnl_data_ty
 static siamese_status build_compute(sm_qnet *q, qplan *p, qop *op, dnnl_memory_t sum_to,
                                     dnnl_memory_desc_t *md, dnnl_memory_t *cur, sm_err *err) {
     const sm_layer *l = &q->arch.layers[op->layer];
-    dnnl_data_type_t wdt = q->int8 ? dnnl_s8 : dnnl_f32;
+    dnnl_data_type_t wdt = op->wq ? dnnl_s8 : dnnl_f32;
     int64_t bias_dims[1] = {op->out};
     dnnl_memory_desc_t wmd, bmd, dmd;
     md_tagged(&bmd, 1, bias_dims, dnnl_f32, dnnl_a);
@@ -594,7 +599,7 @@ static siamese_status build_compute(sm_qnet *q, qplan *p, qop *op, dnnl_memory_t
     dnnl_memory_t w = NULL, bias = NULL, dst = NULL;
     st = weights_for(q, p, op, wnd, wdims,
                      dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &w, err);
-    if (st == SIAMESE_OK) st = new_memory(q, p, &bmd, q->int8 ? op->bias_acc : op->b, &bias, err);
+    if (st == SIAMESE_OK) st = new_memory(q, p, &bmd, op->wq ? op->bias_acc : op->b, &bias, err);
     if (st == SIAMESE_OK)
         st = new_memory(q, p, &dmd, sum_to ? sum_data : DNNL_MEMORY_ALLOCATE, &dst, err);
     if (st == SIAMESE_OK) {
@@ -623,6 +628,19 @@ static siamese_status build_simple(sm_qnet *q, qplan *p, const qop *op, dnnl_mem
     if (op->kind == QOP_POOL || op->kind == QOP_AVG) {
         int avg = op->kind == QOP_AVG; /* global: one window over the whole map */
         int64_t dst[4] = {p->n, l->out_shape.c, l->out_shape.h, l->out_shape.w};
+        const qop *next = op + 1 < q->ops + q->n_ops ? op + 1 : NULL;
+        if (avg && next && next->fp32_head && md->data_type != dnnl_f32) {
+            /* the averages in fp32 for the head (oneDNN has no u8 -> f32 pooling): the u8
+             * values as floats, still in their quantised units */
+            dnnl_memory_desc_t fmd;
+            dnnl_memory_t f = NULL;
+            md_tagged(&fmd, 4, md->dims, dnnl_f32, dnnl_acdb);
+            siamese_status st = new_memory(q, p, &fmd, DNNL_MEMORY_ALLOCATE, &f, err);
+            if (st == SIAMESE_OK) st = add_reorder(q, p, *cur, f, 0.0f, 0, op->layer, err);
+            if (st != SIAMESE_OK) return st;
+            *md = fmd;
+            *cur = f;
+        }
         md_tagged(&dmd, 4, dst, md->data_type, dnnl_acdb);
         dnnl_dims_t strides = {avg ? 1 : l->sh, avg ? 1 : l->sw}, dil = {0, 0};
         dnnl_dims_t kernel = {avg ? l->in.h : l->kh, avg ? l->in.w : l->kw};
