@@ -179,11 +179,14 @@ static siamese_status check_batch(siamese_trainer *t, const float *a, const floa
     return SIAMESE_OK;
 }
 
-/* input = [a; b]: the two branches as one batch of 2n images. */
-static void stack_pairs(siamese_trainer *t, const float *a, const float *b, int n) {
-    size_t bytes = (size_t)n * t->image_floats * sizeof(float);
-    memcpy(t->input, a, bytes);
-    memcpy(t->input + (size_t)n * t->image_floats, b, bytes);
+/* [a; b]: the two branches as one batch of 2n images, in t->input, or in place when b follows a
+ * in memory already (the loader's batches: 2n images per step not copied again). */
+static const float *stack_pairs(siamese_trainer *t, const float *a, const float *b, int n) {
+    size_t floats = (size_t)n * t->image_floats;
+    if (b == a + floats) return a;
+    memcpy(t->input, a, floats * sizeof(float));
+    memcpy(t->input + floats, b, floats * sizeof(float));
+    return t->input;
 }
 
 static int all_finite(const float *v, size_t n) {
@@ -211,11 +214,12 @@ static void restore_running_stats(siamese_trainer *t) {
                table->n_counters * sizeof(int64_t));
 }
 
-/* Forward of both branches and the loss; training also fills d_emb. */
-static siamese_status forward_and_loss(siamese_trainer *t, int training, const float *labels, int n,
-                                       double *loss, float *distances) {
+/* Forward of both branches (input: 2n images, from stack_pairs) and the loss; training also fills
+ * d_emb. */
+static siamese_status forward_and_loss(siamese_trainer *t, const float *input, int training,
+                                       const float *labels, int n, double *loss, float *distances) {
     siamese_model *m = t->model;
-    siamese_status st = sm_net_forward(m->net, t->input, 2 * n, training, t->emb, &t->err);
+    siamese_status st = sm_net_forward(m->net, input, 2 * n, training, t->emb, &t->err);
     if (st) return st;
     size_t half = (size_t)n * t->dim;
     *loss = sm_contrastive_loss(m->metric, m->margin, n, t->dim, t->emb, t->emb + half, labels,
@@ -345,8 +349,7 @@ static siamese_status share_step(siamese_trainer *t, const float *a, const float
     double value = 0;
     siamese_status st = SIAMESE_OK;
     if (count > 0) {
-        stack_pairs(t, a, b, count);
-        st = forward_and_loss(t, 1, labels, count, &value, NULL);
+        st = forward_and_loss(t, stack_pairs(t, a, b, count), 1, labels, count, &value, NULL);
         value = st ? NAN : value * count / n;
         float share = (float)count / (float)n;
         for (size_t i = 0; i < 2 * (size_t)count * t->dim; i++) t->d_emb[i] *= share;
@@ -382,10 +385,10 @@ static siamese_status distributed_step(siamese_trainer *t, const float *a, const
 static siamese_status trainer_step(siamese_trainer *t, const float *a, const float *b,
                                    const float *labels, int n, float *loss) {
     if (t->dist) return distributed_step(t, a, b, labels, n, loss);
-    stack_pairs(t, a, b, n);
+    const float *input = stack_pairs(t, a, b, n);
     save_running_stats(t);
     double value = 0;
-    siamese_status st = forward_and_loss(t, 1, labels, n, &value, NULL);
+    siamese_status st = forward_and_loss(t, input, 1, labels, n, &value, NULL);
     if (st) {
         restore_running_stats(t);
         return st;
@@ -498,9 +501,9 @@ siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, const float *a
     for (int start = 0; st == SIAMESE_OK && start < n; start += chunk) {
         int count = n - start < chunk ? n - start : chunk;
         size_t offset = (size_t)start * t->image_floats;
-        stack_pairs(t, a + offset, b + offset, count);
+        const float *input = stack_pairs(t, a + offset, b + offset, count);
         double value = 0;
-        st = forward_and_loss(t, 0, labels + start, count, &value,
+        st = forward_and_loss(t, input, 0, labels + start, count, &value,
                               distances ? distances + start : NULL);
         total += value * count;
     }
