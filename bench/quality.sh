@@ -14,7 +14,8 @@
 #                        the other 8 (all similar pairs, as many dissimilar); the mean and
 #                        each fold's; 100 epochs per fold
 #            mnist       MNIST: train on train10k, pair accuracy on t10k pairs at the threshold
-#                        chosen on held-out train10k images; 40 epochs
+#                        chosen on held-out train10k images; 40 epochs; MNIST_AUGMENT
+#                        (default the row's) is the augmentation, for candidates on validation
 #            fashion_mnist  Fashion-MNIST: train on the 60k, Recall@1 on t10k (retrieval);
 #                        20 epochs
 #            dogs        Stanford Dogs: train on 100 breeds, ROC AUC on pairs of the other 20;
@@ -319,7 +320,7 @@ mnist() {
         --arch "conv(32,k=3,p=1) bn relu conv(32,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn \
 relu conv(64,k=3,p=1) bn relu maxpool(2) flatten linear(256) relu linear(64)" --input 1x28x28
         --split images --train-fraction 0.9 --per-class 250
-        --pk 10x8 --mining semihard --augment "rotate=10,scale=0.9:1.1,translate=2"
+        --pk 10x8 --mining semihard --augment "${MNIST_AUGMENT:-rotate=10,scale=0.9:1.1,translate=2}"
         --lr 0.001 --lr-schedule cosine --warmup 50 --epochs "$epochs"
         --seed "$seed" -j "$threads")
     local eval=("$siamese" eval "$run/model.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
