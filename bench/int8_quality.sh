@@ -40,7 +40,7 @@ while [[ $# -gt 0 ]]; do
         --skip-fashion) do_fashion=0; shift ;;
         --skip-dogs) do_dogs=0; shift ;;
         --skip-faces) do_faces=0; shift ;;
-        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "int8_quality: unknown option $1 (try --help)" >&2; exit 2 ;;
         *) break ;;
     esac
