@@ -1,6 +1,5 @@
 /* bf16 precision: embeddings and gradients within bf16 precision of fp32, the setting kept in config.json, and the fp32 fallback on a CPU without bf16. */
 #include <criterion/criterion.h>
-#include <math.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,30 +56,21 @@ static void forward_backward(const char *text, int bf16, run_result *r) {
     sm_net_free(net);
 }
 
-static double rel_l2(const float *a, const float *ref, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        r += (double)ref[i] * ref[i];
-    }
-    return sqrt(d / (r > 0 ? r : 1));
-}
-
 /* Runs text in fp32 and bf16 and checks embeddings, the whole gradient and every tensor's
  * gradient (relative L2 errors). */
 static void compare(const char *text, double emb_tol, double grad_tol, double tensor_tol) {
     run_result f32, b16;
     forward_backward(text, 0, &f32);
     forward_backward(text, 1, &b16);
-    double emb_err = rel_l2(b16.emb, f32.emb, N_IMAGES * 4);
-    double grad_err = rel_l2(b16.grads, f32.grads, f32.table.n_params);
+    double emb_err = tu_rel_l2_f(b16.emb, f32.emb, N_IMAGES * 4);
+    double grad_err = tu_rel_l2_f(b16.grads, f32.grads, f32.table.n_params);
     cr_assert_lt(emb_err, emb_tol, "%s: embeddings differ by %g", text, emb_err);
     cr_assert_lt(grad_err, grad_tol, "%s: gradients differ by %g", text, grad_err);
     cr_assert_gt(emb_err, 1e-7, "bf16 gave fp32's embeddings exactly: not computed in bf16?");
     for (int i = 0; i < f32.table.n; i++) {
         const sm_tensor_info *t = &f32.table.t[i];
         if (t->role != SM_TENSOR_PARAM) continue;
-        double e = rel_l2(b16.grads + t->offset, f32.grads + t->offset, t->count);
+        double e = tu_rel_l2_f(b16.grads + t->offset, f32.grads + t->offset, t->count);
         cr_expect_lt(e, tensor_tol, "%s: %s gradient differs by %g", text, t->name, e);
     }
     free(f32.grads);

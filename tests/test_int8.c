@@ -114,15 +114,6 @@ static siamese_model *small_model(void) {
     return m;
 }
 
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
 /* Calibrates m's record on 64 random images (the ranges and scales only). */
 static sm_quant *calibrate_random(siamese_model *m) {
     sm_qnet *f32 = NULL;
@@ -182,7 +173,7 @@ Test(int8_engine, int8_forward_within_5_percent_of_fp32) {
                                 sm_net_buffers(m->net), q, &i8, &err),
                  SIAMESE_OK, "%s", err.msg);
     cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
-    double e = rel_l2(got, want, 16 * DIM);
+    double e = tu_rel_l2_f(got, want, 16 * DIM);
     cr_assert_lt(e, 0.05, "int8 vs fp32: relative L2 error %g", e);
     cr_assert_gt(e, 0.0, "int8 gave exactly fp32's values: not quantised?");
     /* a batch of one gives the same values as inside the batch of 16 */
@@ -235,7 +226,7 @@ Test(int8_model, calibration_survives_a_model_file, .init = tu_temp_init, .fini 
     cr_assert_eq(siamese_model_set_precision(back, SIAMESE_PRECISION_INT8), SIAMESE_PRECISION_INT8);
     cr_assert_eq(siamese_model_embed(back, x, 8, b), SIAMESE_OK);
     cr_assert_arr_eq(a, b, sizeof a, "int8 embeddings differ after save and load");
-    cr_assert_lt(rel_l2(b, f, 8 * DIM), 0.05);
+    cr_assert_lt(tu_rel_l2_f(b, f, 8 * DIM), 0.05);
     cr_assert_eq(siamese_model_set_precision(back, SIAMESE_PRECISION_FP32), SIAMESE_PRECISION_FP32);
     float f2[8 * DIM];
     cr_assert_eq(siamese_model_embed(back, x, 8, f2), SIAMESE_OK);

@@ -28,16 +28,6 @@
 #define IMG (3 * SIDE * SIDE)
 #define DIM 8
 
-/* Relative L2 distance |a - b| / |b|. */
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
 /* Batchnorm statistics and scale layers made non-trivial, so that folding them matters. */
 static void perturb(siamese_model *m) {
     const sm_param_table *t = sm_net_table(m->net);
@@ -133,7 +123,7 @@ Test(int8_resnet, padded_identity_add_in_fp32_and_int8) {
     sm_quant *q = calibrate(m, x + 16 * IMG, 32, IMG, DIM);
     sm_qnet *i8 = engine(m, q);
     cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
-    double e = rel_l2(got, want, 16 * DIM);
+    double e = tu_rel_l2_f(got, want, 16 * DIM);
     cr_assert_lt(e, 0.02, "int8 vs fp32: relative L2 error %g", e);
     cr_assert_gt(e, 0.0);
     sm_qnet_free(i8);
@@ -184,7 +174,7 @@ Test(int8_resnet, int8_within_2_percent_of_fp32) {
     sm_err err;
     sm_err_clear(&err);
     cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
-    double e = rel_l2(got, want, 16 * DIM);
+    double e = tu_rel_l2_f(got, want, 16 * DIM);
     cr_log_info("[int8_resnet] mixed residual network: int8 vs fp32 relative L2 %.4f", e);
     cr_assert_lt(e, 0.02, "int8 vs fp32: relative L2 error %g", e);
     cr_assert_gt(e, 0.0, "int8 gave exactly fp32's values: not quantised?");
@@ -233,7 +223,7 @@ static double preset_int8_error(const char *preset) {
     sm_err err;
     sm_err_clear(&err);
     cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
-    double e = rel_l2(got, want, 16 * RN_DIM);
+    double e = tu_rel_l2_f(got, want, 16 * RN_DIM);
     cr_log_info("[int8_resnet] %s 64x64: int8 vs fp32 relative L2 %.4f", preset, e);
     sm_qnet_free(i8);
     sm_quant_free(q);

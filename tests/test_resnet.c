@@ -346,15 +346,6 @@ Test(resnet, freeze_by_prefix) {
     siamese_model_free(model);
 }
 
-static double rel_l2(const float *a, const float *ref, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        r += (double)ref[i] * ref[i];
-    }
-    return sqrt(d / (r > 0 ? r : 1));
-}
-
 /* bf16 (convolutions in bf16, fp32 master weights) applies to residual networks as to the seed
  * network: resnet18's training-mode output stays within 5% of fp32's (relative L2, as test_bf16
  * measures). Its gradients are 40% off in relative L2 (growing from 3% at fc to 47% at the stem):
@@ -383,7 +374,8 @@ Test(resnet, resnet18_bf16_near_fp32) {
     sm_net_zero_grads(net);
     cr_assert_eq(sm_net_forward(net, x, BF16_BATCH, 1, y32, &err), SIAMESE_OK, "%s", err.msg);
     cr_assert_eq(sm_net_backward(net, d, &err), SIAMESE_OK, "%s", err.msg);
-    double ey = rel_l2(y16, y32, 16 * BF16_BATCH), eg = rel_l2(g16, sm_net_grads(net), np);
+    double ey = tu_rel_l2_f(y16, y32, 16 * BF16_BATCH),
+           eg = tu_rel_l2_f(g16, sm_net_grads(net), np);
     fprintf(stderr, "[resnet] resnet18 bf16 vs fp32: output %.3g, gradients %.3g\n", ey, eg);
     cr_expect_leq(ey, 0.05, "bf16 output relative error %.3g", ey);
     cr_expect_leq(eg, 0.6, "bf16 gradient relative error %.3g", eg);

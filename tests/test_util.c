@@ -108,6 +108,15 @@ double tu_max_rel_err_d(const double *a, const double *b, size_t n) {
     return diff / scale;
 }
 
+double tu_rel_l2_f(const float *a, const float *ref, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    return sqrt(d / (r > 0 ? r : 1));
+}
+
 unsigned char *tu_read_file(const char *path, size_t *size) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return NULL;

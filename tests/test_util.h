@@ -30,6 +30,9 @@ int tu_count_entries_containing(const char *dir, const char *part);
 /* max_i |a_i - b_i| / max(max_i |b_i|, tiny): the relative error used for parity checks. */
 double tu_max_rel_err_f(const float *a, const float *b, size_t n);
 double tu_max_rel_err_d(const double *a, const double *b, size_t n);
+/* sqrt(sum (a_i - ref_i)^2 / sum ref_i^2): the relative L2 error of a against ref (ref all 0:
+ * the plain L2 distance). */
+double tu_rel_l2_f(const float *a, const float *ref, size_t n);
 /* Reads a whole file (malloc'd, NUL-terminated); NULL on failure. */
 unsigned char *tu_read_file(const char *path, size_t *size);
 /* Deterministic pseudo-random floats in [lo, hi). */
