@@ -201,34 +201,6 @@ static int use_int8(siamese_model *m, const float *images, int n) {
     return 0;
 }
 
-static const char *layer_kind_name(sm_layer_kind kind) {
-    switch (kind) {
-    case SM_LAYER_CONV2D:
-        return "conv2d";
-    case SM_LAYER_RELU:
-        return "relu";
-    case SM_LAYER_MAXPOOL2D:
-        return "maxpool2d";
-    case SM_LAYER_LINEAR:
-        return "linear";
-    case SM_LAYER_FLATTEN:
-        return "flatten";
-    case SM_LAYER_BATCHNORM2D:
-        return "batchnorm";
-    case SM_LAYER_BLOCK:
-        return "block";
-    case SM_LAYER_SKIP:
-        return "skip";
-    case SM_LAYER_ADD:
-        return "add";
-    case SM_LAYER_AVGPOOL:
-        return "avgpool";
-    case SM_LAYER_SCALE:
-        return "scale";
-    }
-    return "?";
-}
-
 /* The per-layer CPU seconds of a step (sm_net_set_timers), their GFLOP/s and share of the step;
  * "other" is the step's CPU time outside the layers (input copy, loss, checks, Adam). The first
  * parameter layer's backward has no data gradient (the images need none). */
@@ -251,7 +223,7 @@ static void print_layers(const sm_arch *a, const double *fwd, const double *bwd,
         tb += b;
         if (f == 0.0 && b == 0.0) continue;
         printf("  %-3d %-10s %-6s %9.4f %9.4f %9.1f %9.1f %6.1f%%\n", i,
-               i < a->n_layers ? layer_kind_name(a->layers[i].kind) : "io",
+               i < a->n_layers ? sm_layer_kind_name(a->layers[i].kind) : "io",
                i < a->n_layers ? a->layers[i].name : "", f, b, f > 0 ? 2.0 * m / f * 1e-9 : 0.0,
                b > 0 ? bflops / b * 1e-9 : 0.0, 100.0 * (f + b) / step_cpu);
     }
