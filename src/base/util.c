@@ -43,23 +43,18 @@ int sm_compare_strings(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-double sm_now_seconds(void) {
+/* The clock's time in seconds, 0 when it cannot be read. */
+static double clock_seconds(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(clock, &ts) != 0) return 0;
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double sm_thread_cpu_seconds(void) {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+double sm_now_seconds(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
-double sm_process_cpu_seconds(void) {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+double sm_thread_cpu_seconds(void) { return clock_seconds(CLOCK_THREAD_CPUTIME_ID); }
+
+double sm_process_cpu_seconds(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 void sm_share_of(int n, int part, int parts, int *first, int *count) {
     int base = n / parts, extra = n % parts;

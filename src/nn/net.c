@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "base/alloc.h"
 #include "base/signal_hold.h"
+#include "base/util.h"
 #include "nn/layers/layers.h"
 #include "nn/net.h"
 
@@ -416,13 +416,6 @@ static siamese_status get_plan(sm_net *net, int n, int training, sm_plan **out, 
 
 /* ---- execution ---- */
 
-/* The layer timers count the process's CPU time: comparable on a shared, loaded machine. */
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static siamese_status execute_failed(const sm_net *net, const sm_step *s, dnnl_status_t st,
                                      sm_err *err) {
     const_dnnl_primitive_desc_t pd = NULL;
@@ -470,11 +463,13 @@ static void report_layer_done(sm_net *net, const sm_seq *seq, int i) {
     net->grad_hook(net->grad_hook_user, s->layer);
 }
 
+/* times (when not NULL) gathers each layer's process CPU seconds: comparable on a shared, loaded
+ * machine. */
 static siamese_status run_steps(sm_net *net, const sm_seq *seq, double *times, int hook,
                                 sm_err *err) {
     for (int i = 0; i < seq->n; i++) {
         const sm_step *s = &seq->v[i];
-        double t0 = times ? now_seconds() : 0.0;
+        double t0 = times ? sm_process_cpu_seconds() : 0.0;
         if (s->prim) {
             dnnl_status_t st = dnnl_primitive_execute(s->prim, net->stream, s->nargs, s->args);
             if (st != dnnl_success) return execute_failed(net, s, st, err);
@@ -484,7 +479,7 @@ static siamese_status run_steps(sm_net *net, const sm_seq *seq, double *times, i
         }
         if (times) {
             dnnl_stream_wait(net->stream);
-            times[s->layer] += now_seconds() - t0;
+            times[s->layer] += sm_process_cpu_seconds() - t0;
         }
         if (hook) report_layer_done(net, seq, i);
     }
