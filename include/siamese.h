@@ -579,8 +579,10 @@ SIAMESE_API int siamese_loader_cached_images(const siamese_loader *loader);
 /* ==== INT8 API (issue 17) ==== */
 
 /* Post-training int8 quantisation: per-output-channel weight scales and activation ranges
- * calibrated on images of a dataset, for a chain of conv (+batchnorm), relu, maxpool, flatten
- * and linear layers (the seed, mnist, omniglot and faces presets; not resnets). The calibration
+ * calibrated on images of a dataset, for conv (ungrouped, padded alike on both sides; batchnorm
+ * and scale folded in), relu, maxpool, average pool, flatten, linear and residual blocks (block ...
+ * [skip conv] add relu): the seed, mnist, omniglot, faces and resnet presets, face-api's network.
+ * A model with a face aligner is calibrated on the aligned face chips it embeds. The calibration
  * is saved by siamese_model_save as extra tensors "int8.<layer>.input_range" [2] and
  * "int8.<layer>.weight_scale" [out] beside the untouched fp32 weights, and read back by
  * siamese_model_load; siamese_model_set_precision(model, SIAMESE_PRECISION_INT8) then runs
