@@ -1,4 +1,4 @@
-/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads; fp32 or bf16 compute, channel groups (g=, depthwise when g equals the channels) and more padding at the bottom/right (pe=, TF's 'same'), Winograd for fp32 3x3 stride-1 convolutions. */
+/* conv2d on oneDNN: forward (optionally fused with ReLU), backward data and backward weights into the flat grads; fp32 or bf16 compute, channel groups (g=, depthwise when g equals the channels) and more padding at the bottom/right (pe=, TF's 'same'), Winograd for fp32 3x3 stride-1 convolutions with 32 or more output channels; weights read in the kernels' layouts from the net's weight cache (weight_cache.c). */
 #include <string.h>
 
 #include "nn/layers/layers.h"
