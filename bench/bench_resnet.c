@@ -154,8 +154,15 @@ static timing time_torch(const options *o, const char *mode) {
     return t;
 }
 
+static int usage(void) {
+    fprintf(stderr, "usage: bench_resnet [--batch N] [--steps N] [--side S] [--threads T] "
+                    "[--describe 0|1] [--profile 0|1]\n");
+    return 2;
+}
+
 int main(int argc, char **argv) {
     options o = {8, 5, 224, omp_get_max_threads(), 0, 0};
+    if (argc % 2 == 0) return usage(); /* options come in pairs: a lone word (--help) is none */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--batch") == 0) o.batch = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--steps") == 0) o.steps = atoi(argv[i + 1]);
@@ -163,11 +170,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--threads") == 0) o.threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--describe") == 0) o.describe = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--profile") == 0) o.profile = atoi(argv[i + 1]);
-        else {
-            fprintf(stderr, "usage: bench_resnet [--batch N] [--steps N] [--side S] [--threads T] "
-                            "[--describe 0|1] [--profile 0|1]\n");
-            return 2;
-        }
+        else return usage();
     }
     if (o.batch < 1 || o.steps < 1 || o.side < 32 || o.threads < 1) return 2;
     omp_set_num_threads(o.threads);
