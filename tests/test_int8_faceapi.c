@@ -96,8 +96,8 @@ Test(int8_faceapi, aligned_network_within_tolerance_of_fp32) {
                  again ? siamese_model_errmsg(again) : "");
     siamese_model_set_threads(again, 1);
     cr_assert(siamese_model_aligns_faces(again));
-    cr_assert_eq(siamese_model_set_precision(again, SIAMESE_PRECISION_INT8),
-                 SIAMESE_PRECISION_INT8, "%s", siamese_model_errmsg(again));
+    cr_assert_eq(siamese_model_set_precision(again, SIAMESE_PRECISION_INT8), SIAMESE_PRECISION_INT8,
+                 "%s", siamese_model_errmsg(again));
     embed_testing(again, back);
     cr_assert_arr_eq(back, i8, sizeof i8, "int8 embeddings differ after save and load");
     siamese_model_free(again);
