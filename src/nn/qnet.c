@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "base/signal_hold.h"
+#include "base/util.h"
 #include "nn/layers/layers.h"
 
 #define QNET_PLANS 4 /* batch sizes kept built at a time */
@@ -888,12 +888,6 @@ void sm_qnet_free(sm_qnet *q) {
     free(q);
 }
 
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* fp32: the range of the tensor a conv / linear's calibration reads, before its step runs (a
  * residual sum may write over it later). */
 static dnnl_status_t observe_step(sm_qnet *q, const qstep *step) {
@@ -932,13 +926,13 @@ siamese_status sm_qnet_forward(sm_qnet *q, const float *x, int n, float *emb, sm
     for (int i = 0; i < p->n_steps && s == dnnl_success; i++) {
         if (p->steps[i].observe >= 0) s = observe_step(q, &p->steps[i]);
         if (s != dnnl_success) break;
-        double t0 = q->time ? seconds_now() : 0.0;
+        double t0 = q->time ? sm_process_cpu_seconds() : 0.0;
         s = dnnl_primitive_execute(p->steps[i].prim, q->stream, p->steps[i].nargs,
                                    p->steps[i].args);
         if (s == dnnl_success && q->time) {
             dnnl_stream_wait(q->stream);
             int layer = p->steps[i].layer;
-            q->time[layer < 0 ? q->arch.n_layers : layer] += seconds_now() - t0;
+            q->time[layer < 0 ? q->arch.n_layers : layer] += sm_process_cpu_seconds() - t0;
         }
     }
     if (s == dnnl_success) s = dnnl_stream_wait(q->stream);

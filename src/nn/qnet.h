@@ -35,8 +35,9 @@ void sm_qnet_free(sm_qnet *q);
 siamese_status sm_qnet_forward(sm_qnet *q, const float *x, int n, float *emb, sm_err *err);
 
 /* Profiling for benchmarks, as sm_net_set_timers: while fwd (arch->n_layers + 1 doubles) is
- * non-NULL every forward adds the seconds of each step to the entry of its layer (a fused relu
- * or folded batchnorm counts for its conv; slot n_layers: the input and output reorders). */
+ * non-NULL every forward adds the process CPU seconds of each step to the entry of its layer (a
+ * fused relu or folded batchnorm counts for its conv; slot n_layers: the input and output
+ * reorders). */
 void sm_qnet_set_timers(sm_qnet *q, double *fwd);
 
 /* fp32 engine only: widens each layer's input range in quant by the values its conv / linear
