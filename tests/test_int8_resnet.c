@@ -63,17 +63,21 @@ static sm_qnet *engine(siamese_model *m, const sm_quant *q) {
     return e;
 }
 
+/* e's forward of n images x into out, which must succeed. */
+static void run_ok(sm_qnet *e, const float *x, int n, float *out) {
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_qnet_forward(e, x, n, out, &err), SIAMESE_OK, "%s", err.msg);
+}
+
 /* The calibration of m over n images x (batches of 16). */
 static sm_quant *calibrate(siamese_model *m, const float *x, int n, size_t img, int dim) {
     sm_qnet *f32 = engine(m, NULL);
     sm_quant *q = sm_quant_create(&m->arch);
     cr_assert_not_null(q);
     float *emb = malloc((size_t)16 * (size_t)dim * sizeof(float));
-    sm_err err;
-    sm_err_clear(&err);
     for (int b = 0; b < n; b += 16) {
-        cr_assert_eq(sm_qnet_forward(f32, x + (size_t)b * img, 16, emb, &err), SIAMESE_OK, "%s",
-                     err.msg);
+        run_ok(f32, x + (size_t)b * img, 16, emb);
         sm_qnet_observe(f32, q);
     }
     cr_assert_eq(q->images, n);
@@ -90,13 +94,11 @@ Test(int8_resnet, fp32_engine_matches_the_model) {
     tu_fill_uniform(x, 16 * IMG, 0.0f, 1.0f, 5);
     cr_assert_eq(siamese_model_embed(m, x, 16, want), SIAMESE_OK);
     sm_qnet *f32 = engine(m, NULL);
-    sm_err err;
-    sm_err_clear(&err);
-    cr_assert_eq(sm_qnet_forward(f32, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
+    run_ok(f32, x, 16, got);
     double e = tu_max_rel_err_f(got, want, 16 * DIM);
     cr_assert_lt(e, 1e-4, "fp32 engine vs model: max relative error %g", e);
     /* twice: the in-place residual sums leave nothing behind between forwards */
-    cr_assert_eq(sm_qnet_forward(f32, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
+    run_ok(f32, x, 16, got);
     cr_assert_lt(tu_max_rel_err_f(got, want, 16 * DIM), 1e-4);
     sm_qnet_free(f32);
     siamese_model_free(m);
@@ -116,13 +118,11 @@ Test(int8_resnet, padded_identity_add_in_fp32_and_int8) {
     tu_fill_uniform(x, 48 * IMG, 0.0f, 1.0f, 12);
     cr_assert_eq(siamese_model_embed(m, x, 16, want), SIAMESE_OK);
     sm_qnet *f32 = engine(m, NULL);
-    sm_err err;
-    sm_err_clear(&err);
-    cr_assert_eq(sm_qnet_forward(f32, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
+    run_ok(f32, x, 16, got);
     cr_assert_lt(tu_max_rel_err_f(got, want, 16 * DIM), 1e-4);
     sm_quant *q = calibrate(m, x + 16 * IMG, 32, IMG, DIM);
     sm_qnet *i8 = engine(m, q);
-    cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
+    run_ok(i8, x, 16, got);
     double e = tu_rel_l2_f(got, want, 16 * DIM);
     cr_assert_lt(e, 0.02, "int8 vs fp32: relative L2 error %g", e);
     cr_assert_gt(e, 0.0);
@@ -171,16 +171,16 @@ Test(int8_resnet, int8_within_2_percent_of_fp32) {
     tu_fill_uniform(x, 16 * IMG, 0.0f, 1.0f, 10); /* images the calibration did not see */
     cr_assert_eq(siamese_model_embed(m, x, 16, want), SIAMESE_OK);
     sm_qnet *i8 = engine(m, q);
-    sm_err err;
-    sm_err_clear(&err);
-    cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
+    run_ok(i8, x, 16, got);
     double e = tu_rel_l2_f(got, want, 16 * DIM);
     cr_log_info("[int8_resnet] mixed residual network: int8 vs fp32 relative L2 %.4f", e);
     cr_assert_lt(e, 0.02, "int8 vs fp32: relative L2 error %g", e);
     cr_assert_gt(e, 0.0, "int8 gave exactly fp32's values: not quantised?");
-    cr_assert_eq(sm_qnet_forward(i8, x + 3 * IMG, 1, one, &err), SIAMESE_OK, "%s", err.msg);
+    run_ok(i8, x + 3 * IMG, 1, one);
     cr_assert_lt(tu_max_rel_err_f(one, got + 3 * DIM, DIM), 1e-5, "batch of one = inside 16");
     char text[8192];
+    sm_err err;
+    sm_err_clear(&err);
     cr_assert_gt(sm_qnet_describe(i8, 16, text, sizeof text, &err), 0);
     cr_assert(strstr(text, "int8") != NULL, "%s", text);
     sm_qnet_free(i8);
@@ -220,9 +220,7 @@ static double preset_int8_error(const char *preset) {
     sm_quant *q = calibrate(m, x + 16 * RN_IMG, 48, RN_IMG, RN_DIM); /* images 16..63 */
     cr_assert_eq(siamese_model_embed(m, x, 16, want), SIAMESE_OK);
     sm_qnet *i8 = engine(m, q);
-    sm_err err;
-    sm_err_clear(&err);
-    cr_assert_eq(sm_qnet_forward(i8, x, 16, got, &err), SIAMESE_OK, "%s", err.msg);
+    run_ok(i8, x, 16, got);
     double e = tu_rel_l2_f(got, want, 16 * RN_DIM);
     cr_log_info("[int8_resnet] %s 64x64: int8 vs fp32 relative L2 %.4f", preset, e);
     sm_qnet_free(i8);
