@@ -15,9 +15,12 @@
 #                        each fold's; 100 epochs per fold
 #            mnist       MNIST: train on train10k, pair accuracy on t10k pairs at the threshold
 #                        chosen on held-out train10k images; 40 epochs; MNIST_AUGMENT
-#                        (default the row's) is the augmentation, for candidates on validation
+#                        (default the row's) is the augmentation, MNIST_ARCH the network and
+#                        MNIST_WEIGHT_DECAY Adam's weight decay (default none), for candidates
+#                        on validation
 #            fashion_mnist  Fashion-MNIST: train on the 60k, Recall@1 on t10k (retrieval);
-#                        20 epochs
+#                        20 epochs; FASHION_ARCH and FASHION_AUGMENT (default the row's) for
+#                        candidates on validation
 #            dogs        Stanford Dogs: train on 100 breeds, ROC AUC on pairs of the other 20;
 #                        the seed recipe (--epochs, default 1) beside a from-scratch P x K
 #                        recipe (DOGS_EPOCHS, default 8) of about the same CPU time
@@ -306,6 +309,11 @@ print("%.4f [%.4f, %.4f]" % (m, max(0, m - 1.96 * se), m + 1.96 * se))' "$dir"/f
         "$folds" "$seed" "$epochs" "$wall" "$cpu" "$(load)" "$mean"
 }
 
+# The VGG-like network of the MNIST and Fashion-MNIST rows (MNIST_ARCH, FASHION_ARCH replace it
+# for candidates on validation).
+vgg_arch="conv(32,k=3,p=1) bn relu conv(32,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn \
+relu conv(64,k=3,p=1) bn relu maxpool(2) flatten linear(256) relu linear(64)"
+
 # MNIST: a VGG-like network (conv 32, 32, pool, conv 64, 64, pool, linear 256, 64-d) on the
 # shared train10k, 10% of its images held out: their pairs set the decision threshold the model
 # file carries. The last epoch's model is scored (model.safetensors: on the held-out images it
@@ -317,11 +325,11 @@ mnist() {
     [[ -f "$idx/train10k-images-idx3-ubyte.gz" && -f "$idx/t10k-images-idx3-ubyte.gz" ]] ||
         { echo "quality: $idx/train10k- and t10k-images-idx3-ubyte.gz missing" >&2; exit 2; }
     local train=("$siamese" train "$idx/train10k-images-idx3-ubyte.gz" -o "$run" --overwrite -q
-        --arch "conv(32,k=3,p=1) bn relu conv(32,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn \
-relu conv(64,k=3,p=1) bn relu maxpool(2) flatten linear(256) relu linear(64)" --input 1x28x28
+        --arch "${MNIST_ARCH:-$vgg_arch}" --input 1x28x28
         --split images --train-fraction 0.9 --per-class 250
         --pk 10x8 --mining semihard --augment "${MNIST_AUGMENT:-rotate=10,scale=0.9:1.1,translate=2}"
         --lr 0.001 --lr-schedule cosine --warmup 50 --epochs "$epochs"
+        ${MNIST_WEIGHT_DECAY:+--weight-decay "$MNIST_WEIGHT_DECAY"}
         --seed "$seed" -j "$threads")
     local eval=("$siamese" eval "$run/model.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
         --pairs-per-class 1000 --json -q --precision fp32 --seed "$seed" -j "$threads")
@@ -361,10 +369,9 @@ fashion_mnist() {
         { echo "quality: $data/fashion_mnist (or /usr/share/datasets/fashion-mnist) missing" >&2
           exit 2; }
     local train=("$siamese" train "$idx/train-images-idx3-ubyte.gz" -o "$run" --overwrite -q
-        --arch "conv(32,k=3,p=1) bn relu conv(32,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn \
-relu conv(64,k=3,p=1) bn relu maxpool(2) flatten linear(256) relu linear(64)" --input 1x28x28
+        --arch "${FASHION_ARCH:-$vgg_arch}" --input 1x28x28
         --split images --train-fraction 0.95 --per-class 150
-        --pk 10x8 --mining semihard --augment "flip,translate=2"
+        --pk 10x8 --mining semihard --augment "${FASHION_AUGMENT:-flip,translate=2}"
         --lr 0.001 --lr-schedule cosine --warmup 100 --epochs "$epochs"
         --seed "$seed" -j "$threads")
     local eval=("$siamese" eval "$run/best.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
