@@ -9,7 +9,9 @@
 #                        out whole as validation; their 20-way one-shot accuracy picks the
 #                        best epoch), 20-way one-shot accuracy on the validation alphabets and
 #                        on Lake's 20 runs (all_runs.zip); 30 epochs; OMNIGLOT_ARCH (default
-#                        the omniglot preset) is the network, for candidates on validation
+#                        the omniglot preset) is the network and OMNIGLOT_ROTATIONS (default
+#                        none; 2 or 4 = train --class-rotations) adds turned characters as
+#                        classes, for candidates on validation
 #            att_faces_5fold  AT&T faces, 5 folds over the 40 subjects: train on 32, EER on
 #                        the other 8 (all similar pairs, as many dissimilar); the mean and
 #                        each fold's; 100 epochs per fold
@@ -120,6 +122,7 @@ omniglot() {
         --val-metric oneshot --val-way 20 --pk 32x4 --mining semihard --augment koch
         --lr 0.001 --lr-schedule cosine --warmup 100 --epochs "$epochs"
         --seed "$seed" -j "$threads")
+    [[ -z "${OMNIGLOT_ROTATIONS:-}" ]] || train+=(--class-rotations "$OMNIGLOT_ROTATIONS")
     local eval=("$siamese" eval "$run/best.safetensors" "$dir/runs" --json -q --precision fp32
         -j "$threads")
     local load_start
