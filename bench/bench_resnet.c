@@ -4,7 +4,9 @@
  * torch would start with 1 here); PyTorch's peer is bench/torch_resnet_speed.py.
  *
  *   bench_resnet [--batch N] [--steps N] [--side S] [--threads T] [--describe 0|1] [--profile 0|1]
+ *                [--mode infer|train|train-frozen]
  *
+ * --mode times that step only (default: all three).
  * --describe 1 prints oneDNN's implementation of every step of the inference and training plans
  * (a "ref" kernel there is the first thing to look at) and exits. --profile 1 prints, for each
  * mode, the mean seconds per step spent in every layer, forward and backward, and no PyTorch.
@@ -22,6 +24,7 @@
 
 typedef struct options {
     int batch, steps, side, threads, describe, profile;
+    const char *mode; /* "infer", "train", "train-frozen", or NULL: all three */
 } options;
 
 /* Median seconds of a step, wall clock and CPU time of the whole process. */
@@ -156,12 +159,12 @@ static timing time_torch(const options *o, const char *mode) {
 
 static int usage(void) {
     fprintf(stderr, "usage: bench_resnet [--batch N] [--steps N] [--side S] [--threads T] "
-                    "[--describe 0|1] [--profile 0|1]\n");
+                    "[--describe 0|1] [--profile 0|1] [--mode infer|train|train-frozen]\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
-    options o = {8, 5, 224, omp_get_max_threads(), 0, 0};
+    options o = {8, 5, 224, omp_get_max_threads(), 0, 0, NULL};
     if (argc % 2 == 0) return usage(); /* options come in pairs: a lone word (--help) is none */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--batch") == 0) o.batch = atoi(argv[i + 1]);
@@ -170,6 +173,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--threads") == 0) o.threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--describe") == 0) o.describe = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--profile") == 0) o.profile = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--mode") == 0) o.mode = argv[i + 1];
         else return usage();
     }
     if (o.batch < 1 || o.steps < 1 || o.side < 32 || o.threads < 1) return 2;
@@ -179,9 +183,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     static const char *modes[] = {"infer", "train", "train-frozen"};
+    int only = -1;
+    for (int m = 0; m < 3 && o.mode; m++)
+        if (strcmp(o.mode, modes[m]) == 0) only = m;
+    if (o.mode && only < 0) return usage();
     printf("resnet18, %d images of 3x%dx%d, fp32, %d threads on both sides, median of %d steps\n",
            o.batch, o.side, o.side, o.threads, o.steps);
     for (int m = 0; m < 3; m++) {
+        if (only >= 0 && m != only) continue;
         if (o.profile) {
             printf("%s:\n", modes[m]);
             time_ours(&o, m);

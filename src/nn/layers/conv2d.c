@@ -151,14 +151,17 @@ static siamese_status backward_data(sm_builder *b, const sm_layer *layer, conv_d
     return st;
 }
 
-/* fp32 convolutions are built for training in inference plans too: for inference oneDNN 2.6
- * picks kernels (brgconv) that keep activations channels-last, so on resnet18 every stride-2
+/* Direct fp32 convolutions are built for training in inference plans too: for inference oneDNN
+ * 2.6 picks kernels (brgconv) that keep activations channels-last, so on resnet18 every stride-2
  * convolution had its input and output re-laid out between them and the Winograd convolutions
- * and batchnorms, which keep nChw16c (8 of 180 ms of an inference), and the Winograd inference
- * kernel wants its weights in a layout of its own, a reorder on every call that costs more than
- * the kernel saves; the training kernels transform them themselves. Grouped convolutions keep
- * the inference kernels: built for training, face-api's landmark network (depthwise) gives other
- * last bits than the results its import was checked with. */
+ * and batchnorms, which keep nChw16c (8 of 180 ms of an inference). Winograd ones are built for
+ * inference there: that kernel reads weights already transformed into its tiles, which the net's
+ * weight cache keeps from one parameter change to the next, while the training kernel transforms
+ * them on every call (resnet18's layer4 at 7x7: 12 ms a convolution against 8.5). The price is
+ * oneDNN's slow transform when the weights changed (~0.45 CPU-s for resnet18's, once per change;
+ * see bench/README.md). Grouped convolutions keep the inference kernels: built for training,
+ * face-api's landmark network (depthwise) gives other last bits than the results its import was
+ * checked with. */
 static dnnl_status_t forward_desc(dnnl_convolution_desc_t *cd, const sm_builder *b,
                                   const sm_layer *layer, const conv_dims *d, const void *ctx) {
     (void)ctx;
@@ -169,7 +172,8 @@ static dnnl_status_t forward_desc(dnnl_convolution_desc_t *cd, const sm_builder 
     sm_md_any_typed(&wei, d->wei_ndims, d->wei, dt);
     sm_md_plain(&bias, 1, d->bias);
     sm_md_any_typed(&dst, 4, d->dst, dt);
-    int training = b->training || (!b->bf16 && layer->groups == 1);
+    int training =
+        b->training || (!b->bf16 && layer->groups == 1 && d->alg != dnnl_convolution_winograd);
     return dnnl_convolution_forward_desc_init(
         cd, training ? dnnl_forward_training : dnnl_forward_inference, d->alg, &src, &wei,
         layer->has_bias ? &bias : NULL, &dst, d->strides, d->pad_l, d->pad_r);
