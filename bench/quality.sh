@@ -14,7 +14,10 @@
 #                        classes, for candidates on validation
 #            att_faces_5fold  AT&T faces, 5 folds over the 40 subjects: train on 32, EER on
 #                        the other 8 (all similar pairs, as many dissimilar); the mean and
-#                        each fold's; 100 epochs per fold
+#                        each fold's; 100 epochs per fold; ATT_STAGE=validate scores 8 of
+#                        each fold's training subjects instead (trained on the other 24) for
+#                        candidates, ATT_ARCH ATT_INPUT ATT_AUGMENT ATT_MINING ATT_SELECT
+#                        ATT_ARGS name them (see the row's function)
 #            mnist       MNIST: train on train10k, pair accuracy on t10k pairs at the threshold
 #                        chosen on held-out train10k images; 40 epochs; MNIST_AUGMENT
 #                        (default the row's) is the augmentation, MNIST_ARCH the network and
@@ -257,9 +260,33 @@ link_classes() {
 # 100 epochs: the folds' validation subjects preferred them to 60 (mean best ROC AUC 0.9916
 # against 0.9873, mean lowest loss 0.301 against 0.329); stronger augmentation, 56x46 inputs and
 # batch-all mining were worse or tied (bench/README.md).
+# Candidates (bench/README.md, "Fourth pass"): ATT_STAGE=validate draws 8 of each fold's 32
+# training subjects (seeded, never the fold's test subjects) as validation subjects, trains on
+# the other 24 and scores those 8 the way the test subjects are scored (every similar pair, as
+# many dissimilar ones); the fold's test subjects are then not used at all. The recipe's parts:
+# ATT_ARCH (network, default the faces preset), ATT_INPUT (--input, default the preset's),
+# ATT_AUGMENT (default the row's), ATT_MINING (default semihard), ATT_SELECT (val: 20% of the
+# training subjects held out by the trainer pick best.safetensors, the default; last: no
+# trainer validation, the last epoch's model.safetensors is scored), ATT_ARGS (more train
+# options, e.g. "--weight-decay 5e-4 --metric cosine --margin 0.5").
 att_faces_5fold() {
     local faces="$data/att_faces" dir="$work/att5"
     epochs=${epochs:-100}
+    local stage=${ATT_STAGE:-test} select=${ATT_SELECT:-val} arch=${ATT_ARCH:-faces}
+    local augment=${ATT_AUGMENT:-rotate=10,scale=0.9:1.1,translate=4,flip,brightness=0.2,contrast=0.2}
+    local recipe=(--arch "$arch" --pk 8x4 --mining "${ATT_MINING:-semihard}" --augment "$augment")
+    [[ -n "${ATT_INPUT:-}" ]] && recipe+=(--input "$ATT_INPUT")
+    # shellcheck disable=SC2206 # ATT_ARGS is a list of options, split on purpose
+    [[ -n "${ATT_ARGS:-}" ]] && recipe+=($ATT_ARGS)
+    case "$select" in
+        val) recipe+=(--val-classes 0.2 --per-class 20) ;;
+        last) ;;
+        *) echo "quality: ATT_SELECT is val or last, not '$select'" >&2; exit 2 ;;
+    esac
+    [[ "$stage" == test || "$stage" == validate ]] ||
+        { echo "quality: ATT_STAGE is test or validate, not '$stage'" >&2; exit 2; }
+    local model=best.safetensors
+    [[ "$select" == last ]] && model=model.safetensors
     [[ -d "$faces/training" && -d "$faces/testing" ]] ||
         { echo "quality: $faces/training and testing/ missing" >&2; exit 2; }
     local subjects=() n s k f
@@ -269,44 +296,62 @@ att_faces_5fold() {
         done
     done
     [[ ${#subjects[@]} -eq 40 ]] || { echo "quality: $faces: want s1..s40" >&2; exit 2; }
-    echo "start: $(machine)"
+    echo "start: $(machine)  stage $stage  recipe ${recipe[*]}"
     for k in 0 1 2 3 4; do
         f="$dir/fold$k"
-        link_classes "$f/train" "${subjects[@]:0:$((8 * k))}" "${subjects[@]:$((8 * k + 8))}"
-        link_classes "$f/test" "${subjects[@]:$((8 * k)):8}"
+        local pool=("${subjects[@]:0:$((8 * k))}" "${subjects[@]:$((8 * k + 8))}")
+        local held=("${subjects[@]:$((8 * k)):8}") name="test"
+        if [[ "$stage" == validate ]]; then
+            # 8 of the fold's 32 training subjects, drawn from the seed and the fold
+            mapfile -t pool < <(/usr/bin/python3 -c 'import random, sys
+s = sys.argv[2:]
+random.Random("att5-%s-%s" % (sys.argv[1], len(s))).shuffle(s)
+print("\n".join(s))' "$seed-$k" "${pool[@]}")
+            held=("${pool[@]:0:8}") pool=("${pool[@]:8}") name="validation"
+        fi
+        link_classes "$f/train" "${pool[@]}"
+        link_classes "$f/test" "${held[@]}"
         local train=("$siamese" train "$f/train" -o "$f/run" --overwrite -q
-            --arch faces --split classes --train-fraction 0.95 --val-classes 0.2 --per-class 20
-            --pk 8x4 --mining semihard
-            --augment "rotate=10,scale=0.9:1.1,translate=4,flip,brightness=0.2,contrast=0.2"
+            --split classes --train-fraction 0.95 "${recipe[@]}"
             --lr 0.001 --lr-schedule cosine --warmup 20 --epochs "$epochs"
             --seed "$seed" -j "$threads")
-        local eval=("$siamese" eval "$f/run/best.safetensors" "$f/test" --all-pairs --json -q
+        local eval=("$siamese" eval "$f/run/$model" "$f/test" --all-pairs --json -q
             --precision fp32 --seed "$seed" -j "$threads")
-        echo "fold $k: test subjects s$((8 * k + 1))..s$((8 * k + 8))"
+        echo "fold $k: $name subjects $(for s in "${held[@]}"; do basename "$s"; done | paste -sd' ')"
         echo "  train: ${train[*]}"
         timed_cpu "fold$k" "${train[@]}"
         echo "  eval:  ${eval[*]}"
         "${eval[@]}" >"$f/eval.json"
-        printf '  fold %d: train %s; best.safetensors = %s; %s pairs: EER %s, ROC AUC %.4f\n' \
-            "$k" "$(cat "$work/fold$k.times")" "$(best_epoch "$f/run")" \
+        printf '  fold %d: train %s; best.safetensors = %s; %s %s pairs: EER %s, ROC AUC %.4f\n' \
+            "$k" "$(cat "$work/fold$k.times")" "$(best_epoch "$f/run")" "$name" \
             "$(json_number "$f/eval.json" verification pairs)" \
             "$(interval "$f/eval.json" verification eer)" \
             "$(json_number "$f/eval.json" verification auc value)"
     done
     # the mean over the folds; its interval joins the folds' bootstrap intervals as normal ones
     # (standard error (high - low) / 3.92 each, the folds independent)
-    local mean folds wall cpu
+    local mean folds wall cpu auc
     mean=$(/usr/bin/python3 -c 'import json, sys, math
 e = [json.load(open(p))["verification"]["eer"] for p in sys.argv[1:]]
 m = sum(x["value"] for x in e) / len(e)
 se = math.sqrt(sum(((x["high"] - x["low"]) / 3.92) ** 2 for x in e)) / len(e)
 print("%.4f [%.4f, %.4f]" % (m, max(0, m - 1.96 * se), m + 1.96 * se))' "$dir"/fold?/eval.json)
+    auc=$(/usr/bin/python3 -c 'import json, sys
+a = [json.load(open(p))["verification"]["auc"]["value"] for p in sys.argv[1:]]
+print("%.4f" % (sum(a) / len(a)))' "$dir"/fold?/eval.json)
     folds=$(for k in 0 1 2 3 4; do printf '%.4f ' "$(json_number "$dir/fold$k/eval.json" \
         verification eer value)"; done)
     wall=$(cat "$work"/fold?.seconds | paste -sd+ | bc)
     cpu=$(cat "$work"/fold?.cpu | paste -sd+ | bc)
-    printf 'row att_faces_5fold  seed %s  epochs %s  train %.0f s wall, %.0f s CPU (5 folds)  end: %s\n' \
-        "$seed" "$epochs" "$wall" "$cpu" "$(machine)"
+    printf 'row att_faces_5fold  stage %s  seed %s  epochs %s  train %.0f s wall, %.0f s CPU (5 folds)  end: %s\n' \
+        "$stage" "$seed" "$epochs" "$wall" "$cpu" "$(machine)"
+    if [[ "$stage" == validate ]]; then
+        printf '  validation: mean EER over the 5 folds %s, mean ROC AUC %s; per fold %s\n' \
+            "$mean" "$auc" "$folds"
+        printf '| %s | %s | %s | %.0f s wall, %.0f s CPU (load %s) | %s | %s |\n' "${recipe[*]}" \
+            "$seed" "$epochs" "$wall" "$cpu" "$(load)" "$mean" "$auc"
+        return
+    fi
     printf '  mean EER over the 5 folds %s; per fold %s\n' "$mean" "$folds"
     printf '| AT&T faces 5-fold | mean EER, 8 unseen subjects per fold (720 pairs each); folds %s| %s | %s | %.0f s wall, %.0f s CPU (load %s) | %s |\n' \
         "$folds" "$seed" "$epochs" "$wall" "$cpu" "$(load)" "$mean"
