@@ -120,7 +120,9 @@ SIAMESE_API void siamese_model_free(siamese_model *model);
  * with parameters, "fc") must be there with its shape, and the file may hold nothing the model
  * lacks; otherwise SIAMESE_ERR_SHAPE with one message listing the mismatches, and the model is
  * unchanged. Head tensors missing or of another shape keep their initialization and are listed,
- * comma-separated, in left (may be NULL). */
+ * comma-separated, in left (may be NULL). A face aligner in the file (a model made with
+ * siamese_model_attach_faceapi_aligner: "align.*" tensors) comes with the weights; it never
+ * trains, and siamese_train's loaders then feed every image as its aligned face chip. */
 SIAMESE_API siamese_status siamese_model_init_from(siamese_model *model, const char *path,
                                                    char *left, size_t left_size);
 /* Fine-tuning: frozen = 1 freezes every layer whose parameter prefix is prefix or starts with
@@ -1185,7 +1187,8 @@ SIAMESE_API siamese_status siamese_model_import_faceapi(const char *dir, siamese
  * at its own size, its landmarks found (twice: on the photo, then on the chip they give), and
  * landmarks 17..67 mapped onto dlib's mean face by a
  * similarity transform into the chip the dlib network was trained on (150x150, padding 0.25)
- * before embedding. siamese_model_embed itself takes tensors and does not align. Errors as for
+ * before embedding; siamese_train from such a model (params.init) trains on the same chips.
+ * siamese_model_embed itself takes tensors and does not align. Errors as for
  * siamese_model_import_faceapi, in the model's error message. */
 SIAMESE_API siamese_status siamese_model_attach_faceapi_aligner(siamese_model *model,
                                                                 const char *dir);

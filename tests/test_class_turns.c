@@ -143,7 +143,8 @@ Test(turns, the_loader_turns_each_image_by_its_class_turn) {
     sm_pk_turn_classes(&b, 2, 4, 3, 0);
     siamese_loader_params p = grey_params(4);
     siamese_loader *ld = NULL;
-    cr_assert_eq(sm_loader_create_labelled(ds, b.images, b.classes, b.count, &p, &ld), SIAMESE_OK);
+    cr_assert_eq(sm_loader_create_labelled(ds, b.images, b.classes, b.count, &p, NULL, &ld),
+                 SIAMESE_OK);
     cr_assert_eq(sm_loader_set_class_turns(ld, 4), SIAMESE_OK);
     cr_assert_eq(siamese_loader_start_epoch(ld, 0), SIAMESE_OK);
     float want[CHW], plain[CHW];
@@ -172,7 +173,8 @@ Test(turns, the_loader_refuses_quarter_turns_of_a_non_square_input_and_odd_count
     siamese_loader_params p = grey_params(4);
     p.width = 6;
     siamese_loader *ld = NULL;
-    cr_assert_eq(sm_loader_create_labelled(ds, b.images, b.classes, b.count, &p, &ld), SIAMESE_OK);
+    cr_assert_eq(sm_loader_create_labelled(ds, b.images, b.classes, b.count, &p, NULL, &ld),
+                 SIAMESE_OK);
     cr_assert_eq(sm_loader_set_class_turns(ld, 4), SIAMESE_ERR_INVALID_ARG);
     cr_assert(strstr(siamese_loader_errmsg(ld), "square") != NULL, "%s", siamese_loader_errmsg(ld));
     cr_assert_eq(sm_loader_set_class_turns(ld, 3), SIAMESE_ERR_INVALID_ARG);

@@ -146,8 +146,8 @@ Test(pk, labelled_loader_serves_the_images_in_order_with_classes) {
     cr_assert_eq(sm_pk_sample(ds, NULL, 0, 2, 3, 3, 7, 0, &b), SIAMESE_OK);
     siamese_loader_params p = grey_params(6);
     siamese_loader *ld = NULL;
-    cr_assert_eq(sm_loader_create_labelled(ds, b.images, b.classes, b.count, &p, &ld), SIAMESE_OK,
-                 "%s", siamese_dataset_errmsg(ds));
+    cr_assert_eq(sm_loader_create_labelled(ds, b.images, b.classes, b.count, &p, NULL, &ld),
+                 SIAMESE_OK, "%s", siamese_dataset_errmsg(ds));
     cr_assert_eq(siamese_loader_batch_count(ld), 3);
     cr_assert_eq(siamese_loader_start_epoch(ld, 0), SIAMESE_OK);
     float want[CHW];

@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "data/dataset.h"
 #include "data/image_cache.h"
+#include "data/loader_chips.h"
 #include "data/loader_labelled.h"
 #include "data/loader_share.h"
 #include "image/augment.h"
@@ -49,14 +50,15 @@ struct siamese_loader {
     double fill_cpu_seconds; /* CPU time of fill_slot, on whichever thread ran it */
     sm_err err;
     /* training tools (issue 12) */
-    int labelled;        /* batches of labelled images: each pair is (image, image, class) */
-    sm_augment augment;  /* drawn per image from (seed, epoch, position, side) */
-    int augmenting;      /* augment changes something */
-    int epoch;           /* the epoch in progress */
-    uint8_t *scratch[2]; /* one augmented image per batch slot */
-    int class_turns;     /* labelled: 2 or 4 turns, class c turned by c % turns; else 0 */
-    uint8_t *turned[2];  /* one turned image per batch slot */
-    int part, parts;     /* data-parallel share of each batch (issue 16): part of parts */
+    int labelled;          /* batches of labelled images: each pair is (image, image, class) */
+    sm_augment augment;    /* drawn per image from (seed, epoch, position, side) */
+    int augmenting;        /* augment changes something */
+    int epoch;             /* the epoch in progress */
+    uint8_t *scratch[2];   /* one augmented image per batch slot */
+    int class_turns;       /* labelled: 2 or 4 turns, class c turned by c % turns; else 0 */
+    uint8_t *turned[2];    /* one turned image per batch slot */
+    int part, parts;       /* data-parallel share of each batch (issue 16): part of parts */
+    sm_loader_chips chips; /* face chips instead of resized photos (issue 13), or make NULL */
 };
 
 siamese_loader_params siamese_loader_default_params(void) {
@@ -90,6 +92,9 @@ static siamese_status image_to_tensor(siamese_loader *ld, int image, image_place
     siamese_image img = {0, 0, 0, NULL}, view = {ld->p.width, ld->p.height, ld->p.channels, NULL};
     siamese_status st = SIAMESE_OK;
     view.data = sm_image_cache_get(&ld->cache, image);
+    if (!view.data && ld->chips.make) /* every chip is cached (warm_chips) */
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s: its face chip is not in the cache",
+                       ld->ds->images[image].path ? ld->ds->images[image].path : "an image");
     if (!view.data) {
         st = sm_ds_decode(ld->ds, image, &ld->opts, &img, err);
         view = img;
@@ -199,10 +204,98 @@ static siamese_status warm_one(siamese_loader *ld, int image, uint8_t *slot, sm_
     return st;
 }
 
+/* ---- face chips (issue 13) */
+
+#define CHIP_CHUNK 32 /* photos decoded in parallel before their chips are made one by one */
+
+/* Reserves a cache slot for every needed image into list (their count in *total); chips are never
+ * made twice, so they must all fit. */
+static siamese_status reserve_chips(siamese_loader *ld, const unsigned char *needed, int *list,
+                                    int *total) {
+    *total = 0;
+    for (int i = 0; i < ld->ds->n_images; i++) {
+        if (!needed[i]) continue;
+        if (!sm_image_cache_reserve(&ld->cache, i))
+            return sm_fail(&ld->err, SIAMESE_ERR_LIMIT,
+                           "%s: the face chips of its images do not fit the image cache "
+                           "(%d of %zu bytes each already fill it): raise --cache-mb",
+                           ld->ds->path, ld->cache.used, ld->cache.image_bytes);
+        list[(*total)++] = i;
+    }
+    return SIAMESE_OK;
+}
+
+/* The chip of one decoded photo into image's cache slot. */
+static siamese_status chip_into_cache(siamese_loader *ld, int image, sm_image *photo, sm_err *err) {
+    sm_image chip = {0, 0, 0, NULL};
+    siamese_status st =
+        ld->chips.make(ld->chips.user, photo, ld->p.channels, ld->p.width, &chip, err);
+    if (st == SIAMESE_OK && (chip.width != ld->p.width || chip.height != ld->p.height ||
+                             chip.channels != ld->p.channels))
+        st = sm_fail(err, SIAMESE_ERR_SHAPE, "face chip %dx%dx%d, the loader needs %dx%dx%d",
+                     chip.channels, chip.height, chip.width, ld->p.channels, ld->p.height,
+                     ld->p.width);
+    if (st == SIAMESE_OK)
+        memcpy(sm_image_cache_get(&ld->cache, image), chip.data, ld->cache.image_bytes);
+    sm_image_free(&chip);
+    return st;
+}
+
+/* One chunk of list: decoded in parallel, then each made into its chip (the aligner is one
+ * network, used by one thread); a photo that fails is warned about and skipped. */
+static siamese_status chip_chunk(siamese_loader *ld, const int *list, int m) {
+    sm_image photos[CHIP_CHUNK];
+    siamese_status state[CHIP_CHUNK];
+    sm_err errs[CHIP_CHUNK];
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int j = 0; j < m; j++) {
+        sm_err_clear(&errs[j]);
+        photos[j] = (sm_image){0, 0, 0, NULL};
+        state[j] = sm_ds_decode(ld->ds, list[j], &ld->chips.photo, &photos[j], &errs[j]);
+    }
+    siamese_status st = SIAMESE_OK;
+    for (int j = 0; j < m; j++) {
+        if (state[j] == SIAMESE_OK && st == SIAMESE_OK)
+            state[j] = chip_into_cache(ld, list[j], &photos[j], &errs[j]);
+        sm_image_free(&photos[j]);
+        if (st != SIAMESE_OK) continue;
+        if (state[j] == SIAMESE_OK) {
+            ld->checked[list[j]] = 1;
+            continue;
+        }
+        sm_image_cache_drop(&ld->cache, list[j]);
+        if (state[j] == SIAMESE_ERR_NOMEM) {
+            st = sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+        } else {
+            ld->ds->images[list[j]].usable = 0;
+            sm_ds_warn(ld->ds, "%s; skipped", errs[j].msg);
+        }
+    }
+    return st;
+}
+
+/* Every needed image decoded as a photo and made into its face chip, once, in its cache slot;
+ * the progress callback hears of it before and after (it takes milliseconds a face). */
+static siamese_status warm_chips(siamese_loader *ld, const unsigned char *needed) {
+    int *list = malloc((size_t)(ld->ds->n_images + 1) * sizeof *list), total = 0;
+    if (!list) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
+    siamese_status st = reserve_chips(ld, needed, list, &total);
+    const sm_loader_chips *c = &ld->chips;
+    double t0 = sm_now_seconds();
+    if (st == SIAMESE_OK && total && c->progress) c->progress(c->progress_user, 0, total, 0);
+    for (int first = 0; st == SIAMESE_OK && first < total; first += CHIP_CHUNK)
+        st = chip_chunk(ld, list + first, total - first < CHIP_CHUNK ? total - first : CHIP_CHUNK);
+    if (st == SIAMESE_OK && total && c->progress)
+        c->progress(c->progress_user, total, total, sm_now_seconds() - t0);
+    free(list);
+    return st;
+}
+
 /* Decodes every needed image once, in parallel; failures are warned about in image order. */
 static siamese_status warm_cache(siamese_loader *ld, const unsigned char *needed) {
     siamese_dataset *ds = ld->ds;
     int n = ds->n_images;
+    if (ld->chips.make) return warm_chips(ld, needed);
     unsigned char *failed = calloc((size_t)n + 1, 1);
     if (!failed) return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++)
@@ -335,6 +428,9 @@ static siamese_status loader_setup(siamese_loader *ld, const siamese_pairs *pair
     if (st == SIAMESE_OK) st = check_pairs(ld, pairs);
     if (st != SIAMESE_OK) return st;
     setup_params(ld, p);
+    if (ld->chips.make && p->width != p->height)
+        return sm_fail(&ld->err, SIAMESE_ERR_INVALID_ARG,
+                       "face chips are square, the input is %dx%d", p->width, p->height);
     ld->checked = calloc((size_t)ld->ds->n_images + 1, 1);
     if (!ld->checked ||
         sm_image_cache_init(&ld->cache, ld->ds->n_images, ld->image_floats, p->cache_bytes))
@@ -346,11 +442,18 @@ static siamese_status loader_setup(siamese_loader *ld, const siamese_pairs *pair
 
 siamese_status siamese_loader_create(siamese_dataset *ds, const siamese_pairs *pairs,
                                      const siamese_loader_params *params, siamese_loader **out) {
+    return sm_loader_create_chips(ds, pairs, params, NULL, out);
+}
+
+siamese_status sm_loader_create_chips(siamese_dataset *ds, const siamese_pairs *pairs,
+                                      const siamese_loader_params *params,
+                                      const sm_loader_chips *chips, siamese_loader **out) {
     *out = NULL;
     siamese_loader_params p = params ? *params : siamese_loader_default_params();
     siamese_loader *ld = calloc(1, sizeof *ld);
     if (!ld) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     ld->ds = ds;
+    if (chips && chips->make) ld->chips = *chips;
     ld->held = -1;
     ld->parts = 1;
     pthread_mutex_init(&ld->mu, NULL);
@@ -532,14 +635,14 @@ static siamese_status labelled_pairs(const int *images, const int *classes, int 
 
 siamese_status sm_loader_create_labelled(siamese_dataset *ds, const int *images, const int *classes,
                                          int count, const siamese_loader_params *params,
-                                         siamese_loader **out) {
+                                         const sm_loader_chips *chips, siamese_loader **out) {
     *out = NULL;
     siamese_pairs pairs;
     if (labelled_pairs(images, classes, count, &pairs) != SIAMESE_OK)
         return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
     siamese_loader_params p = params ? *params : siamese_loader_default_params();
     p.shuffle = 0;
-    siamese_status st = siamese_loader_create(ds, &pairs, &p, out);
+    siamese_status st = sm_loader_create_chips(ds, &pairs, &p, chips, out);
     if (*out) (*out)->labelled = 1; /* the worker fills nothing before an epoch starts */
     siamese_pairs_free(&pairs);
     return st;

@@ -116,9 +116,7 @@ static void decode_batch(embed_job *job, int first, int n) {
         siamese_image img;
         sm_err_clear(&job->errs[j]);
         job->state[j] = decode_item(job->src, first + j, &job->opts, &img, &job->errs[j]);
-        if (job->images) { /* aligned below, all at once */
-            if (job->state[j] == SIAMESE_OK)
-                job->state[j] = sm_face_limit_size(&img, job->opts_model.width, &job->errs[j]);
+        if (job->images) { /* aligned below, each photo on its own */
             job->images[j] = img;
             continue;
         }
@@ -254,10 +252,7 @@ static siamese_status check_params(embed_job *job, siamese_model *model,
     job->image_floats =
         (size_t)job->opts.channels * (size_t)job->opts.height * (size_t)job->opts.width;
     job->opts_model = job->opts;
-    if (model->aligner) { /* decoded at their own size, then aligned into chips */
-        job->opts.width = job->opts.height = 0;
-        job->opts.channels = 3;
-    }
+    if (model->aligner) job->opts = sm_face_photo_options(); /* then aligned into chips */
     job->dim = siamese_model_embedding_dim(model);
     return SIAMESE_OK;
 }

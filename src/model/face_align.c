@@ -217,19 +217,33 @@ siamese_status sm_face_align_points(siamese_model *landmarks, const sm_image *im
     return st;
 }
 
-siamese_status sm_face_align_tensors(siamese_model *landmarks, const sm_image *images, int n,
+siamese_image_options sm_face_photo_options(void) {
+    siamese_image_options opts = siamese_image_default_options();
+    opts.width = opts.height = 0; /* the chip is sampled from the photo itself */
+    opts.channels = 3;
+    opts.fast_jpeg = 0;
+    return opts;
+}
+
+siamese_status sm_face_chip(siamese_model *landmarks, sm_image *photo, int channels, int side,
+                            sm_image *chip, sm_err *err) {
+    float points[SM_LANDMARKS * 2];
+    siamese_status st = sm_face_limit_size(photo, side, err);
+    if (st == SIAMESE_OK) st = sm_face_align_points(landmarks, photo, 1, side, points, err);
+    if (st == SIAMESE_OK) st = chip_of(photo, points, side, channels, chip, err);
+    return st;
+}
+
+siamese_status sm_face_align_tensors(siamese_model *landmarks, sm_image *images, int n,
                                      int channels, int side, float *tensors, sm_err *err) {
-    float *points = malloc((size_t)n * SM_LANDMARKS * 2 * sizeof *points);
-    if (!points) return sm_fail(err, SIAMESE_ERR_NOMEM, "face alignment: out of memory");
-    siamese_status st = sm_face_align_points(landmarks, images, n, side, points, err);
+    siamese_status st = SIAMESE_OK;
     for (int i = 0; i < n && st == SIAMESE_OK; i++) {
         sm_image chip = {0};
-        st = chip_of(&images[i], points + (size_t)i * SM_LANDMARKS * 2, side, channels, &chip, err);
+        st = sm_face_chip(landmarks, &images[i], channels, side, &chip, err);
         if (st == SIAMESE_OK)
             st =
                 sm_image_to_tensor(&chip, NULL, NULL, tensors + (size_t)i * channels * side * side);
         sm_image_free(&chip);
     }
-    free(points);
     return st;
 }

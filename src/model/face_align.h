@@ -45,9 +45,21 @@ siamese_status sm_face_limit_size(sm_image *img, int side, sm_err *err);
 siamese_status sm_face_align_points(siamese_model *landmarks, const sm_image *images, int n,
                                     int side, float *points, sm_err *err);
 
-/* The embedding path of a model with an aligner: n decoded images (native size) become chips of
- * the model's input size and channels, written as [0, 1] tensors [n, c, side, side]. */
-siamese_status sm_face_align_tensors(siamese_model *landmarks, const sm_image *images, int n,
+/* How a photo is decoded for alignment, on every path (commands, calibration, the training
+ * loader): at its own size, RGB, never DCT-scaled. */
+siamese_image_options sm_face_photo_options(void);
+
+/* One photo's face chip, the same on every path that embeds or trains on it: the photo shrunk in
+ * place (sm_face_limit_size), its landmarks found on it alone (a batch of one, so that a chip never
+ * depends on the photos beside it in a batch), the chip of side x side with `channels` sampled into
+ * chip (allocated here; free it with sm_image_free). */
+siamese_status sm_face_chip(siamese_model *landmarks, sm_image *photo, int channels, int side,
+                            sm_image *chip, sm_err *err);
+
+/* The embedding path of a model with an aligner: n decoded photos (native size, shrunk in place)
+ * become their chips (sm_face_chip) of the model's input size and channels, written as [0, 1]
+ * tensors [n, c, side, side]. */
+siamese_status sm_face_align_tensors(siamese_model *landmarks, sm_image *images, int n,
                                      int channels, int side, float *tensors, sm_err *err);
 
 #endif

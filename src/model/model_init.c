@@ -1,7 +1,9 @@
-/* Weights by name into an existing model: a torchvision state_dict (or any model file) as the start of fine-tuning, strict for the backbone, the head left to its initialization. */
+/* Weights by name into an existing model: a torchvision state_dict (or any model file) as the start of fine-tuning, strict for the backbone, the head left to its initialization, a face aligner (align.*) taken along. */
 #include <stdio.h>
 #include <string.h>
 
+#include "model/face_align.h"
+#include "model/face_align_io.h"
 #include "model/model.h"
 
 /* The head: the tensors of the last layer with parameters (the embedding layer, "fc"). */
@@ -85,6 +87,7 @@ static siamese_status check_names(const char *path, const sm_st_file *file,
     }
     for (int i = 0; i < sm_safetensors_count(file); i++) {
         const char *name = sm_safetensors_get(file, i)->name;
+        if (!strncmp(name, SM_ALIGN_PREFIX, strlen(SM_ALIGN_PREFIX))) continue; /* read below */
         if (sm_param_table_find(table, name) < 0)
             add_mismatch(&m, "'%s' is not part of the architecture%s", name, "");
     }
@@ -92,6 +95,18 @@ static siamese_status check_names(const char *path, const sm_st_file *file,
     return sm_fail(err, SIAMESE_ERR_SHAPE, "%s: %d tensor%s not match the architecture: %s%s", path,
                    m.count, m.count == 1 ? " does" : "s do", m.text,
                    m.len >= sizeof m.text - 1 ? " ..." : "");
+}
+
+/* The file's face aligner, if it has one, replaces the model's (kept as it was on failure). */
+static siamese_status take_aligner(siamese_model *model, const char *path, const sm_st_file *file,
+                                   sm_err *err) {
+    if (!sm_safetensors_meta(file, "align")) return SIAMESE_OK;
+    siamese_model *had = model->aligner;
+    model->aligner = NULL;
+    siamese_status st = sm_align_read(model, path, file, err);
+    if (st != SIAMESE_OK) model->aligner = had;
+    else siamese_model_free(had);
+    return st;
 }
 
 siamese_status siamese_model_init_from(siamese_model *model, const char *path, char *left,
@@ -106,6 +121,7 @@ siamese_status siamese_model_init_from(siamese_model *model, const char *path, c
     sm_st_file *file = NULL;
     siamese_status st = sm_safetensors_read(path, &file, &err);
     if (st == SIAMESE_OK) st = check_names(path, file, model, &err);
+    if (st == SIAMESE_OK) st = take_aligner(model, path, file, &err);
     if (st == SIAMESE_OK) {
         const sm_param_table *table = sm_net_table(model->net);
         for (int i = 0; i < table->n; i++) {
@@ -115,6 +131,7 @@ siamese_status siamese_model_init_from(siamese_model *model, const char *path, c
             else if (is_head(&model->arch, info)) list_append(left, left_size, info->name);
         }
     }
+
     sm_safetensors_free(file);
     if (st != SIAMESE_OK) model->err = err;
     return st;

@@ -13,15 +13,14 @@ siamese_status siamese_model_load_input(siamese_model *model, const char *path, 
     const sm_shape *in = &model->arch.input;
     sm_image_options opts = siamese_image_default_options();
     opts.channels = in->c;
-    opts.height = model->aligner ? 0 : in->h; /* an aligned face is sampled from the photo */
-    opts.width = model->aligner ? 0 : in->w;
+    opts.height = in->h;
+    opts.width = in->w;
+    if (model->aligner) opts = sm_face_photo_options(); /* the chip is sampled from the photo */
     sm_image img = {0};
     siamese_status st = sm_image_load_file(path, &opts, &img, &err);
     if (st == SIAMESE_OK && model->aligner) {
         model->aligner->threads = model->threads;
-        st = sm_face_limit_size(&img, in->w, &err);
-        if (st == SIAMESE_OK)
-            st = sm_face_align_tensors(model->aligner, &img, 1, in->c, in->w, out, &err);
+        st = sm_face_align_tensors(model->aligner, &img, 1, in->c, in->w, out, &err);
         if (st != SIAMESE_OK) sm_err_prefix(&err, path);
     } else if (st == SIAMESE_OK) {
         st = sm_image_tensor_check(&img, NULL, NULL, out, &err);

@@ -84,8 +84,7 @@ static int decode_into(calib *c, int image, int j) {
     siamese_status st = sm_ds_decode(c->ds, image, &c->opts, &img, &err);
     if (st == SIAMESE_OK && aligner) {
         aligner->threads = c->model->threads;
-        st = sm_face_limit_size(&img, in->w, &err);
-        if (st == SIAMESE_OK) st = sm_face_align_tensors(aligner, &img, 1, in->c, in->w, x, &err);
+        st = sm_face_align_tensors(aligner, &img, 1, in->c, in->w, x, &err);
     } else if (st == SIAMESE_OK) {
         st = sm_image_to_tensor(&img, NULL, NULL, x);
     }
@@ -182,10 +181,7 @@ siamese_status siamese_model_quantize(siamese_model *model, siamese_dataset *dat
     c.opts.height = model->arch.input.h;
     c.opts.width = model->arch.input.w;
     c.opts.fast_jpeg = 0;
-    if (model->aligner) { /* decoded at their own size, then aligned into chips */
-        c.opts.width = c.opts.height = 0;
-        c.opts.channels = 3;
-    }
+    if (model->aligner) c.opts = sm_face_photo_options(); /* then aligned into chips */
     st = calibrate(&c);
     if (st == SIAMESE_OK) {
         int was_int8 = model->qnet != NULL;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/number.h"
+#include "model/face_align_io.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "run/run.h"
@@ -71,14 +72,29 @@ static sm_st_tensor moment_tensor(const char *name, const float *data, size_t n)
     return t;
 }
 
+/* The checkpoint holds the model's face aligner too (face_align_io.c), so a resumed run aligns
+ * its images as the run it continues did. */
 siamese_status sm_checkpoint_save(const char *path, siamese_model *model, const sm_adam *adam,
                                   const sm_train_state *state, sm_err *err) {
-    sm_st_tensor moments[2] = {moment_tensor(CKPT_PREFIX "exp_avg", adam->m, adam->n),
-                               moment_tensor(CKPT_PREFIX "exp_avg_sq", adam->v, adam->n)};
     state_text text;
-    sm_st_meta meta[STATE_KEYS];
-    int n_meta = describe_state(state, adam, &text, meta);
-    return sm_model_save_with(model, path, moments, 2, meta, n_meta, err);
+    sm_st_meta meta[STATE_KEYS + SM_ALIGN_META];
+    int n_meta = describe_state(state, adam, &text, meta), n_align = 0;
+    sm_st_tensor *align = NULL;
+    char *align_keep = NULL;
+    siamese_status st = sm_align_tensors(model, &align, &n_align, meta + n_meta, &align_keep, err);
+    sm_st_tensor *extra = st == SIAMESE_OK ? calloc((size_t)n_align + 2, sizeof *extra) : NULL;
+    if (st == SIAMESE_OK && !extra) st = sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    if (st == SIAMESE_OK) {
+        extra[0] = moment_tensor(CKPT_PREFIX "exp_avg", adam->m, adam->n);
+        extra[1] = moment_tensor(CKPT_PREFIX "exp_avg_sq", adam->v, adam->n);
+        for (int i = 0; i < n_align; i++) extra[2 + i] = align[i];
+        if (n_align) n_meta += SM_ALIGN_META;
+        st = sm_model_save_with(model, path, extra, 2 + n_align, meta, n_meta, err);
+    }
+    free(extra);
+    free(align);
+    free(align_keep);
+    return st;
 }
 
 #define STATE_COUNT_MAX 999999999 /* epochs and batches */
@@ -144,6 +160,7 @@ siamese_status sm_checkpoint_load(const char *path, sm_checkpoint *ckpt, sm_err 
     siamese_status st = sm_safetensors_read(path, &ckpt->file, err);
     if (st == SIAMESE_OK) st = read_state(path, ckpt->file, &ckpt->state, &ckpt->adam_step, err);
     if (st == SIAMESE_OK) st = sm_model_from_file(path, ckpt->file, CKPT_PREFIX, &ckpt->model, err);
+    if (st == SIAMESE_OK) st = sm_align_read(ckpt->model, path, ckpt->file, err);
     if (st == SIAMESE_OK) {
         ckpt->n = sm_net_table(ckpt->model->net)->n_params;
         st = find_moment(path, ckpt->file, CKPT_PREFIX "exp_avg", ckpt->n, &m, err);

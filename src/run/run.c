@@ -11,7 +11,9 @@
 #include "base/threads.h"
 #include "base/util.h"
 #include "data/dataset_check.h"
+#include "data/loader_chips.h"
 #include "data/loader_share.h"
+#include "model/align_loader.h"
 #include "model/model.h"
 #include "run/dist.h"
 #include "run/run.h"
@@ -48,6 +50,7 @@ typedef struct train_run {
     sm_run_tools tools;         /* P x K batches, validation classes (issue 12) */
     sm_run_lock lock;           /* held while this process writes run_dir */
     sm_dist *dist;              /* data-parallel ranks (issue 16), NULL = one process */
+    sm_loader_chips chips;      /* a model with a face aligner: every loader feeds face chips */
     sm_err err;
 } train_run;
 
@@ -201,7 +204,7 @@ static siamese_status make_loader(train_run *run, const siamese_pairs *pairs, in
                                   siamese_loader **out) {
     siamese_loader_params lp = loader_params(run, shuffle);
     double t0 = sm_now_seconds();
-    siamese_status st = siamese_loader_create(run->dataset, pairs, &lp, out);
+    siamese_status st = sm_loader_create_chips(run->dataset, pairs, &lp, &run->chips, out);
     run->wait_at_start += sm_now_seconds() - t0;
     if (st != SIAMESE_OK)
         sm_fail(&run->err, st, "%s", *out ? siamese_loader_errmsg(*out) : "out of memory");
@@ -286,8 +289,12 @@ static siamese_status apply_fine_tuning(train_run *run, int fresh) {
         siamese_status st = siamese_model_init_from(run->model, c->init, left, sizeof left);
         if (st != SIAMESE_OK)
             return sm_fail(&run->err, st, "--init: %s", siamese_model_errmsg(run->model));
-        emit_message(run, SIAMESE_EVENT_INFO, "initialized from %s%s%s", c->init,
-                     left[0] ? "; left to the head's initialization: " : "", left);
+        emit_message(run, SIAMESE_EVENT_INFO, "initialized from %s%s%s%s", c->init,
+                     left[0] ? "; left to the head's initialization: " : "", left,
+                     siamese_model_aligns_faces(run->model)
+                         ? "; its face aligner comes too (it never trains; images become its "
+                           "face chips)"
+                         : "");
     }
     char prefixes[sizeof c->freeze];
     snprintf(prefixes, sizeof prefixes, "%s", c->freeze);
@@ -742,7 +749,7 @@ static siamese_status report_setup(train_run *run) {
 static siamese_status open_tools(train_run *run) {
     siamese_loader_params lp = loader_params(run, 0);
     return sm_run_tools_open(&run->tools, run->dataset, run->split, &run->config.params, &lp,
-                             &run->err);
+                             &run->chips, &run->err);
 }
 
 /* Every file decoded once as training decodes it, before any pair is drawn, so that pairs come
@@ -778,10 +785,30 @@ static siamese_status log_files(train_run *run, const sm_ds_files *c) {
     return write_metrics(run, &e);
 }
 
+/* The log's account of the face chips a loader makes as images enter its cache. */
+static void chip_progress(void *user, int done, int total, double seconds) {
+    const train_run *run = user;
+    if (done == 0)
+        emit_message(run, SIAMESE_EVENT_INFO,
+                     "aligning %d faces: each image's face chip is made once, as the model's "
+                     "commands make it (68 landmarks, found twice)",
+                     total);
+    else emit_message(run, SIAMESE_EVENT_INFO, "aligned %d faces in %.1f s", done, seconds);
+}
+
+/* A model with a face aligner (siamese import face-api --align, kept by --init and checkpoints)
+ * trains on the face chips its commands embed: every loader is given them. */
+static void setup_chips(train_run *run) {
+    sm_align_loader_chips(run->model, &run->chips);
+    run->chips.progress = chip_progress;
+    run->chips.progress_user = run;
+}
+
 /* Opens the data, split, loaders and metrics shared by fresh and resumed runs. */
 static siamese_status prepare_data(train_run *run, int resuming) {
     sm_ds_files check;
     memset(&check, 0, sizeof check);
+    setup_chips(run);
     siamese_status st = open_dataset(run);
     if (st == SIAMESE_OK) st = check_files(run, &check);
     if (st == SIAMESE_OK) st = make_split(run, resuming);

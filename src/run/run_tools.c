@@ -57,7 +57,7 @@ static siamese_status open_validation(sm_run_tools *t, siamese_dataset *ds,
                                   &t->val_pairs);
     if (st != SIAMESE_OK)
         return sm_fail(err, st, "validation classes: %s", siamese_dataset_errmsg(ds));
-    st = siamese_loader_create(ds, &t->val_pairs, eval_lp, &t->val_loader);
+    st = sm_loader_create_chips(ds, &t->val_pairs, eval_lp, &t->chips, &t->val_loader);
     if (st != SIAMESE_OK)
         return sm_fail(err, st, "validation pairs: %s",
                        t->val_loader ? siamese_loader_errmsg(t->val_loader) : "out of memory");
@@ -67,14 +67,16 @@ static siamese_status open_validation(sm_run_tools *t, siamese_dataset *ds,
     if (!t->val_distances || !t->val_labels)
         return sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
     if (p->val_way <= 0) return SIAMESE_OK;
-    return sm_val_oneshot_open(&t->oneshot, ds, t->val_split, eval_lp, p->val_way,
+    return sm_val_oneshot_open(&t->oneshot, ds, t->val_split, eval_lp, &t->chips, p->val_way,
                                p->val_groups > 0, p->seed ^ SEED_ONESHOT, err);
 }
 
 siamese_status sm_run_tools_open(sm_run_tools *t, siamese_dataset *ds, const siamese_split *split,
                                  const siamese_train_params *p,
-                                 const siamese_loader_params *eval_lp, sm_err *err) {
+                                 const siamese_loader_params *eval_lp, const sm_loader_chips *chips,
+                                 sm_err *err) {
     memset(t, 0, sizeof *t);
+    if (chips) t->chips = *chips;
     siamese_status st = SIAMESE_OK;
     if (p->val_fraction > 0 || p->val_groups > 0)
         st = open_validation(t, ds, split, p, eval_lp, err);
@@ -124,7 +126,7 @@ siamese_status sm_run_tools_pk_loader(sm_run_tools *t, siamese_dataset *ds,
         siamese_loader_params pk_lp = *lp;
         pk_lp.batch_size = p->pk_classes * p->pk_images;
         st = sm_loader_create_labelled(ds, t->epoch.images, t->epoch.classes, t->epoch.count,
-                                       &pk_lp, loader);
+                                       &pk_lp, &t->chips, loader);
         if (st == SIAMESE_OK && turns) st = sm_loader_set_class_turns(*loader, turns);
     } else {
         st = sm_loader_set_labelled(*loader, t->epoch.images, t->epoch.classes, t->epoch.count);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "base/errors.h"
+#include "data/loader_chips.h"
 #include "data/pk_sampler.h"
 #include "run/val_oneshot.h"
 #include "siamese.h"
@@ -32,15 +33,17 @@ typedef struct sm_run_tools {
     siamese_loader *val_loader;
     float *val_distances, *val_labels; /* [val pairs] */
     sm_val_oneshot oneshot; /* p->val_way > 0: one-shot accuracy on the validation classes */
+    sm_loader_chips chips;  /* face chips for every loader (issue 13), or make NULL */
 } sm_run_tools;
 
 /* Sets the tools up for a run with settings p on split: the validation classes (or groups) and
  * their pairs and loader (made with eval_lp: no augmentation, no shuffle) when p->val_fraction
  * or p->val_groups > 0 (and their one-shot images when p->val_way > 0), and the P x K plan when p->sampler is "pk" (failing when P x K exceeds
- * the training side). */
+ * the training side). Every image is a face chip when chips->make is set (NULL: none). */
 siamese_status sm_run_tools_open(sm_run_tools *t, siamese_dataset *dataset,
                                  const siamese_split *split, const siamese_train_params *p,
-                                 const siamese_loader_params *eval_lp, sm_err *err);
+                                 const siamese_loader_params *eval_lp, const sm_loader_chips *chips,
+                                 sm_err *err);
 void sm_run_tools_free(sm_run_tools *t);
 
 /* The split training draws from: side 0 of the validation split when there is one. */

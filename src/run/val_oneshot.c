@@ -73,17 +73,29 @@ static int plan_sets(sm_val_oneshot *v, const sm_class_members *m, const val_cla
     return n;
 }
 
-static siamese_status decode_all(sm_val_oneshot *v, siamese_dataset *ds, const int *images,
-                                 const siamese_loader_params *lp, sm_err *err) {
+/* Image `image` as the loaders give it: resized, or its face chip (chips->make not NULL). */
+static siamese_status decode_one(siamese_dataset *ds, int image, const siamese_loader_params *lp,
+                                 const sm_loader_chips *chips, sm_image *img, sm_err *err) {
     siamese_image_options opts = siamese_image_default_options();
     opts.channels = lp->channels;
     opts.height = lp->height;
     opts.width = lp->width;
     opts.fast_jpeg = lp->fast_jpeg;
+    if (!chips || !chips->make) return sm_ds_decode(ds, image, &opts, img, err);
+    sm_image photo = {0, 0, 0, NULL};
+    siamese_status st = sm_ds_decode(ds, image, &chips->photo, &photo, err);
+    if (st == SIAMESE_OK) st = chips->make(chips->user, &photo, lp->channels, lp->width, img, err);
+    sm_image_free(&photo);
+    return st;
+}
+
+static siamese_status decode_all(sm_val_oneshot *v, siamese_dataset *ds, const int *images,
+                                 const siamese_loader_params *lp, const sm_loader_chips *chips,
+                                 sm_err *err) {
     for (int i = 0; i < v->n; i++) {
-        sm_image img;
+        sm_image img = {0, 0, 0, NULL};
         const char *name = ds->images[images[i]].name;
-        siamese_status st = sm_ds_decode(ds, images[i], &opts, &img, err);
+        siamese_status st = decode_one(ds, images[i], lp, chips, &img, err);
         if (st != SIAMESE_OK) {
             sm_err_prefix(err, "one-shot validation images");
             return st;
@@ -100,7 +112,8 @@ static siamese_status decode_all(sm_val_oneshot *v, siamese_dataset *ds, const i
 
 siamese_status sm_val_oneshot_open(sm_val_oneshot *v, siamese_dataset *ds,
                                    const siamese_split *val_split, const siamese_loader_params *lp,
-                                   int way, int grouped, uint64_t seed, sm_err *err) {
+                                   const sm_loader_chips *chips, int way, int grouped,
+                                   uint64_t seed, sm_err *err) {
     memset(v, 0, sizeof *v);
     v->way = way;
     v->grouped = grouped;
@@ -129,7 +142,7 @@ siamese_status sm_val_oneshot_open(sm_val_oneshot *v, siamese_dataset *ds,
         else v->n = plan_sets(v, &m, &vc, images);
     }
     if (st == SIAMESE_ERR_NOMEM) sm_fail(err, st, "out of memory");
-    if (st == SIAMESE_OK) st = decode_all(v, ds, images, lp, err);
+    if (st == SIAMESE_OK) st = decode_all(v, ds, images, lp, chips, err);
     free(images);
     val_classes_free(&vc);
     sm_class_members_free(&m);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/errors.h"
+#include "data/loader_chips.h"
 #include "siamese.h"
 
 #define SM_VAL_ONESHOT_EPISODES 1000
@@ -25,13 +26,14 @@ typedef struct sm_val_oneshot {
 } sm_val_oneshot;
 
 /* Decodes the images of side 1 of val_split (the validation classes) at lp's geometry, with its
- * normalization and without augmentation. grouped: episodes within one "GROUP/CLASS" group;
+ * normalization and without augmentation (as face chips when chips->make is set). grouped: episodes within one "GROUP/CLASS" group;
  * groups with fewer than way classes of 2+ images are left out (all of them left out: episodes
  * over every validation class). SIAMESE_ERR_INVALID_ARG when fewer than way classes have 2
  * images. */
 siamese_status sm_val_oneshot_open(sm_val_oneshot *v, siamese_dataset *ds,
                                    const siamese_split *val_split, const siamese_loader_params *lp,
-                                   int way, int grouped, uint64_t seed, sm_err *err);
+                                   const sm_loader_chips *chips, int way, int grouped,
+                                   uint64_t seed, sm_err *err);
 
 /* Embeds the images with model (inference: batchnorm on running statistics) and returns the
  * share of right answers over SM_VAL_ONESHOT_EPISODES episodes (split evenly over the sets). */

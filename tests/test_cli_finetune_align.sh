@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# 'siamese train --init ALIGNED' (issue 13): fine-tuning face-api's network from a model made with
+# 'import face-api --align' keeps its face aligner: the log says the faces are aligned, the
+# aligner's tensors come out of training, its checkpoint and a resumed run byte for byte unchanged
+# while the network moved, and 'siamese eval' runs on the trained model. Skips without AT&T's
+# faces or face-api's package (scripts/deps.sh --face-api).
+# ctest-label: slow
+faceapi=${SIAMESE_FACEAPI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/siamese/npm/face-api}
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+
+require_data faces att_faces/training
+if [ ! -f "$faceapi/face_landmark_68_model-weights_manifest.json" ] ||
+    [ ! -f "$faceapi/face_recognition_model-weights_manifest.json" ]; then
+    echo "SKIP: no face-api package in $faceapi (scripts/deps.sh --face-api)"
+    exit 77
+fi
+
+# header FILE: the safetensors JSON header
+header() {
+    local n
+    n=$(od -An -t u8 -N 8 "$1" | tr -d ' ')
+    tail -c +9 "$1" | head -c "$n"
+}
+# same_tensor A B NAME: tensor NAME holds the same bytes in files A and B
+same_tensor() {
+    local ha hb oa ob
+    ha=$(header "$1" | grep -o "\"$3\":{[^}]*}" | sed 's/.*"data_offsets":\[\([0-9]*\),\([0-9]*\)\].*/\1 \2/')
+    hb=$(header "$2" | grep -o "\"$3\":{[^}]*}" | sed 's/.*"data_offsets":\[\([0-9]*\),\([0-9]*\)\].*/\1 \2/')
+    [ -n "$ha" ] && [ -n "$hb" ] || return 1
+    read -r a0 a1 <<<"$ha"
+    read -r b0 b1 <<<"$hb"
+    [ $((a1 - a0)) -eq $((b1 - b0)) ] || return 1
+    local sa=$((8 + $(od -An -t u8 -N 8 "$1" | tr -d ' ') + a0))
+    local sb=$((8 + $(od -An -t u8 -N 8 "$2" | tr -d ' ') + b0))
+    cmp -s -n $((a1 - a0)) -i "$sa:$sb" "$1" "$2"
+}
+# same_aligner A B: every align.* tensor of A is in B with the same bytes; prints their count
+same_aligner() {
+    local names count=0
+    names=$(header "$1" | grep -o '"align\.[^"]*"' | tr -d '"')
+    [ -n "$names" ] || { fail "$1 has no align.* tensors"; return; }
+    for name in $names; do
+        same_tensor "$1" "$2" "$name" || fail "$2: tensor $name differs from $1's (or is missing)"
+        count=$((count + 1))
+    done
+    echo "$count"
+}
+
+aligned=$tmp/face_aligned.safetensors
+expect 0 "$cli" import face-api "$faceapi" --align -o "$aligned"
+arch=$(header "$aligned" | grep -o '"arch":"[^"]*"' | sed 's/"arch":"\(.*\)"/\1/')
+[ -n "$arch" ] || fail "no arch in $aligned's metadata"
+
+# 8 subjects: 6 train, 2 held out for the per-epoch test pairs
+mkdir -p "$tmp/faces"
+for s in s1 s2 s3 s4 s8 s9 s10 s11; do ln -s "$faces/$s" "$tmp/faces/$s"; done
+frozen=input,conv64_down.pool,conv128_down.pool,conv256_down.pool,conv256_down_out.pool
+run=$tmp/run
+expect 0 "$cli" train "$tmp/faces" -o "$run" --arch "$arch" --input 3x150x150 --sampler pk \
+    --pk 4x4 --mining semihard --split classes --train-fraction 0.75 --lr 1e-4 --margin 1 \
+    --epochs 1 --seed 1 -j 1 --init "$aligned" --freeze "$frozen" --lr-backbone 1e-5
+grep -q "its face aligner comes too" "$tmp/err" "$tmp/out" ||
+    fail "no word of the face aligner: $(cat "$tmp/err")"
+grep -q "aligned [0-9]* faces in" "$tmp/err" "$tmp/out" ||
+    fail "no line about aligning the faces: $(cat "$tmp/err")"
+
+n=$(same_aligner "$aligned" "$run/model.safetensors")
+[ "${n:-0}" -gt 40 ] || fail "only ${n:-0} aligner tensors compared"
+same_aligner "$aligned" "$run/checkpoint.safetensors" >/dev/null
+same_tensor "$aligned" "$run/model.safetensors" fc.weight &&
+    fail "the head did not train (fc.weight unchanged)"
+same_tensor "$aligned" "$run/model.safetensors" conv32_1.conv1.conv.weight &&
+    fail "the backbone did not train"
+
+# a resumed run still aligns and still keeps the aligner as it came
+expect 0 "$cli" train --resume "$run" --epochs 2 -j 1
+grep -q "aligned [0-9]* faces in" "$tmp/err" "$tmp/out" ||
+    fail "the resumed run did not align its faces: $(cat "$tmp/err")"
+same_aligner "$aligned" "$run/model.safetensors" >/dev/null
+
+mkdir -p "$tmp/test"
+ln -s "$faces/s8" "$tmp/test/s8"
+ln -s "$faces/s9" "$tmp/test/s9"
+expect 0 "$cli" eval "$run/model.safetensors" "$tmp/test" --all-pairs --precision fp32 -j 1 \
+    --seed 0 --bootstrap 0
+grep -q "ROC AUC" "$tmp/out" || fail "eval printed no ROC AUC: $(cat "$tmp/out")"
+
+finish test_cli_finetune_align
