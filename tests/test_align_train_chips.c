@@ -120,6 +120,29 @@ Test(align_train_chips, training_sees_the_chip_the_commands_embed) {
     siamese_model_free(m);
 }
 
+Test(align_train_chips, chips_that_do_not_fit_the_cache_are_refused_naming_the_option) {
+    siamese_model *m = aligned_model();
+    siamese_dataset *ds = open_faces();
+    sm_loader_chips chips;
+    memset(&chips, 0, sizeof chips);
+    sm_align_loader_chips(m, &chips);
+    int images[4] = {0, 1, 2, 3}, classes[4] = {0, 0, 0, 0};
+    siamese_loader_params p = siamese_loader_default_params();
+    p.channels = 3;
+    p.height = p.width = siamese_model_width(m);
+    p.batch_size = 4;
+    p.prefetch = 0;
+    p.cache_bytes = (size_t)2 * 3 * p.width * p.width; /* two chips */
+    siamese_loader *ld = NULL;
+    cr_assert_eq(sm_loader_create_labelled(ds, images, classes, 4, &p, &chips, &ld),
+                 SIAMESE_ERR_LIMIT);
+    cr_assert(strstr(siamese_loader_errmsg(ld), "--cache-mb") != NULL, "%s",
+              siamese_loader_errmsg(ld));
+    siamese_loader_free(ld);
+    siamese_dataset_free(ds);
+    siamese_model_free(m);
+}
+
 Test(align_train_chips, a_model_without_aligner_gives_no_chips) {
     siamese_model_params mp = siamese_model_default_params();
     mp.arch = "conv(4,k=3) relu linear(8)";
