@@ -184,7 +184,8 @@ int cli_train(int argc, char **argv) {
         {"val-way", 0, CLI_OPT_INT, &t.val_way, "N", "--val-metric oneshot: N-way (default 20)"},
         {"init", 0, CLI_OPT_STRING, &p.init, "FILE",
          "start from these weights (safetensors, e.g. a torchvision state_dict for --arch "
-         "resnet18), matched by name; the head may stay freshly initialized"},
+         "resnet18), matched by name; the head may stay freshly initialized; a face aligner "
+         "in FILE (import face-api --align) comes too, and training then uses its face chips"},
         {"freeze", 0, CLI_OPT_STRING, &p.freeze, "PREFIXES",
          "comma-separated parameter prefixes (e.g. conv1,bn1,layer1,layer2) that get no "
          "gradient; their batchnorms use running statistics"},
