@@ -1,6 +1,7 @@
 /* Fine-tuning heads (issue 13): --embedding-dim replaces the last linear layer's outputs (bad
  * dimensions and architectures without a linear head fail clearly) and survives a save and load;
- * --lr-backbone steps every parameter but the head's with its own Adam learning rate. */
+ * --lr-backbone steps every parameter but the head's with its own Adam learning rate; weight decay
+ * leaves frozen layers alone. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "base/recipe.h"
 #include "model/model.h"
 #include "nn/adam.h"
+#include "run/trainer.h"
 #include "test_util.h"
 
 TestSuite(finetune_head, .init = tu_temp_init, .fini = tu_temp_fini);
@@ -91,6 +93,43 @@ Test(finetune_head, backbone_learning_rate_applies_to_all_but_the_head) {
     siamese_trainer_free(trainer);
     siamese_model_free(model);
     free(before);
+}
+
+/* A frozen layer keeps its values and Adam moments bit for bit, weight decay included (PyTorch's
+ * Adam skips a parameter without a gradient); the layers after it move. */
+Test(finetune_head, weight_decay_leaves_frozen_layers_as_they_are) {
+    siamese_model_params p =
+        tu_model_params("conv(4,k=3,name=c1) bn relu flatten linear(6,name=fc)", 1, 8, 8, 2);
+    siamese_model *model = tu_create_model(&p);
+    cr_assert_gt(siamese_model_freeze(model, "c1", 1), 0, "%s", siamese_model_errmsg(model));
+    siamese_trainer_params tp = siamese_trainer_default_params();
+    tp.learning_rate = 1e-2f;
+    tp.weight_decay = 0.5f;
+    tp.max_pairs = 4;
+    siamese_trainer *trainer = NULL;
+    cr_assert_eq(siamese_trainer_create(model, &tp, &trainer), SIAMESE_OK);
+    const sm_param_table *t = sm_net_table(model->net);
+    const sm_tensor_info *c1 = &t->t[sm_param_table_find(t, "c1.weight")];
+    const sm_tensor_info *fc = &t->t[sm_param_table_find(t, "fc.weight")];
+    float c1_before[36], fc_before[6], a[4 * 64], b[4 * 64], y[4] = {0, 1, 0, 1}, loss;
+    cr_assert_eq(c1->count, 36);
+    memcpy(c1_before, sm_net_params(model->net) + c1->offset, sizeof c1_before);
+    memcpy(fc_before, sm_net_params(model->net) + fc->offset, sizeof fc_before);
+    for (int step = 0; step < 3; step++) {
+        tu_fill_uniform(a, 4 * 64, 0, 1, 3 + (uint64_t)step);
+        tu_fill_uniform(b, 4 * 64, 0, 1, 9 + (uint64_t)step);
+        cr_assert_eq(siamese_trainer_step(trainer, a, b, y, 4, &loss), SIAMESE_OK, "%s",
+                     siamese_trainer_errmsg(trainer));
+    }
+    const sm_adam *adam = sm_trainer_adam(trainer);
+    cr_assert_eq(memcmp(c1_before, sm_net_params(model->net) + c1->offset, sizeof c1_before), 0,
+                 "weight decay moved the frozen layer");
+    for (size_t i = 0; i < c1->count; i++)
+        cr_assert(adam->m[c1->offset + i] == 0 && adam->v[c1->offset + i] == 0);
+    cr_assert_neq(memcmp(fc_before, sm_net_params(model->net) + fc->offset, sizeof fc_before), 0,
+                  "the trainable head did not move");
+    siamese_trainer_free(trainer);
+    siamese_model_free(model);
 }
 
 /* Two groups with equal rates are exactly one group. */

@@ -1,7 +1,6 @@
 /* The network keeps its convolutions' weights in the kernels' layouts and re-lays them only when
  * the parameters change: every change made through the public API must show in the next
- * embedding. After training steps (all layers, frozen layers, weight decay moving frozen layers
- * too) a model embeds exactly as the same weights saved and loaded into a fresh model. */
+ * embedding. After training steps (all layers, frozen layers, frozen layers with weight decay) a model embeds exactly as the same weights saved and loaded into a fresh model. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,7 +71,7 @@ Test(param_changes, training_steps_show_in_the_next_embedding) { check_training_
 
 Test(param_changes, fine_tuning_with_frozen_layers_shows) { check_training_shows("c1", 0); }
 
-Test(param_changes, weight_decay_on_frozen_layers_shows) { check_training_shows("c2", 0.1f); }
+Test(param_changes, weight_decay_with_frozen_layers_shows) { check_training_shows("c2", 0.1f); }
 
 /* A model loaded over another's file embeds as that file's weights, and the first model, used
  * before, is not disturbed by it. */

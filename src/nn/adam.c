@@ -154,10 +154,18 @@ static void update_range(const sm_adam *adam, size_t from, size_t to, float lr, 
     else update_portable(n, s, use_wd, p, g, m, v);
 }
 
-void sm_adam_step(sm_adam *adam, float *params, const float *grads) {
+void sm_adam_step_spans(sm_adam *adam, float *params, const float *grads, const sm_span *spans,
+                        int n_spans) {
     adam->step++;
-    if (adam->n == 0) return;
     size_t split = adam->n_backbone < adam->n ? adam->n_backbone : adam->n;
-    update_range(adam, 0, split, adam->backbone_lr, params, grads);
-    update_range(adam, split, adam->n, adam->lr, params, grads);
+    for (int i = 0; i < n_spans; i++) {
+        size_t from = spans[i].from, to = spans[i].to < adam->n ? spans[i].to : adam->n;
+        update_range(adam, from, to < split ? to : split, adam->backbone_lr, params, grads);
+        update_range(adam, from > split ? from : split, to, adam->lr, params, grads);
+    }
+}
+
+void sm_adam_step(sm_adam *adam, float *params, const float *grads) {
+    sm_span all = {0, adam->n};
+    sm_adam_step_spans(adam, params, grads, &all, 1);
 }

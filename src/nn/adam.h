@@ -26,4 +26,15 @@ void sm_adam_free(sm_adam *adam);
  * with n_backbone > 0 as two parameter groups, the backbone's first). */
 void sm_adam_step(sm_adam *adam, float *params, const float *grads);
 
+/* A range [from, to) of parameter elements. */
+typedef struct sm_span {
+    size_t from, to;
+} sm_span;
+
+/* sm_adam_step for the elements inside n_spans disjoint spans only: the others (frozen layers)
+ * keep their values and moments exactly, weight decay included, as torch.optim.Adam skips a
+ * parameter whose grad is None. */
+void sm_adam_step_spans(sm_adam *adam, float *params, const float *grads, const sm_span *spans,
+                        int n_spans);
+
 #endif

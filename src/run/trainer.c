@@ -31,6 +31,8 @@ struct siamese_trainer {
     size_t *layer_first_grad; /* [n_layers] first gradient of the layer and the ones after it */
     size_t *grad_bounds;      /* [n_grad_bounds] distinct layer_first_grad values, descending */
     int n_grad_bounds;
+    sm_span *trainable; /* [table->n] the parameters of layers not frozen, found each step */
+    int n_trainable;
 };
 
 siamese_trainer_params siamese_trainer_default_params(void) {
@@ -76,6 +78,7 @@ void siamese_trainer_free(siamese_trainer *trainer) {
     free(trainer->saved_counters);
     free(trainer->layer_first_grad);
     free(trainer->grad_bounds);
+    free(trainer->trainable);
     free(trainer);
 }
 
@@ -123,7 +126,9 @@ static siamese_status alloc_trainer_buffers(siamese_trainer *t, sm_err *err) {
     t->d_emb = alloc_array(images * (size_t)t->dim, sizeof(float));
     t->saved_buffers = alloc_array(table->n_buffers, sizeof(float));
     t->saved_counters = alloc_array(table->n_counters, sizeof(int64_t));
-    if (!t->input || !t->emb || !t->d_emb || !t->saved_buffers || !t->saved_counters)
+    t->trainable = alloc_array((size_t)table->n, sizeof(sm_span));
+    if (!t->input || !t->emb || !t->d_emb || !t->saved_buffers || !t->saved_counters ||
+        !t->trainable)
         return sm_fail(err, SIAMESE_ERR_NOMEM, "trainer: cannot allocate buffers for %d pairs",
                        t->params.max_pairs);
     const siamese_trainer_params *p = &t->params;
@@ -260,30 +265,63 @@ static siamese_status numeric_failure(siamese_trainer *t, const char *what) {
                    (long long)t->adam.step + 1, what);
 }
 
-/* The parameters for Adam's update, the layers it changes marked so (net.h): a frozen layer's
- * gradient is 0, so without weight decay Adam leaves its values exactly as they are (its moments
- * stay 0 when it was frozen from the start, as siamese_model_freeze before training does); with
- * weight decay it moves them too, and every layer is marked. */
-static float *params_for_update(siamese_trainer *t) {
+static int span_order(const void *a, const void *b) {
+    size_t x = ((const sm_span *)a)->from, y = ((const sm_span *)b)->from;
+    return (x > y) - (x < y);
+}
+
+/* The parameters of the layers not frozen now, as few sorted spans as cover them. */
+static void find_trainable(siamese_trainer *t) {
+    const sm_param_table *table = sm_net_table(t->model->net);
+    int n = 0;
+    for (int i = 0; i < table->n; i++) {
+        const sm_tensor_info *ti = &table->t[i];
+        if (ti->role == SM_TENSOR_PARAM && !sm_net_layer_frozen(t->model->net, ti->layer))
+            t->trainable[n++] = (sm_span){ti->offset, ti->offset + ti->count};
+    }
+    qsort(t->trainable, (size_t)n, sizeof *t->trainable, span_order);
+    int merged = 0;
+    for (int i = 0; i < n; i++) {
+        if (merged > 0 && t->trainable[merged - 1].to == t->trainable[i].from)
+            t->trainable[merged - 1].to = t->trainable[i].to;
+        else t->trainable[merged++] = t->trainable[i];
+    }
+    t->n_trainable = merged;
+}
+
+static void zero_trainable_grads(siamese_trainer *t) {
+    float *grads = sm_net_grads(t->model->net);
+    for (int i = 0; i < t->n_trainable; i++)
+        memset(grads + t->trainable[i].from, 0,
+               (t->trainable[i].to - t->trainable[i].from) * sizeof(float));
+}
+
+/* After backward: the trainable gradients checked, then Adam over the trainable parameters
+ * only, so a frozen layer keeps its values exactly (weight decay included), as in PyTorch,
+ * where a frozen parameter has no gradient and Adam skips it. */
+static siamese_status update_trainable(siamese_trainer *t) {
     sm_net *net = t->model->net;
-    return t->adam.weight_decay == 0.0f ? sm_net_params_write_trainable(net)
-                                        : sm_net_params_write(net);
+    const float *grads = sm_net_grads(net);
+    for (int i = 0; i < t->n_trainable; i++)
+        if (!all_finite(grads + t->trainable[i].from, t->trainable[i].to - t->trainable[i].from))
+            return numeric_failure(t, "a gradient");
+    zero_invariant_bias_grads(t);
+    sm_adam_step_spans(&t->adam, sm_net_params_write_trainable(net), sm_net_grads(net),
+                       t->trainable, t->n_trainable);
+    return SIAMESE_OK;
 }
 
 /* Backward from d_emb through the last training forward, checks, then the Adam update. */
 static siamese_status backward_and_update(siamese_trainer *t) {
     sm_net *net = t->model->net;
-    sm_net_zero_grads(net);
+    find_trainable(t);
+    zero_trainable_grads(t);
     siamese_status st = sm_net_backward(net, t->d_emb, &t->err);
     if (st) {
         restore_running_stats(t);
         return st;
     }
-    if (!all_finite(sm_net_grads(net), sm_net_table(net)->n_params))
-        return numeric_failure(t, "a gradient");
-    zero_invariant_bias_grads(t);
-    sm_adam_step(&t->adam, params_for_update(t), sm_net_grads(net));
-    return SIAMESE_OK;
+    return update_trainable(t);
 }
 
 /* ---------------------------------------------------------------- data-parallel steps */
@@ -366,11 +404,8 @@ static siamese_status share_step(siamese_trainer *t, const float *a, const float
         restore_running_stats(t);
         return st;
     }
-    if (!all_finite(sm_net_grads(t->model->net), sm_net_table(t->model->net)->n_params))
-        return numeric_failure(t, "a gradient");
-    zero_invariant_bias_grads(t);
-    sm_adam_step(&t->adam, params_for_update(t), sm_net_grads(t->model->net));
-    return SIAMESE_OK;
+    find_trainable(t);
+    return update_trainable(t);
 }
 
 /* The whole global batch on every rank: this rank steps on its contiguous slice. */
