@@ -94,7 +94,7 @@ att_faces() {
         --lr 0.001 --lr-schedule cosine --warmup 20 --epochs "$epochs"
         --seed "$seed" -j "$threads")
     local eval=("$siamese" eval "$work/att_faces/model.safetensors" "$faces/testing" --all-pairs
-        --json -q --seed "$seed" -j "$threads")
+        --json -q --precision fp32 --seed "$seed" -j "$threads")
     echo "train: ${train[*]}"
     timed train "${train[@]}"
     echo "eval:  ${eval[*]}"
