@@ -14,6 +14,7 @@
 #include "data/loader_chips.h"
 #include "data/loader_share.h"
 #include "model/align_loader.h"
+#include "model/face_align.h"
 #include "model/model.h"
 #include "run/dist.h"
 #include "run/run.h"
@@ -791,8 +792,8 @@ static void chip_progress(void *user, int done, int total, double seconds) {
     if (done == 0)
         emit_message(run, SIAMESE_EVENT_INFO,
                      "aligning %d faces: each image's face chip is made once, as the model's "
-                     "commands make it (68 landmarks, found twice)",
-                     total);
+                     "commands make it (%d landmarks, found %d times)",
+                     total, SM_LANDMARKS, SM_ALIGN_PASSES);
     else emit_message(run, SIAMESE_EVENT_INFO, "aligned %d faces in %.1f s", done, seconds);
 }
 
