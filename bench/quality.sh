@@ -23,11 +23,13 @@
 #            mnist       MNIST: train on train10k, pair accuracy on t10k pairs at the threshold
 #                        chosen on held-out train10k images; 40 epochs; MNIST_AUGMENT
 #                        (default the row's) is the augmentation, MNIST_ARCH the network and
-#                        MNIST_WEIGHT_DECAY Adam's weight decay (default none), for candidates
-#                        on validation
+#                        MNIST_WEIGHT_DECAY Adam's weight decay (default none), MNIST_ARGS
+#                        more train options (e.g. "--metric cosine --margin 1", appended;
+#                        a later option wins), for candidates on validation
 #            fashion_mnist  Fashion-MNIST: train on the 60k, Recall@1 on t10k (retrieval);
-#                        20 epochs; FASHION_ARCH and FASHION_AUGMENT (default the row's) for
-#                        candidates on validation
+#                        20 epochs; FASHION_ARCH, FASHION_AUGMENT (default the row's) and
+#                        FASHION_ARGS (more train options, appended) for candidates on
+#                        validation
 #            dogs        Stanford Dogs: train on 100 breeds, ROC AUC on pairs of the other 20;
 #                        the seed recipe (--epochs, default 1) beside a from-scratch P x K
 #                        recipe (DOGS_EPOCHS, default 8) of about the same CPU time
@@ -391,6 +393,8 @@ mnist() {
         --lr 0.001 --lr-schedule cosine --warmup 50 --epochs "$epochs"
         ${MNIST_WEIGHT_DECAY:+--weight-decay "$MNIST_WEIGHT_DECAY"}
         --seed "$seed" -j "$threads")
+    # shellcheck disable=SC2206 # MNIST_ARGS is a list of options, split on purpose
+    [[ -n "${MNIST_ARGS:-}" ]] && train+=($MNIST_ARGS)
     local eval=("$siamese" eval "$run/model.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
         --pairs-per-class 1000 --json -q --precision fp32 --seed "$seed" -j "$threads")
     echo "start: $(machine)"
@@ -434,6 +438,8 @@ fashion_mnist() {
         --pk 10x8 --mining semihard --augment "${FASHION_AUGMENT:-flip,translate=2}"
         --lr 0.001 --lr-schedule cosine --warmup 100 --epochs "$epochs"
         --seed "$seed" -j "$threads")
+    # shellcheck disable=SC2206 # FASHION_ARGS is a list of options, split on purpose
+    [[ -n "${FASHION_ARGS:-}" ]] && train+=($FASHION_ARGS)
     local eval=("$siamese" eval "$run/best.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
         --protocol retrieval --json -q --precision fp32 --seed "$seed" -j "$threads")
     echo "start: $(machine)"
