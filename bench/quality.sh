@@ -290,6 +290,8 @@ att_faces_5fold() {
     local augment=${ATT_AUGMENT:-rotate=10,scale=0.9:1.1,translate=4,flip,brightness=0.2,contrast=0.2}
     local recipe=(--arch "$arch" --pk 8x4 --mining "${ATT_MINING:-semihard}" --augment "$augment")
     recipe+=(--input "${ATT_INPUT:-1x112x92}" --weight-decay "${ATT_WEIGHT_DECAY:-5e-4}")
+    recipe+=(--lr 0.001 --lr-schedule cosine --warmup 20)
+    # ATT_ARGS comes last so that its options override the recipe's (--lr, --margin, --pk, ...)
     # shellcheck disable=SC2206 # ATT_ARGS is a list of options, split on purpose
     [[ -n "${ATT_ARGS:-}" ]] && recipe+=($ATT_ARGS)
     case "$select" in
@@ -326,8 +328,7 @@ print("\n".join(s))' "$seed-$k" "${pool[@]}")
         link_classes "$f/train" "${pool[@]}"
         link_classes "$f/test" "${held[@]}"
         local train=("$siamese" train "$f/train" -o "$f/run" --overwrite -q
-            --split classes --train-fraction 0.95 "${recipe[@]}"
-            --lr 0.001 --lr-schedule cosine --warmup 20 --epochs "$epochs"
+            --split classes --train-fraction 0.95 --epochs "$epochs" "${recipe[@]}"
             --seed "$seed" -j "$threads")
         local eval=("$siamese" eval "$f/run/$model" "$f/test" --all-pairs --json -q
             --precision fp32 --seed "$seed" -j "$threads")
