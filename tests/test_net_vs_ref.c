@@ -193,6 +193,7 @@ static void ref_forward(refnet *r, const float *x, int n, int training) {
             sm_ref_linear_forward(n, (int)in_e, l->out, xin, w, b, y);
             break;
         case SM_LAYER_FLATTEN:
+        case SM_LAYER_DROPOUT: /* compared in inference only (test_dropout checks training) */
             memcpy(y, xin, (size_t)n * in_e * sizeof *y);
             break;
         case SM_LAYER_BLOCK:
@@ -268,6 +269,7 @@ static void ref_backward(refnet *r, const float *d_emb) {
             sm_ref_linear_backward(n, (int)in_e, l->out, xin, w, dcur, dx, dw, db);
             break;
         case SM_LAYER_FLATTEN:
+        case SM_LAYER_DROPOUT:
             for (size_t k = 0; k < (size_t)n * in_e; k++) dprev[k] += dcur[k];
             break;
         case SM_LAYER_BATCHNORM2D:

@@ -20,6 +20,10 @@
  *   relu                                      max(0, x)
  *   flatten                                   [C, H, W] -> [C*H*W] in PyTorch's view order
  *   avgpool                                   global average pooling [C, H, W] -> [C, 1, 1]
+ *   dropout(p=0.5)                            in training, each value zeroed with probability
+ *                                             p and the others scaled by 1 / (1 - p), a new
+ *                                             mask every step; the identity in inference (as
+ *                                             PyTorch's nn.Dropout). Positional: p.
  *   block ... [skip ...] add                  a residual block: the layers after block form the
  *                                             main branch from the block's input x; add sums
  *                                             its output with x, or, after skip, with the
@@ -183,6 +187,8 @@ static const char *kind_name(sm_layer_kind kind) {
         return "avgpool";
     case SM_LAYER_SCALE:
         return "scale";
+    case SM_LAYER_DROPOUT:
+        return "dropout";
     }
     return "?";
 }
@@ -226,6 +232,7 @@ static int lookup_kind(const char *word, size_t len, sm_layer_kind *kind) {
         {"add", SM_LAYER_ADD},
         {"avgpool", SM_LAYER_AVGPOOL},
         {"scale", SM_LAYER_SCALE},
+        {"dropout", SM_LAYER_DROPOUT},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].word) == len && strncmp(table[i].word, word, len) == 0) {
@@ -359,6 +366,16 @@ bad:
                       lo_open ? "(" : "[", lo, hi);
 }
 
+/* dropout's p: a probability in [0, 1) (1 would zero everything and scale by infinity). */
+static siamese_status parse_drop_p(scanner *sc, span v, sm_layer *l) {
+    float p = 0;
+    siamese_status st = parse_float_value(sc, v, "dropout probability p", 0, 1, 0, &p);
+    if (st == SIAMESE_OK && p >= 1)
+        return spec_error(sc, v, "bad number for dropout probability p (want [0, 1))");
+    if (st == SIAMESE_OK) l->drop_p = p;
+    return st;
+}
+
 static siamese_status parse_name_value(scanner *sc, span v, char *name) {
     const char *p = sc->text + v.start;
     int ok = v.len > 0 && v.len < SM_NAME_MAX && (isalpha((unsigned char)p[0]) || p[0] == '_') &&
@@ -389,6 +406,7 @@ static void layer_defaults(sm_layer *l, sm_layer_kind kind) {
     l->groups = 1;
     l->bn_eps = 1e-5f;
     l->bn_momentum = 0.1f;
+    l->drop_p = 0.5f;
 }
 
 /* The keys a layer kind accepts, in positional order first ("" ends the positional part). */
@@ -399,6 +417,7 @@ static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
     static const char *const bn_keys[] = {"eps", "momentum", "frozen", "name", NULL};
     static const char *const scale_keys[] = {"name", NULL};
     static const char *const add_keys[] = {"pad", NULL};
+    static const char *const dropout_keys[] = {"p", NULL};
     static const char *const no_keys[] = {NULL};
     switch (kind) {
     case SM_LAYER_CONV2D:
@@ -419,6 +438,9 @@ static const char *const *layer_keys(sm_layer_kind kind, int *n_positional) {
     case SM_LAYER_ADD:
         *n_positional = 0;
         return add_keys;
+    case SM_LAYER_DROPOUT:
+        *n_positional = 1;
+        return dropout_keys;
     default:
         *n_positional = 0;
         return no_keys;
@@ -439,6 +461,7 @@ static siamese_status set_arg(scanner *sc, sm_layer *l, layer_args *seen, const 
         seen->have_s = 1;
         return parse_pair_value(sc, v, "stride s", 1, &l->sh, &l->sw);
     }
+    if (strcmp(key, "p") == 0 && l->kind == SM_LAYER_DROPOUT) return parse_drop_p(sc, v, l);
     if (strcmp(key, "p") == 0) return parse_pair_value(sc, v, "padding p", 0, &l->ph, &l->pw);
     if (strcmp(key, "pe") == 0) {
         seen->have_pe = 1;
@@ -563,7 +586,7 @@ static siamese_status parse_layer(scanner *sc, sm_layer *l) {
     if (!lookup_kind(sc->text + word.start, word.len, &kind))
         return spec_error(sc, word,
                           "unknown layer (want conv, maxpool, linear, batchnorm, scale, relu, "
-                          "flatten, avgpool, block, skip or add)");
+                          "flatten, avgpool, dropout, block, skip or add)");
     layer_defaults(l, kind);
     layer_args seen = {0, 0, 0, 0};
     if (sc->text[sc->pos] == '(') {
@@ -645,6 +668,7 @@ static siamese_status infer_layer(sm_arch *arch, int i, int flat, sm_err *err) {
     case SM_LAYER_MAXPOOL2D:
         return infer_window(arch, i, flat, err);
     case SM_LAYER_RELU:
+    case SM_LAYER_DROPOUT:
     case SM_LAYER_BATCHNORM2D:
     case SM_LAYER_SCALE:
     case SM_LAYER_BLOCK:
@@ -931,6 +955,14 @@ static void emit_layer(out_buf *o, const sm_layer *l, int ordinal) {
         return;
     case SM_LAYER_FLATTEN:
         emit(o, "flatten");
+        return;
+    case SM_LAYER_DROPOUT:
+        emit(o, "dropout");
+        if (l->drop_p != 0.5f) {
+            emit(o, "(");
+            emit_float(o, "p", l->drop_p);
+            emit(o, ")");
+        }
         return;
     }
     if (prefix && strcmp(l->name, auto_buf) != 0) emit(o, ",name=%s", l->name);

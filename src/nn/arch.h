@@ -22,10 +22,12 @@ typedef enum sm_layer_kind {
     SM_LAYER_SKIP, /* the main branch ends; the skip branch (a projection) starts from the block input */
     SM_LAYER_ADD,     /* the block ends: main branch + skip branch (or the block input itself) */
     SM_LAYER_AVGPOOL, /* global average pooling: [C, H, W] -> [C, 1, 1] */
-    SM_LAYER_SCALE    /* per-channel affine y = weight[c] * x + bias[c] */
+    SM_LAYER_SCALE,   /* per-channel affine y = weight[c] * x + bias[c] */
+    SM_LAYER_DROPOUT  /* training: zeroes each value with probability p, scales the rest by
+                         1 / (1 - p); inference: the identity */
 } sm_layer_kind;
 
-#define SM_LAYER_KINDS 11
+#define SM_LAYER_KINDS 12
 
 /* The word of a layer kind in the text form ("conv", "relu", "add", ...). */
 const char *sm_layer_kind_name(sm_layer_kind kind);
@@ -49,6 +51,7 @@ typedef struct sm_layer {
     float bn_momentum;      /* batchnorm2d, default 0.1 */
     int bn_frozen;          /* batchnorm2d: running statistics in training too, never updated */
     int add_pad;            /* add: a smaller main branch is zero-padded at the bottom/right */
+    float drop_p;           /* dropout: probability of zeroing a value, in [0, 1), default 0.5 */
     sm_shape in;            /* inferred input shape */
     sm_shape out_shape;     /* inferred output shape */
 } sm_layer;

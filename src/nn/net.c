@@ -35,6 +35,7 @@ struct sm_net {
     int no_fusion;   /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
     int no_winograd; /* benchmark toggle SIAMESE_ENGINE_NO_WINOGRAD=1: direct convolutions only */
     unsigned char frozen[SM_MAX_LAYERS]; /* 1: no gradient for the layer's parameters */
+    uint64_t dropout_seed; /* the masks of the next training forward (sm_net_set_dropout_seed) */
 };
 
 /* The residual block being built: its input, its main branch's start and output. */
@@ -177,6 +178,8 @@ int64_t *sm_net_counters(sm_net *net) { return net->counters; }
 
 void sm_net_zero_grads(sm_net *net) { memset(net->grads, 0, net->table.n_params * sizeof(float)); }
 
+void sm_net_set_dropout_seed(sm_net *net, uint64_t seed) { net->dropout_seed = seed; }
+
 void sm_net_set_timers(sm_net *net, double *fwd, double *bwd) {
     net->time_fwd = fwd;
     net->time_bwd = bwd;
@@ -300,6 +303,8 @@ static siamese_status build_layer(sm_net *net, sm_builder *b, int *i, int *grad_
     }
     case SM_LAYER_AVGPOOL:
         return sm_avgpool_build(b, in, *grad_needed, out);
+    case SM_LAYER_DROPOUT:
+        return sm_dropout_build(b, l, &net->dropout_seed, in, *grad_needed, out);
     case SM_LAYER_BLOCK:
     case SM_LAYER_SKIP:
     case SM_LAYER_ADD: {

@@ -46,6 +46,11 @@ siamese_status sm_net_backward(sm_net *net, const float *d_emb, sm_err *err);
 
 void sm_net_zero_grads(sm_net *net);
 
+/* The dropout masks of the training forwards from now on are drawn from seed (with the layer and
+ * the element): the same seed gives the same masks. The trainer sets it from its step count
+ * before every step, so a resumed run draws the masks the uninterrupted one would. Default 0. */
+void sm_net_set_dropout_seed(sm_net *net, uint64_t seed);
+
 /* Data-parallel training (issue 16): while set, backward calls fn(user, layer) as soon as the
  * gradients of that layer and of every layer after it are final (backward finishes layers from
  * the last to the first), so their sum over the ranks can start while the rest runs. Plans whose

@@ -192,7 +192,7 @@ static qop_kind op_kind(sm_layer_kind kind) {
 
 /* Turns the arch into ops: folds batchnorms and scales into the conv before them (or a scale
  * into the unpadded conv after it), fuses a relu right after a conv / linear / add, drops
- * flatten (a linear reads a 4-D input as PyTorch's view). */
+ * flatten (a linear reads a 4-D input as PyTorch's view) and dropout (the identity here). */
 static siamese_status make_ops(sm_qnet *q, const sm_param_table *table, const float *params,
                                const float *buffers, sm_err *err) {
     const sm_arch *arch = &q->arch;
@@ -201,7 +201,7 @@ static siamese_status make_ops(sm_qnet *q, const sm_param_table *table, const fl
     for (int i = 0; i < arch->n_layers; i++) {
         const sm_layer *l = &arch->layers[i];
         qop *op = &q->ops[q->n_ops];
-        if (l->kind == SM_LAYER_FLATTEN) continue;
+        if (l->kind == SM_LAYER_FLATTEN || l->kind == SM_LAYER_DROPOUT) continue;
         if (sm_qnet_is_pre_fold(arch, i)) {
             pre = i;
             continue;

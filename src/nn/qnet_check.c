@@ -40,6 +40,8 @@ static const char *unsupported(const sm_arch *arch, int i, int block, int skip_c
     case SM_LAYER_LINEAR:
     case SM_LAYER_FLATTEN:
         return block ? "a linear or flatten layer inside a residual block" : NULL;
+    case SM_LAYER_DROPOUT: /* the identity in inference */
+        return NULL;
     case SM_LAYER_BATCHNORM2D:
     case SM_LAYER_SCALE:
         return ends_conv(arch, i - 1) || sm_qnet_is_pre_fold(arch, i)

@@ -224,6 +224,7 @@ static void restore_running_stats(siamese_trainer *t) {
 static siamese_status forward_and_loss(siamese_trainer *t, const float *input, int training,
                                        const float *labels, int n, double *loss, float *distances) {
     siamese_model *m = t->model;
+    if (training) sm_net_set_dropout_seed(m->net, (uint64_t)t->adam.step);
     siamese_status st = sm_net_forward(m->net, input, 2 * n, training, t->emb, &t->err);
     if (st) return st;
     size_t half = (size_t)n * t->dim;
@@ -500,6 +501,7 @@ static siamese_status trainer_step_batch(siamese_trainer *t, const float *images
                                          const int *classes, int n, siamese_mining mining,
                                          float *loss, int *pairs) {
     save_running_stats(t);
+    sm_net_set_dropout_seed(t->model->net, (uint64_t)t->adam.step);
     siamese_status st = sm_net_forward(t->model->net, images, n, 1, t->emb, &t->err);
     if (st) {
         restore_running_stats(t);

@@ -289,6 +289,11 @@ siamese_status sm_add_build(sm_builder *b, const sm_value *main_out, const sm_va
  * plain fp32; main_out gets the window of out's gradient, skip all of it. */
 siamese_status sm_add_padded_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
                                    sm_value *out);
+/* dropout (nn/layers/dropout.c): in training plans a new value, masked by a draw from (*seed,
+ * layer, element) when the forward runs, with a backward group applying the same mask; in
+ * inference plans (or p = 0) out is in itself. */
+siamese_status sm_dropout_build(sm_builder *b, const sm_layer *layer, const uint64_t *seed,
+                                const sm_value *in, int with_diff, sm_value *out);
 /* Global average pooling: [n, c, h, w] -> [n, c, 1, 1]. */
 siamese_status sm_avgpool_build(sm_builder *b, const sm_value *in, int with_diff, sm_value *out);
 /* batchnorm2d; frozen_stats = 1 uses the running statistics in training too (not updated), and
