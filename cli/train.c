@@ -241,6 +241,9 @@ int cli_train(int argc, char **argv) {
     t.pk_given = cli_was_given(&spec, "pk");
     t.sampler_given = cli_was_given(&spec, "sampler");
     if (!f.resume && !train_tools_apply(&t, &p)) return CLI_EXIT_USAGE;
+    int network_given = cli_was_given(&spec, "arch") || cli_was_given(&spec, "input") ||
+                        cli_was_given(&spec, "embedding-dim");
+    if (!f.resume && network_given && !train_tools_check_network(&p)) return CLI_EXIT_USAGE;
     if (!f.resume && !train_tools_check_data(positional[0], &p)) return CLI_EXIT_USAGE;
 
     progress pr;

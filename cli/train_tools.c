@@ -130,3 +130,20 @@ int train_tools_check_data(const char *data, const siamese_train_params *p) {
     siamese_dataset_free(ds);
     return ok;
 }
+
+int train_tools_check_network(const siamese_train_params *p) {
+    siamese_model_params mp = siamese_model_default_params();
+    mp.arch = p->arch;
+    mp.channels = p->channels;
+    mp.height = p->height;
+    mp.width = p->width;
+    mp.embedding_dim = p->embedding_dim;
+    mp.normalize = p->normalize;
+    mp.threads = 1;
+    siamese_model *model = NULL;
+    siamese_status st = siamese_model_create(&mp, &model);
+    int bad = st == SIAMESE_ERR_SPEC || st == SIAMESE_ERR_SHAPE;
+    if (bad) fprintf(stderr, "siamese train: %s\n", model ? siamese_model_errmsg(model) : "");
+    siamese_model_free(model);
+    return !bad; /* anything else (memory, say) the run reports itself */
+}

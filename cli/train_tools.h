@@ -25,4 +25,8 @@ int train_tools_apply(const train_tools_flags *f, siamese_train_params *p);
  * listing, decodes nothing. */
 int train_tools_check_data(const char *data, const siamese_train_params *p);
 
+/* The network p asks for (architecture, input geometry, embedding length, input normalisation)
+ * can be built: otherwise says why on stderr and returns 0, before the run folder is made. */
+int train_tools_check_network(const siamese_train_params *p);
+
 #endif

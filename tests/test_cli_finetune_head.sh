@@ -35,7 +35,7 @@ expect 2 "$cli" train "$faces" -o "$tmp/bad" "${small[@]}" --embedding-dim 0
 grep_err "embedding-dim 0 must be at least 1"
 expect 2 "$cli" train "$faces" -o "$tmp/bad" "${small[@]}" --lr-backbone 0
 grep_err "lr-backbone must be positive"
-expect 1 "$cli" train "$faces" -o "$tmp/bad" --arch "conv(4,k=3) relu maxpool(2)" --input 1x56x46 \
+expect 2 "$cli" train "$faces" -o "$tmp/bad" --arch "conv(4,k=3) relu maxpool(2)" --input 1x56x46 \
     --threads 1 --epochs 1 --quiet --embedding-dim 8
 grep_err "not in a linear head"
 

@@ -34,8 +34,9 @@ expect 2 "$cli" train --resume "$tmp/r" "$faces"
 # bad data and settings: exit 1 naming the path or the reason
 expect 1 "$cli" train "$tmp/nowhere" -o "$tmp/r"
 grep_err "$tmp/nowhere"
-expect 1 "$cli" train "$faces" -o "$tmp/r" --arch "conv(8,k=3) reluu"
+expect 2 "$cli" train "$faces" -o "$tmp/arch_run" --arch "conv(8,k=3) reluu"
 grep_err "reluu"
+[ -e "$tmp/arch_run" ] && fail "a bad --arch left its run folder behind"
 expect 1 "$cli" train "$faces" -o "$tmp/r" --sampler online
 grep_err "split"
 expect 1 "$cli" train --resume "$tmp/empty_run"
