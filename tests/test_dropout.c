@@ -60,9 +60,9 @@ Test(dropout, text_form_and_errors) {
     cr_assert_float_eq(again.layers[2].drop_p, 0.3f, 0);
     cr_assert_eq(parse("conv(4,k=3) dropout(p=0) flatten linear(2)", in, &a), SIAMESE_OK);
     cr_assert_eq(a.layers[1].out_shape.h, 2); /* spatial shapes pass through */
-    const char *bad[] = {"linear(8) dropout(1)", "linear(8) dropout(-0.1)", "linear(8) dropout(p=2)",
-                         "linear(8) dropout(0.2,0.3)", "linear(8) dropout(q=0.2)",
-                         "linear(8) dropout(nan)"};
+    const char *bad[] = {"linear(8) dropout(1)",     "linear(8) dropout(-0.1)",
+                         "linear(8) dropout(p=2)",   "linear(8) dropout(0.2,0.3)",
+                         "linear(8) dropout(q=0.2)", "linear(8) dropout(nan)"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         cr_assert_eq(parse(bad[i], in, &a), SIAMESE_ERR_SPEC, "%s", bad[i]);
 }
@@ -104,7 +104,8 @@ static int dropped(const float *x, const float *emb, int count, float p, float t
 }
 
 Test(dropout, training_mask_flat_and_seeded) {
-    sm_net *net = make_net("flatten dropout(0.25) linear(256,bias=0,name=id)", (sm_shape){1, 16, 16}, N);
+    sm_net *net =
+        make_net("flatten dropout(0.25) linear(256,bias=0,name=id)", (sm_shape){1, 16, 16}, N);
     set_identity(net);
     static float x[N * F], e1[N * F], e2[N * F], e3[N * F];
     for (int i = 0; i < N * F; i++) x[i] = 0.5f + (float)((i * 29) % 31) / 31.0f; /* never 0 */
@@ -126,7 +127,8 @@ Test(dropout, training_mask_flat_and_seeded) {
 Test(dropout, training_mask_on_blocked_maps) {
     /* 16 channels: the conv's output is in a blocked layout; bf16 too where the CPU has it */
     for (int bf16 = 0; bf16 <= sm_bf16_supported(); bf16++) {
-        sm_net *net = make_net("conv(16,k=1,bias=0,name=id) dropout(0.5) flatten", (sm_shape){16, 4, 4}, N);
+        sm_net *net =
+            make_net("conv(16,k=1,bias=0,name=id) dropout(0.5) flatten", (sm_shape){16, 4, 4}, N);
         if (bf16) cr_assert(sm_net_set_bf16(net, 1));
         set_identity(net);
         static float x[N * F], e[N * F];
@@ -166,8 +168,8 @@ Test(dropout, backward_applies_the_forward_mask) {
             double want = 0;
             for (int s = 0; s < n; s++)
                 if (e[s * f + j] != 0.0f) want += 2.0 * d[s * f + j] * x[s * f + k];
-            cr_assert(fabs(ga[j * f + k] - want) <= 1e-5 * (1 + fabs(want)), "dA[%d][%d] = %g, want %g",
-                      j, k, (double)ga[j * f + k], want);
+            cr_assert(fabs(ga[j * f + k] - want) <= 1e-5 * (1 + fabs(want)),
+                      "dA[%d][%d] = %g, want %g", j, k, (double)ga[j * f + k], want);
         }
     }
     sm_net_free(net);
