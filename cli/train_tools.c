@@ -132,13 +132,7 @@ int train_tools_check_data(const char *data, const siamese_train_params *p) {
 }
 
 int train_tools_check_network(const siamese_train_params *p) {
-    siamese_model_params mp = siamese_model_default_params();
-    mp.arch = p->arch;
-    mp.channels = p->channels;
-    mp.height = p->height;
-    mp.width = p->width;
-    mp.embedding_dim = p->embedding_dim;
-    mp.normalize = p->normalize;
+    siamese_model_params mp = siamese_train_model_params(p);
     mp.threads = 1;
     siamese_model *model = NULL;
     siamese_status st = siamese_model_create(&mp, &model);

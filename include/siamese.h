@@ -854,6 +854,11 @@ typedef struct siamese_train_params {
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);
 
+/* The model a run with these settings trains: its architecture, input geometry, embedding size,
+ * input normalisation, distance, margin, seed and threads (one source for siamese_train and for
+ * callers that check the network before a run starts). */
+SIAMESE_API siamese_model_params siamese_train_model_params(const siamese_train_params *params);
+
 /* Trains on the dataset at data_path and writes into run_dir (created if missing, with any
  * missing parent folders):
  * model.safetensors (last), best.safetensors (best test ROC AUC), checkpoint.safetensors

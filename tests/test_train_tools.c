@@ -171,6 +171,27 @@ Test(train_tools_config, settings_that_do_not_fit_are_rejected) {
 
 /* ---- the faces preset */
 
+Test(train_tools_config, the_model_a_run_trains_takes_the_run_settings) {
+    siamese_train_params p = siamese_train_default_params();
+    p.arch = "mnist";
+    p.channels = 1;
+    p.height = 28;
+    p.width = 28;
+    p.embedding_dim = 16;
+    p.metric = SIAMESE_METRIC_COSINE;
+    p.margin = 0.75f;
+    p.seed = 9;
+    p.threads = 1;
+    siamese_model_params mp = siamese_train_model_params(&p);
+    cr_assert_str_eq(mp.arch, "mnist");
+    cr_assert(mp.channels == 1 && mp.height == 28 && mp.width == 28 && mp.embedding_dim == 16);
+    cr_assert(mp.metric == SIAMESE_METRIC_COSINE && mp.margin == 0.75f && mp.seed == 9);
+    siamese_model *model = NULL;
+    cr_assert_eq(siamese_model_create(&mp, &model), SIAMESE_OK);
+    cr_assert_eq(siamese_model_embedding_dim(model), 16);
+    siamese_model_free(model);
+}
+
 Test(faces_preset, grey_92x112_to_a_128_d_embedding) {
     sm_shape in;
     const char *text = sm_arch_preset_text("faces", &in);

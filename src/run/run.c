@@ -261,18 +261,7 @@ static siamese_status prepare_test_pairs(train_run *run) {
 /* ---------------------------------------------------------------- model and trainer */
 
 static siamese_status create_model(train_run *run) {
-    const siamese_train_params *p = &run->config.params;
-    siamese_model_params mp = siamese_model_default_params();
-    mp.arch = p->arch;
-    mp.channels = p->channels;
-    mp.height = p->height;
-    mp.width = p->width;
-    mp.margin = p->margin;
-    mp.metric = p->metric;
-    mp.seed = p->seed;
-    mp.threads = p->threads;
-    mp.embedding_dim = p->embedding_dim;
-    mp.normalize = p->normalize;
+    siamese_model_params mp = siamese_train_model_params(&run->config.params);
     siamese_status st = siamese_model_create(&mp, &run->model);
     if (st != SIAMESE_OK)
         sm_fail(&run->err, st, "%s",

@@ -36,6 +36,21 @@ siamese_train_params siamese_train_default_params(void) {
     return p;
 }
 
+siamese_model_params siamese_train_model_params(const siamese_train_params *p) {
+    siamese_model_params mp = siamese_model_default_params();
+    mp.arch = p->arch;
+    mp.channels = p->channels;
+    mp.height = p->height;
+    mp.width = p->width;
+    mp.margin = p->margin;
+    mp.metric = p->metric;
+    mp.seed = p->seed;
+    mp.threads = p->threads;
+    mp.embedding_dim = p->embedding_dim;
+    mp.normalize = p->normalize;
+    return mp;
+}
+
 static siamese_status copy_text(char *dst, size_t size, const char *src, const char *what,
                                 sm_err *err) {
     if (strlen(src) >= size)
