@@ -156,7 +156,8 @@ int cli_train(int argc, char **argv) {
          "train into RUN_DIR even if it holds an earlier run"},
         {"augment", 0, CLI_OPT_STRING, &t.augment, "SPEC",
          "augment training images: koch, photo, or terms such as rotate=10,shear=0.3,"
-         "scale=0.8:1.2,translate=2,flip,brightness=0.2,contrast=0.2,crop=0.08:1"},
+         "scale=0.8:1.2,translate=2,flip,brightness=0.2,contrast=0.2,crop=0.08:1,elastic=34:4 "
+         "(Simard et al.'s elastic distortion, ALPHA:SIGMA pixels)"},
         {"pk", 0, CLI_OPT_STRING, &t.pk, "PxK", pk_help},
         {"class-rotations", 0, CLI_OPT_INT, &p.class_rotations, "N",
          "P x K batches: 4 = every training class also turned by 90, 180 and 270 degrees, each "

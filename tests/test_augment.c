@@ -1,7 +1,9 @@
 /* Augmentation: identity is bitwise, draws are seeded per sample, flips are exact, affine maps
- * land where they should, and bad specs name the term. */
+ * land where they should, elastic fields are smooth, bounded and land where they should, existing
+ * specs keep their bytes, and bad specs name the term. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +44,7 @@ Test(augment, identity_specs_leave_the_bytes_unchanged) {
         cr_assert_eq(sm_augment_is_identity(&a), strcmp(specs[s], "crop=1:1") != 0, "%s", specs[s]);
         for (int k = 0; k < 5; k++) {
             sm_image dst = blank_like(&src);
-            sm_augment_apply(&a, sm_augment_sample_seed(7, 0, k, 0), &src, &dst);
+            sm_augment_apply(&a, sm_augment_sample_seed(7, 0, k, 0), &src, &dst, NULL);
             /* crop=1:1 asks for the whole image (at a random aspect that never fits, so the
              * whole image): an identity map through the bilinear path */
             cr_assert_eq(memcmp(dst.data, src.data, bytes_of(&src)), 0, "%s sample %d", specs[s],
@@ -58,8 +60,8 @@ Test(augment, same_seed_same_bytes_other_seeds_differ) {
     sm_image src = make_image(32, 24, 3, 3);
     sm_image x = blank_like(&src), y = blank_like(&src), z = blank_like(&src);
     uint64_t s = sm_augment_sample_seed(42, 3, 17, 1);
-    sm_augment_apply(&a, s, &src, &x);
-    sm_augment_apply(&a, s, &src, &y);
+    sm_augment_apply(&a, s, &src, &x, NULL);
+    sm_augment_apply(&a, s, &src, &y, NULL);
     cr_assert_eq(memcmp(x.data, y.data, bytes_of(&src)), 0);
     cr_assert_neq(memcmp(x.data, src.data, bytes_of(&src)), 0, "koch,photo changed nothing");
     /* every coordinate of the sample seed matters */
@@ -68,7 +70,7 @@ Test(augment, same_seed_same_bytes_other_seeds_differ) {
                          sm_augment_sample_seed(42, 3, 17, 0)};
     for (int i = 0; i < 4; i++) {
         cr_assert_neq(others[i], s);
-        sm_augment_apply(&a, others[i], &src, &z);
+        sm_augment_apply(&a, others[i], &src, &z, NULL);
         cr_assert_neq(memcmp(x.data, z.data, bytes_of(&src)), 0, "seed variant %d", i);
     }
     sm_image_free(&src);
@@ -94,7 +96,7 @@ Test(augment, flip_is_an_exact_mirror_with_and_without_resampling) {
     for (int s = 0; s < 2; s++) {
         sm_augment a = parse_ok(specs[s]);
         sm_image dst = blank_like(&src);
-        sm_augment_apply(&a, 99, &src, &dst);
+        sm_augment_apply(&a, 99, &src, &dst, NULL);
         expect_mirror(&src, &dst);
         sm_image_free(&dst);
     }
@@ -103,7 +105,7 @@ Test(augment, flip_is_an_exact_mirror_with_and_without_resampling) {
     int flipped = 0;
     for (int k = 0; k < 200; k++) {
         sm_image dst = blank_like(&src);
-        sm_augment_apply(&a, sm_augment_sample_seed(1, 0, k, 0), &src, &dst);
+        sm_augment_apply(&a, sm_augment_sample_seed(1, 0, k, 0), &src, &dst, NULL);
         if (memcmp(dst.data, src.data, bytes_of(&src)) != 0) {
             expect_mirror(&src, &dst);
             flipped++;
@@ -122,7 +124,7 @@ Test(augment, scale_two_about_the_center_on_a_ramp) {
         for (int xx = 0; xx < 16; xx++) src.data[yy * 16 + xx] = (uint8_t)(8 * xx + 3);
     sm_augment a = parse_ok("scale=2:2");
     sm_image dst = blank_like(&src);
-    sm_augment_apply(&a, 5, &src, &dst);
+    sm_augment_apply(&a, 5, &src, &dst, NULL);
     /* output x takes source point 8 + (x + 0.5 - 8) / 2, i.e. pixel coordinate 3.75 + x / 2 */
     for (int xx = 0; xx < 16; xx++) {
         double want = 8 * (3.75 + xx / 2.0) + 3;
@@ -148,7 +150,7 @@ Test(augment, rotation_keeps_a_centered_disk_and_translation_moves_a_block) {
     sm_augment rot = parse_ok("rotate=180");
     sm_image dst = blank_like(&disk);
     for (int k = 0; k < 10; k++) {
-        sm_augment_apply(&rot, sm_augment_sample_seed(2, 0, k, 0), &disk, &dst);
+        sm_augment_apply(&rot, sm_augment_sample_seed(2, 0, k, 0), &disk, &dst, NULL);
         int bright = 0, moved = 0;
         for (int i = 0; i < n * n; i++) {
             bright += dst.data[i] >= 128;
@@ -161,7 +163,7 @@ Test(augment, rotation_keeps_a_centered_disk_and_translation_moves_a_block) {
     sm_augment shift = parse_ok("translate=3");
     int any = 0;
     for (int k = 0; k < 10; k++) {
-        sm_augment_apply(&shift, sm_augment_sample_seed(2, 1, k, 0), &disk, &dst);
+        sm_augment_apply(&shift, sm_augment_sample_seed(2, 1, k, 0), &disk, &dst, NULL);
         double sx = 0, sw = 0;
         for (int yy = 0; yy < n; yy++)
             for (int xx = 0; xx < n; xx++) {
@@ -183,7 +185,7 @@ Test(augment, brightness_scales_every_value_by_one_factor) {
         src.data[i] = (uint8_t)(src.data[i] / 2); /* < 128 */
     sm_augment a = parse_ok("brightness=0.5");
     sm_image dst = blank_like(&src);
-    sm_augment_apply(&a, 11, &src, &dst);
+    sm_augment_apply(&a, 11, &src, &dst, NULL);
     /* recover the factor from the largest value, then check every value against it */
     size_t arg = 0;
     for (size_t i = 0; i < bytes_of(&src); i++)
@@ -228,8 +230,188 @@ Test(augment, bad_specs_name_the_term) {
     expect_error("brightness=nan", "brightness=nan");
     expect_error("koch,,flip", "empty term");
     expect_error("koch,", "empty term");
+    expect_error("elastic=-1:4", "elastic=-1:4");
+    expect_error("elastic=1001:4", "elastic=1001:4");
+    expect_error("elastic=34:0.1", "elastic=34:0.1");
+    expect_error("elastic=34:101", "elastic=34:101");
+    expect_error("elastic=34", "elastic=34");
+    expect_error("elastic", "elastic");
+    expect_error("elastic=34:four", "elastic=34:four");
+    expect_error("elastic=34:4:4", "elastic=34:4:4");
+    expect_error("koch,elastic=nan:4", "elastic=nan:4");
     char msg[64] = "x";
     cr_assert_eq(siamese_augment_check("koch,photo", msg, sizeof msg), SIAMESE_OK);
     cr_assert_str_empty(msg);
     cr_assert_eq(siamese_augment_check(NULL, NULL, 0), SIAMESE_OK);
+}
+
+/* FNV-1a of the outputs of 8 samples of spec on a fixed image. */
+static uint64_t spec_hash(const char *spec, int w, int h, int c) {
+    sm_image src = make_image(w, h, c, 11), dst = blank_like(&src);
+    sm_augment a = parse_ok(spec);
+    uint64_t hash = 1469598103934665603ull;
+    for (int j = 0; j < 8; j++) {
+        sm_augment_apply(&a, sm_augment_sample_seed(5, 2, j, j & 1), &src, &dst, NULL);
+        for (size_t i = 0; i < bytes_of(&src); i++) hash = (hash ^ dst.data[i]) * 1099511628211ull;
+    }
+    sm_image_free(&src);
+    sm_image_free(&dst);
+    return hash;
+}
+
+Test(augment, existing_specs_keep_their_bytes) {
+    /* recorded before the elastic term was added (its draws come after all the others); the
+     * values depend on libm's sin, cos, exp and log, as every run's augmentation does */
+    static const struct {
+        const char *spec;
+        uint64_t rgb, grey; /* 17x13x3, 28x28x1 */
+    } golden[] = {
+        {"koch", 0x9548a5c5c92ccd5eull, 0xb0483f5038ec23b0ull},
+        {"photo", 0x171a540d091c2a77ull, 0xbcf6e8aa2b7f0fe4ull},
+        {"koch,photo", 0xce84272929fdfdefull, 0x554ad2bbd93d17dfull},
+        {"rotate=30,crop=0.2:0.9", 0xab18b1178c7d0524ull, 0x44fdb305298b8328ull},
+        {"flip", 0xd4c44fcb7dac590bull, 0x1d8122d1e3831c57ull},
+        {"brightness=0.3,contrast=0.4", 0xc673d7bb93976d4dull, 0xb52162c7981b4ed6ull},
+    };
+    for (size_t i = 0; i < sizeof golden / sizeof golden[0]; i++) {
+        cr_assert_eq(spec_hash(golden[i].spec, 17, 13, 3), golden[i].rgb, "%s", golden[i].spec);
+        cr_assert_eq(spec_hash(golden[i].spec, 28, 28, 1), golden[i].grey, "%s", golden[i].spec);
+    }
+}
+
+/* Applies spec with its own scratch (sized by sm_augment_scratch_floats). */
+static void apply_scratch(const sm_augment *a, uint64_t seed, const sm_image *src, sm_image *dst,
+                          float **scratch) {
+    size_t floats = sm_augment_scratch_floats(a, src->width, src->height);
+    cr_assert(floats >= 2 * (size_t)src->width * src->height);
+    if (!*scratch) *scratch = malloc(floats * sizeof(float));
+    cr_assert(*scratch);
+    sm_augment_apply(a, seed, src, dst, *scratch);
+}
+
+Test(augment, elastic_is_seeded_per_sample_and_off_at_alpha_zero) {
+    sm_augment a = parse_ok("elastic=34:4"), r = parse_ok("rotate=10,elastic=34:4");
+    cr_assert_eq(a.elastic_alpha, 34.0);
+    cr_assert_eq(a.elastic_sigma, 4.0);
+    cr_assert_not(sm_augment_is_identity(&a));
+    cr_assert_eq(sm_augment_scratch_floats(&a, 28, 28), 3 * 28 * 28 + 13 + 28 + 28);
+    sm_augment off = parse_ok("elastic=0:4"), none = parse_ok("koch");
+    cr_assert(sm_augment_is_identity(&off));
+    cr_assert_eq(sm_augment_scratch_floats(&off, 28, 28), 0);
+    cr_assert_eq(sm_augment_scratch_floats(&none, 28, 28), 0);
+    sm_image src = make_image(28, 28, 1, 4);
+    sm_image x = blank_like(&src), y = blank_like(&src), z = blank_like(&src);
+    float *scratch = NULL;
+    uint64_t s = sm_augment_sample_seed(42, 3, 17, 1);
+    apply_scratch(&a, s, &src, &x, &scratch);
+    apply_scratch(&a, s, &src, &y, &scratch);
+    cr_assert_eq(memcmp(x.data, y.data, bytes_of(&src)), 0);
+    cr_assert_neq(memcmp(x.data, src.data, bytes_of(&src)), 0, "elastic changed nothing");
+    apply_scratch(&a, sm_augment_sample_seed(42, 3, 18, 1), &src, &z, &scratch);
+    cr_assert_neq(memcmp(x.data, z.data, bytes_of(&src)), 0, "another sample, the same field");
+    /* with a rotation: the same rotation (drawn first), other pixels than the rotation alone */
+    sm_augment rot = parse_ok("rotate=10");
+    apply_scratch(&r, s, &src, &x, &scratch);
+    apply_scratch(&r, s, &src, &y, &scratch);
+    cr_assert_eq(memcmp(x.data, y.data, bytes_of(&src)), 0);
+    sm_augment_apply(&rot, s, &src, &z, NULL);
+    cr_assert_neq(memcmp(x.data, z.data, bytes_of(&src)), 0, "rotate,elastic = rotate alone");
+    free(scratch);
+    sm_image_free(&src);
+    sm_image_free(&x);
+    sm_image_free(&y);
+    sm_image_free(&z);
+}
+
+Test(augment, elastic_with_a_tiny_alpha_is_the_plain_warp) {
+    /* alpha 1e-9 moves every sampled point by at most 1e-9 pixels: the same bytes as the spec
+     * without it, since the elastic field is drawn after every other value (at 1e-6, a value
+     * within about 1e-4 of a rounding boundary on this noisy image may already round the other
+     * way) */
+    const char *plain[] = {"koch", "photo", "koch,photo", "crop=1:1"};
+    sm_image src = make_image(17, 13, 3, 6);
+    sm_image x = blank_like(&src), y = blank_like(&src);
+    float *scratch = NULL;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "%s,elastic=1e-9:2", plain[i]);
+        sm_augment p = parse_ok(plain[i]), e = parse_ok(spec);
+        for (int k = 0; k < 6; k++) {
+            uint64_t s = sm_augment_sample_seed(9, 1, k, 0);
+            sm_augment_apply(&p, s, &src, &x, NULL);
+            apply_scratch(&e, s, &src, &y, &scratch);
+            cr_assert_eq(memcmp(x.data, y.data, bytes_of(&src)), 0, "%s sample %d", spec, k);
+        }
+    }
+    /* alone: the identity map through the bilinear path */
+    sm_augment e = parse_ok("elastic=1e-9:2");
+    apply_scratch(&e, 3, &src, &y, &scratch);
+    cr_assert_eq(memcmp(src.data, y.data, bytes_of(&src)), 0);
+    free(scratch);
+    sm_image_free(&src);
+    sm_image_free(&x);
+    sm_image_free(&y);
+}
+
+Test(augment, elastic_field_is_bounded_smooth_and_not_zero) {
+    const double alpha = 34, sigma = 4;
+    int w = 28, h = 28;
+    size_t n = (size_t)w * h;
+    sm_augment a = parse_ok("elastic=34:4");
+    sm_image src = make_image(w, h, 1, 2), dst = blank_like(&src);
+    float *field = NULL;
+    for (int k = 0; k < 20; k++) {
+        apply_scratch(&a, sm_augment_sample_seed(1, 0, k, 0), &src, &dst, &field);
+        double max = 0, sq = 0, step = 0;
+        for (size_t i = 0; i < 2 * n; i++) {
+            max = fmax(max, fabs(field[i]));
+            sq += (double)field[i] * field[i];
+        }
+        for (int p = 0; p < 2; p++) /* horizontal neighbours */
+            for (int yy = 0; yy < h; yy++)
+                for (int xx = 0; xx + 1 < w; xx++)
+                    step += fabs(field[p * n + yy * w + xx + 1] - field[p * n + yy * w + xx]);
+        double rms = sqrt(sq / (2 * n)), mean_step = step / (2.0 * h * (w - 1));
+        /* a mean of values in [-1, 1] scaled by alpha; the unsmoothed field would have rms
+         * alpha / sqrt(3) = 19.6 and neighbour steps of about 2 alpha / 3 = 22.7 */
+        cr_assert(max <= alpha, "sample %d: max |d| %g > alpha", k, max);
+        cr_assert(rms > 0.02 * alpha && rms < 0.2 * alpha, "sample %d: rms %g", k, rms);
+        cr_assert(mean_step < rms / sigma, "sample %d: mean step %g, rms %g", k, mean_step, rms);
+    }
+    free(field);
+    sm_image_free(&src);
+    sm_image_free(&dst);
+}
+
+Test(augment, elastic_moves_each_pixel_by_its_displacement) {
+    /* value = 5 x + 3 y + 20 (x, y pixel coordinates): bilinear sampling of a plane is exact
+     * inside the image, so output pixel (x, y) shows the plane at (x + dx, y + dy) */
+    int w = 24, h = 20;
+    sm_image src;
+    cr_assert_eq(sm_image_alloc(&src, w, h, 1, NULL), SIAMESE_OK);
+    for (int yy = 0; yy < h; yy++)
+        for (int xx = 0; xx < w; xx++) src.data[yy * w + xx] = (uint8_t)(5 * xx + 3 * yy + 20);
+    sm_image dst = blank_like(&src);
+    sm_augment a = parse_ok("elastic=3:2");
+    float *field = NULL;
+    int checked = 0, moved = 0;
+    for (int k = 0; k < 4; k++) {
+        apply_scratch(&a, sm_augment_sample_seed(8, 0, k, 0), &src, &dst, &field);
+        for (int yy = 0; yy < h; yy++)
+            for (int xx = 0; xx < w; xx++) {
+                double px = xx + field[yy * w + xx], py = yy + field[w * h + yy * w + xx];
+                if (px < 0 || px > w - 1 || py < 0 || py > h - 1) continue; /* edges extended */
+                double want = 5 * px + 3 * py + 20;
+                int got = dst.data[yy * w + xx];
+                cr_assert(fabs(got - want) <= 0.5 + 1e-4, "sample %d (%d,%d): %d vs %g", k, xx, yy,
+                          got, want);
+                checked++;
+                moved += got != src.data[yy * w + xx];
+            }
+    }
+    cr_assert(checked > 4 * w * h / 2, "only %d interior pixels", checked);
+    cr_assert(moved > checked / 4, "only %d of %d pixels moved", moved, checked);
+    free(field);
+    sm_image_free(&src);
+    sm_image_free(&dst);
 }

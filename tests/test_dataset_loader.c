@@ -204,13 +204,14 @@ Test(loader, shuffle_seeded_by_epoch_prefetch_equals_sync) {
 }
 
 /* Data-parallel shares (issue 16): part k of 3 holds exactly its slice of every whole batch,
- * augmented as in the whole batch, and an empty share still reports the whole batch. */
+ * augmented (elastic field included, from each slot's own scratch) as in the whole batch, and an
+ * empty share still reports the whole batch. */
 Test(loader, shares_are_slices_of_the_whole_batch) {
     enum { PARTS = 3 };
     siamese_pairs pairs;
     cr_assert_eq(siamese_pairs_online(ds, NULL, 0, 14, 1, 0, &pairs), SIAMESE_OK);
     siamese_loader_params p = small_params(1);
-    p.augment = "rotate=10,translate=1,flip";
+    p.augment = "rotate=10,translate=1,flip,elastic=2:1";
     siamese_loader *whole = NULL, *part[PARTS];
     cr_assert_eq(siamese_loader_create(ds, &pairs, &p, &whole), SIAMESE_OK);
     p.prefetch = 0; /* the synchronous path for the shares: the same batches */

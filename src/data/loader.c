@@ -55,6 +55,7 @@ struct siamese_loader {
     int augmenting;        /* augment changes something */
     int epoch;             /* the epoch in progress */
     uint8_t *scratch[2];   /* one augmented image per batch slot */
+    float *field[2];       /* the augmentation's float scratch per slot (elastic), or NULL */
     int class_turns;       /* labelled: 2 or 4 turns, class c turned by c % turns; else 0 */
     uint8_t *turned[2];    /* one turned image per batch slot */
     int part, parts;       /* data-parallel share of each batch (issue 16): part of parts */
@@ -109,7 +110,7 @@ static siamese_status image_to_tensor(siamese_loader *ld, int image, image_place
         siamese_image augmented = view;
         augmented.data = ld->scratch[at.slot];
         uint64_t seed = sm_augment_sample_seed(ld->p.seed, ld->epoch, at.index, at.side);
-        sm_augment_apply(&ld->augment, seed, &view, &augmented);
+        sm_augment_apply(&ld->augment, seed, &view, &augmented, ld->field[at.slot]);
         view = augmented;
     }
     if (st == SIAMESE_OK) st = sm_image_to_tensor(&view, mean, std, out);
@@ -388,12 +389,15 @@ static siamese_status keep_usable_pairs(siamese_loader *ld, const siamese_pairs 
 
 static siamese_status alloc_slots(siamese_loader *ld) {
     size_t floats = 2 * (size_t)ld->p.batch_size * ld->image_floats;
+    size_t field = sm_augment_scratch_floats(&ld->augment, ld->p.width, ld->p.height);
     for (int s = 0; s < 2; s++) {
         ld->images[s] = malloc(floats * sizeof(float));
         ld->labels[s] = malloc((size_t)ld->p.batch_size * sizeof(float));
         ld->slot_batch[s] = -1;
         if (ld->augmenting) ld->scratch[s] = malloc(ld->cache.image_bytes);
-        if (!ld->images[s] || !ld->labels[s] || (ld->augmenting && !ld->scratch[s]))
+        if (field) ld->field[s] = malloc(field * sizeof(float));
+        if (!ld->images[s] || !ld->labels[s] || (ld->augmenting && !ld->scratch[s]) ||
+            (field && !ld->field[s]))
             return sm_fail(&ld->err, SIAMESE_ERR_NOMEM, "out of memory for batch buffers");
     }
     return SIAMESE_OK;
@@ -485,6 +489,7 @@ void siamese_loader_free(siamese_loader *ld) {
         free(ld->images[s]);
         free(ld->labels[s]);
         free(ld->scratch[s]);
+        free(ld->field[s]);
         free(ld->turned[s]);
     }
     free(ld->pairs);

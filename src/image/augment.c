@@ -1,5 +1,6 @@
-/* Augmentation of one 8-bit image: random resized crop, horizontal flip and affine distortion
- * composed into one inverse map sampled bilinearly, then brightness and contrast jitter. */
+/* Augmentation of one 8-bit image: random resized crop, horizontal flip, affine distortion and
+ * elastic displacements composed into one inverse map sampled bilinearly, then brightness and
+ * contrast jitter. */
 #include "image/augment.h"
 
 #include <math.h>
@@ -54,27 +55,100 @@ static void draw_crop(const sm_augment *a, sm_rng *rng, int w, int h, draws *d) 
     }
 }
 
-/* Every value is drawn in a fixed order, so one term never shifts another's draws. */
-static void draw_all(const sm_augment *a, uint64_t seed, int w, int h, draws *d) {
-    sm_rng rng;
-    sm_rng_seed(&rng, seed);
+/* Every value is drawn in a fixed order, so one term never shifts another's draws; rng goes on
+ * to draw the elastic field. */
+static void draw_all(const sm_augment *a, sm_rng *rng, int w, int h, draws *d) {
     const double pi = 3.14159265358979323846;
-    d->angle = uniform(&rng, -a->rotate, a->rotate) * pi / 180.0;
-    d->shear_x = uniform(&rng, -a->shear, a->shear);
-    d->shear_y = uniform(&rng, -a->shear, a->shear);
+    d->angle = uniform(rng, -a->rotate, a->rotate) * pi / 180.0;
+    d->shear_x = uniform(rng, -a->shear, a->shear);
+    d->shear_y = uniform(rng, -a->shear, a->shear);
     int scaled = a->scale_lo > 0;
-    d->scale_x = scaled ? uniform(&rng, a->scale_lo, a->scale_hi) : 1.0;
-    d->scale_y = scaled ? uniform(&rng, a->scale_lo, a->scale_hi) : 1.0;
-    d->shift_x = uniform(&rng, -a->translate, a->translate);
-    d->shift_y = uniform(&rng, -a->translate, a->translate);
-    d->flip = sm_rng_uniform(&rng) < a->flip;
-    d->brightness = uniform(&rng, 1 - a->brightness, 1 + a->brightness);
-    d->contrast = uniform(&rng, 1 - a->contrast, 1 + a->contrast);
-    draw_crop(a, &rng, w, h, d);
+    d->scale_x = scaled ? uniform(rng, a->scale_lo, a->scale_hi) : 1.0;
+    d->scale_y = scaled ? uniform(rng, a->scale_lo, a->scale_hi) : 1.0;
+    d->shift_x = uniform(rng, -a->translate, a->translate);
+    d->shift_y = uniform(rng, -a->translate, a->translate);
+    d->flip = sm_rng_uniform(rng) < a->flip;
+    d->brightness = uniform(rng, 1 - a->brightness, 1 + a->brightness);
+    d->contrast = uniform(rng, 1 - a->contrast, 1 + a->contrast);
+    draw_crop(a, rng, w, h, d);
 }
 
 static int has_geometry(const sm_augment *a) {
-    return a->rotate > 0 || a->shear > 0 || a->scale_lo > 0 || a->translate > 0 || a->crop_lo > 0;
+    return a->rotate > 0 || a->shear > 0 || a->scale_lo > 0 || a->translate > 0 || a->crop_lo > 0 ||
+           a->elastic_alpha > 0;
+}
+
+/* ---- the elastic field (Simard, Steinkraus & Platt 2003) */
+
+/* The Gaussian's half width: 3 sigma, rounded up. */
+static int elastic_radius(const sm_augment *a) { return (int)ceil(3 * a->elastic_sigma); }
+
+size_t sm_augment_scratch_floats(const sm_augment *aug, int width, int height) {
+    if (!(aug->elastic_alpha > 0)) return 0;
+    size_t r = (size_t)elastic_radius(aug);
+    return 3 * (size_t)width * height + (r + 1) + (size_t)width + (size_t)height;
+}
+
+/* scale / (the kernel weights k[0..r] that fall inside a line of n values) at each of its n
+ * positions: dividing by it makes each blurred value a weighted mean of in-image values, so the
+ * edges renormalise instead of fading, and a mean of values in [-1, 1] stays in [-1, 1]. */
+static void edge_norms(const float *k, int r, int n, float scale, float *out) {
+    for (int i = 0; i < n; i++) {
+        float sum = k[0];
+        for (int t = 1; t <= r; t++) sum += (i - t >= 0 ? k[t] : 0) + (i + t < n ? k[t] : 0);
+        out[i] = scale / sum;
+    }
+}
+
+/* The truncated Gaussian k[0..r] along each row of a w x h plane, tap by tap over whole rows
+ * (contiguous, so the compiler vectorises), then each column position x times norm[x]. */
+static void blur_rows(const float *in, float *out, int w, int h, const float *k, int r,
+                      const float *norm) {
+    for (int y = 0; y < h; y++) {
+        const float *row = in + (size_t)y * w;
+        float *o = out + (size_t)y * w;
+        for (int x = 0; x < w; x++) o[x] = k[0] * row[x];
+        for (int t = 1; t <= r && t < w; t++) {
+            for (int x = 0; x + t < w; x++) o[x] += k[t] * row[x + t];
+            for (int x = t; x < w; x++) o[x] += k[t] * row[x - t];
+        }
+        for (int x = 0; x < w; x++) o[x] *= norm[x];
+    }
+}
+
+/* The same down the columns: output row y is the weighted sum of input rows y - r .. y + r
+ * inside the plane, times norm[y]. */
+static void blur_columns(const float *in, float *out, int w, int h, const float *k, int r,
+                         const float *norm) {
+    for (int y = 0; y < h; y++) {
+        int lo = y - r < 0 ? 0 : y - r, hi = y + r >= h ? h - 1 : y + r;
+        float *o = out + (size_t)y * w;
+        for (int x = 0; x < w; x++) o[x] = 0;
+        for (int j = lo; j <= hi; j++) {
+            float kj = norm[y] * k[j > y ? j - y : y - j];
+            const float *row = in + (size_t)j * w;
+            for (int x = 0; x < w; x++) o[x] += kj * row[x];
+        }
+    }
+}
+
+/* Draws dx then dy, each value uniform in [-1, 1] at every output pixel, from rng (after every
+ * other draw), and smooths each plane by the separable Gaussian (O(w h r)) into displacements of
+ * up to alpha pixels: scratch[0, w*h) = dx, scratch[w*h, 2*w*h) = dy, then a blur plane, the
+ * kernel and the edge norms (sm_augment_scratch_floats floats in all). */
+static void draw_field(const sm_augment *a, sm_rng *rng, int w, int h, float *scratch) {
+    size_t n = (size_t)w * h;
+    int r = elastic_radius(a);
+    float *tmp = scratch + 2 * n, *k = tmp + n, *norm_x = k + r + 1, *norm_y = norm_x + w;
+    for (int t = 0; t <= r; t++)
+        k[t] = (float)exp(-(double)t * t / (2 * a->elastic_sigma * a->elastic_sigma));
+    edge_norms(k, r, w, 1.0f, norm_x);
+    edge_norms(k, r, h, (float)a->elastic_alpha, norm_y);
+    for (size_t i = 0; i < 2 * n; i++) scratch[i] = (float)(2 * sm_rng_uniform(rng) - 1);
+    for (int plane = 0; plane < 2; plane++) {
+        blur_rows(scratch + plane * n, tmp, w, h, k, r, norm_x);
+        blur_columns(tmp, scratch + plane * n, w, h, k, r, norm_y);
+    }
 }
 
 /* Bilinear sample of channel c at continuous point (x, y) (pixel centers at i + 0.5), the edge
@@ -100,9 +174,11 @@ static double sample(const siamese_image *im, int c, double x, double y) {
 
 static uint8_t to_byte(double v) { return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)(v + 0.5); }
 
-/* Output pixel (x, y) takes the source point: undo the affine distortion (rotation R, shear Sh,
- * scale S about the center, then the shift), mirror when flipped, then map into the crop box. */
-static void warp(const draws *d, const siamese_image *src, siamese_image *dst) {
+/* Output pixel (x, y) takes the source point: move by its elastic displacement (field, or NULL
+ * for none; in output pixels, so the distortion acts last, on the affine-distorted image), undo
+ * the affine distortion (rotation R, shear Sh, scale S about the center, then the shift), mirror
+ * when flipped, then map into the crop box. */
+static void warp(const draws *d, const float *field, const siamese_image *src, siamese_image *dst) {
     int w = src->width, h = src->height, ch = src->channels;
     double cs = cos(d->angle), sn = sin(d->angle);
     /* M = R * Sh * S */
@@ -115,6 +191,10 @@ static void warp(const draws *d, const siamese_image *src, siamese_image *dst) {
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++) {
             double ux = x + 0.5 - cx - d->shift_x, uy = y + 0.5 - cy - d->shift_y;
+            if (field) {
+                ux += field[(size_t)y * w + x];
+                uy += field[(size_t)w * h + (size_t)y * w + x];
+            }
             double qx = i00 * ux + i01 * uy + cx, qy = i10 * ux + i11 * uy + cy;
             if (d->flip) qx = w - qx;
             double sx = d->crop_x + qx * kx, sy = d->crop_y + qy * ky;
@@ -153,11 +233,15 @@ static void jitter(const draws *d, siamese_image *im) {
 }
 
 void sm_augment_apply(const sm_augment *aug, uint64_t sample_seed, const siamese_image *src,
-                      siamese_image *dst) {
+                      siamese_image *dst, float *scratch) {
     size_t bytes = (size_t)src->width * src->height * src->channels;
     draws d;
-    draw_all(aug, sample_seed, src->width, src->height, &d);
-    if (has_geometry(aug)) warp(&d, src, dst);
+    sm_rng rng;
+    sm_rng_seed(&rng, sample_seed);
+    draw_all(aug, &rng, src->width, src->height, &d);
+    int elastic = aug->elastic_alpha > 0 && scratch;
+    if (elastic) draw_field(aug, &rng, src->width, src->height, scratch);
+    if (has_geometry(aug)) warp(&d, elastic ? scratch : NULL, src, dst);
     else if (d.flip) mirror(src, dst);
     else memcpy(dst->data, src->data, bytes);
     if (aug->brightness > 0 || aug->contrast > 0) jitter(&d, dst);

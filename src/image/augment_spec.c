@@ -26,7 +26,8 @@ sm_augment sm_augment_none(void) {
 
 int sm_augment_is_identity(const sm_augment *a) {
     return a->rotate == 0 && a->shear == 0 && a->scale_lo == 0 && a->translate == 0 &&
-           a->flip == 0 && a->brightness == 0 && a->contrast == 0 && a->crop_lo == 0;
+           a->flip == 0 && a->brightness == 0 && a->contrast == 0 && a->crop_lo == 0 &&
+           a->elastic_alpha == 0;
 }
 
 /* Reads one number filling the whole text; 0 when it is not one. */
@@ -63,6 +64,27 @@ static siamese_status term_range(const char *term, const char *value, double hi_
                                  const char *why, double *lo, double *hi, sm_err *err) {
     if (!value || !read_range(value, lo, hi)) return bad_term(err, term, "expects LO:HI");
     if (!(*lo > 0 && *lo <= *hi && *hi <= hi_max)) return bad_term(err, term, why);
+    return SIAMESE_OK;
+}
+
+/* "ALPHA:SIGMA" (Simard et al.'s names): displacements scaled by ALPHA in [0, 1000] pixels,
+ * 0 = off, smoothed by a Gaussian of SIGMA in [0.5, 100] pixels. */
+static siamese_status term_elastic(const char *term, const char *value, sm_augment *a,
+                                   sm_err *err) {
+    char buf[TERM_MAX];
+    snprintf(buf, sizeof buf, "%s", value ? value : "");
+    char *colon = strchr(buf, ':');
+    double alpha, sigma;
+    if (!colon) return bad_term(err, term, "expects ALPHA:SIGMA (pixels), e.g. elastic=34:4");
+    *colon = '\0';
+    if (!read_number(buf, &alpha) || !read_number(colon + 1, &sigma))
+        return bad_term(err, term, "expects ALPHA:SIGMA (pixels), e.g. elastic=34:4");
+    if (!(alpha >= 0 && alpha <= 1000))
+        return bad_term(err, term, "elastic ALPHA must be within 0..1000 pixels (0 = off)");
+    if (!(sigma >= 0.5 && sigma <= 100))
+        return bad_term(err, term, "elastic SIGMA must be within 0.5..100 pixels");
+    a->elastic_alpha = alpha;
+    a->elastic_sigma = sigma;
     return SIAMESE_OK;
 }
 
@@ -104,12 +126,13 @@ static siamese_status apply_term(const char *term, sm_augment *a, sm_err *err) {
     if (!strcmp(name, "crop"))
         return term_range(term, value, 1, "crop needs area fractions 0 < LO <= HI <= 1",
                           &a->crop_lo, &a->crop_hi, err);
+    if (!strcmp(name, "elastic")) return term_elastic(term, value, a, err);
     int found = 0;
     siamese_status st = value ? SIAMESE_OK : apply_preset(name, a, &found, err);
     if (st != SIAMESE_OK || found) return st;
     return bad_term(err, term,
                     "unknown term (presets: koch, photo, none; terms: rotate, shear, scale, "
-                    "translate, flip, brightness, contrast, crop)");
+                    "translate, flip, brightness, contrast, crop, elastic)");
 }
 
 /* Applies every comma-separated term of text. */
