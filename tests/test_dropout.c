@@ -5,7 +5,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "nn/arch.h"
+#include "nn/init.h"
 #include "nn/net.h"
 
 static siamese_status parse(const char *spec, sm_shape in, sm_arch *arch) {
@@ -172,5 +174,61 @@ Test(dropout, backward_applies_the_forward_mask) {
                       "dA[%d][%d] = %g, want %g", j, k, (double)ga[j * f + k], want);
         }
     }
+    sm_net_free(net);
+}
+
+/* loss = sum(emb * d) through a whole training net with dropout; every 97th parameter's
+ * gradient against a central difference with the same mask (the same seed). */
+static double weighted_sum(sm_net *net, const float *x, int n, const float *d, int dim) {
+    static float emb[4 * 16];
+    sm_net_set_dropout_seed(net, 5);
+    forward(net, x, n, 1, emb);
+    double s = 0;
+    for (int i = 0; i < n * dim; i++) s += (double)emb[i] * d[i];
+    return s;
+}
+
+Test(dropout, gradients_match_finite_differences_in_a_conv_net) {
+    enum { n = 4, dim = 16 };
+    static sm_arch arch;
+    sm_err err;
+    sm_err_clear(&err);
+    const char *spec = "conv(8,k=3,p=1) bn relu maxpool(2) flatten linear(32) relu dropout(0.5) "
+                       "linear(16)";
+    cr_assert_eq(sm_arch_parse(spec, (sm_shape){1, 8, 8}, &arch, &err), SIAMESE_OK, "%s", err.msg);
+    sm_net *net = NULL;
+    cr_assert_eq(sm_net_create(&arch, n, &net, &err), SIAMESE_OK, "%s", err.msg);
+    const sm_param_table *t = sm_net_table(net);
+    sm_rng rng;
+    sm_rng_seed(&rng, 3);
+    sm_init_params(t, &arch, &rng, sm_net_params_write(net), sm_net_buffers(net),
+                   sm_net_counters(net));
+    static float x[n * 64], d[n * dim];
+    for (int i = 0; i < n * 64; i++) x[i] = (float)((i * 37) % 29) / 29.0f - 0.5f;
+    for (int i = 0; i < n * dim; i++) d[i] = (float)((i * 11) % 13) / 13.0f - 0.45f;
+    static float emb[n * dim];
+    sm_net_set_dropout_seed(net, 5);
+    forward(net, x, n, 1, emb);
+    sm_net_zero_grads(net);
+    cr_assert_eq(sm_net_backward(net, d, &err), SIAMESE_OK, "%s", err.msg);
+    static float grads[8192];
+    cr_assert(t->n_params <= 8192);
+    memcpy(grads, sm_net_grads(net), t->n_params * sizeof *grads);
+    const float *p = sm_net_params(net);
+    int checked = 0;
+    for (size_t i = 0; i < t->n_params; i += 97) {
+        float keep = p[i];
+        const float h = 1e-2f;
+        sm_net_params_write(net)[i] = keep + h; /* _write marks the weights changed */
+        double up = weighted_sum(net, x, n, d, dim);
+        sm_net_params_write(net)[i] = keep - h;
+        double down = weighted_sum(net, x, n, d, dim);
+        sm_net_params_write(net)[i] = keep;
+        double want = (up - down) / (2.0 * h);
+        cr_assert(fabs(grads[i] - want) <= 2e-2 * (1 + fabs(want)), "parameter %zu: %g, want %g", i,
+                  (double)grads[i], want);
+        checked++;
+    }
+    cr_assert(checked > 20);
     sm_net_free(net);
 }
