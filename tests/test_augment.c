@@ -239,6 +239,12 @@ Test(augment, bad_specs_name_the_term) {
     expect_error("elastic=34:four", "elastic=34:four");
     expect_error("elastic=34:4:4", "elastic=34:4:4");
     expect_error("koch,elastic=nan:4", "elastic=nan:4");
+    /* and say which number is not one */
+    expect_error("koch,elastic=nan:4", "ALPHA 'nan' is not a finite number");
+    expect_error("elastic=inf:4", "ALPHA 'inf' is not a finite number");
+    expect_error("elastic=34:four", "SIGMA 'four' is not a finite number");
+    expect_error("elastic=34:", "SIGMA '' is not a finite number");
+    expect_error("elastic=34", "expects ALPHA:SIGMA");
     char msg[64] = "x";
     cr_assert_eq(siamese_augment_check("koch,photo", msg, sizeof msg), SIAMESE_OK);
     cr_assert_str_empty(msg);

@@ -17,6 +17,8 @@ expect 2 "$cli" train "$faces" -o "$tmp/r" --augment "rotate=400"
 grep_err "rotate=400"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --augment "rotate=10,elastic=-1:4"
 grep_err "elastic=-1:4"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --augment "elastic=nan:4"
+grep_err "ALPHA 'nan' is not a finite number"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --mining hard
 grep_err "sampler pk"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --split classes --pk 8x4 --mining hardest

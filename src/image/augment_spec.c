@@ -35,14 +35,22 @@ static int read_number(const char *text, double *out) {
     return sm_parse_double(text, out) == 0 && isfinite(*out);
 }
 
+/* Copies text into buf[TERM_MAX] and cuts it at its first ':': the text after the colon, or NULL
+ * when there is none. */
+static const char *split_colon(char *buf, const char *text) {
+    snprintf(buf, TERM_MAX, "%s", text);
+    char *colon = strchr(buf, ':');
+    if (!colon) return NULL;
+    *colon = '\0';
+    return colon + 1;
+}
+
 /* Reads "LO:HI" (or one number, for LO = HI). */
 static int read_range(const char *text, double *lo, double *hi) {
     char buf[TERM_MAX];
-    snprintf(buf, sizeof buf, "%s", text);
-    char *colon = strchr(buf, ':');
-    if (!colon) return read_number(buf, lo) && read_number(buf, hi);
-    *colon = '\0';
-    return read_number(buf, lo) && read_number(colon + 1, hi);
+    const char *hi_text = split_colon(buf, text);
+    if (!hi_text) return read_number(buf, lo) && read_number(buf, hi);
+    return read_number(buf, lo) && read_number(hi_text, hi);
 }
 
 static siamese_status bad_term(sm_err *err, const char *term, const char *why) {
@@ -67,18 +75,25 @@ static siamese_status term_range(const char *term, const char *value, double hi_
     return SIAMESE_OK;
 }
 
+/* One part of an elastic term that does not read as a finite number. */
+static siamese_status not_a_number(sm_err *err, const char *term, const char *part,
+                                   const char *text) {
+    return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                   "augment: '%s': elastic %s '%s' is not a finite number (expects ALPHA:SIGMA "
+                   "pixels, e.g. elastic=34:4)",
+                   term, part, text);
+}
+
 /* "ALPHA:SIGMA" (Simard et al.'s names): displacements scaled by ALPHA in [0, 1000] pixels,
  * 0 = off, smoothed by a Gaussian of SIGMA in [0.5, 100] pixels. */
 static siamese_status term_elastic(const char *term, const char *value, sm_augment *a,
                                    sm_err *err) {
     char buf[TERM_MAX];
-    snprintf(buf, sizeof buf, "%s", value ? value : "");
-    char *colon = strchr(buf, ':');
+    const char *sigma_text = split_colon(buf, value ? value : "");
     double alpha, sigma;
-    if (!colon) return bad_term(err, term, "expects ALPHA:SIGMA (pixels), e.g. elastic=34:4");
-    *colon = '\0';
-    if (!read_number(buf, &alpha) || !read_number(colon + 1, &sigma))
-        return bad_term(err, term, "expects ALPHA:SIGMA (pixels), e.g. elastic=34:4");
+    if (!sigma_text) return bad_term(err, term, "expects ALPHA:SIGMA (pixels), e.g. elastic=34:4");
+    if (!read_number(buf, &alpha)) return not_a_number(err, term, "ALPHA", buf);
+    if (!read_number(sigma_text, &sigma)) return not_a_number(err, term, "SIGMA", sigma_text);
     if (!(alpha >= 0 && alpha <= 1000))
         return bad_term(err, term, "elastic ALPHA must be within 0..1000 pixels (0 = off)");
     if (!(sigma >= 0.5 && sigma <= 100))
