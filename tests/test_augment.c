@@ -421,3 +421,36 @@ Test(augment, elastic_moves_each_pixel_by_its_displacement) {
     sm_image_free(&src);
     sm_image_free(&dst);
 }
+
+/* Images smaller than the Gaussian (radius 3 sigma up to 300 pixels), the smallest and largest
+ * sigma and alpha: the field stays within the scratch sm_augment_scratch_floats sizes (guard
+ * floats after it untouched), finite and within alpha, and the same seed gives the same bytes. */
+Test(augment, elastic_on_images_smaller_than_its_kernel_stays_in_its_scratch) {
+    enum { GUARD = 64 };
+    const char *specs[] = {"elastic=1000:100", "elastic=1000:0.5", "koch,photo,elastic=34:100"};
+    const int sizes[][2] = {{1, 1}, {1, 5}, {5, 1}, {2, 3}, {3, 301}, {301, 2}};
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        sm_augment a = parse_ok(specs[s]);
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+            int w = sizes[z][0], h = sizes[z][1];
+            size_t floats = sm_augment_scratch_floats(&a, w, h), n = (size_t)w * h;
+            float *scratch = malloc((floats + GUARD) * sizeof(float));
+            cr_assert(scratch);
+            for (size_t i = floats; i < floats + GUARD; i++) scratch[i] = -7.0f;
+            sm_image src = make_image(w, h, 3, 5), x = blank_like(&src), y = blank_like(&src);
+            uint64_t seed = sm_augment_sample_seed(3, 1, (int64_t)z, 0);
+            sm_augment_apply(&a, seed, &src, &x, scratch);
+            for (size_t i = 0; i < 2 * n; i++)
+                cr_assert(isfinite(scratch[i]) && fabs(scratch[i]) <= a.elastic_alpha * 1.0001,
+                          "%s %dx%d: d[%zu] = %g", specs[s], w, h, i, scratch[i]);
+            for (size_t i = floats; i < floats + GUARD; i++)
+                cr_assert_eq(scratch[i], -7.0f, "%s %dx%d: wrote past the scratch", specs[s], w, h);
+            sm_augment_apply(&a, seed, &src, &y, scratch);
+            cr_assert_eq(memcmp(x.data, y.data, bytes_of(&src)), 0, "%s %dx%d", specs[s], w, h);
+            free(scratch);
+            sm_image_free(&src);
+            sm_image_free(&x);
+            sm_image_free(&y);
+        }
+    }
+}
