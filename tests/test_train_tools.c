@@ -169,8 +169,6 @@ Test(train_tools_config, settings_that_do_not_fit_are_rejected) {
     expect_rejected(p, "negative");
 }
 
-/* ---- the faces preset */
-
 Test(train_tools_config, the_model_a_run_trains_takes_the_run_settings) {
     siamese_train_params p = siamese_train_default_params();
     p.arch = "mnist";
@@ -190,7 +188,14 @@ Test(train_tools_config, the_model_a_run_trains_takes_the_run_settings) {
     cr_assert_eq(siamese_model_create(&mp, &model), SIAMESE_OK);
     cr_assert_eq(siamese_model_embedding_dim(model), 16);
     siamese_model_free(model);
+    /* the threads and the input normalisation too (not created: imagenet needs 3 channels) */
+    p.threads = 3;
+    p.normalize = "imagenet";
+    mp = siamese_train_model_params(&p);
+    cr_assert(mp.threads == 3 && mp.normalize && !strcmp(mp.normalize, "imagenet"));
 }
+
+/* ---- the faces preset */
 
 Test(faces_preset, grey_92x112_to_a_128_d_embedding) {
     sm_shape in;
