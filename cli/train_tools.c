@@ -100,8 +100,11 @@ static int apply_schedule(const train_tools_flags *f, siamese_train_params *p) {
 
 int train_tools_apply(const train_tools_flags *f, siamese_train_params *p) {
     char msg[512];
-    if (f->augment && siamese_augment_check(f->augment, msg, sizeof msg) != SIAMESE_OK)
-        return usage("--augment: %s", msg);
+    if (f->augment && siamese_augment_check(f->augment, msg, sizeof msg) != SIAMESE_OK) {
+        const char *prefix = "augment: "; /* the library's own, said once as the option's name */
+        size_t n = strlen(prefix);
+        return usage("--augment %s", strncmp(msg, prefix, n) == 0 ? msg + n : msg);
+    }
     p->augment = f->augment;
     return apply_sampling(f, p) && apply_schedule(f, p);
 }

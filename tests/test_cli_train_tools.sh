@@ -19,6 +19,7 @@ expect 2 "$cli" train "$faces" -o "$tmp/r" --augment "rotate=10,elastic=-1:4"
 grep_err "elastic=-1:4"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --augment "elastic=nan:4"
 grep_err "ALPHA 'nan' is not a finite number"
+grep_err "train: --augment 'elastic=nan:4': elastic" # the option named once, no 'augment: augment:'
 expect 2 "$cli" train "$faces" -o "$tmp/r" --mining hard
 grep_err "sampler pk"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --split classes --pk 8x4 --mining hardest
