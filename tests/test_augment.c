@@ -179,6 +179,25 @@ Test(augment, rotation_keeps_a_centered_disk_and_translation_moves_a_block) {
     sm_image_free(&dst);
 }
 
+/* scale=1e-6 (det 1e-12, the smallest the inverse allows) maps the outer columns of a 9000-wide
+ * image ~4.5e9 pixels out, past int: each half of the output must still take its own edge (the
+ * int conversion, undefined there, gave column 0 to the right half on x86). */
+Test(augment, tiny_scales_on_wide_images_take_the_edge_pixels) {
+    enum { W = 9000, H = 2 };
+    sm_image src = make_image(W, H, 1, 3);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) src.data[y * W + x] = (uint8_t)(x < W / 2 ? 10 : 240);
+    sm_augment a = parse_ok("scale=1e-6:1e-6");
+    sm_image dst = blank_like(&src);
+    sm_augment_apply(&a, 3, &src, &dst, NULL);
+    for (int y = 0; y < H; y++) {
+        cr_assert_eq(dst.data[y * W + 0], 10, "row %d, left edge", y);
+        cr_assert_eq(dst.data[y * W + W - 1], 240, "row %d, right edge", y);
+    }
+    sm_image_free(&src);
+    sm_image_free(&dst);
+}
+
 Test(augment, brightness_scales_every_value_by_one_factor) {
     sm_image src = make_image(20, 10, 3, 9);
     for (size_t i = 0; i < bytes_of(&src); i++)

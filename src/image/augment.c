@@ -151,10 +151,14 @@ static void draw_field(const sm_augment *a, sm_rng *rng, int w, int h, float *sc
     }
 }
 
+/* fx held within [-1, n]: beyond it the edge extension gives the same value, and the int
+ * conversion below stays defined however far a tiny scale throws the point. */
+static double within_edges(double fx, int n) { return fx < -1 ? -1 : fx > n ? n : fx; }
+
 /* Bilinear sample of channel c at continuous point (x, y) (pixel centers at i + 0.5), the edge
  * pixels extended outwards. */
 static double sample(const siamese_image *im, int c, double x, double y) {
-    double fx = x - 0.5, fy = y - 0.5;
+    double fx = within_edges(x - 0.5, im->width), fy = within_edges(y - 0.5, im->height);
     double x0f = floor(fx), y0f = floor(fy);
     double wx = fx - x0f, wy = fy - y0f;
     int x0 = (int)x0f, y0 = (int)y0f, x1 = x0 + 1, y1 = y0 + 1;
