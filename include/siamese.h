@@ -850,6 +850,13 @@ typedef struct siamese_train_params {
                             inputs only), each turn a class of its own (Omniglot's usual class
                             augmentation): in a batch, a class's K images share one turn drawn
                             from the seed; validation and test images are never turned */
+    float ema_decay;     /* 0 = off (default); in (0, 1): an exponential moving average of
+                            the parameters and batchnorm running statistics, from the run's
+                            starting weights, updated after every step t (1, 2, ...) as
+                            avg = d * avg + (1 - d) * weights, d = min(ema_decay, (1 + t) /
+                            (10 + t)); each epoch's evaluation (test and validation numbers, the
+                            best model, patience) and best/model.safetensors use the average,
+                            the weights train on as without it; checkpoints hold both */
 } siamese_train_params;
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);

@@ -1,4 +1,5 @@
-/* Checkpoints: the model, Adam's moments and the run's position in one safetensors file. */
+/* Checkpoints: the model, Adam's moments, the averaged weights (--ema) and the run's position in
+ * one safetensors file. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,24 +73,36 @@ static sm_st_tensor moment_tensor(const char *name, const float *data, size_t n)
     return t;
 }
 
+/* Adam's moments, then with --ema the averaged parameters and running statistics (the latter
+ * only when the network has some: no tensor is empty); returns how many tensors. */
+static int optimizer_tensors(const sm_adam *adam, const sm_ema *ema, sm_st_tensor *out) {
+    int n = 0;
+    out[n++] = moment_tensor(CKPT_PREFIX "exp_avg", adam->m, adam->n);
+    out[n++] = moment_tensor(CKPT_PREFIX "exp_avg_sq", adam->v, adam->n);
+    if (!sm_ema_on(ema)) return n;
+    out[n++] = moment_tensor(CKPT_PREFIX "ema_params", ema->params, ema->n_params);
+    if (ema->n_buffers)
+        out[n++] = moment_tensor(CKPT_PREFIX "ema_buffers", ema->buffers, ema->n_buffers);
+    return n;
+}
+
 /* The checkpoint holds the model's face aligner too (face_align_io.c), so a resumed run aligns
  * its images as the run it continues did. */
 siamese_status sm_checkpoint_save(const char *path, siamese_model *model, const sm_adam *adam,
-                                  const sm_train_state *state, sm_err *err) {
+                                  const sm_ema *ema, const sm_train_state *state, sm_err *err) {
     state_text text;
     sm_st_meta meta[STATE_KEYS + SM_ALIGN_META];
     int n_meta = describe_state(state, adam, &text, meta), n_align = 0;
     sm_st_tensor *align = NULL;
     char *align_keep = NULL;
     siamese_status st = sm_align_tensors(model, &align, &n_align, meta + n_meta, &align_keep, err);
-    sm_st_tensor *extra = st == SIAMESE_OK ? calloc((size_t)n_align + 2, sizeof *extra) : NULL;
+    sm_st_tensor *extra = st == SIAMESE_OK ? calloc((size_t)n_align + 4, sizeof *extra) : NULL;
     if (st == SIAMESE_OK && !extra) st = sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
     if (st == SIAMESE_OK) {
-        extra[0] = moment_tensor(CKPT_PREFIX "exp_avg", adam->m, adam->n);
-        extra[1] = moment_tensor(CKPT_PREFIX "exp_avg_sq", adam->v, adam->n);
-        for (int i = 0; i < n_align; i++) extra[2 + i] = align[i];
+        int n_extra = optimizer_tensors(adam, ema, extra);
+        for (int i = 0; i < n_align; i++) extra[n_extra + i] = align[i];
         if (n_align) n_meta += SM_ALIGN_META;
-        st = sm_model_save_with(model, path, extra, 2 + n_align, meta, n_meta, err);
+        st = sm_model_save_with(model, path, extra, n_extra + n_align, meta, n_meta, err);
     }
     free(extra);
     free(align);
@@ -154,6 +167,29 @@ static siamese_status find_moment(const char *path, const sm_st_file *file, cons
     return SIAMESE_OK;
 }
 
+/* --ema's averaged weights, when the checkpoint has them: F32 [n] parameters and, for a network
+ * with batchnorm statistics, F32 [n_buffers] of them. */
+static siamese_status find_ema(const char *path, sm_checkpoint *ckpt, sm_err *err) {
+    const sm_st_tensor *params = sm_safetensors_find(ckpt->file, CKPT_PREFIX "ema_params");
+    const sm_st_tensor *buffers = sm_safetensors_find(ckpt->file, CKPT_PREFIX "ema_buffers");
+    ckpt->n_buffers = sm_net_table(ckpt->model->net)->n_buffers;
+    if (buffers && (!params || !ckpt->n_buffers))
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: tensor '%s' %s", path,
+                       CKPT_PREFIX "ema_buffers",
+                       params ? "for a network without running statistics"
+                              : "without '" CKPT_PREFIX "ema_params'");
+    if (!params) return SIAMESE_OK;
+    siamese_status st =
+        find_moment(path, ckpt->file, CKPT_PREFIX "ema_params", ckpt->n, &params, err);
+    if (st == SIAMESE_OK && ckpt->n_buffers)
+        st = find_moment(path, ckpt->file, CKPT_PREFIX "ema_buffers", ckpt->n_buffers, &buffers,
+                         err);
+    if (st != SIAMESE_OK) return st;
+    ckpt->ema_params = params->data;
+    ckpt->ema_buffers = ckpt->n_buffers ? buffers->data : NULL;
+    return SIAMESE_OK;
+}
+
 siamese_status sm_checkpoint_load(const char *path, sm_checkpoint *ckpt, sm_err *err) {
     memset(ckpt, 0, sizeof *ckpt);
     const sm_st_tensor *m = NULL, *v = NULL;
@@ -167,6 +203,7 @@ siamese_status sm_checkpoint_load(const char *path, sm_checkpoint *ckpt, sm_err 
     }
     if (st == SIAMESE_OK)
         st = find_moment(path, ckpt->file, CKPT_PREFIX "exp_avg_sq", ckpt->n, &v, err);
+    if (st == SIAMESE_OK) st = find_ema(path, ckpt, err);
     if (st != SIAMESE_OK) {
         sm_checkpoint_close(ckpt);
         return st;
@@ -180,6 +217,29 @@ void sm_checkpoint_restore_adam(const sm_checkpoint *ckpt, sm_adam *adam) {
     memcpy(adam->m, ckpt->exp_avg, ckpt->n * sizeof(float));
     memcpy(adam->v, ckpt->exp_avg_sq, ckpt->n * sizeof(float));
     adam->step = ckpt->adam_step;
+}
+
+siamese_status sm_checkpoint_restore_ema(const sm_checkpoint *ckpt, const char *path, sm_ema *ema,
+                                         sm_err *err) {
+    int on = sm_ema_on(ema);
+    if (on && !ckpt->ema_params)
+        return sm_fail(err, SIAMESE_ERR_FORMAT,
+                       "%s holds no averaged weights, but the run's config.json asks for them "
+                       "(ema_decay %g): it is not this run's checkpoint (a run cannot start "
+                       "--ema midway)",
+                       path, (double)ema->decay);
+    if (!on && ckpt->ema_params)
+        return sm_fail(err, SIAMESE_ERR_FORMAT,
+                       "%s holds averaged weights (--ema), but the run's config.json has no "
+                       "ema_decay: it is not this run's checkpoint",
+                       path);
+    if (!on) return SIAMESE_OK;
+    if (ema->n_params != ckpt->n || ema->n_buffers != ckpt->n_buffers)
+        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: the averaged weights do not fit the network",
+                       path);
+    memcpy(ema->params, ckpt->ema_params, ckpt->n * sizeof(float));
+    if (ckpt->n_buffers) memcpy(ema->buffers, ckpt->ema_buffers, ckpt->n_buffers * sizeof(float));
+    return SIAMESE_OK;
 }
 
 void sm_checkpoint_close(sm_checkpoint *ckpt) {

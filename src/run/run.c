@@ -17,6 +17,7 @@
 #include "model/face_align.h"
 #include "model/model.h"
 #include "run/dist.h"
+#include "run/ema.h"
 #include "run/run.h"
 #include "run/run_lock.h"
 #include "run/run_tools.h"
@@ -36,6 +37,7 @@ typedef struct train_run {
     siamese_loader *train_loader, *test_loader;
     siamese_model *model;
     siamese_trainer *trainer;
+    sm_ema ema; /* --ema: the averaged weights (off: all zero) */
     sm_metrics_file metrics;
     sm_train_history history;
     sm_train_state state;
@@ -343,6 +345,24 @@ static void share_rank0_model(train_run *run) {
     sm_trainer_set_dist(run->trainer, run->dist);
 }
 
+/* --ema: the average starts from the weights training starts from (after --init, and rank 0's on
+ * every rank of a data-parallel run); a resumed run then overwrites it from its checkpoint. */
+static siamese_status start_ema(train_run *run) {
+    sm_net *net = run->model->net;
+    const sm_param_table *table = sm_net_table(net);
+    if (sm_ema_init(&run->ema, run->config.params.ema_decay, sm_net_params(net), table->n_params,
+                    sm_net_buffers(net), table->n_buffers) != 0)
+        return sm_fail(&run->err, SIAMESE_ERR_NOMEM,
+                       "--ema: cannot allocate the averaged weights (%zu floats)",
+                       table->n_params + table->n_buffers);
+    if (sm_ema_on(&run->ema))
+        emit_message(run, SIAMESE_EVENT_INFO,
+                     "moving average of the weights (--ema %g): the epochs' evaluation and the "
+                     "saved models use it",
+                     (double)run->ema.decay);
+    return SIAMESE_OK;
+}
+
 static siamese_status create_trainer(train_run *run) {
     const siamese_train_params *p = &run->config.params;
     if (p->precision == SIAMESE_PRECISION_AUTO ||
@@ -363,7 +383,7 @@ static siamese_status create_trainer(train_run *run) {
                 run->trainer ? siamese_trainer_errmsg(run->trainer) : "out of memory");
     st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK && run->dist) share_rank0_model(run);
-    return st;
+    return st == SIAMESE_OK ? start_ema(run) : st;
 }
 
 /* ---------------------------------------------------------------- outputs */
@@ -389,8 +409,8 @@ static siamese_status save_checkpoint(train_run *run) {
     run_path(run, "checkpoint.safetensors", path, sizeof path);
     run->state.data_wait = run->wait_at_start + siamese_loader_wait_seconds(run->train_loader);
     run->state.times = current_times(run);
-    siamese_status st =
-        sm_checkpoint_save(path, run->model, sm_trainer_adam(run->trainer), &run->state, &run->err);
+    siamese_status st = sm_checkpoint_save(path, run->model, sm_trainer_adam(run->trainer),
+                                           &run->ema, &run->state, &run->err);
     if (st == SIAMESE_OK) emit_message(run, SIAMESE_EVENT_CHECKPOINT, "%s", path);
     return st;
 }
@@ -460,6 +480,8 @@ static siamese_status train_step(train_run *run, const siamese_batch *batch, int
                        "training stopped, the last checkpoint is kept (try a lower learning rate)",
                        epoch + 1, index + 1);
     if (st != SIAMESE_OK) return sm_fail(&run->err, st, "%s", siamese_trainer_errmsg(run->trainer));
+    sm_net *net = run->model->net;
+    sm_ema_update(&run->ema, sm_net_params(net), sm_net_buffers(net), run->state.step + 1);
     double dt = sm_now_seconds() - t0;
     run->times.step += dt;
     run->times.step_cpu += sm_process_cpu_seconds() - cpu0;
@@ -511,12 +533,18 @@ static siamese_status evaluate(train_run *run, siamese_train_event *e) {
     return st;
 }
 
+/* Data-parallel: the batchnorm statistics in the network become the ranks' mean (one process:
+ * nothing to do). */
+static void average_batchnorm(train_run *run) {
+    sm_net *net = run->model->net;
+    sm_dist_average_floats(run->dist, sm_net_buffers(net), sm_net_table(net)->n_buffers);
+}
+
 /* Data-parallel: the ranks' batchnorm statistics are averaged, rank 0 evaluates (the others
  * wait) and sends every rank the numbers, so all take the same decisions (best model, patience). */
 static siamese_status evaluate_on_rank0(train_run *run, siamese_train_event *e) {
     if (!run->dist) return evaluate(run, e);
-    sm_net *net = run->model->net;
-    sm_dist_average_floats(run->dist, sm_net_buffers(net), sm_net_table(net)->n_buffers);
+    average_batchnorm(run);
     siamese_status st = writer(run) ? evaluate(run, e) : SIAMESE_OK;
     st = sm_dist_agree(run->dist, st, &run->err);
     float v[7] = {e->test_loss, e->test_auc, e->threshold,  e->test_accuracy,
@@ -543,8 +571,20 @@ static int improved(const train_run *run, const siamese_train_event *e) {
     return loss < run->state.best_loss;
 }
 
-/* After an epoch: the best model, the last model, the epoch's line, the checkpoint and the plot. */
-static siamese_status save_epoch(train_run *run, const siamese_train_event *e, int epoch) {
+/* --ema: exchanges the averaged weights and the live ones in the network. The first call of a
+ * pair puts the average in for the epoch's evaluation and models (data-parallel ranks first
+ * average their live batchnorm statistics, as a run without --ema does there, so the live
+ * weights train on exactly as they would without it; evaluate_on_rank0 then averages the
+ * shadow's); the second gives the live weights back for training and the checkpoint. */
+static void swap_ema(train_run *run, int in) {
+    if (!sm_ema_on(&run->ema)) return;
+    if (in) average_batchnorm(run);
+    sm_net *net = run->model->net;
+    sm_ema_swap(&run->ema, sm_net_params_write(net), sm_net_buffers(net));
+}
+
+/* After an epoch: the best model and the last model. */
+static siamese_status save_models(train_run *run, const siamese_train_event *e, int epoch) {
     siamese_status st = SIAMESE_OK;
     if (improved(run, e)) {
         int val = run->tools.val_loader != NULL;
@@ -554,10 +594,14 @@ static siamese_status save_epoch(train_run *run, const siamese_train_event *e, i
         run->state.best_epoch = epoch + 1;
         st = save_model(run, "best.safetensors");
     }
-    if (st == SIAMESE_OK) st = save_model(run, "model.safetensors");
+    return st == SIAMESE_OK ? save_model(run, "model.safetensors") : st;
+}
+
+/* Then the epoch's line, the checkpoint and the plot. */
+static siamese_status save_progress(train_run *run, const siamese_train_event *e) {
     /* the epoch's line before its checkpoint: a run killed between the two resumes from the
      * previous checkpoint, which drops the line; the other way round the line was lost */
-    if (st == SIAMESE_OK) st = write_metrics(run, e);
+    siamese_status st = write_metrics(run, e);
     if (st == SIAMESE_OK) st = save_checkpoint(run);
     if (st == SIAMESE_OK &&
         sm_history_add_epoch(&run->history, (double)run->state.step, e->test_loss) != SIAMESE_OK)
@@ -573,9 +617,13 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     e.loss = (float)train_loss;
     e.test_loss = e.test_auc = NAN;
     double t0 = sm_now_seconds();
+    swap_ema(run, 1);
     siamese_status st = evaluate_on_rank0(run, &e);
     run->times.eval += sm_now_seconds() - t0;
-    if (st != SIAMESE_OK) return st;
+    if (st != SIAMESE_OK) {
+        swap_ema(run, 0);
+        return st;
+    }
     run->state.epoch = epoch + 1;
     run->state.batch = 0;
     fill_progress(run, &e, epoch, siamese_loader_batch_count(run->train_loader) - 1);
@@ -585,7 +633,9 @@ static siamese_status finish_epoch(train_run *run, int epoch, double train_loss)
     siamese_model_set_threshold_source(run->model,
                                        "training: best accuracy on the run's test pairs");
     t0 = sm_now_seconds();
-    st = save_epoch(run, &e, epoch);
+    st = save_models(run, &e, epoch);
+    swap_ema(run, 0);
+    if (st == SIAMESE_OK) st = save_progress(run, &e);
     run->times.save += sm_now_seconds() - t0;
     st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK) emit(run, &e);
@@ -673,6 +723,7 @@ static void run_free(train_run *run) {
     siamese_pairs_free(&run->test_pairs);
     siamese_split_free(run->split);
     siamese_trainer_free(run->trainer);
+    sm_ema_free(&run->ema);
     siamese_model_free(run->model);
     siamese_dataset_free(run->dataset);
     sm_metrics_close(&run->metrics);
@@ -891,6 +942,7 @@ static siamese_status restore_checkpoint(train_run *run) {
     st = apply_fine_tuning(run, 0);
     if (st == SIAMESE_OK) st = create_trainer(run);
     if (st == SIAMESE_OK) sm_checkpoint_restore_adam(&ckpt, sm_trainer_adam(run->trainer));
+    if (st == SIAMESE_OK) st = sm_checkpoint_restore_ema(&ckpt, path, &run->ema, &run->err);
     sm_checkpoint_close(&ckpt);
     run->wait_at_start = run->state.data_wait;
     run->times = run->state.times;

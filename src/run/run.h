@@ -7,6 +7,7 @@
 
 #include "base/errors.h"
 #include "nn/adam.h"
+#include "run/ema.h"
 #include "siamese.h"
 
 #define SM_TRAIN_TEXT_MAX 4096
@@ -62,11 +63,13 @@ typedef struct sm_train_state {
 } sm_train_state;
 
 /* checkpoint.safetensors: the model's tensors, Adam's m and v ("optimizer.exp_avg",
- * "optimizer.exp_avg_sq") and the state in __metadata__ ("checkpoint.*"), written atomically. */
+ * "optimizer.exp_avg_sq"), with --ema the averaged weights ("optimizer.ema_params" and, when
+ * the network has batchnorm statistics, "optimizer.ema_buffers"; ema NULL or off: none) and the
+ * state in __metadata__ ("checkpoint.*"), written atomically. */
 siamese_status sm_checkpoint_save(const char *path, siamese_model *model, const sm_adam *adam,
-                                  const sm_train_state *state, sm_err *err);
+                                  const sm_ema *ema, const sm_train_state *state, sm_err *err);
 /* A checkpoint read into memory: the model (owned by the caller once taken), the state, and
- * Adam's moments, which point into the file until sm_checkpoint_close. */
+ * Adam's moments and the averaged weights, which point into the file until sm_checkpoint_close. */
 typedef struct sm_checkpoint {
     struct sm_st_file *file;
     siamese_model *model;
@@ -74,12 +77,19 @@ typedef struct sm_checkpoint {
     int64_t adam_step;
     const float *exp_avg, *exp_avg_sq; /* [n] */
     size_t n;
+    const float *ema_params;  /* [n], NULL: a checkpoint of a run without --ema */
+    const float *ema_buffers; /* [n_buffers], NULL when ema_params is or n_buffers is 0 */
+    size_t n_buffers;
 } sm_checkpoint;
 
 /* Reads and validates a checkpoint; nothing is kept on failure. */
 siamese_status sm_checkpoint_load(const char *path, sm_checkpoint *ckpt, sm_err *err);
 /* Copies the moments and step into adam (initialized for the same parameter count). */
 void sm_checkpoint_restore_adam(const sm_checkpoint *ckpt, sm_adam *adam);
+/* Copies the averaged weights into ema (on, for the same network); a checkpoint without them
+ * for a run with them, or the other way round, is an error naming path. */
+siamese_status sm_checkpoint_restore_ema(const sm_checkpoint *ckpt, const char *path, sm_ema *ema,
+                                         sm_err *err);
 /* Frees the file, and the model unless the caller took it (set ckpt->model = NULL). */
 void sm_checkpoint_close(sm_checkpoint *ckpt);
 

@@ -148,6 +148,10 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "pairs per epoch must be at least 2");
     if (p->log_every < 1)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "log interval must be at least 1");
+    if (!(p->ema_decay >= 0 && p->ema_decay < 1))
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "the EMA decay %g must be in [0, 1) (0 = no moving average)",
+                       (double)p->ema_decay);
     return check_tools(p, err);
 }
 
@@ -275,6 +279,7 @@ static const config_field fields[] = {
     NEWER("learning_rate_backbone", FIELD_FLOAT, learning_rate_backbone),
     NEWER("val_way", FIELD_INT, val_way),                 /* 0 = choose by validation ROC AUC */
     NEWER("class_rotations", FIELD_INT, class_rotations), /* 0 = none */
+    NEWER("ema_decay", FIELD_FLOAT, ema_decay),           /* 0 = no moving average */
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 

@@ -1,5 +1,6 @@
-/* Fuzzes checkpoint files (checkpoint.safetensors: model tensors, Adam moments, run state in
- * __metadata__) through sm_checkpoint_load, and restores Adam from what loaded. */
+/* Fuzzes checkpoint files (checkpoint.safetensors: model tensors, Adam moments, --ema's averaged
+ * weights, run state in __metadata__) through sm_checkpoint_load, and restores Adam and the
+ * average from what loaded. */
 #include "fuzz_common.h"
 #include "model/model.h"
 #include "nn/adam.h"
@@ -17,6 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         adam.m = m;
         adam.v = v;
         sm_checkpoint_restore_adam(&ckpt, &adam);
+        if (ckpt.ema_params) { /* --ema's averaged weights, into an average of the same size */
+            sm_ema ema;
+            sm_err ema_err = {0};
+            if (sm_ema_init(&ema, 0.5f, ckpt.ema_params, ckpt.n, ckpt.ema_buffers, ckpt.n_buffers))
+                abort();
+            if (sm_checkpoint_restore_ema(&ckpt, "checkpoint.safetensors", &ema, &ema_err)) abort();
+            sm_ema_free(&ema);
+        }
         free(m);
         free(v);
         sm_checkpoint_close(&ckpt);
