@@ -59,6 +59,21 @@ static int apply_flags(const train_flags *f, siamese_train_params *p) {
     return 1;
 }
 
+/* --ema DECAY: a decay in [0, 1), chosen when a run starts (its checkpoints carry the average). */
+static int check_ema(const cli_spec *spec, const char *resume, float decay) {
+    if (!cli_was_given(spec, "ema")) return 1;
+    if (resume) {
+        fprintf(stderr, "siamese train: --ema is chosen when a run starts: --resume goes on with "
+                        "the run's own setting (ema_decay in its config.json)\n");
+        return 0;
+    }
+    if (decay >= 0 && decay < 1) return 1;
+    fprintf(stderr,
+            "siamese train: --ema %g: the decay must be in [0, 1) (0 = off; 0.999 is usual)\n",
+            (double)decay);
+    return 0;
+}
+
 static void print_summary(const progress *pr, const char *run_dir) {
     if (pr->mode == PROGRESS_JSON) return;
     printf("model:      %s/model.safetensors (best: %s/best.safetensors)\n", run_dir, run_dir);
@@ -137,6 +152,11 @@ int cli_train(int argc, char **argv) {
         {"lr", 0, CLI_OPT_FLOAT, &p.learning_rate, "RATE", "Adam learning rate"},
         {"weight-decay", 0, CLI_OPT_FLOAT, &p.weight_decay, "W",
          "Adam weight decay (L2, as torch.optim.Adam; frozen layers keep their values)"},
+        {"ema", 0, CLI_OPT_FLOAT, &p.ema_decay, "DECAY",
+         "keep an exponential moving average of the weights (and batchnorm statistics): after "
+         "step t, avg = d * avg + (1 - d) * weights with d = min(DECAY, (1 + t) / (10 + t)); "
+         "the epochs' evaluation, best/model.safetensors and --patience use the average, "
+         "training goes on with the weights (0 = off; e.g. 0.999)"},
         {"margin", 0, CLI_OPT_FLOAT, &p.margin, "M", "contrastive margin"},
         {"metric", 0, CLI_OPT_STRING, &f.metric, "NAME",
          "distance: euclidean, cosine or correlation"},
@@ -239,6 +259,7 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "siamese train: --lr-backbone must be positive\n");
         return CLI_EXIT_USAGE;
     }
+    if (!check_ema(&spec, f.resume, p.ema_decay)) return CLI_EXIT_USAGE;
     t.pk_given = cli_was_given(&spec, "pk");
     t.sampler_given = cli_was_given(&spec, "sampler");
     if (!f.resume && !train_tools_apply(&t, &p)) return CLI_EXIT_USAGE;
