@@ -69,7 +69,7 @@ static int check_ema(const cli_spec *spec, const char *resume, float decay) {
     }
     if (decay >= 0 && decay < 1) return 1;
     fprintf(stderr,
-            "siamese train: --ema %g: the decay must be in [0, 1) (0 = off; 0.999 is usual)\n",
+            "siamese train: --ema %g: the decay must be in [0, 1) (0 = off; e.g. 0.999)\n",
             (double)decay);
     return 0;
 }
@@ -156,7 +156,8 @@ int cli_train(int argc, char **argv) {
          "keep an exponential moving average of the weights (and batchnorm statistics): after "
          "step t, avg = d * avg + (1 - d) * weights with d = min(DECAY, (1 + t) / (10 + t)); "
          "the epochs' evaluation, best/model.safetensors and --patience use the average, "
-         "training goes on with the weights (0 = off; e.g. 0.999)"},
+         "training goes on with the weights (0 = off; e.g. 0.999, which takes over from the "
+         "warm-up after about 9,000 steps)"},
         {"margin", 0, CLI_OPT_FLOAT, &p.margin, "M", "contrastive margin"},
         {"metric", 0, CLI_OPT_STRING, &f.metric, "NAME",
          "distance: euclidean, cosine or correlation"},
