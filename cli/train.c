@@ -68,8 +68,7 @@ static int check_ema(const cli_spec *spec, const char *resume, float decay) {
         return 0;
     }
     if (decay >= 0 && decay < 1) return 1;
-    fprintf(stderr,
-            "siamese train: --ema %g: the decay must be in [0, 1) (0 = off; e.g. 0.999)\n",
+    fprintf(stderr, "siamese train: --ema %g: the decay must be in [0, 1) (0 = off; e.g. 0.999)\n",
             (double)decay);
     return 0;
 }
