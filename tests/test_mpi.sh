@@ -2,7 +2,8 @@
 # Data-parallel training and sharded search under mpirun (issue 16): the summed gradient equals the
 # one-process gradient; a 2-rank run of a small network follows the 1-process run of the same
 # global batch (per-step loss, final test AUC within 0.005), and so does an augmented 3-rank run
-# whose ranks each prepare only their slice of every batch; SIGUSR1 to mpirun stops every rank
+# whose ranks each prepare only their slice of every batch; two identical 2-rank runs of a network
+# with batchnorm give the same model bit for bit; SIGUSR1 to mpirun stops every rank
 # with a checkpoint that resumes; 'mpirun -np 3 siamese search' on 3 shards prints exactly what
 # the unsharded search prints. Skipped (77) without mpirun or in a build without MPI.
 # ctest-label: slow
@@ -73,6 +74,17 @@ paste <(losses "$tmp/aug1") <(losses "$tmp/aug3") | awk '
     END { printf "augmented, 3 ranks: step 1 relative difference %.1e, largest %.2e\n", first, max
           exit !(NR == 6 && first < 1e-6 && max < 1e-3) }' ||
     fail "augmented 3-rank loss curve differs from the 1-process one beyond rounding"
+
+# 2c. two identical 2-rank runs with the per-layer sums overlapped with backward (the default)
+# give the same model bit for bit, with batchnorm (whose running statistics once made a layer's
+# gradient chunk start before the conv below it had written its gradients: every run differed)
+bn=(train "$mnist" --arch "conv(16,k=3,p=1) bn relu maxpool(2) flatten linear(32)" --input 1x28x28
+    --sampler online --pairs-per-epoch 320 --split images --epochs 1 -j 1 --quiet)
+for r in 1 2; do
+    expect 0 "${mpi[@]}" -np 2 -x SIAMESE_DIST_OVERLAP=1 "$cli" "${bn[@]}" -o "$tmp/bn$r"
+done
+cmp -s "$tmp/bn1/model.safetensors" "$tmp/bn2/model.safetensors" ||
+    fail "two identical 2-rank runs with batchnorm (overlapped sums) gave different models"
 
 # 3. SIGUSR1 to mpirun stops every rank after the step, checkpoint saved; --resume finishes
 "${mpi[@]}" -np 2 "$cli" "${run[@]}" --epochs 50 -o "$tmp/stop" >"$tmp/stop.out" 2>&1 &

@@ -328,7 +328,9 @@ static siamese_status backward_and_update(siamese_trainer *t) {
 /* ---------------------------------------------------------------- data-parallel steps */
 
 /* Per layer, where the gradients of it and the layers after it start; the distinct starts, from
- * the last layer's down, are the chunks of the gradient sum. */
+ * the last layer's down, are the chunks of the gradient sum. Only parameters count: a batchnorm's
+ * running statistics have offsets into the buffer array (its first at 0), which would start the
+ * sum of gradients that earlier layers have yet to write. */
 void sm_trainer_set_dist(siamese_trainer *t, sm_dist *dist) {
     if (!t || !t->model) return;
     const sm_param_table *table = sm_net_table(t->model->net);
@@ -341,8 +343,11 @@ void sm_trainer_set_dist(siamese_trainer *t, sm_dist *dist) {
     t->dist = t->layer_first_grad && t->grad_bounds ? dist : NULL; /* out of memory: one process */
     for (int l = 0; t->dist && l < layers; l++) {
         size_t first = table->n_params;
-        for (int i = 0; i < table->n; i++)
-            if (table->t[i].layer >= l && table->t[i].offset < first) first = table->t[i].offset;
+        for (int i = 0; i < table->n; i++) {
+            const sm_tensor_info *ti = &table->t[i];
+            if (ti->role == SM_TENSOR_PARAM && ti->layer >= l && ti->offset < first)
+                first = ti->offset;
+        }
         t->layer_first_grad[l] = first;
     }
     for (int l = layers - 1; t->dist && l >= 0; l--) {
