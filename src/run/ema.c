@@ -42,10 +42,14 @@ float sm_ema_decay_at(float decay, int64_t t) {
     return (double)decay < warm ? decay : (float)warm;
 }
 
+/* A value the shadow already equals stays as it is: d * x + (1 - d) * x rounds to a neighbour of
+ * x for some x, so a frozen layer's average would drift from its weights by an ulp here and
+ * there. */
 static void blend(float *shadow, const float *live, size_t n, float d) {
     float c = 1.0f - d;
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) shadow[i] = d * shadow[i] + c * live[i];
+    for (size_t i = 0; i < n; i++)
+        if (shadow[i] != live[i]) shadow[i] = d * shadow[i] + c * live[i];
 }
 
 void sm_ema_update(sm_ema *ema, const float *params, const float *buffers, int64_t t) {
