@@ -135,6 +135,23 @@ static char *train(const char *data, const char *name, float ema, int64_t stop_s
     return run;
 }
 
+/* Trains p on fresh test data into tu_temp/name: *start is the model the seed makes (the run's
+ * starting weights), *saved the run's model.safetensors; returns the run folder. */
+static char *train_from_start(const char *name, const siamese_train_params *p,
+                              siamese_model **start, siamese_model **saved) {
+    char *data = sm_path_join(tu_temp, "data");
+    make_data(data);
+    char *run = sm_path_join(tu_temp, name), *model_path = sm_path_join(run, "model.safetensors");
+    char errmsg[1024];
+    cr_assert_eq(siamese_train(data, run, p, errmsg, sizeof errmsg), SIAMESE_OK, "%s", errmsg);
+    siamese_model_params mp = siamese_train_model_params(p);
+    *start = tu_create_model(&mp);
+    *saved = NULL;
+    cr_assert_eq(siamese_model_load(model_path, saved), SIAMESE_OK);
+    free(model_path), free(data);
+    return run;
+}
+
 static int same_file(const char *a, const char *b, const char *name) {
     char *pa = sm_path_join(a, name), *pb = sm_path_join(b, name);
     size_t na = 0, nb = 0;
@@ -200,22 +217,15 @@ Test(ema_run, an_interrupted_run_resumes_bit_for_bit_and_saves_the_average) {
  * weights (the model the seed makes) plus 9/11 of the weights after the step (the checkpoint's),
  * the warm-up's decay at t = 1, below --ema 0.9. */
 Test(ema_run, after_one_step_the_model_is_the_warmed_up_blend_of_start_and_step) {
-    char *data = sm_path_join(tu_temp, "data");
-    make_data(data);
-    char *run = sm_path_join(tu_temp, "one");
     siamese_train_params p = run_params(0.9f);
     p.batch_size = 32, p.epochs = 1;
-    char errmsg[1024];
-    cr_assert_eq(siamese_train(data, run, &p, errmsg, sizeof errmsg), SIAMESE_OK, "%s", errmsg);
-    siamese_model_params mp = siamese_train_model_params(&p);
-    siamese_model *start = tu_create_model(&mp), *saved = NULL;
+    siamese_model *start, *saved;
+    char *run = train_from_start("one", &p, &start, &saved);
     char *ckpt_path = sm_path_join(run, "checkpoint.safetensors");
-    char *model_path = sm_path_join(run, "model.safetensors");
     sm_checkpoint ckpt;
     sm_err err = {0};
     cr_assert_eq(sm_checkpoint_load(ckpt_path, &ckpt, &err), SIAMESE_OK, "%s", err.msg);
     cr_assert_eq(ckpt.state.step, 1);
-    cr_assert_eq(siamese_model_load(model_path, &saved), SIAMESE_OK);
     const float d = 2.0f / 11.0f;
     const float *s0[2] = {sm_net_params(start->net), sm_net_buffers(start->net)};
     const float *s1[2] = {sm_net_params(ckpt.model->net), sm_net_buffers(ckpt.model->net)};
@@ -235,25 +245,18 @@ Test(ema_run, after_one_step_the_model_is_the_warmed_up_blend_of_start_and_step)
     sm_checkpoint_close(&ckpt);
     siamese_model_free(start);
     siamese_model_free(saved);
-    free(ckpt_path), free(model_path), free(run), free(data);
+    free(ckpt_path), free(run);
 }
 
 /* Frozen layers (--freeze) keep their values exactly, in the saved average too: the average of a
  * constant is that constant. d * x + (1 - d) * x rounds to a neighbour of x for a few x in a
  * thousand (before the fix, ~30 of the frozen layers' 840 values after 30 steps). */
 Test(ema_run, frozen_layers_are_saved_exactly_as_they_were) {
-    char *data = sm_path_join(tu_temp, "data");
-    make_data(data);
-    char *run = sm_path_join(tu_temp, "frozen");
     siamese_train_params p = run_params(0.9f);
     p.epochs = 5;
     p.freeze = "cnn1,fc1";
-    char errmsg[1024];
-    cr_assert_eq(siamese_train(data, run, &p, errmsg, sizeof errmsg), SIAMESE_OK, "%s", errmsg);
-    siamese_model_params mp = siamese_train_model_params(&p);
-    siamese_model *start = tu_create_model(&mp), *saved = NULL;
-    char *model_path = sm_path_join(run, "model.safetensors");
-    cr_assert_eq(siamese_model_load(model_path, &saved), SIAMESE_OK);
+    siamese_model *start, *saved;
+    char *run = train_from_start("frozen", &p, &start, &saved);
     const sm_param_table *table = sm_net_table(saved->net);
     const float *s0 = sm_net_params(start->net), *got = sm_net_params(saved->net);
     size_t frozen = 0, differ = 0, moved = 0;
@@ -272,5 +275,5 @@ Test(ema_run, frozen_layers_are_saved_exactly_as_they_were) {
                  differ, frozen);
     siamese_model_free(start);
     siamese_model_free(saved);
-    free(model_path), free(run), free(data);
+    free(run);
 }
