@@ -184,7 +184,13 @@ int cli_train(int argc, char **argv) {
          "turn a class of its own (square inputs; Omniglot's usual class augmentation), 2 = by "
          "180 only, 1 = none (default)"},
         {"mining", 0, CLI_OPT_STRING, &t.mining, "RULE",
-         "pairs of each P x K batch: all, hard or semihard (default all)"},
+         "pairs (or triplets) of each P x K batch: all, hard or semihard (default all)"},
+        {"loss", 0, CLI_OPT_STRING, &t.loss, "LOSS",
+         "P x K batches: contrastive (default, the recipe's) or triplet: max(0, D(a,p) - "
+         "D(a,n) + margin) over triplets of an anchor, a positive and a negative, averaged over "
+         "those above zero; --margin is the triplet margin; hard = per anchor its farthest "
+         "positive and nearest negative, semihard = per anchor and positive the nearest "
+         "negative beyond the positive"},
         {"lr-schedule", 0, CLI_OPT_STRING, &t.lr_schedule, "KIND",
          "learning rate: constant, step or cosine"},
         {"warmup", 0, CLI_OPT_INT, &p.warmup_steps, "STEPS", "linear learning-rate warmup"},

@@ -12,6 +12,7 @@ train_tools_flags train_tools_defaults(const siamese_train_params *p) {
     train_tools_flags f;
     memset(&f, 0, sizeof f);
     f.mining = NULL;
+    f.loss = NULL;
     f.lr_schedule = siamese_lr_schedule_name(p->lr_schedule);
     f.lr_gamma = p->lr_gamma;
     f.val_fraction = (float)p->val_fraction;
@@ -58,6 +59,12 @@ static int apply_sampling(const train_tools_flags *f, siamese_train_params *p) {
     if (f->mining && strcmp(p->sampler, "pk") != 0)
         return usage("--mining needs batches of labelled images: add --sampler pk (or --pk PxK); "
                      "the %s sampler gives pairs",
+                     p->sampler);
+    if (f->loss && siamese_loss_parse(f->loss, &p->loss) != SIAMESE_OK)
+        return usage("unknown --loss '%s' (contrastive, triplet)", f->loss);
+    if (p->loss == SIAMESE_LOSS_TRIPLET && strcmp(p->sampler, "pk") != 0)
+        return usage("--loss triplet needs batches of labelled images: add --pk PxK (the %s "
+                     "sampler gives pairs)",
                      p->sampler);
     return 1;
 }

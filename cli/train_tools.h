@@ -1,4 +1,4 @@
-/* siamese train's training-tool flags (issue 12): augmentation, P x K batches and mining,
+/* siamese train's training-tool flags (issue 12): augmentation, P x K batches, mining and loss,
  * learning-rate schedule, early stopping and validation classes. */
 #ifndef SIAMESE_CLI_TRAIN_TOOLS_H
 #define SIAMESE_CLI_TRAIN_TOOLS_H
@@ -6,7 +6,7 @@
 #include "siamese.h"
 
 typedef struct train_tools_flags {
-    const char *augment, *pk, *mining, *lr_schedule;
+    const char *augment, *pk, *mining, *loss, *lr_schedule;
     float lr_gamma, val_fraction, val_groups;
     const char *val_metric;      /* "auc" (default) or "oneshot" */
     int val_way;                 /* --val-metric oneshot: N-way, default 20 */

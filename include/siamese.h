@@ -205,6 +205,18 @@ SIAMESE_API siamese_status siamese_model_embed(siamese_model *model, const float
 /* Threads: one thread at a time, and its model is not used elsewhere meanwhile. */
 typedef struct siamese_trainer siamese_trainer;
 
+/* The loss of a batch of labelled images (siamese_trainer_params.batch_loss). */
+typedef enum siamese_loss {
+    SIAMESE_LOSS_CONTRASTIVE = 0, /* per pair: (1 - y) D^2 + y max(0, margin - D)^2, the recipe's */
+    SIAMESE_LOSS_TRIPLET /* per triplet of an anchor a, a positive p (a's class) and a negative n:
+                            max(0, D(a, p) - D(a, n) + margin) (Schroff et al. 2015), averaged
+                            over the triplets with a nonzero loss (Hermans et al. 2017) */
+} siamese_loss;
+
+/* "contrastive", "triplet"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
+SIAMESE_API const char *siamese_loss_name(siamese_loss loss);
+SIAMESE_API siamese_status siamese_loss_parse(const char *name, siamese_loss *out);
+
 typedef struct siamese_trainer_params {
     float learning_rate;          /* Adam, default 5e-4 */
     float beta1;                  /* 0.9 */
@@ -214,6 +226,9 @@ typedef struct siamese_trainer_params {
     int max_pairs;                /* largest batch of pairs a step will get, default 32 */
     float learning_rate_backbone; /* 0 (default) = learning_rate; else the rate of every
                                      parameter but the head's (the last layer with parameters) */
+    siamese_loss batch_loss;      /* siamese_trainer_step_batch's loss, CONTRASTIVE (default) or
+                                TRIPLET; pairs (siamese_trainer_step, _evaluate) always take
+                                the contrastive loss */
 } siamese_trainer_params;
 
 SIAMESE_API siamese_trainer_params siamese_trainer_default_params(void);
@@ -683,10 +698,15 @@ SIAMESE_API const char *siamese_mining_name(siamese_mining mining);
 SIAMESE_API siamese_status siamese_mining_parse(const char *name, siamese_mining *out);
 
 /* One optimization step on one batch of n labelled images: images [n, C, H, W], classes [n].
- * The network runs once on the n images; the pairs of the batch chosen by mining (ALL when
- * NONE) each get the contrastive loss (same class = similar), and the mean over them is
- * backpropagated through the embeddings. n may be at most 2 * max_pairs. *loss receives the mean
- * loss, *pairs (optional) the number of pairs used. SIAMESE_ERR_NUMERIC as siamese_trainer_step. */
+ * The network runs once on the n images. Contrastive loss (the default): the pairs of the batch
+ * chosen by mining (ALL when NONE) each get the contrastive loss (same class = similar), and the
+ * mean over them is backpropagated through the embeddings. Triplet loss: mining chooses the
+ * triplets (ALL: every anchor, positive and negative; HARD: per anchor its farthest positive and
+ * nearest negative; SEMIHARD: per anchor and positive, the nearest negative farther than the
+ * positive, or the farthest negative when none is), and the mean over those with a nonzero loss
+ * is backpropagated. n may be at most 2 * max_pairs. *loss receives the mean loss, *pairs
+ * (optional) the number of pairs (contrastive) or of triplets with a nonzero loss (triplet) used.
+ * SIAMESE_ERR_NUMERIC as siamese_trainer_step. */
 SIAMESE_API siamese_status siamese_trainer_step_batch(siamese_trainer *trainer, const float *images,
                                                       const int *classes, int n,
                                                       siamese_mining mining, float *loss,
@@ -820,6 +840,8 @@ typedef struct siamese_train_params {
     int pk_images;         /* unused), default 16 x 4; an epoch is one pass over the images */
     siamese_mining mining; /* sampler "pk": which pairs of each batch (NONE = ALL); other
                               samplers: NONE only */
+    siamese_loss loss;     /* CONTRASTIVE (the recipe's); TRIPLET needs sampler "pk" and uses
+                              margin as the triplet margin (siamese_trainer_step_batch) */
     siamese_lr_schedule lr_schedule; /* CONSTANT */
     int warmup_steps;                /* linear warmup steps, 0 */
     int lr_step_epochs;              /* STEP: epochs between decays, 0 = a third of the run */

@@ -24,6 +24,10 @@ expect 2 "$cli" train "$faces" -o "$tmp/r" --mining hard
 grep_err "sampler pk"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --split classes --pk 8x4 --mining hardest
 grep_err "hardest"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --loss triplet
+grep_err "loss triplet needs batches of labelled images"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --split classes --pk 8x4 --loss quadruplet
+grep_err "unknown --loss 'quadruplet'"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --pk 8
 grep_err "PxK"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --sampler online --pk 8x4
@@ -58,6 +62,16 @@ expect 0 "$cli" train "$faces" -o "$tmp/parts" "${small[@]}" "${tools[@]}" --epo
 expect 0 "$cli" train --resume "$tmp/parts" --epochs 2 -q
 cmp -s "$tmp/whole/model.safetensors" "$tmp/parts/model.safetensors" ||
     fail "resumed run differs from the uninterrupted one"
+
+# the triplet loss: recorded in config.json and kept on resume (bitwise)
+triplet=("${small[@]}" --pk 8x4 --mining hard --loss triplet --margin 1 --lr 0.002)
+expect 0 "$cli" train "$faces" -o "$tmp/twhole" "${triplet[@]}" --epochs 2 -q
+expect 0 "$cli" train "$faces" -o "$tmp/tparts" "${triplet[@]}" --epochs 1 -q
+grep -qF '"loss": "triplet"' "$tmp/tparts/config.json" || fail "config.json lacks the triplet loss"
+grep -qF '"loss": "contrastive"' "$tmp/parts/config.json" || fail "config.json lacks the loss"
+expect 0 "$cli" train --resume "$tmp/tparts" --epochs 2 -q
+cmp -s "$tmp/twhole/model.safetensors" "$tmp/tparts/model.safetensors" ||
+    fail "resumed triplet run differs from the uninterrupted one"
 
 # early stopping: a learning rate too small to change a weight never improves the model
 expect 0 "$cli" train "$faces" -o "$tmp/stop" "${small[@]}" --pk 8x4 --lr 1e-30 --patience 2 \

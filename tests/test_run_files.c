@@ -39,6 +39,7 @@ static siamese_train_params unusual_params(void) {
     p.pk_classes = 8;
     p.pk_images = 3;
     p.mining = SIAMESE_MINING_HARD;
+    p.loss = SIAMESE_LOSS_TRIPLET;
     p.lr_schedule = SIAMESE_LR_STEP;
     p.warmup_steps = 9;
     p.lr_step_epochs = 2;
@@ -93,6 +94,7 @@ Test(run_config, every_setting_survives_save_and_load) {
     cr_assert_eq(got->pk_classes, want.pk_classes);
     cr_assert_eq(got->pk_images, want.pk_images);
     cr_assert_eq(got->mining, want.mining);
+    cr_assert_eq(got->loss, want.loss);
     cr_assert_eq(got->lr_schedule, want.lr_schedule);
     cr_assert_eq(got->warmup_steps, want.warmup_steps);
     cr_assert_eq(got->lr_step_epochs, want.lr_step_epochs);

@@ -127,6 +127,7 @@ Test(train_tools_config, runs_from_before_the_tools_keep_the_recipe) {
     cr_assert_str_eq(back.params.augment, "");
     cr_assert_eq(back.params.pk_classes, d.pk_classes);
     cr_assert_eq(back.params.mining, SIAMESE_MINING_NONE);
+    cr_assert_eq(back.params.loss, SIAMESE_LOSS_CONTRASTIVE);
     cr_assert_eq(back.params.lr_schedule, SIAMESE_LR_CONSTANT);
     cr_assert_eq(back.params.lr_gamma, d.lr_gamma);
     cr_assert_eq(back.params.patience, 0);
@@ -148,6 +149,12 @@ Test(train_tools_config, settings_that_do_not_fit_are_rejected) {
     siamese_train_params p = siamese_train_default_params();
     p.mining = SIAMESE_MINING_HARD;
     expect_rejected(p, "--sampler pk");
+    p = siamese_train_default_params();
+    p.loss = SIAMESE_LOSS_TRIPLET;
+    expect_rejected(p, "triplet loss needs batches of labelled images");
+    p = tool_params();
+    p.loss = (siamese_loss)5;
+    expect_rejected(p, "loss 5 is neither");
     p = tool_params();
     p.split = SIAMESE_SPLIT_PAIRS;
     p.val_fraction = 0;

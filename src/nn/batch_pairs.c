@@ -20,8 +20,9 @@ int sm_batch_pairs_work_init(sm_batch_pairs_work *w, int max_n, int dim) {
     w->grad = malloc(nd * sizeof *w->grad);
     w->dist = malloc(nn * sizeof *w->dist);
     w->pick = malloc(nn);
+    w->coef = malloc(nn * sizeof *w->coef);
     w->tmp = malloc(2 * (size_t)dim * sizeof *w->tmp);
-    if (w->emb && w->grad && w->dist && w->pick && w->tmp) return 0;
+    if (w->emb && w->grad && w->dist && w->pick && w->coef && w->tmp) return 0;
     sm_batch_pairs_work_free(w);
     return -1;
 }
@@ -31,13 +32,17 @@ void sm_batch_pairs_work_free(sm_batch_pairs_work *w) {
     free(w->grad);
     free(w->dist);
     free(w->pick);
+    free(w->coef);
     free(w->tmp);
     memset(w, 0, sizeof *w);
 }
 
-/* D(i, j) of the pair stored as (min, max). */
-static double pair_dist(const double *dist, int n, int i, int j) {
-    return i < j ? dist[(size_t)i * n + j] : dist[(size_t)j * n + i];
+void sm_batch_pairs_distances(sm_batch_pairs_work *w, siamese_metric metric, int n) {
+    int dim = w->dim;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            w->dist[(size_t)i * n + j] = sm_distance_f64(metric, dim, w->emb + (size_t)i * dim,
+                                                         w->emb + (size_t)j * dim, NULL, NULL);
 }
 
 static void mark(unsigned char *pick, int n, int i, int j) {
@@ -45,15 +50,15 @@ static void mark(unsigned char *pick, int n, int i, int j) {
     else pick[(size_t)j * n + i] = 1;
 }
 
-/* The farthest positive (*pos) and nearest negative (*neg) of anchor i; -1 when none. */
-static void extremes(int n, const double *dist, const int *classes, int i, int *pos, int *neg) {
+void sm_batch_pairs_extremes(int n, const double *dist, const int *classes, int i, int *pos,
+                             int *neg) {
     *pos = *neg = -1;
     for (int j = 0; j < n; j++) {
         if (j == i) continue;
-        double d = pair_dist(dist, n, i, j);
+        double d = sm_batch_pair_dist(dist, n, i, j);
         if (classes[j] == classes[i]) {
-            if (*pos < 0 || d > pair_dist(dist, n, i, *pos)) *pos = j;
-        } else if (*neg < 0 || d < pair_dist(dist, n, i, *neg)) {
+            if (*pos < 0 || d > sm_batch_pair_dist(dist, n, i, *pos)) *pos = j;
+        } else if (*neg < 0 || d < sm_batch_pair_dist(dist, n, i, *neg)) {
             *neg = j;
         }
     }
@@ -63,15 +68,15 @@ static void extremes(int n, const double *dist, const int *classes, int i, int *
 static void select_semihard(double margin, int n, const double *dist, const int *classes, int i,
                             unsigned char *pick) {
     int pos, neg;
-    extremes(n, dist, classes, i, &pos, &neg);
+    sm_batch_pairs_extremes(n, dist, classes, i, &pos, &neg);
     for (int j = 0; j < n; j++)
         if (j != i && classes[j] == classes[i]) mark(pick, n, i, j);
     if (pos < 0 || neg < 0) return;
-    double dp = pair_dist(dist, n, i, pos);
+    double dp = sm_batch_pair_dist(dist, n, i, pos);
     int banded = 0;
     for (int j = 0; j < n; j++) {
         if (classes[j] == classes[i]) continue;
-        double d = pair_dist(dist, n, i, j);
+        double d = sm_batch_pair_dist(dist, n, i, j);
         if (d > dp && d < dp + margin) {
             mark(pick, n, i, j);
             banded = 1;
@@ -86,7 +91,7 @@ int sm_batch_pairs_select(siamese_mining mining, double margin, int n, const dou
     for (int i = 0; i < n; i++) {
         if (mining == SIAMESE_MINING_HARD) {
             int pos, neg;
-            extremes(n, dist, classes, i, &pos, &neg);
+            sm_batch_pairs_extremes(n, dist, classes, i, &pos, &neg);
             if (pos >= 0) mark(pick, n, i, pos);
             if (neg >= 0) mark(pick, n, i, neg);
         } else if (mining == SIAMESE_MINING_SEMIHARD) {
@@ -104,10 +109,7 @@ double sm_batch_pairs_loss(sm_batch_pairs_work *w, siamese_metric metric, double
                            siamese_mining mining, int n, const int *classes, int grad,
                            int *selected) {
     int dim = w->dim;
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            w->dist[(size_t)i * n + j] = sm_distance_f64(metric, dim, w->emb + (size_t)i * dim,
-                                                         w->emb + (size_t)j * dim, NULL, NULL);
+    sm_batch_pairs_distances(w, metric, n);
     int count = sm_batch_pairs_select(mining, margin, n, w->dist, classes, w->pick);
     if (selected) *selected = count;
     if (grad) memset(w->grad, 0, (size_t)n * dim * sizeof *w->grad);

@@ -14,12 +14,25 @@ typedef struct sm_batch_pairs_work {
     double *grad;        /* [max_n, dim] dL/d(embedding) */
     double *dist;        /* [max_n, max_n] D(i, j) for i < j */
     unsigned char *pick; /* [max_n, max_n] 1 when pair (i, j), i < j, is selected */
+    double *coef;        /* [max_n, max_n] dL/dD(i, j), i < j (nn/batch_triplets.c) */
     double *tmp;         /* [2 * dim] one pair's gradients */
 } sm_batch_pairs_work;
 
 /* 0 on success, -1 when memory runs out (or max_n * max_n overflows). */
 int sm_batch_pairs_work_init(sm_batch_pairs_work *work, int max_n, int dim);
 void sm_batch_pairs_work_free(sm_batch_pairs_work *work);
+
+/* Fills work->dist with D(i, j), i < j, of the n embeddings in work->emb. */
+void sm_batch_pairs_distances(sm_batch_pairs_work *work, siamese_metric metric, int n);
+
+/* D(i, j) from dist, which holds it for i < j only; i != j. */
+static inline double sm_batch_pair_dist(const double *dist, int n, int i, int j) {
+    return i < j ? dist[(size_t)i * n + j] : dist[(size_t)j * n + i];
+}
+
+/* The farthest positive (*pos) and nearest negative (*neg) of anchor i; -1 when none. */
+void sm_batch_pairs_extremes(int n, const double *dist, const int *classes, int i, int *pos,
+                             int *neg);
 
 /* Marks the pairs (i < j) of n embeddings with distances dist that the rule selects and returns
  * how many. Same class = positive (label 0), else negative (label 1).

@@ -233,3 +233,23 @@ siamese_status siamese_metric_parse(const char *name, siamese_metric *out) {
     }
     return SIAMESE_ERR_INVALID_ARG;
 }
+
+const char *siamese_loss_name(siamese_loss loss) {
+    switch (loss) {
+    case SIAMESE_LOSS_CONTRASTIVE:
+        return "contrastive";
+    case SIAMESE_LOSS_TRIPLET:
+        return "triplet";
+    }
+    return "unknown";
+}
+
+siamese_status siamese_loss_parse(const char *name, siamese_loss *out) {
+    for (int l = SIAMESE_LOSS_CONTRASTIVE; l <= SIAMESE_LOSS_TRIPLET; l++) {
+        if (name && out && !strcmp(name, siamese_loss_name((siamese_loss)l))) {
+            *out = (siamese_loss)l;
+            return SIAMESE_OK;
+        }
+    }
+    return SIAMESE_ERR_INVALID_ARG;
+}

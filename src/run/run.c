@@ -377,6 +377,7 @@ static siamese_status create_trainer(train_run *run) {
     tp.learning_rate_backbone = p->learning_rate_backbone;
     tp.weight_decay = p->weight_decay;
     tp.max_pairs = sm_run_tools_max_pairs(p);
+    tp.batch_loss = p->loss;
     siamese_status st = siamese_trainer_create(run->model, &tp, &run->trainer);
     if (st != SIAMESE_OK)
         sm_fail(&run->err, st, "%s",

@@ -69,6 +69,14 @@ static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
                        "--mining %s needs batches of labelled images: use --sampler pk (the %s "
                        "sampler gives pairs)",
                        siamese_mining_name(p->mining), p->sampler);
+    if (p->loss == SIAMESE_LOSS_TRIPLET && !pk)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "the triplet loss needs batches of labelled images: use --sampler pk (the "
+                       "%s sampler gives pairs)",
+                       p->sampler);
+    if (p->loss != SIAMESE_LOSS_CONTRASTIVE && p->loss != SIAMESE_LOSS_TRIPLET)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "loss %d is neither contrastive nor triplet",
+                       (int)p->loss);
     if (pk && (p->pk_classes < 2 || p->pk_images < 2 || p->pk_classes > SM_PK_MAX ||
                p->pk_images > SM_PK_MAX || p->pk_classes * p->pk_images > SM_MAX_BATCH_IMAGES))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
@@ -207,6 +215,7 @@ typedef enum field_kind {
     FIELD_SPLIT,
     FIELD_PRECISION,
     FIELD_MINING,
+    FIELD_LOSS,
     FIELD_LR_SCHEDULE
 } field_kind;
 
@@ -280,6 +289,7 @@ static const config_field fields[] = {
     NEWER("val_way", FIELD_INT, val_way),                 /* 0 = choose by validation ROC AUC */
     NEWER("class_rotations", FIELD_INT, class_rotations), /* 0 = none */
     NEWER("ema_decay", FIELD_FLOAT, ema_decay),           /* 0 = no moving average */
+    {"loss", FIELD_LOSS, offsetof(sm_run_config, params.loss), 0, "contrastive"},
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 
@@ -313,6 +323,8 @@ static json_t *field_to_json(const config_field *f, const sm_run_config *c) {
         return json_string(siamese_precision_name(*(const siamese_precision *)at));
     case FIELD_MINING:
         return json_string(siamese_mining_name(*(const siamese_mining *)at));
+    case FIELD_LOSS:
+        return json_string(siamese_loss_name(*(const siamese_loss *)at));
     case FIELD_LR_SCHEDULE:
         return json_string(siamese_lr_schedule_name(*(const siamese_lr_schedule *)at));
     }
@@ -368,6 +380,9 @@ static siamese_status read_name(const char *path, const config_field *f, const j
         break;
     case FIELD_MINING:
         ok = siamese_mining_parse(text, (siamese_mining *)at) == SIAMESE_OK;
+        break;
+    case FIELD_LOSS:
+        ok = siamese_loss_parse(text, (siamese_loss *)at) == SIAMESE_OK;
         break;
     case FIELD_LR_SCHEDULE:
         ok = siamese_lr_schedule_parse(text, (siamese_lr_schedule *)at) == SIAMESE_OK;

@@ -177,8 +177,9 @@ void sm_run_tools_describe(const sm_run_tools *t, const siamese_train_params *p,
     int n = 0;
     out[0] = '\0';
     if (t->pk)
-        n += snprintf(out + n, size - (size_t)n, "batches %d x %d (%d per epoch), mining %s; ",
-                      p->pk_classes, p->pk_images, t->pk_batches,
+        n += snprintf(out + n, size - (size_t)n,
+                      "batches %d x %d (%d per epoch), %s loss, mining %s; ", p->pk_classes,
+                      p->pk_images, t->pk_batches, siamese_loss_name(p->loss),
                       siamese_mining_name(p->mining ? p->mining : SIAMESE_MINING_ALL));
     if (p->augment && *p->augment && (size_t)n < size)
         n += snprintf(out + n, size - (size_t)n, "augment %s; ", p->augment);

@@ -10,6 +10,7 @@
 #include "base/recipe.h"
 #include "model/model.h"
 #include "nn/batch_pairs.h"
+#include "nn/batch_triplets.h"
 #include "nn/loss.h"
 #include "run/dist.h"
 
@@ -44,6 +45,7 @@ siamese_trainer_params siamese_trainer_default_params(void) {
     p.weight_decay = 0.0f;
     p.learning_rate_backbone = 0.0f; /* = learning_rate */
     p.max_pairs = SM_RECIPE_BATCH_SIZE;
+    p.batch_loss = SIAMESE_LOSS_CONTRASTIVE;
     return p;
 }
 
@@ -106,6 +108,10 @@ static siamese_status check_trainer_params(const siamese_trainer_params *p, sm_e
     if (p->max_pairs < 1 || p->max_pairs > SM_MAX_BATCH_IMAGES / 2) /* two images a pair */
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "trainer: max_pairs %d must be in 1..%d",
                        p->max_pairs, SM_MAX_BATCH_IMAGES / 2);
+    if (p->batch_loss != SIAMESE_LOSS_CONTRASTIVE && p->batch_loss != SIAMESE_LOSS_TRIPLET)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "trainer: batch loss %d is neither contrastive (0) nor triplet (1)",
+                       (int)p->batch_loss);
     return SIAMESE_OK;
 }
 
@@ -488,14 +494,18 @@ static siamese_status check_labelled_batch(siamese_trainer *t, const float *imag
     return SIAMESE_OK;
 }
 
-/* The mean loss over the batch's selected pairs (in double), its gradient into d_emb. */
+/* The mean loss over the batch's selected pairs or triplets (in double), its gradient into
+ * d_emb. */
 static double labelled_batch_loss(siamese_trainer *t, const int *classes, int n,
                                   siamese_mining mining, int *pairs) {
     sm_batch_pairs_work *w = &t->pairs_work;
     size_t count = (size_t)n * t->dim;
     for (size_t i = 0; i < count; i++) w->emb[i] = t->emb[i];
-    double loss =
-        sm_batch_pairs_loss(w, t->model->metric, t->model->margin, mining, n, classes, 1, pairs);
+    siamese_metric metric = t->model->metric;
+    double margin = t->model->margin;
+    double loss = t->params.batch_loss == SIAMESE_LOSS_TRIPLET
+                      ? sm_batch_triplets_loss(w, metric, margin, mining, n, classes, 1, pairs)
+                      : sm_batch_pairs_loss(w, metric, margin, mining, n, classes, 1, pairs);
     for (size_t i = 0; i < count; i++) t->d_emb[i] = (float)w->grad[i];
     return loss;
 }
