@@ -283,7 +283,8 @@ att_arch="conv(32,k=5,s=2) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2
 # trainer validation, the last epoch's model.safetensors is scored, the default since the fourth
 # pass; val: 20% of the training subjects held out by the trainer pick best.safetensors, as
 # before), ATT_ARGS (more train
-# options, e.g. "--weight-decay 5e-4 --metric cosine --margin 0.5").
+# options, e.g. "--weight-decay 5e-4 --metric cosine --margin 0.5"), ATT_SUBJECTS (validate
+# stage: train on N of the 24 subjects, 10 <= N <= 24, for a learning curve).
 att_faces_5fold() {
     local faces="$data/att_faces" dir="$work/att5"
     epochs=${epochs:-100}
@@ -302,6 +303,10 @@ att_faces_5fold() {
     esac
     [[ "$stage" == test || "$stage" == validate ]] ||
         { echo "quality: ATT_STAGE is test or validate, not '$stage'" >&2; exit 2; }
+    [[ -z "${ATT_SUBJECTS:-}" || ("$stage" == validate && "$ATT_SUBJECTS" =~ ^[0-9]+$ &&
+        "$ATT_SUBJECTS" -ge 10 && "$ATT_SUBJECTS" -le 24) ]] ||
+        { echo "quality: ATT_SUBJECTS (10 to 24 training subjects) needs ATT_STAGE=validate" >&2
+          exit 2; }
     local model=best.safetensors
     [[ "$select" == last ]] && model=model.safetensors
     [[ -d "$faces/training" && -d "$faces/testing" ]] ||
@@ -325,6 +330,8 @@ s = sys.argv[2:]
 random.Random("att5-%s-%s" % (sys.argv[1], len(s))).shuffle(s)
 print("\n".join(s))' "$seed-$k" "${pool[@]}")
             held=("${pool[@]:0:8}") pool=("${pool[@]:8}") name="validation"
+            # ATT_SUBJECTS=N trains on the first N of the (shuffled) 24 only: a learning curve
+            [[ -n "${ATT_SUBJECTS:-}" ]] && pool=("${pool[@]:0:$ATT_SUBJECTS}")
         fi
         link_classes "$f/train" "${pool[@]}"
         link_classes "$f/test" "${held[@]}"
@@ -333,7 +340,7 @@ print("\n".join(s))' "$seed-$k" "${pool[@]}")
             --seed "$seed" -j "$threads")
         local eval=("$siamese" eval "$f/run/$model" "$f/test" --all-pairs --json -q
             --precision fp32 --seed "$seed" -j "$threads")
-        echo "fold $k: $name subjects $(for s in "${held[@]}"; do basename "$s"; done | paste -sd' ')"
+        echo "fold $k: $name subjects $(for s in "${held[@]}"; do basename "$s"; done | paste -sd' '); ${#pool[@]} training subjects"
         echo "  train: ${train[*]}"
         timed_cpu "fold$k" "${train[@]}"
         echo "  eval:  ${eval[*]}"
