@@ -705,8 +705,8 @@ SIAMESE_API siamese_status siamese_mining_parse(const char *name, siamese_mining
  * nearest negative; SEMIHARD: per anchor and positive, the nearest negative farther than the
  * positive, or the farthest negative when none is), and the mean over those with a nonzero loss
  * is backpropagated. n may be at most 2 * max_pairs. *loss receives the mean loss, *pairs
- * (optional) the number of pairs (contrastive) or of triplets with a nonzero loss (triplet) used.
- * SIAMESE_ERR_NUMERIC as siamese_trainer_step. */
+ * (optional) the number of pairs (contrastive) or of triplets with a nonzero loss (triplet) used
+ * (INT_MAX when more). SIAMESE_ERR_NUMERIC as siamese_trainer_step. */
 SIAMESE_API siamese_status siamese_trainer_step_batch(siamese_trainer *trainer, const float *images,
                                                       const int *classes, int n,
                                                       siamese_mining mining, float *loss,

@@ -3,14 +3,16 @@
  * weights on the pair distances D(i, j) pushed through nn/loss.c's distance gradients. */
 #include "nn/batch_triplets.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/loss.h"
 
 typedef struct triplet_sum {
-    double total; /* sum of the nonzero losses */
-    int active;   /* how many there were */
+    double total;   /* sum of the nonzero losses */
+    int64_t active; /* how many there were: up to n^3 / 4, past an int's range */
 } triplet_sum;
 
 /* dL/dD(i, j) of the pair stored as (min, max). */
@@ -65,13 +67,14 @@ static void anchor_triplets(sm_batch_pairs_work *w, siamese_mining mining, doubl
 }
 
 /* work->grad = sum over pairs of (weight / active) * dD(i, j)/d(embeddings). */
-static void pair_weights_to_grad(sm_batch_pairs_work *w, siamese_metric metric, int n, int active) {
+static void pair_weights_to_grad(sm_batch_pairs_work *w, siamese_metric metric, int n,
+                                 int64_t active) {
     int dim = w->dim;
     double *ga = w->tmp, *gb = w->tmp + dim;
     memset(w->grad, 0, (size_t)n * dim * sizeof *w->grad);
     for (int i = 0; i < n; i++) {
         for (int j = i + 1; j < n; j++) {
-            double c = w->coef[(size_t)i * n + j] / active;
+            double c = w->coef[(size_t)i * n + j] / (double)active;
             if (c == 0) continue;
             double *gi = w->grad + (size_t)i * dim, *gj = w->grad + (size_t)j * dim;
             sm_distance_f64(metric, dim, w->emb + (size_t)i * dim, w->emb + (size_t)j * dim, ga,
@@ -91,11 +94,11 @@ double sm_batch_triplets_loss(sm_batch_pairs_work *w, siamese_metric metric, dou
     memset(w->coef, 0, (size_t)n * n * sizeof *w->coef);
     triplet_sum sum = {0, 0};
     for (int a = 0; a < n; a++) anchor_triplets(w, mining, margin, n, classes, a, &sum);
-    if (active) *active = sum.active;
+    if (active) *active = sum.active > INT_MAX ? INT_MAX : (int)sum.active;
     if (sum.active == 0) {
         if (grad) memset(w->grad, 0, (size_t)n * w->dim * sizeof *w->grad);
         return 0.0;
     }
     if (grad) pair_weights_to_grad(w, metric, n, sum.active);
-    return sum.total / sum.active;
+    return sum.total / (double)sum.active;
 }

@@ -13,8 +13,8 @@
  *  SEMIHARD: per anchor and positive, the nearest negative farther than the positive; the
  *   farthest negative when none is (FaceNet's semi-hard negatives).
  * The selection is held fixed for the gradient. When grad is nonzero, work->grad receives
- * dL/d(embedding) [n, dim]. *active (optional) receives the number of triplets averaged. Loss and
- * gradient are 0 when there is none. */
+ * dL/d(embedding) [n, dim]. *active (optional) receives the number of triplets averaged (INT_MAX
+ * when more: ALL can select up to n^3 / 4). Loss and gradient are 0 when there is none. */
 double sm_batch_triplets_loss(sm_batch_pairs_work *work, siamese_metric metric, double margin,
                               siamese_mining mining, int n, const int *classes, int grad,
                               int *active);
