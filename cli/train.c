@@ -91,21 +91,21 @@ static void print_summary(const progress *pr, const char *run_dir) {
 /* The help paragraph, with the recipe's numbers as the library's defaults state them. */
 static void describe(const siamese_train_params *p, char *buf, size_t size) {
     siamese_image_options input = siamese_image_default_options();
-    snprintf(buf, size,
-             "Trains a Siamese network with contrastive loss. DATA is a folder of class folders\n"
-             "(Stanford Dogs Images/, AT&T s1..s40), the recipe's "
-             "similar_all_images/dissimilar_all_images\n"
-             "layout, a pairs manifest (TSV: path_a, path_b, label; 0 = similar), or a folder of "
-             "IDX files\n"
-             "(MNIST, Fashion-MNIST). The defaults are the reference recipe: %s network, %s "
-             "%dx%d,\n"
-             "%d + %d pairs per class, %.0f/%.0f split over %s, batch %d, Adam %g, margin %g, %d "
-             "epochs.\n"
-             "Ctrl-C saves a checkpoint after the current step; --resume continues from it.",
-             p->arch, input.channels == 3 ? "RGB" : "grey", input.width, input.height, p->per_class,
-             p->per_class, 100 * p->train_fraction, 100 * (1 - p->train_fraction),
-             siamese_split_kind_name(p->split), p->batch_size, (double)p->learning_rate,
-             (double)p->margin, p->epochs);
+    snprintf(
+        buf, size,
+        "Trains a Siamese network with contrastive loss (or --loss triplet). DATA is a folder\n"
+        "of class folders (Stanford Dogs Images/, AT&T s1..s40), the recipe's\n"
+        "similar_all_images/dissimilar_all_images layout, a pairs manifest (TSV: path_a,\n"
+        "path_b, label; 0 = similar), or a folder of IDX files (MNIST, Fashion-MNIST).\n"
+        "The defaults are the reference recipe: %s network, %s "
+        "%dx%d,\n"
+        "%d + %d pairs per class, %.0f/%.0f split over %s, batch %d, Adam %g, margin %g, %d "
+        "epochs.\n"
+        "Ctrl-C saves a checkpoint after the current step; --resume continues from it.",
+        p->arch, input.channels == 3 ? "RGB" : "grey", input.width, input.height, p->per_class,
+        p->per_class, 100 * p->train_fraction, 100 * (1 - p->train_fraction),
+        siamese_split_kind_name(p->split), p->batch_size, (double)p->learning_rate,
+        (double)p->margin, p->epochs);
 }
 
 int cli_train(int argc, char **argv) {
@@ -157,7 +157,8 @@ int cli_train(int argc, char **argv) {
          "the epochs' evaluation, best/model.safetensors and --patience use the average, "
          "training goes on with the weights (0 = off; e.g. 0.999, which takes over from the "
          "warm-up after about 9,000 steps)"},
-        {"margin", 0, CLI_OPT_FLOAT, &p.margin, "M", "contrastive margin"},
+        {"margin", 0, CLI_OPT_FLOAT, &p.margin, "M",
+         "the contrastive margin, or the triplet margin with --loss triplet"},
         {"metric", 0, CLI_OPT_STRING, &f.metric, "NAME",
          "distance: euclidean, cosine or correlation"},
         {"epochs", 'e', CLI_OPT_INT, &p.epochs, "N", "epochs (with --resume: the run's new total)"},
@@ -190,7 +191,7 @@ int cli_train(int argc, char **argv) {
          "D(a,n) + margin) over triplets of an anchor, a positive and a negative, averaged over "
          "those above zero; --margin is the triplet margin; hard = per anchor its farthest "
          "positive and nearest negative, semihard = per anchor and positive the nearest "
-         "negative beyond the positive"},
+         "negative beyond the positive (else the farthest negative)"},
         {"lr-schedule", 0, CLI_OPT_STRING, &t.lr_schedule, "KIND",
          "learning rate: constant, step or cosine"},
         {"warmup", 0, CLI_OPT_INT, &p.warmup_steps, "STEPS", "linear learning-rate warmup"},

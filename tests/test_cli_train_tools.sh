@@ -72,6 +72,13 @@ grep -qF '"loss": "contrastive"' "$tmp/parts/config.json" || fail "config.json l
 expect 0 "$cli" train --resume "$tmp/tparts" --epochs 2 -q
 cmp -s "$tmp/twhole/model.safetensors" "$tmp/tparts/model.safetensors" ||
     fail "resumed triplet run differs from the uninterrupted one"
+# the report's loss chart says which loss each line is; a contrastive run's says contrastive
+expect 0 "$cli" report "$tmp/twhole" -j 1
+grep -qF "Triplet loss (training), contrastive loss (test pairs)" "$tmp/twhole/report.html" ||
+    fail "report: the triplet run's loss chart is not titled by its losses"
+expect 0 "$cli" report "$tmp/whole" -j 1
+grep -qF ">Contrastive loss<" "$tmp/whole/report.html" ||
+    fail "report: the contrastive run's loss chart is not titled Contrastive loss"
 
 # early stopping: a learning rate too small to change a weight never improves the model
 expect 0 "$cli" train "$faces" -o "$tmp/stop" "${small[@]}" --pk 8x4 --lr 1e-30 --patience 2 \

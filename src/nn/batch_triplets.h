@@ -11,7 +11,8 @@
  *  ALL (and NONE): every triplet.
  *  HARD: per anchor, its farthest positive and its nearest negative (batch-hard).
  *  SEMIHARD: per anchor and positive, the nearest negative farther than the positive; the
- *   farthest negative when none is (FaceNet's semi-hard negatives).
+ *   farthest negative when none is (FaceNet's semi-hard negatives, with TensorFlow Addons'
+ *   fallback).
  * The selection is held fixed for the gradient. When grad is nonzero, work->grad receives
  * dL/d(embedding) [n, dim]. *active (optional) receives the number of triplets averaged (INT_MAX
  * when more: ALL can select up to n^3 / 4). Loss and gradient are 0 when there is none. */

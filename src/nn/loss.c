@@ -234,6 +234,12 @@ siamese_status siamese_metric_parse(const char *name, siamese_metric *out) {
     return SIAMESE_ERR_INVALID_ARG;
 }
 
+const char *sm_loss_chart_title(siamese_loss batch_loss) {
+    return batch_loss == SIAMESE_LOSS_TRIPLET
+               ? "Triplet loss (training), contrastive loss (test pairs)"
+               : "Contrastive loss";
+}
+
 const char *siamese_loss_name(siamese_loss loss) {
     switch (loss) {
     case SIAMESE_LOSS_CONTRASTIVE:

@@ -19,6 +19,10 @@ double sm_contrastive_loss(siamese_metric metric, double margin, int n, int dim,
                            const float *e2, const float *labels, float *dist, float *d_e1,
                            float *d_e2);
 
+/* The title of a training run's loss chart (loss.png, the report): its training loss is the
+ * batch loss, its test loss always the contrastive loss of the test pairs. */
+const char *sm_loss_chart_title(siamese_loss batch_loss);
+
 /* Distance of one pair in double, and its gradient (optional) with respect to a and b. */
 double sm_distance_f64(siamese_metric metric, int dim, const double *a, const double *b,
                        double *d_a, double *d_b);

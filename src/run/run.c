@@ -420,7 +420,7 @@ static siamese_status draw_loss_plot(train_run *run) {
     if (!writer(run)) return SIAMESE_OK;
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "loss.png", path, sizeof path);
-    return sm_history_plot(&run->history, path, &run->err);
+    return sm_history_plot(&run->history, run->config.params.loss, path, &run->err);
 }
 
 static siamese_status write_metrics(train_run *run, const siamese_train_event *e) {

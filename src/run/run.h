@@ -104,8 +104,10 @@ typedef struct sm_train_history {
 siamese_status sm_history_add_log(sm_train_history *h, double step, double loss);
 siamese_status sm_history_add_epoch(sm_train_history *h, double step, double loss);
 void sm_history_free(sm_train_history *h);
-/* Draws the recipe's loss curve (training loss per logged batch, test loss per epoch). */
-siamese_status sm_history_plot(const sm_train_history *h, const char *path, sm_err *err);
+/* Draws the loss curves (training loss per logged batch, test loss per epoch) of a run whose
+ * batch loss is batch_loss. */
+siamese_status sm_history_plot(const sm_train_history *h, siamese_loss batch_loss, const char *path,
+                               sm_err *err);
 
 /* metrics.jsonl: one JSON object per line, appended and flushed line by line. */
 typedef struct sm_metrics_file {

@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "base/fileio.h"
+#include "nn/loss.h"
 #include "report/plot.h"
 #include "run/run.h"
 
@@ -43,11 +44,12 @@ void sm_history_free(sm_train_history *h) {
     memset(h, 0, sizeof *h);
 }
 
-siamese_status sm_history_plot(const sm_train_history *h, const char *path, sm_err *err) {
+siamese_status sm_history_plot(const sm_train_history *h, siamese_loss batch_loss, const char *path,
+                               sm_err *err) {
     sm_plot_series series[2] = {
         {"training loss", h->log_step, h->log_loss, h->n_log, 0},
         {"test loss (per epoch)", h->epoch_step, h->epoch_loss, h->n_epoch, 1}};
-    return sm_plot_lines(path, "Contrastive loss", "training step", "loss", series,
+    return sm_plot_lines(path, sm_loss_chart_title(batch_loss), "training step", "loss", series,
                          h->n_epoch ? 2 : 1, err);
 }
 

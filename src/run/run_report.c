@@ -85,6 +85,14 @@ static int file_exists(const char *dir, const char *name) {
     return there;
 }
 
+/* The run's batch loss from config.json (contrastive when missing or unknown: older runs). */
+static siamese_loss config_loss(const json_t *config) {
+    siamese_loss loss = SIAMESE_LOSS_CONTRASTIVE;
+    const char *name = json_string_value(json_object_get(config, "loss"));
+    if (name && siamese_loss_parse(name, &loss) != SIAMESE_OK) loss = SIAMESE_LOSS_CONTRASTIVE;
+    return loss;
+}
+
 static void header(sm_html *h, const char *run_dir, const sm_report_metrics *m) {
     sm_html_raw(h, "<h1>Training run ");
     sm_html_text(h, run_dir);
@@ -123,7 +131,7 @@ static siamese_status write_report(const char *run_dir, const char *out_html, in
         sm_html_begin(&h, "siamese training run report");
         header(&h, run_dir, &m);
         settings_section(&h, json_is_object(config) ? config : NULL);
-        sm_report_metrics_section(&h, &m);
+        sm_report_metrics_section(&h, &m, config_loss(config));
         sm_report_model_section(&h, run_dir, config, threads);
         sm_html_end(&h);
         st = sm_html_save(&h, out_html, err);

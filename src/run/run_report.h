@@ -35,7 +35,7 @@ void sm_report_metrics_free(sm_report_metrics *m);
 
 /* Cards of the last epoch, the charts (loss, ROC AUC and accuracy, learning rate, throughput,
  * data wait), the table of epochs and the files training read and skipped, with reasons. */
-void sm_report_metrics_section(sm_html *h, const sm_report_metrics *m);
+void sm_report_metrics_section(sm_html *h, const sm_report_metrics *m, siamese_loss batch_loss);
 
 /* The data summary and the model's section: what the run's data and model show on its test
  * pairs, or a sentence saying what is missing. */

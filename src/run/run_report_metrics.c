@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/fileio.h"
+#include "nn/loss.h"
 #include "report/report_sections.h"
 #include "report/svg.h"
 #include "run/run_report.h"
@@ -139,14 +140,14 @@ static int any_finite(const double *v, int n) {
     return 0;
 }
 
-static void draw_charts(sm_html *h, const columns *c, int nl, int ne) {
+static void draw_charts(sm_html *h, const columns *c, int nl, int ne, siamese_loss batch_loss) {
     sm_html_raw(h, "<div class=\"figs\">");
     sm_svg_series loss[3] = {
         {"training loss (logged steps)", c->step, c->loss, nl, SM_SVG_LINE, 0},
         {"test loss (per epoch)", c->e_step, c->e_test, ne, SM_SVG_LINE_DOTS, 0},
         {"training loss (epoch mean)", c->e_step, c->e_train, ne, SM_SVG_DOTS, 0}};
     sm_svg_chart chart =
-        sm_svg_chart_default("Contrastive loss per training step", "training step", "loss");
+        sm_svg_chart_default(sm_loss_chart_title(batch_loss), "training step", "loss");
     sm_svg_draw(h, &chart, loss, 3);
     sm_svg_series quality[3] = {
         {"test ROC AUC", c->e_num, c->e_auc, ne, SM_SVG_LINE_DOTS, 0},
@@ -256,7 +257,7 @@ static void files_section(sm_html *h, const json_t *data) {
         sm_report_note(h, "The first %zu skipped files are listed (of %.0f).", n, skipped);
 }
 
-void sm_report_metrics_section(sm_html *h, const sm_report_metrics *m) {
+void sm_report_metrics_section(sm_html *h, const sm_report_metrics *m, siamese_loss batch_loss) {
     sm_html_raw(h, "<h2 id=\"training\">Training</h2>");
     files_section(h, m->data);
     if (m->n_logs == 0 && m->n_epochs == 0) {
@@ -273,7 +274,7 @@ void sm_report_metrics_section(sm_html *h, const sm_report_metrics *m) {
                        "out.</p>",
                        m->unreadable_lines);
     columns c = {0};
-    if (columns_fill(&c, m)) draw_charts(h, &c, m->n_logs, m->n_epochs);
+    if (columns_fill(&c, m)) draw_charts(h, &c, m->n_logs, m->n_epochs, batch_loss);
     else h->failed = 1;
     columns_free(&c);
     if (m->n_epochs > 0) epoch_table(h, m);
