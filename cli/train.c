@@ -59,14 +59,30 @@ static int apply_flags(const train_flags *f, siamese_train_params *p) {
     return 1;
 }
 
-/* --ema DECAY: a decay in [0, 1), chosen when a run starts (its checkpoints carry the average). */
-static int check_ema(const cli_spec *spec, const char *resume, float decay) {
-    if (!cli_was_given(spec, "ema")) return 1;
-    if (resume) {
-        fprintf(stderr, "siamese train: --ema is chosen when a run starts: --resume goes on with "
-                        "the run's own setting (ema_decay in its config.json)\n");
-        return 0;
+/* --resume goes on with the settings in the run's config.json: an option that would change them
+ * is a usage error naming it, not silently ignored. */
+static int check_resume_options(const cli_spec *spec, const char *resume) {
+    static const char *const kept[] = {"resume", "epochs", "threads", "quiet", "json"};
+    char given[512] = "";
+    size_t n = 0;
+    for (int i = 0; resume && i < spec->n_options; i++) {
+        const char *name = spec->options[i].name;
+        int allowed = 0;
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++) allowed |= !strcmp(name, kept[k]);
+        if (!allowed && cli_was_given(spec, name) && n < sizeof given)
+            n += (size_t)snprintf(given + n, sizeof given - n, "%s--%s", n ? ", " : "", name);
     }
+    if (!n) return 1;
+    fprintf(stderr,
+            "siamese train: --resume goes on with the run's own settings (%s/config.json): %s "
+            "cannot change them (with --resume give only --epochs, -j, -q or --json)\n",
+            resume, given);
+    return 0;
+}
+
+/* --ema DECAY: a decay in [0, 1), chosen when a run starts (its checkpoints carry the average). */
+static int check_ema(const cli_spec *spec, float decay) {
+    if (!cli_was_given(spec, "ema")) return 1;
     if (decay >= 0 && decay < 1) return 1;
     fprintf(stderr, "siamese train: --ema %g: the decay must be in [0, 1) (0 = off; e.g. 0.999)\n",
             (double)decay);
@@ -266,7 +282,8 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "siamese train: --lr-backbone must be positive\n");
         return CLI_EXIT_USAGE;
     }
-    if (!check_ema(&spec, f.resume, p.ema_decay)) return CLI_EXIT_USAGE;
+    if (!check_resume_options(&spec, f.resume) || !check_ema(&spec, p.ema_decay))
+        return CLI_EXIT_USAGE;
     t.pk_given = cli_was_given(&spec, "pk");
     t.sampler_given = cli_was_given(&spec, "sampler");
     if (!f.resume && !train_tools_apply(&t, &p)) return CLI_EXIT_USAGE;

@@ -41,7 +41,7 @@ expect 2 "$cli" "${run[@]}" --ema 1 --epochs 1 -o "$tmp/bad"
 grep_err "must be in \[0, 1)"
 
 expect 2 "$cli" train --resume "$tmp/parts" --ema 0.9 --epochs 5 -q
-grep_err "\-\-ema is chosen when a run starts"
+grep_err "\-\-resume goes on with the run.s own settings (.*config.json): --ema cannot change them"
 
 # a checkpoint without averaged weights under a config.json that asks for them, and the reverse
 cp -r "$tmp/plain" "$tmp/plain_edited"

@@ -69,6 +69,8 @@ expect 0 "$cli" train "$faces" -o "$tmp/twhole" "${triplet[@]}" --epochs 2 -q
 expect 0 "$cli" train "$faces" -o "$tmp/tparts" "${triplet[@]}" --epochs 1 -q
 grep -qF '"loss": "triplet"' "$tmp/tparts/config.json" || fail "config.json lacks the triplet loss"
 grep -qF '"loss": "contrastive"' "$tmp/parts/config.json" || fail "config.json lacks the loss"
+expect 2 "$cli" train --resume "$tmp/tparts" --epochs 2 --loss contrastive --lr 0.1 -q
+grep_err "config.json): --lr, --loss cannot change them"
 expect 0 "$cli" train --resume "$tmp/tparts" --epochs 2 -q
 cmp -s "$tmp/twhole/model.safetensors" "$tmp/tparts/model.safetensors" ||
     fail "resumed triplet run differs from the uninterrupted one"
