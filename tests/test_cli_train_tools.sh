@@ -74,6 +74,9 @@ grep_err "config.json): --lr, --loss cannot change them"
 expect 0 "$cli" train --resume "$tmp/tparts" --epochs 2 -q
 cmp -s "$tmp/twhole/model.safetensors" "$tmp/tparts/model.safetensors" ||
     fail "resumed triplet run differs from the uninterrupted one"
+# a cosine triplet run with the default margin 2 is warned that no triplet's loss reaches zero
+expect 0 "$cli" train "$faces" -o "$tmp/tcos" "${triplet[@]}" --metric cosine --margin 2 --epochs 1
+grep_err "every triplet's loss stays above zero"
 # the report's loss chart says which loss each line is; a contrastive run's says contrastive
 expect 0 "$cli" report "$tmp/twhole" -j 1
 grep -qF "Triplet loss (training), contrastive loss (test pairs)" "$tmp/twhole/report.html" ||

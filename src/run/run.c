@@ -363,8 +363,20 @@ static siamese_status start_ema(train_run *run) {
     return SIAMESE_OK;
 }
 
+/* The cosine and correlation distances are at most 2: a triplet margin of 2 or more keeps every
+ * triplet's loss above zero, so mining and the hinge select nothing. */
+static void warn_triplet_margin(train_run *run) {
+    const siamese_train_params *p = &run->config.params;
+    if (p->loss == SIAMESE_LOSS_TRIPLET && p->metric != SIAMESE_METRIC_EUCLIDEAN && p->margin >= 2)
+        emit_message(run, SIAMESE_EVENT_WARNING,
+                     "--loss triplet with the %s distance (at most 2) and margin %g: every "
+                     "triplet's loss stays above zero; margins such as 0.2 to 0.5 are usual",
+                     siamese_metric_name(p->metric), (double)p->margin);
+}
+
 static siamese_status create_trainer(train_run *run) {
     const siamese_train_params *p = &run->config.params;
+    warn_triplet_margin(run);
     if (p->precision == SIAMESE_PRECISION_AUTO ||
         (p->precision == SIAMESE_PRECISION_BF16 && siamese_bf16_supported()))
         choose_precision(run);
