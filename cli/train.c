@@ -63,9 +63,10 @@ static int apply_flags(const train_flags *f, siamese_train_params *p) {
  * is a usage error naming it, not silently ignored. */
 static int check_resume_options(const cli_spec *spec, const char *resume) {
     static const char *const kept[] = {"resume", "epochs", "threads", "quiet", "json"};
+    if (!resume) return 1;
     char given[512] = "";
     size_t n = 0;
-    for (int i = 0; resume && i < spec->n_options; i++) {
+    for (int i = 0; i < spec->n_options; i++) {
         const char *name = spec->options[i].name;
         int allowed = 0;
         for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++) allowed |= !strcmp(name, kept[k]);

@@ -46,8 +46,7 @@ void sm_batch_pairs_distances(sm_batch_pairs_work *w, siamese_metric metric, int
 }
 
 static void mark(unsigned char *pick, int n, int i, int j) {
-    if (i < j) pick[(size_t)i * n + j] = 1;
-    else pick[(size_t)j * n + i] = 1;
+    pick[sm_batch_pair_index(n, i, j)] = 1;
 }
 
 void sm_batch_pairs_extremes(int n, const double *dist, const int *classes, int i, int *pos,

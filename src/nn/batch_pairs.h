@@ -25,9 +25,14 @@ void sm_batch_pairs_work_free(sm_batch_pairs_work *work);
 /* Fills work->dist with D(i, j), i < j, of the n embeddings in work->emb. */
 void sm_batch_pairs_distances(sm_batch_pairs_work *work, siamese_metric metric, int n);
 
+/* Where pair (i, j), i != j, lives in an [n, n] pair array: stored once, as (min, max). */
+static inline size_t sm_batch_pair_index(int n, int i, int j) {
+    return i < j ? (size_t)i * n + j : (size_t)j * n + i;
+}
+
 /* D(i, j) from dist, which holds it for i < j only; i != j. */
 static inline double sm_batch_pair_dist(const double *dist, int n, int i, int j) {
-    return i < j ? dist[(size_t)i * n + j] : dist[(size_t)j * n + i];
+    return dist[sm_batch_pair_index(n, i, j)];
 }
 
 /* The farthest positive (*pos) and nearest negative (*neg) of anchor i; -1 when none. */

@@ -15,11 +15,6 @@ typedef struct triplet_sum {
     int64_t active; /* how many there were: up to n^3 / 4, past an int's range */
 } triplet_sum;
 
-/* dL/dD(i, j) of the pair stored as (min, max). */
-static double *coef_at(double *coef, int n, int i, int j) {
-    return i < j ? &coef[(size_t)i * n + j] : &coef[(size_t)j * n + i];
-}
-
 /* Counts triplet (a, p, q) when its loss is nonzero (or NaN, so that a broken step is seen):
  * adds the loss, and +1 / -1 to the weights of D(a, p) and D(a, q). */
 static void add_triplet(sm_batch_pairs_work *w, int n, double margin, int a, int p, int q,
@@ -28,8 +23,8 @@ static void add_triplet(sm_batch_pairs_work *w, int n, double margin, int a, int
     if (!(v > 0) && !isnan(v)) return;
     sum->total += v;
     sum->active++;
-    *coef_at(w->coef, n, a, p) += 1;
-    *coef_at(w->coef, n, a, q) -= 1;
+    w->coef[sm_batch_pair_index(n, a, p)] += 1;
+    w->coef[sm_batch_pair_index(n, a, q)] -= 1;
 }
 
 /* The semi-hard negative of anchor a whose positive is at dap: the nearest negative farther than
