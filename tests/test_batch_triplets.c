@@ -142,17 +142,9 @@ Test(batch_triplets, names_parse_both_ways) {
 #define IMG (C * H * W)
 #define PK 12 /* 4 classes x 3 images */
 
-/* Class c: a bright horizontal band at rows 2c, 2c + 1, with noise. */
+/* 4 classes x 3 images (test_util's bands). */
 static void make_pk_batch(float *images, int *classes, uint64_t seed) {
-    for (int i = 0; i < PK; i++) {
-        int c = i / 3;
-        classes[i] = c;
-        tu_fill_uniform(images + i * IMG, IMG, 0.0f, 0.3f, seed * 100 + (uint64_t)i);
-        for (int x = 0; x < W; x++) {
-            images[i * IMG + (2 * c) * W + x] += 0.7f;
-            images[i * IMG + (2 * c + 1) * W + x] += 0.7f;
-        }
-    }
+    tu_band_batch(images, classes, PK, 3, H, W, seed);
 }
 
 static siamese_trainer *triplet_trainer(siamese_model **model) {

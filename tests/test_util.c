@@ -141,6 +141,19 @@ void tu_fill_uniform(float *v, size_t n, float lo, float hi, uint64_t seed) {
         v[i] = lo + (hi - lo) * (float)((sm_splitmix64(&seed) >> 40) * (1.0 / 16777216.0));
 }
 
+void tu_band_batch(float *images, int *classes, int n, int per_class, int h, int w, uint64_t seed) {
+    size_t img = (size_t)h * w;
+    for (int i = 0; i < n; i++) {
+        int c = i / per_class;
+        classes[i] = c;
+        tu_fill_uniform(images + i * img, img, 0.0f, 0.3f, seed * 100 + (uint64_t)i);
+        for (int x = 0; x < w; x++) {
+            images[i * img + (size_t)(2 * c) * w + x] += 0.7f;
+            images[i * img + (size_t)(2 * c + 1) * w + x] += 0.7f;
+        }
+    }
+}
+
 void tu_fill_uniform_d(double *v, size_t n, double lo, double hi, uint64_t seed) {
     for (size_t i = 0; i < n; i++)
         v[i] = lo + (hi - lo) * ((sm_splitmix64(&seed) >> 11) * (1.0 / 9007199254740992.0));

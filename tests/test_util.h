@@ -38,6 +38,9 @@ unsigned char *tu_read_file(const char *path, size_t *size);
 /* Deterministic pseudo-random floats in [lo, hi). */
 void tu_fill_uniform(float *v, size_t n, float lo, float hi, uint64_t seed);
 void tu_fill_uniform_d(double *v, size_t n, double lo, double hi, uint64_t seed);
+/* A labelled batch of n grey h x w images, per_class images a class in order: class c is a
+ * bright horizontal band at rows 2c and 2c + 1 over noise in [0, 0.3) drawn from seed. */
+void tu_band_batch(float *images, int *classes, int n, int per_class, int h, int w, uint64_t seed);
 /* Default model params with the given architecture, input shape (0 = the preset's) and seed. */
 siamese_model_params tu_model_params(const char *arch, int c, int h, int w, uint64_t seed);
 /* siamese_model_create that asserts success (the message names the architecture). */
