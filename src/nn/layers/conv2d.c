@@ -87,6 +87,57 @@ static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_quer
     return dnnl_primitive_desc_query_md(pd, what, 0);
 }
 
+/* Whether oneDNN gave pd its reference kernel ("ref:any"), its fallback when no optimized kernel
+ * takes the layouts asked for. */
+static int reference_kernel(const_dnnl_primitive_desc_t pd) {
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
+        return 0;
+    return strncmp(impl, "ref", 3) == 0;
+}
+
+/* A backward convolution over a plain source and a blocked gradient (a layer of fewer than 16
+ * input channels after one of 16 or more outputs: the forward keeps abcd in, aBcd16b out) gets
+ * only the reference kernel, 1500 times slower than the others: conv(16,k=3) after conv(8) on
+ * 32 13x10 maps took 80 ms backward against 0.05 ms forward. When *pd is that kernel, oneDNN
+ * chooses the layouts of the source and the gradients (init over src and out made "any"), and
+ * *pd becomes its choice if that is not the reference kernel too; the caller then reads and
+ * writes copies in those layouts (backward_copy). */
+static siamese_status unless_reference(sm_builder *b, const sm_layer *layer, conv_dims *d,
+                                       conv_desc_init init, const sm_value *src,
+                                       const sm_value *out, const_dnnl_primitive_desc_t fwd,
+                                       dnnl_primitive_desc_t *pd, const char *what) {
+    if (!reference_kernel(*pd)) return SIAMESE_OK;
+    sm_value any[2] = {*src, *out};
+    sm_md_any_typed(&any[0].md, 4, d->src, src->md.data_type);
+    sm_md_any_typed(&any[1].md, 4, d->dst, out->md.data_type);
+    dnnl_primitive_desc_t chosen = NULL;
+    siamese_status st = conv_pd(b, layer, d, init, any, 0, fwd, &chosen, what);
+    if (st != SIAMESE_OK) return st;
+    if (reference_kernel(chosen)) {
+        dnnl_primitive_desc_destroy(chosen);
+        return SIAMESE_OK;
+    }
+    dnnl_primitive_desc_destroy(*pd);
+    *pd = chosen;
+    return SIAMESE_OK;
+}
+
+/* mem in layout md for a backward step to read: mem itself when it has that layout, else a
+ * transient copy made by a backward reorder step. */
+static siamese_status backward_copy(sm_builder *b, dnnl_memory_t mem, const dnnl_memory_desc_t *md,
+                                    dnnl_memory_t *copy) {
+    const dnnl_memory_desc_t *have = NULL;
+    SM_DNNL_TRY(dnnl_memory_get_memory_desc(mem, &have), b->err, "memory query");
+    if (sm_md_equal(have, md)) {
+        *copy = mem;
+        return SIAMESE_OK;
+    }
+    siamese_status st = sm_builder_transient(b, md, copy);
+    if (st == SIAMESE_OK) st = sm_builder_reorder(b, 1, mem, *copy, 0);
+    return st;
+}
+
 /* ctx: the sm_value pair {src, out}. */
 static dnnl_status_t backward_weights_desc(dnnl_convolution_desc_t *cd, const sm_builder *b,
                                            const sm_layer *layer, const conv_dims *d,
@@ -107,12 +158,21 @@ static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, con
     dnnl_memory_desc_t b_md;
     sm_md_plain(&b_md, 1, d->bias);
     const sm_value v[2] = {*src, *out};
+    const char *what = "conv backward weights";
     dnnl_primitive_desc_t pd = NULL;
-    siamese_status st =
-        conv_pd(b, layer, d, backward_weights_desc, v, 0, fwd, &pd, "conv backward weights");
-    if (st != SIAMESE_OK) return st;
-    st = sm_builder_weight_grads(b, pd, src, out, query(pd, dnnl_query_diff_weights_md),
-                                 layer->has_bias ? &b_md : NULL, d->wei_ndims, d->wei, d->bias, p);
+    siamese_status st = conv_pd(b, layer, d, backward_weights_desc, v, 0, fwd, &pd, what);
+    if (st == SIAMESE_OK)
+        st = unless_reference(b, layer, d, backward_weights_desc, src, out, fwd, &pd, what);
+    sm_value read_src = *src, read_out = *out;
+    if (st == SIAMESE_OK)
+        st = backward_copy(b, src->mem, query(pd, dnnl_query_src_md), &read_src.mem);
+    if (st == SIAMESE_OK)
+        st = backward_copy(b, out->diff, query(pd, dnnl_query_diff_dst_md), &read_out.diff);
+    if (st == SIAMESE_OK)
+        st = sm_builder_weight_grads(b, pd, &read_src, &read_out,
+                                     query(pd, dnnl_query_diff_weights_md),
+                                     layer->has_bias ? &b_md : NULL, d->wei_ndims, d->wei, d->bias,
+                                     p);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
@@ -134,19 +194,31 @@ static siamese_status backward_data(sm_builder *b, const sm_layer *layer, conv_d
                                     const sm_value *out, const_dnnl_primitive_desc_t fwd,
                                     dnnl_memory_t fwd_w) {
     const sm_value v[2] = {*src, *out};
+    const char *what = "conv backward data";
     dnnl_primitive_desc_t pd = NULL;
-    siamese_status st =
-        conv_pd(b, layer, d, backward_data_desc, v, 0, fwd, &pd, "conv backward data");
-    if (st != SIAMESE_OK) return st;
+    siamese_status st = conv_pd(b, layer, d, backward_data_desc, v, 0, fwd, &pd, what);
+    if (st == SIAMESE_OK)
+        st = unless_reference(b, layer, d, backward_data_desc, src, out, fwd, &pd, what);
+    if (st != SIAMESE_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return st;
+    }
     const dnnl_memory_desc_t *wmd = query(pd, dnnl_query_weights_md);
-    dnnl_memory_t w = fwd_w;
+    dnnl_memory_t w = fwd_w, diff_dst = NULL, diff_src = src->diff;
     if (!sm_md_equal(wmd, query(fwd, dnnl_query_weights_md)))
         st = sm_builder_weights(b, d->wei_ndims, d->wei, wmd, p->w, &w);
+    if (st == SIAMESE_OK)
+        st = backward_copy(b, out->diff, query(pd, dnnl_query_diff_dst_md), &diff_dst);
+    const dnnl_memory_desc_t *dsrc_md = query(pd, dnnl_query_diff_src_md);
+    if (st == SIAMESE_OK && !sm_md_equal(dsrc_md, &src->md))
+        st = sm_builder_transient(b, dsrc_md, &diff_src);
     if (st == SIAMESE_OK) {
         dnnl_exec_arg_t args[] = {
-            {DNNL_ARG_DIFF_DST, out->diff}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, src->diff}};
+            {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, diff_src}};
         st = sm_builder_step(b, 1, pd, args, 3);
     }
+    if (st == SIAMESE_OK && diff_src != src->diff)
+        st = sm_builder_reorder(b, 1, diff_src, src->diff, 0);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
