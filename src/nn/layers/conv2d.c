@@ -169,10 +169,9 @@ static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, con
     if (st == SIAMESE_OK)
         st = backward_copy(b, out->diff, query(pd, dnnl_query_diff_dst_md), &read_out.diff);
     if (st == SIAMESE_OK)
-        st = sm_builder_weight_grads(b, pd, &read_src, &read_out,
-                                     query(pd, dnnl_query_diff_weights_md),
-                                     layer->has_bias ? &b_md : NULL, d->wei_ndims, d->wei, d->bias,
-                                     p);
+        st = sm_builder_weight_grads(
+            b, pd, &read_src, &read_out, query(pd, dnnl_query_diff_weights_md),
+            layer->has_bias ? &b_md : NULL, d->wei_ndims, d->wei, d->bias, p);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
