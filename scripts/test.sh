@@ -23,7 +23,12 @@ case "${1:-}" in
   exit 2
   ;;
 esac
-ctest_args=(--output-on-failure -j 1)
+# Tests run as many at a time as there are cores. OpenMP threads that find no core sleep at once
+# instead of spinning (OMP_WAIT_POLICY=passive: it changes no result, only the waiting); on the
+# 2-core machine the Release tests took 176 s that way against 203 s one at a time and 211 s
+# with spinning, the sanitizer tests 308 s against 431 s and 337 s.
+ctest_args=(--output-on-failure -j "$jobs")
+export OMP_WAIT_POLICY=passive
 if [ "$quick" -eq 1 ]; then ctest_args+=(-L '^unit$'); fi
 
 # run_ctest DIR: the (selected) tests of build DIR, then why each skipped test was skipped.
