@@ -184,6 +184,45 @@ Test(run_config, runs_from_before_bf16_load_as_fp32) {
     free(dir);
 }
 
+/* Runs from before fine-tuning have no init, freeze or normalize: they load as none, whatever
+ * the memory the loader gets held before (a freed block of the config's size, filled with 'x',
+ * which malloc hands out again: the loader read these three from uninitialized memory, an init
+ * path of garbage or an error; fuzz_regress caught it now and then). What --precision auto
+ * measured survives a load. */
+Test(run_config, runs_from_before_fine_tuning_load_with_none) {
+    char *dir = tu_make_temp_dir();
+    char *path = strdup(tu_path(dir, "config.json"));
+    edit_saved(path, ",\n  \"init\": \"\",\n  \"freeze\": \"\",\n  \"normalize\": \"\"", "");
+    static sm_run_config back;
+    sm_err err;
+    for (int round = 0; round < 3; round++) {
+        volatile char *dirty = malloc(sizeof(sm_run_config));
+        cr_assert_not_null(dirty);
+        for (size_t i = 0; i < sizeof(sm_run_config); i++) dirty[i] = 'x';
+        free((char *)dirty);
+        sm_err_clear(&err);
+        cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+        cr_assert_str_empty(back.init, "init: '%.40s'", back.init);
+        cr_assert_str_empty(back.freeze, "freeze: '%.40s'", back.freeze);
+        cr_assert_str_empty(back.normalize, "normalize: '%.40s'", back.normalize);
+    }
+    siamese_train_params p = unusual_params();
+    static sm_run_config measured;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_run_config_init(&measured, "/data/faces", &p, &err), SIAMESE_OK, "%s", err.msg);
+    strcpy(measured.precision_chosen, "bf16");
+    measured.precision_fp32_seconds = 0.5;
+    measured.precision_bf16_seconds = 0.25;
+    cr_assert_eq(sm_run_config_save(&measured, path, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_str_eq(back.precision_chosen, "bf16");
+    cr_assert_eq(back.precision_fp32_seconds, 0.5);
+    cr_assert_eq(back.precision_bf16_seconds, 0.25);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 /* ---- the event serializer behind metrics.jsonl and 'siamese train --json' */
 
 Test(train_event_json, epoch_event_fields_counted_from_one) {

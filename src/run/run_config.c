@@ -493,11 +493,11 @@ siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_er
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: line %d: %s", path, jerr.line, jerr.text);
-    sm_run_config *loaded = malloc(sizeof *loaded);
+    /* zeroed: a text setting that older runs lack ("" in the table: keep the default) is "" */
+    sm_run_config *loaded = calloc(1, sizeof *loaded);
     siamese_status st = loaded ? SIAMESE_OK : sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
     if (st == SIAMESE_OK) {
         loaded->params = siamese_train_default_params();
-        loaded->augment[0] = '\0'; /* runs from before augmentation have none */
         st = config_from_json(path, root, loaded, err);
     }
     json_decref(root);
@@ -510,6 +510,11 @@ siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_er
         loaded->params.normalize = loaded->normalize;
         st = sm_run_config_init(config, loaded->data_path, &loaded->params, err);
         if (st != SIAMESE_OK) sm_err_prefix(err, path);
+    }
+    if (st == SIAMESE_OK) { /* what --precision auto measured (not a setting of the params) */
+        memcpy(config->precision_chosen, loaded->precision_chosen, sizeof config->precision_chosen);
+        config->precision_fp32_seconds = loaded->precision_fp32_seconds;
+        config->precision_bf16_seconds = loaded->precision_bf16_seconds;
     }
     free(loaded);
     return st;
