@@ -31,6 +31,9 @@ ctest_args=(--output-on-failure -j "$jobs")
 export OMP_WAIT_POLICY=passive
 if [ "$quick" -eq 1 ]; then ctest_args+=(-L '^unit$'); fi
 
+# stage TEXT: the stage's heading, with the seconds since the script started
+stage() { echo "== $1 (at ${SECONDS}s) =="; }
+
 # run_ctest DIR: the (selected) tests of build DIR, then why each skipped test was skipped.
 run_ctest() {
   (cd "$1" && ctest "${ctest_args[@]}")
@@ -41,20 +44,20 @@ run_ctest() {
 # renders the HTML reports in it, and clang for the short fuzzing stage
 if [ "$quick" -eq 1 ]; then "$root/scripts/deps.sh" --face-api; else "$root/scripts/deps.sh" --browser --fuzz --face-api; fi
 
-echo "== formatting (scripts/format.sh --check) =="
+stage "formatting (scripts/format.sh --check)"
 "$root/scripts/format.sh" --check
 
-echo "== release build (the CLI linked against libsiamese.so) =="
+stage "release build (the CLI linked against libsiamese.so)"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DSIAMESE_CLI_SHARED=ON >/dev/null
 cmake --build "$root/build" -j "$jobs"
 run_ctest "$root/build"
 
 if [ "$quick" -eq 1 ]; then
-  echo "== unit tests passed =="
+  stage "unit tests passed"
   exit 0
 fi
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+stage "AddressSanitizer + UndefinedBehaviorSanitizer build"
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSIAMESE_SANITIZE=ON >/dev/null
 cmake --build "$root/build-asan" -j "$jobs"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:suppressions=$root/tests/asan.supp"
@@ -63,7 +66,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest_args+=(-LE '^quality$')
 run_ctest "$root/build-asan"
 
-echo "== fuzzing: every harness 100000 runs from seed 1 (scripts/fuzz.sh --ci, clang build in build-fuzz) =="
+stage "fuzzing: every harness 100000 runs from seed 1 (scripts/fuzz.sh --ci, clang build in build-fuzz)"
 "$root/scripts/fuzz.sh" --ci 100000
 
-echo "== all tests passed =="
+stage "all tests passed"
