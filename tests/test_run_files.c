@@ -184,6 +184,26 @@ Test(run_config, runs_from_before_bf16_load_as_fp32) {
     free(dir);
 }
 
+/* Runs from before the triplet loss have no "loss": they load as contrastive (the saved
+ * settings say triplet, so a key that kept the saved value or no default would show). */
+Test(run_config, runs_from_before_the_triplet_loss_load_as_contrastive) {
+    char *dir = tu_make_temp_dir();
+    char *path = strdup(tu_path(dir, "config.json"));
+    save_unusual(path);
+    static sm_run_config back;
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(back.params.loss, SIAMESE_LOSS_TRIPLET);
+    edit_saved(path, ",\n  \"loss\": \"triplet\"", "");
+    sm_err_clear(&err);
+    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    cr_assert_eq(back.params.loss, SIAMESE_LOSS_CONTRASTIVE);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 /* Runs from before fine-tuning have no init, freeze or normalize: they load as none, whatever
  * the memory the loader gets held before (a freed block of the config's size, filled with 'x',
  * which malloc hands out again: the loader read these three from uninitialized memory, an init
