@@ -31,6 +31,13 @@ tensor_table() {
         sed 's/^"\([^"]*\)".*"data_offsets":\[\([0-9]*\),\([0-9]*\)\].*/\1 \2 \3/' |
         awk -v base=$((8 + n)) '{ print $1, base + $2, base + $3 }'
 }
+# span NAME: "START END" of tensor NAME in a tensor_table read from stdin (nothing when absent)
+span() { awk -v n="$1" '$1 == n { print $2, $3 }'; }
+# same_bytes A A0 A1 B B0 B1: bytes [A0, A1) of file A equal bytes [B0, B1) of file B
+same_bytes() {
+    [ -n "$2" ] && [ -n "$5" ] && [ $(($3 - $2)) -eq $(($6 - $5)) ] &&
+        cmp -s -n $(($3 - $2)) -i "$2:$5" "$1" "$4"
+}
 # same_tensors A B PATTERN: every tensor of A whose name matches the grep PATTERN is in B with the
 # same bytes; sets same_count to how many were compared (0 when A has none). Runs in this shell,
 # not in $(...), so that its failures count.
@@ -39,23 +46,18 @@ same_tensors() {
     same_count=0
     tensor_table "$2" >"$tmp/table_b"
     while read -r name a0 a1; do
-        read -r b0 b1 < <(awk -v n="$name" '$1 == n { print $2, $3 }' "$tmp/table_b")
-        if [ -z "${b0:-}" ] || [ $((a1 - a0)) -ne $((b1 - b0)) ] ||
-            ! cmp -s -n $((a1 - a0)) -i "$a0:$b0" "$1" "$2"; then
+        read -r b0 b1 < <(span "$name" <"$tmp/table_b")
+        same_bytes "$1" "$a0" "$a1" "$2" "$b0" "$b1" ||
             fail "$2: tensor $name differs from $1's (or is missing)"
-        fi
         same_count=$((same_count + 1))
     done < <(tensor_table "$1" | grep -- "^$3 ")
 }
 # same_tensor A B NAME: tensor NAME holds the same bytes in files A and B (no failure reported)
 same_tensor() {
-    local a b
-    a=$(tensor_table "$1" | awk -v n="$3" '$1 == n { print $2, $3 }')
-    b=$(tensor_table "$2" | awk -v n="$3" '$1 == n { print $2, $3 }')
-    [ -n "$a" ] && [ -n "$b" ] || return 1
-    read -r a0 a1 <<<"$a"
-    read -r b0 b1 <<<"$b"
-    [ $((a1 - a0)) -eq $((b1 - b0)) ] && cmp -s -n $((a1 - a0)) -i "$a0:$b0" "$1" "$2"
+    local a0 a1 b0 b1
+    read -r a0 a1 < <(tensor_table "$1" | span "$3")
+    read -r b0 b1 < <(tensor_table "$2" | span "$3")
+    same_bytes "$1" "$a0" "$a1" "$2" "$b0" "$b1"
 }
 # same_aligner A B: every align.* tensor of A is in B with the same bytes (same_count: how many)
 same_aligner() {
