@@ -141,6 +141,13 @@ static void expect_load_error(const char *path, siamese_status status, const cha
     cr_assert(strstr(err.msg, want1) && strstr(err.msg, want2), "%s", err.msg);
 }
 
+/* Loads path into back, asserting success. */
+static void load_ok(const char *path, sm_run_config *back) {
+    sm_err err;
+    sm_err_clear(&err);
+    cr_assert_eq(sm_run_config_load(back, path, &err), SIAMESE_OK, "%s", err.msg);
+}
+
 Test(run_config, missing_unknown_or_malformed_settings_are_clear_errors) {
     char *dir = tu_make_temp_dir();
     char *path = strdup(tu_path(dir, "config.json"));
@@ -175,9 +182,7 @@ Test(run_config, runs_from_before_bf16_load_as_fp32) {
     char *path = strdup(tu_path(dir, "config.json"));
     edit_saved(path, ",\n  \"precision\": \"bf16\"", "");
     static sm_run_config back;
-    sm_err err;
-    sm_err_clear(&err);
-    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    load_ok(path, &back);
     cr_assert_eq(back.params.precision, SIAMESE_PRECISION_FP32);
     free(path);
     tu_rmtree(dir);
@@ -191,13 +196,10 @@ Test(run_config, runs_from_before_the_triplet_loss_load_as_contrastive) {
     char *path = strdup(tu_path(dir, "config.json"));
     save_unusual(path);
     static sm_run_config back;
-    sm_err err;
-    sm_err_clear(&err);
-    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    load_ok(path, &back);
     cr_assert_eq(back.params.loss, SIAMESE_LOSS_TRIPLET);
     edit_saved(path, ",\n  \"loss\": \"triplet\"", "");
-    sm_err_clear(&err);
-    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    load_ok(path, &back);
     cr_assert_eq(back.params.loss, SIAMESE_LOSS_CONTRASTIVE);
     free(path);
     tu_rmtree(dir);
@@ -207,34 +209,41 @@ Test(run_config, runs_from_before_the_triplet_loss_load_as_contrastive) {
 /* Runs from before fine-tuning have no init, freeze or normalize: they load as none, whatever
  * the memory the loader gets held before (a freed block of the config's size, filled with 'x',
  * which malloc hands out again: the loader read these three from uninitialized memory, an init
- * path of garbage or an error; fuzz_regress caught it now and then). What --precision auto
- * measured survives a load. */
+ * path of garbage or an error; fuzz_regress caught it now and then). */
 Test(run_config, runs_from_before_fine_tuning_load_with_none) {
     char *dir = tu_make_temp_dir();
     char *path = strdup(tu_path(dir, "config.json"));
     edit_saved(path, ",\n  \"init\": \"\",\n  \"freeze\": \"\",\n  \"normalize\": \"\"", "");
     static sm_run_config back;
-    sm_err err;
     for (int round = 0; round < 3; round++) {
         volatile char *dirty = malloc(sizeof(sm_run_config));
         cr_assert_not_null(dirty);
         for (size_t i = 0; i < sizeof(sm_run_config); i++) dirty[i] = 'x';
         free((char *)dirty);
-        sm_err_clear(&err);
-        cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+        load_ok(path, &back);
         cr_assert_str_empty(back.init, "init: '%.40s'", back.init);
         cr_assert_str_empty(back.freeze, "freeze: '%.40s'", back.freeze);
         cr_assert_str_empty(back.normalize, "normalize: '%.40s'", back.normalize);
     }
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* What --precision auto measured (not a setting of the params) survives a save and a load. */
+Test(run_config, precision_measurements_survive_save_and_load) {
+    char *dir = tu_make_temp_dir();
+    char *path = strdup(tu_path(dir, "config.json"));
     siamese_train_params p = unusual_params();
-    static sm_run_config measured;
+    static sm_run_config measured, back;
+    sm_err err;
     sm_err_clear(&err);
     cr_assert_eq(sm_run_config_init(&measured, "/data/faces", &p, &err), SIAMESE_OK, "%s", err.msg);
     strcpy(measured.precision_chosen, "bf16");
     measured.precision_fp32_seconds = 0.5;
     measured.precision_bf16_seconds = 0.25;
     cr_assert_eq(sm_run_config_save(&measured, path, &err), SIAMESE_OK, "%s", err.msg);
-    cr_assert_eq(sm_run_config_load(&back, path, &err), SIAMESE_OK, "%s", err.msg);
+    load_ok(path, &back);
     cr_assert_str_eq(back.precision_chosen, "bf16");
     cr_assert_eq(back.precision_fp32_seconds, 0.5);
     cr_assert_eq(back.precision_bf16_seconds, 0.25);
