@@ -102,7 +102,7 @@ static int reference_kernel(const_dnnl_primitive_desc_t pd) {
  * 32 13x10 maps took 80 ms backward against 0.05 ms forward. When *pd is that kernel, oneDNN
  * chooses the layouts of the source and the gradients (init over src and out made "any"), and
  * *pd becomes its choice if that is not the reference kernel too; the caller then reads and
- * writes copies in those layouts (backward_copy). */
+ * writes copies in those layouts (sm_builder_backward_copy). */
 static siamese_status unless_reference(sm_builder *b, const sm_layer *layer, conv_dims *d,
                                        conv_desc_init init, const sm_value *src,
                                        const sm_value *out, const_dnnl_primitive_desc_t fwd,
@@ -121,21 +121,6 @@ static siamese_status unless_reference(sm_builder *b, const sm_layer *layer, con
     dnnl_primitive_desc_destroy(*pd);
     *pd = chosen;
     return SIAMESE_OK;
-}
-
-/* mem in layout md for a backward step to read: mem itself when it has that layout, else a
- * transient copy made by a backward reorder step. */
-static siamese_status backward_copy(sm_builder *b, dnnl_memory_t mem, const dnnl_memory_desc_t *md,
-                                    dnnl_memory_t *copy) {
-    const dnnl_memory_desc_t *have = NULL;
-    SM_DNNL_TRY(dnnl_memory_get_memory_desc(mem, &have), b->err, "memory query");
-    if (sm_md_equal(have, md)) {
-        *copy = mem;
-        return SIAMESE_OK;
-    }
-    siamese_status st = sm_builder_transient(b, md, copy);
-    if (st == SIAMESE_OK) st = sm_builder_reorder(b, 1, mem, *copy, 0);
-    return st;
 }
 
 /* ctx: the sm_value pair {src, out}. */
@@ -165,9 +150,10 @@ static siamese_status backward_weights(sm_builder *b, const sm_layer *layer, con
         st = unless_reference(b, layer, d, backward_weights_desc, src, out, fwd, &pd, what);
     sm_value read_src = *src, read_out = *out;
     if (st == SIAMESE_OK)
-        st = backward_copy(b, src->mem, query(pd, dnnl_query_src_md), &read_src.mem);
+        st = sm_builder_backward_copy(b, src->mem, query(pd, dnnl_query_src_md), &read_src.mem);
     if (st == SIAMESE_OK)
-        st = backward_copy(b, out->diff, query(pd, dnnl_query_diff_dst_md), &read_out.diff);
+        st = sm_builder_backward_copy(b, out->diff, query(pd, dnnl_query_diff_dst_md),
+                                      &read_out.diff);
     if (st == SIAMESE_OK)
         st = sm_builder_weight_grads(
             b, pd, &read_src, &read_out, query(pd, dnnl_query_diff_weights_md),
@@ -207,7 +193,7 @@ static siamese_status backward_data(sm_builder *b, const sm_layer *layer, conv_d
     if (!sm_md_equal(wmd, query(fwd, dnnl_query_weights_md)))
         st = sm_builder_weights(b, d->wei_ndims, d->wei, wmd, p->w, &w);
     if (st == SIAMESE_OK)
-        st = backward_copy(b, out->diff, query(pd, dnnl_query_diff_dst_md), &diff_dst);
+        st = sm_builder_backward_copy(b, out->diff, query(pd, dnnl_query_diff_dst_md), &diff_dst);
     const dnnl_memory_desc_t *dsrc_md = query(pd, dnnl_query_diff_src_md);
     if (st == SIAMESE_OK && !sm_md_equal(dsrc_md, &src->md))
         st = sm_builder_transient(b, dsrc_md, &diff_src);

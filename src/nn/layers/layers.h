@@ -236,6 +236,10 @@ siamese_status sm_builder_weights(sm_builder *b, int ndims, const int64_t *dims,
 /* Reorder from src to dst as a step; sum = 1 accumulates into dst. */
 siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src, dnnl_memory_t dst,
                                   int sum);
+/* mem in layout md for a backward step to read: mem itself when it has that layout, else a
+ * transient copy made by a backward reorder step (in the current group). */
+siamese_status sm_builder_backward_copy(sm_builder *b, dnnl_memory_t mem,
+                                        const dnnl_memory_desc_t *md, dnnl_memory_t *copy);
 /* Returns in itself when its layout is md, otherwise a new value filled by a reorder (and
  * whose gradient is reordered back in a backward group of its own). */
 siamese_status sm_builder_conform(sm_builder *b, const sm_value *in, const dnnl_memory_desc_t *md,

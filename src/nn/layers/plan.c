@@ -325,6 +325,19 @@ siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src
     return st;
 }
 
+siamese_status sm_builder_backward_copy(sm_builder *b, dnnl_memory_t mem,
+                                        const dnnl_memory_desc_t *md, dnnl_memory_t *copy) {
+    const dnnl_memory_desc_t *have = NULL;
+    SM_DNNL_TRY(dnnl_memory_get_memory_desc(mem, &have), b->err, "memory query");
+    if (sm_md_equal(have, md)) {
+        *copy = mem;
+        return SIAMESE_OK;
+    }
+    siamese_status st = sm_builder_transient(b, md, copy);
+    if (st == SIAMESE_OK) st = sm_builder_reorder(b, 1, mem, *copy, 0);
+    return st;
+}
+
 siamese_status sm_builder_conform(sm_builder *b, const sm_value *in, const dnnl_memory_desc_t *md,
                                   sm_value *out) {
     if (sm_md_equal(&in->md, md)) {
