@@ -49,7 +49,7 @@ errors() {
     tmp=$(mktemp -d)
     # shellcheck disable=SC2068 # the rule's options, split on purpose
     "$siamese" calibrate "$model" "$on" -o "$tmp/m.safetensors" --target best-accuracy $@ \
-        --seed "$seed" -q -j 1 --precision fp32
+        --seed "$seed" -q -j 1 --precision fp32 >/dev/null
     "$siamese" eval "$tmp/m.safetensors" "$score" --pairs-per-class 1000 --json -q -b 0 \
         --seed "$seed" -j 1 --precision fp32 >"$tmp/e.json"
     /usr/bin/python3 -c 'import json, sys
@@ -76,7 +76,7 @@ for kept in "$@"; do
         tmp=$(mktemp -d)
         # shellcheck disable=SC2086 # the rule's options, split on purpose
         "$siamese" calibrate "$model" "$val" -o "$tmp/m.safetensors" --target best-accuracy $opts \
-            --seed "$seed" -q -j 1 --precision fp32
+            --seed "$seed" -q -j 1 --precision fp32 >/dev/null
         "$siamese" eval "$tmp/m.safetensors" "$t10k" --pairs-per-class 1000 --json -q -b 0 \
             --seed "$seed" -j 1 --precision fp32 >"$tmp/t.json"
         printf '\t%s + %s = %s\t%s' "$ab" "$ba" $((ab + ba)) \
