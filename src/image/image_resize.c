@@ -116,33 +116,38 @@ static inline uint8_t clip8(int32_t v) {
     return (uint8_t)(s > 255 ? 255 : s);
 }
 
+/* One RGB output pixel: the n taps of p (interleaved RGB) weighted by k, each channel rounded
+ * by clip8. Inlined, so a constant n unrolls. */
+static inline void rgb_taps(const uint8_t *p, const int32_t *k, const int n, uint8_t *out) {
+    int32_t s0 = HALF_ONE, s1 = HALF_ONE, s2 = HALF_ONE;
+    for (int t = 0; t < n; t++) {
+        s0 += p[3 * t] * k[t];
+        s1 += p[3 * t + 1] * k[t];
+        s2 += p[3 * t + 2] * k[t];
+    }
+    out[0] = clip8(s0);
+    out[1] = clip8(s1);
+    out[2] = clip8(s2);
+}
+
+/* One grey output pixel: the n taps of p weighted by k, rounded by clip8. */
+static inline uint8_t grey_taps(const uint8_t *p, const int32_t *k, const int n) {
+    int32_t s = HALF_ONE;
+    for (int t = 0; t < n; t++) s += p[t] * k[t];
+    return clip8(s);
+}
+
 /* RGB rows with a fixed number of taps KS (a constant after inlining: loops unroll). */
 static inline void horizontal_rgb_fixed(const uint8_t *in, uint8_t *out, int out_w,
                                         const axis_coeffs *c, const int KS) {
-    for (int xx = 0; xx < out_w; xx++) {
-        const int32_t *k = c->kpad + (size_t)xx * KS;
-        const uint8_t *p = in + (size_t)c->start[xx] * 3;
-        int32_t s0 = HALF_ONE, s1 = HALF_ONE, s2 = HALF_ONE;
-        for (int t = 0; t < KS; t++) {
-            s0 += p[3 * t] * k[t];
-            s1 += p[3 * t + 1] * k[t];
-            s2 += p[3 * t + 2] * k[t];
-        }
-        out[3 * xx] = clip8(s0);
-        out[3 * xx + 1] = clip8(s1);
-        out[3 * xx + 2] = clip8(s2);
-    }
+    for (int xx = 0; xx < out_w; xx++)
+        rgb_taps(in + (size_t)c->start[xx] * 3, c->kpad + (size_t)xx * KS, KS, out + 3 * xx);
 }
 
 static inline void horizontal_grey_fixed(const uint8_t *in, uint8_t *out, int out_w,
                                          const axis_coeffs *c, const int KS) {
-    for (int xx = 0; xx < out_w; xx++) {
-        const int32_t *k = c->kpad + (size_t)xx * KS;
-        const uint8_t *p = in + c->start[xx];
-        int32_t s = HALF_ONE;
-        for (int t = 0; t < KS; t++) s += p[t] * k[t];
-        out[xx] = clip8(s);
-    }
+    for (int xx = 0; xx < out_w; xx++)
+        out[xx] = grey_taps(in + c->start[xx], c->kpad + (size_t)xx * KS, KS);
 }
 
 /* The hot loops compiled twice, for AVX2 (32-bit vector multiplies) and the baseline; the
@@ -175,31 +180,15 @@ static void horizontal_row(const uint8_t *in, uint8_t *out, int out_w, int chann
         return;
     }
     if (channels == 3) {
-        for (int xx = 0; xx < out_w; xx++) {
-            const int32_t *k = c->k + (size_t)xx * ks;
-            const uint8_t *p = in + (size_t)c->bounds[2 * xx] * 3;
-            const int n = c->bounds[2 * xx + 1];
-            int32_t s0 = HALF_ONE, s1 = HALF_ONE, s2 = HALF_ONE;
-            for (int t = 0; t < n; t++) {
-                s0 += p[3 * t] * k[t];
-                s1 += p[3 * t + 1] * k[t];
-                s2 += p[3 * t + 2] * k[t];
-            }
-            out[3 * xx] = clip8(s0);
-            out[3 * xx + 1] = clip8(s1);
-            out[3 * xx + 2] = clip8(s2);
-        }
+        for (int xx = 0; xx < out_w; xx++)
+            rgb_taps(in + (size_t)c->bounds[2 * xx] * 3, c->k + (size_t)xx * ks,
+                     c->bounds[2 * xx + 1], out + 3 * xx);
         return;
     }
     if (channels == 1) {
-        for (int xx = 0; xx < out_w; xx++) {
-            const int32_t *k = c->k + (size_t)xx * ks;
-            const uint8_t *p = in + c->bounds[2 * xx];
-            const int n = c->bounds[2 * xx + 1];
-            int32_t s = HALF_ONE;
-            for (int t = 0; t < n; t++) s += p[t] * k[t];
-            out[xx] = clip8(s);
-        }
+        for (int xx = 0; xx < out_w; xx++)
+            out[xx] =
+                grey_taps(in + c->bounds[2 * xx], c->k + (size_t)xx * ks, c->bounds[2 * xx + 1]);
         return;
     }
     for (int xx = 0; xx < out_w; xx++) {
