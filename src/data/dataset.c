@@ -81,6 +81,17 @@ int *sm_class_members_with(const sm_class_members *m, int n_classes, int min_ima
     return classes;
 }
 
+siamese_status sm_class_members_build_with(siamese_dataset *ds, const siamese_split *split,
+                                           int side, int min_images, sm_class_members *out,
+                                           int **classes, int *count) {
+    siamese_status st = sm_class_members_build(ds, split, side, out);
+    if (st != SIAMESE_OK) return st;
+    *classes = sm_class_members_with(out, ds->n_classes, min_images, count);
+    if (*classes) return SIAMESE_OK;
+    sm_class_members_free(out);
+    return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
+}
+
 void sm_class_members_free(sm_class_members *m) {
     free(m->members);
     free(m->start);

@@ -71,6 +71,12 @@ void sm_class_members_free(sm_class_members *m);
 /* The classes (of n_classes) holding at least min_images members, in class order, malloc'd;
  * *count receives how many. NULL only when memory runs out. */
 int *sm_class_members_with(const sm_class_members *m, int n_classes, int min_images, int *count);
+/* sm_class_members_build, then the classes holding at least min_images members as by
+ * sm_class_members_with (*classes, *count of them). On failure (SIAMESE_ERR_NOMEM, message in the
+ * dataset) nothing stays allocated. */
+siamese_status sm_class_members_build_with(siamese_dataset *ds, const siamese_split *split,
+                                           int side, int min_images, sm_class_members *out,
+                                           int **classes, int *count);
 
 /* ---- sources (one file each) */
 siamese_status sm_ds_open_folders(siamese_dataset *ds, const char *path);

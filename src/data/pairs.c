@@ -11,10 +11,9 @@
 #define STREAM_RECIPE 0x5245434950450000ull /* "RECIPE" */
 #define STREAM_ONLINE 0x4f4e4c494e450000ull /* "ONLINE" */
 
-/* Eligible images grouped by class (sm_class_members): members[start[c] .. start[c+1]). */
+/* Eligible images grouped by class: by_class.members[by_class.start[c] .. start[c+1]). */
 typedef struct class_groups {
-    int *members;
-    int *start;          /* n_classes + 1 */
+    sm_class_members by_class;
     int *usable_classes; /* classes with >= 1 eligible image */
     int n_usable;
     int *pair_classes; /* classes with >= 2 eligible images */
@@ -22,37 +21,37 @@ typedef struct class_groups {
 } class_groups;
 
 static void groups_free(class_groups *g) {
-    free(g->members);
-    free(g->start);
+    sm_class_members_free(&g->by_class);
     free(g->usable_classes);
     free(g->pair_classes);
 }
 
 static siamese_status groups_build(siamese_dataset *ds, const siamese_split *split, int side,
                                    class_groups *g) {
-    int nc = ds->n_classes;
     memset(g, 0, sizeof *g);
-    sm_class_members cm;
-    siamese_status st = sm_class_members_build(ds, split, side, &cm);
+    siamese_status st = sm_class_members_build_with(ds, split, side, 1, &g->by_class,
+                                                    &g->usable_classes, &g->n_usable);
     if (st != SIAMESE_OK) return st;
-    g->members = cm.members;
-    g->start = cm.start;
-    g->usable_classes = sm_class_members_with(&cm, nc, 1, &g->n_usable);
-    g->pair_classes = sm_class_members_with(&cm, nc, 2, &g->n_pair_classes);
-    if (!g->usable_classes || !g->pair_classes) {
-        groups_free(g);
-        return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-    }
-    return SIAMESE_OK;
+    g->pair_classes = sm_class_members_with(&g->by_class, ds->n_classes, 2, &g->n_pair_classes);
+    if (g->pair_classes) return SIAMESE_OK;
+    groups_free(g);
+    return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
 }
 
-static int class_size(const class_groups *g, int c) { return g->start[c + 1] - g->start[c]; }
+static int class_size(const class_groups *g, int c) {
+    return g->by_class.start[c + 1] - g->by_class.start[c];
+}
+
+/* The i-th eligible image of class c. */
+static int class_member(const class_groups *g, int c, int i) {
+    return g->by_class.members[g->by_class.start[c] + i];
+}
 
 /* Draws k images of class c into out: distinct when the class has at least k (a partial
  * Fisher-Yates shuffle of scratch), else independently. */
 static void draw_images(const class_groups *g, int c, int k, sm_rng *rng, int *scratch, int *out) {
     int n = class_size(g, c);
-    const int *m = g->members + g->start[c];
+    const int *m = g->by_class.members + g->by_class.start[c];
     if (n >= k) {
         memcpy(scratch, m, (size_t)n * sizeof *scratch);
         sm_rng_pick_int(rng, scratch, n, k, out);
@@ -72,7 +71,7 @@ static void draw_two(sm_rng *rng, int n, int *x, int *y) {
 static void draw_similar(const class_groups *g, int c, sm_rng *rng, siamese_pair *p) {
     int i, j;
     draw_two(rng, class_size(g, c), &i, &j);
-    *p = (siamese_pair){g->members[g->start[c] + i], g->members[g->start[c] + j], 0};
+    *p = (siamese_pair){class_member(g, c, i), class_member(g, c, j), 0};
 }
 
 static siamese_status check_classes(siamese_dataset *ds, const class_groups *g) {
@@ -222,9 +221,8 @@ siamese_status siamese_pairs_online(siamese_dataset *ds, const siamese_split *sp
                 draw_two(&rng, g.n_usable, &ci, &cj);
                 int a = g.usable_classes[ci], b = g.usable_classes[cj];
                 pairs[i] = (siamese_pair){
-                    g.members[g.start[a] + (int)sm_rng_below(&rng, (uint64_t)class_size(&g, a))],
-                    g.members[g.start[b] + (int)sm_rng_below(&rng, (uint64_t)class_size(&g, b))],
-                    1};
+                    class_member(&g, a, (int)sm_rng_below(&rng, (uint64_t)class_size(&g, a))),
+                    class_member(&g, b, (int)sm_rng_below(&rng, (uint64_t)class_size(&g, b))), 1};
             }
         }
         shuffle_pairs(&rng, pairs, count);

@@ -12,36 +12,29 @@
 #define STREAM_PK 0x504b53414d504c45ull    /* "PKSAMPLE" */
 #define STREAM_TURNS 0x504b5455524e5300ull /* "PKTURNS" */
 
-/* The eligible images of one side grouped by class: members[start[c] .. start[c + 1]). */
+/* The eligible images of one side grouped by class:
+ * by_class.members[by_class.start[c] .. start[c + 1]). */
 typedef struct pk_groups {
-    int *members, *start;
+    sm_class_members by_class;
     int *classes; /* the classes with >= K images */
     int n_classes;
     int images; /* images of those classes */
 } pk_groups;
 
 static void groups_free(pk_groups *g) {
-    free(g->members);
-    free(g->start);
+    sm_class_members_free(&g->by_class);
     free(g->classes);
 }
 
 static siamese_status groups_build(siamese_dataset *ds, const siamese_split *split, int side, int k,
                                    pk_groups *g) {
-    int nc = ds->n_classes;
     memset(g, 0, sizeof *g);
-    sm_class_members cm;
-    siamese_status st = sm_class_members_build(ds, split, side, &cm);
+    siamese_status st =
+        sm_class_members_build_with(ds, split, side, k, &g->by_class, &g->classes, &g->n_classes);
     if (st != SIAMESE_OK) return st;
-    g->members = cm.members;
-    g->start = cm.start;
-    g->classes = sm_class_members_with(&cm, nc, k, &g->n_classes);
-    if (!g->classes) {
-        groups_free(g);
-        return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-    }
+    const int *start = g->by_class.start;
     for (int i = 0; i < g->n_classes; i++)
-        g->images += g->start[g->classes[i] + 1] - g->start[g->classes[i]];
+        g->images += start[g->classes[i] + 1] - start[g->classes[i]];
     return SIAMESE_OK;
 }
 
@@ -82,8 +75,9 @@ siamese_status sm_pk_plan(siamese_dataset *ds, const siamese_split *split, int s
 
 /* K distinct images of class c appended at out (a partial Fisher-Yates shuffle of scratch). */
 static void draw_class(const pk_groups *g, int c, int k, sm_rng *rng, int *scratch, int *out) {
-    int n = g->start[c + 1] - g->start[c];
-    memcpy(scratch, g->members + g->start[c], (size_t)n * sizeof *scratch);
+    const int *start = g->by_class.start;
+    int n = start[c + 1] - start[c];
+    memcpy(scratch, g->by_class.members + start[c], (size_t)n * sizeof *scratch);
     sm_rng_pick_int(rng, scratch, n, k, out);
 }
 
