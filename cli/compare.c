@@ -290,7 +290,7 @@ int cli_compare(int argc, char **argv) {
                 a.metric);
         return CLI_EXIT_USAGE;
     }
-    cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0};
+    cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0, 0};
     if (!cli_parse_precision("compare", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     compare_setup s;
     if (!cli_open_model("compare", positional[0], &compute, &s.model)) return CLI_EXIT_FAIL;

@@ -102,7 +102,7 @@ int cli_embed_command(int argc, char **argv) {
     int n = 0;
     int parsed = positional ? cli_parse(&spec, argc, argv, positional, &n) : CLI_PARSE_ERROR;
     int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    cli_compute compute = {threads, SIAMESE_PRECISION_AUTO, 0};
+    cli_compute compute = {threads, SIAMESE_PRECISION_AUTO, 0, quiet};
     if (parsed == CLI_PARSE_OK && !cli_parse_precision("embed", precision, &compute.precision))
         parsed = CLI_PARSE_ERROR;
     if (parsed == CLI_PARSE_OK && !output)

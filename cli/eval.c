@@ -328,7 +328,7 @@ int cli_eval(int argc, char **argv) {
                 a.metric);
         return CLI_EXIT_USAGE;
     }
-    cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0};
+    cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0, a.quiet};
     if (!cli_parse_precision("eval", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     eval_state s;
     memset(&s, 0, sizeof s);

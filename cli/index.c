@@ -140,7 +140,7 @@ static int run_info(const char **pos, int n) {
 }
 
 int cli_index(int argc, char **argv) {
-    index_args a = {NULL, NULL, 0, 0, NULL, {0, SIAMESE_PRECISION_AUTO, 0}, 0};
+    index_args a = {NULL, NULL, 0, 0, NULL, {0, SIAMESE_PRECISION_AUTO, 0, 0}, 0};
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "INDEX", "build: the index file to write"},
         {"shards", 0, CLI_OPT_INT, &a.shards, "N",
@@ -182,6 +182,7 @@ int cli_index(int argc, char **argv) {
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;
     int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     a.compute.threads = a.threads;
+    a.compute.quiet = a.quiet;
     if (parsed == CLI_PARSE_OK && !cli_parse_precision("index", a.precision, &a.compute.precision))
         parsed = CLI_PARSE_ERROR;
     if (parsed == CLI_PARSE_OK) {

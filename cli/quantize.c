@@ -93,7 +93,7 @@ static double int8_error(siamese_model *model, siamese_dataset *ds, int *n_out) 
 
 static int run_quantize(const char *model_path, const char *data, const char *output,
                         const siamese_quantize_params *qp, int threads, quantize_ui *ui) {
-    cli_compute compute = {threads, SIAMESE_PRECISION_FP32, 0};
+    cli_compute compute = {threads, SIAMESE_PRECISION_FP32, 0, 0};
     siamese_model *model = NULL;
     if (!cli_open_model("quantize", model_path, &compute, &model)) return CLI_EXIT_FAIL;
     siamese_dataset_params dp = siamese_dataset_default_params();

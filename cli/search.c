@@ -66,7 +66,7 @@ static int search(const search_args *a, const char *index_path, const char *cons
     siamese_embeddings q = {0};
     int *rows = NULL;
     float *dist = NULL;
-    cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0};
+    cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0, a->quiet};
     if (!cli_parse_precision("search", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
     if (siamese_dist_size() > 1 && a->png) {
         fprintf(stderr, "siamese search: --png is not available under mpirun (sharded search)\n");

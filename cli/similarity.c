@@ -16,12 +16,14 @@ int cli_parse_precision(const char *command, const char *name, siamese_precision
 static void apply_auto(const char *command, siamese_model *model, const cli_compute *compute) {
     siamese_precision_choice c;
     if (siamese_precision_choose(model, compute->batch, &c) != SIAMESE_OK) {
-        fprintf(stderr, "siamese %s: --precision auto: %s; computing in fp32\n", command,
-                siamese_model_errmsg(model));
+        if (!compute->quiet)
+            fprintf(stderr, "siamese %s: --precision auto: %s; computing in fp32\n", command,
+                    siamese_model_errmsg(model));
         siamese_model_set_precision(model, SIAMESE_PRECISION_FP32);
         return;
     }
     siamese_model_set_precision(model, c.precision);
+    if (compute->quiet) return;
     if (c.bf16_seconds <= 0) {
         fprintf(stderr, "siamese %s: precision auto: fp32 (this CPU has no bf16 kernels)\n",
                 command);
@@ -47,13 +49,14 @@ int cli_apply_compute(const char *command, siamese_model *model, const cli_compu
         return 1;
     }
     if (siamese_model_set_precision(model, compute->precision) != compute->precision) {
-        fprintf(stderr,
-                "siamese %s: this CPU has no bf16 kernels (AVX512-BF16): computing in fp32\n",
-                command);
+        if (!compute->quiet)
+            fprintf(stderr,
+                    "siamese %s: this CPU has no bf16 kernels (AVX512-BF16): computing in fp32\n",
+                    command);
         return 1;
     }
     siamese_precision_choice c;
-    if (compute->precision == SIAMESE_PRECISION_BF16 &&
+    if (!compute->quiet && compute->precision == SIAMESE_PRECISION_BF16 &&
         siamese_precision_choose(model, compute->batch, &c) == SIAMESE_OK &&
         c.bf16_seconds > c.fp32_seconds && c.fp32_seconds > 0)
         fprintf(stderr,

@@ -14,6 +14,7 @@ typedef struct cli_compute {
     siamese_precision precision; /* bf16 on a CPU without it falls back to fp32 with a notice;
                                     auto: the faster on this CPU, measured once and cached */
     int batch;                   /* images per forward, for auto's measurement (0 = 8) */
+    int quiet;                   /* -q: no note of auto's choice, no fallback or speed warning */
 } cli_compute;
 
 /* The --precision option of the inference commands (auto by default), one definition for all. */
@@ -29,7 +30,8 @@ typedef struct cli_compute {
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out);
 
 /* Sets the model's threads and precision. auto prints one line on stderr with the choice and
- * both timings; an explicit bf16 that measures slower than fp32 prints one warning with both.
+ * both timings; an explicit bf16 that measures slower than fp32 prints one warning with both
+ * (neither when compute->quiet).
  * Returns 0 (after printing why) when int8 is asked of a model without int8 calibration. */
 int cli_apply_compute(const char *command, siamese_model *model, const cli_compute *compute);
 

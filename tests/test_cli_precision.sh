@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # --precision auto on the command line: the default of the inference commands (a stderr line with
 # the choice and both timings, then the cached choice), fp32 for training unless asked, the choice
-# in config.json, a warning for an explicit bf16 that measures slower, a corrupt cache ignored,
-# fp32 without timing when oneDNN sees no bf16 (ONEDNN_MAX_CPU_ISA=AVX2), and usage errors.
+# in config.json, a warning for an explicit bf16 that measures slower, neither under -q, a corrupt
+# cache ignored, fp32 without timing when oneDNN sees no bf16 (ONEDNN_MAX_CPU_ISA=AVX2), and usage
+# errors.
 # The cache lives in a temporary XDG_CACHE_HOME: no user's cache is read or written.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
@@ -53,15 +54,24 @@ grep_err "precision auto: fp32 (forward of 8 images in CPU time: fp32 4 ms, bf16
 expect 0 "$cli" compare "$model" "$a" "$b" --precision bf16
 grep_err "warning: bf16 is slower than fp32 on this CPU (forward of 8 images in CPU time: fp32 4 ms, bf16 6 ms)"
 [ "$(grep -c warning "$tmp/err")" -eq 1 ] || fail "want one warning: $(cat "$tmp/err")"
+expect 0 "$cli" eval "$model" faces --precision bf16 -q
+[ -s "$tmp/err" ] && fail "eval --precision bf16 -q warned: $(cat "$tmp/err")"
 expect 0 "$cli" compare "$model" "$a" "$b" --precision fp32
 [ -s "$tmp/err" ] && fail "--precision fp32 printed: $(cat "$tmp/err")"
 
 # the other commands share the same setting
-expect 0 "$cli" embed "$model" faces -o emb.st -q
+expect 0 "$cli" embed "$model" faces -o emb.st
 grep_err "precision auto: fp32 (forward of 8 images"
 expect 0 "$cli" index build "$model" faces -o faces.idx -q --precision fp32
 expect 0 "$cli" search faces.idx "$a" -k 2
 grep_err "precision auto:"
+# -q (no notes, no warnings) leaves out the choice, and bf16's slowness below
+for cmd in "embed $model faces -o emb.st" "index build $model faces -o faces.idx" \
+    "search faces.idx $a -k 2" "eval $model faces" "calibrate $model faces -o cal.st"; do
+    # shellcheck disable=SC2086 # the command's words, split on purpose
+    expect 0 "$cli" $cmd -q
+    [ -s "$tmp/err" ] && fail "siamese $cmd -q printed: $(cat "$tmp/err")"
+done
 expect 0 "$cli" test "$model" faces --count 2
 grep_err "precision auto:"
 
