@@ -35,6 +35,13 @@ static void print_default(const cli_option *o) {
     }
 }
 
+/* An option's help text; a line break in it continues under the first line's start. */
+static void print_option_help(const char *help) {
+    for (const char *nl; (nl = strchr(help, '\n')) != NULL; help = nl + 1)
+        printf("%.*s\n%31s", (int)(nl - help), help, "");
+    printf("%s", help);
+}
+
 void cli_print_help(const cli_spec *spec) {
     printf("usage: siamese %s %s\n\n%s\n\noptions:\n", spec->command, spec->usage,
            spec->description);
@@ -46,7 +53,8 @@ void cli_print_help(const cli_spec *spec) {
         else
             snprintf(left, sizeof left, "%s--%s %s", flag, o->name,
                      o->metavar ? o->metavar : "VALUE");
-        printf("  %-28s %s", left, o->help);
+        printf("  %-28s ", left);
+        print_option_help(o->help);
         print_default(o);
         printf("\n");
     }

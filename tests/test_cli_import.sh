@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# siamese import face-api: usage errors exit 2, a folder with a missing shard exits 1 naming it and
-# leaves an existing output file intact, and (when scripts/deps.sh --face-api has fetched the
-# package) the import writes a model that verify reads.
+# siamese import face-api: --help's layout, usage errors exit 2, a folder with a missing shard
+# exits 1 naming it and leaves an existing output file intact, and (when scripts/deps.sh
+# --face-api has fetched the package) the import writes a model that verify reads.
 faceapi=${SIAMESE_FACEAPI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/siamese/npm/face-api}
 source "$(dirname "$0")/cli_lib.sh"
+
+# --help: --align's second line continues under its first (the option column is 31 wide)
+expect 0 "$cli" import --help
+grep -A1 -- "--align  " "$tmp/out" | tail -n 1 | grep -q "^ \{31\}every command then aligns" ||
+    fail "import --help: --align's second line is not indented: $(cat "$tmp/out")"
 
 expect 2 "$cli" import face-api "$faceapi"
 grep_err "-o FILE"
