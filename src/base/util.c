@@ -1,4 +1,4 @@
-/* Small general helpers: strings, paths, a monotonic clock, shares of n items (see util.h). */
+/* Small general helpers: strings, enum names, paths, clocks, shares of n items (see util.h). */
 #include "base/util.h"
 
 #include <stdlib.h>
@@ -37,6 +37,16 @@ char *sm_folder_of(const char *path) {
 int sm_ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
+}
+
+int sm_name_index(const char *name, const char *const *names, int count) {
+    for (int i = 0; name && i < count; i++)
+        if (!strcmp(name, names[i])) return i;
+    return -1;
+}
+
+const char *sm_name_of(const char *const *names, int count, int i) {
+    return i >= 0 && i < count ? names[i] : "unknown";
 }
 
 int sm_compare_strings(const void *a, const void *b) {

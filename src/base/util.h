@@ -1,5 +1,5 @@
-/* Small general helpers shared across the library and the CLI: strings, paths, a monotonic
- * clock and CPU clocks, a contiguous share of n items. */
+/* Small general helpers shared across the library and the CLI: strings, enum names, paths, a
+ * monotonic clock and CPU clocks, a contiguous share of n items. */
 #ifndef SM_UTIL_H
 #define SM_UTIL_H
 
@@ -12,6 +12,11 @@ char *sm_path_join(const char *dir, const char *name);
 char *sm_folder_of(const char *path);
 /* 1 when s ends with suffix. */
 int sm_ends_with(const char *s, const char *suffix);
+/* The index of name among names[0 .. count) (strcmp), or -1 when name is NULL or not there: the
+ * parse half of an enum's name table. */
+int sm_name_index(const char *name, const char *const *names, int count);
+/* names[i], or "unknown" when i is outside [0, count): the name half of an enum's name table. */
+const char *sm_name_of(const char *const *names, int count, int i);
 /* qsort/bsearch comparator for an array of char * (byte order, strcmp). */
 int sm_compare_strings(const void *a, const void *b);
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC), for measuring intervals. */

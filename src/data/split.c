@@ -9,25 +9,27 @@
 #include "base/fileio.h"
 #include "base/number.h"
 #include "base/rng.h"
+#include "base/util.h"
 #include "data/dataset.h"
 #include "data/split.h"
 
 #define STREAM_SPLIT 0x53504c4954000000ull /* "SPLIT" */
 #define SPLIT_FORMAT "siamese-split"
 
-static const char *kind_names[] = {"pairs", "images", "classes"};
+static const char *const kind_names[] = {[SIAMESE_SPLIT_PAIRS] = "pairs",
+                                         [SIAMESE_SPLIT_IMAGES] = "images",
+                                         [SIAMESE_SPLIT_CLASSES] = "classes"};
+#define N_KINDS ((int)(sizeof kind_names / sizeof kind_names[0]))
 
 const char *siamese_split_kind_name(siamese_split_kind kind) {
-    return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
+    return sm_name_of(kind_names, N_KINDS, (int)kind);
 }
 
 siamese_status siamese_split_kind_parse(const char *name, siamese_split_kind *out) {
-    for (int i = 0; name && i < 3; i++)
-        if (!strcmp(name, kind_names[i])) {
-            *out = (siamese_split_kind)i;
-            return SIAMESE_OK;
-        }
-    return SIAMESE_ERR_INVALID_ARG;
+    int i = sm_name_index(name, kind_names, N_KINDS);
+    if (i < 0 || !out) return SIAMESE_ERR_INVALID_ARG;
+    *out = (siamese_split_kind)i;
+    return SIAMESE_OK;
 }
 
 /* A split's error record: not part of its value, so functions taking a const split may still

@@ -1,22 +1,23 @@
 /* Precision names and the model's precision setting (bf16 on CPUs whose oneDNN kernels support it). */
-#include <string.h>
-
+#include "base/util.h"
 #include "model/model.h"
 #include "nn/net.h"
 
+static const char *const precision_names[] = {[SIAMESE_PRECISION_FP32] = "fp32",
+                                              [SIAMESE_PRECISION_BF16] = "bf16",
+                                              [SIAMESE_PRECISION_AUTO] = "auto",
+                                              [SIAMESE_PRECISION_INT8] = "int8"};
+#define N_PRECISIONS ((int)(sizeof precision_names / sizeof precision_names[0]))
+
+/* Any value outside the enum reads as fp32, the precision it computes in. */
 const char *siamese_precision_name(siamese_precision precision) {
-    return precision == SIAMESE_PRECISION_BF16   ? "bf16"
-           : precision == SIAMESE_PRECISION_AUTO ? "auto"
-           : precision == SIAMESE_PRECISION_INT8 ? "int8"
-                                                 : "fp32";
+    return (unsigned)precision < N_PRECISIONS ? precision_names[precision] : "fp32";
 }
 
 siamese_status siamese_precision_parse(const char *name, siamese_precision *out) {
-    if (name && strcmp(name, "fp32") == 0) *out = SIAMESE_PRECISION_FP32;
-    else if (name && strcmp(name, "bf16") == 0) *out = SIAMESE_PRECISION_BF16;
-    else if (name && strcmp(name, "auto") == 0) *out = SIAMESE_PRECISION_AUTO;
-    else if (name && strcmp(name, "int8") == 0) *out = SIAMESE_PRECISION_INT8;
-    else return SIAMESE_ERR_INVALID_ARG;
+    int i = sm_name_index(name, precision_names, N_PRECISIONS);
+    if (i < 0 || !out) return SIAMESE_ERR_INVALID_ARG;
+    *out = (siamese_precision)i;
     return SIAMESE_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "nn/loss.h"
 
 int sm_batch_pairs_work_init(sm_batch_pairs_work *w, int max_n, int dim) {
@@ -133,26 +134,19 @@ double sm_batch_pairs_loss(sm_batch_pairs_work *w, siamese_metric metric, double
     return total / count;
 }
 
+static const char *const mining_names[] = {[SIAMESE_MINING_NONE] = "none",
+                                           [SIAMESE_MINING_ALL] = "all",
+                                           [SIAMESE_MINING_HARD] = "hard",
+                                           [SIAMESE_MINING_SEMIHARD] = "semihard"};
+#define N_MININGS ((int)(sizeof mining_names / sizeof mining_names[0]))
+
 const char *siamese_mining_name(siamese_mining mining) {
-    switch (mining) {
-    case SIAMESE_MINING_NONE:
-        return "none";
-    case SIAMESE_MINING_ALL:
-        return "all";
-    case SIAMESE_MINING_HARD:
-        return "hard";
-    case SIAMESE_MINING_SEMIHARD:
-        return "semihard";
-    }
-    return "unknown";
+    return sm_name_of(mining_names, N_MININGS, (int)mining);
 }
 
 siamese_status siamese_mining_parse(const char *name, siamese_mining *out) {
-    for (int m = SIAMESE_MINING_NONE; m <= SIAMESE_MINING_SEMIHARD; m++) {
-        if (name && out && !strcmp(name, siamese_mining_name((siamese_mining)m))) {
-            *out = (siamese_mining)m;
-            return SIAMESE_OK;
-        }
-    }
-    return SIAMESE_ERR_INVALID_ARG;
+    int i = sm_name_index(name, mining_names, N_MININGS);
+    if (i < 0 || !out) return SIAMESE_ERR_INVALID_ARG;
+    *out = (siamese_mining)i;
+    return SIAMESE_OK;
 }

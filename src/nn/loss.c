@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/util.h"
+
 #define SM_COSINE_EPS 1e-8 /* PyTorch cosine_similarity clamps each norm to at least eps */
 
 /* A read/write view of dim numbers stored as float or double. */
@@ -209,29 +211,20 @@ double siamese_distance(siamese_metric metric, const float *a, const float *b, i
     return pair_distance(metric, dim, va, vb, 0.0, none, none);
 }
 
+static const char *const metric_names[] = {[SIAMESE_METRIC_EUCLIDEAN] = "euclidean",
+                                           [SIAMESE_METRIC_COSINE] = "cosine",
+                                           [SIAMESE_METRIC_CORRELATION] = "correlation"};
+#define N_METRICS ((int)(sizeof metric_names / sizeof metric_names[0]))
+
 const char *siamese_metric_name(siamese_metric metric) {
-    switch (metric) {
-    case SIAMESE_METRIC_EUCLIDEAN:
-        return "euclidean";
-    case SIAMESE_METRIC_COSINE:
-        return "cosine";
-    case SIAMESE_METRIC_CORRELATION:
-        return "correlation";
-    }
-    return "unknown";
+    return sm_name_of(metric_names, N_METRICS, (int)metric);
 }
 
 siamese_status siamese_metric_parse(const char *name, siamese_metric *out) {
-    static const siamese_metric all[] = {SIAMESE_METRIC_EUCLIDEAN, SIAMESE_METRIC_COSINE,
-                                         SIAMESE_METRIC_CORRELATION};
-    if (!name || !out) return SIAMESE_ERR_INVALID_ARG;
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(name, siamese_metric_name(all[i])) == 0) {
-            *out = all[i];
-            return SIAMESE_OK;
-        }
-    }
-    return SIAMESE_ERR_INVALID_ARG;
+    int i = sm_name_index(name, metric_names, N_METRICS);
+    if (i < 0 || !out) return SIAMESE_ERR_INVALID_ARG;
+    *out = (siamese_metric)i;
+    return SIAMESE_OK;
 }
 
 const char *sm_loss_chart_title(siamese_loss batch_loss) {
@@ -240,22 +233,17 @@ const char *sm_loss_chart_title(siamese_loss batch_loss) {
                : "Contrastive loss";
 }
 
+static const char *const loss_names[] = {
+    [SIAMESE_LOSS_CONTRASTIVE] = "contrastive", [SIAMESE_LOSS_TRIPLET] = "triplet"};
+#define N_LOSSES ((int)(sizeof loss_names / sizeof loss_names[0]))
+
 const char *siamese_loss_name(siamese_loss loss) {
-    switch (loss) {
-    case SIAMESE_LOSS_CONTRASTIVE:
-        return "contrastive";
-    case SIAMESE_LOSS_TRIPLET:
-        return "triplet";
-    }
-    return "unknown";
+    return sm_name_of(loss_names, N_LOSSES, (int)loss);
 }
 
 siamese_status siamese_loss_parse(const char *name, siamese_loss *out) {
-    for (int l = SIAMESE_LOSS_CONTRASTIVE; l <= SIAMESE_LOSS_TRIPLET; l++) {
-        if (name && out && !strcmp(name, siamese_loss_name((siamese_loss)l))) {
-            *out = (siamese_loss)l;
-            return SIAMESE_OK;
-        }
-    }
-    return SIAMESE_ERR_INVALID_ARG;
+    int i = sm_name_index(name, loss_names, N_LOSSES);
+    if (i < 0 || !out) return SIAMESE_ERR_INVALID_ARG;
+    *out = (siamese_loss)i;
+    return SIAMESE_OK;
 }

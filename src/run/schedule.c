@@ -1,29 +1,22 @@
 /* Learning-rate schedules: linear warmup, then constant, step decay or cosine annealing. */
 #include <math.h>
-#include <string.h>
 
+#include "base/util.h"
 #include "siamese.h"
 
+static const char *const schedule_names[] = {
+    [SIAMESE_LR_CONSTANT] = "constant", [SIAMESE_LR_STEP] = "step", [SIAMESE_LR_COSINE] = "cosine"};
+#define N_SCHEDULES ((int)(sizeof schedule_names / sizeof schedule_names[0]))
+
 const char *siamese_lr_schedule_name(siamese_lr_schedule schedule) {
-    switch (schedule) {
-    case SIAMESE_LR_CONSTANT:
-        return "constant";
-    case SIAMESE_LR_STEP:
-        return "step";
-    case SIAMESE_LR_COSINE:
-        return "cosine";
-    }
-    return "unknown";
+    return sm_name_of(schedule_names, N_SCHEDULES, (int)schedule);
 }
 
 siamese_status siamese_lr_schedule_parse(const char *name, siamese_lr_schedule *out) {
-    for (int s = SIAMESE_LR_CONSTANT; s <= SIAMESE_LR_COSINE; s++) {
-        if (name && out && !strcmp(name, siamese_lr_schedule_name((siamese_lr_schedule)s))) {
-            *out = (siamese_lr_schedule)s;
-            return SIAMESE_OK;
-        }
-    }
-    return SIAMESE_ERR_INVALID_ARG;
+    int i = sm_name_index(name, schedule_names, N_SCHEDULES);
+    if (i < 0 || !out) return SIAMESE_ERR_INVALID_ARG;
+    *out = (siamese_lr_schedule)i;
+    return SIAMESE_OK;
 }
 
 double siamese_lr_at(siamese_lr_schedule schedule, double lr, int64_t step, int64_t total_steps,
