@@ -5,6 +5,47 @@
 
 #include "similarity.h"
 
+/* One metric of a protocol as both outputs name it: the table's label, the JSON key, and the
+ * distance threshold it was read at (threshold_key NULL and threshold NaN: none). */
+typedef struct metric_row {
+    const char *label, *key;
+    siamese_interval value;
+    const char *threshold_key;
+    double threshold;
+} metric_row;
+
+#define N_VERIFICATION_ROWS 6 /* the last, the model's threshold, only when the model has one */
+#define N_RETRIEVAL_ROWS 7
+
+static void verification_rows(const siamese_verification *v, metric_row *rows) {
+    const metric_row all[N_VERIFICATION_ROWS] = {
+        {"ROC AUC", "auc", v->auc, NULL, NAN},
+        {"EER", "eer", v->eer, "eer_threshold", v->eer_threshold},
+        {"TAR @ FAR 1%", "tar_at_far_1e-2", v->tar_far_1, "tar_at_far_1e-2_threshold",
+         v->tar_far_1_threshold},
+        {"TAR @ FAR 0.1%", "tar_at_far_1e-3", v->tar_far_01, "tar_at_far_1e-3_threshold",
+         v->tar_far_01_threshold},
+        {"accuracy, best threshold", "accuracy_best", v->accuracy_best, "best_threshold",
+         v->best_threshold},
+        {"accuracy, model thresh.", "accuracy_model", v->accuracy_model, "model_threshold",
+         v->model_threshold},
+    };
+    for (int i = 0; i < N_VERIFICATION_ROWS; i++) rows[i] = all[i];
+}
+
+static void retrieval_rows(const siamese_retrieval *q, metric_row *rows) {
+    const metric_row all[N_RETRIEVAL_ROWS] = {
+        {"Recall@1", "recall_at_1", q->recall_1, NULL, NAN},
+        {"Recall@5", "recall_at_5", q->recall_5, NULL, NAN},
+        {"Recall@10", "recall_at_10", q->recall_10, NULL, NAN},
+        {"precision@5", "precision_at_5", q->precision_5, NULL, NAN},
+        {"precision@10", "precision_at_10", q->precision_10, NULL, NAN},
+        {"R-precision", "r_precision", q->r_precision, NULL, NAN},
+        {"MAP@R", "map_at_r", q->map_at_r, NULL, NAN},
+    };
+    for (int i = 0; i < N_RETRIEVAL_ROWS; i++) rows[i] = all[i];
+}
+
 /* "0.9512  [0.9480, 0.9543]", or the value alone without an interval. */
 static void print_interval(FILE *out, const char *name, siamese_interval v) {
     fprintf(out, "  %-24s", name);
@@ -22,28 +63,25 @@ static void print_threshold(FILE *out, double t) {
     fputc('\n', out);
 }
 
+/* One line a row: the value, its interval and the threshold it was read at. */
+static void print_rows(FILE *out, const metric_row *rows, int n) {
+    for (int i = 0; i < n; i++) {
+        print_interval(out, rows[i].label, rows[i].value);
+        print_threshold(out, rows[i].threshold);
+    }
+}
+
 static void table_verification(FILE *out, const eval_results *r) {
     const siamese_verification *v = r->verification;
     fprintf(out, "\nverification: %d pairs (%d similar, %d dissimilar)", v->pairs, v->similar,
             v->dissimilar);
     if (r->pairs_dropped) fprintf(out, ", %d dropped (image skipped)", r->pairs_dropped);
     fprintf(out, "; %s distance; similar when d <= t\n", r->metric);
-    print_interval(out, "ROC AUC", v->auc);
-    fputc('\n', out);
-    print_interval(out, "EER", v->eer);
-    print_threshold(out, v->eer_threshold);
-    print_interval(out, "TAR @ FAR 1%", v->tar_far_1);
-    print_threshold(out, v->tar_far_1_threshold);
-    print_interval(out, "TAR @ FAR 0.1%", v->tar_far_01);
-    print_threshold(out, v->tar_far_01_threshold);
-    print_interval(out, "accuracy, best threshold", v->accuracy_best);
-    print_threshold(out, v->best_threshold);
-    if (!isnan(v->model_threshold)) {
-        print_interval(out, "accuracy, model thresh.", v->accuracy_model);
-        print_threshold(out, v->model_threshold);
-    } else {
-        fprintf(out, "  (the model stores no threshold)\n");
-    }
+    metric_row rows[N_VERIFICATION_ROWS];
+    verification_rows(v, rows);
+    int model_row = !isnan(v->model_threshold);
+    print_rows(out, rows, N_VERIFICATION_ROWS - 1 + model_row);
+    if (!model_row) fprintf(out, "  (the model stores no threshold)\n");
 }
 
 static void table_fewshot(FILE *out, const eval_results *r) {
@@ -65,15 +103,9 @@ static void table_retrieval(FILE *out, const eval_results *r) {
     if (q->queries_skipped)
         fprintf(out, " (%d without another image of their class left out)", q->queries_skipped);
     fputc('\n', out);
-    const char *names[] = {"Recall@1",     "Recall@5",    "Recall@10", "precision@5",
-                           "precision@10", "R-precision", "MAP@R"};
-    const siamese_interval *v[] = {&q->recall_1,    &q->recall_5,     &q->recall_10,
-                                   &q->precision_5, &q->precision_10, &q->r_precision,
-                                   &q->map_at_r};
-    for (int i = 0; i < 7; i++) {
-        print_interval(out, names[i], *v[i]);
-        fputc('\n', out);
-    }
+    metric_row rows[N_RETRIEVAL_ROWS];
+    retrieval_rows(q, rows);
+    print_rows(out, rows, N_RETRIEVAL_ROWS);
 }
 
 static void table_lake(FILE *out, const eval_results *r) {
@@ -134,23 +166,25 @@ static void json_key_number(FILE *out, const char *name, double v, int comma) {
     if (comma) fputc(',', out);
 }
 
+/* "key":{interval},"threshold_key":t a row, comma-separated. */
+static void json_rows(FILE *out, const metric_row *rows, int n) {
+    for (int i = 0; i < n; i++) {
+        int last = i == n - 1;
+        json_interval(out, rows[i].key, rows[i].value, !last || rows[i].threshold_key);
+        if (rows[i].threshold_key)
+            json_key_number(out, rows[i].threshold_key, rows[i].threshold, !last);
+    }
+}
+
 static void json_verification(FILE *out, const eval_results *r) {
     const siamese_verification *v = r->verification;
     fprintf(out,
             ",\"verification\":{\"pairs\":%d,\"similar\":%d,\"dissimilar\":%d,"
             "\"pairs_dropped\":%d,",
             v->pairs, v->similar, v->dissimilar, r->pairs_dropped);
-    json_interval(out, "auc", v->auc, 1);
-    json_interval(out, "eer", v->eer, 1);
-    json_key_number(out, "eer_threshold", v->eer_threshold, 1);
-    json_interval(out, "tar_at_far_1e-2", v->tar_far_1, 1);
-    json_key_number(out, "tar_at_far_1e-2_threshold", v->tar_far_1_threshold, 1);
-    json_interval(out, "tar_at_far_1e-3", v->tar_far_01, 1);
-    json_key_number(out, "tar_at_far_1e-3_threshold", v->tar_far_01_threshold, 1);
-    json_interval(out, "accuracy_best", v->accuracy_best, 1);
-    json_key_number(out, "best_threshold", v->best_threshold, 1);
-    json_interval(out, "accuracy_model", v->accuracy_model, 1);
-    json_key_number(out, "model_threshold", v->model_threshold, 0);
+    metric_row rows[N_VERIFICATION_ROWS];
+    verification_rows(v, rows);
+    json_rows(out, rows, N_VERIFICATION_ROWS);
     fputc('}', out);
 }
 
@@ -174,13 +208,9 @@ static void json_retrieval(FILE *out, const eval_results *r) {
         cli_json_string(out, r->query_path);
         fputc(',', out);
     }
-    json_interval(out, "recall_at_1", q->recall_1, 1);
-    json_interval(out, "recall_at_5", q->recall_5, 1);
-    json_interval(out, "recall_at_10", q->recall_10, 1);
-    json_interval(out, "precision_at_5", q->precision_5, 1);
-    json_interval(out, "precision_at_10", q->precision_10, 1);
-    json_interval(out, "r_precision", q->r_precision, 1);
-    json_interval(out, "map_at_r", q->map_at_r, 0);
+    metric_row rows[N_RETRIEVAL_ROWS];
+    retrieval_rows(q, rows);
+    json_rows(out, rows, N_RETRIEVAL_ROWS);
     fputc('}', out);
 }
 
