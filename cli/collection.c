@@ -253,12 +253,7 @@ int cli_open_index_model(const char *command, siamese_index *index, const char *
         siamese_model_free(model);
         return 0;
     }
-    if (!cli_apply_compute(command, model, compute)) {
-        siamese_model_free(model);
-        return 0;
-    }
-    *out = model;
-    return 1;
+    return cli_finish_open_model(command, model, compute, out);
 }
 
 const char *cli_row_class(const siamese_index *index, int row) {

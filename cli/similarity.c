@@ -66,6 +66,17 @@ int cli_apply_compute(const char *command, siamese_model *model, const cli_compu
     return 1;
 }
 
+int cli_finish_open_model(const char *command, siamese_model *model, const cli_compute *compute,
+                          siamese_model **out) {
+    *out = NULL;
+    if (!cli_apply_compute(command, model, compute)) {
+        siamese_model_free(model);
+        return 0;
+    }
+    *out = model;
+    return 1;
+}
+
 int cli_open_model(const char *command, const char *path, const cli_compute *compute,
                    siamese_model **out) {
     siamese_model *model = NULL;
@@ -87,13 +98,7 @@ int cli_open_model(const char *command, const char *path, const cli_compute *com
         *out = NULL;
         return 0;
     }
-    if (!cli_apply_compute(command, model, compute)) {
-        siamese_model_free(model);
-        *out = NULL;
-        return 0;
-    }
-    *out = model;
-    return 1;
+    return cli_finish_open_model(command, model, compute, out);
 }
 
 siamese_image_options cli_model_image_options(const siamese_model *model) {

@@ -35,6 +35,11 @@ int cli_parse_precision(const char *command, const char *name, siamese_precision
  * Returns 0 (after printing why) when int8 is asked of a model without int8 calibration. */
 int cli_apply_compute(const char *command, siamese_model *model, const cli_compute *compute);
 
+/* The last step of opening a model for a command: cli_apply_compute, then model goes to *out
+ * (returns 1); when that fails the model is freed and *out set to NULL (returns 0). */
+int cli_finish_open_model(const char *command, siamese_model *model, const cli_compute *compute,
+                          siamese_model **out);
+
 /* Loads the model at path and sets its threads and precision. On failure prints
  * "siamese COMMAND: <message>" to stderr and returns 0. */
 int cli_open_model(const char *command, const char *path, const cli_compute *compute,
