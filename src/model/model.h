@@ -32,15 +32,17 @@ struct siamese_model {
     siamese_model *aligner; /* face alignment before embedding (face_align.h), or NULL */
 };
 
-/* Allocates a model for arch with an engine and zeroed parameters (no initialization).
- * On failure returns NULL and fills err. Used by create (then sm_init_params) and load. */
 /* Tensor helpers of model files (model_io.c), shared with loading weights by name. */
 int sm_dtype_fits_role(sm_dtype dtype, sm_tensor_role role);
 void sm_format_shape(char *buf, size_t size, int ndim, const int64_t *dims); /* "[64, 3, 7, 7]" */
 /* count values of t (F32, F64, F16 or BF16 / I64 or I32) into dst, converted. */
 void sm_st_copy_floats(const sm_st_tensor *t, float *dst, size_t count);
 void sm_st_copy_counters(const sm_st_tensor *t, int64_t *dst, size_t count);
+/* t's values into the net's place for info: its parameters, buffers or counters by info's role. */
+void sm_st_copy_to_net(const sm_st_tensor *t, sm_net *net, const sm_tensor_info *info);
 
+/* Allocates a model for arch with an engine and zeroed parameters (no initialization).
+ * On failure returns NULL and fills err. Used by create (then sm_init_params) and load. */
 siamese_model *sm_model_alloc(const sm_arch *arch, sm_err *err);
 
 /* The input normalisation, one fact in one place: a first scale layer named "input" computes

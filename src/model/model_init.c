@@ -66,14 +66,6 @@ static void list_append(char *out, size_t size, const char *name) {
     if (len + 1 < size) snprintf(out + len, size - len, "%s%s", len ? ", " : "", name);
 }
 
-static void copy_tensor(sm_net *net, const sm_tensor_info *info, const sm_st_tensor *t) {
-    if (info->role == SM_TENSOR_PARAM)
-        sm_st_copy_floats(t, sm_net_params_write(net) + info->offset, info->count);
-    else if (info->role == SM_TENSOR_BUFFER)
-        sm_st_copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
-    else sm_st_copy_counters(t, sm_net_counters(net) + info->offset, info->count);
-}
-
 /* Every backbone tensor fits, and the file has nothing the model lacks; else one message. */
 static siamese_status check_names(const char *path, const sm_st_file *file,
                                   const siamese_model *model, sm_err *err) {
@@ -127,7 +119,7 @@ siamese_status siamese_model_init_from(siamese_model *model, const char *path, c
         for (int i = 0; i < table->n; i++) {
             const sm_tensor_info *info = &table->t[i];
             const sm_st_tensor *t = sm_safetensors_find(file, info->name);
-            if (tensor_fits(info, t)) copy_tensor(model->net, info, t);
+            if (tensor_fits(info, t)) sm_st_copy_to_net(t, model->net, info);
             else if (is_head(&model->arch, info)) list_append(left, left_size, info->name);
         }
     }

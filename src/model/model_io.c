@@ -341,17 +341,18 @@ void sm_st_copy_counters(const sm_st_tensor *t, int64_t *dst, size_t count) {
 }
 
 /* Copies every tensor into the model's buffers (all checks have passed already). */
+void sm_st_copy_to_net(const sm_st_tensor *t, sm_net *net, const sm_tensor_info *info) {
+    if (info->role == SM_TENSOR_PARAM)
+        sm_st_copy_floats(t, sm_net_params_write(net) + info->offset, info->count);
+    else if (info->role == SM_TENSOR_BUFFER)
+        sm_st_copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
+    else sm_st_copy_counters(t, sm_net_counters(net) + info->offset, info->count);
+}
+
 static void copy_values(const sm_st_file *file, sm_net *net) {
     const sm_param_table *table = sm_net_table(net);
-    for (int i = 0; i < table->n; i++) {
-        const sm_tensor_info *info = &table->t[i];
-        const sm_st_tensor *t = sm_safetensors_find(file, info->name);
-        if (info->role == SM_TENSOR_PARAM)
-            sm_st_copy_floats(t, sm_net_params_write(net) + info->offset, info->count);
-        else if (info->role == SM_TENSOR_BUFFER)
-            sm_st_copy_floats(t, sm_net_buffers(net) + info->offset, info->count);
-        else sm_st_copy_counters(t, sm_net_counters(net) + info->offset, info->count);
-    }
+    for (int i = 0; i < table->n; i++)
+        sm_st_copy_to_net(sm_safetensors_find(file, table->t[i].name), net, &table->t[i]);
 }
 
 /* Validates the whole file against its architecture; fills s on success. */
