@@ -163,6 +163,30 @@ Test(image_bad, absurd_header_sizes) {
                  SIAMESE_ERR_LIMIT);
 }
 
+/* A JPEG whose markers end before any frame header (only tables, or cut after a marker):
+ * TurboJPEG's header call then succeeds without setting the size, which was read uninitialized
+ * ("invalid image size -220664736x32765", different each run). */
+Test(image_bad, jpeg_without_a_frame_header) {
+    sm_image_options o = if_opts(3, 16, 16);
+    sm_image img;
+    sm_err err;
+    static const uint8_t cut_after_app0[] = {0xFF, 0xD8, 0xFF, 0xE0, 'g', 'a', 'r', 'b', 'a', 'g'};
+    uint8_t tables_only[73] = {0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43}; /* SOI, DQT of 67 bytes */
+    memset(tables_only + 7, 1, 64);                                 /* table 0: all ones */
+    tables_only[71] = 0xFF, tables_only[72] = 0xD9;                 /* EOI */
+    const struct {
+        const uint8_t *data;
+        size_t size;
+    } cases[] = {{cut_after_app0, sizeof cut_after_app0}, {tables_only, sizeof tables_only}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_expect_eq(sm_image_load_memory(cases[i].data, cases[i].size, "case", &o, &img, &err),
+                     SIAMESE_ERR_FORMAT, "case %zu", i);
+        cr_expect(strstr(err.msg, "case: bad JPEG header: no image") == err.msg, "case %zu: %s", i,
+                  err.msg);
+        cr_expect_null(img.data);
+    }
+}
+
 Test(image_bad, limits_are_enforced_for_every_format) {
     static char names[MAX_FIXTURES][256];
     int n = load_fixtures(names);

@@ -94,11 +94,15 @@ siamese_status sm_decode_jpeg(const uint8_t *data, size_t size, const sm_image_o
     if (size > 0xFFFFFFFFu) return sm_fail(err, SIAMESE_ERR_LIMIT, "JPEG file too large");
     tjhandle tj = tjInitDecompress();
     if (!tj) return sm_fail(err, SIAMESE_ERR_NOMEM, "cannot create a JPEG decoder");
-    int width, height, subsamp, colorspace;
+    /* TurboJPEG returns success without setting these when the markers end before a frame */
+    int width = 0, height = 0, subsamp = 0, colorspace = 0;
     siamese_status st = SIAMESE_OK;
     if (tjDecompressHeader3(tj, data, (unsigned long)size, &width, &height, &subsamp,
                             &colorspace) != 0)
         st = sm_fail(err, SIAMESE_ERR_FORMAT, "bad JPEG header: %s", tjGetErrorStr2(tj));
+    else if (width == 0 && height == 0)
+        st = sm_fail(err, SIAMESE_ERR_FORMAT,
+                     "bad JPEG header: no image (only tables, or cut before the frame header)");
     if (st == SIAMESE_OK) st = sm_image_check_size(width, height, opts, err);
     if (st == SIAMESE_OK)
         st = decode_pixels(tj, data, size, width, height, colorspace,
