@@ -95,6 +95,11 @@ int64_t sm_md_elems(const dnnl_memory_desc_t *md) {
     return n;
 }
 
+void *sm_memory_data(const_dnnl_memory_t mem) {
+    void *data = NULL;
+    return dnnl_memory_get_data_handle(mem, &data) == dnnl_success ? data : NULL;
+}
+
 /* ---- arenas ---- */
 
 #define SM_ARENA_ALIGN 64

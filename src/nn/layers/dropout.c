@@ -23,11 +23,9 @@ static uint8_t draw_keep(uint64_t base, int64_t i, uint32_t threshold) {
 
 static int run_dropout(void *arg) {
     const dropout_pass *a = arg;
-    void *sp = NULL, *dp = NULL;
-    if (dnnl_memory_get_data_handle(a->src, &sp) != dnnl_success || !sp) return -1;
-    if (dnnl_memory_get_data_handle(a->dst, &dp) != dnnl_success || !dp) return -1;
-    const float *src = sp;
-    float *dst = dp;
+    const float *src = sm_memory_data(a->src);
+    float *dst = sm_memory_data(a->dst);
+    if (!src || !dst) return -1;
     uint8_t *keep = a->keep;
     uint64_t base = sm_seed_mix(*a->seed, (uint64_t)a->layer);
 #pragma omp parallel for schedule(static)

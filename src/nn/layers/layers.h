@@ -32,6 +32,8 @@ void sm_md_any_typed(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnn
 int sm_md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
 /* Logical element count of a descriptor. */
 int64_t sm_md_elems(const dnnl_memory_desc_t *md);
+/* The buffer behind a memory object, or NULL when oneDNN gives none (plan steps return -1 then). */
+void *sm_memory_data(const_dnnl_memory_t mem);
 
 /* One aligned block that memory objects point into at fixed offsets. Plans reserve from
  * offset 0 (they are never live at the same time); commit grows the block to the largest

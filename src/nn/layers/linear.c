@@ -32,11 +32,8 @@ typedef struct gemm_dw {
 
 static int run_gemm_dw(void *arg) {
     gemm_dw *g = arg;
-    void *px = NULL, *pdy = NULL;
-    if (dnnl_memory_get_data_handle(g->x, &px) != dnnl_success ||
-        dnnl_memory_get_data_handle(g->dy, &pdy) != dnnl_success || !px || !pdy)
-        return -1;
-    const float *x = px, *dy = pdy;
+    const float *x = sm_memory_data(g->x), *dy = sm_memory_data(g->dy);
+    if (!x || !dy) return -1;
     if (dnnl_sgemm('T', 'N', g->out, g->in, g->n, 1.0f, dy, g->out, x, g->in, 1.0f, g->dw, g->in) !=
         dnnl_success)
         return -1;

@@ -362,9 +362,8 @@ typedef struct small_accumulate {
 
 static int run_small_accumulate(void *arg) {
     small_accumulate *a = arg;
-    void *p = NULL;
-    if (dnnl_memory_get_data_handle(a->tmp, &p) != dnnl_success || !p) return -1;
-    const float *t = p;
+    const float *t = sm_memory_data(a->tmp);
+    if (!t) return -1;
     for (int64_t i = 0; i < a->count; i++) a->grad[i] += t[i];
     return 0;
 }

@@ -58,11 +58,9 @@ typedef struct pad_window {
 
 static int run_pad_window(void *arg) {
     const pad_window *a = arg;
-    void *sp = NULL, *dp = NULL;
-    if (dnnl_memory_get_data_handle(a->src, &sp) != dnnl_success || !sp) return -1;
-    if (dnnl_memory_get_data_handle(a->dst, &dp) != dnnl_success || !dp) return -1;
-    const float *src = sp;
-    float *dst = dp;
+    const float *src = sm_memory_data(a->src);
+    float *dst = sm_memory_data(a->dst);
+    if (!src || !dst) return -1;
     for (int64_t i = 0; i < a->nc; i++) {
         for (int64_t y = 0; y < a->h; y++) {
             for (int64_t x = 0; x < a->w; x++) {
