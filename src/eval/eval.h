@@ -34,6 +34,10 @@ void sm_roc_count(const sm_roc *roc, const int *weights, sm_roc_counts *c);
 /* The same with weights given per sorted position (a resample drawn in sorted order: one
  * sequential pass, which is what makes bootstrap resamples cheap). */
 void sm_roc_count_sorted(const sm_roc *roc, const int *weights, sm_roc_counts *c);
+/* sm_roc_build, then c allocated and counting every pair once: the unweighted start of every
+ * metric. On failure nothing stays allocated. */
+siamese_status sm_roc_build_counted(const float *distances, const float *labels, int n, sm_roc *roc,
+                                    sm_roc_counts *c);
 
 /* Metrics of counted pairs ("similar when d <= t"); NaN when a label is missing. */
 double sm_roc_auc_of(const sm_roc *roc, const sm_roc_counts *c);

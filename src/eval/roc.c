@@ -172,6 +172,19 @@ void sm_roc_count(const sm_roc *roc, const int *weights, sm_roc_counts *c) {
     }
 }
 
+siamese_status sm_roc_build_counted(const float *distances, const float *labels, int n, sm_roc *roc,
+                                    sm_roc_counts *c) {
+    memset(c, 0, sizeof *c);
+    siamese_status st = sm_roc_build(distances, labels, n, roc);
+    if (st == SIAMESE_OK) st = sm_roc_counts_alloc(roc, c);
+    if (st != SIAMESE_OK) {
+        sm_roc_free(roc);
+        return st;
+    }
+    sm_roc_count(roc, NULL, c);
+    return SIAMESE_OK;
+}
+
 void sm_roc_count_sorted(const sm_roc *roc, const int *weights, sm_roc_counts *c) {
     c->total_similar = c->total_dissimilar = 0;
     for (int g = 0, p = 0; g < roc->groups; g++) {

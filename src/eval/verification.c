@@ -91,14 +91,8 @@ siamese_status siamese_eval_verification(const float *distances, const float *la
         return SIAMESE_ERR_INVALID_ARG;
     sm_roc roc;
     sm_roc_counts c;
-    siamese_status st = sm_roc_build(distances, labels, n, &roc);
+    siamese_status st = sm_roc_build_counted(distances, labels, n, &roc, &c);
     if (st != SIAMESE_OK) return st;
-    st = sm_roc_counts_alloc(&roc, &c);
-    if (st != SIAMESE_OK) {
-        sm_roc_free(&roc);
-        return st;
-    }
-    sm_roc_count(&roc, NULL, &c);
     out->pairs = n;
     out->similar = (int)c.total_similar;
     out->dissimilar = (int)c.total_dissimilar;
@@ -129,18 +123,14 @@ siamese_status siamese_eval_threshold_at_far(const float *distances, const float
     if (n < 1 || !distances || !labels || !(far >= 0 && far <= 1)) return SIAMESE_ERR_INVALID_ARG;
     sm_roc roc;
     sm_roc_counts c;
-    siamese_status st = sm_roc_build(distances, labels, n, &roc);
+    siamese_status st = sm_roc_build_counted(distances, labels, n, &roc, &c);
     if (st != SIAMESE_OK) return st;
-    st = sm_roc_counts_alloc(&roc, &c);
-    if (st == SIAMESE_OK) {
-        sm_roc_count(&roc, NULL, &c);
-        double t = NAN, rate = NAN;
-        if (c.total_similar <= 0 || c.total_dissimilar <= 0) st = SIAMESE_ERR_DATA;
-        else rate = sm_roc_tar_at_far(&roc, &c, far, &t);
-        if (threshold) *threshold = t;
-        if (tar) *tar = rate;
-        sm_roc_counts_free(&c);
-    }
+    double t = NAN, rate = NAN;
+    if (c.total_similar <= 0 || c.total_dissimilar <= 0) st = SIAMESE_ERR_DATA;
+    else rate = sm_roc_tar_at_far(&roc, &c, far, &t);
+    if (threshold) *threshold = t;
+    if (tar) *tar = rate;
+    sm_roc_counts_free(&c);
     sm_roc_free(&roc);
     return st;
 }
