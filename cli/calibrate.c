@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "eval_data.h"
+#include "outputs.h"
 #include "siamese.h"
 #include "similarity.h"
 
@@ -158,5 +159,8 @@ int cli_calibrate(int argc, char **argv) {
         fprintf(stderr, "siamese calibrate: %s (see 'siamese calibrate --help')\n", problem);
         return CLI_EXIT_USAGE;
     }
+    /* MODEL2 may be MODEL (the threshold is rewritten in place), never DATA */
+    if (cli_output_overwrites_input("calibrate", a.output, positional + 1, 1))
+        return CLI_EXIT_USAGE;
     return calibrate(&a, positional[0], positional[1], kind, far);
 }

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "outputs.h"
 #include "pair_list.h"
 #include "siamese.h"
 #include "similarity.h"
@@ -284,6 +285,8 @@ int cli_compare(int argc, char **argv) {
     if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
     int threshold_given = cli_was_given(&spec, "threshold");
     if (!check_usage(&a, n_positional, threshold_given)) return CLI_EXIT_USAGE;
+    if (a.png && cli_output_overwrites_input("compare", a.png, positional, n_positional))
+        return CLI_EXIT_USAGE;
     siamese_metric metric = SIAMESE_METRIC_EUCLIDEAN;
     if (a.metric && siamese_metric_parse(a.metric, &metric) != SIAMESE_OK) {
         fprintf(stderr, "siamese compare: unknown --metric '%s' (euclidean, cosine, correlation)\n",

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "collection.h"
+#include "outputs.h"
 #include "siamese.h"
 
 /* Builds an index of model's embeddings of sources (also what 'index build' writes). */
@@ -52,6 +53,25 @@ static char *npy_prefix(const char *file) {
     strcpy(prefix, file);
     if (n > 4 && strcmp(prefix + n - 4, ".npy") == 0) prefix[n - 4] = '\0';
     return prefix;
+}
+
+/* The output guard for the files FILE writes (FILE.npy and FILE.paths.txt with npy): 1 when one
+ * of them is an input, after saying so. */
+static int overwrites_input(const char *file, int npy, const char *const *inputs, int n) {
+    if (!npy) return cli_output_overwrites_input("embed", file, inputs, n);
+    char *prefix = npy_prefix(file);
+    size_t size = (prefix ? strlen(prefix) : 0) + sizeof ".paths.txt";
+    char *path = prefix ? malloc(size) : NULL;
+    int hit = 0;
+    if (path) {
+        snprintf(path, size, "%s.npy", prefix);
+        hit = cli_output_overwrites_input("embed", path, inputs, n);
+        snprintf(path, size, "%s.paths.txt", prefix);
+        hit = hit || cli_output_overwrites_input("embed", path, inputs, n);
+    }
+    free(path);
+    free(prefix);
+    return hit;
 }
 
 static int write_output(siamese_index *index, const char *file, int npy, int quiet) {
@@ -109,6 +129,9 @@ int cli_embed_command(int argc, char **argv) {
         fprintf(stderr, "siamese embed: give the output file with -o FILE\n");
     else if (parsed == CLI_PARSE_OK && strcmp(format, "npy") && strcmp(format, "safetensors"))
         fprintf(stderr, "siamese embed: unknown --format '%s' (safetensors, npy)\n", format);
+    else if (parsed == CLI_PARSE_OK &&
+             overwrites_input(output, strcmp(format, "npy") == 0, positional, n))
+        code = CLI_EXIT_USAGE;
     else if (parsed == CLI_PARSE_OK) {
         siamese_index *index = NULL;
         int ok = cli_build_index("embed", positional[0], positional + 1, n - 1, &compute, quiet,

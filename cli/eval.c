@@ -10,6 +10,7 @@
 #include "eval_data.h"
 #include "eval_print.h"
 #include "eval_report.h"
+#include "outputs.h"
 #include "progress.h"
 #include "siamese.h"
 #include "similarity.h"
@@ -320,6 +321,8 @@ int cli_eval(int argc, char **argv) {
         fprintf(stderr, "siamese eval: %s (see 'siamese eval --help')\n", problem);
         return CLI_EXIT_USAGE;
     }
+    const char *inputs[] = {positional[0], positional[1], a.queries};
+    if (a.report && cli_output_overwrites_input("eval", a.report, inputs, 3)) return CLI_EXIT_USAGE;
     int protocols = 0, lake = 0;
     if (!resolve(&a, &spec, positional[1], &protocols, &lake)) return CLI_EXIT_USAGE;
     siamese_metric metric = SIAMESE_METRIC_EUCLIDEAN;

@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "collection.h"
+#include "outputs.h"
 #include "siamese.h"
 
 typedef struct index_args {
@@ -54,6 +55,7 @@ static int run_build(const index_args *a, const char **pos, int n) {
         fprintf(stderr, "siamese index build: --shards must be 1 or more\n");
         return CLI_EXIT_USAGE;
     }
+    if (cli_output_overwrites_input("index build", a->output, pos, n)) return CLI_EXIT_USAGE;
     siamese_index *index = NULL;
     int ok =
         cli_build_index("index build", pos[0], pos + 1, n - 1, &a->compute, a->quiet, &index) &&

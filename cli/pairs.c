@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "outputs.h"
 #include "siamese.h"
 
 typedef struct pairs_args {
@@ -114,5 +115,6 @@ int cli_pairs(int argc, char **argv) {
         fprintf(stderr, "siamese pairs: --layout must be manifest or recipe, got '%s'\n", a.layout);
         return CLI_EXIT_USAGE;
     }
+    if (cli_output_overwrites_input("pairs", a.output, positional, 1)) return CLI_EXIT_USAGE;
     return run_pairs(positional[0], &a, recipe);
 }

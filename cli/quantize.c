@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "cli.h"
+#include "outputs.h"
 #include "similarity.h"
 
 #define CHECK_IMAGES 32
@@ -30,13 +30,6 @@ static void draw_progress(void *user, int done, int total) {
     fprintf(stderr, "\r\033[Kcalibrating on %d/%d images", done, total);
     if (done == total) fputs("\r\033[K", stderr);
     fflush(stderr);
-}
-
-/* 1 when out names the same file as in (the input is never overwritten). */
-static int same_file(const char *in, const char *out) {
-    struct stat a, b;
-    if (strcmp(in, out) == 0) return 1;
-    return stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /* Up to CHECK_IMAGES decodable images of ds (evenly spaced) as tensors (aligned face chips for a
@@ -171,7 +164,7 @@ int cli_quantize(int argc, char **argv) {
         fprintf(stderr, "siamese quantize: give the output file with -o FILE\n");
         return CLI_EXIT_USAGE;
     }
-    if (same_file(positional[0], output)) {
+    if (cli_same_file(positional[0], output)) {
         fprintf(stderr, "siamese quantize: %s: the output would overwrite the input model\n",
                 output);
         return CLI_EXIT_USAGE;

@@ -3,7 +3,22 @@
 
 #include "args.h"
 #include "cli.h"
+#include "outputs.h"
 #include "siamese.h"
+
+/* The guard for -o: 1 (after saying so) when it names one of the files of the run it reads. */
+static int overwrites_run_file(const char *run_dir, const char *out) {
+    static const char *const files[] = {
+        "config.json",       "split.json", "metrics.jsonl",         "best.safetensors",
+        "model.safetensors", "loss.png",   "checkpoint.safetensors"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", run_dir, files[i]);
+        const char *input = path;
+        if (cli_output_overwrites_input("report", out, &input, 1)) return 1;
+    }
+    return 0;
+}
 
 int cli_report(int argc, char **argv) {
     const char *out = NULL;
@@ -43,6 +58,7 @@ int cli_report(int argc, char **argv) {
         fprintf(stderr, "siamese report: --threads must be 0 (all cores) or more\n");
         return CLI_EXIT_USAGE;
     }
+    if (out && overwrites_run_file(positional[0], out)) return CLI_EXIT_USAGE;
     char msg[1024];
     if (siamese_report_run(positional[0], out, threads, msg, sizeof msg) != SIAMESE_OK) {
         fprintf(stderr, "siamese report: %s\n", msg);

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "collection.h"
+#include "outputs.h"
 #include "search_shards.h"
 #include "siamese.h"
 
@@ -72,6 +73,10 @@ static int search(const search_args *a, const char *index_path, const char *cons
         fprintf(stderr, "siamese search: --png is not available under mpirun (sharded search)\n");
         return CLI_EXIT_USAGE;
     }
+    const char *files[] = {index_path, a->model};
+    if (a->png && (cli_output_overwrites_input("search", a->png, files, 2) ||
+                   cli_output_overwrites_input("search", a->png, queries, n)))
+        return CLI_EXIT_USAGE;
     if (siamese_dist_size() > 1)
         return cli_search_shards(index_path, a->model, &compute, queries, n, a->k, a->json);
     int ok = cli_open_index("search", index_path, &index) &&

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "outputs.h"
 #include "siamese.h"
 #include "similarity.h"
 
@@ -401,6 +402,8 @@ int cli_test(int argc, char **argv) {
                 a.threads < 0 ? "--threads must not be negative" : "--png needs a file name");
         return CLI_EXIT_USAGE;
     }
+    const char *inputs[] = {positional[0], positional[1], a.split};
+    if (cli_output_overwrites_input("test", a.png, inputs, 3)) return CLI_EXIT_USAGE;
     cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0, 0};
     if (!cli_parse_precision("test", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
     return run_test(positional[0], positional[1], &a, &compute);

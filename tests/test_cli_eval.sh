@@ -100,6 +100,18 @@ expect 1 "$cli" calibrate "$model" "$data" -o /proc/none/cal.safetensors -q
 grep_err "/proc/none"
 cmp -s cal.safetensors keep.safetensors || fail "a failed calibration touched the existing file"
 
+# an output that is an input is refused before any work, the input untouched (MODEL2 may be MODEL)
+cp pairs.tsv keep.tsv
+cp "$model" keep_model.safetensors
+expect 2 "$cli" calibrate "$model" pairs.tsv -o pairs.tsv -q
+grep_err "pairs.tsv: the output is also an input; it would be overwritten"
+expect 2 "$cli" eval "$model" pairs.tsv --report pairs.tsv -q
+grep_err "pairs.tsv: the output is also an input"
+expect 2 "$cli" eval "$model" pairs.tsv --report "$tmp/$model" -q
+grep_err "the output is the input $model"
+cmp -s pairs.tsv keep.tsv || fail "calibrate or eval --report overwrote the pair list"
+cmp -s "$model" keep_model.safetensors || fail "eval --report overwrote the model"
+
 # bad inputs: a clear message and exit 1 (data) or 2 (usage)
 : >empty.tsv
 expect 1 "$cli" calibrate "$model" empty.tsv -o cal.safetensors

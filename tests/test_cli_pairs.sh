@@ -87,4 +87,10 @@ expect 1 "$cli" pairs broken.tsv -o x.tsv
 grep_err "broken.tsv:2:"
 [ -e x.tsv ] && fail "a failed run left x.tsv behind"
 
+# the output is never one of the inputs: the manifest read stays as it was
+cp bad.tsv keep.tsv
+expect 2 "$cli" pairs bad.tsv -o ./bad.tsv
+grep_err "./bad.tsv: the output is the input bad.tsv; it would be overwritten"
+cmp -s bad.tsv keep.tsv || fail "pairs overwrote the manifest it read"
+
 finish test_cli_pairs

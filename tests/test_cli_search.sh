@@ -75,6 +75,18 @@ size=$(stat -c %s "$tmp/emb.npy")
 expect 2 "$cli" embed "$model" "$tmp/gallery"
 grep_err "\-o"
 
+# an output that is an input is refused (exit 2) before any work, the files untouched
+cp "$model" "$tmp/model.keep"
+cp "$tmp/faces.idx" "$tmp/faces.keep"
+expect 2 "$cli" embed "$model" "$tmp/gallery" -o "$model"
+grep_err "$model: the output is also an input; it would be overwritten"
+expect 2 "$cli" index build "$model" "$tmp/gallery" -o "$model" -q
+grep_err "$model: the output is also an input"
+expect 2 "$cli" search "$tmp/faces.idx" "$q" --png "$tmp/faces.idx" -q
+grep_err "faces.idx: the output is also an input"
+cmp -s "$model" "$tmp/model.keep" || fail "embed or index build overwrote the model"
+cmp -s "$tmp/faces.idx" "$tmp/faces.keep" || fail "search --png overwrote the index"
+
 # remove and add back: counts, and a removed image is no longer found
 expect 0 "$cli" index remove "$tmp/faces.idx" "$tmp/gallery/s1/1.pgm" "$tmp/gallery/s1/2.pgm" -q
 expect 0 "$cli" index info "$tmp/faces.idx"

@@ -183,6 +183,19 @@ grep_err "short.tsv:1"
 expect 1 "$cli" compare "$model" --pairs no-list.tsv
 grep_err "no-list.tsv"
 
+# a picture never overwrites an input: exit 2 before any work, the files as they were
+cp "$model" keep_model.safetensors
+cp "$a" keep_a.pgm
+cp "$a" a_copy.pgm
+expect 2 "$cli" compare "$model" a_copy.pgm "$b" --png a_copy.pgm
+grep_err "a_copy.pgm: the output is also an input; it would be overwritten"
+expect 2 "$cli" compare "$model" "$a" "$b" --png "$tmp/$model"
+grep_err "the output is the input $model"
+expect 2 "$cli" test "$model" "$data" --png "$model"
+grep_err "$model: the output is also an input"
+cmp -s "$model" keep_model.safetensors || fail "compare or test --png overwrote the model"
+cmp -s a_copy.pgm keep_a.pgm || fail "compare --png overwrote an image it compared"
+
 # usage errors: exit 2
 expect 2 "$cli" test "$model" "$data" --no-such-option
 grep_err "no-such-option"

@@ -64,6 +64,12 @@ grep -q 'id="run-files-usable">24' "$page" || fail "report: usable images"
 grep -q 'id="run-files-skipped">4' "$page" || fail "report: skipped files"
 grep -q '<td>c/notes.txt</td><td>not a recognized image' "$page" || fail "report: no skipped-file table"
 
+# -o naming one of the run's own files is refused, the file untouched
+cp "$tmp/run/config.json" "$tmp/config.keep"
+expect 2 "$cli" report "$tmp/run" -o "$tmp/run/config.json" -j 1
+grep_err "$tmp/run/config.json: the output is also an input; it would be overwritten"
+cmp -s "$tmp/run/config.json" "$tmp/config.keep" || fail "report -o overwrote the run's config.json"
+
 # nothing usable: a clear failure naming the folder, no model
 mkdir -p "$tmp/junk/x" "$tmp/junk/y"
 echo "a" >"$tmp/junk/x/a.txt"
