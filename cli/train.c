@@ -1,5 +1,6 @@
 /* siamese train: trains a Siamese network on a dataset into a run folder, or resumes one. */
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,26 @@ static int check_ema(const cli_spec *spec, float decay) {
     fprintf(stderr, "siamese train: --ema %g: the decay must be in [0, 1) (0 = off; e.g. 0.999)\n",
             (double)decay);
     return 0;
+}
+
+/* The numbers the run would refuse (exit 1 from the library, and --resume would ignore an
+ * explicit --epochs 0 or a negative --threads): usage errors naming the flag, before any folder
+ * is made or read. */
+static int check_numbers(const siamese_train_params *p) {
+    const char *problem = NULL;
+    if (p->epochs < 1) problem = "--epochs must be at least 1";
+    else if (p->threads < 0) problem = "--threads must be 0 (all cores) or more";
+    else if (p->batch_size < 1) problem = "--batch must be at least 1";
+    else if (!(p->learning_rate > 0) || isinf(p->learning_rate))
+        problem = "--lr must be a positive number";
+    else if (!(p->margin > 0) || isinf(p->margin)) problem = "--margin must be a positive number";
+    else if (p->per_class < 1) problem = "--per-class must be at least 1";
+    else if (p->pairs_per_epoch < 2) problem = "--pairs-per-epoch must be at least 2";
+    else if (p->log_every < 1) problem = "--log-every must be at least 1";
+    else if (!(p->train_fraction > 0 && p->train_fraction < 1))
+        problem = "--train-fraction must be between 0 and 1";
+    if (problem) fprintf(stderr, "siamese train: %s\n", problem);
+    return problem == NULL;
 }
 
 static void print_summary(const progress *pr, const char *run_dir) {
@@ -283,7 +304,8 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "siamese train: --lr-backbone must be positive\n");
         return CLI_EXIT_USAGE;
     }
-    if (!check_resume_options(&spec, f.resume) || !check_ema(&spec, p.ema_decay))
+    if (!check_resume_options(&spec, f.resume) || !check_ema(&spec, p.ema_decay) ||
+        !check_numbers(&p))
         return CLI_EXIT_USAGE;
     t.pk_given = cli_was_given(&spec, "pk");
     t.sampler_given = cli_was_given(&spec, "sampler");

@@ -30,6 +30,14 @@ expect 2 "$cli" train "$faces" -o "$tmp/r" --metric manhattan
 grep_err "manhattan"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --epochs three
 expect 2 "$cli" train --resume "$tmp/r" "$faces"
+# numbers out of range: usage errors naming the flag, no run folder made
+for bad in "--epochs 0" "--epochs -1" "--batch -1" "--lr nan" "--lr inf" "--lr -1" "--margin nan" \
+    "--margin 0" "--per-class 0" "--pairs-per-epoch 0" "--threads -3" "--log-every 0" \
+    "--train-fraction 1"; do
+    expect 2 "$cli" train "$faces" -o "$tmp/range_run" $bad
+    grep_err "siamese train: ${bad%% *} must be"
+done
+[ -e "$tmp/range_run" ] && fail "an out-of-range number left its run folder behind"
 
 # bad data and settings: exit 1 naming the path or the reason
 expect 1 "$cli" train "$tmp/nowhere" -o "$tmp/r"
@@ -59,6 +67,13 @@ grep_err "^epoch 1/1 done"
 expect 1 "$cli" train "$faces" -o "$tmp/json_run" "${small[@]}" --epochs 1
 grep_err "resume"
 expect 0 "$cli" train "$faces" -o "$tmp/json_run" "${small[@]}" --epochs 1 --overwrite -q
+# --resume with an explicit --epochs 0 or negative --threads is refused, not ignored
+cp "$tmp/json_run/metrics.jsonl" "$tmp/metrics.keep"
+expect 2 "$cli" train --resume "$tmp/json_run" --epochs 0
+grep_err "epochs must be at least 1"
+expect 2 "$cli" train --resume "$tmp/json_run" --threads -3
+grep_err "threads must be 0"
+cmp -s "$tmp/json_run/metrics.jsonl" "$tmp/metrics.keep" || fail "a refused --resume touched the run"
 
 # missing parent folders are made, as README's "-o runs/dogs" needs in a fresh clone; a file in
 # the way fails naming it
