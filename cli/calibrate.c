@@ -61,7 +61,7 @@ static int choose(const float *d, const float *y, int n, target_kind kind, doubl
 static int calibrate(const calibrate_args *a, const char *model_path, const char *data,
                      target_kind kind, double far) {
     cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, a->batch, a->quiet};
-    if (!cli_parse_precision("calibrate", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
+    if (!cli_parse_compute("calibrate", a->precision, &compute)) return CLI_EXIT_USAGE;
     siamese_model *model = NULL;
     if (!cli_open_model("calibrate", model_path, &compute, &model)) return CLI_EXIT_FAIL;
     eval_set set;

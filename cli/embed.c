@@ -123,7 +123,7 @@ int cli_embed_command(int argc, char **argv) {
     int parsed = positional ? cli_parse(&spec, argc, argv, positional, &n) : CLI_PARSE_ERROR;
     int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     cli_compute compute = {threads, SIAMESE_PRECISION_AUTO, 0, quiet};
-    if (parsed == CLI_PARSE_OK && !cli_parse_precision("embed", precision, &compute.precision))
+    if (parsed == CLI_PARSE_OK && !cli_parse_compute("embed", precision, &compute))
         parsed = CLI_PARSE_ERROR;
     if (parsed == CLI_PARSE_OK && !output)
         fprintf(stderr, "siamese embed: give the output file with -o FILE\n");

@@ -57,7 +57,7 @@ static int identify(const identify_args *a, int threshold_given, const char *ind
     siamese_model *model = NULL;
     siamese_embeddings e = {0};
     cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0, 0};
-    if (!cli_parse_precision("identify", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
+    if (!cli_parse_compute("identify", a->precision, &compute)) return CLI_EXIT_USAGE;
     int ok = cli_open_index("identify", index_path, &index) &&
              cli_open_index_model("identify", index, a->model, &compute, &model) &&
              cli_embed_sources("identify", model, probes, n, 1, 1, &e);

@@ -185,7 +185,7 @@ int cli_index(int argc, char **argv) {
     int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     a.compute.threads = a.threads;
     a.compute.quiet = a.quiet;
-    if (parsed == CLI_PARSE_OK && !cli_parse_precision("index", a.precision, &a.compute.precision))
+    if (parsed == CLI_PARSE_OK && !cli_parse_compute("index", a.precision, &a.compute))
         parsed = CLI_PARSE_ERROR;
     if (parsed == CLI_PARSE_OK) {
         const char *sub = pos[0];

@@ -68,7 +68,7 @@ static int search(const search_args *a, const char *index_path, const char *cons
     int *rows = NULL;
     float *dist = NULL;
     cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0, a->quiet};
-    if (!cli_parse_precision("search", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
+    if (!cli_parse_compute("search", a->precision, &compute)) return CLI_EXIT_USAGE;
     if (siamese_dist_size() > 1 && a->png) {
         fprintf(stderr, "siamese search: --png is not available under mpirun (sharded search)\n");
         return CLI_EXIT_USAGE;

@@ -12,6 +12,15 @@ int cli_parse_precision(const char *command, const char *name, siamese_precision
     return 0;
 }
 
+int cli_parse_compute(const char *command, const char *precision, cli_compute *compute) {
+    if (compute->threads < 0) {
+        fprintf(stderr, "siamese %s: --threads must be 0 (all cores) or more, got %d\n", command,
+                compute->threads);
+        return 0;
+    }
+    return cli_parse_precision(command, precision, &compute->precision);
+}
+
 /* auto: measures (or reads the cache), prints the choice and sets it. */
 static void apply_auto(const char *command, siamese_model *model, const cli_compute *compute) {
     siamese_precision_choice c;

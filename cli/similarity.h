@@ -29,6 +29,11 @@ typedef struct cli_compute {
  * --precision" to stderr and returns 0. */
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out);
 
+/* The compute options of the inference commands: compute->threads must be 0 (all cores) or
+ * more, and --precision NAME goes to compute->precision as cli_parse_precision parses it. On a
+ * bad value prints "siamese COMMAND: ..." naming the option to stderr and returns 0. */
+int cli_parse_compute(const char *command, const char *precision, cli_compute *compute);
+
 /* Sets the model's threads and precision. auto prints one line on stderr with the choice and
  * both timings; an explicit bf16 that measures slower than fp32 prints one warning with both
  * (neither when compute->quiet).

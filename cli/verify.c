@@ -37,7 +37,7 @@ static int verify(const verify_args *a, int threshold_given, const char *model_p
                   const char *const *files) {
     siamese_model *model = NULL;
     cli_compute compute = {a->threads, SIAMESE_PRECISION_AUTO, 0, 0};
-    if (!cli_parse_precision("verify", a->precision, &compute.precision)) return CLI_EXIT_USAGE;
+    if (!cli_parse_compute("verify", a->precision, &compute)) return CLI_EXIT_USAGE;
     if (!cli_open_model("verify", model_path, &compute, &model)) return CLI_EXIT_FAIL;
     double t = threshold_given ? a->threshold : siamese_model_threshold(model);
     siamese_embeddings e = {0};

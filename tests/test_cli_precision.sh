@@ -104,4 +104,21 @@ grep_err "unknown --precision 'fast' (auto, fp32, bf16, int8)"
 expect 2 "$cli" search faces.idx "$a" --precision fp16
 expect 2 "$cli" index build "$model" faces -o x.idx --precision fp16
 [ -e x.idx ] && fail "a usage error wrote x.idx"
+# a negative --threads is a usage error naming it, not all cores in silence
+cp faces.idx keep.idx
+expect 2 "$cli" embed "$model" faces -o x.st -j -3
+grep_err "siamese embed: --threads must be 0 (all cores) or more, got -3"
+expect 2 "$cli" index build "$model" faces -o x.idx -j -3
+grep_err "siamese index: --threads must be 0"
+expect 2 "$cli" index add faces.idx "$a" -j -3
+expect 2 "$cli" search faces.idx "$a" -j -3
+grep_err "siamese search: --threads must be 0"
+expect 2 "$cli" verify "$model" "$a" "$b" -j -3
+grep_err "siamese verify: --threads must be 0"
+expect 2 "$cli" identify faces.idx "$a" -j -3
+grep_err "siamese identify: --threads must be 0"
+expect 2 "$cli" calibrate "$model" faces -o x.safetensors -j -3
+grep_err "siamese calibrate: --threads must be 0"
+[ -e x.idx ] || [ -e x.st ] || [ -e x.safetensors ] && fail "a usage error wrote a file"
+cmp -s faces.idx keep.idx || fail "index add -j -3 changed the index"
 finish test_cli_precision
