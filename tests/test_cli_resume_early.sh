@@ -35,4 +35,13 @@ expect 0 "${cmd[@]}" --overwrite
 [ -s "$tmp/run/checkpoint.safetensors" ] || fail "no checkpoint after starting again"
 expect 0 "$cli" train --resume "$tmp/run" --epochs 2 -q
 
+# a checkpoint cut short: exit 1 naming it, and the run's files as they were (the new --epochs
+# total is not written into config.json by a resume that never started)
+head -c 1000 "$tmp/run/checkpoint.safetensors" >"$tmp/cut" && mv "$tmp/cut" "$tmp/run/checkpoint.safetensors"
+(cd "$tmp/run" && md5sum ./*) >"$tmp/before.md5"
+expect 1 "$cli" train --resume "$tmp/run" --epochs 3
+grep_err "checkpoint.safetensors: header length runs past the end of the file"
+(cd "$tmp/run" && md5sum ./*) | cmp -s - "$tmp/before.md5" ||
+    fail "a failed resume changed the run: $(cd "$tmp/run" && md5sum ./* | diff "$tmp/before.md5" -)"
+
 finish test_cli_resume_early

@@ -1003,13 +1003,16 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
         p->stop = params->stop;
         if (params->threads > 0) p->threads = params->threads;
         if (params->epochs > 0) p->epochs = params->epochs;
-        if (writer(run)) st = sm_run_config_save(&run->config, path, &run->err);
     }
     if (st == SIAMESE_OK) st = check_dist_sampler(run);
     st = sm_dist_agree(run->dist, st, &run->err);
     sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     if (st == SIAMESE_OK) st = restore_checkpoint(run);
     if (st == SIAMESE_OK) st = prepare_data(run, 1);
+    /* the new total goes into config.json only once the checkpoint and the data have loaded: a
+     * resume that fails leaves the run's files as they were */
+    if (st == SIAMESE_OK && params && writer(run))
+        st = sm_run_config_save(&run->config, path, &run->err);
     st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK)
         emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
