@@ -1,5 +1,6 @@
 /* Model files: save/load round trips, PyTorch-written files, and every way a file can be unfit. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,24 @@ Test(model_file, f64_parameters_are_converted) {
     siamese_model *back = load_ok(write_tampered(m, "f64.safetensors", &tp));
     assert_same_params(m, back);
     siamese_model_free(back);
+    siamese_model_free(m);
+}
+
+/* NaN or infinite weights would make every distance NaN and every verdict 'dissimilar'. */
+Test(model_file, non_finite_values_are_refused) {
+    siamese_model *m = small_model();
+    const sm_param_table *t = sm_net_table(m->net);
+    int fc1_bias = sm_param_table_find(t, "fc1.bias");
+    cr_assert_geq(fc1_bias, 0);
+    float *bias = sm_net_params_write(m->net) + t->t[fc1_bias].offset;
+    bias[2] = NAN;
+    save_ok(m, tmp_path("nan.safetensors"));
+    expect_load_fails(tmp_path("nan.safetensors"), SIAMESE_ERR_FORMAT,
+                      "tensor 'fc1.bias' holds NaN at element 2");
+    bias[2] = -INFINITY;
+    save_ok(m, tmp_path("inf.safetensors"));
+    expect_load_fails(tmp_path("inf.safetensors"), SIAMESE_ERR_FORMAT,
+                      "tensor 'fc1.bias' holds an infinite value at element 2");
     siamese_model_free(m);
 }
 

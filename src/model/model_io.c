@@ -355,6 +355,24 @@ static void copy_values(const sm_st_file *file, sm_net *net) {
         sm_st_copy_to_net(sm_safetensors_find(file, table->t[i].name), net, &table->t[i]);
 }
 
+/* A weight or buffer that is NaN or infinite makes every embedding and distance NaN (a verdict
+ * of 'dissimilar' for every pair): such a file is refused, naming the tensor. */
+static siamese_status check_finite(const char *path, sm_net *net, sm_err *err) {
+    const sm_param_table *table = sm_net_table(net);
+    for (int i = 0; i < table->n; i++) {
+        const sm_tensor_info *t = &table->t[i];
+        if (t->role != SM_TENSOR_PARAM && t->role != SM_TENSOR_BUFFER) continue;
+        const float *v =
+            (t->role == SM_TENSOR_PARAM ? sm_net_params(net) : sm_net_buffers(net)) + t->offset;
+        for (size_t k = 0; k < t->count; k++)
+            if (!isfinite(v[k]))
+                return sm_fail(err, SIAMESE_ERR_FORMAT,
+                               "%s: tensor '%s' holds %s at element %zu: the model cannot be used",
+                               path, t->name, isnan(v[k]) ? "NaN" : "an infinite value", k);
+    }
+    return SIAMESE_OK;
+}
+
 /* Validates the whole file against its architecture; fills s on success. */
 static siamese_status validate_file(const char *path, const sm_st_file *file, file_settings *s,
                                     const char *ignore_prefix, sm_err *err) {
@@ -392,6 +410,7 @@ siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
     }
     if (model) {
         copy_values(file, model->net);
+        status = check_finite(path, model->net, err);
         model->margin = s->margin;
         model->metric = s->metric;
         model->threshold = s->threshold;
@@ -399,6 +418,10 @@ siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
         if (source && model->threshold >= 0)
             snprintf(model->threshold_source, sizeof model->threshold_source, "%s", source);
         sm_err_clear(&model->err);
+    }
+    if (model && status != SIAMESE_OK) {
+        siamese_model_free(model);
+        model = NULL;
     }
     free(s);
     *out = model;
