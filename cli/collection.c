@@ -151,7 +151,11 @@ static int gather(const char *command, const char *const *sources, int n, path_l
             return 0;
         }
     }
-    if (out->count == 0) fprintf(stderr, "siamese %s: no image files given\n", command);
+    if (out->count == 0 && n == 1)
+        fprintf(stderr, "siamese %s: %s: no files in it (an empty folder or list)\n", command,
+                sources[0]);
+    else if (out->count == 0)
+        fprintf(stderr, "siamese %s: no files in the %d folders and lists given\n", command, n);
     return out->count > 0;
 }
 
