@@ -21,8 +21,11 @@ static void print_warning(void *user, const char *message) {
     fprintf(stderr, "siamese pairs: warning: %s\n", message);
 }
 
+/* The dataset's message names the path and the reason; the status name only stands in for it
+ * when there is none (it read "No such file or directory (input/output error)" beside one). */
 static int fail(siamese_dataset *ds, siamese_status st) {
-    fprintf(stderr, "siamese pairs: %s (%s)\n", siamese_dataset_errmsg(ds), siamese_status_str(st));
+    const char *msg = siamese_dataset_errmsg(ds);
+    fprintf(stderr, "siamese pairs: %s\n", msg && *msg ? msg : siamese_status_str(st));
     return st == SIAMESE_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 

@@ -78,7 +78,7 @@ expect 2 "$cli" pairs data other -o x.tsv
 
 # data errors: exit 1, naming the path and the reason
 expect 1 "$cli" pairs "$tmp/missing-folder" -o x.tsv
-grep_err "missing-folder"
+grep_err "missing-folder: cannot open: No such file or directory$"
 mkdir -p one/only && pgm one/only/1.pgm 1
 expect 1 "$cli" pairs one -o x.tsv
 grep_err "need at least two"
