@@ -44,4 +44,21 @@ grep_err "checkpoint.safetensors: header length runs past the end of the file"
 (cd "$tmp/run" && md5sum ./*) | cmp -s - "$tmp/before.md5" ||
     fail "a failed resume changed the run: $(cd "$tmp/run" && md5sum ./* | diff "$tmp/before.md5" -)"
 
+# a new run that fails before it starts (a model too large to allocate) leaves no folder it made,
+# parents included, and a folder that was there as it was (no .lock left in it)
+big=(--arch "conv(8,k=3) relu linear(16)" --input 3x8000x8000 --epochs 1 --threads 1 -q)
+expect 1 "$cli" train "$tmp/data" -o "$tmp/new/deeper/big" "${big[@]}"
+grep_err "cannot allocate"
+[ -e "$tmp/new" ] && fail "a failed new run left $(cd "$tmp" && find new)"
+mkdir "$tmp/was_there"
+expect 1 "$cli" train "$tmp/data" -o "$tmp/was_there" "${big[@]}"
+[ -d "$tmp/was_there" ] || fail "a failed run removed a folder that was there before it"
+[ -z "$(ls -A "$tmp/was_there")" ] && [ -d "$tmp/was_there" ] ||
+    fail "a failed run left files in a folder that was there: $(ls -A "$tmp/was_there")"
+# a run folder holding a run: the refused new run leaves it as it was
+(cd "$tmp/run" && md5sum ./* ./.lock) >"$tmp/before.md5"
+expect 1 "$cli" train "$tmp/data" -o "$tmp/run" "${big[@]}"
+grep_err "already holds a training run"
+(cd "$tmp/run" && md5sum ./* ./.lock) | cmp -s - "$tmp/before.md5" || fail "a refused run changed the run"
+
 finish test_cli_resume_early

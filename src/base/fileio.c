@@ -275,3 +275,31 @@ siamese_status sm_make_dirs(const char *path, sm_err *err) {
     free(copy);
     return st;
 }
+
+char *sm_first_missing_dir(const char *path) {
+    struct stat sb;
+    char *copy = path && *path ? sm_strdup(path) : NULL;
+    if (!copy) return NULL;
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/' || p[-1] == '/') continue;
+        *p = '\0';
+        if (stat(copy, &sb) != 0 && errno == ENOENT) return copy;
+        *p = '/';
+    }
+    if (stat(copy, &sb) != 0 && errno == ENOENT) return copy;
+    free(copy);
+    return NULL;
+}
+
+void sm_remove_dirs_up_to(const char *path, const char *top) {
+    char *copy = path && top ? sm_strdup(path) : NULL;
+    if (!copy) return;
+    size_t len = strlen(copy), top_len = strlen(top);
+    while (len > 1 && copy[len - 1] == '/') copy[--len] = '\0';
+    while (len >= top_len && rmdir(copy) == 0 && len > top_len) {
+        while (len > 0 && copy[len - 1] != '/') len--; /* drop the last name */
+        while (len > 1 && copy[len - 1] == '/') len--; /* and the slashes before it */
+        copy[len] = '\0';
+    }
+    free(copy);
+}

@@ -38,6 +38,13 @@ siamese_status sm_atomic_fail(sm_atomic_file *af, sm_err *err);
 /* Creates the folder path and any missing parent folders (mkdir -p). A folder already there is
  * fine; a file in the way is an error naming it. */
 siamese_status sm_make_dirs(const char *path, sm_err *err);
+/* The outermost of path and its parents that does not exist yet (what sm_make_dirs would
+ * create first), malloc'd; NULL when path exists already (or memory runs out). */
+char *sm_first_missing_dir(const char *path);
+/* Undoes sm_make_dirs: removes the empty folder path and its parents up to and including top (a
+ * prefix of path, from sm_first_missing_dir), innermost first; stops at the first folder that
+ * cannot be removed (one that is not empty is kept). Best effort. */
+void sm_remove_dirs_up_to(const char *path, const char *top);
 
 /* ---- folder listing (dir_list.c) */
 typedef struct sm_dir_list {

@@ -52,6 +52,9 @@ typedef struct train_run {
     double loop_mark;           /* the training loop's time is counted up to here */
     sm_run_tools tools;         /* P x K batches, validation classes (issue 12) */
     sm_run_lock lock;           /* held while this process writes run_dir */
+    char *made_dir;             /* the outermost folder this fresh run created (NULL: none) */
+    int made_lock;              /* 1 when this run created run_dir/.lock */
+    int saved_config;           /* 1 once config.json is written: the run is kept from then on */
     sm_dist *dist;              /* data-parallel ranks (issue 16), NULL = one process */
     sm_loader_chips chips;      /* a model with a face aligner: every loader feeds face chips */
     sm_err err;
@@ -744,6 +747,7 @@ static void run_free(train_run *run) {
     sm_run_tools_free(&run->tools);
     sm_dist_free(run->dist);
     sm_run_lock_release(&run->lock);
+    free(run->made_dir);
     free(run->test_distances);
     free(run->test_labels);
     free(run);
@@ -768,18 +772,40 @@ static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, i
         return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
     strcpy(run->run_dir, dir);
     if (!writer(run)) return SIAMESE_OK; /* data-parallel: rank 0 makes, locks and checks it */
+    char config[SM_TRAIN_TEXT_MAX + 32];
+    struct stat st;
+    if (fresh) run->made_dir = sm_first_missing_dir(dir);
     siamese_status made = sm_make_dirs(dir, &run->err);
+    run_path(run, SM_RUN_LOCK_NAME, config, sizeof config);
+    run->made_lock = fresh && stat(config, &st) != 0 && errno == ENOENT;
     if (made == SIAMESE_OK) made = sm_run_lock_take(&run->lock, dir, &run->err);
     if (made != SIAMESE_OK) return made;
-    char config[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "config.json", config, sizeof config);
-    struct stat st;
     if (fresh && !overwrite && stat(config, &st) == 0)
         return sm_fail(&run->err, SIAMESE_ERR_IO,
                        "%s already holds a training run; continue it with --resume %s, or choose "
                        "another folder (or --overwrite)",
                        dir, dir);
     return fresh ? drop_old_checkpoint(run) : SIAMESE_OK;
+}
+
+/* A fresh run that fails before its config.json is written leaves nothing usable: removes what
+ * it created (its metrics.jsonl in a folder it made, its lock file, the folders it made), so the
+ * failure leaves the disk as it found it. A folder that was there keeps its other files. */
+static void undo_fresh_run(train_run *run) {
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    if (run->saved_config || !writer(run)) return;
+    sm_metrics_close(&run->metrics);
+    if (run->made_dir) {
+        run_path(run, "metrics.jsonl", path, sizeof path);
+        (void)remove(path);
+    }
+    if (run->made_lock && run->lock.held) {
+        run_path(run, SM_RUN_LOCK_NAME, path, sizeof path);
+        (void)remove(path);
+    }
+    sm_run_lock_release(&run->lock);
+    if (run->made_dir) sm_remove_dirs_up_to(run->run_dir, run->made_dir);
 }
 
 static siamese_status report_setup(train_run *run) {
@@ -933,8 +959,10 @@ siamese_status siamese_train(const char *data_path, const char *run_dir,
     if (st == SIAMESE_OK && writer(run)) {
         run_path(run, "config.json", path, sizeof path);
         st = sm_run_config_save(&run->config, path, &run->err);
+        run->saved_config = st == SIAMESE_OK;
     }
     st = sm_dist_agree(run->dist, st, &run->err);
+    if (st != SIAMESE_OK) undo_fresh_run(run);
     if (st == SIAMESE_OK) st = run_epochs(run);
     sm_threads_leave(threads);
     return finish_run(run, st, errmsg, errmsg_size);
