@@ -282,6 +282,35 @@ Test(index, truncated_or_corrupt_files_are_refused) {
     assert_refused(model_path);
 }
 
+/* An index file whose row 3 holds value at element 2 opens (its rows stay unread), and its first
+ * search is refused, naming the file, the row and its item. */
+static void assert_bad_row_refused(float value, const char *name, const char *what) {
+    rows r;
+    make_rows(&r, 8, "img", 11);
+    r.vectors[3 * DIM + 2] = value;
+    siamese_index *index = new_index();
+    cr_assert_eq(siamese_index_add(index, &r.e), SIAMESE_OK);
+    const char *path = tu_path(tu_temp, name);
+    cr_assert_eq(siamese_index_save(index, path), SIAMESE_OK);
+    siamese_index_free(index);
+    index = open_index(path);
+    int idx[2];
+    float d[2];
+    cr_assert_eq(siamese_index_search(index, r.vectors, 1, 2, NULL, idx, d), SIAMESE_ERR_FORMAT,
+                 "a search of %s was not refused", name);
+    const char *msg = siamese_index_errmsg(index);
+    char want[512];
+    snprintf(want, sizeof want, "%s: the embedding of row 3 (img3) holds %s at element 2", path,
+             what);
+    cr_assert(strstr(msg, want), "message '%s' lacks '%s'", msg, want);
+    siamese_index_free(index);
+}
+
+Test(index, rows_holding_nan_or_inf_are_refused) {
+    assert_bad_row_refused(NAN, "nan.index", "NaN");
+    assert_bad_row_refused(-INFINITY, "inf.index", "an infinite value");
+}
+
 Test(index, empty_index_saves_and_searches) {
     siamese_index *index = new_index();
     const char *path = tu_path(tu_temp, "empty.index");

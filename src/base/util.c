@@ -1,6 +1,7 @@
 /* Small general helpers: strings, enum names, paths, clocks, shares of n items (see util.h). */
 #include "base/util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,4 +71,10 @@ void sm_share_of(int n, int part, int parts, int *first, int *count) {
     int base = n / parts, extra = n % parts;
     *count = base + (part < extra);
     *first = part * base + (part < extra ? part : extra);
+}
+
+size_t sm_first_nonfinite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return i;
+    return n;
 }

@@ -1,7 +1,9 @@
 /* Small general helpers shared across the library and the CLI: strings, enum names, paths, a
- * monotonic clock and CPU clocks, a contiguous share of n items. */
+ * monotonic clock and CPU clocks, a contiguous share of n items, a finite check of floats. */
 #ifndef SM_UTIL_H
 #define SM_UTIL_H
+
+#include <stddef.h>
 
 /* A malloc'd copy of s (NULL when memory runs out). */
 char *sm_strdup(const char *s);
@@ -28,5 +30,8 @@ double sm_process_cpu_seconds(void);
 /* Part `part` of `parts` of n items: the contiguous slice [*first, *first + *count), parts below
  * n % parts one item longer; count is 0 when n < parts and part >= n. */
 void sm_share_of(int n, int part, int parts, int *first, int *count);
+/* The index of the first NaN or infinite value among v[0 .. n), or n when all are finite: the
+ * check that model weights and index embeddings share before they are used. */
+size_t sm_first_nonfinite(const float *v, size_t n);
 
 #endif

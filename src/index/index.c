@@ -76,6 +76,7 @@ void siamese_index_free(siamese_index *index) {
     free(index->class_names);
     free(index->owned);
     free(index->model_path);
+    free(index->path);
     free(index->slots);
     sm_safetensors_free(index->file);
     free(index);
@@ -272,6 +273,7 @@ siamese_status siamese_index_add(siamese_index *index, const siamese_embeddings 
     if (e->count > INT_MAX - index->count)
         return sm_fail(&index->err, SIAMESE_ERR_LIMIT, "index: too many rows");
     siamese_status status = reserve(index, index->count + e->count);
+    index->rows_finite = 0; /* the new rows are checked at their first use */
     for (int i = 0; status == SIAMESE_OK && i < e->count; i++) status = put_row(index, e, i);
     return status;
 }
@@ -335,8 +337,10 @@ siamese_status siamese_index_search(siamese_index *index, const float *queries, 
                                     const int *exclude, int *out_index, float *out_distance) {
     if (!index) return SIAMESE_ERR_INVALID_ARG;
     sm_err_clear(&index->err);
-    siamese_status status = siamese_knn(index->metric, queries, nq, index->vectors, index->count,
-                                        index->dim, k, exclude, out_index, out_distance);
+    siamese_status status = sm_index_check_rows(index);
+    if (status != SIAMESE_OK) return status;
+    status = siamese_knn(index->metric, queries, nq, index->vectors, index->count, index->dim, k,
+                         exclude, out_index, out_distance);
     if (status != SIAMESE_OK)
         sm_fail(&index->err, status, "index search: %s", siamese_status_str(status));
     return status;

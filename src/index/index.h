@@ -28,10 +28,16 @@ struct siamese_index {
     char *model_path; /* as recorded (absolute when the model file existed), may be NULL */
     int *slots;       /* open-addressing table item -> row + 1 (0 = empty), or NULL (stale) */
     int slot_count;   /* a power of two */
+    char *path;       /* the file the rows were read from (malloc'd), or NULL */
+    int rows_finite;  /* 1 once every row is known to hold finite values */
 };
 
 /* Reads a file written by sm_index_write into an empty handle (index->err has the reason). */
 siamese_status sm_index_read(siamese_index *index, const char *path);
+/* Refuses rows holding NaN or an infinite value (SIAMESE_ERR_FORMAT, naming the file and the
+ * first bad row), which would rank as nearest or never, silently. Checked once, at the first
+ * use of the rows, not at open: opening maps a large index without reading its rows. */
+siamese_status sm_index_check_rows(siamese_index *index);
 /* Writes the index atomically. */
 siamese_status sm_index_write(siamese_index *index, const char *path);
 

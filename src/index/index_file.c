@@ -5,6 +5,7 @@
  * array of class names, indexed by the labels). */
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,22 @@ static siamese_status read_labels(siamese_index *index, const char *path, const 
     return SIAMESE_OK;
 }
 
+siamese_status sm_index_check_rows(siamese_index *index) {
+    size_t n = (size_t)index->count * (size_t)index->dim;
+    size_t k = index->rows_finite ? n : sm_first_nonfinite(index->vectors, n);
+    if (k == n) {
+        index->rows_finite = 1;
+        return SIAMESE_OK;
+    }
+    size_t row = k / (size_t)index->dim;
+    return sm_fail(&index->err, SIAMESE_ERR_FORMAT,
+                   "%s: the embedding of row %zu (%s) holds %s at element %zu: the index cannot be "
+                   "used; build it again",
+                   index->path ? index->path : "the index", row,
+                   index->items[row] ? index->items[row] : "no name",
+                   isnan(index->vectors[k]) ? "NaN" : "an infinite value", k % (size_t)index->dim);
+}
+
 /* The embeddings in place when aligned for floats (files we write always are), else a copy. */
 static siamese_status use_vectors(siamese_index *index, const char *path, const sm_st_tensor *t) {
     if (((uintptr_t)t->data % sizeof(float)) == 0) {
@@ -197,5 +214,7 @@ siamese_status sm_index_read(siamese_index *index, const char *path) {
     status = read_labels(index, path, labels);
     if (status == SIAMESE_OK) status = read_items(index, path, items);
     if (status == SIAMESE_OK) status = use_vectors(index, path, emb);
+    if (status == SIAMESE_OK && !(index->path = sm_strdup(path)))
+        status = sm_fail(&index->err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
     return status;
 }

@@ -6,6 +6,7 @@
 
 #include "base/number.h"
 #include "base/recipe.h"
+#include "base/util.h"
 #include "model/face_align.h"
 #include "model/face_align_io.h"
 #include "model/model.h"
@@ -364,11 +365,11 @@ static siamese_status check_finite(const char *path, sm_net *net, sm_err *err) {
         if (t->role != SM_TENSOR_PARAM && t->role != SM_TENSOR_BUFFER) continue;
         const float *v =
             (t->role == SM_TENSOR_PARAM ? sm_net_params(net) : sm_net_buffers(net)) + t->offset;
-        for (size_t k = 0; k < t->count; k++)
-            if (!isfinite(v[k]))
-                return sm_fail(err, SIAMESE_ERR_FORMAT,
-                               "%s: tensor '%s' holds %s at element %zu: the model cannot be used",
-                               path, t->name, isnan(v[k]) ? "NaN" : "an infinite value", k);
+        size_t k = sm_first_nonfinite(v, t->count);
+        if (k < t->count)
+            return sm_fail(err, SIAMESE_ERR_FORMAT,
+                           "%s: tensor '%s' holds %s at element %zu: the model cannot be used",
+                           path, t->name, isnan(v[k]) ? "NaN" : "an infinite value", k);
     }
     return SIAMESE_OK;
 }
