@@ -216,7 +216,17 @@ Test(safetensors, header_length_absurd) {
     unsigned char buf[16] = {0, 0, 0, 0, 0, 0, 0, 0x80, '{', '}'};
     const char *path = tmp_path("huge.safetensors");
     write_bytes(path, buf, sizeof buf);
-    expect_bad(path, SIAMESE_ERR_FORMAT, "implausibly large");
+    expect_bad(path, SIAMESE_ERR_FORMAT,
+               "not a safetensors file (its first 8 bytes are not a plausible header length)");
+}
+
+/* A PNG given as a model (or any file of another kind) is named as not a safetensors file. */
+Test(safetensors, png_is_not_safetensors) {
+    unsigned char buf[32] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                             0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+    const char *path = tmp_path("picture.png");
+    write_bytes(path, buf, sizeof buf);
+    expect_bad(path, SIAMESE_ERR_FORMAT, "picture.png: not a safetensors file (its first 8 bytes");
 }
 
 Test(safetensors, header_not_json) {

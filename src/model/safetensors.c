@@ -451,7 +451,10 @@ static siamese_status header_length(reader *r, const unsigned char *buf, size_t 
     uint64_t len = 0;
     for (int i = 7; i >= 0; i--) len = (len << 8) | buf[i];
     if (len < 2) return bad(r, "header length is too small", NULL, NULL);
-    if (len > SM_ST_HEADER_MAX) return bad(r, "header length is implausibly large", NULL, NULL);
+    if (len > SM_ST_HEADER_MAX) /* a PNG, a JPEG, a text file...: any file of another kind */
+        return bad(r,
+                   "not a safetensors file (its first 8 bytes are not a plausible header length)",
+                   NULL, NULL);
     if (len > size - 8) return bad(r, "header length runs past the end of the file", NULL, NULL);
     *header_len = (size_t)len;
     r->data_len = size - 8 - (size_t)len;
