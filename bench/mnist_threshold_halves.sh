@@ -18,12 +18,12 @@ siamese=$1 t10k=$2
 shift 2
 rules=("250:--pairs-per-class 250" "1000:--pairs-per-class 1000" "all:--all-pairs")
 
-# json_number FILE KEY...: the number at a path of keys in a JSON object.
-json_number() {
+# scored EVAL_JSON: "ERRORS ACCURACY" of 'siamese eval --json' at the model's threshold.
+scored() {
     /usr/bin/python3 -c 'import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: v = v[k]
-print(v)' "$@"
+v = json.load(open(sys.argv[1]))["verification"]
+a = v["accuracy_model"]["value"]
+print(round((1 - a) * v["pairs"]), a)' "$1"
 }
 
 # halves VAL OUT: OUT/a and OUT/b, each digit's images alternately (sorted by name), as links.
@@ -52,9 +52,7 @@ errors() {
         --seed "$seed" -q -j 1 --precision fp32 >/dev/null
     "$siamese" eval "$tmp/m.safetensors" "$score" --pairs-per-class 1000 --json -q -b 0 \
         --seed "$seed" -j 1 --precision fp32 >"$tmp/e.json"
-    /usr/bin/python3 -c 'import json, sys
-v = json.load(open(sys.argv[1]))["verification"]
-print(round((1 - v["accuracy_model"]["value"]) * v["pairs"]))' "$tmp/e.json"
+    scored "$tmp/e.json" | cut -d' ' -f1
     rm -rf "$tmp"
 }
 
@@ -65,7 +63,7 @@ declare -A sum
 for kept in "$@"; do
     model="$kept/mnist_run/model.safetensors" val="$kept/mnist_val"
     [[ -f "$model" && -d "$val" ]] || { echo "$kept: no mnist_run/model.safetensors or mnist_val/" >&2; exit 1; }
-    seed=$(json_number "$kept/mnist_run/config.json" seed)
+    seed=$(sed -n 's/^ *"seed": *\([0-9]*\).*/\1/p' "$kept/mnist_run/config.json")
     halves "$val" "$kept/halves"
     printf '%s' "$seed"
     for r in "${rules[@]}"; do
@@ -80,7 +78,7 @@ for kept in "$@"; do
         "$siamese" eval "$tmp/m.safetensors" "$t10k" --pairs-per-class 1000 --json -q -b 0 \
             --seed "$seed" -j 1 --precision fp32 >"$tmp/t.json"
         printf '\t%s + %s = %s\t%s' "$ab" "$ba" $((ab + ba)) \
-            "$(json_number "$tmp/t.json" verification accuracy_model value)"
+            "$(scored "$tmp/t.json" | cut -d' ' -f2)"
         rm -rf "$tmp"
     done
     printf '\n'
