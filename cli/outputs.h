@@ -2,6 +2,8 @@
 #ifndef SIAMESE_CLI_OUTPUTS_H
 #define SIAMESE_CLI_OUTPUTS_H
 
+#include "siamese.h"
+
 /* 1 when a and b name the same file: the same text, or the same device and inode. */
 int cli_same_file(const char *a, const char *b);
 
@@ -10,5 +12,10 @@ int cli_same_file(const char *a, const char *b);
  * 1; else returns 0. */
 int cli_output_overwrites_input(const char *command, const char *output, const char *const *inputs,
                                 int n);
+
+/* The same guard for the files an index names: its recorded model and its items (the gallery
+ * images). Only an output that already exists is compared, so a new file costs no look-up. */
+int cli_output_overwrites_index_file(const char *command, const char *output,
+                                     const siamese_index *index);
 
 #endif

@@ -79,9 +79,13 @@ static int search(const search_args *a, const char *index_path, const char *cons
         return CLI_EXIT_USAGE;
     if (siamese_dist_size() > 1)
         return cli_search_shards(index_path, a->model, &compute, queries, n, a->k, a->json);
-    int ok = cli_open_index("search", index_path, &index) &&
-             cli_open_index_model("search", index, a->model, &compute, &model) &&
-             cli_embed_sources("search", model, queries, n, 1, 1, &q);
+    int ok = cli_open_index("search", index_path, &index);
+    if (ok && a->png && cli_output_overwrites_index_file("search", a->png, index)) {
+        siamese_index_free(index);
+        return CLI_EXIT_USAGE;
+    }
+    ok = ok && cli_open_index_model("search", index, a->model, &compute, &model) &&
+         cli_embed_sources("search", model, queries, n, 1, 1, &q);
     if (ok) {
         rows = malloc((size_t)q.count * a->k * sizeof(int));
         dist = malloc((size_t)q.count * a->k * sizeof(float));

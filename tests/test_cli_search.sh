@@ -93,6 +93,12 @@ expect 2 "$cli" search "$tmp/faces.idx" "$q" --png "$tmp/faces.idx" -q
 grep_err "faces.idx: the output is also an input"
 cmp -s "$model" "$tmp/model.keep" || fail "embed or index build overwrote the model"
 cmp -s "$tmp/faces.idx" "$tmp/faces.keep" || fail "search --png overwrote the index"
+# and so are the files the index names: its recorded model, its gallery images
+expect 2 "$cli" search "$tmp/faces.idx" "$q" --png "$model" -q
+grep_err "$model: the output is also an input"
+expect 2 "$cli" search "$tmp/faces.idx" "$q" --png "$tmp/gallery/s2/3.pgm" -q
+grep_err "gallery/s2/3.pgm: the output is the input .*/s2/3.pgm; it would be overwritten"
+cmp -s "$model" "$tmp/model.keep" || fail "search --png overwrote the index's model"
 
 # remove and add back: counts, and a removed image is no longer found
 expect 0 "$cli" index remove "$tmp/faces.idx" "$tmp/gallery/s1/1.pgm" "$tmp/gallery/s1/2.pgm" -q
