@@ -107,7 +107,7 @@ static int cache_lookup(const char *text, uint64_t key, siamese_precision_choice
 }
 
 static void write_entry(FILE *fp, uint64_t key, const siamese_precision_choice *c) {
-    fprintf(fp, "%016llx\t%s\t%.6g\t%.6g\t%d\t%s\n", (unsigned long long)key,
+    fprintf(fp, "%016llx\t%s\t%.17g\t%.17g\t%d\t%s\n", (unsigned long long)key,
             siamese_precision_name(c->precision), c->fp32_seconds, c->bf16_seconds, c->batch,
             c->cpu);
 }
