@@ -145,7 +145,7 @@ static int load_pair(siamese_dataset *ds, const siamese_pair *p, const siamese_i
 }
 
 /* Walks the test pairs in order and keeps x0 and up to count x1 images. */
-static int pick_rows(siamese_dataset *ds, const siamese_pairs *pairs, int count,
+static int pick_rows(siamese_dataset *ds, const char *data, const siamese_pairs *pairs, int count,
                      const siamese_image_options *o, test_rows *r) {
     r->pair = calloc((size_t)count, sizeof *r->pair);
     r->x1 = calloc((size_t)count, sizeof *r->x1);
@@ -173,8 +173,9 @@ static int pick_rows(siamese_dataset *ds, const siamese_pairs *pairs, int count,
         r->x1_image[r->n++] = b;
     }
     if (r->n == 0) {
-        fprintf(stderr, "siamese test: %d usable test pair%s; the check needs at least 2\n",
-                have_x0, have_x0 == 1 ? "" : "s");
+        fprintf(stderr,
+                "siamese test: %s: %d usable test pair%s of %d; the check needs at least 2\n", data,
+                have_x0, have_x0 == 1 ? "" : "s", pairs->count);
         return CLI_EXIT_FAIL;
     }
     if (r->n < count)
@@ -320,7 +321,7 @@ static int run_test(const char *model_path, const char *data, const test_args *a
     if (code == CLI_EXIT_OK)
         code = find_test_pairs(ds, model_path, a, &split, &pairs, source, sizeof source);
     siamese_image_options o = cli_model_image_options(model);
-    if (code == CLI_EXIT_OK) code = pick_rows(ds, &pairs, a->count, &o, &rows);
+    if (code == CLI_EXIT_OK) code = pick_rows(ds, data, &pairs, a->count, &o, &rows);
     if (code == CLI_EXIT_OK) code = measure(model, &rows);
     if (code == CLI_EXIT_OK) code = draw(&rows, a->png);
     if (code == CLI_EXIT_OK) {

@@ -79,6 +79,14 @@ mkdir -p bare && cp "$model" bare/
 expect 0 "$cli" test bare/model.safetensors "$data" --seed 4 -o bare.png
 [ "$(rows)" -eq 5 ] || fail "bare model: want 5 rows, got $(rows)"
 grep -q "all pairs of the dataset" "$tmp/out" || fail "bare model: source line: $(head -1 "$tmp/out")"
+
+# no pair decodes: exit 1 naming DATA and how many pairs there were
+mkdir -p junk/a junk/b
+for c in a b; do for i in 1 2 3; do echo junk >"junk/$c/$i.pgm"; done; done
+expect 1 "$cli" test bare/model.safetensors junk -o junk.png
+grep_err "junk: 0 usable test pairs of [0-9]*; the check needs at least 2"
+
+# --split names the split to use
 expect 0 "$cli" test bare/model.safetensors "$data" --split run/split.json -o bare.png
 grep -q "run/split.json" "$tmp/out" || fail "--split was not used"
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # No space left on the device: a run folder, an index, embeddings and a pairs manifest on a small
-# tmpfs. Training (fresh, and resumed on a nearly full disk), index build and add, embed and pairs
-# fail with exit 1 and a message naming the file and "No space left on device"; the last good
-# model, checkpoint, index and manifest are untouched, no temporary file is left, and once there
-# is room again the resume finishes bitwise equal to an uninterrupted run.
+# tmpfs. Training (fresh, and resumed on a nearly full disk), index build and add, embed, pairs
+# and an eval --report page fail with exit 1 and a message naming the file and "No space left on
+# device"; the last good model, checkpoint, index and manifest are untouched, no temporary file is
+# left, and once there is room again the resume finishes bitwise equal to an uninterrupted run.
 # Needs to mount a tmpfs (root, in a private mount namespace when unshare(1) allows): skips else.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/fault_lib.sh"
@@ -79,6 +79,9 @@ no_space "embed" "$disk/e.safetensors"
 expect 1 "$cli" pairs "$tmp/data" -o "$disk/pairs.tsv" --seed 9 -k 30
 no_space "pairs" "$disk/pairs.tsv"
 cmp -s "$disk/pairs.tsv" "$tmp/pairs.tsv" || fail "the old manifest changed on a full disk"
+# an HTML page on a full disk: exit 1 naming the page and the reason
+expect 1 "$cli" eval "$model" "$tmp/data" --report "$disk/r.html" -j 1 --precision fp32 -q
+no_space "eval --report" "$disk/r.html"
 [ -z "$(temp_files "$disk")" ] || fail "temporary files left: $(temp_files "$disk")"
 
 # the recipe's folder tree (copies: a tmpfs cannot hard-link the data) on a full disk: exit 1

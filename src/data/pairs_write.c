@@ -179,10 +179,15 @@ static siamese_status write_pgm(siamese_dataset *ds, const uint8_t *pixels, cons
     size_t n = (size_t)ds->idx_width * (size_t)ds->idx_height;
     int bad = fprintf(fp, "P5\n%d %d\n255\n", ds->idx_width, ds->idx_height) < 0 ||
               fwrite(pixels, 1, n, fp) != n;
-    bad |= fclose(fp) != 0;
+    int reason = bad ? errno : 0;
+    if (fclose(fp) != 0 && !bad) {
+        bad = 1;
+        reason = errno;
+    }
     if (bad) {
         unlink(dst);
-        return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: write failed", dst);
+        return sm_fail(&ds->err, SIAMESE_ERR_IO, "%s: write failed: %s", dst,
+                       strerror(reason ? reason : EIO));
     }
     return SIAMESE_OK;
 }

@@ -189,10 +189,7 @@ siamese_status sm_html_save(const sm_html *h, const char *path, sm_err *err) {
     sm_atomic_file af;
     siamese_status st = sm_atomic_open(&af, path, err);
     if (st != SIAMESE_OK) return st;
-    if (h->len && fwrite(h->buf, 1, h->len, af.fp) != h->len) {
-        sm_atomic_abort(&af);
-        return sm_fail(err, SIAMESE_ERR_IO, "%s: write failed", path);
-    }
+    if (h->len && fwrite(h->buf, 1, h->len, af.fp) != h->len) return sm_atomic_fail(&af, err);
     return sm_atomic_commit(&af, err);
 }
 
