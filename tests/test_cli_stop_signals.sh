@@ -34,10 +34,10 @@ done
 expect 0 "$cli" train --resume "$tmp/usr1_1" --epochs 1 --quiet
 [ -s "$tmp/usr1_1/model.safetensors" ] || fail "the resumed run wrote no model"
 
-# before training (no stop flag yet) a signal ends the process as its default action does; 50
-# epochs, so that the run cannot finish before the signal lands (one epoch took 0.25 s on a Zen 5,
-# where a kill delayed by the scheduler once found the run done: exit 0)
-"$cli" train "$mnist" --arch "$arch" --input 1x28x28 --epochs 50 -j 1 -o "$tmp/early" >/dev/null 2>&1 &
+# before training (no stop flag yet) a signal ends the process as its default action does; 2000
+# epochs, so that the run cannot finish before the signal lands (50 epochs took 1.6 s on a Zen 5,
+# and a kill delayed that long on a loaded CI machine found the run done: exit 0)
+"$cli" train "$mnist" --arch "$arch" --input 1x28x28 --epochs 2000 -j 1 -o "$tmp/early" >/dev/null 2>&1 &
 pid=$!
 kill -USR1 "$pid"
 wait "$pid"
