@@ -29,14 +29,9 @@ int cli_output_overwrites_input(const char *command, const char *output, const c
 }
 
 int cli_output_overwrites_index_file(const char *command, const char *output,
-                                     const siamese_index *index) {
-    struct stat st;
-    if (stat(output, &st) != 0) return 0; /* not there yet: it cannot be an input */
-    const char *model = siamese_index_model_path(index);
-    if (cli_output_overwrites_input(command, output, &model, 1)) return 1;
-    for (int row = 0; row < siamese_index_count(index); row++) {
-        const char *item = siamese_index_item(index, row);
-        if (cli_output_overwrites_input(command, output, &item, 1)) return 1;
-    }
-    return 0;
+                                     siamese_index *index) {
+    int row = siamese_index_find(index, output); /* items are recorded as resolved paths */
+    const char *named[] = {siamese_index_model_path(index),
+                           row >= 0 ? siamese_index_item(index, row) : NULL};
+    return cli_output_overwrites_input(command, output, named, 2);
 }

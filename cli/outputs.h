@@ -14,8 +14,7 @@ int cli_output_overwrites_input(const char *command, const char *output, const c
                                 int n);
 
 /* The same guard for the files an index names: its recorded model and its items (the gallery
- * images). Only an output that already exists is compared, so a new file costs no look-up. */
-int cli_output_overwrites_index_file(const char *command, const char *output,
-                                     const siamese_index *index);
+ * images, found by siamese_index_find's hashed look-up, as given or resolved). */
+int cli_output_overwrites_index_file(const char *command, const char *output, siamese_index *index);
 
 #endif
