@@ -341,7 +341,6 @@ void sm_st_copy_counters(const sm_st_tensor *t, int64_t *dst, size_t count) {
     }
 }
 
-/* Copies every tensor into the model's buffers (all checks have passed already). */
 void sm_st_copy_to_net(const sm_st_tensor *t, sm_net *net, const sm_tensor_info *info) {
     if (info->role == SM_TENSOR_PARAM)
         sm_st_copy_floats(t, sm_net_params_write(net) + info->offset, info->count);
@@ -350,6 +349,7 @@ void sm_st_copy_to_net(const sm_st_tensor *t, sm_net *net, const sm_tensor_info 
     else sm_st_copy_counters(t, sm_net_counters(net) + info->offset, info->count);
 }
 
+/* Copies every tensor into the model's buffers (all checks have passed already). */
 static void copy_values(const sm_st_file *file, sm_net *net) {
     const sm_param_table *table = sm_net_table(net);
     for (int i = 0; i < table->n; i++)

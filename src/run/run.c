@@ -772,16 +772,16 @@ static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, i
         return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
     strcpy(run->run_dir, dir);
     if (!writer(run)) return SIAMESE_OK; /* data-parallel: rank 0 makes, locks and checks it */
-    char config[SM_TRAIN_TEXT_MAX + 32];
+    char path[SM_TRAIN_TEXT_MAX + 32];
     struct stat st;
     if (fresh) run->made_dir = sm_first_missing_dir(dir);
     siamese_status made = sm_make_dirs(dir, &run->err);
-    run_path(run, SM_RUN_LOCK_NAME, config, sizeof config);
-    run->made_lock = fresh && stat(config, &st) != 0 && errno == ENOENT;
+    run_path(run, SM_RUN_LOCK_NAME, path, sizeof path);
+    run->made_lock = fresh && stat(path, &st) != 0 && errno == ENOENT;
     if (made == SIAMESE_OK) made = sm_run_lock_take(&run->lock, dir, &run->err);
     if (made != SIAMESE_OK) return made;
-    run_path(run, "config.json", config, sizeof config);
-    if (fresh && !overwrite && stat(config, &st) == 0)
+    run_path(run, "config.json", path, sizeof path);
+    if (fresh && !overwrite && stat(path, &st) == 0)
         return sm_fail(&run->err, SIAMESE_ERR_IO,
                        "%s already holds a training run; continue it with --resume %s, or choose "
                        "another folder (or --overwrite)",
