@@ -475,6 +475,33 @@ Test(net_vs_ref, few_channels_backward_not_reference) {
     }
 }
 
+/* Max pooling whose windows tile the map (stride = kernel, no padding) over 16-channel blocks
+ * runs on the host kernel of maxpool_tiles.c in training: rows and columns no window covers
+ * (odd sizes), channels padded to a block (20 of 32), 3x3 and 2x3 windows, after a fused
+ * batchnorm + relu (ties at 0; the conv before it has no bias, whose gradient would be 0) and
+ * before a linear layer. The gradients match the reference,
+ * and no training plan here has a oneDNN pooling step left. */
+Test(net_vs_ref, maxpool_tiles_host_kernel) {
+    err_log log = {0};
+    const char *cases[3] = {"conv(20,k=3,bias=0) batchnorm relu maxpool(2) conv(4,k=1) linear(3)",
+                            "conv(16,k=3,p=1) relu maxpool(3) linear(5)",
+                            "conv(32,k=1) maxpool(2x3,s=2x3) conv(2,k=1)"};
+    sm_shape inputs[3] = {{3, 13, 11}, {2, 14, 10}, {3, 9, 14}};
+    for (int i = 0; i < 3; i++) {
+        run_case(cases[i], inputs[i], 3, 450 + (uint64_t)i, &log);
+        sm_net *net = make_net(cases[i], inputs[i], 3, 460);
+        sm_err err;
+        sm_err_clear(&err);
+        char steps[16384];
+        size_t len = sm_net_describe(net, 3, 1, steps, sizeof steps, &err);
+        cr_assert(len > 0 && len < sizeof steps, "describe %s: %s", cases[i], err.msg);
+        cr_assert_null(strstr(steps, "pooling"), "%s: oneDNN pooling in training:\n%s", cases[i],
+                       steps);
+        sm_net_free(net);
+    }
+    report("maxpool2d (host kernel)", &log);
+}
+
 /* conv followed by relu is fused (post-op forward, relu backward from the saved output). */
 Test(net_vs_ref, conv_relu_fused) {
     err_log log = {0};

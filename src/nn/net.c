@@ -31,9 +31,10 @@ struct sm_net {
     sm_grad_ready_fn grad_hook; /* see sm_net_set_grad_hook */
     void *grad_hook_user;
     double *time_fwd, *time_bwd;
-    int bf16;        /* convolutions in bf16; linear layers stay fp32 */
-    int no_fusion;   /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
-    int no_winograd; /* benchmark toggle SIAMESE_ENGINE_NO_WINOGRAD=1: direct convolutions only */
+    int bf16;         /* convolutions in bf16; linear layers stay fp32 */
+    int no_fusion;    /* benchmark toggle SIAMESE_ENGINE_NO_FUSION=1: relu as its own step */
+    int no_winograd;  /* benchmark toggle SIAMESE_ENGINE_NO_WINOGRAD=1: direct convolutions only */
+    int no_host_pool; /* benchmark toggle SIAMESE_ENGINE_NO_HOST_POOL=1: oneDNN's max pooling only */
     unsigned char frozen[SM_MAX_LAYERS]; /* 1: no gradient for the layer's parameters */
     uint64_t dropout_seed; /* the masks of the next training forward (sm_net_set_dropout_seed) */
 };
@@ -132,6 +133,8 @@ siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, s
     net->no_fusion = toggle && strcmp(toggle, "1") == 0;
     toggle = getenv("SIAMESE_ENGINE_NO_WINOGRAD");
     net->no_winograd = toggle && strcmp(toggle, "1") == 0;
+    toggle = getenv("SIAMESE_ENGINE_NO_HOST_POOL");
+    net->no_host_pool = toggle && strcmp(toggle, "1") == 0;
     dnnl_status_t s = dnnl_engine_create(&net->engine, dnnl_cpu, 0);
     if (s == dnnl_success)
         s = dnnl_stream_create(&net->stream, net->engine, dnnl_stream_default_flags);
@@ -350,6 +353,7 @@ static siamese_status build_plan(sm_net *net, sm_plan *plan, sm_err *err) {
     b.weights = &net->weights;
     b.bf16 = net->bf16;
     b.winograd = !net->no_winograd;
+    b.host_pool = !net->no_host_pool;
     sm_shape s = net->arch.input;
     int64_t dims[4] = {plan->n, s.c, s.h, s.w};
     dnnl_memory_desc_t md;

@@ -175,6 +175,7 @@ typedef struct sm_builder {
     int training;
     int bf16;        /* convolutions in bf16; linear layers stay fp32 */
     int winograd;    /* fp32 3x3 stride-1 convolutions may use oneDNN's Winograd kernel */
+    int host_pool;   /* training max pooling over tiling windows may use maxpool_tiles.c */
     int layer;       /* layer being built (tags steps) */
     unsigned pinned; /* bit s: slot s holds a value still needed (residual blocks) */
     size_t act_cursor, misc_cursor, transient_cursor;
@@ -283,6 +284,12 @@ siamese_status sm_relu_build(sm_builder *b, const sm_value *in, int with_diff, s
 siamese_status sm_relu_backward_fused(sm_builder *b, const sm_value *out, dnnl_memory_t diff_src);
 siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm_value *in,
                                   int with_diff, sm_value *out);
+/* Whether maxpool_tiles.c takes this pooling: a training plan, windows that tile the map (stride
+ * equal to the kernel, no padding) and fp32 input in nChw16c. */
+int sm_maxpool_tiles_fit(const sm_builder *b, const sm_layer *layer, const sm_value *in);
+/* The host kernel's forward step (and backward group when in has a gradient). */
+siamese_status sm_maxpool_tiles_build(sm_builder *b, const sm_layer *layer, const sm_value *in,
+                                      int with_diff, sm_value *out);
 siamese_status sm_linear_build(sm_builder *b, const sm_layer *layer, const sm_layer_params *p,
                                const sm_value *in, sm_value *out);
 /* Residual blocks (nn/layers/residual.c). The main branch of a block starts from main_in, which

@@ -1,8 +1,10 @@
-/* maxpool2d on oneDNN: PyTorch floor rounding, -inf padding; training keeps the workspace for backward. */
+/* maxpool2d on oneDNN (or maxpool_tiles.c where it fits): PyTorch floor rounding, -inf padding; training keeps the workspace for backward. */
 #include "nn/layers/layers.h"
 
 siamese_status sm_maxpool2d_build(sm_builder *b, const sm_layer *layer, const sm_value *in,
                                   int with_diff, sm_value *out) {
+    if (sm_maxpool_tiles_fit(b, layer, in))
+        return sm_maxpool_tiles_build(b, layer, in, with_diff, out);
     dnnl_dims_t strides = {layer->sh, layer->sw}, kernel = {layer->kh, layer->kw};
     dnnl_dims_t dilation = {0, 0}, pad_l = {layer->ph, layer->pw};
     /* Right padding equal to the left one: integer division gives PyTorch's floor rounding. */
