@@ -111,6 +111,15 @@ static int check_numbers(const siamese_train_params *p) {
     return problem == NULL;
 }
 
+/* What the library would refuse the settings for before it touches any file (a sampler the
+ * split cannot feed, a batch over its limit, ...): a usage error, not a failed run. */
+static int check_settings(const siamese_train_params *p) {
+    char msg[1024];
+    if (siamese_train_params_check(p, msg, sizeof msg) == SIAMESE_OK) return 1;
+    fprintf(stderr, "siamese train: %s\n", msg);
+    return 0;
+}
+
 static void print_summary(const progress *pr, const char *run_dir) {
     if (pr->mode == PROGRESS_JSON) return;
     printf("model:      %s/model.safetensors (best: %s/best.safetensors)\n", run_dir, run_dir);
@@ -310,6 +319,7 @@ int cli_train(int argc, char **argv) {
     t.pk_given = cli_was_given(&spec, "pk");
     t.sampler_given = cli_was_given(&spec, "sampler");
     if (!f.resume && !train_tools_apply(&t, &p)) return CLI_EXIT_USAGE;
+    if (!f.resume && !check_settings(&p)) return CLI_EXIT_USAGE;
     int network_given = cli_was_given(&spec, "arch") || cli_was_given(&spec, "input") ||
                         cli_was_given(&spec, "embedding-dim");
     if (!f.resume && network_given && !train_tools_check_network(&p)) return CLI_EXIT_USAGE;

@@ -883,6 +883,13 @@ typedef struct siamese_train_params {
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);
 
+/* The settings' own checks, the ones siamese_train makes before it touches any file or data:
+ * SIAMESE_OK, or SIAMESE_ERR_INVALID_ARG with errmsg (if not NULL) naming the setting and the
+ * reason (an out-of-range batch, a sampler the split cannot feed, ...). A command line can tell
+ * its user's mistakes from failures of the run with it. */
+SIAMESE_API siamese_status siamese_train_params_check(const siamese_train_params *params,
+                                                      char *errmsg, size_t errmsg_size);
+
 /* The model a run with these settings trains: its architecture, input geometry, embedding size,
  * input normalisation, distance, margin, seed and threads (one source for siamese_train and for
  * callers that check the network before a run starts). */

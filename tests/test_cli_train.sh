@@ -45,8 +45,12 @@ grep_err "$tmp/nowhere"
 expect 2 "$cli" train "$faces" -o "$tmp/arch_run" --arch "conv(8,k=3) reluu"
 grep_err "reluu"
 [ -e "$tmp/arch_run" ] && fail "a bad --arch left its run folder behind"
-expect 1 "$cli" train "$faces" -o "$tmp/r" --sampler online
+# settings the library refuses before touching a file are usage errors too, leaving no folder
+expect 2 "$cli" train "$faces" -o "$tmp/r" --sampler online
 grep_err "split"
+expect 2 "$cli" train "$faces" -o "$tmp/r" --batch 70000
+grep_err "batch size 70000 is out of range (1 to 65536)"
+[ -e "$tmp/r" ] && fail "a refused setting left its run folder behind"
 expect 1 "$cli" train --resume "$tmp/empty_run"
 
 # --json: one JSON object per event on stdout, epoch events with the test metrics

@@ -136,17 +136,31 @@ Test(train_tools_config, runs_from_before_the_tools_keep_the_recipe) {
     free(dir);
 }
 
-/* sm_run_config_init fails with INVALID_ARG and a message holding want. */
+/* sm_run_config_init fails with INVALID_ARG and a message holding want, and so does the public
+ * siamese_train_params_check (what siamese train calls a usage error) with the same message. */
 static void expect_rejected(siamese_train_params p, const char *want) {
     static sm_run_config c;
     sm_err err;
     sm_err_clear(&err);
     cr_assert_eq(sm_run_config_init(&c, "/data", &p, &err), SIAMESE_ERR_INVALID_ARG, "%s", want);
     cr_assert(strstr(err.msg, want) != NULL, "'%s' not in '%s'", want, err.msg);
+    char msg[SM_ERRMSG_MAX];
+    cr_assert_eq(siamese_train_params_check(&p, msg, sizeof msg), SIAMESE_ERR_INVALID_ARG);
+    cr_assert_str_eq(msg, err.msg);
 }
 
 Test(train_tools_config, settings_that_do_not_fit_are_rejected) {
     siamese_train_params p = siamese_train_default_params();
+    char msg[64] = "untouched";
+    cr_assert_eq(siamese_train_params_check(&p, msg, sizeof msg), SIAMESE_OK);
+    cr_assert_str_eq(msg, "");
+    p.batch_size = 70000;
+    expect_rejected(p, "batch size 70000 is out of range (1 to 65536)");
+    p = siamese_train_default_params();
+    p.sampler = "online";
+    p.split = SIAMESE_SPLIT_PAIRS;
+    expect_rejected(p, "online sampling draws new pairs every epoch");
+    p = siamese_train_default_params();
     p.mining = SIAMESE_MINING_HARD;
     expect_rejected(p, "--sampler pk");
     p = siamese_train_default_params();

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,8 +133,8 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
                        "classes, not over pairs",
                        p->sampler, !strcmp(p->sampler, "pk") ? "batches" : "pairs");
     if (p->batch_size < 1 || p->batch_size > SM_MAX_BATCH_SIZE)
-        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "batch size %d is out of range",
-                       p->batch_size);
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "batch size %d is out of range (1 to %d)",
+                       p->batch_size, SM_MAX_BATCH_SIZE);
     if (p->precision == SIAMESE_PRECISION_INT8)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "precision int8 is for inference: train in fp32, bf16 or auto, then "
@@ -161,6 +162,17 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
                        "the EMA decay %g must be in [0, 1) (0 = no moving average)",
                        (double)p->ema_decay);
     return check_tools(p, err);
+}
+
+siamese_status siamese_train_params_check(const siamese_train_params *params, char *errmsg,
+                                          size_t errmsg_size) {
+    sm_run_config *config = calloc(1, sizeof *config);
+    sm_err err = {0};
+    siamese_status st = config ? sm_run_config_init(config, "", params, &err)
+                               : sm_fail(&err, SIAMESE_ERR_NOMEM, "out of memory");
+    free(config);
+    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
+    return st;
 }
 
 siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
