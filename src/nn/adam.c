@@ -11,6 +11,7 @@
  *   denom = sqrt(v) / sqrt(1 - beta2^t) + eps
  *   param = param + (-(lr / (1 - beta1^t)) * m) / denom                              */
 #include "nn/adam.h"
+#include "base/tensor_alloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -123,12 +124,14 @@ int sm_adam_init(sm_adam *adam, size_t n, float lr, float beta1, float beta2, fl
     adam->n = n;
     if (n == 0) return 0;
     if (n > SIZE_MAX / sizeof(float)) return -1;
-    adam->m = calloc(n, sizeof(float));
-    adam->v = calloc(n, sizeof(float));
+    adam->m = sm_tensor_alloc(n * sizeof(float), 64);
+    adam->v = sm_tensor_alloc(n * sizeof(float), 64);
     if (!adam->m || !adam->v) {
         sm_adam_free(adam);
         return -1;
     }
+    memset(adam->m, 0, n * sizeof(float));
+    memset(adam->v, 0, n * sizeof(float));
     return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/signal_hold.h"
+#include "base/tensor_alloc.h"
 #include "base/util.h"
 #include "nn/layers/layers.h"
 #include "nn/net.h"
@@ -50,9 +51,9 @@ typedef struct block_values {
 
 static void *alloc_floats(size_t n, size_t elem) {
     if (n > SIZE_MAX / elem - 64) return NULL;
-    void *p = NULL;
     size_t bytes = (n ? n : 1) * elem;
-    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+    void *p = sm_tensor_alloc(bytes, 64);
+    if (!p) return NULL;
     memset(p, 0, bytes);
     return p;
 }

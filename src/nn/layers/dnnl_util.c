@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/memlimit.h"
+#include "base/tensor_alloc.h"
 #include "nn/layers/layers.h"
 
 static const char *dnnl_status_name(dnnl_status_t st) {
@@ -138,8 +139,8 @@ void sm_arena_forget(sm_arena *a, const void *owner) {
 siamese_status sm_arena_commit(sm_arena *a, sm_err *err) {
     if (a->need > a->cap) {
         size_t cap = (a->need + SM_ARENA_PAGE - 1) / SM_ARENA_PAGE * SM_ARENA_PAGE;
-        void *p = NULL;
-        if (posix_memalign(&p, SM_ARENA_PAGE, cap) != 0 || !p)
+        void *p = sm_tensor_alloc(cap, SM_ARENA_PAGE);
+        if (!p)
             return sm_fail(err, SIAMESE_ERR_NOMEM,
                            "engine: cannot allocate %zu bytes of "
                            "activation memory",

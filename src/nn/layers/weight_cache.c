@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/tensor_alloc.h"
 #include "nn/layers/layers.h"
 
 struct sm_relaid {
@@ -52,7 +53,8 @@ static siamese_status make_entry(sm_builder *b, const dnnl_memory_desc_t *plain_
     sm_relaid r = {.layer = b->layer, .threads = b->plan->threads, .md = *md, .plain = plain};
     r.count = (size_t)sm_md_elems(plain_md);
     size_t bytes = dnnl_memory_desc_get_size(md);
-    if (posix_memalign(&r.data, 64, bytes ? bytes : 64) != 0)
+    r.data = sm_tensor_alloc(bytes ? bytes : 64, 64);
+    if (!r.data)
         return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: cannot allocate %zu bytes of weights",
                        bytes);
     dnnl_primitive_desc_t pd = NULL;
