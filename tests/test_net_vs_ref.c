@@ -448,6 +448,19 @@ Test(net_vs_ref, conv2d_random_shapes) {
     report("conv2d", &log);
 }
 
+/* No step of the training plan of text (batch n) names banned (what: what that would be). */
+static void no_training_step(const char *text, sm_shape input, int n, const char *banned,
+                             const char *what) {
+    sm_net *net = make_net(text, input, n, 402);
+    sm_err err;
+    sm_err_clear(&err);
+    char steps[16384];
+    size_t len = sm_net_describe(net, n, 1, steps, sizeof steps, &err);
+    cr_assert(len > 0 && len < sizeof steps, "describe %s: %s", text, err.msg);
+    cr_assert_null(strstr(steps, banned), "%s: %s in training:\n%s", text, what, steps);
+    sm_net_free(net);
+}
+
 /* A convolution of fewer than 16 input channels after a layer the forward left plain, whose
  * output is blocked (16 channels): oneDNN has only its reference kernel for the backward over
  * those layouts, 1500 times slower, so the layer runs its backward over layouts oneDNN chose
@@ -460,19 +473,8 @@ Test(net_vs_ref, few_channels_backward_not_reference) {
     run_case(text, (sm_shape){1, 30, 26}, 4, 400, &log);
     run_case(grouped, (sm_shape){3, 12, 11}, 3, 401, &log);
     report("few-channel backward", &log);
-    const char *cases[2] = {text, grouped};
-    sm_shape inputs[2] = {{1, 30, 26}, {3, 12, 11}};
-    for (int i = 0; i < 2; i++) {
-        sm_net *net = make_net(cases[i], inputs[i], 4, 402);
-        sm_err err;
-        sm_err_clear(&err);
-        char steps[16384];
-        size_t len = sm_net_describe(net, 4, 1, steps, sizeof steps, &err);
-        cr_assert(len > 0 && len < sizeof steps, "describe %s: %s", cases[i], err.msg);
-        cr_assert_null(strstr(steps, "ref:"), "%s: a reference kernel in training:\n%s", cases[i],
-                       steps);
-        sm_net_free(net);
-    }
+    no_training_step(text, (sm_shape){1, 30, 26}, 4, "ref:", "a reference kernel");
+    no_training_step(grouped, (sm_shape){3, 12, 11}, 4, "ref:", "a reference kernel");
 }
 
 /* Max pooling whose windows tile the map (stride = kernel, no padding) over 16-channel blocks
@@ -489,15 +491,7 @@ Test(net_vs_ref, maxpool_tiles_host_kernel) {
     sm_shape inputs[3] = {{3, 13, 11}, {2, 14, 10}, {3, 9, 14}};
     for (int i = 0; i < 3; i++) {
         run_case(cases[i], inputs[i], 3, 450 + (uint64_t)i, &log);
-        sm_net *net = make_net(cases[i], inputs[i], 3, 460);
-        sm_err err;
-        sm_err_clear(&err);
-        char steps[16384];
-        size_t len = sm_net_describe(net, 3, 1, steps, sizeof steps, &err);
-        cr_assert(len > 0 && len < sizeof steps, "describe %s: %s", cases[i], err.msg);
-        cr_assert_null(strstr(steps, "pooling"), "%s: oneDNN pooling in training:\n%s", cases[i],
-                       steps);
-        sm_net_free(net);
+        no_training_step(cases[i], inputs[i], 3, "pooling", "oneDNN pooling");
     }
     report("maxpool2d (host kernel)", &log);
 }
