@@ -1,4 +1,4 @@
-/* src/base helpers: the array grower and the strict number parsers. */
+/* src/base helpers: the array grower, tensor memory and the strict number parsers. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "base/number.h"
+#include "base/tensor_alloc.h"
 
 Test(grow, makes_room_and_keeps_the_items) {
     int *items = NULL, cap = 0;
@@ -36,6 +37,29 @@ Test(grow, refuses_past_the_limit_and_keeps_the_array) {
     cr_assert_eq(sm_grow((void **)&items, &cap, 1 << 27, SIZE_MAX / 4), -1, "size overflow");
     cr_assert_eq(items, kept);
     free(items);
+}
+
+/* Tensors of 2 MiB or more start on a 2 MiB boundary (so huge pages can back them whole),
+ * smaller ones on the alignment asked for, as do large ones with the huge-page switch off; every
+ * block is writable to its end. */
+Test(tensor_alloc, large_blocks_on_huge_page_boundaries) {
+    size_t sizes[4] = {0, 100, (size_t)2 << 20, ((size_t)5 << 20) + 3};
+    for (int i = 0; i < 4; i++) {
+        unsigned char *p = sm_tensor_alloc(sizes[i], 64);
+        cr_assert_not_null(p);
+        size_t want = sizes[i] >= ((size_t)2 << 20) ? (size_t)2 << 20 : 64;
+        cr_assert_eq((uintptr_t)p % want, 0, "%zu bytes at %p: not %zu-aligned", sizes[i],
+                     (void *)p, want);
+        if (sizes[i]) p[sizes[i] - 1] = 1;
+        free(p);
+    }
+    cr_assert_eq(setenv("SIAMESE_ENGINE_NO_HUGE_PAGES", "1", 1), 0);
+    unsigned char *p = sm_tensor_alloc((size_t)3 << 20, 4096);
+    cr_assert_not_null(p);
+    cr_assert_eq((uintptr_t)p % 4096, 0);
+    p[((size_t)3 << 20) - 1] = 1;
+    free(p);
+    unsetenv("SIAMESE_ENGINE_NO_HUGE_PAGES");
 }
 
 Test(number, integers_are_whole_decimal_and_in_range) {
