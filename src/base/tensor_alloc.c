@@ -3,19 +3,15 @@
 #include "base/tensor_alloc.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
+
+#include "base/util.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-static int huge_pages_wanted(void) {
-    const char *toggle = getenv("SIAMESE_ENGINE_NO_HUGE_PAGES");
-    return !(toggle && strcmp(toggle, "1") == 0);
-}
-
 void *sm_tensor_alloc(size_t bytes, size_t align) {
     if (bytes == 0) bytes = 1;
-    int huge = bytes >= HUGE_PAGE && huge_pages_wanted();
+    int huge = bytes >= HUGE_PAGE && !sm_env_is_one("SIAMESE_ENGINE_NO_HUGE_PAGES");
     void *p = NULL;
     if (posix_memalign(&p, huge && align < HUGE_PAGE ? HUGE_PAGE : align, bytes) != 0) return NULL;
 #ifdef MADV_HUGEPAGE

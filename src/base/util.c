@@ -78,3 +78,8 @@ size_t sm_first_nonfinite(const float *v, size_t n) {
         if (!isfinite(v[i])) return i;
     return n;
 }
+
+int sm_env_is_one(const char *name) {
+    const char *value = getenv(name);
+    return value && strcmp(value, "1") == 0;
+}

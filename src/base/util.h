@@ -34,4 +34,8 @@ void sm_share_of(int n, int part, int parts, int *first, int *count);
  * check that model weights and index embeddings share before they are used. */
 size_t sm_first_nonfinite(const float *v, size_t n);
 
+/* Whether the environment variable name is exactly "1": the engine's benchmark switches
+ * (SIAMESE_ENGINE_NO_FUSION=1 and the like). */
+int sm_env_is_one(const char *name);
+
 #endif

@@ -130,12 +130,9 @@ siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, s
     map_layer_params(net);
     for (int i = 0; i < SM_MAX_LAYERS; i++) net->layer_gen[i] = 1;
     net->weights.layer_gen = net->layer_gen;
-    const char *toggle = getenv("SIAMESE_ENGINE_NO_FUSION");
-    net->no_fusion = toggle && strcmp(toggle, "1") == 0;
-    toggle = getenv("SIAMESE_ENGINE_NO_WINOGRAD");
-    net->no_winograd = toggle && strcmp(toggle, "1") == 0;
-    toggle = getenv("SIAMESE_ENGINE_NO_HOST_POOL");
-    net->no_host_pool = toggle && strcmp(toggle, "1") == 0;
+    net->no_fusion = sm_env_is_one("SIAMESE_ENGINE_NO_FUSION");
+    net->no_winograd = sm_env_is_one("SIAMESE_ENGINE_NO_WINOGRAD");
+    net->no_host_pool = sm_env_is_one("SIAMESE_ENGINE_NO_HOST_POOL");
     dnnl_status_t s = dnnl_engine_create(&net->engine, dnnl_cpu, 0);
     if (s == dnnl_success)
         s = dnnl_stream_create(&net->stream, net->engine, dnnl_stream_default_flags);
