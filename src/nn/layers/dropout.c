@@ -1,5 +1,4 @@
 /* dropout in training plans: a mask drawn from (the net's step seed, layer, element) zeroes each value with probability p and scales the rest by 1 / (1 - p); backward applies the same mask. */
-#include <stdlib.h>
 
 #include "base/rng.h"
 #include "nn/layers/layers.h"
@@ -38,13 +37,11 @@ static int run_dropout(void *arg) {
 
 static siamese_status dropout_step(sm_builder *b, const dropout_pass *pass, dnnl_memory_t src,
                                    dnnl_memory_t dst, int backward) {
-    dropout_pass *a = malloc(sizeof *a);
-    if (!a) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
-    *a = *pass;
-    a->src = src;
-    a->dst = dst;
-    a->backward = backward;
-    return sm_builder_host_step(b, backward, run_dropout, a);
+    dropout_pass a = *pass;
+    a.src = src;
+    a.dst = dst;
+    a.backward = backward;
+    return sm_builder_host_step_copy(b, backward, run_dropout, &a, sizeof a);
 }
 
 siamese_status sm_dropout_build(sm_builder *b, const sm_layer *layer, const uint64_t *seed,

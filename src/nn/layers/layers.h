@@ -208,6 +208,9 @@ siamese_status sm_builder_step(sm_builder *b, int backward, dnnl_primitive_desc_
 siamese_status sm_builder_blob(sm_builder *b, size_t bytes, void **out);
 /* A host function step; the plan takes ownership of arg (malloc'd) and frees it. */
 siamese_status sm_builder_host_step(sm_builder *b, int backward, sm_host_fn fn, void *arg);
+/* sm_builder_host_step with a malloc'd copy of the size bytes at arg (a pass's settings). */
+siamese_status sm_builder_host_step_copy(sm_builder *b, int backward, sm_host_fn fn,
+                                         const void *arg, size_t size);
 /* Starts a new group of backward steps; groups run in reverse order of creation. */
 siamese_status sm_builder_begin_group(sm_builder *b);
 /* Attribute with user-managed scratchpad (and optionally fused relu / accumulate). */

@@ -1,6 +1,5 @@
 /* Max pooling whose windows tile the map (stride = kernel, no padding) on fp32 nChw16c in training plans: a host kernel that reads each input once forward and writes each input gradient once backward, with PyTorch's maxima and gradient routing. */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <immintrin.h>
@@ -140,12 +139,11 @@ int sm_maxpool_tiles_fit(const sm_builder *b, const sm_layer *layer, const sm_va
 
 static siamese_status pool_step(sm_builder *b, const tile_pool *pass, dnnl_memory_t src,
                                 dnnl_memory_t dst, int backward) {
-    tile_pool *a = malloc(sizeof *a);
-    if (!a) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
-    *a = *pass;
-    a->src = src;
-    a->dst = dst;
-    return sm_builder_host_step(b, backward, backward ? run_backward : run_forward, a);
+    tile_pool a = *pass;
+    a.src = src;
+    a.dst = dst;
+    return sm_builder_host_step_copy(b, backward, backward ? run_backward : run_forward, &a,
+                                     sizeof a);
 }
 
 siamese_status sm_maxpool_tiles_build(sm_builder *b, const sm_layer *layer, const sm_value *in,

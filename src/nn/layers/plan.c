@@ -307,6 +307,14 @@ siamese_status sm_builder_host_step(sm_builder *b, int backward, sm_host_fn fn, 
     return push_step(b, backward, &step);
 }
 
+siamese_status sm_builder_host_step_copy(sm_builder *b, int backward, sm_host_fn fn,
+                                         const void *arg, size_t size) {
+    void *copy = malloc(size);
+    if (!copy) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
+    memcpy(copy, arg, size);
+    return sm_builder_host_step(b, backward, fn, copy);
+}
+
 siamese_status sm_builder_reorder(sm_builder *b, int backward, dnnl_memory_t src, dnnl_memory_t dst,
                                   int sum) {
     const dnnl_memory_desc_t *smd = NULL, *dmd = NULL;

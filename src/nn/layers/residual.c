@@ -1,5 +1,4 @@
 /* Residual blocks on oneDNN: the fork of a block's input (its two gradients summed), the add of the main branch and the skip (optionally zero-padding a smaller main branch), and global average pooling. */
-#include <stdlib.h>
 
 #include "nn/layers/layers.h"
 
@@ -76,17 +75,15 @@ static int run_pad_window(void *arg) {
 static siamese_status pad_window_step(sm_builder *b, int backward, dnnl_memory_t src,
                                       dnnl_memory_t dst, const dnnl_memory_desc_t *big,
                                       const dnnl_memory_desc_t *small) {
-    pad_window *a = calloc(1, sizeof *a);
-    if (!a) return sm_fail(b->err, SIAMESE_ERR_NOMEM, "engine: out of memory");
-    *a = (pad_window){src,
-                      dst,
-                      big->dims[0] * big->dims[1],
-                      big->dims[2],
-                      big->dims[3],
-                      small->dims[2],
-                      small->dims[3],
-                      backward};
-    return sm_builder_host_step(b, backward, run_pad_window, a);
+    pad_window a = {src,
+                    dst,
+                    big->dims[0] * big->dims[1],
+                    big->dims[2],
+                    big->dims[3],
+                    small->dims[2],
+                    small->dims[3],
+                    backward};
+    return sm_builder_host_step_copy(b, backward, run_pad_window, &a, sizeof a);
 }
 
 siamese_status sm_add_padded_build(sm_builder *b, const sm_value *main_out, const sm_value *skip,
