@@ -1,5 +1,6 @@
 /* A small option parser shared by the subcommands (see args.h). */
 #include "args.h"
+#include "cli.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -202,4 +203,8 @@ int cli_was_given(const cli_spec *spec, const char *name) {
     for (int i = 0; i < spec->n_options && i < CLI_MAX_OPTIONS; i++)
         if (!strcmp(spec->options[i].name, name)) return given[i];
     return 0;
+}
+
+int cli_parse_exit_code(int parsed) {
+    return parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }

@@ -48,6 +48,10 @@ int cli_parse_ints(const char *text, int *values, int max, int lo, int hi);
 
 void cli_print_help(const cli_spec *spec);
 
+/* The exit code of a command that stops at cli_parse's result: 0 when it printed the help, else
+ * 2 (a usage error there, or in a later check of the arguments). */
+int cli_parse_exit_code(int parsed);
+
 /* True when the option was given on the command line in the last cli_parse call. */
 int cli_was_given(const cli_spec *spec, const char *name);
 

@@ -145,8 +145,7 @@ int cli_calibrate(int argc, char **argv) {
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     target_kind kind;
     double far = 0;
     const char *problem = NULL;

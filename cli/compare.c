@@ -281,8 +281,7 @@ int cli_compare(int argc, char **argv) {
     const char *positional[3];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     int threshold_given = cli_was_given(&spec, "threshold");
     if (!check_usage(&a, n_positional, threshold_given)) return CLI_EXIT_USAGE;
     if (a.png && cli_output_overwrites_input("compare", a.png, positional, n_positional))

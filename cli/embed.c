@@ -121,7 +121,7 @@ int cli_embed_command(int argc, char **argv) {
     const char **positional = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = positional ? cli_parse(&spec, argc, argv, positional, &n) : CLI_PARSE_ERROR;
-    int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    int code = cli_parse_exit_code(parsed);
     cli_compute compute = {threads, SIAMESE_PRECISION_AUTO, 0, quiet};
     if (parsed == CLI_PARSE_OK && !cli_parse_compute("embed", precision, &compute))
         parsed = CLI_PARSE_ERROR;

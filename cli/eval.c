@@ -314,8 +314,7 @@ int cli_eval(int argc, char **argv) {
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     const char *problem = check_usage(&a);
     if (problem) {
         fprintf(stderr, "siamese eval: %s (see 'siamese eval --help')\n", problem);

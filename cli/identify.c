@@ -113,7 +113,7 @@ int cli_identify(int argc, char **argv) {
     const char **pos = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;
-    int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    int code = cli_parse_exit_code(parsed);
     int given = parsed == CLI_PARSE_OK && cli_was_given(&spec, "threshold");
     if (given && !(a.threshold >= 0))
         fprintf(stderr, "siamese identify: --threshold must be >= 0\n");

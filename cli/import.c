@@ -36,8 +36,7 @@ int cli_import(int argc, char **argv) {
     const char *pos[2];
     int n = 0;
     int parsed = cli_parse(&spec, argc, argv, pos, &n);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     if (strcmp(pos[0], "face-api") != 0) {
         fprintf(stderr, "siamese import: unknown format '%s' (known: face-api)\n", pos[0]);
         return CLI_EXIT_USAGE;

@@ -182,7 +182,7 @@ int cli_index(int argc, char **argv) {
     const char **pos = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;
-    int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    int code = cli_parse_exit_code(parsed);
     a.compute.threads = a.threads;
     a.compute.quiet = a.quiet;
     if (parsed == CLI_PARSE_OK && !cli_parse_compute("index", a.precision, &a.compute))

@@ -103,8 +103,7 @@ int cli_pairs(int argc, char **argv) {
     const char *positional[1];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     if (!a.output || !*a.output) {
         fprintf(stderr, "siamese pairs: -o OUTPUT is required (see 'siamese pairs --help')\n");
         return CLI_EXIT_USAGE;

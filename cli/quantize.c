@@ -159,7 +159,7 @@ int cli_quantize(int argc, char **argv) {
     const char *positional[2];
     int n = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n);
-    if (parsed != CLI_PARSE_OK) return parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     if (!output) {
         fprintf(stderr, "siamese quantize: give the output file with -o FILE\n");
         return CLI_EXIT_USAGE;

@@ -52,8 +52,7 @@ int cli_report(int argc, char **argv) {
     const char *positional[1];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     if (threads < 0) {
         fprintf(stderr, "siamese report: --threads must be 0 (all cores) or more\n");
         return CLI_EXIT_USAGE;

@@ -141,7 +141,7 @@ int cli_search(int argc, char **argv) {
     const char **pos = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;
-    int code = parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    int code = cli_parse_exit_code(parsed);
     if (parsed == CLI_PARSE_OK && (a.k < 1 || a.k > SEARCH_K_MAX))
         fprintf(stderr, "siamese search: -k must be between 1 and %d\n", SEARCH_K_MAX);
     else if (parsed == CLI_PARSE_OK) code = search(&a, pos[0], pos + 1, n - 1);

@@ -97,8 +97,7 @@ int cli_similar(int argc, char **argv) {
     const char *pos[2];
     int n = 0;
     int parsed = cli_parse(&spec, argc, argv, pos, &n);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     if (a.k < 1 || a.k > SIMILAR_K_MAX) {
         fprintf(stderr, "siamese similar: -k must be between 1 and %d\n", SIMILAR_K_MAX);
         return CLI_EXIT_USAGE;

@@ -391,8 +391,7 @@ int cli_test(int argc, char **argv) {
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     if (a.count < 1 || a.count > TEST_MAX_COUNT) {
         fprintf(stderr, "siamese test: --count must be between 1 and %d, got %d\n", TEST_MAX_COUNT,
                 a.count);

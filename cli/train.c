@@ -292,7 +292,7 @@ int cli_train(int argc, char **argv) {
     const char *positional[1];
     int n_positional;
     int rc = cli_parse(&spec, argc, argv, positional, &n_positional);
-    if (rc != CLI_PARSE_OK) return rc == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (rc != CLI_PARSE_OK) return cli_parse_exit_code(rc);
     if (cli_was_given(&spec, "train-fraction")) p.train_fraction = train_fraction;
     if (!f.resume && (n_positional != 1 || !f.output)) {
         fprintf(stderr,

@@ -93,8 +93,7 @@ int cli_verify(int argc, char **argv) {
     const char *pos[3];
     int n = 0;
     int parsed = cli_parse(&spec, argc, argv, pos, &n);
-    if (parsed == CLI_PARSE_HELP) return CLI_EXIT_OK;
-    if (parsed != CLI_PARSE_OK) return CLI_EXIT_USAGE;
+    if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     int given = cli_was_given(&spec, "threshold");
     if (given && !(a.threshold >= 0)) {
         fprintf(stderr, "siamese verify: --threshold must be >= 0\n");
