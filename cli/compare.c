@@ -230,7 +230,6 @@ static int check_usage(const compare_args *a, int n_positional, int threshold_gi
     else if (a->pairs && a->png) problem = "--png draws one pair: it does not go with --pairs";
     else if (a->png && !*a->png) problem = "--png needs a file name";
     else if (threshold_given && !(a->threshold >= 0)) problem = "--threshold must be a number >= 0";
-    else if (a->threads < 0) problem = "--threads must not be negative";
     if (!problem) return 1;
     fprintf(stderr, "siamese compare: %s (see 'siamese compare --help')\n", problem);
     return 0;
@@ -293,7 +292,7 @@ int cli_compare(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0, 0};
-    if (!cli_parse_precision("compare", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
+    if (!cli_parse_compute("compare", a.precision, &compute)) return CLI_EXIT_USAGE;
     compare_setup s;
     if (!cli_open_model("compare", positional[0], &compute, &s.model)) return CLI_EXIT_FAIL;
     s.metric = a.metric ? metric : siamese_model_metric(s.model);

@@ -60,7 +60,6 @@ static const char *check_usage(const eval_args *a) {
     if (a->way < 2) return "--way must be at least 2";
     if (a->shot < 1) return "--shot must be at least 1";
     if (a->episodes < 1) return "--episodes must be at least 1";
-    if (a->threads < 0) return "--threads must be 0 (all cores) or more";
     if (a->batch < 0 || a->batch > 4096) return "--batch must be 0 (auto) to 4096";
     return NULL;
 }
@@ -331,7 +330,7 @@ int cli_eval(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0, a.quiet};
-    if (!cli_parse_precision("eval", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
+    if (!cli_parse_compute("eval", a.precision, &compute)) return CLI_EXIT_USAGE;
     eval_state s;
     memset(&s, 0, sizeof s);
     double t0 = cli_now_seconds();

@@ -397,14 +397,13 @@ int cli_test(int argc, char **argv) {
                 a.count);
         return CLI_EXIT_USAGE;
     }
-    if (!a.png || !*a.png || a.threads < 0) {
-        fprintf(stderr, "siamese test: %s\n",
-                a.threads < 0 ? "--threads must not be negative" : "--png needs a file name");
+    if (!a.png || !*a.png) {
+        fprintf(stderr, "siamese test: --png needs a file name\n");
         return CLI_EXIT_USAGE;
     }
     const char *inputs[] = {positional[0], positional[1], a.split};
     if (cli_output_overwrites_input("test", a.png, inputs, 3)) return CLI_EXIT_USAGE;
     cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0, 0};
-    if (!cli_parse_precision("test", a.precision, &compute.precision)) return CLI_EXIT_USAGE;
+    if (!cli_parse_compute("test", a.precision, &compute)) return CLI_EXIT_USAGE;
     return run_test(positional[0], positional[1], &a, &compute);
 }

@@ -119,6 +119,10 @@ expect 2 "$cli" identify faces.idx "$a" -j -3
 grep_err "siamese identify: --threads must be 0"
 expect 2 "$cli" calibrate "$model" faces -o x.safetensors -j -3
 grep_err "siamese calibrate: --threads must be 0"
+expect 2 "$cli" compare "$model" "$a" "$b" -j -3
+grep_err "siamese compare: --threads must be 0 (all cores) or more, got -3"
+expect 2 "$cli" eval "$model" faces -j -3
+grep_err "siamese eval: --threads must be 0 (all cores) or more, got -3"
 [ -e x.idx ] || [ -e x.st ] || [ -e x.safetensors ] && fail "a usage error wrote a file"
 cmp -s faces.idx keep.idx || fail "index add -j -3 changed the index"
 finish test_cli_precision
