@@ -43,6 +43,13 @@ printf 'junk' >junk.safetensors
 expect 1 "$cli" quantize junk.safetensors imgs -o q.st
 grep_err "junk.safetensors"
 [ -e q.st ] && fail "a failed quantize wrote its output"
+# data with no image that decodes: the message names the data, not the model
+mkdir -p junkimgs/a junkimgs/b
+echo junk >junkimgs/a/x.png
+echo junk >junkimgs/b/y.png
+expect 1 "$cli" quantize "$model" junkimgs -o q.st
+grep_err "siamese quantize: junkimgs: no image decoded to calibrate int8 on"
+[ -e q.st ] && fail "a quantize without images wrote its output"
 echo keep >existing.st
 expect 1 "$cli" quantize "$model" nowhere -o existing.st
 [ "$(cat existing.st)" = keep ] || fail "a failed quantize changed an existing output file"

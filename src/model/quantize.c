@@ -160,7 +160,7 @@ static siamese_status calibrate(calib *c) {
     }
     if (st == SIAMESE_OK) st = calibrate_items(c, items, n);
     if (st == SIAMESE_OK && c->quant->images == 0)
-        st = sm_fail(&m->err, SIAMESE_ERR_DATA, "quantize: %s: no image decoded",
+        st = sm_fail(&m->err, SIAMESE_ERR_DATA, "%s: no image decoded to calibrate int8 on",
                      siamese_dataset_path(c->ds));
     free(items);
     return st;
