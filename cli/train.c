@@ -210,6 +210,9 @@ int cli_train(int argc, char **argv) {
          "distance: euclidean, cosine or correlation"},
         {"epochs", 'e', CLI_OPT_INT, &p.epochs, "N", "epochs (with --resume: the run's new total)"},
         {"seed", 0, CLI_OPT_U64, &p.seed, "N", "seed of every random choice"},
+        {"split-seed", 0, CLI_OPT_U64, &p.split_seed, "N",
+         "seed of the data's split alone (which images, classes or pairs train, test and "
+         "validate): runs of different --seed then share one split; 0 = --seed"},
         {"threads", 'j', CLI_OPT_INT, &p.threads, "N", "threads (0 = all cores)"},
         {"log-every", 0, CLI_OPT_INT, &p.log_every, "N", "batches between loss lines"},
         {"cache-mb", 0, CLI_OPT_INT, &f.cache_mb, "MB", "memory for decoded images"},

@@ -879,6 +879,11 @@ typedef struct siamese_train_params {
                             (10 + t)); each epoch's evaluation (test and validation numbers, the
                             best model, patience) and best/model.safetensors use the average,
                             the weights train on as without it; checkpoints hold both */
+    uint64_t split_seed; /* 0 = seed; else the seed of the data's split alone: which pairs,
+                            images or classes train, test and validate, and the test and
+                            validation pairs drawn from them. Runs of different seeds then
+                            share one split and differ only in how they train (an ensemble;
+                            a recipe's spread over seeds on fixed held-out data) */
 } siamese_train_params;
 
 SIAMESE_API siamese_train_params siamese_train_default_params(void);

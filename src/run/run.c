@@ -127,11 +127,12 @@ static siamese_status make_split(train_run *run, int resuming) {
     siamese_pairs all = {0};
     int class_data = siamese_dataset_class_count(run->dataset) > 0;
     if (p->split == SIAMESE_SPLIT_PAIRS && class_data) {
-        st = siamese_pairs_recipe(run->dataset, NULL, 0, p->per_class, p->seed ^ SEED_PAIRS, &all);
+        st = siamese_pairs_recipe(run->dataset, NULL, 0, p->per_class,
+                                  sm_run_split_seed(p) ^ SEED_PAIRS, &all);
         if (st != SIAMESE_OK) return dataset_error(run, st);
     }
     st = siamese_split_create(run->dataset, p->split, all.count ? &all : NULL, p->train_fraction,
-                              p->seed ^ SEED_SPLIT, &run->split);
+                              sm_run_split_seed(p) ^ SEED_SPLIT, &run->split);
     siamese_pairs_free(&all);
     if (st == SIAMESE_OK && writer(run)) st = siamese_split_save(run->split, path);
     return st == SIAMESE_OK ? st : split_error(run, st);
@@ -146,13 +147,14 @@ siamese_status sm_train_side_pairs(siamese_dataset *dataset, const siamese_split
         st = siamese_split_pairs(split, side, out);
         return st == SIAMESE_OK ? st : sm_fail(err, st, "%s", siamese_split_errmsg(split));
     }
+    uint64_t seed = side == 0 ? p->seed : sm_run_split_seed(p); /* test pairs: the split's */
     if (!strcmp(p->sampler, "online")) {
         int count = side == 0 ? p->pairs_per_epoch : (p->pairs_per_epoch + 4) / 5;
-        st = siamese_pairs_online(dataset, split, side, count, p->seed ^ SEED_PAIRS,
+        st = siamese_pairs_online(dataset, split, side, count, seed ^ SEED_PAIRS,
                                   side == 0 ? epoch : 0, out);
     } else {
         st = siamese_pairs_recipe(dataset, split, side, p->per_class,
-                                  p->seed ^ SEED_PAIRS ^ (uint64_t)side, out);
+                                  seed ^ SEED_PAIRS ^ (uint64_t)side, out);
     }
     return st == SIAMESE_OK ? st : sm_fail(err, st, "%s", siamese_dataset_errmsg(dataset));
 }

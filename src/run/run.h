@@ -36,6 +36,9 @@ siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
 siamese_status sm_run_config_save(const sm_run_config *config, const char *path, sm_err *err);
 siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_err *err);
 
+/* The seed of the run's split and of its test and validation pairs: split_seed, else seed. */
+uint64_t sm_run_split_seed(const siamese_train_params *p);
+
 /* The pairs a run with settings p uses on one side of split in epoch (fixed pairs and the test
  * side ignore the epoch): the split's own pairs for pairs splits and pair datasets, else pairs
  * sampled on that side as p's sampler says. err receives the message of the split or dataset

@@ -37,6 +37,10 @@ siamese_train_params siamese_train_default_params(void) {
     return p;
 }
 
+uint64_t sm_run_split_seed(const siamese_train_params *p) {
+    return p->split_seed ? p->split_seed : p->seed;
+}
+
 siamese_model_params siamese_train_model_params(const siamese_train_params *p) {
     siamese_model_params mp = siamese_model_default_params();
     mp.arch = p->arch;
@@ -300,6 +304,7 @@ static const config_field fields[] = {
     NEWER("learning_rate_backbone", FIELD_FLOAT, learning_rate_backbone),
     NEWER("val_way", FIELD_INT, val_way),                 /* 0 = choose by validation ROC AUC */
     NEWER("class_rotations", FIELD_INT, class_rotations), /* 0 = none */
+    NEWER("split_seed", FIELD_U64, split_seed),           /* 0 = seed */
     NEWER("ema_decay", FIELD_FLOAT, ema_decay),           /* 0 = no moving average */
     {"loss", FIELD_LOSS, offsetof(sm_run_config, params.loss), 0, "contrastive"},
 };
