@@ -48,15 +48,15 @@ siamese_status sm_evaluate_pairs(siamese_trainer *trainer, siamese_loader *loade
 static siamese_status open_validation(sm_run_tools *t, siamese_dataset *ds,
                                       const siamese_split *split, const siamese_train_params *p,
                                       const siamese_loader_params *eval_lp, sm_err *err) {
+    uint64_t split_seed = sm_run_split_seed(p);
     siamese_status st =
-        p->val_groups > 0
-            ? sm_split_validation_groups(split, p->val_groups,
-                                         sm_run_split_seed(p) ^ SEED_VALIDATION, &t->val_split)
-            : sm_split_validation(split, p->val_fraction, sm_run_split_seed(p) ^ SEED_VALIDATION,
-                                  &t->val_split);
+        p->val_groups > 0 ? sm_split_validation_groups(split, p->val_groups,
+                                                       split_seed ^ SEED_VALIDATION, &t->val_split)
+                          : sm_split_validation(split, p->val_fraction,
+                                                split_seed ^ SEED_VALIDATION, &t->val_split);
     if (st == SIAMESE_OK)
-        st = siamese_pairs_recipe(ds, t->val_split, 1, p->per_class,
-                                  sm_run_split_seed(p) ^ SEED_VALIDATION, &t->val_pairs);
+        st = siamese_pairs_recipe(ds, t->val_split, 1, p->per_class, split_seed ^ SEED_VALIDATION,
+                                  &t->val_pairs);
     if (st != SIAMESE_OK)
         return sm_fail(err, st, "validation classes: %s", siamese_dataset_errmsg(ds));
     st = sm_loader_create_chips(ds, &t->val_pairs, eval_lp, &t->chips, &t->val_loader);
@@ -70,7 +70,7 @@ static siamese_status open_validation(sm_run_tools *t, siamese_dataset *ds,
         return sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
     if (p->val_way <= 0) return SIAMESE_OK;
     return sm_val_oneshot_open(&t->oneshot, ds, t->val_split, eval_lp, &t->chips, p->val_way,
-                               p->val_groups > 0, sm_run_split_seed(p) ^ SEED_ONESHOT, err);
+                               p->val_groups > 0, split_seed ^ SEED_ONESHOT, err);
 }
 
 siamese_status sm_run_tools_open(sm_run_tools *t, siamese_dataset *ds, const siamese_split *split,
