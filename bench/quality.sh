@@ -2,7 +2,10 @@
 # Learning-quality benchmark rows (issue 12): train with a written-down recipe, score with
 # 'siamese eval' on data the run never saw, print the seed, the wall times and the number.
 #
-# usage: bench/quality.sh [--seed N] [-j THREADS] [--epochs N] [--keep DIR] ROW [DATA] [SIAMESE]
+# usage: bench/quality.sh [--seed N] [--split-seed N] [-j THREADS] [--epochs N] [--keep DIR] ROW
+#                         [DATA] [SIAMESE]
+#   --split-seed N  train with --split-seed N: the row's held-out data drawn from N, its training
+#                   from --seed (runs of several seeds on one split: ensembles, seed spreads)
 #   ROW      att_faces   AT&T faces: train on training/ (37 subjects), verification EER on the
 #                        testing/ subjects (every similar pair, as many dissimilar ones); 100
 #                        epochs, the att_faces_5fold row's recipe
@@ -47,12 +50,14 @@ seed=1
 threads=0
 epochs=""
 keep=""
+split_args=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --seed) seed="$2"; shift 2 ;;
         -j) threads="$2"; shift 2 ;;
         --epochs) epochs="$2"; shift 2 ;;
         --keep) keep="$2"; shift 2 ;;
+        --split-seed) split_args=(--split-seed "$2"); shift 2 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) break ;;
     esac
@@ -95,7 +100,7 @@ att_faces() {
         --split classes --train-fraction 0.95 --pk 8x4 --mining semihard
         --augment "rotate=10,scale=0.9:1.1,translate=4,flip,brightness=0.2,contrast=0.2"
         --lr 0.001 --lr-schedule cosine --warmup 20 --epochs "$epochs"
-        --seed "$seed" -j "$threads")
+        --seed "$seed" "${split_args[@]}" -j "$threads")
     local eval=("$siamese" eval "$work/att_faces/model.safetensors" "$faces/testing" --all-pairs
         --json -q --precision fp32 --seed "$seed" -j "$threads")
     echo "train: ${train[*]}"
@@ -134,7 +139,7 @@ omniglot() {
         --split classes --train-fraction 0.95 --val-groups 5
         --val-metric oneshot --val-way 20 --pk 32x4 --mining semihard --augment koch
         --lr 0.001 --lr-schedule cosine --warmup 100 --epochs "$epochs"
-        --seed "$seed" -j "$threads")
+        --seed "$seed" "${split_args[@]}" -j "$threads")
     train+=(--class-rotations "${OMNIGLOT_ROTATIONS:-4}")
     local eval=("$siamese" eval "$run/best.safetensors" "$dir/runs" --json -q --precision fp32
         -j "$threads")
@@ -342,7 +347,7 @@ print("\n".join(s))' "$seed-$k" "${pool[@]}")
         [[ -n "${ATT_SUBJECTS:-}" ]] && fraction=$(/usr/bin/python3 -c "print(($ATT_SUBJECTS - 1.5) / $ATT_SUBJECTS)")
         local train=("$siamese" train "$f/train" -o "$f/run" --overwrite -q
             --split classes --train-fraction "$fraction" --epochs "$epochs" "${recipe[@]}"
-            --seed "$seed" -j "$threads")
+            --seed "$seed" "${split_args[@]}" -j "$threads")
         local eval=("$siamese" eval "$f/run/$model" "$f/test" --all-pairs --json -q
             --precision fp32 --seed "$seed" -j "$threads")
         echo "fold $k: $name subjects $(for s in "${held[@]}"; do basename "$s"; done | paste -sd' '); ${#pool[@]} training subjects"
@@ -411,7 +416,7 @@ mnist() {
         --lr 0.001 --lr-schedule cosine --warmup 50 --epochs "$epochs"
         --metric euclidean --margin 2
         ${MNIST_WEIGHT_DECAY:+--weight-decay "$MNIST_WEIGHT_DECAY"}
-        --seed "$seed" -j "$threads")
+        --seed "$seed" "${split_args[@]}" -j "$threads")
     # shellcheck disable=SC2206 # MNIST_ARGS is a list of options, split on purpose
     [[ -n "${MNIST_ARGS:-}" ]] && train+=($MNIST_ARGS)
     local eval=("$siamese" eval "$run/model.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
@@ -457,7 +462,7 @@ fashion_mnist() {
         --split images --train-fraction 0.95 --per-class 150
         --pk 10x8 --mining semihard --augment "${FASHION_AUGMENT:-flip,translate=2}"
         --lr 0.001 --lr-schedule cosine --warmup 100 --epochs "$epochs"
-        --seed "$seed" -j "$threads")
+        --seed "$seed" "${split_args[@]}" -j "$threads")
     # shellcheck disable=SC2206 # FASHION_ARGS is a list of options, split on purpose
     [[ -n "${FASHION_ARGS:-}" ]] && train+=($FASHION_ARGS)
     local eval=("$siamese" eval "$run/best.safetensors" "$idx/t10k-images-idx3-ubyte.gz"
@@ -489,7 +494,7 @@ fashion_mnist() {
 dogs_run() {
     local name=$1 train_dir=$2 test_dir=$3; shift 3
     local train=("$siamese" train "$train_dir" -o "$work/$name" --overwrite -q "$@"
-        --seed "$seed" -j "$threads")
+        --seed "$seed" "${split_args[@]}" -j "$threads")
     local eval=("$siamese" eval "$work/$name/best.safetensors" "$test_dir" --all-pairs --json -q
         --precision fp32 --seed "$seed" -j "$threads")
     echo "$name: start: $(machine)"
