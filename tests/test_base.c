@@ -62,6 +62,20 @@ Test(tensor_alloc, large_blocks_on_huge_page_boundaries) {
     unsetenv("SIAMESE_ENGINE_NO_HUGE_PAGES");
 }
 
+Test(tensor_alloc, calloc_zeroes_and_refuses_overflow) {
+    size_t n = ((size_t)3 << 20) / sizeof(float) + 5;
+    float *p = sm_tensor_calloc(n, sizeof(float), 64);
+    cr_assert_not_null(p);
+    cr_assert_eq((uintptr_t)p % ((size_t)2 << 20), 0, "a large block on a huge page boundary");
+    for (size_t i = 0; i < n; i++) cr_assert_eq(p[i], 0.0f, "element %zu is not zero", i);
+    free(p);
+    int64_t *one = sm_tensor_calloc(0, sizeof(int64_t), 64);
+    cr_assert_not_null(one, "no elements still gives one");
+    cr_assert_eq(one[0], 0);
+    free(one);
+    cr_assert_null(sm_tensor_calloc(SIZE_MAX / 4 + 1, 4, 64), "count x elem overflows");
+}
+
 Test(number, integers_are_whole_decimal_and_in_range) {
     int v = 7;
     cr_assert_eq(sm_parse_int("42", 0, 100, &v), 0);

@@ -11,5 +11,8 @@
  * Intel Xeon, bench/README.md); SIAMESE_ENGINE_NO_HUGE_PAGES=1 turns that off. The contents are
  * undefined, as malloc's. */
 void *sm_tensor_alloc(size_t bytes, size_t align);
+/* count elements of elem bytes (at least one element), zeroed, as sm_tensor_alloc places them;
+ * NULL when memory runs out or the size overflows. */
+void *sm_tensor_calloc(size_t count, size_t elem, size_t align);
 
 #endif

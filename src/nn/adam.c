@@ -123,15 +123,12 @@ int sm_adam_init(sm_adam *adam, size_t n, float lr, float beta1, float beta2, fl
     adam->weight_decay = weight_decay;
     adam->n = n;
     if (n == 0) return 0;
-    if (n > SIZE_MAX / sizeof(float)) return -1;
-    adam->m = sm_tensor_alloc(n * sizeof(float), 64);
-    adam->v = sm_tensor_alloc(n * sizeof(float), 64);
+    adam->m = sm_tensor_calloc(n, sizeof(float), 64);
+    adam->v = sm_tensor_calloc(n, sizeof(float), 64);
     if (!adam->m || !adam->v) {
         sm_adam_free(adam);
         return -1;
     }
-    memset(adam->m, 0, n * sizeof(float));
-    memset(adam->v, 0, n * sizeof(float));
     return 0;
 }
 

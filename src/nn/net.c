@@ -49,15 +49,6 @@ typedef struct block_values {
 
 /* ---- creation ---- */
 
-static void *alloc_floats(size_t n, size_t elem) {
-    if (n > SIZE_MAX / elem - 64) return NULL;
-    size_t bytes = (n ? n : 1) * elem;
-    void *p = sm_tensor_alloc(bytes, 64);
-    if (!p) return NULL;
-    memset(p, 0, bytes);
-    return p;
-}
-
 /* Points each layer's sm_layer_params into the flat buffers, by the table's slots. The values
  * stay zero until sm_init_params or a model file fills them. */
 static void map_layer_params(sm_net *net) {
@@ -118,10 +109,10 @@ siamese_status sm_net_create(const sm_arch *arch, int max_batch, sm_net **out, s
     net->arch = *arch;
     net->max_batch = max_batch;
     sm_param_table_build(arch, &net->table);
-    net->params = alloc_floats(net->table.n_params, sizeof(float));
-    net->grads = alloc_floats(net->table.n_params, sizeof(float));
-    net->buffers = alloc_floats(net->table.n_buffers, sizeof(float));
-    net->counters = alloc_floats(net->table.n_counters, sizeof(int64_t));
+    net->params = sm_tensor_calloc(net->table.n_params, sizeof(float), 64);
+    net->grads = sm_tensor_calloc(net->table.n_params, sizeof(float), 64);
+    net->buffers = sm_tensor_calloc(net->table.n_buffers, sizeof(float), 64);
+    net->counters = sm_tensor_calloc(net->table.n_counters, sizeof(int64_t), 64);
     if (!net->params || !net->grads || !net->buffers || !net->counters) {
         size_t n_params = net->table.n_params;
         sm_net_free(net);
