@@ -98,10 +98,10 @@ static int run_quantize(const char *model_path, const char *data, const char *ou
     if (siamese_dataset_open(data, &dp, &ds) != SIAMESE_OK) {
         const char *msg = ds ? siamese_dataset_errmsg(ds) : "";
         fprintf(stderr, "siamese quantize: %s\n", *msg ? msg : data);
-    } else if ((st = siamese_model_quantize(model, ds, qp)) != SIAMESE_OK) {
-        /* a data error's message names the data; any other is about the model */
-        fprintf(stderr, "siamese quantize: %s%s%s\n", st == SIAMESE_ERR_DATA ? "" : model_path,
-                st == SIAMESE_ERR_DATA ? "" : ": ", siamese_model_errmsg(model));
+    } else if ((st = siamese_model_quantize(model, ds, qp)) == SIAMESE_ERR_DATA) {
+        fprintf(stderr, "siamese quantize: %s\n", siamese_model_errmsg(model)); /* names the data */
+    } else if (st != SIAMESE_OK) {
+        fprintf(stderr, "siamese quantize: %s: %s\n", model_path, siamese_model_errmsg(model));
     } else {
         int checked = 0;
         double err = int8_error(model, ds, &checked);
