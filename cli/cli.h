@@ -27,5 +27,6 @@ int cli_identify(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
+int cli_ensemble(int argc, char **argv);
 
 #endif

@@ -27,6 +27,8 @@ static const cli_command commands[] = {
     {"import", "convert a pretrained network a package ships (face-api) into a model file",
      cli_import},
     {"quantize", "int8 calibration of a model on a dataset (for --precision int8)", cli_quantize},
+    {"ensemble", "join several trained models into one model file that judges as one",
+     cli_ensemble},
 };
 
 static void print_usage(FILE *out) {

@@ -142,7 +142,9 @@ SIAMESE_API int siamese_model_height(const siamese_model *model);
 SIAMESE_API int siamese_model_width(const siamese_model *model);
 SIAMESE_API int siamese_model_embedding_dim(const siamese_model *model);
 SIAMESE_API size_t siamese_model_param_count(const siamese_model *model);
-/* The architecture in canonical text form. */
+/* The architecture in canonical text form ("ensemble of N networks" for an ensemble: its
+ * members' with siamese_model_member). For an ensemble the embedding length and the parameter
+ * count are its members' summed. */
 SIAMESE_API const char *siamese_model_arch(const siamese_model *model);
 SIAMESE_API float siamese_model_margin(const siamese_model *model);
 SIAMESE_API siamese_metric siamese_model_metric(const siamese_model *model);
@@ -199,6 +201,27 @@ SIAMESE_API siamese_status siamese_precision_choose(siamese_model *model, int ba
 /* Embeds n images, images: [n, channels, height, width] floats, out: [n, embedding_dim]. */
 SIAMESE_API siamese_status siamese_model_embed(siamese_model *model, const float *images, int n,
                                                float *out);
+
+/* ---- Ensembles: several networks judged as one model ---- */
+/* An ensemble of networks trained apart (say on one --split-seed with different seeds) embeds an
+ * image as its members' embeddings side by side, each times 1/sqrt(n): under euclidean its
+ * squared distance is the mean of the members' squared distances. Under cosine (correlation) each
+ * member's embedding is first scaled to unit length (centred, then scaled), so the ensemble's
+ * similarity is the mean of the members'. It loads, saves (one file: the members' tensors as
+ * "members.<i>.<name>", a PyTorch state_dict of a ModuleList named members), embeds, calibrates,
+ * quantizes (each member) and indexes like one model, with its own threshold; it cannot be
+ * trained, frozen, given a face aligner, or used as pretrained weights. */
+#define SIAMESE_ENSEMBLE_MAX 16
+/* Makes an ensemble of n (2..SIAMESE_ENSEMBLE_MAX) models of one input geometry and metric,
+ * none an ensemble or with a face aligner. On success it owns them (they are freed with it);
+ * on failure they are still the caller's and *out is an error-only handle as for
+ * siamese_model_create. The ensemble's margin is the members' mean; it carries no threshold. */
+SIAMESE_API siamese_status siamese_model_ensemble(siamese_model *const *members, int n,
+                                                  siamese_model **out);
+/* The number of members of an ensemble, 0 for one network. */
+SIAMESE_API int siamese_model_members(const siamese_model *model);
+/* The i-th member of an ensemble (owned by it), or NULL. */
+SIAMESE_API siamese_model *siamese_model_member(siamese_model *model, int i);
 
 /* ---------------------------------------------------------------- training */
 

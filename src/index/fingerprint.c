@@ -23,11 +23,15 @@ static uint64_t hash_bytes(const void *data, size_t size) {
 }
 
 siamese_status siamese_model_fingerprint(siamese_model *model, char *buf, size_t size) {
-    if (!model || !model->net || !buf || size == 0) return SIAMESE_ERR_INVALID_ARG;
-    const char *arch = siamese_model_arch(model);
-    size_t n_params = siamese_model_param_count(model);
-    uint64_t arch_hash = hash_bytes(arch, strlen(arch));
-    uint64_t weights_hash = hash_bytes(sm_net_params(model->net), n_params * sizeof(float));
+    if (!sm_model_ready(model) || !buf || size == 0) return SIAMESE_ERR_INVALID_ARG;
+    uint64_t arch_hash = 0, weights_hash = 0; /* one network's own; an ensemble's chained */
+    for (int i = 0; i < sm_model_n_networks(model); i++) {
+        const siamese_model *net = sm_model_network(model, i);
+        size_t n_params = siamese_model_param_count(net);
+        arch_hash = arch_hash * 31 + hash_bytes(net->arch_text, strlen(net->arch_text));
+        weights_hash =
+            weights_hash * 31 + hash_bytes(sm_net_params(net->net), n_params * sizeof(float));
+    }
     int n = snprintf(buf, size, "arch=%016llx;weights=%016llx;input=%dx%dx%d;dim=%d;metric=%s",
                      (unsigned long long)arch_hash, (unsigned long long)weights_hash,
                      siamese_model_channels(model), siamese_model_height(model),

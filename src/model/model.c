@@ -92,6 +92,8 @@ void siamese_model_free(siamese_model *model) {
     sm_qnet_free(model->qnet);
     sm_quant_free(model->quant);
     siamese_model_free(model->aligner);
+    for (int i = 0; i < model->n_members; i++) siamese_model_free(model->members[i]);
+    free(model->members);
     free(model);
 }
 
@@ -168,7 +170,9 @@ sm_threads_scope sm_model_threads_enter(const siamese_model *model) {
 }
 
 void siamese_model_set_threads(siamese_model *model, int threads) {
-    if (model && threads >= 0) model->threads = threads;
+    if (!model || threads < 0) return;
+    model->threads = threads;
+    for (int i = 0; i < model->n_members; i++) model->members[i]->threads = threads;
 }
 
 siamese_status siamese_model_create(const siamese_model_params *params, siamese_model **out) {
@@ -210,19 +214,28 @@ siamese_status siamese_model_create(const siamese_model_params *params, siamese_
 /* ---------------------------------------------------------------- getters */
 
 int siamese_model_channels(const siamese_model *model) {
-    return model && model->net ? model->arch.input.c : 0;
+    return sm_model_ready(model) ? model->arch.input.c : 0;
 }
 int siamese_model_height(const siamese_model *model) {
-    return model && model->net ? model->arch.input.h : 0;
+    return sm_model_ready(model) ? model->arch.input.h : 0;
 }
 int siamese_model_width(const siamese_model *model) {
-    return model && model->net ? model->arch.input.w : 0;
+    return sm_model_ready(model) ? model->arch.input.w : 0;
 }
+/* An ensemble's are its members' summed. */
 int siamese_model_embedding_dim(const siamese_model *model) {
-    return model && model->net ? sm_arch_embedding_dim(&model->arch) : 0;
+    if (!sm_model_ready(model)) return 0;
+    int dim = 0;
+    for (int i = 0; i < sm_model_n_networks(model); i++)
+        dim += sm_arch_embedding_dim(&sm_model_network(model, i)->arch);
+    return dim;
 }
 size_t siamese_model_param_count(const siamese_model *model) {
-    return model && model->net ? sm_net_table(model->net)->n_params : 0;
+    if (!sm_model_ready(model)) return 0;
+    size_t count = 0;
+    for (int i = 0; i < sm_model_n_networks(model); i++)
+        count += sm_net_table(sm_model_network(model, i)->net)->n_params;
+    return count;
 }
 const char *siamese_model_arch(const siamese_model *model) { return model ? model->arch_text : ""; }
 float siamese_model_margin(const siamese_model *model) { return model ? model->margin : 0.0f; }
@@ -255,11 +268,12 @@ static int embed_chunk(const sm_arch *arch) {
 
 siamese_status siamese_model_embed(siamese_model *model, const float *images, int n, float *out) {
     if (!model) return SIAMESE_ERR_INVALID_ARG;
-    if (!model->net)
+    if (!sm_model_ready(model))
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "embed: the model failed to load");
     if (!images || !out || n < 0)
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
                        "embed: needs images, an output buffer and n >= 0 (got %d)", n);
+    if (model->n_members) return sm_ensemble_embed(model, images, n, out);
     sm_threads_scope threads = sm_model_threads_enter(model);
     size_t image_floats = (size_t)model->arch.input.c * model->arch.input.h * model->arch.input.w;
     size_t dim = (size_t)sm_arch_embedding_dim(&model->arch);

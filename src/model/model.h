@@ -27,11 +27,27 @@ struct siamese_model {
     char threshold_source[SM_THRESHOLD_SOURCE_MAX]; /* who chose it; "" = unknown */
     uint64_t seed;
     int threads;
-    sm_quant *quant;        /* int8 calibration (siamese_model_quantize or the file), or NULL */
-    sm_qnet *qnet;          /* the int8 engine while the precision is int8, else NULL */
-    siamese_model *aligner; /* face alignment before embedding (face_align.h), or NULL */
+    sm_quant *quant;         /* int8 calibration (siamese_model_quantize or the file), or NULL */
+    sm_qnet *qnet;           /* the int8 engine while the precision is int8, else NULL */
+    siamese_model *aligner;  /* face alignment before embedding (face_align.h), or NULL */
+    siamese_model **members; /* an ensemble's networks (ensemble.c), NULL for one network; an */
+    int n_members;           /* ensemble has no net, and arch holds only the shared input */
 };
 
+/* 1 when the handle holds a network or an ensemble of them (not an error-only handle). */
+static inline int sm_model_ready(const siamese_model *model) {
+    return model && (model->net || model->n_members > 0);
+}
+/* The networks that compute a model's embeddings: an ensemble's members, else the model itself. */
+static inline int sm_model_n_networks(const siamese_model *model) {
+    return model->n_members > 0 ? model->n_members : 1;
+}
+static inline siamese_model *sm_model_network(const siamese_model *model, int i) {
+    return model->n_members > 0 ? model->members[i] : (siamese_model *)model;
+}
+
+/* A metadata value that is a finite number fitting a float: 0 and *out set, else -1. */
+int sm_meta_float(const char *text, float *out);
 /* Tensor helpers of model files (model_io.c), shared with loading weights by name. */
 int sm_dtype_fits_role(sm_dtype dtype, sm_tensor_role role);
 void sm_format_shape(char *buf, size_t size, int ndim, const int64_t *dims); /* "[64, 3, 7, 7]" */
@@ -66,6 +82,18 @@ siamese_status sm_model_save_with(siamese_model *model, const char *path, const 
                                   int n_extra, const sm_st_meta *extra_meta, int n_extra_meta,
                                   sm_err *err);
 
+/* Everything a model's file holds (int8 calibration and face aligner included): tensors and
+ * metadata pointing into the model and into keep, until sm_model_parts_free. */
+typedef struct sm_model_parts {
+    sm_st_tensor *tensors;
+    int n;
+    const sm_st_meta *meta;
+    int n_meta;
+    void *keep;
+} sm_model_parts;
+siamese_status sm_model_describe(siamese_model *model, sm_model_parts *parts, sm_err *err);
+void sm_model_parts_free(sm_model_parts *parts);
+
 /* Builds a validated model from a file already read. Tensors whose names start with
  * ignore_prefix (may be NULL) are not the model's and are left to the caller. */
 siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
@@ -85,5 +113,24 @@ siamese_status sm_model_int8_tensors(const siamese_model *model, sm_st_tensor **
 siamese_status sm_model_int8_read(siamese_model *model, const char *path, const sm_st_file *file,
                                   sm_err *err);
 #define SM_INT8_PREFIX "int8."
+
+/* Ensembles (ensemble.c, ensemble_io.c). */
+#define SM_ENSEMBLE_PREFIX "members." /* "members.<i>." before each member's tensors and keys */
+#define SM_ENSEMBLE_FORMAT "siamese/ensemble/1" /* an older reader calls it newer than it reads */
+/* The ensemble's embeddings of n images, the members' side by side (siamese.h). */
+siamese_status sm_ensemble_embed(siamese_model *model, const float *images, int n, float *out);
+/* A refusal of what an ensemble cannot do ("freeze", "be frozen"): fills model->err and returns
+ * SIAMESE_ERR_UNSUPPORTED. */
+siamese_status sm_ensemble_refuse(siamese_model *model, const char *context, const char *action);
+/* 1 when file is an ensemble's (its 'format' says so). */
+int sm_file_is_ensemble(const sm_st_file *file);
+/* Builds the ensemble a file holds (validated whole); the members are loaded as
+ * siamese_model_load loads one model (load_one). */
+typedef siamese_status (*sm_model_loader)(const char *path, const sm_st_file *file,
+                                          siamese_model **out, sm_err *err);
+siamese_status sm_ensemble_from_file(const char *path, const sm_st_file *file,
+                                     sm_model_loader load_one, siamese_model **out, sm_err *err);
+/* Writes an ensemble's file atomically (model_io.c describes each member). */
+siamese_status sm_ensemble_save(siamese_model *model, const char *path, sm_err *err);
 
 #endif

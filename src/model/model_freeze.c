@@ -12,6 +12,10 @@ static int prefix_matches(const char *name, const char *prefix) {
 
 int siamese_model_freeze(siamese_model *model, const char *prefix, int frozen) {
     if (!model) return -1;
+    if (model->n_members) {
+        sm_ensemble_refuse(model, "freeze", "be frozen");
+        return -1;
+    }
     if (!prefix || !model->net) {
         sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "freeze: %s",
                 prefix ? "the model holds no network" : "no prefix");

@@ -107,11 +107,18 @@ siamese_status siamese_model_init_from(siamese_model *model, const char *path, c
     if (left && left_size) left[0] = '\0';
     sm_err err;
     sm_err_clear(&err);
+    if (model->n_members)
+        return sm_ensemble_refuse(model, "init weights", "take pretrained weights");
     if (!path || !model->net)
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "init weights: %s",
                        path ? "the model holds no network" : "no path");
     sm_st_file *file = NULL;
     siamese_status st = sm_safetensors_read(path, &file, &err);
+    if (st == SIAMESE_OK && sm_file_is_ensemble(file))
+        st = sm_fail(&err, SIAMESE_ERR_UNSUPPORTED,
+                     "%s: an ensemble of networks, not one network's weights (use one of its "
+                     "members' files)",
+                     path);
     if (st == SIAMESE_OK) st = check_names(path, file, model, &err);
     if (st == SIAMESE_OK) st = take_aligner(model, path, file, &err);
     if (st == SIAMESE_OK) {

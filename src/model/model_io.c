@@ -99,42 +99,82 @@ siamese_status sm_model_save_with(siamese_model *model, const char *path, const 
     return status;
 }
 
+/* What a model's parts point into beyond the model itself. */
+typedef struct parts_keep {
+    meta_text text;
+    sm_st_tensor *int8; /* the int8 calibration, if any (model/quantize.c) */
+    sm_st_meta *int8_meta;
+    void *int8_keep;
+    sm_st_tensor *align; /* the face aligner, if any (face_align_io.c) */
+    char *align_keep;
+    sm_st_meta align_meta[SM_ALIGN_META];
+    sm_st_meta meta[sizeof(((meta_text *)0)->entries) / sizeof(sm_st_meta) + 1 + SM_ALIGN_META];
+} parts_keep;
+
+void sm_model_parts_free(sm_model_parts *parts) {
+    parts_keep *k = parts->keep;
+    if (k) {
+        free(k->int8);
+        free(k->int8_keep);
+        free(k->align);
+        free(k->align_keep);
+    }
+    free(k);
+    free(parts->tensors);
+    memset(parts, 0, sizeof *parts);
+}
+
+siamese_status sm_model_describe(siamese_model *model, sm_model_parts *parts, sm_err *err) {
+    memset(parts, 0, sizeof *parts);
+    parts_keep *k = calloc(1, sizeof *k);
+    if (!k) return sm_fail(err, SIAMESE_ERR_NOMEM, "model save: out of memory");
+    parts->keep = k;
+    int n_int8 = 0, n_align = 0;
+    siamese_status st =
+        sm_model_int8_tensors(model, &k->int8, &n_int8, &k->int8_meta, &k->int8_keep, err);
+    if (st == SIAMESE_OK)
+        st = sm_align_tensors(model, &k->align, &n_align, k->align_meta, &k->align_keep, err);
+    const sm_param_table *table = sm_net_table(model->net);
+    if (st == SIAMESE_OK) {
+        parts->tensors = calloc((size_t)(table->n + n_int8 + n_align) + 1, sizeof *parts->tensors);
+        if (!parts->tensors) st = sm_fail(err, SIAMESE_ERR_NOMEM, "model save: out of memory");
+    }
+    if (st != SIAMESE_OK) {
+        sm_model_parts_free(parts);
+        return st;
+    }
+    describe_tensors(model->net, parts->tensors);
+    for (int i = 0; i < n_int8; i++) parts->tensors[table->n + i] = k->int8[i];
+    for (int i = 0; i < n_align; i++) parts->tensors[table->n + n_int8 + i] = k->align[i];
+    parts->n = table->n + n_int8 + n_align;
+    describe_metadata(model, &k->text);
+    int n_meta = 0;
+    for (int i = 0; i < k->text.n; i++) k->meta[n_meta++] = k->text.entries[i];
+    if (k->int8_meta) k->meta[n_meta++] = *k->int8_meta;
+    for (int i = 0; i < (n_align ? SM_ALIGN_META : 0); i++) k->meta[n_meta++] = k->align_meta[i];
+    parts->meta = k->meta;
+    parts->n_meta = n_meta;
+    return SIAMESE_OK;
+}
+
 siamese_status siamese_model_save(siamese_model *model, const char *path) {
     if (!model) return SIAMESE_ERR_INVALID_ARG;
-    if (!path || !model->net)
+    if (!path || !sm_model_ready(model))
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "model save: %s",
                        path ? "the model holds no network" : "no path");
     sm_err err;
     sm_err_clear(&err);
-    sm_st_tensor *int8 = NULL; /* the int8 calibration, if any (model/quantize.c) */
-    sm_st_meta *int8_meta = NULL;
-    void *int8_keep = NULL;
-    int n_int8 = 0;
-    sm_st_tensor *align = NULL, *extra = NULL; /* the face aligner, if any (face_align_io.c) */
-    sm_st_meta meta[1 + SM_ALIGN_META];
-    char *align_keep = NULL;
-    int n_align = 0, n_meta = 0;
-    siamese_status status =
-        sm_model_int8_tensors(model, &int8, &n_int8, &int8_meta, &int8_keep, &err);
-    if (status == SIAMESE_OK)
-        status = sm_align_tensors(model, &align, &n_align, meta + (int8_meta ? 1 : 0), &align_keep,
-                                  &err);
-    if (status == SIAMESE_OK) {
-        if (int8_meta) meta[n_meta++] = *int8_meta;
-        if (n_align) n_meta += SM_ALIGN_META;
-        extra = calloc((size_t)(n_int8 + n_align) + 1, sizeof *extra);
-        if (!extra) status = sm_fail(&err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
+    siamese_status status;
+    if (model->n_members) {
+        status = sm_ensemble_save(model, path, &err);
+    } else {
+        sm_model_parts parts;
+        status = sm_model_describe(model, &parts, &err);
+        if (status == SIAMESE_OK)
+            status =
+                sm_safetensors_write(path, parts.tensors, parts.n, parts.meta, parts.n_meta, &err);
+        sm_model_parts_free(&parts);
     }
-    if (status == SIAMESE_OK) {
-        for (int i = 0; i < n_int8; i++) extra[i] = int8[i];
-        for (int i = 0; i < n_align; i++) extra[n_int8 + i] = align[i];
-        status = sm_model_save_with(model, path, extra, n_int8 + n_align, meta, n_meta, &err);
-    }
-    free(extra);
-    free(align);
-    free(align_keep);
-    free(int8);
-    free(int8_keep);
     if (status != SIAMESE_OK) model->err = err;
     return status;
 }
@@ -163,8 +203,7 @@ static int parse_input(const char *text, sm_shape *shape) {
                : 0;
 }
 
-/* A finite number that fits a float. */
-static int parse_float(const char *text, float *out) {
+int sm_meta_float(const char *text, float *out) {
     double v;
     if (sm_parse_double(text, &v) || !isfinite(v) || fabs(v) > 3.0e38) return -1;
     *out = (float)v;
@@ -211,7 +250,7 @@ static siamese_status read_settings(const char *path, const sm_st_file *file, fi
     s->metric = SIAMESE_METRIC_EUCLIDEAN;
     s->threshold = -1.0f;
     const char *margin = sm_safetensors_meta(file, "margin");
-    if (margin && (parse_float(margin, &s->margin) != 0 || s->margin < 0))
+    if (margin && (sm_meta_float(margin, &s->margin) != 0 || s->margin < 0))
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: __metadata__ 'margin' is '%s', not a margin",
                        path, margin);
     const char *metric = sm_safetensors_meta(file, "metric");
@@ -219,7 +258,7 @@ static siamese_status read_settings(const char *path, const sm_st_file *file, fi
         return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: __metadata__ 'metric' '%s' is unknown", path,
                        metric);
     const char *threshold = sm_safetensors_meta(file, "threshold");
-    if (threshold && parse_float(threshold, &s->threshold) != 0)
+    if (threshold && sm_meta_float(threshold, &s->threshold) != 0)
         return sm_fail(err, SIAMESE_ERR_FORMAT,
                        "%s: __metadata__ 'threshold' is '%s', not a number", path, threshold);
     const char *dim = sm_safetensors_meta(file, "embedding_dim");
@@ -429,6 +468,20 @@ siamese_status sm_model_from_file(const char *path, const sm_st_file *file,
     return status;
 }
 
+/* One network's model from its file (or an ensemble member's view of one): the network, its
+ * int8 calibration and its face aligner. */
+static siamese_status load_one(const char *path, const sm_st_file *file, siamese_model **out,
+                               sm_err *err) {
+    siamese_status status = sm_model_from_file(path, file, SM_INT8_PREFIX, out, err);
+    if (status == SIAMESE_OK) status = sm_model_int8_read(*out, path, file, err);
+    if (status == SIAMESE_OK) status = sm_align_read(*out, path, file, err);
+    if (status != SIAMESE_OK && *out) {
+        siamese_model_free(*out);
+        *out = NULL;
+    }
+    return status;
+}
+
 siamese_status siamese_model_load(const char *path, siamese_model **out) {
     if (!out) return SIAMESE_ERR_INVALID_ARG;
     *out = NULL;
@@ -441,13 +494,9 @@ siamese_status siamese_model_load(const char *path, siamese_model **out) {
     }
     sm_st_file *file = NULL;
     siamese_status status = sm_safetensors_read(path, &file, &err);
-    if (status == SIAMESE_OK) status = sm_model_from_file(path, file, SM_INT8_PREFIX, out, &err);
-    if (status == SIAMESE_OK) status = sm_model_int8_read(*out, path, file, &err);
-    if (status == SIAMESE_OK) status = sm_align_read(*out, path, file, &err);
-    if (status != SIAMESE_OK && *out) {
-        siamese_model_free(*out);
-        *out = NULL;
-    }
+    if (status == SIAMESE_OK)
+        status = sm_file_is_ensemble(file) ? sm_ensemble_from_file(path, file, load_one, out, &err)
+                                           : load_one(path, file, out, &err);
     sm_safetensors_free(file);
     if (status != SIAMESE_OK) {
         err.status = status;

@@ -162,6 +162,13 @@ static double time_forward(siamese_model *m, const float *images, int n, float *
 }
 
 /* Times fp32 and bf16 on a zero batch of n images; leaves the model in fp32. */
+/* bf16 when it was timed and is at least BF16_MIN_GAIN faster, else fp32 (the exact one). */
+static siamese_precision faster(double fp32_seconds, double bf16_seconds) {
+    return bf16_seconds > 0 && bf16_seconds < (1.0 - BF16_MIN_GAIN) * fp32_seconds
+               ? SIAMESE_PRECISION_BF16
+               : SIAMESE_PRECISION_FP32;
+}
+
 static siamese_status measure(siamese_model *m, int n, siamese_precision_choice *c) {
     size_t per = (size_t)m->arch.input.c * m->arch.input.h * m->arch.input.w;
     float *images = calloc((size_t)n * per, sizeof(float));
@@ -179,9 +186,31 @@ static siamese_status measure(siamese_model *m, int n, siamese_precision_choice 
     free(emb);
     if (st == SIAMESE_ERR_NOMEM) return sm_fail(&m->err, st, "precision auto: out of memory");
     if (st != SIAMESE_OK) sm_err_prefix(&m->err, "precision auto");
-    c->precision = c->bf16_seconds < (1.0 - BF16_MIN_GAIN) * c->fp32_seconds
-                       ? SIAMESE_PRECISION_BF16
-                       : SIAMESE_PRECISION_FP32;
+    c->precision = faster(c->fp32_seconds, c->bf16_seconds);
+    return st;
+}
+
+/* An ensemble's choice: its members' times summed, for one precision for all of them. */
+static siamese_status choose_for_members(siamese_model *model, int batch,
+                                         siamese_precision_choice *out) {
+    siamese_status st = SIAMESE_OK;
+    out->from_cache = 1;
+    for (int i = 0; st == SIAMESE_OK && i < model->n_members; i++) {
+        siamese_precision_choice c;
+        siamese_model *m = model->members[i];
+        st = siamese_precision_choose(m, batch, &c);
+        if (st != SIAMESE_OK) {
+            sm_fail(&model->err, st, "ensemble member %d: %s", i, m->err.msg);
+            break;
+        }
+        out->fp32_seconds += c.fp32_seconds;
+        out->bf16_seconds += c.bf16_seconds;
+        out->batch = c.batch;
+        out->from_cache &= c.from_cache;
+        out->cache_written |= c.cache_written;
+        snprintf(out->cpu, sizeof out->cpu, "%s", c.cpu);
+    }
+    out->precision = faster(out->fp32_seconds, out->bf16_seconds);
     return st;
 }
 
@@ -189,8 +218,9 @@ siamese_status siamese_precision_choose(siamese_model *model, int batch,
                                         siamese_precision_choice *out) {
     if (!model || !out) return SIAMESE_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
-    if (!model->net)
+    if (!sm_model_ready(model))
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "precision auto: no model loaded");
+    if (model->n_members) return choose_for_members(model, batch, out);
     out->batch = batch < 1 ? PROBE_BATCH_MAX : batch > PROBE_BATCH_MAX ? PROBE_BATCH_MAX : batch;
     cpu_model(out->cpu, sizeof out->cpu);
     out->precision = SIAMESE_PRECISION_FP32;

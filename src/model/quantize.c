@@ -26,8 +26,16 @@ siamese_quantize_params siamese_quantize_default_params(void) {
     return p;
 }
 
+/* An ensemble's: the fewest of its members' (0 when one has none). */
 int siamese_model_int8_images(const siamese_model *model) {
-    return model && model->quant ? model->quant->images : 0;
+    if (!sm_model_ready(model)) return 0;
+    int fewest = -1;
+    for (int i = 0; i < sm_model_n_networks(model); i++) {
+        const sm_quant *q = sm_model_network(model, i)->quant;
+        int images = q ? q->images : 0;
+        if (fewest < 0 || images < fewest) fewest = images;
+    }
+    return fewest;
 }
 
 /* ---------------------------------------------------------------- precision */
@@ -166,9 +174,41 @@ static siamese_status calibrate(calib *c) {
     return st;
 }
 
+/* An ensemble's progress: member i's done of total as part of all members' work. */
+typedef struct member_progress {
+    const siamese_quantize_params *p;
+    int member, members;
+} member_progress;
+
+static void report_member_progress(void *user, int done, int total) {
+    member_progress *mp = user;
+    mp->p->progress(mp->p->progress_user, mp->member * total + done, mp->members * total);
+}
+
+/* Calibrates each member on the same images; warnings about them are given once. */
+static siamese_status quantize_members(siamese_model *model, siamese_dataset *dataset,
+                                       const siamese_quantize_params *params) {
+    siamese_quantize_params p = params ? *params : siamese_quantize_default_params();
+    member_progress mp = {params, 0, model->n_members};
+    if (p.progress) {
+        p.progress = report_member_progress;
+        p.progress_user = &mp;
+    }
+    for (int i = 0; i < model->n_members; i++) {
+        siamese_model *m = model->members[i];
+        mp.member = i;
+        if (i > 0) p.warning = NULL;
+        siamese_status st = siamese_model_quantize(m, dataset, &p);
+        if (st != SIAMESE_OK)
+            return sm_fail(&model->err, st, "ensemble member %d: %s", i, m->err.msg);
+    }
+    return SIAMESE_OK;
+}
+
 siamese_status siamese_model_quantize(siamese_model *model, siamese_dataset *dataset,
                                       const siamese_quantize_params *params) {
     if (!model) return SIAMESE_ERR_INVALID_ARG;
+    if (model->n_members) return quantize_members(model, dataset, params);
     calib c;
     memset(&c, 0, sizeof c);
     c.model = model;

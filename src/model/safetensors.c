@@ -549,3 +549,67 @@ siamese_status sm_safetensors_read(const char *path, sm_st_file **out, sm_err *e
 siamese_status sm_safetensors_map(const char *path, sm_st_file **out, sm_err *err) {
     return open_file(path, 1, out, err);
 }
+
+/* ---------------------------------------------------------------- views */
+
+static int has_prefix(const char *text, const char *prefix) {
+    return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/* A copy of text without its first skip characters, or NULL when out of memory. */
+static char *copy_after(const char *text, size_t skip) {
+    size_t len = strlen(text + skip);
+    char *copy = malloc(len + 1);
+    if (copy) memcpy(copy, text + skip, len + 1);
+    return copy;
+}
+
+static int count_prefixed_tensors(const sm_st_file *file, const char *prefix) {
+    int n = 0;
+    for (int i = 0; i < file->n; i++) n += has_prefix(file->tensors[i].name, prefix);
+    return n;
+}
+
+static int count_prefixed_meta(const sm_st_file *file, const char *prefix) {
+    int n = 0;
+    for (int i = 0; i < file->n_meta; i++) n += has_prefix(file->meta[i].key, prefix);
+    return n;
+}
+
+siamese_status sm_safetensors_view(const sm_st_file *file, const char *prefix, sm_st_file **out,
+                                   sm_err *err) {
+    *out = NULL;
+    size_t skip = strlen(prefix);
+    int n = count_prefixed_tensors(file, prefix), n_meta = count_prefixed_meta(file, prefix);
+    sm_st_file *view = calloc(1, sizeof *view);
+    if (view) {
+        view->tensors = calloc((size_t)n + 1, sizeof *view->tensors);
+        view->names = calloc((size_t)n + 1, sizeof *view->names);
+        view->meta = calloc((size_t)n_meta + 1, sizeof *view->meta);
+        view->meta_strings = calloc(2 * (size_t)n_meta + 1, sizeof *view->meta_strings);
+    }
+    int ok = view && view->tensors && view->names && view->meta && view->meta_strings;
+    for (int i = 0; ok && i < file->n; i++) {
+        if (!has_prefix(file->tensors[i].name, prefix)) continue;
+        view->tensors[view->n] = file->tensors[i]; /* the data stays the parent's */
+        view->names[view->n] = copy_after(file->tensors[i].name, skip);
+        ok = view->names[view->n] != NULL;
+        view->tensors[view->n].name = view->names[view->n];
+        view->n++;
+    }
+    for (int i = 0; ok && i < file->n_meta; i++) {
+        if (!has_prefix(file->meta[i].key, prefix)) continue;
+        char **strings = view->meta_strings + 2 * view->n_meta;
+        strings[0] = copy_after(file->meta[i].key, skip);
+        strings[1] = copy_after(file->meta[i].value, 0);
+        view->n_meta++; /* counted before the check: sm_safetensors_free frees both */
+        ok = strings[0] && strings[1];
+        view->meta[view->n_meta - 1] = (sm_st_meta){strings[0], strings[1]};
+    }
+    if (!ok) {
+        sm_safetensors_free(view);
+        return sm_fail(err, SIAMESE_ERR_NOMEM, "safetensors view: out of memory");
+    }
+    *out = view;
+    return SIAMESE_OK;
+}

@@ -62,6 +62,12 @@ const sm_st_tensor *sm_safetensors_find(const sm_st_file *file, const char *name
 /* A __metadata__ value, or NULL. */
 const char *sm_safetensors_meta(const sm_st_file *file, const char *key);
 
+/* The tensors and metadata of file whose names start with prefix, with the prefix taken off
+ * ("members.0.fc.weight" -> "fc.weight" for "members.0."): a file of its own for every reader,
+ * whose tensor data stays in file (free the view first). */
+siamese_status sm_safetensors_view(const sm_st_file *file, const char *prefix, sm_st_file **out,
+                                   sm_err *err);
+
 /* Number of __metadata__ entries and the i-th one (key/value point into the file). */
 int sm_safetensors_meta_count(const sm_st_file *file);
 sm_st_meta sm_safetensors_meta_get(const sm_st_file *file, int index);

@@ -157,7 +157,12 @@ siamese_status siamese_trainer_create(siamese_model *model, const siamese_traine
     t->params = params ? *params : siamese_trainer_default_params();
     siamese_status st = SIAMESE_OK;
     if (!model || !model->net)
-        st = sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG, "trainer: needs a valid model");
+        st = model && model->n_members
+                 ? sm_fail(&t->err, SIAMESE_ERR_UNSUPPORTED,
+                           "trainer: the model is an ensemble of %d networks, which cannot train "
+                           "(train each member, then join them)",
+                           model->n_members)
+                 : sm_fail(&t->err, SIAMESE_ERR_INVALID_ARG, "trainer: needs a valid model");
     if (!st) st = check_trainer_params(&t->params, &t->err);
     if (!st) {
         t->model = model;
