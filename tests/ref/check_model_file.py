@@ -60,11 +60,12 @@ int main(int argc, char **argv) {
 '''
 
 
-def build_helper(build, tmp):
+def build_helper(build, tmp, source=HELPER):
+    """Compiles a helper program's source against BUILD/libsiamese.a; returns its path."""
     src = os.path.join(tmp, "helper.c")
     exe = os.path.join(tmp, "helper")
     with open(src, "w") as f:
-        f.write(HELPER)
+        f.write(source)
     deps = subprocess.run(["pkg-config", "--libs", "libturbojpeg", "libpng", "libwebp", "jansson",
                            "cairo", "zlib"], check=True, capture_output=True, text=True).stdout
     cmd = ["cc", "-O2", "-std=c11", "-o", exe, src, "-I", os.path.join(ROOT, "include"),
