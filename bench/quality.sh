@@ -30,6 +30,13 @@
 #                        MNIST_WEIGHT_DECAY Adam's weight decay (default none), MNIST_ARGS
 #                        more train options (e.g. "--lr 0.0005", appended;
 #                        a later option wins), for candidates on validation
+#            mnist_ensemble  MNIST as an ensemble recipe: the mnist row trained with three
+#                        seeds (MNIST_ENSEMBLE_SEEDS, default --seed and the next two) on one
+#                        split (--split-seed, default --seed), joined by 'siamese ensemble',
+#                        its threshold chosen by 'siamese calibrate' on the shared held-out
+#                        train10k images (1,000 similar and 1,000 dissimilar pairs a digit,
+#                        drawn by --seed), pair accuracy on t10k pairs drawn by --seed; each
+#                        member's own row is printed too (its work folder: member_SEED)
 #            fashion_mnist  Fashion-MNIST: train on the 60k, Recall@1 on t10k (retrieval);
 #                        30 epochs; FASHION_ARCH, FASHION_AUGMENT (default the row's) and
 #                        FASHION_ARGS (more train options, appended) for candidates on
@@ -445,6 +452,45 @@ mnist() {
         "$(load)" "$(interval "$j" verification accuracy_model)"
 }
 
+# MNIST as an ensemble recipe (issue 12, tenth pass in bench/README.md): the mnist row's recipe
+# trained with three seeds on one split, so that the held-out images are the same for all three
+# and pick the ensemble's threshold. The members' rows are the mnist row's, each in its folder.
+mnist_ensemble() {
+    local members=() s top="$work" split="${split_args[1]:-$seed}" row_seed="$seed"
+    # shellcheck disable=SC2206 # a list of seeds, split on purpose
+    local seeds=(${MNIST_ENSEMBLE_SEEDS:-$seed $((seed + 1)) $((seed + 2))})
+    split_args=(--split-seed "$split")
+    for s in "${seeds[@]}"; do
+        echo "== member: seed $s, split seed $split"
+        work="$top/member_$s" seed="$s"
+        mkdir -p "$work"
+        mnist
+        members+=("$work/mnist_run/model.safetensors")
+    done
+    work="$top" seed="$row_seed"
+    local e="$work/ensemble.safetensors" j="$work/mnist_ensemble.eval.json"
+    local held_out="$top/member_${seeds[0]}/mnist_val"
+    "$siamese" ensemble -q "${members[@]}" -o "$e"
+    "$siamese" calibrate "$e" "$held_out" --pairs-per-class 1000 --seed "$seed" --precision fp32 \
+        -j "$threads" -o "$e"
+    "$siamese" eval "$e" "$data/mnist/t10k-images-idx3-ubyte.gz" --pairs-per-class 1000 --json -q \
+        --precision fp32 --seed "$seed" -j "$threads" >"$j"
+    local wall=0 cpu=0
+    for s in "${seeds[@]}"; do
+        wall=$(echo "$wall + $(cat "$top/member_$s/mnist.seconds")" | bc)
+        cpu=$(echo "$cpu + $(cat "$top/member_$s/mnist.cpu")" | bc)
+    done
+    printf 'row mnist_ensemble  seeds %s  split seed %s  end: %s\n' "${seeds[*]}" "$split" \
+        "$(machine)"
+    printf '  t10k pairs (%s): accuracy %s at the threshold %.4f calibrated on the held-out train10k images (at the best threshold for t10k itself: %s); ROC AUC %.4f\n' \
+        "$(json_number "$j" verification pairs)" "$(interval "$j" verification accuracy_model)" \
+        "$(json_number "$j" verification model_threshold)" \
+        "$(interval "$j" verification accuracy_best)" "$(json_number "$j" verification auc value)"
+    printf '| MNIST | pair accuracy on t10k (%s pairs), threshold from validation: an ensemble of %d | %s (split %s) | %s | %.0f s wall, %.0f s CPU: the members summed | %s |\n' \
+        "$(json_number "$j" verification pairs)" "${#seeds[@]}" "${seeds[*]}" "$split" \
+        "${epochs}" "$wall" "$cpu" "$(interval "$j" verification accuracy_model)"
+}
+
 # Fashion-MNIST: the VGG-like network of the MNIST row on the 60k training images (5% held out:
 # their pairs pick best.safetensors, their Recall@1 is printed); Recall@1 on t10k, every image a
 # query against the other 9,999. 30 epochs: the held-out images preferred them to 20 (Recall@1
@@ -545,6 +591,7 @@ case "$row" in
     omniglot) omniglot ;;
     att_faces_5fold) att_faces_5fold ;;
     mnist) mnist ;;
+    mnist_ensemble) mnist_ensemble ;;
     fashion_mnist) fashion_mnist ;;
     dogs) dogs ;;
     all) # every row in turn, each with its own default epochs unless --epochs was given
@@ -555,5 +602,5 @@ case "$row" in
             "$r"
         done ;;
     *) echo "quality: unknown row '$row' (rows: att_faces, omniglot, att_faces_5fold, mnist," \
-        "fashion_mnist, dogs, all)" >&2; exit 2 ;;
+        "mnist_ensemble, fashion_mnist, dogs, all)" >&2; exit 2 ;;
 esac
