@@ -200,7 +200,8 @@ siamese_status sm_ensemble_from_file(const char *path, const sm_st_file *file,
         st = load_member(path, file, i, load_one, &members[i], err);
     siamese_model *e = NULL;
     if (st == SIAMESE_OK && siamese_model_ensemble(members, k, &e) != SIAMESE_OK) {
-        st = sm_fail(err, e ? e->err.status : SIAMESE_ERR_NOMEM, "%s: %s", path,
+        /* members that do not fit together: the file is bad, not the caller's argument */
+        st = sm_fail(err, e ? SIAMESE_ERR_FORMAT : SIAMESE_ERR_NOMEM, "%s: %s", path,
                      e ? e->err.msg : "out of memory");
         siamese_model_free(e);
         e = NULL;
