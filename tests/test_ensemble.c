@@ -271,11 +271,17 @@ static siamese_model *two(void) {
     return join(m, 2);
 }
 
-Test(ensemble, file_holds_members_tensors_and_metadata) {
+/* two(), with a threshold and its source of its own and member 1's own threshold. */
+static siamese_model *two_with_thresholds(void) {
     siamese_model *ens = two();
     siamese_model_set_threshold(ens, 0.75f);
     siamese_model_set_threshold_source(ens, "calibrate: unit test pairs");
     siamese_model_set_threshold(siamese_model_member(ens, 1), 0.5f);
+    return ens;
+}
+
+Test(ensemble, file_holds_members_tensors_and_metadata) {
+    siamese_model *ens = two_with_thresholds();
     const char *path = tmp("ens.safetensors");
     save_ok(ens, path);
     sm_st_file *f = read_st(path);
@@ -319,10 +325,7 @@ Test(ensemble, file_holds_members_tensors_and_metadata) {
 }
 
 Test(ensemble, save_and_load_round_trip) {
-    siamese_model *ens = two();
-    siamese_model_set_threshold(ens, 0.75f);
-    siamese_model_set_threshold_source(ens, "calibrate: unit test pairs");
-    siamese_model_set_threshold(siamese_model_member(ens, 1), 0.5f);
+    siamese_model *ens = two_with_thresholds();
     const char *path = tmp("round.safetensors");
     save_ok(ens, path);
     siamese_model *back = load_ok(path);
