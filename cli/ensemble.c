@@ -1,6 +1,8 @@
 /* siamese ensemble: several trained models joined into one model file that every command uses as one model. */
 #include <stdio.h>
 
+#define MODELS_READ 64 /* arguments read, so that too many are refused with the limit named */
+
 #include "args.h"
 #include "cli.h"
 #include "outputs.h"
@@ -40,8 +42,10 @@ static int run_ensemble(const char *const *paths, int n, const char *output, int
         const char *msg = e ? siamese_model_errmsg(e) : "out of memory";
         int bad = -1; /* the message says "member I ...": name its file */
         sscanf(msg, "ensemble: member %d", &bad);
-        fprintf(stderr, "siamese ensemble: %s%s%s\n", bad >= 0 && bad < n ? paths[bad] : "",
-                bad >= 0 && bad < n ? ": " : "", msg);
+        if (bad > 0 && bad < n)
+            fprintf(stderr, "siamese ensemble: %s: %s (member 0: %s)\n", paths[bad], msg, paths[0]);
+        else if (bad == 0) fprintf(stderr, "siamese ensemble: %s: %s\n", paths[0], msg);
+        else fprintf(stderr, "siamese ensemble: %s\n", msg);
         siamese_model_free(e);
         for (int i = 0; i < n; i++) siamese_model_free(members[i]);
         return CLI_EXIT_FAIL;
@@ -61,7 +65,8 @@ int cli_ensemble(int argc, char **argv) {
     const char *output = NULL;
     int quiet = 0;
     const cli_option options[] = {
-        {"output", 'o', CLI_OPT_STRING, &output, "FILE", "the ensemble's model file (a new file)"},
+        {"output", 'o', CLI_OPT_STRING, &output, "FILE",
+         "the ensemble's model file (written atomically; never one of the MODELs)"},
         {"quiet", 'q', CLI_OPT_FLAG, &quiet, NULL, "no summary on stderr"},
     };
     const cli_spec spec = {
@@ -82,7 +87,7 @@ int cli_ensemble(int argc, char **argv) {
         options,
         (int)(sizeof options / sizeof options[0]),
         2,
-        SIAMESE_ENSEMBLE_MAX,
+        MODELS_READ,
         "examples:\n"
         "  for s in 1 2 3; do siamese train DATA -o runs/s$s --seed $s --split-seed 1; done\n"
         "  siamese ensemble runs/s1/model.safetensors runs/s2/model.safetensors \\\n"
@@ -90,10 +95,23 @@ int cli_ensemble(int argc, char **argv) {
         "  siamese calibrate ensemble.safetensors VALIDATION_DATA -o ensemble.safetensors\n"
         "exit status: 0 ok, 1 a model that does not load or does not fit the others, or an "
         "output that cannot be written, 2 usage error"};
-    const char *positional[SIAMESE_ENSEMBLE_MAX];
+    const char *positional[MODELS_READ];
     int n = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n);
     if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
+    if (n > SIAMESE_ENSEMBLE_MAX) {
+        fprintf(stderr, "siamese ensemble: at most %d models, not %d\n", SIAMESE_ENSEMBLE_MAX, n);
+        return CLI_EXIT_USAGE;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (cli_same_file(positional[i], positional[j])) {
+                fprintf(stderr,
+                        "siamese ensemble: %s is given twice (as %s too): its members must be "
+                        "different networks\n",
+                        positional[i], positional[j]);
+                return CLI_EXIT_USAGE;
+            }
     if (!output) {
         fprintf(stderr, "siamese ensemble: give the output file with -o FILE\n");
         return CLI_EXIT_USAGE;

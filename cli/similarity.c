@@ -99,10 +99,17 @@ int cli_open_model(const char *command, const char *path, const cli_compute *com
         return 0;
     }
     if (compute->precision == SIAMESE_PRECISION_INT8 && siamese_model_int8_images(model) == 0) {
+        int lacking = 0; /* an ensemble's first member without one */
+        while (lacking < siamese_model_members(model) &&
+               siamese_model_int8_images(siamese_model_member(model, lacking)) > 0)
+            lacking++;
+        char which[48] = "";
+        if (siamese_model_members(model) > 0)
+            snprintf(which, sizeof which, " (its member %d has none)", lacking);
         fprintf(stderr,
-                "siamese %s: --precision int8: %s has no int8 calibration (make one with "
+                "siamese %s: --precision int8: %s has no int8 calibration%s (make one with "
                 "'siamese quantize %s DATA -o MODEL_INT8')\n",
-                command, path, path);
+                command, path, which, path);
         siamese_model_free(model);
         *out = NULL;
         return 0;
