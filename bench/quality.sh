@@ -337,11 +337,12 @@ att_faces_5fold() {
         local pool=("${subjects[@]:0:$((8 * k))}" "${subjects[@]:$((8 * k + 8))}")
         local held=("${subjects[@]:$((8 * k)):8}") name="test"
         if [[ "$stage" == validate ]]; then
-            # 8 of the fold's 32 training subjects, drawn from the seed and the fold
+            # 8 of the fold's 32 training subjects, drawn from the seed (--split-seed when
+            # given, so that runs of several seeds share them) and the fold
             mapfile -t pool < <(/usr/bin/python3 -c 'import random, sys
 s = sys.argv[2:]
 random.Random("att5-%s-%s" % (sys.argv[1], len(s))).shuffle(s)
-print("\n".join(s))' "$seed-$k" "${pool[@]}")
+print("\n".join(s))' "${split_args[1]:-$seed}-$k" "${pool[@]}")
             held=("${pool[@]:0:8}") pool=("${pool[@]:8}") name="validation"
             # ATT_SUBJECTS=N trains on the first N of the (shuffled) 24 only: a learning curve
             [[ -n "${ATT_SUBJECTS:-}" ]] && pool=("${pool[@]:0:$ATT_SUBJECTS}")
