@@ -1,11 +1,11 @@
 /* siamese ensemble: several trained models joined into one model file that every command uses as one model. */
 #include <stdio.h>
 
-#define MODELS_READ 64 /* arguments read, so that too many are refused with the limit named */
-
 #include "args.h"
 #include "cli.h"
 #include "outputs.h"
+
+#define MODELS_READ 64 /* arguments read, so that too many are refused with the limit named */
 
 /* Loads the n models; on failure prints why, naming the file, frees what it loaded, returns 0. */
 static int load_members(const char *const *paths, int n, siamese_model **members) {
