@@ -18,6 +18,7 @@ typedef struct calibrate_args {
     uint64_t seed;
     int threads, batch, quiet;
     const char *precision;
+    const char *held_out; /* a run's split.json: only the images it held out */
 } calibrate_args;
 
 typedef enum target_kind { TARGET_BEST_ACCURACY, TARGET_EER, TARGET_FAR } target_kind;
@@ -69,6 +70,7 @@ static int calibrate(const calibrate_args *a, const char *model_path, const char
     int n = 0, dropped = 0, ok = 1;
     eval_pair_options po = {a->per_class, a->all_pairs, a->seed};
     ok = eval_set_open("calibrate", model, data, a->batch, a->threads, a->quiet, &set) &&
+         (!a->held_out || eval_set_hold_out("calibrate", &set, a->held_out)) &&
          eval_set_pairs("calibrate", &set, siamese_model_metric(model), &po, &d, &y, &n, &dropped);
     siamese_verification v;
     siamese_verification_params vp = siamese_verification_default_params();
@@ -88,8 +90,9 @@ static int calibrate(const calibrate_args *a, const char *model_path, const char
                     "%g poorly (use --all-pairs or more --pairs-per-class)\n",
                     v.dissimilar, far);
         siamese_model_set_threshold(model, (float)t);
-        snprintf(source, sizeof source, "calibrate: %s on %s (%d pairs, seed %llu)", a->target,
-                 data, n, (unsigned long long)a->seed);
+        snprintf(source, sizeof source, "calibrate: %s on %s%s%s (%d pairs, seed %llu)", a->target,
+                 data, a->held_out ? " held out by " : "", a->held_out ? a->held_out : "", n,
+                 (unsigned long long)a->seed);
         siamese_model_set_threshold_source(model, source);
         if (siamese_model_save(model, a->output) != SIAMESE_OK) {
             fprintf(stderr, "siamese calibrate: %s\n", siamese_model_errmsg(model));
@@ -109,7 +112,7 @@ static int calibrate(const calibrate_args *a, const char *model_path, const char
 }
 
 int cli_calibrate(int argc, char **argv) {
-    calibrate_args a = {NULL, "best-accuracy", 10, 0, 0, 0, 0, 0, NULL};
+    calibrate_args a = {NULL, "best-accuracy", 10, 0, 0, 0, 0, 0, NULL, NULL};
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "MODEL2", "the calibrated model file to write"},
         {"target", 't', CLI_OPT_STRING, &a.target, "T", "best-accuracy, eer, or far=X (0 < X < 1)"},
@@ -118,6 +121,7 @@ int cli_calibrate(int argc, char **argv) {
         {"all-pairs", 0, CLI_OPT_FLAG, &a.all_pairs, NULL,
          "class datasets: every similar pair, and as many dissimilar ones"},
         {"seed", 's', CLI_OPT_U64, &a.seed, "S", "seed of the pairs"},
+        CLI_HELD_OUT_OPTION(&a.held_out),
         {"quiet", 'q', CLI_OPT_FLAG, &a.quiet, NULL, "no progress line, no warnings"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
         CLI_PRECISION_OPTION(&a.precision),
@@ -141,6 +145,8 @@ int cli_calibrate(int argc, char **argv) {
         "examples:\n"
         "  siamese calibrate model.safetensors val/ -o calibrated.safetensors --target eer\n"
         "  siamese calibrate model.safetensors pairs.tsv -o model.safetensors --target far=0.001\n"
+        "  siamese calibrate ensemble.safetensors mnist/train10k-images-idx3-ubyte.gz \\\n"
+        "      --held-out runs/mnist_s1/split.json -o ensemble.safetensors\n"
         "exit status: 0 ok, 1 bad model or data, or the file cannot be written, 2 usage error"};
     const char *positional[2];
     int n_positional = 0;

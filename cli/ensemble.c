@@ -29,8 +29,9 @@ static void print_summary(siamese_model *e, const char *const *paths, int n, con
             siamese_model_embedding_dim(e), siamese_metric_name(siamese_model_metric(e)),
             siamese_model_channels(e), siamese_model_height(e), siamese_model_width(e));
     fprintf(stderr,
-            "it has no threshold yet: choose one on validation data with\n"
-            "  siamese calibrate %s VALIDATION_DATA -o %s\n",
+            "it has no threshold yet: choose one on validation data, such as the images its\n"
+            "members' runs held out (their split.json, one split for all with --split-seed):\n"
+            "  siamese calibrate %s TRAINING_DATA --held-out RUN/split.json -o %s\n",
             output, output);
 }
 
@@ -89,10 +90,12 @@ int cli_ensemble(int argc, char **argv) {
         2,
         MODELS_READ,
         "examples:\n"
-        "  for s in 1 2 3; do siamese train DATA -o runs/s$s --seed $s --split-seed 1; done\n"
+        "  for s in 1 2 3; do\n"
+        "      siamese train DATA --split images -o runs/s$s --seed $s --split-seed 1; done\n"
         "  siamese ensemble runs/s1/model.safetensors runs/s2/model.safetensors \\\n"
         "      runs/s3/model.safetensors -o ensemble.safetensors\n"
-        "  siamese calibrate ensemble.safetensors VALIDATION_DATA -o ensemble.safetensors\n"
+        "  siamese calibrate ensemble.safetensors DATA --held-out runs/s1/split.json \\\n"
+        "      -o ensemble.safetensors\n"
         "exit status: 0 ok, 1 a model that does not load or does not fit the others, or an "
         "output that cannot be written, 2 usage error"};
     const char *positional[MODELS_READ];

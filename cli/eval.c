@@ -26,6 +26,7 @@ typedef struct eval_args {
     const char *precision;
     const char *queries;
     const char *report;
+    const char *held_out; /* a run's split.json: only the images it held out */
 } eval_args;
 
 enum { RUN_VERIFICATION = 1, RUN_FEWSHOT = 2, RUN_RETRIEVAL = 4 };
@@ -201,9 +202,11 @@ static int run_lake(eval_state *s, const eval_args *a, const char *path) {
 static int run_dataset(eval_state *s, const eval_args *a, const char *path, int protocols) {
     if (!eval_set_open("eval", s->model, path, a->batch, a->threads, a->quiet || a->json, &s->set))
         return 0;
+    if (a->held_out && !eval_set_hold_out("eval", &s->set, a->held_out)) return 0;
+    s->results.held_out = a->held_out;
     s->results.data_kind = siamese_dataset_kind_name(siamese_dataset_get_kind(s->set.ds));
     s->results.images = s->set.emb.count;
-    s->results.classes = s->set.emb.class_count;
+    s->results.classes = eval_set_classes(&s->set);
     s->results.skipped = s->set.emb.skipped;
     s->results.embed_seconds = s->set.embed_seconds;
     if ((protocols & RUN_VERIFICATION) && !run_verification(s, a)) return 0;
@@ -237,6 +240,11 @@ static int resolve(const eval_args *a, const cli_spec *spec, const char *data, i
         return 0;
     }
     *lake = siamese_lake_runs_detect(data);
+    if (*lake && a->held_out) {
+        fprintf(stderr,
+                "siamese eval: %s is a folder of one-shot runs: --held-out does not apply\n", data);
+        return 0;
+    }
     if (*lake && cli_was_given(spec, "protocol") && *protocols != RUN_FEWSHOT) {
         fprintf(stderr,
                 "siamese eval: %s is a folder of one-shot runs: only --protocol fewshot "
@@ -256,7 +264,8 @@ static int resolve(const eval_args *a, const cli_spec *spec, const char *data, i
 }
 
 int cli_eval(int argc, char **argv) {
-    eval_args a = {NULL, 10, 0, 1000, 0, 5, 1, 1000, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL};
+    eval_args a = {NULL, 10, 0, 1000, 0,    5,    1,    1000, NULL,
+                   0,    0,  0, 0,    NULL, NULL, NULL, NULL, NULL};
     const cli_option options[] = {
         {"protocol", 'p', CLI_OPT_STRING, &a.protocol, "NAME",
          "verification (default), fewshot, retrieval or all"},
@@ -267,6 +276,7 @@ int cli_eval(int argc, char **argv) {
         {"bootstrap", 'b', CLI_OPT_INT, &a.bootstrap, "N",
          "resamples for the 95% intervals (0 = none)"},
         {"seed", 's', CLI_OPT_U64, &a.seed, "S", "seed of pairs, episodes and resamples"},
+        CLI_HELD_OUT_OPTION(&a.held_out),
         {"way", 0, CLI_OPT_INT, &a.way, "N", "fewshot: classes per episode"},
         {"shot", 0, CLI_OPT_INT, &a.shot, "K", "fewshot: support images per class"},
         {"episodes", 0, CLI_OPT_INT, &a.episodes, "E", "fewshot: episodes"},

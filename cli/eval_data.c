@@ -91,8 +91,86 @@ int eval_set_open(const char *command, siamese_model *model, const char *data_pa
     return 1;
 }
 
+/* Moves row from to row to (to <= from) and frees what row to held when they differ. */
+static void move_row(siamese_embeddings *e, int to, int from) {
+    if (to == from) return;
+    memcpy(e->vectors + (size_t)to * e->dim, e->vectors + (size_t)from * e->dim,
+           (size_t)e->dim * sizeof *e->vectors);
+    e->labels[to] = e->labels[from];
+    e->image_index[to] = e->image_index[from];
+    e->names[to] = e->names[from];
+    e->paths[to] = e->paths[from];
+    e->names[from] = e->paths[from] = NULL;
+}
+
+/* Drops the embedding rows of images outside the split's test side. */
+static void keep_test_side(eval_set *s) {
+    siamese_embeddings *e = &s->emb;
+    int kept = 0;
+    for (int r = 0; r < e->count; r++) {
+        if (siamese_split_image_side(s->held_out, e->image_index[r]) != 1) {
+            free(e->names[r]);
+            free(e->paths[r]);
+            e->names[r] = e->paths[r] = NULL;
+            continue;
+        }
+        move_row(e, kept++, r);
+    }
+    e->count = kept;
+    for (int i = 0; i < siamese_dataset_image_count(s->ds); i++) s->row_of_image[i] = -1;
+    for (int r = 0; r < e->count; r++) s->row_of_image[e->image_index[r]] = r;
+}
+
+int eval_set_hold_out(const char *command, eval_set *s, const char *split_path) {
+    const char *data = siamese_dataset_path(s->ds);
+    if (siamese_dataset_class_count(s->ds) == 0) {
+        fprintf(stderr, "siamese %s: --held-out: %s has no classes to hold images out of\n",
+                command, data);
+        return 0;
+    }
+    siamese_status st = siamese_split_load(s->ds, split_path, &s->held_out);
+    if (st != SIAMESE_OK) {
+        int other_data = st == SIAMESE_ERR_FORMAT; /* a name not in DATA: another dataset's */
+        fprintf(stderr, "siamese %s: --held-out: %s%s%s%s\n", command,
+                s->held_out ? siamese_split_errmsg(s->held_out) : siamese_status_str(st),
+                other_data ? " (it must be the split of a run trained on " : "",
+                other_data ? data : "", other_data ? ")" : "");
+        return 0;
+    }
+    if (siamese_split_get_kind(s->held_out) == SIAMESE_SPLIT_PAIRS) {
+        fprintf(stderr,
+                "siamese %s: --held-out: %s splits pairs, so it holds out no images (train with "
+                "--split images or --split classes)\n",
+                command, split_path);
+        return 0;
+    }
+    keep_test_side(s);
+    if (s->emb.count < 2) {
+        fprintf(stderr, "siamese %s: --held-out: %s holds out %d usable image(s) of %s\n", command,
+                split_path, s->emb.count, data);
+        return 0;
+    }
+    return 1;
+}
+
+int eval_set_classes(const eval_set *s) {
+    const siamese_embeddings *e = &s->emb;
+    unsigned char *seen = calloc((size_t)e->class_count + 1, 1);
+    int classes = 0;
+    for (int r = 0; seen && r < e->count; r++) {
+        int label = e->labels[r];
+        if (label < 0 || label >= e->class_count || seen[label]) continue;
+        seen[label] = 1;
+        classes++;
+    }
+    int counted = seen != NULL;
+    free(seen);
+    return counted ? classes : e->class_count;
+}
+
 void eval_set_free(eval_set *s) {
     if (!s) return;
+    siamese_split_free(s->held_out);
     siamese_embeddings_free(&s->emb);
     siamese_dataset_free(s->ds);
     free(s->row_of_image);
@@ -145,7 +223,8 @@ static int all_pairs(const siamese_embeddings *e, uint64_t seed, row_pairs *p) {
 static int dataset_pairs(const char *command, eval_set *s, const eval_pair_options *o, row_pairs *p,
                          int *dropped) {
     siamese_pairs pairs = {NULL, 0};
-    siamese_status st = siamese_pairs_recipe(s->ds, NULL, 0, o->per_class, o->seed, &pairs);
+    siamese_status st = siamese_pairs_recipe(s->ds, s->held_out, s->held_out ? 1 : 0, o->per_class,
+                                             o->seed, &pairs);
     if (st != SIAMESE_OK) {
         fprintf(stderr, "siamese %s: %s\n", command, siamese_dataset_errmsg(s->ds));
         return 0;

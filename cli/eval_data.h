@@ -12,8 +12,18 @@ typedef struct eval_set {
     siamese_embeddings emb;
     int *row_of_image; /* [dataset images]: the embedding row, -1 when not embedded */
     double embed_seconds;
-    int stored_pairs; /* pair datasets: their pairs before any image was skipped */
+    int stored_pairs;        /* pair datasets: their pairs before any image was skipped */
+    siamese_split *held_out; /* eval_set_hold_out's split: pairs are drawn on its test side */
 } eval_set;
+
+/* The --held-out option of eval and calibrate, one definition for both. */
+#define CLI_HELD_OUT_OPTION(target)                                                                \
+    {                                                                                              \
+        "held-out", 0, CLI_OPT_STRING, (target), "SPLIT",                                          \
+            "only the images a training run held out: the test side of its split.json (SPLIT), "   \
+            "which "                                                                               \
+            "must be of DATA; pairs are drawn among them"                                          \
+    }
 
 /* Images per forward pass when none is given: up to 1024, within 128 MB of input tensors. */
 int eval_auto_batch(const siamese_model *model);
@@ -23,6 +33,14 @@ int eval_auto_batch(const siamese_model *model);
 int eval_set_open(const char *command, siamese_model *model, const char *data_path, int batch,
                   int threads, int quiet, eval_set *out);
 void eval_set_free(eval_set *s);
+/* Keeps only the images a training run held out: the test side of the split recorded at
+ * split_path (a run's split.json, made on the same dataset), for validation data without a copy
+ * of it. The pairs are then drawn on that side (the recipe's draw, as the trainer's are).
+ * Prints "siamese COMMAND: <message>" and returns 0 on failure: a split of another dataset, a
+ * split of pairs (it holds out no images), a dataset without classes. */
+int eval_set_hold_out(const char *command, eval_set *s, const char *split_path);
+/* The classes with at least one embedded image (of the held-out ones, after eval_set_hold_out). */
+int eval_set_classes(const eval_set *s);
 
 typedef struct eval_pair_options {
     int per_class; /* class datasets: similar and dissimilar pairs per class (the recipe's) */

@@ -126,6 +126,9 @@ static void table_lake(FILE *out, const eval_results *r) {
 void eval_print_table(FILE *out, const eval_results *r) {
     fprintf(out, "model %s\ndata  %s", r->model_path, r->data_path);
     if (r->lake) fprintf(out, " (one-shot runs)\n");
+    else if (r->held_out)
+        fprintf(out, " (%s, the %d images held out by %s, %d classes, %d skipped)\n", r->data_kind,
+                r->images, r->held_out, r->classes, r->skipped);
     else
         fprintf(out, " (%s, %d images embedded, %d classes, %d skipped)\n", r->data_kind, r->images,
                 r->classes, r->skipped);
@@ -234,6 +237,10 @@ void eval_print_json(FILE *out, const eval_results *r) {
     cli_json_string(out, r->model_path);
     fputs(",\"data\":", out);
     cli_json_string(out, r->data_path);
+    if (r->held_out) {
+        fputs(",\"held_out\":", out);
+        cli_json_string(out, r->held_out);
+    }
     fputs(",\"kind\":", out);
     cli_json_string(out, r->lake ? "oneshot_runs" : r->data_kind);
     fputs(",\"metric\":", out);

@@ -21,6 +21,7 @@ typedef struct eval_results {
     const siamese_lake_runs *lake;
     const char *png_dir;    /* pictures written there, or NULL */
     const char *query_path; /* retrieval queries from another data set, or NULL */
+    const char *held_out;   /* the split whose held-out images of DATA were scored, or NULL */
 } eval_results;
 
 void eval_print_table(FILE *out, const eval_results *r);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 'siamese eval' and 'siamese calibrate' on a small model trained on a few AT&T classes: every protocol's table and JSON,
-# pictures, pair manifests, the model's threshold, a file that does not decode, and bad inputs
+# pictures, pair manifests, the model's threshold, a file that does not decode, --held-out (only
+# the images a run's split.json held out), and bad inputs
 # (one-image classes, way > classes, an empty manifest, unknown options): a clear message, exit 1
 # or 2, never a crash.
 # ctest-label: data
@@ -138,5 +139,34 @@ grep_err "--way must be at least 2"
 expect 2 "$cli" eval "$model"
 expect 0 "$cli" eval --help
 grep -q "MAP@R" "$tmp/out" || fail "eval --help does not name the metrics"
+
+# --held-out SPLIT: only the images a run held out (its split.json), pairs drawn among them
+expect 0 "$cli" train "$data" -o run_images --arch mnist --epochs 1 --per-class 10 --split images -q
+held=$(jq '.test_images | length' run_images/split.json)
+[ "$held" = 16 ] || fail "the images split held out $held images, not 2 of each of the 8 classes"
+expect 0 "$cli" eval "$model" "$data" --held-out run_images/split.json --all-pairs --json -q
+json '.images == 16 and .classes == 8 and .held_out == "run_images/split.json"'
+json '.verification.similar == 8 and .verification.dissimilar == 8'
+expect 0 "$cli" eval "$model" "$data" --held-out run_images/split.json -q
+grep -q "the 16 images held out by run_images/split.json, 8 classes" "$tmp/out" ||
+    fail "held-out table line: $(head -3 "$tmp/out")"
+expect 0 "$cli" calibrate "$model" "$data" --held-out run_images/split.json -o held.safetensors -q
+grep -q "held out by run_images/split.json" held.safetensors ||
+    fail "the threshold source does not say the images were held out"
+# a classes split holds out whole classes
+expect 0 "$cli" train "$data" -o run_classes --arch mnist --epochs 1 --per-class 10 --split classes \
+    --train-fraction 0.75 -q
+expect 0 "$cli" eval "$model" "$data" --held-out run_classes/split.json --json -q
+json '.classes == 2 and .images == 20'
+# refusals: a split of pairs holds out no images; another dataset's split; a missing file
+expect 1 "$cli" eval "$model" "$data" --held-out run/split.json
+grep_err "splits pairs, so it holds out no images"
+mkdir -p other/s1 other/s2 && cp "$data"/s1/1.pgm "$data"/s1/2.pgm other/s1/ &&
+    cp "$data"/s2/1.pgm "$data"/s2/2.pgm other/s2/
+expect 1 "$cli" calibrate "$model" other --held-out run_images/split.json -o never.safetensors
+grep_err "it must be the split of a run trained on other"
+[ -e never.safetensors ] && fail "a refused calibrate wrote its output"
+expect 1 "$cli" eval "$model" "$data" --held-out missing.json
+grep_err "missing.json"
 
 finish test_cli_eval
