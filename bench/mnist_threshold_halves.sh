@@ -10,13 +10,18 @@
 # usage: bench/mnist_threshold_halves.sh SIAMESE T10K KEPT...
 #   SIAMESE: the binary; T10K: t10k-images-idx3-ubyte.gz; KEPT: folders written by
 #   'bench/quality.sh --seed S --keep KEPT mnist' (mnist_run/ and mnist_val/ inside), the seed
-#   read from each run's config.json
+#   read from each run's config.json (a folder may hold an ensemble as mnist_run/model.safetensors
+#   beside a member's config.json)
 set -euo pipefail
 [[ "${1:-}" == -h || "${1:-}" == --help ]] && { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 [[ $# -ge 3 ]] || { echo "usage: $0 SIAMESE T10K KEPT..." >&2; exit 2; }
 siamese=$1 t10k=$2
 shift 2
 rules=("250:--pairs-per-class 250" "1000:--pairs-per-class 1000" "all:--all-pairs")
+# THRESHOLD_RULES="NAME:OPTIONS;NAME:OPTIONS..." replaces them (the twelfth pass's: where in the
+# best-accuracy plateau, "first:--pairs-per-class 1000;centre:--pairs-per-class 1000 --target
+# best-accuracy-centre;centre-all:--all-pairs --target best-accuracy-centre")
+[[ -n "${THRESHOLD_RULES:-}" ]] && IFS=';' read -r -a rules <<<"$THRESHOLD_RULES"
 
 # scored EVAL_JSON: "ERRORS ACCURACY" of 'siamese eval --json' at the model's threshold.
 scored() {

@@ -21,12 +21,18 @@ typedef struct calibrate_args {
     const char *held_out; /* a run's split.json: only the images it held out */
 } calibrate_args;
 
-typedef enum target_kind { TARGET_BEST_ACCURACY, TARGET_EER, TARGET_FAR } target_kind;
+typedef enum target_kind {
+    TARGET_BEST_ACCURACY,
+    TARGET_BEST_CENTRE,
+    TARGET_EER,
+    TARGET_FAR
+} target_kind;
 
-/* Parses best-accuracy, eer or far=X (0 < X < 1). */
+/* Parses best-accuracy, best-accuracy-centre, eer or far=X (0 < X < 1). */
 static int parse_target(const char *text, target_kind *kind, double *far) {
     char *end = NULL;
     if (!strcmp(text, "best-accuracy")) *kind = TARGET_BEST_ACCURACY;
+    else if (!strcmp(text, "best-accuracy-centre")) *kind = TARGET_BEST_CENTRE;
     else if (!strcmp(text, "eer")) *kind = TARGET_EER;
     else if (!strncmp(text, "far=", 4)) {
         *kind = TARGET_FAR;
@@ -42,6 +48,15 @@ static int choose(const float *d, const float *y, int n, target_kind kind, doubl
     if (kind == TARGET_BEST_ACCURACY) {
         *t = v->best_threshold;
         snprintf(what, size, "best accuracy %.4f", v->accuracy_best.value);
+    } else if (kind == TARGET_BEST_CENTRE) {
+        float centre = NAN;
+        if (siamese_best_threshold_centred(d, y, n, &centre, NULL) != SIAMESE_OK) {
+            fprintf(stderr, "siamese calibrate: out of memory\n");
+            return 0;
+        }
+        *t = centre;
+        snprintf(what, size, "best accuracy %.4f, at the centre of its widest span",
+                 v->accuracy_best.value);
     } else if (kind == TARGET_EER) {
         *t = v->eer_threshold;
         snprintf(what, size, "equal error rate %.4f", v->eer.value);
@@ -115,7 +130,8 @@ int cli_calibrate(int argc, char **argv) {
     calibrate_args a = {NULL, "best-accuracy", 10, 0, 0, 0, 0, 0, NULL, NULL};
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "MODEL2", "the calibrated model file to write"},
-        {"target", 't', CLI_OPT_STRING, &a.target, "T", "best-accuracy, eer, or far=X (0 < X < 1)"},
+        {"target", 't', CLI_OPT_STRING, &a.target, "T",
+         "best-accuracy, best-accuracy-centre, eer, or far=X (0 < X < 1)"},
         {"pairs-per-class", 0, CLI_OPT_INT, &a.per_class, "K",
          "class datasets: K similar and K dissimilar pairs per class"},
         {"all-pairs", 0, CLI_OPT_FLAG, &a.all_pairs, NULL,
@@ -136,8 +152,11 @@ int cli_calibrate(int argc, char **argv) {
         "its source in __metadata__ (written atomically; MODEL2 may be MODEL). 'siamese compare'\n"
         "and every command that gives a verdict use it. DATA: pairs of a manifest or recipe\n"
         "layout, or pairs drawn from a class dataset, as 'siamese eval' draws them. Targets:\n"
-        "best-accuracy (midway between neighbouring distances), eer (where false accepts equal\n"
-        "false rejects), far=X (the most true accepts with a false accept rate <= X).",
+        "best-accuracy (the first threshold that reaches it, midway between neighbouring\n"
+        "distances), best-accuracy-centre (the same accuracy, at the centre of the widest span\n"
+        "of distances that reaches it: steadier where validation pairs are few and well\n"
+        "separated), eer (where false accepts equal false rejects), far=X (the most true\n"
+        "accepts with a false accept rate <= X).",
         options,
         (int)(sizeof options / sizeof options[0]),
         2,
@@ -157,7 +176,8 @@ int cli_calibrate(int argc, char **argv) {
     const char *problem = NULL;
     if (!a.output) problem = "give the file to write with -o MODEL2";
     else if (!parse_target(a.target, &kind, &far))
-        problem = "--target must be best-accuracy, eer or far=X with 0 < X < 1";
+        problem =
+            "--target must be best-accuracy, best-accuracy-centre, eer or far=X with 0 < X < 1";
     else if (a.per_class < 1) problem = "--pairs-per-class must be at least 1";
     else if (a.batch < 0 || a.batch > 4096) problem = "--batch must be 0 (auto) to 4096";
     if (problem) {

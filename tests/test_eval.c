@@ -48,6 +48,35 @@ Test(eval, best_threshold_with_overlap) {
     cr_assert(t > 0.1f && t < 0.2f, "threshold %f", t);
 }
 
+Test(eval, centred_threshold_takes_the_widest_span) {
+    /* sorted: 0.1s 0.2s 0.3d 0.4s 1.0d 2.0d: 5 of 6 correct on [0.2, 0.3) and on [0.4, 1.0) */
+    float d[] = {1.0f, 0.1f, 0.3f, 2.0f, 0.4f, 0.2f};
+    float y[] = {1, 0, 1, 1, 0, 0};
+    float t, acc, first;
+    cr_assert_eq(siamese_best_threshold(d, y, 6, &first, NULL), SIAMESE_OK);
+    cr_assert_float_eq(first, 0.25f, 1e-6, "the first span's midpoint");
+    cr_assert_eq(siamese_best_threshold_centred(d, y, 6, &t, &acc), SIAMESE_OK);
+    cr_assert_float_eq(acc, 5.0f / 6.0f, 1e-6);
+    cr_assert_float_eq(t, 0.7f, 1e-6, "the centre of [0.4, 1.0), not %f", t);
+}
+
+Test(eval, centred_threshold_spans_groups_at_one_accuracy) {
+    /* 0.1s {0.5s 0.5d} 0.9d: 3 of 4 correct from 0.1 to 0.9, across the tie at 0.5 */
+    float d[] = {0.5f, 0.9f, 0.1f, 0.5f};
+    float y[] = {1, 1, 0, 0};
+    float t, acc, first;
+    cr_assert_eq(siamese_best_threshold(d, y, 4, &first, NULL), SIAMESE_OK);
+    cr_assert_float_eq(first, 0.3f, 1e-6);
+    cr_assert_eq(siamese_best_threshold_centred(d, y, 4, &t, &acc), SIAMESE_OK);
+    cr_assert_float_eq(acc, 0.75f, 1e-6);
+    cr_assert_float_eq(t, 0.5f, 1e-6, "got %f", t);
+    /* separated pairs: one span, the same threshold as the first rule */
+    float d2[] = {0.1f, 0.3f, 1.1f, 1.7f, 0.2f}, y2[] = {0, 0, 1, 1, 0};
+    cr_assert_eq(siamese_best_threshold_centred(d2, y2, 5, &t, &acc), SIAMESE_OK);
+    cr_assert_float_eq(t, 0.7f, 1e-6);
+    cr_assert_eq(siamese_best_threshold_centred(NULL, NULL, 0, &t, &acc), SIAMESE_ERR_INVALID_ARG);
+}
+
 Test(eval, best_threshold_rejects_empty) {
     float t, acc;
     cr_assert_eq(siamese_best_threshold(NULL, NULL, 0, &t, &acc), SIAMESE_ERR_INVALID_ARG);

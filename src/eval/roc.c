@@ -83,6 +83,52 @@ siamese_status siamese_best_threshold(const float *distances, const float *label
     return SIAMESE_OK;
 }
 
+/* The widest span [lo, hi) of thresholds at one accuracy, as the threshold walk finds them. */
+typedef struct best_span {
+    long best;     /* the accuracy's count of correct pairs */
+    double open;   /* where the current span at it began; NaN when not in one */
+    double lo, hi; /* the widest so far; hi - lo < 0 before the first */
+} best_span;
+
+static void span_step(best_span *s, long correct, double at) {
+    if (correct == s->best) {
+        if (isnan(s->open)) s->open = at;
+    } else if (!isnan(s->open)) {
+        if (at - s->open > s->hi - s->lo) s->lo = s->open, s->hi = at;
+        s->open = NAN;
+    }
+}
+
+siamese_status siamese_best_threshold_centred(const float *distances, const float *labels, int n,
+                                              float *threshold, float *accuracy) {
+    float first_t;
+    siamese_status st = siamese_best_threshold(distances, labels, n, &first_t, accuracy);
+    if (st != SIAMESE_OK) return st;
+    scored_pair *p = sorted_pairs(distances, labels, n);
+    if (!p) return SIAMESE_ERR_NOMEM;
+    long correct = 0;
+    for (int i = 0; i < n; i++) correct += p[i].dissimilar; /* below everything: all dissimilar */
+    long best = correct;
+    for (int i = 0; i < n; i++) { /* the best count, as siamese_best_threshold finds it */
+        correct += p[i].dissimilar ? -1 : 1;
+        if ((i + 1 == n || p[i + 1].distance != p[i].distance) && correct > best) best = correct;
+    }
+    correct = 0;
+    for (int i = 0; i < n; i++) correct += p[i].dissimilar;
+    best_span s = {best, NAN, 0, -1};
+    span_step(&s, correct, (double)p[0].distance - 1e-6);
+    for (int i = 0; i < n;) { /* accuracy after group [i, j) holds from its distance on */
+        int j = i;
+        while (j < n && p[j].distance == p[i].distance) correct += p[j++].dissimilar ? -1 : 1;
+        span_step(&s, correct, (double)p[i].distance);
+        i = j;
+    }
+    span_step(&s, best - 1, (double)p[n - 1].distance + 1e-6); /* closes a span still open */
+    free(p);
+    if (threshold) *threshold = s.hi > s.lo ? (float)(0.5 * (s.lo + s.hi)) : first_t;
+    return SIAMESE_OK;
+}
+
 /* ---------------------------------------------------------------- grouped, weighted curves */
 
 typedef struct indexed_distance {
