@@ -154,8 +154,8 @@ int cli_calibrate(int argc, char **argv) {
         "layout, or pairs drawn from a class dataset, as 'siamese eval' draws them. Targets:\n"
         "best-accuracy (the first threshold that reaches it, midway between neighbouring\n"
         "distances), best-accuracy-centre (the same accuracy, at the centre of the widest span\n"
-        "of distances that reaches it: steadier where validation pairs are few and well\n"
-        "separated), eer (where false accepts equal false rejects), far=X (the most true\n"
+        "of distances that reaches it; on MNIST no better than best-accuracy: bench/README.md,\n"
+        "twelfth pass), eer (where false accepts equal false rejects), far=X (the most true\n"
         "accepts with a false accept rate <= X).",
         options,
         (int)(sizeof options / sizeof options[0]),

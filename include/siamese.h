@@ -287,9 +287,7 @@ SIAMESE_API double siamese_roc_auc(const float *distances, const float *labels, 
 SIAMESE_API siamese_status siamese_best_threshold(const float *distances, const float *labels,
                                                   int n, float *threshold, float *accuracy);
 /* The same best accuracy, at the centre of the widest span of distances over which it holds
- * (siamese_best_threshold takes the first span that reaches it, midway to the next distance):
- * on pairs that an embedding separates well, the best accuracy holds over a wide span, and
- * its first end is the sample's chance. */
+ * (siamese_best_threshold takes the first span that reaches it, midway to the next distance). */
 SIAMESE_API siamese_status siamese_best_threshold_centred(const float *distances,
                                                           const float *labels, int n,
                                                           float *threshold, float *accuracy);
