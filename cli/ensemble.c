@@ -28,6 +28,8 @@ static void print_summary(siamese_model *e, const char *const *paths, int n, con
     fprintf(stderr, "wrote %s: %d networks, embedding %d, metric %s, %dx%dx%d input\n", output, n,
             siamese_model_embedding_dim(e), siamese_metric_name(siamese_model_metric(e)),
             siamese_model_channels(e), siamese_model_height(e), siamese_model_width(e));
+    if (siamese_model_aligns_faces(e))
+        fprintf(stderr, "it aligns each photo once with its members' face aligner, kept once\n");
     fprintf(stderr,
             "it has no threshold yet: choose one on validation data, such as the images its\n"
             "members' runs held out (their split.json, one split for all with --split-seed):\n"
@@ -84,7 +86,10 @@ int cli_ensemble(int argc, char **argv) {
         "architecture. Their thresholds are not carried over (the ensemble's distances are on\n"
         "their own scale): calibrate the ensemble. The file holds each member's tensors as\n"
         "'members.<i>.<name>', a state_dict PyTorch loads into a ModuleList named 'members'.\n"
-        "An ensemble cannot be trained, be used with --init, or have a face aligner.",
+        "Face models with a face aligner ('import face-api --align', fine-tuned from it) may\n"
+        "join when all have the same one (it never trains): the ensemble keeps one copy and\n"
+        "aligns each photo once, for all members. An ensemble cannot be trained or be used\n"
+        "with --init.",
         options,
         (int)(sizeof options / sizeof options[0]),
         2,

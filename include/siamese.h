@@ -210,11 +210,17 @@ SIAMESE_API siamese_status siamese_model_embed(siamese_model *model, const float
  * similarity is the mean of the members'. It loads, saves (one file: the members' tensors as
  * "members.<i>.<name>", a PyTorch state_dict of a ModuleList named members), embeds, calibrates,
  * quantizes (each member) and indexes like one model, with its own threshold; it cannot be
- * trained, frozen, given a face aligner, or used as pretrained weights. */
+ * trained, frozen, or used as pretrained weights. A face aligner is the ensemble's own, one for
+ * all members: every photo becomes one face chip, which each member embeds. It comes from the
+ * members (below) or siamese_model_attach_faceapi_aligner on the ensemble, and its file holds it
+ * at the top level ("align.*" tensors and metadata, as one model's file), never in a member. */
 #define SIAMESE_ENSEMBLE_MAX 16
 /* Makes an ensemble of n (2..SIAMESE_ENSEMBLE_MAX) models of one input geometry and metric,
- * none an ensemble or with a face aligner. On success it owns them (they are freed with it);
- * on failure they are still the caller's and *out is an error-only handle as for
+ * none an ensemble. Either none has a face aligner, or all have the same one (one architecture,
+ * bit-identical weights: face networks fine-tuned from one imported model with --align); the
+ * ensemble then takes it as its own and the members keep none. On success it owns them (they are
+ * freed with it); on failure (a member without an aligner, or with another one, is named) they
+ * are still the caller's, unchanged, and *out is an error-only handle as for
  * siamese_model_create. The ensemble's margin is the members' mean; it carries no threshold. */
 SIAMESE_API siamese_status siamese_model_ensemble(siamese_model *const *members, int n,
                                                   siamese_model **out);
@@ -627,11 +633,12 @@ SIAMESE_API int siamese_loader_cached_images(const siamese_loader *loader);
  * calibrated on images of a dataset, for conv (ungrouped, padded alike on both sides; batchnorm
  * and scale folded in), relu, maxpool, average pool, flatten, linear and residual blocks (block ...
  * [skip conv] add relu): the seed, mnist, omniglot, faces and resnet presets, face-api's network.
- * A model with a face aligner is calibrated on the aligned face chips it embeds. The calibration
- * is saved by siamese_model_save as extra tensors "int8.<layer>.input_range" [2] and
- * "int8.<layer>.weight_scale" [out] beside the untouched fp32 weights, and read back by
- * siamese_model_load; siamese_model_set_precision(model, SIAMESE_PRECISION_INT8) then runs
- * siamese_model_embed on oneDNN's int8 kernels. */
+ * A model with a face aligner is calibrated on the aligned face chips it embeds (an ensemble's
+ * members on its aligner's chips). The calibration is saved by siamese_model_save as extra
+ * tensors "int8.<layer>.input_range" [2] and "int8.<layer>.weight_scale" [out] beside the
+ * untouched fp32 weights, and read back by siamese_model_load;
+ * siamese_model_set_precision(model, SIAMESE_PRECISION_INT8) then runs siamese_model_embed on
+ * oneDNN's int8 kernels. */
 typedef struct siamese_quantize_params {
     int images;                 /* calibration images, spread evenly over the dataset; 256 */
     int batch;                  /* images per forward while calibrating; 32 */
@@ -1262,6 +1269,7 @@ SIAMESE_API siamese_status siamese_model_import_faceapi(const char *dir, siamese
  * landmarks 17..67 mapped onto dlib's mean face by a
  * similarity transform into the chip the dlib network was trained on (150x150, padding 0.25)
  * before embedding; siamese_train from such a model (params.init) trains on the same chips.
+ * On an ensemble the aligner is the ensemble's (its members embed the chips it makes).
  * siamese_model_embed itself takes tensors and does not align. Errors as for
  * siamese_model_import_faceapi, in the model's error message. */
 SIAMESE_API siamese_status siamese_model_attach_faceapi_aligner(siamese_model *model,

@@ -1,4 +1,4 @@
-/* Ensembles as one model: embeddings, getters, files, refusals, bad files and precision. */
+/* Ensembles as one model: embeddings, getters, files, refusals, bad files, precision and face aligners. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "dataset_fixtures.h"
+#include "faceapi_fixtures.h"
+#include "model/face_align.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "siamese.h"
@@ -469,11 +471,6 @@ Test(ensemble, training_freezing_and_pretrained_weights_are_refused) {
     cr_assert(strstr(siamese_model_errmsg(ens), "ensemble") != NULL, "%s",
               siamese_model_errmsg(ens));
 
-    cr_assert_eq(siamese_model_attach_faceapi_aligner(ens, tmp("no-such-folder")),
-                 SIAMESE_ERR_UNSUPPORTED);
-    cr_assert(strstr(siamese_model_errmsg(ens), "ensemble") != NULL, "%s",
-              siamese_model_errmsg(ens));
-
     /* an ensemble's file is not one network's weights; the plain model is left as it was */
     siamese_model *plain = make(ARCH_A, 9, SIAMESE_METRIC_EUCLIDEAN, 2.0f);
     size_t n = siamese_model_param_count(plain);
@@ -738,5 +735,255 @@ Test(ensemble, bf16_is_set_on_every_member) {
     for (int i = 0; i < 2; i++)
         cr_assert_eq(siamese_model_precision(siamese_model_member(ens, i)), SIAMESE_PRECISION_FP32,
                      "member %d", i);
+    siamese_model_free(ens);
+}
+
+/* ---------------------------------------------------------------- face aligners */
+
+/* A small stand-in for face-api's landmark network (3x112x112 in, 68 points out), its weights
+ * from seed: an aligner as the model files hold one, without face-api's package. */
+#define LANDMARK_ARCH "conv(4,k=8,s=8) relu flatten linear(136)"
+
+static siamese_model *landmarks(const char *arch, uint64_t seed) {
+    siamese_model_params p = tu_model_params(arch, 3, SM_LANDMARK_SIDE, SM_LANDMARK_SIDE, seed);
+    p.threads = 1;
+    return tu_create_model(&p);
+}
+
+/* make()'s euclidean network with the stand-in of align_seed as its face aligner. */
+static siamese_model *aligned(const char *arch, uint64_t seed, uint64_t align_seed) {
+    siamese_model *m = make(arch, seed, SIAMESE_METRIC_EUCLIDEAN, 2.0f);
+    m->aligner = landmarks(LANDMARK_ARCH, align_seed);
+    return m;
+}
+
+/* A 40x48 grey photo (its pixels from seed) in the test's folder, its path copied to path. */
+static void photo(const char *name, unsigned seed, char *path, size_t size) {
+    df_write_pgm(tu_temp, name, 40, 48, seed);
+    snprintf(path, size, "%s", tmp(name));
+}
+
+/* The model's embedding of one photo file (siamese_model_load_input, then embed), malloc'd; its
+ * input tensor copied to chip when chip is not NULL. */
+static float *embed_photo(siamese_model *m, const char *path, float *chip) {
+    float x[IMG];
+    char why[512];
+    cr_assert_eq(siamese_model_load_input(m, path, x, why, sizeof why), SIAMESE_OK, "%s", why);
+    if (chip) memcpy(chip, x, sizeof x);
+    return embed(m, x, 1);
+}
+
+/* How many tensors of f have names starting with prefix. */
+static int count_prefixed(const sm_st_file *f, const char *prefix) {
+    int n = 0;
+    for (int i = 0; i < sm_safetensors_count(f); i++)
+        n += strncmp(sm_safetensors_get(f, i)->name, prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+/* The ensemble's file at path holds its face aligner at the top level (at least `tensors`
+ * "align.*" tensors and its metadata) and none in a member. */
+static void check_aligner_on_top(const char *path, int members, int tensors) {
+    sm_st_file *f = read_st(path);
+    int top = count_prefixed(f, SM_ALIGN_PREFIX);
+    cr_assert_geq(top, tensors, "%d align.* tensors at the top level", top);
+    cr_assert_str_eq(sm_safetensors_meta(f, "align"), SM_ALIGN_KIND);
+    cr_assert_not_null(sm_safetensors_meta(f, "align_arch"));
+    for (int i = 0; i < members; i++) {
+        char prefix[64], key[64];
+        snprintf(prefix, sizeof prefix, "members.%d.%s", i, SM_ALIGN_PREFIX);
+        snprintf(key, sizeof key, "members.%d.align", i);
+        cr_assert_eq(count_prefixed(f, prefix), 0, "%s* tensors in the file", prefix);
+        cr_assert_null(sm_safetensors_meta(f, key), "%s in the file", key);
+    }
+    sm_safetensors_free(f);
+}
+
+/* Loads path and checks that the ensemble aligns faces (its members do not) and embeds the photo
+ * as want, bit for bit. */
+static void check_loaded_aligns(const char *path, const char *face, const float *want) {
+    siamese_model *back = load_ok(path);
+    siamese_model_set_threads(back, 1);
+    cr_assert_eq(siamese_model_aligns_faces(back), 1, "the loaded ensemble aligns no faces");
+    for (int i = 0; i < siamese_model_members(back); i++)
+        cr_assert_eq(siamese_model_aligns_faces(siamese_model_member(back, i)), 0,
+                     "loaded member %d has an aligner of its own", i);
+    float *got = embed_photo(back, face, NULL);
+    int dim = siamese_model_embedding_dim(back);
+    cr_assert_eq(memcmp(got, want, (size_t)dim * sizeof *got), 0,
+                 "the loaded ensemble embeds the photo differently");
+    free(got);
+    siamese_model_free(back);
+}
+
+Test(ensemble, members_with_one_face_aligner_share_it_through_the_file) {
+    siamese_model *m[2] = {aligned(ARCH_A, 1, 7), aligned(ARCH_B, 2, 7)};
+    char face[1024], file[1024];
+    photo("face.pgm", 3, face, sizeof face);
+    snprintf(file, sizeof file, "%s", tmp("aligned.safetensors"));
+    float own[IMG], chip[IMG], resized[IMG];
+    free(embed_photo(m[0], face, own)); /* member 0's face chip before joining */
+    siamese_model *ens = join(m, 2);
+    cr_assert_eq(siamese_model_aligns_faces(ens), 1);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(siamese_model_aligns_faces(m[i]), 0, "member %d kept its aligner", i);
+    float *before = embed_photo(ens, face, chip);
+    cr_assert_eq(memcmp(chip, own, sizeof chip), 0, "the ensemble's chip is not its members'");
+    free(embed_photo(m[0], face, resized)); /* a member alone now: the photo resized */
+    cr_assert_neq(memcmp(chip, resized, sizeof chip), 0, "the ensemble aligned nothing");
+    save_ok(ens, file);
+    check_aligner_on_top(file, 2, 4); /* the stand-in's conv and linear: 2 tensors each */
+    check_loaded_aligns(file, face, before);
+    free(before);
+    siamese_model_free(ens);
+}
+
+/* siamese_model_ensemble refuses members (expect_refused) and each keeps the aligner it had. */
+Test(ensemble, members_whose_aligners_differ_are_refused_and_stay_usable) {
+    siamese_model *a = aligned(ARCH_A, 1, 7), *b = aligned(ARCH_B, 2, 7);
+    siamese_model *none = make(ARCH_B, 3, SIAMESE_METRIC_EUCLIDEAN, 2.0f);
+    siamese_model *other = aligned(ARCH_A, 4, 8); /* another aligner's weights */
+    siamese_model *shape = make(ARCH_A, 5, SIAMESE_METRIC_EUCLIDEAN, 2.0f);
+    shape->aligner = landmarks("conv(3,k=8,s=8) relu flatten linear(136)", 7);
+    siamese_model *nudged = aligned(ARCH_B, 6, 7); /* one weight one step off */
+    float *w = sm_net_params_write(nudged->aligner->net);
+    w[0] = nextafterf(w[0], INFINITY);
+    siamese_model *all[6] = {a, b, none, other, shape, nudged}, *had[6];
+    for (int i = 0; i < 6; i++) had[i] = all[i]->aligner;
+
+    struct {
+        siamese_model *members[3];
+        int n;
+        const char *message;
+    } cases[] = {
+        {{a, b, none}, 3, "member 2 has no face aligner while member 0 has one"},
+        {{none, a}, 2, "member 1 has a face aligner while member 0 has none"},
+        {{a, other}, 2, "member 1's face aligner differs from member 0's"},
+        {{a, b, shape}, 3, "member 2's face aligner differs from member 0's"},
+        {{nudged, b}, 2, "member 1's face aligner differs from member 0's"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_refused(cases[i].members, cases[i].n, cases[i].message);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(all[i]->aligner, had[i], "a refused join changed model %d's aligner", i);
+
+    /* each still aligns its photos; then a and b join */
+    char face[1024];
+    photo("face.pgm", 3, face, sizeof face);
+    for (int i = 0; i < 6; i++) free(embed_photo(all[i], face, NULL));
+    siamese_model *pair[2] = {a, b};
+    siamese_model *ens = join(pair, 2);
+    cr_assert_eq(siamese_model_aligns_faces(ens), 1);
+    siamese_model_free(ens); /* frees a and b */
+    for (int i = 2; i < 6; i++) siamese_model_free(all[i]);
+}
+
+Test(ensemble, a_face_aligner_outside_the_top_level_is_a_bad_file) {
+    siamese_model *m[2] = {aligned(ARCH_A, 1, 7), aligned(ARCH_B, 2, 7)};
+    siamese_model *ens = join(m, 2);
+    char good[1024], dropped[256] = "";
+    snprintf(good, sizeof good, "%s", tmp("good.safetensors"));
+    save_ok(ens, good);
+    sm_st_file *f = read_st(good);
+    for (int i = 0; i < sm_safetensors_count(f) && !dropped[0]; i++)
+        if (!strncmp(sm_safetensors_get(f, i)->name, SM_ALIGN_PREFIX, strlen(SM_ALIGN_PREFIX)))
+            snprintf(dropped, sizeof dropped, "%s", sm_safetensors_get(f, i)->name);
+    sm_safetensors_free(f);
+    cr_assert(dropped[0], "no align.* tensor in %s", good);
+    struct {
+        edit ed;
+        const char *reason;
+    } cases[] = {
+        {{.add = "members.0.align.x"}, "face aligner inside a member"},
+        {{.key = "members.1.align", .value = SM_ALIGN_KIND}, "face aligner inside a member"},
+        {{.drop = dropped}, dropped},
+        {{.key = "align", .value = NULL}, "belongs to no member"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "bad%zu.safetensors", i);
+        expect_load_fails(rewrite(good, tmp(name), &cases[i].ed), cases[i].reason);
+    }
+    /* a member given an aligner of its own after joining would make such a file: not saved */
+    m[1]->aligner = landmarks(LANDMARK_ARCH, 7);
+    cr_assert_eq(siamese_model_save(ens, tmp("member.safetensors")), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_model_errmsg(ens), "member 1") != NULL, "%s",
+              siamese_model_errmsg(ens));
+    siamese_model_free(ens);
+}
+
+Test(ensemble, attaching_a_face_aligner_gives_it_to_the_ensemble) {
+    const char *dir = faf_dir("face_landmark_68_model-weights_manifest.json");
+    siamese_model *ens = two();
+    char face[1024], file[1024], missing[1024];
+    photo("face.pgm", 3, face, sizeof face);
+    snprintf(file, sizeof file, "%s", tmp("attached.safetensors"));
+    snprintf(missing, sizeof missing, "%s", tmp("no-such-folder"));
+    float resized[IMG], chip[IMG];
+    free(embed_photo(ens, face, resized));
+    cr_assert_neq(siamese_model_attach_faceapi_aligner(ens, missing), SIAMESE_OK);
+    cr_assert(strstr(siamese_model_errmsg(ens), missing) != NULL, "%s", siamese_model_errmsg(ens));
+    cr_assert_eq(siamese_model_aligns_faces(ens), 0);
+    cr_assert_eq(siamese_model_attach_faceapi_aligner(ens, dir), SIAMESE_OK, "%s",
+                 siamese_model_errmsg(ens));
+    cr_assert_eq(siamese_model_aligns_faces(ens), 1);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(siamese_model_aligns_faces(siamese_model_member(ens, i)), 0, "member %d", i);
+    float *before = embed_photo(ens, face, chip);
+    cr_assert_neq(memcmp(chip, resized, sizeof chip), 0, "the ensemble aligned nothing");
+    save_ok(ens, file);
+    check_aligner_on_top(file, 2, 40); /* face-api's landmark network */
+    check_loaded_aligns(file, face, before);
+    free(before);
+    siamese_model_free(ens);
+}
+
+/* 1 when two int8 calibrations saw the same activation ranges, bit for bit. */
+static int same_ranges(const sm_quant *a, const sm_quant *b) {
+    cr_assert(a && b, "a model has no calibration");
+    if (a->n != b->n || a->images != b->images) return 0;
+    for (int i = 0; i < a->n; i++)
+        if (memcmp(&a->l[i].in_lo, &b->l[i].in_lo, sizeof(float)) ||
+            memcmp(&a->l[i].in_hi, &b->l[i].in_hi, sizeof(float)))
+            return 0;
+    return 1;
+}
+
+Test(ensemble, quantize_calibrates_each_member_on_the_ensembles_face_chips) {
+    df_make_classes(tu_temp, 3, 4, 40, 48);
+    siamese_dataset *ds = df_open(tu_temp, NULL, SIAMESE_OK);
+    siamese_model *m[2] = {aligned(ARCH_A, 1, 7), aligned(ARCH_B, 2, 7)};
+    siamese_model *ens = join(m, 2);
+    /* the members as single models, with the same aligner and without one */
+    siamese_model *alone[2] = {aligned(ARCH_A, 1, 7), aligned(ARCH_B, 2, 7)};
+    siamese_model *plain = make(ARCH_A, 1, SIAMESE_METRIC_EUCLIDEAN, 2.0f);
+    siamese_quantize_params qp = siamese_quantize_default_params();
+    cr_assert_eq(siamese_model_quantize(ens, ds, &qp), SIAMESE_OK, "%s", siamese_model_errmsg(ens));
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(siamese_model_quantize(alone[i], ds, &qp), SIAMESE_OK, "%s",
+                     siamese_model_errmsg(alone[i]));
+    cr_assert_eq(siamese_model_quantize(plain, ds, &qp), SIAMESE_OK, "%s",
+                 siamese_model_errmsg(plain));
+    cr_assert_eq(siamese_model_aligns_faces(ens), 1);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(siamese_model_int8_images(m[i]), 12, "member %d", i);
+        cr_assert_null(m[i]->aligner, "member %d kept the lent aligner", i);
+        cr_assert(same_ranges(m[i]->quant, alone[i]->quant),
+                  "member %d was not calibrated as it is alone with the aligner", i);
+    }
+    cr_assert(!same_ranges(m[0]->quant, plain->quant), "member 0 calibrated on photos resized");
+    cr_assert_eq(siamese_model_set_precision(ens, SIAMESE_PRECISION_INT8), SIAMESE_PRECISION_INT8,
+                 "%s", siamese_model_errmsg(ens));
+
+    /* a calibration that fails gives the aligner back too */
+    qp.images = 0;
+    cr_assert_eq(siamese_model_quantize(ens, ds, &qp), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_model_errmsg(ens), "member 0") != NULL, "%s",
+              siamese_model_errmsg(ens));
+    cr_assert_eq(siamese_model_aligns_faces(ens), 1);
+    for (int i = 0; i < 2; i++) cr_assert_null(m[i]->aligner, "member %d kept the aligner", i);
+    siamese_dataset_free(ds);
+    for (int i = 0; i < 2; i++) siamese_model_free(alone[i]);
+    siamese_model_free(plain);
     siamese_model_free(ens);
 }

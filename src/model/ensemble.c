@@ -8,6 +8,28 @@
 
 #define UNIT_EPS 1e-8 /* as nn/loss.c: a norm is clamped to at least eps */
 
+/* 1 when two face aligners compute the same landmarks: one architecture, bit-identical
+ * parameters (and buffers). */
+static int same_aligner(const siamese_model *a, const siamese_model *b) {
+    const sm_param_table *ta = sm_net_table(a->net), *tb = sm_net_table(b->net);
+    return strcmp(a->arch_text, b->arch_text) == 0 && a->arch.input.c == b->arch.input.c &&
+           a->arch.input.h == b->arch.input.h && a->arch.input.w == b->arch.input.w &&
+           ta->n_params == tb->n_params && ta->n_buffers == tb->n_buffers &&
+           !memcmp(sm_net_params(a->net), sm_net_params(b->net), ta->n_params * sizeof(float)) &&
+           !memcmp(sm_net_buffers(a->net), sm_net_buffers(b->net), ta->n_buffers * sizeof(float));
+}
+
+/* Why member m's face aligner keeps it from joining member 0 (first), or NULL: all members have
+ * one and the same, or none has. */
+static const char *aligner_unfit(const siamese_model *m, const siamese_model *first) {
+    if (!m->aligner != !first->aligner)
+        return m->aligner ? "has a face aligner while member 0 has none"
+                          : "has no face aligner while member 0 has one";
+    if (m->aligner && !same_aligner(m->aligner, first->aligner))
+        return "'s face aligner differs from member 0's";
+    return NULL;
+}
+
 /* Why members cannot form an ensemble, or NULL when they can. */
 static const char *members_unfit(siamese_model *const *members, int n, int *bad) {
     for (int i = 0; i < n; i++) {
@@ -16,20 +38,33 @@ static const char *members_unfit(siamese_model *const *members, int n, int *bad)
         if (!m || !m->net) return m && m->n_members ? "is itself an ensemble" : "holds no network";
         for (int j = 0; j < i; j++)
             if (members[j] == m) return "is given twice";
-        if (m->aligner) return "has a face aligner (not supported in an ensemble)";
         if (m->arch.input.c != first->arch.input.c || m->arch.input.h != first->arch.input.h ||
             m->arch.input.w != first->arch.input.w)
             return "takes another input geometry than member 0";
         if (m->metric != first->metric) return "has another metric than member 0";
+        const char *why = aligner_unfit(m, first);
+        if (why) return why;
     }
     return NULL;
+}
+
+/* The members' one face aligner (if they have one) becomes the ensemble's: member 0's moves,
+ * the others' identical copies are freed. */
+static void take_aligner(siamese_model *e, siamese_model *const *members, int n) {
+    e->aligner = members[0]->aligner;
+    for (int i = 0; i < n; i++) {
+        if (i > 0) siamese_model_free(members[i]->aligner);
+        members[i]->aligner = NULL;
+    }
 }
 
 static siamese_status make_ensemble(siamese_model *const *members, int n, siamese_model **out,
                                     sm_err *err) {
     int bad = 0;
     const char *why = members_unfit(members, n, &bad);
-    if (why) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "ensemble: member %d %s", bad, why);
+    if (why) /* "member 1 has ...", "member 1's ..." */
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "ensemble: member %d%s%s", bad,
+                       why[0] == '\'' ? "" : " ", why);
     siamese_model *e = calloc(1, sizeof *e);
     siamese_model **own = calloc((size_t)n, sizeof *own);
     if (!e || !own) {
@@ -50,6 +85,7 @@ static siamese_status make_ensemble(siamese_model *const *members, int n, siames
     e->metric = members[0]->metric;
     e->threshold = -1.0f;
     e->threads = members[0]->threads;
+    take_aligner(e, members, n);
     *out = e;
     return SIAMESE_OK;
 }

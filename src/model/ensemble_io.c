@@ -1,9 +1,11 @@
-/* An ensemble's file: each member's tensors and metadata under "members.<i>.", the ensemble's own settings beside them. */
+/* An ensemble's file: each member's tensors and metadata under "members.<i>.", the ensemble's own settings and face aligner ("align.*") beside them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/number.h"
+#include "model/face_align.h"
+#include "model/face_align_io.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 
@@ -12,7 +14,8 @@
 
 /* ---------------------------------------------------------------- save */
 
-/* The ensemble's file content: its members' parts renamed, and strings it owns. */
+/* The ensemble's file content: its members' parts renamed, its face aligner's tensors (if any),
+ * and strings it owns. */
 typedef struct ensemble_parts {
     sm_model_parts *members;
     sm_st_tensor *tensors;
@@ -20,6 +23,10 @@ typedef struct ensemble_parts {
     char **strings; /* every renamed name and key, then the top-level values */
     int n, n_meta, n_strings;
     char top[TOP_META][64];
+    sm_st_tensor *align; /* face_align_io.c's, names and input text in align_keep */
+    char *align_keep;
+    int n_align;
+    sm_st_meta align_meta[SM_ALIGN_META];
 } ensemble_parts;
 
 static void free_parts(ensemble_parts *e, int n_members) {
@@ -29,6 +36,8 @@ static void free_parts(ensemble_parts *e, int n_members) {
     free(e->tensors);
     free(e->meta);
     free(e->strings);
+    free(e->align);
+    free(e->align_keep);
 }
 
 /* prefix + text, kept in e->strings; NULL when out of memory. */
@@ -82,12 +91,26 @@ static void describe_top(const siamese_model *model, ensemble_parts *e) {
     }
 }
 
+/* The ensemble's face aligner at the top level of its file, as one model's file holds it. */
+static void add_aligner(ensemble_parts *e) {
+    for (int i = 0; i < e->n_align; i++) e->tensors[e->n++] = e->align[i];
+    for (int i = 0; e->n_align && i < SM_ALIGN_META; i++) e->meta[e->n_meta++] = e->align_meta[i];
+}
+
 static siamese_status describe_members(siamese_model *model, ensemble_parts *e, sm_err *err) {
-    int k = model->n_members, n = 0, n_meta = TOP_META + 1;
+    siamese_status st =
+        sm_align_tensors(model, &e->align, &e->n_align, e->align_meta, &e->align_keep, err);
+    if (st != SIAMESE_OK) return st;
+    int k = model->n_members, n = e->n_align, n_meta = TOP_META + 1 + SM_ALIGN_META;
     e->members = calloc((size_t)k, sizeof *e->members);
     if (!e->members) return sm_fail(err, SIAMESE_ERR_NOMEM, "ensemble save: out of memory");
     for (int i = 0; i < k; i++) {
-        siamese_status st = sm_model_describe(model->members[i], &e->members[i], err);
+        if (model->members[i]->aligner) /* given one after joining: its file could not load */
+            return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                           "ensemble save: member %d has a face aligner of its own; give it to "
+                           "the ensemble instead",
+                           i);
+        st = sm_model_describe(model->members[i], &e->members[i], err);
         if (st != SIAMESE_OK) return st;
         n += e->members[i].n;
         n_meta += e->members[i].n_meta;
@@ -100,6 +123,7 @@ static siamese_status describe_members(siamese_model *model, ensemble_parts *e, 
     describe_top(model, e);
     if (model->threshold >= 0 && model->threshold_source[0])
         e->meta[e->n_meta++] = (sm_st_meta){"threshold_source", model->threshold_source};
+    add_aligner(e);
     for (int i = 0; i < k; i++)
         if (add_member(e, i, &e->members[i]) != 0)
             return sm_fail(err, SIAMESE_ERR_NOMEM, "ensemble save: out of memory");
@@ -139,10 +163,13 @@ static int member_of(const char *name) {
     return i;
 }
 
+/* Every tensor is a member's, or the ensemble's face aligner's when the file says it has one. */
 static siamese_status check_names(const char *path, const sm_st_file *file, int k, sm_err *err) {
+    int aligns = sm_safetensors_meta(file, "align") != NULL;
     for (int i = 0; i < sm_safetensors_count(file); i++) {
         const char *name = sm_safetensors_get(file, i)->name;
         int m = member_of(name);
+        if (aligns && !strncmp(name, SM_ALIGN_PREFIX, strlen(SM_ALIGN_PREFIX))) continue;
         if (m < 0 || m >= k)
             return sm_fail(err, SIAMESE_ERR_SHAPE,
                            "%s: tensor '%s' belongs to no member of the "
@@ -162,6 +189,10 @@ static siamese_status load_member(const char *path, const sm_st_file *file, int 
     siamese_status st = sm_safetensors_view(file, prefix, &view, err);
     if (st == SIAMESE_OK && sm_file_is_ensemble(view))
         st = sm_fail(err, SIAMESE_ERR_FORMAT, "%s: an ensemble inside an ensemble", label);
+    if (st == SIAMESE_OK && sm_align_in_file(view))
+        st = sm_fail(err, SIAMESE_ERR_FORMAT,
+                     "%s: a face aligner inside a member (an ensemble's is at its top level)",
+                     label);
     if (st == SIAMESE_OK) st = load_one(label, view, out, err);
     sm_safetensors_free(view);
     return st;
@@ -211,6 +242,7 @@ siamese_status sm_ensemble_from_file(const char *path, const sm_st_file *file,
         return st;
     }
     st = read_top(path, file, e, err);
+    if (st == SIAMESE_OK) st = sm_align_read(e, path, file, err);
     if (st != SIAMESE_OK) {
         siamese_model_free(e);
         return st;

@@ -47,6 +47,16 @@ siamese_status sm_align_tensors(const siamese_model *model, sm_st_tensor **out, 
     return SIAMESE_OK;
 }
 
+int sm_align_in_file(const sm_st_file *file) {
+    if (sm_safetensors_meta(file, "align") || sm_safetensors_meta(file, "align_arch") ||
+        sm_safetensors_meta(file, "align_input"))
+        return 1;
+    for (int i = 0; i < sm_safetensors_count(file); i++)
+        if (!strncmp(sm_safetensors_get(file, i)->name, SM_ALIGN_PREFIX, strlen(SM_ALIGN_PREFIX)))
+            return 1;
+    return 0;
+}
+
 static siamese_status bad(sm_err *err, const char *path, const char *what) {
     return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: the face aligner: %s", path, what);
 }

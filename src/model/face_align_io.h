@@ -12,6 +12,8 @@
  * saving; *n_out = 0 when the model has none. Free *out and *keep after writing. */
 siamese_status sm_align_tensors(const siamese_model *model, sm_st_tensor **out, int *n_out,
                                 sm_st_meta *meta, char **keep, sm_err *err);
+/* 1 when file holds any part of a face aligner: an "align.*" tensor or its metadata. */
+int sm_align_in_file(const sm_st_file *file);
 /* Builds the aligner a file's metadata describes (none when it has no 'align'). */
 siamese_status sm_align_read(siamese_model *model, const char *path, const sm_st_file *file,
                              sm_err *err);

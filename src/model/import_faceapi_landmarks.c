@@ -97,8 +97,7 @@ siamese_status sm_import_faceapi_landmarks(const char *dir, siamese_model **out,
 siamese_status siamese_model_attach_faceapi_aligner(siamese_model *model, const char *dir) {
     if (!model) return SIAMESE_ERR_INVALID_ARG;
     if (!dir) return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "face aligner: no folder");
-    if (model->n_members) return sm_ensemble_refuse(model, "face aligner", "have a face aligner");
-    const sm_shape *in = &model->arch.input;
+    const sm_shape *in = &model->arch.input; /* an ensemble's: its members', who embed its chips */
     if ((in->c != 3 && in->c != 1) || in->h != in->w)
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
                        "face aligner: face chips are square with 1 or 3 channels, the model takes "

@@ -185,7 +185,8 @@ static void report_member_progress(void *user, int done, int total) {
     mp->p->progress(mp->p->progress_user, mp->member * total + done, mp->members * total);
 }
 
-/* Calibrates each member on the same images; warnings about them are given once. */
+/* Calibrates each member on the same images (with the ensemble's face aligner, lent to each in
+ * turn, on the face chips it embeds); warnings about them are given once. */
 static siamese_status quantize_members(siamese_model *model, siamese_dataset *dataset,
                                        const siamese_quantize_params *params) {
     siamese_quantize_params p = params ? *params : siamese_quantize_default_params();
@@ -198,7 +199,10 @@ static siamese_status quantize_members(siamese_model *model, siamese_dataset *da
         siamese_model *m = model->members[i];
         mp.member = i;
         if (i > 0) p.warning = NULL;
+        siamese_model *had = m->aligner; /* NULL but for one given to the member after joining */
+        m->aligner = model->aligner;     /* the member sees what the ensemble embeds */
         siamese_status st = siamese_model_quantize(m, dataset, &p);
+        m->aligner = had;
         if (st != SIAMESE_OK)
             return sm_fail(&model->err, st, "ensemble member %d: %s", i, m->err.msg);
     }
