@@ -205,6 +205,13 @@ int cli_was_given(const cli_spec *spec, const char *name) {
     return 0;
 }
 
+int cli_threads_ok(const char *command, int threads) {
+    if (threads >= 0) return 1;
+    fprintf(stderr, "siamese %s: --threads must be 0 (all cores) or more, got %d\n", command,
+            threads);
+    return 0;
+}
+
 int cli_parse_exit_code(int parsed) {
     return parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }

@@ -172,8 +172,11 @@ int cli_quantize(int argc, char **argv) {
                 output);
         return CLI_EXIT_USAGE;
     }
-    if (qp.images < 1 || qp.batch < 1 || qp.batch > 256 || threads < 0) {
-        fprintf(stderr, "siamese quantize: --images must be >= 1, --batch 1-256, --threads >= 0\n");
+    if (!cli_threads_ok("quantize", threads)) return CLI_EXIT_USAGE;
+    if (qp.images < 1 || qp.batch < 1 || qp.batch > 256) {
+        fprintf(stderr,
+                "siamese quantize: --images must be >= 1 and --batch 1-256, got %d and %d\n",
+                qp.images, qp.batch);
         return CLI_EXIT_USAGE;
     }
     quantize_ui ui = {isatty(2), quiet};

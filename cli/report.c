@@ -53,10 +53,7 @@ int cli_report(int argc, char **argv) {
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
     if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
-    if (threads < 0) {
-        fprintf(stderr, "siamese report: --threads must be 0 (all cores) or more\n");
-        return CLI_EXIT_USAGE;
-    }
+    if (!cli_threads_ok("report", threads)) return CLI_EXIT_USAGE;
     if (out && overwrites_run_file(positional[0], out)) return CLI_EXIT_USAGE;
     char msg[1024];
     if (siamese_report_run(positional[0], out, threads, msg, sizeof msg) != SIAMESE_OK) {

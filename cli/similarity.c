@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "args.h"
+
 int cli_parse_precision(const char *command, const char *name, siamese_precision *out) {
     *out = SIAMESE_PRECISION_AUTO;
     if (!name || siamese_precision_parse(name, out) == SIAMESE_OK) return 1;
@@ -13,11 +15,7 @@ int cli_parse_precision(const char *command, const char *name, siamese_precision
 }
 
 int cli_parse_compute(const char *command, const char *precision, cli_compute *compute) {
-    if (compute->threads < 0) {
-        fprintf(stderr, "siamese %s: --threads must be 0 (all cores) or more, got %d\n", command,
-                compute->threads);
-        return 0;
-    }
+    if (!cli_threads_ok(command, compute->threads)) return 0;
     return cli_parse_precision(command, precision, &compute->precision);
 }
 

@@ -123,6 +123,12 @@ expect 2 "$cli" compare "$model" "$a" "$b" -j -3
 grep_err "siamese compare: --threads must be 0 (all cores) or more, got -3"
 expect 2 "$cli" eval "$model" faces -j -3
 grep_err "siamese eval: --threads must be 0 (all cores) or more, got -3"
+expect 2 "$cli" quantize "$model" faces -o x.safetensors -j -3
+grep_err "siamese quantize: --threads must be 0 (all cores) or more, got -3"
+expect 2 "$cli" quantize "$model" faces -o x.safetensors --batch 300
+grep_err "siamese quantize: --images must be >= 1 and --batch 1-256, got 256 and 300"
+expect 2 "$cli" report . -j -3
+grep_err "siamese report: --threads must be 0 (all cores) or more, got -3"
 [ -e x.idx ] || [ -e x.st ] || [ -e x.safetensors ] && fail "a usage error wrote a file"
 cmp -s faces.idx keep.idx || fail "index add -j -3 changed the index"
 finish test_cli_precision
