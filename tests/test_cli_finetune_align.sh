@@ -2,7 +2,8 @@
 # 'siamese train --init ALIGNED' (issue 13): fine-tuning face-api's network from a model made with
 # 'import face-api --align' keeps its face aligner: the log says the faces are aligned, the
 # aligner's tensors come out of training, its checkpoint and a resumed run byte for byte unchanged
-# while the network moved, and 'siamese eval' runs on the trained model. Skips without AT&T's
+# while the network moved, and 'siamese eval' runs on the trained model; the imported and the
+# fine-tuned network join into an ensemble that keeps their aligner once. Skips without AT&T's
 # faces or face-api's package (scripts/deps.sh --face-api).
 # ctest-label: slow
 faceapi=${SIAMESE_FACEAPI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/siamese/npm/face-api}
@@ -103,5 +104,22 @@ ln -s "$faces/s9" "$tmp/test/s9"
 expect 0 "$cli" eval "$run/model.safetensors" "$tmp/test" --all-pairs --precision fp32 -j 1 \
     --seed 0 --bootstrap 0
 grep -q "ROC AUC" "$tmp/out" || fail "eval printed no ROC AUC: $(cat "$tmp/out")"
+
+# the imported and the fine-tuned network, one aligner between them, join into an ensemble that
+# keeps that aligner once, at its top level, and scores aligned faces
+ens=$tmp/ensemble.safetensors
+expect 0 "$cli" ensemble "$aligned" "$run/model.safetensors" -o "$ens"
+grep -q "face aligner" "$tmp/err" || fail "the summary does not mention the aligner: $(cat "$tmp/err")"
+same_aligner "$aligned" "$ens"
+[ "$same_count" -gt 40 ] || fail "only $same_count aligner tensors in the ensemble's file"
+header "$ens" | grep -q '"members\.[0-9]*\.align' && fail "a member of $ens kept its own aligner"
+expect 0 "$cli" eval "$ens" "$tmp/test" --all-pairs --precision fp32 -j 1 --seed 0 --bootstrap 0
+grep -q "ROC AUC" "$tmp/out" || fail "eval of the ensemble printed no ROC AUC: $(cat "$tmp/out")"
+# a network without the aligner does not join them, and names the file
+plain=$tmp/face_plain.safetensors
+expect 0 "$cli" import face-api "$faceapi" -o "$plain"
+expect 1 "$cli" ensemble "$aligned" "$plain" -o "$tmp/never.safetensors"
+grep_err "$plain: ensemble: member 1 has no face aligner while member 0 has one"
+[ -e "$tmp/never.safetensors" ] && fail "a refused ensemble wrote its output"
 
 finish test_cli_finetune_align
