@@ -6,6 +6,8 @@
 #include "outputs.h"
 
 #define MODELS_READ 64 /* arguments read, so that too many are refused with the limit named */
+#define TEXT_OF(x) #x  /* the limit in the help text, from its one definition */
+#define NUMBER_TEXT(x) TEXT_OF(x)
 
 /* Loads the n models; on failure prints why, naming the file, frees what it loaded, returns 0. */
 static int load_members(const char *const *paths, int n, siamese_model **members) {
@@ -75,21 +77,36 @@ int cli_ensemble(int argc, char **argv) {
     const cli_spec spec = {
         "ensemble",
         "MODEL MODEL... -o ENSEMBLE [options]",
-        "Joins 2 to 16 trained models into one model file, which every command that takes a\n"
-        "model (eval, calibrate, compare, verify, identify, embed, index, search, quantize)\n"
-        "uses as one model. An image's embedding is the members' embeddings side by side, each\n"
-        "times 1/sqrt(N): under euclidean the ensemble's squared distance is the mean of the\n"
-        "members'; under cosine or correlation each member's embedding is first made unit\n"
-        "length (and centred), so its similarity is the mean of theirs. Networks trained with\n"
-        "different --seed on one --split-seed make a good ensemble: their mistakes differ.\n"
-        "The members must take the same input and use the same metric; they may differ in\n"
-        "architecture. Their thresholds are not carried over (the ensemble's distances are on\n"
-        "their own scale): calibrate the ensemble. The file holds each member's tensors as\n"
-        "'members.<i>.<name>', a state_dict PyTorch loads into a ModuleList named 'members'.\n"
-        "Face models with a face aligner ('import face-api --align', fine-tuned from it) may\n"
-        "join when all have the same one (it never trains): the ensemble keeps one copy and\n"
-        "aligns each photo once, for all members. An ensemble cannot be trained or be used\n"
-        "with --init.",
+        "Joins 2 to " NUMBER_TEXT(
+            SIAMESE_ENSEMBLE_MAX) " trained models into one model file, which every command that "
+                                  "takes a\n"
+                                  "model (eval, calibrate, compare, verify, identify, embed, "
+                                  "index, search, quantize)\n"
+                                  "uses as one model. An image's embedding is the members' "
+                                  "embeddings side by side, each\n"
+                                  "times 1/sqrt(N): under euclidean the ensemble's squared "
+                                  "distance is the mean of the\n"
+                                  "members'; under cosine or correlation each member's embedding "
+                                  "is first made unit\n"
+                                  "length (and centred), so its similarity is the mean of theirs. "
+                                  "Networks trained with\n"
+                                  "different --seed on one --split-seed make a good ensemble: "
+                                  "their mistakes differ.\n"
+                                  "The members must take the same input and use the same metric; "
+                                  "they may differ in\n"
+                                  "architecture. Their thresholds are not carried over (the "
+                                  "ensemble's distances are on\n"
+                                  "their own scale): calibrate the ensemble. The file holds each "
+                                  "member's tensors as\n"
+                                  "'members.<i>.<name>', a state_dict PyTorch loads into a "
+                                  "ModuleList named 'members'.\n"
+                                  "Face models with a face aligner ('import face-api --align', "
+                                  "fine-tuned from it) may\n"
+                                  "join when all have the same one (it never trains): the ensemble "
+                                  "keeps one copy and\n"
+                                  "aligns each photo once, for all members. An ensemble cannot be "
+                                  "trained or be used\n"
+                                  "with --init.",
         options,
         (int)(sizeof options / sizeof options[0]),
         2,

@@ -223,8 +223,11 @@ siamese_status sm_ensemble_from_file(const char *path, const sm_st_file *file,
     *out = NULL;
     const char *count = sm_safetensors_meta(file, "members");
     int k = 0;
-    if (!count || sm_parse_int(count, 2, SIAMESE_ENSEMBLE_MAX, &k) != 0)
-        return bad(err, path, "'members' is not a count from 2 to 16:", count);
+    if (!count || sm_parse_int(count, 2, SIAMESE_ENSEMBLE_MAX, &k) != 0) {
+        char what[64];
+        snprintf(what, sizeof what, "'members' is not a count from 2 to %d:", SIAMESE_ENSEMBLE_MAX);
+        return bad(err, path, what, count);
+    }
     siamese_model *members[SIAMESE_ENSEMBLE_MAX] = {0};
     siamese_status st = check_names(path, file, k, err);
     for (int i = 0; st == SIAMESE_OK && i < k; i++)
