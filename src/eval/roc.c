@@ -101,21 +101,18 @@ static void span_step(best_span *s, long correct, double at) {
 
 siamese_status siamese_best_threshold_centred(const float *distances, const float *labels, int n,
                                               float *threshold, float *accuracy) {
-    float first_t;
-    siamese_status st = siamese_best_threshold(distances, labels, n, &first_t, accuracy);
-    if (st != SIAMESE_OK) return st;
+    if (n < 1 || !distances || !labels) return SIAMESE_ERR_INVALID_ARG;
     scored_pair *p = sorted_pairs(distances, labels, n);
     if (!p) return SIAMESE_ERR_NOMEM;
-    long correct = 0;
-    for (int i = 0; i < n; i++) correct += p[i].dissimilar; /* below everything: all dissimilar */
-    long best = correct;
-    for (int i = 0; i < n; i++) { /* the best count, as siamese_best_threshold finds it */
+    long below = 0; /* correct with the threshold below everything: every pair dissimilar */
+    for (int i = 0; i < n; i++) below += p[i].dissimilar;
+    long correct = below, best = below;
+    for (int i = 0; i < n; i++) { /* the best count, reached after whole groups of a distance */
         correct += p[i].dissimilar ? -1 : 1;
         if ((i + 1 == n || p[i + 1].distance != p[i].distance) && correct > best) best = correct;
     }
-    correct = 0;
-    for (int i = 0; i < n; i++) correct += p[i].dissimilar;
     best_span s = {best, NAN, 0, -1};
+    correct = below;
     span_step(&s, correct, (double)p[0].distance - 1e-6);
     for (int i = 0; i < n;) { /* accuracy after group [i, j) holds from its distance on */
         int j = i;
@@ -125,7 +122,9 @@ siamese_status siamese_best_threshold_centred(const float *distances, const floa
     }
     span_step(&s, best - 1, (double)p[n - 1].distance + 1e-6); /* closes a span still open */
     free(p);
-    if (threshold) *threshold = s.hi > s.lo ? (float)(0.5 * (s.lo + s.hi)) : first_t;
+    /* a span at the best always closes at a larger distance, so hi > lo */
+    if (threshold) *threshold = (float)(0.5 * (s.lo + s.hi));
+    if (accuracy) *accuracy = (float)best / (float)n;
     return SIAMESE_OK;
 }
 

@@ -10,7 +10,6 @@
 #include "model/safetensors.h"
 
 #define PREFIX_MAX 32 /* "members.15." */
-#define TOP_META 8    /* format, members, input, embedding_dim, metric, margin, threshold, source */
 
 /* ---------------------------------------------------------------- save */
 
@@ -20,9 +19,9 @@ typedef struct ensemble_parts {
     sm_model_parts *members;
     sm_st_tensor *tensors;
     sm_st_meta *meta;
-    char **strings; /* every renamed name and key, then the top-level values */
+    char **strings; /* every renamed name and key */
     int n, n_meta, n_strings;
-    char top[TOP_META][64];
+    sm_model_meta top;   /* the ensemble's own: format, members, input, embedding_dim, ... */
     sm_st_tensor *align; /* face_align_io.c's, names and input text in align_keep */
     char *align_keep;
     int n_align;
@@ -66,33 +65,10 @@ static int add_member(ensemble_parts *e, int i, const sm_model_parts *p) {
     return 0;
 }
 
-static void add_top(ensemble_parts *e, const char *key, const char *value) {
-    int slot = e->n_meta; /* the top entries come first: slot < TOP_META */
-    snprintf(e->top[slot], sizeof e->top[slot], "%s", value);
-    e->meta[e->n_meta++] = (sm_st_meta){key, e->top[slot]};
-}
-
-static void describe_top(const siamese_model *model, ensemble_parts *e) {
-    char text[64];
-    add_top(e, "format", SM_ENSEMBLE_FORMAT);
-    snprintf(text, sizeof text, "%d", model->n_members);
-    add_top(e, "members", text);
-    snprintf(text, sizeof text, "%dx%dx%d", model->arch.input.c, model->arch.input.h,
-             model->arch.input.w);
-    add_top(e, "input", text);
-    snprintf(text, sizeof text, "%d", siamese_model_embedding_dim(model));
-    add_top(e, "embedding_dim", text);
-    add_top(e, "metric", siamese_metric_name(model->metric));
-    snprintf(text, sizeof text, "%.9g", (double)model->margin);
-    add_top(e, "margin", text);
-    if (model->threshold >= 0) {
-        snprintf(text, sizeof text, "%.9g", (double)model->threshold);
-        add_top(e, "threshold", text);
-    }
-}
-
-/* The ensemble's face aligner at the top level of its file, as one model's file holds it. */
-static void add_aligner(ensemble_parts *e) {
+/* The ensemble's own metadata and face aligner at the top level of its file, as one model's file
+ * holds them. */
+static void add_top(ensemble_parts *e) {
+    for (int i = 0; i < e->top.n; i++) e->meta[e->n_meta++] = e->top.entries[i];
     for (int i = 0; i < e->n_align; i++) e->tensors[e->n++] = e->align[i];
     for (int i = 0; e->n_align && i < SM_ALIGN_META; i++) e->meta[e->n_meta++] = e->align_meta[i];
 }
@@ -101,7 +77,8 @@ static siamese_status describe_members(siamese_model *model, ensemble_parts *e, 
     siamese_status st =
         sm_align_tensors(model, &e->align, &e->n_align, e->align_meta, &e->align_keep, err);
     if (st != SIAMESE_OK) return st;
-    int k = model->n_members, n = e->n_align, n_meta = TOP_META + 1 + SM_ALIGN_META;
+    sm_model_metadata(model, &e->top);
+    int k = model->n_members, n = e->n_align, n_meta = e->top.n + SM_ALIGN_META;
     e->members = calloc((size_t)k, sizeof *e->members);
     if (!e->members) return sm_fail(err, SIAMESE_ERR_NOMEM, "ensemble save: out of memory");
     for (int i = 0; i < k; i++) {
@@ -120,10 +97,7 @@ static siamese_status describe_members(siamese_model *model, ensemble_parts *e, 
     e->strings = calloc((size_t)(n + n_meta), sizeof *e->strings);
     if (!e->tensors || !e->meta || !e->strings)
         return sm_fail(err, SIAMESE_ERR_NOMEM, "ensemble save: out of memory");
-    describe_top(model, e);
-    if (model->threshold >= 0 && model->threshold_source[0])
-        e->meta[e->n_meta++] = (sm_st_meta){"threshold_source", model->threshold_source};
-    add_aligner(e);
+    add_top(e);
     for (int i = 0; i < k; i++)
         if (add_member(e, i, &e->members[i]) != 0)
             return sm_fail(err, SIAMESE_ERR_NOMEM, "ensemble save: out of memory");

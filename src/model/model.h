@@ -82,6 +82,16 @@ siamese_status sm_model_save_with(siamese_model *model, const char *path, const 
                                   int n_extra, const sm_st_meta *extra_meta, int n_extra_meta,
                                   sm_err *err);
 
+/* A model file's own metadata (format, architecture or members, input, embedding_dim, margin,
+ * metric, threshold and its source) as entries whose values live in the struct. */
+#define SM_MODEL_META_MAX 12 /* room beyond the 8 written today */
+typedef struct sm_model_meta {
+    char input[64], margin[32], threshold[32], embedding_dim[32], members[16];
+    sm_st_meta entries[SM_MODEL_META_MAX];
+    int n;
+} sm_model_meta;
+void sm_model_metadata(const siamese_model *model, sm_model_meta *m);
+
 /* Everything a model's file holds (int8 calibration and face aligner included): tensors and
  * metadata pointing into the model and into keep, until sm_model_parts_free. */
 typedef struct sm_model_parts {

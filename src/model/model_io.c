@@ -47,27 +47,26 @@ static void describe_tensors(sm_net *net, sm_st_tensor *out) {
     }
 }
 
-/* Text of every metadata value, kept alive while the file is written. */
-typedef struct meta_text {
-    char input[64], margin[32], threshold[32], embedding_dim[32];
-    sm_st_meta entries[12]; /* room beyond the 8 written today */
-    int n;
-} meta_text;
-
-static void add_meta(meta_text *m, const char *key, const char *value) {
+static void add_meta(sm_model_meta *m, const char *key, const char *value) {
     m->entries[m->n].key = key;
     m->entries[m->n].value = value;
     m->n++;
 }
 
-static void describe_metadata(const siamese_model *model, meta_text *m) {
+void sm_model_metadata(const siamese_model *model, sm_model_meta *m) {
     const sm_shape *in = &model->arch.input;
     m->n = 0;
     snprintf(m->input, sizeof m->input, "%dx%dx%d", in->c, in->h, in->w);
     snprintf(m->margin, sizeof m->margin, "%.9g", (double)model->margin);
-    snprintf(m->embedding_dim, sizeof m->embedding_dim, "%d", sm_arch_embedding_dim(&model->arch));
-    add_meta(m, "format", SM_FORMAT_NAME);
-    add_meta(m, "arch", model->arch_text);
+    snprintf(m->embedding_dim, sizeof m->embedding_dim, "%d", siamese_model_embedding_dim(model));
+    if (model->n_members) { /* its networks' own architectures are in their members.<i>.arch */
+        snprintf(m->members, sizeof m->members, "%d", model->n_members);
+        add_meta(m, "format", SM_ENSEMBLE_FORMAT);
+        add_meta(m, "members", m->members);
+    } else {
+        add_meta(m, "format", SM_FORMAT_NAME);
+        add_meta(m, "arch", model->arch_text);
+    }
     add_meta(m, "input", m->input);
     add_meta(m, "embedding_dim", m->embedding_dim);
     add_meta(m, "margin", m->margin);
@@ -88,8 +87,8 @@ siamese_status sm_model_save_with(siamese_model *model, const char *path, const 
     if (!tensors) return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
     describe_tensors(model->net, tensors);
     for (int i = 0; i < n_extra; i++) tensors[table->n + i] = extra[i];
-    meta_text meta;
-    describe_metadata(model, &meta);
+    sm_model_meta meta;
+    sm_model_metadata(model, &meta);
     sm_st_meta all_meta[32];
     int n_meta = 0;
     for (int i = 0; i < meta.n; i++) all_meta[n_meta++] = meta.entries[i];
@@ -101,14 +100,14 @@ siamese_status sm_model_save_with(siamese_model *model, const char *path, const 
 
 /* What a model's parts point into beyond the model itself. */
 typedef struct parts_keep {
-    meta_text text;
+    sm_model_meta text;
     sm_st_tensor *int8; /* the int8 calibration, if any (model/quantize.c) */
     sm_st_meta *int8_meta;
     void *int8_keep;
     sm_st_tensor *align; /* the face aligner, if any (face_align_io.c) */
     char *align_keep;
     sm_st_meta align_meta[SM_ALIGN_META];
-    sm_st_meta meta[sizeof(((meta_text *)0)->entries) / sizeof(sm_st_meta) + 1 + SM_ALIGN_META];
+    sm_st_meta meta[SM_MODEL_META_MAX + 1 + SM_ALIGN_META];
 } parts_keep;
 
 void sm_model_parts_free(sm_model_parts *parts) {
@@ -147,7 +146,7 @@ siamese_status sm_model_describe(siamese_model *model, sm_model_parts *parts, sm
     for (int i = 0; i < n_int8; i++) parts->tensors[table->n + i] = k->int8[i];
     for (int i = 0; i < n_align; i++) parts->tensors[table->n + n_int8 + i] = k->align[i];
     parts->n = table->n + n_int8 + n_align;
-    describe_metadata(model, &k->text);
+    sm_model_metadata(model, &k->text);
     int n_meta = 0;
     for (int i = 0; i < k->text.n; i++) k->meta[n_meta++] = k->text.entries[i];
     if (k->int8_meta) k->meta[n_meta++] = *k->int8_meta;

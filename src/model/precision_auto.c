@@ -161,7 +161,6 @@ static double time_forward(siamese_model *m, const float *images, int n, float *
     return best;
 }
 
-/* Times fp32 and bf16 on a zero batch of n images; leaves the model in fp32. */
 /* bf16 when it was timed and is at least BF16_MIN_GAIN faster, else fp32 (the exact one). */
 static siamese_precision faster(double fp32_seconds, double bf16_seconds) {
     return bf16_seconds > 0 && bf16_seconds < (1.0 - BF16_MIN_GAIN) * fp32_seconds
@@ -169,6 +168,7 @@ static siamese_precision faster(double fp32_seconds, double bf16_seconds) {
                : SIAMESE_PRECISION_FP32;
 }
 
+/* Times fp32 and bf16 on a zero batch of n images; leaves the model in fp32. */
 static siamese_status measure(siamese_model *m, int n, siamese_precision_choice *c) {
     size_t per = (size_t)m->arch.input.c * m->arch.input.h * m->arch.input.w;
     float *images = calloc((size_t)n * per, sizeof(float));
