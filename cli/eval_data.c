@@ -52,6 +52,12 @@ int eval_auto_batch(const siamese_model *model) {
     return fit > 1024 ? 1024 : fit < 16 ? 16 : (int)fit;
 }
 
+/* row_of_image from the embedding rows: each dataset image's row, -1 when it has none. */
+static void map_rows(eval_set *s) {
+    for (int i = 0; i < siamese_dataset_image_count(s->ds); i++) s->row_of_image[i] = -1;
+    for (int r = 0; r < s->emb.count; r++) s->row_of_image[s->emb.image_index[r]] = r;
+}
+
 int eval_set_open(const char *command, siamese_model *model, const char *data_path, int batch,
                   int threads, int quiet, eval_set *out) {
     memset(out, 0, sizeof *out);
@@ -86,12 +92,11 @@ int eval_set_open(const char *command, siamese_model *model, const char *data_pa
         eval_set_free(out);
         return 0;
     }
-    for (int i = 0; i < images; i++) out->row_of_image[i] = -1;
-    for (int r = 0; r < out->emb.count; r++) out->row_of_image[out->emb.image_index[r]] = r;
+    map_rows(out);
     return 1;
 }
 
-/* Moves row from to row to (to <= from) and frees what row to held when they differ. */
+/* Moves row from to row to (to < from, row to already emptied); row from keeps no strings. */
 static void move_row(siamese_embeddings *e, int to, int from) {
     if (to == from) return;
     memcpy(e->vectors + (size_t)to * e->dim, e->vectors + (size_t)from * e->dim,
@@ -117,8 +122,7 @@ static void keep_test_side(eval_set *s) {
         move_row(e, kept++, r);
     }
     e->count = kept;
-    for (int i = 0; i < siamese_dataset_image_count(s->ds); i++) s->row_of_image[i] = -1;
-    for (int r = 0; r < e->count; r++) s->row_of_image[e->image_index[r]] = r;
+    map_rows(s);
 }
 
 int eval_set_hold_out(const char *command, eval_set *s, const char *split_path) {

@@ -556,14 +556,6 @@ static int has_prefix(const char *text, const char *prefix) {
     return strncmp(text, prefix, strlen(prefix)) == 0;
 }
 
-/* A copy of text without its first skip characters, or NULL when out of memory. */
-static char *copy_after(const char *text, size_t skip) {
-    size_t len = strlen(text + skip);
-    char *copy = malloc(len + 1);
-    if (copy) memcpy(copy, text + skip, len + 1);
-    return copy;
-}
-
 static int count_prefixed_tensors(const sm_st_file *file, const char *prefix) {
     int n = 0;
     for (int i = 0; i < file->n; i++) n += has_prefix(file->tensors[i].name, prefix);
@@ -592,7 +584,7 @@ siamese_status sm_safetensors_view(const sm_st_file *file, const char *prefix, s
     for (int i = 0; ok && i < file->n; i++) {
         if (!has_prefix(file->tensors[i].name, prefix)) continue;
         view->tensors[view->n] = file->tensors[i]; /* the data stays the parent's */
-        view->names[view->n] = copy_after(file->tensors[i].name, skip);
+        view->names[view->n] = sm_strdup(file->tensors[i].name + skip);
         ok = view->names[view->n] != NULL;
         view->tensors[view->n].name = view->names[view->n];
         view->n++;
@@ -600,8 +592,8 @@ siamese_status sm_safetensors_view(const sm_st_file *file, const char *prefix, s
     for (int i = 0; ok && i < file->n_meta; i++) {
         if (!has_prefix(file->meta[i].key, prefix)) continue;
         char **strings = view->meta_strings + 2 * view->n_meta;
-        strings[0] = copy_after(file->meta[i].key, skip);
-        strings[1] = copy_after(file->meta[i].value, 0);
+        strings[0] = sm_strdup(file->meta[i].key + skip);
+        strings[1] = sm_strdup(file->meta[i].value);
         view->n_meta++; /* counted before the check: sm_safetensors_free frees both */
         ok = strings[0] && strings[1];
         view->meta[view->n_meta - 1] = (sm_st_meta){strings[0], strings[1]};
