@@ -31,21 +31,6 @@ a = v["accuracy_model"]["value"]
 print(round((1 - a) * v["pairs"]), a)' "$1"
 }
 
-# halves VAL OUT: OUT/a and OUT/b, each digit's images alternately (sorted by name), as links.
-halves() {
-    local val=$1 out=$2 digit i f
-    rm -rf "$out"
-    for digit in "$val"/*/; do
-        digit=$(basename "$digit")
-        mkdir -p "$out/a/$digit" "$out/b/$digit"
-        i=0
-        for f in "$val/$digit"/*; do
-            ln -s "$(realpath "$f")" "$out/$([[ $((i % 2)) -eq 0 ]] && echo a || echo b)/$digit/"
-            i=$((i + 1))
-        done
-    done
-}
-
 # errors MODEL CALIBRATE_ON SCORE_ON SEED OPTIONS...: the errors among SCORE_ON's 20,000 pairs
 # at the threshold the options pick on CALIBRATE_ON.
 errors() {
@@ -69,7 +54,7 @@ for kept in "$@"; do
     model="$kept/mnist_run/model.safetensors" val="$kept/mnist_val"
     [[ -f "$model" && -d "$val" ]] || { echo "$kept: no mnist_run/model.safetensors or mnist_val/" >&2; exit 1; }
     seed=$(sed -n 's/^ *"seed": *\([0-9]*\).*/\1/p' "$kept/mnist_run/config.json")
-    halves "$val" "$kept/halves"
+    "$(dirname "$0")/image_halves.sh" "$val" "$kept/halves"
     printf '%s' "$seed"
     for r in "${rules[@]}"; do
         name=${r%%:*} opts=${r#*:}
