@@ -1,6 +1,7 @@
 /* A small option parser shared by the subcommands (see args.h). */
 #include "args.h"
 #include "cli.h"
+#include "siamese.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -206,9 +207,9 @@ int cli_was_given(const cli_spec *spec, const char *name) {
 }
 
 int cli_threads_ok(const char *command, int threads) {
-    if (threads >= 0) return 1;
-    fprintf(stderr, "siamese %s: --threads must be 0 (all cores) or more, got %d\n", command,
-            threads);
+    if (threads >= 0 && threads <= SIAMESE_THREADS_MAX) return 1;
+    fprintf(stderr, "siamese %s: --threads must be 0 (all cores) to %d, got %d\n", command,
+            SIAMESE_THREADS_MAX, threads);
     return 0;
 }
 

@@ -48,8 +48,9 @@ int cli_parse_ints(const char *text, int *values, int max, int lo, int hi);
 
 void cli_print_help(const cli_spec *spec);
 
-/* --threads N: 1 when N is 0 (all cores) or more; else prints "siamese COMMAND: --threads must
- * be 0 (all cores) or more, got N" to stderr and returns 0. One message for every command. */
+/* --threads N: 1 when N is 0 (all cores) to SIAMESE_THREADS_MAX; else prints "siamese COMMAND:
+ * --threads must be 0 (all cores) to MAX, got N" to stderr and returns 0. One message for every
+ * command. */
 int cli_threads_ok(const char *command, int threads);
 
 /* The exit code of a command that stops at cli_parse's result: 0 when it printed the help, else

@@ -96,8 +96,8 @@ static int check_ema(const cli_spec *spec, float decay) {
  * is made or read. */
 static int check_numbers(const siamese_train_params *p) {
     const char *problem = NULL;
+    if (!cli_threads_ok("train", p->threads)) return 0;
     if (p->epochs < 1) problem = "--epochs must be at least 1";
-    else if (p->threads < 0) problem = "--threads must be 0 (all cores) or more";
     else if (p->batch_size < 1) problem = "--batch must be at least 1";
     else if (!(p->learning_rate > 0) || isinf(p->learning_rate))
         problem = "--lr must be a positive number";

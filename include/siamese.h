@@ -151,8 +151,11 @@ SIAMESE_API siamese_metric siamese_model_metric(const siamese_model *model);
 /* The decision threshold stored with the model, or a negative value when it has none. */
 SIAMESE_API float siamese_model_threshold(const siamese_model *model);
 SIAMESE_API void siamese_model_set_threshold(siamese_model *model, float threshold);
+/* The most threads any call takes (OpenMP cannot start tens of thousands: it fails or crashes).
+ * Parameter checks refuse larger counts; siamese_model_set_threads takes them as this. */
+#define SIAMESE_THREADS_MAX 1024
 /* Threads used by this model's computations, set only for the duration of its calls (0 = the
- * caller's OpenMP default: all cores, or OMP_NUM_THREADS). */
+ * caller's OpenMP default: all cores, or OMP_NUM_THREADS; above SIAMESE_THREADS_MAX: that). */
 SIAMESE_API void siamese_model_set_threads(siamese_model *model, int threads);
 
 /* Arithmetic of the network's layers. BF16 runs the convolutions on the CPU's AVX512-BF16

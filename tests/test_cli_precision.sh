@@ -107,7 +107,7 @@ expect 2 "$cli" index build "$model" faces -o x.idx --precision fp16
 # a negative --threads is a usage error naming it, not all cores in silence
 cp faces.idx keep.idx
 expect 2 "$cli" embed "$model" faces -o x.st -j -3
-grep_err "siamese embed: --threads must be 0 (all cores) or more, got -3"
+grep_err "siamese embed: --threads must be 0 (all cores) to 1024, got -3"
 expect 2 "$cli" index build "$model" faces -o x.idx -j -3
 grep_err "siamese index: --threads must be 0"
 expect 2 "$cli" index add faces.idx "$a" -j -3
@@ -120,15 +120,35 @@ grep_err "siamese identify: --threads must be 0"
 expect 2 "$cli" calibrate "$model" faces -o x.safetensors -j -3
 grep_err "siamese calibrate: --threads must be 0"
 expect 2 "$cli" compare "$model" "$a" "$b" -j -3
-grep_err "siamese compare: --threads must be 0 (all cores) or more, got -3"
+grep_err "siamese compare: --threads must be 0 (all cores) to 1024, got -3"
 expect 2 "$cli" eval "$model" faces -j -3
-grep_err "siamese eval: --threads must be 0 (all cores) or more, got -3"
+grep_err "siamese eval: --threads must be 0 (all cores) to 1024, got -3"
 expect 2 "$cli" quantize "$model" faces -o x.safetensors -j -3
-grep_err "siamese quantize: --threads must be 0 (all cores) or more, got -3"
+grep_err "siamese quantize: --threads must be 0 (all cores) to 1024, got -3"
 expect 2 "$cli" quantize "$model" faces -o x.safetensors --batch 300
 grep_err "siamese quantize: --images must be >= 1 and --batch 1-256, got 256 and 300"
 expect 2 "$cli" report . -j -3
-grep_err "siamese report: --threads must be 0 (all cores) or more, got -3"
+grep_err "siamese report: --threads must be 0 (all cores) to 1024, got -3"
+# more threads than OpenMP can start (libgomp crashed at 65535) is a usage error too, every command
+expect 2 "$cli" compare "$model" "$a" "$b" -j 70000
+grep_err "siamese compare: --threads must be 0 (all cores) to 1024, got 70000"
+expect 2 "$cli" embed "$model" faces -o x.st -j 1025
+grep_err "siamese embed: --threads must be 0 (all cores) to 1024, got 1025"
+expect 2 "$cli" index build "$model" faces -o x.idx -j 70000
+expect 2 "$cli" index add faces.idx "$a" -j 70000
+expect 2 "$cli" search faces.idx "$a" -j 70000
+expect 2 "$cli" verify "$model" "$a" "$b" -j 70000
+expect 2 "$cli" identify faces.idx "$a" -j 70000
+expect 2 "$cli" calibrate "$model" faces -o x.safetensors -j 70000
+expect 2 "$cli" eval "$model" faces -j 70000
+expect 2 "$cli" quantize "$model" faces -o x.safetensors -j 70000
+expect 2 "$cli" report . -j 70000
+expect 2 "$cli" test "$model" faces -j 70000
+grep_err "siamese test: --threads must be 0 (all cores) to 1024, got 70000"
+expect 2 "$cli" train faces -o x.run -j 70000
+grep_err "siamese train: --threads must be 0 (all cores) to 1024, got 70000"
+[ -e x.run ] && fail "train -j 70000 made its run folder"
+expect 0 "$cli" compare "$model" "$a" "$b" -j 1024
 [ -e x.idx ] || [ -e x.st ] || [ -e x.safetensors ] && fail "a usage error wrote a file"
 cmp -s faces.idx keep.idx || fail "index add -j -3 changed the index"
 finish test_cli_precision

@@ -90,6 +90,26 @@ Test(model, errors_come_back_in_a_handle) {
     cr_assert_eq(siamese_model_create(&p, &m), SIAMESE_ERR_INVALID_ARG);
     siamese_model_free(m);
     cr_assert_eq(siamese_model_create(&p, NULL), SIAMESE_ERR_INVALID_ARG);
+    p = siamese_model_default_params();
+    p.threads = SIAMESE_THREADS_MAX + 1; /* more than OpenMP can start: refused, named */
+    cr_assert_eq(siamese_model_create(&p, &m), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_model_errmsg(m), "threads 1025 must be in 0..1024"), "%s",
+              siamese_model_errmsg(m));
+    siamese_model_free(m);
+}
+
+/* A thread count set on a model beyond the limit is taken as the limit, and the model embeds. */
+Test(model, threads_beyond_the_limit_are_the_limit) {
+    siamese_model_params p = siamese_model_default_params();
+    p.arch = "conv(4,k=3) relu linear(3)";
+    p.height = p.width = 8;
+    p.channels = 1;
+    siamese_model *m = NULL;
+    cr_assert_eq(siamese_model_create(&p, &m), SIAMESE_OK);
+    siamese_model_set_threads(m, 1 << 20);
+    float x[64] = {0}, y[3];
+    cr_assert_eq(siamese_model_embed(m, x, 1, y), SIAMESE_OK, "%s", siamese_model_errmsg(m));
+    siamese_model_free(m);
 }
 
 static const char *small_arch = "conv(4,k=3) bn relu maxpool(2) linear(6)";

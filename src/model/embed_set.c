@@ -240,9 +240,9 @@ static siamese_status check_params(embed_job *job, siamese_model *model,
     if (job->p.batch_size <= 0 || job->p.batch_size > 4096)
         return sm_fail(&job->err, SIAMESE_ERR_INVALID_ARG, "batch size %d out of range (1-4096)",
                        job->p.batch_size);
-    if (job->p.threads < 0)
-        return sm_fail(&job->err, SIAMESE_ERR_INVALID_ARG, "threads %d is negative",
-                       job->p.threads);
+    if (job->p.threads < 0 || job->p.threads > SIAMESE_THREADS_MAX)
+        return sm_fail(&job->err, SIAMESE_ERR_INVALID_ARG, "threads %d out of range (0-%d)",
+                       job->p.threads, SIAMESE_THREADS_MAX);
     job->model = model;
     job->opts = siamese_image_default_options();
     job->opts.channels = siamese_model_channels(model);

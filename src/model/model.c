@@ -119,8 +119,9 @@ static siamese_status check_model_params(const siamese_model_params *p, sm_err *
     if (p->metric != SIAMESE_METRIC_EUCLIDEAN && p->metric != SIAMESE_METRIC_COSINE &&
         p->metric != SIAMESE_METRIC_CORRELATION)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: unknown metric %d", (int)p->metric);
-    if (p->threads < 0)
-        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: threads %d must be >= 0", p->threads);
+    if (p->threads < 0 || p->threads > SIAMESE_THREADS_MAX)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "model: threads %d must be in 0..%d",
+                       p->threads, SIAMESE_THREADS_MAX);
     if (p->normalize && p->normalize[0] && strcmp(p->normalize, "imagenet") != 0)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                        "model: unknown input normalisation '%s' (imagenet, or none)", p->normalize);
@@ -171,7 +172,7 @@ sm_threads_scope sm_model_threads_enter(const siamese_model *model) {
 
 void siamese_model_set_threads(siamese_model *model, int threads) {
     if (!model || threads < 0) return;
-    model->threads = threads;
+    model->threads = threads > SIAMESE_THREADS_MAX ? SIAMESE_THREADS_MAX : threads;
     for (int i = 0; i < model->n_members; i++) model->members[i]->threads = threads;
 }
 

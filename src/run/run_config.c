@@ -144,6 +144,10 @@ static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
                        "precision int8 is for inference: train in fp32, bf16 or auto, then "
                        "quantise the model (siamese_model_quantize)");
     if (p->epochs < 1) return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "epochs must be at least 1");
+    if (p->threads < 0 || p->threads > SIAMESE_THREADS_MAX)
+        return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
+                       "threads %d out of range (0 = all cores, to %d)", p->threads,
+                       SIAMESE_THREADS_MAX);
     if (!(p->learning_rate > 0))
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "learning rate must be positive");
     if (!(p->learning_rate_backbone >= 0))
