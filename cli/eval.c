@@ -349,6 +349,8 @@ int cli_eval(int argc, char **argv) {
     s.results.model_path = positional[0];
     s.results.data_path = positional[1];
     s.results.metric = siamese_metric_name(s.metric);
+    if (siamese_model_threshold(s.model) >= 0)
+        s.results.threshold_metric = siamese_metric_name(siamese_model_metric(s.model));
     s.results.bootstrap = a.bootstrap;
     int ok = lake ? run_lake(&s, &a, positional[1]) : run_dataset(&s, &a, positional[1], protocols);
     s.results.total_seconds = cli_now_seconds() - t0;

@@ -81,7 +81,10 @@ static void table_verification(FILE *out, const eval_results *r) {
     verification_rows(v, rows);
     int model_row = !isnan(v->model_threshold);
     print_rows(out, rows, N_VERIFICATION_ROWS - 1 + model_row);
-    if (!model_row) fprintf(out, "  (the model stores no threshold)\n");
+    if (!model_row && r->threshold_metric)
+        fprintf(out, "  (the model's threshold is for %s distances, not %s)\n", r->threshold_metric,
+                r->metric);
+    else if (!model_row) fprintf(out, "  (the model stores no threshold)\n");
 }
 
 static void table_fewshot(FILE *out, const eval_results *r) {

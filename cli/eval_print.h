@@ -10,6 +10,7 @@
 typedef struct eval_results {
     const char *model_path, *data_path, *data_kind;
     const char *metric;
+    const char *threshold_metric; /* the metric of the model's own threshold, or NULL: none */
     int images, classes, skipped;
     double embed_seconds, total_seconds;
     int bootstrap;

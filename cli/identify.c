@@ -63,8 +63,10 @@ static int identify(const identify_args *a, int threshold_given, const char *ind
              cli_embed_sources("identify", model, probes, n, 1, 1, &e);
     double t = ok ? (threshold_given ? a->threshold : siamese_model_threshold(model)) : -1;
     if (ok && !(t >= 0))
-        fprintf(stderr, "siamese identify: the model holds no threshold: every probe gets its "
-                        "nearest identity (give --threshold to allow 'unknown')\n");
+        fprintf(stderr,
+                "siamese identify: the model holds no threshold: every probe gets its "
+                "nearest identity (give --threshold, or set one with 'siamese calibrate', to allow "
+                "'unknown')\n");
     int *rows = ok ? malloc((size_t)e.count * sizeof(int)) : NULL;
     float *dist = ok ? malloc((size_t)e.count * sizeof(float)) : NULL;
     if (ok &&

@@ -44,9 +44,9 @@ static int verify(const verify_args *a, int threshold_given, const char *model_p
     int ok = 1;
     if (!(t >= 0)) {
         fprintf(stderr,
-                "siamese verify: %s holds no threshold (train it with an evaluation, or "
-                "give --threshold)\n",
-                model_path);
+                "siamese verify: %s holds no threshold: choose one on validation pairs with "
+                "'siamese calibrate %s DATA -o MODEL', or give --threshold\n",
+                model_path, model_path);
         ok = 0;
     }
     ok = ok && cli_embed_sources("verify", model, files, 2, 1, 1, &e);

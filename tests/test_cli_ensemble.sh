@@ -102,6 +102,9 @@ jq -e '.__metadata__.format == "siamese/ensemble/1" and .__metadata__.members ==
 expect 0 "$cli" compare E.st "$img1" "$img3" --json -j 2 --precision fp32
 jq -e '(.dissimilarity | type == "number") and (has("threshold") | not) and (has("verdict") | not)' \
     "$tmp/out" >/dev/null || fail "uncalibrated ensemble: $(cat "$tmp/out")"
+# verify needs one, and says how to get it
+expect 1 "$cli" verify E.st "$img1" "$img3" -j 2
+grep_err "E.st holds no threshold: choose one on validation pairs with 'siamese calibrate E.st DATA"
 
 # calibrate: a threshold written into E2.st, E.st untouched; in place (the help's example) the same
 cp E.st E.orig

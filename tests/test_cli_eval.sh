@@ -29,6 +29,12 @@ done
 grep -q "verification: 160 pairs (80 similar, 80 dissimilar)" "$tmp/out" || fail "pair counts: $(cat "$tmp/out")"
 grep -qE "80 images embedded, 8 classes, 0 skipped" "$tmp/out" || fail "image counts: $(cat "$tmp/out")"
 
+# under another metric the model's threshold does not apply, and the table says why
+expect 0 "$cli" eval "$model" "$data" --bootstrap 0 --metric cosine
+grep -q "accuracy, model thresh." "$tmp/out" && fail "a euclidean threshold scored cosine distances"
+grep -q "(the model's threshold is for euclidean distances, not cosine)" "$tmp/out" ||
+    fail "no reason for the missing model row: $(cat "$tmp/out")"
+
 # the same seed gives the same numbers; --json is one object with the same AUC
 expect 0 "$cli" eval "$model" "$data" --bootstrap 200 --json
 json '.verification.pairs == 160 and .verification.auc.value > 0.5 and .verification.auc.low <= .verification.auc.value and .verification.auc.value <= .verification.auc.high'
