@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "base/fileio.h"
 #include "model/safetensors.h"
@@ -435,6 +436,26 @@ Test(safetensors, successful_write_replaces_old_file_and_leaves_no_temp_files) {
     cr_assert_eq(*(const uint8_t *)sm_safetensors_get(f, 0)->data, 9);
     sm_safetensors_free(f);
     cr_assert_eq(count_temp_files(tu_temp), 0);
+}
+
+/* A replaced file keeps its permissions (a read-only model stays read-only); a new one gets the
+ * umask's. */
+Test(safetensors, replacing_a_file_keeps_its_permissions) {
+    const char *path = write_good("mode.safetensors");
+    cr_assert_eq(chmod(path, 0444), 0);
+    uint8_t one = 9;
+    sm_st_tensor t = {.name = "only", .dtype = SM_DT_U8, .ndim = 1, .shape = {1}, .data = &one};
+    sm_err err;
+    cr_assert_eq(sm_safetensors_write(path, &t, 1, NULL, 0, &err), SIAMESE_OK, "%s", err.msg);
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_assert_eq(sb.st_mode & 07777, 0444, "mode %o", (unsigned)(sb.st_mode & 07777));
+    const char *fresh = tmp_path("fresh_mode.safetensors");
+    mode_t mask = umask(022);
+    cr_assert_eq(sm_safetensors_write(fresh, &t, 1, NULL, 0, &err), SIAMESE_OK, "%s", err.msg);
+    umask(mask);
+    cr_assert_eq(stat(fresh, &sb), 0);
+    cr_assert_eq(sb.st_mode & 07777, 0644, "mode %o", (unsigned)(sb.st_mode & 07777));
 }
 
 Test(safetensors, atomic_abort_removes_temp_file) {

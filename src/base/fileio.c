@@ -137,6 +137,16 @@ static FILE *open_sink(int fd, sm_atomic_sink **sink) {
     return fp;
 }
 
+/* The permissions of the file at path: a file it replaces keeps its own (a read-only model stays
+ * read-only), a new one gets the usual ones the umask allows (mkstemp makes 0600). */
+static mode_t new_file_mode(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return sb.st_mode & 07777;
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
 siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err) {
     af->fp = NULL;
     af->sink = NULL;
@@ -150,13 +160,10 @@ siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err)
     if (fd < 0) {
         int e = errno;
         free_paths(af);
-        return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot create temporary file: %s", path,
-                       strerror(e));
+        return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot create the file (its temporary copy): %s",
+                       path, strerror(e));
     }
-    /* mkstemp creates 0600; give the file the usual permissions the umask allows. */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
+    (void)fchmod(fd, new_file_mode(path));
     af->fp = open_sink(fd, &af->sink);
     if (!af->fp) {
         int e = errno ? errno : ENOMEM;
