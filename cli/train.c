@@ -350,7 +350,8 @@ int cli_train(int argc, char **argv) {
     }
     if (st != SIAMESE_OK) {
         fprintf(stderr, "siamese train: %s\n", errmsg);
-        return CLI_EXIT_FAIL;
+        /* resume refuses an --epochs at or below the epochs done with this status */
+        return f.resume && st == SIAMESE_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (siamese_dist_rank() > 0) return CLI_EXIT_OK; /* rank 0 prints the summary (issue 16) */
     if (pr.warnings) fprintf(stderr, "%d file(s) skipped with a warning\n", pr.warnings);

@@ -54,6 +54,7 @@ typedef struct train_run {
     sm_run_lock lock;           /* held while this process writes run_dir */
     char *made_dir;             /* the outermost folder this fresh run created (NULL: none) */
     int made_lock;              /* 1 when this run created run_dir/.lock */
+    int over_old_run;           /* 1 when a fresh run's folder held a run (--overwrite) */
     int saved_config;           /* 1 once config.json is written: the run is kept from then on */
     sm_dist *dist;              /* data-parallel ranks (issue 16), NULL = one process */
     sm_loader_chips chips;      /* a model with a face aligner: every loader feeds face chips */
@@ -114,7 +115,7 @@ static siamese_status split_error(train_run *run, siamese_status st) {
     return sm_fail(&run->err, st, "%s", siamese_split_errmsg(run->split));
 }
 
-/* The split, from split.json when resuming, else made from the seed and recorded. */
+/* The split, from split.json when resuming, else made from the seed (save_split records it). */
 static siamese_status make_split(train_run *run, int resuming) {
     const siamese_train_params *p = &run->config.params;
     char path[SM_TRAIN_TEXT_MAX + 16];
@@ -134,7 +135,14 @@ static siamese_status make_split(train_run *run, int resuming) {
     st = siamese_split_create(run->dataset, p->split, all.count ? &all : NULL, p->train_fraction,
                               sm_run_split_seed(p) ^ SEED_SPLIT, &run->split);
     siamese_pairs_free(&all);
-    if (st == SIAMESE_OK && writer(run)) st = siamese_split_save(run->split, path);
+    return st == SIAMESE_OK ? st : split_error(run, st);
+}
+
+/* A fresh run's split.json. */
+static siamese_status save_split(train_run *run) {
+    char path[SM_TRAIN_TEXT_MAX + 16];
+    run_path(run, "split.json", path, sizeof path);
+    siamese_status st = writer(run) ? siamese_split_save(run->split, path) : SIAMESE_OK;
     return st == SIAMESE_OK ? st : split_error(run, st);
 }
 
@@ -755,20 +763,37 @@ static void run_free(train_run *run) {
     free(run);
 }
 
-/* Creates the run folder and any missing parents and takes its lock (a folder another process
- * is training into is refused at once); a fresh run (fresh = 1) refuses one that holds a run
- * already, unless overwrite is set, so an earlier run's model and checkpoint are never lost by
- * mistake. */
-/* A fresh run over an old one (--overwrite) removes the old checkpoint first: killed before its
- * own first checkpoint, it leaves nothing to resume, never the old run under its new settings. */
-static siamese_status drop_old_checkpoint(train_run *run) {
+/* What a run writes besides config.json, split.json and metrics.jsonl (which a fresh run writes
+ * anew): the checkpoint first, so that a fresh run killed while it clears them leaves nothing to
+ * resume; then the models, the loss plot and the page 'siamese report' writes by default. */
+static const char *const old_run_outputs[] = {"checkpoint.safetensors", "best.safetensors",
+                                              "model.safetensors", "loss.png", "report.html"};
+
+/* A fresh run clears what an earlier run left in its folder before it writes its own first file
+ * (split.json), once nothing left can refuse it (folder, lock, --overwrite, network, data and
+ * pairs have all passed): refused, it leaves the old run whole; killed before its own first
+ * checkpoint, it leaves nothing to resume, never the old run under its new settings, and no old
+ * model that 'siamese report' would score as this run's. Over a run (--overwrite) every one of
+ * old_run_outputs goes; in a folder that held none, only a stray checkpoint (the files there
+ * may be anyone's). Only named files of the run folder itself are removed, never a folder: a
+ * data folder above the run folder is safe (one below it, too). */
+static siamese_status clear_old_run(train_run *run) {
+    if (!writer(run)) return SIAMESE_OK;
+    size_t n = run->over_old_run ? sizeof old_run_outputs / sizeof old_run_outputs[0] : 1;
     char path[SM_TRAIN_TEXT_MAX + 32];
-    run_path(run, "checkpoint.safetensors", path, sizeof path);
-    if (remove(path) == 0 || errno == ENOENT) return SIAMESE_OK;
-    return sm_fail(&run->err, SIAMESE_ERR_IO, "%s: cannot remove the old checkpoint: %s", path,
-                   strerror(errno));
+    for (size_t i = 0; i < n; i++) {
+        run_path(run, old_run_outputs[i], path, sizeof path);
+        if (remove(path) != 0 && errno != ENOENT)
+            return sm_fail(&run->err, SIAMESE_ERR_IO, "%s: cannot remove the old run's file: %s",
+                           path, strerror(errno));
+    }
+    return SIAMESE_OK;
 }
 
+/* Creates the run folder and any missing parents (a resumed run's folder must exist: see
+ * check_resume_folder) and takes its lock (a folder another process is training into is refused
+ * at once); a fresh run (fresh = 1) refuses one that holds a run already, unless overwrite is set,
+ * so an earlier run's model and checkpoint are never lost by mistake. */
 static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, int overwrite) {
     if (strlen(dir) >= sizeof run->run_dir)
         return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "%s: path too long", dir);
@@ -777,18 +802,19 @@ static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, i
     char path[SM_TRAIN_TEXT_MAX + 32];
     struct stat st;
     if (fresh) run->made_dir = sm_first_missing_dir(dir);
-    siamese_status made = sm_make_dirs(dir, &run->err);
+    siamese_status made = fresh ? sm_make_dirs(dir, &run->err) : SIAMESE_OK;
     run_path(run, SM_RUN_LOCK_NAME, path, sizeof path);
-    run->made_lock = fresh && stat(path, &st) != 0 && errno == ENOENT;
+    run->made_lock = stat(path, &st) != 0 && errno == ENOENT;
     if (made == SIAMESE_OK) made = sm_run_lock_take(&run->lock, dir, &run->err);
     if (made != SIAMESE_OK) return made;
     run_path(run, "config.json", path, sizeof path);
-    if (fresh && !overwrite && stat(path, &st) == 0)
+    run->over_old_run = fresh && stat(path, &st) == 0;
+    if (run->over_old_run && !overwrite)
         return sm_fail(&run->err, SIAMESE_ERR_IO,
                        "%s already holds a training run; continue it with --resume %s, or choose "
                        "another folder (or --overwrite)",
                        dir, dir);
-    return fresh ? drop_old_checkpoint(run) : SIAMESE_OK;
+    return SIAMESE_OK;
 }
 
 /* A fresh run that fails before its config.json is written leaves nothing usable: removes what
@@ -808,6 +834,15 @@ static void undo_fresh_run(train_run *run) {
     }
     sm_run_lock_release(&run->lock);
     if (run->made_dir) sm_remove_dirs_up_to(run->run_dir, run->made_dir);
+}
+
+/* A resume that fails before it trains leaves the folder as it found it: no lock file it made. */
+static void undo_resume(train_run *run) {
+    char path[SM_TRAIN_TEXT_MAX + 32];
+    if (!writer(run) || !run->made_lock || !run->lock.held) return;
+    run_path(run, SM_RUN_LOCK_NAME, path, sizeof path);
+    (void)remove(path);
+    sm_run_lock_release(&run->lock);
 }
 
 static siamese_status report_setup(train_run *run) {
@@ -897,6 +932,8 @@ static siamese_status prepare_data(train_run *run, int resuming) {
     if (st == SIAMESE_OK) st = open_tools(run);
     if (st == SIAMESE_OK) st = prepare_test_pairs(run);
     if (st == SIAMESE_OK) st = prepare_train_pairs(run, run->state.epoch);
+    if (st == SIAMESE_OK && !resuming) st = clear_old_run(run);
+    if (st == SIAMESE_OK && !resuming) st = save_split(run);
     char path[SM_TRAIN_TEXT_MAX + 32];
     run_path(run, "metrics.jsonl", path, sizeof path);
     if (st == SIAMESE_OK && writer(run))
@@ -1010,6 +1047,35 @@ static siamese_status check_resumable(train_run *run) {
                               : "neither config.json nor checkpoint.safetensors is there");
 }
 
+/* --resume names the folder of a run: one that is not there is a typo, never a folder to make
+ * (with its parents) nor to leave a lock file in. */
+static siamese_status check_resume_folder(train_run *run, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return sm_fail(&run->err, SIAMESE_ERR_IO, "--resume %s: %s", dir,
+                       errno == ENOENT ? "no such folder" : strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return sm_fail(&run->err, SIAMESE_ERR_IO, "--resume %s: not a folder", dir);
+    return SIAMESE_OK;
+}
+
+/* A new total of epochs (epochs > 0) must leave something to train: epochs done (those whole
+ * before the checkpoint; a run stopped inside epoch k + 1 has done k, and --epochs k + 1 finishes
+ * it) or fewer would end the run before where it stands, and the run would then record a total
+ * below its own progress. A usage error (SIAMESE_ERR_INVALID_ARG), before any file changes. */
+static siamese_status check_new_total(train_run *run, int epochs) {
+    int done = run->state.epoch;
+    if (epochs <= 0 || epochs > done) return SIAMESE_OK;
+    char within[64] = "";
+    if (run->state.batch > 0)
+        snprintf(within, sizeof within, " (and %d batch%s of epoch %d)", run->state.batch,
+                 run->state.batch == 1 ? "" : "es", done + 1);
+    return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG,
+                   "%s has done %d epoch%s%s; --epochs %d would %s (give more than %d)",
+                   run->run_dir, done, done == 1 ? "" : "s", within, epochs,
+                   epochs == done ? "add none" : "end it before now", done);
+}
+
 siamese_status siamese_train_resume(const char *run_dir, const siamese_train_params *params,
                                     char *errmsg, size_t errmsg_size) {
     if (!run_dir) {
@@ -1020,6 +1086,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     if (!run) return SIAMESE_ERR_NOMEM;
     char path[SM_TRAIN_TEXT_MAX + 32];
     siamese_status st = sm_dist_open(1, &run->dist, &run->err);
+    if (st == SIAMESE_OK) st = check_resume_folder(run, run_dir);
     if (st == SIAMESE_OK) st = make_run_dir(run, run_dir, 0, 1);
     if (st == SIAMESE_OK) st = check_resumable(run);
     if (st == SIAMESE_OK) {
@@ -1038,12 +1105,14 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     st = sm_dist_agree(run->dist, st, &run->err);
     sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     if (st == SIAMESE_OK) st = restore_checkpoint(run);
+    if (st == SIAMESE_OK && params) st = check_new_total(run, params->epochs);
     if (st == SIAMESE_OK) st = prepare_data(run, 1);
     /* the new total goes into config.json only once the checkpoint and the data have loaded: a
      * resume that fails leaves the run's files as they were */
     if (st == SIAMESE_OK && params && writer(run))
         st = sm_run_config_save(&run->config, path, &run->err);
     st = sm_dist_agree(run->dist, st, &run->err);
+    if (st != SIAMESE_OK) undo_resume(run);
     if (st == SIAMESE_OK)
         emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
                      run->state.epoch + 1, run->state.batch + 1, (long long)run->state.step);
