@@ -327,6 +327,7 @@ int cli_train(int argc, char **argv) {
                         cli_was_given(&spec, "embedding-dim");
     if (!f.resume && network_given && !train_tools_check_network(&p)) return CLI_EXIT_USAGE;
     if (!f.resume && !train_tools_check_data(positional[0], &p)) return CLI_EXIT_USAGE;
+    if (!f.resume && !train_tools_check_run_folder(positional[0], f.output)) return CLI_EXIT_USAGE;
 
     progress pr;
     progress_init(&pr, f.json ? PROGRESS_JSON : f.quiet ? PROGRESS_QUIET : PROGRESS_AUTO);

@@ -1,10 +1,14 @@
 /* siamese train's training-tool flags: parsed and checked here so a bad value is a usage error
  * (exit 2) naming the flag, before any data is read. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "train_tools.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "args.h"
 
@@ -150,4 +154,48 @@ int train_tools_check_network(const siamese_train_params *p) {
     if (bad) fprintf(stderr, "siamese train: %s\n", model ? siamese_model_errmsg(model) : "");
     siamese_model_free(model);
     return !bad; /* anything else (memory, say) the run reports itself */
+}
+
+/* path as the folder it names once made: each part that exists resolved by realpath (symlinks,
+ * "..", "."), the parts still to make appended as written, "." dropped and ".." taking the last
+ * part off (they will be real folders, made as sm_make_dirs makes them). 0 when it does not fit. */
+static int resolve_folder(const char *path, char *out, size_t size) {
+    char work[PATH_MAX], real[PATH_MAX];
+    if (path[0] == '/') out[0] = '\0';
+    else if (!getcwd(out, size)) return 0;
+    if (strlen(path) >= sizeof work) return 0;
+    strcpy(work, path);
+    char *save = NULL;
+    for (char *part = strtok_r(work, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(part, ".")) continue;
+        if (!strcmp(part, "..")) { /* out has no symlink left: its parent is lexical */
+            char *slash = strrchr(out, '/');
+            if (slash) *slash = '\0';
+            continue;
+        }
+        if (!strcmp(out, "/")) out[0] = '\0';
+        size_t len = strlen(out);
+        if (len + 1 + strlen(part) >= size) return 0;
+        snprintf(out + len, size - len, "/%s", part);
+        if (realpath(out, real) && strlen(real) < size) strcpy(out, real);
+    }
+    if (!out[0]) snprintf(out, size, "/");
+    return 1;
+}
+
+int train_tools_check_run_folder(const char *data, const char *run_dir) {
+    struct stat st;
+    char data_real[PATH_MAX], run_real[PATH_MAX];
+    if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode)) return 1; /* a manifest lists its images */
+    if (!resolve_folder(data, data_real, sizeof data_real) ||
+        !resolve_folder(run_dir, run_real, sizeof run_real))
+        return 1; /* a path too long: the run reports it */
+    size_t n = strlen(data_real);
+    int same = !strcmp(run_real, data_real);
+    int inside =
+        !strcmp(data_real, "/") || (!strncmp(run_real, data_real, n) && run_real[n] == '/');
+    if (!same && !inside) return 1;
+    fprintf(stderr, "siamese train: -o %s: the run folder would be %s data folder %s\n", run_dir,
+            same ? "the" : "inside the", data);
+    return 0;
 }

@@ -29,4 +29,12 @@ int train_tools_check_data(const char *data, const siamese_train_params *p);
  * can be built: otherwise says why on stderr and returns 0, before the run folder is made. */
 int train_tools_check_network(const siamese_train_params *p);
 
+/* The run folder run_dir (made or not yet) is neither the dataset folder data nor inside it,
+ * compared as real paths (symlinks, "..", "."): otherwise says so on stderr and returns 0 before
+ * anything is made. A run inside its data would be read as data by the next run on it (its
+ * loss.png an image of a class, its folder a class). The other way round is safe: a data folder
+ * inside the run folder (or the run folder's parent) keeps every file, since a run over an old
+ * one (--overwrite) removes only the old run's named files in the run folder itself. */
+int train_tools_check_run_folder(const char *data, const char *run_dir);
+
 #endif

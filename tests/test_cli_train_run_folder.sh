@@ -3,8 +3,8 @@
 # usage error that changes no file of the run; --resume of a folder that is not there creates
 # nothing, and of a folder that is not a run leaves no lock in it; --overwrite clears the old
 # run's models (a run stopped in its first epoch leaves no old model), while a refused
-# --overwrite leaves the old run whole. Generated data (noise PGMs) and a tiny network: each check
-# in seconds.
+# --overwrite leaves the old run whole; a run folder in (or equal to) the data folder is refused
+# before anything is made. Generated data (noise PGMs) and a tiny network: each check in seconds.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
@@ -136,5 +136,23 @@ done
 grep -q 'conv(6' "$old/config.json" || fail "config.json is not the new run's"
 grep -q '"event":"epoch"' "$old/metrics.jsonl" && fail "metrics.jsonl holds the old run's epoch"
 lap "overwrite"
+
+# 4. a run folder that is the data folder or inside it: exit 2, nothing made, the data unchanged
+# (through "..", a symlink, an absolute path, a folder still to make)
+sums "$tmp/data" >"$tmp/data.sums"
+ln -s data "$tmp/data_link"
+for out in "$tmp/data" "$tmp/data/" "$tmp/data/a" "$tmp/data/new/deeper" "$tmp/data/a/../../data" \
+    "$tmp/data_link/b" "$tmp/data/zz/../c"; do
+    expect 2 "$cli" train "$tmp/data" -o "$out" "${tiny[@]}" --epochs 1 --overwrite
+    grep_err "siamese train: -o $out: the run folder would be .*the data folder $tmp/data\$"
+done
+expect 2 "$cli" train "$tmp/data_link" -o "$tmp/data/s1" "${tiny[@]}" --epochs 1
+grep_err "the run folder would be inside the data folder $tmp/data_link"
+(cd "$tmp/data/a" && expect 2 "$cli" train .. -o . "${tiny[@]}" --epochs 1)
+grep_err "siamese train: -o .: the run folder would be inside the data folder .."
+unchanged "$tmp/data" "$tmp/data.sums" "a refused run folder inside the data"
+# beside it (a name that starts the same) is fine
+expect 0 "$cli" train "$tmp/data" -o "$tmp/data2" "${tiny[@]}" --epochs 1
+lap "run folder inside the data"
 
 finish test_cli_train_run_folder
