@@ -50,6 +50,11 @@ static void print_log_line(const siamese_train_event *e) {
             e->batch + 1, e->batches, (double)e->loss, e->pairs_per_second);
 }
 
+void progress_format_auc(float auc, char *out, size_t size) {
+    if (isfinite(auc)) snprintf(out, size, "ROC AUC %.4f", (double)auc);
+    else snprintf(out, size, "ROC AUC n/a (the test pairs are all of one kind)");
+}
+
 static void print_epoch_line(const siamese_train_event *e) {
     char elapsed[32];
     format_duration(e->elapsed, elapsed, sizeof elapsed);
@@ -59,10 +64,12 @@ static void print_epoch_line(const siamese_train_event *e) {
                  (double)e->val_oneshot);
     else if (isfinite(e->val_auc))
         snprintf(val, sizeof val, ", validation ROC AUC %.4f", (double)e->val_auc);
+    char auc[64];
+    progress_format_auc(e->test_auc, auc, sizeof auc);
     fprintf(stderr,
-            "epoch %d/%d done: train loss %.4f, test loss %.4f, test ROC AUC %.4f, accuracy %.3f "
+            "epoch %d/%d done: train loss %.4f, test loss %.4f, test %s, accuracy %.3f "
             "at threshold %.4f%s [%s, data wait %.1f%%, loop overhead %.1f%%]\n",
-            e->epoch + 1, e->epochs, (double)e->loss, (double)e->test_loss, (double)e->test_auc,
+            e->epoch + 1, e->epochs, (double)e->loss, (double)e->test_loss, auc,
             (double)e->test_accuracy, (double)e->threshold, val, elapsed,
             e->elapsed > 0 ? 100.0 * e->data_wait / e->elapsed : 0.0,
             e->loop_time > 0 ? 100.0 * (1 - e->step_time / e->loop_time) : 0.0);

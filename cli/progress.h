@@ -24,6 +24,8 @@ typedef struct progress {
 void progress_init(progress *p, progress_mode mode);
 /* The siamese_train_callback: user is a progress *. */
 void progress_event(void *user, const siamese_train_event *event);
+/* "ROC AUC 0.9731", or, when the test pairs are all of one kind (no AUC), a note saying so. */
+void progress_format_auc(float auc, char *out, size_t size);
 /* Ends a redrawn line before other output. */
 void progress_finish(progress *p);
 

@@ -129,10 +129,12 @@ static void print_summary(const progress *pr, const char *run_dir) {
         printf("data:       %d files, %d usable, %d skipped%s\n", pr->data.files,
                pr->data.files_usable, pr->data.files_skipped,
                pr->data.files_skipped ? " (each with its reason in metrics.jsonl)" : "");
-    if (pr->have_epoch)
-        printf("final test: loss %.4f, ROC AUC %.4f, accuracy %.3f at threshold %.4f\n",
-               (double)pr->last_epoch.test_loss, (double)pr->last_epoch.test_auc,
-               (double)pr->last_epoch.test_accuracy, (double)pr->last_epoch.threshold);
+    if (!pr->have_epoch) return;
+    char auc[64];
+    progress_format_auc(pr->last_epoch.test_auc, auc, sizeof auc);
+    printf("final test: loss %.4f, %s, accuracy %.3f at threshold %.4f\n",
+           (double)pr->last_epoch.test_loss, auc, (double)pr->last_epoch.test_accuracy,
+           (double)pr->last_epoch.threshold);
 }
 
 /* The help paragraph, with the recipe's numbers as the library's defaults state them. */
@@ -291,7 +293,10 @@ int cli_train(int argc, char **argv) {
         "  siamese train omniglot/images_background --arch omniglot --split classes \\\n"
         "      --pk 32x4 --mining semihard --augment koch --lr-schedule cosine --warmup 200 \\\n"
         "      --val-groups 10 --patience 5 --epochs 40 -o runs/omniglot\n"
-        "  siamese train --resume runs/dogs"};
+        "  siamese train --resume runs/dogs\n"
+        "exit status: 0 ok, 1 bad data, network or run folder, or a file that cannot be written,\n"
+        "2 usage error (also a run folder inside DATA, or --resume with --epochs at or below the\n"
+        "epochs done), 130 interrupted by Ctrl-C or SIGUSR1 (checkpoint saved: --resume goes on)"};
     const char *positional[1];
     int n_positional;
     int rc = cli_parse(&spec, argc, argv, positional, &n_positional);

@@ -4,7 +4,8 @@
 # nothing, and of a folder that is not a run leaves no lock in it; --overwrite clears the old
 # run's models (a run stopped in its first epoch leaves no old model), while a refused
 # --overwrite leaves the old run whole; a run folder in (or equal to) the data folder is refused
-# before anything is made. Generated data (noise PGMs) and a tiny network: each check in seconds.
+# before anything is made; --help states the exit codes; test pairs all of one kind print a note,
+# not "ROC AUC nan". Generated data (noise PGMs) and a tiny network: each check in seconds.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
@@ -154,5 +155,23 @@ unchanged "$tmp/data" "$tmp/data.sums" "a refused run folder inside the data"
 # beside it (a name that starts the same) is fine
 expect 0 "$cli" train "$tmp/data" -o "$tmp/data2" "${tiny[@]}" --epochs 1
 lap "run folder inside the data"
+
+# 5. --help states the exit codes; test pairs all of one kind: a note, no nan
+expect 0 "$cli" train --help
+grep -q "^exit status: 0 ok, 1 " "$tmp/out" || fail "train --help has no exit status: $(tail -3 "$tmp/out")"
+grep -q "130 interrupted" "$tmp/out" || fail "train --help does not give 130"
+: >"$tmp/same.tsv"
+for i in 1 2 3 4 5 6; do
+    printf '%s\t%s\t0\n' "$tmp/data/a/$i.pgm" "$tmp/data/b/$i.pgm" "$tmp/data/c/$i.pgm" \
+        "$tmp/data/d/$i.pgm" >>"$tmp/same.tsv"
+done
+expect 0 "$cli" train "$tmp/same.tsv" -o "$tmp/same" --arch "$arch" --input 1x56x46 --batch 4 \
+    --threads 1 --epochs 1
+grep -q "nan" "$tmp/out" "$tmp/err" && fail "nan printed: $(grep -h nan "$tmp/out" "$tmp/err")"
+grep -q "^final test: .*ROC AUC n/a (the test pairs are all of one kind)" "$tmp/out" ||
+    fail "the summary has no note: $(cat "$tmp/out")"
+grep -q "test ROC AUC n/a (the test pairs are all of one kind)" "$tmp/err" ||
+    fail "the epoch line has no note: $(cat "$tmp/err")"
+lap "help and one kind of pair"
 
 finish test_cli_train_run_folder
