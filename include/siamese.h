@@ -949,8 +949,10 @@ SIAMESE_API siamese_status siamese_train(const char *data_path, const char *run_
 
 /* Continues the run in run_dir exactly where its checkpoint stopped, with the settings in its
  * config.json; callback, callback_user, stop and threads are taken from params (may be NULL),
- * and params->epochs, when > 0, replaces the recorded number of epochs (to extend or shorten
- * the run). */
+ * and params->epochs, when > 0, replaces the recorded number of epochs (to extend the run, or to
+ * end it sooner; a total at or below the epochs already done is refused with
+ * SIAMESE_ERR_INVALID_ARG, every file of the run unchanged). run_dir must exist: it is never
+ * made. */
 SIAMESE_API siamese_status siamese_train_resume(const char *run_dir,
                                                 const siamese_train_params *params, char *errmsg,
                                                 size_t errmsg_size);
