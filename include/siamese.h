@@ -426,7 +426,8 @@ SIAMESE_API siamese_dataset_params siamese_dataset_default_params(void);
  * files at the root are ignored. IDX classes are the label values, in numeric order.
  * Fails with SIAMESE_ERR_DATA for fewer than two classes (class datasets) or no pairs (pair
  * datasets), SIAMESE_ERR_FORMAT for a malformed manifest line (file and line number) or IDX
- * file. On failure *out may hold a handle carrying only the message (read it, then free it). */
+ * file; an image file (by its first bytes or its extension) that is not a manifest fails with
+ * SIAMESE_ERR_DATA, a message saying what a data set may be. On failure *out may hold a handle carrying only the message (read it, then free it). */
 SIAMESE_API siamese_status siamese_dataset_open(const char *path,
                                                 const siamese_dataset_params *params,
                                                 siamese_dataset **out);

@@ -204,6 +204,36 @@ Test(dataset_sources, manifest_without_pairs_is_a_data_error) {
     siamese_dataset_free(ds);
 }
 
+/* An image given where a data set is expected: not parsed as a manifest ("expected 3
+ * tab-separated fields"), but named as an image with what a data set may be. */
+static void expect_image_refused(const char *file, const char *kind) {
+    siamese_dataset *ds = df_open(tu_path(tmp, file), NULL, SIAMESE_ERR_DATA);
+    const char *msg = siamese_dataset_errmsg(ds);
+    cr_assert(strstr(msg, file), "want %s in: %s", file, msg);
+    cr_assert(strstr(msg, kind), "want %s in: %s", kind, msg);
+    cr_assert(strstr(msg, "not a data set: give a folder of class folders"), "%s", msg);
+    cr_assert(strstr(msg, "pairs manifest"), "%s", msg);
+    cr_assert_null(strstr(msg, "tab-separated"), "%s", msg);
+    siamese_dataset_free(ds);
+}
+
+Test(dataset_sources, image_file_is_not_a_data_set) {
+    df_write_pgm(tmp, "face.pgm", 4, 4, 1);
+    expect_image_refused("face.pgm", "an image (PNM)");
+    df_write_pgm(tmp, "face_named.txt", 4, 4, 1); /* by its first bytes, whatever its name */
+    expect_image_refused("face_named.txt", "an image (PNM)");
+    df_write_text(tmp, "broken.JPG", "not really a photo\n"); /* by its name */
+    expect_image_refused("broken.JPG", "an image (.JPG)");
+    /* a manifest whose first path starts like a PNM header is still a manifest */
+    df_mkdir(tmp, "P5");
+    df_write_pgm(tmp, "P5/a.pgm", 4, 4, 1);
+    df_write_pgm(tmp, "P5/b.pgm", 4, 4, 2);
+    df_write_text(tmp, "p5.tsv", "P5/a.pgm\tP5/b.pgm\t1\n");
+    siamese_dataset *ds = df_open(tu_path(tmp, "p5.tsv"), NULL, SIAMESE_OK);
+    cr_assert_eq(siamese_dataset_get_kind(ds), SIAMESE_DATASET_MANIFEST);
+    siamese_dataset_free(ds);
+}
+
 /* ---- IDX */
 
 static void check_idx_dataset(int gz) {

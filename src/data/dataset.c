@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/alloc.h"
 #include "base/fileio.h"
@@ -157,6 +158,37 @@ static siamese_dataset_kind detect_kind(const char *path) {
     return SIAMESE_DATASET_FOLDERS;
 }
 
+/* The image format of the file at path by its first bytes (the decoder's own detection), else
+ * its name's image extension (".jpg"); NULL when it looks like no image (or cannot be read). */
+static const char *image_kind(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    uint8_t head[16];
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    sm_image_format format = sm_image_detect(head, n);
+    if (format != SM_IMAGE_UNKNOWN) return sm_image_format_name(format);
+    static const char *const extensions[] = {".jpg", ".jpeg", ".png",  ".pgm", ".ppm",
+                                             ".pbm", ".pnm",  ".webp", ".gif"};
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof extensions / sizeof *extensions; i++)
+        if (strcasecmp(dot, extensions[i]) == 0) return dot;
+    return NULL;
+}
+
+/* Every file that is not IDX is read as a manifest: when that fails on an image, the manifest's
+ * complaint (no tabs on line 1) would mislead, so say what a data set may be instead. */
+static siamese_status open_manifest(siamese_dataset *ds, const char *path) {
+    siamese_status st = sm_ds_open_manifest(ds, path);
+    const char *image = st == SIAMESE_OK || st == SIAMESE_ERR_NOMEM ? NULL : image_kind(path);
+    if (!image) return st;
+    return sm_fail(&ds->err, SIAMESE_ERR_DATA,
+                   "%s: an image (%s), not a data set: give a folder of class folders, the "
+                   "recipe's similar_all_images/dissimilar_all_images folder, IDX files or a pairs "
+                   "manifest (TSV lines: path_a, path_b, label)",
+                   path, image);
+}
+
 static siamese_status open_kind(siamese_dataset *ds, const char *path,
                                 const siamese_dataset_params *p) {
     switch (ds->kind) {
@@ -165,7 +197,7 @@ static siamese_status open_kind(siamese_dataset *ds, const char *path,
     case SIAMESE_DATASET_RECIPE:
         return sm_ds_open_recipe(ds, path);
     case SIAMESE_DATASET_MANIFEST:
-        return sm_ds_open_manifest(ds, path);
+        return open_manifest(ds, path);
     case SIAMESE_DATASET_IDX:
         return sm_ds_open_idx(ds, path, p->idx_part);
     default:
