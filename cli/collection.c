@@ -2,10 +2,12 @@
 #include "collection.h"
 
 #include "grow.h"
+#include "pair_list.h"
 #include "progress.h"
 #include "similarity.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +27,10 @@ typedef struct embed_report {
     int line_open;
     double last_draw;
     pthread_mutex_t lock; /* warnings may come from decoding threads */
-    int strict;           /* remember the first warning: it becomes the error */
-    char first_warning[CLI_ERRMSG];
+    int strict;           /* every warning is an error (else only those about named files) */
+    char *const *named;   /* the files named on the command line: their warnings are errors */
+    int n_named;
+    char first_error[CLI_ERRMSG]; /* the first warning that is an error here */
 } embed_report;
 
 static void end_line(embed_report *r) {
@@ -34,14 +38,23 @@ static void end_line(embed_report *r) {
     r->line_open = 0;
 }
 
+/* 1 when message ("PATH: reason; skipped") is about a file named on the command line. */
+static int about_named_file(const embed_report *r, const char *message) {
+    for (int i = 0; i < r->n_named; i++) {
+        size_t n = strlen(r->named[i]);
+        if (strncmp(message, r->named[i], n) == 0 && message[n] == ':') return 1;
+    }
+    return 0;
+}
+
 static void on_warning(void *user, const char *message) {
     embed_report *r = user;
     pthread_mutex_lock(&r->lock);
-    if (r->strict) {
-        if (!r->first_warning[0]) snprintf(r->first_warning, CLI_ERRMSG, "%s", message);
-        size_t n = strlen(r->first_warning), tail = strlen("; skipped");
-        if (n > tail && strcmp(r->first_warning + n - tail, "; skipped") == 0)
-            r->first_warning[n - tail] = '\0'; /* here it is an error, nothing is skipped */
+    if (r->strict || about_named_file(r, message)) {
+        if (!r->first_error[0]) snprintf(r->first_error, CLI_ERRMSG, "%s", message);
+        size_t n = strlen(r->first_error), tail = strlen("; skipped");
+        if (n > tail && strcmp(r->first_error + n - tail, "; skipped") == 0)
+            r->first_error[n - tail] = '\0'; /* here it is an error, nothing is skipped */
     } else {
         end_line(r);
         fprintf(stderr, "siamese %s: warning: %s\n", r->command, message);
@@ -123,33 +136,56 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* The lines of a .txt list (blank lines and "#" comments skipped). */
+/* The lines of a .txt list (blank lines and "#" comments skipped), relative paths resolved
+ * against the list's own folder as pair manifests do. */
 static int read_list(const char *command, const char *path, path_list *out) {
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        fprintf(stderr, "siamese %s: %s: cannot open\n", command, path);
+        fprintf(stderr, "siamese %s: %s: cannot open: %s\n", command, path, strerror(errno));
         return 0;
     }
-    char line[4096];
-    int ok = 1;
+    char line[4096], *dir = cli_list_folder(path);
+    int ok = dir != NULL;
     while (ok && fgets(line, sizeof line, fp)) {
         line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] && line[0] != '#') ok = list_push(out, line);
+        if (!line[0] || line[0] == '#') continue;
+        char *file = cli_list_path(dir, line);
+        ok = file && list_push(out, file);
+        free(file);
     }
+    free(dir);
     fclose(fp);
+    if (!ok) fprintf(stderr, "siamese %s: %s: out of memory\n", command, path);
     return ok;
 }
 
-/* Files named by sources: folders walked, .txt lists read, anything else taken as a file. */
-static int gather(const char *command, const char *const *sources, int n, path_list *out) {
+/* A file named on the command line: one that cannot be opened (a typo) is an error, found
+ * before anything is embedded, where a file of a folder or list would only be skipped. */
+static int add_named_file(const char *command, const char *path, path_list *out, path_list *named) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "siamese %s: %s: cannot open: %s\n", command, path, strerror(errno));
+        return 0;
+    }
+    fclose(fp);
+    if (list_push(out, path) && list_push(named, path)) return 1;
+    fprintf(stderr, "siamese %s: out of memory\n", command);
+    return 0;
+}
+
+/* Files named by sources: folders walked, .txt lists read, anything else taken as a file (and
+ * also kept in named). */
+static int gather(const char *command, const char *const *sources, int n, path_list *out,
+                  path_list *named) {
     for (int i = 0; i < n; i++) {
-        int ok = is_dir(sources[i])              ? walk(sources[i], out)
-                 : ends_with(sources[i], ".txt") ? read_list(command, sources[i], out)
-                                                 : list_push(out, sources[i]);
-        if (!ok) {
+        if (is_dir(sources[i])) {
+            if (walk(sources[i], out)) continue;
             fprintf(stderr, "siamese %s: %s: cannot read\n", command, sources[i]);
             return 0;
         }
+        int ok = ends_with(sources[i], ".txt") ? read_list(command, sources[i], out)
+                                               : add_named_file(command, sources[i], out, named);
+        if (!ok) return 0;
     }
     if (out->count == 0 && n == 1)
         fprintf(stderr, "siamese %s: %s: no files in it (an empty folder or list)\n", command,
@@ -178,7 +214,8 @@ static siamese_dataset *open_dataset(const char *source, embed_report *r) {
 
 int cli_embed_sources(const char *command, siamese_model *model, const char *const *sources, int n,
                       int strict, int quiet, siamese_embeddings *out) {
-    embed_report r = {command, !quiet && isatty(2), 0, 0, PTHREAD_MUTEX_INITIALIZER, strict, ""};
+    embed_report r = {
+        command, !quiet && isatty(2), 0, 0, PTHREAD_MUTEX_INITIALIZER, strict, NULL, 0, ""};
     siamese_embed_params p = siamese_embed_default_params();
     p.warning = on_warning;
     p.warning_user = &r;
@@ -191,26 +228,28 @@ int cli_embed_sources(const char *command, siamese_model *model, const char *con
         st = siamese_embed_dataset(model, ds, &p, out, errmsg, sizeof errmsg);
         siamese_dataset_free(ds);
     } else {
-        path_list files = {0};
-        if (!gather(command, sources, n, &files)) {
-            list_free(&files);
-            return 0;
-        }
-        st = siamese_embed_files(model, (const char *const *)files.items, files.count, &p, out,
-                                 errmsg, sizeof errmsg);
+        path_list files = {0}, named = {0};
+        int ok = gather(command, sources, n, &files, &named);
+        r.named = named.items;
+        r.n_named = named.count;
+        st = ok ? siamese_embed_files(model, (const char *const *)files.items, files.count, &p, out,
+                                      errmsg, sizeof errmsg)
+                : SIAMESE_OK;
         list_free(&files);
+        list_free(&named);
+        if (!ok) return 0;
     }
     end_line(&r);
-    if (st == SIAMESE_OK && strict && out->skipped > 0) {
+    if (st == SIAMESE_OK && ((strict && out->skipped > 0) || r.first_error[0])) {
         siamese_embeddings_free(out);
-        fprintf(stderr, "siamese %s: %s\n", command, r.first_warning);
+        fprintf(stderr, "siamese %s: %s\n", command, r.first_error);
         return 0;
     }
     if (st != SIAMESE_OK) {
         fprintf(stderr, "siamese %s: %s\n", command,
-                r.first_warning[0] && strict ? r.first_warning
-                : errmsg[0]                  ? errmsg
-                                             : siamese_status_str(st));
+                r.first_error[0] ? r.first_error
+                : errmsg[0]      ? errmsg
+                                 : siamese_status_str(st));
         return 0;
     }
     return 1;

@@ -9,8 +9,10 @@
 
 /* Embeds the images named by sources: a single dataset (class folders, IDX, recipe layout), or
  * a folder without classes (every file below it), or image files, or .txt lists of image paths
- * (one per line). Files that do not decode are warned about on stderr and skipped, unless
- * strict (then the first one is an error naming it). Prints a progress line on a terminal
+ * (one per line, relative ones read from the list's folder). Files of folders and lists that do
+ * not decode are warned about on stderr and skipped, unless strict (then the first one is an
+ * error naming it); an image file named in sources that cannot be opened is an error before
+ * anything is embedded, and one that does not decode is an error too. Prints a progress line on a terminal
  * unless quiet. On failure prints "siamese COMMAND: <message>" and returns 0. */
 int cli_embed_sources(const char *command, siamese_model *model, const char *const *sources, int n,
                       int strict, int quiet, siamese_embeddings *out);

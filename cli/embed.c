@@ -104,8 +104,10 @@ int cli_embed_command(int argc, char **argv) {
         "MODEL DATA... -o FILE [--format safetensors|npy]",
         "Embeds every image of DATA with the model, in batches on all cores. DATA is a dataset\n"
         "(class folders, an IDX file or folder, the recipe's layout), a folder of images without\n"
-        "classes (every file below it), image files, or .txt lists of image paths. Files that do\n"
-        "not decode are warned about, skipped and counted.\n\n"
+        "classes (every file below it), image files, or .txt lists of image paths (one per line;\n"
+        "a relative path is read from the list's own folder, as in pair manifests). Files of a\n"
+        "folder or list that do not decode are warned about, skipped and counted; an image file\n"
+        "named here that cannot be read is an error, and nothing is written.\n\n"
         "safetensors output: 'embeddings' [N, D] float32, 'labels' [N] int32 (class, -1 = none),\n"
         "'items' (the N absolute paths, NUL-separated) and in the metadata the class names, the\n"
         "model's path and fingerprint: the same file 'siamese index build' writes, so it can be\n"

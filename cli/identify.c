@@ -103,7 +103,9 @@ int cli_identify(int argc, char **argv) {
         "(one folder per identity: 'siamese index build MODEL gallery/ -o INDEX'). Each probe is\n"
         "embedded with the index's model and gets the identity (class folder name) of its\n"
         "nearest enrolled image, or 'unknown' when even that one is past the threshold (the\n"
-        "model's, or --threshold). Output: 'probe<TAB>identity<TAB>dissimilarity' per probe.",
+        "model's, or --threshold). Output: 'probe<TAB>identity<TAB>dissimilarity' per probe.\n"
+        "Probes are image files, folders or .txt lists (one path a line, relative paths read\n"
+        "from the list's own folder); a probe that does not decode is an error naming it.",
         options,
         (int)(sizeof options / sizeof options[0]),
         2,

@@ -21,8 +21,7 @@ void cli_pair_list_free(cli_pair_list *list) {
     list->count = list->cap = 0;
 }
 
-/* name as is when absolute, else joined to dir (dir "" = the current folder); malloc'd. */
-static char *resolve(const char *dir, const char *name) {
+char *cli_list_path(const char *dir, const char *name) {
     if (name[0] == '/' || !dir[0]) return strdup(name);
     size_t size = strlen(dir) + strlen(name) + 2;
     char *out = malloc(size);
@@ -67,8 +66,8 @@ static int add_entry(cli_pair_list *list, const char *dir, char *field[3], int l
     cli_pair_entry *e = &list->items[list->count];
     e->a = strdup(field[0]);
     e->b = strdup(field[1]);
-    e->path_a = resolve(dir, field[0]);
-    e->path_b = resolve(dir, field[1]);
+    e->path_a = cli_list_path(dir, field[0]);
+    e->path_b = cli_list_path(dir, field[1]);
     e->label = label;
     e->line = line;
     if (!e->a || !e->b || !e->path_a || !e->path_b) {
@@ -111,8 +110,7 @@ static int parse_line(cli_pair_list *list, const char *path, const char *dir, ch
     return 1;
 }
 
-/* The folder holding path ("" for a bare file name). */
-static char *folder_of(const char *path) {
+char *cli_list_folder(const char *path) {
     const char *slash = strrchr(path, '/');
     size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
     char *dir = malloc(n + 1);
@@ -130,7 +128,7 @@ int cli_pair_list_read(const char *path, cli_pair_list *list, char *errmsg, size
         snprintf(errmsg, errmsg_size, "%s: cannot open: %s", path, strerror(errno));
         return 0;
     }
-    char *dir = folder_of(path), *line = NULL;
+    char *dir = cli_list_folder(path), *line = NULL;
     size_t cap = 0;
     long lineno = 0;
     int ok = dir != NULL;

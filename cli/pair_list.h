@@ -22,4 +22,11 @@ typedef struct cli_pair_list {
 int cli_pair_list_read(const char *path, cli_pair_list *list, char *errmsg, size_t errmsg_size);
 void cli_pair_list_free(cli_pair_list *list);
 
+/* How a list file resolves the paths written in it (these pair lists, and the image lists of
+ * collection.c), as dataset manifests do: relative paths against the list's own folder. */
+/* The folder holding the list at path ("" for a bare file name: the current folder); malloc'd. */
+char *cli_list_folder(const char *path);
+/* name as is when absolute or when dir is "", else joined to dir; malloc'd. */
+char *cli_list_path(const char *dir, const char *name);
+
 #endif

@@ -125,9 +125,11 @@ int cli_search(int argc, char **argv) {
         "search",
         "INDEX QUERY... [-k 10] [--json] [--png FILE] [--model MODEL]",
         "Finds the k images of the index nearest to each query image (files, folders or .txt\n"
-        "lists), nearest first. Queries are embedded with the model that made the index (its\n"
-        "recorded path, or --model: a model whose fingerprint differs is refused). The search is\n"
-        "exact: the same order as comparing the query with every item, ties by index order.\n"
+        "lists: one path a line, relative paths read from the list's own folder), nearest first;\n"
+        "a query that does not decode is an error naming it. Queries are embedded with the model\n"
+        "that made the index (its recorded path, or --model: a model whose fingerprint differs is\n"
+        "refused). The search is exact: the same order as comparing the query with every item,\n"
+        "ties by index order.\n"
         "Output: per query a line 'query PATH', then 'rank dissimilarity class item' lines.",
         options,
         (int)(sizeof options / sizeof options[0]),
