@@ -129,7 +129,8 @@ static int calibrate(const calibrate_args *a, const char *model_path, const char
 int cli_calibrate(int argc, char **argv) {
     calibrate_args a = {NULL, "best-accuracy", 10, 0, 0, 0, 0, 0, NULL, NULL};
     const cli_option options[] = {
-        {"output", 'o', CLI_OPT_STRING, &a.output, "MODEL2", "the calibrated model file to write"},
+        {"output", 'o', CLI_OPT_STRING, &a.output, "MODEL2",
+         "the calibrated model file to write (MODEL itself is fine; a file of DATA is refused)"},
         {"target", 't', CLI_OPT_STRING, &a.target, "T",
          "best-accuracy, best-accuracy-centre, eer, or far=X (0 < X < 1)"},
         {"pairs-per-class", 0, CLI_OPT_INT, &a.per_class, "K",
@@ -184,8 +185,12 @@ int cli_calibrate(int argc, char **argv) {
         fprintf(stderr, "siamese calibrate: %s (see 'siamese calibrate --help')\n", problem);
         return CLI_EXIT_USAGE;
     }
-    /* MODEL2 may be MODEL (the threshold is rewritten in place), never DATA */
-    if (cli_output_overwrites_input("calibrate", a.output, positional + 1, 1))
+    /* MODEL2 may be MODEL (the threshold is rewritten in place, even when MODEL lies in DATA),
+     * never DATA, a file of DATA or the --held-out split */
+    const char *inputs[] = {positional[1], a.held_out};
+    if (cli_same_file(a.output, positional[0])
+            ? !cli_output_path_ok("calibrate", a.output, CLI_OUTPUT_FILE)
+            : cli_output_refused("calibrate", a.output, CLI_OUTPUT_FILE, inputs, 2))
         return CLI_EXIT_USAGE;
     return calibrate(&a, positional[0], positional[1], kind, far);
 }

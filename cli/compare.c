@@ -283,7 +283,7 @@ int cli_compare(int argc, char **argv) {
     if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     int threshold_given = cli_was_given(&spec, "threshold");
     if (!check_usage(&a, n_positional, threshold_given)) return CLI_EXIT_USAGE;
-    if (a.png && cli_output_overwrites_input("compare", a.png, positional, n_positional))
+    if (a.png && cli_output_refused("compare", a.png, CLI_OUTPUT_FILE, positional, n_positional))
         return CLI_EXIT_USAGE;
     siamese_metric metric = SIAMESE_METRIC_EUCLIDEAN;
     if (a.metric && siamese_metric_parse(a.metric, &metric) != SIAMESE_OK) {

@@ -56,18 +56,19 @@ static char *npy_prefix(const char *file) {
 }
 
 /* The output guard for the files FILE writes (FILE.npy and FILE.paths.txt with npy): 1 when one
- * of them is an input, after saying so. */
-static int overwrites_input(const char *file, int npy, const char *const *inputs, int n) {
-    if (!npy) return cli_output_overwrites_input("embed", file, inputs, n);
+ * of them cannot be written or would replace an input (or a file of an input folder), after
+ * saying so. */
+static int output_refused(const char *file, int npy, const char *const *inputs, int n) {
+    if (!npy) return cli_output_refused("embed", file, CLI_OUTPUT_FILE, inputs, n);
     char *prefix = npy_prefix(file);
     size_t size = (prefix ? strlen(prefix) : 0) + sizeof ".paths.txt";
     char *path = prefix ? malloc(size) : NULL;
     int hit = 0;
     if (path) {
         snprintf(path, size, "%s.npy", prefix);
-        hit = cli_output_overwrites_input("embed", path, inputs, n);
+        hit = cli_output_refused("embed", path, CLI_OUTPUT_FILE, inputs, n);
         snprintf(path, size, "%s.paths.txt", prefix);
-        hit = hit || cli_output_overwrites_input("embed", path, inputs, n);
+        hit = hit || cli_output_refused("embed", path, CLI_OUTPUT_FILE, inputs, n);
     }
     free(path);
     free(prefix);
@@ -92,7 +93,9 @@ int cli_embed_command(int argc, char **argv) {
     const char *output = NULL, *format = "safetensors", *precision = NULL;
     int threads = 0, quiet = 0;
     const cli_option options[] = {
-        {"output", 'o', CLI_OPT_STRING, &output, "FILE", "where to write the embeddings"},
+        {"output", 'o', CLI_OPT_STRING, &output, "FILE",
+         "where to write the embeddings (a new file in DATA is fine; an existing one of DATA is "
+         "refused)"},
         {"format", 'f', CLI_OPT_STRING, &format, "NAME",
          "safetensors, or npy (writes FILE.npy and FILE.paths.txt)"},
         {"threads", 'j', CLI_OPT_INT, &threads, "N", "threads (0 = all cores)"},
@@ -132,7 +135,7 @@ int cli_embed_command(int argc, char **argv) {
     else if (parsed == CLI_PARSE_OK && strcmp(format, "npy") && strcmp(format, "safetensors"))
         fprintf(stderr, "siamese embed: unknown --format '%s' (safetensors, npy)\n", format);
     else if (parsed == CLI_PARSE_OK &&
-             overwrites_input(output, strcmp(format, "npy") == 0, positional, n))
+             output_refused(output, strcmp(format, "npy") == 0, positional, n))
         code = CLI_EXIT_USAGE;
     else if (parsed == CLI_PARSE_OK) {
         siamese_index *index = NULL;

@@ -141,6 +141,7 @@ int cli_ensemble(int argc, char **argv) {
         fprintf(stderr, "siamese ensemble: give the output file with -o FILE\n");
         return CLI_EXIT_USAGE;
     }
-    if (cli_output_overwrites_input("ensemble", output, positional, n)) return CLI_EXIT_USAGE;
+    if (cli_output_refused("ensemble", output, CLI_OUTPUT_FILE, positional, n))
+        return CLI_EXIT_USAGE;
     return run_ensemble(positional, n, output, quiet);
 }

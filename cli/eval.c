@@ -263,6 +263,22 @@ static int resolve(const eval_args *a, const cli_spec *spec, const char *data, i
     return 1;
 }
 
+/* The guard of eval's outputs (--report FILE, --png-dir DIR and its pictures) against its inputs
+ * (MODEL, DATA, --queries, --held-out): 0 after saying why one is refused. */
+static int outputs_ok(const eval_args *a, const char *const *positional) {
+    const char *inputs[] = {positional[0], positional[1], a->queries, a->held_out};
+    if (a->report && cli_output_refused("eval", a->report, CLI_OUTPUT_FILE, inputs, 4)) return 0;
+    if (!a->png_dir) return 1;
+    if (cli_output_refused("eval", a->png_dir, CLI_OUTPUT_FOLDER, inputs, 4)) return 0;
+    static const char *const pictures[] = {"roc.png", "det.png", "distances.png"};
+    char path[4096];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", a->png_dir, pictures[i]);
+        if (cli_output_overwrites_input("eval", path, inputs, 4)) return 0;
+    }
+    return 1;
+}
+
 int cli_eval(int argc, char **argv) {
     eval_args a = {NULL, 10, 0, 1000, 0,    5,    1,    1000, NULL,
                    0,    0,  0, 0,    NULL, NULL, NULL, NULL, NULL};
@@ -329,8 +345,7 @@ int cli_eval(int argc, char **argv) {
         fprintf(stderr, "siamese eval: %s (see 'siamese eval --help')\n", problem);
         return CLI_EXIT_USAGE;
     }
-    const char *inputs[] = {positional[0], positional[1], a.queries};
-    if (a.report && cli_output_overwrites_input("eval", a.report, inputs, 3)) return CLI_EXIT_USAGE;
+    if (!outputs_ok(&a, positional)) return CLI_EXIT_USAGE;
     int protocols = 0, lake = 0;
     if (!resolve(&a, &spec, positional[1], &protocols, &lake)) return CLI_EXIT_USAGE;
     siamese_metric metric = SIAMESE_METRIC_EUCLIDEAN;

@@ -4,13 +4,15 @@
 
 #include "args.h"
 #include "cli.h"
+#include "outputs.h"
 #include "siamese.h"
 
 int cli_import(int argc, char **argv) {
     const char *output = NULL;
     int align = 0;
     const cli_option options[] = {
-        {"output", 'o', CLI_OPT_STRING, &output, "FILE", "the model file to write (safetensors)"},
+        {"output", 'o', CLI_OPT_STRING, &output, "FILE",
+         "the model file to write (safetensors; never a file of DIR)"},
         {"align", 0, CLI_OPT_FLAG, &align, NULL,
          "also import face-api's 68-point landmark network (face_landmark_68_model in DIR):\n"
          "every command then aligns each face photo onto dlib's mean face before embedding"},
@@ -45,6 +47,7 @@ int cli_import(int argc, char **argv) {
         fprintf(stderr, "siamese import: give the model file to write with -o FILE\n");
         return CLI_EXIT_USAGE;
     }
+    if (cli_output_refused("import", output, CLI_OUTPUT_FILE, &pos[1], 1)) return CLI_EXIT_USAGE;
     siamese_model *model = NULL;
     siamese_status st = siamese_model_import_faceapi(pos[1], &model);
     if (st == SIAMESE_OK && align) st = siamese_model_attach_faceapi_aligner(model, pos[1]);

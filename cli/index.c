@@ -42,6 +42,19 @@ static int save_shards(siamese_index *index, const char *path, int shards, int q
     return 1;
 }
 
+/* The guard of build's outputs (INDEX, or its shards INDEX.0 .. INDEX.<shards - 1>) against its
+ * inputs: 0 after saying why one is refused. */
+static int outputs_ok(const index_args *a, const char *const *pos, int n) {
+    if (a->shards == 0)
+        return !cli_output_refused("index build", a->output, CLI_OUTPUT_FILE, pos, n);
+    char path[4096];
+    for (int r = 0; r < a->shards; r++) {
+        snprintf(path, sizeof path, "%s.%d", a->output, r);
+        if (cli_output_refused("index build", path, CLI_OUTPUT_FILE, pos, n)) return 0;
+    }
+    return 1;
+}
+
 static int run_build(const index_args *a, const char **pos, int n) {
     if (!a->output) {
         fprintf(stderr, "siamese index build: give the index file with -o INDEX\n");
@@ -51,11 +64,12 @@ static int run_build(const index_args *a, const char **pos, int n) {
         fprintf(stderr, "siamese index build: give MODEL and DATA\n");
         return CLI_EXIT_USAGE;
     }
-    if (a->shards < 0) {
-        fprintf(stderr, "siamese index build: --shards must be 1 or more\n");
+    if (a->shards < 0 || a->shards > SIAMESE_INDEX_SHARDS_MAX) {
+        fprintf(stderr, "siamese index build: --shards must be 1 to %d, got %d\n",
+                SIAMESE_INDEX_SHARDS_MAX, a->shards);
         return CLI_EXIT_USAGE;
     }
-    if (cli_output_overwrites_input("index build", a->output, pos, n)) return CLI_EXIT_USAGE;
+    if (!outputs_ok(a, pos, n)) return CLI_EXIT_USAGE;
     siamese_index *index = NULL;
     int ok =
         cli_build_index("index build", pos[0], pos + 1, n - 1, &a->compute, a->quiet, &index) &&

@@ -72,7 +72,8 @@ int cli_pairs(int argc, char **argv) {
     pairs_args a = {NULL, "manifest", NULL, 3, 0, 0};
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "PATH",
-         "manifest file to write, or the folder for --layout recipe (required)"},
+         "manifest file to write, or the folder for --layout recipe (required; '-' is refused:"
+         " the manifest's paths are relative to its folder, so it is always a file)"},
         {"per-class", 'k', CLI_OPT_INT, &a.per_class, "K",
          "similar and dissimilar pairs drawn per class"},
         {"seed", 's', CLI_OPT_U64, &a.seed, "N", "random seed: the same seed gives the same pairs"},
@@ -117,6 +118,8 @@ int cli_pairs(int argc, char **argv) {
         fprintf(stderr, "siamese pairs: --layout must be manifest or recipe, got '%s'\n", a.layout);
         return CLI_EXIT_USAGE;
     }
-    if (cli_output_overwrites_input("pairs", a.output, positional, 1)) return CLI_EXIT_USAGE;
+    if (cli_output_refused("pairs", a.output, recipe ? CLI_OUTPUT_FOLDER : CLI_OUTPUT_FILE,
+                           positional, 1))
+        return CLI_EXIT_USAGE;
     return run_pairs(positional[0], &a, recipe);
 }

@@ -130,7 +130,7 @@ int cli_quantize(int argc, char **argv) {
     int threads = 0, quiet = 0;
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &output, "FILE",
-         "the quantised model (a new file; never MODEL itself)"},
+         "the quantised model (a new file; never MODEL itself nor a file of DATA)"},
         {"images", 'n', CLI_OPT_INT, &qp.images, "N", "calibration images, spread over DATA"},
         {"batch", 'b', CLI_OPT_INT, &qp.batch, "N", "images per forward while calibrating"},
         {"threads", 'j', CLI_OPT_INT, &threads, "N", "threads (0 = all cores)"},
@@ -167,11 +167,8 @@ int cli_quantize(int argc, char **argv) {
         fprintf(stderr, "siamese quantize: give the output file with -o FILE\n");
         return CLI_EXIT_USAGE;
     }
-    if (cli_same_file(positional[0], output)) {
-        fprintf(stderr, "siamese quantize: %s: the output would overwrite the input model\n",
-                output);
+    if (cli_output_refused("quantize", output, CLI_OUTPUT_FILE, positional, 2))
         return CLI_EXIT_USAGE;
-    }
     if (!cli_threads_ok("quantize", threads)) return CLI_EXIT_USAGE;
     if (qp.images < 1 || qp.batch < 1 || qp.batch > 256) {
         fprintf(stderr,

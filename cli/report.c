@@ -54,7 +54,9 @@ int cli_report(int argc, char **argv) {
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
     if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     if (!cli_threads_ok("report", threads)) return CLI_EXIT_USAGE;
-    if (out && overwrites_run_file(positional[0], out)) return CLI_EXIT_USAGE;
+    if (out && (!cli_output_path_ok("report", out, CLI_OUTPUT_FILE) ||
+                overwrites_run_file(positional[0], out)))
+        return CLI_EXIT_USAGE;
     char msg[1024];
     if (siamese_report_run(positional[0], out, threads, msg, sizeof msg) != SIAMESE_OK) {
         fprintf(stderr, "siamese report: %s\n", msg);

@@ -74,7 +74,7 @@ static int search(const search_args *a, const char *index_path, const char *cons
         return CLI_EXIT_USAGE;
     }
     const char *files[] = {index_path, a->model};
-    if (a->png && (cli_output_overwrites_input("search", a->png, files, 2) ||
+    if (a->png && (cli_output_refused("search", a->png, CLI_OUTPUT_FILE, files, 2) ||
                    cli_output_overwrites_input("search", a->png, queries, n)))
         return CLI_EXIT_USAGE;
     if (siamese_dist_size() > 1)

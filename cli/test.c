@@ -349,7 +349,9 @@ int cli_test(int argc, char **argv) {
         {"no-split", 0, CLI_OPT_FLAG, &a.no_split, NULL,
          "ignore split.json beside MODEL: use all pairs of DATA"},
         {"count", 'n', CLI_OPT_INT, &a.count, "N", "images compared with the first one"},
-        {"png", 'o', CLI_OPT_STRING, &a.png, "FILE", "picture of the pairs to write"},
+        {"png", 'o', CLI_OPT_STRING, &a.png, "FILE",
+         "picture of the pairs to write (never a file of DATA, nor split.json or config.json "
+         "beside MODEL)"},
         {"seed", 's', CLI_OPT_U64, &a.seed, "N",
          "seed of the pairs when the run folder does not say how they were drawn"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object per row instead of the table"},
@@ -401,8 +403,12 @@ int cli_test(int argc, char **argv) {
         fprintf(stderr, "siamese test: --png needs a file name\n");
         return CLI_EXIT_USAGE;
     }
-    const char *inputs[] = {positional[0], positional[1], a.split};
-    if (cli_output_overwrites_input("test", a.png, inputs, 3)) return CLI_EXIT_USAGE;
+    /* the files of the run beside MODEL are inputs too, whether or not this call reads them */
+    char split_beside[4096], config_beside[4096];
+    beside(positional[0], "split.json", split_beside, sizeof split_beside);
+    beside(positional[0], "config.json", config_beside, sizeof config_beside);
+    const char *inputs[] = {positional[0], positional[1], a.split, split_beside, config_beside};
+    if (cli_output_refused("test", a.png, CLI_OUTPUT_FILE, inputs, 5)) return CLI_EXIT_USAGE;
     cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0, 0};
     if (!cli_parse_compute("test", a.precision, &compute)) return CLI_EXIT_USAGE;
     return run_test(positional[0], positional[1], &a, &compute);

@@ -1315,7 +1315,9 @@ SIAMESE_API int siamese_dist_size(void);
 SIAMESE_API int siamese_dist_all_ok(int ok);
 
 /* Sharded indexes: siamese_index_save_shards writes the index as n files "<path>.<r>" (r = 0 to
- * n - 1), shard r holding the rows [r * count / n, (r + 1) * count / n) in their order. */
+ * n - 1), shard r holding the rows [r * count / n, (r + 1) * count / n) in their order; n is 1
+ * to min(count, SIAMESE_INDEX_SHARDS_MAX). */
+#define SIAMESE_INDEX_SHARDS_MAX 65536
 SIAMESE_API siamese_status siamese_index_save_shards(siamese_index *index, const char *path, int n);
 
 /* The merged k nearest neighbours of nq queries over every rank's shard (rank r opened shard r). */

@@ -294,7 +294,7 @@ grep_err "ensemble"
 untouched "an ensemble as a member"
 
 # an output that cannot be written: exit 1, named
-expect 1 "$cli" ensemble "$A" "$B" -o no-folder/E.st
+expect 2 "$cli" ensemble "$A" "$B" -o no-folder/E.st
 grep_err "no-folder/E.st"
 [ -e no-folder ] && fail "a failed ensemble made no-folder"
 

@@ -103,7 +103,7 @@ expect 2 "$cli" calibrate "$model" "$data" -o cal.safetensors --target far=2
 grep_err "--target must be"
 expect 2 "$cli" calibrate "$model" "$data"
 grep_err "-o MODEL2"
-expect 1 "$cli" calibrate "$model" "$data" -o /proc/none/cal.safetensors -q
+expect 2 "$cli" calibrate "$model" "$data" -o /proc/none/cal.safetensors -q
 grep_err "/proc/none"
 cmp -s cal.safetensors keep.safetensors || fail "a failed calibration touched the existing file"
 
@@ -136,7 +136,7 @@ expect 1 "$cli" eval "$model" pairs.tsv --protocol fewshot
 grep_err "needs a dataset with classes"
 expect 1 "$cli" eval missing.safetensors "$data"
 grep_err "missing.safetensors"
-expect 1 "$cli" eval "$model" "$data" --png-dir /proc/none/pics
+expect 2 "$cli" eval "$model" "$data" --png-dir /proc/none/pics
 grep_err "/proc/none/pics"
 expect 2 "$cli" eval "$model" "$data" --protocol nonsense
 grep_err "unknown --protocol 'nonsense'"

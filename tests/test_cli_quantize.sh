@@ -29,7 +29,7 @@ grep_err "give the output file with -o"
 expect 2 "$cli" quantize "$model"
 expect 2 "$cli" quantize "$model" imgs -o q.st --images 0
 expect 2 "$cli" quantize "$model" imgs -o "$model"
-grep_err "would overwrite the input model"
+grep_err "the output is also an input; it would be overwritten"
 ln -s "$model" link.safetensors
 expect 2 "$cli" quantize "$model" imgs -o link.safetensors
 cmp -s "$model" before.safetensors || fail "the input model changed"

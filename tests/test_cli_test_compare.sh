@@ -177,7 +177,7 @@ grep_err "no-model.safetensors"
 expect 1 "$cli" test "$model" "$tmp/no-data" -o none.png
 grep_err "no-data"
 [ -e none.png ] && fail "a failed test left none.png"
-expect 1 "$cli" test "$model" "$data" -o no-folder/grid.png
+expect 2 "$cli" test "$model" "$data" -o no-folder/grid.png
 grep_err "no-folder/grid.png"
 [ -s "$tmp/out" ] && fail "a failed test printed a table"
 printf '%s\t%s\t0\n%s\tcorrupt.pgm\t1\n' "$a" "$b" "$a" >bad.tsv

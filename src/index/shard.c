@@ -5,7 +5,7 @@
 
 #include "index/index.h"
 
-#define SM_SHARDS_MAX 65536
+#define SM_SHARDS_MAX SIAMESE_INDEX_SHARDS_MAX
 
 /* Shard r of n: rows [r * count / n, (r + 1) * count / n). */
 static void shard_rows(int count, int n, int r, int *first, int *rows) {
