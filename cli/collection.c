@@ -261,8 +261,32 @@ const char *cli_embedding_name(const siamese_embeddings *e, int i) {
 
 /* ---------------------------------------------------------------- index and model */
 
+/* The number of shards PATH.0, PATH.1, ... there are when PATH itself is missing ('index build
+ * --shards N' writes only those), else 0. */
+static int shard_count(const char *path) {
+    struct stat st;
+    char name[4096];
+    if (stat(path, &st) == 0) return 0;
+    int n = 0;
+    while (n < SIAMESE_INDEX_SHARDS_MAX &&
+           (size_t)snprintf(name, sizeof name, "%s.%d", path, n) < sizeof name &&
+           stat(name, &st) == 0)
+        n++;
+    return n;
+}
+
 int cli_open_index(const char *command, const char *path, siamese_index **out) {
     siamese_index *index = NULL;
+    int shards = shard_count(path);
+    if (shards > 0) {
+        fprintf(stderr,
+                "siamese %s: %s is a sharded index of %d shard%s (%s.0 .. %s.%d): search it with "
+                "'mpirun -np %d siamese search %s QUERY...', or name one shard\n",
+                command, path, shards, shards == 1 ? "" : "s", path, path, shards - 1, shards,
+                path);
+        *out = NULL;
+        return 0;
+    }
     siamese_status st = siamese_index_open(path, &index);
     if (st == SIAMESE_OK) {
         *out = index;

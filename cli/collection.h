@@ -20,7 +20,9 @@ int cli_embed_sources(const char *command, siamese_model *model, const char *con
 /* How row i of e was named: its file path when it has one, else its name. */
 const char *cli_embedding_name(const siamese_embeddings *e, int i);
 
-/* Opens the index at path; on failure prints "siamese COMMAND: <message naming the file>". */
+/* Opens the index at path; on failure prints "siamese COMMAND: <message naming the file>". When
+ * path is missing but path.0 exists (an 'index build --shards N' index), says it is a sharded
+ * index of N shards to search with 'mpirun -np N siamese search'. */
 int cli_open_index(const char *command, const char *path, siamese_index **out);
 
 /* Loads the model that made index: model_path when not NULL, else the path recorded in the
