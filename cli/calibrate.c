@@ -167,7 +167,8 @@ int cli_calibrate(int argc, char **argv) {
         "  siamese calibrate model.safetensors pairs.tsv -o model.safetensors --target far=0.001\n"
         "  siamese calibrate ensemble.safetensors mnist/train10k-images-idx3-ubyte.gz \\\n"
         "      --held-out runs/mnist_s1/split.json -o ensemble.safetensors\n"
-        "exit status: 0 ok, 1 bad model or data, or the file cannot be written, 2 usage error"};
+        "exit status: 0 ok, 1 bad model or data, or the file cannot be written, 2 usage error or\n"
+        "a refused MODEL2 (its folder missing, a folder, a file of DATA or --held-out)"};
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);

@@ -276,7 +276,7 @@ int cli_compare(int argc, char **argv) {
         "  siamese compare model.safetensors a.jpg b.jpg --png pair.png --metric cosine\n"
         "  siamese compare model.safetensors --pairs pairs.tsv --json\n"
         "exit status: 0 ok, 1 bad model or image file, or a file that cannot be written,\n"
-        "2 usage error"};
+        "2 usage error or a refused --png (its folder missing, a folder, MODEL, A or B)"};
     const char *positional[3];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);

@@ -122,7 +122,8 @@ int cli_embed_command(int argc, char **argv) {
         "examples:\n"
         "  siamese embed runs/faces/best.safetensors ../shared/data/att_faces -o faces.st\n"
         "  siamese embed model.safetensors photos/ -o photos --format npy\n"
-        "exit status: 0 ok, 1 bad model, data or output file, 2 usage error"};
+        "exit status: 0 ok, 1 bad model, data or output file, 2 usage error or a refused output\n"
+        "(its folder missing, a folder, or an input or an existing file of an input folder)"};
     const char **positional = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = positional ? cli_parse(&spec, argc, argv, positional, &n) : CLI_PARSE_ERROR;

@@ -118,8 +118,9 @@ int cli_ensemble(int argc, char **argv) {
         "      runs/s3/model.safetensors -o ensemble.safetensors\n"
         "  siamese calibrate ensemble.safetensors DATA --held-out runs/s1/split.json \\\n"
         "      -o ensemble.safetensors\n"
-        "exit status: 0 ok, 1 a model that does not load or does not fit the others, or an "
-        "output that cannot be written, 2 usage error"};
+        "exit status: 0 ok, 1 a model that does not load or does not fit the others, or an\n"
+        "output that cannot be written, 2 usage error or a refused output (its folder missing,\n"
+        "a folder, or a member)"};
     const char *positional[MODELS_READ];
     int n = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n);

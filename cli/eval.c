@@ -335,7 +335,8 @@ int cli_eval(int argc, char **argv) {
         "  siamese eval model.safetensors data/omniglot/images_evaluation --protocol all --way 20\n"
         "  siamese eval model.safetensors all_runs/\n"
         "  siamese eval model.safetensors pairs.tsv --json --png-dir plots/\n"
-        "exit status: 0 ok, 1 bad model, data or output folder, 2 usage error"};
+        "exit status: 0 ok, 1 bad model, data or output folder, 2 usage error or a refused\n"
+        "--report or --png-dir (its folder missing, or an input or an existing file of DATA)"};
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);

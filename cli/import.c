@@ -33,7 +33,9 @@ int cli_import(int argc, char **argv) {
         "example:\n"
         "  scripts/deps.sh --face-api\n"
         "  siamese import face-api ~/.cache/siamese/npm/face-api --align -o face.safetensors\n"
-        "  siamese eval face.safetensors att_faces/testing --protocol verification",
+        "  siamese eval face.safetensors att_faces/testing --protocol verification\n"
+        "exit status: 0 ok, 1 a package that does not import or a file that cannot be written,\n"
+        "2 usage error or a refused FILE (its folder missing, a folder, or a file of DIR)",
     };
     const char *pos[2];
     int n = 0;

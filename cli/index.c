@@ -160,8 +160,8 @@ int cli_index(int argc, char **argv) {
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &a.output, "INDEX", "build: the index file to write"},
         {"shards", 0, CLI_OPT_INT, &a.shards, "N",
-         "build: write N shard files INDEX.0 .. INDEX.N-1 instead (for mpirun -np N siamese "
-         "search)"},
+         "build: write N shard files INDEX.0 .. INDEX.N-1 instead (1 to 65536, at most the "
+         "items; for mpirun -np N siamese search)"},
         {"model", 'm', CLI_OPT_STRING, &a.model, "MODEL",
          "add: embed with this model (default: the one recorded in the index)"},
         {"threads", 'j', CLI_OPT_INT, &a.threads, "N", "threads (0 = all cores)"},
@@ -196,7 +196,8 @@ int cli_index(int argc, char **argv) {
         "  siamese index add faces.idx new_person/\n"
         "  siamese index remove faces.idx ../shared/data/att_faces/training/s1/1.pgm\n"
         "  siamese index info faces.idx\n"
-        "exit status: 0 ok, 1 bad model, data or index file, 2 usage error"};
+        "exit status: 0 ok, 1 bad model, data or index file, 2 usage error or a refused build\n"
+        "output (its folder missing, a folder, or an existing file of DATA)"};
     const char **pos = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;

@@ -100,7 +100,9 @@ int cli_pairs(int argc, char **argv) {
         "examples:\n"
         "  siamese pairs data/Images -o pairs.tsv --seed 1\n"
         "  siamese pairs data/att_faces --per-class 5 --layout recipe -o att_recipe\n"
-        "exit status: 0 ok, 1 bad data or I/O error, 2 usage error"};
+        "exit status: 0 ok, 1 bad data or I/O error, 2 usage error or a refused output: its "
+        "folder\n"
+        "missing, a folder, '-', or an existing file of DATA (checked before any work)"};
     const char *positional[1];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);

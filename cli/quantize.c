@@ -158,7 +158,8 @@ int cli_quantize(int argc, char **argv) {
         "  siamese quantize runs/fashion/model.safetensors /usr/share/datasets/fashion-mnist \\\n"
         "      -o fashion-int8.safetensors\n"
         "  siamese test fashion-int8.safetensors DATA --precision int8\n"
-        "exit status: 0 ok, 1 bad model, data or output file, 2 usage error"};
+        "exit status: 0 ok, 1 bad model, data or output file, 2 usage error or a refused output\n"
+        "(its folder missing, a folder, MODEL or an existing file of DATA)"};
     const char *positional[2];
     int n = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n);

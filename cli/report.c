@@ -48,7 +48,8 @@ int cli_report(int argc, char **argv) {
         "  siamese report runs/faces\n"
         "  siamese report runs/faces -o faces.html\n"
         "  siamese eval model.safetensors data/att_faces --report eval.html\n"
-        "exit status: 0 ok, 1 not a run folder or the page cannot be written, 2 usage error"};
+        "exit status: 0 ok, 1 not a run folder or the page cannot be written, 2 usage error or a\n"
+        "refused -o (its folder missing, a folder, or a file of the run)"};
     const char *positional[1];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);

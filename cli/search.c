@@ -139,7 +139,8 @@ int cli_search(int argc, char **argv) {
         "  siamese search faces.idx probe.pgm -k 5\n"
         "  siamese search photos.idx q1.jpg q2.jpg --json\n"
         "  siamese search photos.idx q1.jpg --png results.png\n"
-        "exit status: 0 ok, 1 bad index, model or query image, 2 usage error"};
+        "exit status: 0 ok, 1 bad index, model or query image, 2 usage error or a refused --png\n"
+        "(its folder missing, a folder, an input or an existing file of a query folder)"};
     const char **pos = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;

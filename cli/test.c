@@ -389,7 +389,8 @@ int cli_test(int argc, char **argv) {
         "      --count 8 --png fashion_pairs.png\n"
         "  siamese test model.safetensors data/att_faces --seed 3 --json\n"
         "exit status: 0 ok, 1 bad model, data or image, or a file that cannot be written,\n"
-        "2 usage error"};
+        "2 usage error or a refused output (its folder missing, a folder, a file of DATA or\n"
+        "the run beside MODEL: checked before any work)"};
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
