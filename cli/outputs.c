@@ -34,7 +34,12 @@ int cli_output_path_ok(const char *command, const char *output, cli_output_kind 
         fprintf(stderr, "siamese %s: the output needs a file name\n", command);
         return 0;
     }
-    folder_of(output, folder, sizeof folder);
+    /* a folder output may end with '/': its folder is that of the name before it */
+    char name[PATH_MAX];
+    snprintf(name, sizeof name, "%s", output);
+    for (size_t end = strlen(name); kind == CLI_OUTPUT_FOLDER && end > 1 && name[end - 1] == '/';)
+        name[--end] = '\0';
+    folder_of(name, folder, sizeof folder);
     if (strcmp(output, "-") == 0)
         reason = "'-' is not standard output here: give a file name (./- for a file named '-')";
     else if (n >= sizeof folder) reason = "the path is too long";

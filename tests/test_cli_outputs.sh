@@ -110,6 +110,10 @@ rm -f DATA/new.st
 [ "$(snapshot)" = "$before" ] || fail "embed -o DATA/new.st changed a file of DATA"
 expect 0 "$cli" calibrate "$M" DATA -o runs/X/calibrated.safetensors -j 1 -q
 rm -f runs/X/calibrated.safetensors
+# a folder output may end with '/' (its folder is the one holding it)
+expect 0 "$cli" eval "$M" DATA --png-dir plots/ -j 1 -q
+[ -s plots/roc.png ] || fail "eval --png-dir plots/ drew no plots/roc.png"
+expect 0 "$cli" pairs DATA --layout recipe -o recipe/
 
 # ---- index build --shards beyond the limit: exit 2 before embedding
 expect 2 "$cli" index build "$M" DATA -o sh.idx --shards 100000 -j 1
