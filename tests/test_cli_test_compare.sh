@@ -211,7 +211,7 @@ expect 2 "$cli" test "$model"
 expect 2 "$cli" test "$model" "$data" --count 0
 expect 2 "$cli" test "$model" "$data" --count five
 expect 2 "$cli" test "$model" "$data" -j -3
-grep_err "siamese test: --threads must be 0 (all cores) or more, got -3"
+grep_err "siamese test: --threads must be 0 (all cores) to 1024, got -3"
 expect 2 "$cli" compare "$model" "$a" "$b" --no-such-option
 expect 2 "$cli" compare "$model" "$a"
 expect 2 "$cli" compare "$model" "$a" "$b" --metric manhattan

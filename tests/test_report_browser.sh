@@ -213,12 +213,12 @@ echo "retrieval on the training classes: Recall@1 $recall1, $wrong wrong neighbo
 if awk -v r="${recall1:-1}" 'BEGIN { exit !(r < 0.9) }'; then
     [ "${first:-0}" -ge 1 ] || fail "Recall@1 $recall1 but no query with a wrong nearest item comes first"
 fi
-expect 1 "$cli" eval "$tmp/run/best.safetensors" "$testing" -q --report "$tmp/no/such/e.html"
+expect 2 "$cli" eval "$tmp/run/best.safetensors" "$testing" -q --report "$tmp/no/such/e.html"
 grep_err "$tmp/no/such/e.html"
 
-# a page that cannot be written leaves the old one intact
+# a page that cannot be written (its folder missing: refused before any work) leaves the old one intact
 cp "$page" "$tmp/before.html"
-expect 1 "$cli" report "$tmp/run" -o "$tmp/no/such/folder/r.html"
+expect 2 "$cli" report "$tmp/run" -o "$tmp/no/such/folder/r.html"
 cmp -s "$page" "$tmp/before.html" || fail "a failed report changed the existing page"
 
 finish test_report_browser
