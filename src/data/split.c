@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/json_file.h"
 #include "base/number.h"
 #include "base/rng.h"
 #include "base/util.h"
@@ -508,12 +509,8 @@ siamese_status siamese_split_load(siamese_dataset *ds, const char *path, siamese
     if (!ds || !path) return SIAMESE_ERR_INVALID_ARG;
     siamese_split *s = split_alloc(ds, SIAMESE_SPLIT_PAIRS, 0, 0);
     if (!s) return sm_fail(&ds->err, SIAMESE_ERR_NOMEM, "out of memory");
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    siamese_status st = SIAMESE_OK;
-    if (!root && jerr.line < 0) st = sm_fail(&s->err, SIAMESE_ERR_IO, "%s", jerr.text);
-    else if (!root)
-        st = sm_fail(&s->err, SIAMESE_ERR_FORMAT, "%s:%d: %s", path, jerr.line, jerr.text);
+    json_t *root = NULL;
+    siamese_status st = sm_json_read_file(path, JSON_REJECT_DUPLICATES, &root, &s->err);
     if (st == SIAMESE_OK) st = parse_header(s, root, path);
     if (st == SIAMESE_OK) st = read_split(s, root, path);
     json_decref(root);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/json_file.h"
 #include "model/import_faceapi.h"
 #include "model/model.h"
 #include "nn/net.h"
@@ -163,12 +164,9 @@ static siamese_status fa_read_weights(const char *dir, const char *manifest_name
                                       sm_err *err) {
     char manifest[4096];
     snprintf(manifest, sizeof manifest, "%s/%s", dir, manifest_name);
-    json_error_t jerr;
-    json_t *root = json_load_file(manifest, 0, &jerr);
-    if (!root)
-        return sm_fail(err, SIAMESE_ERR_IO, "%s: %s", manifest,
-                       jerr.line > 0 ? jerr.text : "cannot read it");
-    siamese_status st = SIAMESE_OK;
+    json_t *root = NULL;
+    siamese_status st = sm_json_read_file(manifest, 0, &root, err);
+    if (st != SIAMESE_OK) return st;
     if (!json_is_array(root) || json_array_size(root) == 0)
         st = sm_fail(err, SIAMESE_ERR_FORMAT, "%s: not a TF.js weights manifest (want a list)",
                      manifest);

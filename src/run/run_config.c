@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/json_file.h"
 #include "base/recipe.h"
 #include "image/augment.h"
 #include "run/run.h"
@@ -510,10 +511,9 @@ siamese_status sm_run_config_save(const sm_run_config *config, const char *path,
 }
 
 siamese_status sm_run_config_load(sm_run_config *config, const char *path, sm_err *err) {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
-        return sm_fail(err, SIAMESE_ERR_FORMAT, "%s: line %d: %s", path, jerr.line, jerr.text);
+    json_t *root = NULL;
+    siamese_status read = sm_json_read_file(path, JSON_REJECT_DUPLICATES, &root, err);
+    if (read != SIAMESE_OK) return read;
     /* zeroed: a text setting that older runs lack ("" in the table: keep the default) is "" */
     sm_run_config *loaded = calloc(1, sizeof *loaded);
     siamese_status st = loaded ? SIAMESE_OK : sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
