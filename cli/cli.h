@@ -4,6 +4,10 @@
 
 #include <stdio.h>
 
+/* A number macro as text, for help strings that state a library limit (one source for it). */
+#define CLI_TEXT(x) CLI_TEXT_OF(x)
+#define CLI_TEXT_OF(x) #x
+
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRUPTED = 130 };
 
 typedef struct cli_command {

@@ -132,7 +132,8 @@ int cli_quantize(int argc, char **argv) {
         {"output", 'o', CLI_OPT_STRING, &output, "FILE",
          "the quantised model (a new file; never MODEL itself nor a file of DATA)"},
         {"images", 'n', CLI_OPT_INT, &qp.images, "N", "calibration images, spread over DATA"},
-        {"batch", 'b', CLI_OPT_INT, &qp.batch, "N", "images per forward while calibrating"},
+        {"batch", 'b', CLI_OPT_INT, &qp.batch, "N",
+         "images per forward while calibrating (1 to " CLI_TEXT(SIAMESE_QUANTIZE_BATCH_MAX) ")"},
         {"threads", 'j', CLI_OPT_INT, &threads, "N", "threads (0 = all cores)"},
         {"quiet", 'q', CLI_OPT_FLAG, &quiet, NULL, "no progress or summary on stderr"},
     };
@@ -142,8 +143,8 @@ int cli_quantize(int argc, char **argv) {
         "Post-training int8 quantisation for 'siamese ... --precision int8': runs the model in\n"
         "fp32 on images of DATA (any dataset the other commands read: class folders, IDX, the\n"
         "recipe's layout, a manifest), records the range of every conv and linear layer's input,\n"
-        "and the per-output-channel scales of their weights (batchnorm folded in). Writes MODEL\n"
-        "with the calibration as extra tensors 'int8.<layer>.input_range' and\n"
+        "and the per-output-channel scales of their weights (batchnorm folded in). Writes\n"
+        "MODEL_INT8: MODEL with the calibration as extra tensors 'int8.<layer>.input_range' and\n"
         "'int8.<layer>.weight_scale': the fp32 weights are unchanged, so the file still loads as\n"
         "fp32 here and in PyTorch (drop the int8.* keys before load_state_dict). Then compares\n"
         "int8 with fp32 embeddings of a few images of DATA. Residual networks (the resnet\n"
@@ -171,10 +172,13 @@ int cli_quantize(int argc, char **argv) {
     if (cli_output_refused("quantize", output, CLI_OUTPUT_FILE, positional, 2))
         return CLI_EXIT_USAGE;
     if (!cli_threads_ok("quantize", threads)) return CLI_EXIT_USAGE;
-    if (qp.images < 1 || qp.batch < 1 || qp.batch > 256) {
-        fprintf(stderr,
-                "siamese quantize: --images must be >= 1 and --batch 1-256, got %d and %d\n",
-                qp.images, qp.batch);
+    if (qp.images < 1) {
+        fprintf(stderr, "siamese quantize: --images must be at least 1, got %d\n", qp.images);
+        return CLI_EXIT_USAGE;
+    }
+    if (qp.batch < 1 || qp.batch > SIAMESE_QUANTIZE_BATCH_MAX) {
+        fprintf(stderr, "siamese quantize: --batch must be 1 to %d, got %d\n",
+                SIAMESE_QUANTIZE_BATCH_MAX, qp.batch);
         return CLI_EXIT_USAGE;
     }
     quantize_ui ui = {isatty(2), quiet};

@@ -111,7 +111,8 @@ static int search(const search_args *a, const char *index_path, const char *cons
 int cli_search(int argc, char **argv) {
     search_args a = {10, 0, NULL, NULL, 0, 0, NULL};
     const cli_option options[] = {
-        {"k", 'k', CLI_OPT_INT, &a.k, "K", "neighbours per query"},
+        {"k", 'k', CLI_OPT_INT, &a.k, "K",
+         "neighbours per query (1 to " CLI_TEXT(SEARCH_K_MAX) ")"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object per query"},
         {"png", 0, CLI_OPT_STRING, &a.png, "FILE",
          "draw each query and its neighbours, captioned with the dissimilarity"},

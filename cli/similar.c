@@ -74,7 +74,7 @@ static int similar(const similar_args *a, const char *index_path, const char *it
 int cli_similar(int argc, char **argv) {
     similar_args a = {10, 0, 0};
     const cli_option options[] = {
-        {"k", 'k', CLI_OPT_INT, &a.k, "K", "items to recommend"},
+        {"k", 'k', CLI_OPT_INT, &a.k, "K", "items to recommend (1 to " CLI_TEXT(SIMILAR_K_MAX) ")"},
         {"other-classes", 0, CLI_OPT_FLAG, &a.other_classes, NULL,
          "only items of other classes than the item's"},
         {"json", 0, CLI_OPT_FLAG, &a.json, NULL, "one JSON object"},

@@ -348,7 +348,8 @@ int cli_test(int argc, char **argv) {
          "split record whose test side to use (default: split.json beside MODEL, if any)"},
         {"no-split", 0, CLI_OPT_FLAG, &a.no_split, NULL,
          "ignore split.json beside MODEL: use all pairs of DATA"},
-        {"count", 'n', CLI_OPT_INT, &a.count, "N", "images compared with the first one"},
+        {"count", 'n', CLI_OPT_INT, &a.count, "N",
+         "images compared with the first one (1 to " CLI_TEXT(TEST_MAX_COUNT) ")"},
         {"png", 'o', CLI_OPT_STRING, &a.png, "FILE",
          "picture of the pairs to write (never a file of DATA, nor split.json or config.json "
          "beside MODEL)"},

@@ -271,7 +271,8 @@ int cli_train(int argc, char **argv) {
          "comma-separated parameter prefixes (e.g. conv1,bn1,layer1,layer2) that get no "
          "gradient; their batchnorms use running statistics"},
         {"embedding-dim", 0, CLI_OPT_INT, &p.embedding_dim, "D",
-         "the head (the last layer, linear: a resnet preset's fc) gives D-dim embeddings"},
+         "the head (the last layer, linear: a resnet preset's fc) gives D-dim embeddings (0 = the "
+         "architecture's own)"},
         {"normalize", 0, CLI_OPT_STRING, &p.normalize, "NAME",
          "imagenet: the network's first layer computes (x - mean) / std with ImageNet's mean and "
          "std, as torchvision's pretrained weights expect (saved in the model; never trained)"},

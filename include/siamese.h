@@ -643,9 +643,10 @@ SIAMESE_API int siamese_loader_cached_images(const siamese_loader *loader);
  * untouched fp32 weights, and read back by siamese_model_load;
  * siamese_model_set_precision(model, SIAMESE_PRECISION_INT8) then runs siamese_model_embed on
  * oneDNN's int8 kernels. */
+#define SIAMESE_QUANTIZE_BATCH_MAX 256
 typedef struct siamese_quantize_params {
     int images;                 /* calibration images, spread evenly over the dataset; 256 */
-    int batch;                  /* images per forward while calibrating; 32 */
+    int batch;                  /* images per forward while calibrating (1..256); 32 */
     siamese_warning_fn warning; /* an image that does not decode is skipped with a warning */
     void *warning_user;
     void (*progress)(void *user, int done, int total); /* NULL = none */

@@ -126,7 +126,9 @@ grep_err "siamese eval: --threads must be 0 (all cores) to 1024, got -3"
 expect 2 "$cli" quantize "$model" faces -o x.safetensors -j -3
 grep_err "siamese quantize: --threads must be 0 (all cores) to 1024, got -3"
 expect 2 "$cli" quantize "$model" faces -o x.safetensors --batch 300
-grep_err "siamese quantize: --images must be >= 1 and --batch 1-256, got 256 and 300"
+grep_err "siamese quantize: --batch must be 1 to 256, got 300"
+expect 2 "$cli" quantize "$model" faces -o x.safetensors --images 0
+grep_err "siamese quantize: --images must be at least 1, got 0"
 expect 2 "$cli" report . -j -3
 grep_err "siamese report: --threads must be 0 (all cores) to 1024, got -3"
 # more threads than OpenMP can start (libgomp crashed at 65535) is a usage error too, every command

@@ -13,7 +13,6 @@
 
 #define QUANTIZE_IMAGES_DEFAULT 256
 #define QUANTIZE_BATCH_DEFAULT 32
-#define QUANTIZE_BATCH_MAX 256
 #define INT8_RANGE "input_range"
 #define INT8_SCALE "weight_scale"
 #define INT8_META_IMAGES "int8_calibration_images"
@@ -141,10 +140,10 @@ static siamese_status check_quantize_args(siamese_model *model, siamese_dataset 
     if (!model->net)
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "quantize: the model failed to load");
     if (!ds) return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG, "quantize: no dataset");
-    if (p->images < 1 || p->batch < 1 || p->batch > QUANTIZE_BATCH_MAX)
+    if (p->images < 1 || p->batch < 1 || p->batch > SIAMESE_QUANTIZE_BATCH_MAX)
         return sm_fail(&model->err, SIAMESE_ERR_INVALID_ARG,
                        "quantize: images %d (>= 1) or batch %d (1-%d) out of range", p->images,
-                       p->batch, QUANTIZE_BATCH_MAX);
+                       p->batch, SIAMESE_QUANTIZE_BATCH_MAX);
     return sm_qnet_check(&model->arch, &model->err);
 }
 
