@@ -173,6 +173,9 @@ expect 1 "$cli" calibrate "$model" other --held-out run_images/split.json -o nev
 grep_err "it must be the split of a run trained on other"
 [ -e never.safetensors ] && fail "a refused calibrate wrote its output"
 expect 1 "$cli" eval "$model" "$data" --held-out missing.json
-grep_err "missing.json"
+grep_err "missing.json: cannot open: No such file or directory"
+printf '{"format": ' >broken.json
+expect 1 "$cli" eval "$model" "$data" --held-out broken.json
+grep_err "broken.json:1: "
 
 finish test_cli_eval
