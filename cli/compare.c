@@ -74,7 +74,7 @@ static int pair_distances(const compare_setup *s, const float *images, int n, do
 static int draw_pair(const char *path, const siamese_image *a, const siamese_image *b,
                      double distance) {
     char caption[64];
-    snprintf(caption, sizeof caption, "Dissimilarity: %.2f", distance);
+    cli_dissimilarity_caption(caption, sizeof caption, distance);
     siamese_captioned_pair cell = {a, b, caption};
     char why[1024];
     if (siamese_draw_pairs(path, &cell, 1, why, sizeof why) == SIAMESE_OK) return 1;

@@ -10,6 +10,7 @@
 #include "outputs.h"
 #include "search_shards.h"
 #include "siamese.h"
+#include "similarity.h"
 
 #define SEARCH_K_MAX 1000
 
@@ -48,7 +49,7 @@ static int draw_results(const char *png, const siamese_index *index, const siame
         load_for_grid(j < 0 ? cli_embedding_name(q, query) : siamese_index_item(index, row),
                       &images[i]);
         if (j < 0) snprintf(captions[i], sizeof captions[i], "Query");
-        else snprintf(captions[i], sizeof captions[i], "Dissimilarity: %.2f", dist[query * k + j]);
+        else cli_dissimilarity_caption(captions[i], sizeof captions[i], dist[query * k + j]);
         cells[i] = (siamese_captioned_image){images[i].data ? &images[i] : NULL, captions[i]};
     }
     char why[1024] = "out of memory";

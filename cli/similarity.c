@@ -161,6 +161,10 @@ const char *cli_verdict(double distance, double threshold) {
     return distance <= threshold ? "similar" : "dissimilar";
 }
 
+void cli_dissimilarity_caption(char *out, size_t size, double distance) {
+    snprintf(out, size, distance < 0.1 ? "Dissimilarity: %.3g" : "Dissimilarity: %.2f", distance);
+}
+
 void cli_json_string(FILE *out, const char *text) {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {

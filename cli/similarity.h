@@ -69,6 +69,10 @@ int cli_embed(const char *command, siamese_model *model, const float *images, in
  * threshold known). The rule is the one siamese_best_threshold optimizes. */
 const char *cli_verdict(double distance, double threshold);
 
+/* A picture's caption "Dissimilarity: D": two decimals as the recipe's pictures, three
+ * significant digits below 0.1 (where two decimals would show 0.00 for every near match). */
+void cli_dissimilarity_caption(char *out, size_t size, double distance);
+
 /* Writes text as a JSON string literal (quoted and escaped). */
 void cli_json_string(FILE *out, const char *text);
 

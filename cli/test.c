@@ -221,7 +221,7 @@ static int draw(const test_rows *r, const char *path) {
         code = CLI_EXIT_FAIL;
     }
     for (int i = 0; code == CLI_EXIT_OK && i < r->n; i++) {
-        snprintf(captions[i], sizeof captions[i], "Dissimilarity: %.2f", r->distance[i]);
+        cli_dissimilarity_caption(captions[i], sizeof captions[i], r->distance[i]);
         cells[i].first = &r->x0_image;
         cells[i].second = &r->x1_image[i];
         cells[i].caption = captions[i];
