@@ -75,10 +75,13 @@ int cli_pairs(int argc, char **argv) {
          "manifest file to write, or the folder for --layout recipe (required; '-' is refused:"
          " the manifest's paths are relative to its folder, so it is always a file)"},
         {"per-class", 'k', CLI_OPT_INT, &a.per_class, "K",
-         "similar and dissimilar pairs drawn per class"},
+         "similar and dissimilar pairs drawn per class (at random, as the recipe draws them: a "
+         "pair may repeat, and K above a class's distinct pairs repeats some)"},
         {"seed", 's', CLI_OPT_U64, &a.seed, "N", "random seed: the same seed gives the same pairs"},
         {"layout", 0, CLI_OPT_STRING, &a.layout, "KIND",
-         "manifest (TSV: path_a, path_b, label) or recipe (the tutorial's folders)"},
+         "manifest (TSV: path_a, path_b, label) or recipe (the tutorial's folders; their images "
+         "are hard links to DATA's where the file system allows, so editing one edits DATA's, "
+         "else copies)"},
         {"idx-part", 0, CLI_OPT_STRING, &a.idx_part, "PREFIX",
          "IDX folders: use only the files starting with PREFIX (train, t10k)"},
         {"no-verify", 0, CLI_OPT_FLAG, &a.no_verify, NULL,
