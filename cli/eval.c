@@ -284,7 +284,7 @@ int cli_eval(int argc, char **argv) {
                    0,    0,  0, 0,    NULL, NULL, NULL, NULL, NULL};
     const cli_option options[] = {
         {"protocol", 'p', CLI_OPT_STRING, &a.protocol, "NAME",
-         "verification (default), fewshot, retrieval or all"},
+         "verification, fewshot, retrieval or all (default: verification)"},
         {"pairs-per-class", 0, CLI_OPT_INT, &a.per_class, "K",
          "verification on a class dataset: K similar and K dissimilar pairs per class"},
         {"all-pairs", 0, CLI_OPT_FLAG, &a.all_pairs, NULL,

@@ -25,7 +25,7 @@ int cli_report(int argc, char **argv) {
     int threads = 0;
     const cli_option options[] = {
         {"output", 'o', CLI_OPT_STRING, &out, "FILE",
-         "the page to write (default RUN_DIR/report.html)"},
+         "the page to write (default: RUN_DIR/report.html)"},
         {"threads", 'j', CLI_OPT_INT, &threads, "N",
          "threads for embedding the test images (0 = all cores)"},
     };

@@ -235,15 +235,15 @@ int cli_train(int argc, char **argv) {
         {"class-rotations", 0, CLI_OPT_INT, &p.class_rotations, "N",
          "P x K batches: 4 = every training class also turned by 90, 180 and 270 degrees, each "
          "turn a class of its own (square inputs; Omniglot's usual class augmentation), 2 = by "
-         "180 only, 1 = none (default)"},
+         "180 only, 1 = none (default: 1)"},
         {"mining", 0, CLI_OPT_STRING, &t.mining, "RULE",
-         "pairs (or triplets) of each P x K batch: all, hard or semihard (default all)"},
+         "pairs (or triplets) of each P x K batch: all, hard or semihard (default: all)"},
         {"loss", 0, CLI_OPT_STRING, &t.loss, "LOSS",
-         "P x K batches: contrastive (default, the recipe's) or triplet: max(0, D(a,p) - "
+         "P x K batches: contrastive (the recipe's) or triplet: max(0, D(a,p) - "
          "D(a,n) + margin) over triplets of an anchor, a positive and a negative, averaged over "
          "those above zero; --margin is the triplet margin; hard = per anchor its farthest "
          "positive and nearest negative, semihard = per anchor and positive the nearest "
-         "negative beyond the positive (else the farthest negative)"},
+         "negative beyond the positive (else the farthest negative) (default: contrastive)"},
         {"lr-schedule", 0, CLI_OPT_STRING, &t.lr_schedule, "KIND",
          "learning rate: constant, step or cosine"},
         {"warmup", 0, CLI_OPT_INT, &p.warmup_steps, "STEPS", "linear learning-rate warmup"},
@@ -260,9 +260,9 @@ int cli_train(int argc, char **argv) {
          "10 of Omniglot's 30 alphabets): N groups, or a share F < 1 of them"},
         {"val-metric", 0, CLI_OPT_STRING, &t.val_metric, "M",
          "what picks best.safetensors and drives --patience on the validation classes: auc "
-         "(their pairs' ROC AUC, default) or oneshot (N-way one-shot accuracy, 1000 seeded "
-         "episodes, within one group with --val-groups, as Lake's Omniglot runs)"},
-        {"val-way", 0, CLI_OPT_INT, &t.val_way, "N", "--val-metric oneshot: N-way (default 20)"},
+         "(their pairs' ROC AUC) or oneshot (N-way one-shot accuracy, 1000 seeded "
+         "episodes, within one group with --val-groups, as Lake's Omniglot runs) (default: auc)"},
+        {"val-way", 0, CLI_OPT_INT, &t.val_way, "N", "--val-metric oneshot: N-way (default: 20)"},
         {"init", 0, CLI_OPT_STRING, &p.init, "FILE",
          "start from these weights (safetensors, e.g. a torchvision state_dict for --arch "
          "resnet18), matched by name; the head may stay freshly initialized; a face aligner "
