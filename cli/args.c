@@ -213,6 +213,12 @@ int cli_threads_ok(const char *command, int threads) {
     return 0;
 }
 
+int cli_threshold_ok(const char *command, int given, double threshold) {
+    if (!given || threshold >= 0) return 1;
+    fprintf(stderr, "siamese %s: --threshold must be a number >= 0, got %g\n", command, threshold);
+    return 0;
+}
+
 int cli_parse_exit_code(int parsed) {
     return parsed == CLI_PARSE_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }

@@ -53,6 +53,10 @@ void cli_print_help(const cli_spec *spec);
  * command. */
 int cli_threads_ok(const char *command, int threads);
 
+/* --threshold T when given: 1 when T is a number >= 0; else prints "siamese COMMAND: --threshold
+ * must be a number >= 0, got T" to stderr and returns 0. One message for every command. */
+int cli_threshold_ok(const char *command, int given, double threshold);
+
 /* The exit code of a command that stops at cli_parse's result: 0 when it printed the help, else
  * 2 (a usage error there, or in a later check of the arguments). */
 int cli_parse_exit_code(int parsed);

@@ -229,8 +229,7 @@ static int check_usage(const compare_args *a, int n_positional, int threshold_gi
     else if (!a->pairs && n_positional != 3) problem = "give MODEL A B, or MODEL --pairs FILE";
     else if (a->pairs && a->png) problem = "--png draws one pair: it does not go with --pairs";
     else if (a->png && !*a->png) problem = "--png needs a file name";
-    else if (threshold_given && !(a->threshold >= 0)) problem = "--threshold must be a number >= 0";
-    if (!problem) return 1;
+    if (!problem) return cli_threshold_ok("compare", threshold_given, a->threshold);
     fprintf(stderr, "siamese compare: %s (see 'siamese compare --help')\n", problem);
     return 0;
 }

@@ -119,8 +119,8 @@ int cli_identify(int argc, char **argv) {
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;
     int code = cli_parse_exit_code(parsed);
     int given = parsed == CLI_PARSE_OK && cli_was_given(&spec, "threshold");
-    if (given && !(a.threshold >= 0))
-        fprintf(stderr, "siamese identify: --threshold must be >= 0\n");
+    if (parsed == CLI_PARSE_OK && !cli_threshold_ok("identify", given, a.threshold))
+        code = CLI_EXIT_USAGE;
     else if (parsed == CLI_PARSE_OK) code = identify(&a, given, pos[0], pos + 1, n - 1);
     free(pos);
     return code;

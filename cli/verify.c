@@ -95,9 +95,6 @@ int cli_verify(int argc, char **argv) {
     int parsed = cli_parse(&spec, argc, argv, pos, &n);
     if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     int given = cli_was_given(&spec, "threshold");
-    if (given && !(a.threshold >= 0)) {
-        fprintf(stderr, "siamese verify: --threshold must be >= 0\n");
-        return CLI_EXIT_USAGE;
-    }
+    if (!cli_threshold_ok("verify", given, a.threshold)) return CLI_EXIT_USAGE;
     return verify(&a, given, pos[0], pos + 1);
 }

@@ -151,6 +151,13 @@ expect 2 "$cli" train faces -o x.run -j 70000
 grep_err "siamese train: --threads must be 0 (all cores) to 1024, got 70000"
 [ -e x.run ] && fail "train -j 70000 made its run folder"
 expect 0 "$cli" compare "$model" "$a" "$b" -j 1024
+# a negative --threshold: one message for the three commands that take it
+for c in compare verify; do
+    expect 2 "$cli" $c "$model" "$a" "$b" --threshold -0.5
+    grep_err "siamese $c: --threshold must be a number >= 0, got -0.5"
+done
+expect 2 "$cli" identify faces.idx "$a" --threshold -0.5
+grep_err "siamese identify: --threshold must be a number >= 0, got -0.5"
 [ -e x.idx ] || [ -e x.st ] || [ -e x.safetensors ] && fail "a usage error wrote a file"
 cmp -s faces.idx keep.idx || fail "index add -j -3 changed the index"
 finish test_cli_precision
