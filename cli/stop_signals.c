@@ -9,11 +9,15 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "siamese.h"
+
 static volatile sig_atomic_t *watched;
 static int watcher_running;
 
-/* The signal's default action (the process ends as if the signal had never been blocked). */
+/* The signal's default action (the process ends as if the signal had never been blocked), after
+ * removing the temporary files of the writes in progress. */
 static void act_by_default(int sig) {
+    siamese_remove_unfinished_writes();
     sigset_t one;
     sigemptyset(&one);
     sigaddset(&one, sig);
@@ -22,10 +26,13 @@ static void act_by_default(int sig) {
     raise(sig);
 }
 
+/* The stop signals, and those that end the process (after act_by_default's clean-up). */
 static void stop_signal_set(sigset_t *set) {
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
 }
 
 static void *watch_signals(void *arg) {
@@ -36,7 +43,8 @@ static void *watch_signals(void *arg) {
         int sig = 0;
         if (sigwait(&set, &sig) != 0) continue;
         volatile sig_atomic_t *flag = __atomic_load_n(&watched, __ATOMIC_ACQUIRE);
-        if (!flag || (sig == SIGINT && *flag)) act_by_default(sig); /* a second Ctrl-C */
+        if (!flag || sig == SIGTERM || sig == SIGHUP || (sig == SIGINT && *flag))
+            act_by_default(sig); /* no run to stop, an ending signal, or a second Ctrl-C */
         *flag = 1;
     }
     return NULL;

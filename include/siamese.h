@@ -55,6 +55,14 @@ SIAMESE_API const char *siamese_status_str(siamese_status status);
 /* The library version, "MAJOR.MINOR.PATCH". */
 SIAMESE_API const char *siamese_version(void);
 
+/* Every file the library writes (models, checkpoints, indexes, embeddings, manifests, pages) is
+ * written as PATH.tmp.XXXXXX, fsynced and renamed over PATH, so an interrupted write never
+ * leaves a half-written PATH. This removes the temporary files of the writes in progress, for a
+ * program about to end on a signal (SIGINT, SIGTERM) that would otherwise leave them behind; the
+ * writes themselves then fail. It takes a lock: call it from an ordinary thread (one that waits
+ * for signals with sigwait, as the siamese CLI does), not from inside a signal handler. */
+SIAMESE_API void siamese_remove_unfinished_writes(void);
+
 /* ---------------------------------------------------------------- distances */
 
 typedef enum siamese_metric {

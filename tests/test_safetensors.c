@@ -458,6 +458,32 @@ Test(safetensors, replacing_a_file_keeps_its_permissions) {
     cr_assert_eq(sb.st_mode & 07777, 0644, "mode %o", (unsigned)(sb.st_mode & 07777));
 }
 
+/* siamese_remove_unfinished_writes removes the temporary file of a write in progress, whose
+ * commit then fails naming the file, the old file intact; committed writes are not touched. */
+Test(safetensors, unfinished_writes_are_removed_on_request) {
+    const char *path = write_good("unfinished.safetensors");
+    size_t old_size;
+    unsigned char *old = tu_read_file(path, &old_size);
+    sm_atomic_file af;
+    sm_err err;
+    cr_assert_eq(sm_atomic_open(&af, path, &err), SIAMESE_OK, "%s", err.msg);
+    fputs("half-written", af.fp);
+    cr_assert_eq(count_temp_files(tu_temp), 1);
+    siamese_remove_unfinished_writes();
+    cr_assert_eq(count_temp_files(tu_temp), 0);
+    cr_assert_eq(sm_atomic_commit(&af, &err), SIAMESE_ERR_IO);
+    cr_assert(strstr(err.msg, path), "%s", err.msg);
+    size_t now_size;
+    unsigned char *now = tu_read_file(path, &now_size);
+    cr_assert_eq(now_size, old_size);
+    cr_assert_eq(memcmp(now, old, old_size), 0);
+    free(now);
+    free(old);
+    siamese_remove_unfinished_writes(); /* nothing in progress: nothing removed */
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+}
+
 Test(safetensors, atomic_abort_removes_temp_file) {
     const char *path = write_good("abort.safetensors");
     size_t old_size;

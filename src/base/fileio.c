@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/unfinished_writes.h"
 #include "base/util.h"
 
 /* Reads exactly size bytes from fd into buf; returns 0 or an errno value (EIO if the file
@@ -83,6 +84,7 @@ static char *concat(const char *s, const char *suffix) {
 }
 
 static void free_paths(sm_atomic_file *af) {
+    if (af->tmp_path) sm_unfinished_drop(af->tmp_path);
     free(af->final_path);
     free(af->tmp_path);
     af->final_path = NULL;
@@ -163,6 +165,7 @@ siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err)
         return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot create the file (its temporary copy): %s",
                        path, strerror(e));
     }
+    sm_unfinished_add(af->tmp_path);
     (void)fchmod(fd, new_file_mode(path));
     af->fp = open_sink(fd, &af->sink);
     if (!af->fp) {
