@@ -31,6 +31,11 @@ require_data() {
     printf -v "$1" '%s' "$dir/$2"
 }
 
+# epochs_past RUN: one more than the epochs RUN's metrics.jsonl says were done, the least --epochs
+# a --resume of a stopped or killed run accepts (at or below the epochs done is refused); an epoch
+# line written past the last checkpoint only makes it one more.
+epochs_past() { echo $(($(grep -c '"event":"epoch"' "$1/metrics.jsonl") + 1)); }
+
 # finish NAME: exits 1 when any check failed, else says all checks of NAME passed.
 finish() {
     if [ "$failures" -ne 0 ]; then echo "$failures failure(s)" >&2; exit 1; fi

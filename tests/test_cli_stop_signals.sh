@@ -31,7 +31,7 @@ for round in 1 2 3; do
     grep -q "checkpoint saved" "$tmp/usr1_$round.out" ||
         fail "SIGUSR1 flood, round $round: no 'checkpoint saved': $(cat "$tmp/usr1_$round.out")"
 done
-expect 0 "$cli" train --resume "$tmp/usr1_1" --epochs 1 --quiet
+expect 0 "$cli" train --resume "$tmp/usr1_1" --epochs "$(epochs_past "$tmp/usr1_1")" --quiet
 [ -s "$tmp/usr1_1/model.safetensors" ] || fail "the resumed run wrote no model"
 
 # before training (no stop flag yet) a signal ends the process as its default action does, or

@@ -95,7 +95,7 @@ wait "$pid"
 code=$?
 [ "$code" -eq 130 ] || fail "stopped 2-rank run: exit $code, want 130: $(cat "$tmp/stop.out")"
 grep -q "checkpoint saved" "$tmp/stop.out" || fail "stopped run: no 'checkpoint saved': $(cat "$tmp/stop.out")"
-expect 0 "${mpi[@]}" -np 2 "$cli" train --resume "$tmp/stop" --epochs 1 --quiet
+expect 0 "${mpi[@]}" -np 2 "$cli" train --resume "$tmp/stop" --epochs "$(epochs_past "$tmp/stop")" --quiet
 
 # 4. sharded search equals the unsharded search
 faces=$(dirname "$mnist")/att_faces/testing
