@@ -296,7 +296,8 @@ SIAMESE_API siamese_status siamese_trainer_evaluate(siamese_trainer *trainer, co
 /* ---------------------------------------------------------------- evaluation */
 
 /* Pair distances d[n] with labels y[n] (0 similar, 1 dissimilar): the area under the ROC curve
- * for "dissimilar when d > t" (ties count one half). Returns NaN unless both labels occur. */
+ * for "dissimilar when d > t" (ties count one half). Returns NaN unless both labels occur (and
+ * for NULL arrays). */
 SIAMESE_API double siamese_roc_auc(const float *distances, const float *labels, int n);
 
 /* The threshold t maximizing accuracy of "dissimilar when d > t" (midway between neighbouring

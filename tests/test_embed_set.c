@@ -158,4 +158,43 @@ Test(embed_set, bad_arguments_and_nothing_decodable) {
     cr_assert_null(e.vectors);
     cr_assert_eq(siamese_embed_dataset(model, NULL, NULL, &e, msg, sizeof msg),
                  SIAMESE_ERR_INVALID_ARG);
+    memset(msg, 'Z', sizeof msg); /* no output: refused, and said so */
+    cr_assert_eq(siamese_embed_files(model, paths, 1, NULL, NULL, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(msg, "no output"), "%.40s", msg);
+}
+
+/* A model whose load failed has no input geometry: embedding with it, or loading an image as its
+ * input, is refused (it used to write whole images past the buffers: ASan's heap- and
+ * stack-buffer-overflow). */
+Test(embed_set, a_model_that_failed_to_load_is_refused) {
+    siamese_model *failed = NULL;
+    cr_assert_neq(siamese_model_load(tu_path(tmp, "no_such_model.safetensors"), &failed),
+                  SIAMESE_OK);
+    cr_assert_not_null(failed);
+    siamese_embeddings e;
+    char msg[256];
+    const char *paths[1] = {tu_path(tmp, "c1/2b.pgm")};
+    cr_assert_eq(siamese_embed_files(failed, paths, 1, NULL, &e, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(msg, "failed to load"), "%s", msg);
+    cr_assert_eq(e.count, 0);
+    siamese_dataset *ds = NULL;
+    cr_assert_eq(siamese_dataset_open(tmp, NULL, &ds), SIAMESE_OK);
+    cr_assert_eq(siamese_embed_dataset(failed, ds, NULL, &e, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(msg, "failed to load"), "%s", msg);
+    siamese_dataset_free(ds);
+    float input[16] = {0};
+    cr_assert_eq(siamese_model_load_input(failed, paths[0], input, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(msg, "failed to load"), "%s", msg);
+    memset(msg, 'Z', sizeof msg);
+    cr_assert_eq(siamese_model_load_input(model, NULL, input, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(msg, "no image path"), "%.40s", msg);
+    siamese_model_free(failed);
+    float d = 0.5f;
+    cr_assert(isnan(siamese_roc_auc(NULL, NULL, 5))); /* a crash before */
+    cr_assert(isnan(siamese_roc_auc(&d, NULL, 5)));
 }

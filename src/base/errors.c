@@ -23,6 +23,11 @@ void sm_err_clear(sm_err *err) {
     }
 }
 
+siamese_status sm_err_out(const sm_err *err, siamese_status status, char *errmsg, size_t size) {
+    if (errmsg && size) snprintf(errmsg, size, "%s", status != SIAMESE_OK && err ? err->msg : "");
+    return status;
+}
+
 void sm_err_prefix(sm_err *err, const char *prefix) {
     if (!err || !prefix) return;
     char old[SM_ERRMSG_MAX];

@@ -18,6 +18,10 @@ siamese_status sm_fail(sm_err *err, siamese_status status, const char *fmt, ...)
 /* Clears err to SIAMESE_OK with an empty message. */
 void sm_err_clear(sm_err *err);
 
+/* Hands a call's outcome to its caller's errmsg buffer (when not NULL and size > 0): err's message
+ * when status is not SIAMESE_OK, else "". Returns status. */
+siamese_status sm_err_out(const sm_err *err, siamese_status status, char *errmsg, size_t size);
+
 /* Prefixes the message already in err with "prefix: " (used to add a file name). */
 void sm_err_prefix(sm_err *err, const char *prefix);
 

@@ -19,6 +19,7 @@ static int by_distance(const void *a, const void *b) {
 
 /* Sorted copy of the pairs; NULL when memory runs out. */
 static scored_pair *sorted_pairs(const float *distances, const float *labels, int n) {
+    if (!distances || !labels) return NULL;
     scored_pair *p = malloc((size_t)n * sizeof *p);
     if (!p) return NULL;
     for (int i = 0; i < n; i++) {

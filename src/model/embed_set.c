@@ -237,6 +237,8 @@ static siamese_status check_params(embed_job *job, siamese_model *model,
                                    const siamese_embed_params *params) {
     job->p = params ? *params : siamese_embed_default_params();
     if (!model) return sm_fail(&job->err, SIAMESE_ERR_INVALID_ARG, "no model");
+    if (!sm_model_ready(model)) /* its geometry is 0 x 0: whole images would fill the batch */
+        return sm_fail(&job->err, SIAMESE_ERR_INVALID_ARG, "embed: the model failed to load");
     if (job->p.batch_size <= 0 || job->p.batch_size > 4096)
         return sm_fail(&job->err, SIAMESE_ERR_INVALID_ARG, "batch size %d out of range (1-4096)",
                        job->p.batch_size);
@@ -305,6 +307,13 @@ static siamese_status copy_class_names(embed_job *job, const siamese_dataset *ds
     return SIAMESE_OK;
 }
 
+/* A call without an output: refused, saying so in errmsg. */
+static siamese_status no_output(char *errmsg, size_t errmsg_size) {
+    sm_err err;
+    return sm_err_out(&err, sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "embed: no output given"),
+                      errmsg, errmsg_size);
+}
+
 /* Empties the job and the output, then checks the parameters. */
 static siamese_status begin(embed_job *job, siamese_model *model,
                             const siamese_embed_params *params, siamese_embeddings *out) {
@@ -317,7 +326,7 @@ siamese_status siamese_embed_dataset(siamese_model *model, siamese_dataset *data
                                      const siamese_embed_params *params, siamese_embeddings *out,
                                      char *errmsg, size_t errmsg_size) {
     embed_job job;
-    if (!out) return SIAMESE_ERR_INVALID_ARG;
+    if (!out) return no_output(errmsg, errmsg_size);
     siamese_status st = begin(&job, model, params, out);
     if (st == SIAMESE_OK && !dataset) st = sm_fail(&job.err, SIAMESE_ERR_INVALID_ARG, "no dataset");
     embed_source src = {dataset, NULL, NULL, 0};
@@ -342,7 +351,7 @@ siamese_status siamese_embed_files(siamese_model *model, const char *const *path
                                    const siamese_embed_params *params, siamese_embeddings *out,
                                    char *errmsg, size_t errmsg_size) {
     embed_job job;
-    if (!out) return SIAMESE_ERR_INVALID_ARG;
+    if (!out) return no_output(errmsg, errmsg_size);
     siamese_status st = begin(&job, model, params, out);
     if (st == SIAMESE_OK && (n <= 0 || !paths))
         st = sm_fail(&job.err, SIAMESE_ERR_INVALID_ARG, "no image files given");

@@ -7,9 +7,19 @@
 
 siamese_status siamese_model_load_input(siamese_model *model, const char *path, float *out,
                                         char *errmsg, size_t errmsg_size) {
-    if (!model || !path || !out) return SIAMESE_ERR_INVALID_ARG;
     sm_err err;
     sm_err_clear(&err);
+    if (!model || !path || !out)
+        return sm_err_out(&err,
+                          sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "load input: no %s",
+                                  !model  ? "model"
+                                  : !path ? "image path"
+                                          : "output buffer"),
+                          errmsg, errmsg_size);
+    if (!sm_model_ready(model)) /* its geometry is 0 x 0: the image would go in whole */
+        return sm_err_out(
+            &err, sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "load input: the model failed to load"),
+            errmsg, errmsg_size);
     const sm_shape *in = &model->arch.input;
     sm_image_options opts = siamese_image_default_options();
     opts.channels = in->c;
@@ -27,6 +37,5 @@ siamese_status siamese_model_load_input(siamese_model *model, const char *path, 
         if (st == SIAMESE_OK) st = sm_image_to_tensor(&img, NULL, NULL, out);
     }
     sm_image_free(&img);
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }
