@@ -24,3 +24,15 @@ echo "$out"
 cc -std=c11 "$prefix/hello.c" -o "$prefix/hello_static" $(pkg-config --cflags siamese) \
    "$(pkg-config --variable=libdir siamese)/libsiamese.a" $(pkg-config --static --libs siamese | sed 's/-lsiamese//')
 "$prefix/hello_static" >/dev/null
+# So does a program that trains (the library's MPI, when built with it, is among them).
+cat > "$prefix/trainer.c" <<'C'
+#include <siamese.h>
+int main(void) {
+    siamese_status (*volatile train)(const char *, const char *, const siamese_train_params *,
+                                     char *, size_t) = siamese_train;
+    return train == 0;
+}
+C
+cc -std=c11 "$prefix/trainer.c" -o "$prefix/trainer_static" $(pkg-config --cflags siamese) \
+   "$(pkg-config --variable=libdir siamese)/libsiamese.a" $(pkg-config --static --libs siamese | sed 's/-lsiamese//')
+"$prefix/trainer_static"
