@@ -12,7 +12,16 @@
  * (a model's or a run's thread count is set on the calling thread for the call and the caller's
  * own setting restored), and the only shared state is thread-safe caching (freed pixel buffers,
  * oneDNN's primitive cache). The library's threads are OpenMP's inside a call and a loader's
- * background thread. Each handle type below has a "Threads:" line. */
+ * background thread. Each handle type below has a "Threads:" line.
+ *
+ * Signals: oneDNN's JIT gemm kernels point the stack pointer into the heap while they run, so a
+ * signal handler run on such a thread would corrupt the heap. Calls that run them (embedding,
+ * training, k-NN search) therefore block every asynchronous signal (all but SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, SIGTRAP, SIGABRT and SIGSYS) in the calling thread for the call, restoring its
+ * mask after (a held signal is then delivered), and for good in the threads of OpenMP's pool they
+ * run on: those are the threads of your own OpenMP parallel regions too, so a signal meant for
+ * one of them (pthread_kill, a per-thread timer) waits. A process-directed signal goes to a
+ * thread that does not block it, as a sigwait thread of your own (the siamese CLI's way). */
 #ifndef SIAMESE_H
 #define SIAMESE_H
 
