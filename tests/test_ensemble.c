@@ -418,7 +418,7 @@ Test(ensemble, unfit_members_are_refused_and_stay_the_callers) {
     siamese_model *pair[2] = {a, b};
     expect_refused(pair, 0, "not 0");
     expect_refused(pair, -3, "2 to 16");
-    expect_refused(NULL, 2, "members");
+    expect_refused(NULL, 2, "no members given");
     cr_assert_eq(siamese_model_ensemble(pair, 2, NULL), SIAMESE_ERR_INVALID_ARG);
     siamese_model *geometry[2] = {a, taller};
     expect_refused(geometry, 2, "input geometry");

@@ -96,7 +96,8 @@ siamese_status siamese_model_ensemble(siamese_model *const *members, int n, siam
     sm_err err;
     sm_err_clear(&err);
     siamese_status st =
-        !members || n < 2 || n > SIAMESE_ENSEMBLE_MAX
+        !members ? sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "ensemble: no members given")
+        : n < 2 || n > SIAMESE_ENSEMBLE_MAX
             ? sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "ensemble: needs 2 to %d members, not %d",
                       SIAMESE_ENSEMBLE_MAX, n)
             : make_ensemble(members, n, out, &err);
