@@ -458,6 +458,16 @@ Test(safetensors, replacing_a_file_keeps_its_permissions) {
     cr_assert_eq(sb.st_mode & 07777, 0644, "mode %o", (unsigned)(sb.st_mode & 07777));
 }
 
+/* Checks that path holds old's bytes, then frees old. */
+static void expect_bytes(const char *path, unsigned char *old, size_t old_size) {
+    size_t now_size;
+    unsigned char *now = tu_read_file(path, &now_size);
+    cr_assert_eq(now_size, old_size);
+    cr_assert_eq(memcmp(now, old, old_size), 0);
+    free(now);
+    free(old);
+}
+
 /* siamese_remove_unfinished_writes removes the temporary file of a write in progress, whose
  * commit then fails naming the file, the old file intact; committed writes are not touched. */
 Test(safetensors, unfinished_writes_are_removed_on_request) {
@@ -473,12 +483,7 @@ Test(safetensors, unfinished_writes_are_removed_on_request) {
     cr_assert_eq(count_temp_files(tu_temp), 0);
     cr_assert_eq(sm_atomic_commit(&af, &err), SIAMESE_ERR_IO);
     cr_assert(strstr(err.msg, path), "%s", err.msg);
-    size_t now_size;
-    unsigned char *now = tu_read_file(path, &now_size);
-    cr_assert_eq(now_size, old_size);
-    cr_assert_eq(memcmp(now, old, old_size), 0);
-    free(now);
-    free(old);
+    expect_bytes(path, old, old_size);
     siamese_remove_unfinished_writes(); /* nothing in progress: nothing removed */
     struct stat sb;
     cr_assert_eq(stat(path, &sb), 0);
@@ -496,12 +501,7 @@ Test(safetensors, atomic_abort_removes_temp_file) {
     sm_atomic_abort(&af);
     sm_atomic_abort(&af); /* harmless twice */
     cr_assert_eq(count_temp_files(tu_temp), 0);
-    size_t now_size;
-    unsigned char *now = tu_read_file(path, &now_size);
-    cr_assert_eq(now_size, old_size);
-    cr_assert_eq(memcmp(now, old, old_size), 0);
-    free(now);
-    free(old);
+    expect_bytes(path, old, old_size);
 }
 
 Test(safetensors, read_file_reports_path_and_reason) {
