@@ -100,6 +100,9 @@ Test(eval_fewshot, bad_inputs_say_why) {
     p.shot = 1;
     cr_assert_eq(siamese_eval_fewshot(v, labels, 5, 1, &p, &r, msg, sizeof msg), SIAMESE_OK);
     cr_assert_eq(r.classes_excluded, 1);
+    cr_assert_eq(siamese_eval_fewshot(v, labels, 5, 1, &p, NULL, msg, sizeof msg),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(msg, "no output"), "%s", msg);
 }
 
 /* ---- Lake's runs */

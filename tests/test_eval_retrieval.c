@@ -133,4 +133,7 @@ Test(eval_retrieval, queries_without_relevant_items_are_left_out) {
     cr_assert(strstr(msg, "no query"), "%s", msg);
     cr_assert_eq(siamese_eval_retrieval(v, labels, 0, v, labels, 4, 1, NULL, &p, &r, msg, 256),
                  SIAMESE_ERR_INVALID_ARG);
+    cr_assert_eq(siamese_eval_retrieval(v, labels, 4, v, labels, 4, 1, NULL, &p, NULL, msg, 256),
+                 SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(msg, "no output"), "%s", msg);
 }

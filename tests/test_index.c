@@ -233,6 +233,21 @@ Test(index, wrong_length_embeddings_are_refused) {
     siamese_index_free(index);
 }
 
+/* NULL arguments are refused with a message saying which, not an empty one. */
+Test(index, null_arguments_are_named) {
+    siamese_index *index = new_index();
+    cr_assert_eq(siamese_index_save(index, NULL), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_index_errmsg(index), "no path"), "%s", siamese_index_errmsg(index));
+    cr_assert_eq(siamese_index_add(index, NULL), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_index_errmsg(index), "no embeddings"), "%s",
+              siamese_index_errmsg(index));
+    cr_assert_eq(siamese_index_remove(index, NULL, 2, NULL), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_index_errmsg(index), "no items"), "%s", siamese_index_errmsg(index));
+    cr_assert_eq(siamese_index_check_model(index, NULL), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(siamese_index_errmsg(index), "no model"), "%s", siamese_index_errmsg(index));
+    siamese_index_free(index);
+}
+
 /* Writes bytes [0, size) of src to dst, optionally flipping one byte. */
 static void copy_damaged(const char *src, const char *dst, size_t size, long flip) {
     size_t n;

@@ -28,6 +28,11 @@ siamese_status sm_err_out(const sm_err *err, siamese_status status, char *errmsg
     return status;
 }
 
+siamese_status sm_refuse(char *errmsg, size_t size, const char *reason) {
+    if (errmsg && size) snprintf(errmsg, size, "%s", reason);
+    return SIAMESE_ERR_INVALID_ARG;
+}
+
 void sm_err_prefix(sm_err *err, const char *prefix) {
     if (!err || !prefix) return;
     char old[SM_ERRMSG_MAX];

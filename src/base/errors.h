@@ -22,6 +22,10 @@ void sm_err_clear(sm_err *err);
  * when status is not SIAMESE_OK, else "". Returns status. */
 siamese_status sm_err_out(const sm_err *err, siamese_status status, char *errmsg, size_t size);
 
+/* A call refused before it starts (SIAMESE_ERR_INVALID_ARG), its reason put in the caller's
+ * errmsg buffer (when not NULL and size > 0). */
+siamese_status sm_refuse(char *errmsg, size_t size, const char *reason);
+
 /* Prefixes the message already in err with "prefix: " (used to add a file name). */
 void sm_err_prefix(sm_err *err, const char *prefix);
 

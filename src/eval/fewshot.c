@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errors.h"
 #include "base/rng.h"
 #include "eval/eval.h"
 #include "siamese.h"
@@ -167,7 +168,7 @@ static siamese_interval mean_interval(const double *v, int n) {
 siamese_status siamese_eval_fewshot(const float *vectors, const int *labels, int n, int dim,
                                     const siamese_fewshot_params *params, siamese_fewshot *out,
                                     char *errmsg, size_t errmsg_size) {
-    if (!out) return SIAMESE_ERR_INVALID_ARG;
+    if (!out) return sm_refuse(errmsg, errmsg_size, "few-shot: no output given");
     memset(out, 0, sizeof *out);
     if (errmsg && errmsg_size) errmsg[0] = 0;
     siamese_fewshot_params p = params ? *params : siamese_fewshot_default_params();

@@ -325,7 +325,7 @@ static siamese_status embed_and_score(lake_job *job, siamese_model *model,
 siamese_status siamese_eval_lake_runs(siamese_model *model, const char *path,
                                       const siamese_embed_params *params, siamese_lake_runs *out,
                                       char *errmsg, size_t errmsg_size) {
-    if (!out) return SIAMESE_ERR_INVALID_ARG;
+    if (!out) return sm_refuse(errmsg, errmsg_size, "Lake's runs: no output given");
     memset(out, 0, sizeof *out);
     lake_job job;
     memset(&job, 0, sizeof job);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errors.h"
 #include "eval/eval.h"
 #include "siamese.h"
 
@@ -115,7 +116,7 @@ siamese_status siamese_eval_retrieval(const float *queries, const int *query_lab
                                       int dim, const int *exclude,
                                       const siamese_retrieval_params *params,
                                       siamese_retrieval *out, char *errmsg, size_t errmsg_size) {
-    if (!out) return SIAMESE_ERR_INVALID_ARG;
+    if (!out) return sm_refuse(errmsg, errmsg_size, "retrieval: no output given");
     memset(out, 0, sizeof *out);
     if (errmsg && errmsg_size) errmsg[0] = 0;
     siamese_retrieval_params p = params ? *params : siamese_retrieval_default_params();

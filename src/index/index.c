@@ -61,8 +61,9 @@ siamese_status siamese_index_open(const char *path, siamese_index **out) {
 }
 
 siamese_status siamese_index_save(siamese_index *index, const char *path) {
-    if (!index || !path) return SIAMESE_ERR_INVALID_ARG;
+    if (!index) return SIAMESE_ERR_INVALID_ARG;
     sm_err_clear(&index->err);
+    if (!path) return sm_fail(&index->err, SIAMESE_ERR_INVALID_ARG, "index save: no path given");
     return sm_index_write(index, path);
 }
 
@@ -263,9 +264,10 @@ static siamese_status put_row(siamese_index *index, const siamese_embeddings *e,
 }
 
 siamese_status siamese_index_add(siamese_index *index, const siamese_embeddings *e) {
-    if (!index || !e || e->count < 0 || (e->count > 0 && !e->vectors))
-        return SIAMESE_ERR_INVALID_ARG;
+    if (!index) return SIAMESE_ERR_INVALID_ARG;
     sm_err_clear(&index->err);
+    if (!e || e->count < 0 || (e->count > 0 && !e->vectors))
+        return sm_fail(&index->err, SIAMESE_ERR_INVALID_ARG, "index add: no embeddings given");
     if (e->count > 0 && e->dim != index->dim)
         return sm_fail(&index->err, SIAMESE_ERR_SHAPE,
                        "index: embeddings of length %d do not fit an index of length %d", e->dim,
@@ -280,8 +282,10 @@ siamese_status siamese_index_add(siamese_index *index, const siamese_embeddings 
 
 siamese_status siamese_index_remove(siamese_index *index, const char *const *items, int n,
                                     int *removed) {
-    if (!index || n < 0 || (n > 0 && !items)) return SIAMESE_ERR_INVALID_ARG;
+    if (!index) return SIAMESE_ERR_INVALID_ARG;
     sm_err_clear(&index->err);
+    if (n < 0 || (n > 0 && !items))
+        return sm_fail(&index->err, SIAMESE_ERR_INVALID_ARG, "index remove: no items given");
     if (removed) *removed = 0;
     siamese_status status = reserve(index, index->count);
     if (status != SIAMESE_OK) return status;
@@ -320,8 +324,9 @@ siamese_status siamese_index_remove(siamese_index *index, const char *const *ite
 /* ---------------------------------------------------------------- model check and search */
 
 siamese_status siamese_index_check_model(siamese_index *index, siamese_model *model) {
-    if (!index || !model) return SIAMESE_ERR_INVALID_ARG;
+    if (!index) return SIAMESE_ERR_INVALID_ARG;
     sm_err_clear(&index->err);
+    if (!model) return sm_fail(&index->err, SIAMESE_ERR_INVALID_ARG, "index: no model given");
     char actual[SM_FINGERPRINT_MAX], why[2 * SM_FINGERPRINT_MAX];
     siamese_status status = siamese_model_fingerprint(model, actual, sizeof actual);
     if (status != SIAMESE_OK) return sm_fail(&index->err, status, "the model has no fingerprint");

@@ -307,13 +307,6 @@ static siamese_status copy_class_names(embed_job *job, const siamese_dataset *ds
     return SIAMESE_OK;
 }
 
-/* A call without an output: refused, saying so in errmsg. */
-static siamese_status no_output(char *errmsg, size_t errmsg_size) {
-    sm_err err;
-    return sm_err_out(&err, sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "embed: no output given"),
-                      errmsg, errmsg_size);
-}
-
 /* Empties the job and the output, then checks the parameters. */
 static siamese_status begin(embed_job *job, siamese_model *model,
                             const siamese_embed_params *params, siamese_embeddings *out) {
@@ -326,7 +319,7 @@ siamese_status siamese_embed_dataset(siamese_model *model, siamese_dataset *data
                                      const siamese_embed_params *params, siamese_embeddings *out,
                                      char *errmsg, size_t errmsg_size) {
     embed_job job;
-    if (!out) return no_output(errmsg, errmsg_size);
+    if (!out) return sm_refuse(errmsg, errmsg_size, "embed: no output given");
     siamese_status st = begin(&job, model, params, out);
     if (st == SIAMESE_OK && !dataset) st = sm_fail(&job.err, SIAMESE_ERR_INVALID_ARG, "no dataset");
     embed_source src = {dataset, NULL, NULL, 0};
@@ -351,7 +344,7 @@ siamese_status siamese_embed_files(siamese_model *model, const char *const *path
                                    const siamese_embed_params *params, siamese_embeddings *out,
                                    char *errmsg, size_t errmsg_size) {
     embed_job job;
-    if (!out) return no_output(errmsg, errmsg_size);
+    if (!out) return sm_refuse(errmsg, errmsg_size, "embed: no output given");
     siamese_status st = begin(&job, model, params, out);
     if (st == SIAMESE_OK && (n <= 0 || !paths))
         st = sm_fail(&job.err, SIAMESE_ERR_INVALID_ARG, "no image files given");
