@@ -972,7 +972,9 @@ SIAMESE_API siamese_status siamese_train(const char *data_path, const char *run_
  * and params->epochs, when > 0, replaces the recorded number of epochs (to extend the run, or to
  * end it sooner; a total at or below the epochs already done is refused with
  * SIAMESE_ERR_INVALID_ARG, every file of the run unchanged). run_dir must exist: it is never
- * made. */
+ * made. A run that has done all its epochs (no new total) trains nothing and returns
+ * SIAMESE_OK, its files' contents unchanged (its loss plot is drawn again, as a run killed
+ * before drawing it needs). */
 SIAMESE_API siamese_status siamese_train_resume(const char *run_dir,
                                                 const siamese_train_params *params, char *errmsg,
                                                 size_t errmsg_size);

@@ -38,6 +38,11 @@ unchanged "$run" "$tmp/run.sums" "a refused --resume --epochs 2"
 expect 2 "$cli" train --resume "$run" --epochs 3
 grep_err "has done 3 epochs; --epochs 3 would add none (give more than 3)"
 unchanged "$run" "$tmp/run.sums" "a refused --resume --epochs 3"
+# a finished run resumed without a new total trains nothing, says so, and changes no file (its
+# log gained a data line, and its plot was redrawn, at every such resume)
+expect 0 "$cli" train --resume "$run"
+grep_err "the run has done all its 3 epochs: nothing to train"
+unchanged "$run" "$tmp/run.sums" "a --resume of the finished run"
 grep -q '"epochs": *3[,}]' "$run/config.json" || fail "config.json's epochs: $(cat "$run/config.json")"
 expect 0 "$cli" train --resume "$run" --epochs 4 -q
 [ "$(grep -c '"event":"epoch"' "$run/metrics.jsonl")" -eq 4 ] || fail "--epochs 4 did not train epoch 4"

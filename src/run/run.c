@@ -56,6 +56,7 @@ typedef struct train_run {
     int made_lock;              /* 1 when this run created run_dir/.lock */
     int over_old_run;           /* 1 when a fresh run's folder held a run (--overwrite) */
     int saved_config;           /* 1 once config.json is written: the run is kept from then on */
+    int nothing_to_train;       /* a resumed run that has done all its epochs already */
     sm_dist *dist;              /* data-parallel ranks (issue 16), NULL = one process */
     sm_loader_chips chips;      /* a model with a face aligner: every loader feeds face chips */
     sm_err err;
@@ -940,7 +941,8 @@ static siamese_status prepare_data(train_run *run, int resuming) {
         st = sm_metrics_open(&run->metrics, path, resuming ? run->state.step : -1, &run->history,
                              &run->err);
     if (st == SIAMESE_OK) st = report_setup(run);
-    if (st == SIAMESE_OK) st = log_files(run, &check);
+    /* a finished run resumed (to redraw its plot) trains nothing: its log gains no data line */
+    if (st == SIAMESE_OK && !run->nothing_to_train) st = log_files(run, &check);
     sm_ds_files_free(&check);
     return st;
 }
@@ -1106,6 +1108,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     if (st == SIAMESE_OK) st = restore_checkpoint(run);
     if (st == SIAMESE_OK && params) st = check_new_total(run, params->epochs);
+    run->nothing_to_train = run->state.epoch >= run->config.params.epochs;
     if (st == SIAMESE_OK) st = prepare_data(run, 1);
     /* the new total goes into config.json only once the checkpoint and the data have loaded: a
      * resume that fails leaves the run's files as they were */
@@ -1113,7 +1116,12 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
         st = sm_run_config_save(&run->config, path, &run->err);
     st = sm_dist_agree(run->dist, st, &run->err);
     if (st != SIAMESE_OK) undo_resume(run);
-    if (st == SIAMESE_OK)
+    if (st == SIAMESE_OK && run->nothing_to_train)
+        emit_message(run, SIAMESE_EVENT_INFO,
+                     "the run has done all its %d epochs: nothing to train (a new total above %d "
+                     "trains more)",
+                     run->config.params.epochs, run->config.params.epochs);
+    else if (st == SIAMESE_OK)
         emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
                      run->state.epoch + 1, run->state.batch + 1, (long long)run->state.step);
     /* killed after its last checkpoint but before its loss plot, a run draws the plot now */
