@@ -2,6 +2,7 @@
  * can be written (its folder exists) and never replaces an input or a file of an input folder. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "outputs.h"
+#include "pair_list.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -19,10 +20,9 @@ int cli_same_file(const char *a, const char *b) {
 
 /* The folder part of path into out: "." for a bare name, "/" for a name in the root. */
 static void folder_of(const char *path, char *out, size_t size) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(out, size, ".");
-    else if (slash == path) snprintf(out, size, "/");
-    else snprintf(out, size, "%.*s", (int)(slash - path), path);
+    char *dir = cli_list_folder(path); /* "" for a bare name */
+    snprintf(out, size, "%s", dir && *dir ? dir : ".");
+    free(dir);
 }
 
 int cli_output_path_ok(const char *command, const char *output, cli_output_kind kind) {
@@ -80,8 +80,7 @@ static char *resolve_existing(const char *output) {
     return path;
 }
 
-/* 1 when the resolved path lies below the resolved folder dir. */
-static int is_below(const char *path, const char *dir) {
+int cli_path_is_below(const char *path, const char *dir) {
     size_t n = strlen(dir);
     if (strcmp(dir, "/") == 0) return path[0] == '/' && path[1] != '\0';
     return strncmp(path, dir, n) == 0 && path[n] == '/';
@@ -93,7 +92,7 @@ static int replaces_folder_file(const char *command, const char *output, const c
     if (stat(input, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
     char *out = resolve_existing(output);
     char *dir = out ? realpath(input, NULL) : NULL;
-    int hit = dir && is_below(out, dir);
+    int hit = dir && cli_path_is_below(out, dir);
     if (hit)
         fprintf(stderr, "siamese %s: %s: the output would replace a file of the input folder %s\n",
                 command, output, input);

@@ -8,6 +8,9 @@
 /* What a command writes at an output path: one file, or a folder it creates or fills. */
 typedef enum cli_output_kind { CLI_OUTPUT_FILE, CLI_OUTPUT_FOLDER } cli_output_kind;
 
+/* 1 when the resolved (real) path lies below the resolved folder dir. */
+int cli_path_is_below(const char *path, const char *dir);
+
 /* 1 when a and b name the same file: the same text, or the same device and inode. */
 int cli_same_file(const char *a, const char *b);
 

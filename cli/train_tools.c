@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "outputs.h"
 
 train_tools_flags train_tools_defaults(const siamese_train_params *p) {
     train_tools_flags f;
@@ -190,11 +191,8 @@ int train_tools_check_run_folder(const char *data, const char *run_dir) {
     if (!resolve_folder(data, data_real, sizeof data_real) ||
         !resolve_folder(run_dir, run_real, sizeof run_real))
         return 1; /* a path too long: the run reports it */
-    size_t n = strlen(data_real);
     int same = !strcmp(run_real, data_real);
-    int inside =
-        !strcmp(data_real, "/") || (!strncmp(run_real, data_real, n) && run_real[n] == '/');
-    if (!same && !inside) return 1;
+    if (!same && !cli_path_is_below(run_real, data_real)) return 1;
     fprintf(stderr, "siamese train: -o %s: the run folder would be %s data folder %s\n", run_dir,
             same ? "the" : "inside the", data);
     return 0;
