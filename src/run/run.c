@@ -56,7 +56,6 @@ typedef struct train_run {
     int made_lock;              /* 1 when this run created run_dir/.lock */
     int over_old_run;           /* 1 when a fresh run's folder held a run (--overwrite) */
     int saved_config;           /* 1 once config.json is written: the run is kept from then on */
-    int nothing_to_train;       /* a resumed run that has done all its epochs already */
     sm_dist *dist;              /* data-parallel ranks (issue 16), NULL = one process */
     sm_loader_chips chips;      /* a model with a face aligner: every loader feeds face chips */
     sm_err err;
@@ -923,6 +922,11 @@ static void setup_chips(train_run *run) {
 }
 
 /* Opens the data, split, loaders and metrics shared by fresh and resumed runs. */
+/* 1 when the run has done all its epochs already (resumed when finished, it trains nothing). */
+static int all_epochs_done(const train_run *run) {
+    return run->state.epoch >= run->config.params.epochs;
+}
+
 static siamese_status prepare_data(train_run *run, int resuming) {
     sm_ds_files check;
     memset(&check, 0, sizeof check);
@@ -942,7 +946,7 @@ static siamese_status prepare_data(train_run *run, int resuming) {
                              &run->err);
     if (st == SIAMESE_OK) st = report_setup(run);
     /* a finished run resumed (to redraw its plot) trains nothing: its log gains no data line */
-    if (st == SIAMESE_OK && !run->nothing_to_train) st = log_files(run, &check);
+    if (st == SIAMESE_OK && !(resuming && all_epochs_done(run))) st = log_files(run, &check);
     sm_ds_files_free(&check);
     return st;
 }
@@ -1108,7 +1112,6 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     if (st == SIAMESE_OK) st = restore_checkpoint(run);
     if (st == SIAMESE_OK && params) st = check_new_total(run, params->epochs);
-    run->nothing_to_train = run->state.epoch >= run->config.params.epochs;
     if (st == SIAMESE_OK) st = prepare_data(run, 1);
     /* the new total goes into config.json only once the checkpoint and the data have loaded: a
      * resume that fails leaves the run's files as they were */
@@ -1116,7 +1119,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
         st = sm_run_config_save(&run->config, path, &run->err);
     st = sm_dist_agree(run->dist, st, &run->err);
     if (st != SIAMESE_OK) undo_resume(run);
-    if (st == SIAMESE_OK && run->nothing_to_train)
+    if (st == SIAMESE_OK && all_epochs_done(run))
         emit_message(run, SIAMESE_EVENT_INFO,
                      "the run has done all its %d epochs: nothing to train (a new total above %d "
                      "trains more)",
@@ -1125,7 +1128,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
         emit_message(run, SIAMESE_EVENT_INFO, "resuming at epoch %d, batch %d (step %lld)",
                      run->state.epoch + 1, run->state.batch + 1, (long long)run->state.step);
     /* killed after its last checkpoint but before its loss plot, a run draws the plot now */
-    if (st == SIAMESE_OK && run->state.epoch >= run->config.params.epochs) st = draw_loss_plot(run);
+    if (st == SIAMESE_OK && all_epochs_done(run)) st = draw_loss_plot(run);
     if (st == SIAMESE_OK) st = run_epochs(run);
     sm_threads_leave(threads);
     return finish_run(run, st, errmsg, errmsg_size);
