@@ -286,13 +286,8 @@ static siamese_status run_job(embed_job *job, const embed_source *src, siamese_e
 
 static siamese_status finish(const embed_job *job, siamese_status st, siamese_embeddings *out,
                              char *errmsg, size_t errmsg_size) {
-    if (st != SIAMESE_OK) {
-        siamese_embeddings_free(out);
-        if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", job->err.msg);
-    } else if (errmsg && errmsg_size) {
-        errmsg[0] = 0;
-    }
-    return st;
+    if (st != SIAMESE_OK) siamese_embeddings_free(out);
+    return sm_err_out(&job->err, st, errmsg, errmsg_size);
 }
 
 static siamese_status copy_class_names(embed_job *job, const siamese_dataset *ds,
