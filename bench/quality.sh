@@ -44,7 +44,8 @@
 #            dogs        Stanford Dogs: train on 100 breeds, ROC AUC on pairs of the other 20;
 #                        the seed recipe (--epochs, default 1) beside a from-scratch P x K
 #                        recipe (DOGS_EPOCHS, default 8) of about the same CPU time
-#            all         every row above in turn (hours on a shared 2-core machine)
+#            all         every row above but mnist_ensemble in turn, then their table lines
+#                        again as one markdown table (hours on a shared 2-core machine)
 #   DATA     the shared data sets folder (default: $SIAMESE_DATA_DIR, else ../shared/data)
 #   SIAMESE  the siamese binary (default: build/siamese)
 #
@@ -595,12 +596,21 @@ case "$row" in
     mnist_ensemble) mnist_ensemble ;;
     fashion_mnist) fashion_mnist ;;
     dogs) dogs ;;
-    all) # every row in turn, each with its own default epochs unless --epochs was given
+    all) # every row in turn, each with its own default epochs unless --epochs was given; then
+        # the rows' table lines again as one table (the issue's table, regenerated, not typed)
         asked="$epochs"
+        echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$(dirname "$0")" \
+            rev-parse --short HEAD 2>/dev/null || echo unknown), $(machine)"
         for r in att_faces att_faces_5fold mnist fashion_mnist dogs omniglot; do
             epochs="$asked"
             echo "== $r"
-            "$r"
+            "$r" | tee "$work/all.$r.out"
+        done
+        echo "== table ($(date -u '+%Y-%m-%d %H:%M UTC'), -j $threads, $(machine))"
+        echo "| benchmark | protocol | seed | epochs | train time | number [95% interval] |"
+        echo "|---|---|---|---|---|---|"
+        for r in att_faces att_faces_5fold mnist fashion_mnist dogs omniglot; do
+            grep '^| ' "$work/all.$r.out"
         done ;;
     *) echo "quality: unknown row '$row' (rows: att_faces, omniglot, att_faces_5fold, mnist," \
         "mnist_ensemble, fashion_mnist, dogs, all)" >&2; exit 2 ;;
