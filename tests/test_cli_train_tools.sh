@@ -34,6 +34,11 @@ expect 2 "$cli" train "$faces" -o "$tmp/r" --sampler online --pk 8x4
 grep_err "sampler pk"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --split classes --pk 64x4
 grep_err "37 such classes"
+# P x K that the whole folder could feed but the training side cannot: a usage error too
+expect 2 "$cli" train "$faces" -o "$tmp/r" "${small[@]}" --pk 36x4
+grep_err "the training side of .* has only 2[0-9] such classes: lower P or K"
+expect 2 "$cli" train "$faces" -o "$tmp/r" "${small[@]}" --pk 24x4 --val-classes 0.25
+grep_err "lower P or K"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --lr-schedule linear
 grep_err "linear"
 expect 2 "$cli" train "$faces" -o "$tmp/r" --val-classes 1.5
@@ -62,6 +67,24 @@ expect 0 "$cli" train "$faces" -o "$tmp/parts" "${small[@]}" "${tools[@]}" --epo
 expect 0 "$cli" train --resume "$tmp/parts" --epochs 2 -q
 cmp -s "$tmp/whole/model.safetensors" "$tmp/parts/model.safetensors" ||
     fail "resumed run differs from the uninterrupted one"
+# and a second fresh run of the same seed repeats the first bit for bit
+expect 0 "$cli" train "$faces" -o "$tmp/again" "${small[@]}" "${tools[@]}" --epochs 2 -q
+cmp -s "$tmp/whole/model.safetensors" "$tmp/again/model.safetensors" ||
+    fail "two fresh runs of one seed differ"
+
+# augmentation is never applied to evaluation: with weights that cannot move (lr 1e-30), runs
+# with and without it differ in their training loss only, never in their test or validation pairs
+still=("${small[@]}" --pk 8x4 --lr 1e-30 --val-classes 0.25 --epochs 1 -q)
+expect 0 "$cli" train "$faces" -o "$tmp/plain" "${still[@]}"
+expect 0 "$cli" train "$faces" -o "$tmp/koch" "${still[@]}" --augment koch
+field() { grep '"event":"epoch"' "$1/metrics.jsonl" | grep -o "\"$2\":[^,}]*"; }
+for f in test_loss test_auc val_auc; do
+    [ -n "$(field "$tmp/plain" $f)" ] || fail "metrics.jsonl lacks $f"
+    [ "$(field "$tmp/plain" $f)" = "$(field "$tmp/koch" $f)" ] ||
+        fail "augmentation changed $f: $(field "$tmp/plain" $f) against $(field "$tmp/koch" $f)"
+done
+[ "$(field "$tmp/plain" train_loss)" != "$(field "$tmp/koch" train_loss)" ] ||
+    fail "--augment koch did not change the training batches"
 
 # the triplet loss: recorded in config.json and kept on resume (bitwise)
 triplet=("${small[@]}" --pk 8x4 --mining hard --loss triplet --margin 1 --lr 0.002)
