@@ -296,8 +296,9 @@ int cli_train(int argc, char **argv) {
         "      --val-groups 10 --patience 5 --epochs 40 -o runs/omniglot\n"
         "  siamese train --resume runs/dogs\n"
         "exit status: 0 ok, 1 bad data, network or run folder, or a file that cannot be written,\n"
-        "2 usage error (also settings the data cannot feed, such as a --pk over the training\n"
-        "side, a run folder inside DATA, or --resume with --epochs at or below the epochs done),\n"
+        "2 usage error (also settings the data or network cannot take, such as a --pk over the\n"
+        "training side, a --freeze naming no layer, a run folder inside DATA, or --resume with\n"
+        "--epochs at or below the epochs done),\n"
         "130 interrupted by Ctrl-C or SIGUSR1 (checkpoint saved: --resume goes on)"};
     const char *positional[1];
     int n_positional;
@@ -358,8 +359,9 @@ int cli_train(int argc, char **argv) {
     }
     if (st != SIAMESE_OK) {
         fprintf(stderr, "siamese train: %s\n", errmsg);
-        /* settings the data cannot feed (P x K over the training side, too few validation
-         * classes, --resume --epochs at or below the epochs done) come back with this status */
+        /* settings the data or network cannot take (P x K over the training side, too few
+         * validation classes, --freeze naming no layer, --resume --epochs at or below the epochs
+         * done) come back with this status */
         return st == SIAMESE_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (siamese_dist_rank() > 0) return CLI_EXIT_OK; /* rank 0 prints the summary (issue 16) */

@@ -37,7 +37,7 @@ cmp -s "$tmp/turned/model.safetensors" "$tmp/parts/model.safetensors" ||
 # half turns keep any shape; quarter turns need a square input
 expect 0 "$cli" train "$faces" -o "$tmp/half" "${small[@]}" --input 1x56x46 --class-rotations 2 \
     --epochs 1
-expect 1 "$cli" train "$faces" -o "$tmp/oblong" "${small[@]}" --input 1x56x46 \
+expect 2 "$cli" train "$faces" -o "$tmp/oblong" "${small[@]}" --input 1x56x46 \
     --class-rotations 4 --epochs 1
 grep_err "square"
 

@@ -30,7 +30,7 @@ expect 0 "$cli" train "$faces" -o "$tmp/other" --arch "conv(4,k=3) relu linear(8
 expect 1 "$cli" train "$faces" -o "$tmp/bad" "${small[@]}" --init "$tmp/other/model.safetensors"
 grep_err "do not match the architecture"
 grep_err "'cnn1.weight' has shape"
-expect 1 "$cli" train "$faces" -o "$tmp/bad2" "${small[@]}" --freeze layer9
+expect 2 "$cli" train "$faces" -o "$tmp/bad2" "${small[@]}" --freeze layer9
 grep_err "no layer's parameters are named 'layer9'"
 
 finish test_cli_finetune
