@@ -99,6 +99,7 @@ Test(eval_fewshot, bad_inputs_say_why) {
                  SIAMESE_ERR_INVALID_ARG);
     p.shot = 1;
     cr_assert_eq(siamese_eval_fewshot(v, labels, 5, 1, &p, &r, msg, sizeof msg), SIAMESE_OK);
+    cr_assert_str_eq(msg, "", "a success leaves the last failure's message: %s", msg);
     cr_assert_eq(r.classes_excluded, 1);
     cr_assert_eq(siamese_eval_fewshot(v, labels, 5, 1, &p, NULL, msg, sizeof msg),
                  SIAMESE_ERR_INVALID_ARG);

@@ -136,4 +136,9 @@ Test(eval_retrieval, queries_without_relevant_items_are_left_out) {
     cr_assert_eq(siamese_eval_retrieval(v, labels, 4, v, labels, 4, 1, NULL, &p, NULL, msg, 256),
                  SIAMESE_ERR_INVALID_ARG);
     cr_assert(strstr(msg, "no output"), "%s", msg);
+    /* a success after those failures clears the message */
+    cr_assert_eq(
+        siamese_eval_retrieval(v, labels, 4, v, labels, 4, 1, exclude, &p, &r, msg, sizeof msg),
+        SIAMESE_OK);
+    cr_assert_str_eq(msg, "");
 }

@@ -189,6 +189,5 @@ siamese_status siamese_report_eval(const char *out_html, const siamese_report_ev
         sm_html_save(&h, out_html, &err);
         sm_html_free(&h);
     }
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", err.status ? err.msg : "");
-    return err.status;
+    return sm_err_out(&err, err.status, errmsg, errmsg_size);
 }

@@ -1,7 +1,6 @@
 /* n-way k-shot protocol: seeded episodes drawn from the classes of an embedding set; each query
  * goes to the nearest support image (k = 1) or the nearest class mean (k > 1). */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,9 +121,7 @@ static siamese_status check(const siamese_fewshot_params *p, const float *vector
     else if (p->shot < 1) why = "--shot must be at least 1";
     else if (p->queries < 1) why = "queries per class must be at least 1";
     else if (p->episodes < 1) why = "--episodes must be at least 1";
-    if (!why) return SIAMESE_OK;
-    if (msg && size) snprintf(msg, size, "%s", why);
-    return SIAMESE_ERR_INVALID_ARG;
+    return why ? sm_refuse(msg, size, why) : SIAMESE_OK;
 }
 
 static siamese_status run_all(const siamese_fewshot_params *p, const float *vectors, int dim,
@@ -170,10 +167,11 @@ siamese_status siamese_eval_fewshot(const float *vectors, const int *labels, int
                                     char *errmsg, size_t errmsg_size) {
     if (!out) return sm_refuse(errmsg, errmsg_size, "few-shot: no output given");
     memset(out, 0, sizeof *out);
-    if (errmsg && errmsg_size) errmsg[0] = 0;
     siamese_fewshot_params p = params ? *params : siamese_fewshot_default_params();
     siamese_status st = check(&p, vectors, labels, n, dim, errmsg, errmsg_size);
     if (st != SIAMESE_OK) return st;
+    sm_err err;
+    sm_err_clear(&err);
     class_rows cr;
     st = group_by_class(labels, n, p.shot + p.queries, &cr);
     int max_class = 0;
@@ -181,15 +179,12 @@ siamese_status siamese_eval_fewshot(const float *vectors, const int *labels, int
         if (cr.start[c + 1] - cr.start[c] > max_class) max_class = cr.start[c + 1] - cr.start[c];
     out->classes_used = cr.n_eligible;
     out->classes_excluded = cr.classes - cr.n_eligible;
-    if (st == SIAMESE_OK && cr.n_eligible < p.way) {
-        st = SIAMESE_ERR_DATA;
-        if (errmsg && errmsg_size)
-            snprintf(errmsg, errmsg_size,
+    if (st == SIAMESE_OK && cr.n_eligible < p.way)
+        st = sm_fail(&err, SIAMESE_ERR_DATA,
                      "%d-way %d-shot needs %d classes with at least %d images (%d support + %d "
                      "query); only %d of the %d classes have that many",
                      p.way, p.shot, p.way, p.shot + p.queries, p.shot, p.queries, cr.n_eligible,
                      cr.classes);
-    }
     double *acc = st == SIAMESE_OK ? malloc((size_t)p.episodes * sizeof *acc) : NULL;
     if (st == SIAMESE_OK && !acc) st = SIAMESE_ERR_NOMEM;
     if (st == SIAMESE_OK) st = run_all(&p, vectors, dim, &cr, max_class, acc);
@@ -199,9 +194,8 @@ siamese_status siamese_eval_fewshot(const float *vectors, const int *labels, int
         out->accuracy = mean_interval(acc, p.episodes);
         out->correct = (int)lround(out->accuracy.value * out->queries);
     }
-    if (st == SIAMESE_ERR_NOMEM && errmsg && errmsg_size)
-        snprintf(errmsg, errmsg_size, "out of memory");
+    if (st == SIAMESE_ERR_NOMEM) sm_fail(&err, st, "out of memory");
     free(acc);
     class_rows_free(&cr);
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }

@@ -2,7 +2,6 @@
  * every test image goes to the nearest training image of its run; right when that is the one
  * its line of class_labels.txt names. Per run and overall 20-way one-shot accuracy. */
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -342,7 +341,5 @@ siamese_status siamese_eval_lake_runs(siamese_model *model, const char *path,
     job_free(&job, runs);
     free(root);
     if (st != SIAMESE_OK) siamese_lake_runs_free(out);
-    if (errmsg && errmsg_size)
-        snprintf(errmsg, errmsg_size, "%s", st == SIAMESE_OK ? "" : job.err.msg);
-    return st;
+    return sm_err_out(&job.err, st, errmsg, errmsg_size);
 }

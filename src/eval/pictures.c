@@ -2,7 +2,6 @@
  * the threshold marked, as PNG files drawn by the report layer. */
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,6 +138,5 @@ siamese_status siamese_eval_write_pictures(const float *distances, const float *
     free(tar);
     sm_roc_counts_free(&c);
     sm_roc_free(&roc);
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st == SIAMESE_OK ? "" : err.msg);
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }

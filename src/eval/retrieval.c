@@ -2,7 +2,6 @@
  * precision@k, R-precision and MAP@R as Musgrave et al. 2020 define them (the definitions
  * pytorch-metric-learning uses), with bootstrap intervals over the queries. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,11 +105,6 @@ static siamese_status summarize(double *per_query, int n, const siamese_retrieva
     return st;
 }
 
-static siamese_status fail(char *errmsg, size_t size, siamese_status st, const char *msg) {
-    if (errmsg && size) snprintf(errmsg, size, "%s", msg);
-    return st;
-}
-
 siamese_status siamese_eval_retrieval(const float *queries, const int *query_labels, int nq,
                                       const float *gallery, const int *gallery_labels, int ng,
                                       int dim, const int *exclude,
@@ -118,14 +112,17 @@ siamese_status siamese_eval_retrieval(const float *queries, const int *query_lab
                                       siamese_retrieval *out, char *errmsg, size_t errmsg_size) {
     if (!out) return sm_refuse(errmsg, errmsg_size, "retrieval: no output given");
     memset(out, 0, sizeof *out);
-    if (errmsg && errmsg_size) errmsg[0] = 0;
     siamese_retrieval_params p = params ? *params : siamese_retrieval_default_params();
     if (!queries || !query_labels || !gallery || !gallery_labels || nq < 1 || ng < 1 || dim < 1 ||
         p.bootstrap < 0)
-        return fail(errmsg, errmsg_size, SIAMESE_ERR_INVALID_ARG, "no queries or no gallery");
+        return sm_refuse(errmsg, errmsg_size, "no queries or no gallery");
+    sm_err err;
+    sm_err_clear(&err);
     int max_r = 0;
     int *relevant = relevant_counts(query_labels, nq, gallery_labels, ng, exclude, &max_r);
-    if (!relevant) return fail(errmsg, errmsg_size, SIAMESE_ERR_NOMEM, "out of memory");
+    if (!relevant)
+        return sm_err_out(&err, sm_fail(&err, SIAMESE_ERR_NOMEM, "out of memory"), errmsg,
+                          errmsg_size);
     int k = max_r > 10 ? max_r : 10;
     if (k > ng) k = ng;
     int block = nq < QUERY_BLOCK ? nq : QUERY_BLOCK;
@@ -148,14 +145,13 @@ siamese_status siamese_eval_retrieval(const float *queries, const int *query_lab
     out->queries = scored;
     out->queries_skipped = nq - scored;
     if (st == SIAMESE_OK && scored == 0)
-        st = fail(errmsg, errmsg_size, SIAMESE_ERR_DATA,
-                  "no query has another image of its class in the gallery");
+        st = sm_fail(&err, SIAMESE_ERR_DATA,
+                     "no query has another image of its class in the gallery");
     else if (st == SIAMESE_OK) st = summarize(per_query, scored, &p, out);
-    if (st != SIAMESE_OK && errmsg && errmsg_size && !errmsg[0])
-        fail(errmsg, errmsg_size, st, siamese_status_str(st));
+    if (st != SIAMESE_OK && !err.msg[0]) sm_fail(&err, st, "%s", siamese_status_str(st));
     free(relevant);
     free(nbr);
     free(dist);
     free(per_query);
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }

@@ -194,6 +194,5 @@ siamese_status siamese_augment_check(const char *spec, char *errmsg, size_t errm
     sm_err_clear(&err);
     sm_augment a;
     siamese_status st = sm_augment_parse(spec, &a, &err);
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }

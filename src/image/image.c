@@ -1,7 +1,6 @@
 /* Image pipeline: options, limits, allocation, decode dispatch, load = decode + convert + resize. */
 #include "image/image.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,32 +151,22 @@ siamese_status sm_image_load_file(const char *path, const sm_image_options *opts
 
 /* ---- public wrappers ---- */
 
-static siamese_status copy_message(siamese_status st, const sm_err *err, char *errmsg,
-                                   size_t errmsg_size) {
-    if (errmsg && errmsg_size > 0) snprintf(errmsg, errmsg_size, "%s", st ? err->msg : "");
-    return st;
-}
-
 siamese_status siamese_image_load(const char *path, const siamese_image_options *options,
                                   siamese_image *out, char *errmsg, size_t errmsg_size) {
+    if (!out) return sm_refuse(errmsg, errmsg_size, "no output image");
     sm_err err;
     sm_err_clear(&err);
-    if (!out)
-        return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "no output image"), &err, errmsg,
-                            errmsg_size);
-    return copy_message(sm_image_load_file(path, options, out, &err), &err, errmsg, errmsg_size);
+    return sm_err_out(&err, sm_image_load_file(path, options, out, &err), errmsg, errmsg_size);
 }
 
 siamese_status siamese_image_decode(const void *data, size_t size,
                                     const siamese_image_options *options, siamese_image *out,
                                     char *errmsg, size_t errmsg_size) {
+    if (!out) return sm_refuse(errmsg, errmsg_size, "no output image");
     sm_err err;
     sm_err_clear(&err);
-    if (!out)
-        return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "no output image"), &err, errmsg,
-                            errmsg_size);
-    return copy_message(sm_image_load_memory(data, size, NULL, options, out, &err), &err, errmsg,
-                        errmsg_size);
+    return sm_err_out(&err, sm_image_load_memory(data, size, NULL, options, out, &err), errmsg,
+                      errmsg_size);
 }
 
 /* Why image cannot be converted or resized, or SIAMESE_OK. */
@@ -193,28 +182,24 @@ static siamese_status check_image(const char *what, const siamese_image *image, 
 
 siamese_status siamese_image_convert(const siamese_image *image, int channels, siamese_image *out,
                                      char *errmsg, size_t errmsg_size) {
+    if (!out) return sm_refuse(errmsg, errmsg_size, "convert: no output image");
     sm_err err;
     sm_err_clear(&err);
-    if (!out)
-        return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "convert: no output image"),
-                            &err, errmsg, errmsg_size);
     memset(out, 0, sizeof *out);
     siamese_status st = check_image("convert", image, &err);
     if (st == SIAMESE_OK) st = sm_image_convert(image, channels, out, &err);
-    return copy_message(st, &err, errmsg, errmsg_size);
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }
 
 siamese_status siamese_image_resize(const siamese_image *image, int width, int height,
                                     siamese_image *out, char *errmsg, size_t errmsg_size) {
+    if (!out) return sm_refuse(errmsg, errmsg_size, "resize: no output image");
     sm_err err;
     sm_err_clear(&err);
-    if (!out)
-        return copy_message(sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "resize: no output image"), &err,
-                            errmsg, errmsg_size);
     memset(out, 0, sizeof *out);
     siamese_status st = check_image("resize", image, &err);
     if (st == SIAMESE_OK) st = sm_image_resize(image, width, height, out, &err);
-    return copy_message(st, &err, errmsg, errmsg_size);
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }
 
 siamese_status siamese_image_to_tensor(const siamese_image *image, const float *mean,
@@ -224,7 +209,7 @@ siamese_status siamese_image_to_tensor(const siamese_image *image, const float *
     sm_err_clear(&err);
     siamese_status st = sm_image_tensor_check(image, mean, std, out, &err);
     if (st == SIAMESE_OK) st = sm_image_to_tensor(image, mean, std, out);
-    return copy_message(st, &err, errmsg, errmsg_size);
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }
 
 void siamese_image_free(siamese_image *image) { sm_image_free(image); }

@@ -1,5 +1,4 @@
 /* The public picture of pairs (siamese_draw_pairs): captioned pairs of images drawn as one PNG. */
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "report/plot.h"
@@ -27,6 +26,5 @@ siamese_status siamese_draw_pairs(const char *path, const siamese_captioned_pair
     }
     if (st == SIAMESE_OK) st = sm_plot_pairs(path, cells, n, &err);
     free(cells);
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }

@@ -1,6 +1,5 @@
 /* The public picture of search results (siamese_draw_grid): rows of captioned images, e.g. a
  * query followed by its neighbours, each under "Dissimilarity: 0.73". */
-#include <stdio.h>
 
 #include "report/canvas.h"
 #include "siamese.h"
@@ -52,6 +51,5 @@ siamese_status siamese_draw_grid(const char *path, const siamese_captioned_image
                 sm_fail(&err, SIAMESE_ERR_INVALID_ARG, "%s: cell %d has an invalid image", path, i);
     }
     if (st == SIAMESE_OK) st = draw(path, cells, rows, cols, &err);
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }

@@ -187,8 +187,7 @@ siamese_status siamese_train_side_pairs(const char *run_dir, siamese_dataset *da
     if (st == SIAMESE_OK)
         st = sm_train_side_pairs(dataset, split, &config->params, side, 0, out, &err);
     free(config);
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }
 
 /* Pairs of one side for one epoch (fixed pairs ignore the epoch). */
@@ -952,15 +951,15 @@ static siamese_status prepare_data(train_run *run, int resuming) {
 }
 
 static siamese_status finish_run(train_run *run, siamese_status st, char *errmsg, size_t size) {
-    if (st != SIAMESE_OK && errmsg && size) snprintf(errmsg, size, "%s", run->err.msg);
-    else if (errmsg && size) errmsg[0] = '\0';
+    sm_err_out(&run->err, st, errmsg, size);
     run_free(run);
     return st;
 }
 
 static train_run *run_alloc(char *errmsg, size_t size) {
     train_run *run = calloc(1, sizeof *run);
-    if (!run && errmsg && size) snprintf(errmsg, size, "out of memory");
+    sm_err oom;
+    if (!run) sm_err_out(&oom, sm_fail(&oom, SIAMESE_ERR_NOMEM, "out of memory"), errmsg, size);
     if (run) {
         run->state.best_auc = -1;
         run->session_start = sm_now_seconds();
@@ -984,10 +983,7 @@ static siamese_status open_dist(train_run *run) {
 
 siamese_status siamese_train(const char *data_path, const char *run_dir,
                              const siamese_train_params *params, char *errmsg, size_t errmsg_size) {
-    if (!data_path || !run_dir) {
-        if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "no data path or run folder");
-        return SIAMESE_ERR_INVALID_ARG;
-    }
+    if (!data_path || !run_dir) return sm_refuse(errmsg, errmsg_size, "no data path or run folder");
     train_run *run = run_alloc(errmsg, errmsg_size);
     if (!run) return SIAMESE_ERR_NOMEM;
     siamese_status st = sm_run_config_init(&run->config, data_path, params, &run->err);
@@ -1084,10 +1080,7 @@ static siamese_status check_new_total(train_run *run, int epochs) {
 
 siamese_status siamese_train_resume(const char *run_dir, const siamese_train_params *params,
                                     char *errmsg, size_t errmsg_size) {
-    if (!run_dir) {
-        if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "no run folder");
-        return SIAMESE_ERR_INVALID_ARG;
-    }
+    if (!run_dir) return sm_refuse(errmsg, errmsg_size, "no run folder");
     train_run *run = run_alloc(errmsg, errmsg_size);
     if (!run) return SIAMESE_ERR_NOMEM;
     char path[SM_TRAIN_TEXT_MAX + 32];

@@ -180,8 +180,7 @@ siamese_status siamese_train_params_check(const siamese_train_params *params, ch
     siamese_status st = config ? sm_run_config_init(config, "", params, &err)
                                : sm_fail(&err, SIAMESE_ERR_NOMEM, "out of memory");
     free(config);
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", st ? err.msg : "");
-    return st;
+    return sm_err_out(&err, st, errmsg, errmsg_size);
 }
 
 siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,

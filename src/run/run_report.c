@@ -157,6 +157,5 @@ siamese_status siamese_report_run(const char *run_dir, const char *out_html, int
         else write_report(run_dir, out_html, threads, &err);
     }
     free(default_out);
-    if (errmsg && errmsg_size) snprintf(errmsg, errmsg_size, "%s", err.status ? err.msg : "");
-    return err.status;
+    return sm_err_out(&err, err.status, errmsg, errmsg_size);
 }
