@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "args.h"
 #include "cli.h"
@@ -118,6 +119,49 @@ static int check_settings(const siamese_train_params *p) {
     if (siamese_train_params_check(p, msg, sizeof msg) == SIAMESE_OK) return 1;
     fprintf(stderr, "siamese train: %s\n", msg);
     return 0;
+}
+
+/* Where a run stood before the call, as far as a flag moves it on when it fails: the library's
+ * messages name no flag, so train adds the one that helps. The folder is read as siamese.h
+ * documents it: config.json marks a run, its checkpoint.safetensors lets it resume. */
+typedef enum train_situation {
+    TRAIN_NEW,            /* a new run (into a new folder, or with --overwrite) */
+    TRAIN_OVER_RUN,       /* a new run into a folder that holds one, without --overwrite */
+    RESUME_NOT_A_FOLDER,  /* --resume of a path that is not a folder */
+    RESUME_NO_CHECKPOINT, /* --resume of a folder without a checkpoint */
+    RESUME_RUN            /* --resume of a run with its checkpoint */
+} train_situation;
+
+/* run_dir/name exists. */
+static int run_has(const char *run_dir, const char *name) {
+    char path[PATH_MAX];
+    struct stat st;
+    return snprintf(path, sizeof path, "%s/%s", run_dir, name) < (int)sizeof path &&
+           stat(path, &st) == 0;
+}
+
+static train_situation situation_of(const char *run_dir, int resuming, int overwrite) {
+    struct stat st;
+    if (!resuming)
+        return !overwrite && run_has(run_dir, "config.json") ? TRAIN_OVER_RUN : TRAIN_NEW;
+    if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode)) return RESUME_NOT_A_FOLDER;
+    return run_has(run_dir, "checkpoint.safetensors") ? RESUME_RUN : RESUME_NO_CHECKPOINT;
+}
+
+/* Prints the library's message of a failed run, with the flags that move it on when some do
+ * (a refused --epochs is the only invalid argument of a resume with --epochs). */
+static void print_failure(train_situation s, siamese_status st, const char *run_dir,
+                          int epochs_given, const char *msg) {
+    char hint[PATH_MAX + 64] = "";
+    if (st == SIAMESE_ERR_INTERRUPTED) snprintf(hint, sizeof hint, " (--resume %s)", run_dir);
+    else if (s == TRAIN_OVER_RUN)
+        snprintf(hint, sizeof hint, " (--resume %s, or --overwrite)", run_dir);
+    else if (s == RESUME_NOT_A_FOLDER) snprintf(hint, sizeof hint, " (given to --resume)");
+    else if (s == RESUME_NO_CHECKPOINT)
+        snprintf(hint, sizeof hint, " (the command that started it, with --overwrite)");
+    else if (s == RESUME_RUN && epochs_given && st == SIAMESE_ERR_INVALID_ARG)
+        snprintf(hint, sizeof hint, " (with --epochs)");
+    fprintf(stderr, "siamese train: %s%s\n", msg, hint);
 }
 
 static void print_summary(const progress *pr, const char *run_dir) {
@@ -347,23 +391,20 @@ int cli_train(int argc, char **argv) {
     char errmsg[1024];
     const char *run_dir = f.resume ? f.resume : f.output;
     siamese_train_params *resume_params = &p;
-    if (f.resume && !cli_was_given(&spec, "epochs")) p.epochs = 0;
+    int epochs_given = cli_was_given(&spec, "epochs");
+    if (f.resume && !epochs_given) p.epochs = 0;
+    train_situation situation = situation_of(run_dir, f.resume != NULL, p.overwrite);
     siamese_status st = f.resume
                             ? siamese_train_resume(run_dir, resume_params, errmsg, sizeof errmsg)
                             : siamese_train(positional[0], run_dir, &p, errmsg, sizeof errmsg);
     progress_finish(&pr);
     if (st == SIAMESE_ERR_INTERRUPTED && siamese_dist_rank() > 0) return CLI_EXIT_INTERRUPTED;
-    if (st == SIAMESE_ERR_INTERRUPTED) {
-        fprintf(stderr, "siamese train: %s\n", errmsg);
-        return CLI_EXIT_INTERRUPTED;
-    }
-    if (st != SIAMESE_OK) {
-        fprintf(stderr, "siamese train: %s\n", errmsg);
-        /* settings the data or network cannot take (P x K over the training side, too few
-         * validation classes, --freeze naming no layer, --resume --epochs at or below the epochs
-         * done) come back with this status */
-        return st == SIAMESE_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
-    }
+    if (st != SIAMESE_OK) print_failure(situation, st, run_dir, epochs_given, errmsg);
+    if (st == SIAMESE_ERR_INTERRUPTED) return CLI_EXIT_INTERRUPTED;
+    /* settings the data or network cannot take (P x K over the training side, too few
+     * validation classes, --freeze naming no layer, --resume --epochs at or below the epochs
+     * done) come back with this status */
+    if (st != SIAMESE_OK) return st == SIAMESE_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     if (siamese_dist_rank() > 0) return CLI_EXIT_OK; /* rank 0 prints the summary (issue 16) */
     if (pr.warnings) fprintf(stderr, "%d file(s) skipped with a warning\n", pr.warnings);
     print_summary(&pr, run_dir);

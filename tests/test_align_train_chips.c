@@ -136,8 +136,9 @@ Test(align_train_chips, chips_that_do_not_fit_the_cache_are_refused_naming_the_o
     siamese_loader *ld = NULL;
     cr_assert_eq(sm_loader_create_labelled(ds, images, classes, 4, &p, &chips, &ld),
                  SIAMESE_ERR_LIMIT);
-    cr_assert(strstr(siamese_loader_errmsg(ld), "--cache-mb") != NULL, "%s",
+    cr_assert(strstr(siamese_loader_errmsg(ld), "raise cache_bytes") != NULL, "%s",
               siamese_loader_errmsg(ld));
+    cr_assert(strstr(siamese_loader_errmsg(ld), "--") == NULL, "%s", siamese_loader_errmsg(ld));
     siamese_loader_free(ld);
     siamese_dataset_free(ds);
     siamese_model_free(m);

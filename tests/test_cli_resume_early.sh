@@ -26,7 +26,7 @@ rm "$tmp/run/checkpoint.safetensors"
 expect 1 "$cli" train --resume "$tmp/run"
 grep_err "stopped before its first checkpoint"
 grep_err "config.json is there, checkpoint.safetensors is not"
-grep_err "overwrite"
+grep_err "overwriting this folder (the command that started it, with --overwrite)"
 [ -s "$tmp/run/config.json" ] || fail "the failed resume removed config.json"
 
 # the advice: the same command with --overwrite starts the run again
@@ -60,7 +60,7 @@ expect 1 "$cli" train "$tmp/data" -o "$tmp/was_there" "${big[@]}"
 # a run folder holding a run: the refused new run leaves it as it was
 (cd "$tmp/run" && md5sum ./* ./.lock) >"$tmp/before.md5"
 expect 1 "$cli" train "$tmp/data" -o "$tmp/run" "${big[@]}"
-grep_err "already holds a training run"
+grep_err "siamese train: $tmp/run already holds a training run: resume it, choose another folder, or overwrite it (--resume $tmp/run, or --overwrite)"
 (cd "$tmp/run" && md5sum ./* ./.lock) | cmp -s - "$tmp/before.md5" || fail "a refused run changed the run"
 
 finish test_cli_resume_early

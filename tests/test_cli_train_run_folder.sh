@@ -33,10 +33,10 @@ run=$tmp/run
 expect 0 "$cli" train "$tmp/data" -o "$run" "${tiny[@]}" --epochs 3
 sums "$run" >"$tmp/run.sums"
 expect 2 "$cli" train --resume "$run" --epochs 2
-grep_err "siamese train: $run has done 3 epochs; --epochs 2 would end it before now (give more than 3)"
+grep_err "siamese train: $run has done 3 epochs; a total of 2 epochs would end it before now: give more than 3 (with --epochs)"
 unchanged "$run" "$tmp/run.sums" "a refused --resume --epochs 2"
 expect 2 "$cli" train --resume "$run" --epochs 3
-grep_err "has done 3 epochs; --epochs 3 would add none (give more than 3)"
+grep_err "has done 3 epochs; a total of 3 epochs would add none: give more than 3 (with --epochs)"
 unchanged "$run" "$tmp/run.sums" "a refused --resume --epochs 3"
 # a finished run resumed without a new total trains nothing, says so, and changes no file (its
 # log gained a data line, and its plot was redrawn, at every such resume)
@@ -62,9 +62,11 @@ kill -INT "$pid"
 wait "$pid"
 code=$?
 if [ "$code" -eq 130 ]; then
+    grep -q "checkpoint saved: resume the run in $stopped to go on (--resume $stopped)" \
+        "$tmp/stopped.out" || fail "the interrupted run does not name --resume: $(cat "$tmp/stopped.out")"
     sums "$stopped" >"$tmp/stopped.sums"
     expect 2 "$cli" train --resume "$stopped" --epochs 1
-    grep_err "has done 1 epoch (and [0-9]* batch\(es\)\? of epoch 2); --epochs 1 would add none (give more than 1)"
+    grep_err "has done 1 epoch (and [0-9]* batch\(es\)\? of epoch 2); a total of 1 epoch would add none: give more than 1 (with --epochs)"
     unchanged "$stopped" "$tmp/stopped.sums" "a refused --resume --epochs 1 of a stopped run"
     expect 0 "$cli" train --resume "$stopped" --epochs 2 -q
     [ "$(grep -c '"event":"epoch"' "$stopped/metrics.jsonl")" -eq 2 ] ||
@@ -76,20 +78,21 @@ lap "resume of a stopped run"
 
 # 2. --resume of a folder that is not there: nothing made, parents included
 expect 1 "$cli" train --resume "$tmp/typo_run"
-grep_err "siamese train: --resume $tmp/typo_run: no such folder"
+grep_err "siamese train: $tmp/typo_run: no such folder (given to --resume)"
 [ -e "$tmp/typo_run" ] && fail "--resume made $tmp/typo_run"
 expect 1 "$cli" train --resume "$tmp/x/sub/deeper/x"
 grep_err "no such folder"
 [ -e "$tmp/x" ] && fail "--resume made $(cd "$tmp" && find x)"
 : >"$tmp/a_file"
 expect 1 "$cli" train --resume "$tmp/a_file"
-grep_err "--resume $tmp/a_file: not a folder"
+grep_err "siamese train: $tmp/a_file: not a folder (given to --resume)"
 # a folder that is not a run: no lock left, its files as they were
 mkdir -p "$tmp/not_run"
 echo notes >"$tmp/not_run/notes.txt"
 sums "$tmp/not_run" >"$tmp/not_run.sums"
 expect 1 "$cli" train --resume "$tmp/not_run"
 grep_err "nothing to resume"
+grep_err "overwriting this folder (the command that started it, with --overwrite)"
 [ -e "$tmp/not_run/.lock" ] && fail "a failed --resume left $tmp/not_run/.lock"
 unchanged "$tmp/not_run" "$tmp/not_run.sums" "a failed --resume"
 # a run without its lock file (copied without hidden files) whose resume fails: no lock left

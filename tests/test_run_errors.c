@@ -1,7 +1,10 @@
-/* A training run reports the message of the handle that failed. The linker's --wrap (see
- * CMakeLists.txt) lets this test make the evaluation on the test pairs, or the sampling of an
- * epoch's pairs, fail inside a real run on a tiny data set. */
+/* A training run reports the message of the handle that failed, and its run folder's refusals in
+ * the API's words, never a command-line flag. The linker's --wrap (see CMakeLists.txt) lets this
+ * test make the evaluation on the test pairs, or the sampling of an epoch's pairs, fail inside a
+ * real run on a tiny data set. */
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dataset_fixtures.h"
@@ -96,6 +99,48 @@ Test(run_errors, the_same_runs_succeed_without_faults) {
     p.pairs_per_epoch = 16;
     cr_assert_eq(siamese_train(dir, tu_path(dir, "run"), &p, err, sizeof err), SIAMESE_OK, "%s",
                  err);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* err says what (want) and names no command-line flag: a C caller has none */
+static void expect_plain(const char *err, const char *want) {
+    cr_assert(strstr(err, want), "'%s' not in '%s'", want, err);
+    cr_assert(!strstr(err, "--"), "a library message names a CLI flag: %s", err);
+}
+
+Test(run_errors, run_folder_messages_name_api_concepts_not_flags) {
+    char *dir = make_data(), *runs = tu_make_temp_dir(); /* a run inside its data is a class */
+    char err[1024], run[512];
+    snprintf(run, sizeof run, "%s/run", runs);
+    siamese_train_params p = tiny_params();
+    p.epochs = 1;
+    volatile sig_atomic_t stop = 1; /* stops after the first step, its checkpoint saved */
+    p.stop = &stop;
+    cr_assert_eq(siamese_train(dir, run, &p, err, sizeof err), SIAMESE_ERR_INTERRUPTED, "%s", err);
+    expect_plain(err, "checkpoint saved: resume the run in");
+    p.stop = NULL;
+    cr_assert_eq(siamese_train(dir, run, &p, err, sizeof err), SIAMESE_ERR_IO);
+    expect_plain(err, "already holds a training run: resume it, choose another folder, or "
+                      "overwrite it");
+    siamese_train_params again = siamese_train_default_params();
+    again.epochs = 1;
+    cr_assert_eq(siamese_train_resume(run, NULL, err, sizeof err), SIAMESE_OK, "%s", err);
+    cr_assert_str_eq(err, "");
+    cr_assert_eq(siamese_train_resume(run, &again, err, sizeof err), SIAMESE_ERR_INVALID_ARG);
+    expect_plain(err, "has done 1 epoch; a total of 1 epoch would add none: give more than 1");
+    cr_assert_eq(siamese_train_resume(tu_path(dir, "missing"), NULL, err, sizeof err),
+                 SIAMESE_ERR_IO);
+    expect_plain(err, "missing: no such folder");
+    cr_assert_eq(siamese_train_resume(tu_path(dir, "cls_00/img_00.pgm"), NULL, err, sizeof err),
+                 SIAMESE_ERR_IO);
+    expect_plain(err, "img_00.pgm: not a folder");
+    cr_assert_eq(siamese_train_resume(tu_path(dir, "cls_00"), NULL, err, sizeof err),
+                 SIAMESE_ERR_IO);
+    expect_plain(err, "nothing to resume");
+    expect_plain(err, "start it again with the same settings, overwriting this folder");
+    tu_rmtree(runs);
+    free(runs);
     tu_rmtree(dir);
     free(dir);
 }

@@ -219,7 +219,7 @@ static siamese_status reserve_chips(siamese_loader *ld, const unsigned char *nee
         if (!sm_image_cache_reserve(&ld->cache, i))
             return sm_fail(&ld->err, SIAMESE_ERR_LIMIT,
                            "%s: the face chips of its images do not fit the image cache "
-                           "(%d chips of %zu bytes fill it): raise --cache-mb",
+                           "(%d chips of %zu bytes fill it): raise cache_bytes",
                            ld->ds->path, ld->cache.used, ld->cache.image_bytes);
         list[(*total)++] = i;
     }

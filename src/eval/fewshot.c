@@ -117,10 +117,10 @@ static siamese_status check(const siamese_fewshot_params *p, const float *vector
                             const int *labels, int n, int dim, char *msg, size_t size) {
     const char *why = NULL;
     if (!vectors || !labels || n < 1 || dim < 1) why = "no embeddings";
-    else if (p->way < 2) why = "--way must be at least 2";
-    else if (p->shot < 1) why = "--shot must be at least 1";
+    else if (p->way < 2) why = "way must be at least 2";
+    else if (p->shot < 1) why = "shot must be at least 1";
     else if (p->queries < 1) why = "queries per class must be at least 1";
-    else if (p->episodes < 1) why = "--episodes must be at least 1";
+    else if (p->episodes < 1) why = "episodes must be at least 1";
     return why ? sm_refuse(msg, size, why) : SIAMESE_OK;
 }
 

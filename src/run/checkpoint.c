@@ -225,12 +225,12 @@ siamese_status sm_checkpoint_restore_ema(const sm_checkpoint *ckpt, const char *
     if (on && !ckpt->ema_params)
         return sm_fail(err, SIAMESE_ERR_FORMAT,
                        "%s holds no averaged weights, but the run's config.json asks for them "
-                       "(ema_decay %g): it is not this run's checkpoint (a run cannot start "
-                       "--ema midway)",
+                       "(ema_decay %g): it is not this run's checkpoint (a run cannot start its "
+                       "moving average midway)",
                        path, (double)ema->decay);
     if (!on && ckpt->ema_params)
         return sm_fail(err, SIAMESE_ERR_FORMAT,
-                       "%s holds averaged weights (--ema), but the run's config.json has no "
+                       "%s holds averaged weights, but the run's config.json has no "
                        "ema_decay: it is not this run's checkpoint",
                        path);
     if (!on) return SIAMESE_OK;

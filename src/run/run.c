@@ -292,7 +292,7 @@ static siamese_status apply_fine_tuning(train_run *run, int fresh) {
         char left[512];
         siamese_status st = siamese_model_init_from(run->model, c->init, left, sizeof left);
         if (st != SIAMESE_OK)
-            return sm_fail(&run->err, st, "--init: %s", siamese_model_errmsg(run->model));
+            return sm_fail(&run->err, st, "init: %s", siamese_model_errmsg(run->model));
         emit_message(run, SIAMESE_EVENT_INFO, "initialized from %s%s%s%s", c->init,
                      left[0] ? "; left to the head's initialization: " : "", left,
                      siamese_model_aligns_faces(run->model)
@@ -305,7 +305,7 @@ static siamese_status apply_fine_tuning(train_run *run, int fresh) {
     char *save = NULL;
     for (char *p = strtok_r(prefixes, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
         if (siamese_model_freeze(run->model, p, 1) < 0)
-            return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "--freeze: %s",
+            return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG, "freeze: %s",
                            siamese_model_errmsg(run->model));
     }
     if (c->freeze[0]) emit_message(run, SIAMESE_EVENT_INFO, "frozen: %s", c->freeze);
@@ -342,7 +342,7 @@ static void choose_precision(train_run *run) {
     else if (choice.bf16_seconds > choice.fp32_seconds)
         emit_message(run, SIAMESE_EVENT_WARNING,
                      "bf16 is slower than fp32 on this CPU (forward of %d images in CPU time: fp32 "
-                     "%.3g ms, bf16 %.3g ms); --precision auto picks the faster",
+                     "%.3g ms, bf16 %.3g ms); precision auto picks the faster",
                      choice.batch, 1e3 * choice.fp32_seconds, 1e3 * choice.bf16_seconds);
 }
 
@@ -365,11 +365,11 @@ static siamese_status start_ema(train_run *run) {
     if (sm_ema_init(&run->ema, run->config.params.ema_decay, sm_net_params(net), table->n_params,
                     sm_net_buffers(net), table->n_buffers) != 0)
         return sm_fail(&run->err, SIAMESE_ERR_NOMEM,
-                       "--ema: cannot allocate the averaged weights (%zu floats)",
+                       "ema_decay: cannot allocate the averaged weights (%zu floats)",
                        table->n_params + table->n_buffers);
     if (sm_ema_on(&run->ema))
         emit_message(run, SIAMESE_EVENT_INFO,
-                     "moving average of the weights (--ema %g): the epochs' evaluation and the "
+                     "moving average of the weights (ema_decay %g): the epochs' evaluation and the "
                      "saved models use it",
                      (double)run->ema.decay);
     return SIAMESE_OK;
@@ -381,7 +381,7 @@ static void warn_triplet_margin(train_run *run) {
     const siamese_train_params *p = &run->config.params;
     if (p->loss == SIAMESE_LOSS_TRIPLET && p->metric != SIAMESE_METRIC_EUCLIDEAN && p->margin >= 2)
         emit_message(run, SIAMESE_EVENT_WARNING,
-                     "--loss triplet with the %s distance (at most 2) and margin %g: every "
+                     "the triplet loss with the %s distance (at most 2) and margin %g: every "
                      "triplet's loss stays above zero; margins such as 0.2 to 0.5 are usual",
                      siamese_metric_name(p->metric), (double)p->margin);
 }
@@ -678,7 +678,7 @@ static siamese_status stop_requested(train_run *run, int epoch, int next_batch) 
     if (st != SIAMESE_OK) return st;
     return sm_fail(
         &run->err, SIAMESE_ERR_INTERRUPTED,
-        "interrupted in epoch %d after batch %d; checkpoint saved (resume with --resume %s)",
+        "interrupted in epoch %d after batch %d; checkpoint saved: resume the run in %s to go on",
         epoch + 1, next_batch, run->run_dir);
 }
 
@@ -810,9 +810,9 @@ static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, i
     run->over_old_run = fresh && stat(path, &st) == 0;
     if (run->over_old_run && !overwrite)
         return sm_fail(&run->err, SIAMESE_ERR_IO,
-                       "%s already holds a training run; continue it with --resume %s, or choose "
-                       "another folder (or --overwrite)",
-                       dir, dir);
+                       "%s already holds a training run: resume it, choose another folder, or "
+                       "overwrite it",
+                       dir);
     return SIAMESE_OK;
 }
 
@@ -972,7 +972,7 @@ static train_run *run_alloc(char *errmsg, size_t size) {
 static siamese_status check_dist_sampler(train_run *run) {
     if (run->dist && !strcmp(run->config.params.sampler, "pk"))
         return sm_fail(&run->err, SIAMESE_ERR_UNSUPPORTED,
-                       "--sampler pk does not train data-parallel yet: run it in one process");
+                       "sampler pk does not train data-parallel yet: run it in one process");
     return SIAMESE_OK;
 }
 
@@ -1043,7 +1043,7 @@ static siamese_status check_resumable(train_run *run) {
     int has_config = stat(config, &st) == 0;
     return sm_fail(&run->err, SIAMESE_ERR_IO,
                    "%s: nothing to resume: the run stopped before its first checkpoint (%s); start "
-                   "it again with the same command, adding --overwrite to reuse this folder",
+                   "it again with the same settings, overwriting this folder",
                    run->run_dir,
                    has_config ? "config.json is there, checkpoint.safetensors is not"
                               : "neither config.json nor checkpoint.safetensors is there");
@@ -1054,10 +1054,9 @@ static siamese_status check_resumable(train_run *run) {
 static siamese_status check_resume_folder(train_run *run, const char *dir) {
     struct stat st;
     if (stat(dir, &st) != 0)
-        return sm_fail(&run->err, SIAMESE_ERR_IO, "--resume %s: %s", dir,
+        return sm_fail(&run->err, SIAMESE_ERR_IO, "%s: %s", dir,
                        errno == ENOENT ? "no such folder" : strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return sm_fail(&run->err, SIAMESE_ERR_IO, "--resume %s: not a folder", dir);
+    if (!S_ISDIR(st.st_mode)) return sm_fail(&run->err, SIAMESE_ERR_IO, "%s: not a folder", dir);
     return SIAMESE_OK;
 }
 
@@ -1073,8 +1072,8 @@ static siamese_status check_new_total(train_run *run, int epochs) {
         snprintf(within, sizeof within, " (and %d batch%s of epoch %d)", run->state.batch,
                  run->state.batch == 1 ? "" : "es", done + 1);
     return sm_fail(&run->err, SIAMESE_ERR_INVALID_ARG,
-                   "%s has done %d epoch%s%s; --epochs %d would %s (give more than %d)",
-                   run->run_dir, done, done == 1 ? "" : "s", within, epochs,
+                   "%s has done %d epoch%s%s; a total of %d epoch%s would %s: give more than %d",
+                   run->run_dir, done, done == 1 ? "" : "s", within, epochs, epochs == 1 ? "" : "s",
                    epochs == done ? "add none" : "end it before now", done);
 }
 

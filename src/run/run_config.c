@@ -72,12 +72,12 @@ static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
     int pk = !strcmp(p->sampler, "pk");
     if (p->mining != SIAMESE_MINING_NONE && !pk)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
-                       "--mining %s needs batches of labelled images: use --sampler pk (the %s "
+                       "mining %s needs batches of labelled images: use sampler pk (the %s "
                        "sampler gives pairs)",
                        siamese_mining_name(p->mining), p->sampler);
     if (p->loss == SIAMESE_LOSS_TRIPLET && !pk)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
-                       "the triplet loss needs batches of labelled images: use --sampler pk (the "
+                       "the triplet loss needs batches of labelled images: use sampler pk (the "
                        "%s sampler gives pairs)",
                        p->sampler);
     if (p->loss != SIAMESE_LOSS_CONTRASTIVE && p->loss != SIAMESE_LOSS_TRIPLET)
@@ -94,7 +94,7 @@ static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
                        p->class_rotations);
     if (p->class_rotations > 1 && !pk)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
-                       "class rotations need batches of labelled images: use --sampler pk (the "
+                       "class rotations need batches of labelled images: use sampler pk (the "
                        "%s sampler gives pairs)",
                        p->sampler);
     sm_augment augment;
@@ -202,13 +202,13 @@ siamese_status sm_run_config_init(sm_run_config *config, const char *data_path,
                        params->augment ? params->augment : "", "the augmentation spec", err);
     if (st == SIAMESE_OK)
         st = copy_text(config->init, sizeof config->init, params->init ? params->init : "",
-                       "the --init path", err);
+                       "the init path", err);
     if (st == SIAMESE_OK)
         st = copy_text(config->freeze, sizeof config->freeze, params->freeze ? params->freeze : "",
-                       "the --freeze prefixes", err);
+                       "the freeze prefixes", err);
     if (st == SIAMESE_OK)
         st = copy_text(config->normalize, sizeof config->normalize,
-                       params->normalize ? params->normalize : "", "the --normalize name", err);
+                       params->normalize ? params->normalize : "", "the normalize name", err);
     if (st != SIAMESE_OK) return st;
     config->params.arch = config->arch;
     config->params.sampler = config->sampler;

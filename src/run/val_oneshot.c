@@ -129,7 +129,7 @@ siamese_status sm_val_oneshot_open(sm_val_oneshot *v, siamese_dataset *ds,
         st = sm_fail(err, SIAMESE_ERR_INVALID_ARG,
                      "%d-way one-shot validation needs %d validation classes with 2 images or "
                      "more; the run holds out %d (hold out more classes or groups, or lower "
-                     "--val-way)",
+                     "val_way)",
                      way, way, vc.n);
     else if (st == SIAMESE_OK) {
         v->set_start = malloc((size_t)(vc.n + 2) * sizeof(int));
