@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the built library into a temporary prefix and builds a tiny program with pkg-config.
+# Installs the built library into a temporary prefix and builds tiny programs with pkg-config,
+# against the shared library and the static one.
 set -euo pipefail
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
@@ -36,3 +37,38 @@ C
 cc -std=c11 "$prefix/trainer.c" -o "$prefix/trainer_static" $(pkg-config --cflags siamese) \
    "$(pkg-config --variable=libdir siamese)/libsiamese.a" $(pkg-config --static --libs siamese | sed 's/-lsiamese//')
 "$prefix/trainer_static"
+# A program with functions named as the library's internals (sm_strdup, sm_grow) links statically
+# and keeps them to itself: the library goes on using its own.
+cat > "$prefix/same_names.c" <<'C'
+#include <siamese.h>
+#include <stdio.h>
+#include <string.h>
+static int mine_called;
+char *sm_strdup(const char *s) { mine_called++; return (char *)s; }
+int sm_grow(void **items, int *capacity, int needed, size_t item_size) {
+    (void)items, (void)capacity, (void)needed, (void)item_size;
+    mine_called++;
+    return -1;
+}
+int main(int argc, char **argv) {
+    siamese_model_params p = siamese_model_default_params();
+    siamese_model *model = NULL, *back = NULL;
+    p.arch = "mnist";
+    if (argc != 2 || siamese_model_create(&p, &model) || siamese_model_save(model, argv[1]) ||
+        siamese_model_load(argv[1], &back)) {
+        fprintf(stderr, "same_names: %s\n", model ? siamese_model_errmsg(model) : "no model");
+        return 1;
+    }
+    int same = strcmp(siamese_model_arch(model), siamese_model_arch(back)) == 0;
+    siamese_model_free(model);
+    siamese_model_free(back);
+    if (strcmp(sm_strdup("x"), "x") != 0) return 1;
+    printf("same_names: library used its own sm_strdup and sm_grow: %s\n",
+           same && mine_called == 1 ? "yes" : "no");
+    return !(same && mine_called == 1);
+}
+C
+cc -std=c11 -Wall -Werror "$prefix/same_names.c" -o "$prefix/same_names_static" \
+   $(pkg-config --cflags siamese) "$(pkg-config --variable=libdir siamese)/libsiamese.a" \
+   $(pkg-config --static --libs siamese | sed 's/-lsiamese//')
+"$prefix/same_names_static" "$prefix/model.safetensors"

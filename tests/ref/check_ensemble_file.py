@@ -3,7 +3,7 @@ siamese.h says: the members' side by side, each times 1/sqrt(N), unit length fir
 
     /usr/bin/python3 tests/ref/check_ensemble_file.py [--build BUILD_DIR]
 
-For each metric (euclidean, cosine), a tiny C helper compiled against BUILD_DIR/libsiamese.a
+For each metric (euclidean, cosine), a tiny C helper compiled against BUILD_DIR/libsiamese.so
 creates three seed networks with 8-wide heads (seeds 42-44), joins them with
 siamese_model_ensemble, saves the ensemble, loads the file back and embeds formula images. In
 PyTorch, a module with a ModuleList named `members` of the recipe's SiameseNetwork loads the

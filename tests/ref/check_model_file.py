@@ -7,7 +7,7 @@
 2. PyTorch's SiameseNetwork writes a plain state_dict (no __metadata__, as any PyTorch user
    would); our library loads it (the seed preset is assumed) and gives the same embeddings.
 
-A tiny C helper is compiled against BUILD_DIR/libsiamese.a for this. Not part of the test
+A tiny C helper is compiled against BUILD_DIR/libsiamese.so for this. Not part of the test
 suite (tests need no Python); run it by hand and record the result."""
 import argparse
 import os
@@ -61,16 +61,14 @@ int main(int argc, char **argv) {
 
 
 def build_helper(build, tmp, source=HELPER):
-    """Compiles a helper program's source against BUILD/libsiamese.a; returns its path."""
+    """Compiles a helper program's source against BUILD/libsiamese.so; returns its path."""
     src = os.path.join(tmp, "helper.c")
     exe = os.path.join(tmp, "helper")
     with open(src, "w") as f:
         f.write(source)
-    deps = subprocess.run(["pkg-config", "--libs", "libturbojpeg", "libpng", "libwebp", "jansson",
-                           "cairo", "zlib"], check=True, capture_output=True, text=True).stdout
+    build = os.path.abspath(build)
     cmd = ["cc", "-O2", "-std=c11", "-o", exe, src, "-I", os.path.join(ROOT, "include"),
-           os.path.join(build, "libsiamese.a"), "-ldnnl", "-lgif", "-fopenmp", "-lm",
-           "-lpthread"] + deps.split()
+           "-L", build, "-lsiamese", "-Wl,-rpath," + build, "-lm"]
     subprocess.run(cmd, check=True)
     return exe
 
