@@ -6,6 +6,12 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$SIAMESE_BINARY_DIR" --prefix "$prefix" >/dev/null
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig"
+# siamese.h includes no dependency's header, so the compile flags are siamese's own (no cairo,
+# glib or libpng include folders; the static link's libraries are in Libs.private).
+for flag in $(pkg-config --cflags siamese); do
+    [ "$(realpath -m "${flag#-I}")" = "$(realpath "$prefix")/include" ] ||
+        { echo "FAIL: pkg-config --cflags siamese gives $flag" >&2; exit 1; }
+done
 cat > "$prefix/hello.c" <<'C'
 #include <siamese.h>
 #include <stdio.h>
