@@ -21,7 +21,29 @@
  * mask after (a held signal is then delivered), and for good in the threads of OpenMP's pool they
  * run on: those are the threads of your own OpenMP parallel regions too, so a signal meant for
  * one of them (pthread_kill, a per-thread timer) waits. A process-directed signal goes to a
- * thread that does not block it, as a sigwait thread of your own (the siamese CLI's way). */
+ * thread that does not block it, as a sigwait thread of your own (the siamese CLI's way).
+ *
+ * ABI and versions: the ABI is what a compiled program relies on: the functions declared here,
+ * the layout of every struct and the values of every enum and macro. Nothing else is part of it:
+ * the library's other symbols are hidden in libsiamese.so and local in libsiamese.a. The soname
+ * names the ABI: libsiamese.so.0.MINOR before 1.0 (any minor release may change the ABI), then
+ * libsiamese.so.MAJOR; a patch release keeps it. A program runs with the library it was built
+ * against or a later one of the same soname. siamese_version() gives the version at run time
+ * (this header has no version macros). Structs have no size field (params are passed by pointer
+ * and returned by value from *_default_params(), results are filled in), so a release that adds
+ * a field is a new soname. Across sonames, source code keeps compiling when it takes each params
+ * struct from its *_default_params() (siamese_image_default_options) and sets the fields it
+ * means: fields are added at the end and get their defaults there, where an initializer listing
+ * every field would leave them 0. Enum values keep their numbers; new ones are added at the end,
+ * so give a switch over an enum a default (siamese_status_str says "unknown status" for a code it
+ * does not know). Files carry a format and its version: models and checkpoints "siamese/1"
+ * (ensembles "siamese/ensemble/1"), indexes "siamese-index" 1, split records "siamese-split" 1. A
+ * file of a version this library does not know is refused with an error naming it, never read in
+ * part; each format is at its first version, and a release that changes one gives it the next
+ * and goes on reading the older. Not promised: message texts; bit-identical numbers (embeddings,
+ * a training run from a seed) from one release to another; a run folder's config.json and
+ * metrics.jsonl and the precision cache, which carry no version (resume and report a run with
+ * the release that started it). */
 #ifndef SIAMESE_H
 #define SIAMESE_H
 

@@ -24,6 +24,15 @@ int main(void) {
 C
 cc -std=c11 -Wall -Werror "$prefix/hello.c" -o "$prefix/hello" $(pkg-config --cflags --libs siamese) \
    -Wl,-rpath,"$(pkg-config --variable=libdir siamese)"
+# The soname names the ABI: libsiamese.so.0.MINOR before 1.0, libsiamese.so.MAJOR after; the
+# installed name is there and the program asks for it.
+version=$(pkg-config --modversion siamese)
+minor=${version#*.}
+soname=libsiamese.so.${version%%.*}
+[ "${version%%.*}" != 0 ] || soname=libsiamese.so.0.${minor%%.*}
+[ -e "$(pkg-config --variable=libdir siamese)/$soname" ] || { echo "FAIL: no $soname installed" >&2; exit 1; }
+readelf -d "$prefix/hello" | grep -q "NEEDED.*\[$soname\]" ||
+    { echo "FAIL: hello does not need $soname: $(readelf -d "$prefix/hello" | grep NEEDED)" >&2; exit 1; }
 out=$("$prefix/hello")
 echo "$out"
 [ "$out" = "siamese $(pkg-config --modversion siamese)" ]
