@@ -377,8 +377,13 @@ int cli_train(int argc, char **argv) {
     if (!f.resume && !check_settings(&p)) return CLI_EXIT_USAGE;
     int network_given = cli_was_given(&spec, "arch") || cli_was_given(&spec, "input") ||
                         cli_was_given(&spec, "embedding-dim");
+    /* DATA before any network is built, as the run itself does: opened here only when a check
+     * here needs it first (the network check builds one, P x K counts classes), else read twice */
+    int code = CLI_EXIT_OK;
+    if (!f.resume && (network_given || !strcmp(p.sampler, "pk")))
+        code = train_tools_check_data(positional[0], &p);
+    if (code != CLI_EXIT_OK) return code;
     if (!f.resume && network_given && !train_tools_check_network(&p)) return CLI_EXIT_USAGE;
-    if (!f.resume && !train_tools_check_data(positional[0], &p)) return CLI_EXIT_USAGE;
     if (!f.resume && !train_tools_check_run_folder(positional[0], f.output)) return CLI_EXIT_USAGE;
 
     progress pr;

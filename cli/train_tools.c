@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "cli.h"
 #include "outputs.h"
 
 train_tools_flags train_tools_defaults(const siamese_train_params *p) {
@@ -122,11 +123,15 @@ int train_tools_apply(const train_tools_flags *f, siamese_train_params *p) {
 }
 
 int train_tools_check_data(const char *data, const siamese_train_params *p) {
-    if (!p->sampler || strcmp(p->sampler, "pk") != 0) return 1;
     siamese_dataset *ds = NULL;
     if (siamese_dataset_open(data, NULL, &ds) != SIAMESE_OK) {
+        fprintf(stderr, "siamese train: %s\n", ds ? siamese_dataset_errmsg(ds) : "out of memory");
         siamese_dataset_free(ds);
-        return 1; /* the run reports the data error itself */
+        return CLI_EXIT_FAIL; /* as the run itself refuses it */
+    }
+    if (!p->sampler || strcmp(p->sampler, "pk") != 0) {
+        siamese_dataset_free(ds);
+        return CLI_EXIT_OK;
     }
     int classes = siamese_dataset_class_count(ds), n = siamese_dataset_image_count(ds);
     int *count = calloc((size_t)classes + 1, sizeof *count), enough = 0;
@@ -143,7 +148,7 @@ int train_tools_check_data(const char *data, const siamese_train_params *p) {
                 p->pk_classes, p->pk_images, p->pk_classes, p->pk_images, data, enough);
     free(count);
     siamese_dataset_free(ds);
-    return ok;
+    return ok ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
 int train_tools_check_network(const siamese_train_params *p) {

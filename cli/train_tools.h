@@ -20,9 +20,11 @@ train_tools_flags train_tools_defaults(const siamese_train_params *p);
  * returns 0. */
 int train_tools_apply(const train_tools_flags *f, siamese_train_params *p);
 
-/* For sampler "pk": 0 (after printing why) when the dataset at data has fewer than P classes
- * with K usable images in all (the run checks its training side exactly). Opens only the
- * listing, decodes nothing. */
+/* Opens the dataset at data as the run opens it, before anything is built or made: CLI_EXIT_OK,
+ * or after printing why, CLI_EXIT_FAIL when it does not open (missing, an empty folder, a file
+ * that is no dataset: the run's own exit status for it) and, for sampler "pk", CLI_EXIT_USAGE
+ * when it has fewer than P classes with K usable images in all (the run checks its training
+ * side exactly). Opens only the listing, decodes nothing. */
 int train_tools_check_data(const char *data, const siamese_train_params *p);
 
 /* The network p asks for (architecture, input geometry, embedding length, input normalisation)

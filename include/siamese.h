@@ -984,6 +984,8 @@ SIAMESE_API siamese_model_params siamese_train_model_params(const siamese_train_
  * missing parent folders):
  * model.safetensors (last), best.safetensors (best test ROC AUC), checkpoint.safetensors
  * (every epoch and on interrupt), metrics.jsonl, loss.png, config.json and split.json.
+ * The dataset is opened first: one that does not open (missing, an empty folder, a file that is
+ * no dataset) is refused before run_dir is made and before the network is built.
  * On failure errmsg (if not NULL) receives a message naming the file and the reason. */
 SIAMESE_API siamese_status siamese_train(const char *data_path, const char *run_dir,
                                          const siamese_train_params *params, char *errmsg,

@@ -109,7 +109,7 @@ expect 1 "$cli" pairs "$a" -o pairs.tsv
 image_as_data "$a" PNM
 { printf '\377\330\377\340'; head -c 100 /dev/urandom; } >photo.jpg
 echo "not a photo" >fake.jpg
-# (the tiny network: train builds its network before it opens DATA, seconds for the default)
+# (train opens DATA first: its network, given or the default, is never built here)
 expect 1 "$cli" train photo.jpg -o r1 "${tiny[@]}"
 image_as_data photo.jpg JPEG
 expect 1 "$cli" train fake.jpg -o r2 "${tiny[@]}"

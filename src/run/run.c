@@ -920,18 +920,18 @@ static void setup_chips(train_run *run) {
     run->chips.progress_user = run;
 }
 
-/* Opens the data, split, loaders and metrics shared by fresh and resumed runs. */
 /* 1 when the run has done all its epochs already (resumed when finished, it trains nothing). */
 static int all_epochs_done(const train_run *run) {
     return run->state.epoch >= run->config.params.epochs;
 }
 
+/* With the dataset open (open_dataset): checks its files, then makes the split, loaders and
+ * metrics shared by fresh and resumed runs. */
 static siamese_status prepare_data(train_run *run, int resuming) {
     sm_ds_files check;
     memset(&check, 0, sizeof check);
     setup_chips(run);
-    siamese_status st = open_dataset(run);
-    if (st == SIAMESE_OK) st = check_files(run, &check);
+    siamese_status st = check_files(run, &check);
     if (st == SIAMESE_OK) st = make_split(run, resuming);
     if (st == SIAMESE_OK) st = open_tools(run);
     if (st == SIAMESE_OK) st = prepare_test_pairs(run);
@@ -991,6 +991,9 @@ siamese_status siamese_train(const char *data_path, const char *run_dir,
     /* the whole run, decoding included, computes with params->threads */
     sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     char path[SM_TRAIN_TEXT_MAX + 32];
+    /* DATA first: one that does not open (missing, empty, not a dataset) is refused before the
+     * run folder is made and before the network is built */
+    if (st == SIAMESE_OK) st = open_dataset(run);
     if (st == SIAMESE_OK) st = make_run_dir(run, run_dir, 1, run->config.params.overwrite);
     st = sm_dist_agree(run->dist, st, &run->err);
     if (st == SIAMESE_OK) st = create_model(run);
@@ -1104,6 +1107,7 @@ siamese_status siamese_train_resume(const char *run_dir, const siamese_train_par
     sm_threads_scope threads = sm_threads_enter(st == SIAMESE_OK ? run->config.params.threads : 0);
     if (st == SIAMESE_OK) st = restore_checkpoint(run);
     if (st == SIAMESE_OK && params) st = check_new_total(run, params->epochs);
+    if (st == SIAMESE_OK) st = open_dataset(run);
     if (st == SIAMESE_OK) st = prepare_data(run, 1);
     /* the new total goes into config.json only once the checkpoint and the data have loaded: a
      * resume that fails leaves the run's files as they were */
