@@ -80,6 +80,11 @@ typedef enum siamese_status {
     SIAMESE_ERR_UNSUPPORTED  /* valid but not supported by this build or CPU */
 } siamese_status;
 
+/* What each enum's name function (siamese_metric_name, _precision_name, _loss_name,
+ * _dataset_kind_name, _split_kind_name, _mining_name, _lr_schedule_name) returns for a value
+ * outside its enum: never NULL, never one of the enum's names (its parse function refuses it). */
+#define SIAMESE_NAME_UNKNOWN "unknown"
+
 /* A short English description of a status ("bad file format"). Never NULL. */
 SIAMESE_API const char *siamese_status_str(siamese_status status);
 
@@ -102,7 +107,7 @@ typedef enum siamese_metric {
     SIAMESE_METRIC_CORRELATION    /* 1 - Pearson r(a, b) */
 } siamese_metric;
 
-/* "euclidean", "cosine", "correlation". */
+/* "euclidean", "cosine", "correlation"; SIAMESE_NAME_UNKNOWN for any other value. */
 SIAMESE_API const char *siamese_metric_name(siamese_metric metric);
 /* Parses a metric name; returns SIAMESE_ERR_INVALID_ARG for an unknown name. */
 SIAMESE_API siamese_status siamese_metric_parse(const char *name, siamese_metric *out);
@@ -207,6 +212,7 @@ typedef enum siamese_precision {
     SIAMESE_PRECISION_INT8 = 3  /* inference only, on a model made by siamese_model_quantize */
 } siamese_precision;
 
+/* "fp32", "bf16", "auto", "int8"; SIAMESE_NAME_UNKNOWN for any other value. */
 SIAMESE_API const char *siamese_precision_name(siamese_precision precision);
 /* Parses "fp32", "bf16", "auto" or "int8"; SIAMESE_ERR_INVALID_ARG for anything else. */
 SIAMESE_API siamese_status siamese_precision_parse(const char *name, siamese_precision *out);
@@ -284,7 +290,8 @@ typedef enum siamese_loss {
                             over the triplets with a nonzero loss (Hermans et al. 2017) */
 } siamese_loss;
 
-/* "contrastive", "triplet"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
+/* "contrastive", "triplet" (SIAMESE_NAME_UNKNOWN for any other value); parse returns
+ * SIAMESE_ERR_INVALID_ARG for other names. */
 SIAMESE_API const char *siamese_loss_name(siamese_loss loss);
 SIAMESE_API siamese_status siamese_loss_parse(const char *name, siamese_loss *out);
 
@@ -475,7 +482,8 @@ SIAMESE_API void siamese_dataset_free(siamese_dataset *dataset);
 SIAMESE_API const char *siamese_dataset_errmsg(const siamese_dataset *dataset);
 
 SIAMESE_API siamese_dataset_kind siamese_dataset_get_kind(const siamese_dataset *dataset);
-/* "folders", "recipe", "manifest", "idx" ("auto" for SIAMESE_DATASET_AUTO). */
+/* "folders", "recipe", "manifest", "idx" ("auto" for SIAMESE_DATASET_AUTO); SIAMESE_NAME_UNKNOWN
+ * for any other value. */
 SIAMESE_API const char *siamese_dataset_kind_name(siamese_dataset_kind kind);
 /* The path the dataset was opened from. */
 SIAMESE_API const char *siamese_dataset_path(const siamese_dataset *dataset);
@@ -566,7 +574,8 @@ typedef enum siamese_split_kind {
     SIAMESE_SPLIT_CLASSES    /* each class on one side: test classes never seen in training */
 } siamese_split_kind;
 
-/* "pairs", "images", "classes"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
+/* "pairs", "images", "classes" (SIAMESE_NAME_UNKNOWN for any other value); parse returns
+ * SIAMESE_ERR_INVALID_ARG for other names. */
 SIAMESE_API const char *siamese_split_kind_name(siamese_split_kind kind);
 SIAMESE_API siamese_status siamese_split_kind_parse(const char *name, siamese_split_kind *out);
 
@@ -773,7 +782,8 @@ typedef enum siamese_mining {
                                 nearest negative */
 } siamese_mining;
 
-/* "none", "all", "hard", "semihard"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
+/* "none", "all", "hard", "semihard" (SIAMESE_NAME_UNKNOWN for any other value); parse returns
+ * SIAMESE_ERR_INVALID_ARG for other names. */
 SIAMESE_API const char *siamese_mining_name(siamese_mining mining);
 SIAMESE_API siamese_status siamese_mining_parse(const char *name, siamese_mining *out);
 
@@ -801,7 +811,8 @@ typedef enum siamese_lr_schedule {
     SIAMESE_LR_COSINE
 } siamese_lr_schedule;
 
-/* "constant", "step", "cosine"; parse returns SIAMESE_ERR_INVALID_ARG for other names. */
+/* "constant", "step", "cosine" (SIAMESE_NAME_UNKNOWN for any other value); parse returns
+ * SIAMESE_ERR_INVALID_ARG for other names. */
 SIAMESE_API const char *siamese_lr_schedule_name(siamese_lr_schedule schedule);
 SIAMESE_API siamese_status siamese_lr_schedule_parse(const char *name, siamese_lr_schedule *out);
 
@@ -1231,7 +1242,10 @@ SIAMESE_API siamese_status siamese_index_add(siamese_index *index, const siamese
 /* Removes the rows of the n items (unknown items are ignored); *removed (may be NULL) counts them. */
 SIAMESE_API siamese_status siamese_index_remove(siamese_index *index, const char *const *items,
                                                 int n, int *removed);
-/* siamese_knn of nq queries against the index's rows with its metric (rows, not items). */
+/* siamese_knn of nq queries ([nq, siamese_index_dim] floats) against the index's rows with its
+ * metric (rows, not items); nq = 0 does nothing, k above the row count leaves the extra slots -1
+ * and INFINITY. Refused with SIAMESE_ERR_INVALID_ARG for nq < 0, k < 1, or (nq > 0) NULL queries,
+ * out_index or out_distance, the index's message naming the argument (a NULL index has none). */
 SIAMESE_API siamese_status siamese_index_search(siamese_index *index, const float *queries, int nq,
                                                 int k, const int *exclude, int *out_index,
                                                 float *out_distance);

@@ -248,6 +248,43 @@ Test(index, null_arguments_are_named) {
     siamese_index_free(index);
 }
 
+/* search_refused(index, message part, the call's arguments): INVALID_ARG, its message naming the
+ * argument. */
+#define search_refused(index, part, ...)                                                           \
+    do {                                                                                           \
+        cr_assert_eq(siamese_index_search(index, __VA_ARGS__), SIAMESE_ERR_INVALID_ARG);           \
+        cr_assert(strstr(siamese_index_errmsg(index), "index search: ") &&                         \
+                      strstr(siamese_index_errmsg(index), part),                                   \
+                  "want '%s': %s", part, siamese_index_errmsg(index));                             \
+    } while (0)
+
+/* A search's bad arguments are refused each with its name and why, not "invalid argument"; nq 0
+ * needs no buffers; a good search after a refused one leaves no message. */
+Test(index, search_arguments_are_named) {
+    siamese_index *index = new_index();
+    rows r;
+    make_rows(&r, 4, "s", 21);
+    cr_assert_eq(siamese_index_add(index, &r.e), SIAMESE_OK);
+    int idx[4];
+    float d[4];
+    cr_assert_eq(siamese_index_search(NULL, r.vectors, 1, 2, NULL, idx, d),
+                 SIAMESE_ERR_INVALID_ARG);
+    search_refused(index, "nq (the number of queries) is negative (nq -1", r.vectors, -1, 2, NULL,
+                   idx, d);
+    search_refused(index, "k (neighbours per query) is below 1 (nq 1, k 0)", r.vectors, 1, 0, NULL,
+                   idx, d);
+    search_refused(index, "k (neighbours per query) is below 1 (nq 1, k -3)", r.vectors, 1, -3,
+                   NULL, idx, d);
+    search_refused(index, "no queries given", NULL, 1, 2, NULL, idx, d);
+    search_refused(index, "no out_index given", r.vectors, 1, 2, NULL, NULL, d);
+    search_refused(index, "no out_distance given", r.vectors, 1, 2, NULL, idx, NULL);
+    cr_assert_eq(siamese_index_search(index, NULL, 0, 2, NULL, NULL, NULL), SIAMESE_OK);
+    cr_assert_eq(siamese_index_search(index, r.vectors, 1, 4, NULL, idx, d), SIAMESE_OK);
+    cr_assert_str_empty(siamese_index_errmsg(index));
+    cr_assert_eq(idx[0], 0);
+    siamese_index_free(index);
+}
+
 /* Writes bytes [0, size) of src to dst, optionally flipping one byte. */
 static void copy_damaged(const char *src, const char *dst, size_t size, long flip) {
     size_t n;

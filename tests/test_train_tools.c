@@ -189,6 +189,22 @@ Test(train_tools_config, settings_that_do_not_fit_are_rejected) {
     p = tool_params();
     p.warmup_steps = -1;
     expect_rejected(p, "negative");
+    /* settings config.json records by name: one outside its enum is named and refused */
+    p = siamese_train_default_params();
+    p.metric = (siamese_metric)99;
+    expect_rejected(p, "metric 99 is none of its enum's values");
+    p = siamese_train_default_params();
+    p.precision = (siamese_precision)-1;
+    expect_rejected(p, "precision -1 is none of its enum's values");
+    p = siamese_train_default_params();
+    p.split = (siamese_split_kind)3;
+    expect_rejected(p, "split 3 is none of its enum's values");
+    p = tool_params();
+    p.mining = (siamese_mining)4;
+    expect_rejected(p, "mining 4 is none of its enum's values");
+    p = siamese_train_default_params();
+    p.lr_schedule = (siamese_lr_schedule)-1;
+    expect_rejected(p, "lr_schedule -1 is none of its enum's values");
 }
 
 Test(train_tools_config, the_model_a_run_trains_takes_the_run_settings) {

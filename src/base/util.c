@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "siamese.h"
+
 char *sm_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *copy = malloc(n);
@@ -47,7 +49,7 @@ int sm_name_index(const char *name, const char *const *names, int count) {
 }
 
 const char *sm_name_of(const char *const *names, int count, int i) {
-    return i >= 0 && i < count ? names[i] : "unknown";
+    return i >= 0 && i < count ? names[i] : SIAMESE_NAME_UNKNOWN;
 }
 
 int sm_compare_strings(const void *a, const void *b) {

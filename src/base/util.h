@@ -17,7 +17,8 @@ int sm_ends_with(const char *s, const char *suffix);
 /* The index of name among names[0 .. count) (strcmp), or -1 when name is NULL or not there: the
  * parse half of an enum's name table. */
 int sm_name_index(const char *name, const char *const *names, int count);
-/* names[i], or "unknown" when i is outside [0, count): the name half of an enum's name table. */
+/* names[i], or SIAMESE_NAME_UNKNOWN when i is outside [0, count): the name half of an enum's
+ * name table. */
 const char *sm_name_of(const char *const *names, int count, int i);
 /* qsort/bsearch comparator for an array of char * (byte order, strcmp). */
 int sm_compare_strings(const void *a, const void *b);

@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/fileio.h"
+#include "base/util.h"
 #include "image/image.h"
 
 int sm_ds_add_class(siamese_dataset *ds, const char *name) {
@@ -242,19 +243,13 @@ const char *siamese_dataset_errmsg(const siamese_dataset *ds) { return ds ? ds->
 
 siamese_dataset_kind siamese_dataset_get_kind(const siamese_dataset *ds) { return ds->kind; }
 
+static const char *const kind_names[] = {
+    [SIAMESE_DATASET_AUTO] = "auto",         [SIAMESE_DATASET_FOLDERS] = "folders",
+    [SIAMESE_DATASET_RECIPE] = "recipe",     [SIAMESE_DATASET_MANIFEST] = "manifest",
+    [SIAMESE_DATASET_IDX] = "idx"};
+
 const char *siamese_dataset_kind_name(siamese_dataset_kind kind) {
-    switch (kind) {
-    case SIAMESE_DATASET_FOLDERS:
-        return "folders";
-    case SIAMESE_DATASET_RECIPE:
-        return "recipe";
-    case SIAMESE_DATASET_MANIFEST:
-        return "manifest";
-    case SIAMESE_DATASET_IDX:
-        return "idx";
-    default:
-        return "auto";
-    }
+    return sm_name_of(kind_names, (int)(sizeof kind_names / sizeof kind_names[0]), (int)kind);
 }
 
 const char *siamese_dataset_path(const siamese_dataset *ds) { return ds->path; }

@@ -9,9 +9,8 @@ static const char *const precision_names[] = {[SIAMESE_PRECISION_FP32] = "fp32",
                                               [SIAMESE_PRECISION_INT8] = "int8"};
 #define N_PRECISIONS ((int)(sizeof precision_names / sizeof precision_names[0]))
 
-/* Any value outside the enum reads as fp32, the precision it computes in. */
 const char *siamese_precision_name(siamese_precision precision) {
-    return (unsigned)precision < N_PRECISIONS ? precision_names[precision] : "fp32";
+    return sm_name_of(precision_names, N_PRECISIONS, (int)precision);
 }
 
 siamese_status siamese_precision_parse(const char *name, siamese_precision *out) {

@@ -127,7 +127,27 @@ static siamese_status check_tools(const siamese_train_params *p, sm_err *err) {
     return SIAMESE_OK;
 }
 
+/* config.json records these settings by name: a value outside its enum (named
+ * SIAMESE_NAME_UNKNOWN) is refused, not trained with and recorded as a name no resume reads. */
+static siamese_status check_named_settings(const siamese_train_params *p, sm_err *err) {
+    const struct {
+        const char *setting, *name;
+        int value;
+    } named[] = {{"metric", siamese_metric_name(p->metric), (int)p->metric},
+                 {"precision", siamese_precision_name(p->precision), (int)p->precision},
+                 {"split", siamese_split_kind_name(p->split), (int)p->split},
+                 {"mining", siamese_mining_name(p->mining), (int)p->mining},
+                 {"lr_schedule", siamese_lr_schedule_name(p->lr_schedule), (int)p->lr_schedule}};
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+        if (!strcmp(named[i].name, SIAMESE_NAME_UNKNOWN))
+            return sm_fail(err, SIAMESE_ERR_INVALID_ARG, "%s %d is none of its enum's values",
+                           named[i].setting, named[i].value);
+    return SIAMESE_OK;
+}
+
 static siamese_status check_params(const siamese_train_params *p, sm_err *err) {
+    siamese_status st = check_named_settings(p, err);
+    if (st != SIAMESE_OK) return st;
     if (strcmp(p->sampler, "recipe") != 0 && strcmp(p->sampler, "online") != 0 &&
         strcmp(p->sampler, "pk") != 0)
         return sm_fail(err, SIAMESE_ERR_INVALID_ARG,
