@@ -14,13 +14,13 @@ typedef struct enum_names {
 } enum_names;
 
 /* The public functions with the enum as int: a value cast from any int, as a caller could. */
-#define NAME_AND_PARSE(fn, type)                                                                  \
-    static const char *fn##_name_of(int v) { return siamese_##fn##_name((type)v); }               \
-    static siamese_status fn##_parse_to(const char *text, int *v) {                               \
-        type t;                                                                                   \
-        siamese_status st = siamese_##fn##_parse(text, &t);                                       \
-        *v = (int)t;                                                                              \
-        return st;                                                                                \
+#define NAME_AND_PARSE(fn, type)                                                                   \
+    static const char *fn##_name_of(int v) { return siamese_##fn##_name((type)v); }                \
+    static siamese_status fn##_parse_to(const char *text, int *v) {                                \
+        type t;                                                                                    \
+        siamese_status st = siamese_##fn##_parse(text, &t);                                        \
+        *v = (int)t;                                                                               \
+        return st;                                                                                 \
     }
 NAME_AND_PARSE(metric, siamese_metric)
 NAME_AND_PARSE(precision, siamese_precision)
@@ -46,8 +46,8 @@ Test(enum_names, every_value_has_its_own_name_that_parses_back) {
     for (size_t e = 0; e < sizeof all / sizeof all[0]; e++) {
         for (int v = 0; v < all[e].count; v++) {
             const char *name = all[e].name(v);
-            cr_assert(name && strcmp(name, SIAMESE_NAME_UNKNOWN) != 0, "%s %d: %s", all[e].what,
-                      v, name ? name : "NULL");
+            cr_assert(name && strcmp(name, SIAMESE_NAME_UNKNOWN) != 0, "%s %d: %s", all[e].what, v,
+                      name ? name : "NULL");
             for (int w = 0; w < v; w++)
                 cr_assert_str_neq(name, all[e].name(w), "%s %d and %d", all[e].what, v, w);
             int back = -1;

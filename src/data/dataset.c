@@ -243,10 +243,11 @@ const char *siamese_dataset_errmsg(const siamese_dataset *ds) { return ds ? ds->
 
 siamese_dataset_kind siamese_dataset_get_kind(const siamese_dataset *ds) { return ds->kind; }
 
-static const char *const kind_names[] = {
-    [SIAMESE_DATASET_AUTO] = "auto",         [SIAMESE_DATASET_FOLDERS] = "folders",
-    [SIAMESE_DATASET_RECIPE] = "recipe",     [SIAMESE_DATASET_MANIFEST] = "manifest",
-    [SIAMESE_DATASET_IDX] = "idx"};
+static const char *const kind_names[] = {[SIAMESE_DATASET_AUTO] = "auto",
+                                         [SIAMESE_DATASET_FOLDERS] = "folders",
+                                         [SIAMESE_DATASET_RECIPE] = "recipe",
+                                         [SIAMESE_DATASET_MANIFEST] = "manifest",
+                                         [SIAMESE_DATASET_IDX] = "idx"};
 
 const char *siamese_dataset_kind_name(siamese_dataset_kind kind) {
     return sm_name_of(kind_names, (int)(sizeof kind_names / sizeof kind_names[0]), (int)kind);
