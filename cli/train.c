@@ -125,8 +125,7 @@ static int check_settings(const siamese_train_params *p) {
  * messages name no flag, so train adds the one that helps. The folder is read as siamese.h
  * documents it: config.json marks a run, its checkpoint.safetensors lets it resume. */
 typedef enum train_situation {
-    TRAIN_NEW,            /* a new run (into a new folder, or with --overwrite) */
-    TRAIN_OVER_RUN,       /* a new run into a folder that holds one, without --overwrite */
+    TRAIN_NEW,            /* a new run */
     RESUME_NOT_A_FOLDER,  /* --resume of a path that is not a folder */
     RESUME_NO_CHECKPOINT, /* --resume of a folder without a checkpoint */
     RESUME_RUN            /* --resume of a run with its checkpoint */
@@ -140,12 +139,22 @@ static int run_has(const char *run_dir, const char *name) {
            stat(path, &st) == 0;
 }
 
-static train_situation situation_of(const char *run_dir, int resuming, int overwrite) {
+static train_situation situation_of(const char *run_dir, int resuming) {
     struct stat st;
-    if (!resuming)
-        return !overwrite && run_has(run_dir, "config.json") ? TRAIN_OVER_RUN : TRAIN_NEW;
+    if (!resuming) return TRAIN_NEW;
     if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode)) return RESUME_NOT_A_FOLDER;
     return run_has(run_dir, "checkpoint.safetensors") ? RESUME_RUN : RESUME_NO_CHECKPOINT;
+}
+
+/* A new run into a folder that holds one (its config.json) is refused here, with the flags that
+ * move it on, before the library would refuse it for the same reason in words without flags. */
+static int check_not_over_run(const char *run_dir, int overwrite) {
+    if (overwrite || !run_has(run_dir, "config.json")) return 1;
+    fprintf(stderr,
+            "siamese train: %s already holds a training run: continue it with --resume %s, "
+            "choose another folder, or add --overwrite\n",
+            run_dir, run_dir);
+    return 0;
 }
 
 /* Prints the library's message of a failed run, with the flags that move it on when some do
@@ -154,8 +163,6 @@ static void print_failure(train_situation s, siamese_status st, const char *run_
                           int epochs_given, const char *msg) {
     char hint[PATH_MAX + 64] = "";
     if (st == SIAMESE_ERR_INTERRUPTED) snprintf(hint, sizeof hint, " (--resume %s)", run_dir);
-    else if (s == TRAIN_OVER_RUN)
-        snprintf(hint, sizeof hint, " (--resume %s, or --overwrite)", run_dir);
     else if (s == RESUME_NOT_A_FOLDER) snprintf(hint, sizeof hint, " (given to --resume)");
     else if (s == RESUME_NO_CHECKPOINT)
         snprintf(hint, sizeof hint, " (the command that started it, with --overwrite)");
@@ -385,6 +392,7 @@ int cli_train(int argc, char **argv) {
     if (code != CLI_EXIT_OK) return code;
     if (!f.resume && network_given && !train_tools_check_network(&p)) return CLI_EXIT_USAGE;
     if (!f.resume && !train_tools_check_run_folder(positional[0], f.output)) return CLI_EXIT_USAGE;
+    if (!f.resume && !check_not_over_run(f.output, p.overwrite)) return CLI_EXIT_FAIL;
 
     progress pr;
     progress_init(&pr, f.json ? PROGRESS_JSON : f.quiet ? PROGRESS_QUIET : PROGRESS_AUTO);
@@ -398,7 +406,7 @@ int cli_train(int argc, char **argv) {
     siamese_train_params *resume_params = &p;
     int epochs_given = cli_was_given(&spec, "epochs");
     if (f.resume && !epochs_given) p.epochs = 0;
-    train_situation situation = situation_of(run_dir, f.resume != NULL, p.overwrite);
+    train_situation situation = situation_of(run_dir, f.resume != NULL);
     siamese_status st = f.resume
                             ? siamese_train_resume(run_dir, resume_params, errmsg, sizeof errmsg)
                             : siamese_train(positional[0], run_dir, &p, errmsg, sizeof errmsg);
