@@ -136,27 +136,37 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* The lines of a .txt list (blank lines and "#" comments skipped), relative paths resolved
- * against the list's own folder as pair manifests do. */
-static int read_list(const char *command, const char *path, path_list *out) {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        fprintf(stderr, "siamese %s: %s: cannot open: %s\n", command, path, strerror(errno));
-        return 0;
-    }
-    char line[4096], *dir = cli_list_folder(path);
+int cli_source_is_list(const char *source) { return !is_dir(source) && ends_with(source, ".txt"); }
+
+int cli_image_list_each(const char *list, cli_list_visit visit, void *user) {
+    FILE *fp = fopen(list, "r");
+    if (!fp) return -1;
+    char line[4096], *dir = cli_list_folder(list);
     int ok = dir != NULL;
     while (ok && fgets(line, sizeof line, fp)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[0] || line[0] == '#') continue;
         char *file = cli_list_path(dir, line);
-        ok = file && list_push(out, file);
+        ok = file && visit(user, line, file);
         free(file);
     }
     free(dir);
     fclose(fp);
-    if (!ok) fprintf(stderr, "siamese %s: %s: out of memory\n", command, path);
     return ok;
+}
+
+static int push_visit(void *user, const char *written, const char *path) {
+    (void)written;
+    return list_push(user, path);
+}
+
+/* The images of a .txt list, in out. */
+static int read_list(const char *command, const char *path, path_list *out) {
+    int read = cli_image_list_each(path, push_visit, out);
+    if (read < 0)
+        fprintf(stderr, "siamese %s: %s: cannot open: %s\n", command, path, strerror(errno));
+    else if (!read) fprintf(stderr, "siamese %s: %s: out of memory\n", command, path);
+    return read > 0;
 }
 
 /* A file named on the command line: one that cannot be opened (a typo) is an error, found
@@ -183,8 +193,8 @@ static int gather(const char *command, const char *const *sources, int n, path_l
             fprintf(stderr, "siamese %s: %s: cannot read\n", command, sources[i]);
             return 0;
         }
-        int ok = ends_with(sources[i], ".txt") ? read_list(command, sources[i], out)
-                                               : add_named_file(command, sources[i], out, named);
+        int ok = cli_source_is_list(sources[i]) ? read_list(command, sources[i], out)
+                                                : add_named_file(command, sources[i], out, named);
         if (!ok) return 0;
     }
     if (out->count == 0 && n == 1)

@@ -17,6 +17,17 @@
 int cli_embed_sources(const char *command, siamese_model *model, const char *const *sources, int n,
                       int strict, int quiet, siamese_embeddings *out);
 
+/* 1 when the source is read as a .txt list of image paths (a file, not a folder, named *.txt). */
+int cli_source_is_list(const char *source);
+
+/* Receives one image of a list: the line as written and the path that opens it. 0 stops. */
+typedef int (*cli_list_visit)(void *user, const char *written, const char *path);
+
+/* Calls visit for every image the .txt list names (blank lines and "#" comments skipped,
+ * relative paths read from the list's own folder, as pair manifests do). 1 when every image was
+ * visited, 0 when visit (or memory) stopped it, -1 when the list cannot be opened (errno set). */
+int cli_image_list_each(const char *list, cli_list_visit visit, void *user);
+
 /* How row i of e was named: its file path when it has one, else its name. */
 const char *cli_embedding_name(const siamese_embeddings *e, int i);
 
