@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "eval_data.h"
+#include "listed_files.h"
 #include "outputs.h"
 #include "siamese.h"
 #include "similarity.h"
@@ -168,7 +169,8 @@ int cli_calibrate(int argc, char **argv) {
         "  siamese calibrate ensemble.safetensors mnist/train10k-images-idx3-ubyte.gz \\\n"
         "      --held-out runs/mnist_s1/split.json -o ensemble.safetensors\n"
         "exit status: 0 ok, 1 bad model or data, or the file cannot be written, 2 usage error or\n"
-        "a refused MODEL2 (its folder missing, a folder, a file of DATA or --held-out)"};
+        "a refused MODEL2 (its folder missing, a folder, a file of DATA, an image its manifest\n"
+        "names, or --held-out)"};
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
@@ -191,7 +193,8 @@ int cli_calibrate(int argc, char **argv) {
     const char *inputs[] = {positional[1], a.held_out};
     if (cli_same_file(a.output, positional[0])
             ? !cli_output_path_ok("calibrate", a.output, CLI_OUTPUT_FILE)
-            : cli_output_refused("calibrate", a.output, CLI_OUTPUT_FILE, inputs, 2))
+            : cli_output_refused("calibrate", a.output, CLI_OUTPUT_FILE, inputs, 2) ||
+                  cli_output_is_manifest_image("calibrate", a.output, positional[1]))
         return CLI_EXIT_USAGE;
     return calibrate(&a, positional[0], positional[1], kind, far);
 }

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "collection.h"
+#include "listed_files.h"
 #include "outputs.h"
 #include "siamese.h"
 
@@ -56,20 +57,26 @@ static char *npy_prefix(const char *file) {
 }
 
 /* The output guard for the files FILE writes (FILE.npy and FILE.paths.txt with npy): 1 when one
- * of them cannot be written or would replace an input (or a file of an input folder), after
- * saying so. */
+ * of them cannot be written or would replace an input (a file of an input folder, an image of
+ * an input list), after saying so. */
 static int output_refused(const char *file, int npy, const char *const *inputs, int n) {
-    if (!npy) return cli_output_refused("embed", file, CLI_OUTPUT_FILE, inputs, n);
-    char *prefix = npy_prefix(file);
+    /* the lists among the sources (after MODEL) */
+    cli_listed_files listed = {.inputs = inputs + 1, .n = n - 1, .kind = CLI_LISTS_OF_SOURCES};
+    char *prefix = npy ? npy_prefix(file) : NULL;
     size_t size = (prefix ? strlen(prefix) : 0) + sizeof ".paths.txt";
     char *path = prefix ? malloc(size) : NULL;
     int hit = 0;
-    if (path) {
-        snprintf(path, size, "%s.npy", prefix);
-        hit = cli_output_refused("embed", path, CLI_OUTPUT_FILE, inputs, n);
-        snprintf(path, size, "%s.paths.txt", prefix);
-        hit = hit || cli_output_refused("embed", path, CLI_OUTPUT_FILE, inputs, n);
+    if (!npy) {
+        hit = cli_output_refused("embed", file, CLI_OUTPUT_FILE, inputs, n) ||
+              cli_output_is_listed_file("embed", file, &listed);
+    } else if (path) {
+        for (int i = 0; i < 2 && !hit; i++) {
+            snprintf(path, size, "%s%s", prefix, i ? ".paths.txt" : ".npy");
+            hit = cli_output_refused("embed", path, CLI_OUTPUT_FILE, inputs, n) ||
+                  cli_output_is_listed_file("embed", path, &listed);
+        }
     }
+    cli_listed_files_free(&listed);
     free(path);
     free(prefix);
     return hit;
@@ -123,7 +130,8 @@ int cli_embed_command(int argc, char **argv) {
         "  siamese embed runs/faces/best.safetensors ../shared/data/att_faces -o faces.st\n"
         "  siamese embed model.safetensors photos/ -o photos --format npy\n"
         "exit status: 0 ok, 1 bad model, data or output file, 2 usage error or a refused output\n"
-        "(its folder missing, a folder, or an input or an existing file of an input folder)"};
+        "(its folder missing, a folder, an input, an existing file of an input folder or an\n"
+        "image a .txt list names)"};
     const char **positional = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = positional ? cli_parse(&spec, argc, argv, positional, &n) : CLI_PARSE_ERROR;

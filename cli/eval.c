@@ -10,6 +10,7 @@
 #include "eval_data.h"
 #include "eval_print.h"
 #include "eval_report.h"
+#include "listed_files.h"
 #include "outputs.h"
 #include "progress.h"
 #include "siamese.h"
@@ -264,19 +265,25 @@ static int resolve(const eval_args *a, const cli_spec *spec, const char *data, i
 }
 
 /* The guard of eval's outputs (--report FILE, --png-dir DIR and its pictures) against its inputs
- * (MODEL, DATA, --queries, --held-out): 0 after saying why one is refused. */
+ * (MODEL, DATA, --queries, --held-out, the images of DATA or --queries when a manifest): 0 after
+ * saying why one is refused. */
 static int outputs_ok(const eval_args *a, const char *const *positional) {
     const char *inputs[] = {positional[0], positional[1], a->queries, a->held_out};
-    if (a->report && cli_output_refused("eval", a->report, CLI_OUTPUT_FILE, inputs, 4)) return 0;
-    if (!a->png_dir) return 1;
-    if (cli_output_refused("eval", a->png_dir, CLI_OUTPUT_FOLDER, inputs, 4)) return 0;
+    /* DATA and --queries, when manifests */
+    cli_listed_files listed = {.inputs = inputs + 1, .n = 2, .kind = CLI_LISTS_OF_DATA};
+    int ok = !a->report || (!cli_output_refused("eval", a->report, CLI_OUTPUT_FILE, inputs, 4) &&
+                            !cli_output_is_listed_file("eval", a->report, &listed));
+    if (ok && a->png_dir)
+        ok = !cli_output_refused("eval", a->png_dir, CLI_OUTPUT_FOLDER, inputs, 4);
     static const char *const pictures[] = {"roc.png", "det.png", "distances.png"};
     char path[4096];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; ok && a->png_dir && i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", a->png_dir, pictures[i]);
-        if (cli_output_overwrites_input("eval", path, inputs, 4)) return 0;
+        ok = !cli_output_overwrites_input("eval", path, inputs, 4) &&
+             !cli_output_is_listed_file("eval", path, &listed);
     }
-    return 1;
+    cli_listed_files_free(&listed);
+    return ok;
 }
 
 int cli_eval(int argc, char **argv) {
@@ -336,7 +343,8 @@ int cli_eval(int argc, char **argv) {
         "  siamese eval model.safetensors all_runs/\n"
         "  siamese eval model.safetensors pairs.tsv --json --png-dir plots/\n"
         "exit status: 0 ok, 1 bad model, data or output folder, 2 usage error or a refused\n"
-        "--report or --png-dir (its folder missing, or an input or an existing file of DATA)"};
+        "--report or --png-dir (its folder missing, an input, an existing file of DATA or an\n"
+        "image the manifest DATA or --queries names)"};
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);

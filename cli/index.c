@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "collection.h"
+#include "listed_files.h"
 #include "outputs.h"
 #include "siamese.h"
 
@@ -43,16 +44,20 @@ static int save_shards(siamese_index *index, const char *path, int shards, int q
 }
 
 /* The guard of build's outputs (INDEX, or its shards INDEX.0 .. INDEX.<shards - 1>) against its
- * inputs: 0 after saying why one is refused. */
+ * inputs (MODEL, DATA..., the images of DATA's lists): 0 after saying why one is refused. */
 static int outputs_ok(const index_args *a, const char *const *pos, int n) {
-    if (a->shards == 0)
-        return !cli_output_refused("index build", a->output, CLI_OUTPUT_FILE, pos, n);
+    /* the lists among the sources (after MODEL) */
+    cli_listed_files listed = {.inputs = pos + 1, .n = n - 1, .kind = CLI_LISTS_OF_SOURCES};
     char path[4096];
-    for (int r = 0; r < a->shards; r++) {
-        snprintf(path, sizeof path, "%s.%d", a->output, r);
-        if (cli_output_refused("index build", path, CLI_OUTPUT_FILE, pos, n)) return 0;
+    int ok = 1;
+    for (int r = 0; ok && r < (a->shards ? a->shards : 1); r++) {
+        if (a->shards) snprintf(path, sizeof path, "%s.%d", a->output, r);
+        const char *output = a->shards ? path : a->output;
+        ok = !cli_output_refused("index build", output, CLI_OUTPUT_FILE, pos, n) &&
+             !cli_output_is_listed_file("index build", output, &listed);
     }
-    return 1;
+    cli_listed_files_free(&listed);
+    return ok;
 }
 
 static int run_build(const index_args *a, const char **pos, int n) {
@@ -197,7 +202,8 @@ int cli_index(int argc, char **argv) {
         "  siamese index remove faces.idx ../shared/data/att_faces/training/s1/1.pgm\n"
         "  siamese index info faces.idx\n"
         "exit status: 0 ok, 1 bad model, data or index file, 2 usage error or a refused build\n"
-        "output (its folder missing, a folder, or an existing file of DATA)"};
+        "output (its folder missing, a folder, an existing file of DATA or an image a .txt list\n"
+        "names)"};
     const char **pos = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;

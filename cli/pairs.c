@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "listed_files.h"
 #include "outputs.h"
 #include "siamese.h"
 
@@ -105,7 +106,8 @@ int cli_pairs(int argc, char **argv) {
         "  siamese pairs data/att_faces --per-class 5 --layout recipe -o att_recipe\n"
         "exit status: 0 ok, 1 bad data or I/O error, 2 usage error or a refused output: its "
         "folder\n"
-        "missing, a folder, '-', or an existing file of DATA (checked before any work)"};
+        "missing, a folder, '-', an existing file of DATA or an image its manifest names\n"
+        "(checked before any work)"};
     const char *positional[1];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
@@ -124,7 +126,8 @@ int cli_pairs(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     if (cli_output_refused("pairs", a.output, recipe ? CLI_OUTPUT_FOLDER : CLI_OUTPUT_FILE,
-                           positional, 1))
+                           positional, 1) ||
+        cli_output_is_manifest_image("pairs", a.output, positional[0]))
         return CLI_EXIT_USAGE;
     return run_pairs(positional[0], &a, recipe);
 }

@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "listed_files.h"
 #include "outputs.h"
 #include "similarity.h"
 
@@ -160,7 +161,8 @@ int cli_quantize(int argc, char **argv) {
         "      -o fashion-int8.safetensors\n"
         "  siamese test fashion-int8.safetensors DATA --precision int8\n"
         "exit status: 0 ok, 1 bad model, data or output file, 2 usage error or a refused output\n"
-        "(its folder missing, a folder, MODEL or an existing file of DATA)"};
+        "(its folder missing, a folder, MODEL, an existing file of DATA or an image its manifest\n"
+        "names)"};
     const char *positional[2];
     int n = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n);
@@ -169,7 +171,8 @@ int cli_quantize(int argc, char **argv) {
         fprintf(stderr, "siamese quantize: give the output file with -o FILE\n");
         return CLI_EXIT_USAGE;
     }
-    if (cli_output_refused("quantize", output, CLI_OUTPUT_FILE, positional, 2))
+    if (cli_output_refused("quantize", output, CLI_OUTPUT_FILE, positional, 2) ||
+        cli_output_is_manifest_image("quantize", output, positional[1]))
         return CLI_EXIT_USAGE;
     if (!cli_threads_ok("quantize", threads)) return CLI_EXIT_USAGE;
     if (qp.images < 1) {

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "collection.h"
+#include "listed_files.h"
 #include "outputs.h"
 #include "search_shards.h"
 #include "siamese.h"
@@ -75,9 +76,12 @@ static int search(const search_args *a, const char *index_path, const char *cons
         return CLI_EXIT_USAGE;
     }
     const char *files[] = {index_path, a->model};
-    if (a->png && (cli_output_refused("search", a->png, CLI_OUTPUT_FILE, files, 2) ||
-                   cli_output_overwrites_input("search", a->png, queries, n)))
-        return CLI_EXIT_USAGE;
+    cli_listed_files listed = {.inputs = queries, .n = n, .kind = CLI_LISTS_OF_SOURCES};
+    int refused = a->png && (cli_output_refused("search", a->png, CLI_OUTPUT_FILE, files, 2) ||
+                             cli_output_overwrites_input("search", a->png, queries, n) ||
+                             cli_output_is_listed_file("search", a->png, &listed));
+    cli_listed_files_free(&listed);
+    if (refused) return CLI_EXIT_USAGE;
     if (siamese_dist_size() > 1)
         return cli_search_shards(index_path, a->model, &compute, queries, n, a->k, a->json);
     int ok = cli_open_index("search", index_path, &index);
@@ -142,7 +146,8 @@ int cli_search(int argc, char **argv) {
         "  siamese search photos.idx q1.jpg q2.jpg --json\n"
         "  siamese search photos.idx q1.jpg --png results.png\n"
         "exit status: 0 ok, 1 bad index, model or query image, 2 usage error or a refused --png\n"
-        "(its folder missing, a folder, an input or an existing file of a query folder)"};
+        "(its folder missing, a folder, an input, an existing file of a query folder or an image\n"
+        "a query .txt list names)"};
     const char **pos = malloc((size_t)argc * sizeof(char *));
     int n = 0;
     int parsed = pos ? cli_parse(&spec, argc, argv, pos, &n) : CLI_PARSE_ERROR;

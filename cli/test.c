@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "listed_files.h"
 #include "outputs.h"
 #include "siamese.h"
 #include "similarity.h"
@@ -390,8 +391,8 @@ int cli_test(int argc, char **argv) {
         "      --count 8 --png fashion_pairs.png\n"
         "  siamese test model.safetensors data/att_faces --seed 3 --json\n"
         "exit status: 0 ok, 1 bad model, data or image, or a file that cannot be written,\n"
-        "2 usage error or a refused output (its folder missing, a folder, a file of DATA or\n"
-        "the run beside MODEL: checked before any work)"};
+        "2 usage error or a refused output (its folder missing, a folder, a file of DATA or an\n"
+        "image its manifest names, or of the run beside MODEL: checked before any work)"};
     const char *positional[2];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
@@ -410,7 +411,9 @@ int cli_test(int argc, char **argv) {
     beside(positional[0], "split.json", split_beside, sizeof split_beside);
     beside(positional[0], "config.json", config_beside, sizeof config_beside);
     const char *inputs[] = {positional[0], positional[1], a.split, split_beside, config_beside};
-    if (cli_output_refused("test", a.png, CLI_OUTPUT_FILE, inputs, 5)) return CLI_EXIT_USAGE;
+    if (cli_output_refused("test", a.png, CLI_OUTPUT_FILE, inputs, 5) ||
+        cli_output_is_manifest_image("test", a.png, positional[1]))
+        return CLI_EXIT_USAGE;
     cli_compute compute = {a.threads, SIAMESE_PRECISION_AUTO, 0, 0};
     if (!cli_parse_compute("test", a.precision, &compute)) return CLI_EXIT_USAGE;
     return run_test(positional[0], positional[1], &a, &compute);

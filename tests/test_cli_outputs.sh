@@ -3,8 +3,9 @@
 # before any work, an output that would replace an input: a file of an input folder (DATA/s1/1.pgm,
 # also through ../ and a symlinked folder), a file read implicitly (the split.json and
 # config.json beside test's MODEL, --held-out, face-api's weight shards in import's DIR), and an
-# output whose folder is missing, that is a folder, or '-'. The files of DATA, the run and the
-# package keep their sha256 through every refusal; a new file inside DATA is allowed. Also:
+# output whose folder is missing, that is a folder, or '-'; an image named inside a .txt list or
+# a pairs manifest (another spelling, a hard link). The files of DATA, the run, the lists and the package keep their sha256
+# through every refusal; a new file inside DATA, or beside a listed image, is allowed. Also:
 # index build --shards over the limit is refused up front, and a sharded index opened without
 # mpirun says how to search it. Generated data only: no shared data set needed.
 set -u
@@ -136,5 +137,48 @@ if [ -f sh.idx.0 ] && [ -f sh.idx.1 ]; then
 else
     fail "index build --shards 2 did not write sh.idx.0 and sh.idx.1: $(ls)"
 fi
+
+# ---- the images named inside a list or manifest are inputs too (the same file by device and
+# inode: other spellings and hard links too); a file beside them is not
+mkdir -p lists/pics lists/shard side
+noise_pgm lists/pics/roc.png
+noise_pgm lists/shard/img.1
+noise_pgm side/a.pgm
+noise_pgm side/b.pgm
+ln DATA/s3/3.pgm hardlink.pgm
+printf 'DATA/s1/1.pgm\tDATA/s2/1.pgm\t1\nDATA/s1/2.pgm\tDATA/s1/3.pgm\t0\n' >pairs.tsv
+printf 'DATA/s3/1.pgm\tlists/pics/roc.png\t1\nDATA/s3/2.pgm\tDATA/s3/3.pgm\t0\n' >>pairs.tsv
+printf '# images\n../DATA/s3/1.pgm\n../DATA/s3/2.pgm\nshard/img.1\n' >lists/images.txt
+printf 'a.pgm\n' >side/list.txt
+snapshot() { find DATA runs pkg gallery.idx lists side pairs.tsv -type f -print0 | sort -z | xargs -0 sha256sum; }
+before=$(snapshot)
+named="the output is the image"
+refused DATA/s1/1.pgm "$named DATA/s1/1.pgm named in pairs.tsv" "$cli" pairs pairs.tsv -o DATA/s1/1.pgm
+refused DATA/s2/1.pgm "$named DATA/s2/1.pgm named in pairs.tsv" "$cli" test "$M" pairs.tsv \
+    --png DATA/s2/1.pgm -j 1
+refused DATA/s1/2.pgm "$named DATA/s1/2.pgm named in pairs.tsv" "$cli" calibrate "$M" pairs.tsv \
+    -o DATA/s1/2.pgm -j 1
+refused DATA/s1/3.pgm "$named DATA/s1/3.pgm named in pairs.tsv" "$cli" quantize "$M" pairs.tsv \
+    -o DATA/s1/3.pgm -j 1
+refused DATA/s3/1.pgm "$named DATA/s3/1.pgm named in pairs.tsv" "$cli" eval "$M" pairs.tsv \
+    --report DATA/s3/1.pgm -j 1
+refused lists/pics/roc.png "$named lists/pics/roc.png named in pairs.tsv" "$cli" eval "$M" \
+    pairs.tsv --png-dir lists/pics -j 1
+refused hardlink.pgm "$named DATA/s3/3.pgm named in pairs.tsv" "$cli" eval "$M" pairs.tsv \
+    --report hardlink.pgm -j 1
+refused DATA/s3/1.pgm "$named ../DATA/s3/1.pgm named in lists/images.txt" "$cli" embed "$M" \
+    lists/images.txt -o DATA/s3/1.pgm -j 1
+refused s1link/../s3/2.pgm "$named ../DATA/s3/2.pgm named in lists/images.txt" "$cli" index build \
+    "$M" lists/images.txt -o s1link/../s3/2.pgm -j 1
+refused lists/shard/img.1 "$named shard/img.1 named in lists/images.txt" "$cli" index build "$M" \
+    lists/images.txt -o lists/shard/img --shards 2 -j 1
+refused DATA/s3/2.pgm "$named ../DATA/s3/2.pgm named in lists/images.txt" "$cli" search gallery.idx \
+    lists/images.txt --png DATA/s3/2.pgm -j 1
+# a file beside a listed image is not read, so not guarded
+expect 0 "$cli" embed "$M" side/list.txt -o side/b.pgm -j 1 -q
+[ "$(sha256sum <side/a.pgm)" = "$(echo "$before" | grep ' side/a.pgm$' | cut -c1-64)  -" ] ||
+    fail "embed side/list.txt -o side/b.pgm changed the listed side/a.pgm"
+noise_pgm side/b.pgm
+before=$(snapshot)
 
 finish test_cli_outputs
