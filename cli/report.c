@@ -1,9 +1,12 @@
 /* siamese report: one self-contained HTML page of a training run folder (finished or running). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "args.h"
 #include "cli.h"
+#include "listed_files.h"
 #include "outputs.h"
+#include "run_data.h"
 #include "siamese.h"
 
 /* The guard for -o: 1 (after saying so) when it names one of the files of the run it reads. */
@@ -18,6 +21,17 @@ static int overwrites_run_file(const char *run_dir, const char *out) {
         if (cli_output_overwrites_input("report", out, &input, 1)) return 1;
     }
     return 0;
+}
+
+/* The guard for -o against the run's data set (the one its config.json records): 1 (after saying
+ * so) when out is that file, an existing file below that folder, or an image of that manifest. */
+static int overwrites_run_data(const char *run_dir, const char *out) {
+    char *data = cli_run_data_path(run_dir);
+    const char *input = data;
+    int hit = data && (cli_output_overwrites_input("report", out, &input, 1) ||
+                       cli_output_is_manifest_image("report", out, data));
+    free(data);
+    return hit;
 }
 
 int cli_report(int argc, char **argv) {
@@ -49,14 +63,16 @@ int cli_report(int argc, char **argv) {
         "  siamese report runs/faces -o faces.html\n"
         "  siamese eval model.safetensors data/att_faces --report eval.html\n"
         "exit status: 0 ok, 1 not a run folder or the page cannot be written, 2 usage error or a\n"
-        "refused -o (its folder missing, a folder, or a file of the run)"};
+        "refused -o (its folder missing, a folder, a file of the run, or a file of the data set\n"
+        "its config.json names: the file, an existing file below the folder or an image of the\n"
+        "manifest)"};
     const char *positional[1];
     int n_positional = 0;
     int parsed = cli_parse(&spec, argc, argv, positional, &n_positional);
     if (parsed != CLI_PARSE_OK) return cli_parse_exit_code(parsed);
     if (!cli_threads_ok("report", threads)) return CLI_EXIT_USAGE;
     if (out && (!cli_output_path_ok("report", out, CLI_OUTPUT_FILE) ||
-                overwrites_run_file(positional[0], out)))
+                overwrites_run_file(positional[0], out) || overwrites_run_data(positional[0], out)))
         return CLI_EXIT_USAGE;
     char msg[1024];
     if (siamese_report_run(positional[0], out, threads, msg, sizeof msg) != SIAMESE_OK) {

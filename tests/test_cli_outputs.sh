@@ -4,7 +4,8 @@
 # also through ../ and a symlinked folder), a file read implicitly (the split.json and
 # config.json beside test's MODEL, --held-out, face-api's weight shards in import's DIR), and an
 # output whose folder is missing, that is a folder, or '-'; an image named inside a .txt list or
-# a pairs manifest (another spelling, a hard link). The files of DATA, the run, the lists and the package keep their sha256
+# a pairs manifest (another spelling, a hard link), and for report the data set its run's
+# config.json records. The files of DATA, the run, the lists and the package keep their sha256
 # through every refusal; a new file inside DATA, or beside a listed image, is allowed. Also:
 # index build --shards over the limit is refused up front, and a sharded index opened without
 # mpirun says how to search it. Generated data only: no shared data set needed.
@@ -180,5 +181,21 @@ expect 0 "$cli" embed "$M" side/list.txt -o side/b.pgm -j 1 -q
     fail "embed side/list.txt -o side/b.pgm changed the listed side/a.pgm"
 noise_pgm side/b.pgm
 before=$(snapshot)
+
+# ---- report reads the data its run's config.json records: a file of it is refused too, the data
+# found where training ran, also from another folder
+refused DATA/s2/3.pgm "$folder DATA" "$cli" report runs/X -o DATA/s2/3.pgm
+mkdir -p elsewhere
+cd elsewhere || exit 1
+expect 2 "$cli" report ../runs/X -o ../DATA/s1/4.pgm
+cd .. || exit 1
+grep_err "../DATA/s1/4.pgm: $folder $(pwd -P)/DATA"
+[ "$(snapshot)" = "$before" ] || fail "report -o ../DATA/s1/4.pgm from elsewhere/ changed a file"
+expect 0 "$cli" train pairs.tsv -o runs/P --arch "conv(4,k=5,s=2) relu maxpool(2) linear(8)" \
+    --input 1x56x46 --batch 4 --threads 1 --epochs 1 --seed 5
+before=$(snapshot)
+refused pairs.tsv "the output is also an input" "$cli" report runs/P -o pairs.tsv
+refused DATA/s3/2.pgm "$named DATA/s3/2.pgm named in pairs.tsv" "$cli" report runs/P -o DATA/s3/2.pgm
+[ "$(snapshot)" = "$before" ] || fail "a refused report changed a file"
 
 finish test_cli_outputs
