@@ -2,7 +2,6 @@
  * (siamese_train_side_pairs), the model embedding their images, then the verification curves,
  * the hardest mistakes and a few test images' nearest neighbours. Whatever cannot be opened is
  * said in the page instead. */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "base/util.h"
 #include "report/report_sections.h"
+#include "run/run_data.h"
 #include "run/run_report.h"
 #include "siamese.h"
 
@@ -18,28 +18,6 @@
 
 /* ---------------------------------------------------------------- data and split */
 
-/* config.json keeps the data path as training was given it. A relative path is tried as it is
- * (the report run where training ran), then from each folder above the run folder (training ran
- * there: "siamese train data -o runs/x"). Returns a malloc'd path, or NULL when none exists. */
-static char *find_data(const char *run_dir, const char *data_path) {
-    struct stat info;
-    if (data_path[0] == '/' || stat(data_path, &info) == 0) return sm_strdup(data_path);
-    char *dir = realpath(run_dir, NULL);
-    while (dir && strcmp(dir, "/") != 0) {
-        char *up = sm_folder_of(dir);
-        free(dir);
-        dir = up;
-        char *candidate = dir ? sm_path_join(dir, data_path) : NULL;
-        if (candidate && stat(candidate, &info) == 0) {
-            free(dir);
-            return candidate;
-        }
-        free(candidate);
-    }
-    free(dir);
-    return NULL;
-}
-
 static int open_data(sm_html *h, sm_report_side *t, const char *run_dir, const char *data_path) {
     siamese_dataset_params dp = siamese_dataset_default_params();
     if (!data_path) {
@@ -47,7 +25,7 @@ static int open_data(sm_html *h, sm_report_side *t, const char *run_dir, const c
             h, "config.json names no data set: no data summary, model curves or galleries.");
         return 0;
     }
-    char *found = find_data(run_dir, data_path);
+    char *found = sm_run_data_find(run_dir, data_path);
     if (found && strcmp(found, data_path) != 0)
         sm_report_note(h,
                        "config.json names the data \"%s\" relative to where training ran: "
@@ -310,7 +288,7 @@ void sm_report_model_section(sm_html *h, const char *run_dir, const json_t *conf
     t.fast_jpeg = json_is_true(json_object_get(config, "fast_jpeg"));
     sm_html_raw(h, "<h2 id=\"data-summary\">Data</h2>");
     const char *model_name = NULL;
-    if (open_data(h, &t, run_dir, json_string_value(json_object_get(config, "data")))) {
+    if (open_data(h, &t, run_dir, sm_run_data_recorded(config))) {
         data_summary(h, &t);
         if (open_model(h, &t, run_dir, threads, &model_name)) {
             if (embed_test_images(&t) && pair_distances(&t)) model_results(h, &t, model_name);
