@@ -1285,6 +1285,16 @@ SIAMESE_API siamese_status siamese_draw_grid(const char *path, const siamese_cap
 SIAMESE_API siamese_status siamese_report_run(const char *run_dir, const char *out_html,
                                               int threads, char *errmsg, size_t errmsg_size);
 
+/* The data set of the training run in run_dir, as its report opens it: the "data" text of
+ * run_dir/config.json as it is when absolute or when it exists from the current folder, else
+ * joined to the first folder above run_dir where it exists (training ran there: "siamese train
+ * data -o runs/x"). Written into path (path_size bytes with its NUL). On failure path is "" and
+ * errmsg (if not NULL) names the file and the reason: SIAMESE_ERR_IO when config.json cannot be
+ * read or the data exists nowhere, SIAMESE_ERR_FORMAT when config.json is not JSON or records no
+ * data, SIAMESE_ERR_INVALID_ARG when the path does not fit. */
+SIAMESE_API siamese_status siamese_run_data_path(const char *run_dir, char *path, size_t path_size,
+                                                 char *errmsg, size_t errmsg_size);
+
 /* What an evaluation computed; NULL members (and n_pairs 0) are sections not run. */
 typedef struct siamese_report_eval_input {
     const char *model_path, *data_path, *data_kind, *metric;

@@ -1,11 +1,13 @@
 /* HTML reports without a browser: escaping, numbers with units, JPEG data: URIs that decode to
  * JPEG bytes, SVG charts (and their absence), atomic saves, and the run and evaluation pages
- * built from files and results written here. */
+ * built from files and results written here, and where a run's data set is found. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "report/html.h"
 #include "report/svg.h"
@@ -164,6 +166,69 @@ Test(report_html, run_report_of_a_run_in_progress) {
     cr_assert(strstr(page, "config.json is missing") != NULL);
     cr_assert(strstr(page, "http://") == NULL && strstr(page, "https://") == NULL);
     free(page);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A run folder dir/runs/x whose config.json holds config_text; returns its path (static). */
+static const char *run_with_config(const char *dir, const char *config_text) {
+    static char run[4200];
+    char path[4300];
+    snprintf(run, sizeof run, "%s/runs", dir);
+    mkdir(run, 0755);
+    snprintf(run, sizeof run, "%s/runs/x", dir);
+    mkdir(run, 0755);
+    snprintf(path, sizeof path, "%s/config.json", run);
+    if (config_text) write_text(path, config_text);
+    return run;
+}
+
+Test(report_html, run_data_path_is_found_as_the_report_finds_it) {
+    char *dir = tu_make_temp_dir(), *real = realpath(dir, NULL);
+    char data[4200], want[4200], msg[1024];
+    snprintf(data, sizeof data, "%s/sets", dir);
+    mkdir(data, 0755);
+    snprintf(data, sizeof data, "%s/sets/att-run-data", dir);
+    mkdir(data, 0755);
+    /* relative to where training ran, two folders above the run */
+    const char *run = run_with_config(dir, "{\"data\": \"sets/att-run-data\", \"epochs\": 2}");
+    cr_assert_eq(siamese_run_data_path(run, data, sizeof data, msg, sizeof msg), SIAMESE_OK, "%s",
+                 msg);
+    snprintf(want, sizeof want, "%s/sets/att-run-data", real);
+    cr_assert_str_eq(data, want);
+    cr_assert_str_eq(msg, "");
+    /* too small a buffer: refused, naming the file */
+    cr_assert_eq(siamese_run_data_path(run, data, 8, msg, sizeof msg), SIAMESE_ERR_INVALID_ARG);
+    cr_assert(strstr(msg, "config.json") != NULL, "%s", msg);
+    /* absolute: as it is */
+    run = run_with_config(dir, "{\"data\": \"/nowhere/at all\"}");
+    cr_assert_eq(siamese_run_data_path(run, data, sizeof data, msg, sizeof msg), SIAMESE_OK, "%s",
+                 msg);
+    cr_assert_str_eq(data, "/nowhere/at all");
+    free(real);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+Test(report_html, run_data_path_says_why_it_has_none) {
+    char *dir = tu_make_temp_dir();
+    char data[4200], config[4300], msg[1024];
+    const char *run = run_with_config(dir, NULL);
+    snprintf(config, sizeof config, "%s/config.json", run);
+    cr_assert_eq(siamese_run_data_path(run, data, sizeof data, msg, sizeof msg), SIAMESE_ERR_IO);
+    cr_assert(strstr(msg, config) != NULL, "%s", msg);
+    cr_assert_str_eq(data, "");
+    run_with_config(dir, "{\"epochs\": 2}");
+    cr_assert_eq(siamese_run_data_path(run, data, sizeof data, msg, sizeof msg),
+                 SIAMESE_ERR_FORMAT);
+    cr_assert(strstr(msg, config) && strstr(msg, "no data set"), "%s", msg);
+    run_with_config(dir, "{\"data\": \"no-such-set-here\"}");
+    cr_assert_eq(siamese_run_data_path(run, data, sizeof data, msg, sizeof msg), SIAMESE_ERR_IO);
+    cr_assert(strstr(msg, config) && strstr(msg, "\"no-such-set-here\""), "%s", msg);
+    run_with_config(dir, "{\"data\": ");
+    cr_assert_eq(siamese_run_data_path(run, data, sizeof data, msg, sizeof msg),
+                 SIAMESE_ERR_FORMAT);
+    cr_assert(strstr(msg, config) != NULL, "%s", msg);
     tu_rmtree(dir);
     free(dir);
 }

@@ -1,5 +1,6 @@
 /* Where a training run's data set is: the "data" its config.json records, found as training was
- * given it or from a folder above the run. */
+ * given it or from a folder above the run (one source for the run report and
+ * siamese_run_data_path). */
 #ifndef SM_RUN_DATA_H
 #define SM_RUN_DATA_H
 

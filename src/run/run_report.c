@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/json_file.h"
 #include "base/util.h"
 #include "report/html.h"
 #include "run/run_report.h"
@@ -122,7 +123,9 @@ static siamese_status write_report(const char *run_dir, const char *out_html, in
                        "%s: not a training run folder (no config.json, no metrics.jsonl)", run_dir);
     char *config_path = sm_path_join(run_dir, "config.json");
     char *metrics_path = sm_path_join(run_dir, "metrics.jsonl");
-    json_t *config = config_path ? json_load_file(config_path, 0, NULL) : NULL;
+    json_t *config = NULL;
+    sm_err config_err; /* a missing or broken config.json is said in the page */
+    if (config_path) sm_json_read_file(config_path, 0, &config, &config_err);
     sm_report_metrics m;
     siamese_status st = metrics_path ? sm_report_metrics_read(metrics_path, &m, err)
                                      : sm_fail(err, SIAMESE_ERR_NOMEM, "out of memory");
