@@ -1,12 +1,10 @@
 /* siamese report: one self-contained HTML page of a training run folder (finished or running). */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "args.h"
 #include "cli.h"
 #include "listed_files.h"
 #include "outputs.h"
-#include "run_data.h"
 #include "siamese.h"
 
 /* The guard for -o: 1 (after saying so) when it names one of the files of the run it reads. */
@@ -23,15 +21,15 @@ static int overwrites_run_file(const char *run_dir, const char *out) {
     return 0;
 }
 
-/* The guard for -o against the run's data set (the one its config.json records): 1 (after saying
- * so) when out is that file, an existing file below that folder, or an image of that manifest. */
+/* The guard for -o against the run's data set (the one its config.json records, found as the
+ * report finds it): 1 (after saying so) when out is that file, an existing file below that
+ * folder, or an image of that manifest. A run whose data cannot be found has none to guard. */
 static int overwrites_run_data(const char *run_dir, const char *out) {
-    char *data = cli_run_data_path(run_dir);
+    char data[4096];
+    if (siamese_run_data_path(run_dir, data, sizeof data, NULL, 0) != SIAMESE_OK) return 0;
     const char *input = data;
-    int hit = data && (cli_output_overwrites_input("report", out, &input, 1) ||
-                       cli_output_is_manifest_image("report", out, data));
-    free(data);
-    return hit;
+    return cli_output_overwrites_input("report", out, &input, 1) ||
+           cli_output_is_manifest_image("report", out, data);
 }
 
 int cli_report(int argc, char **argv) {
