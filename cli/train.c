@@ -146,23 +146,14 @@ static train_situation situation_of(const char *run_dir, int resuming) {
     return run_has(run_dir, "checkpoint.safetensors") ? RESUME_RUN : RESUME_NO_CHECKPOINT;
 }
 
-/* A new run into a folder that holds one (its config.json) is refused here, with the flags that
- * move it on, before the library would refuse it for the same reason in words without flags. */
-static int check_not_over_run(const char *run_dir, int overwrite) {
-    if (overwrite || !run_has(run_dir, "config.json")) return 1;
-    fprintf(stderr,
-            "siamese train: %s already holds a training run: continue it with --resume %s, "
-            "choose another folder, or add --overwrite\n",
-            run_dir, run_dir);
-    return 0;
-}
-
 /* Prints the library's message of a failed run, with the flags that move it on when some do
  * (a refused --epochs is the only invalid argument of a resume with --epochs). */
 static void print_failure(train_situation s, siamese_status st, const char *run_dir,
                           int epochs_given, const char *msg) {
     char hint[PATH_MAX + 64] = "";
     if (st == SIAMESE_ERR_INTERRUPTED) snprintf(hint, sizeof hint, " (--resume %s)", run_dir);
+    else if (st == SIAMESE_ERR_EXISTS)
+        snprintf(hint, sizeof hint, " (--resume %s, or --overwrite)", run_dir);
     else if (s == RESUME_NOT_A_FOLDER) snprintf(hint, sizeof hint, " (given to --resume)");
     else if (s == RESUME_NO_CHECKPOINT)
         snprintf(hint, sizeof hint, " (the command that started it, with --overwrite)");
@@ -392,7 +383,6 @@ int cli_train(int argc, char **argv) {
     if (code != CLI_EXIT_OK) return code;
     if (!f.resume && network_given && !train_tools_check_network(&p)) return CLI_EXIT_USAGE;
     if (!f.resume && !train_tools_check_run_folder(positional[0], f.output)) return CLI_EXIT_USAGE;
-    if (!f.resume && !check_not_over_run(f.output, p.overwrite)) return CLI_EXIT_FAIL;
 
     progress pr;
     progress_init(&pr, f.json ? PROGRESS_JSON : f.quiet ? PROGRESS_QUIET : PROGRESS_AUTO);

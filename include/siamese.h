@@ -77,7 +77,9 @@ typedef enum siamese_status {
     SIAMESE_ERR_NUMERIC,     /* NaN or Inf in a loss or gradient */
     SIAMESE_ERR_DATA,        /* a dataset has too few classes or no usable pairs */
     SIAMESE_ERR_INTERRUPTED, /* stopped on request */
-    SIAMESE_ERR_UNSUPPORTED  /* valid but not supported by this build or CPU */
+    SIAMESE_ERR_UNSUPPORTED, /* valid but not supported by this build or CPU */
+    SIAMESE_ERR_EXISTS       /* earlier work is where the output would go: a run folder that
+                                holds a run (resume it, choose another, or set overwrite) */
 } siamese_status;
 
 /* What each enum's name function (siamese_metric_name, _precision_name, _loss_name,
@@ -923,7 +925,8 @@ typedef struct siamese_train_params {
      * gemm points the stack pointer into the heap, oneDNN issue 4845), so a handler runs between
      * them, a step later at most */
     const volatile sig_atomic_t *stop;
-    int overwrite; /* 0: refuse a run folder that already holds a run (config.json) */
+    int overwrite; /* 0: refuse a run folder that already holds a run (config.json) with
+                      SIAMESE_ERR_EXISTS */
     /* training tools (issue 12); the defaults keep the recipe exactly */
     const char *augment;   /* augmentation spec for training images (siamese_augment_check),
                              NULL = none; test and validation images are never augmented */

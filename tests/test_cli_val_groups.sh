@@ -19,7 +19,7 @@ grep_err "val-classes"
 [ -e "$tmp/r" ] && fail "a usage error created the run folder"
 
 # AT&T's subjects are classes without group folders
-expect 1 "$cli" train "$faces" -o "$tmp/flat" "${small[@]}" --val-groups 1 --epochs 1 -q
+expect 2 "$cli" train "$faces" -o "$tmp/flat" "${small[@]}" --val-groups 1 --epochs 1 -q
 grep_err "not inside a group folder"
 
 # three groups of subjects (links to the shared images): one group held out whole

@@ -30,7 +30,7 @@ for s in "$faces"/*/; do
     i=$((i + 1))
 done
 oneshot=(--val-groups 1 --val-metric oneshot)
-expect 1 "$cli" train "$tmp/grouped" -o "$tmp/few" "${small[@]}" "${oneshot[@]}" --val-way 40 \
+expect 2 "$cli" train "$tmp/grouped" -o "$tmp/few" "${small[@]}" "${oneshot[@]}" --val-way 40 \
     --epochs 1 -q
 grep_err "40-way one-shot validation needs 40 validation classes"
 

@@ -120,7 +120,8 @@ Test(run_errors, run_folder_messages_name_api_concepts_not_flags) {
     cr_assert_eq(siamese_train(dir, run, &p, err, sizeof err), SIAMESE_ERR_INTERRUPTED, "%s", err);
     expect_plain(err, "checkpoint saved: resume the run in");
     p.stop = NULL;
-    cr_assert_eq(siamese_train(dir, run, &p, err, sizeof err), SIAMESE_ERR_IO);
+    cr_assert_eq(siamese_train(dir, run, &p, err, sizeof err), SIAMESE_ERR_EXISTS);
+    cr_assert_str_eq(siamese_status_str(SIAMESE_ERR_EXISTS), "already exists");
     expect_plain(err, "already holds a training run: resume it, choose another folder, or "
                       "overwrite it");
     siamese_train_params again = siamese_train_default_params();

@@ -68,6 +68,8 @@ const char *siamese_status_str(siamese_status status) {
         return "interrupted";
     case SIAMESE_ERR_UNSUPPORTED:
         return "unsupported";
+    case SIAMESE_ERR_EXISTS:
+        return "already exists";
     }
     return "unknown status";
 }

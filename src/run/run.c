@@ -809,7 +809,7 @@ static siamese_status make_run_dir(train_run *run, const char *dir, int fresh, i
     run_path(run, "config.json", path, sizeof path);
     run->over_old_run = fresh && stat(path, &st) == 0;
     if (run->over_old_run && !overwrite)
-        return sm_fail(&run->err, SIAMESE_ERR_IO,
+        return sm_fail(&run->err, SIAMESE_ERR_EXISTS,
                        "%s already holds a training run: resume it, choose another folder, or "
                        "overwrite it",
                        dir);
