@@ -1401,9 +1401,14 @@ typedef struct siamese_shard_hits {
     char **classes;   /* [nq, k] its class name, NULL when it has none */
 } siamese_shard_hits;
 
-/* Collective over MPI_COMM_WORLD: every rank searches its shard for the same queries and rank 0
- * receives the merged top k (the other ranks' out stays empty). The result equals the search of
- * the unsharded index. Without MPI (or one rank) it is the plain search of index. */
+/* Collective over MPI_COMM_WORLD: every rank calls it with the same nq and k, searches its shard
+ * for the same queries and rank 0 receives the merged top k (the other ranks' out stays empty).
+ * The result equals the search of the unsharded index. Without MPI (or one rank) it is the plain
+ * search of index. nq = 0 does nothing (out, which may then be NULL, stays empty). Refused with
+ * SIAMESE_ERR_INVALID_ARG, out left empty, for nq < 0, k < 1, or (nq > 0) NULL queries or out, the
+ * index's message naming the argument as siamese_index_search's does ("sharded search: no out
+ * given (nq 3, k 5)"; a NULL index has none); a refusal on one rank is one on every rank, the
+ * others' message saying another rank refused its arguments, so no rank waits for the others. */
 SIAMESE_API siamese_status siamese_index_search_shards(siamese_index *index, const float *queries,
                                                        int nq, int k, siamese_shard_hits *out);
 SIAMESE_API void siamese_shard_hits_free(siamese_shard_hits *hits);

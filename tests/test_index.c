@@ -248,15 +248,21 @@ Test(index, null_arguments_are_named) {
     siamese_index_free(index);
 }
 
+/* call returned INVALID_ARG and index's message starts with search's prefix and holds part. */
+static void expect_refused(siamese_status call, siamese_index *index, const char *search,
+                           const char *part) {
+    const char *msg = siamese_index_errmsg(index);
+    cr_assert_eq(call, SIAMESE_ERR_INVALID_ARG, "want '%s' refused: %s", part, msg);
+    cr_assert(!strncmp(msg, search, strlen(search)) && strstr(msg, part), "want '%s%s': %s", search,
+              part, msg);
+}
+
 /* search_refused(index, message part, the call's arguments): INVALID_ARG, its message naming the
- * argument. */
+ * argument; shards_refused the same for siamese_index_search_shards. */
 #define search_refused(index, part, ...)                                                           \
-    do {                                                                                           \
-        cr_assert_eq(siamese_index_search(index, __VA_ARGS__), SIAMESE_ERR_INVALID_ARG);           \
-        cr_assert(strstr(siamese_index_errmsg(index), "index search: ") &&                         \
-                      strstr(siamese_index_errmsg(index), part),                                   \
-                  "want '%s': %s", part, siamese_index_errmsg(index));                             \
-    } while (0)
+    expect_refused(siamese_index_search(index, __VA_ARGS__), index, "index search: ", part)
+#define shards_refused(index, part, ...)                                                           \
+    expect_refused(siamese_index_search_shards(index, __VA_ARGS__), index, "sharded search: ", part)
 
 /* A search's bad arguments are refused each with its name and why, not "invalid argument"; nq 0
  * needs no buffers; a good search after a refused one leaves no message. */
@@ -282,6 +288,39 @@ Test(index, search_arguments_are_named) {
     cr_assert_eq(siamese_index_search(index, r.vectors, 1, 4, NULL, idx, d), SIAMESE_OK);
     cr_assert_str_empty(siamese_index_errmsg(index));
     cr_assert_eq(idx[0], 0);
+    siamese_index_free(index);
+}
+
+/* The sharded search (one process: the plain search of the index) refuses the same arguments and
+ * a NULL out, each named, out left empty; nq 0 needs no buffers; a good search after a refused one
+ * leaves no message. */
+Test(index, search_shards_arguments_are_named) {
+    siamese_index *index = new_index();
+    rows r;
+    make_rows(&r, 4, "s", 22);
+    cr_assert_eq(siamese_index_add(index, &r.e), SIAMESE_OK);
+    siamese_shard_hits hits;
+    cr_assert_eq(siamese_index_search_shards(NULL, r.vectors, 1, 2, &hits),
+                 SIAMESE_ERR_INVALID_ARG);
+    shards_refused(index, "nq (the number of queries) is negative (nq -1, k 2)", r.vectors, -1, 2,
+                   &hits);
+    shards_refused(index, "k (neighbours per query) is below 1 (nq 1, k 0)", r.vectors, 1, 0,
+                   &hits);
+    shards_refused(index, "no queries given (queries is NULL) (nq 1, k 2)", NULL, 1, 2, &hits);
+    cr_assert(!hits.rows && !hits.distances && !hits.items && hits.nq == 0, "out left empty");
+    shards_refused(index, "no out given (nq 1, k 2)", r.vectors, 1, 2, NULL);
+    cr_assert_eq(siamese_index_search_shards(index, NULL, 0, 2, NULL), SIAMESE_OK);
+    cr_assert_eq(siamese_index_search_shards(index, NULL, 0, 2, &hits), SIAMESE_OK);
+    cr_assert(!hits.rows && hits.nq == 0, "nq 0: out empty");
+    cr_assert_eq(siamese_index_search_shards(index, r.vectors + DIM, 1, 5, &hits), SIAMESE_OK, "%s",
+                 siamese_index_errmsg(index));
+    cr_assert_str_empty(siamese_index_errmsg(index));
+    cr_assert(hits.nq == 1 && hits.k == 5);
+    cr_assert_eq(hits.rows[0], 1);
+    cr_assert_str_eq(hits.items[0], "s1");
+    cr_assert_str_eq(hits.classes[0], "b");
+    cr_assert_eq(hits.rows[4], -1, "k above the row count: the last slot is empty");
+    siamese_shard_hits_free(&hits);
     siamese_index_free(index);
 }
 

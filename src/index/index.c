@@ -338,25 +338,27 @@ siamese_status siamese_index_check_model(siamese_index *index, siamese_model *mo
     return SIAMESE_OK;
 }
 
-/* The arguments a search is refused for, each named in the index's message. */
-static siamese_status check_search_args(siamese_index *index, const float *queries, int nq, int k,
-                                        const int *out_index, const float *out_distance) {
+siamese_status sm_index_check_search(siamese_index *index, const char *search, const float *queries,
+                                     int nq, int k, const char *missing) {
     const char *problem = NULL;
     if (nq < 0) problem = "nq (the number of queries) is negative";
     else if (k < 1) problem = "k (neighbours per query) is below 1";
     else if (nq > 0 && !queries) problem = "no queries given (queries is NULL)";
-    else if (nq > 0 && !out_index) problem = "no out_index given";
-    else if (nq > 0 && !out_distance) problem = "no out_distance given";
-    if (!problem) return SIAMESE_OK;
-    return sm_fail(&index->err, SIAMESE_ERR_INVALID_ARG, "index search: %s (nq %d, k %d)", problem,
-                   nq, k);
+    if (problem)
+        return sm_fail(&index->err, SIAMESE_ERR_INVALID_ARG, "%s: %s (nq %d, k %d)", search,
+                       problem, nq, k);
+    if (nq > 0 && missing)
+        return sm_fail(&index->err, SIAMESE_ERR_INVALID_ARG, "%s: no %s given (nq %d, k %d)",
+                       search, missing, nq, k);
+    return SIAMESE_OK;
 }
 
 siamese_status siamese_index_search(siamese_index *index, const float *queries, int nq, int k,
                                     const int *exclude, int *out_index, float *out_distance) {
     if (!index) return SIAMESE_ERR_INVALID_ARG;
     sm_err_clear(&index->err);
-    siamese_status status = check_search_args(index, queries, nq, k, out_index, out_distance);
+    const char *missing = !out_index ? "out_index" : !out_distance ? "out_distance" : NULL;
+    siamese_status status = sm_index_check_search(index, "index search", queries, nq, k, missing);
     if (status == SIAMESE_OK) status = sm_index_check_rows(index);
     if (status != SIAMESE_OK) return status;
     status = siamese_knn(index->metric, queries, nq, index->vectors, index->count, index->dim, k,

@@ -38,6 +38,11 @@ siamese_status sm_index_read(siamese_index *index, const char *path);
  * first bad row), which would rank as nearest or never, silently. Checked once, at the first
  * use of the rows, not at open: opening maps a large index without reading its rows. */
 siamese_status sm_index_check_rows(siamese_index *index);
+/* The argument checks siamese_index_search and _search_shards share: refuses
+ * (SIAMESE_ERR_INVALID_ARG, the index's message "<search>: <reason> (nq N, k K)") nq < 0, k < 1
+ * and, when nq > 0, NULL queries or the output named missing (NULL when every output was given). */
+siamese_status sm_index_check_search(siamese_index *index, const char *search, const float *queries,
+                                     int nq, int k, const char *missing);
 /* Writes the index atomically. */
 siamese_status sm_index_write(siamese_index *index, const char *path);
 

@@ -247,20 +247,35 @@ static int all_ranks_ok(int ok, int size) {
 #endif
 }
 
+/* This rank's arguments, checked as siamese_index_search checks them (out as its output), then
+ * agreed by every rank: refused on one rank, refused on all, so that none goes on alone into the
+ * collective calls. A NULL index is refused without a message: there is no handle to hold one. */
+static siamese_status check_args_on_all_ranks(siamese_index *index, const float *queries, int nq,
+                                              int k, const siamese_shard_hits *out, int size) {
+    siamese_status st =
+        index ? sm_index_check_search(index, "sharded search", queries, nq, k, out ? NULL : "out")
+              : SIAMESE_ERR_INVALID_ARG;
+    if (all_ranks_ok(st == SIAMESE_OK, size) || st != SIAMESE_OK) return st;
+    return sm_fail(&index->err, SIAMESE_ERR_INVALID_ARG,
+                   "sharded search: another rank refused its arguments (nq %d, k %d)", nq, k);
+}
+
 siamese_status siamese_index_search_shards(siamese_index *index, const float *queries, int nq,
                                            int k, siamese_shard_hits *out) {
-    if (!index || !out) return SIAMESE_ERR_INVALID_ARG;
-    memset(out, 0, sizeof *out);
+    if (index) sm_err_clear(&index->err);
+    if (out) memset(out, 0, sizeof *out);
     int rank = 0, size = mpi_ranks(&rank);
+    siamese_status st = check_args_on_all_ranks(index, queries, nq, k, out, size);
+    if (st != SIAMESE_OK || nq == 0) return st; /* nq 0 (on every rank): nothing to search */
     float *own_queries = NULL;
-    size_t n = nq > 0 && k > 0 ? (size_t)nq * k : 1;
+    size_t n = (size_t)nq * k;
     int *rows = malloc(n * sizeof *rows);
     float *dist = malloc(n * sizeof *dist);
     hit *mine = malloc(n * sizeof *mine);
     queries = shared_queries(queries, (size_t)nq * siamese_index_dim(index), size, &own_queries);
-    siamese_status st = rows && dist && mine && queries
-                            ? siamese_index_search(index, queries, nq, k, NULL, rows, dist)
-                            : sm_fail(&index->err, SIAMESE_ERR_NOMEM, "out of memory");
+    st = rows && dist && mine && queries
+             ? siamese_index_search(index, queries, nq, k, NULL, rows, dist)
+             : sm_fail(&index->err, SIAMESE_ERR_NOMEM, "out of memory");
     long long offset = rows_before(index, size);
     for (size_t i = 0; st == SIAMESE_OK && i < (size_t)nq * k; i++)
         mine[i] = local_hit(index, rows[i], dist[i], offset);
