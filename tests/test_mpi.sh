@@ -27,7 +27,8 @@ if [[ "${ASAN_OPTIONS:-}" == *detect_leaks=1* ]]; then
     export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
 fi
 
-# 1. one step: summed gradient vs the one-process gradient, on every rank
+# 1. one step: summed gradient vs the one-process gradient, on every rank; a sharded search refused
+# on one rank only is refused on every rank (none hangs)
 "${mpi[@]}" -np 2 "$check" >"$tmp/check" 2>&1 || fail "mpi_dist_check: $(cat "$tmp/check")"
 grep -q "FAIL" "$tmp/check" && fail "mpi_dist_check: $(cat "$tmp/check")"
 cat "$tmp/check"

@@ -2,7 +2,8 @@
  * against the one-process step of the same global batch, on every rank. The summed gradient must
  * equal the one-process gradient to float rounding, the loss too, for batches that split evenly,
  * unevenly and with an idle rank (fewer pairs than ranks); given only its slice
- * (sm_trainer_step_share), a rank must step exactly as given the whole batch. Exit 0 when every
+ * (sm_trainer_step_share), a rank must step exactly as given the whole batch. A sharded search
+ * refused on one rank only must be refused on every rank, none left waiting. Exit 0 when every
  * check passed. */
 #include <math.h>
 #include <mpi.h>
@@ -18,6 +19,7 @@
 
 #define ARCH                                                                                       \
     "conv(8,k=3,p=1) relu maxpool(2) conv(8,k=3,p=1) relu flatten linear(32) relu linear(16)"
+#define EMBED 16 /* ARCH's last layer */
 #define SIDE 12
 #define PAIRS_MAX 9
 
@@ -125,6 +127,52 @@ static int check(sm_dist *dist, int n, int rank) {
     return ok;
 }
 
+/* This rank's shard: 3 rows of ARCH's embedding (EMBED floats), named "r<rank>-<i>". */
+static siamese_index *make_shard(siamese_model *m, int rank) {
+    enum { ROWS = 3 };
+    float vectors[ROWS * EMBED];
+    int labels[ROWS] = {-1, -1, -1};
+    char text[ROWS][16], *names[ROWS];
+    for (int i = 0; i < ROWS * EMBED; i++) vectors[i] = (float)(rank * 7 + i % 5);
+    for (int i = 0; i < ROWS; i++) {
+        snprintf(text[i], sizeof text[i], "r%d-%d", rank, i);
+        names[i] = text[i];
+    }
+    siamese_embeddings e = {
+        .count = ROWS, .dim = EMBED, .vectors = vectors, .labels = labels, .names = names};
+    siamese_index *index = NULL;
+    if (siamese_index_create(m, "model.safetensors", &index) != SIAMESE_OK ||
+        siamese_index_add(index, &e) != SIAMESE_OK) {
+        fprintf(stderr, "rank %d: shard: %s\n", rank, index ? siamese_index_errmsg(index) : "none");
+        exit(1);
+    }
+    return index;
+}
+
+/* The sharded search refused on one rank only (rank 1 gives no out) is refused on every rank,
+ * each saying why, and no rank waits in a collective call for the others (this would hang); the
+ * ranks then search together as before. */
+static int check_shard_refusal(int rank) {
+    siamese_model *m = make_model();
+    siamese_index *index = make_shard(m, rank);
+    float query[EMBED] = {0};
+    siamese_shard_hits hits;
+    siamese_status st = siamese_index_search_shards(index, query, 1, 2, rank == 1 ? NULL : &hits);
+    const char *want = rank == 1 ? "sharded search: no out given (nq 1, k 2)"
+                                 : "sharded search: another rank refused its arguments (nq 1, k 2)";
+    int refused = st == SIAMESE_ERR_INVALID_ARG && !strcmp(siamese_index_errmsg(index), want);
+    printf("rank %d: sharded search refused on rank 1 only: '%s': %s\n", rank,
+           siamese_index_errmsg(index), refused ? "ok" : "FAIL");
+    st = siamese_index_search_shards(index, query, 1, 2, &hits);
+    int searched = st == SIAMESE_OK && (rank != 0 || (hits.nq == 1 && hits.rows[0] >= 0));
+    printf("rank %d: then searched together (%s): %s\n", rank, siamese_status_str(st),
+           searched ? "ok" : "FAIL");
+    siamese_shard_hits_free(&hits);
+    siamese_index_free(index);
+    siamese_model_free(m);
+    return refused && searched;
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     int rank = 0, ok = 1;
@@ -142,6 +190,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 3; i++) ok &= check(dist, sizes[i], rank);
         sm_dist_free(dist);
     }
+    ok &= check_shard_refusal(rank);
     int all = 0;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     MPI_Finalize();
