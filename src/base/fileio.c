@@ -158,14 +158,13 @@ siamese_status sm_atomic_open(sm_atomic_file *af, const char *path, sm_err *err)
         free_paths(af);
         return sm_fail(err, SIAMESE_ERR_NOMEM, "%s: out of memory", path);
     }
-    int fd = mkstemp(af->tmp_path);
+    int fd = sm_unfinished_create(af->tmp_path);
     if (fd < 0) {
         int e = errno;
         free_paths(af);
         return sm_fail(err, SIAMESE_ERR_IO, "%s: cannot create the file (its temporary copy): %s",
                        path, strerror(e));
     }
-    sm_unfinished_add(af->tmp_path);
     (void)fchmod(fd, new_file_mode(path));
     af->fp = open_sink(fd, &af->sink);
     if (!af->fp) {

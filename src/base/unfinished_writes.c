@@ -13,10 +13,9 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char **paths; /* [count] malloc'd */
 static size_t count, capacity;
 
-void sm_unfinished_add(const char *tmp_path) {
-    char *copy = sm_strdup(tmp_path);
+/* Records copy (malloc'd, owned from here) with the lock held. */
+static void add_locked(char *copy) {
     if (!copy) return;
-    pthread_mutex_lock(&lock);
     if (count == capacity) {
         size_t more = capacity ? 2 * capacity : 8;
         char **grown = realloc(paths, more * sizeof *grown);
@@ -24,7 +23,14 @@ void sm_unfinished_add(const char *tmp_path) {
     }
     if (count < capacity) paths[count++] = copy;
     else free(copy);
+}
+
+int sm_unfinished_create(char *tmp_template) {
+    pthread_mutex_lock(&lock); /* a removal waits until the new file is recorded */
+    int fd = mkstemp(tmp_template);
+    if (fd >= 0) add_locked(sm_strdup(tmp_template));
     pthread_mutex_unlock(&lock);
+    return fd;
 }
 
 void sm_unfinished_drop(const char *tmp_path) {
